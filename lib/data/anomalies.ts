@@ -1,0 +1,177 @@
+/**
+ * Synthetic anomalies made from normal samples, which the sigmoid head trains against and
+ * validation scores. They are generic on purpose (shapes, textures, noise, cut-paste for images;
+ * swaps and out-of-range values for tables), never imitations of any test defect.
+ *
+ * @module
+ */
+import type { Rng } from "../rng.ts";
+
+/** An HWC float image in [0, 1] with 3 channels and side `size`. */
+export interface RgbImage {
+  size: number;
+  data: Float32Array;
+}
+
+/** A synthetic anomaly: the altered image and its mask (size*size, 1 = altered). */
+export interface SyntheticImageAnomaly {
+  data: Float32Array;
+  mask: Float32Array;
+  kind: string;
+}
+
+/** Smooth value noise in [0, 1] on a size x size grid with `cells` lattice cells per side. */
+export function valueNoise(rng: Rng, size: number, cells: number): Float32Array {
+  const lattice = new Float32Array((cells + 1) * (cells + 1)).map(() => rng.next());
+  const out = new Float32Array(size * size);
+  const fade = (t: number) => t * t * (3 - 2 * t);
+  for (let y = 0; y < size; y++) {
+    const gy = (y / size) * cells;
+    const y0 = Math.floor(gy);
+    const ty = fade(gy - y0);
+    for (let x = 0; x < size; x++) {
+      const gx = (x / size) * cells;
+      const x0 = Math.floor(gx);
+      const tx = fade(gx - x0);
+      const at = (i: number, j: number) => lattice[i * (cells + 1) + j];
+      const top = at(y0, x0) * (1 - tx) + at(y0, x0 + 1) * tx;
+      const bottom = at(y0 + 1, x0) * (1 - tx) + at(y0 + 1, x0 + 1) * tx;
+      out[y * size + x] = top * (1 - ty) + bottom * ty;
+    }
+  }
+  return out;
+}
+
+/** A noise-shaped blob mask (DRAEM-style): thresholded two-octave value noise. */
+function noiseMask(rng: Rng, size: number): Float32Array {
+  const cells = 2 + rng.int(6);
+  const a = valueNoise(rng, size, cells);
+  const b = valueNoise(rng, size, cells * 2);
+  const threshold = rng.uniform(0.62, 0.75);
+  const mask = new Float32Array(size * size);
+  let covered = 0;
+  for (let i = 0; i < mask.length; i++) {
+    if (0.7 * a[i] + 0.3 * b[i] > threshold) {
+      mask[i] = 1;
+      covered++;
+    }
+  }
+  // Regions too small to matter or covering most of the image teach nothing useful.
+  if (covered < size * size * 0.005 || covered > size * size * 0.4) return rectMask(rng, size);
+  return mask;
+}
+
+function rectMask(rng: Rng, size: number): Float32Array {
+  const area = rng.uniform(0.01, 0.08) * size * size;
+  const aspect = Math.exp(rng.uniform(Math.log(0.3), Math.log(3.3)));
+  const h = Math.max(2, Math.min(size - 1, Math.round(Math.sqrt(area * aspect))));
+  const w = Math.max(2, Math.min(size - 1, Math.round(Math.sqrt(area / aspect))));
+  const y0 = rng.int(size - h);
+  const x0 = rng.int(size - w);
+  const mask = new Float32Array(size * size);
+  for (let y = y0; y < y0 + h; y++) mask.fill(1, y * size + x0, y * size + x0 + w);
+  return mask;
+}
+
+/** A thin line ("scar") at a random angle. */
+function scarMask(rng: Rng, size: number): Float32Array {
+  const mask = new Float32Array(size * size);
+  const length = rng.uniform(0.15, 0.45) * size;
+  const width = Math.max(1, rng.uniform(0.01, 0.03) * size);
+  const angle = rng.uniform(0, Math.PI);
+  const cx = rng.uniform(0.2, 0.8) * size;
+  const cy = rng.uniform(0.2, 0.8) * size;
+  const dx = Math.cos(angle);
+  const dy = Math.sin(angle);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const along = (x - cx) * dx + (y - cy) * dy;
+      const across = -(x - cx) * dy + (y - cy) * dx;
+      if (Math.abs(along) <= length / 2 && Math.abs(across) <= width / 2) mask[y * size + x] = 1;
+    }
+  }
+  return mask;
+}
+
+/**
+ * Makes one synthetic anomaly from a normal image. `donor` is another normal image (of any
+ * category) whose content may be pasted in.
+ */
+export function syntheticImageAnomaly(
+  rng: Rng,
+  image: RgbImage,
+  donor: RgbImage,
+): SyntheticImageAnomaly {
+  const size = image.size;
+  const out = new Float32Array(image.data);
+  const choice = rng.next();
+  let mask: Float32Array;
+  let kind: string;
+  // Source of the altered pixels: a shifted copy of this image or the donor, plain noise,
+  // or a flat colour, blended in with a random opacity.
+  const shiftY = rng.int(size);
+  const shiftX = rng.int(size);
+  const source = rng.next() < 0.5 ? image : donor;
+  const colour = [rng.next(), rng.next(), rng.next()];
+  const fill = rng.next();
+  const opacity = rng.uniform(0.5, 1);
+  const brightness = rng.uniform(-0.2, 0.2);
+  if (choice < 0.35) {
+    mask = rectMask(rng, size);
+    kind = "cutpaste";
+  } else if (choice < 0.8) {
+    mask = noiseMask(rng, size);
+    kind = "noise-shape";
+  } else {
+    mask = scarMask(rng, size);
+    kind = "scar";
+  }
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const i = y * size + x;
+      if (mask[i] === 0) continue;
+      const sy = (y + shiftY) % size;
+      const sx = (x + shiftX) % size;
+      for (let c = 0; c < 3; c++) {
+        let value: number;
+        if (kind === "cutpaste" || (kind === "noise-shape" && fill < 0.6)) {
+          value = source.data[(sy * size + sx) * 3 + c] + brightness;
+        } else if (fill < 0.8) {
+          value = rng.next();
+        } else {
+          value = colour[c];
+        }
+        const o = i * 3 + c;
+        out[o] = Math.min(1, Math.max(0, opacity * value + (1 - opacity) * out[o]));
+      }
+    }
+  }
+  return { data: out, mask, kind };
+}
+
+/**
+ * Makes a synthetic anomaly from a normalised table row: replaces 1-3 features with values
+ * from another normal row (breaking correlations), or pushes 1-2 features out of range.
+ */
+export function syntheticTableAnomaly(
+  rng: Rng,
+  row: Float32Array,
+  donor: Float32Array,
+): Float32Array {
+  const out = new Float32Array(row);
+  const d = row.length;
+  const count = 1 + rng.int(Math.min(3, d));
+  const features = rng.shuffle([...Array(d).keys()]).slice(0, count);
+  if (rng.next() < 0.5) {
+    for (const j of features) out[j] = donor[j];
+    // A donor value that happens to sit close gives no anomaly; nudge it apart.
+    for (const j of features) {
+      if (Math.abs(out[j] - row[j]) < 0.5) out[j] = row[j] + (rng.next() < 0.5 ? -1 : 1);
+    }
+  } else {
+    for (const j of features.slice(0, 2)) {
+      out[j] = row[j] + (rng.next() < 0.5 ? -1 : 1) * rng.uniform(2, 6);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,375 @@
+/**
+ * Image datasets: finding the images of the two supported folder layouts (MVTec AD and the
+ * course subset with a JSON label file) and decoding PNG/JPEG files to float tensors.
+ *
+ * @module
+ */
+import { basename, dirname, extname, join, resolve } from "node:path";
+import sharp from "sharp";
+import { fileError, isNotFound, MadError } from "../errors.ts";
+import type { DecodedImage, ImageCategory, ImageSample } from "./types.ts";
+
+/** File extensions treated as images. */
+export const IMAGE_EXTENSIONS: readonly string[] = [".png", ".jpg", ".jpeg"];
+
+/** Name of the course layout's label file, looked for in the category folder or its parent. */
+export const COURSE_LABELS_FILE = "image_anomaly_labels.json";
+
+/** Default refusal threshold: larger images are treated as decompression bombs. */
+export const DEFAULT_MAX_PIXELS = 8192 * 8192;
+
+/** True when `name` has an image extension (case-insensitive). */
+export function isImageFile(name: string): boolean {
+  return IMAGE_EXTENSIONS.includes(extname(name).toLowerCase());
+}
+
+/** Plain code-point order, so listings do not depend on the locale. */
+function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(path);
+  } catch (e) {
+    if (isNotFound(e)) return null;
+    throw fileError(path, `cannot read (${oneLine(e)})`);
+  }
+}
+
+async function isDir(path: string): Promise<boolean> {
+  return (await statOrNull(path))?.isDirectory ?? false;
+}
+
+/** Entries of a folder, symlinks followed (broken ones skipped), sorted by name. */
+async function listDir(path: string): Promise<{ name: string; isDir: boolean; isFile: boolean }[]> {
+  const out: { name: string; isDir: boolean; isFile: boolean }[] = [];
+  try {
+    for await (const entry of Deno.readDir(path)) {
+      let dir = entry.isDirectory;
+      let file = entry.isFile;
+      if (entry.isSymlink) {
+        const info = await statOrNull(join(path, entry.name));
+        if (!info) continue;
+        dir = info.isDirectory;
+        file = info.isFile;
+      }
+      out.push({ name: entry.name, isDir: dir, isFile: file });
+    }
+  } catch (e) {
+    if (e instanceof MadError) throw e;
+    throw fileError(path, `cannot list folder (${oneLine(e)})`);
+  }
+  return out.sort((a, b) => byName(a.name, b.name));
+}
+
+async function imagesIn(dir: string): Promise<string[]> {
+  return (await listDir(dir)).filter((e) => e.isFile && isImageFile(e.name)).map((e) =>
+    join(dir, e.name)
+  );
+}
+
+/** The first line of an error's message, for one-line user-facing errors. */
+function oneLine(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return text.split("\n").map((s) => s.trim()).find((s) => s.length > 0) ?? "unknown error";
+}
+
+/** A category folder has `train/good` or `test` inside it. */
+async function looksLikeCategory(dir: string): Promise<boolean> {
+  return await isDir(join(dir, "train", "good")) || await isDir(join(dir, "test"));
+}
+
+/**
+ * Finds the image categories in `dir`, which is either one category folder or a parent of
+ * several. Each category's layout is detected on its own: subfolders of `test/` mean MVTec AD
+ * (`test/good` normal, other subfolders defect types, masks in `ground_truth/`), image files
+ * directly in `test/` mean the course layout, labelled by `image_anomaly_labels.json` in the
+ * category folder or its parent. Results are sorted by category and file name.
+ *
+ * @throws {MadError} when the folder is missing, holds no categories or images, or a course
+ * test image has no label.
+ */
+export async function discoverImageCategories(dir: string): Promise<ImageCategory[]> {
+  const root = resolve(dir);
+  const info = await statOrNull(root);
+  if (!info) throw fileError(dir, "folder not found");
+  if (!info.isDirectory) throw fileError(dir, "not a folder");
+  let roots: string[];
+  if (await looksLikeCategory(root)) {
+    roots = [root];
+  } else {
+    roots = [];
+    for (const entry of await listDir(root)) {
+      const sub = join(root, entry.name);
+      if (entry.isDir && !entry.name.startsWith(".") && await looksLikeCategory(sub)) {
+        roots.push(sub);
+      }
+    }
+  }
+  if (roots.length === 0) {
+    throw fileError(dir, "no image categories found (expected CATEGORY/train/good/*.png)");
+  }
+  const labelCache = new Map<string, Record<string, unknown> | null>();
+  const categories: ImageCategory[] = [];
+  for (const categoryRoot of roots) categories.push(await loadCategory(categoryRoot, labelCache));
+  return categories;
+}
+
+async function loadCategory(
+  root: string,
+  labelCache: Map<string, Record<string, unknown> | null>,
+): Promise<ImageCategory> {
+  const category = basename(root);
+  const trainDir = join(root, "train", "good");
+  const train: ImageSample[] = (await isDir(trainDir) ? await imagesIn(trainDir) : []).map((
+    path,
+  ) => ({ path, category, label: 0, defect: "good" }));
+  if (train.length === 0) throw fileError(trainDir, "no images found (.png/.jpg)");
+
+  const testDir = join(root, "test");
+  if (!(await isDir(testDir))) return { root, category, layout: "mvtec", train, test: [] };
+  const flat = await imagesIn(testDir);
+  if (flat.length > 0) {
+    return {
+      root,
+      category,
+      layout: "course",
+      train,
+      test: await courseTest(root, flat, labelCache),
+    };
+  }
+  const test: ImageSample[] = [];
+  for (const entry of await listDir(testDir)) {
+    if (!entry.isDir || entry.name.startsWith(".")) continue;
+    const defect = entry.name;
+    for (const path of await imagesIn(join(testDir, defect))) {
+      const sample: ImageSample = { path, category, label: defect === "good" ? 0 : 1, defect };
+      if (defect !== "good") {
+        const stem = basename(path, extname(path));
+        const maskPath = join(root, "ground_truth", defect, `${stem}_mask.png`);
+        if ((await statOrNull(maskPath))?.isFile) sample.maskPath = maskPath;
+      }
+      test.push(sample);
+    }
+  }
+  return { root, category, layout: "mvtec", train, test };
+}
+
+async function readLabels(
+  path: string,
+  labelCache: Map<string, Record<string, unknown> | null>,
+): Promise<Record<string, unknown> | null> {
+  if (labelCache.has(path)) return labelCache.get(path)!;
+  let parsed: Record<string, unknown> | null = null;
+  if ((await statOrNull(path))?.isFile) {
+    let value: unknown;
+    try {
+      value = JSON.parse(await Deno.readTextFile(path));
+    } catch (e) {
+      throw fileError(path, `not valid JSON (${oneLine(e)})`);
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw fileError(path, "expected a JSON object mapping image paths to labels");
+    }
+    parsed = value as Record<string, unknown>;
+  }
+  labelCache.set(path, parsed);
+  return parsed;
+}
+
+async function courseTest(
+  root: string,
+  files: string[],
+  labelCache: Map<string, Record<string, unknown> | null>,
+): Promise<ImageSample[]> {
+  const category = basename(root);
+  let labelsPath = join(root, COURSE_LABELS_FILE);
+  let labels = await readLabels(labelsPath, labelCache);
+  if (!labels) {
+    labelsPath = join(dirname(root), COURSE_LABELS_FILE);
+    labels = await readLabels(labelsPath, labelCache);
+  }
+  if (!labels) {
+    throw fileError(
+      join(root, "test"),
+      `test images without subfolders need ${COURSE_LABELS_FILE} in ${root} or its parent`,
+    );
+  }
+  return files.map((path) => {
+    const name = basename(path);
+    // Keys are relative to the labels file's folder; accept either anchoring.
+    const entry = labels[`${category}/test/${name}`] ?? labels[`test/${name}`];
+    if (entry === undefined) throw fileError(path, `test image has no label in ${labelsPath}`);
+    const raw = typeof entry === "object" && entry !== null
+      ? (entry as { label?: unknown }).label
+      : entry;
+    if (raw !== "good" && raw !== "bad") {
+      throw fileError(labelsPath, `label of ${category}/test/${name} must be "good" or "bad"`);
+    }
+    const sample: ImageSample = raw === "good"
+      ? { path, category, label: 0, defect: "good" }
+      : { path, category, label: 1 };
+    return sample;
+  });
+}
+
+/**
+ * Lists images to score without labels: `pathOrDir` is one image file or a folder searched
+ * recursively (hidden folders and `ground_truth` mask folders skipped, symlink loops
+ * visited once). Each sample's category is its parent folder's name and its label is null.
+ *
+ * @throws {MadError} when the path is missing, is not an image, or no images are found.
+ */
+export async function listImagesToScore(pathOrDir: string): Promise<ImageSample[]> {
+  const root = resolve(pathOrDir);
+  const info = await statOrNull(root);
+  if (!info) throw fileError(pathOrDir, "not found");
+  if (info.isFile) {
+    if (!isImageFile(root)) throw fileError(pathOrDir, "not a .png/.jpg image file");
+    return [{ path: root, category: basename(dirname(root)), label: null }];
+  }
+  const found: string[] = [];
+  const visited = new Set<string>();
+  const walk = async (dir: string): Promise<void> => {
+    let real: string;
+    try {
+      real = await Deno.realPath(dir);
+    } catch (e) {
+      throw fileError(dir, `cannot read (${oneLine(e)})`);
+    }
+    if (visited.has(real)) return;
+    visited.add(real);
+    for (const entry of await listDir(dir)) {
+      const path = join(dir, entry.name);
+      if (entry.isDir) {
+        if (!entry.name.startsWith(".") && entry.name !== "ground_truth") await walk(path);
+      } else if (entry.isFile && isImageFile(entry.name)) {
+        found.push(path);
+      }
+    }
+  };
+  await walk(root);
+  if (found.length === 0) throw fileError(pathOrDir, "no images found (.png/.jpg)");
+  return found.sort(byName).map((path) => ({
+    path,
+    category: basename(dirname(path)),
+    label: null,
+  }));
+}
+
+/** Options of {@linkcode decodeImage}. */
+export interface DecodeOptions {
+  /** Output width and height (the image is resized to size×size). */
+  size: number;
+  /** 1 = grayscale (luminance), 3 = RGB (gray replicated). */
+  channels: 1 | 3;
+  /** Refuse images with more pixels than this; default {@linkcode DEFAULT_MAX_PIXELS}. */
+  maxPixels?: number;
+}
+
+type SharpPipeline = ReturnType<typeof sharp>;
+
+/** Checks the file exists, is not empty and is not too large, reading only the header. */
+async function openChecked(path: string, maxPixels: number): Promise<SharpPipeline> {
+  const info = await statOrNull(path);
+  if (!info) throw fileError(path, "image file not found");
+  if (!info.isFile) throw fileError(path, "not a file");
+  if (info.size === 0) throw fileError(path, "not a readable image (empty file)");
+  let width = 0;
+  let height = 0;
+  try {
+    const meta = await sharp(path, { limitInputPixels: false }).metadata();
+    width = meta.width ?? 0;
+    height = meta.height ?? 0;
+  } catch (e) {
+    throw fileError(path, `not a readable image (${oneLine(e)})`);
+  }
+  if (width * height > maxPixels) {
+    throw fileError(
+      path,
+      `image is ${width}x${height} pixels, above the limit of ${maxPixels} (refused as a possible decompression bomb)`,
+    );
+  }
+  // failOn "truncated" makes libvips reject PNGs cut short instead of returning grey rows.
+  return sharp(path, { failOn: "truncated", limitInputPixels: maxPixels, sequentialRead: true });
+}
+
+async function runPipeline(path: string, pipeline: SharpPipeline) {
+  try {
+    return await pipeline.raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw fileError(path, `not a readable image (${oneLine(e)})`);
+  }
+}
+
+function checkSize(size: number): void {
+  if (!Number.isInteger(size) || size < 1 || size > 8192) {
+    throw new MadError(`image size must be an integer in 1..8192, got ${size}`);
+  }
+}
+
+/**
+ * Decodes an image file to HWC float32 in [0, 1], resized to `size`×`size`. Alpha is
+ * flattened on black and dropped; palette and 16-bit images become 8-bit; grayscale becomes
+ * three equal channels when `channels` is 3, colour becomes luminance when it is 1.
+ *
+ * @throws {MadError} `PATH: not a readable image (...)` for empty, corrupt, truncated or
+ * non-image files, and a refusal for images above `maxPixels`.
+ */
+export async function decodeImage(path: string, options: DecodeOptions): Promise<DecodedImage> {
+  const { size, channels } = options;
+  checkSize(size);
+  let pipeline = (await openChecked(path, options.maxPixels ?? DEFAULT_MAX_PIXELS))
+    .flatten({ background: { r: 0, g: 0, b: 0 } });
+  if (channels === 1) pipeline = pipeline.grayscale();
+  else pipeline = pipeline.toColourspace("srgb");
+  pipeline = pipeline.resize(size, size, { fit: "fill" });
+  const { data, info } = await runPipeline(path, pipeline);
+  const inC = info.channels;
+  const n = size * size;
+  if (info.width !== size || info.height !== size || data.length < n * inC) {
+    throw fileError(path, `not a readable image (decoded to an unexpected shape)`);
+  }
+  const out = new Float32Array(n * channels);
+  // libvips may keep one band for grey input even after srgb; replicate or pick as needed.
+  const gray = inC < 3;
+  for (let i = 0; i < n; i++) {
+    if (channels === 1) {
+      out[i] = data[i * inC] / 255;
+    } else if (gray) {
+      const v = data[i * inC] / 255;
+      out[i * 3] = v;
+      out[i * 3 + 1] = v;
+      out[i * 3 + 2] = v;
+    } else {
+      out[i * 3] = data[i * inC] / 255;
+      out[i * 3 + 1] = data[i * inC + 1] / 255;
+      out[i * 3 + 2] = data[i * inC + 2] / 255;
+    }
+  }
+  return { width: size, height: size, channels, data: out };
+}
+
+/**
+ * Decodes a ground-truth mask to `size`×`size` values of 0 or 1 (nearest-neighbour resize,
+ * threshold at half intensity).
+ *
+ * @throws {MadError} as {@linkcode decodeImage}.
+ */
+export async function decodeMask(
+  path: string,
+  size: number,
+  options: { maxPixels?: number } = {},
+): Promise<Float32Array> {
+  checkSize(size);
+  const pipeline = (await openChecked(path, options.maxPixels ?? DEFAULT_MAX_PIXELS))
+    .flatten({ background: { r: 0, g: 0, b: 0 } })
+    .grayscale()
+    .resize(size, size, { fit: "fill", kernel: "nearest" });
+  const { data, info } = await runPipeline(path, pipeline);
+  const inC = info.channels;
+  const out = new Float32Array(size * size);
+  for (let i = 0; i < out.length; i++) out[i] = data[i * inC] >= 128 ? 1 : 0;
+  return out;
+}

@@ -1,0 +1,236 @@
+/**
+ * A reader for MATLAB level-5 MAT-files (as published by ODDS), enough for numeric matrices:
+ * plain and zlib-compressed elements, little- and big-endian files, the small-data-element
+ * form and every numeric storage type.
+ *
+ * @module
+ */
+import { inflateSync } from "node:zlib";
+import { basename, extname } from "node:path";
+import { fileError, isNotFound } from "../errors.ts";
+import type { Table } from "./types.ts";
+
+/** A numeric matrix from a MAT-file, data column-major as MATLAB stores it. */
+export interface MatMatrix {
+  name: string;
+  /** Dimensions, e.g. `[rows, cols]`. */
+  dims: number[];
+  /** Real part, column-major, converted to doubles. */
+  data: Float64Array;
+}
+
+const MI_INT8 = 1;
+const MI_INT32 = 5;
+const MI_UINT32 = 6;
+const MI_MATRIX = 14;
+const MI_COMPRESSED = 15;
+
+/** Bytes per value of each numeric data type, and how to read one. */
+const NUMERIC: Record<number, [number, (v: DataView, o: number, le: boolean) => number]> = {
+  1: [1, (v, o) => v.getInt8(o)],
+  2: [1, (v, o) => v.getUint8(o)],
+  3: [2, (v, o, le) => v.getInt16(o, le)],
+  4: [2, (v, o, le) => v.getUint16(o, le)],
+  5: [4, (v, o, le) => v.getInt32(o, le)],
+  6: [4, (v, o, le) => v.getUint32(o, le)],
+  7: [4, (v, o, le) => v.getFloat32(o, le)],
+  9: [8, (v, o, le) => v.getFloat64(o, le)],
+  12: [8, (v, o, le) => Number(v.getBigInt64(o, le))],
+  13: [8, (v, o, le) => Number(v.getBigUint64(o, le))],
+};
+
+/** mxCLASS values of numeric (and logical-as-uint8) arrays. */
+const NUMERIC_CLASSES = new Set([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+
+/**
+ * Parses every numeric matrix in a MAT-file (level 5). Non-numeric variables (cells, structs,
+ * chars, sparse) are skipped.
+ *
+ * @throws {MadError} `PATH: problem` when the file is missing, not a level-5 MAT-file,
+ * truncated or corrupt.
+ */
+export function readMatFile(path: string): Map<string, MatMatrix> {
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(path);
+  } catch (e) {
+    if (isNotFound(e)) throw fileError(path, "file not found");
+    throw fileError(path, `cannot read file: ${e instanceof Error ? e.message : e}`);
+  }
+  return parseMat(path, bytes);
+}
+
+/** Parses MAT-file bytes; `path` is only used in error messages. */
+export function parseMat(path: string, bytes: Uint8Array): Map<string, MatMatrix> {
+  if (bytes.length < 128) {
+    throw fileError(path, "not a MATLAB 5 MAT-file (shorter than its header)");
+  }
+  const head = new TextDecoder("latin1").decode(bytes.subarray(0, 116));
+  const endian = String.fromCharCode(bytes[126], bytes[127]);
+  if (endian !== "IM" && endian !== "MI") {
+    if (head.startsWith("MATLAB 7.3")) {
+      throw fileError(path, "MATLAB v7.3 (HDF5) MAT-files are not supported; save with -v7");
+    }
+    throw fileError(path, "not a MATLAB 5 MAT-file (no endian indicator in the header)");
+  }
+  const le = endian === "IM";
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint16(124, le);
+  if (version !== 0x0100) {
+    throw fileError(path, `unsupported MAT-file version 0x${version.toString(16)}`);
+  }
+  const out = new Map<string, MatMatrix>();
+  readElements(path, bytes, 128, le, out);
+  return out;
+}
+
+function readElements(
+  path: string,
+  bytes: Uint8Array,
+  start: number,
+  le: boolean,
+  out: Map<string, MatMatrix>,
+): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos = start;
+  while (pos < bytes.length) {
+    // Files may end in zero padding.
+    if (bytes.length - pos < 8) {
+      if (bytes.subarray(pos).every((b) => b === 0)) return;
+      throw fileError(path, `truncated: partial element tag at byte ${pos}`);
+    }
+    const { type, size, dataStart, next } = readTag(path, view, pos, le);
+    if (type === MI_COMPRESSED) {
+      let inflated: Uint8Array;
+      try {
+        inflated = new Uint8Array(inflateSync(bytes.subarray(dataStart, dataStart + size)));
+      } catch (e) {
+        throw fileError(
+          path,
+          `corrupt compressed element at byte ${pos}: ${e instanceof Error ? e.message : e}`,
+        );
+      }
+      readElements(path, inflated, 0, le, out);
+    } else if (type === MI_MATRIX) {
+      const m = readMatrix(path, bytes.subarray(dataStart, dataStart + size), le);
+      if (m) out.set(m.name, m);
+    }
+    pos = next;
+  }
+}
+
+interface Tag {
+  type: number;
+  size: number;
+  dataStart: number;
+  /** Offset of the following element (data padded to 8 bytes, except compressed data). */
+  next: number;
+}
+
+function readTag(path: string, view: DataView, pos: number, le: boolean): Tag {
+  if (pos + 8 > view.byteLength) throw fileError(path, `truncated: element tag at byte ${pos}`);
+  const first = view.getUint32(pos, le);
+  // Small data element: size in the upper 16 bits, data packed into the tag's second word.
+  if (first >>> 16 !== 0) {
+    return { type: first & 0xffff, size: first >>> 16, dataStart: pos + 4, next: pos + 8 };
+  }
+  const size = view.getUint32(pos + 4, le);
+  const dataStart = pos + 8;
+  if (dataStart + size > view.byteLength) {
+    throw fileError(
+      path,
+      `truncated: element at byte ${pos} needs ${size} bytes, ${
+        view.byteLength - dataStart
+      } remain`,
+    );
+  }
+  const padded = first === MI_COMPRESSED ? size : Math.ceil(size / 8) * 8;
+  return { type: first, size, dataStart, next: dataStart + padded };
+}
+
+function readMatrix(path: string, bytes: Uint8Array, le: boolean): MatMatrix | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length === 0) return null; // an empty miMATRIX is an empty placeholder
+  const flags = readTag(path, view, 0, le);
+  if (flags.type !== MI_UINT32 || flags.size < 8) {
+    throw fileError(path, "corrupt matrix: bad array-flags sub-element");
+  }
+  const flagWord = view.getUint32(flags.dataStart, le);
+  const mxClass = flagWord & 0xff;
+  const dimsTag = readTag(path, view, flags.next, le);
+  if (dimsTag.type !== MI_INT32) {
+    throw fileError(path, "corrupt matrix: bad dimensions sub-element");
+  }
+  const dims: number[] = [];
+  for (let o = 0; o < dimsTag.size; o += 4) dims.push(view.getInt32(dimsTag.dataStart + o, le));
+  const nameTag = readTag(path, view, dimsTag.next, le);
+  if (nameTag.type !== MI_INT8) throw fileError(path, "corrupt matrix: bad name sub-element");
+  const name = new TextDecoder().decode(
+    bytes.subarray(nameTag.dataStart, nameTag.dataStart + nameTag.size),
+  );
+  if (!NUMERIC_CLASSES.has(mxClass)) return null;
+  const count = dims.reduce((a, b) => a * b, 1);
+  const real = readTag(path, view, nameTag.next, le);
+  const numeric = NUMERIC[real.type];
+  if (!numeric) {
+    throw fileError(path, `variable "${name}": unsupported data type ${real.type}`);
+  }
+  const [width, get] = numeric;
+  if (real.size !== count * width) {
+    throw fileError(
+      path,
+      `variable "${name}": ${real.size / width} values stored for dimensions ${dims.join("x")}`,
+    );
+  }
+  const data = new Float64Array(count);
+  for (let i = 0; i < count; i++) data[i] = get(view, real.dataStart + i * width, le);
+  return { name, dims, data };
+}
+
+/**
+ * Reads an ODDS-style MAT-file with variables `X` (n×d) and `y` (n×1, 0/1) into a Table with
+ * columns `f1..fd`, named after the file (e.g. `thyroid`).
+ *
+ * @throws {MadError} `PATH: problem` for a file that is not a MAT-file, is truncated, lacks
+ * `X` or `y`, has mismatched shapes, or has labels other than 0/1.
+ */
+export function readOddsMat(path: string): Table {
+  const vars = readMatFile(path);
+  const x = vars.get("X");
+  const y = vars.get("y");
+  if (!x) throw fileError(path, `no numeric variable "X" (found: ${names(vars)})`);
+  if (!y) throw fileError(path, `no numeric variable "y" (found: ${names(vars)})`);
+  if (x.dims.length !== 2) throw fileError(path, `X has ${x.dims.length} dimensions, expected 2`);
+  const [n, d] = x.dims;
+  if (y.data.length !== n || (y.dims.length === 2 && Math.min(y.dims[0], y.dims[1]) !== 1)) {
+    throw fileError(path, `shape mismatch: X is ${n}x${d} but y is ${y.dims.join("x")}`);
+  }
+  if (n === 0 || d === 0) throw fileError(path, `X is empty (${n}x${d})`);
+  const values = new Float64Array(n * d);
+  for (let j = 0; j < d; j++) {
+    for (let i = 0; i < n; i++) {
+      const v = x.data[j * n + i];
+      if (!Number.isFinite(v)) throw fileError(path, `X(${i + 1},${j + 1}) is ${v}`);
+      values[i * d + j] = v;
+    }
+  }
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = y.data[i];
+    if (v !== 0 && v !== 1) throw fileError(path, `y(${i + 1}) is ${v}, expected 0 or 1`);
+    labels[i] = v;
+  }
+  return {
+    name: basename(path, extname(path)),
+    source: path,
+    columns: Array.from({ length: d }, (_, j) => `f${j + 1}`),
+    n,
+    d,
+    values,
+    labels,
+  };
+}
+
+function names(vars: Map<string, MatMatrix>): string {
+  return vars.size === 0 ? "none" : [...vars.keys()].join(", ");
+}

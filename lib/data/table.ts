@@ -1,0 +1,258 @@
+/**
+ * Labelled numeric CSV files → {@linkcode Table}. Parsing is done by Polars; this module adds
+ * the checks that turn every malformed cell into a one-line {@linkcode MadError} naming the
+ * file, the row and the column.
+ *
+ * @module
+ */
+import pl from "nodejs-polars";
+import { Buffer } from "node:buffer";
+import { basename, extname } from "node:path";
+import { fileError, isNotFound } from "../errors.ts";
+import type { Table } from "./types.ts";
+
+/** Options for {@linkcode readLabelledCsv}. */
+export interface ReadCsvOptions {
+  /** When false, a file without a `label` column gives `labels = null`. Default true. */
+  requireLabel?: boolean;
+  /** Table name; defaults to the file name without its extension. */
+  name?: string;
+}
+
+const LABEL_WORDS: Record<string, 0 | 1> = {
+  normal: 0,
+  good: 0,
+  anomaly: 1,
+  bad: 1,
+};
+
+/**
+ * Reads a CSV of numeric features with an optional `label` column (name matched
+ * case-insensitively). Labels may be 0/1 (also `0.0`/`1.0`), `normal`/`anomaly` or
+ * `good`/`bad`, case-insensitive. Accepts a UTF-8 BOM, CRLF line ends, blank lines and
+ * `;`-separated files (the separator is detected from the header line).
+ *
+ * @throws {MadError} `PATH: problem` when the file is missing, empty, has no rows, lacks a
+ * required label column, or holds a bad label, a non-numeric, empty, NaN or infinite cell.
+ */
+export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Table {
+  const requireLabel = options.requireLabel ?? true;
+  const text = readText(path);
+  const { body, lineNumbers } = dropBlankLines(path, text);
+  const headerLine = body.slice(0, body.indexOf("\n"));
+  const sep = detectSeparator(headerLine);
+  const header = splitHeader(headerLine, sep);
+  checkHeader(path, header);
+  if (lineNumbers.length < 2) throw fileError(path, "no data rows (only a header)");
+  checkFieldCounts(path, body, sep, header.length, lineNumbers);
+
+  let df: pl.DataFrame;
+  try {
+    // A Buffer, not a string: nodejs-polars takes a one-line string for a file path.
+    df = pl.readCSV(Buffer.from(body), { sep, inferSchemaLength: 0, hasHeader: true });
+  } catch (e) {
+    throw fileError(path, `cannot parse CSV: ${firstLine(e)}`);
+  }
+  // A trailing separator on every line makes an unnamed, empty last column; drop it.
+  const keep = df.columns.filter((_c, i) => !(header[i] === "" && i === header.length - 1));
+  df = df.select(...keep);
+  const names = header.slice(0, keep.length);
+  const rowLabel = (r: number) => `row ${r + 1} (line ${lineNumbers[r + 1]})`;
+
+  const labelIdx = names.findIndex((c) => c.toLowerCase() === "label");
+  if (labelIdx < 0 && requireLabel) {
+    throw fileError(path, `no 'label' column (columns: ${names.join(", ")})`);
+  }
+  const featureIdx = names.map((_, i) => i).filter((i) => i !== labelIdx);
+  if (featureIdx.length === 0) throw fileError(path, "no feature columns");
+
+  const n = df.height;
+  const d = featureIdx.length;
+  const values = new Float64Array(n * d);
+  featureIdx.forEach((ci, j) => {
+    const raw = df.getColumn(df.columns[ci]).toArray() as (string | null)[];
+    const parsed = df.select(pl.col(df.columns[ci]).str.stripChars(" \t").cast(pl.Float64, false))
+      .getColumn(df.columns[ci]).toArray() as (number | null)[];
+    for (let r = 0; r < n; r++) {
+      const v = parsed[r];
+      if (v === null || !Number.isFinite(v)) {
+        throw fileError(path, `${rowLabel(r)}, column "${names[ci]}": ${cellProblem(raw[r], v)}`);
+      }
+      values[r * d + j] = v;
+    }
+  });
+
+  let labels: Uint8Array | null = null;
+  if (labelIdx >= 0) {
+    const raw = df.getColumn(df.columns[labelIdx]).toArray() as (string | null)[];
+    labels = new Uint8Array(n);
+    for (let r = 0; r < n; r++) {
+      const label = parseLabel(raw[r]);
+      if (label === null) {
+        const shown = raw[r] === null || raw[r]!.trim() === ""
+          ? "empty label"
+          : `label "${raw[r]!.trim()}" is not one of 0/1, normal/anomaly, good/bad`;
+        throw fileError(path, `${rowLabel(r)}: ${shown}`);
+      }
+      labels[r] = label;
+    }
+  }
+
+  return {
+    name: options.name ?? basename(path, extname(path)),
+    source: path,
+    columns: featureIdx.map((i) => names[i]),
+    n,
+    d,
+    values,
+    labels,
+  };
+}
+
+/**
+ * Builds a {@linkcode Table} from row arrays (tests, generated data, converted formats).
+ *
+ * @throws {MadError} when a row's length differs from `columns.length`, a value is not finite,
+ * or `labels` has the wrong length.
+ */
+export function tableFromArrays(
+  name: string,
+  columns: string[],
+  rows: number[][],
+  labels: ArrayLike<number> | null,
+  source = name,
+): Table {
+  const d = columns.length;
+  const values = new Float64Array(rows.length * d);
+  rows.forEach((row, r) => {
+    if (row.length !== d) {
+      throw fileError(source, `row ${r + 1} has ${row.length} values, expected ${d}`);
+    }
+    row.forEach((v, j) => {
+      if (!Number.isFinite(v)) {
+        throw fileError(source, `row ${r + 1}, column "${columns[j]}": ${v} is not finite`);
+      }
+      values[r * d + j] = v;
+    });
+  });
+  if (labels !== null && labels.length !== rows.length) {
+    throw fileError(source, `${labels.length} labels for ${rows.length} rows`);
+  }
+  return {
+    name,
+    source,
+    columns: [...columns],
+    n: rows.length,
+    d,
+    values,
+    labels: labels === null ? null : Uint8Array.from(labels, (v) => (v ? 1 : 0)),
+  };
+}
+
+/** Maps one label cell to 0/1, or null when it means nothing. */
+export function parseLabel(cell: string | null): 0 | 1 | null {
+  if (cell === null) return null;
+  const s = cell.trim().toLowerCase();
+  if (s === "") return null;
+  if (s in LABEL_WORDS) return LABEL_WORDS[s];
+  // Accept 0/1 in any numeric spelling ("1.0", "0e0"), as written by pandas and numpy.
+  if (/^[+-]?[0-9.]+(e[+-]?[0-9]+)?$/.test(s)) {
+    const v = Number(s);
+    if (v === 0) return 0;
+    if (v === 1) return 1;
+  }
+  return null;
+}
+
+function readText(path: string): string {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    if (isNotFound(e)) throw fileError(path, "file not found");
+    if (e instanceof Deno.errors.IsADirectory) throw fileError(path, "is a directory, not a file");
+    throw fileError(path, `cannot read file: ${firstLine(e)}`);
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return text;
+}
+
+/** Removes blank lines (Polars would read them as all-null rows) and CRs, keeping line numbers. */
+function dropBlankLines(path: string, text: string): { body: string; lineNumbers: number[] } {
+  const lines = text.split(/\r\n|\r|\n/);
+  const kept: string[] = [];
+  const lineNumbers: number[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === "") return;
+    kept.push(line);
+    lineNumbers.push(i + 1);
+  });
+  if (kept.length === 0) throw fileError(path, "file is empty");
+  return { body: kept.join("\n") + "\n", lineNumbers };
+}
+
+function detectSeparator(header: string): string {
+  const count = (ch: string) => header.split(ch).length - 1;
+  const semi = count(";");
+  const tab = count("\t");
+  const comma = count(",");
+  if (semi > comma && semi >= tab) return ";";
+  if (tab > comma && tab > semi) return "\t";
+  return ",";
+}
+
+function splitHeader(line: string, sep: string): string[] {
+  return line.split(sep).map((c) => c.trim().replace(/^"(.*)"$/, "$1").trim());
+}
+
+function checkHeader(path: string, header: string[]): void {
+  const seen = new Set<string>();
+  header.forEach((name, i) => {
+    if (name === "" && i !== header.length - 1) {
+      throw fileError(path, `header column ${i + 1} has no name`);
+    }
+    if (name !== "" && seen.has(name.toLowerCase())) {
+      throw fileError(path, `column "${name}" appears twice in the header`);
+    }
+    seen.add(name.toLowerCase());
+  });
+}
+
+/** Polars silently truncates or pads ragged rows; reject them (quoted lines are left to Polars). */
+function checkFieldCounts(
+  path: string,
+  body: string,
+  sep: string,
+  expected: number,
+  lineNumbers: number[],
+): void {
+  const lines = body.split("\n");
+  for (let i = 1; i < lineNumbers.length; i++) {
+    const line = lines[i];
+    if (line.includes('"')) continue;
+    const fields = line.split(sep).length;
+    if (fields !== expected) {
+      throw fileError(
+        path,
+        `row ${i} (line ${lineNumbers[i]}) has ${fields} fields, the header has ${expected}`,
+      );
+    }
+  }
+}
+
+function cellProblem(raw: string | null, parsed: number | null): string {
+  if (raw === null || raw.trim() === "") return "empty cell";
+  if (parsed !== null && Number.isNaN(parsed)) return `"${raw.trim()}" (NaN) is not allowed`;
+  if (parsed !== null) return `"${raw.trim()}" (infinite) is not allowed`;
+  return `"${raw.trim()}" is not a number`;
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split("\n")[0];
+}
+
+/** Throws unless `table` has labels; for callers that need them. */
+export function requireLabels(table: Table): Uint8Array {
+  if (table.labels === null) throw fileError(table.source, "has no label column");
+  return table.labels;
+}

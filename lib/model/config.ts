@@ -1,0 +1,199 @@
+/**
+ * Model and training configuration as plain data, with the defaults and the validation of
+ * `--config` overrides (unknown keys and wrong types are named in the error).
+ *
+ * @module
+ */
+import { MadError } from "../errors.ts";
+
+/** Every switch an ablation may turn and every size the model has. */
+export interface ModelConfig {
+  /** Side of the square image the model sees, in pixels. */
+  imageSize: number;
+  /** Stem patch-merging factors; their product is the token patch size (e.g. 4*2*2 = 16). */
+  stem: number[];
+  /** Channels after each stem stage (the last is followed by the projection to `width`). */
+  stemChannels: number[];
+  /** Token width. */
+  width: number;
+  layers: number;
+  heads: number;
+  mlpRatio: number;
+  /** Learned modality-type embedding added to every token. */
+  modalityEmbedding: boolean;
+  /** Position (image) and feature-identity (table) embeddings. */
+  positionEmbedding: boolean;
+  /** One encoder for both modalities (true) or one per modality (false). */
+  sharedEncoder: boolean;
+  /** Masked-token reconstruction head and its share in the score. */
+  reconstructionHead: boolean;
+  /** Sigmoid anomaly head trained against synthetic anomalies. */
+  anomalyHead: boolean;
+  /** Patch-level nearest-neighbour head over token features (no training). */
+  knnHead: boolean;
+  /** Share of tokens hidden for masked reconstruction (training and scoring). */
+  maskRatio: number;
+  /** Share of table features hidden for masked reconstruction. */
+  tableMaskRatio: number;
+  /** Nearest neighbours averaged by the kNN head. */
+  knnK: number;
+  /** Maximum memory-bank rows per image category (random subsample when larger). */
+  knnBankSize: number;
+}
+
+/** Training settings. */
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  tableBatchSize: number;
+  lr: number;
+  weightDecay: number;
+  seed: number;
+  /** Share of training normals held out for validation. */
+  valShare: number;
+  /** Share of each training batch replaced by synthetic anomalies for the sigmoid head. */
+  anomalyShare: number;
+  /** Table batches per image batch in the alternation. */
+  tableStepsPerImageStep: number;
+  /** Minimum steps per epoch for the table when there are no images. */
+  tableStepsPerEpoch: number;
+  /** Weight of the anomaly (BCE) loss relative to reconstruction. */
+  anomalyLossWeight: number;
+  /** Gradient clipping by global norm (0 = off). */
+  clipNorm: number;
+}
+
+/** The full configuration stored in every checkpoint. */
+export interface Config {
+  model: ModelConfig;
+  train: TrainConfig;
+}
+
+/** The defaults: chosen by validation on normals plus synthetic anomalies. */
+export const DEFAULT_CONFIG: Config = {
+  model: {
+    imageSize: 128,
+    stem: [4, 2, 2],
+    stemChannels: [48, 96],
+    width: 128,
+    layers: 4,
+    heads: 4,
+    mlpRatio: 4,
+    modalityEmbedding: true,
+    positionEmbedding: true,
+    sharedEncoder: true,
+    reconstructionHead: true,
+    anomalyHead: true,
+    knnHead: true,
+    maskRatio: 0.25,
+    tableMaskRatio: 0.34,
+    knnK: 1,
+    knnBankSize: 20000,
+  },
+  train: {
+    epochs: 12,
+    batchSize: 16,
+    tableBatchSize: 128,
+    lr: 1e-3,
+    weightDecay: 1e-4,
+    seed: 0,
+    valShare: 0.1,
+    anomalyShare: 0.5,
+    tableStepsPerImageStep: 1,
+    tableStepsPerEpoch: 40,
+    anomalyLossWeight: 1,
+    clipNorm: 1,
+  },
+};
+
+/** A deep partial of Config, as read from `--config FILE.json`. */
+export type ConfigOverrides = {
+  model?: Partial<ModelConfig>;
+  train?: Partial<TrainConfig>;
+};
+
+/**
+ * Merges overrides into a copy of `base`, checking every key and type against the defaults.
+ * `source` names the file in error messages.
+ */
+export function mergeConfig(
+  base: Config,
+  overrides: unknown,
+  source = "config",
+): Config {
+  const merged = structuredClone(base);
+  if (overrides === null || typeof overrides !== "object" || Array.isArray(overrides)) {
+    throw new MadError(`${source}: expected a JSON object with "model" and/or "train"`);
+  }
+  for (const [section, values] of Object.entries(overrides)) {
+    if (section !== "model" && section !== "train") {
+      throw new MadError(`${source}: unknown key '${section}' (expected "model" or "train")`);
+    }
+    if (values === null || typeof values !== "object" || Array.isArray(values)) {
+      throw new MadError(`${source}: '${section}' must be an object`);
+    }
+    const target = merged[section] as unknown as Record<string, unknown>;
+    for (const [key, value] of Object.entries(values as Record<string, unknown>)) {
+      if (!(key in target)) {
+        throw new MadError(`${source}: unknown key '${section}.${key}'`);
+      }
+      const expected = target[key];
+      const ok = Array.isArray(expected)
+        ? Array.isArray(value) && value.every((v) => typeof v === "number")
+        : typeof value === typeof expected && (typeof value !== "number" || Number.isFinite(value));
+      if (!ok) {
+        const want = Array.isArray(expected) ? "an array of numbers" : `a ${typeof expected}`;
+        throw new MadError(
+          `${source}: '${section}.${key}' must be ${want}, got ${JSON.stringify(value)}`,
+        );
+      }
+      target[key] = value;
+    }
+  }
+  validateConfig(merged, source);
+  return merged;
+}
+
+/** Checks cross-field constraints; throws a one-line MadError naming the problem. */
+export function validateConfig(config: Config, source = "config"): void {
+  const m = config.model;
+  const patch = m.stem.reduce((a, b) => a * b, 1);
+  const fail = (msg: string) => {
+    throw new MadError(`${source}: ${msg}`);
+  };
+  if (m.stem.length !== m.stemChannels.length + 1) {
+    fail(`model.stem needs one more entry than model.stemChannels`);
+  }
+  if (m.imageSize % patch !== 0) {
+    fail(`model.imageSize ${m.imageSize} is not a multiple of ${patch}`);
+  }
+  if (m.width % m.heads !== 0) fail(`model.width ${m.width} is not divisible by heads ${m.heads}`);
+  if (!(m.maskRatio >= 0 && m.maskRatio < 1)) fail(`model.maskRatio must be in [0, 1)`);
+  if (!(m.tableMaskRatio >= 0 && m.tableMaskRatio < 1)) {
+    fail(`model.tableMaskRatio must be in [0, 1)`);
+  }
+  if (!m.reconstructionHead && !m.anomalyHead && !m.knnHead) fail(`every head is turned off`);
+  const t = config.train;
+  for (const key of ["epochs", "batchSize", "tableBatchSize"] as const) {
+    if (!Number.isInteger(t[key]) || t[key] < 1) fail(`train.${key} must be a positive integer`);
+  }
+  if (!(t.lr > 0)) fail(`train.lr must be positive`);
+  if (!(t.valShare > 0 && t.valShare < 1)) fail(`train.valShare must be in (0, 1)`);
+}
+
+/** Reads and merges a `--config` JSON file. */
+export async function loadConfigFile(path: string, base = DEFAULT_CONFIG): Promise<Config> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    throw new MadError(`${path}: cannot read config file`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new MadError(`${path}: not valid JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+  return mergeConfig(base, parsed, path);
+}

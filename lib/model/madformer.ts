@@ -1,0 +1,404 @@
+/**
+ * MADformer: the whole model in one file.
+ *
+ * Images become patch tokens through a convolutional stem (non-overlapping convolutions, i.e.
+ * patch merging, written as reshapes and 2-D matmuls so that they stay on the wasm fast path);
+ * each table feature becomes a token (value times a learned feature vector, plus a bias). Every
+ * token gets a modality-type embedding and a position / feature-identity embedding, a CLS token
+ * is prepended, and a pre-norm Transformer encoder (shared by both modalities unless configured
+ * otherwise) turns them into features. Heads: masked-token reconstruction, and a sigmoid anomaly
+ * head (per sample from CLS and, for images, per patch).
+ *
+ * Parameters are a plain name → tf.Variable map so checkpoints are a straight safetensors dump.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { ModelConfig } from "./config.ts";
+import { Rng } from "../rng.ts";
+import { matMul2d } from "./ops.ts";
+
+/** Name → variable. */
+export type Params = Map<string, tf.Variable>;
+
+/** Describes one table the model knows (its feature count fixes the per-feature weights). */
+export interface TableSpec {
+  name: string;
+  features: number;
+}
+
+/** Static shape facts derived from the config. */
+export interface Geometry {
+  /** Pixels per token side. */
+  patch: number;
+  /** Tokens per image side. */
+  grid: number;
+  /** Image tokens (grid * grid). */
+  tokens: number;
+  /** Pixel values per token (patch * patch * 3). */
+  patchDim: number;
+}
+
+/** Image shape facts for a config. */
+export function geometry(config: ModelConfig): Geometry {
+  const patch = config.stem.reduce((a, b) => a * b, 1);
+  const grid = config.imageSize / patch;
+  return { patch, grid, tokens: grid * grid, patchDim: patch * patch * 3 };
+}
+
+const IMAGE = 0;
+const TABLE = 1;
+
+let instances = 0;
+
+/**
+ * A tfjs variable for parameter `name`. tfjs names variables globally, so each model instance
+ * gets its own prefix; code looks parameters up by their map key, never by variable name.
+ */
+export function paramVariable(name: string, value: tf.Tensor, instance: number): tf.Variable {
+  return tf.variable(value, true, `madformer${instance}/${name}`);
+}
+
+/** A fresh instance number for {@linkcode paramVariable}. */
+export function newInstance(): number {
+  return ++instances;
+}
+
+/** Creates freshly initialised parameters for a config and the tables it will see. */
+export function initParams(config: ModelConfig, tables: TableSpec[], seed: number): Params {
+  const rng = new Rng(seed);
+  const params: Params = new Map();
+  const instance = newInstance();
+  const g = geometry(config);
+  const D = config.width;
+  const normal = (shape: number[], std: number) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(size);
+    for (let i = 0; i < size; i++) values[i] = rng.normal() * std;
+    return tf.tensor(values, shape);
+  };
+  const add = (name: string, value: tf.Tensor) => {
+    params.set(name, paramVariable(name, value, instance));
+    value.dispose();
+  };
+  const linear = (name: string, fanIn: number, fanOut: number, std = Math.sqrt(1 / fanIn)) => {
+    add(`${name}.w`, normal([fanIn, fanOut], std));
+    add(`${name}.b`, tf.zeros([fanOut]));
+  };
+  const norm = (name: string) => {
+    add(`${name}.g`, tf.ones([D]));
+    add(`${name}.b`, tf.zeros([D]));
+  };
+
+  // Stem: each stage merges stem[i] x stem[i] cells into one and projects.
+  let channels = 3;
+  const outs = [...config.stemChannels, D];
+  config.stem.forEach((factor, i) => {
+    linear(
+      `stem.${i}`,
+      factor * factor * channels,
+      outs[i],
+      Math.sqrt(2 / (factor * factor * channels)),
+    );
+    channels = outs[i];
+  });
+
+  add("embed.modality", normal([2, D], 0.02));
+  add("embed.position", normal([g.tokens, D], 0.02));
+  add("embed.cls", normal([D], 0.02));
+  add("embed.mask", normal([D], 0.02));
+  for (const t of tables) {
+    add(`table.${t.name}.value`, normal([t.features, D], 1));
+    add(`table.${t.name}.bias`, normal([t.features, D], 0.02));
+    add(`table.${t.name}.identity`, normal([t.features, D], 0.02));
+    add(`table.${t.name}.recon.w`, normal([t.features, D], Math.sqrt(1 / D)));
+    add(`table.${t.name}.recon.b`, tf.zeros([t.features]));
+  }
+
+  for (const enc of encoderNames(config)) {
+    for (let l = 0; l < config.layers; l++) {
+      const p = `${enc}.${l}`;
+      norm(`${p}.ln1`);
+      linear(`${p}.q`, D, D);
+      linear(`${p}.k`, D, D);
+      linear(`${p}.v`, D, D);
+      linear(`${p}.o`, D, D, 0.02);
+      norm(`${p}.ln2`);
+      linear(`${p}.fc1`, D, D * config.mlpRatio);
+      linear(`${p}.fc2`, D * config.mlpRatio, D, 0.02);
+    }
+    norm(`${enc}.lnf`);
+  }
+  linear("head.recon", D, g.patchDim, 0.02);
+  linear("head.patch", D, 1, 0.02);
+  linear("head.cls", D, 1, 0.02);
+  return params;
+}
+
+function encoderNames(config: ModelConfig): string[] {
+  return config.sharedEncoder ? ["enc"] : ["enc.image", "enc.table"];
+}
+
+function encoderFor(config: ModelConfig, modality: number): string {
+  return config.sharedEncoder ? "enc" : modality === IMAGE ? "enc.image" : "enc.table";
+}
+
+function p(params: Params, name: string): tf.Variable {
+  const v = params.get(name);
+  if (!v) throw new Error(`missing parameter ${name}`);
+  return v;
+}
+
+/** x @ W + b on the last axis, flattened to 2-D so it stays on the fast matmul path. */
+function dense(params: Params, name: string, x: tf.Tensor): tf.Tensor {
+  const shape = x.shape;
+  const inDim = shape[shape.length - 1];
+  const w = p(params, `${name}.w`) as tf.Tensor2D;
+  const y = matMul2d(x.reshape([-1, inDim]) as tf.Tensor2D, w).add(p(params, `${name}.b`));
+  return y.reshape([...shape.slice(0, -1), w.shape[1]]);
+}
+
+function layerNorm(params: Params, name: string, x: tf.Tensor): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return x.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).mul(p(params, `${name}.g`)).add(
+    p(params, `${name}.b`),
+  );
+}
+
+function gelu(x: tf.Tensor): tf.Tensor {
+  return x.mul(tf.sigmoid(x.mul(1.702)));
+}
+
+/**
+ * Splits [B, H, W, C] into non-overlapping f x f cells: [B, H/f, W/f, f*f*C].
+ * Two 4-D reshapes and one 4-D transpose (what the wasm backend handles fast).
+ */
+export function patchify(x: tf.Tensor4D, f: number): tf.Tensor4D {
+  const [B, H, W, C] = x.shape;
+  const rows = x.reshape([B * (H / f), f, W / f, f * C]);
+  return rows.transpose([0, 2, 1, 3]).reshape([B, H / f, W / f, f * f * C]) as tf.Tensor4D;
+}
+
+/** Inverse of patchify: [B, h, w, f*f*C] back to [B, h*f, w*f, C]. */
+export function unpatchify(x: tf.Tensor4D, f: number, channels: number): tf.Tensor4D {
+  const [B, h, w] = x.shape;
+  return x.reshape([B * h, w, f, f * channels]).transpose([0, 2, 1, 3])
+    .reshape([B, h * f, w * f, channels]) as tf.Tensor4D;
+}
+
+/** Standardises pixels in [0, 1] to roughly zero mean, unit variance. */
+export function normalisePixels(images: tf.Tensor4D): tf.Tensor4D {
+  return images.sub(0.45).div(0.25);
+}
+
+/** Output of the image stem: tokens plus the intermediate feature maps. */
+export interface StemOutput {
+  /** [B, T, D] patch tokens. */
+  tokens: tf.Tensor3D;
+  /** Feature maps after each stage but the last, [B, h, w, C]. */
+  stages: tf.Tensor4D[];
+}
+
+/** The convolutional stem: images [B, S, S, 3] in [0, 1] to tokens. */
+export function imageStem(params: Params, config: ModelConfig, images: tf.Tensor4D): StemOutput {
+  let x = normalisePixels(images);
+  const stages: tf.Tensor4D[] = [];
+  config.stem.forEach((factor, i) => {
+    x = dense(params, `stem.${i}`, patchify(x, factor)) as tf.Tensor4D;
+    if (i < config.stem.length - 1) {
+      x = gelu(x) as tf.Tensor4D;
+      stages.push(x);
+    }
+  });
+  const [B, h, w, D] = x.shape;
+  return { tokens: x.reshape([B, h * w, D]), stages };
+}
+
+/** Table rows [B, d] (normalised) to feature tokens [B, d, D]. */
+export function tableTokens(params: Params, table: string, rows: tf.Tensor2D): tf.Tensor3D {
+  const value = p(params, `table.${table}.value`);
+  const bias = p(params, `table.${table}.bias`);
+  return rows.expandDims(2).mul(value.expandDims(0)).add(bias.expandDims(0)) as tf.Tensor3D;
+}
+
+function attention(params: Params, name: string, x: tf.Tensor3D, heads: number): tf.Tensor3D {
+  const [B, N, D] = x.shape;
+  const dh = D / heads;
+  const split = (t: tf.Tensor) =>
+    t.reshape([B, N, heads, dh]).transpose([0, 2, 1, 3]).reshape([B * heads, N, dh]);
+  const q = split(dense(params, `${name}.q`, x).mul(1 / Math.sqrt(dh)));
+  const k = split(dense(params, `${name}.k`, x));
+  const v = split(dense(params, `${name}.v`, x));
+  const weights = tf.softmax(tf.matMul(q, k, false, true));
+  const out = tf.matMul(weights, v).reshape([B, heads, N, dh]).transpose([0, 2, 1, 3])
+    .reshape([B, N, D]);
+  return dense(params, `${name}.o`, out) as tf.Tensor3D;
+}
+
+/** The pre-norm encoder: [B, N, D] to [B, N, D], final layer norm applied. */
+export function encode(
+  params: Params,
+  config: ModelConfig,
+  modality: number,
+  x: tf.Tensor3D,
+): tf.Tensor3D {
+  const enc = encoderFor(config, modality);
+  let h = x;
+  for (let l = 0; l < config.layers; l++) {
+    const n = `${enc}.${l}`;
+    h = h.add(attention(params, n, layerNorm(params, `${n}.ln1`, h) as tf.Tensor3D, config.heads));
+    const mlp = dense(
+      params,
+      `${n}.fc2`,
+      gelu(dense(params, `${n}.fc1`, layerNorm(params, `${n}.ln2`, h))),
+    );
+    h = h.add(mlp);
+  }
+  return layerNorm(params, `${enc}.lnf`, h) as tf.Tensor3D;
+}
+
+/** Adds embeddings, replaces masked tokens, prepends CLS, and runs the encoder. */
+function embedAndEncode(
+  params: Params,
+  config: ModelConfig,
+  modality: number,
+  tokens: tf.Tensor3D,
+  position: tf.Tensor2D | null,
+  mask: tf.Tensor2D | null,
+): { cls: tf.Tensor2D; tokens: tf.Tensor3D } {
+  const [B, N, D] = tokens.shape;
+  let x: tf.Tensor = tokens;
+  if (mask) {
+    const m = mask.expandDims(2);
+    x = x.mul(tf.scalar(1).sub(m)).add(m.mul(p(params, "embed.mask")));
+  }
+  if (config.positionEmbedding && position) x = x.add(position.expandDims(0));
+  let cls: tf.Tensor = p(params, "embed.cls").reshape([1, 1, D]).tile([B, 1, 1]);
+  if (config.modalityEmbedding) {
+    const type = p(params, "embed.modality").slice([modality, 0], [1, D]).reshape([1, 1, D]);
+    x = x.add(type);
+    cls = cls.add(type);
+  }
+  const h = encode(params, config, modality, tf.concat([cls, x], 1) as tf.Tensor3D);
+  return {
+    cls: h.slice([0, 0, 0], [B, 1, D]).reshape([B, D]),
+    tokens: h.slice([0, 1, 0], [B, N, D]),
+  };
+}
+
+/** Everything the image forward pass produces. */
+export interface ImageForward {
+  /** [B, D] CLS features. */
+  cls: tf.Tensor2D;
+  /** [B, T, D] encoded patch tokens. */
+  tokens: tf.Tensor3D;
+  /** [B, T, D] stem tokens before the encoder. */
+  stemTokens: tf.Tensor3D;
+  /** Intermediate stem feature maps. */
+  stages: tf.Tensor4D[];
+  /** [B, T, patchDim] reconstructed normalised pixels. */
+  reconstruction: tf.Tensor3D;
+  /** [B, T] per-patch anomaly logits. */
+  patchLogits: tf.Tensor2D;
+  /** [B] per-image anomaly logits. */
+  clsLogits: tf.Tensor1D;
+}
+
+/** Forward pass for a batch of images [B, S, S, 3] in [0, 1]; `mask` [B, T] has 1 = hidden. */
+export function forwardImages(
+  params: Params,
+  config: ModelConfig,
+  images: tf.Tensor4D,
+  mask: tf.Tensor2D | null,
+): ImageForward {
+  const stem = imageStem(params, config, images);
+  const { cls, tokens } = embedAndEncode(
+    params,
+    config,
+    IMAGE,
+    stem.tokens,
+    p(params, "embed.position") as tf.Tensor2D,
+    mask,
+  );
+  const [B, T] = tokens.shape;
+  return {
+    cls,
+    tokens,
+    stemTokens: stem.tokens,
+    stages: stem.stages,
+    reconstruction: dense(params, "head.recon", tokens) as tf.Tensor3D,
+    patchLogits: dense(params, "head.patch", tokens).reshape([B, T]),
+    clsLogits: dense(params, "head.cls", cls).reshape([B]),
+  };
+}
+
+/** Everything the table forward pass produces. */
+export interface TableForward {
+  cls: tf.Tensor2D;
+  tokens: tf.Tensor3D;
+  /** [B, d] reconstructed (normalised) feature values. */
+  reconstruction: tf.Tensor2D;
+  clsLogits: tf.Tensor1D;
+}
+
+/** Forward pass for normalised table rows [B, d]; `mask` [B, d] has 1 = hidden. */
+export function forwardTable(
+  params: Params,
+  config: ModelConfig,
+  table: string,
+  rows: tf.Tensor2D,
+  mask: tf.Tensor2D | null,
+): TableForward {
+  const tokens = tableTokens(params, table, rows);
+  const { cls, tokens: h } = embedAndEncode(
+    params,
+    config,
+    TABLE,
+    tokens,
+    p(params, `table.${table}.identity`) as tf.Tensor2D,
+    mask,
+  );
+  const [B] = rows.shape;
+  const reconstruction = h.mul(p(params, `table.${table}.recon.w`).expandDims(0)).sum(2)
+    .add(p(params, `table.${table}.recon.b`)) as tf.Tensor2D;
+  return { cls, tokens: h, reconstruction, clsLogits: dense(params, "head.cls", cls).reshape([B]) };
+}
+
+/**
+ * Reconstruction targets for image tokens: each patch's pixels, standardised per patch
+ * (MAE-style), so the error measures structure rather than brightness.
+ */
+export function patchTargets(config: ModelConfig, images: tf.Tensor4D): tf.Tensor3D {
+  const g = geometry(config);
+  const [B] = images.shape;
+  const patches = patchify(images, g.patch).reshape([B, g.tokens, g.patchDim]);
+  const { mean, variance } = tf.moments(patches, -1, true);
+  return patches.sub(mean).div(tf.sqrt(variance.add(1e-4))) as tf.Tensor3D;
+}
+
+/**
+ * Mask patterns that together hide every token exactly once: token i is hidden in pattern
+ * (i * stride) mod k, spread so that hidden tokens are not neighbours.
+ */
+export function maskPatterns(count: number, tokens: number, grid: number): Float32Array[] {
+  const patterns = Array.from({ length: count }, () => new Float32Array(tokens));
+  for (let i = 0; i < tokens; i++) {
+    const row = Math.floor(i / grid);
+    const col = i % grid;
+    const side = Math.max(1, Math.round(Math.sqrt(count)));
+    const which = ((row % side) * side + (col % side)) % count;
+    patterns[which][i] = 1;
+  }
+  return patterns;
+}
+
+/** Random mask [B, n] hiding `ratio` of the positions in each row. */
+export function randomMask(rng: Rng, batch: number, n: number, ratio: number): tf.Tensor2D {
+  const values = new Float32Array(batch * n);
+  const hide = Math.round(ratio * n);
+  for (let b = 0; b < batch; b++) {
+    const order = rng.shuffle([...Array(n).keys()]);
+    for (let i = 0; i < hide; i++) values[b * n + order[i]] = 1;
+  }
+  return tf.tensor2d(values, [batch, n]);
+}

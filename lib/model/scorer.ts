@@ -1,0 +1,132 @@
+/**
+ * Fitting and applying the scoring of one dataset (a table or an image category): the memory
+ * bank from training normals, standardisation and threshold from validation normals plus
+ * deterministic synthetic anomalies, and the combined score and map for new samples. Used the
+ * same way by validation, `eval` and `score`.
+ *
+ * @module
+ */
+import type { ModelConfig } from "./config.ts";
+import { geometry, type Params } from "./madformer.ts";
+import {
+  activeComponents,
+  addKnn,
+  bankFromEvidence,
+  combineMaps,
+  combineScores,
+  type Evidence,
+  fitStats,
+  imageEvidence,
+  type KeyStats,
+  sampleScores,
+  tableEvidence,
+} from "./detector.ts";
+import type { MemoryBank } from "./knn.ts";
+import { auroc } from "../metrics/ranking.ts";
+import { bestF1Threshold } from "../metrics/threshold.ts";
+
+/** Samples of one dataset: images (RGB float arrays) or normalised table rows. */
+export type Samples =
+  | { modality: "image"; images: Float32Array[] }
+  | { modality: "table"; table: string; rows: Float32Array; d: number };
+
+/** Number of samples. */
+export function countOf(samples: Samples): number {
+  return samples.modality === "image" ? samples.images.length : samples.rows.length / samples.d;
+}
+
+function evidenceOf(
+  params: Params,
+  config: ModelConfig,
+  samples: Samples,
+  featuresOnly = false,
+): Evidence {
+  return samples.modality === "image"
+    ? imageEvidence(params, config, samples.images, { featuresOnly })
+    : tableEvidence(params, config, samples.table, samples.rows, samples.d, { featuresOnly });
+}
+
+/** A fitted dataset scorer: what checkpoints keep per dataset. */
+export interface FittedKey {
+  bank: MemoryBank | null;
+  stats: KeyStats;
+}
+
+/** Validation figures from fitting. */
+export interface FitReport {
+  /** AUROC of the combined score on validation normals vs synthetic anomalies. */
+  auroc: number;
+  /** The same per component, for insight into which heads carry the signal. */
+  components: Record<string, number>;
+}
+
+/** Evidence with the kNN component filled in when the head is on. */
+export function fullEvidence(
+  params: Params,
+  config: ModelConfig,
+  samples: Samples,
+  bank: MemoryBank | null,
+): Evidence {
+  const evidence = evidenceOf(params, config, samples);
+  if (config.knnHead && bank) addKnn(evidence, bank, config.knnK, samples.modality === "image");
+  return evidence;
+}
+
+/**
+ * Fits a dataset's scorer: bank from `train`, standardisation from `valNormals`, threshold
+ * by best F1 on `valNormals` plus `valAnomalies` (synthetic).
+ */
+export function fitKey(
+  params: Params,
+  config: ModelConfig,
+  train: Samples,
+  valNormals: Samples,
+  valAnomalies: Samples,
+  seed: number,
+): { fitted: FittedKey; report: FitReport } {
+  const bank = config.knnHead
+    ? bankFromEvidence(evidenceOf(params, config, train, true), config.knnBankSize, seed)
+    : null;
+  const components = activeComponents(config, valNormals.modality);
+  const grid = geometry(config).grid;
+  const normals = fullEvidence(params, config, valNormals, bank);
+  const anomalies = fullEvidence(params, config, valAnomalies, bank);
+  const nN = countOf(valNormals);
+  const nA = countOf(valAnomalies);
+  const base = fitStats(normals, components, nN, grid);
+  const sN = combineScores(normals, components, base, nN, grid);
+  const sA = combineScores(anomalies, components, base, nA, grid);
+  const labels = new Uint8Array(nN + nA).fill(1, nN);
+  const all = Float32Array.from([...sN.scores, ...sA.scores]);
+  const report: FitReport = { auroc: auroc(all, labels), components: {} };
+  const rawN = sampleScores(normals, components, nN, grid);
+  const rawA = sampleScores(anomalies, components, nA, grid);
+  for (const c of components) {
+    report.components[c] = auroc(Float32Array.from([...rawN[c], ...rawA[c]]), labels);
+  }
+  const threshold = bestF1Threshold(all, labels).threshold;
+  return { fitted: { bank, stats: { ...base, threshold } }, report };
+}
+
+/** Scores new samples with a fitted scorer: combined scores, and maps for images. */
+export function scoreKey(
+  params: Params,
+  config: ModelConfig,
+  fitted: FittedKey,
+  samples: Samples,
+): { scores: Float32Array; maps: Float32Array | null; parts: Record<string, Float32Array> } {
+  const components = activeComponents(config, samples.modality);
+  const evidence = fullEvidence(params, config, samples, fitted.bank);
+  const n = countOf(samples);
+  const { scores, parts } = combineScores(
+    evidence,
+    components,
+    fitted.stats,
+    n,
+    geometry(config).grid,
+  );
+  const maps = samples.modality === "image"
+    ? combineMaps(evidence, components, fitted.stats)
+    : null;
+  return { scores, maps, parts };
+}

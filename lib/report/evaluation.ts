@@ -1,0 +1,127 @@
+/**
+ * Report sections for an evaluated checkpoint: metrics table, ROC and PR curves, score
+ * distributions with the threshold, confusion matrices, training curves and heatmaps of the
+ * best- and worst-scored images. Used by the demo, `eval --report` and the notebooks.
+ *
+ * @module
+ */
+import type { DatasetEvaluation } from "../train/evaluate.ts";
+import type { EpochRow } from "../train/loop.ts";
+import { evaluationRows } from "../train/results.ts";
+import { prCurve, rocCurve } from "../metrics/ranking.ts";
+import { confusionAt } from "../metrics/threshold.ts";
+import {
+  confusionFigure,
+  lossCurvesFigure,
+  prFigure,
+  rocFigure,
+  scoreHistogramFigure,
+} from "./figures.ts";
+import { escapeHtml, type ReportSection } from "./html.ts";
+import { markdownTable } from "./table.ts";
+import { heatmapOverlayPng } from "./heatmap.ts";
+import type { ImageCache } from "../data/image_cache.ts";
+
+/** The metrics table as an HTML table. */
+export function metricsHtml(evaluations: DatasetEvaluation[]): string {
+  const rows = evaluationRows(evaluations);
+  const cols = Object.keys(rows[0] ?? { name: "" });
+  const cell = (v: unknown) =>
+    typeof v === "number" && !Number.isInteger(v) ? v.toFixed(4) : escapeHtml(String(v ?? ""));
+  return `<table><thead><tr>${cols.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr></thead>` +
+    `<tbody>${
+      rows.map((r) => `<tr>${cols.map((c) => `<td>${cell(r[c])}</td>`).join("")}</tr>`).join("")
+    }</tbody></table>`;
+}
+
+/** Markdown version of the metrics table (for READMEs and notes). */
+export function metricsMarkdown(evaluations: DatasetEvaluation[]): string {
+  return markdownTable(evaluationRows(evaluations));
+}
+
+/** ROC and PR figures over all datasets. */
+export function curveSections(evaluations: DatasetEvaluation[]): ReportSection[] {
+  const roc = evaluations.map((e) => ({
+    name: e.name,
+    ...rocCurve(e.scores, e.labels),
+    auroc: e.metrics.auroc,
+  }));
+  const pr = evaluations.map((e) => ({
+    name: e.name,
+    ...prCurve(e.scores, e.labels),
+    aupr: e.metrics.aupr,
+  }));
+  return [
+    { heading: "ROC curves", figure: rocFigure(roc) },
+    { heading: "Precision-recall curves", figure: prFigure(pr) },
+  ];
+}
+
+/** Score histograms with the validation threshold, and confusion matrices, per dataset. */
+export function distributionSections(evaluations: DatasetEvaluation[]): ReportSection[] {
+  return evaluations.flatMap((e) => {
+    const normal = e.scores.filter((_, i) => e.labels[i] === 0);
+    const anomaly = e.scores.filter((_, i) => e.labels[i] === 1);
+    return [
+      {
+        heading: `${e.name}: score distribution`,
+        figure: scoreHistogramFigure(normal, anomaly, e.metrics.threshold, `${e.name} scores`),
+      },
+      {
+        heading: `${e.name}: confusion matrix`,
+        figure: confusionFigure(confusionAt(e.scores, e.labels, e.metrics.threshold), e.name),
+      },
+    ];
+  });
+}
+
+/** Loss and validation curves from metrics.jsonl rows. */
+export function trainingSection(rows: EpochRow[]): ReportSection {
+  const flat = rows.map((r) => ({
+    epoch: r.epoch,
+    loss: r.loss,
+    recon_loss: r.recon_loss,
+    anomaly_loss: r.anomaly_loss,
+    val_auroc: r.val_auroc,
+  }));
+  return {
+    heading: "Training curves",
+    figure: lossCurvesFigure(flat, ["loss", "recon_loss", "anomaly_loss", "val_auroc"]),
+  };
+}
+
+/**
+ * Heatmap overlays of the `count` highest- and lowest-scored test images of each image
+ * dataset, as PNG sections.
+ */
+export async function heatmapSections(
+  evaluations: DatasetEvaluation[],
+  cache: ImageCache,
+  count = 3,
+): Promise<ReportSection[]> {
+  const out: ReportSection[] = [];
+  for (const e of evaluations) {
+    if (e.modality !== "image" || !e.maps || !e.samples || !e.grid) continue;
+    const order = [...e.scores.keys()].sort((a, b) => e.scores[b] - e.scores[a]);
+    const picks = [
+      ...order.slice(0, count).map((i) => ({ i, kind: "highest" })),
+      ...order.slice(-count).map((i) => ({ i, kind: "lowest" })),
+    ];
+    for (const { i, kind } of picks) {
+      const sample = e.samples[i];
+      const image = await cache.get(sample.path, { size: 256, channels: 3 });
+      const png = await heatmapOverlayPng(image, e.maps[i], { width: e.grid, height: e.grid }, {
+        min: 0,
+        max: 6,
+      });
+      out.push({
+        heading: `${e.name}: ${kind} score`,
+        imagePng: png,
+        caption: `${sample.path.split("/").slice(-2).join("/")}: score ${
+          e.scores[i].toFixed(2)
+        }, label ${e.labels[i] ? "anomaly" : "normal"}`,
+      });
+    }
+  }
+  return out;
+}

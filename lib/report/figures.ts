@@ -1,0 +1,217 @@
+/**
+ * Plot specifications as plain plotly.js figure objects, so they can be written to JSON,
+ * embedded in HTML reports or shown in notebooks without a browser on the server side.
+ *
+ * @module
+ */
+
+/** A plotly.js figure: traces and layout, plain JSON-compatible data. */
+export interface PlotlyFigure {
+  data: Array<Record<string, unknown>>;
+  layout: Record<string, unknown>;
+}
+
+const BASE_LAYOUT = {
+  template: "plotly_white",
+  margin: { l: 60, r: 20, t: 50, b: 50 },
+  legend: { orientation: "v" },
+};
+
+/** Copies numbers into a plain array with non-finite values as null, which JSON keeps. */
+function plain(values: ArrayLike<number>): Array<number | null> {
+  return Array.from(values, (v) => (Number.isFinite(v) ? v : null));
+}
+
+/** ROC curves, one line per model, with the chance diagonal. */
+export function rocFigure(
+  curves: Array<{ name: string; fpr: ArrayLike<number>; tpr: ArrayLike<number>; auroc: number }>,
+  title = "ROC curve",
+): PlotlyFigure {
+  return {
+    data: [
+      ...curves.map((c) => ({
+        type: "scatter",
+        mode: "lines",
+        name: `${c.name} (AUROC ${c.auroc.toFixed(4)})`,
+        x: plain(c.fpr),
+        y: plain(c.tpr),
+      })),
+      {
+        type: "scatter",
+        mode: "lines",
+        name: "chance",
+        x: [0, 1],
+        y: [0, 1],
+        line: { dash: "dash", color: "gray" },
+        showlegend: false,
+      },
+    ],
+    layout: {
+      ...BASE_LAYOUT,
+      title: { text: title },
+      xaxis: { title: { text: "False positive rate" }, range: [0, 1] },
+      yaxis: { title: { text: "True positive rate" }, range: [0, 1.02] },
+    },
+  };
+}
+
+/**
+ * Precision-recall curves, one per model, drawn as steps the way average precision sums them.
+ * Points may come in either recall order (e.g. straight from `prCurve`).
+ */
+export function prFigure(
+  curves: Array<
+    { name: string; recall: ArrayLike<number>; precision: ArrayLike<number>; aupr: number }
+  >,
+  title = "Precision-recall curve",
+): PlotlyFigure {
+  return {
+    data: curves.map((c) => {
+      const points = Array.from(c.recall, (r, i) => [r, c.precision[i]]);
+      points.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+      return {
+        type: "scatter",
+        mode: "lines",
+        name: `${c.name} (AUPR ${c.aupr.toFixed(4)})`,
+        x: plain(points.map((p) => p[0])),
+        y: plain(points.map((p) => p[1])),
+        // Average precision holds each precision over the recall step that leads to it.
+        line: { shape: "vh" },
+      };
+    }),
+    layout: {
+      ...BASE_LAYOUT,
+      title: { text: title },
+      xaxis: { title: { text: "Recall" }, range: [0, 1] },
+      yaxis: { title: { text: "Precision" }, range: [0, 1.02] },
+    },
+  };
+}
+
+/** Overlaid histograms of normal and anomalous scores with the decision threshold marked. */
+export function scoreHistogramFigure(
+  normalScores: ArrayLike<number>,
+  anomalyScores: ArrayLike<number>,
+  threshold: number,
+  title = "Anomaly scores",
+): PlotlyFigure {
+  const shapes = Number.isFinite(threshold)
+    ? [{
+      type: "line",
+      x0: threshold,
+      x1: threshold,
+      y0: 0,
+      y1: 1,
+      yref: "paper",
+      line: { color: "black", dash: "dot" },
+    }]
+    : [];
+  return {
+    data: [
+      {
+        type: "histogram",
+        name: "normal",
+        x: plain(normalScores),
+        opacity: 0.6,
+        marker: { color: "#1f77b4" },
+      },
+      {
+        type: "histogram",
+        name: "anomaly",
+        x: plain(anomalyScores),
+        opacity: 0.6,
+        marker: { color: "#d62728" },
+      },
+    ],
+    layout: {
+      ...BASE_LAYOUT,
+      title: { text: title },
+      barmode: "overlay",
+      xaxis: { title: { text: "Score" } },
+      yaxis: { title: { text: "Count" } },
+      shapes,
+      annotations: Number.isFinite(threshold)
+        ? [{
+          x: threshold,
+          y: 1,
+          yref: "paper",
+          text: `threshold ${threshold.toPrecision(4)}`,
+          showarrow: false,
+          yanchor: "bottom",
+        }]
+        : [],
+    },
+  };
+}
+
+/**
+ * Training curves: one line per key. The x axis is each row's `epoch` when rows have one,
+ * otherwise the row number from 1.
+ */
+export function lossCurvesFigure(
+  rows: Array<Record<string, number>>,
+  keys: string[],
+  title = "Training curves",
+): PlotlyFigure {
+  const x = rows.map((r, i) => (typeof r.epoch === "number" ? r.epoch : i + 1));
+  return {
+    data: keys.map((key) => ({
+      type: "scatter",
+      mode: "lines+markers",
+      name: key,
+      x,
+      y: plain(rows.map((r) => (typeof r[key] === "number" ? r[key] : NaN))),
+    })),
+    layout: {
+      ...BASE_LAYOUT,
+      title: { text: title },
+      xaxis: { title: { text: rows.some((r) => typeof r.epoch === "number") ? "Epoch" : "Step" } },
+      yaxis: { title: { text: "Value" } },
+    },
+  };
+}
+
+/** Bars of means with ± one standard deviation error bars, e.g. AUROC over seeds. */
+export function barFigure(
+  names: string[],
+  means: ArrayLike<number>,
+  stds: ArrayLike<number>,
+  title: string,
+): PlotlyFigure {
+  return {
+    data: [{
+      type: "bar",
+      x: names,
+      y: plain(means),
+      error_y: { type: "data", array: plain(stds), visible: true },
+    }],
+    layout: { ...BASE_LAYOUT, title: { text: title } },
+  };
+}
+
+/** A 2×2 confusion matrix as an annotated heatmap (rows = truth, columns = prediction). */
+export function confusionFigure(
+  cm: { tp: number; fp: number; tn: number; fn: number },
+  title = "Confusion matrix",
+): PlotlyFigure {
+  return {
+    data: [{
+      type: "heatmap",
+      x: ["predicted normal", "predicted anomaly"],
+      y: ["normal", "anomaly"],
+      z: [[cm.tn, cm.fp], [cm.fn, cm.tp]],
+      text: [[String(cm.tn), String(cm.fp)], [String(cm.fn), String(cm.tp)]],
+      texttemplate: "%{text}",
+      colorscale: "Blues",
+      showscale: false,
+    }],
+    layout: {
+      ...BASE_LAYOUT,
+      title: { text: title },
+      xaxis: { side: "bottom" },
+      yaxis: { autorange: "reversed" },
+      width: 420,
+      height: 380,
+    },
+  };
+}

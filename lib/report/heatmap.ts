@@ -1,0 +1,157 @@
+/**
+ * Anomaly-map overlays and image grids as PNG, for reports and notebooks.
+ *
+ * @module
+ */
+
+import sharp from "sharp";
+import type { DecodedImage } from "../data/types.ts";
+import { MadError } from "../errors.ts";
+
+/** Options of {@linkcode heatmapOverlayPng}. */
+export interface OverlayOptions {
+  /** Map value shown as the coldest colour; default the map's minimum. */
+  min?: number;
+  /** Map value shown as the hottest colour; default the map's maximum. */
+  max?: number;
+  /** Weight of the heatmap over the image, 0..1; default 0.5. */
+  alpha?: number;
+}
+
+function checkImage(image: DecodedImage, what: string): void {
+  const { width, height, channels, data } = image;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new MadError(`${what}: size ${width}×${height} must be positive integers`);
+  }
+  if (channels !== 1 && channels !== 3) {
+    throw new MadError(`${what}: ${channels} channels; expected 1 or 3`);
+  }
+  if (data.length !== width * height * channels) {
+    throw new MadError(
+      `${what}: ${data.length} values but ${width}×${height}×${channels} expected`,
+    );
+  }
+}
+
+/** The jet colormap at t in [0, 1] as RGB in [0, 1]. */
+export function jet(t: number): [number, number, number] {
+  const c = (v: number) => Math.min(1, Math.max(0, v));
+  return [c(1.5 - Math.abs(4 * t - 3)), c(1.5 - Math.abs(4 * t - 2)), c(1.5 - Math.abs(4 * t - 1))];
+}
+
+/**
+ * Bilinear resize of a single-channel map, sampling at pixel centres (like `align_corners`
+ * false) and clamping at the borders.
+ */
+export function resizeBilinear(
+  map: ArrayLike<number>,
+  from: { width: number; height: number },
+  to: { width: number; height: number },
+): Float32Array {
+  const out = new Float32Array(to.width * to.height);
+  const sx = from.width / to.width, sy = from.height / to.height;
+  for (let y = 0; y < to.height; y++) {
+    const fy = Math.min(from.height - 1, Math.max(0, (y + 0.5) * sy - 0.5));
+    const y0 = Math.floor(fy), y1 = Math.min(from.height - 1, y0 + 1), wy = fy - y0;
+    for (let x = 0; x < to.width; x++) {
+      const fx = Math.min(from.width - 1, Math.max(0, (x + 0.5) * sx - 0.5));
+      const x0 = Math.floor(fx), x1 = Math.min(from.width - 1, x0 + 1), wx = fx - x0;
+      const top = map[y0 * from.width + x0] * (1 - wx) + map[y0 * from.width + x1] * wx;
+      const bottom = map[y1 * from.width + x0] * (1 - wx) + map[y1 * from.width + x1] * wx;
+      out[y * to.width + x] = top * (1 - wy) + bottom * wy;
+    }
+  }
+  return out;
+}
+
+/** RGB bytes of an HWC [0, 1] image, grey images replicated to three channels. */
+function toRgbBytes(image: DecodedImage): Uint8Array {
+  const n = image.width * image.height;
+  const out = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) {
+      const v = image.channels === 3 ? image.data[i * 3 + c] : image.data[i];
+      out[i * 3 + c] = Math.round(Math.min(1, Math.max(0, v)) * 255);
+    }
+  }
+  return out;
+}
+
+async function encodePng(rgb: Uint8Array, width: number, height: number): Promise<Uint8Array> {
+  const buffer = await sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/**
+ * The anomaly map upsampled (bilinear) to the image size, coloured with the jet colormap and
+ * blended over the image, as PNG bytes of the image's size.
+ *
+ * @param image HWC image with values in [0, 1].
+ * @param map Row-major anomaly map of `mapSize`, any range.
+ * @param mapSize Width and height of `map`.
+ */
+export async function heatmapOverlayPng(
+  image: DecodedImage,
+  map: Float32Array,
+  mapSize: { width: number; height: number },
+  options: OverlayOptions = {},
+): Promise<Uint8Array> {
+  checkImage(image, "overlay image");
+  checkImage({ ...mapSize, channels: 1, data: map }, "anomaly map");
+  const alpha = options.alpha ?? 0.5;
+  if (!(alpha >= 0 && alpha <= 1)) throw new MadError(`overlay alpha ${alpha} must be in [0, 1]`);
+  let lo = Infinity, hi = -Infinity;
+  for (const v of map) {
+    if (!Number.isFinite(v)) throw new MadError("anomaly map has non-finite values");
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  lo = options.min ?? lo;
+  hi = options.max ?? hi;
+  const span = hi - lo;
+  const up = resizeBilinear(map, mapSize, image);
+  const rgb = toRgbBytes(image);
+  for (let i = 0; i < up.length; i++) {
+    const t = span > 0 ? Math.min(1, Math.max(0, (up[i] - lo) / span)) : 0;
+    const colour = jet(t);
+    for (let c = 0; c < 3; c++) {
+      rgb[i * 3 + c] = Math.round((1 - alpha) * rgb[i * 3 + c] + alpha * colour[c] * 255);
+    }
+  }
+  return await encodePng(rgb, image.width, image.height);
+}
+
+/**
+ * Images tiled row by row in a grid of `columns`, each in a cell of the largest image's size
+ * on a dark background, as PNG bytes. Labels are accepted for a later version but not drawn yet,
+ * since text rendering would depend on the fonts installed.
+ */
+export async function imageGridPng(
+  images: DecodedImage[],
+  columns: number,
+  _labels?: string[],
+): Promise<Uint8Array> {
+  if (images.length === 0) throw new MadError("image grid: no images given");
+  if (!Number.isInteger(columns) || columns < 1) {
+    throw new MadError(`image grid: columns ${columns} must be a positive integer`);
+  }
+  images.forEach((im, i) => checkImage(im, `image grid image ${i}`));
+  const gap = 4;
+  const cellW = Math.max(...images.map((im) => im.width));
+  const cellH = Math.max(...images.map((im) => im.height));
+  const cols = Math.min(columns, images.length);
+  const rows = Math.ceil(images.length / cols);
+  const width = cols * cellW + (cols + 1) * gap;
+  const height = rows * cellH + (rows + 1) * gap;
+  const out = new Uint8Array(width * height * 3).fill(40);
+  images.forEach((im, k) => {
+    const rgb = toRgbBytes(im);
+    const ox = gap + (k % cols) * (cellW + gap);
+    const oy = gap + Math.floor(k / cols) * (cellH + gap);
+    for (let y = 0; y < im.height; y++) {
+      const src = y * im.width * 3;
+      out.set(rgb.subarray(src, src + im.width * 3), ((oy + y) * width + ox) * 3);
+    }
+  });
+  return await encodePng(out, width, height);
+}

@@ -1,0 +1,75 @@
+/**
+ * Metric tables as text: aligned plain text for the terminal and Markdown for reports.
+ *
+ * @module
+ */
+
+/** One table row: a name plus metric values. */
+export type TableRow = { name: string } & Record<string, number | string>;
+
+/** Integers print as they are, other numbers to 4 decimals; missing cells stay empty. */
+function formatCell(value: number | string | undefined): string {
+  if (value === undefined) return "";
+  if (typeof value === "string") return value;
+  if (Number.isInteger(value)) return String(value);
+  if (!Number.isFinite(value)) return String(value);
+  return value.toFixed(4);
+}
+
+/** The columns to show: `columns` if given, otherwise every key in order of first use. */
+function resolveColumns(rows: TableRow[], columns?: string[]): string[] {
+  if (columns) return ["name", ...columns.filter((c) => c !== "name")];
+  const seen = new Set<string>(["name"]);
+  for (const row of rows) for (const key of Object.keys(row)) seen.add(key);
+  return [...seen];
+}
+
+/** A column is right-aligned when every present value in it is a number. */
+function numericColumns(rows: TableRow[], cols: string[]): boolean[] {
+  return cols.map((c) =>
+    c !== "name" && rows.some((r) => typeof r[c] === "number") &&
+    rows.every((r) => r[c] === undefined || typeof r[c] === "number")
+  );
+}
+
+/**
+ * An aligned plain-text table: a header, a dashed rule, one line per row. Numeric columns are
+ * right-aligned, non-integers shown to 4 decimals.
+ *
+ * @param rows Rows with a `name` and metric values.
+ * @param columns Metric columns to show, in order; default every key used by a row.
+ */
+export function metricsTable(rows: TableRow[], columns?: string[]): string {
+  const cols = resolveColumns(rows, columns);
+  const numeric = numericColumns(rows, cols);
+  const cells = rows.map((r) => cols.map((c) => formatCell(r[c])));
+  const widths = cols.map((c, j) => Math.max(c.length, ...cells.map((line) => line[j].length)));
+  const render = (line: string[]) =>
+    line.map((cell, j) => numeric[j] ? cell.padStart(widths[j]) : cell.padEnd(widths[j]))
+      .join("  ").trimEnd();
+  return [
+    render(cols),
+    widths.map((w) => "-".repeat(w)).join("  "),
+    ...cells.map(render),
+  ].join("\n") + "\n";
+}
+
+/** Escapes a Markdown table cell. */
+function markdownCell(text: string): string {
+  return text.replace(/\\/g, "\\\\").replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
+}
+
+/**
+ * The same table as {@linkcode metricsTable}, as GitHub-flavoured Markdown with numeric columns
+ * right-aligned.
+ */
+export function markdownTable(rows: TableRow[], columns?: string[]): string {
+  const cols = resolveColumns(rows, columns);
+  const numeric = numericColumns(rows, cols);
+  const line = (cells: string[]) => `| ${cells.map(markdownCell).join(" | ")} |`;
+  return [
+    line(cols),
+    `|${numeric.map((n) => (n ? " ---: " : " --- ")).join("|")}|`,
+    ...rows.map((r) => line(cols.map((c) => formatCell(r[c])))),
+  ].join("\n") + "\n";
+}

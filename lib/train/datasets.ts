@@ -1,0 +1,201 @@
+/**
+ * Datasets as training and evaluation see them: each table or image category split into
+ * train / validation / test normals, with the split and normalisation recorded so that a
+ * checkpoint can rebuild exactly the same held-out test part later.
+ *
+ * @module
+ */
+import { basename, extname, join } from "node:path";
+import type { ImageSample, Normalisation, SplitSpec, Table } from "../data/types.ts";
+import { readLabelledCsv } from "../data/table.ts";
+import { readOddsMat } from "../data/mat.ts";
+import { readUciThyroid } from "../data/uci.ts";
+import { courseThyroid, splitGiven, splitTable, subsetTable } from "../data/split.ts";
+import { applyNormalisation, fitStandard } from "../data/normalise.ts";
+import { discoverImageCategories } from "../data/images.ts";
+import type { ImageCache } from "../data/image_cache.ts";
+import { MadError } from "../errors.ts";
+import { Rng } from "../rng.ts";
+
+/** How a dataset was prepared; stored in checkpoints. */
+export interface DatasetRecord {
+  /** Table name or image category. */
+  name: string;
+  modality: "image" | "table";
+  /** The file or folder as given. */
+  source: string;
+  split: SplitSpec;
+  /** Tables: feature columns and the normalisation fitted on training normals. */
+  columns?: string[];
+  normalisation?: Normalisation;
+}
+
+/** A table split and normalised, rows as row-major float32. */
+export interface PreparedTable {
+  record: DatasetRecord;
+  d: number;
+  train: Float32Array;
+  val: Float32Array;
+  test: Float32Array;
+  testLabels: Uint8Array;
+}
+
+/** An image category split into parts, with samples (decoded on demand). */
+export interface PreparedImages {
+  record: DatasetRecord;
+  train: ImageSample[];
+  val: ImageSample[];
+  test: ImageSample[];
+}
+
+/** Key under which a dataset's bank and statistics are stored. */
+export function datasetKey(record: Pick<DatasetRecord, "modality" | "name">): string {
+  return `${record.modality}:${record.name}`;
+}
+
+/**
+ * Reads a table source: a labelled CSV, ODDS `.mat`, UCI ann-thyroid `.data`, or a course
+ * folder holding `train-set.csv` and `test-set.csv`. Returns the tables and the protocol.
+ */
+export function readTableSource(
+  path: string,
+): { table: Table; trainOnly?: Table; protocol: SplitSpec["protocol"] } {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch {
+    throw new MadError(`${path}: table file or folder not found`);
+  }
+  if (info.isDirectory) {
+    const { train, test } = courseThyroid(path);
+    return { table: test, trainOnly: train, protocol: "given" };
+  }
+  const ext = extname(path).toLowerCase();
+  const name = basename(path, extname(path)).replace(/^ann-(train|test)$/, "thyroid");
+  if (ext === ".mat") return { table: { ...readOddsMat(path), name }, protocol: "half-normals" };
+  if (ext === ".data") {
+    return { table: { ...readUciThyroid(path), name }, protocol: "half-normals" };
+  }
+  const table = { ...readLabelledCsv(path, { requireLabel: false }), name };
+  if (!table.labels) return { table, trainOnly: table, protocol: "given" };
+  return { table, protocol: "half-normals" };
+}
+
+function rowsOf(table: Table, indices: number[]): Float32Array {
+  const out = new Float32Array(indices.length * table.d);
+  indices.forEach((r, i) => {
+    for (let j = 0; j < table.d; j++) out[i * table.d + j] = table.values[r * table.d + j];
+  });
+  return out;
+}
+
+/**
+ * Splits and normalises a table source. With `normalisation` given (evaluation from a
+ * checkpoint), that one is applied instead of fitting a new one.
+ */
+export function prepareTable(
+  path: string,
+  split: SplitSpec,
+  normalisation?: Normalisation,
+  name?: string,
+): PreparedTable {
+  const source = readTableSource(path);
+  const tableName = name ?? source.table.name;
+  let trainTable: Table;
+  let testTable: Table;
+  let trainIdx: number[];
+  let valIdx: number[];
+  let testIdx: number[];
+  if (split.protocol === "half-normals") {
+    if (source.protocol !== "half-normals" || !source.table.labels) {
+      throw new MadError(`${path}: the half-normals protocol needs a labelled table`);
+    }
+    const parts = splitTable(source.table.labels, split);
+    trainTable = source.table;
+    testTable = source.table;
+    [trainIdx, valIdx, testIdx] = [parts.train, parts.val, parts.test];
+  } else {
+    const train = source.trainOnly ?? source.table;
+    const testLabels = source.trainOnly === source.table
+      ? new Uint8Array(0)
+      : source.table.labels ?? new Uint8Array(0);
+    const parts = splitGiven(train.n, testLabels, split);
+    trainTable = train;
+    testTable = source.table;
+    [trainIdx, valIdx, testIdx] = [parts.train, parts.val, parts.test];
+  }
+  if (trainIdx.length === 0) throw new MadError(`${path}: no normal rows to train on`);
+  const norm = normalisation ?? fitStandard(trainTable, trainIdx);
+  const trainN = applyNormalisation(trainTable, norm);
+  const testN = applyNormalisation(testTable, norm);
+  return {
+    record: {
+      name: tableName,
+      modality: "table",
+      source: path,
+      split,
+      columns: trainTable.columns,
+      normalisation: norm,
+    },
+    d: trainTable.d,
+    train: rowsOf(trainN, trainIdx),
+    val: rowsOf(trainN, valIdx),
+    test: rowsOf(testN, testIdx),
+    testLabels: testTable.labels
+      ? Uint8Array.from(testIdx.map((i) => testTable.labels![i]))
+      : new Uint8Array(0),
+  };
+}
+
+/** Discovers image categories below each folder and splits their training normals. */
+export async function prepareImages(
+  dirs: string[],
+  split: SplitSpec,
+): Promise<PreparedImages[]> {
+  const out: PreparedImages[] = [];
+  for (const dir of dirs) {
+    for (const category of await discoverImageCategories(dir)) {
+      if (category.train.length < 2) {
+        throw new MadError(
+          `${join(category.root, "train", "good")}: needs at least 2 normal images`,
+        );
+      }
+      const order = new Rng(split.seed ^ hash(category.category)).shuffle([
+        ...category.train.keys(),
+      ]);
+      const nVal = Math.max(1, Math.round(split.valShare * order.length));
+      const val = order.slice(0, nVal).sort((a, b) => a - b).map((i) => category.train[i]);
+      const train = order.slice(nVal).sort((a, b) => a - b).map((i) => category.train[i]);
+      if (out.some((p) => p.record.name === category.category)) {
+        throw new MadError(`${category.root}: image category '${category.category}' given twice`);
+      }
+      out.push({
+        record: { name: category.category, modality: "image", source: dir, split },
+        train,
+        val,
+        test: category.test,
+      });
+    }
+  }
+  return out;
+}
+
+/** Decodes samples to RGB float arrays of side `size` through the cache. */
+export async function decodeAll(
+  cache: ImageCache,
+  samples: ImageSample[],
+  size: number,
+): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (const s of samples) out.push((await cache.get(s.path, { size, channels: 3 })).data);
+  return out;
+}
+
+function hash(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+/** Keeps only the given rows of a table (re-exported for callers that slice tables). */
+export { subsetTable };

@@ -1,0 +1,218 @@
+/**
+ * Evaluating a checkpoint: rebuild each dataset's held-out test part exactly as it was split
+ * for training (protocol, seed and validation share come from the checkpoint), score it, and
+ * compute the metrics at the threshold chosen on validation. Image categories the checkpoint has
+ * never seen get their memory bank and statistics fitted from their own `train/good` first.
+ *
+ * @module
+ */
+import { basename, extname } from "node:path";
+import type { Checkpoint } from "./checkpoint.ts";
+import {
+  datasetKey,
+  type DatasetRecord,
+  decodeAll,
+  type PreparedImages,
+  prepareImages,
+  prepareTable,
+} from "./datasets.ts";
+import { fitKey, type FittedKey, type Samples, scoreKey } from "../model/scorer.ts";
+import { geometry } from "../model/madformer.ts";
+import { syntheticImageAnomaly } from "../data/anomalies.ts";
+import type { ImageSample } from "../data/types.ts";
+import type { ImageCache } from "../data/image_cache.ts";
+import { decodeMask } from "../data/images.ts";
+import { type DatasetMetrics, evaluateScores } from "../metrics/evaluate.ts";
+import { pixelAuroc, pro } from "../metrics/pixel.ts";
+import { MadError } from "../errors.ts";
+import { Rng } from "../rng.ts";
+
+/** Metrics of one dataset plus what plots need. */
+export interface DatasetEvaluation {
+  name: string;
+  modality: "image" | "table";
+  metrics: DatasetMetrics;
+  /** Pixel-level metrics when ground-truth masks exist. */
+  pixel?: { auroc: number; pro: number };
+  scores: Float32Array;
+  labels: Uint8Array;
+  /** Image test samples, in score order. */
+  samples?: ImageSample[];
+  /** Per-image anomaly maps on the token grid (grid x grid each). */
+  maps?: Float32Array[];
+  grid?: number;
+}
+
+/** What to evaluate: datasets recorded in the checkpoint unless folders or files are given. */
+export interface EvaluateOptions {
+  imageDirs?: string[];
+  tablePaths?: string[];
+  cache: ImageCache;
+  /** Called with a line of progress per dataset. */
+  onProgress?: (line: string) => void;
+}
+
+/** Evaluates a checkpoint on the test parts of its datasets (or of the given ones). */
+export async function evaluateCheckpoint(
+  ckpt: Checkpoint,
+  options: EvaluateOptions,
+): Promise<DatasetEvaluation[]> {
+  const given = (options.imageDirs?.length ?? 0) + (options.tablePaths?.length ?? 0) > 0;
+  const imageRecords = ckpt.datasets.filter((d) => d.modality === "image");
+  const tableRecords = ckpt.datasets.filter((d) => d.modality === "table");
+  const imageDirs = given
+    ? options.imageDirs ?? []
+    : [...new Set(imageRecords.map((r) => r.source))];
+  const out: DatasetEvaluation[] = [];
+  const split = imageRecords[0]?.split ??
+    {
+      protocol: "given" as const,
+      seed: ckpt.config.train.seed,
+      valShare: ckpt.config.train.valShare,
+    };
+  for (const prepared of await prepareImages(imageDirs, split)) {
+    options.onProgress?.(`scoring ${prepared.record.name} (${prepared.test.length} test images)`);
+    out.push(await evaluateImages(ckpt, prepared, options.cache));
+  }
+  const tables: DatasetRecord[] = given
+    ? (options.tablePaths ?? []).map((path) => tableRecordFor(ckpt, path))
+    : tableRecords;
+  for (const record of tables) {
+    const prepared = prepareTable(record.source, record.split, record.normalisation, record.name);
+    const fitted = fittedFor(ckpt, datasetKey(record));
+    options.onProgress?.(`scoring ${record.name} (${prepared.testLabels.length} test rows)`);
+    const samples: Samples = {
+      modality: "table",
+      table: record.name,
+      rows: prepared.test,
+      d: prepared.d,
+    };
+    const { scores } = scoreKey(ckpt.params, ckpt.config.model, fitted, samples);
+    out.push({
+      name: record.name,
+      modality: "table",
+      metrics: evaluateScores(scores, prepared.testLabels, fitted.stats.threshold, record.name),
+      scores,
+      labels: prepared.testLabels,
+    });
+  }
+  return out;
+}
+
+/** The checkpoint's record for a table file, with the given path as its source. */
+export function tableRecordFor(ckpt: Checkpoint, path: string): DatasetRecord {
+  const stem = basename(path, extname(path)).replace(/^ann-(train|test)$/, "thyroid");
+  const known = ckpt.datasets.filter((d) => d.modality === "table");
+  const record = known.find((d) => d.name === stem || d.source === path) ??
+    (known.length === 1 ? known[0] : undefined);
+  if (!record) {
+    throw new MadError(
+      `${path}: the checkpoint has no table named '${stem}' (it knows: ${
+        known.map((d) => d.name).join(", ") || "none"
+      })`,
+    );
+  }
+  return { ...record, source: path };
+}
+
+/** The fitted scorer a checkpoint stores for a dataset key. */
+export function fittedFor(ckpt: Checkpoint, key: string): FittedKey {
+  const stats = ckpt.stats[key];
+  if (!stats) throw new MadError(`checkpoint has no scoring statistics for ${key}`);
+  return { bank: ckpt.banks.get(key) ?? null, stats };
+}
+
+/** Fitted scoring for an image category: from the checkpoint, or fitted now when unseen. */
+export async function imageScorer(
+  ckpt: Checkpoint,
+  prepared: PreparedImages,
+  cache: ImageCache,
+): Promise<FittedKey> {
+  const key = datasetKey(prepared.record);
+  if (ckpt.stats[key]) return fittedFor(ckpt, key);
+  const size = ckpt.config.model.imageSize;
+  const train = await decodeAll(cache, prepared.train, size);
+  const val = await decodeAll(cache, prepared.val, size);
+  const rng = new Rng(ckpt.config.train.seed + 104729);
+  const valAnomalies = val.map((img, j) =>
+    syntheticImageAnomaly(rng, { size, data: img }, { size, data: train[(j * 7) % train.length] })
+      .data
+  );
+  const { fitted } = fitKey(
+    ckpt.params,
+    ckpt.config.model,
+    { modality: "image", images: train },
+    { modality: "image", images: val },
+    { modality: "image", images: valAnomalies },
+    ckpt.config.train.seed,
+  );
+  return fitted;
+}
+
+async function evaluateImages(
+  ckpt: Checkpoint,
+  prepared: PreparedImages,
+  cache: ImageCache,
+): Promise<DatasetEvaluation> {
+  const config = ckpt.config.model;
+  const fitted = await imageScorer(ckpt, prepared, cache);
+  const images = await decodeAll(cache, prepared.test, config.imageSize);
+  const { scores, maps } = scoreKey(ckpt.params, config, fitted, { modality: "image", images });
+  const labels = Uint8Array.from(prepared.test.map((s) => s.label ?? 0));
+  const grid = geometry(config).grid;
+  const perImage = maps
+    ? prepared.test.map((_, i) => maps.subarray(i * grid * grid, (i + 1) * grid * grid))
+    : undefined;
+  const evaluation: DatasetEvaluation = {
+    name: prepared.record.name,
+    modality: "image",
+    metrics: evaluateScores(scores, labels, fitted.stats.threshold, prepared.record.name),
+    scores,
+    labels,
+    samples: prepared.test,
+    maps: perImage,
+    grid,
+  };
+  if (perImage && prepared.test.some((s) => s.maskPath)) {
+    evaluation.pixel = await pixelMetrics(prepared.test, perImage, grid, config.imageSize);
+  }
+  return evaluation;
+}
+
+/** Pixel AUROC and PRO of token-grid maps upsampled to the model's image size. */
+export async function pixelMetrics(
+  samples: ImageSample[],
+  maps: Float32Array[],
+  grid: number,
+  size: number,
+): Promise<{ auroc: number; pro: number }> {
+  const up: Float32Array[] = [];
+  const masks: Float32Array[] = [];
+  for (const [i, s] of samples.entries()) {
+    masks.push(s.maskPath ? await decodeMask(s.maskPath, size) : new Float32Array(size * size));
+    up.push(upsampleMap(maps[i], grid, size));
+  }
+  return { auroc: pixelAuroc(up, masks), pro: pro(up, masks, size, size, { steps: 500 }) };
+}
+
+/** Bilinear upsampling of a grid x grid map to size x size, then a light box blur. */
+export function upsampleMap(map: Float32Array, grid: number, size: number): Float32Array {
+  const out = new Float32Array(size * size);
+  const scale = grid / size;
+  for (let y = 0; y < size; y++) {
+    const gy = Math.min(Math.max((y + 0.5) * scale - 0.5, 0), grid - 1);
+    const y0 = Math.floor(gy);
+    const y1 = Math.min(y0 + 1, grid - 1);
+    const ty = gy - y0;
+    for (let x = 0; x < size; x++) {
+      const gx = Math.min(Math.max((x + 0.5) * scale - 0.5, 0), grid - 1);
+      const x0 = Math.floor(gx);
+      const x1 = Math.min(x0 + 1, grid - 1);
+      const tx = gx - x0;
+      const top = map[y0 * grid + x0] * (1 - tx) + map[y0 * grid + x1] * tx;
+      const bottom = map[y1 * grid + x0] * (1 - tx) + map[y1 * grid + x1] * tx;
+      out[y * size + x] = top * (1 - ty) + bottom * ty;
+    }
+  }
+  return out;
+}

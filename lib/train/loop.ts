@@ -1,0 +1,613 @@
+/**
+ * The training loop, top to bottom: prepare data, build or restore the model, then per epoch
+ * alternate image and table batches, validate on validation normals plus deterministic synthetic
+ * anomalies (test labels are never looked at), and write checkpoints atomically.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import type { Config } from "../model/config.ts";
+import {
+  forwardImages,
+  forwardTable,
+  geometry,
+  initParams,
+  type Params,
+  patchify,
+  patchTargets,
+  randomMask,
+  type TableSpec,
+} from "../model/madformer.ts";
+import { fitKey, type FittedKey, type Samples } from "../model/scorer.ts";
+import type { KeyStats } from "../model/detector.ts";
+import type { MemoryBank } from "../model/knn.ts";
+import { syntheticImageAnomaly, syntheticTableAnomaly } from "../data/anomalies.ts";
+import type { SplitSpec } from "../data/types.ts";
+import { ImageCache } from "../data/image_cache.ts";
+import { type AdamState, adamStep, initAdam } from "./optimizer.ts";
+import {
+  type Checkpoint,
+  disposeCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+  type TrainingProgress,
+} from "./checkpoint.ts";
+import {
+  datasetKey,
+  type DatasetRecord,
+  decodeAll,
+  type PreparedImages,
+  type PreparedTable,
+  prepareImages,
+  prepareTable,
+} from "./datasets.ts";
+import { RunLog } from "./log.ts";
+import { Progress } from "../cli.ts";
+import { MadError } from "../errors.ts";
+import { Rng } from "../rng.ts";
+
+/** What a training run needs. */
+export interface TrainOptions {
+  config: Config;
+  imageDirs: string[];
+  tablePaths: string[];
+  /** Output folder for checkpoints and logs. */
+  out: string;
+  /** Checkpoint to continue from. */
+  resume?: string;
+  /** Folder of the decoded-image disk cache. */
+  cacheDir?: string;
+  /** No progress bars (tests, notebooks that print their own). */
+  quiet?: boolean;
+  /** Called after every epoch with its metrics row. */
+  onEpoch?: (row: EpochRow) => void;
+  /** Stops after this many epochs of this call (resume tests and interruption handling). */
+  stopAfterEpochs?: number;
+  /** Polled between steps; when it returns true the run checkpoints and stops. */
+  shouldStop?: () => boolean;
+}
+
+/** One line of `metrics.jsonl`. */
+export interface EpochRow {
+  epoch: number;
+  loss: number;
+  recon_loss: number;
+  anomaly_loss: number;
+  /** Mean validation AUROC over datasets (normals vs synthetic anomalies). */
+  val_auroc: number;
+  /** Per-dataset validation AUROC and per-component AUROC. */
+  val: Record<string, { auroc: number; components: Record<string, number> }>;
+  seconds: number;
+  lr: number;
+}
+
+/** The outcome of a run. */
+export interface TrainResult {
+  out: string;
+  best: string;
+  last: string;
+  bestEpoch: number;
+  bestMetric: number;
+  epochs: number;
+  rows: EpochRow[];
+  stoppedEarly: boolean;
+}
+
+/** A decoded image category ready for batches. */
+interface ImageData {
+  prepared: PreparedImages;
+  train: Float32Array[];
+  val: Float32Array[];
+  valAnomalies: Float32Array[];
+}
+
+/** A table ready for batches. */
+interface TableData {
+  prepared: PreparedTable;
+  valAnomalies: Float32Array;
+}
+
+/** Trains a model as configured; see the module doc. */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  let config = options.config;
+  await Deno.mkdir(options.out, { recursive: true });
+  const log = new RunLog(options.out, options.quiet ?? false);
+
+  // Resume: the checkpoint's config wins, except for the number of epochs.
+  let resumed: Checkpoint | null = null;
+  if (options.resume) {
+    resumed = await loadCheckpoint(options.resume);
+    assertCompatible(resumed.config, config, options.resume);
+    config = { ...resumed.config, train: { ...resumed.config.train, epochs: config.train.epochs } };
+  }
+  const m = config.model;
+  const t = config.train;
+  const split: SplitSpec = { protocol: "half-normals", seed: t.seed, valShare: t.valShare };
+
+  // Data.
+  const images = resumed
+    ? await prepareImages(uniqueSources(resumed.datasets, "image"), split)
+    : await prepareImages(options.imageDirs, split);
+  const tables = resumed
+    ? resumed.datasets.filter((d) => d.modality === "table").map((d) =>
+      prepareTable(d.source, d.split, undefined, d.name)
+    )
+    : options.tablePaths.map((p) => prepareTable(p, { ...split, protocol: protocolFor(p) }));
+  if (images.length === 0 && tables.length === 0) {
+    throw new MadError("no training data: give --images DIR and/or --table FILE");
+  }
+  const cache = new ImageCache(options.cacheDir);
+  const imageData = await decodeImages(images, cache, m.imageSize, t.seed, options.quiet ?? false);
+  const tableData = tables.map((p, i) => ({
+    prepared: p,
+    valAnomalies: tableAnomalies(p.val, p.train, p.d, new Rng(t.seed + 7919 * (i + 1))),
+  }));
+  const records: DatasetRecord[] = [
+    ...images.map((p) => p.record),
+    ...tables.map((p) => p.record),
+  ];
+  const specs: TableSpec[] = tables.map((p) => ({ name: p.record.name, features: p.d }));
+  log.line(
+    `data: ${
+      imageData.map((d) => `${d.prepared.record.name} ${d.train.length}/${d.val.length}`)
+        .concat(tableData.map((d) =>
+          `${d.prepared.record.name} ${d.prepared.train.length / d.prepared.d}/${
+            d.prepared.val.length / d.prepared.d
+          }`
+        )).join(", ")
+    } (train/val normals)`,
+  );
+
+  // Model and optimiser.
+  const params: Params = resumed ? resumed.params : initParams(m, specs, t.seed);
+  const adam: AdamState = resumed?.adam ?? initAdam(params);
+  const progress: TrainingProgress = resumed
+    ? { ...resumed.progress }
+    : { epoch: 0, step: 0, rngState: new Rng(t.seed).state, bestMetric: -Infinity, bestEpoch: 0 };
+  const rng = new Rng(0);
+  rng.state = progress.rngState;
+  const count = [...params.values()].reduce((s, p) => s + p.size, 0);
+  log.line(`model: ${count.toLocaleString("en")} parameters, ${tf.getBackend()} backend`);
+
+  const last = join(options.out, "last_checkpoint.safetensors");
+  const best = join(options.out, "best_model_checkpoint.safetensors");
+  const rows: EpochRow[] = [];
+  let stoppedEarly = false;
+  let fitted = new Map<string, FittedKey>();
+  if (resumed) {
+    for (const [key, stats] of Object.entries(resumed.stats)) {
+      fitted.set(key, { bank: resumed.banks.get(key) ?? null, stats });
+    }
+  }
+  const epochsThisCall = options.stopAfterEpochs ?? Infinity;
+  const startEpoch = progress.epoch;
+
+  while (progress.epoch < t.epochs && progress.epoch - startEpoch < epochsThisCall) {
+    const epoch = progress.epoch + 1;
+    const started = performance.now();
+    const lr = learningRate(t.lr, epoch, t.epochs);
+    const plan = epochPlan(imageData, tableData, t, rng);
+    const bar = new Progress(`epoch ${epoch}/${t.epochs}`, plan.length, {
+      quiet: options.quiet,
+    });
+    let sum = { loss: 0, recon: 0, anomaly: 0 };
+    for (const step of plan) {
+      const losses = step.kind === "image"
+        ? imageStep(params, adam, config, imageData, step.indices, rng, lr)
+        : tableStep(params, adam, config, tableData[step.table], step.indices, rng, lr);
+      if (!Number.isFinite(losses.loss)) {
+        throw new MadError(
+          `loss became ${losses.loss} at epoch ${epoch} step ${progress.step + 1}; stopped. ` +
+            `The last good checkpoint is ${last} (try a lower --lr)`,
+        );
+      }
+      progress.step++;
+      sum = {
+        loss: sum.loss + losses.loss,
+        recon: sum.recon + losses.recon,
+        anomaly: sum.anomaly + losses.anomaly,
+      };
+      bar.tick(1, `loss ${losses.loss.toFixed(4)}`);
+      if (options.shouldStop?.()) {
+        stoppedEarly = true;
+        break;
+      }
+    }
+    if (stoppedEarly) {
+      // An interrupted epoch is not counted: resume repeats it from the saved state.
+      log.line(`interrupted in epoch ${epoch}; last checkpoint kept at ${last}`);
+      break;
+    }
+    bar.done();
+
+    // Validate: fit banks and statistics, score validation normals vs synthetic anomalies.
+    const val: EpochRow["val"] = {};
+    const nextFitted = new Map<string, FittedKey>();
+    for (const d of imageData) {
+      const key = datasetKey(d.prepared.record);
+      const { fitted: f, report } = fitKey(
+        params,
+        m,
+        { modality: "image", images: d.train },
+        { modality: "image", images: d.val },
+        { modality: "image", images: d.valAnomalies },
+        t.seed,
+      );
+      nextFitted.set(key, f);
+      val[key] = report;
+    }
+    for (const d of tableData) {
+      const key = datasetKey(d.prepared.record);
+      const p = d.prepared;
+      const samples = (rows: Float32Array): Samples => ({
+        modality: "table",
+        table: p.record.name,
+        rows,
+        d: p.d,
+      });
+      const { fitted: f, report } = fitKey(
+        params,
+        m,
+        samples(p.train),
+        samples(p.val),
+        samples(d.valAnomalies),
+        t.seed,
+      );
+      nextFitted.set(key, f);
+      val[key] = report;
+    }
+    fitted = nextFitted;
+    const keys = Object.keys(val);
+    const valAuroc = keys.reduce((s, k) => s + val[k].auroc, 0) / keys.length;
+    const n = plan.length || 1;
+    const row: EpochRow = {
+      epoch,
+      loss: sum.loss / n,
+      recon_loss: sum.recon / n,
+      anomaly_loss: sum.anomaly / n,
+      val_auroc: valAuroc,
+      val,
+      seconds: (performance.now() - started) / 1000,
+      lr,
+    };
+    rows.push(row);
+    progress.epoch = epoch;
+    progress.rngState = rng.state;
+    const improved = valAuroc > progress.bestMetric;
+    if (improved) {
+      progress.bestMetric = valAuroc;
+      progress.bestEpoch = epoch;
+    }
+    const ckpt = checkpointOf(config, specs, records, params, adam, fitted, progress);
+    await saveCheckpoint(last, ckpt);
+    if (improved) await saveCheckpoint(best, ckpt);
+    await log.epoch(row, improved);
+    options.onEpoch?.(row);
+  }
+  if (resumed) disposeCheckpoint({ ...resumed, params: new Map(), adam: null });
+  return {
+    out: options.out,
+    best,
+    last,
+    bestEpoch: progress.bestEpoch,
+    bestMetric: progress.bestMetric,
+    epochs: progress.epoch,
+    rows,
+    stoppedEarly,
+  };
+}
+
+function protocolFor(path: string): SplitSpec["protocol"] {
+  try {
+    if (Deno.statSync(path).isDirectory) return "given";
+  } catch {
+    // prepareTable reports the missing file
+  }
+  return "half-normals";
+}
+
+function uniqueSources(records: DatasetRecord[], modality: "image" | "table"): string[] {
+  return [...new Set(records.filter((r) => r.modality === modality).map((r) => r.source))];
+}
+
+function assertCompatible(saved: Config, wanted: Config, path: string): void {
+  const a = JSON.stringify(saved.model);
+  const b = JSON.stringify(wanted.model);
+  if (a !== b) {
+    const diff = Object.keys(saved.model).filter((k) =>
+      JSON.stringify((saved.model as unknown as Record<string, unknown>)[k]) !==
+        JSON.stringify((wanted.model as unknown as Record<string, unknown>)[k])
+    );
+    throw new MadError(
+      `${path}: cannot resume with a different model config (differs in ${diff.join(", ")})`,
+    );
+  }
+}
+
+/** Cosine decay after a one-epoch warm-up. */
+function learningRate(base: number, epoch: number, epochs: number): number {
+  if (epochs <= 1) return base;
+  const progress = (epoch - 1) / (epochs - 1);
+  return base * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * progress)));
+}
+
+async function decodeImages(
+  images: PreparedImages[],
+  cache: ImageCache,
+  size: number,
+  seed: number,
+  quiet: boolean,
+): Promise<ImageData[]> {
+  const total = images.reduce((s, p) => s + p.train.length + p.val.length, 0);
+  const bar = new Progress("decoding images", total, { quiet });
+  const out: ImageData[] = [];
+  for (const [i, p] of images.entries()) {
+    const train = await decodeAll(cache, p.train, size);
+    bar.tick(p.train.length);
+    const val = await decodeAll(cache, p.val, size);
+    bar.tick(p.val.length);
+    const rng = new Rng(seed + 104729 * (i + 1));
+    const valAnomalies = val.map((img, j) =>
+      syntheticImageAnomaly(rng, { size, data: img }, { size, data: train[(j * 7) % train.length] })
+        .data
+    );
+    out.push({ prepared: p, train, val, valAnomalies });
+  }
+  if (total > 0) bar.done();
+  return out;
+}
+
+function tableAnomalies(val: Float32Array, train: Float32Array, d: number, rng: Rng): Float32Array {
+  const n = val.length / d;
+  const nTrain = train.length / d;
+  const out = new Float32Array(val.length);
+  for (let i = 0; i < n; i++) {
+    const at = rng.int(nTrain) * d;
+    const donor = train.subarray(at, at + d);
+    out.set(syntheticTableAnomaly(rng, val.subarray(i * d, i * d + d), donor), i * d);
+  }
+  return out;
+}
+
+type Step =
+  | { kind: "image"; indices: Array<[number, number]> }
+  | { kind: "table"; table: number; indices: number[] };
+
+/** The order of an epoch's steps: image batches, each followed by table batches in turn. */
+function epochPlan(images: ImageData[], tables: TableData[], t: Config["train"], rng: Rng): Step[] {
+  const imagePairs: Array<[number, number]> = [];
+  images.forEach((d, c) => d.train.forEach((_, i) => imagePairs.push([c, i])));
+  rng.shuffle(imagePairs);
+  const imageSteps: Step[] = [];
+  for (
+    let i = 0;
+    i + t.batchSize <= imagePairs.length || (i === 0 && imagePairs.length > 0);
+    i += t.batchSize
+  ) {
+    imageSteps.push({ kind: "image", indices: imagePairs.slice(i, i + t.batchSize) });
+  }
+  const tableSteps = imageSteps.length > 0
+    ? imageSteps.length * t.tableStepsPerImageStep
+    : t.tableStepsPerEpoch;
+  const orders = tables.map((d) =>
+    rng.shuffle([...Array(d.prepared.train.length / d.prepared.d).keys()])
+  );
+  const cursors = tables.map(() => 0);
+  const nextTableStep = (k: number): Step => {
+    const table = k % tables.length;
+    const order = orders[table];
+    const size = Math.min(t.tableBatchSize, order.length);
+    if (cursors[table] + size > order.length) {
+      rng.shuffle(order);
+      cursors[table] = 0;
+    }
+    const indices = order.slice(cursors[table], cursors[table] + size);
+    cursors[table] += size;
+    return { kind: "table", table, indices };
+  };
+  const plan: Step[] = [];
+  let k = 0;
+  if (imageSteps.length === 0) {
+    for (; k < tableSteps; k++) plan.push(nextTableStep(k));
+    return plan;
+  }
+  for (const step of imageSteps) {
+    plan.push(step);
+    if (tables.length === 0) continue;
+    for (let j = 0; j < t.tableStepsPerImageStep; j++, k++) plan.push(nextTableStep(k));
+  }
+  return plan;
+}
+
+interface Losses {
+  loss: number;
+  recon: number;
+  anomaly: number;
+}
+
+/** A masked-reconstruction loss that is 0 when nothing is masked. */
+function maskedMean(errors: tf.Tensor, mask: tf.Tensor): tf.Scalar {
+  return errors.mul(mask).sum().div(mask.sum().add(1e-6)) as tf.Scalar;
+}
+
+function imageStep(
+  params: Params,
+  adam: AdamState,
+  config: Config,
+  data: ImageData[],
+  indices: Array<[number, number]>,
+  rng: Rng,
+  lr: number,
+): Losses {
+  const m = config.model;
+  const S = m.imageSize;
+  const g = geometry(m);
+  const B = indices.length;
+  const clean = new Float32Array(B * S * S * 3);
+  const input = new Float32Array(B * S * S * 3);
+  const masks = new Float32Array(B * S * S);
+  const labels = new Float32Array(B);
+  indices.forEach(([c, i], b) => {
+    const img = flipMaybe(data[c].train[i], S, rng);
+    clean.set(img, b * S * S * 3);
+    if (m.anomalyHead && rng.next() < config.train.anomalyShare) {
+      const donorSet = data[rng.int(data.length)].train;
+      const donor = donorSet[rng.int(donorSet.length)];
+      const a = syntheticImageAnomaly(rng, { size: S, data: img }, { size: S, data: donor });
+      input.set(a.data, b * S * S * 3);
+      masks.set(a.mask, b * S * S);
+      labels[b] = 1;
+    } else {
+      input.set(img, b * S * S * 3);
+    }
+  });
+  const tokenMask = randomMask(rng, B, g.tokens, m.reconstructionHead ? m.maskRatio : 0);
+  return tf.tidy(() => {
+    const x = tf.tensor4d(input, [B, S, S, 3]);
+    const target = patchTargets(m, tf.tensor4d(clean, [B, S, S, 3]));
+    const coverage = patchify(tf.tensor4d(masks, [B, S, S, 1]), g.patch).mean(3)
+      .reshape([B, g.tokens]);
+    const patchLabels = coverage.mul(8).clipByValue(0, 1);
+    const y = tf.tensor1d(labels);
+    let parts = { recon: 0, anomaly: 0 };
+    const { value, grads } = tf.variableGrads(() => {
+      const out = forwardImages(params, m, x, m.reconstructionHead ? tokenMask : null);
+      let loss = tf.scalar(0);
+      if (m.reconstructionHead) {
+        const recon = maskedMean(out.reconstruction.sub(target).square().mean(2), tokenMask);
+        parts.recon = recon.dataSync()[0];
+        loss = loss.add(recon);
+      }
+      if (m.anomalyHead) {
+        const bce = tf.losses.sigmoidCrossEntropy(patchLabels, out.patchLogits)
+          .add(tf.losses.sigmoidCrossEntropy(y, out.clsLogits)).mul(config.train.anomalyLossWeight);
+        parts.anomaly = bce.dataSync()[0];
+        loss = loss.add(bce);
+      }
+      return loss as tf.Scalar;
+    }, trainableParams(params, (n) => !n.startsWith("table.") && !n.startsWith("enc.table.")));
+    const loss = value.dataSync()[0];
+    if (Number.isFinite(loss)) {
+      adamStep(params, grads, adam, {
+        lr,
+        weightDecay: config.train.weightDecay,
+        clipNorm: config.train.clipNorm,
+      });
+    }
+    parts = { ...parts };
+    return { loss, recon: parts.recon, anomaly: parts.anomaly };
+  });
+}
+
+/** Random horizontal flip: a symmetry most inspection images have. */
+function flipMaybe(img: Float32Array, S: number, rng: Rng): Float32Array {
+  if (rng.next() < 0.5) return img;
+  const out = new Float32Array(img.length);
+  for (let y = 0; y < S; y++) {
+    for (let x = 0; x < S; x++) {
+      const src = (y * S + (S - 1 - x)) * 3;
+      const dst = (y * S + x) * 3;
+      out[dst] = img[src];
+      out[dst + 1] = img[src + 1];
+      out[dst + 2] = img[src + 2];
+    }
+  }
+  return out;
+}
+
+function tableStep(
+  params: Params,
+  adam: AdamState,
+  config: Config,
+  data: TableData,
+  indices: number[],
+  rng: Rng,
+  lr: number,
+): Losses {
+  const m = config.model;
+  const p = data.prepared;
+  const d = p.d;
+  const B = indices.length;
+  const nTrain = p.train.length / d;
+  const clean = new Float32Array(B * d);
+  const input = new Float32Array(B * d);
+  const labels = new Float32Array(B);
+  indices.forEach((r, b) => {
+    const row = p.train.subarray(r * d, r * d + d);
+    clean.set(row, b * d);
+    if (m.anomalyHead && rng.next() < config.train.anomalyShare) {
+      const donor = rng.int(nTrain);
+      input.set(syntheticTableAnomaly(rng, row, p.train.subarray(donor * d, donor * d + d)), b * d);
+      labels[b] = 1;
+    } else {
+      input.set(row, b * d);
+    }
+  });
+  const mask = randomMask(rng, B, d, m.reconstructionHead ? m.tableMaskRatio : 0);
+  const name = p.record.name;
+  return tf.tidy(() => {
+    const x = tf.tensor2d(input, [B, d]);
+    const target = tf.tensor2d(clean, [B, d]);
+    const y = tf.tensor1d(labels);
+    // Only normal rows teach reconstruction: an anomaly's features are not what to predict.
+    const normalRows = tf.scalar(1).sub(y).expandDims(1);
+    const parts = { recon: 0, anomaly: 0 };
+    // Image-only parameters get no gradient from a table batch; leaving them out saves work.
+    const trainable = trainableParams(
+      params,
+      (n) =>
+        !n.startsWith("stem.") && !n.startsWith("head.recon") && !n.startsWith("head.patch") &&
+        !n.startsWith("embed.position") && !n.startsWith("enc.image.") &&
+        (!n.startsWith("table.") || n.startsWith(`table.${name}.`)),
+    );
+    const { value, grads } = tf.variableGrads(() => {
+      const out = forwardTable(params, m, name, x, m.reconstructionHead ? mask : null);
+      let loss = tf.scalar(0);
+      if (m.reconstructionHead) {
+        const recon = maskedMean(out.reconstruction.sub(target).square(), mask.mul(normalRows));
+        parts.recon = recon.dataSync()[0];
+        loss = loss.add(recon);
+      }
+      if (m.anomalyHead) {
+        const bce = tf.losses.sigmoidCrossEntropy(y, out.clsLogits).mul(
+          config.train.anomalyLossWeight,
+        );
+        parts.anomaly = bce.dataSync()[0];
+        loss = loss.add(bce);
+      }
+      return loss as tf.Scalar;
+    }, trainable);
+    const loss = value.dataSync()[0];
+    if (Number.isFinite(loss)) {
+      adamStep(params, grads, adam, {
+        lr,
+        weightDecay: config.train.weightDecay,
+        clipNorm: config.train.clipNorm,
+      });
+    }
+    return { loss, recon: parts.recon, anomaly: parts.anomaly };
+  });
+}
+
+function trainableParams(params: Params, keep: (name: string) => boolean): tf.Variable[] {
+  return [...params].filter(([name]) => keep(name)).map(([, v]) => v);
+}
+
+function checkpointOf(
+  config: Config,
+  tables: TableSpec[],
+  datasets: DatasetRecord[],
+  params: Params,
+  adam: AdamState,
+  fitted: Map<string, FittedKey>,
+  progress: TrainingProgress,
+): Checkpoint {
+  const banks = new Map<string, MemoryBank>();
+  const stats: Record<string, KeyStats> = {};
+  for (const [key, f] of fitted) {
+    if (f.bank) banks.set(key, f.bank);
+    stats[key] = f.stats;
+  }
+  return { config, tables, datasets, params, adam, banks, stats, progress: { ...progress } };
+}

@@ -1,0 +1,389 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { MadError } from "../lib/errors.ts";
+import {
+  copyFromLocal,
+  downloadFile,
+  extractTarXz,
+  fetchFromBase,
+  fetchSources,
+} from "../lib/data/download.ts";
+import {
+  defaultDataPaths,
+  parseUrlOverrides,
+  resolveUrl,
+  selectSources,
+  urlEnvVar,
+} from "../lib/data/sources.ts";
+
+/** Deterministic fixture bytes. */
+function fixture(n: number, seed = 7): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+interface Seen {
+  path: string;
+  range: string | null;
+}
+
+/** A local server; `handler` answers, `seen` records every request. */
+async function withServer(
+  handler: (req: Request, count: number) => Response | Promise<Response>,
+  body: (base: string, seen: Seen[]) => Promise<void>,
+): Promise<void> {
+  const seen: Seen[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    seen.push({ path: new URL(req.url).pathname, range: req.headers.get("range") });
+    return handler(req, seen.length);
+  });
+  try {
+    await body(`http://127.0.0.1:${server.addr.port}`, seen);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+/** Serves `bytes`, honouring `Range: bytes=N-` with a 206. */
+function rangeResponse(req: Request, bytes: Uint8Array): Response {
+  const m = /^bytes=(\d+)-$/.exec(req.headers.get("range") ?? "");
+  if (m) {
+    const start = Number(m[1]);
+    return new Response(bytes.slice(start), {
+      status: 206,
+      headers: {
+        "content-range": `bytes ${start}-${bytes.length - 1}/${bytes.length}`,
+        "content-length": String(bytes.length - start),
+      },
+    });
+  }
+  return new Response(bytes.slice(), { headers: { "content-length": String(bytes.length) } });
+}
+
+async function tempDir(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "madformer_data_test_" });
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const DATA = fixture(200_000);
+
+Deno.test("downloadFile: full download with a correct sha256", async () => {
+  const dir = await tempDir();
+  try {
+    await withServer((req) => rangeResponse(req, DATA), async (base) => {
+      const dest = join(dir, "sub", "file.bin");
+      const calls: Array<[number, number | null]> = [];
+      const hash = await downloadFile(`${base}/file.bin`, dest, {
+        sha256: sha256(DATA),
+        onProgress: (done, total) => calls.push([done, total]),
+      });
+      assert.equal(hash, sha256(DATA));
+      assert.deepEqual(await Deno.readFile(dest), DATA);
+      assert.equal(await exists(`${dest}.part`), false);
+      assert.deepEqual(calls.at(-1), [DATA.length, DATA.length]);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("downloadFile: checksum mismatch deletes the file and names it", async () => {
+  const dir = await tempDir();
+  try {
+    await withServer((req) => rangeResponse(req, DATA), async (base) => {
+      const dest = join(dir, "thyroid.mat");
+      const wrong = "0".repeat(64);
+      await assert.rejects(
+        downloadFile(`${base}/thyroid.mat`, dest, { sha256: wrong }),
+        (e: unknown) => {
+          assert.ok(e instanceof MadError);
+          assert.match(e.message, /thyroid\.mat/);
+          assert.match(e.message, /checksum/);
+          assert.ok(e.message.includes(wrong) && e.message.includes(sha256(DATA)));
+          assert.ok(!e.message.includes("\n"));
+          return true;
+        },
+      );
+      assert.equal(await exists(dest), false);
+      assert.equal(await exists(`${dest}.part`), false);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("downloadFile: connection dropped halfway is resumed with Range", async () => {
+  const dir = await tempDir();
+  const half = DATA.length / 2;
+  try {
+    await withServer((req, count) => {
+      if (count > 1) return rangeResponse(req, DATA);
+      // First request: announce the whole length, send half, then break the connection.
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(DATA.slice(0, half));
+          setTimeout(() => controller.close(), 20);
+        },
+      });
+      return new Response(stream, { headers: { "content-length": String(DATA.length) } });
+    }, async (base, seen) => {
+      const dest = join(dir, "file.bin");
+      await downloadFile(`${base}/file.bin`, dest, { sha256: sha256(DATA), retryDelayMs: 1 });
+      assert.deepEqual(await Deno.readFile(dest), DATA);
+      assert.ok(seen.length >= 2);
+      assert.equal(seen[0].range, null);
+      assert.match(seen[1].range ?? "", /^bytes=\d+-$/);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("downloadFile: an existing .part is resumed with Range", async () => {
+  const dir = await tempDir();
+  const half = DATA.length / 2;
+  try {
+    await withServer((req) => rangeResponse(req, DATA), async (base, seen) => {
+      const dest = join(dir, "file.bin");
+      await Deno.writeFile(`${dest}.part`, DATA.slice(0, half));
+      await downloadFile(`${base}/file.bin`, dest, { sha256: sha256(DATA) });
+      assert.deepEqual(await Deno.readFile(dest), DATA);
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0].range, `bytes=${half}-`);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("downloadFile: a server ignoring Range restarts from zero", async () => {
+  const dir = await tempDir();
+  try {
+    await withServer(
+      () => new Response(DATA.slice(), { headers: { "content-length": String(DATA.length) } }),
+      async (base, seen) => {
+        const dest = join(dir, "file.bin");
+        await Deno.writeFile(`${dest}.part`, fixture(1000, 99)); // stale, different bytes
+        await downloadFile(`${base}/file.bin`, dest, { sha256: sha256(DATA) });
+        assert.deepEqual(await Deno.readFile(dest), DATA);
+        assert.equal(seen[0].range, "bytes=1000-");
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("downloadFile: 404 gives a one-line error naming the URL", async () => {
+  const dir = await tempDir();
+  try {
+    await withServer(() => new Response("nope", { status: 404 }), async (base) => {
+      const url = `${base}/missing.mat`;
+      const dest = join(dir, "missing.mat");
+      await assert.rejects(downloadFile(url, dest), (e: unknown) => {
+        assert.ok(e instanceof MadError);
+        assert.ok(e.message.includes(url));
+        assert.match(e.message, /404/);
+        assert.ok(!e.message.includes("\n"));
+        return true;
+      });
+      assert.equal(await exists(dest), false);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A small folder laid out like the shared datasets folder, with a space in a name. */
+async function makeLocalFixture(root: string): Promise<void> {
+  const files: Record<string, string> = {
+    "thyroid/course/train-set.csv": "feature_1\n0.5\n",
+    "thyroid/uci/ann-train.data": "1,2,3\n",
+    "images/course/hazelnut/train/good/000.png": "png0",
+    "images/course/hazelnut/test/001.png": "png1",
+    "images/course/zip per/train/good/a b.png": "png2",
+    "images/course/image_anomaly_labels.json": "{}",
+  };
+  for (const [rel, text] of Object.entries(files)) {
+    await Deno.mkdir(join(root, rel, ".."), { recursive: true });
+    await Deno.writeTextFile(join(root, rel), text);
+  }
+}
+
+Deno.test("copyFromLocal: copies the layout, including names with spaces", async () => {
+  const dir = await tempDir();
+  try {
+    const from = join(dir, "my datasets");
+    await makeLocalFixture(from);
+    // "zip per" is no known category, so it is not copied.
+    const data = join(dir, "data");
+    const copied = await copyFromLocal(from, data);
+    assert.ok(copied.includes("thyroid/course/train-set.csv"));
+    assert.ok(copied.includes("images/course/hazelnut/test/001.png"));
+    assert.equal(
+      await Deno.readTextFile(join(data, "images/course/hazelnut/train/good/000.png")),
+      "png0",
+    );
+    assert.equal(await Deno.readTextFile(join(data, "thyroid/uci/ann-train.data")), "1,2,3\n");
+    const paths = defaultDataPaths(data);
+    assert.deepEqual(paths.imagesDirs, [join(data, "images/course/hazelnut")]);
+    assert.equal(paths.thyroidMat, join(data, "thyroid/odds/thyroid.mat"));
+
+    const only = join(dir, "only");
+    const some = await copyFromLocal(from, only, { only: ["thyroid-course"] });
+    assert.deepEqual(some, ["thyroid/course/train-set.csv"]);
+    await assert.rejects(copyFromLocal(from, only, { only: ["thyroid"] }), MadError);
+    await assert.rejects(copyFromLocal(join(dir, "absent"), only), MadError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("copyFromLocal: folder names with spaces inside a category", async () => {
+  const dir = await tempDir();
+  try {
+    const from = join(dir, "src dir");
+    await Deno.mkdir(join(from, "images/course/zipper/test/bad ones"), { recursive: true });
+    await Deno.mkdir(join(from, "images/course/zipper/train/good"), { recursive: true });
+    await Deno.writeTextFile(join(from, "images/course/zipper/test/bad ones/x y.png"), "x");
+    await Deno.writeTextFile(join(from, "images/course/zipper/train/good/0.png"), "0");
+    const data = join(dir, "out data");
+    await copyFromLocal(from, data, { only: ["zipper"] });
+    assert.equal(
+      await Deno.readTextFile(join(data, "images/course/zipper/test/bad ones/x y.png")),
+      "x",
+    );
+    assert.deepEqual(defaultDataPaths(data).imagesDirs, [join(data, "images/course/zipper")]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("copyFromLocal: a wrong thyroid.mat fails the checksum", async () => {
+  const dir = await tempDir();
+  try {
+    await Deno.mkdir(join(dir, "src/thyroid/odds"), { recursive: true });
+    await Deno.writeTextFile(join(dir, "src/thyroid/odds/thyroid.mat"), "not the real file");
+    await assert.rejects(copyFromLocal(join(dir, "src"), join(dir, "data")), /checksum/);
+    assert.equal(await exists(join(dir, "data/thyroid/odds/thyroid.mat")), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fetchFromBase: fetches the listed files from a URL base", async () => {
+  const dir = await tempDir();
+  const files: Record<string, Uint8Array> = {
+    "/manifest.txt": new TextEncoder().encode(
+      "thyroid/course/test-set.csv\nimages/course/hazelnut/train/good/a b.png\nother/x\n",
+    ),
+    "/thyroid/course/test-set.csv": new TextEncoder().encode("a,label\n1,0\n"),
+    "/images/course/hazelnut/train/good/a%20b.png": fixture(50),
+  };
+  try {
+    await withServer((req) => {
+      const bytes = files[new URL(req.url).pathname];
+      return bytes ? rangeResponse(req, bytes) : new Response("no", { status: 404 });
+    }, async (base) => {
+      const data = join(dir, "data");
+      const got = await fetchFromBase(`${base}/`, data);
+      assert.deepEqual(got.sort(), [
+        "images/course/hazelnut/train/good/a b.png",
+        "thyroid/course/test-set.csv",
+      ]);
+      assert.deepEqual(
+        await Deno.readFile(join(data, "images/course/hazelnut/train/good/a b.png")),
+        fixture(50),
+      );
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fetchSources + extractTarXz: downloads and unpacks an MVTec-style archive", async () => {
+  const dir = await tempDir();
+  try {
+    const src = join(dir, "src");
+    await Deno.mkdir(join(src, "hazelnut/train/good"), { recursive: true });
+    await Deno.writeTextFile(join(src, "hazelnut/train/good/000.png"), "png");
+    const archive = join(dir, "hazelnut.tar.xz");
+    const tar = await new Deno.Command("tar", {
+      args: ["-cJf", archive, "-C", src, "hazelnut"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    assert.ok(tar.success);
+    const bytes = await Deno.readFile(archive);
+    await withServer((req) => rangeResponse(req, bytes), async (base) => {
+      const data = join(dir, "data");
+      const lines: string[] = [];
+      await fetchSources(selectSources(["hazelnut"]), data, {
+        overrides: parseUrlOverrides([`hazelnut=${base}/hazelnut.tar.xz`]),
+        log: (l) => lines.push(l),
+      });
+      assert.equal(
+        await Deno.readTextFile(join(data, "images/mvtec/hazelnut/train/good/000.png")),
+        "png",
+      );
+      assert.equal(await exists(join(data, "downloads/hazelnut.tar.xz")), false);
+      // A second run finds it present and fetches nothing.
+      await fetchSources(selectSources(["hazelnut"]), data, { log: (l) => lines.push(l) });
+      assert.match(lines.at(-1) ?? "", /already present/);
+    });
+    await assert.rejects(extractTarXz(join(dir, "src/hazelnut/train/good/000.png"), dir), MadError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sources: URL overrides, env vars and --only validation", () => {
+  const [thyroid] = selectSources(["thyroid"]);
+  const file = thyroid.files[0];
+  assert.equal(urlEnvVar("ann-thyroid-train"), "MADFORMER_URL_ANN_THYROID_TRAIN");
+  assert.equal(resolveUrl(file, new Map(), () => undefined), file.url);
+  assert.equal(resolveUrl(file, new Map(), () => "http://env/x"), "http://env/x");
+  assert.equal(
+    resolveUrl(file, parseUrlOverrides(["thyroid=http://flag/x"]), () => "http://env/x"),
+    "http://flag/x",
+  );
+  assert.throws(() => parseUrlOverrides(["nope=http://x"]), MadError);
+  assert.throws(() => parseUrlOverrides(["thyroid"]), MadError);
+  assert.throws(() => selectSources(["thyroid,bogus"]), /bogus/);
+  assert.deepEqual(selectSources([]).map((s) => s.name), ["thyroid", "hazelnut", "zipper"]);
+});
+
+Deno.test("scripts/data.ts: a bad flag exits non-zero with one line on stderr", async () => {
+  const script = new URL("../scripts/data.ts", import.meta.url).pathname;
+  for (const args of [["--bogus"], ["--only", "nope"]]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    assert.notEqual(out.code, 0);
+    const stderr = new TextDecoder().decode(out.stderr).trim();
+    assert.equal(stderr.split("\n").length, 1, stderr);
+    assert.match(stderr, /^error: /);
+  }
+});

@@ -1,0 +1,371 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import sharp from "sharp";
+import { MadError } from "../lib/errors.ts";
+import {
+  decodeImage,
+  decodeMask,
+  discoverImageCategories,
+  listImagesToScore,
+} from "../lib/data/images.ts";
+import { ImageCache } from "../lib/data/image_cache.ts";
+
+const REAL_COURSE = new URL("../../shared/datasets/images/course/", import.meta.url);
+const hasRealCourse = (() => {
+  try {
+    return Deno.statSync(REAL_COURSE).isDirectory;
+  } catch {
+    return false;
+  }
+})();
+
+/** Writes a small PNG with sharp from a generator of channel values. */
+async function png(
+  path: string,
+  options: { width?: number; height?: number; channels?: 1 | 2 | 3 | 4; value?: number } = {},
+): Promise<void> {
+  const { width = 6, height = 6, channels = 3, value = 128 } = options;
+  const raw = new Uint8Array(width * height * channels);
+  for (let i = 0; i < raw.length; i++) raw[i] = (value + i) % 256;
+  await Deno.mkdir(join(path, ".."), { recursive: true });
+  await sharp(raw, { raw: { width, height, channels } }).png().toFile(path);
+}
+
+async function expectMadError(fn: () => Promise<unknown>, ...parts: string[]): Promise<string> {
+  try {
+    await fn();
+  } catch (e) {
+    assert.ok(e instanceof MadError, `expected MadError, got ${e}`);
+    assert.ok(!e.message.includes("\n"), `message must be one line: ${e.message}`);
+    for (const part of parts) assert.ok(e.message.includes(part), `${e.message} lacks ${part}`);
+    return e.message;
+  }
+  assert.fail("expected an error");
+}
+
+/** An MVTec-layout category `bottle` and a course-layout parent, under a path with spaces. */
+async function makeLayouts(): Promise<string> {
+  const base = join(await Deno.makeTempDir(), "anomaly detection");
+  const mv = join(base, "mvtec", "bottle");
+  for (const name of ["001.png", "000.png", "002.png"]) await png(join(mv, "train/good", name));
+  await Deno.writeTextFile(join(mv, "train/good/notes.txt"), "not an image");
+  for (const name of ["000.png", "001.png"]) await png(join(mv, "test/good", name));
+  for (const name of ["000.png", "001.png"]) await png(join(mv, "test/broken large", name));
+  await png(join(mv, "test/crack/000.png"));
+  await png(join(mv, "ground_truth/broken large/000_mask.png"), { channels: 1, value: 0 });
+  await png(join(mv, "ground_truth/crack/000_mask.png"), { channels: 1 });
+
+  const course = join(base, "course");
+  for (const cat of ["nut", "zip"]) {
+    for (const name of ["a.png", "b.png"]) await png(join(course, cat, "train/good", name));
+    for (const name of ["002.png", "001.png", "003.png"]) {
+      await png(join(course, cat, "test", name));
+    }
+  }
+  const labels: Record<string, unknown> = {};
+  for (const cat of ["nut", "zip"]) {
+    labels[`${cat}/test/001.png`] = { original_category: cat, label: "good" };
+    labels[`${cat}/test/002.png`] = { original_category: cat, label: "bad" };
+    labels[`${cat}/test/003.png`] = { original_category: cat, label: "good" };
+  }
+  await Deno.writeTextFile(join(course, "image_anomaly_labels.json"), JSON.stringify(labels));
+  return base;
+}
+
+Deno.test("discover: MVTec layout with spaces, masks, sorted", async () => {
+  const base = await makeLayouts();
+  const cats = await discoverImageCategories(join(base, "mvtec"));
+  assert.equal(cats.length, 1);
+  const [c] = cats;
+  assert.equal(c.category, "bottle");
+  assert.equal(c.layout, "mvtec");
+  assert.equal(c.root, join(base, "mvtec", "bottle"));
+  assert.deepEqual(c.train.map((s) => s.path.split("/").pop()), ["000.png", "001.png", "002.png"]);
+  assert.ok(c.train.every((s) => s.label === 0 && s.category === "bottle"));
+  assert.deepEqual(
+    c.test.map((s) => [s.defect, s.label, s.path.split("/").pop(), s.maskPath !== undefined]),
+    [
+      ["broken large", 1, "000.png", true],
+      ["broken large", 1, "001.png", false],
+      ["crack", 1, "000.png", true],
+      ["good", 0, "000.png", false],
+      ["good", 0, "001.png", false],
+    ],
+  );
+  assert.ok(c.test[0].maskPath!.endsWith("ground_truth/broken large/000_mask.png"));
+  // The category folder itself works too.
+  const single = await discoverImageCategories(join(base, "mvtec", "bottle"));
+  assert.deepEqual(single, cats);
+});
+
+Deno.test("discover: course layout labelled by parent JSON and by own JSON", async () => {
+  const base = await makeLayouts();
+  const cats = await discoverImageCategories(join(base, "course"));
+  assert.deepEqual(cats.map((c) => [c.category, c.layout, c.train.length, c.test.length]), [
+    ["nut", "course", 2, 3],
+    ["zip", "course", 2, 3],
+  ]);
+  assert.deepEqual(cats[0].test.map((s) => [s.path.split("/").pop(), s.label]), [
+    ["001.png", 0],
+    ["002.png", 1],
+    ["003.png", 0],
+  ]);
+  // A category given alone still finds the labels in its parent.
+  const nut = await discoverImageCategories(join(base, "course", "nut"));
+  assert.deepEqual(nut, [cats[0]]);
+  // Labels inside the category folder take precedence.
+  await Deno.writeTextFile(
+    join(base, "course", "zip", "image_anomaly_labels.json"),
+    JSON.stringify({
+      "zip/test/001.png": { label: "bad" },
+      "zip/test/002.png": { label: "bad" },
+      "zip/test/003.png": { label: "bad" },
+    }),
+  );
+  const zip = await discoverImageCategories(join(base, "course", "zip"));
+  assert.deepEqual(zip[0].test.map((s) => s.label), [1, 1, 1]);
+});
+
+Deno.test("discover: errors are one line and name the path", async () => {
+  const base = await makeLayouts();
+  await expectMadError(
+    () => discoverImageCategories(join(base, "nope")),
+    join(base, "nope"),
+    "not found",
+  );
+  const empty = join(base, "empty");
+  await Deno.mkdir(empty);
+  await expectMadError(() => discoverImageCategories(empty), empty, "no image categories");
+  await Deno.mkdir(join(empty, "cat", "train", "good"), { recursive: true });
+  await expectMadError(() => discoverImageCategories(empty), "train/good", "no images found");
+
+  const course = join(base, "course");
+  await png(join(course, "nut", "test", "004.png"));
+  await expectMadError(
+    () => discoverImageCategories(course),
+    join(course, "nut", "test", "004.png"),
+    "no label",
+  );
+  await Deno.remove(join(course, "image_anomaly_labels.json"));
+  await expectMadError(() => discoverImageCategories(course), "image_anomaly_labels.json");
+});
+
+Deno.test({
+  name: "discover: real course data counts",
+  ignore: !hasRealCourse,
+  fn: async () => {
+    const cats = await discoverImageCategories(fileURLToPath(REAL_COURSE));
+    const summary = cats.map((c) => [
+      c.category,
+      c.train.length,
+      c.test.length,
+      c.test.filter((s) => s.label === 0).length,
+      c.test.filter((s) => s.label === 1).length,
+    ]);
+    assert.deepEqual(summary, [["hazelnut", 200, 55, 40, 15], ["zipper", 200, 47, 32, 15]]);
+  },
+});
+
+Deno.test("listImagesToScore: file, folder, symlink loop, errors", async () => {
+  const base = await makeLayouts();
+  const one = join(base, "mvtec/bottle/test/crack/000.png");
+  assert.deepEqual(await listImagesToScore(one), [
+    { path: one, category: "crack", label: null },
+  ]);
+  const dir = join(base, "mvtec");
+  // A link back to an ancestor must not make the walk loop forever.
+  await Deno.symlink(dir, join(dir, "bottle", "loop"));
+  const all = await listImagesToScore(dir);
+  assert.equal(all.length, 8); // 3 train + 5 test; masks and the loop skipped
+  assert.ok(all.every((s) => s.label === null && !s.path.includes("ground_truth")));
+  assert.deepEqual(all.map((s) => s.path), [...all.map((s) => s.path)].sort());
+  await expectMadError(() => listImagesToScore(join(base, "missing")), "missing", "not found");
+  const bare = join(base, "bare");
+  await Deno.mkdir(bare);
+  await Deno.writeTextFile(join(bare, "x.txt"), "x");
+  await expectMadError(() => listImagesToScore(bare), bare, "no images found");
+  await expectMadError(() => listImagesToScore(join(bare, "x.txt")), "x.txt", "not a .png");
+});
+
+Deno.test("decodeImage: RGB, gray, RGBA, palette and 16-bit inputs", async () => {
+  const dir = await Deno.makeTempDir();
+  // RGB with distinct channels.
+  const rgb = new Uint8Array(4 * 4 * 3);
+  for (let i = 0; i < 16; i++) rgb.set([255, 128, 0], i * 3);
+  await sharp(rgb, { raw: { width: 4, height: 4, channels: 3 } }).png().toFile(`${dir}/rgb.png`);
+  const a = await decodeImage(`${dir}/rgb.png`, { size: 4, channels: 3 });
+  assert.equal(a.data.length, 48);
+  assert.deepEqual([a.width, a.height, a.channels], [4, 4, 3]);
+  assert.deepEqual(Array.from(a.data.slice(0, 3)), [1, 128 / 255, 0].map(Math.fround));
+  const a1 = await decodeImage(`${dir}/rgb.png`, { size: 2, channels: 1 });
+  assert.equal(a1.data.length, 4);
+  assert.ok(a1.data[0] > 0.3 && a1.data[0] < 0.8, `luminance ${a1.data[0]}`);
+
+  // Gray replicated to three channels.
+  await sharp(new Uint8Array(16).fill(51), { raw: { width: 4, height: 4, channels: 1 } }).png()
+    .toFile(`${dir}/gray.png`);
+  const g = await decodeImage(`${dir}/gray.png`, { size: 8, channels: 3 });
+  assert.equal(g.data.length, 8 * 8 * 3);
+  assert.ok(g.data.every((v) => Math.abs(v - 0.2) < 1e-6));
+
+  // RGBA: transparent pixels flatten on black, alpha dropped.
+  const rgba = new Uint8Array(4 * 4 * 4);
+  for (let i = 0; i < 16; i++) rgba.set(i < 8 ? [255, 255, 255, 0] : [255, 255, 255, 255], i * 4);
+  await sharp(rgba, { raw: { width: 4, height: 4, channels: 4 } }).png().toFile(`${dir}/rgba.png`);
+  const t = await decodeImage(`${dir}/rgba.png`, { size: 4, channels: 3 });
+  assert.equal(t.data.length, 48);
+  assert.deepEqual(Array.from(t.data.slice(0, 3)), [0, 0, 0]);
+  assert.deepEqual(Array.from(t.data.slice(45)), [1, 1, 1]);
+
+  // Palette PNG.
+  const pal = new Uint8Array(8 * 8 * 3);
+  for (let i = 0; i < 64; i++) pal.set(i % 2 ? [200, 10, 10] : [10, 10, 200], i * 3);
+  await sharp(pal, { raw: { width: 8, height: 8, channels: 3 } }).png({ palette: true })
+    .toFile(`${dir}/pal.png`);
+  assert.ok((await sharp(`${dir}/pal.png`).metadata()).isPalette);
+  const p = await decodeImage(`${dir}/pal.png`, { size: 8, channels: 3 });
+  assert.ok(Math.abs(p.data[2] - 200 / 255) < 0.03 && Math.abs(p.data[3] - 200 / 255) < 0.03);
+
+  // 16-bit RGB and gray become the same 8-bit scale.
+  const ramp = new Uint8Array(8 * 8 * 3);
+  for (let i = 0; i < ramp.length; i++) ramp[i] = (i * 3) % 256;
+  await sharp(ramp, { raw: { width: 8, height: 8, channels: 3 } }).toColourspace("rgb16").png()
+    .toFile(`${dir}/rgb16.png`);
+  assert.equal((await sharp(`${dir}/rgb16.png`).metadata()).depth, "ushort");
+  const s = await decodeImage(`${dir}/rgb16.png`, { size: 8, channels: 3 });
+  for (let i = 0; i < ramp.length; i++) assert.ok(Math.abs(s.data[i] - ramp[i] / 255) < 1e-6);
+  await sharp(new Uint8Array(64).fill(100), { raw: { width: 8, height: 8, channels: 1 } })
+    .toColourspace("grey16").png().toFile(`${dir}/g16.png`);
+  const s1 = await decodeImage(`${dir}/g16.png`, { size: 4, channels: 1 });
+  assert.ok(s1.data.every((v) => Math.abs(v - 100 / 255) < 1e-6));
+
+  for (const img of [a, a1, g, t, p, s, s1]) assert.ok(img.data.every((v) => v >= 0 && v <= 1));
+});
+
+Deno.test("decodeMask: nearest resize to 0/1", async () => {
+  const dir = await Deno.makeTempDir();
+  const mask = new Uint8Array(8 * 8);
+  for (let y = 0; y < 8; y++) for (let x = 0; x < 4; x++) mask[y * 8 + x] = 255;
+  await sharp(mask, { raw: { width: 8, height: 8, channels: 1 } }).png().toFile(`${dir}/m.png`);
+  const m = await decodeMask(`${dir}/m.png`, 4);
+  assert.deepEqual(Array.from(m), [1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0]);
+});
+
+function crc32(bytes: Uint8Array): number {
+  let c = ~0;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+
+function chunk(type: string, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  out.set(new TextEncoder().encode(type), 4);
+  out.set(data, 8);
+  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+  return out;
+}
+
+/** A PNG whose header claims `width`×`height` but carries almost no data. */
+function bombPng(width: number, height: number): Uint8Array {
+  const ihdr = new Uint8Array(13);
+  const v = new DataView(ihdr.buffer);
+  v.setUint32(0, width);
+  v.setUint32(4, height);
+  ihdr.set([8, 0, 0, 0, 0], 8); // 8-bit grayscale
+  const parts = [
+    new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", new Uint8Array([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])),
+    chunk("IEND", new Uint8Array()),
+  ];
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+Deno.test("decodeImage: bad files give one-line errors naming the file", async () => {
+  const dir = join(await Deno.makeTempDir(), "bad images");
+  await Deno.mkdir(dir);
+  await png(`${dir}/good.png`, { width: 32, height: 32 });
+  const bytes = await Deno.readFile(`${dir}/good.png`);
+  await Deno.writeFile(`${dir}/empty.png`, new Uint8Array());
+  await Deno.writeFile(`${dir}/truncated.png`, bytes.slice(0, Math.floor(bytes.length / 2)));
+  const corrupt = bytes.slice();
+  for (let i = 60; i < corrupt.length - 20; i++) corrupt[i] ^= 0x5a;
+  await Deno.writeFile(`${dir}/corrupt.png`, corrupt);
+  await Deno.writeTextFile(`${dir}/notes.png`, "this is text, not a PNG\nsecond line\n");
+  await Deno.writeFile(`${dir}/bomb.png`, bombPng(100_000, 100_000));
+  const opts = { size: 8, channels: 3 } as const;
+  for (const name of ["empty", "truncated", "corrupt", "notes"]) {
+    const path = `${dir}/${name}.png`;
+    const message = await expectMadError(() => decodeImage(path, opts), "not a readable image");
+    assert.ok(message.startsWith(`${path}: `), message);
+  }
+  await expectMadError(() => decodeImage(`${dir}/bomb.png`, opts), "bomb.png", "100000x100000");
+  await expectMadError(
+    () => decodeImage(`${dir}/good.png`, { ...opts, maxPixels: 100 }),
+    "good.png",
+    "above the limit",
+  );
+  await expectMadError(() => decodeImage(`${dir}/missing.png`, opts), "missing.png", "not found");
+  await expectMadError(() => decodeMask(`${dir}/truncated.png`, 8), "truncated.png");
+  assert.equal((await decodeImage(`${dir}/good.png`, opts)).data.length, 8 * 8 * 3);
+});
+
+Deno.test("ImageCache: second pass and second instance do not decode", async () => {
+  const dir = join(await Deno.makeTempDir(), "with space");
+  const paths = [0, 1, 2].map((i) => `${dir}/img${i}.png`);
+  for (const [i, p] of paths.entries()) await png(p, { width: 16, height: 16, value: i * 40 });
+  const cacheDir = join(dir, ".cache", "images");
+  const opts = { size: 8, channels: 3 } as const;
+
+  const memOnly = new ImageCache();
+  for (let epoch = 0; epoch < 2; epoch++) for (const p of paths) await memOnly.get(p, opts);
+  assert.deepEqual(memOnly.stats, { decodes: 3, memoryHits: 3, diskHits: 0, corrupt: 0 });
+
+  const first = new ImageCache(cacheDir);
+  const fresh = await Promise.all(paths.map((p) => first.get(p, opts)));
+  await Promise.all(paths.map((p) => first.get(p, opts)));
+  assert.equal(first.stats.decodes, 3);
+  assert.equal(first.stats.memoryHits, 3);
+  assert.equal([...Deno.readDirSync(cacheDir)].filter((e) => e.name.endsWith(".f32")).length, 3);
+
+  const second = new ImageCache(cacheDir);
+  const again = await Promise.all(paths.map((p) => second.get(p, opts)));
+  assert.deepEqual(second.stats, { decodes: 0, memoryHits: 0, diskHits: 3, corrupt: 0 });
+  assert.deepEqual(again, fresh);
+  // Another size or channel count is another entry.
+  await second.get(paths[0], { size: 4, channels: 1 });
+  assert.equal(second.stats.decodes, 1);
+
+  // A corrupt entry is ignored, re-decoded and rewritten.
+  for (const e of Deno.readDirSync(cacheDir)) {
+    await Deno.writeFile(join(cacheDir, e.name), new Uint8Array([1, 2, 3]));
+  }
+  const third = new ImageCache(cacheDir);
+  const repaired = await Promise.all(paths.map((p) => third.get(p, opts)));
+  assert.equal(third.stats.decodes, 3);
+  assert.equal(third.stats.corrupt, 3);
+  assert.deepEqual(repaired, fresh);
+  const fourth = new ImageCache(cacheDir);
+  await Promise.all(paths.map((p) => fourth.get(p, opts)));
+  assert.equal(fourth.stats.diskHits, 3);
+
+  // A changed file is a different entry.
+  await png(paths[1], { width: 16, height: 16, value: 7, channels: 1 });
+  await Deno.utime(paths[1], new Date(), new Date(Date.now() + 5000));
+  const fifth = new ImageCache(cacheDir);
+  await fifth.get(paths[1], opts);
+  assert.equal(fifth.stats.decodes, 1);
+  await expectMadError(() => fifth.get(`${dir}/none.png`, opts), "none.png", "not found");
+});

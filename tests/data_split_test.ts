@@ -1,0 +1,204 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { MadError } from "../lib/errors.ts";
+import { Rng } from "../lib/rng.ts";
+import { readLabelledCsv, tableFromArrays } from "../lib/data/table.ts";
+import { courseThyroid, splitGiven, splitTable, subsetTable } from "../lib/data/split.ts";
+import { applyNormalisation, checkNormalisation, fitStandard } from "../lib/data/normalise.ts";
+import type { SplitIndices, SplitSpec } from "../lib/data/types.ts";
+
+const SHARED = new URL("../../shared/datasets/thyroid/", import.meta.url);
+const hasShared = (() => {
+  try {
+    Deno.statSync(new URL("odds/thyroid.csv", SHARED));
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+function assertMadError(fn: () => unknown, ...parts: string[]): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof MadError, `expected MadError, got ${e}`);
+    assert.ok(!e.message.includes("\n"));
+    for (const p of parts) assert.ok(e.message.includes(p), `"${e.message}" lacks "${p}"`);
+    return true;
+  });
+}
+
+/** ODDS thyroid's label counts: 3679 normals, 93 anomalies, anomalies spread out. */
+function oddsLikeLabels(): Uint8Array {
+  const labels = new Uint8Array(3772);
+  const rng = new Rng(7);
+  let placed = 0;
+  while (placed < 93) {
+    const i = rng.int(labels.length);
+    if (!labels[i]) {
+      labels[i] = 1;
+      placed++;
+    }
+  }
+  return labels;
+}
+
+function checkDisjointSorted(s: SplitIndices, total: number): void {
+  const seen = new Set<number>();
+  for (const part of [s.train, s.val, s.test]) {
+    for (let k = 1; k < part.length; k++) assert.ok(part[k - 1] < part[k], "sorted ascending");
+    for (const i of part) {
+      assert.ok(!seen.has(i), `index ${i} in two parts`);
+      seen.add(i);
+    }
+  }
+  assert.equal(seen.size, total);
+}
+
+const spec = (seed: number, valShare = 0, protocol: SplitSpec["protocol"] = "half-normals") => ({
+  protocol,
+  seed,
+  valShare,
+});
+
+Deno.test("split: half-normals sizes on ODDS-like labels", () => {
+  const labels = oddsLikeLabels();
+  const s = splitTable(labels, spec(1));
+  assert.equal(s.train.length, 1839);
+  assert.equal(s.val.length, 0);
+  assert.equal(s.test.length, 1933);
+  checkDisjointSorted(s, 3772);
+  assert.ok([...s.train].every((i) => labels[i] === 0));
+  assert.equal(s.test.filter((i) => labels[i] === 1).length, 93);
+});
+
+Deno.test("split: validation share honoured, from the training pool", () => {
+  const labels = oddsLikeLabels();
+  const s = splitTable(labels, spec(3, 0.1));
+  assert.equal(s.val.length, Math.round(0.1 * 1839));
+  assert.equal(s.train.length + s.val.length, 1839);
+  assert.equal(s.test.length, 1933);
+  assert.ok(s.val.every((i) => labels[i] === 0));
+  checkDisjointSorted(s, 3772);
+  // The test part does not depend on the validation share.
+  assert.deepEqual(splitTable(labels, spec(3, 0.25)).test, s.test);
+});
+
+Deno.test("split: deterministic by seed, different seeds differ", () => {
+  const labels = oddsLikeLabels();
+  assert.deepEqual(splitTable(labels, spec(42, 0.1)), splitTable(labels, spec(42, 0.1)));
+  assert.notDeepEqual(
+    splitTable(labels, spec(42, 0.1)).train,
+    splitTable(labels, spec(43, 0.1)).train,
+  );
+});
+
+Deno.test("split: bad specs are rejected", () => {
+  const labels = oddsLikeLabels();
+  assertMadError(() => splitTable(labels, spec(1, 1)), "validation share");
+  assertMadError(() => splitTable(labels, spec(1, -0.1)), "validation share");
+  assertMadError(() => splitTable(labels, spec(1, 0, "given")), "half-normals");
+  assertMadError(() => splitTable(new Uint8Array([1, 1, 0]), spec(1)), "only 1 normal");
+  assertMadError(() => splitGiven(0, new Uint8Array(3), spec(1, 0, "given")), "0 training rows");
+});
+
+Deno.test("split: given protocol carves validation from the training rows", () => {
+  const test = new Uint8Array(10);
+  const s = splitGiven(100, test, spec(5, 0.2, "given"));
+  assert.equal(s.val.length, 20);
+  assert.equal(s.train.length, 80);
+  assert.deepEqual(s.test, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(new Set([...s.train, ...s.val]).size, 100);
+  assert.deepEqual(splitGiven(100, test, spec(5, 0.2, "given")), s);
+  assert.notDeepEqual(splitGiven(100, test, spec(6, 0.2, "given")).val, s.val);
+});
+
+Deno.test("subsetTable keeps the given rows in order", () => {
+  const t = tableFromArrays("t", ["a", "b"], [[1, 2], [3, 4], [5, 6]], [0, 1, 0]);
+  const s = subsetTable(t, [2, 0], "part");
+  assert.equal(s.name, "part");
+  assert.equal(s.n, 2);
+  assert.deepEqual([...s.values], [5, 6, 1, 2]);
+  assert.deepEqual([...s.labels!], [0, 0]);
+  assertMadError(() => subsetTable(t, [3]), "row index 3");
+});
+
+Deno.test("normalisation: fitted only on the given rows", () => {
+  const t = tableFromArrays("t", ["a", "b"], [[1, 5], [3, 5], [100, -7]], [0, 0, 1]);
+  const norm = fitStandard(t, [0, 1]);
+  assert.deepEqual(norm.mean, [2, 5]);
+  assert.equal(norm.std[0], 1); // population std of [1, 3]
+  assert.equal(norm.std[1], 1e-6); // constant feature: floored
+  const out = applyNormalisation(t, norm);
+  assert.notEqual(out.values, t.values);
+  assert.deepEqual([...out.values.subarray(0, 4)], [-1, 0, 1, 0]);
+  assert.equal(out.values[4], 98);
+  assert.deepEqual([...t.values], [1, 5, 3, 5, 100, -7], "input untouched");
+  // JSON round-trip, as stored in a checkpoint.
+  const back = checkNormalisation(JSON.parse(JSON.stringify(norm)), "ckpt.json");
+  assert.deepEqual(back, norm);
+});
+
+Deno.test("normalisation: matches plain loops on random data", () => {
+  const rng = new Rng(11);
+  const rows = Array.from({ length: 50 }, () => [rng.normal() * 3 + 1, rng.uniform(-5, 5)]);
+  const t = tableFromArrays("r", ["a", "b"], rows, null);
+  const pick = Array.from({ length: 25 }, (_, i) => i * 2);
+  const norm = fitStandard(t, pick);
+  for (let j = 0; j < 2; j++) {
+    const xs = pick.map((i) => rows[i][j]);
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);
+    assert.ok(Math.abs(norm.mean[j] - mean) < 1e-12);
+    assert.ok(Math.abs(norm.std[j] - std) < 1e-12);
+  }
+});
+
+Deno.test("normalisation: errors", () => {
+  const t = tableFromArrays("t", ["a", "b"], [[1, 2]], null, "data/t.csv");
+  const three = { kind: "standard" as const, mean: [0, 0, 0], std: [1, 1, 1] };
+  assertMadError(() => applyNormalisation(t, three), "data/t.csv", "3 columns", "has 2");
+  assertMadError(() => fitStandard(t, []), "data/t.csv", "zero rows");
+  assertMadError(() => fitStandard(t, [5]), "row index 5");
+  assertMadError(
+    () => checkNormalisation({ kind: "standard", mean: [0], std: [0] }, "c.json"),
+    "c.json",
+    "standard deviation",
+  );
+  assertMadError(() => checkNormalisation({ kind: "minmax" }, "c.json"), "c.json", "minmax");
+});
+
+Deno.test("courseThyroid reads a course-style folder", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mad_course_" });
+  try {
+    await Deno.writeTextFile(join(dir, "train-set.csv"), "feature_1,feature_2\n1,2\n3,4\n");
+    await Deno.writeTextFile(
+      join(dir, "test-set.csv"),
+      "feature_1,feature_2,label\n1,2,0.0\n9,9,1.0\n",
+    );
+    const { train, test } = courseThyroid(dir);
+    assert.equal(train.n, 2);
+    assert.deepEqual([...train.labels!], [0, 0]);
+    assert.deepEqual([...test.labels!], [0, 1]);
+    await Deno.writeTextFile(join(dir, "test-set.csv"), "feature_1,label\n1,0\n");
+    assertMadError(() => courseThyroid(dir), "test-set.csv", "1 feature columns");
+    await Deno.remove(join(dir, "train-set.csv"));
+    assertMadError(() => courseThyroid(dir), "train-set.csv", "not found");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "split: real ODDS thyroid and course files",
+  ignore: !hasShared,
+  fn() {
+    const odds = readLabelledCsv(new URL("odds/thyroid.csv", SHARED).pathname);
+    const s = splitTable(odds.labels!, spec(0, 0.1));
+    assert.equal(s.train.length + s.val.length, 1839);
+    assert.equal(s.test.length, 1933);
+    checkDisjointSorted(s, 3772);
+    const { train, test } = courseThyroid(new URL("course/", SHARED).pathname);
+    assert.equal(train.n, 1839);
+    assert.equal(test.n, 1933);
+    assert.equal(test.labels!.reduce((a, b) => a + b, 0), 94); // known defect, see README
+  },
+});

@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import sharp from "sharp";
+import { MadError } from "../lib/errors.ts";
+import {
+  barFigure,
+  confusionFigure,
+  escapeHtml,
+  heatmapOverlayPng,
+  htmlReport,
+  imageGridPng,
+  lossCurvesFigure,
+  markdownTable,
+  metricsTable,
+  plotlyNotebook,
+  prFigure,
+  resizeBilinear,
+  rocFigure,
+  scoreHistogramFigure,
+} from "../lib/report/mod.ts";
+
+const ROWS = [
+  { name: "thyroid", auroc: 0.98765432, f1: 0.5, n: 1000 },
+  { name: "arrhythmia-long", auroc: 0.8, f1: 0.123456, n: 45 },
+];
+
+Deno.test("metricsTable aligns columns and prints 4 decimals", () => {
+  const text = metricsTable(ROWS);
+  const lines = text.trimEnd().split("\n");
+  assert.equal(lines.length, 4);
+  assert.match(lines[0], /^name\s+auroc\s+f1\s+n$/);
+  assert.match(lines[1], /^-+ {2}-+ {2}-+ {2}-+$/);
+  assert.ok(lines[2].includes("0.9877") && lines[2].includes("0.5000"));
+  assert.ok(lines[2].endsWith("1000"));
+  assert.ok(lines[3].endsWith("  45"));
+  // Numeric columns are right-aligned, so every data line has the same length.
+  assert.equal(lines[2].length, lines[3].length);
+  assert.equal(lines[2].length, lines[1].length);
+  const picked = metricsTable(ROWS, ["f1"]).split("\n");
+  assert.match(picked[0], /^name\s+f1$/);
+  assert.ok(picked[3].endsWith("0.1235"));
+});
+
+Deno.test("markdownTable", () => {
+  const md = markdownTable(ROWS, ["auroc"]).trimEnd().split("\n");
+  assert.deepEqual(md, [
+    "| name | auroc |",
+    "| --- | ---: |",
+    "| thyroid | 0.9877 |",
+    "| arrhythmia-long | 0.8000 |",
+  ]);
+  assert.ok(markdownTable([{ name: "a|b", x: 1 }]).includes("a\\|b"));
+});
+
+Deno.test("figure specs are plain JSON data", () => {
+  const figs = [
+    rocFigure([{ name: "m", fpr: [0, 0.5, 1], tpr: [0, 1, 1], auroc: 0.75 }]),
+    prFigure([{ name: "m", recall: [1, 0.5, 0], precision: [0.5, 1, 1], aupr: 0.9 }]),
+    scoreHistogramFigure(new Float32Array([0.1, 0.2]), [0.9], 0.5, "scores"),
+    lossCurvesFigure([{ epoch: 1, loss: 2 }, { epoch: 2, loss: 1 }], ["loss"]),
+    barFigure(["a", "b"], [0.9, 0.8], [0.01, 0.02], "AUROC over seeds"),
+    confusionFigure({ tp: 5, fp: 1, tn: 10, fn: 2 }, "cm"),
+  ];
+  for (const f of figs) {
+    assert.ok(Array.isArray(f.data) && f.data.length > 0);
+    assert.deepEqual(JSON.parse(JSON.stringify(f)), f);
+  }
+  assert.equal(figs[0].data[0].name, "m (AUROC 0.7500)");
+  assert.deepEqual(figs[5].data[0].z, [[10, 1], [2, 5]]);
+  assert.deepEqual(figs[4].data[0].error_y, { type: "data", array: [0.01, 0.02], visible: true });
+});
+
+Deno.test("htmlReport embeds plotly once and one div per figure", () => {
+  const png = new Uint8Array([137, 80, 78, 71]);
+  const html = htmlReport({
+    title: "Results <&>",
+    sections: [
+      { heading: "ROC", figure: rocFigure([{ name: "a", fpr: [0, 1], tpr: [0, 1], auroc: 0.5 }]) },
+      { heading: "Table", html: "<p>raw</p>", caption: "x < y" },
+      { heading: "Bars", figure: barFigure(["a"], [1], [0], "t") },
+      { heading: "Image", imagePng: png },
+    ],
+  });
+  assert.equal(html.split("plotly.js v4.1.1").length - 1, 1);
+  assert.equal(html.split('class="figure"').length - 1, 2);
+  assert.equal(html.split("Plotly.newPlot(").length - 1, 2 + countInBundle(html));
+  assert.ok(html.includes("<title>Results &lt;&amp;&gt;</title>"));
+  assert.ok(html.includes("<p>raw</p>"));
+  assert.ok(html.includes('<p class="caption">x &lt; y</p>'));
+  assert.ok(html.includes("data:image/png;base64,iVBORw=="));
+  assert.ok(!/<script[^>]*src=/.test(html), "no external scripts");
+  const plain = htmlReport({ title: "t", sections: [{ heading: "h", html: "x" }] });
+  assert.ok(!plain.includes("plotly.js v4.1.1"), "no bundle without figures");
+});
+
+/** Occurrences of `Plotly.newPlot(` inside the embedded bundle itself. */
+function countInBundle(html: string): number {
+  const start = html.indexOf("plotly.js v4.1.1");
+  const end = html.indexOf("</script>", start);
+  return html.slice(start, end).split("Plotly.newPlot(").length - 1;
+}
+
+Deno.test("escapeHtml", () => {
+  assert.equal(
+    escapeHtml(`<a href="x">'&'</a>`),
+    "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;",
+  );
+});
+
+Deno.test("plotlyNotebook inlines the bundle only the first time", () => {
+  const fig = barFigure(["a"], [1], [0], "t");
+  const key = Symbol.for("Jupyter.display");
+  const first = plotlyNotebook(fig)[key]()["text/html"];
+  const second = plotlyNotebook(fig)[key]()["text/html"];
+  assert.ok(first.includes("plotly.js v4.1.1"));
+  assert.ok(!second.includes("plotly.js v4.1.1"));
+  assert.ok(second.includes("window.Plotly.newPlot("));
+  assert.ok(/<div id="madformer-plot-[0-9a-f-]+"/.test(second));
+});
+
+Deno.test("resizeBilinear keeps constants and interpolates", () => {
+  const up = resizeBilinear([1, 1, 1, 1], { width: 2, height: 2 }, { width: 5, height: 3 });
+  assert.ok(up.every((v) => Math.abs(v - 1) < 1e-6));
+  const ramp = resizeBilinear([0, 1], { width: 2, height: 1 }, { width: 4, height: 1 });
+  assert.deepEqual(Array.from(ramp), [0, 0.25, 0.75, 1]);
+});
+
+Deno.test("heatmapOverlayPng returns a PNG of the image size", async () => {
+  for (const channels of [1, 3] as const) {
+    const image = { width: 40, height: 30, channels, data: new Float32Array(40 * 30 * channels) };
+    image.data.fill(0.5);
+    const map = Float32Array.from({ length: 8 * 6 }, (_, i) => i);
+    const png = await heatmapOverlayPng(image, map, { width: 8, height: 6 }, { alpha: 0.6 });
+    assert.deepEqual(Array.from(png.subarray(0, 4)), [137, 80, 78, 71]);
+    const meta = await sharp(png).metadata();
+    assert.equal(meta.format, "png");
+    assert.equal(meta.width, 40);
+    assert.equal(meta.height, 30);
+    const { data } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    // Top-left is the map's minimum (jet blue), bottom-right its maximum (jet red).
+    assert.ok(data[2] > data[0], "cold corner is blue");
+    const last = data.length - 3;
+    assert.ok(data[last] > data[last + 2], "hot corner is red");
+  }
+  await assert.rejects(
+    () =>
+      heatmapOverlayPng(
+        { width: 2, height: 2, channels: 3, data: new Float32Array(5) },
+        new Float32Array(4),
+        { width: 2, height: 2 },
+      ),
+    MadError,
+  );
+});
+
+Deno.test("imageGridPng tiles images", async () => {
+  const im = (w: number, h: number) => ({
+    width: w,
+    height: h,
+    channels: 3 as const,
+    data: new Float32Array(w * h * 3).fill(1),
+  });
+  const png = await imageGridPng([im(10, 8), im(6, 6), im(10, 8)], 2);
+  const meta = await sharp(png).metadata();
+  assert.equal(meta.width, 2 * 10 + 3 * 4);
+  assert.equal(meta.height, 2 * 8 + 3 * 4);
+  await assert.rejects(() => imageGridPng([], 2), MadError);
+});
