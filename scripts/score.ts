@@ -12,7 +12,6 @@ import { type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { type ScoredSample, scoreImagePaths, scoreTableFile } from "../lib/train/score.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
-import { geometry } from "../lib/model/madformer.ts";
 import { heatmapOverlayPng } from "../lib/report/heatmap.ts";
 
 const USAGE = "usage: deno task score --checkpoint CKPT (--images DIR_OR_FILE... | " +
@@ -45,12 +44,12 @@ async function main(): Promise<void> {
     const scored = await scoreImagePaths(ckpt, images, cache, { category: flags.category });
     if (flags.maps) {
       await Deno.mkdir(flags.maps, { recursive: true });
-      const grid = geometry(ckpt.config.model).grid;
       const bar = new Progress("writing heatmaps", scored.length);
       for (const item of scored) {
         if (!item.map) continue;
         const image = await cache.get(item.path, { size: 256, channels: 3 });
         // A fixed colour scale (standardised units) keeps heatmaps comparable across images.
+        const grid = Math.round(Math.sqrt(item.map.length));
         const png = await heatmapOverlayPng(image, item.map, { width: grid, height: grid }, {
           min: 0,
           max: 6,

@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     help: { type: "boolean", short: "h" },
   }, USAGE);
   if (flags.help) return console.log(USAGE);
+  // On resume without --config the checkpoint's own config is the base (see train()).
   const base = flags.config ? await loadConfigFile(flags.config) : DEFAULT_CONFIG;
   const train_: Record<string, number> = {};
   const set = (key: string, flag: string, value: string | undefined) => {
@@ -56,15 +57,15 @@ async function main(): Promise<void> {
       );
     }
   }
-  const backend = await useBackend(flags.backend as BackendName);
+  await useBackend(flags.backend as BackendName);
   const out = flags.out ?? join("results", new Date().toISOString().replace(/[:.]/g, "-"));
-  console.error(`training on ${backend}; writing ${out}/`);
   const result = await train({
     config,
     imageDirs,
     tablePaths,
     out,
     resume: flags.resume,
+    explicitConfig: Boolean(flags.config),
     cacheDir: join("data", ".cache", "images"),
     quiet: flags.quiet,
   });

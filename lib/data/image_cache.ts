@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { writeFileAtomic } from "../cli.ts";
 import { fileError, isNotFound } from "../errors.ts";
-import { decodeImage } from "./images.ts";
+import { decodeImage, readProblem } from "./images.ts";
 import type { DecodedImage } from "./types.ts";
 
 const MAGIC = 0x4944414d; // "MADI" read as a little-endian u32
@@ -119,7 +119,7 @@ export class ImageCache {
       info = await Deno.stat(real);
     } catch (e) {
       if (isNotFound(e)) throw fileError(path, "image file not found");
-      throw fileError(path, `cannot read (${e instanceof Error ? e.message.split("\n")[0] : e})`);
+      throw fileError(path, readProblem(e));
     }
     const key = [real, info.mtime?.getTime() ?? 0, info.size, options.size, options.channels]
       .join("|");

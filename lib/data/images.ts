@@ -33,8 +33,16 @@ async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
     return await Deno.stat(path);
   } catch (e) {
     if (isNotFound(e)) return null;
-    throw fileError(path, `cannot read (${oneLine(e)})`);
+    throw fileError(path, readProblem(e));
   }
+}
+
+/** What went wrong reading a path, in words (a symlink loop gets its own message). */
+export function readProblem(e: unknown): string {
+  if (e instanceof Deno.errors.FilesystemLoop) {
+    return "symbolic link loop (the link leads back to itself); remove or fix it";
+  }
+  return `cannot read (${oneLine(e)})`;
 }
 
 async function isDir(path: string): Promise<boolean> {
@@ -236,7 +244,7 @@ export async function listImagesToScore(pathOrDir: string): Promise<ImageSample[
     try {
       real = await Deno.realPath(dir);
     } catch (e) {
-      throw fileError(dir, `cannot read (${oneLine(e)})`);
+      throw fileError(dir, readProblem(e));
     }
     if (visited.has(real)) return;
     visited.add(real);

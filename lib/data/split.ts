@@ -16,16 +16,20 @@ import type { SplitIndices, SplitSpec, Table } from "./types.ts";
  * training pool, from which `round(valShare * pool)` are held out for validation. The test
  * part is the remaining normals plus every anomaly. Each part is sorted ascending.
  *
+ * @param source The file the labels came from, named in errors.
  * @throws {MadError} when the protocol is not `half-normals`, `valShare` is outside [0, 1),
  * or there are too few normals.
  */
-export function splitTable(labels: Uint8Array, spec: SplitSpec): SplitIndices {
+export function splitTable(labels: Uint8Array, spec: SplitSpec, source?: string): SplitIndices {
   checkSpec(spec, "half-normals");
   const normals: number[] = [];
   const anomalies: number[] = [];
   labels.forEach((l, i) => (l ? anomalies : normals).push(i));
   if (normals.length < 2) {
-    throw new MadError(`cannot split: only ${normals.length} normal rows (need at least 2)`);
+    const what = normals.length === 0
+      ? `no normal rows (label 0) among ${labels.length}; training needs normals`
+      : `only ${normals.length} normal row (label 0); training needs at least 2`;
+    throw new MadError(`${source ? `${source}: ` : ""}cannot split: ${what}`);
   }
   const rng = new Rng(spec.seed);
   rng.shuffle(normals);
@@ -47,10 +51,15 @@ export function splitTable(labels: Uint8Array, spec: SplitSpec): SplitIndices {
  * @throws {MadError} when the protocol is not `given`, `valShare` is outside [0, 1) or
  * `nTrain` is not a positive integer.
  */
-export function splitGiven(nTrain: number, testLabels: Uint8Array, spec: SplitSpec): SplitIndices {
+export function splitGiven(
+  nTrain: number,
+  testLabels: Uint8Array,
+  spec: SplitSpec,
+  source?: string,
+): SplitIndices {
   checkSpec(spec, "given");
   if (!Number.isInteger(nTrain) || nTrain < 1) {
-    throw new MadError(`cannot split: ${nTrain} training rows`);
+    throw new MadError(`${source ? `${source}: ` : ""}cannot split: ${nTrain} training rows`);
   }
   const rows = new Rng(spec.seed).shuffle(Array.from({ length: nTrain }, (_, i) => i));
   const nVal = Math.round(spec.valShare * nTrain);

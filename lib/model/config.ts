@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MadError } from "../errors.ts";
+import { isNotFound, MadError } from "../errors.ts";
 
 /** Every switch an ablation may turn and every size the model has. */
 export interface ModelConfig {
@@ -37,6 +37,13 @@ export interface ModelConfig {
   tableMaskRatio: number;
   /** Nearest neighbours averaged by the kNN head. */
   knnK: number;
+  /**
+   * Feature levels the kNN head compares: stem stage indices (finer grids, more local), and
+   * `stem.length - 1` for the encoder tokens.
+   */
+  knnLevels: number[];
+  /** Reduce image maps to a score by the maximum of a 3x3-smoothed map (else the plain max). */
+  smoothMaps: boolean;
   /** Maximum memory-bank rows per image category (random subsample when larger). */
   knnBankSize: number;
 }
@@ -88,7 +95,9 @@ export const DEFAULT_CONFIG: Config = {
     maskRatio: 0.25,
     tableMaskRatio: 0.34,
     knnK: 1,
-    knnBankSize: 20000,
+    knnLevels: [0, 1, 2],
+    smoothMaps: false,
+    knnBankSize: 40000,
   },
   train: {
     epochs: 12,
@@ -134,8 +143,13 @@ export function mergeConfig(
     }
     const target = merged[section] as unknown as Record<string, unknown>;
     for (const [key, value] of Object.entries(values as Record<string, unknown>)) {
-      if (!(key in target)) {
-        throw new MadError(`${source}: unknown key '${section}.${key}'`);
+      if (!Object.hasOwn(target, key)) {
+        const near = closest(key, Object.keys(target));
+        throw new MadError(
+          `${source}: unknown key '${section}.${key}'${
+            near ? ` (did you mean '${section}.${near}'?)` : ""
+          }`,
+        );
       }
       const expected = target[key];
       const ok = Array.isArray(expected)
@@ -154,6 +168,32 @@ export function mergeConfig(
   return merged;
 }
 
+/** The candidate within edit distance 2 of `word` (case-insensitive), if any. */
+function closest(word: string, candidates: string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const row = [i];
+      for (let j = 1; j <= b.length; j++) {
+        row[j] = Math.min(
+          prev[j] + 1,
+          row[j - 1] + 1,
+          prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+        );
+      }
+      prev = row;
+    }
+    return prev[b.length];
+  };
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const c of candidates) {
+    const d = distance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best;
+}
+
 /** Checks cross-field constraints; throws a one-line MadError naming the problem. */
 export function validateConfig(config: Config, source = "config"): void {
   const m = config.model;
@@ -161,6 +201,17 @@ export function validateConfig(config: Config, source = "config"): void {
   const fail = (msg: string) => {
     throw new MadError(`${source}: ${msg}`);
   };
+  const positiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
+  for (const key of ["imageSize", "width", "layers", "heads", "mlpRatio", "knnK"] as const) {
+    if (!positiveInt(m[key])) fail(`model.${key} must be a positive integer, got ${m[key]}`);
+  }
+  if (!positiveInt(m.knnBankSize)) fail(`model.knnBankSize must be a positive integer`);
+  if (m.stem.length === 0 || !m.stem.every(positiveInt)) {
+    fail(`model.stem must be a non-empty list of positive integers`);
+  }
+  if (!m.stemChannels.every(positiveInt)) {
+    fail(`model.stemChannels must be a list of positive integers`);
+  }
   if (m.stem.length !== m.stemChannels.length + 1) {
     fail(`model.stem needs one more entry than model.stemChannels`);
   }
@@ -177,8 +228,18 @@ export function validateConfig(config: Config, source = "config"): void {
   for (const key of ["epochs", "batchSize", "tableBatchSize"] as const) {
     if (!Number.isInteger(t[key]) || t[key] < 1) fail(`train.${key} must be a positive integer`);
   }
+  for (const key of ["tableStepsPerImageStep", "tableStepsPerEpoch"] as const) {
+    if (!Number.isSafeInteger(t[key]) || t[key] < 0) {
+      fail(`train.${key} must be a non-negative integer`);
+    }
+  }
   if (!(t.lr > 0)) fail(`train.lr must be positive`);
   if (!(t.valShare > 0 && t.valShare < 1)) fail(`train.valShare must be in (0, 1)`);
+  if (!(t.anomalyShare >= 0 && t.anomalyShare <= 1)) fail(`train.anomalyShare must be in [0, 1]`);
+  for (const key of ["weightDecay", "anomalyLossWeight", "clipNorm"] as const) {
+    if (!(t[key] >= 0)) fail(`train.${key} must be zero or positive`);
+  }
+  if (!Number.isSafeInteger(t.seed)) fail(`train.seed must be an integer`);
 }
 
 /** Reads and merges a `--config` JSON file. */
@@ -186,12 +247,14 @@ export async function loadConfigFile(path: string, base = DEFAULT_CONFIG): Promi
   let text: string;
   try {
     text = await Deno.readTextFile(path);
-  } catch {
-    throw new MadError(`${path}: cannot read config file`);
+  } catch (e) {
+    throw new MadError(
+      `${path}: ${isNotFound(e) ? "config file not found" : "cannot read config file"}`,
+    );
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(text.replace(/^\uFEFF/, ""));
   } catch (e) {
     throw new MadError(`${path}: not valid JSON (${(e as Error).message.split("\n")[0]})`);
   }

@@ -1,8 +1,9 @@
 /**
  * The anomaly detector around the model: turns forward passes into anomaly evidence (masked
- * reconstruction error, sigmoid head logits, nearest-neighbour distance of token features to a
- * per-dataset memory bank of normals), standardises each on validation normals of the same
- * dataset or image category, and combines them into one score and, for images, an anomaly map.
+ * reconstruction error, sigmoid head logits, nearest-neighbour distance of token features to
+ * per-dataset memory banks of normals at several scales), standardises each on validation
+ * normals of the same dataset or image category, and combines them into one score and, for
+ * images, an anomaly map.
  *
  * @module
  */
@@ -19,18 +20,36 @@ import {
 import { buildBank, knnDistances, type MemoryBank } from "./knn.ts";
 import { Rng } from "../rng.ts";
 
-/** Names of the evidence components. */
-export type Component = "recon" | "knn" | "patch" | "cls";
+/**
+ * Names of the evidence components: `recon`, `patch`, `cls`, `knn` (tables) and `knn<L>` for
+ * image feature level L (stem stages, then encoder tokens).
+ */
+export type Component = string;
 
-/** Raw evidence for a batch: per-token maps (images) or per-sample values, by component. */
+/** A per-token map for n images on a grid x grid lattice. */
+export interface TokenMap {
+  grid: number;
+  /** n * grid * grid values. */
+  values: Float32Array;
+}
+
+/** Feature rows for a kNN component: n * rowsPerSample rows of width dim. */
+export interface FeatureSet {
+  dim: number;
+  /** Lattice side for images (rows per sample = grid * grid); 1 for tables. */
+  grid: number;
+  data: Float32Array;
+}
+
+/** Raw evidence for n samples. */
 export interface Evidence {
-  /** Per-sample scores by component, each of length n. */
-  sample: Partial<Record<Component, Float32Array>>;
-  /** Per-token maps by component (images only), each n * tokens long. */
-  tokens: Partial<Record<Component, Float32Array>>;
-  /** Features for the kNN head, n * featureRows * dim. */
-  features: Float32Array;
-  featureDim: number;
+  n: number;
+  /** Per-sample scores by component. */
+  sample: Record<Component, Float32Array>;
+  /** Per-token maps by component (images only). */
+  tokens: Record<Component, TokenMap>;
+  /** kNN features by component. */
+  features: Record<Component, FeatureSet>;
 }
 
 /** Mean and standard deviation of a component on validation normals. */
@@ -41,17 +60,26 @@ export interface Moments {
 
 /** Scoring statistics for one dataset or image category. */
 export interface KeyStats {
-  sample: Partial<Record<Component, Moments>>;
-  tokens: Partial<Record<Component, Moments>>;
+  sample: Record<Component, Moments>;
+  tokens: Record<Component, Moments>;
   /** Decision threshold on the combined score, chosen on validation. */
   threshold: number;
+}
+
+/** kNN feature levels an image config uses, each a valid stem stage or the token level. */
+export function knnLevels(config: ModelConfig): number[] {
+  const last = config.stem.length - 1;
+  return [...new Set(config.knnLevels.filter((l) => l >= 0 && l <= last))].sort();
 }
 
 /** Which components a config turns on, in a fixed order. */
 export function activeComponents(config: ModelConfig, modality: "image" | "table"): Component[] {
   const out: Component[] = [];
   if (config.reconstructionHead) out.push("recon");
-  if (config.knnHead) out.push("knn");
+  if (config.knnHead) {
+    if (modality === "image") out.push(...knnLevels(config).map((l) => `knn${l}`));
+    else out.push("knn");
+  }
   if (config.anomalyHead) {
     if (modality === "image") out.push("patch");
     out.push("cls");
@@ -59,9 +87,16 @@ export function activeComponents(config: ModelConfig, modality: "image" | "table
   return out;
 }
 
+/** Width of the kNN features of a component (for checking stored memory banks). */
+export function knnDim(config: ModelConfig, component: Component): number {
+  if (component === "knn") return config.width;
+  const level = Number(component.slice(3));
+  return level < config.stem.length - 1 ? config.stemChannels[level] : 2 * config.width;
+}
+
 const EVIDENCE_BATCH = 16;
 
-/** Images as [n, S, S, 3] values in [0, 1] (row-major, one Float32Array per image). */
+/** Images as RGB HWC float arrays in [0, 1] of side config.imageSize. */
 export function imageEvidence(
   params: Params,
   config: ModelConfig,
@@ -71,12 +106,14 @@ export function imageEvidence(
   const g = geometry(config);
   const S = config.imageSize;
   const n = images.length;
+  const levels = config.knnHead ? knnLevels(config) : [];
+  const last = config.stem.length - 1;
+  const evidence: Evidence = { n, sample: {}, tokens: {}, features: {} };
+  const wantHeads = !options.featuresOnly;
   const recon = new Float32Array(n * g.tokens);
   const patch = new Float32Array(n * g.tokens);
   const cls = new Float32Array(n);
-  const featureDim = 2 * config.width;
-  const features = new Float32Array(n * g.tokens * featureDim);
-  const patterns = config.reconstructionHead && !options.featuresOnly
+  const patterns = config.reconstructionHead && wantHeads
     ? maskPatterns(Math.max(1, Math.round(1 / Math.max(config.maskRatio, 0.05))), g.tokens, g.grid)
     : [];
   for (let start = 0; start < n; start += EVIDENCE_BATCH) {
@@ -85,25 +122,42 @@ export function imageEvidence(
     tf.tidy(() => {
       const x = tf.tensor4d(concatArrays(batch), [B, S, S, 3]);
       const plain = forwardImages(params, config, x, null);
-      patch.set(plain.patchLogits.dataSync(), start * g.tokens);
-      cls.set(plain.clsLogits.dataSync(), start);
-      const feats = tf.concat([l2(plain.stemTokens), l2(plain.tokens)], 2);
-      features.set(feats.dataSync(), start * g.tokens * featureDim);
+      if (wantHeads) {
+        patch.set(plain.patchLogits.dataSync(), start * g.tokens);
+        cls.set(plain.clsLogits.dataSync(), start);
+      }
+      for (const level of levels) {
+        const feats = level < last
+          ? plain.stages[level]
+          : tf.concat([l2(plain.stemTokens), l2(plain.tokens)], 2);
+        const dim = feats.shape[feats.shape.length - 1]!;
+        const grid = level < last ? plain.stages[level].shape[1] : g.grid;
+        const name = `knn${level}`;
+        if (!evidence.features[name]) {
+          evidence.features[name] = { dim, grid, data: new Float32Array(n * grid * grid * dim) };
+        }
+        evidence.features[name].data.set(feats.dataSync(), start * grid * grid * dim);
+      }
       if (patterns.length > 0) {
         const target = patchTargets(config, x);
         let error = tf.zeros([B, g.tokens]);
         for (const pattern of patterns) {
           const mask = tf.tensor2d(pattern, [1, g.tokens]).tile([B, 1]) as tf.Tensor2D;
           const out = forwardImages(params, config, x, mask);
-          const e = out.reconstruction.sub(target).square().mean(2);
-          error = error.add(e.mul(mask));
+          error = error.add(out.reconstruction.sub(target).square().mean(2).mul(mask));
         }
         recon.set(error.dataSync(), start * g.tokens);
       }
     });
   }
-  const tokens: Evidence["tokens"] = { recon, patch };
-  return { sample: { cls }, tokens, features, featureDim };
+  if (wantHeads) {
+    if (config.reconstructionHead) evidence.tokens.recon = { grid: g.grid, values: recon };
+    if (config.anomalyHead) {
+      evidence.tokens.patch = { grid: g.grid, values: patch };
+      evidence.sample.cls = cls;
+    }
+  }
+  return evidence;
 }
 
 /** Normalised table rows [n, d] (row-major). */
@@ -118,9 +172,9 @@ export function tableEvidence(
   const n = rows.length / d;
   const recon = new Float32Array(n);
   const cls = new Float32Array(n);
-  const featureDim = config.width;
-  const features = new Float32Array(n * featureDim);
+  const features = new Float32Array(n * config.width);
   const groups = Math.max(1, Math.round(1 / Math.max(config.tableMaskRatio, 1 / d)));
+  const wantHeads = !options.featuresOnly;
   const batchSize = 512;
   for (let start = 0; start < n; start += batchSize) {
     const B = Math.min(batchSize, n - start);
@@ -128,8 +182,8 @@ export function tableEvidence(
       const x = tf.tensor2d(rows.subarray(start * d, (start + B) * d), [B, d]);
       const plain = forwardTable(params, config, table, x, null);
       cls.set(plain.clsLogits.dataSync(), start);
-      features.set(l2(plain.cls).dataSync(), start * featureDim);
-      if (config.reconstructionHead && !options.featuresOnly) {
+      features.set(l2(plain.cls).dataSync(), start * config.width);
+      if (config.reconstructionHead && wantHeads) {
         let error = tf.zeros([B]);
         for (let gi = 0; gi < groups; gi++) {
           const pattern = new Float32Array(d).map((_, j) => (j % groups === gi ? 1 : 0));
@@ -141,7 +195,11 @@ export function tableEvidence(
       }
     });
   }
-  return { sample: { cls, recon }, tokens: {}, features, featureDim };
+  const evidence: Evidence = { n, sample: {}, tokens: {}, features: {} };
+  if (config.knnHead) evidence.features.knn = { dim: config.width, grid: 1, data: features };
+  if (wantHeads && config.reconstructionHead) evidence.sample.recon = recon;
+  if (wantHeads && config.anomalyHead) evidence.sample.cls = cls;
+  return evidence;
 }
 
 function l2(x: tf.Tensor): tf.Tensor {
@@ -149,8 +207,7 @@ function l2(x: tf.Tensor): tf.Tensor {
 }
 
 function concatArrays(arrays: Float32Array[]): Float32Array {
-  const total = arrays.reduce((s, a) => s + a.length, 0);
-  const out = new Float32Array(total);
+  const out = new Float32Array(arrays.reduce((s, a) => s + a.length, 0));
   let offset = 0;
   for (const a of arrays) {
     out.set(a, offset);
@@ -159,24 +216,40 @@ function concatArrays(arrays: Float32Array[]): Float32Array {
   return out;
 }
 
-/** Memory bank of normal features for the kNN head. */
-export function bankFromEvidence(evidence: Evidence, limit: number, seed: number): MemoryBank {
-  return buildBank(evidence.features, evidence.featureDim, limit, new Rng(seed));
+/** Memory banks of normal features for every kNN component of the evidence. */
+export function banksFromEvidence(
+  evidence: Evidence,
+  limit: number,
+  seed: number,
+): Record<Component, MemoryBank> {
+  const banks: Record<Component, MemoryBank> = {};
+  for (const [name, f] of Object.entries(evidence.features)) {
+    banks[name] = buildBank(f.data, f.dim, limit, new Rng(seed));
+  }
+  return banks;
 }
 
-/** Fills in the kNN component of evidence against a bank. */
-export function addKnn(evidence: Evidence, bank: MemoryBank, k: number, perToken: boolean): void {
-  const distances = knnDistances(bank, evidence.features, k);
-  if (perToken) evidence.tokens.knn = distances;
-  else evidence.sample.knn = distances;
+/** Fills in the kNN components of evidence against the banks. */
+export function addKnn(evidence: Evidence, banks: Record<Component, MemoryBank>, k: number): void {
+  for (const [name, f] of Object.entries(evidence.features)) {
+    const bank = banks[name];
+    if (!bank) continue;
+    const distances = knnDistances(bank, f.data, k);
+    if (f.grid === 1) evidence.sample[name] = distances;
+    else evidence.tokens[name] = { grid: f.grid, values: distances };
+  }
 }
 
-/** 3x3 mean filter over each image's token grid, then the maximum: the image-level score. */
-export function smoothedMax(map: Float32Array, n: number, grid: number): Float32Array {
+/** Per-image maximum of a token map, optionally after a 3x3 mean filter. */
+export function imageMax(map: TokenMap, n: number, smooth: boolean): Float32Array {
+  const cells = map.grid * map.grid;
   const out = new Float32Array(n);
   for (let b = 0; b < n; b++) {
-    const smooth = smoothGrid(map.subarray(b * grid * grid, (b + 1) * grid * grid), grid);
-    out[b] = Math.max(...smooth);
+    const one = map.values.subarray(b * cells, (b + 1) * cells);
+    const values = smooth ? smoothGrid(one, map.grid) : one;
+    let best = -Infinity;
+    for (const v of values) if (v > best) best = v;
+    out[b] = best;
   }
   return out;
 }
@@ -203,19 +276,17 @@ export function smoothGrid(map: Float32Array, grid: number): Float32Array {
   return out;
 }
 
-/** Per-sample scores by component: image token maps reduced by smoothed maximum. */
+/** Per-sample scores by component: image token maps reduced by their maximum. */
 export function sampleScores(
   evidence: Evidence,
   components: Component[],
-  n: number,
-  grid: number,
-): Record<string, Float32Array> {
-  const out: Record<string, Float32Array> = {};
+  smooth: boolean,
+): Record<Component, Float32Array> {
+  const out: Record<Component, Float32Array> = {};
   for (const c of components) {
     const tokens = evidence.tokens[c];
-    const sample = evidence.sample[c];
-    if (tokens) out[c] = smoothedMax(tokens, n, grid);
-    else if (sample) out[c] = sample;
+    if (tokens) out[c] = imageMax(tokens, evidence.n, smooth);
+    else if (evidence.sample[c]) out[c] = evidence.sample[c];
   }
   return out;
 }
@@ -235,15 +306,14 @@ export function moments(values: ArrayLike<number>): Moments {
 export function fitStats(
   evidence: Evidence,
   components: Component[],
-  n: number,
-  grid: number,
+  smooth: boolean,
 ): Omit<KeyStats, "threshold"> {
-  const samples = sampleScores(evidence, components, n, grid);
+  const samples = sampleScores(evidence, components, smooth);
   const stats: Omit<KeyStats, "threshold"> = { sample: {}, tokens: {} };
   for (const c of components) {
     if (samples[c]) stats.sample[c] = moments(samples[c]);
     const tokens = evidence.tokens[c];
-    if (tokens) stats.tokens[c] = moments(tokens);
+    if (tokens) stats.tokens[c] = moments(tokens.values);
   }
   return stats;
 }
@@ -253,35 +323,63 @@ export function combineScores(
   evidence: Evidence,
   components: Component[],
   stats: Omit<KeyStats, "threshold">,
-  n: number,
-  grid: number,
-): { scores: Float32Array; parts: Record<string, Float32Array> } {
-  const samples = sampleScores(evidence, components, n, grid);
-  const scores = new Float32Array(n);
-  const parts: Record<string, Float32Array> = {};
-  for (const c of components) {
+  smooth: boolean,
+): { scores: Float32Array; parts: Record<Component, Float32Array> } {
+  const samples = sampleScores(evidence, components, smooth);
+  const scores = new Float32Array(evidence.n);
+  const parts: Record<Component, Float32Array> = {};
+  const used = components.filter((c) => stats.sample[c] && samples[c]);
+  for (const c of used) {
     const m = stats.sample[c];
-    if (!m || !samples[c]) continue;
     parts[c] = samples[c].map((v) => (v - m.mean) / m.std);
-    for (let i = 0; i < n; i++) scores[i] += parts[c][i] / components.length;
+    for (let i = 0; i < evidence.n; i++) scores[i] += parts[c][i] / used.length;
   }
   return { scores, parts };
 }
 
-/** Combined per-token anomaly maps (standardised components averaged), n * tokens long. */
+/**
+ * Combined per-token anomaly maps: each component standardised, upsampled to the finest grid
+ * among them, and averaged. Returns n maps of grid x grid.
+ */
 export function combineMaps(
   evidence: Evidence,
   components: Component[],
   stats: Omit<KeyStats, "threshold">,
-): Float32Array | null {
+): { grid: number; maps: Float32Array[] } | null {
   const used = components.filter((c) => evidence.tokens[c] && stats.tokens[c]);
   if (used.length === 0) return null;
-  const length = evidence.tokens[used[0]]!.length;
-  const out = new Float32Array(length);
+  const grid = Math.max(...used.map((c) => evidence.tokens[c].grid));
+  const maps = Array.from({ length: evidence.n }, () => new Float32Array(grid * grid));
   for (const c of used) {
-    const m = stats.tokens[c]!;
-    const map = evidence.tokens[c]!;
-    for (let i = 0; i < length; i++) out[i] += (map[i] - m.mean) / m.std / used.length;
+    const { grid: g, values } = evidence.tokens[c];
+    const m = stats.tokens[c];
+    for (let b = 0; b < evidence.n; b++) {
+      const standard = values.subarray(b * g * g, (b + 1) * g * g).map((v) => (v - m.mean) / m.std);
+      const up = g === grid ? standard : upsampleMap(standard, g, grid);
+      for (let i = 0; i < up.length; i++) maps[b][i] += up[i] / used.length;
+    }
+  }
+  return { grid, maps };
+}
+
+/** Bilinear upsampling of a grid x grid map to size x size (pixel-centre aligned). */
+export function upsampleMap(map: Float32Array, grid: number, size: number): Float32Array {
+  const out = new Float32Array(size * size);
+  const scale = grid / size;
+  for (let y = 0; y < size; y++) {
+    const gy = Math.min(Math.max((y + 0.5) * scale - 0.5, 0), grid - 1);
+    const y0 = Math.floor(gy);
+    const y1 = Math.min(y0 + 1, grid - 1);
+    const ty = gy - y0;
+    for (let x = 0; x < size; x++) {
+      const gx = Math.min(Math.max((x + 0.5) * scale - 0.5, 0), grid - 1);
+      const x0 = Math.floor(gx);
+      const x1 = Math.min(x0 + 1, grid - 1);
+      const tx = gx - x0;
+      const top = map[y0 * grid + x0] * (1 - tx) + map[y0 * grid + x1] * tx;
+      const bottom = map[y1 * grid + x0] * (1 - tx) + map[y1 * grid + x1] * tx;
+      out[y * size + x] = top * (1 - ty) + bottom * ty;
+    }
   }
   return out;
 }

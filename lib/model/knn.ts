@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../rng.ts";
+import { matMul2d } from "./ops.ts";
 
 /** A memory bank: `rows` normal feature vectors of width `dim`, stored as [dim, rows]. */
 export interface MemoryBank {
@@ -42,6 +43,19 @@ const CHUNK = 8192;
  */
 export function knnDistances(bank: MemoryBank, queries: Float32Array, k = 1): Float32Array {
   const q = queries.length / bank.dim;
+  // Query blocks keep the distance matrix (block x CHUNK floats) small for wasm memory.
+  const out = new Float32Array(q);
+  for (let start = 0; start < q; start += QUERY_BLOCK) {
+    const end = Math.min(q, start + QUERY_BLOCK);
+    out.set(knnBlock(bank, queries.subarray(start * bank.dim, end * bank.dim), k), start);
+  }
+  return out;
+}
+
+const QUERY_BLOCK = 2048;
+
+function knnBlock(bank: MemoryBank, queries: Float32Array, k: number): Float32Array {
+  const q = queries.length / bank.dim;
   return tf.tidy(() => {
     const query = tf.tensor2d(queries, [q, bank.dim]);
     const queryNorm = query.square().sum(1, true);
@@ -50,11 +64,14 @@ export function knnDistances(bank: MemoryBank, queries: Float32Array, k = 1): Fl
       const size = Math.min(CHUNK, bank.rows - start);
       const chunk = bankChunk(bank, start, size);
       const bankNorm = chunk.square().sum(0, true);
-      const d2 = queryNorm.add(bankNorm).sub(tf.matMul(query, chunk).mul(2));
-      best.push(tf.neg(tf.topk(tf.neg(d2), Math.min(k, size)).values));
+      const d2 = queryNorm.add(bankNorm).sub(matMul2d(query, chunk).mul(2));
+      // A plain minimum is far cheaper than top-k on wasm, and k = 1 is the common case.
+      best.push(k === 1 ? d2.min(1, true) : tf.neg(tf.topk(tf.neg(d2), Math.min(k, size)).values));
     }
     const all = tf.concat(best, 1);
-    const nearest = tf.neg(tf.topk(tf.neg(all), Math.min(k, all.shape[1]!)).values);
+    const nearest = k === 1
+      ? all.min(1, true)
+      : tf.neg(tf.topk(tf.neg(all), Math.min(k, all.shape[1]!)).values);
     return tf.sqrt(tf.relu(nearest)).mean(1).dataSync() as Float32Array;
   });
 }

@@ -16,7 +16,12 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "./config.ts";
 import { Rng } from "../rng.ts";
-import { matMul2d } from "./ops.ts";
+import {
+  attention as fastAttention,
+  gelu as fastGelu,
+  layerNorm as fastLayerNorm,
+  matMul2d,
+} from "./ops.ts";
 
 /** Name → variable. */
 export type Params = Map<string, tf.Variable>;
@@ -159,14 +164,11 @@ function dense(params: Params, name: string, x: tf.Tensor): tf.Tensor {
 }
 
 function layerNorm(params: Params, name: string, x: tf.Tensor): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return x.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).mul(p(params, `${name}.g`)).add(
-    p(params, `${name}.b`),
-  );
+  return fastLayerNorm(x, p(params, `${name}.g`), p(params, `${name}.b`));
 }
 
 function gelu(x: tf.Tensor): tf.Tensor {
-  return x.mul(tf.sigmoid(x.mul(1.702)));
+  return fastGelu(x);
 }
 
 /**
@@ -222,17 +224,11 @@ export function tableTokens(params: Params, table: string, rows: tf.Tensor2D): t
 }
 
 function attention(params: Params, name: string, x: tf.Tensor3D, heads: number): tf.Tensor3D {
-  const [B, N, D] = x.shape;
-  const dh = D / heads;
-  const split = (t: tf.Tensor) =>
-    t.reshape([B, N, heads, dh]).transpose([0, 2, 1, 3]).reshape([B * heads, N, dh]);
-  const q = split(dense(params, `${name}.q`, x).mul(1 / Math.sqrt(dh)));
-  const k = split(dense(params, `${name}.k`, x));
-  const v = split(dense(params, `${name}.v`, x));
-  const weights = tf.softmax(tf.matMul(q, k, false, true));
-  const out = tf.matMul(weights, v).reshape([B, heads, N, dh]).transpose([0, 2, 1, 3])
-    .reshape([B, N, D]);
-  return dense(params, `${name}.o`, out) as tf.Tensor3D;
+  const q = dense(params, `${name}.q`, x) as tf.Tensor3D;
+  const k = dense(params, `${name}.k`, x) as tf.Tensor3D;
+  const v = dense(params, `${name}.v`, x) as tf.Tensor3D;
+  // The 1/sqrt(head width) scale is applied inside the fast op.
+  return dense(params, `${name}.o`, fastAttention(q, k, v, heads)) as tf.Tensor3D;
 }
 
 /** The pre-norm encoder: [B, N, D] to [B, N, D], final layer norm applied. */

@@ -7,11 +7,11 @@
  * @module
  */
 import type { ModelConfig } from "./config.ts";
-import { geometry, type Params } from "./madformer.ts";
+import type { Params } from "./madformer.ts";
 import {
   activeComponents,
   addKnn,
-  bankFromEvidence,
+  banksFromEvidence,
   combineMaps,
   combineScores,
   type Evidence,
@@ -48,7 +48,8 @@ function evidenceOf(
 
 /** A fitted dataset scorer: what checkpoints keep per dataset. */
 export interface FittedKey {
-  bank: MemoryBank | null;
+  /** Memory banks by kNN component. */
+  banks: Record<string, MemoryBank>;
   stats: KeyStats;
 }
 
@@ -65,10 +66,10 @@ export function fullEvidence(
   params: Params,
   config: ModelConfig,
   samples: Samples,
-  bank: MemoryBank | null,
+  banks: Record<string, MemoryBank>,
 ): Evidence {
   const evidence = evidenceOf(params, config, samples);
-  if (config.knnHead && bank) addKnn(evidence, bank, config.knnK, samples.modality === "image");
+  addKnn(evidence, banks, config.knnK);
   return evidence;
 }
 
@@ -84,28 +85,28 @@ export function fitKey(
   valAnomalies: Samples,
   seed: number,
 ): { fitted: FittedKey; report: FitReport } {
-  const bank = config.knnHead
-    ? bankFromEvidence(evidenceOf(params, config, train, true), config.knnBankSize, seed)
-    : null;
+  const banks = config.knnHead
+    ? banksFromEvidence(evidenceOf(params, config, train, true), config.knnBankSize, seed)
+    : {};
   const components = activeComponents(config, valNormals.modality);
-  const grid = geometry(config).grid;
-  const normals = fullEvidence(params, config, valNormals, bank);
-  const anomalies = fullEvidence(params, config, valAnomalies, bank);
+  const smooth = config.smoothMaps;
+  const normals = fullEvidence(params, config, valNormals, banks);
+  const anomalies = fullEvidence(params, config, valAnomalies, banks);
   const nN = countOf(valNormals);
   const nA = countOf(valAnomalies);
-  const base = fitStats(normals, components, nN, grid);
-  const sN = combineScores(normals, components, base, nN, grid);
-  const sA = combineScores(anomalies, components, base, nA, grid);
+  const base = fitStats(normals, components, smooth);
+  const sN = combineScores(normals, components, base, smooth);
+  const sA = combineScores(anomalies, components, base, smooth);
   const labels = new Uint8Array(nN + nA).fill(1, nN);
   const all = Float32Array.from([...sN.scores, ...sA.scores]);
   const report: FitReport = { auroc: auroc(all, labels), components: {} };
-  const rawN = sampleScores(normals, components, nN, grid);
-  const rawA = sampleScores(anomalies, components, nA, grid);
-  for (const c of components) {
+  const rawN = sampleScores(normals, components, smooth);
+  const rawA = sampleScores(anomalies, components, smooth);
+  for (const c of components.filter((c) => rawN[c] && rawA[c])) {
     report.components[c] = auroc(Float32Array.from([...rawN[c], ...rawA[c]]), labels);
   }
   const threshold = bestF1Threshold(all, labels).threshold;
-  return { fitted: { bank, stats: { ...base, threshold } }, report };
+  return { fitted: { banks, stats: { ...base, threshold } }, report };
 }
 
 /** Scores new samples with a fitted scorer: combined scores, and maps for images. */
@@ -114,19 +115,18 @@ export function scoreKey(
   config: ModelConfig,
   fitted: FittedKey,
   samples: Samples,
-): { scores: Float32Array; maps: Float32Array | null; parts: Record<string, Float32Array> } {
+): {
+  scores: Float32Array;
+  /** Per-image anomaly maps (grid x grid each) for images, else null. */
+  maps: Float32Array[] | null;
+  grid: number;
+  parts: Record<string, Float32Array>;
+} {
   const components = activeComponents(config, samples.modality);
-  const evidence = fullEvidence(params, config, samples, fitted.bank);
-  const n = countOf(samples);
-  const { scores, parts } = combineScores(
-    evidence,
-    components,
-    fitted.stats,
-    n,
-    geometry(config).grid,
-  );
-  const maps = samples.modality === "image"
+  const evidence = fullEvidence(params, config, samples, fitted.banks);
+  const { scores, parts } = combineScores(evidence, components, fitted.stats, config.smoothMaps);
+  const combined = samples.modality === "image"
     ? combineMaps(evidence, components, fitted.stats)
     : null;
-  return { scores, maps, parts };
+  return { scores, maps: combined?.maps ?? null, grid: combined?.grid ?? 0, parts };
 }

@@ -16,12 +16,13 @@ import {
   type TableSpec,
 } from "../model/madformer.ts";
 import type { MemoryBank } from "../model/knn.ts";
-import type { KeyStats } from "../model/detector.ts";
+import { type KeyStats, knnDim } from "../model/detector.ts";
 import type { AdamState } from "./optimizer.ts";
 import type { DatasetRecord } from "./datasets.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
 import { writeFileAtomic } from "../cli.ts";
 import { isNotFound, MadError } from "../errors.ts";
+import { checkNormalisation } from "../data/normalise.ts";
 
 /** Identifies our checkpoints and their layout version. */
 export const CHECKPOINT_FORMAT = "madformer-checkpoint";
@@ -95,68 +96,250 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   return decodeCheckpoint(bytes, path);
 }
 
-/** Parses checkpoint bytes (see {@linkcode loadCheckpoint}). */
+/**
+ * Parses checkpoint bytes (see {@linkcode loadCheckpoint}). Refuses, with a one-line MadError
+ * naming `path`: damaged safetensors, files without our format tag (foreign safetensors),
+ * another format version, metadata that is missing or malformed, and weights whose names or
+ * shapes do not match the stored config (a checkpoint of another model config).
+ */
 export function decodeCheckpoint(bytes: Uint8Array, path: string): Checkpoint {
   const { tensors, metadata } = decodeSafetensors(bytes, path);
   const fail = (problem: string): never => {
     throw new MadError(`${path}: ${problem}`);
   };
-  if (metadata.format !== CHECKPOINT_FORMAT) fail("not a MADformer checkpoint (no format tag)");
+  if (metadata.format !== CHECKPOINT_FORMAT) {
+    fail("not a MADformer checkpoint (no madformer format tag in its metadata)");
+  }
+  if (metadata.version === undefined) fail("checkpoint has no format version");
   if (Number(metadata.version) !== CHECKPOINT_VERSION) {
     fail(
       `checkpoint format version ${metadata.version}, this MADformer reads ${CHECKPOINT_VERSION}`,
     );
   }
-  const json = <T>(key: string): T => {
+  const json = (key: string): unknown => {
     try {
-      return JSON.parse(metadata[key]) as T;
+      return JSON.parse(metadata[key]);
     } catch {
       return fail(`metadata '${key}' is missing or not JSON`);
     }
   };
-  const config = mergeConfig(DEFAULT_CONFIG, json<unknown>("config"), `${path} (config)`);
-  const tables = json<TableSpec[]>("tables");
+  const config = mergeConfig(DEFAULT_CONFIG, json("config"), `${path} (config)`);
+  const tables = checkTables(json("tables"), fail);
+  const datasets = checkDatasets(json("datasets"), tables, path, fail);
+  const stats = checkStats(json("stats"), fail);
+  const progress = checkProgress(json("progress"), fail);
+  const adamStep = Number(metadata.adam_step ?? 0);
+  if (!Number.isSafeInteger(adamStep) || adamStep < 0) fail("metadata 'adam_step' is not a count");
+
+  // Refuse a config that implies more weights than the file holds before allocating any, so a
+  // damaged or hostile config cannot ask for gigabytes.
+  const stored = [...tensors].reduce(
+    (s, [n, t]) => s + (n.startsWith("param.") ? t.data.length : 0),
+    0,
+  );
+  const needed = minimumParameters(config, tables);
+  if (!(needed <= stored)) {
+    fail(
+      `its config needs at least ${needed} weights but the file holds ${stored} ` +
+        `(damaged, or saved with another model config)`,
+    );
+  }
   // The expected parameter set and shapes come from the config, so a checkpoint from another
   // config or a damaged one is caught here rather than deep inside a forward pass.
-  const expected = expectedShapes(config, tables);
-  const params: Params = new Map();
-  const instance = newInstance();
-  for (const [name, shape] of expected) {
-    const t = tensors.get(`param.${name}`);
-    if (!t) fail(`parameter ${name} is missing`);
-    if (t!.shape.join("x") !== shape.join("x")) {
-      fail(`parameter ${name} has shape ${t!.shape.join("x")}, expected ${shape.join("x")}`);
-    }
-    params.set(name, paramVariable(name, tf.tensor(t!.data, t!.shape), instance));
-  }
-  let adam: AdamState | null = null;
-  if (tensors.has(`adam.m.${[...expected.keys()][0]}`)) {
-    const m = new Map<string, tf.Variable>();
-    const v = new Map<string, tf.Variable>();
+  const created: tf.Variable[] = [];
+  try {
+    const expected = expectedShapes(config, tables);
+    const params: Params = new Map();
+    const instance = newInstance();
     for (const [name, shape] of expected) {
-      const mt = tensors.get(`adam.m.${name}`);
-      const vt = tensors.get(`adam.v.${name}`);
-      if (!mt || !vt) fail(`optimiser state for ${name} is missing`);
-      m.set(name, tf.variable(tf.tensor(mt!.data, shape), false));
-      v.set(name, tf.variable(tf.tensor(vt!.data, shape), false));
+      const t = tensors.get(`param.${name}`);
+      if (!t) return fail(`parameter ${name} is missing (saved with another model config?)`);
+      if (t.shape.join("x") !== shape.join("x")) {
+        fail(
+          `parameter ${name} has shape ${t.shape.join("x")}, expected ${shape.join("x")} ` +
+            `(saved with another model config?)`,
+        );
+      }
+      if (!t.data.every(Number.isFinite)) fail(`parameter ${name} holds NaN or infinite values`);
+      const v = paramVariable(name, tf.tensor(t.data, t.shape), instance);
+      created.push(v);
+      params.set(name, v);
     }
-    adam = { step: Number(metadata.adam_step ?? 0), m, v };
+    const unexpected = [...tensors.keys()].find((n) =>
+      n.startsWith("param.") && !expected.has(n.slice(6))
+    );
+    if (unexpected) fail(`unexpected tensor ${unexpected} (saved with another model config?)`);
+    const banks = new Map<string, MemoryBank>();
+    for (const [name, t] of tensors) {
+      if (!name.startsWith("bank.")) continue;
+      const key = name.slice(5);
+      const component = key.split("|")[1] ?? "";
+      if (!/^knn\d*$/.test(component)) fail(`memory bank ${key} names no kNN component`);
+      const dim = knnDim(config.model, component);
+      if (t.shape.length !== 2 || t.shape[0] !== dim || t.shape[1] < 1) {
+        fail(
+          `memory bank ${key} has shape ${
+            t.shape.join("x")
+          }, expected ${dim}xN (saved with another model config?)`,
+        );
+      }
+      banks.set(key, { dim: t.shape[0], rows: t.shape[1], transposed: t.data });
+    }
+    let adam: AdamState | null = null;
+    if ([...tensors.keys()].some((n) => n.startsWith("adam."))) {
+      const m = new Map<string, tf.Variable>();
+      const v = new Map<string, tf.Variable>();
+      for (const [name, shape] of expected) {
+        for (const [kind, into] of [["m", m], ["v", v]] as const) {
+          const t = tensors.get(`adam.${kind}.${name}`);
+          if (!t) return fail(`optimiser state adam.${kind}.${name} is missing`);
+          if (t.shape.join("x") !== shape.join("x")) {
+            fail(`optimiser state adam.${kind}.${name} has shape ${t.shape.join("x")}`);
+          }
+          const variable = tf.variable(tf.tensor(t.data, shape), false);
+          created.push(variable);
+          into.set(name, variable);
+        }
+      }
+      adam = { step: adamStep, m, v };
+    }
+    return { config, tables, datasets, params, adam, banks, stats, progress };
+  } catch (e) {
+    for (const v of created) v.dispose();
+    if (e instanceof MadError) throw e;
+    // A safety net: whatever else goes wrong building the model is still one line.
+    const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    return fail(`not a usable checkpoint (${message})`);
   }
-  const banks = new Map<string, MemoryBank>();
-  for (const [name, t] of tensors) {
-    if (!name.startsWith("bank.")) continue;
-    banks.set(name.slice(5), { dim: t.shape[0], rows: t.shape[1], transposed: t.data });
+}
+
+type Fail = (problem: string) => never;
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Largest feature count a table may have (keeps a damaged checkpoint from allocating). */
+const MAX_FEATURES = 1_000_000;
+
+function checkTables(value: unknown, fail: Fail): TableSpec[] {
+  if (!Array.isArray(value)) return fail("metadata 'tables' is not a list");
+  const seen = new Set<string>();
+  return value.map((t, i) => {
+    if (!isObject(t) || typeof t.name !== "string" || t.name === "") {
+      return fail(`metadata 'tables' entry ${i + 1} has no name`);
+    }
+    const f = t.features;
+    if (!Number.isSafeInteger(f) || (f as number) < 1 || (f as number) > MAX_FEATURES) {
+      fail(`table ${t.name} has a bad feature count ${JSON.stringify(f)}`);
+    }
+    if (seen.has(t.name)) fail(`table ${t.name} appears twice`);
+    seen.add(t.name);
+    return { name: t.name, features: f as number };
+  });
+}
+
+function checkDatasets(
+  value: unknown,
+  tables: TableSpec[],
+  path: string,
+  fail: Fail,
+): DatasetRecord[] {
+  if (!Array.isArray(value)) return fail("metadata 'datasets' is not a list");
+  return value.map((d, i) => {
+    const what = `dataset ${i + 1}`;
+    if (!isObject(d) || typeof d.name !== "string" || d.name === "") {
+      return fail(`${what} has no name`);
+    }
+    if (d.modality !== "image" && d.modality !== "table") {
+      fail(`dataset ${d.name} has modality ${JSON.stringify(d.modality)}`);
+    }
+    if (typeof d.source !== "string") fail(`dataset ${d.name} has no source`);
+    const split = d.split;
+    if (
+      !isObject(split) || (split.protocol !== "half-normals" && split.protocol !== "given") ||
+      !Number.isFinite(split.seed) ||
+      !((split.valShare as number) >= 0 && (split.valShare as number) < 1)
+    ) {
+      fail(`dataset ${d.name} has a bad split record`);
+    }
+    if (d.modality === "table") {
+      const spec = tables.find((t) => t.name === d.name);
+      if (!spec) fail(`table dataset ${d.name} has no entry in metadata 'tables'`);
+      const norm = checkNormalisation(d.normalisation, `${path} (dataset ${d.name})`);
+      if (norm.mean.length !== spec!.features) {
+        fail(
+          `dataset ${d.name}: normalisation has ${norm.mean.length} columns, expected ${
+            spec!.features
+          }`,
+        );
+      }
+      if (
+        d.columns !== undefined &&
+        (!Array.isArray(d.columns) || d.columns.length !== spec!.features ||
+          !d.columns.every((c) => typeof c === "string"))
+      ) {
+        fail(`dataset ${d.name} has bad column names`);
+      }
+    } else if (d.normalisation !== undefined || d.columns !== undefined) {
+      fail(`image dataset ${d.name} has table fields`);
+    }
+    return d as unknown as DatasetRecord;
+  });
+}
+
+function checkStats(value: unknown, fail: Fail): Record<string, KeyStats> {
+  if (!isObject(value)) return fail("metadata 'stats' is not an object");
+  const moments = (m: unknown) =>
+    isObject(m) &&
+    Object.values(m).every((x) =>
+      isObject(x) && Number.isFinite(x.mean) && Number.isFinite(x.std) && (x.std as number) > 0
+    );
+  for (const [key, s] of Object.entries(value)) {
+    if (!isObject(s) || !Number.isFinite(s.threshold) || !moments(s.sample) || !moments(s.tokens)) {
+      fail(`scoring statistics for ${key} are malformed`);
+    }
   }
+  return value as unknown as Record<string, KeyStats>;
+}
+
+function checkProgress(value: unknown, fail: Fail): TrainingProgress {
+  if (!isObject(value)) return fail("metadata 'progress' is not an object");
+  for (const key of ["epoch", "step", "bestEpoch"]) {
+    const v = value[key];
+    if (!Number.isSafeInteger(v) || (v as number) < 0) fail(`progress.${key} is not a count`);
+  }
+  if (!Number.isFinite(value.rngState)) fail("progress.rngState is not a number");
+  // JSON has no -Infinity: a run that never improved stores null.
+  const best = value.bestMetric === null ? -Infinity : value.bestMetric;
+  if (typeof best !== "number" || Number.isNaN(best)) fail("progress.bestMetric is not a number");
   return {
-    config,
-    tables,
-    datasets: json<DatasetRecord[]>("datasets"),
-    params,
-    adam,
-    banks,
-    stats: json<Record<string, KeyStats>>("stats"),
-    progress: json<TrainingProgress>("progress"),
+    epoch: value.epoch as number,
+    step: value.step as number,
+    rngState: value.rngState as number,
+    bestMetric: best as number,
+    bestEpoch: value.bestEpoch as number,
   };
+}
+
+/**
+ * A lower bound on the number of weights a config implies (stem, embeddings, table weights and
+ * the encoder's attention and MLP matrices), computed without allocating anything.
+ */
+function minimumParameters(config: Config, tables: TableSpec[]): number {
+  const m = config.model;
+  const D = m.width;
+  let n = 0;
+  let channels = 3;
+  const outs = [...m.stemChannels, D];
+  m.stem.forEach((f, i) => {
+    n += f * f * channels * outs[i];
+    channels = outs[i];
+  });
+  const patch = m.stem.reduce((a, b) => a * b, 1);
+  n += (m.imageSize / patch) ** 2 * D + 4 * D;
+  for (const t of tables) n += 4 * t.features * D;
+  n += m.layers * (4 * D * D + 2 * D * D * m.mlpRatio) * (m.sharedEncoder ? 1 : 2);
+  return n;
 }
 
 /** Frees the tensors a checkpoint holds. */

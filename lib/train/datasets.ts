@@ -110,7 +110,7 @@ export function prepareTable(
     if (source.protocol !== "half-normals" || !source.table.labels) {
       throw new MadError(`${path}: the half-normals protocol needs a labelled table`);
     }
-    const parts = splitTable(source.table.labels, split);
+    const parts = splitTable(source.table.labels, split, path);
     trainTable = source.table;
     testTable = source.table;
     [trainIdx, valIdx, testIdx] = [parts.train, parts.val, parts.test];
@@ -119,7 +119,7 @@ export function prepareTable(
     const testLabels = source.trainOnly === source.table
       ? new Uint8Array(0)
       : source.table.labels ?? new Uint8Array(0);
-    const parts = splitGiven(train.n, testLabels, split);
+    const parts = splitGiven(train.n, testLabels, split, path);
     trainTable = train;
     testTable = source.table;
     [trainIdx, valIdx, testIdx] = [parts.train, parts.val, parts.test];

@@ -25,7 +25,6 @@ import {
   trainingSection,
 } from "../report/evaluation.ts";
 import { heatmapOverlayPng } from "../report/heatmap.ts";
-import { geometry } from "../model/madformer.ts";
 
 /** The demo's model: small enough to train in a minute or two on two CPU cores. */
 export const DEMO_OVERRIDES: ConfigOverrides = {
@@ -95,7 +94,6 @@ export async function runDemo(
   // Score the test folders as unseen data, with heatmaps.
   const maps = join(out, "maps");
   await Deno.mkdir(maps, { recursive: true });
-  const grid = geometry(config.model).grid;
   const scored = await scoreImagePaths(
     ckpt,
     evaluations.filter((e) => e.modality === "image").map((e) =>
@@ -106,11 +104,13 @@ export async function runDemo(
   for (const item of scored) {
     if (!item.map) continue;
     const image = await cache.get(item.path, { size: 128, channels: 3 });
+    const grid = Math.round(Math.sqrt(item.map.length));
     const png = await heatmapOverlayPng(image, item.map, { width: grid, height: grid }, {
       min: 0,
       max: 6,
     });
-    const name = String(item.id).split("/").slice(-3).join("_").replace(/\.png$/, "");
+    const name = [item.category, ...String(item.id).split("/").slice(-2)].join("_")
+      .replace(/\.png$/, "");
     await writeFileAtomic(join(maps, `${name}.png`), png);
   }
   await writeFileAtomic(

@@ -17,7 +17,8 @@ import {
   prepareTable,
 } from "./datasets.ts";
 import { fitKey, type FittedKey, type Samples, scoreKey } from "../model/scorer.ts";
-import { geometry } from "../model/madformer.ts";
+import type { MemoryBank } from "../model/knn.ts";
+import { upsampleMap } from "../model/detector.ts";
 import { syntheticImageAnomaly } from "../data/anomalies.ts";
 import type { ImageSample } from "../data/types.ts";
 import type { ImageCache } from "../data/image_cache.ts";
@@ -91,7 +92,12 @@ export async function evaluateCheckpoint(
     out.push({
       name: record.name,
       modality: "table",
-      metrics: evaluateScores(scores, prepared.testLabels, fitted.stats.threshold, record.name),
+      metrics: evaluateScores(
+        scores,
+        prepared.testLabels,
+        fitted.stats.threshold,
+        `${record.name} (${record.source})`,
+      ),
       scores,
       labels: prepared.testLabels,
     });
@@ -115,11 +121,21 @@ export function tableRecordFor(ckpt: Checkpoint, path: string): DatasetRecord {
   return { ...record, source: path };
 }
 
+/** The memory banks a checkpoint stores for a dataset key, by component. */
+export function banksOf(ckpt: Checkpoint, key: string): Record<string, MemoryBank> {
+  const out: Record<string, MemoryBank> = {};
+  for (const [name, bank] of ckpt.banks) {
+    const [k, component] = name.split("|");
+    if (k === key && component) out[component] = bank;
+  }
+  return out;
+}
+
 /** The fitted scorer a checkpoint stores for a dataset key. */
 export function fittedFor(ckpt: Checkpoint, key: string): FittedKey {
   const stats = ckpt.stats[key];
   if (!stats) throw new MadError(`checkpoint has no scoring statistics for ${key}`);
-  return { bank: ckpt.banks.get(key) ?? null, stats };
+  return { banks: banksOf(ckpt, key), stats };
 }
 
 /** Fitted scoring for an image category: from the checkpoint, or fitted now when unseen. */
@@ -157,16 +173,21 @@ async function evaluateImages(
   const config = ckpt.config.model;
   const fitted = await imageScorer(ckpt, prepared, cache);
   const images = await decodeAll(cache, prepared.test, config.imageSize);
-  const { scores, maps } = scoreKey(ckpt.params, config, fitted, { modality: "image", images });
+  const { scores, maps, grid } = scoreKey(ckpt.params, config, fitted, {
+    modality: "image",
+    images,
+  });
   const labels = Uint8Array.from(prepared.test.map((s) => s.label ?? 0));
-  const grid = geometry(config).grid;
-  const perImage = maps
-    ? prepared.test.map((_, i) => maps.subarray(i * grid * grid, (i + 1) * grid * grid))
-    : undefined;
+  const perImage = maps ?? undefined;
   const evaluation: DatasetEvaluation = {
     name: prepared.record.name,
     modality: "image",
-    metrics: evaluateScores(scores, labels, fitted.stats.threshold, prepared.record.name),
+    metrics: evaluateScores(
+      scores,
+      labels,
+      fitted.stats.threshold,
+      `${prepared.record.name} (${prepared.record.source})`,
+    ),
     scores,
     labels,
     samples: prepared.test,
@@ -193,26 +214,4 @@ export async function pixelMetrics(
     up.push(upsampleMap(maps[i], grid, size));
   }
   return { auroc: pixelAuroc(up, masks), pro: pro(up, masks, size, size, { steps: 500 }) };
-}
-
-/** Bilinear upsampling of a grid x grid map to size x size, then a light box blur. */
-export function upsampleMap(map: Float32Array, grid: number, size: number): Float32Array {
-  const out = new Float32Array(size * size);
-  const scale = grid / size;
-  for (let y = 0; y < size; y++) {
-    const gy = Math.min(Math.max((y + 0.5) * scale - 0.5, 0), grid - 1);
-    const y0 = Math.floor(gy);
-    const y1 = Math.min(y0 + 1, grid - 1);
-    const ty = gy - y0;
-    for (let x = 0; x < size; x++) {
-      const gx = Math.min(Math.max((x + 0.5) * scale - 0.5, 0), grid - 1);
-      const x0 = Math.floor(gx);
-      const x1 = Math.min(x0 + 1, grid - 1);
-      const tx = gx - x0;
-      const top = map[y0 * grid + x0] * (1 - tx) + map[y0 * grid + x1] * tx;
-      const bottom = map[y1 * grid + x0] * (1 - tx) + map[y1 * grid + x1] * tx;
-      out[y * size + x] = top * (1 - ty) + bottom * ty;
-    }
-  }
-  return out;
 }

@@ -43,6 +43,7 @@ import {
   prepareTable,
 } from "./datasets.ts";
 import { RunLog } from "./log.ts";
+import { banksOf } from "./evaluate.ts";
 import { Progress } from "../cli.ts";
 import { MadError } from "../errors.ts";
 import { Rng } from "../rng.ts";
@@ -56,6 +57,11 @@ export interface TrainOptions {
   out: string;
   /** Checkpoint to continue from. */
   resume?: string;
+  /**
+   * On resume, whether `config` was chosen explicitly (a config file); if not, the
+   * checkpoint's own config is used and only the epoch count is taken from `config`.
+   */
+  explicitConfig?: boolean;
   /** Folder of the decoded-image disk cache. */
   cacheDir?: string;
   /** No progress bars (tests, notebooks that print their own). */
@@ -118,7 +124,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let resumed: Checkpoint | null = null;
   if (options.resume) {
     resumed = await loadCheckpoint(options.resume);
-    assertCompatible(resumed.config, config, options.resume);
+    if (options.explicitConfig) assertCompatible(resumed.config, config, options.resume);
     config = { ...resumed.config, train: { ...resumed.config.train, epochs: config.train.epochs } };
   }
   const m = config.model;
@@ -177,7 +183,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let fitted = new Map<string, FittedKey>();
   if (resumed) {
     for (const [key, stats] of Object.entries(resumed.stats)) {
-      fitted.set(key, { bank: resumed.banks.get(key) ?? null, stats });
+      fitted.set(key, { banks: banksOf(resumed, key), stats });
     }
   }
   const epochsThisCall = options.stopAfterEpochs ?? Infinity;
@@ -606,7 +612,7 @@ function checkpointOf(
   const banks = new Map<string, MemoryBank>();
   const stats: Record<string, KeyStats> = {};
   for (const [key, f] of fitted) {
-    if (f.bank) banks.set(key, f.bank);
+    for (const [component, bank] of Object.entries(f.banks)) banks.set(`${key}|${component}`, bank);
     stats[key] = f.stats;
   }
   return { config, tables, datasets, params, adam, banks, stats, progress: { ...progress } };

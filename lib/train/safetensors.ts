@@ -43,7 +43,12 @@ export function encodeSafetensors(
   return out;
 }
 
-/** Parses safetensors bytes; `source` names the file in error messages. */
+/**
+ * Parses safetensors bytes; `source` names the file in error messages. Every structural problem
+ * (short file, bad header length, header not a JSON object, metadata not string to string, a
+ * tensor that is not F32, has a malformed shape or offsets, or lies outside the file) is a
+ * one-line MadError.
+ */
 export function decodeSafetensors(
   bytes: Uint8Array,
   source: string,
@@ -51,11 +56,13 @@ export function decodeSafetensors(
   const fail = (problem: string): never => {
     throw new MadError(`${source}: not a valid checkpoint (${problem})`);
   };
-  if (bytes.length < 8) fail("file too short");
+  if (bytes.length < 8) fail(bytes.length === 0 ? "empty file" : "file too short");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
-  if (headerLength <= 0 || 8 + headerLength > bytes.length) fail("bad header length");
-  let header: Record<string, unknown>;
+  if (headerLength < 2 || 8 + headerLength > bytes.length) {
+    fail(`bad header length ${headerLength} for a file of ${bytes.length} bytes (truncated?)`);
+  }
+  let header: unknown;
   try {
     header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(
       bytes.subarray(8, 8 + headerLength),
@@ -63,32 +70,47 @@ export function decodeSafetensors(
   } catch {
     return fail("header is not JSON");
   }
-  if (typeof header !== "object" || header === null || Array.isArray(header)) fail("bad header");
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    return fail("header is not a JSON object");
+  }
   const dataStart = 8 + headerLength;
   const dataLength = bytes.length - dataStart;
   const tensors = new Map<string, NamedTensor>();
   let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header)) {
+  const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
-      metadata = (entry ?? {}) as Record<string, string>;
+      if (
+        typeof entry !== "object" || entry === null || Array.isArray(entry) ||
+        !Object.values(entry).every((v) => typeof v === "string")
+      ) {
+        fail("__metadata__ must map strings to strings");
+      }
+      metadata = entry as Record<string, string>;
       continue;
     }
-    const e = entry as { dtype?: string; shape?: number[]; data_offsets?: number[] };
-    if (e.dtype !== "F32") fail(`tensor ${name} has dtype ${e.dtype}, expected F32`);
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+      fail(`tensor ${name} is not described by an object`);
+    }
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (e.dtype !== "F32") fail(`tensor ${name} has dtype ${String(e.dtype)}, expected F32`);
     const shape = e.shape;
     const offsets = e.data_offsets;
-    if (!Array.isArray(shape) || !Array.isArray(offsets) || offsets.length !== 2) {
-      fail(`tensor ${name} has no shape or offsets`);
+    if (!Array.isArray(shape) || !shape.every(isCount)) {
+      return fail(`tensor ${name} has no valid shape`);
     }
-    const [begin, end] = offsets!;
-    const count = shape!.reduce((a, b) => a * b, 1);
-    if (!(begin >= 0 && end <= dataLength && end - begin === count * 4)) {
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
+      return fail(`tensor ${name} has no valid data offsets`);
+    }
+    const [begin, end] = offsets as number[];
+    const count = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (!(begin <= end && end <= dataLength && end - begin === count * 4)) {
       fail(`tensor ${name} lies outside the file or does not match its shape (truncated?)`);
     }
     // Copy so the tensor is 4-byte aligned whatever the header length.
     const data = new Float32Array(count);
     new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
-    tensors.set(name, { shape: shape!, data });
+    tensors.set(name, { shape: [...shape as number[]], data });
   }
   return { tensors, metadata };
 }

@@ -10,7 +10,6 @@ import type { Checkpoint } from "./checkpoint.ts";
 import { datasetKey } from "./datasets.ts";
 import { fittedFor, tableRecordFor } from "./evaluate.ts";
 import { scoreKey } from "../model/scorer.ts";
-import { geometry } from "../model/madformer.ts";
 import { listImagesToScore } from "../data/images.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { readLabelledCsv } from "../data/table.ts";
@@ -79,7 +78,6 @@ export async function scoreImagePaths(
     }
   }
   const config = ckpt.config.model;
-  const grid = geometry(config).grid;
   const out: ScoredImage[] = [];
   for (const [category, items] of byCategory) {
     const fitted = fittedFor(ckpt, datasetKey({ modality: "image", name: category }));
@@ -88,6 +86,7 @@ export async function scoreImagePaths(
       images.push((await cache.get(item.path, { size: config.imageSize, channels: 3 })).data);
     }
     const { scores, maps } = scoreKey(ckpt.params, config, fitted, { modality: "image", images });
+    // Maps are on the finest kNN grid, which the overlay code reads from the map's length.
     items.forEach((item, i) =>
       out.push({
         id: item.id,
@@ -95,7 +94,7 @@ export async function scoreImagePaths(
         category,
         score: scores[i],
         anomaly: scores[i] >= fitted.stats.threshold,
-        map: maps ? maps.slice(i * grid * grid, (i + 1) * grid * grid) : null,
+        map: maps ? maps[i] : null,
       })
     );
   }

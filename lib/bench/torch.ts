@@ -1,0 +1,97 @@
+/**
+ * Runs the project's PyTorch reference step (scripts/torch_step.py) when a Python with torch
+ * is at hand, and reports it as missing (with the reason) otherwise.
+ *
+ * @module
+ */
+
+/** The PyTorch side of the comparison. */
+export type TorchResult =
+  | { available: true; python: string; torch: string; threads: number; stepMs: number }
+  | { available: false; reason: string };
+
+/** Shapes handed to the reference script (its flags). */
+export interface TorchShapes {
+  batch: number;
+  imageSize: number;
+  stem: number[];
+  stemChannels: number[];
+  width: number;
+  layers: number;
+  heads: number;
+  mlpRatio: number;
+  maskRatio: number;
+}
+
+/** Python interpreters to try: `MADFORMER_PYTHON`, Debian's, then whatever `python3` is. */
+export function pythonCandidates(): string[] {
+  const env = Deno.env.get("MADFORMER_PYTHON");
+  return [...new Set([...(env ? [env] : []), "/usr/bin/python3", "python3"])];
+}
+
+/** The flags of scripts/torch_step.py for these shapes. */
+export function torchArgs(shapes: TorchShapes, steps: number, threads: number): string[] {
+  return [
+    `--batch=${shapes.batch}`,
+    `--image-size=${shapes.imageSize}`,
+    `--stem=${shapes.stem.join(",")}`,
+    `--stem-channels=${shapes.stemChannels.join(",")}`,
+    `--width=${shapes.width}`,
+    `--layers=${shapes.layers}`,
+    `--heads=${shapes.heads}`,
+    `--mlp-ratio=${shapes.mlpRatio}`,
+    `--mask-ratio=${shapes.maskRatio}`,
+    `--steps=${steps}`,
+    `--threads=${threads}`,
+  ];
+}
+
+async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+  try {
+    const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    const text = new TextDecoder().decode(o.success ? o.stdout : o.stderr);
+    return { ok: o.success, out: text.trim() };
+  } catch (e) {
+    return { ok: false, out: e instanceof Error ? e.message.split("\n")[0] : String(e) };
+  }
+}
+
+/** First interpreter that can `import torch`, or null. */
+export async function findTorchPython(): Promise<string | null> {
+  for (const python of pythonCandidates()) {
+    if ((await run(python, ["-c", "import torch"])).ok) return python;
+  }
+  return null;
+}
+
+/** Runs the reference step; never throws (a failure is reported as missing with why). */
+export async function torchStep(
+  script: string,
+  shapes: TorchShapes,
+  steps: number,
+  threads = 2,
+): Promise<TorchResult> {
+  const python = await findTorchPython();
+  if (!python) {
+    return {
+      available: false,
+      reason: `no Python with torch found (tried ${pythonCandidates().join(", ")}; ` +
+        "install python3-torch or set MADFORMER_PYTHON)",
+    };
+  }
+  const { ok, out } = await run(python, [script, ...torchArgs(shapes, steps, threads)]);
+  if (!ok) return { available: false, reason: `${script} failed: ${out.split("\n").pop()}` };
+  try {
+    const line = out.split("\n").pop() ?? "";
+    const parsed = JSON.parse(line) as { torch: string; threads: number; step_ms_median: number };
+    return {
+      available: true,
+      python,
+      torch: parsed.torch,
+      threads: parsed.threads,
+      stepMs: parsed.step_ms_median,
+    };
+  } catch {
+    return { available: false, reason: `${script} printed no JSON result` };
+  }
+}

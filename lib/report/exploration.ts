@@ -1,0 +1,282 @@
+/**
+ * Data exploration for notebooks/01: counts per split and class exactly as training splits the
+ * data, sample grids, per-feature distributions and correlations of a table, and examples of the
+ * synthetic anomalies the model trains against.
+ *
+ * @module
+ */
+import type { Config } from "../model/config.ts";
+import type { ExperimentData } from "../train/setup.ts";
+import {
+  type PreparedImages,
+  type PreparedTable,
+  prepareImages,
+  prepareTable,
+  readTableSource,
+} from "../train/datasets.ts";
+import type { DecodedImage, SplitSpec, Table } from "../data/types.ts";
+import type { ImageCache } from "../data/image_cache.ts";
+import { syntheticImageAnomaly, syntheticTableAnomaly } from "../data/anomalies.ts";
+import { imageGridPng } from "./heatmap.ts";
+import type { PlotlyFigure } from "./figures.ts";
+import type { TableRow } from "./table.ts";
+import { Rng } from "../rng.ts";
+
+/** The datasets of an experiment, split the way `train` splits them for `config`. */
+export async function prepareExperiment(
+  data: ExperimentData,
+  config: Config,
+): Promise<{ images: PreparedImages[]; tables: PreparedTable[] }> {
+  const split: SplitSpec = {
+    protocol: "half-normals",
+    seed: config.train.seed,
+    valShare: config.train.valShare,
+  };
+  const images = await prepareImages(data.imageDirs, split);
+  const tables = data.tablePaths.map((p) =>
+    prepareTable(p, { ...split, protocol: readTableSource(p).protocol })
+  );
+  return { images, tables };
+}
+
+/** One row per dataset: train / validation normals and test normals / anomalies. */
+export function splitCountRows(
+  prepared: { images: PreparedImages[]; tables: PreparedTable[] },
+): TableRow[] {
+  const images = prepared.images.map((p) => ({
+    name: p.record.name,
+    modality: "image",
+    train: p.train.length,
+    val: p.val.length,
+    "test normal": p.test.filter((s) => s.label === 0).length,
+    "test anomaly": p.test.filter((s) => s.label === 1).length,
+  }));
+  const tables = prepared.tables.map((p) => {
+    const anomalies = p.testLabels.reduce((a, b) => a + b, 0);
+    return {
+      name: p.record.name,
+      modality: "table",
+      train: p.train.length / p.d,
+      val: p.val.length / p.d,
+      "test normal": p.testLabels.length - anomalies,
+      "test anomaly": anomalies,
+    };
+  });
+  return [...images, ...tables];
+}
+
+/** Test images of one class (normal 0, anomalous 1) tiled in a PNG grid. */
+export async function sampleGridPng(
+  prepared: PreparedImages,
+  label: 0 | 1,
+  cache: ImageCache,
+  options: { count?: number; size?: number; columns?: number } = {},
+): Promise<Uint8Array | null> {
+  const picks = prepared.test.filter((s) => s.label === label).slice(0, options.count ?? 8);
+  if (picks.length === 0) return null;
+  const size = options.size ?? 96;
+  const images: DecodedImage[] = [];
+  for (const s of picks) images.push(await cache.get(s.path, { size, channels: 3 }));
+  return await imageGridPng(images, options.columns ?? 8);
+}
+
+/**
+ * Synthetic image anomalies made from training normals: a grid with the originals in the first
+ * row, the altered images in the second and the masks in the third.
+ */
+export async function syntheticImageGridPng(
+  prepared: PreparedImages,
+  cache: ImageCache,
+  options: { count?: number; size?: number; seed?: number } = {},
+): Promise<Uint8Array> {
+  const size = options.size ?? 96;
+  const rng = new Rng(options.seed ?? 0);
+  const picks = prepared.train.slice(0, options.count ?? 6);
+  const originals: DecodedImage[] = [];
+  for (const s of picks) originals.push(await cache.get(s.path, { size, channels: 3 }));
+  const altered = originals.map((im, i) => {
+    const donor = originals[(i + 1) % originals.length];
+    return syntheticImageAnomaly(rng, { size, data: im.data }, { size, data: donor.data });
+  });
+  const rows = [
+    ...originals,
+    ...altered.map((a) => ({ width: size, height: size, channels: 3 as const, data: a.data })),
+    ...altered.map((a) => ({ width: size, height: size, channels: 1 as const, data: a.mask })),
+  ];
+  return await imageGridPng(rows, picks.length);
+}
+
+/** The raw (un-normalised) table of a table source. */
+export function rawTable(path: string): Table {
+  return readTableSource(path).table;
+}
+
+function column(table: Table, j: number, rows: number[]): number[] {
+  return rows.map((r) => table.values[r * table.d + j]);
+}
+
+function rowsWithLabel(table: Table, label: 0 | 1): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < table.n; r++) if ((table.labels?.[r] ?? 0) === label) out.push(r);
+  return out;
+}
+
+/** Per-feature histograms of normal and anomalous rows, in a grid of small plots. */
+export function featureHistogramFigure(table: Table, title?: string): PlotlyFigure {
+  const columns = Math.min(3, table.d);
+  const rows = Math.ceil(table.d / columns);
+  const normal = rowsWithLabel(table, 0);
+  const anomaly = rowsWithLabel(table, 1);
+  const data: Array<Record<string, unknown>> = [];
+  const layout: Record<string, unknown> = {
+    template: "plotly_white",
+    title: { text: title ?? `${table.name}: feature distributions (normal vs anomaly)` },
+    grid: { rows, columns, pattern: "independent" },
+    barmode: "overlay",
+    height: 220 * rows + 80,
+    margin: { l: 40, r: 20, t: 60, b: 40 },
+    annotations: [] as unknown[],
+  };
+  for (let j = 0; j < table.d; j++) {
+    const axis = j === 0 ? "" : String(j + 1);
+    for (
+      const [name, rowsOf, color] of [
+        ["normal", normal, "#1f77b4"],
+        ["anomaly", anomaly, "#d62728"],
+      ] as const
+    ) {
+      if (rowsOf.length === 0) continue;
+      data.push({
+        type: "histogram",
+        name,
+        legendgroup: name,
+        showlegend: j === 0,
+        x: column(table, j, rowsOf),
+        histnorm: "probability density",
+        opacity: 0.6,
+        marker: { color },
+        xaxis: `x${axis}`,
+        yaxis: `y${axis}`,
+      });
+    }
+    (layout.annotations as unknown[]).push({
+      text: table.columns[j],
+      xref: `x${axis} domain`,
+      yref: `y${axis} domain`,
+      x: 0.5,
+      y: 1.12,
+      showarrow: false,
+    });
+  }
+  return { data, layout };
+}
+
+/** Pearson correlation matrix of the given rows (all rows by default). */
+export function correlationMatrix(table: Table, rows?: number[]): number[][] {
+  const use = rows ?? Array.from({ length: table.n }, (_, r) => r);
+  const cols = Array.from({ length: table.d }, (_, j) => column(table, j, use));
+  const means = cols.map((c) => c.reduce((a, b) => a + b, 0) / Math.max(c.length, 1));
+  const sds = cols.map((c, j) => Math.sqrt(c.reduce((a, v) => a + (v - means[j]) ** 2, 0)));
+  return cols.map((a, i) =>
+    cols.map((b, j) => {
+      if (sds[i] === 0 || sds[j] === 0) return i === j ? 1 : 0;
+      let s = 0;
+      for (let k = 0; k < a.length; k++) s += (a[k] - means[i]) * (b[k] - means[j]);
+      return s / (sds[i] * sds[j]);
+    })
+  );
+}
+
+/** Correlation heatmaps of normal and anomalous rows side by side. */
+export function correlationFigure(table: Table): PlotlyFigure {
+  const parts = [["normal", rowsWithLabel(table, 0)], [
+    "anomaly",
+    rowsWithLabel(table, 1),
+  ]] as const;
+  const shown = parts.filter(([, rows]) => rows.length > 1);
+  return {
+    data: shown.map(([name, rows], i) => ({
+      type: "heatmap",
+      name,
+      x: table.columns,
+      y: table.columns,
+      z: correlationMatrix(table, [...rows]),
+      zmin: -1,
+      zmax: 1,
+      colorscale: "RdBu",
+      reversescale: true,
+      showscale: i === 0,
+      xaxis: i === 0 ? "x" : "x2",
+      yaxis: i === 0 ? "y" : "y2",
+    })),
+    layout: {
+      template: "plotly_white",
+      title: { text: `${table.name}: feature correlations (${shown.map(([n]) => n).join(" | ")})` },
+      grid: { rows: 1, columns: shown.length, pattern: "independent" },
+      height: 440,
+      yaxis: { autorange: "reversed" },
+      yaxis2: { autorange: "reversed" },
+      margin: { l: 60, r: 20, t: 60, b: 60 },
+    },
+  };
+}
+
+/**
+ * Training normals, real test anomalies and synthetic anomalies made from the normals, on the
+ * two features that correlate most among the normals (normalised values).
+ */
+export function syntheticTableFigure(
+  prepared: PreparedTable,
+  options: { count?: number; seed?: number } = {},
+): PlotlyFigure {
+  const d = prepared.d;
+  const nTrain = prepared.train.length / d;
+  const row = (data: Float32Array, r: number) => data.subarray(r * d, (r + 1) * d);
+  const trainTable: Table = {
+    name: prepared.record.name,
+    source: prepared.record.source,
+    columns: prepared.record.columns ?? Array.from({ length: d }, (_, j) => `f${j + 1}`),
+    n: nTrain,
+    d,
+    values: Float64Array.from(prepared.train),
+    labels: null,
+  };
+  const corr = correlationMatrix(trainTable);
+  let best = [0, Math.min(1, d - 1)];
+  for (let i = 0; i < d; i++) {
+    for (let j = i + 1; j < d; j++) {
+      if (Math.abs(corr[i][j]) > Math.abs(corr[best[0]][best[1]])) best = [i, j];
+    }
+  }
+  const [a, b] = best;
+  const rng = new Rng(options.seed ?? 0);
+  const count = Math.min(options.count ?? 300, nTrain);
+  const normals = Array.from({ length: count }, (_, i) => row(prepared.train, i));
+  const synthetic = normals.map((r) =>
+    syntheticTableAnomaly(rng, r, row(prepared.train, rng.int(nTrain)))
+  );
+  const real: Float32Array[] = [];
+  prepared.testLabels.forEach((l, r) => l === 1 && real.push(row(prepared.test, r)));
+  const trace = (name: string, rows: Float32Array[], color: string, symbol: string) => ({
+    type: "scatter",
+    mode: "markers",
+    name,
+    x: rows.map((r) => r[a]),
+    y: rows.map((r) => r[b]),
+    marker: { color, symbol, size: 6, opacity: 0.6 },
+  });
+  return {
+    data: [
+      trace("training normals", normals, "#1f77b4", "circle"),
+      trace("synthetic anomalies", synthetic, "#ff7f0e", "x"),
+      trace("real test anomalies", real, "#d62728", "diamond"),
+    ],
+    layout: {
+      template: "plotly_white",
+      title: { text: `${trainTable.name}: synthetic vs real anomalies (normalised)` },
+      xaxis: { title: { text: trainTable.columns[a] } },
+      yaxis: { title: { text: trainTable.columns[b] } },
+      height: 480,
+    },
+  };
+}

@@ -1,0 +1,238 @@
+/**
+ * Executing the notebooks headless and exporting them as offline HTML reports (`deno task
+ * notebooks`): nbconvert with the Deno kernel per notebook, then each page is made
+ * self-contained (the CDN scripts nbconvert's template links are dropped) and checked to hold
+ * plotly.js at most once.
+ *
+ * @module
+ */
+import { basename, join, resolve } from "node:path";
+import { PLOTLY_LOADER_MARKER } from "./notebook_helpers.ts";
+import { writeFileAtomic } from "../cli.ts";
+import { MadError } from "../errors.ts";
+
+/** The command-line tool nbconvert runs as. */
+const JUPYTER = "jupyter";
+
+async function run(
+  cmd: string,
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const out = await new Deno.Command(cmd, {
+      args,
+      env: options.env,
+      cwd: options.cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder();
+    return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { code: 127, stdout: "", stderr: "not found" };
+    throw e;
+  }
+}
+
+/**
+ * True when Jupyter knows a kernel named `deno`: asks `jupyter kernelspec list --json` when the
+ * jupyter-client tools are installed, else looks for `kernels/deno/kernel.json` in Jupyter's
+ * data paths (Debian's nbconvert package comes without the kernelspec command).
+ */
+export async function denoKernelInstalled(): Promise<boolean> {
+  const listed = await run(JUPYTER, ["kernelspec", "list", "--json"]);
+  if (listed.code === 0) {
+    try {
+      const specs = JSON.parse(listed.stdout).kernelspecs ?? {};
+      return "deno" in specs;
+    } catch {
+      // Fall through to the data paths.
+    }
+  }
+  const paths = await run(JUPYTER, ["--paths", "--json"]);
+  if (paths.code !== 0) return false;
+  let data: string[] = [];
+  try {
+    data = JSON.parse(paths.stdout).data ?? [];
+  } catch {
+    return false;
+  }
+  for (const dir of data) {
+    try {
+      if ((await Deno.stat(join(dir, "kernels", "deno", "kernel.json"))).isFile) return true;
+    } catch {
+      // Not in this one.
+    }
+  }
+  return false;
+}
+
+/** True when `jupyter nbconvert` runs. */
+export async function nbconvertInstalled(): Promise<boolean> {
+  return (await run(JUPYTER, ["nbconvert", "--version"])).code === 0;
+}
+
+/** Throws a one-line MadError saying what to install when nbconvert or the kernel is missing. */
+export async function checkNotebookTools(): Promise<void> {
+  if (!(await nbconvertInstalled())) {
+    throw new MadError(
+      "jupyter nbconvert not found; install it (apt-get install jupyter-nbconvert python3-nbclient)",
+    );
+  }
+  if (!(await denoKernelInstalled())) {
+    throw new MadError("the Deno Jupyter kernel is not installed; run 'deno jupyter --install'");
+  }
+}
+
+/** The `.ipynb` files of a folder, sorted by name. */
+export async function listNotebooks(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && e.name.endsWith(".ipynb")) out.push(join(dir, e.name));
+    }
+  } catch {
+    throw new MadError(`${dir}: notebooks folder not found`);
+  }
+  if (out.length === 0) throw new MadError(`${dir}: no .ipynb notebooks found`);
+  return out.sort();
+}
+
+/** `src` URLs of external scripts and `href` URLs of external stylesheets in a page. */
+export function externalResources(html: string): string[] {
+  const urls: string[] = [];
+  for (const m of html.matchAll(/<script\b[^>]*\bsrc\s*=\s*["']([^"']+)["'][^>]*>/gi)) {
+    urls.push(m[1]);
+  }
+  for (const m of html.matchAll(/<link\b[^>]*\bhref\s*=\s*["'](https?:[^"']+)["'][^>]*>/gi)) {
+    urls.push(m[1]);
+  }
+  return urls;
+}
+
+/**
+ * The page without its external scripts and stylesheets. nbconvert's template links require.js
+ * and MathJax from a CDN; the reports need neither (plots bring plotly.js inline), and offline
+ * they would only fail to load.
+ */
+export function offlineHtml(html: string): string {
+  return html
+    .replace(/<script\b[^>]*\bsrc\s*=\s*["'][^"']+["'][^>]*>\s*<\/script>/gi, "")
+    .replace(/<link\b[^>]*\bhref\s*=\s*["']https?:[^"']+["'][^>]*>/gi, "");
+}
+
+/**
+ * How many copies of plotly.js a page carries: assembled-in-parts loaders plus bundles inlined
+ * whole (recognised by plotly.js's own banner comment).
+ */
+export function plotlyCopies(html: string): number {
+  const loaders = html.split(`id="${PLOTLY_LOADER_MARKER}"`).length - 1;
+  // A real newline after the comment opener: inside the loader's JSON parts it is escaped.
+  const inline = html.split("/**\n* plotly.js v").length - 1;
+  return loaders + inline;
+}
+
+/** What one notebook run produced. */
+export interface NotebookReport {
+  notebook: string;
+  html: string;
+  seconds: number;
+}
+
+/** Options of {@linkcode runNotebooks}. */
+export interface RunNotebooksOptions {
+  /** Folder of the `.ipynb` files (default `notebooks`). */
+  notebooksDir?: string;
+  /** Where the HTML reports go (default `results/reports`). */
+  outDir?: string;
+  /** Run the FULL setup (MADFORMER_FULL=1) instead of the tiny one. */
+  full?: boolean;
+  /** Working folder the notebooks write data and runs to (MADFORMER_NOTEBOOK_OUT). */
+  workDir?: string;
+  /** Only the notebooks whose file names contain one of these. */
+  only?: string[];
+  /** Per-cell timeout; default 600 s tiny, 12 h full. */
+  cellTimeoutSeconds?: number;
+  /** Called with a progress line when each notebook starts and ends. */
+  onProgress?: (line: string) => void;
+}
+
+/** The part of nbconvert's error output that says what went wrong, on one line. */
+function failureLine(stderr: string): string {
+  const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean)
+    .filter((l) => !l.startsWith("[NbConvertApp]") && !l.includes('"deno jupyter" is unstable'));
+  // nbclient prints the cell's error as `Name: message` near the end of its traceback.
+  const error = lines.filter((l) => /^[A-Za-z]*Error\b.*:/.test(l)).pop();
+  // The kernel's traceback carries ANSI colour codes.
+  // deno-lint-ignore no-control-regex
+  return (error ?? lines.pop() ?? "failed").replace(/\x1b\[[0-9;]*m/g, "").slice(0, 300);
+}
+
+/**
+ * Executes one notebook with nbconvert and the Deno kernel and writes `<name>.html` to `outDir`,
+ * made offline. Throws a one-line MadError naming the notebook when a cell fails.
+ */
+export async function exportNotebook(
+  notebook: string,
+  options: { outDir: string; full?: boolean; workDir?: string; cellTimeoutSeconds?: number },
+): Promise<NotebookReport> {
+  const started = performance.now();
+  const outDir = resolve(options.outDir);
+  await Deno.mkdir(outDir, { recursive: true });
+  const env: Record<string, string> = { MADFORMER_FULL: options.full ? "1" : "0" };
+  if (options.workDir) env.MADFORMER_NOTEBOOK_OUT = resolve(options.workDir);
+  const timeout = options.cellTimeoutSeconds ?? (options.full ? 43200 : 600);
+  const result = await run(JUPYTER, [
+    "nbconvert",
+    "--to",
+    "html",
+    "--execute",
+    "--ExecutePreprocessor.kernel_name=deno",
+    `--ExecutePreprocessor.timeout=${timeout}`,
+    // Kernel start-up compiles lib/ on first use.
+    "--ExecutePreprocessor.startup_timeout=120",
+    "--output-dir",
+    outDir,
+    resolve(notebook),
+  ], { env });
+  if (result.code !== 0) {
+    throw new MadError(`${notebook}: execution failed: ${failureLine(result.stderr)}`);
+  }
+  const html = join(outDir, basename(notebook).replace(/\.ipynb$/, ".html"));
+  const page = offlineHtml(await Deno.readTextFile(html));
+  const copies = plotlyCopies(page);
+  if (copies > 1) throw new MadError(`${html}: holds plotly.js ${copies} times (expected once)`);
+  await writeFileAtomic(html, page);
+  return { notebook, html, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Checks the tools, then executes and exports every notebook in order. */
+export async function runNotebooks(options: RunNotebooksOptions = {}): Promise<NotebookReport[]> {
+  await checkNotebookTools();
+  let notebooks = await listNotebooks(options.notebooksDir ?? "notebooks");
+  if (options.only?.length) {
+    notebooks = notebooks.filter((n) => options.only!.some((o) => basename(n).includes(o)));
+    if (notebooks.length === 0) {
+      throw new MadError(`no notebook matches ${options.only.join(", ")}`, 2);
+    }
+  }
+  const reports: NotebookReport[] = [];
+  for (const [i, notebook] of notebooks.entries()) {
+    options.onProgress?.(`[${i + 1}/${notebooks.length}] ${basename(notebook)} ...`);
+    const report = await exportNotebook(notebook, {
+      outDir: options.outDir ?? "results/reports",
+      full: options.full,
+      workDir: options.workDir,
+      cellTimeoutSeconds: options.cellTimeoutSeconds,
+    });
+    options.onProgress?.(
+      `[${i + 1}/${notebooks.length}] ${basename(notebook)} done in ${
+        report.seconds.toFixed(1)
+      } s: ${report.html}`,
+    );
+    reports.push(report);
+  }
+  return reports;
+}

@@ -1,0 +1,307 @@
+/**
+ * Ablation study: the variant grid as plain data (config switches and which modalities are
+ * trained on), and a runner that trains every (variant, seed), evaluates its best checkpoint on
+ * the test parts and summarises test AUROC as mean ± std over seeds.
+ *
+ * Files written to `out/`: `<variant>_seed<k>.json` per run and `summary.json`. A run whose file
+ * already exists with the same config is reused, so an interrupted grid continues where it
+ * stopped.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { Config, ConfigOverrides } from "../model/config.ts";
+import { mergeConfig } from "../model/config.ts";
+import { train } from "./loop.ts";
+import { disposeCheckpoint, loadCheckpoint } from "./checkpoint.ts";
+import { evaluateCheckpoint } from "./evaluate.ts";
+import { type EvaluationEntry, evaluationJson } from "./results.ts";
+import type { ExperimentData } from "./setup.ts";
+import { ImageCache } from "../data/image_cache.ts";
+import { writeFileAtomic } from "../cli.ts";
+import { MadError } from "../errors.ts";
+
+/** Which data a variant trains and is evaluated on. */
+export type DataSelection = "joint" | "images" | "table";
+
+/** One row of the grid. */
+export interface AblationVariant {
+  name: string;
+  description: string;
+  overrides: ConfigOverrides;
+  data: DataSelection;
+}
+
+/**
+ * The grid: the full model, each switch turned off on its own, the trainable heads alone (the kNN
+ * head through `no_anomaly_head` vs `reconstruction_only`), and single-modality training.
+ */
+export const ABLATION_VARIANTS: readonly AblationVariant[] = [
+  { name: "full", description: "full model, joint training", overrides: {}, data: "joint" },
+  {
+    name: "no_modality_embedding",
+    description: "without the modality-type embedding",
+    overrides: { model: { modalityEmbedding: false } },
+    data: "joint",
+  },
+  {
+    name: "no_position_embedding",
+    description: "without position / feature-identity embeddings",
+    overrides: { model: { positionEmbedding: false } },
+    data: "joint",
+  },
+  {
+    name: "separate_encoders",
+    description: "one encoder per modality instead of a shared one",
+    overrides: { model: { sharedEncoder: false } },
+    data: "joint",
+  },
+  {
+    name: "reconstruction_only",
+    description: "masked-reconstruction head alone",
+    overrides: { model: { anomalyHead: false, knnHead: false } },
+    data: "joint",
+  },
+  {
+    name: "anomaly_head_only",
+    description: "sigmoid anomaly head alone",
+    overrides: { model: { reconstructionHead: false, knnHead: false } },
+    data: "joint",
+  },
+  {
+    name: "no_anomaly_head",
+    description: "reconstruction + kNN heads, no sigmoid anomaly head",
+    // The kNN head alone has no training loss (the loop needs one), so its share is measured as
+    // the difference to reconstruction_only.
+    overrides: { model: { anomalyHead: false } },
+    data: "joint",
+  },
+  {
+    name: "no_knn_head",
+    description: "reconstruction + anomaly heads, no kNN head",
+    overrides: { model: { knnHead: false } },
+    data: "joint",
+  },
+  { name: "images_only", description: "trained on images alone", overrides: {}, data: "images" },
+  { name: "table_only", description: "trained on the table alone", overrides: {}, data: "table" },
+];
+
+/**
+ * The variants named in `names` (all when empty), in grid order. Unknown names are a one-line
+ * MadError listing the known ones.
+ */
+export function selectVariants(
+  names: readonly string[] = [],
+  grid: readonly AblationVariant[] = ABLATION_VARIANTS,
+): AblationVariant[] {
+  const unknown = names.filter((n) => !grid.some((v) => v.name === n));
+  if (unknown.length > 0) {
+    throw new MadError(
+      `unknown ablation variant '${unknown[0]}' (known: ${grid.map((v) => v.name).join(", ")})`,
+      2,
+    );
+  }
+  return names.length === 0 ? [...grid] : grid.filter((v) => names.includes(v.name));
+}
+
+/** What one (variant, seed) run produced; the content of `<variant>_seed<k>.json`. */
+export interface AblationRun {
+  variant: string;
+  description: string;
+  data: DataSelection;
+  /** Seed index k (the training seed is the base seed plus k). */
+  seed: number;
+  config: Config;
+  train: { bestEpoch: number; bestValAuroc: number; epochs: number; seconds: number };
+  evalSeconds: number;
+  datasets: EvaluationEntry[];
+}
+
+/** Mean and sample standard deviation of a metric over seeds. */
+export interface MeanStd {
+  mean: number;
+  std: number;
+  n: number;
+  values: number[];
+}
+
+/** One variant's line in `summary.json`. */
+export interface VariantSummary {
+  variant: string;
+  description: string;
+  data: DataSelection;
+  /** Test AUROC per dataset name, plus `images (mean)` when there are several categories. */
+  auroc: Record<string, MeanStd>;
+}
+
+/** The content of `summary.json`. */
+export interface AblationSummary {
+  seeds: number[];
+  datasets: string[];
+  variants: VariantSummary[];
+}
+
+/** Options of {@linkcode runAblation}. */
+export interface AblationOptions {
+  variants: readonly AblationVariant[];
+  /** Number of seeds (0..n-1) or the seed indices. */
+  seeds: number | number[];
+  base: Config;
+  data: ExperimentData;
+  out: string;
+  quiet?: boolean;
+  /** Called after every run (reused ones too). */
+  onResult?: (run: AblationRun, done: number, total: number) => void;
+  /** Keep each run's checkpoints under `out/runs/` (default: only its logs are kept). */
+  keepCheckpoints?: boolean;
+  /** Decoded-image cache folder shared by all runs. */
+  cacheDir?: string;
+}
+
+/** Name of a run's result file. */
+export function runFileName(variant: string, seed: number): string {
+  return `${variant}_seed${seed}.json`;
+}
+
+/** The config a variant trains with for seed index k. */
+export function variantConfig(base: Config, variant: AblationVariant, seed: number): Config {
+  const config = mergeConfig(base, variant.overrides, `ablation variant ${variant.name}`);
+  config.train.seed = base.train.seed + seed;
+  return config;
+}
+
+/** The data a variant trains on; a one-line MadError when that modality is missing. */
+export function variantData(variant: AblationVariant, data: ExperimentData): ExperimentData {
+  const selected = {
+    imageDirs: variant.data === "table" ? [] : data.imageDirs,
+    tablePaths: variant.data === "images" ? [] : data.tablePaths,
+  };
+  if (selected.imageDirs.length + selected.tablePaths.length === 0) {
+    throw new MadError(`ablation variant ${variant.name}: no ${variant.data} data given`);
+  }
+  return selected;
+}
+
+/** Trains and evaluates every (variant, seed) and writes the run files and the summary. */
+export async function runAblation(options: AblationOptions): Promise<AblationSummary> {
+  const seeds = typeof options.seeds === "number"
+    ? Array.from({ length: options.seeds }, (_, k) => k)
+    : options.seeds;
+  if (seeds.length === 0) throw new MadError("ablation: at least one seed is needed", 2);
+  if (options.variants.length === 0) throw new MadError("ablation: no variants selected", 2);
+  // Fail before hours of training when a variant cannot run on the data given.
+  for (const v of options.variants) variantData(v, options.data);
+  await Deno.mkdir(options.out, { recursive: true });
+  const cache = new ImageCache(options.cacheDir);
+  const runs: AblationRun[] = [];
+  const total = options.variants.length * seeds.length;
+  for (const variant of options.variants) {
+    for (const seed of seeds) {
+      const run = await reuseOrRun(variant, seed, options, cache);
+      runs.push(run);
+      options.onResult?.(run, runs.length, total);
+    }
+  }
+  const summary = summarizeAblation(runs, seeds);
+  await writeFileAtomic(join(options.out, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
+  return summary;
+}
+
+async function reuseOrRun(
+  variant: AblationVariant,
+  seed: number,
+  options: AblationOptions,
+  cache: ImageCache,
+): Promise<AblationRun> {
+  const config = variantConfig(options.base, variant, seed);
+  const file = join(options.out, runFileName(variant.name, seed));
+  const previous = await readRun(file);
+  if (previous && JSON.stringify(previous.config) === JSON.stringify(config)) return previous;
+
+  const data = variantData(variant, options.data);
+  const runDir = join(options.out, "runs", `${variant.name}_seed${seed}`);
+  await Deno.remove(runDir, { recursive: true }).catch(() => {});
+  const started = performance.now();
+  const trained = await train({ config, ...data, out: runDir, quiet: options.quiet ?? false });
+  const trainSeconds = (performance.now() - started) / 1000;
+  const ckpt = await loadCheckpoint(trained.best);
+  let datasets: EvaluationEntry[];
+  const evalStart = performance.now();
+  try {
+    datasets = evaluationJson(await evaluateCheckpoint(ckpt, { cache })).datasets;
+  } finally {
+    disposeCheckpoint(ckpt);
+  }
+  if (!options.keepCheckpoints) {
+    for (const path of [trained.best, trained.last]) await Deno.remove(path).catch(() => {});
+  }
+  const run: AblationRun = {
+    variant: variant.name,
+    description: variant.description,
+    data: variant.data,
+    seed,
+    config,
+    train: {
+      bestEpoch: trained.bestEpoch,
+      bestValAuroc: trained.bestMetric,
+      epochs: trained.epochs,
+      seconds: trainSeconds,
+    },
+    evalSeconds: (performance.now() - evalStart) / 1000,
+    datasets,
+  };
+  await writeFileAtomic(file, JSON.stringify(run, null, 2) + "\n");
+  return run;
+}
+
+async function readRun(path: string): Promise<AblationRun | null> {
+  try {
+    const run = JSON.parse(await Deno.readTextFile(path)) as AblationRun;
+    return Array.isArray(run.datasets) && typeof run.config === "object" ? run : null;
+  } catch {
+    // Missing or unreadable: run again.
+    return null;
+  }
+}
+
+/** Mean and sample standard deviation (0 for a single value); NaN values are left out. */
+export function meanStd(values: number[]): MeanStd {
+  const ok = values.filter((v) => typeof v === "number" && Number.isFinite(v));
+  const n = ok.length;
+  const mean = n ? ok.reduce((a, b) => a + b, 0) / n : NaN;
+  const std = n > 1 ? Math.sqrt(ok.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, std: n ? std : NaN, n, values: ok };
+}
+
+/** Label of the per-run mean AUROC over the image categories. */
+export const IMAGES_MEAN = "images (mean)";
+
+/** Mean ± std AUROC per variant and dataset over the runs' seeds. */
+export function summarizeAblation(runs: AblationRun[], seeds: number[]): AblationSummary {
+  const datasets = [...new Set(runs.flatMap((r) => r.datasets.map((d) => d.name)))];
+  const multiImage = new Set(
+    runs.flatMap((r) => r.datasets.filter((d) => d.modality === "image").map((d) => d.name)),
+  ).size > 1;
+  const order = [...new Set(runs.map((r) => r.variant))];
+  const variants = order.map((name) => {
+    const mine = runs.filter((r) => r.variant === name);
+    const auroc: Record<string, MeanStd> = {};
+    for (const dataset of datasets) {
+      const values = mine.flatMap((r) => r.datasets.filter((d) => d.name === dataset))
+        .map((d) => d.auroc);
+      if (values.length > 0) auroc[dataset] = meanStd(values);
+    }
+    if (multiImage) {
+      const perRun = mine.map((r) => r.datasets.filter((d) => d.modality === "image"))
+        .filter((ds) => ds.length > 0)
+        .map((ds) => ds.reduce((a, d) => a + d.auroc, 0) / ds.length);
+      if (perRun.length > 0) auroc[IMAGES_MEAN] = meanStd(perRun);
+    }
+    return { variant: name, description: mine[0].description, data: mine[0].data, auroc };
+  });
+  return {
+    seeds,
+    datasets: multiImage ? [...datasets, IMAGES_MEAN] : datasets,
+    variants,
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * The two experiment setups the notebooks and `deno task ablate` share: TINY (a small model on
+ * synthetic data written on the spot, seconds per run, used in CI) and FULL (the default model
+ * on what `deno task data` prepared in `data/`). One flag switches between them.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { Config, ConfigOverrides } from "../model/config.ts";
+import { DEFAULT_CONFIG, mergeConfig } from "../model/config.ts";
+import { demoConfig } from "./demo.ts";
+import { writeSyntheticImages, writeSyntheticTableCsv } from "../data/synthetic.ts";
+import { defaultDataPaths } from "../data/sources.ts";
+import { MadError } from "../errors.ts";
+import { train } from "./loop.ts";
+
+/** Where an experiment's data lives. */
+export interface ExperimentData {
+  imageDirs: string[];
+  tablePaths: string[];
+}
+
+/** A ready-to-train setup. */
+export interface Experiment extends ExperimentData {
+  full: boolean;
+  config: Config;
+}
+
+/**
+ * The tiny model on top of the demo config: 32-pixel images (a 4x4 token grid), one narrow
+ * layer and a few epochs, so one training plus evaluation takes about a second.
+ */
+export const TINY_OVERRIDES: ConfigOverrides = {
+  model: {
+    imageSize: 32,
+    stem: [2, 2, 2],
+    stemChannels: [16, 32],
+    width: 32,
+    layers: 1,
+    heads: 2,
+    knnBankSize: 2000,
+  },
+  train: { epochs: 3, tableStepsPerEpoch: 8 },
+};
+
+/** The tiny config (demo config plus {@linkcode TINY_OVERRIDES}, plus `extra`). */
+export function tinyConfig(extra: ConfigOverrides = {}): Config {
+  return mergeConfig(demoConfig(TINY_OVERRIDES), extra, "tiny config");
+}
+
+/**
+ * Writes the tiny synthetic data set under `dir` (images in `dir/images`, a table in
+ * `dir/table.csv`); the same call always writes the same files.
+ */
+export async function writeTinyData(dir: string, size = 32): Promise<ExperimentData> {
+  const images = join(dir, "images");
+  await writeSyntheticImages(images, { seed: 1, size, nTrain: 16, nTestGood: 6, nTestBad: 6 });
+  const table = join(dir, "table.csv");
+  await writeSyntheticTableCsv(table, { seed: 1, n: 400, d: 6 });
+  return { imageDirs: [images], tablePaths: [table] };
+}
+
+/**
+ * The real data as `deno task data` left it under `dataDir`: the image categories and the ODDS
+ * thyroid table. Throws a one-line MadError when neither is there.
+ */
+export function fullData(dataDir = "data"): ExperimentData {
+  const paths = defaultDataPaths(dataDir);
+  const tablePaths: string[] = [];
+  try {
+    if (Deno.statSync(paths.thyroidMat).isFile) tablePaths.push(paths.thyroidMat);
+  } catch {
+    // Missing thyroid: train on the images alone, or fail below when there are none either.
+  }
+  if (paths.imagesDirs.length === 0 && tablePaths.length === 0) {
+    throw new MadError(`${dataDir}: no datasets found; run 'deno task data' first`);
+  }
+  return { imageDirs: paths.imagesDirs, tablePaths };
+}
+
+/**
+ * The experiment for a flag: FULL uses `dataDir` and the default config, TINY writes the
+ * synthetic data into `workDir/data` and uses {@linkcode tinyConfig}.
+ */
+export async function experiment(
+  options: { full: boolean; dataDir?: string; workDir: string },
+): Promise<Experiment> {
+  if (options.full) {
+    return { full: true, config: structuredClone(DEFAULT_CONFIG), ...fullData(options.dataDir) };
+  }
+  const data = await writeTinyData(join(options.workDir, "data"));
+  return { full: false, config: tinyConfig(), ...data };
+}
+
+/**
+ * The checkpoint at `path` when it exists (e.g. the one notebooks/02 trained), otherwise trains
+ * one for `setup` into `out` and returns its best checkpoint, so evaluation works on its own.
+ */
+export async function checkpointOrTrain(
+  path: string,
+  setup: Experiment,
+  out: string,
+  quiet = true,
+): Promise<string> {
+  try {
+    if ((await Deno.stat(path)).isFile) return path;
+  } catch {
+    // Not there: train below.
+  }
+  const trained = await train({
+    config: setup.config,
+    imageDirs: setup.imageDirs,
+    tablePaths: setup.tablePaths,
+    out,
+    quiet,
+  });
+  return trained.best;
+}

@@ -1,0 +1,190 @@
+/**
+ * `deno task bench [--steps N] [--skip-train] [--checkpoint CKPT] [--data DIR] [--out FILE]
+ * [--backend NAME]`: the default model's training step time (forward, backward, AdamW) and
+ * tokens per second beside PyTorch's for the same shapes (scripts/torch_step.py, when torch
+ * is importable), scoring throughput of a checkpoint (256 px image files, table rows), the
+ * wall time and peak RSS of the default `deno task train`, and checks against the targets.
+ * Writes results/bench.json.
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { numberFlag, parseFlags, Progress, runMain, writeFileAtomic } from "../lib/cli.ts";
+import { MadError } from "../lib/errors.ts";
+import { type BackendName, useBackend } from "../lib/backend/mod.ts";
+import { DEFAULT_CONFIG } from "../lib/model/config.ts";
+import { geometry } from "../lib/model/madformer.ts";
+import { defaultDataPaths } from "../lib/data/sources.ts";
+import {
+  disposeFixture,
+  imageTrainStep,
+  stepFixture,
+  tableTrainStep,
+  timeSteps,
+} from "../lib/bench/step.ts";
+import { torchStep } from "../lib/bench/torch.ts";
+import { RssTracker, watchChildPeak } from "../lib/bench/memory.ts";
+import { quickCheckpoint, scoringThroughput } from "../lib/bench/scoring.ts";
+import { type BenchResult, checkTargets, stepRatio, summary } from "../lib/bench/report.ts";
+
+const USAGE = "usage: deno task bench [--steps N] [--skip-train] [--checkpoint CKPT] " +
+  "[--data DIR] [--images N] [--out FILE] [--backend auto|wasm|cpu|tensorflow]";
+
+const SCRIPTS = dirname(fileURLToPath(import.meta.url));
+
+async function main(): Promise<void> {
+  const flags = parseFlags(Deno.args, {
+    steps: { type: "string", default: "10" },
+    "skip-train": { type: "boolean" },
+    checkpoint: { type: "string" },
+    data: { type: "string", default: "data" },
+    images: { type: "string", default: "64" },
+    out: { type: "string", default: join("results", "bench.json") },
+    backend: { type: "string", default: "auto" },
+    help: { type: "boolean", short: "h" },
+  }, USAGE);
+  if (flags.help) return console.log(USAGE);
+  const steps = numberFlag("steps", flags.steps)!;
+  const nImages = numberFlag("images", flags.images)!;
+  if (!Number.isInteger(steps) || steps < 1) throw new MadError(`--steps must be >= 1`, 2);
+  if (!Number.isInteger(nImages) || nImages < 1) throw new MadError(`--images must be >= 1`, 2);
+  const backend = await useBackend(flags.backend as BackendName);
+  const config = DEFAULT_CONFIG;
+  const m = config.model;
+  const g = geometry(m);
+  const work = await Deno.makeTempDir({ prefix: "madformer-bench-" });
+  try {
+    // 1. Our training step, in this process.
+    const rss = new RssTracker();
+    rss.start();
+    const fixture = stepFixture(config);
+    const bar = new Progress("image steps", steps);
+    const image = timeSteps(() => imageTrainStep(fixture), steps, 2, () => {
+      rss.sample();
+      bar.tick();
+    });
+    bar.done(`${image.medianMs.toFixed(0)} ms median`);
+    const table = timeSteps(() => tableTrainStep(fixture), steps, 2, () => rss.sample());
+    disposeFixture(fixture);
+    rss.stop();
+    const stepPeak = rss.peak;
+    const batch = config.train.batchSize;
+    const tokens = batch * (g.tokens + 1);
+
+    // 2. PyTorch on the same shapes.
+    console.error("PyTorch reference step ...");
+    const torch = await torchStep(join(SCRIPTS, "torch_step.py"), {
+      batch,
+      imageSize: m.imageSize,
+      stem: m.stem,
+      stemChannels: m.stemChannels,
+      width: m.width,
+      layers: m.layers,
+      heads: m.heads,
+      mlpRatio: m.mlpRatio,
+      maskRatio: m.maskRatio,
+    }, steps);
+
+    // 3. Scoring throughput.
+    let checkpoint = flags.checkpoint;
+    if (!checkpoint) {
+      console.error("training a quick checkpoint on synthetic data for the scoring bench ...");
+      checkpoint = await quickCheckpoint(work);
+    }
+    console.error(`scoring ${nImages} images of 256 px and table rows with ${checkpoint} ...`);
+    const scoring = await scoringThroughput(checkpoint, work, { images: nImages });
+
+    // 4. The default `deno task train`, as a child process.
+    const fullTrain = flags["skip-train"]
+      ? { seconds: null, peakRssBytes: null, note: "skipped (--skip-train)" }
+      : await defaultTrain(flags.data, join(work, "train"), flags.backend);
+
+    const partial: Omit<BenchResult, "targets"> = {
+      date: new Date().toISOString(),
+      machine: {
+        cpus: navigator.hardwareConcurrency,
+        loadAverage: Deno.loadavg(),
+        deno: Deno.version.deno,
+        backend,
+      },
+      model: {
+        imageSize: m.imageSize,
+        tokens: g.tokens,
+        width: m.width,
+        layers: m.layers,
+        heads: m.heads,
+      },
+      step: {
+        batch,
+        steps,
+        imageStepMs: image.medianMs,
+        tableStepMs: table.medianMs,
+        tableBatch: config.train.tableBatchSize,
+        tokensPerSecond: tokens / (image.medianMs / 1000),
+        imagesPerSecond: batch / (image.medianMs / 1000),
+        peakRssBytes: stepPeak,
+      },
+      torch: { ...torch, ratio: stepRatio(image.medianMs, torch) },
+      scoring,
+      fullTrain,
+    };
+    const result: BenchResult = { ...partial, targets: checkTargets(partial) };
+    console.log(summary(result));
+    await Deno.mkdir(dirname(flags.out), { recursive: true });
+    await writeFileAtomic(flags.out, JSON.stringify(result, null, 2) + "\n");
+    console.error(`wrote ${flags.out}`);
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Runs the default training on `dataDir` in a child process: wall time and peak RSS. */
+async function defaultTrain(
+  dataDir: string,
+  out: string,
+  backend: string,
+): Promise<BenchResult["fullTrain"]> {
+  const paths = defaultDataPaths(dataDir);
+  const args = [
+    "run",
+    "-A",
+    join(SCRIPTS, "train.ts"),
+    "--quiet",
+    "--out",
+    out,
+    "--backend",
+    backend,
+  ];
+  for (const dir of paths.imagesDirs) args.push("--images", dir);
+  let hasTable = false;
+  try {
+    hasTable = Deno.statSync(paths.thyroidMat).isFile;
+  } catch {
+    // no table prepared
+  }
+  if (hasTable) args.push("--table", paths.thyroidMat);
+  if (paths.imagesDirs.length === 0 && !hasTable) {
+    return {
+      seconds: null,
+      peakRssBytes: null,
+      note: `no data under ${dataDir} (run deno task data or give --data DIR)`,
+    };
+  }
+  console.error(`default training on ${dataDir} (this takes many minutes; --skip-train skips) ...`);
+  const t0 = performance.now();
+  const child = new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "piped" })
+    .spawn();
+  const status = child.output();
+  const peak = await watchChildPeak(child.pid, status);
+  const done = await status;
+  const seconds = (performance.now() - t0) / 1000;
+  if (!done.success) {
+    const err = new TextDecoder().decode(done.stderr).trim().split("\n").pop() ?? "";
+    return { seconds: null, peakRssBytes: peak || null, note: `training failed: ${err}` };
+  }
+  const what = [...paths.imagesDirs, ...(hasTable ? [paths.thyroidMat] : [])].join(", ");
+  return { seconds, peakRssBytes: peak || null, note: `on ${what}` };
+}
+
+if (import.meta.main) await runMain(main);

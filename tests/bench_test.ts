@@ -1,0 +1,120 @@
+// Smoke tests of the bench's pieces on a tiny model: they check what the bench computes and
+// reports, never how fast anything is.
+import assert from "node:assert/strict";
+import { useBackend } from "../lib/backend/mod.ts";
+import { DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
+import {
+  disposeFixture,
+  imageTrainStep,
+  median,
+  stepFixture,
+  tableTrainStep,
+  timeSteps,
+} from "../lib/bench/step.ts";
+import { torchArgs } from "../lib/bench/torch.ts";
+import { peakRss, RssTracker } from "../lib/bench/memory.ts";
+import { type BenchResult, checkTargets, stepRatio, summary } from "../lib/bench/report.ts";
+
+const TINY = mergeConfig(DEFAULT_CONFIG, {
+  model: { imageSize: 32, stem: [2, 2, 2], stemChannels: [8, 16], width: 16, layers: 1 },
+  train: { batchSize: 2, tableBatchSize: 8 },
+}, "test config");
+
+Deno.test("bench step: image and table steps train the model", async () => {
+  await useBackend("wasm");
+  const f = stepFixture(TINY, 4, 1);
+  const before = f.params.get("head.recon.w")!.dataSync().slice();
+  const first = imageTrainStep(f);
+  assert.ok(Number.isFinite(first));
+  assert.equal(f.adam.step, 1);
+  const after = f.params.get("head.recon.w")!.dataSync();
+  assert.ok(after.some((v, i) => v !== before[i]), "AdamW changed the parameters");
+  const timing = timeSteps(() => tableTrainStep(f), 2, 1);
+  assert.equal(timing.ms.length, 2);
+  assert.ok(Number.isFinite(timing.lastLoss));
+  assert.equal(f.adam.step, 4);
+  disposeFixture(f);
+});
+
+Deno.test("bench step: repeated image steps lower the loss on a fixed batch", async () => {
+  await useBackend("wasm");
+  const f = stepFixture(TINY, 4, 2);
+  const losses = Array.from({ length: 12 }, () => imageTrainStep(f));
+  assert.ok(median(losses.slice(-3)) < median(losses.slice(0, 3)), `losses ${losses}`);
+  disposeFixture(f);
+});
+
+Deno.test("bench: median, torch flags, memory readings", () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 2, 3]), 2.5);
+  assert.ok(Number.isNaN(median([])));
+  const args = torchArgs(
+    {
+      batch: 16,
+      imageSize: 128,
+      stem: [4, 2, 2],
+      stemChannels: [48, 96],
+      width: 128,
+      layers: 4,
+      heads: 4,
+      mlpRatio: 4,
+      maskRatio: 0.25,
+    },
+    5,
+    2,
+  );
+  assert.ok(args.includes("--stem=4,2,2") && args.includes("--stem-channels=48,96"));
+  assert.ok(args.includes("--steps=5") && args.includes("--threads=2"));
+  const tracker = new RssTracker();
+  tracker.sample();
+  assert.ok(tracker.peak > 0);
+  const hwm = peakRss();
+  if (hwm !== null) assert.ok(hwm >= Deno.memoryUsage().rss * 0.5);
+});
+
+Deno.test("bench report: ratio, targets and summary", () => {
+  assert.equal(stepRatio(300, { available: false, reason: "x" }), null);
+  const torch = { available: true as const, python: "p", torch: "2", threads: 2, stepMs: 200 };
+  assert.equal(stepRatio(300, torch), 1.5);
+  const partial: Omit<BenchResult, "targets"> = {
+    date: "2025-01-01T00:00:00Z",
+    machine: { cpus: 2, loadAverage: [1, 1, 1], deno: "2.9.6", backend: "wasm" },
+    model: { imageSize: 128, tokens: 64, width: 128, layers: 4, heads: 4 },
+    step: {
+      batch: 16,
+      steps: 3,
+      imageStepMs: 300,
+      tableStepMs: 100,
+      tableBatch: 128,
+      tokensPerSecond: 3466,
+      imagesPerSecond: 53,
+      peakRssBytes: 1024 ** 3,
+    },
+    torch: { ...torch, ratio: 1.5 },
+    scoring: {
+      checkpoint: "c",
+      images: 10,
+      imageSeconds: 0.5,
+      imagesPerSecond: 20,
+      imagePixels: 256,
+      rows: 100,
+      rowSeconds: 1,
+      rowsPerSecond: 100,
+    },
+    fullTrain: { seconds: null, peakRssBytes: 5 * 1024 ** 3, note: "skipped" },
+  };
+  const targets = checkTargets(partial);
+  assert.equal(targets.step_vs_pytorch.met, true);
+  assert.equal(targets.scoring_images_per_s.met, false);
+  assert.equal(targets.training_rss.met, false, "the larger RSS counts");
+  const text = summary({ ...partial, targets });
+  assert.match(text, /ours \/ PyTorch = 1\.50/);
+  assert.match(text, /scoring_images_per_s: 20\.0 .* NOT met/);
+  const missing = checkTargets({
+    ...partial,
+    torch: { available: false, reason: "no torch", ratio: null },
+    scoring: null,
+  });
+  assert.equal(missing.step_vs_pytorch.met, null);
+  assert.equal(missing.scoring_images_per_s.met, null);
+});

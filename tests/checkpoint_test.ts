@@ -1,0 +1,264 @@
+/**
+ * Checkpoint format: round trip, format tag and version, and refusal (one-line MadError naming
+ * the file) of truncated, corrupted, foreign and other-config checkpoints.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { MadError } from "../lib/errors.ts";
+import {
+  type Checkpoint,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  decodeCheckpoint,
+  disposeCheckpoint,
+  encodeCheckpoint,
+  loadCheckpoint,
+} from "../lib/train/checkpoint.ts";
+import { decodeSafetensors, encodeSafetensors } from "../lib/train/safetensors.ts";
+import { type Config, DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
+import { initAdam } from "../lib/train/optimizer.ts";
+import { initParams } from "../lib/model/madformer.ts";
+
+const TINY = {
+  model: { imageSize: 8, stem: [2, 2, 2], stemChannels: [4, 4], width: 4, heads: 1, layers: 1 },
+  train: { epochs: 1 },
+};
+
+function tinyCheckpoint(config: Config = mergeConfig(DEFAULT_CONFIG, TINY)): Checkpoint {
+  const tables = [{ name: "t", features: 3 }];
+  const params = initParams(config.model, tables, 0);
+  const split = { protocol: "half-normals" as const, seed: 0, valShare: 0.1 };
+  const moments = { mean: 0.5, std: 0.25 };
+  const w = config.model.width;
+  return {
+    config,
+    tables,
+    datasets: [
+      { name: "cat", modality: "image", source: "/data/images", split },
+      {
+        name: "t",
+        modality: "table",
+        source: "/data/t.csv",
+        split,
+        columns: ["a", "b", "c"],
+        normalisation: { kind: "standard", mean: [0, 1, 2], std: [1, 2, 3] },
+      },
+    ],
+    params,
+    adam: initAdam(params),
+    banks: new Map([
+      ["image:cat|knn2", { dim: 2 * w, rows: 2, transposed: new Float32Array(4 * w).fill(0.1) }],
+      ["table:t|knn", { dim: w, rows: 3, transposed: new Float32Array(3 * w).fill(0.2) }],
+    ]),
+    stats: {
+      "image:cat": { sample: { recon: moments }, tokens: { recon: moments }, threshold: 1 },
+      "table:t": { sample: { recon: moments }, tokens: {}, threshold: 0.5 },
+    },
+    progress: { epoch: 1, step: 3, rngState: 12345, bestMetric: 0.75, bestEpoch: 1 },
+  };
+}
+
+function encodeTiny(config?: Config): Uint8Array {
+  const ckpt = tinyCheckpoint(config);
+  const bytes = encodeCheckpoint(ckpt);
+  disposeCheckpoint(ckpt);
+  return bytes;
+}
+
+/** Rewrites the metadata of checkpoint bytes, keeping the tensors. */
+function withMetadata(
+  bytes: Uint8Array,
+  edit: (meta: Record<string, string>) => void,
+): Uint8Array {
+  const { tensors, metadata } = decodeSafetensors(bytes, "x");
+  const meta = { ...metadata };
+  edit(meta);
+  return encodeSafetensors(tensors, meta);
+}
+
+function refused(bytes: Uint8Array, name: string, ...parts: string[]): string {
+  try {
+    disposeCheckpoint(decodeCheckpoint(bytes, name));
+  } catch (e) {
+    assert.ok(e instanceof MadError, `expected MadError, got ${e}`);
+    assert.ok(!e.message.includes("\n"), `multi-line: ${e.message}`);
+    assert.ok(e.message.startsWith(`${name}`), `does not name the file: ${e.message}`);
+    for (const p of parts) assert.ok(e.message.includes(p), `"${e.message}" lacks "${p}"`);
+    return e.message;
+  }
+  assert.fail(`${name} was accepted`);
+}
+
+Deno.test("checkpoint: round trip keeps everything, with format tag and version", () => {
+  const ckpt = tinyCheckpoint();
+  const bytes = encodeCheckpoint(ckpt);
+  const { metadata } = decodeSafetensors(bytes, "x");
+  assert.equal(metadata.format, CHECKPOINT_FORMAT);
+  assert.equal(metadata.version, String(CHECKPOINT_VERSION));
+  const back = decodeCheckpoint(bytes, "rt.safetensors");
+  assert.deepEqual(back.config, ckpt.config);
+  assert.deepEqual(back.tables, ckpt.tables);
+  assert.deepEqual(back.datasets, ckpt.datasets);
+  assert.deepEqual(back.stats, ckpt.stats);
+  assert.deepEqual(back.progress, ckpt.progress);
+  assert.deepEqual([...back.params.keys()], [...ckpt.params.keys()]);
+  for (const [name, p] of ckpt.params) {
+    assert.deepEqual(back.params.get(name)!.dataSync(), p.dataSync(), name);
+  }
+  assert.equal(back.adam?.m.size, ckpt.params.size);
+  assert.deepEqual([...back.banks.keys()].sort(), ["image:cat|knn2", "table:t|knn"]);
+  disposeCheckpoint(back);
+  disposeCheckpoint(ckpt);
+});
+
+Deno.test("checkpoint: a run that never improved (bestMetric -Infinity) loads back", () => {
+  const ckpt = tinyCheckpoint();
+  ckpt.progress.bestMetric = -Infinity; // JSON writes null
+  const back = decodeCheckpoint(encodeCheckpoint(ckpt), "never.safetensors");
+  assert.equal(back.progress.bestMetric, -Infinity);
+  disposeCheckpoint(back);
+  disposeCheckpoint(ckpt);
+});
+
+Deno.test("checkpoint: truncated anywhere is refused naming the file", () => {
+  const bytes = encodeTiny();
+  const cuts = [0, 3, 8, 20, 200];
+  for (let k = 1; k < 12; k++) cuts.push(Math.floor((bytes.length * k) / 12));
+  cuts.push(bytes.length - 1);
+  for (const cut of cuts) refused(bytes.slice(0, cut), `cut${cut}.safetensors`);
+  refused(new Uint8Array(), "empty.safetensors", "empty file");
+  refused(bytes.slice(0, bytes.length - 4), "short.safetensors", "truncated?");
+});
+
+Deno.test("checkpoint: corrupted header bytes are refused", () => {
+  const bytes = encodeTiny();
+  const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  // Length field: too long for the file, and a byte of the JSON.
+  for (const at of [0, 1, 5, 7]) {
+    const bad = bytes.slice();
+    bad[at] ^= 0x40;
+    refused(bad, `len${at}.safetensors`, "not a valid checkpoint");
+  }
+  for (const at of [8, 9, 8 + Math.floor(headerLength / 2), 8 + headerLength - 1]) {
+    const bad = bytes.slice();
+    bad[at] = 0x00;
+    refused(bad, `json${at}.safetensors`);
+  }
+  // Text that is not a checkpoint at all.
+  refused(new TextEncoder().encode("PK\x03\x04 this is a zip file, honest"), "zip.safetensors");
+});
+
+Deno.test("checkpoint: foreign safetensors and other format versions are refused", () => {
+  const t = new Map([["weight", { shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) }]]);
+  refused(encodeSafetensors(t, {}), "plain.safetensors", "not a MADformer checkpoint");
+  refused(
+    encodeSafetensors(t, { format: "pt" }),
+    "torch.safetensors",
+    "not a MADformer checkpoint",
+  );
+  // A foreign file with another dtype fails before the metadata check.
+  const f16 = new TextEncoder().encode(
+    JSON.stringify({ w: { dtype: "F16", shape: [2], data_offsets: [0, 4] } }),
+  );
+  const raw = new Uint8Array(8 + f16.length + 4);
+  new DataView(raw.buffer).setBigUint64(0, BigInt(f16.length), true);
+  raw.set(f16, 8);
+  refused(raw, "f16.safetensors", "F16");
+
+  const bytes = encodeTiny();
+  refused(withMetadata(bytes, (m) => (m.version = "2")), "v2.safetensors", "version 2", "reads 1");
+  refused(withMetadata(bytes, (m) => delete m.version), "nov.safetensors", "no format version");
+  refused(withMetadata(bytes, (m) => delete m.format), "nofmt.safetensors", "not a MADformer");
+});
+
+Deno.test("checkpoint: weights of another model config are refused", () => {
+  const bytes = encodeTiny();
+  // The stored config says width 8 but the weights are for width 4.
+  const wider = mergeConfig(DEFAULT_CONFIG, { ...TINY, model: { ...TINY.model, width: 8 } });
+  refused(
+    withMetadata(bytes, (m) => (m.config = JSON.stringify(wider))),
+    "wider.safetensors",
+    "another model config",
+  );
+  const deeper = mergeConfig(DEFAULT_CONFIG, { ...TINY, model: { ...TINY.model, layers: 2 } });
+  refused(
+    withMetadata(bytes, (m) => (m.config = JSON.stringify(deeper))),
+    "deeper.safetensors",
+    "another model config",
+  );
+  // Fewer layers: the extra weights are not silently dropped.
+  const smallBytes = encodeTiny(deeper);
+  const small = mergeConfig(DEFAULT_CONFIG, TINY);
+  refused(
+    withMetadata(smallBytes, (m) => (m.config = JSON.stringify(small))),
+    "shallower.safetensors",
+    "unexpected tensor",
+  );
+  // A table with another feature count.
+  refused(
+    withMetadata(bytes, (m) => (m.tables = JSON.stringify([{ name: "t", features: 5 }]))),
+    "features.safetensors",
+  );
+  // A config asking for absurd sizes is refused before anything is allocated.
+  refused(
+    withMetadata(bytes, (m) => {
+      const c = JSON.parse(m.config);
+      c.model.width = 1_000_000;
+      m.config = JSON.stringify(c);
+    }),
+    "huge.safetensors",
+    "needs at least",
+  );
+  refused(
+    withMetadata(bytes, (m) => (m.config = JSON.stringify({ model: { widht: 4 } }))),
+    "typo.safetensors",
+    "unknown key 'model.widht'",
+  );
+});
+
+Deno.test("checkpoint: malformed metadata is refused naming what is wrong", () => {
+  const bytes = encodeTiny();
+  const cases: [string, (m: Record<string, string>) => void, string][] = [
+    ["tables", (m) => (m.tables = "{}"), "'tables' is not a list"],
+    ["features", (m) => (m.tables = '[{"name":"t","features":-3}]'), "bad feature count"],
+    ["datasets", (m) => delete m.datasets, "'datasets' is missing"],
+    ["modality", (m) => (m.datasets = m.datasets.replace('"image"', '"audio"')), "modality"],
+    [
+      "norm",
+      (m) => (m.datasets = m.datasets.replace('"std":[1,2,3]', '"std":[1,0,3]')),
+      "standard deviation",
+    ],
+    ["stats", (m) => (m.stats = m.stats.replace('"threshold":1', '"threshold":"x"')), "stats"],
+    ["progress", (m) => (m.progress = "[]"), "'progress' is not an object"],
+    ["adam", (m) => (m.adam_step = "-1"), "adam_step"],
+  ];
+  for (const [name, edit, part] of cases) {
+    refused(withMetadata(bytes, edit), `${name}.safetensors`, part);
+  }
+  // NaN weights (e.g. from a diverged run) are refused too.
+  const { tensors, metadata } = decodeSafetensors(bytes, "x");
+  tensors.get("param.embed.cls")!.data[0] = NaN;
+  refused(encodeSafetensors(tensors, metadata), "nan.safetensors", "NaN");
+  // A memory bank of the wrong width.
+  tensors.get("param.embed.cls")!.data[0] = 0;
+  tensors.set("bank.table:t|knn", { shape: [5, 2], data: new Float32Array(10) });
+  refused(encodeSafetensors(tensors, metadata), "bank.safetensors", "memory bank");
+});
+
+Deno.test("loadCheckpoint: missing file and folder name the path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mad_ckpt_" });
+  try {
+    await assert.rejects(
+      () => loadCheckpoint(join(dir, "nope.safetensors")),
+      (e: unknown) =>
+        e instanceof MadError && e.message.includes("nope.safetensors") &&
+        e.message.includes("not found"),
+    );
+    await assert.rejects(
+      () => loadCheckpoint(dir),
+      (e: unknown) => e instanceof MadError && e.message.startsWith(dir),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

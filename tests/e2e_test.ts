@@ -1,0 +1,157 @@
+/**
+ * End to end on tiny synthetic data: `train`, `eval` and `score` as a user runs them, and
+ * resuming a run giving the same result as an uninterrupted one.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { tinyConfig, writeTinyData } from "../lib/train/setup.ts";
+import { train } from "../lib/train/loop.ts";
+import { useBackend } from "../lib/backend/mod.ts";
+
+await useBackend("wasm");
+const root = new URL("..", import.meta.url).pathname;
+
+async function run(script: string, args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(root, "scripts", script), ...args],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+Deno.test("train, eval and score run end to end on the command line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "madformer e2e " });
+  try {
+    const data = await writeTinyData(join(dir, "data"));
+    const configPath = join(dir, "tiny.json");
+    const config = tinyConfig({ train: { epochs: 2 } });
+    await Deno.writeTextFile(configPath, JSON.stringify(config));
+    const out = join(dir, "run");
+    const trained = await run("train.ts", [
+      "--images",
+      data.imageDirs[0],
+      "--table",
+      data.tablePaths[0],
+      "--config",
+      configPath,
+      "--out",
+      out,
+      "--quiet",
+    ]);
+    assert.equal(trained.code, 0, trained.stderr);
+    const ckpt = join(out, "best_model_checkpoint.safetensors");
+    await Deno.stat(ckpt);
+    await Deno.stat(join(out, "last_checkpoint.safetensors"));
+    const lines = (await Deno.readTextFile(join(out, "metrics.jsonl"))).trim().split("\n");
+    assert.equal(lines.length, 2);
+    const row = JSON.parse(lines[0]);
+    for (const key of ["epoch", "loss", "val_auroc", "seconds"]) assert.ok(key in row, key);
+
+    // Without data flags, eval scores the datasets recorded in the checkpoint.
+    const jsonPath = join(dir, "eval.json");
+    const evaluated = await run("eval.ts", ["--checkpoint", ckpt, "--json", jsonPath]);
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    const report = JSON.parse(await Deno.readTextFile(jsonPath));
+    const names = report.datasets.map((d: { name: string }) => d.name).sort();
+    assert.deepEqual(names, ["dots", "table", "weave"]);
+    for (const d of report.datasets) {
+      for (
+        const key of [
+          "n",
+          "anomalies",
+          "auroc",
+          "aupr",
+          "precision",
+          "recall",
+          "f1",
+          "accuracy",
+          "threshold",
+          "f1_at_true_count",
+        ]
+      ) {
+        assert.equal(typeof d[key], "number", `${d.name}.${key}`);
+      }
+      assert.ok(d.auroc >= 0 && d.auroc <= 1);
+    }
+    // The table's test part is the held-out half of the normals plus all anomalies.
+    const table = report.datasets.find((d: { name: string }) => d.name === "table");
+    assert.equal(table.anomalies, 20);
+    // Synthetic images have masks, so pixel metrics are reported.
+    const weave = report.datasets.find((d: { name: string }) => d.name === "weave");
+    assert.equal(typeof weave.pixel_auroc, "number");
+
+    const scoresPath = join(dir, "scores.json");
+    const maps = join(dir, "maps");
+    const testDir = join(data.imageDirs[0], "weave", "test");
+    const scored = await run("score.ts", [
+      "--checkpoint",
+      ckpt,
+      "--images",
+      testDir,
+      "--json",
+      scoresPath,
+      "--maps",
+      maps,
+    ]);
+    assert.equal(scored.code, 0, scored.stderr);
+    const items = JSON.parse(await Deno.readTextFile(scoresPath));
+    assert.equal(items.length, 12);
+    for (const item of items) {
+      assert.ok(String(item.id).startsWith(testDir), item.id);
+      assert.equal(typeof item.score, "number");
+      assert.equal(typeof item.anomaly, "boolean");
+    }
+    assert.equal([...Deno.readDirSync(maps)].length, 12);
+
+    // A CSV to score needs no label column; ids are row indices from 0.
+    const csv = join(dir, "unlabelled.csv");
+    const text = await Deno.readTextFile(data.tablePaths[0]);
+    const rows = text.trim().split("\n").slice(0, 6).map((l) =>
+      l.split(",").slice(0, -1).join(",")
+    );
+    await Deno.writeTextFile(csv, rows.join("\n") + "\n");
+    const tableScores = await run("score.ts", ["--checkpoint", ckpt, "--table", csv]);
+    assert.equal(tableScores.code, 0, tableScores.stderr);
+    const parsed = JSON.parse(tableScores.stdout);
+    assert.deepEqual(parsed.map((r: { id: number }) => r.id), [0, 1, 2, 3, 4]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("resuming a run ends with the same metrics as an uninterrupted run", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "madformer-resume-" });
+  try {
+    const data = await writeTinyData(join(dir, "data"));
+    const config = tinyConfig({ train: { epochs: 3 } });
+    const straight = await train({ config, ...data, out: join(dir, "straight"), quiet: true });
+    const first = await train({
+      config,
+      ...data,
+      out: join(dir, "resumed"),
+      quiet: true,
+      stopAfterEpochs: 1,
+    });
+    assert.equal(first.epochs, 1);
+    const rest = await train({
+      config,
+      ...data,
+      out: join(dir, "resumed"),
+      quiet: true,
+      resume: first.last,
+    });
+    assert.equal(rest.epochs, 3);
+    const a = straight.rows.at(-1)!;
+    const b = rest.rows.at(-1)!;
+    assert.ok(Math.abs(a.loss - b.loss) < 1e-6, `loss ${a.loss} vs ${b.loss}`);
+    assert.ok(Math.abs(a.val_auroc - b.val_auroc) < 1e-6, `val ${a.val_auroc} vs ${b.val_auroc}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

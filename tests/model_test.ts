@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { useBackend } from "../lib/backend/mod.ts";
+import { DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
+import {
+  forwardImages,
+  forwardTable,
+  geometry,
+  initParams,
+  maskPatterns,
+  patchify,
+  unpatchify,
+} from "../lib/model/madformer.ts";
+import { buildBank, knnDistances } from "../lib/model/knn.ts";
+import { Rng } from "../lib/rng.ts";
+
+await useBackend("wasm");
+
+const tiny = mergeConfig(DEFAULT_CONFIG, {
+  model: { imageSize: 32, stem: [2, 2, 2], stemChannels: [8, 16], width: 16, layers: 1, heads: 2 },
+}).model;
+
+Deno.test("patchify and unpatchify are inverse reshapes", () => {
+  tf.tidy(() => {
+    const x = tf.randomUniform([2, 8, 8, 3]) as tf.Tensor4D;
+    const p = patchify(x, 4);
+    assert.deepEqual(p.shape, [2, 2, 2, 48]);
+    // The first cell holds the top-left 4x4 block, row by row.
+    assert.deepEqual(
+      Array.from(p.slice([0, 0, 0, 0], [1, 1, 1, 12]).dataSync()),
+      Array.from(x.slice([0, 0, 0, 0], [1, 1, 4, 3]).dataSync()),
+    );
+    const back = unpatchify(p, 4, 3);
+    assert.ok(tf.max(tf.abs(back.sub(x))).dataSync()[0] < 1e-7);
+  });
+});
+
+Deno.test("image forward pass has the documented shapes", () => {
+  const params = initParams(tiny, [], 1);
+  const g = geometry(tiny);
+  assert.equal(g.grid, 4);
+  tf.tidy(() => {
+    const out = forwardImages(params, tiny, tf.randomUniform([3, 32, 32, 3]) as tf.Tensor4D, null);
+    assert.deepEqual(out.tokens.shape, [3, 16, 16]);
+    assert.deepEqual(out.cls.shape, [3, 16]);
+    assert.deepEqual(out.reconstruction.shape, [3, 16, g.patchDim]);
+    assert.deepEqual(out.patchLogits.shape, [3, 16]);
+    assert.deepEqual(out.clsLogits.shape, [3]);
+  });
+});
+
+Deno.test("table forward pass gives one token per feature", () => {
+  const params = initParams(tiny, [{ name: "t", features: 5 }], 1);
+  tf.tidy(() => {
+    const out = forwardTable(params, tiny, "t", tf.randomNormal([4, 5]) as tf.Tensor2D, null);
+    assert.deepEqual(out.tokens.shape, [4, 5, 16]);
+    assert.deepEqual(out.reconstruction.shape, [4, 5]);
+    assert.deepEqual(out.clsLogits.shape, [4]);
+  });
+});
+
+Deno.test("every parameter used by a modality receives a finite, non-zero gradient", () => {
+  const params = initParams(tiny, [{ name: "t", features: 5 }], 2);
+  const x = tf.randomUniform([2, 32, 32, 3]) as tf.Tensor4D;
+  const mask = tf.tensor2d([
+    [1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+    new Array(16).fill(0),
+  ]);
+  const imageVars = [...params].filter(([n]) => !n.startsWith("table.")).map(([, v]) => v);
+  const { grads } = tf.variableGrads(() => {
+    const out = forwardImages(params, tiny, x, mask);
+    return out.reconstruction.square().mean().add(out.clsLogits.sum()).add(
+      out.patchLogits.sum(),
+    ) as tf.Scalar;
+  }, imageVars);
+  for (const v of imageVars) {
+    const g = grads[v.name];
+    assert.ok(g, `gradient for ${v.name}`);
+    const values = g.dataSync();
+    assert.ok(values.every(Number.isFinite), `finite gradient for ${v.name}`);
+    if (!v.name.includes("embed.modality")) {
+      assert.ok(values.some((a) => a !== 0), `non-zero gradient for ${v.name}`);
+    }
+  }
+  tf.dispose(Object.values(grads));
+});
+
+Deno.test("switches remove the embeddings they name", () => {
+  const noModality = { ...tiny, modalityEmbedding: false, positionEmbedding: false };
+  const params = initParams(noModality, [], 3);
+  const x = tf.randomUniform([1, 32, 32, 3]) as tf.Tensor4D;
+  const before = forwardImages(params, noModality, x, null).cls.dataSync();
+  params.get("embed.modality")!.assign(tf.randomNormal([2, 16]));
+  params.get("embed.position")!.assign(tf.randomNormal([16, 16]));
+  const after = forwardImages(params, noModality, x, null).cls.dataSync();
+  assert.deepEqual(Array.from(after), Array.from(before));
+});
+
+Deno.test("separate encoders create one parameter set per modality", () => {
+  const params = initParams({ ...tiny, sharedEncoder: false }, [], 4);
+  assert.ok(params.has("enc.image.0.q.w"));
+  assert.ok(params.has("enc.table.0.q.w"));
+  assert.ok(!params.has("enc.0.q.w"));
+});
+
+Deno.test("mask patterns hide every token exactly once", () => {
+  const patterns = maskPatterns(4, 64, 8);
+  const sum = new Float32Array(64);
+  for (const p of patterns) p.forEach((v, i) => (sum[i] += v));
+  assert.ok(sum.every((v) => v === 1));
+  assert.ok(patterns.every((p) => p.reduce((a, b) => a + b, 0) === 16));
+});
+
+Deno.test("kNN distances match brute force", () => {
+  const rng = new Rng(5);
+  const dim = 3;
+  const bankRows = Float32Array.from({ length: 20 * dim }, () => rng.normal());
+  const queries = Float32Array.from({ length: 4 * dim }, () => rng.normal());
+  const bank = buildBank(bankRows, dim, 100, rng);
+  const got = knnDistances(bank, queries, 2);
+  for (let q = 0; q < 4; q++) {
+    const d = [];
+    for (let r = 0; r < 20; r++) {
+      let s = 0;
+      for (let j = 0; j < dim; j++) s += (queries[q * dim + j] - bankRows[r * dim + j]) ** 2;
+      d.push(Math.sqrt(s));
+    }
+    d.sort((a, b) => a - b);
+    assert.ok(Math.abs(got[q] - (d[0] + d[1]) / 2) < 1e-4);
+  }
+});

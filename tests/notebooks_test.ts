@@ -1,0 +1,210 @@
+import assert from "node:assert/strict";
+import { basename, join } from "node:path";
+import {
+  denoKernelInstalled,
+  externalResources,
+  listNotebooks,
+  nbconvertInstalled,
+  offlineHtml,
+  plotlyCopies,
+  runNotebooks,
+} from "../lib/report/notebook_export.ts";
+import { PLOTLY_LOADER_MARKER, readEpochRows, rowsHtml } from "../lib/report/notebook_helpers.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+
+/** Plots per report on the tiny setup (two image categories and one table). */
+const PLOTS: Record<string, number> = {
+  "01_data_exploration.html": 3,
+  "02_training.html": 2,
+  "03_ablation.html": 1,
+  "04_evaluation.html": 8,
+};
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("notebooks are nbformat 4 with the Deno kernel, no outputs, importing lib/", async () => {
+  const notebooks = await listNotebooks("notebooks");
+  assert.deepEqual(notebooks.map((n) => basename(n)), [
+    "01_data_exploration.ipynb",
+    "02_training.ipynb",
+    "03_ablation.ipynb",
+    "04_evaluation.ipynb",
+  ]);
+  for (const path of notebooks) {
+    const nb = JSON.parse(await Deno.readTextFile(path));
+    assert.equal(nb.nbformat, 4, path);
+    assert.deepEqual(nb.metadata.kernelspec, {
+      name: "deno",
+      display_name: "Deno",
+      language: "typescript",
+    });
+    assert.equal(nb.metadata.language_info.name, "typescript");
+    const code = nb.cells.filter((c: { cell_type: string }) => c.cell_type === "code");
+    for (const cell of code) {
+      assert.deepEqual(cell.outputs, [], `${path}: stored without outputs`);
+      assert.equal(cell.execution_count, null);
+    }
+    const source = code.map((c: { source: string[] }) => c.source.join("")).join("\n");
+    assert.match(source, /from "\.\.\/lib\//, `${path} imports lib/`);
+    assert.match(source, /const FULL = /, `${path} has the FULL switch`);
+  }
+});
+
+Deno.test("offlineHtml drops CDN scripts and stylesheets, keeps inline ones", () => {
+  const page = `<head><script src="https://cdn.example/require.js"></script>
+<link rel="stylesheet" href="https://cdn.example/x.css"><script>var a = 1;</script>
+<link rel="stylesheet" href="local.css"></head>`;
+  assert.deepEqual(externalResources(page), [
+    "https://cdn.example/require.js",
+    "https://cdn.example/x.css",
+  ]);
+  const offline = offlineHtml(page);
+  assert.deepEqual(externalResources(offline), []);
+  assert.match(offline, /var a = 1;/);
+  assert.match(offline, /local\.css/);
+});
+
+Deno.test("plotlyCopies counts loaders and whole inline bundles, not loader parts", () => {
+  const part = `<script>parts[0] = "/**\\n* plotly.js v4.1.1\\n";</script>`;
+  const loader = `<script id="${PLOTLY_LOADER_MARKER}">x</script>`;
+  assert.equal(plotlyCopies(part + loader), 1);
+  assert.equal(plotlyCopies(`<script>/**\n* plotly.js v4.1.1\n*/</script>`), 1);
+  assert.equal(plotlyCopies(part + loader + loader), 2);
+  assert.equal(plotlyCopies("<p>no plots</p>"), 0);
+});
+
+Deno.test("readEpochRows reads metrics.jsonl; rowsHtml escapes cells", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "metrics.jsonl");
+    await Deno.writeTextFile(path, '{"epoch":1,"loss":2}\n{"epoch":2,"loss":1}\n');
+    assert.deepEqual((await readEpochRows(path)).map((r) => r.epoch), [1, 2]);
+    assert.deepEqual(await readEpochRows(join(dir, "missing.jsonl")), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const table = rowsHtml([{ name: "<a>", auroc: 0.123456, n: 3 }]);
+  assert.match(table, /&lt;a&gt;/);
+  assert.match(table, /<td>0\.1235<\/td><td>3<\/td>/);
+});
+
+/**
+ * A copy of the report with an error recorder at the top and, at the end, a check that writes
+ * the number of plot containers, how many plotly drew into, and the errors into the title.
+ */
+function instrumented(html: string): string {
+  const recorder = `<script>window.__errors = [];
+window.addEventListener("error", function (e) {
+  window.__errors.push(String(e.message || (e.target && (e.target.src || e.target.href)) || "error"));
+}, true);
+window.addEventListener("unhandledrejection", function (e) { window.__errors.push(String(e.reason)); });
+</script>`;
+  const check = `<script>window.addEventListener("load", function () {
+  setTimeout(function () {
+    var divs = document.querySelectorAll('div[id^="madformer-plot-"]');
+    var drawn = 0;
+    divs.forEach(function (d) { if (d.querySelector(".main-svg")) drawn++; });
+    document.title = "CHECK " + JSON.stringify({ plots: divs.length, drawn: drawn, errors: window.__errors });
+  }, 4000);
+});</script>`;
+  const head = html.search(/<head[^>]*>/i);
+  const withRecorder = head >= 0
+    ? html.replace(/<head[^>]*>/i, (m) => m + recorder)
+    : recorder + html;
+  return withRecorder.replace(/<\/body>/i, check + "</body>");
+}
+
+/** Opens a page in headless Chromium and returns what the check wrote into the title. */
+async function chromiumCheck(
+  page: string,
+): Promise<{ plots: number; drawn: number; errors: string[] }> {
+  const profile = await Deno.makeTempDir({ prefix: "madformer-chromium-" });
+  try {
+    const out = await new Deno.Command(CHROMIUM, {
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        `--user-data-dir=${profile}`,
+        "--virtual-time-budget=20000",
+        "--dump-dom",
+        `file://${page}`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+    }).output();
+    const dom = new TextDecoder().decode(out.stdout);
+    const title = dom.match(/<title>CHECK (.*?)<\/title>/s);
+    assert.ok(
+      title,
+      `${page}: no check result (chromium exit ${out.code}): ${
+        new TextDecoder().decode(out.stderr).slice(-500)
+      }`,
+    );
+    const json = title[1].replace(/&quot;/g, '"').replace(/&lt;/g, "<").replace(/&gt;/g, ">")
+      .replace(/&amp;/g, "&");
+    return JSON.parse(json);
+  } finally {
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+  }
+}
+
+const haveJupyter = await nbconvertInstalled() && await denoKernelInstalled();
+const haveChromium = await exists(CHROMIUM);
+
+Deno.test({
+  name: "every notebook executes on the tiny setup and its report draws every plot offline",
+  ignore: !haveJupyter,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async (t) => {
+    const dir = await Deno.makeTempDir({ prefix: "madformer-notebooks-" });
+    try {
+      const outDir = join(dir, "reports");
+      const reports = await runNotebooks({
+        notebooksDir: "notebooks",
+        outDir,
+        workDir: join(dir, "work"),
+        cellTimeoutSeconds: 300,
+      });
+      assert.equal(reports.length, 4);
+      for (const r of reports) {
+        const html = await Deno.readTextFile(r.html);
+        assert.deepEqual(externalResources(html), [], `${r.html} needs no network`);
+        assert.equal(plotlyCopies(html), 1, `${r.html} embeds plotly.js once`);
+      }
+      await t.step({
+        name: "reports open in headless Chromium with no JS error and every plot drawn",
+        ignore: !haveChromium,
+        fn: async () => {
+          for (const r of reports) {
+            const page = join(dir, `checked_${basename(r.html)}`);
+            await Deno.writeTextFile(page, instrumented(await Deno.readTextFile(r.html)));
+            const result = await chromiumCheck(page);
+            assert.deepEqual(result.errors, [], `${basename(r.html)}: JavaScript errors`);
+            // Exact counts on the tiny setup also catch display messages the kernel lost.
+            assert.equal(result.plots, PLOTS[basename(r.html)], `${basename(r.html)}: plots`);
+            assert.equal(result.drawn, result.plots, `${basename(r.html)}: every plot drawn`);
+          }
+        },
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
