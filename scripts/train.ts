@@ -59,6 +59,17 @@ async function main(): Promise<void> {
   }
   await useBackend(flags.backend as BackendName);
   const out = flags.out ?? join("results", new Date().toISOString().replace(/[:.]/g, "-"));
+  // SIGINT / SIGTERM: finish the current step, checkpoint, and exit 130 / 143.
+  let signal: Deno.Signal | null = null;
+  const listeners = (["SIGINT", "SIGTERM"] as const).map((name) => {
+    const listener = () => {
+      if (signal) Deno.exit(name === "SIGINT" ? 130 : 143); // a second signal: stop now
+      signal = name;
+      console.error(`${name}: finishing the current step, then writing a checkpoint`);
+    };
+    Deno.addSignalListener(name, listener);
+    return [name, listener] as const;
+  });
   const result = await train({
     config,
     imageDirs,
@@ -68,7 +79,16 @@ async function main(): Promise<void> {
     explicitConfig: Boolean(flags.config),
     cacheDir: join("data", ".cache", "images"),
     quiet: flags.quiet,
+    shouldStop: () => signal !== null,
   });
+  for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
+  if (result.stoppedEarly) {
+    console.error(
+      `stopped by ${signal} after epoch ${result.epochs}; resume with ` +
+        `deno task train --resume ${result.last}`,
+    );
+    Deno.exit(signal === "SIGINT" ? 130 : 143);
+  }
   console.log(
     `best epoch ${result.bestEpoch} (validation AUROC ${result.bestMetric.toFixed(4)}): ` +
       `${result.best}`,

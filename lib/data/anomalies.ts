@@ -93,20 +93,34 @@ function scarMask(rng: Rng, size: number): Float32Array {
   return mask;
 }
 
+/** Kinds of synthetic image anomaly. */
+export type ImageAnomalyKind = "cutpaste" | "noise-shape" | "scar" | "smudge";
+
+/** What the heads train against. */
+export const TRAIN_ANOMALY_KINDS: ImageAnomalyKind[] = ["cutpaste", "noise-shape"];
+
+/**
+ * What validation scores against: kinds held out from training, so that validation rewards
+ * evidence that generalises beyond the anomalies the heads were trained on.
+ */
+export const VALIDATION_ANOMALY_KINDS: ImageAnomalyKind[] = ["scar", "smudge"];
+
 /**
  * Makes one synthetic anomaly from a normal image. `donor` is another normal image (of any
- * category) whose content may be pasted in.
+ * category) whose content may be pasted in; `kinds` restricts the kinds drawn from.
  */
 export function syntheticImageAnomaly(
   rng: Rng,
   image: RgbImage,
   donor: RgbImage,
+  kinds: ImageAnomalyKind[] = TRAIN_ANOMALY_KINDS,
 ): SyntheticImageAnomaly {
   const size = image.size;
+  const kind = kinds[rng.int(kinds.length)];
+  if (kind === "smudge") return smudge(rng, image);
   const out = new Float32Array(image.data);
-  const choice = rng.next();
+  const choice = kind === "cutpaste" ? 0 : kind === "noise-shape" ? 0.5 : 0.9;
   let mask: Float32Array;
-  let kind: string;
   // Source of the altered pixels: a shifted copy of this image or the donor, plain noise,
   // or a flat colour, blended in with a random opacity.
   const shiftY = rng.int(size);
@@ -116,16 +130,9 @@ export function syntheticImageAnomaly(
   const fill = rng.next();
   const opacity = rng.uniform(0.5, 1);
   const brightness = rng.uniform(-0.2, 0.2);
-  if (choice < 0.35) {
-    mask = rectMask(rng, size);
-    kind = "cutpaste";
-  } else if (choice < 0.8) {
-    mask = noiseMask(rng, size);
-    kind = "noise-shape";
-  } else {
-    mask = scarMask(rng, size);
-    kind = "scar";
-  }
+  if (choice < 0.35) mask = rectMask(rng, size);
+  else if (choice < 0.8) mask = noiseMask(rng, size);
+  else mask = scarMask(rng, size);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       const i = y * size + x;
@@ -147,6 +154,35 @@ export function syntheticImageAnomaly(
     }
   }
   return { data: out, mask, kind };
+}
+
+/** A noise-shaped region darkened or tinted and blurred: a stain-like change of texture. */
+function smudge(rng: Rng, image: RgbImage): SyntheticImageAnomaly {
+  const size = image.size;
+  const mask = noiseMask(rng, size);
+  const out = new Float32Array(image.data);
+  const gain = [rng.uniform(0.4, 1.4), rng.uniform(0.4, 1.4), rng.uniform(0.4, 1.4)];
+  const radius = 1 + rng.int(2);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const i = y * size + x;
+      if (mask[i] === 0) continue;
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        let count = 0;
+        for (let dy = -radius; dy <= radius; dy++) {
+          for (let dx = -radius; dx <= radius; dx++) {
+            const yy = Math.min(size - 1, Math.max(0, y + dy));
+            const xx = Math.min(size - 1, Math.max(0, x + dx));
+            sum += image.data[(yy * size + xx) * 3 + c];
+            count++;
+          }
+        }
+        out[i * 3 + c] = Math.min(1, Math.max(0, (sum / count) * gain[c]));
+      }
+    }
+  }
+  return { data: out, mask, kind: "smudge" };
 }
 
 /**

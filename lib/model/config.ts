@@ -97,10 +97,10 @@ export const DEFAULT_CONFIG: Config = {
     knnK: 1,
     knnLevels: [0, 1, 2],
     smoothMaps: false,
-    knnBankSize: 40000,
+    knnBankSize: 20000,
   },
   train: {
-    epochs: 12,
+    epochs: 10,
     batchSize: 16,
     tableBatchSize: 128,
     lr: 1e-3,

@@ -64,6 +64,29 @@ export interface KeyStats {
   tokens: Record<Component, Moments>;
   /** Decision threshold on the combined score, chosen on validation. */
   threshold: number;
+  /**
+   * Weight of each component in the combined score, from its validation AUROC against
+   * held-out kinds of synthetic anomaly; equal weights when absent.
+   */
+  weights?: Record<Component, number>;
+}
+
+/**
+ * Component weights from validation AUROCs: (AUROC - 0.5)^2, so evidence that barely beats
+ * chance counts little and evidence worse than chance not at all; normalised to sum to 1.
+ */
+export function weightsFromAuroc(aurocs: Record<Component, number>): Record<Component, number> {
+  const raw = Object.entries(aurocs).map(([c, a]) => [c, Math.max(0, a - 0.5) ** 2] as const);
+  const total = raw.reduce((s, [, w]) => s + w, 0);
+  return Object.fromEntries(
+    raw.map(([c, w]) => [c, total > 0 ? w / total : 1 / Math.max(raw.length, 1)]),
+  );
+}
+
+function weightOf(stats: Omit<KeyStats, "threshold">, c: Component, used: Component[]): number {
+  if (!stats.weights) return 1 / used.length;
+  const total = used.reduce((s, u) => s + (stats.weights![u] ?? 0), 0);
+  return total > 0 ? (stats.weights[c] ?? 0) / total : 1 / used.length;
 }
 
 /** kNN feature levels an image config uses, each a valid stem stage or the token level. */
@@ -331,8 +354,9 @@ export function combineScores(
   const used = components.filter((c) => stats.sample[c] && samples[c]);
   for (const c of used) {
     const m = stats.sample[c];
+    const w = weightOf(stats, c, used);
     parts[c] = samples[c].map((v) => (v - m.mean) / m.std);
-    for (let i = 0; i < evidence.n; i++) scores[i] += parts[c][i] / used.length;
+    for (let i = 0; i < evidence.n; i++) scores[i] += parts[c][i] * w;
   }
   return { scores, parts };
 }
@@ -353,10 +377,11 @@ export function combineMaps(
   for (const c of used) {
     const { grid: g, values } = evidence.tokens[c];
     const m = stats.tokens[c];
+    const w = weightOf(stats, c, used);
     for (let b = 0; b < evidence.n; b++) {
       const standard = values.subarray(b * g * g, (b + 1) * g * g).map((v) => (v - m.mean) / m.std);
       const up = g === grid ? standard : upsampleMap(standard, g, grid);
-      for (let i = 0; i < up.length; i++) maps[b][i] += up[i] / used.length;
+      for (let i = 0; i < up.length; i++) maps[b][i] += up[i] * w;
     }
   }
   return { grid, maps };

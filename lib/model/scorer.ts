@@ -20,6 +20,7 @@ import {
   type KeyStats,
   sampleScores,
   tableEvidence,
+  weightsFromAuroc,
 } from "./detector.ts";
 import type { MemoryBank } from "./knn.ts";
 import { auroc } from "../metrics/ranking.ts";
@@ -95,18 +96,20 @@ export function fitKey(
   const nN = countOf(valNormals);
   const nA = countOf(valAnomalies);
   const base = fitStats(normals, components, smooth);
-  const sN = combineScores(normals, components, base, smooth);
-  const sA = combineScores(anomalies, components, base, smooth);
   const labels = new Uint8Array(nN + nA).fill(1, nN);
-  const all = Float32Array.from([...sN.scores, ...sA.scores]);
-  const report: FitReport = { auroc: auroc(all, labels), components: {} };
   const rawN = sampleScores(normals, components, smooth);
   const rawA = sampleScores(anomalies, components, smooth);
+  const componentAuroc: Record<string, number> = {};
   for (const c of components.filter((c) => rawN[c] && rawA[c])) {
-    report.components[c] = auroc(Float32Array.from([...rawN[c], ...rawA[c]]), labels);
+    componentAuroc[c] = auroc(Float32Array.from([...rawN[c], ...rawA[c]]), labels);
   }
+  const stats = { ...base, weights: weightsFromAuroc(componentAuroc) };
+  const sN = combineScores(normals, components, stats, smooth);
+  const sA = combineScores(anomalies, components, stats, smooth);
+  const all = Float32Array.from([...sN.scores, ...sA.scores]);
+  const report: FitReport = { auroc: auroc(all, labels), components: componentAuroc };
   const threshold = bestF1Threshold(all, labels).threshold;
-  return { fitted: { banks, stats: { ...base, threshold } }, report };
+  return { fitted: { banks, stats: { ...stats, threshold } }, report };
 }
 
 /** Scores new samples with a fitted scorer: combined scores, and maps for images. */

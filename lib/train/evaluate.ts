@@ -19,7 +19,7 @@ import {
 import { fitKey, type FittedKey, type Samples, scoreKey } from "../model/scorer.ts";
 import type { MemoryBank } from "../model/knn.ts";
 import { upsampleMap } from "../model/detector.ts";
-import { syntheticImageAnomaly } from "../data/anomalies.ts";
+import { syntheticImageAnomaly, VALIDATION_ANOMALY_KINDS } from "../data/anomalies.ts";
 import type { ImageSample } from "../data/types.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { decodeMask } from "../data/images.ts";
@@ -151,8 +151,12 @@ export async function imageScorer(
   const val = await decodeAll(cache, prepared.val, size);
   const rng = new Rng(ckpt.config.train.seed + 104729);
   const valAnomalies = val.map((img, j) =>
-    syntheticImageAnomaly(rng, { size, data: img }, { size, data: train[(j * 7) % train.length] })
-      .data
+    syntheticImageAnomaly(
+      rng,
+      { size, data: img },
+      { size, data: train[(j * 7) % train.length] },
+      VALIDATION_ANOMALY_KINDS,
+    ).data
   );
   const { fitted } = fitKey(
     ckpt.params,

@@ -22,7 +22,11 @@ import {
 import { fitKey, type FittedKey, type Samples } from "../model/scorer.ts";
 import type { KeyStats } from "../model/detector.ts";
 import type { MemoryBank } from "../model/knn.ts";
-import { syntheticImageAnomaly, syntheticTableAnomaly } from "../data/anomalies.ts";
+import {
+  syntheticImageAnomaly,
+  syntheticTableAnomaly,
+  VALIDATION_ANOMALY_KINDS,
+} from "../data/anomalies.ts";
 import type { SplitSpec } from "../data/types.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { type AdamState, adamStep, initAdam } from "./optimizer.ts";
@@ -68,9 +72,12 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Called after every epoch with its metrics row. */
   onEpoch?: (row: EpochRow) => void;
-  /** Stops after this many epochs of this call (resume tests and interruption handling). */
+  /** Stops after this many epochs of this call (resume tests). */
   stopAfterEpochs?: number;
-  /** Polled between steps; when it returns true the run checkpoints and stops. */
+  /**
+   * Polled after every step; when it returns true the run writes
+   * `interrupted_checkpoint.safetensors` and returns with `stoppedEarly`.
+   */
   shouldStop?: () => boolean;
 }
 
@@ -221,8 +228,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
     }
     if (stoppedEarly) {
-      // An interrupted epoch is not counted: resume repeats it from the saved state.
-      log.line(`interrupted in epoch ${epoch}; last checkpoint kept at ${last}`);
+      // The weights of the unfinished epoch go to their own file; the epoch is not counted, so
+      // resuming from `last` repeats it exactly as an uninterrupted run would have run it.
+      const interrupted = join(options.out, "interrupted_checkpoint.safetensors");
+      await saveCheckpoint(
+        interrupted,
+        checkpointOf(config, specs, records, params, adam, fitted, progress),
+      );
+      log.line(
+        `interrupted in epoch ${epoch} after step ${progress.step}; weights so far in ` +
+          `${interrupted}; resume with --resume ${last}`,
+      );
       break;
     }
     bar.done();
@@ -355,8 +371,12 @@ async function decodeImages(
     bar.tick(p.val.length);
     const rng = new Rng(seed + 104729 * (i + 1));
     const valAnomalies = val.map((img, j) =>
-      syntheticImageAnomaly(rng, { size, data: img }, { size, data: train[(j * 7) % train.length] })
-        .data
+      syntheticImageAnomaly(
+        rng,
+        { size, data: img },
+        { size, data: train[(j * 7) % train.length] },
+        VALIDATION_ANOMALY_KINDS,
+      ).data
     );
     out.push({ prepared: p, train, val, valAnomalies });
   }
