@@ -48,7 +48,7 @@ function tinyCheckpoint(config: Config = mergeConfig(DEFAULT_CONFIG, TINY)): Che
     adam: initAdam(params),
     banks: new Map([
       ["image:cat|knn2", { dim: 2 * w, rows: 2, transposed: new Float32Array(4 * w).fill(0.1) }],
-      ["table:t|knn", { dim: w, rows: 3, transposed: new Float32Array(3 * w).fill(0.2) }],
+      ["table:t|knn", { dim: 3 * w, rows: 3, transposed: new Float32Array(9 * w).fill(0.2) }],
     ]),
     stats: {
       "image:cat": { sample: { recon: moments }, tokens: { recon: moments }, threshold: 1 },

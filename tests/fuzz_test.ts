@@ -446,7 +446,7 @@ function tinyCheckpoint(): Checkpoint {
     adam: null,
     banks: new Map([
       ["image:cat|knn2", { dim: 8, rows: 2, transposed: new Float32Array(16).fill(0.1) }],
-      ["table:t|knn", { dim: 4, rows: 3, transposed: new Float32Array(12).fill(0.2) }],
+      ["table:t|knn", { dim: 12, rows: 3, transposed: new Float32Array(36).fill(0.2) }],
     ]),
     stats: {
       "image:cat": {

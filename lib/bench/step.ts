@@ -8,16 +8,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Config } from "../model/config.ts";
-import {
-  forwardImages,
-  forwardTable,
-  geometry,
-  initParams,
-  type Params,
-  patchTargets,
-  randomMask,
-} from "../model/madformer.ts";
-import { type AdamState, adamStep, initAdam } from "../train/optimizer.ts";
+import { geometry, initParams, type Params, patchTargets, randomMask } from "../model/madformer.ts";
+import { type AdamState, initAdam } from "../train/optimizer.ts";
+import { imageGradStep, tableGradStep, tidyValue } from "../train/step.ts";
 import { Rng } from "../rng.ts";
 
 /** Name of the table the step bench makes up. */
@@ -81,93 +74,35 @@ export function disposeFixture(f: StepFixture): void {
   tf.dispose([f.images, f.patchLabels, f.imageLabels, f.rows, f.rowLabels]);
 }
 
-function maskedMean(errors: tf.Tensor, mask: tf.Tensor): tf.Scalar {
-  return errors.mul(mask).sum().div(mask.sum().add(1e-6)) as tf.Scalar;
-}
-
-function update(f: StepFixture, grads: Record<string, tf.Tensor>): void {
-  const t = f.config.train;
-  adamStep(f.params, grads, f.adam, { lr: t.lr, weightDecay: t.weightDecay, clipNorm: t.clipNorm });
-}
-
-function keep(f: StepFixture, accept: (name: string) => boolean): tf.Variable[] {
-  return [...f.params].filter(([name]) => accept(name)).map(([, v]) => v);
-}
-
-/** One image training step (forward, backward, AdamW); returns the loss. */
+/** One image training step (forward, backward, AdamW), as training runs it; returns the loss. */
 export function imageTrainStep(f: StepFixture): number {
   const m = f.config.model;
   const g = geometry(m);
   const B = f.images.shape[0];
-  const mask = randomMask(f.rng, B, g.tokens, m.reconstructionHead ? m.maskRatio : 0);
-  const loss = tf.tidy(() => {
-    const target = patchTargets(m, f.images);
-    const { value, grads } = tf.variableGrads(() => {
-      const out = forwardImages(f.params, m, f.images, m.reconstructionHead ? mask : null);
-      let loss = tf.scalar(0);
-      if (m.reconstructionHead) {
-        loss = loss.add(maskedMean(out.reconstruction.sub(target).square().mean(2), mask));
-      }
-      if (m.anomalyHead) {
-        loss = loss.add(
-          tf.losses.sigmoidCrossEntropy(f.patchLabels, out.patchLogits)
-            .add(tf.losses.sigmoidCrossEntropy(f.imageLabels, out.clsLogits))
-            .mul(f.config.train.anomalyLossWeight),
-        );
-      }
-      return loss as tf.Scalar;
-    }, keep(f, (n) => !n.startsWith("table.") && !n.startsWith("enc.table.")));
-    const loss = value.dataSync()[0];
-    update(f, grads);
-    return loss;
-  });
-  mask.dispose();
-  return loss;
+  return tidyValue(() =>
+    imageGradStep(f.params, f.adam, f.config, {
+      input: f.images,
+      target: patchTargets(m, f.images),
+      tokenMask: randomMask(f.rng, B, g.tokens, m.reconstructionHead ? m.maskRatio : 0),
+      patchLabels: f.patchLabels,
+      labels: f.imageLabels,
+    }, f.config.train.lr).loss
+  );
 }
 
-/** One table training step (forward, backward, AdamW); returns the loss. */
+/** One table training step (forward, backward, AdamW), as training runs it; returns the loss. */
 export function tableTrainStep(f: StepFixture): number {
   const m = f.config.model;
   const [R, d] = f.rows.shape;
-  const mask = randomMask(f.rng, R, d, m.reconstructionHead ? m.tableMaskRatio : 0);
-  const loss = tf.tidy(() => {
-    const normalRows = tf.scalar(1).sub(f.rowLabels).expandDims(1);
-    const { value, grads } = tf.variableGrads(
-      () => {
-        const out = forwardTable(
-          f.params,
-          m,
-          BENCH_TABLE,
-          f.rows,
-          m.reconstructionHead ? mask : null,
-        );
-        let loss = tf.scalar(0);
-        if (m.reconstructionHead) {
-          loss = loss.add(
-            maskedMean(out.reconstruction.sub(f.rows).square(), mask.mul(normalRows)),
-          );
-        }
-        if (m.anomalyHead) {
-          loss = loss.add(
-            tf.losses.sigmoidCrossEntropy(f.rowLabels, out.clsLogits)
-              .mul(f.config.train.anomalyLossWeight),
-          );
-        }
-        return loss as tf.Scalar;
-      },
-      keep(
-        f,
-        (n) =>
-          !n.startsWith("stem.") && !n.startsWith("head.recon") && !n.startsWith("head.patch") &&
-          !n.startsWith("embed.position") && !n.startsWith("enc.image."),
-      ),
-    );
-    const loss = value.dataSync()[0];
-    update(f, grads);
-    return loss;
-  });
-  mask.dispose();
-  return loss;
+  return tidyValue(() =>
+    tableGradStep(f.params, f.adam, f.config, {
+      table: BENCH_TABLE,
+      input: f.rows,
+      target: f.rows,
+      mask: randomMask(f.rng, R, d, m.reconstructionHead ? m.tableMaskRatio : 0),
+      labels: f.rowLabels,
+    }, f.config.train.lr).loss
+  );
 }
 
 /** Timing of repeated steps. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Rng } from "../rng.ts";
+import { Rng } from "../rng.ts";
 
 /** An HWC float image in [0, 1] with 3 channels and side `size`. */
 export interface RgbImage {
@@ -154,6 +154,27 @@ export function syntheticImageAnomaly(
     }
   }
   return { data: out, mask, kind };
+}
+
+/**
+ * The deterministic validation anomalies of an image category: one per validation normal,
+ * of the held-out kinds, with content donated by training normals.
+ */
+export function validationImageAnomalies(
+  seed: number,
+  val: Float32Array[],
+  train: Float32Array[],
+  size: number,
+): Float32Array[] {
+  const rng = new Rng(seed);
+  return val.map((img, j) =>
+    syntheticImageAnomaly(
+      rng,
+      { size, data: img },
+      { size, data: train[(j * 7) % train.length] },
+      VALIDATION_ANOMALY_KINDS,
+    ).data
+  );
 }
 
 /** A noise-shaped region darkened or tinted and blurred: a stain-like change of texture. */

@@ -35,8 +35,10 @@ export interface ModelConfig {
   maskRatio: number;
   /** Share of table features hidden for masked reconstruction. */
   tableMaskRatio: number;
-  /** Nearest neighbours averaged by the kNN head. */
+  /** Nearest neighbours averaged by the kNN head, for image tokens. */
   knnK: number;
+  /** Nearest neighbours averaged by the kNN head, for table rows. */
+  tableKnnK: number;
   /**
    * Feature levels the kNN head compares: stem stage indices (finer grids, more local), and
    * `stem.length - 1` for the encoder tokens.
@@ -95,6 +97,7 @@ export const DEFAULT_CONFIG: Config = {
     maskRatio: 0.25,
     tableMaskRatio: 0.34,
     knnK: 1,
+    tableKnnK: 5,
     knnLevels: [0, 1, 2],
     smoothMaps: false,
     knnBankSize: 20000,
@@ -202,7 +205,9 @@ export function validateConfig(config: Config, source = "config"): void {
     throw new MadError(`${source}: ${msg}`);
   };
   const positiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
-  for (const key of ["imageSize", "width", "layers", "heads", "mlpRatio", "knnK"] as const) {
+  for (
+    const key of ["imageSize", "width", "layers", "heads", "mlpRatio", "knnK", "tableKnnK"] as const
+  ) {
     if (!positiveInt(m[key])) fail(`model.${key} must be a positive integer, got ${m[key]}`);
   }
   if (!positiveInt(m.knnBankSize)) fail(`model.knnBankSize must be a positive integer`);

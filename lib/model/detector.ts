@@ -16,6 +16,7 @@ import {
   maskPatterns,
   type Params,
   patchTargets,
+  tableTokens,
 } from "./madformer.ts";
 import { buildBank, knnDistances, type MemoryBank } from "./knn.ts";
 import { Rng } from "../rng.ts";
@@ -110,9 +111,12 @@ export function activeComponents(config: ModelConfig, modality: "image" | "table
   return out;
 }
 
-/** Width of the kNN features of a component (for checking stored memory banks). */
-export function knnDim(config: ModelConfig, component: Component): number {
-  if (component === "knn") return config.width;
+/**
+ * Width of the kNN features of a component (for checking stored memory banks); `features` is
+ * the table's feature count for the table component.
+ */
+export function knnDim(config: ModelConfig, component: Component, features = 0): number {
+  if (component === "knn") return features * config.width;
   const level = Number(component.slice(3));
   return level < config.stem.length - 1 ? config.stemChannels[level] : 2 * config.width;
 }
@@ -195,7 +199,8 @@ export function tableEvidence(
   const n = rows.length / d;
   const recon = new Float32Array(n);
   const cls = new Float32Array(n);
-  const features = new Float32Array(n * config.width);
+  const featureDim = d * config.width;
+  const features = new Float32Array(n * featureDim);
   const groups = Math.max(1, Math.round(1 / Math.max(config.tableMaskRatio, 1 / d)));
   const wantHeads = !options.featuresOnly;
   const batchSize = 512;
@@ -205,7 +210,12 @@ export function tableEvidence(
       const x = tf.tensor2d(rows.subarray(start * d, (start + B) * d), [B, d]);
       const plain = forwardTable(params, config, table, x, null);
       cls.set(plain.clsLogits.dataSync(), start);
-      features.set(l2(plain.cls).dataSync(), start * config.width);
+      // The feature tokens before the encoder: a learned per-feature embedding of the values, so
+      // distances weigh each feature by what training made of it, magnitudes intact.
+      features.set(
+        tableTokens(params, table, x).reshape([B, featureDim]).dataSync(),
+        start * featureDim,
+      );
       if (config.reconstructionHead && wantHeads) {
         let error = tf.zeros([B]);
         for (let gi = 0; gi < groups; gi++) {
@@ -219,7 +229,7 @@ export function tableEvidence(
     });
   }
   const evidence: Evidence = { n, sample: {}, tokens: {}, features: {} };
-  if (config.knnHead) evidence.features.knn = { dim: config.width, grid: 1, data: features };
+  if (config.knnHead) evidence.features.knn = { dim: featureDim, grid: 1, data: features };
   if (wantHeads && config.reconstructionHead) evidence.sample.recon = recon;
   if (wantHeads && config.anomalyHead) evidence.sample.cls = cls;
   return evidence;
@@ -252,12 +262,17 @@ export function banksFromEvidence(
   return banks;
 }
 
-/** Fills in the kNN components of evidence against the banks. */
-export function addKnn(evidence: Evidence, banks: Record<Component, MemoryBank>, k: number): void {
+/** Fills in the kNN components of evidence against the banks (k neighbours for tables). */
+export function addKnn(
+  evidence: Evidence,
+  banks: Record<Component, MemoryBank>,
+  imageK: number,
+  tableK: number,
+): void {
   for (const [name, f] of Object.entries(evidence.features)) {
     const bank = banks[name];
     if (!bank) continue;
-    const distances = knnDistances(bank, f.data, k);
+    const distances = knnDistances(bank, f.data, f.grid === 1 ? tableK : imageK);
     if (f.grid === 1) evidence.sample[name] = distances;
     else evidence.tokens[name] = { grid: f.grid, values: distances };
   }

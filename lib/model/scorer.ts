@@ -70,7 +70,7 @@ export function fullEvidence(
   banks: Record<string, MemoryBank>,
 ): Evidence {
   const evidence = evidenceOf(params, config, samples);
-  addKnn(evidence, banks, config.knnK);
+  addKnn(evidence, banks, config.knnK, config.tableKnnK);
   return evidence;
 }
 

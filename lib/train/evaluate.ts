@@ -19,14 +19,13 @@ import {
 import { fitKey, type FittedKey, type Samples, scoreKey } from "../model/scorer.ts";
 import type { MemoryBank } from "../model/knn.ts";
 import { upsampleMap } from "../model/detector.ts";
-import { syntheticImageAnomaly, VALIDATION_ANOMALY_KINDS } from "../data/anomalies.ts";
+import { validationImageAnomalies } from "../data/anomalies.ts";
 import type { ImageSample } from "../data/types.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { decodeMask } from "../data/images.ts";
 import { type DatasetMetrics, evaluateScores } from "../metrics/evaluate.ts";
 import { pixelAuroc, pro } from "../metrics/pixel.ts";
 import { MadError } from "../errors.ts";
-import { Rng } from "../rng.ts";
 
 /** Metrics of one dataset plus what plots need. */
 export interface DatasetEvaluation {
@@ -149,15 +148,7 @@ export async function imageScorer(
   const size = ckpt.config.model.imageSize;
   const train = await decodeAll(cache, prepared.train, size);
   const val = await decodeAll(cache, prepared.val, size);
-  const rng = new Rng(ckpt.config.train.seed + 104729);
-  const valAnomalies = val.map((img, j) =>
-    syntheticImageAnomaly(
-      rng,
-      { size, data: img },
-      { size, data: train[(j * 7) % train.length] },
-      VALIDATION_ANOMALY_KINDS,
-    ).data
-  );
+  const valAnomalies = validationImageAnomalies(ckpt.config.train.seed + 104729, val, train, size);
   const { fitted } = fitKey(
     ckpt.params,
     ckpt.config.model,

@@ -9,8 +9,6 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import type { Config } from "../model/config.ts";
 import {
-  forwardImages,
-  forwardTable,
   geometry,
   initParams,
   type Params,
@@ -25,11 +23,12 @@ import type { MemoryBank } from "../model/knn.ts";
 import {
   syntheticImageAnomaly,
   syntheticTableAnomaly,
-  VALIDATION_ANOMALY_KINDS,
+  validationImageAnomalies,
 } from "../data/anomalies.ts";
 import type { SplitSpec } from "../data/types.ts";
 import { ImageCache } from "../data/image_cache.ts";
-import { type AdamState, adamStep, initAdam } from "./optimizer.ts";
+import { type AdamState, initAdam } from "./optimizer.ts";
+import { imageGradStep, type Losses, tableGradStep, tidyValue } from "./step.ts";
 import {
   type Checkpoint,
   disposeCheckpoint,
@@ -369,15 +368,7 @@ async function decodeImages(
     bar.tick(p.train.length);
     const val = await decodeAll(cache, p.val, size);
     bar.tick(p.val.length);
-    const rng = new Rng(seed + 104729 * (i + 1));
-    const valAnomalies = val.map((img, j) =>
-      syntheticImageAnomaly(
-        rng,
-        { size, data: img },
-        { size, data: train[(j * 7) % train.length] },
-        VALIDATION_ANOMALY_KINDS,
-      ).data
-    );
+    const valAnomalies = validationImageAnomalies(seed + 104729 * (i + 1), val, train, size);
     out.push({ prepared: p, train, val, valAnomalies });
   }
   if (total > 0) bar.done();
@@ -446,17 +437,6 @@ function epochPlan(images: ImageData[], tables: TableData[], t: Config["train"],
   return plan;
 }
 
-interface Losses {
-  loss: number;
-  recon: number;
-  anomaly: number;
-}
-
-/** A masked-reconstruction loss that is 0 when nothing is masked. */
-function maskedMean(errors: tf.Tensor, mask: tf.Tensor): tf.Scalar {
-  return errors.mul(mask).sum().div(mask.sum().add(1e-6)) as tf.Scalar;
-}
-
 function imageStep(
   params: Params,
   adam: AdamState,
@@ -488,41 +468,18 @@ function imageStep(
       input.set(img, b * S * S * 3);
     }
   });
-  const tokenMask = randomMask(rng, B, g.tokens, m.reconstructionHead ? m.maskRatio : 0);
-  return tf.tidy(() => {
-    const x = tf.tensor4d(input, [B, S, S, 3]);
-    const target = patchTargets(m, tf.tensor4d(clean, [B, S, S, 3]));
+  return tidyValue(() => {
+    const tokenMask = randomMask(rng, B, g.tokens, m.reconstructionHead ? m.maskRatio : 0);
     const coverage = patchify(tf.tensor4d(masks, [B, S, S, 1]), g.patch).mean(3)
       .reshape([B, g.tokens]);
-    const patchLabels = coverage.mul(8).clipByValue(0, 1);
-    const y = tf.tensor1d(labels);
-    let parts = { recon: 0, anomaly: 0 };
-    const { value, grads } = tf.variableGrads(() => {
-      const out = forwardImages(params, m, x, m.reconstructionHead ? tokenMask : null);
-      let loss = tf.scalar(0);
-      if (m.reconstructionHead) {
-        const recon = maskedMean(out.reconstruction.sub(target).square().mean(2), tokenMask);
-        parts.recon = recon.dataSync()[0];
-        loss = loss.add(recon);
-      }
-      if (m.anomalyHead) {
-        const bce = tf.losses.sigmoidCrossEntropy(patchLabels, out.patchLogits)
-          .add(tf.losses.sigmoidCrossEntropy(y, out.clsLogits)).mul(config.train.anomalyLossWeight);
-        parts.anomaly = bce.dataSync()[0];
-        loss = loss.add(bce);
-      }
-      return loss as tf.Scalar;
-    }, trainableParams(params, (n) => !n.startsWith("table.") && !n.startsWith("enc.table.")));
-    const loss = value.dataSync()[0];
-    if (Number.isFinite(loss)) {
-      adamStep(params, grads, adam, {
-        lr,
-        weightDecay: config.train.weightDecay,
-        clipNorm: config.train.clipNorm,
-      });
-    }
-    parts = { ...parts };
-    return { loss, recon: parts.recon, anomaly: parts.anomaly };
+    return imageGradStep(params, adam, config, {
+      input: tf.tensor4d(input, [B, S, S, 3]),
+      target: patchTargets(m, tf.tensor4d(clean, [B, S, S, 3])),
+      tokenMask,
+      // A patch counts as anomalous once an eighth of it is covered.
+      patchLabels: coverage.mul(8).clipByValue(0, 1) as tf.Tensor2D,
+      labels: tf.tensor1d(labels),
+    }, lr);
   });
 }
 
@@ -570,54 +527,15 @@ function tableStep(
       input.set(row, b * d);
     }
   });
-  const mask = randomMask(rng, B, d, m.reconstructionHead ? m.tableMaskRatio : 0);
-  const name = p.record.name;
-  return tf.tidy(() => {
-    const x = tf.tensor2d(input, [B, d]);
-    const target = tf.tensor2d(clean, [B, d]);
-    const y = tf.tensor1d(labels);
-    // Only normal rows teach reconstruction: an anomaly's features are not what to predict.
-    const normalRows = tf.scalar(1).sub(y).expandDims(1);
-    const parts = { recon: 0, anomaly: 0 };
-    // Image-only parameters get no gradient from a table batch; leaving them out saves work.
-    const trainable = trainableParams(
-      params,
-      (n) =>
-        !n.startsWith("stem.") && !n.startsWith("head.recon") && !n.startsWith("head.patch") &&
-        !n.startsWith("embed.position") && !n.startsWith("enc.image.") &&
-        (!n.startsWith("table.") || n.startsWith(`table.${name}.`)),
-    );
-    const { value, grads } = tf.variableGrads(() => {
-      const out = forwardTable(params, m, name, x, m.reconstructionHead ? mask : null);
-      let loss = tf.scalar(0);
-      if (m.reconstructionHead) {
-        const recon = maskedMean(out.reconstruction.sub(target).square(), mask.mul(normalRows));
-        parts.recon = recon.dataSync()[0];
-        loss = loss.add(recon);
-      }
-      if (m.anomalyHead) {
-        const bce = tf.losses.sigmoidCrossEntropy(y, out.clsLogits).mul(
-          config.train.anomalyLossWeight,
-        );
-        parts.anomaly = bce.dataSync()[0];
-        loss = loss.add(bce);
-      }
-      return loss as tf.Scalar;
-    }, trainable);
-    const loss = value.dataSync()[0];
-    if (Number.isFinite(loss)) {
-      adamStep(params, grads, adam, {
-        lr,
-        weightDecay: config.train.weightDecay,
-        clipNorm: config.train.clipNorm,
-      });
-    }
-    return { loss, recon: parts.recon, anomaly: parts.anomaly };
-  });
-}
-
-function trainableParams(params: Params, keep: (name: string) => boolean): tf.Variable[] {
-  return [...params].filter(([name]) => keep(name)).map(([, v]) => v);
+  return tidyValue(() =>
+    tableGradStep(params, adam, config, {
+      table: p.record.name,
+      input: tf.tensor2d(input, [B, d]),
+      target: tf.tensor2d(clean, [B, d]),
+      mask: randomMask(rng, B, d, m.reconstructionHead ? m.tableMaskRatio : 0),
+      labels: tf.tensor1d(labels),
+    }, lr)
+  );
 }
 
 function checkpointOf(
