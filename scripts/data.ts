@@ -22,6 +22,7 @@ import {
   sourceNames,
   urlKeys,
 } from "../lib/data/sources.ts";
+import { datasetFigures } from "../lib/data/inspect.ts";
 
 const USAGE =
   "usage: deno task data [--from DIR_OR_URL] [--only NAME[,NAME]] [--url NAME=URL] [--dest DIR]";
@@ -82,6 +83,8 @@ async function main(): Promise<void> {
       paths.imagesDirs.length > 0 ? paths.imagesDirs.join(", ") : "(none)"
     }`,
   );
+  console.log("what the loaders see:");
+  for (const line of await datasetFigures(paths)) console.log(`  ${line}`);
 }
 
 if (import.meta.main) await runMain(main);

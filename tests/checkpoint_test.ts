@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { MadError } from "../lib/errors.ts";
 import {
-  type Checkpoint,
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
   decodeCheckpoint,
@@ -16,50 +15,10 @@ import {
 } from "../lib/train/checkpoint.ts";
 import { decodeSafetensors, encodeSafetensors } from "../lib/train/safetensors.ts";
 import { type Config, DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
-import { initAdam } from "../lib/train/optimizer.ts";
-import { initParams } from "../lib/model/madformer.ts";
-
-const TINY = {
-  model: { imageSize: 8, stem: [2, 2, 2], stemChannels: [4, 4], width: 4, heads: 1, layers: 1 },
-  train: { epochs: 1 },
-};
-
-function tinyCheckpoint(config: Config = mergeConfig(DEFAULT_CONFIG, TINY)): Checkpoint {
-  const tables = [{ name: "t", features: 3 }];
-  const params = initParams(config.model, tables, 0);
-  const split = { protocol: "half-normals" as const, seed: 0, valShare: 0.1 };
-  const moments = { mean: 0.5, std: 0.25 };
-  const w = config.model.width;
-  return {
-    config,
-    tables,
-    datasets: [
-      { name: "cat", modality: "image", source: "/data/images", split },
-      {
-        name: "t",
-        modality: "table",
-        source: "/data/t.csv",
-        split,
-        columns: ["a", "b", "c"],
-        normalisation: { kind: "standard", mean: [0, 1, 2], std: [1, 2, 3] },
-      },
-    ],
-    params,
-    adam: initAdam(params),
-    banks: new Map([
-      ["image:cat|knn2", { dim: 2 * w, rows: 2, transposed: new Float32Array(4 * w).fill(0.1) }],
-      ["table:t|knn", { dim: 3 * w, rows: 3, transposed: new Float32Array(9 * w).fill(0.2) }],
-    ]),
-    stats: {
-      "image:cat": { sample: { recon: moments }, tokens: { recon: moments }, threshold: 1 },
-      "table:t": { sample: { recon: moments }, tokens: {}, threshold: 0.5 },
-    },
-    progress: { epoch: 1, step: 3, rngState: 12345, bestMetric: 0.75, bestEpoch: 1 },
-  };
-}
+import { TINY, tinyCheckpoint } from "./fixtures.ts";
 
 function encodeTiny(config?: Config): Uint8Array {
-  const ckpt = tinyCheckpoint(config);
+  const ckpt = tinyCheckpoint({ config });
   const bytes = encodeCheckpoint(ckpt);
   disposeCheckpoint(ckpt);
   return bytes;

@@ -16,6 +16,7 @@ import {
   selectSources,
   urlEnvVar,
 } from "../lib/data/sources.ts";
+import { exists } from "./fixtures.ts";
 
 /** Deterministic fixture bytes. */
 function fixture(n: number, seed = 7): Uint8Array {
@@ -72,15 +73,6 @@ function rangeResponse(req: Request, bytes: Uint8Array): Response {
 
 async function tempDir(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "madformer_data_test_" });
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const DATA = fixture(200_000);

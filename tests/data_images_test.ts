@@ -10,6 +10,7 @@ import {
   listImagesToScore,
 } from "../lib/data/images.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
+import { bombPng } from "./fixtures.ts";
 
 const REAL_COURSE = new URL("../../shared/datasets/images/course/", import.meta.url);
 const hasRealCourse = (() => {
@@ -251,47 +252,6 @@ Deno.test("decodeMask: nearest resize to 0/1", async () => {
   const m = await decodeMask(`${dir}/m.png`, 4);
   assert.deepEqual(Array.from(m), [1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0]);
 });
-
-function crc32(bytes: Uint8Array): number {
-  let c = ~0;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, data.length);
-  out.set(new TextEncoder().encode(type), 4);
-  out.set(data, 8);
-  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-  return out;
-}
-
-/** A PNG whose header claims `width`×`height` but carries almost no data. */
-function bombPng(width: number, height: number): Uint8Array {
-  const ihdr = new Uint8Array(13);
-  const v = new DataView(ihdr.buffer);
-  v.setUint32(0, width);
-  v.setUint32(4, height);
-  ihdr.set([8, 0, 0, 0, 0], 8); // 8-bit grayscale
-  const parts = [
-    new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", new Uint8Array([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])),
-    chunk("IEND", new Uint8Array()),
-  ];
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 Deno.test("decodeImage: bad files give one-line errors naming the file", async () => {
   const dir = join(await Deno.makeTempDir(), "bad images");

@@ -6,16 +6,7 @@ import { readLabelledCsv, tableFromArrays } from "../lib/data/table.ts";
 import { courseThyroid, splitGiven, splitTable, subsetTable } from "../lib/data/split.ts";
 import { applyNormalisation, checkNormalisation, fitStandard } from "../lib/data/normalise.ts";
 import type { SplitIndices, SplitSpec } from "../lib/data/types.ts";
-
-const SHARED = new URL("../../shared/datasets/thyroid/", import.meta.url);
-const hasShared = (() => {
-  try {
-    Deno.statSync(new URL("odds/thyroid.csv", SHARED));
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { hasSharedThyroid, SHARED_THYROID } from "./fixtures.ts";
 
 function assertMadError(fn: () => unknown, ...parts: string[]): void {
   assert.throws(fn, (e: unknown) => {
@@ -189,14 +180,14 @@ Deno.test("courseThyroid reads a course-style folder", async () => {
 
 Deno.test({
   name: "split: real ODDS thyroid and course files",
-  ignore: !hasShared,
+  ignore: !hasSharedThyroid,
   fn() {
-    const odds = readLabelledCsv(new URL("odds/thyroid.csv", SHARED).pathname);
+    const odds = readLabelledCsv(new URL("odds/thyroid.csv", SHARED_THYROID).pathname);
     const s = splitTable(odds.labels!, spec(0, 0.1));
     assert.equal(s.train.length + s.val.length, 1839);
     assert.equal(s.test.length, 1933);
     checkDisjointSorted(s, 3772);
-    const { train, test } = courseThyroid(new URL("course/", SHARED).pathname);
+    const { train, test } = courseThyroid(new URL("course/", SHARED_THYROID).pathname);
     assert.equal(train.n, 1839);
     assert.equal(test.n, 1933);
     assert.equal(test.labels!.reduce((a, b) => a + b, 0), 94); // known defect, see README

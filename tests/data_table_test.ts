@@ -5,16 +5,7 @@ import { MadError } from "../lib/errors.ts";
 import { parseLabel, readLabelledCsv, tableFromArrays } from "../lib/data/table.ts";
 import { readOddsMat } from "../lib/data/mat.ts";
 import { readUciThyroid } from "../lib/data/uci.ts";
-
-const SHARED = new URL("../../shared/datasets/thyroid/", import.meta.url);
-const hasShared = (() => {
-  try {
-    Deno.statSync(new URL("odds/thyroid.csv", SHARED));
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { concat, hasSharedThyroid, SHARED_THYROID } from "./fixtures.ts";
 
 async function withFile(
   name: string,
@@ -152,16 +143,6 @@ function tag(type: number, data: Uint8Array, small = false): Uint8Array {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** A double matrix; `asUint8` stores the values as miUINT8, as MATLAB does for small ints. */
 function matrix(name: string, rows: number, cols: number, colMajor: number[], asUint8 = false) {
   const flags = new Uint8Array(8);
@@ -172,16 +153,16 @@ function matrix(name: string, rows: number, cols: number, colMajor: number[], as
   const real = asUint8
     ? tag(2, Uint8Array.from(colMajor))
     : tag(9, new Uint8Array(Float64Array.from(colMajor).buffer));
-  const body = concat([
+  const body = concat(
     tag(6, flags),
     tag(5, dims),
     tag(1, new TextEncoder().encode(name), true),
     real,
-  ]);
+  );
   const head = new Uint8Array(8);
   new DataView(head.buffer).setUint32(0, 14, true);
   new DataView(head.buffer).setUint32(4, body.length, true);
-  return concat([head, body]);
+  return concat(head, body);
 }
 
 function compressed(element: Uint8Array): Uint8Array {
@@ -189,7 +170,7 @@ function compressed(element: Uint8Array): Uint8Array {
   const head = new Uint8Array(8);
   new DataView(head.buffer).setUint32(0, 15, true);
   new DataView(head.buffer).setUint32(4, z.length, true);
-  return concat([head, z]);
+  return concat(head, z);
 }
 
 function matFile(elements: Uint8Array[]): Uint8Array {
@@ -198,7 +179,7 @@ function matFile(elements: Uint8Array[]): Uint8Array {
   header.fill(0, 116, 124);
   new DataView(header.buffer).setUint16(124, 0x0100, true);
   header.set([0x49, 0x4d], 126); // "IM": little-endian
-  return concat([header, ...elements]);
+  return concat(header, ...elements);
 }
 
 // X is 3x2 row-major [[0.1, 2], [-3.25, 4], [5, 1e-9]]; y = [0, 1, 0].
@@ -265,10 +246,10 @@ Deno.test("mat: errors", async () => {
 
 Deno.test({
   name: "mat: ODDS thyroid.mat equals thyroid.csv",
-  ignore: !hasShared,
+  ignore: !hasSharedThyroid,
   fn() {
-    const mat = readOddsMat(new URL("odds/thyroid.mat", SHARED).pathname);
-    const csv = readLabelledCsv(new URL("odds/thyroid.csv", SHARED).pathname);
+    const mat = readOddsMat(new URL("odds/thyroid.mat", SHARED_THYROID).pathname);
+    const csv = readLabelledCsv(new URL("odds/thyroid.csv", SHARED_THYROID).pathname);
     assert.equal(mat.name, "thyroid");
     assert.equal(mat.n, 3772);
     assert.equal(mat.d, 6);
@@ -311,10 +292,10 @@ Deno.test("uci: comma and whitespace files with trailing separators", async () =
 
 Deno.test({
   name: "uci: ann-train.data converts to the ODDS thyroid matrix",
-  ignore: !hasShared,
+  ignore: !hasSharedThyroid,
   fn() {
-    const uci = readUciThyroid(new URL("uci/ann-train.data", SHARED).pathname);
-    const odds = readLabelledCsv(new URL("odds/thyroid.csv", SHARED).pathname);
+    const uci = readUciThyroid(new URL("uci/ann-train.data", SHARED_THYROID).pathname);
+    const odds = readLabelledCsv(new URL("odds/thyroid.csv", SHARED_THYROID).pathname);
     assert.equal(uci.n, odds.n);
     assert.equal(uci.d, odds.d);
     assert.deepEqual(uci.labels, odds.labels);

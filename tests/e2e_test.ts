@@ -7,43 +7,15 @@ import { join } from "node:path";
 import { tinyConfig, writeTinyData } from "../lib/train/setup.ts";
 import { train } from "../lib/train/loop.ts";
 import { useBackend } from "../lib/backend/mod.ts";
+import { runScript, tinyTrainRun } from "./fixtures.ts";
 
 await useBackend("wasm");
-const root = new URL("..", import.meta.url).pathname;
-
-async function run(script: string, args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(root, "scripts", script), ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
 
 Deno.test("train, eval and score run end to end on the command line", async () => {
   const dir = await Deno.makeTempDir({ prefix: "madformer e2e " });
   try {
-    const data = await writeTinyData(join(dir, "data"));
-    const configPath = join(dir, "tiny.json");
-    const config = tinyConfig({ train: { epochs: 2 } });
-    await Deno.writeTextFile(configPath, JSON.stringify(config));
-    const out = join(dir, "run");
-    const trained = await run("train.ts", [
-      "--images",
-      data.imageDirs[0],
-      "--table",
-      data.tablePaths[0],
-      "--config",
-      configPath,
-      "--out",
-      out,
-      "--quiet",
-    ]);
+    const { data, out, args } = await tinyTrainRun(dir, 2);
+    const trained = await runScript("train.ts", [...args, "--quiet"]);
     assert.equal(trained.code, 0, trained.stderr);
     const ckpt = join(out, "best_model_checkpoint.safetensors");
     await Deno.stat(ckpt);
@@ -55,7 +27,7 @@ Deno.test("train, eval and score run end to end on the command line", async () =
 
     // Without data flags, eval scores the datasets recorded in the checkpoint.
     const jsonPath = join(dir, "eval.json");
-    const evaluated = await run("eval.ts", ["--checkpoint", ckpt, "--json", jsonPath]);
+    const evaluated = await runScript("eval.ts", ["--checkpoint", ckpt, "--json", jsonPath]);
     assert.equal(evaluated.code, 0, evaluated.stderr);
     const report = JSON.parse(await Deno.readTextFile(jsonPath));
     const names = report.datasets.map((d: { name: string }) => d.name).sort();
@@ -89,7 +61,7 @@ Deno.test("train, eval and score run end to end on the command line", async () =
     const scoresPath = join(dir, "scores.json");
     const maps = join(dir, "maps");
     const testDir = join(data.imageDirs[0], "weave", "test");
-    const scored = await run("score.ts", [
+    const scored = await runScript("score.ts", [
       "--checkpoint",
       ckpt,
       "--images",
@@ -116,7 +88,7 @@ Deno.test("train, eval and score run end to end on the command line", async () =
       l.split(",").slice(0, -1).join(",")
     );
     await Deno.writeTextFile(csv, rows.join("\n") + "\n");
-    const tableScores = await run("score.ts", ["--checkpoint", ckpt, "--table", csv]);
+    const tableScores = await runScript("score.ts", ["--checkpoint", ckpt, "--table", csv]);
     assert.equal(tableScores.code, 0, tableScores.stderr);
     const parsed = JSON.parse(tableScores.stdout);
     assert.deepEqual(parsed.map((r: { id: number }) => r.id), [0, 1, 2, 3, 4]);

@@ -4,30 +4,16 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { tinyConfig, writeTinyData } from "../lib/train/setup.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { useBackend } from "../lib/backend/mod.ts";
+import { scriptArgs, tinyTrainRun } from "./fixtures.ts";
 
 await useBackend("wasm");
-const root = new URL("..", import.meta.url).pathname;
 
+/** Writes tiny data and config under `dir`; returns the `deno` arguments that train on them. */
 async function setup(dir: string, epochs: number): Promise<string[]> {
-  const data = await writeTinyData(join(dir, "data"));
-  const configPath = join(dir, "config.json");
-  await Deno.writeTextFile(configPath, JSON.stringify(tinyConfig({ train: { epochs } })));
-  return [
-    "run",
-    "-A",
-    join(root, "scripts", "train.ts"),
-    "--images",
-    data.imageDirs[0],
-    "--table",
-    data.tablePaths[0],
-    "--config",
-    configPath,
-    "--out",
-    join(dir, "run"),
-  ];
+  const { args } = await tinyTrainRun(dir, epochs);
+  return scriptArgs("train.ts", args);
 }
 
 /** Waits until `path` exists (or the deadline passes). */

@@ -10,6 +10,7 @@ import {
   runNotebooks,
 } from "../lib/report/notebook_export.ts";
 import { PLOTLY_LOADER_MARKER, readEpochRows, rowsHtml } from "../lib/report/notebook_helpers.ts";
+import { exists } from "./fixtures.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -20,15 +21,6 @@ const PLOTS: Record<string, number> = {
   "03_ablation.html": 1,
   "04_evaluation.html": 8,
 };
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("notebooks are nbformat 4 with the Deno kernel, no outputs, importing lib/", async () => {
   const notebooks = await listNotebooks("notebooks");

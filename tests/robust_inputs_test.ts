@@ -17,15 +17,21 @@ import { train } from "../lib/train/loop.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { decodeSafetensors, encodeSafetensors } from "../lib/train/safetensors.ts";
 import { useBackend } from "../lib/backend/mod.ts";
+import { bombPng, runScript } from "./fixtures.ts";
+
+/** Asserts `e` is a one-line MadError containing every one of `parts`; returns its message. */
+function checkMadError(e: unknown, parts: string[]): string {
+  assert.ok(e instanceof MadError, `expected MadError, got ${e}`);
+  assert.ok(!e.message.includes("\n"), `multi-line: ${e.message}`);
+  for (const p of parts) assert.ok(e.message.includes(p), `"${e.message}" lacks "${p}"`);
+  return e.message;
+}
 
 function madError(fn: () => unknown, ...parts: string[]): string {
   try {
     fn();
   } catch (e) {
-    assert.ok(e instanceof MadError, `expected MadError, got ${e}`);
-    assert.ok(!e.message.includes("\n"), `multi-line: ${e.message}`);
-    for (const p of parts) assert.ok(e.message.includes(p), `"${e.message}" lacks "${p}"`);
-    return e.message;
+    return checkMadError(e, parts);
   }
   assert.fail(`expected a MadError with ${parts.join(", ")}`);
 }
@@ -34,10 +40,7 @@ async function madErrorAsync(fn: () => Promise<unknown>, ...parts: string[]): Pr
   try {
     await fn();
   } catch (e) {
-    assert.ok(e instanceof MadError, `expected MadError, got ${e}`);
-    assert.ok(!e.message.includes("\n"), `multi-line: ${e.message}`);
-    for (const p of parts) assert.ok(e.message.includes(p), `"${e.message}" lacks "${p}"`);
-    return e.message;
+    return checkMadError(e, parts);
   }
   assert.fail(`expected a MadError with ${parts.join(", ")}`);
 }
@@ -47,45 +50,6 @@ async function rgbPng(path: string, width: number, height: number, channels: 1 |
   for (let i = 0; i < raw.length; i++) raw[i] = (i * 29) % 256;
   await Deno.mkdir(join(path, ".."), { recursive: true });
   await sharp(raw, { raw: { width, height, channels } }).png().toFile(path);
-}
-
-function crc32(bytes: Uint8Array): number {
-  let c = ~0;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-
-/** A tiny PNG whose header claims `width`×`height` 8-bit gray pixels (a decompression bomb). */
-function bombPng(width: number, height: number): Uint8Array {
-  const chunk = (type: string, data: Uint8Array) => {
-    const out = new Uint8Array(12 + data.length);
-    const view = new DataView(out.buffer);
-    view.setUint32(0, data.length);
-    out.set(new TextEncoder().encode(type), 4);
-    out.set(data, 8);
-    view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-    return out;
-  };
-  const ihdr = new Uint8Array(13);
-  new DataView(ihdr.buffer).setUint32(0, width);
-  new DataView(ihdr.buffer).setUint32(4, height);
-  ihdr.set([8, 0, 0, 0, 0], 8);
-  const parts = [
-    new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", new Uint8Array([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])),
-    chunk("IEND", new Uint8Array()),
-  ];
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,7 +230,6 @@ Deno.test("config: unknown keys and wrong types are named", async () => {
 // ---------------------------------------------------------------------------------------------
 // End to end: the scripts on hostile files
 
-const ROOT = new URL("..", import.meta.url).pathname;
 /** Tiny model so the shared checkpoint trains in about a second. */
 const TINY_MODEL = { imageSize: 32, width: 16, layers: 1, heads: 2, stemChannels: [8, 8] };
 
@@ -366,15 +329,13 @@ interface CliCase {
 const INFO_LINES = /^(training on \S+; writing |scoring )/;
 
 async function runCli(f: Fixture, c: CliCase): Promise<{ code: number; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, "scripts", c.script), ...c.args(f)],
+  const { code, stderr } = await runScript(c.script, c.args(f), {
     cwd: f.dir, // scripts cache decoded images under ./data; keep that in the temp dir
     stdin: "null",
     stdout: "null",
-    stderr: "piped",
     env: { NO_COLOR: "1", MADFORMER_DEBUG: "" },
-  }).output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+  });
+  return { code, stderr };
 }
 
 function checkCliError(label: string, r: { code: number; stderr: string }, parts: string[]) {
@@ -393,33 +354,48 @@ function checkCliError(label: string, r: { code: number; stderr: string }, parts
   for (const p of parts) assert.ok(errors[0].includes(p), `${label}: "${errors[0]}" lacks "${p}"`);
 }
 
+/** train.ts on the hostile image folder `folder`, refused naming `file` with `message`. */
+function trainImagesCase(folder: string, out: string, file: string, message: string): CliCase {
+  return {
+    script: "train.ts",
+    args: (f) => ["--images", join(f.dir, "hostile", folder), "--out", join(f.dir, out), "--quiet"],
+    expect: (f) => [f.files[file], message],
+  };
+}
+
+/** eval.ts on the hostile checkpoint `file`, refused naming it with `message`. */
+function evalCheckpointCase(file: string, message: string): CliCase {
+  return {
+    script: "eval.ts",
+    args: (f) => ["--checkpoint", f.files[file]],
+    expect: (f) => [f.files[file], message],
+  };
+}
+
 const CLI_CASES: Record<string, CliCase> = {
   "train: CSV with NaN": {
     script: "train.ts",
     args: (f) => ["--table", f.files["nan.csv"], "--out", join(f.dir, "o1"), "--quiet"],
     expect: (f) => [f.files["nan.csv"], "NaN"],
   },
-  "train: zero-byte PNG in train/good": {
-    script: "train.ts",
-    args: (
-      f,
-    ) => ["--images", join(f.dir, "hostile", "zero"), "--out", join(f.dir, "o2"), "--quiet"],
-    expect: (f) => [f.files["zero/cat/train/good/000.png"], "empty file"],
-  },
-  "train: symlink loop in train/good": {
-    script: "train.ts",
-    args: (
-      f,
-    ) => ["--images", join(f.dir, "hostile", "loop"), "--out", join(f.dir, "o3"), "--quiet"],
-    expect: (f) => [f.files["loop/a.png"], "symbolic link loop"],
-  },
-  "train: decompression bomb in train/good": {
-    script: "train.ts",
-    args: (
-      f,
-    ) => ["--images", join(f.dir, "hostile", "bomb"), "--out", join(f.dir, "o4"), "--quiet"],
-    expect: (f) => [f.files["bomb/cat/train/good/huge.png"], "decompression bomb"],
-  },
+  "train: zero-byte PNG in train/good": trainImagesCase(
+    "zero",
+    "o2",
+    "zero/cat/train/good/000.png",
+    "empty file",
+  ),
+  "train: symlink loop in train/good": trainImagesCase(
+    "loop",
+    "o3",
+    "loop/a.png",
+    "symbolic link loop",
+  ),
+  "train: decompression bomb in train/good": trainImagesCase(
+    "bomb",
+    "o4",
+    "bomb/cat/train/good/huge.png",
+    "decompression bomb",
+  ),
   "train: a table with no normals": {
     script: "train.ts",
     args: (f) => ["--table", f.files["all_anomalies.csv"], "--out", join(f.dir, "o5"), "--quiet"],
@@ -448,26 +424,19 @@ const CLI_CASES: Record<string, CliCase> = {
     ],
     expect: (f) => [f.ckpt, "different model config", "width"],
   },
-  "eval: truncated checkpoint": {
-    script: "eval.ts",
-    args: (f) => ["--checkpoint", f.files["truncated.safetensors"]],
-    expect: (f) => [f.files["truncated.safetensors"], "truncated"],
-  },
-  "eval: checkpoint with a flipped header byte": {
-    script: "eval.ts",
-    args: (f) => ["--checkpoint", f.files["flipped.safetensors"]],
-    expect: (f) => [f.files["flipped.safetensors"], "not a valid checkpoint"],
-  },
-  "eval: foreign safetensors": {
-    script: "eval.ts",
-    args: (f) => ["--checkpoint", f.files["foreign.safetensors"]],
-    expect: (f) => [f.files["foreign.safetensors"], "not a MADformer checkpoint"],
-  },
-  "eval: checkpoint of another config": {
-    script: "eval.ts",
-    args: (f) => ["--checkpoint", f.files["other_config.safetensors"]],
-    expect: (f) => [f.files["other_config.safetensors"], "another model config"],
-  },
+  "eval: truncated checkpoint": evalCheckpointCase("truncated.safetensors", "truncated"),
+  "eval: checkpoint with a flipped header byte": evalCheckpointCase(
+    "flipped.safetensors",
+    "not a valid checkpoint",
+  ),
+  "eval: foreign safetensors": evalCheckpointCase(
+    "foreign.safetensors",
+    "not a MADformer checkpoint",
+  ),
+  "eval: checkpoint of another config": evalCheckpointCase(
+    "other_config.safetensors",
+    "another model config",
+  ),
   "eval: evaluation set with one class": {
     script: "eval.ts",
     args: (f) => ["--checkpoint", f.ckpt, "--table", f.files["table.csv"]],

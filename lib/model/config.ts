@@ -44,6 +44,16 @@ export interface ModelConfig {
    * `stem.length - 1` for the encoder tokens.
    */
   knnLevels: number[];
+  /**
+   * Also compare the raw pixels of each token's patch (the tokenizer's input) with the memory
+   * bank: a resolution the learned features compress away.
+   */
+  knnPixels: boolean;
+  /**
+   * Side of the neighbourhood whose features are averaged before the kNN search (PatchCore's
+   * locally aware patch features); 1 = each cell on its own.
+   */
+  knnNeighbourhood: number;
   /** Reduce image maps to a score by the maximum of a 3x3-smoothed map (else the plain max). */
   smoothMaps: boolean;
   /** Maximum memory-bank rows per image category (random subsample when larger). */
@@ -99,6 +109,8 @@ export const DEFAULT_CONFIG: Config = {
     knnK: 1,
     tableKnnK: 5,
     knnLevels: [0, 1, 2],
+    knnPixels: true,
+    knnNeighbourhood: 1,
     smoothMaps: false,
     knnBankSize: 20000,
   },

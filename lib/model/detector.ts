@@ -15,6 +15,7 @@ import {
   geometry,
   maskPatterns,
   type Params,
+  patchify,
   patchTargets,
   tableTokens,
 } from "./madformer.ts";
@@ -101,8 +102,10 @@ export function activeComponents(config: ModelConfig, modality: "image" | "table
   const out: Component[] = [];
   if (config.reconstructionHead) out.push("recon");
   if (config.knnHead) {
-    if (modality === "image") out.push(...knnLevels(config).map((l) => `knn${l}`));
-    else out.push("knn");
+    if (modality === "image") {
+      out.push(...knnLevels(config).map((l) => `knn${l}`));
+      if (config.knnPixels) out.push("pix");
+    } else out.push("knn");
   }
   if (config.anomalyHead) {
     if (modality === "image") out.push("patch");
@@ -117,6 +120,7 @@ export function activeComponents(config: ModelConfig, modality: "image" | "table
  */
 export function knnDim(config: ModelConfig, component: Component, features = 0): number {
   if (component === "knn") return features * config.width;
+  if (component === "pix") return geometry(config).patchDim;
   const level = Number(component.slice(3));
   return level < config.stem.length - 1 ? config.stemChannels[level] : 2 * config.width;
 }
@@ -154,16 +158,29 @@ export function imageEvidence(
         cls.set(plain.clsLogits.dataSync(), start);
       }
       for (const level of levels) {
-        const feats = level < last
-          ? plain.stages[level]
-          : tf.concat([l2(plain.stemTokens), l2(plain.tokens)], 2);
-        const dim = feats.shape[feats.shape.length - 1]!;
         const grid = level < last ? plain.stages[level].shape[1] : g.grid;
+        const map = level < last
+          ? plain.stages[level]
+          : tf.concat([l2(plain.stemTokens), l2(plain.tokens)], 2).reshape([B, grid, grid, -1]);
+        const k = config.knnNeighbourhood;
+        const feats = k > 1 ? tf.avgPool(map as tf.Tensor4D, k, 1, "same") : map;
+        const dim = feats.shape[feats.shape.length - 1]!;
         const name = `knn${level}`;
         if (!evidence.features[name]) {
           evidence.features[name] = { dim, grid, data: new Float32Array(n * grid * grid * dim) };
         }
         evidence.features[name].data.set(feats.dataSync(), start * grid * grid * dim);
+      }
+      if (config.knnHead && config.knnPixels) {
+        const pixels = patchify(x, g.patch);
+        if (!evidence.features.pix) {
+          evidence.features.pix = {
+            dim: g.patchDim,
+            grid: g.grid,
+            data: new Float32Array(n * g.tokens * g.patchDim),
+          };
+        }
+        evidence.features.pix.data.set(pixels.dataSync(), start * g.tokens * g.patchDim);
       }
       if (patterns.length > 0) {
         const target = patchTargets(config, x);

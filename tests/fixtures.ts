@@ -1,0 +1,202 @@
+/**
+ * Fixtures shared by the tests: a tiny in-memory checkpoint, hand-made PNG bytes, and running
+ * the command-line scripts as subprocesses.
+ */
+import { join } from "node:path";
+import type { Checkpoint } from "../lib/train/checkpoint.ts";
+import { type Config, DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
+import { initAdam } from "../lib/train/optimizer.ts";
+import { initParams } from "../lib/model/madformer.ts";
+import { type ExperimentData, tinyConfig, writeTinyData } from "../lib/train/setup.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+/** Whether `path` exists (follows links). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The shared thyroid data sets (odds/, uci/, course/), when this machine has them. */
+export const SHARED_THYROID = new URL("../../shared/datasets/thyroid/", import.meta.url);
+
+/** Whether SHARED_THYROID holds odds/thyroid.csv; tests of the real data are skipped otherwise. */
+export const hasSharedThyroid = (() => {
+  try {
+    Deno.statSync(new URL("odds/thyroid.csv", SHARED_THYROID));
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** The bytes of `parts`, one after the other. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints
+
+/** Config overrides of the tiny model that `tinyCheckpoint` uses by default. */
+export const TINY = {
+  model: { imageSize: 8, stem: [2, 2, 2], stemChannels: [4, 4], width: 4, heads: 1, layers: 1 },
+  train: { epochs: 1 },
+};
+
+/** Options of `tinyCheckpoint`. */
+export interface TinyCheckpointOptions {
+  /** The checkpoint's config; `TINY` merged over the defaults when left out. */
+  config?: Config;
+  /** Whether to include Adam moments (else `adam: null`); default true. */
+  adam?: boolean;
+  /** Standard deviations of the table's three columns; default [1, 2, 3]. */
+  std?: number[];
+  /** Whether the image stats carry `cls` moments besides `recon`; default false. */
+  cls?: boolean;
+}
+
+/** A small valid checkpoint with one image and one table dataset, for encode/decode tests. */
+export function tinyCheckpoint(options: TinyCheckpointOptions = {}): Checkpoint {
+  const {
+    config = mergeConfig(DEFAULT_CONFIG, TINY),
+    adam = true,
+    std = [1, 2, 3],
+    cls = false,
+  } = options;
+  const tables = [{ name: "t", features: 3 }];
+  const params = initParams(config.model, tables, 0);
+  const split = { protocol: "half-normals" as const, seed: 0, valShare: 0.1 };
+  const moments = { mean: 0.5, std: 0.25 };
+  const w = config.model.width;
+  return {
+    config,
+    tables,
+    datasets: [
+      { name: "cat", modality: "image", source: "/data/images", split },
+      {
+        name: "t",
+        modality: "table",
+        source: "/data/t.csv",
+        split,
+        columns: ["a", "b", "c"],
+        normalisation: { kind: "standard", mean: [0, 1, 2], std },
+      },
+    ],
+    params,
+    adam: adam ? initAdam(params) : null,
+    banks: new Map([
+      ["image:cat|knn2", { dim: 2 * w, rows: 2, transposed: new Float32Array(4 * w).fill(0.1) }],
+      ["table:t|knn", { dim: 3 * w, rows: 3, transposed: new Float32Array(9 * w).fill(0.2) }],
+    ]),
+    stats: {
+      "image:cat": {
+        sample: cls ? { recon: moments, cls: moments } : { recon: moments },
+        tokens: { recon: moments },
+        threshold: 1,
+      },
+      "table:t": { sample: { recon: moments }, tokens: {}, threshold: 0.5 },
+    },
+    progress: { epoch: 1, step: 3, rngState: 12345, bestMetric: 0.75, bestEpoch: 1 },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// PNG bytes
+
+/** The CRC-32 that PNG chunks carry. */
+export function crc32(bytes: Uint8Array): number {
+  let c = ~0;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+
+/** One PNG chunk: length, type, data and CRC. */
+export function pngChunk(type: string, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  out.set(new TextEncoder().encode(type), 4);
+  out.set(data, 8);
+  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+  return out;
+}
+
+/** A tiny PNG whose header claims `width`×`height` 8-bit gray pixels (a decompression bomb). */
+export function bombPng(width: number, height: number): Uint8Array {
+  const ihdr = new Uint8Array(13);
+  const view = new DataView(ihdr.buffer);
+  view.setUint32(0, width);
+  view.setUint32(4, height);
+  ihdr.set([8, 0, 0, 0, 0], 8); // 8-bit grayscale
+  return concat(
+    new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]),
+    pngChunk("IHDR", ihdr),
+    pngChunk("IDAT", new Uint8Array([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])),
+    pngChunk("IEND", new Uint8Array()),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scripts as subprocesses
+
+/** The project's root folder. */
+export const ROOT = new URL("..", import.meta.url).pathname;
+
+/** The `deno` arguments that run `scripts/<script>` with `args`. */
+export function scriptArgs(script: string, args: string[]): string[] {
+  return ["run", "-A", join(ROOT, "scripts", script), ...args];
+}
+
+/** Runs `scripts/<script>` to the end (in ROOT, output piped unless `options` say otherwise). */
+export async function runScript(
+  script: string,
+  args: string[],
+  options: Omit<Deno.CommandOptions, "args"> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const opts: Deno.CommandOptions = { cwd: ROOT, stdout: "piped", stderr: "piped", ...options };
+  const out = await new Deno.Command(Deno.execPath(), { ...opts, args: scriptArgs(script, args) })
+    .output();
+  const text = (s: "stdout" | "stderr") =>
+    opts[s] === "piped" ? new TextDecoder().decode(out[s]) : "";
+  return { code: out.code, stdout: text("stdout"), stderr: text("stderr") };
+}
+
+/**
+ * Writes the tiny data and a tiny config of `epochs` epochs under `dir`; returns the data, the
+ * run folder `dir/run` and the train.ts flags that train on them into it.
+ */
+export async function tinyTrainRun(
+  dir: string,
+  epochs: number,
+): Promise<{ data: ExperimentData; out: string; args: string[] }> {
+  const data = await writeTinyData(join(dir, "data"));
+  const configPath = join(dir, "config.json");
+  await Deno.writeTextFile(configPath, JSON.stringify(tinyConfig({ train: { epochs } })));
+  const out = join(dir, "run");
+  const args = [
+    "--images",
+    data.imageDirs[0],
+    "--table",
+    data.tablePaths[0],
+    "--config",
+    configPath,
+    "--out",
+    out,
+  ];
+  return { data, out, args };
+}
