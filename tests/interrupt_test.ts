@@ -78,3 +78,28 @@ Deno.test("SIGKILL at random moments leaves loadable last and best checkpoints",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a second run into the same folder is refused while the first is alive", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "madformer-lock-" });
+  try {
+    const args = await setup(dir, 200);
+    const first = new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "null" })
+      .spawn();
+    try {
+      assert.ok(await waitFor(join(dir, "run", "metrics.jsonl"), 60_000), "the first run works");
+      const second = await new Deno.Command(Deno.execPath(), {
+        args,
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(second.stderr);
+      assert.equal(second.code, 1);
+      assert.match(stderr, /error: .*run: in use by another training run \(pid \d+\)/);
+    } finally {
+      first.kill("SIGKILL");
+      await first.status;
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -122,8 +122,47 @@ interface TableData {
 
 /** Trains a model as configured; see the module doc. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
-  let config = options.config;
   await Deno.mkdir(options.out, { recursive: true });
+  const unlock = await lockRunFolder(options.out);
+  try {
+    return await trainLocked(options);
+  } finally {
+    await unlock();
+  }
+}
+
+/**
+ * Claims a run folder for this process: two runs writing the same checkpoints would corrupt
+ * each other's resume state. A lock left by a process that no longer exists is taken over.
+ */
+async function lockRunFolder(out: string): Promise<() => Promise<void>> {
+  const path = join(out, ".lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await Deno.writeTextFile(path, String(Deno.pid), { createNew: true });
+      return () => Deno.remove(path).catch(() => {});
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      const pid = Number(await Deno.readTextFile(path).catch(() => ""));
+      if (pid > 0 && pid !== Deno.pid && processAlive(pid)) {
+        throw new MadError(`${out}: in use by another training run (pid ${pid})`);
+      }
+      await Deno.remove(path).catch(() => {});
+    }
+  }
+  throw new MadError(`${out}: cannot lock the run folder`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    return Deno.statSync(`/proc/${pid}`).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+async function trainLocked(options: TrainOptions): Promise<TrainResult> {
+  let config = options.config;
   const log = new RunLog(options.out, options.quiet ?? false);
 
   // Resume: the checkpoint's config wins, except for the number of epochs.
