@@ -54,6 +54,11 @@ export interface ModelConfig {
    * locally aware patch features); 1 = each cell on its own.
    */
   knnNeighbourhood: number;
+  /**
+   * The decision threshold is this quantile of the validation normals' scores, so about
+   * (1 - quantile) of normals are flagged whatever the share of anomalies in the data.
+   */
+  thresholdQuantile: number;
   /** Reduce image maps to a score by the maximum of a 3x3-smoothed map (else the plain max). */
   smoothMaps: boolean;
   /** Maximum memory-bank rows per image category (random subsample when larger). */
@@ -111,6 +116,7 @@ export const DEFAULT_CONFIG: Config = {
     knnLevels: [0, 1, 2],
     knnPixels: true,
     knnNeighbourhood: 1,
+    thresholdQuantile: 0.99,
     smoothMaps: false,
     knnBankSize: 20000,
   },
@@ -237,6 +243,9 @@ export function validateConfig(config: Config, source = "config"): void {
   }
   if (m.width % m.heads !== 0) fail(`model.width ${m.width} is not divisible by heads ${m.heads}`);
   if (!(m.maskRatio >= 0 && m.maskRatio < 1)) fail(`model.maskRatio must be in [0, 1)`);
+  if (!(m.thresholdQuantile > 0 && m.thresholdQuantile <= 1)) {
+    fail(`model.thresholdQuantile must be in (0, 1]`);
+  }
   if (!(m.tableMaskRatio >= 0 && m.tableMaskRatio < 1)) {
     fail(`model.tableMaskRatio must be in [0, 1)`);
   }

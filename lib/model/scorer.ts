@@ -24,7 +24,7 @@ import {
 } from "./detector.ts";
 import type { MemoryBank } from "./knn.ts";
 import { auroc } from "../metrics/ranking.ts";
-import { bestF1Threshold } from "../metrics/threshold.ts";
+import { thresholdFromNormals } from "../metrics/threshold.ts";
 
 /** Samples of one dataset: images (RGB float arrays) or normalised table rows. */
 export type Samples =
@@ -75,8 +75,8 @@ export function fullEvidence(
 }
 
 /**
- * Fits a dataset's scorer: bank from `train`, standardisation from `valNormals`, threshold
- * by best F1 on `valNormals` plus `valAnomalies` (synthetic).
+ * Fits a dataset's scorer: banks from `train`, standardisation and threshold from
+ * `valNormals`, component weights from validation AUROC against `valAnomalies` (synthetic).
  */
 export function fitKey(
   params: Params,
@@ -108,7 +108,10 @@ export function fitKey(
   const sA = combineScores(anomalies, components, stats, smooth);
   const all = Float32Array.from([...sN.scores, ...sA.scores]);
   const report: FitReport = { auroc: auroc(all, labels), components: componentAuroc };
-  const threshold = bestF1Threshold(all, labels).threshold;
+  // Validation holds as many synthetic anomalies as normals, far more than real data has, so a
+  // best-F1 threshold there flags too much; a quantile of the normals' scores does not depend
+  // on that share.
+  const threshold = thresholdFromNormals(sN.scores, config.thresholdQuantile);
   return { fitted: { banks, stats: { ...stats, threshold } }, report };
 }
 
