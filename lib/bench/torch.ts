@@ -4,24 +4,20 @@
  *
  * @module
  */
+import type { ModelConfig } from "../model/config.ts";
 
 /** The PyTorch side of the comparison. */
 export type TorchResult =
   | { available: true; python: string; torch: string; threads: number; stepMs: number }
   | { available: false; reason: string };
 
-/** Shapes handed to the reference script (its flags). */
-export interface TorchShapes {
-  batch: number;
-  imageSize: number;
-  stem: number[];
-  stemChannels: number[];
-  width: number;
-  layers: number;
-  heads: number;
-  mlpRatio: number;
-  maskRatio: number;
-}
+/** Shapes handed to the reference script (its flags): the model's sizes and the batch. */
+export type TorchShapes =
+  & Pick<
+    ModelConfig,
+    "imageSize" | "stem" | "stemChannels" | "width" | "layers" | "heads" | "mlpRatio" | "maskRatio"
+  >
+  & { batch: number };
 
 /** Python interpreters to try: `MADFORMER_PYTHON`, Debian's, then whatever `python3` is. */
 export function pythonCandidates(): string[] {
