@@ -120,8 +120,16 @@ export function externalResources(html: string): string[] {
 export function offlineHtml(html: string): string {
   return html
     .replace(/<script\b[^>]*\bsrc\s*=\s*["'][^"']+["'][^>]*>\s*<\/script>/gi, "")
-    .replace(/<link\b[^>]*\bhref\s*=\s*["']https?:[^"']+["'][^>]*>/gi, "");
+    .replace(/<link\b[^>]*\bhref\s*=\s*["']https?:[^"']+["'][^>]*>/gi, "")
+    .replace(/<\/head>/i, `${HIDE_SCRIPT_ONLY_OUTPUTS}</head>`);
 }
+
+/**
+ * Outputs that only carry a script (the plotly.js parts) would each leave an empty output row;
+ * this hides them so the report shows no blank band.
+ */
+const HIDE_SCRIPT_ONLY_OUTPUTS = "<style>.jp-OutputArea-child:has(> .jp-RenderedHTML > " +
+  "script:only-child) { display: none; }</style>";
 
 /**
  * How many copies of plotly.js a page carries: assembled-in-parts loaders plus bundles inlined
