@@ -37,14 +37,24 @@ export async function useBackend(name: BackendName = "auto"): Promise<string> {
 }
 
 async function loadTensorflowBackend(): Promise<void> {
-  // Dynamic specifiers so that Deno neither resolves nor installs these unless asked.
-  for (const pkg of ["npm:@tensorflow/tfjs-node-gpu@4.22.0", "npm:@tensorflow/tfjs-node@4.22.0"]) {
-    try {
-      await import(pkg);
-      if (await tf.setBackend("tensorflow")) return;
-    } catch {
-      // try the next package
+  // Dynamic specifiers so that Deno neither resolves nor installs these unless asked. A package
+  // whose native library is missing still registers its kernels before failing, so the second
+  // attempt would warn about every kernel again: those warnings are held back.
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    for (
+      const pkg of ["npm:@tensorflow/tfjs-node-gpu@4.22.0", "npm:@tensorflow/tfjs-node@4.22.0"]
+    ) {
+      try {
+        await import(pkg);
+        if (await tf.setBackend("tensorflow")) return;
+      } catch {
+        // try the next package
+      }
     }
+  } finally {
+    console.warn = warn;
   }
   throw new MadError(
     "backend 'tensorflow' needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node with its " +
