@@ -76,6 +76,7 @@ async function main(): Promise<void> {
     tablePaths,
     out,
     resume: flags.resume,
+    epochs: numberFlag("epochs", flags.epochs),
     explicitConfig: Boolean(flags.config),
     cacheDir: join("data", ".cache", "images"),
     quiet: flags.quiet,

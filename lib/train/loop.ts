@@ -60,6 +60,8 @@ export interface TrainOptions {
   out: string;
   /** Checkpoint to continue from. */
   resume?: string;
+  /** On resume: the total number of epochs to reach, when it should change. */
+  epochs?: number;
   /**
    * On resume, whether `config` was chosen explicitly (a config file); if not, the
    * checkpoint's own config is used and only the epoch count is taken from `config`.
@@ -170,7 +172,10 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   if (options.resume) {
     resumed = await loadCheckpoint(options.resume);
     if (options.explicitConfig) assertCompatible(resumed.config, config, options.resume);
-    config = { ...resumed.config, train: { ...resumed.config.train, epochs: config.train.epochs } };
+    // The run's own epoch count unless a new one was asked for (to extend the run).
+    const epochs = options.epochs ??
+      (options.explicitConfig ? config.train.epochs : resumed.config.train.epochs);
+    config = { ...resumed.config, train: { ...resumed.config.train, epochs } };
   }
   const m = config.model;
   const t = config.train;
