@@ -49,17 +49,7 @@ Deno.test("bench: median, torch flags, memory readings", () => {
   assert.equal(median([4, 1, 2, 3]), 2.5);
   assert.ok(Number.isNaN(median([])));
   const args = torchArgs(
-    {
-      batch: 16,
-      imageSize: 128,
-      stem: [4, 2, 2],
-      stemChannels: [48, 96],
-      width: 128,
-      layers: 4,
-      heads: 4,
-      mlpRatio: 4,
-      maskRatio: 0.25,
-    },
+    { ...DEFAULT_CONFIG.model, batch: DEFAULT_CONFIG.train.batchSize },
     5,
     2,
   );

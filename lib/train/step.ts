@@ -95,6 +95,17 @@ function step(
   });
 }
 
+/** Adds a loss term to `loss`, recording its value under `key` for the logs. */
+function addTerm(
+  loss: tf.Scalar,
+  parts: { recon: number; anomaly: number },
+  key: "recon" | "anomaly",
+  term: tf.Scalar,
+): tf.Scalar {
+  parts[key] = term.dataSync()[0];
+  return loss.add(term);
+}
+
 /** One image step; image-only parameters and the shared encoder learn. */
 export function imageGradStep(
   params: Params,
@@ -117,21 +128,16 @@ export function imageGradStep(
     );
     let loss = tf.scalar(0);
     if (m.reconstructionHead) {
-      const recon = maskedMean(
-        out.reconstruction.sub(batch.target).square().mean(2),
-        batch.tokenMask,
-      );
-      parts.recon = recon.dataSync()[0];
-      loss = loss.add(recon);
+      const errors = out.reconstruction.sub(batch.target).square().mean(2);
+      loss = addTerm(loss, parts, "recon", maskedMean(errors, batch.tokenMask));
     }
     if (m.anomalyHead) {
       const bce = tf.losses.sigmoidCrossEntropy(batch.patchLabels, out.patchLogits)
         .add(tf.losses.sigmoidCrossEntropy(batch.labels, out.clsLogits))
-        .mul(config.train.anomalyLossWeight);
-      parts.anomaly = bce.dataSync()[0];
-      loss = loss.add(bce);
+        .mul(config.train.anomalyLossWeight) as tf.Scalar;
+      loss = addTerm(loss, parts, "anomaly", bce);
     }
-    return loss as tf.Scalar;
+    return loss;
   });
 }
 
@@ -164,19 +170,14 @@ export function tableGradStep(
     if (m.reconstructionHead) {
       // Only normal rows teach reconstruction: an anomaly's features are not what to predict.
       const normalRows = tf.scalar(1).sub(batch.labels).expandDims(1);
-      const recon = maskedMean(
-        out.reconstruction.sub(batch.target).square(),
-        batch.mask.mul(normalRows),
-      );
-      parts.recon = recon.dataSync()[0];
-      loss = loss.add(recon);
+      const errors = out.reconstruction.sub(batch.target).square();
+      loss = addTerm(loss, parts, "recon", maskedMean(errors, batch.mask.mul(normalRows)));
     }
     if (m.anomalyHead) {
       const bce = tf.losses.sigmoidCrossEntropy(batch.labels, out.clsLogits)
-        .mul(config.train.anomalyLossWeight);
-      parts.anomaly = bce.dataSync()[0];
-      loss = loss.add(bce);
+        .mul(config.train.anomalyLossWeight) as tf.Scalar;
+      loss = addTerm(loss, parts, "anomaly", bce);
     }
-    return loss as tf.Scalar;
+    return loss;
   });
 }
