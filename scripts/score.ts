@@ -6,7 +6,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { parseFlags, Progress, runMain, writeFileAtomic } from "../lib/cli.ts";
+import { numberFlag, parseFlags, Progress, runMain, writeFileAtomic } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
@@ -15,7 +15,7 @@ import { ImageCache } from "../lib/data/image_cache.ts";
 import { heatmapOverlayPng } from "../lib/report/heatmap.ts";
 
 const USAGE = "usage: deno task score --checkpoint CKPT (--images DIR_OR_FILE... | " +
-  "--table FILE.csv) [--json FILE] [--maps DIR] [--category NAME] [--backend NAME]";
+  "--table FILE.csv) [--json FILE] [--maps DIR] [--category NAME] [--workers N] [--backend NAME]";
 
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, {
@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     json: { type: "string" },
     maps: { type: "string" },
     category: { type: "string" },
+    workers: { type: "string" },
     backend: { type: "string", default: "auto" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
@@ -40,8 +41,15 @@ async function main(): Promise<void> {
   if (flags.table) {
     results = scoreTableFile(ckpt, flags.table);
   } else {
-    const cache = new ImageCache(join("data", ".cache", "images"));
-    const scored = await scoreImagePaths(ckpt, images, cache, { category: flags.category });
+    const cacheDir = join("data", ".cache", "images");
+    const cache = new ImageCache(cacheDir);
+    const scored = await scoreImagePaths(ckpt, images, cache, {
+      category: flags.category,
+      workers: workerCount(flags.workers),
+      checkpointPath: flags.checkpoint,
+      cacheDir,
+      backend: flags.backend,
+    });
     if (flags.maps) {
       await Deno.mkdir(flags.maps, { recursive: true });
       const bar = new Progress("writing heatmaps", scored.length);
@@ -72,6 +80,15 @@ async function main(): Promise<void> {
   } else {
     console.log(text.trimEnd());
   }
+}
+
+/** `--workers N` (a positive integer), else one scorer per CPU core. */
+function workerCount(value: string | undefined): number {
+  const n = numberFlag("workers", value) ?? navigator.hardwareConcurrency;
+  if (!Number.isInteger(n) || n < 1) {
+    throw new MadError(`--workers must be a positive integer, got '${value}'`, 2);
+  }
+  return n;
 }
 
 if (import.meta.main) await runMain(main);

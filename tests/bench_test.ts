@@ -86,6 +86,8 @@ Deno.test("bench report: ratio, targets and summary", () => {
       images: 10,
       imageSeconds: 0.5,
       imagesPerSecond: 20,
+      workers: 2,
+      imagesPerSecondOneThread: 11,
       imagePixels: 256,
       rows: 100,
       rowSeconds: 1,

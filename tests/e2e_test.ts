@@ -8,6 +8,7 @@ import { tinyConfig, writeTinyData } from "../lib/train/setup.ts";
 import { train } from "../lib/train/loop.ts";
 import { useBackend } from "../lib/backend/mod.ts";
 import { runScript, tinyTrainRun } from "./fixtures.ts";
+import { writeSyntheticImages } from "../lib/data/synthetic.ts";
 
 await useBackend("wasm");
 
@@ -92,6 +93,27 @@ Deno.test("train, eval and score run end to end on the command line", async () =
     assert.equal(tableScores.code, 0, tableScores.stderr);
     const parsed = JSON.parse(tableScores.stdout);
     assert.deepEqual(parsed.map((r: { id: number }) => r.id), [0, 1, 2, 3, 4]);
+
+    // Parallel scorers (workers loading the checkpoint themselves) give the same scores, in order.
+    const many = join(dir, "many");
+    await writeSyntheticImages(many, { seed: 9, size: 32, categories: ["weave"], nTrain: 50 });
+    const scoreWith = async (workers: number) => {
+      const run = await runScript("score.ts", [
+        "--checkpoint",
+        ckpt,
+        "--images",
+        join(many, "weave", "train", "good"),
+        "--workers",
+        String(workers),
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      return JSON.parse(run.stdout) as Array<{ id: string; score: number }>;
+    };
+    const alone = await scoreWith(1);
+    const parallel = await scoreWith(2);
+    assert.equal(alone.length, 50);
+    assert.deepEqual(parallel.map((r) => r.id), alone.map((r) => r.id));
+    parallel.forEach((r, i) => assert.ok(Math.abs(r.score - alone[i].score) < 1e-5, r.id));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

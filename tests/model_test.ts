@@ -11,7 +11,8 @@ import {
   patchify,
   unpatchify,
 } from "../lib/model/madformer.ts";
-import { buildBank, knnDistances } from "../lib/model/knn.ts";
+import { buildBank, greedyCoreset, knnDistances } from "../lib/model/knn.ts";
+import { marginalDensityScores, silvermanBandwidth } from "../lib/model/density.ts";
 import { Rng } from "../lib/rng.ts";
 
 await useBackend("wasm");
@@ -128,4 +129,72 @@ Deno.test("kNN distances match brute force", () => {
     d.sort((a, b) => a - b);
     assert.ok(Math.abs(got[q] - (d[0] + d[1]) / 2) < 1e-4);
   }
+});
+
+Deno.test("kNN distances match brute force across bank chunks", () => {
+  const rng = new Rng(6);
+  const dim = 2;
+  const n = 9000; // more rows than one chunk holds
+  const bankRows = Float32Array.from({ length: n * dim }, () => rng.normal());
+  const queries = Float32Array.from({ length: 3 * dim }, () => 3 * rng.normal());
+  const bank = buildBank(bankRows, dim, n, rng);
+  for (const k of [1, 3]) {
+    const got = knnDistances(bank, queries, k);
+    for (let q = 0; q < 3; q++) {
+      const d = [];
+      for (let r = 0; r < n; r++) {
+        d.push(
+          Math.hypot(queries[q * 2] - bankRows[r * 2], queries[q * 2 + 1] - bankRows[r * 2 + 1]),
+        );
+      }
+      d.sort((a, b) => a - b);
+      const want = d.slice(0, k).reduce((a, b) => a + b, 0) / k;
+      assert.ok(Math.abs(got[q] - want) < 1e-3, `k=${k}: ${got[q]} vs ${want}`);
+    }
+  }
+});
+
+Deno.test("a coreset bank covers every cluster a random subsample of the same size misses", () => {
+  const rng = new Rng(7);
+  const dim = 2;
+  // 1000 rows around the origin and 5 far-off rows: 10 random rows would likely miss the 5.
+  const rows: number[] = [];
+  for (let i = 0; i < 1000; i++) rows.push(0.1 * rng.normal(), 0.1 * rng.normal());
+  for (let i = 0; i < 5; i++) rows.push(100 + 10 * i, -50);
+  const features = Float32Array.from(rows);
+  const chosen = greedyCoreset(features, dim, [...Array(1005).keys()], 10, new Rng(1));
+  assert.equal(new Set(chosen).size, 10);
+  for (let i = 1000; i < 1005; i++) assert.ok(chosen.includes(i), `row ${i} not chosen`);
+  // The search pool (10x the size) holds every row here, so the bank keeps the far rows too.
+  const bank = buildBank(features, dim, 101, new Rng(1));
+  assert.equal(bank.rows, 101);
+  const far = knnDistances(bank, Float32Array.from([100, -50, 140, -50]), 1);
+  assert.ok(far[0] < 1e-3 && far[1] < 1e-3);
+});
+
+Deno.test("density scores match a brute-force kernel density and keep growing far out", () => {
+  const rng = new Rng(8);
+  const n = 500;
+  const dim = 2;
+  const rows = Float32Array.from({ length: n * dim }, () => rng.normal());
+  const bank = buildBank(rows, dim, n, rng, { coreset: false });
+  const queries = Float32Array.from([0, 0, 1.5, -0.5, 40, 0, 80, 0]);
+  const got = marginalDensityScores(bank, queries);
+  for (let q = 0; q < 2; q++) {
+    let want = 0;
+    for (let j = 0; j < dim; j++) {
+      const values = Array.from({ length: n }, (_, r) => rows[r * dim + j]);
+      const mean = values.reduce((a, b) => a + b, 0) / n;
+      const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
+      const h = silvermanBandwidth(std, n);
+      const p = values.reduce(
+        (a, v) => a + Math.exp(-0.5 * ((queries[q * 2 + j] - v) / h) ** 2),
+        0,
+      );
+      want -= Math.log(p / (n * h * Math.sqrt(2 * Math.PI)));
+    }
+    assert.ok(Math.abs(got[q] - want) < 1e-3, `${got[q]} vs ${want}`);
+  }
+  assert.ok(got[0] < got[1] && got[1] < got[2] && got[2] < got[3]);
+  assert.ok(got.every(Number.isFinite));
 });

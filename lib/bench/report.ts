@@ -95,9 +95,9 @@ export function summary(r: BenchResult): string {
       } ms; ours / PyTorch = ${fmt(t.ratio, 2)}`
       : `PyTorch: missing (${t.reason})`,
     r.scoring
-      ? `scoring: ${
-        fmt(r.scoring.imagesPerSecond)
-      } images/s (${r.scoring.imagePixels} px files), ` +
+      ? `scoring: ${fmt(r.scoring.imagesPerSecond)} images/s with ${r.scoring.workers} scorers, ${
+        fmt(r.scoring.imagesPerSecondOneThread)
+      } in one thread (${r.scoring.imagePixels} px files), ` +
         `${fmt(r.scoring.rowsPerSecond, 0)} table rows/s`
       : "scoring: not measured",
     r.fullTrain.seconds === null

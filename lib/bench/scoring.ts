@@ -20,7 +20,11 @@ export interface ScoringResult {
   checkpoint: string;
   images: number;
   imageSeconds: number;
+  /** With one scorer per CPU core (`workers`). */
   imagesPerSecond: number;
+  workers: number;
+  /** In one thread. */
+  imagesPerSecondOneThread: number;
   /** Side of the image files scored (they are resized to the model's size). */
   imagePixels: number;
   rows: number;
@@ -86,23 +90,31 @@ export async function scoringData(
 export async function scoringThroughput(
   path: string,
   dir: string,
-  options: { images?: number; imagePixels?: number; rows?: number } = {},
+  options: { images?: number; imagePixels?: number; rows?: number; workers?: number } = {},
 ): Promise<ScoringResult> {
-  const n = options.images ?? 64;
+  const n = options.images ?? 192;
+  const workers = options.workers ?? navigator.hardwareConcurrency;
   const px = options.imagePixels ?? 256;
   const ckpt = await loadCheckpoint(path);
   try {
     const data = await scoringData(ckpt, dir, n, px, options.rows ?? 4000);
     let imageSeconds = NaN;
+    let oneThreadSeconds = NaN;
     let images = 0;
     if (data.imageDir && data.category) {
-      // A fresh memory-only cache: every image is decoded and resized inside the timing.
-      const t0 = performance.now();
-      const scored = await scoreImagePaths(ckpt, [data.imageDir], new ImageCache(), {
-        category: data.category,
-      });
-      imageSeconds = (performance.now() - t0) / 1000;
-      images = scored.length;
+      // Fresh memory-only caches: every image is decoded and resized inside the timing.
+      const timed = async (scorers: number) => {
+        const t0 = performance.now();
+        const scored = await scoreImagePaths(ckpt, [data.imageDir!], new ImageCache(), {
+          category: data.category!,
+          workers: scorers,
+          checkpointPath: path,
+        });
+        images = scored.length;
+        return (performance.now() - t0) / 1000;
+      };
+      oneThreadSeconds = await timed(1);
+      imageSeconds = workers > 1 ? await timed(workers) : oneThreadSeconds;
     }
     let rowSeconds = NaN;
     let rows = 0;
@@ -116,6 +128,8 @@ export async function scoringThroughput(
       images,
       imageSeconds,
       imagesPerSecond: images / imageSeconds,
+      workers,
+      imagesPerSecondOneThread: images / oneThreadSeconds,
       imagePixels: px,
       rows,
       rowSeconds,

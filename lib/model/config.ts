@@ -49,6 +49,8 @@ export interface ModelConfig {
    * bank: a resolution the learned features compress away.
    */
   knnPixels: boolean;
+  /** Further raw-pixel patch sides (pixels, each dividing imageSize) the kNN head compares. */
+  knnPixelPatches: number[];
   /**
    * Side of the neighbourhood whose features are averaged before the kNN search (PatchCore's
    * locally aware patch features); 1 = each cell on its own.
@@ -61,8 +63,18 @@ export interface ModelConfig {
   thresholdQuantile: number;
   /** Reduce image maps to a score by the maximum of a 3x3-smoothed map (else the plain max). */
   smoothMaps: boolean;
-  /** Maximum memory-bank rows per image category (random subsample when larger). */
+  /** Maximum memory-bank rows per image category and kNN level (a greedy coreset when larger). */
   knnBankSize: number;
+  /**
+   * Tables: per-feature density of the training normals (a Gaussian kernel density estimate per
+   * feature, Silverman's bandwidth) as evidence; rare values of any one feature count.
+   */
+  densityHead: boolean;
+  /**
+   * Evidence components whose validation weight falls below this share are dropped from the
+   * score (and not computed when scoring): they add cost and noise, not separation.
+   */
+  minComponentWeight: number;
 }
 
 /** Training settings. */
@@ -115,10 +127,13 @@ export const DEFAULT_CONFIG: Config = {
     tableKnnK: 5,
     knnLevels: [0, 1, 2],
     knnPixels: true,
+    knnPixelPatches: [],
     knnNeighbourhood: 1,
     thresholdQuantile: 0.99,
     smoothMaps: false,
-    knnBankSize: 20000,
+    knnBankSize: 2000,
+    densityHead: true,
+    minComponentWeight: 0.05,
   },
   train: {
     epochs: 10,
@@ -238,6 +253,11 @@ export function validateConfig(config: Config, source = "config"): void {
   if (m.stem.length !== m.stemChannels.length + 1) {
     fail(`model.stem needs one more entry than model.stemChannels`);
   }
+  for (const side of m.knnPixelPatches) {
+    if (!positiveInt(side) || m.imageSize % side !== 0) {
+      fail(`model.knnPixelPatches: ${side} does not divide imageSize ${m.imageSize}`);
+    }
+  }
   if (m.imageSize % patch !== 0) {
     fail(`model.imageSize ${m.imageSize} is not a multiple of ${patch}`);
   }
@@ -246,10 +266,15 @@ export function validateConfig(config: Config, source = "config"): void {
   if (!(m.thresholdQuantile > 0 && m.thresholdQuantile <= 1)) {
     fail(`model.thresholdQuantile must be in (0, 1]`);
   }
+  if (!(m.minComponentWeight >= 0 && m.minComponentWeight < 1)) {
+    fail(`model.minComponentWeight must be in [0, 1)`);
+  }
   if (!(m.tableMaskRatio >= 0 && m.tableMaskRatio < 1)) {
     fail(`model.tableMaskRatio must be in [0, 1)`);
   }
-  if (!m.reconstructionHead && !m.anomalyHead && !m.knnHead) fail(`every head is turned off`);
+  if (!m.reconstructionHead && !m.anomalyHead && !m.knnHead && !m.densityHead) {
+    fail(`every head is turned off`);
+  }
   const t = config.train;
   for (const key of ["epochs", "batchSize", "tableBatchSize"] as const) {
     if (!Number.isInteger(t[key]) || t[key] < 1) fail(`train.${key} must be a positive integer`);

@@ -20,11 +20,12 @@ import {
   tableTokens,
 } from "./madformer.ts";
 import { buildBank, knnDistances, type MemoryBank } from "./knn.ts";
+import { marginalDensityScores } from "./density.ts";
 import { Rng } from "../rng.ts";
 
 /**
- * Names of the evidence components: `recon`, `patch`, `cls`, `knn` (tables) and `knn<L>` for
- * image feature level L (stem stages, then encoder tokens).
+ * Names of the evidence components: `recon`, `patch`, `cls`, `knn` and `dens` (tables),
+ * `knn<L>` for image feature level L (stem stages, then encoder tokens) and `pix` (raw pixels).
  */
 export type Component = string;
 
@@ -76,13 +77,35 @@ export interface KeyStats {
 /**
  * Component weights from validation AUROCs: (AUROC - 0.5)^2, so evidence that barely beats
  * chance counts little and evidence worse than chance not at all; normalised to sum to 1.
+ * Components whose share falls below `minWeight` get 0 and the rest are renormalised (the
+ * strongest one always stays).
  */
-export function weightsFromAuroc(aurocs: Record<Component, number>): Record<Component, number> {
-  const raw = Object.entries(aurocs).map(([c, a]) => [c, Math.max(0, a - 0.5) ** 2] as const);
-  const total = raw.reduce((s, [, w]) => s + w, 0);
-  return Object.fromEntries(
-    raw.map(([c, w]) => [c, total > 0 ? w / total : 1 / Math.max(raw.length, 1)]),
+export function weightsFromAuroc(
+  aurocs: Record<Component, number>,
+  minWeight = 0,
+): Record<Component, number> {
+  const normalised = (entries: (readonly [Component, number])[]) => {
+    const total = entries.reduce((s, [, w]) => s + w, 0);
+    return entries.map(([c, w]) =>
+      [c, total > 0 ? w / total : 1 / Math.max(entries.length, 1)] as const
+    );
+  };
+  const shares = normalised(
+    Object.entries(aurocs).map(([c, a]) => [c, Math.max(0, a - 0.5) ** 2] as const),
   );
+  const top = Math.max(...shares.map(([, w]) => w));
+  return Object.fromEntries(
+    normalised(shares.map(([c, w]) => [c, w >= minWeight || w === top ? w : 0] as const)),
+  );
+}
+
+/** Components that count in a fitted score: all of them, or those with a positive weight. */
+export function usedComponents(
+  components: Component[],
+  stats: Pick<KeyStats, "weights">,
+): Component[] {
+  if (!stats.weights) return components;
+  return components.filter((c) => (stats.weights![c] ?? 0) > 0);
 }
 
 function weightOf(stats: Omit<KeyStats, "threshold">, c: Component, used: Component[]): number {
@@ -97,6 +120,17 @@ export function knnLevels(config: ModelConfig): number[] {
   return [...new Set(config.knnLevels.filter((l) => l >= 0 && l <= last))].sort();
 }
 
+/** Raw-pixel patch sides the kNN head compares (0 = the token patch), without repeats. */
+export function pixelPatches(config: ModelConfig): number[] {
+  const patch = geometry(config).patch;
+  const sides = config.knnPixelPatches.filter((s) => s !== patch);
+  return [...new Set([...(config.knnPixels ? [0] : []), ...sides])].sort((a, b) => a - b);
+}
+
+function pixelComponent(side: number): Component {
+  return side === 0 ? "pix" : `pix${side}`;
+}
+
 /** Which components a config turns on, in a fixed order. */
 export function activeComponents(config: ModelConfig, modality: "image" | "table"): Component[] {
   const out: Component[] = [];
@@ -104,9 +138,10 @@ export function activeComponents(config: ModelConfig, modality: "image" | "table
   if (config.knnHead) {
     if (modality === "image") {
       out.push(...knnLevels(config).map((l) => `knn${l}`));
-      if (config.knnPixels) out.push("pix");
+      out.push(...pixelPatches(config).map(pixelComponent));
     } else out.push("knn");
   }
+  if (modality === "table" && config.densityHead) out.push("dens");
   if (config.anomalyHead) {
     if (modality === "image") out.push("patch");
     out.push("cls");
@@ -120,7 +155,9 @@ export function activeComponents(config: ModelConfig, modality: "image" | "table
  */
 export function knnDim(config: ModelConfig, component: Component, features = 0): number {
   if (component === "knn") return features * config.width;
+  if (component === "dens") return features;
   if (component === "pix") return geometry(config).patchDim;
+  if (component.startsWith("pix")) return 3 * Number(component.slice(3)) ** 2;
   const level = Number(component.slice(3));
   return level < config.stem.length - 1 ? config.stemChannels[level] : 2 * config.width;
 }
@@ -132,7 +169,7 @@ export function imageEvidence(
   params: Params,
   config: ModelConfig,
   images: Float32Array[],
-  options: { featuresOnly?: boolean } = {},
+  options: EvidenceOptions = {},
 ): Evidence {
   const g = geometry(config);
   const S = config.imageSize;
@@ -144,7 +181,7 @@ export function imageEvidence(
   const recon = new Float32Array(n * g.tokens);
   const patch = new Float32Array(n * g.tokens);
   const cls = new Float32Array(n);
-  const patterns = config.reconstructionHead && wantHeads
+  const patterns = config.reconstructionHead && wantHeads && options.skip?.has("recon") !== true
     ? maskPatterns(Math.max(1, Math.round(1 / Math.max(config.maskRatio, 0.05))), g.tokens, g.grid)
     : [];
   for (let start = 0; start < n; start += EVIDENCE_BATCH) {
@@ -171,16 +208,16 @@ export function imageEvidence(
         }
         evidence.features[name].data.set(feats.dataSync(), start * grid * grid * dim);
       }
-      if (config.knnHead && config.knnPixels) {
-        const pixels = patchify(x, g.patch);
-        if (!evidence.features.pix) {
-          evidence.features.pix = {
-            dim: g.patchDim,
-            grid: g.grid,
-            data: new Float32Array(n * g.tokens * g.patchDim),
-          };
+      for (const entry of config.knnHead ? pixelPatches(config) : []) {
+        const side = entry === 0 ? g.patch : entry;
+        const pixels = patchify(x, side);
+        const name = pixelComponent(entry);
+        const grid = S / side;
+        const dim = 3 * side * side;
+        if (!evidence.features[name]) {
+          evidence.features[name] = { dim, grid, data: new Float32Array(n * grid * grid * dim) };
         }
-        evidence.features.pix.data.set(pixels.dataSync(), start * g.tokens * g.patchDim);
+        evidence.features[name].data.set(pixels.dataSync(), start * grid * grid * dim);
       }
       if (patterns.length > 0) {
         const target = patchTargets(config, x);
@@ -195,7 +232,7 @@ export function imageEvidence(
     });
   }
   if (wantHeads) {
-    if (config.reconstructionHead) evidence.tokens.recon = { grid: g.grid, values: recon };
+    if (patterns.length > 0) evidence.tokens.recon = { grid: g.grid, values: recon };
     if (config.anomalyHead) {
       evidence.tokens.patch = { grid: g.grid, values: patch };
       evidence.sample.cls = cls;
@@ -211,7 +248,7 @@ export function tableEvidence(
   table: string,
   rows: Float32Array,
   d: number,
-  options: { featuresOnly?: boolean } = {},
+  options: EvidenceOptions = {},
 ): Evidence {
   const n = rows.length / d;
   const recon = new Float32Array(n);
@@ -220,6 +257,7 @@ export function tableEvidence(
   const features = new Float32Array(n * featureDim);
   const groups = Math.max(1, Math.round(1 / Math.max(config.tableMaskRatio, 1 / d)));
   const wantHeads = !options.featuresOnly;
+  const wantRecon = config.reconstructionHead && wantHeads && options.skip?.has("recon") !== true;
   const batchSize = 512;
   for (let start = 0; start < n; start += batchSize) {
     const B = Math.min(batchSize, n - start);
@@ -233,7 +271,7 @@ export function tableEvidence(
         tableTokens(params, table, x).reshape([B, featureDim]).dataSync(),
         start * featureDim,
       );
-      if (config.reconstructionHead && wantHeads) {
+      if (wantRecon) {
         let error = tf.zeros([B]);
         for (let gi = 0; gi < groups; gi++) {
           const pattern = new Float32Array(d).map((_, j) => (j % groups === gi ? 1 : 0));
@@ -247,9 +285,18 @@ export function tableEvidence(
   }
   const evidence: Evidence = { n, sample: {}, tokens: {}, features: {} };
   if (config.knnHead) evidence.features.knn = { dim: featureDim, grid: 1, data: features };
-  if (wantHeads && config.reconstructionHead) evidence.sample.recon = recon;
+  if (config.densityHead) evidence.features.dens = { dim: d, grid: 1, data: rows.slice() };
+  if (wantRecon) evidence.sample.recon = recon;
   if (wantHeads && config.anomalyHead) evidence.sample.cls = cls;
   return evidence;
+}
+
+/** What evidence to compute. */
+export interface EvidenceOptions {
+  /** Only the features the memory banks are built from. */
+  featuresOnly?: boolean;
+  /** Components not to compute (dropped by their validation weight). */
+  skip?: Set<Component>;
 }
 
 function l2(x: tf.Tensor): tf.Tensor {
@@ -266,7 +313,10 @@ function concatArrays(arrays: Float32Array[]): Float32Array {
   return out;
 }
 
-/** Memory banks of normal features for every kNN component of the evidence. */
+/**
+ * Memory banks of normal features for every kNN component of the evidence: coresets, except
+ * for the density component, which needs a fair sample of the normals.
+ */
 export function banksFromEvidence(
   evidence: Evidence,
   limit: number,
@@ -274,21 +324,35 @@ export function banksFromEvidence(
 ): Record<Component, MemoryBank> {
   const banks: Record<Component, MemoryBank> = {};
   for (const [name, f] of Object.entries(evidence.features)) {
-    banks[name] = buildBank(f.data, f.dim, limit, new Rng(seed));
+    const density = name === "dens";
+    banks[name] = buildBank(f.data, f.dim, density ? DENSITY_ROWS : limit, new Rng(seed), {
+      coreset: !density,
+    });
   }
   return banks;
 }
 
-/** Fills in the kNN components of evidence against the banks (k neighbours for tables). */
+/** Normal rows the density component keeps (its cost is linear in them). */
+const DENSITY_ROWS = 20000;
+
+/**
+ * Fills in the bank-based components of evidence (kNN distances, k neighbours for tables, and
+ * the density score); components in `skip` are left out.
+ */
 export function addKnn(
   evidence: Evidence,
   banks: Record<Component, MemoryBank>,
   imageK: number,
   tableK: number,
+  skip?: Set<Component>,
 ): void {
   for (const [name, f] of Object.entries(evidence.features)) {
     const bank = banks[name];
-    if (!bank) continue;
+    if (!bank || skip?.has(name)) continue;
+    if (name === "dens") {
+      evidence.sample[name] = marginalDensityScores(bank, f.data);
+      continue;
+    }
     const distances = knnDistances(bank, f.data, f.grid === 1 ? tableK : imageK);
     if (f.grid === 1) evidence.sample[name] = distances;
     else evidence.tokens[name] = { grid: f.grid, values: distances };

@@ -1,7 +1,11 @@
 /**
- * Nearest-neighbour scoring against a memory bank of normal features. Distances come from one
- * untransposed 2-D matmul per bank chunk (the bank is stored transposed), which is the wasm
- * backend's fast path.
+ * Nearest-neighbour scoring against a memory bank of normal features.
+ *
+ * Banks are coresets: a greedy k-center selection (as in PatchCore) keeps the rows that cover
+ * the normal features best, so a bank of a few thousand rows scores like one of all of them at a
+ * fraction of the cost. Distances come from one untransposed 2-D matmul per bank chunk, the wasm
+ * backend's fast path, with the bank stored pre-multiplied so the product is the distance up to
+ * a per-query constant and only a row minimum (or top-k) follows it.
  *
  * @module
  */
@@ -17,16 +21,33 @@ export interface MemoryBank {
   transposed: Float32Array;
 }
 
-/** Builds a bank from row-major features [n, dim], keeping at most `limit` random rows. */
+/** Rows a coreset search looks at, as a multiple of the coreset size (a random subsample). */
+const CORESET_POOL = 10;
+/** Width of the random projection the coreset search measures distances in. */
+const CORESET_PROJECTION = 64;
+
+/**
+ * Builds a bank from row-major features [n, dim] with at most `limit` rows: all rows when they
+ * fit, else a greedy k-center coreset of a random pool of at most 10 * `limit` rows (or a plain
+ * random sample with `coreset: false`).
+ */
 export function buildBank(
   features: Float32Array,
   dim: number,
   limit: number,
   rng: Rng,
+  options: { coreset?: boolean } = {},
 ): MemoryBank {
   const n = features.length / dim;
   let keep = [...Array(n).keys()];
-  if (n > limit) keep = rng.shuffle(keep).slice(0, limit).sort((a, b) => a - b);
+  if (n > limit && options.coreset === false) {
+    keep = rng.shuffle(keep).slice(0, limit).sort((a, b) => a - b);
+  } else if (n > limit) {
+    const pool = n > CORESET_POOL * limit
+      ? rng.shuffle(keep).slice(0, CORESET_POOL * limit).sort((a, b) => a - b)
+      : keep;
+    keep = greedyCoreset(features, dim, pool, limit, rng).sort((a, b) => a - b);
+  }
   const rows = keep.length;
   const transposed = new Float32Array(dim * rows);
   keep.forEach((src, r) => {
@@ -35,11 +56,98 @@ export function buildBank(
   return { dim, rows, transposed };
 }
 
+/**
+ * Greedy k-center: starting from a random row, repeatedly adds the row farthest from those
+ * chosen, measured in a random projection (Johnson-Lindenstrauss keeps distances roughly).
+ * Returns `size` indices into `features`, taken from `pool`.
+ */
+export function greedyCoreset(
+  features: Float32Array,
+  dim: number,
+  pool: number[],
+  size: number,
+  rng: Rng,
+): number[] {
+  const m = pool.length;
+  if (size >= m) return [...pool];
+  const projected = projectRows(features, dim, pool, Math.min(CORESET_PROJECTION, dim), rng);
+  const p = projected.width;
+  const data = projected.data;
+  const nearest = new Float32Array(m).fill(Infinity);
+  const chosen: number[] = [];
+  let next = rng.int(m);
+  for (let c = 0; c < size; c++) {
+    chosen.push(pool[next]);
+    const centre = next * p;
+    let far = -1;
+    let farIndex = 0;
+    for (let i = 0; i < m; i++) {
+      let d = 0;
+      const row = i * p;
+      for (let j = 0; j < p; j++) {
+        const diff = data[row + j] - data[centre + j];
+        d += diff * diff;
+      }
+      if (d < nearest[i]) nearest[i] = d;
+      if (nearest[i] > far) {
+        far = nearest[i];
+        farIndex = i;
+      }
+    }
+    next = farIndex;
+  }
+  return chosen;
+}
+
+function projectRows(
+  features: Float32Array,
+  dim: number,
+  pool: number[],
+  width: number,
+  rng: Rng,
+): { width: number; data: Float32Array } {
+  const rows = new Float32Array(pool.length * dim);
+  pool.forEach((src, i) => rows.set(features.subarray(src * dim, (src + 1) * dim), i * dim));
+  if (width >= dim) return { width: dim, data: rows };
+  const matrix = Float32Array.from({ length: dim * width }, () => rng.normal() / Math.sqrt(width));
+  const data = tf.tidy(() =>
+    matMul2d(tf.tensor2d(rows, [pool.length, dim]), tf.tensor2d(matrix, [dim, width]))
+      .dataSync() as Float32Array
+  );
+  return { width, data };
+}
+
+/** Bank chunks with the distance terms folded in: [dim + 1, size] = [-2·rows; |row|²]. */
+const prepared = new WeakMap<MemoryBank, Float32Array[]>();
+
 const CHUNK = 8192;
 
+function preparedChunks(bank: MemoryBank): Float32Array[] {
+  const cached = prepared.get(bank);
+  if (cached) return cached;
+  const chunks: Float32Array[] = [];
+  for (let start = 0; start < bank.rows; start += CHUNK) {
+    const size = Math.min(CHUNK, bank.rows - start);
+    const out = new Float32Array((bank.dim + 1) * size);
+    const norms = out.subarray(bank.dim * size);
+    for (let j = 0; j < bank.dim; j++) {
+      const src = bank.transposed.subarray(j * bank.rows + start, j * bank.rows + start + size);
+      const dst = out.subarray(j * size, (j + 1) * size);
+      for (let r = 0; r < size; r++) {
+        dst[r] = -2 * src[r];
+        norms[r] += src[r] * src[r];
+      }
+    }
+    chunks.push(out);
+  }
+  prepared.set(bank, chunks);
+  return chunks;
+}
+
+const QUERY_BLOCK = 2048;
+
 /**
- * Mean distance of each query row [q, dim] to its k nearest bank rows. Returns [q] distances
- * (Euclidean). `exclude` skips exact self-matches when queries are bank rows (distance 0).
+ * Mean Euclidean distance of each query row [q, dim] to its k nearest bank rows; returns [q].
  */
 export function knnDistances(bank: MemoryBank, queries: Float32Array, k = 1): Float32Array {
   const q = queries.length / bank.dim;
@@ -52,38 +160,39 @@ export function knnDistances(bank: MemoryBank, queries: Float32Array, k = 1): Fl
   return out;
 }
 
-const QUERY_BLOCK = 2048;
-
 function knnBlock(bank: MemoryBank, queries: Float32Array, k: number): Float32Array {
-  const q = queries.length / bank.dim;
-  return tf.tidy(() => {
-    const query = tf.tensor2d(queries, [q, bank.dim]);
-    const queryNorm = query.square().sum(1, true);
-    const best: tf.Tensor[] = [];
-    for (let start = 0; start < bank.rows; start += CHUNK) {
-      const size = Math.min(CHUNK, bank.rows - start);
-      const chunk = bankChunk(bank, start, size);
-      const bankNorm = chunk.square().sum(0, true);
-      const d2 = queryNorm.add(bankNorm).sub(matMul2d(query, chunk).mul(2));
-      // A plain minimum is far cheaper than top-k on wasm, and k = 1 is the common case.
-      best.push(k === 1 ? d2.min(1, true) : tf.neg(tf.topk(tf.neg(d2), Math.min(k, size)).values));
-    }
-    const all = tf.concat(best, 1);
-    const nearest = k === 1
-      ? all.min(1, true)
-      : tf.neg(tf.topk(tf.neg(all), Math.min(k, all.shape[1]!)).values);
-    return tf.sqrt(tf.relu(nearest)).mean(1).dataSync() as Float32Array;
-  });
-}
-
-function bankChunk(bank: MemoryBank, start: number, size: number): tf.Tensor2D {
-  if (start === 0 && size === bank.rows) return tf.tensor2d(bank.transposed, [bank.dim, bank.rows]);
-  const values = new Float32Array(bank.dim * size);
-  for (let j = 0; j < bank.dim; j++) {
-    values.set(
-      bank.transposed.subarray(j * bank.rows + start, j * bank.rows + start + size),
-      j * size,
-    );
+  const dim = bank.dim;
+  const q = queries.length / dim;
+  const augmented = new Float32Array(q * (dim + 1));
+  const queryNorms = new Float32Array(q);
+  for (let i = 0; i < q; i++) {
+    const row = queries.subarray(i * dim, (i + 1) * dim);
+    augmented.set(row, i * (dim + 1));
+    augmented[i * (dim + 1) + dim] = 1;
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += row[j] * row[j];
+    queryNorms[i] = s;
   }
-  return tf.tensor2d(values, [bank.dim, size]);
+  return tf.tidy(() => {
+    const query = tf.tensor2d(augmented, [q, dim + 1]);
+    const best: tf.Tensor[] = [];
+    for (const chunk of preparedChunks(bank)) {
+      const size = chunk.length / (dim + 1);
+      // |q - b|² - |q|² for every pair, in one product.
+      const partial = matMul2d(query, tf.tensor2d(chunk, [dim + 1, size]));
+      // A plain minimum is far cheaper than top-k on wasm, and k = 1 is the common case.
+      best.push(
+        k === 1 ? partial.min(1, true) : tf.neg(tf.topk(tf.neg(partial), Math.min(k, size)).values),
+      );
+    }
+    const all = best.length === 1 ? best[0] : tf.concat(best, 1);
+    const kept = Math.min(k, bank.rows);
+    const nearest = all.shape[1] === kept
+      ? all
+      : k === 1
+      ? all.min(1, true)
+      : tf.neg(tf.topk(tf.neg(all), kept).values);
+    const squared = nearest.add(tf.tensor2d(queryNorms, [q, 1]));
+    return tf.sqrt(tf.relu(squared)).mean(1).dataSync() as Float32Array;
+  });
 }

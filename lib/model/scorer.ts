@@ -15,11 +15,13 @@ import {
   combineMaps,
   combineScores,
   type Evidence,
+  type EvidenceOptions,
   fitStats,
   imageEvidence,
   type KeyStats,
   sampleScores,
   tableEvidence,
+  usedComponents,
   weightsFromAuroc,
 } from "./detector.ts";
 import type { MemoryBank } from "./knn.ts";
@@ -40,11 +42,11 @@ function evidenceOf(
   params: Params,
   config: ModelConfig,
   samples: Samples,
-  featuresOnly = false,
+  options: EvidenceOptions = {},
 ): Evidence {
   return samples.modality === "image"
-    ? imageEvidence(params, config, samples.images, { featuresOnly })
-    : tableEvidence(params, config, samples.table, samples.rows, samples.d, { featuresOnly });
+    ? imageEvidence(params, config, samples.images, options)
+    : tableEvidence(params, config, samples.table, samples.rows, samples.d, options);
 }
 
 /** A fitted dataset scorer: what checkpoints keep per dataset. */
@@ -62,15 +64,16 @@ export interface FitReport {
   components: Record<string, number>;
 }
 
-/** Evidence with the kNN component filled in when the head is on. */
+/** Evidence with the bank-based components filled in; `skip` leaves components out. */
 export function fullEvidence(
   params: Params,
   config: ModelConfig,
   samples: Samples,
   banks: Record<string, MemoryBank>,
+  skip?: Set<string>,
 ): Evidence {
-  const evidence = evidenceOf(params, config, samples);
-  addKnn(evidence, banks, config.knnK, config.tableKnnK);
+  const evidence = evidenceOf(params, config, samples, { skip });
+  addKnn(evidence, banks, config.knnK, config.tableKnnK, skip);
   return evidence;
 }
 
@@ -86,8 +89,12 @@ export function fitKey(
   valAnomalies: Samples,
   seed: number,
 ): { fitted: FittedKey; report: FitReport } {
-  const banks = config.knnHead
-    ? banksFromEvidence(evidenceOf(params, config, train, true), config.knnBankSize, seed)
+  const banks = config.knnHead || config.densityHead
+    ? banksFromEvidence(
+      evidenceOf(params, config, train, { featuresOnly: true }),
+      config.knnBankSize,
+      seed,
+    )
     : {};
   const components = activeComponents(config, valNormals.modality);
   const smooth = config.smoothMaps;
@@ -103,7 +110,7 @@ export function fitKey(
   for (const c of components.filter((c) => rawN[c] && rawA[c])) {
     componentAuroc[c] = auroc(Float32Array.from([...rawN[c], ...rawA[c]]), labels);
   }
-  const stats = { ...base, weights: weightsFromAuroc(componentAuroc) };
+  const stats = { ...base, weights: weightsFromAuroc(componentAuroc, config.minComponentWeight) };
   const sN = combineScores(normals, components, stats, smooth);
   const sA = combineScores(anomalies, components, stats, smooth);
   const all = Float32Array.from([...sN.scores, ...sA.scores]);
@@ -129,7 +136,9 @@ export function scoreKey(
   parts: Record<string, Float32Array>;
 } {
   const components = activeComponents(config, samples.modality);
-  const evidence = fullEvidence(params, config, samples, fitted.banks);
+  const used = new Set(usedComponents(components, fitted.stats));
+  const skip = new Set(components.filter((c) => !used.has(c)));
+  const evidence = fullEvidence(params, config, samples, fitted.banks, skip);
   const { scores, parts } = combineScores(evidence, components, fitted.stats, config.smoothMaps);
   const combined = samples.modality === "image"
     ? combineMaps(evidence, components, fitted.stats)

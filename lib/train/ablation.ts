@@ -59,19 +59,19 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
   {
     name: "reconstruction_only",
     description: "masked-reconstruction head alone",
-    overrides: { model: { anomalyHead: false, knnHead: false } },
+    overrides: { model: { anomalyHead: false, knnHead: false, densityHead: false } },
     data: "joint",
   },
   {
     name: "anomaly_head_only",
     description: "sigmoid anomaly head alone",
-    overrides: { model: { reconstructionHead: false, knnHead: false } },
+    overrides: { model: { reconstructionHead: false, knnHead: false, densityHead: false } },
     data: "joint",
   },
   {
     name: "knn_only",
     description: "nearest-neighbour head alone (no trained head: the encoder stays as initialised)",
-    overrides: { model: { reconstructionHead: false, anomalyHead: false } },
+    overrides: { model: { reconstructionHead: false, anomalyHead: false, densityHead: false } },
     data: "joint",
   },
   {
@@ -84,6 +84,12 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
     name: "no_knn_head",
     description: "reconstruction + anomaly heads, no kNN head",
     overrides: { model: { knnHead: false } },
+    data: "joint",
+  },
+  {
+    name: "no_density_head",
+    description: "without the table's per-feature density evidence",
+    overrides: { model: { densityHead: false } },
     data: "joint",
   },
   { name: "images_only", description: "trained on images alone", overrides: {}, data: "images" },

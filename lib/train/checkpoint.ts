@@ -174,7 +174,9 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): Checkpoint {
       if (!name.startsWith("bank.")) continue;
       const key = name.slice(5);
       const component = key.split("|")[1] ?? "";
-      if (!/^(knn\d*|pix)$/.test(component)) fail(`memory bank ${key} names no kNN component`);
+      if (!/^(knn\d*|pix\d*|dens)$/.test(component)) {
+        fail(`memory bank ${key} names no known component`);
+      }
       const table = tables.find((t) => `table:${t.name}` === key.split("|")[0]);
       const dim = knnDim(config.model, component, table?.features ?? 0);
       if (t.shape.length !== 2 || t.shape[0] !== dim || t.shape[1] < 1) {

@@ -58,12 +58,32 @@ export function categoryOf(path: string, known: string[], forced?: string): stri
   );
 }
 
+/** How to score images. */
+export interface ScoreImageOptions {
+  /** The category of every image, instead of telling it from the path. */
+  category?: string;
+  /**
+   * Parallel scorers (this thread plus workers that load the checkpoint themselves from
+   * `checkpointPath`); 1 scores in this thread only.
+   */
+  workers?: number;
+  /** Path of the checkpoint, for workers. */
+  checkpointPath?: string;
+  /** Decoded-image cache folder workers share (memory only when absent). */
+  cacheDir?: string;
+  /** Backend workers use (default wasm). */
+  backend?: string;
+}
+
+/** Fewest images per scorer worth a worker's start-up (loading tfjs and the checkpoint). */
+const IMAGES_PER_WORKER = 24;
+
 /** Scores images below each path (files or folders). */
 export async function scoreImagePaths(
   ckpt: Checkpoint,
   paths: string[],
   cache: ImageCache,
-  options: { category?: string } = {},
+  options: ScoreImageOptions = {},
 ): Promise<ScoredImage[]> {
   const known = imageCategories(ckpt);
   const byCategory = new Map<string, Array<{ id: string; path: string }>>();
@@ -77,28 +97,98 @@ export async function scoreImagePaths(
       byCategory.get(category)!.push({ id, path: sample.path });
     }
   }
-  const config = ckpt.config.model;
   const out: ScoredImage[] = [];
   for (const [category, items] of byCategory) {
     const fitted = fittedFor(ckpt, datasetKey({ modality: "image", name: category }));
-    const images = [];
-    for (const item of items) {
-      images.push((await cache.get(item.path, { size: config.imageSize, channels: 3 })).data);
-    }
-    const { scores, maps } = scoreKey(ckpt.params, config, fitted, { modality: "image", images });
-    // Maps are on the finest kNN grid, which the overlay code reads from the map's length.
-    items.forEach((item, i) =>
-      out.push({
-        id: item.id,
-        path: item.path,
+    const scorers = options.checkpointPath
+      ? Math.max(1, Math.min(options.workers ?? 1, Math.floor(items.length / IMAGES_PER_WORKER)))
+      : 1;
+    const share = Math.ceil(items.length / scorers);
+    const shares = Array.from(
+      { length: scorers },
+      (_, i) => items.slice(i * share, (i + 1) * share),
+    );
+    // Workers start first; this thread's own share then runs while they work.
+    const remote = shares.slice(1).map((part) =>
+      scoreInWorker({
+        checkpoint: options.checkpointPath!,
+        backend: options.backend ?? "wasm",
+        cacheDir: options.cacheDir ?? null,
         category,
-        score: scores[i],
-        anomaly: scores[i] >= fitted.stats.threshold,
-        map: maps ? maps[i] : null,
+        paths: part.map((item) => item.path),
       })
     );
+    const local = await scoreCategory(ckpt, category, shares[0].map((i) => i.path), cache);
+    const results = [local, ...(await Promise.all(remote))];
+    let index = 0;
+    for (const result of results) {
+      for (let i = 0; i < result.scores.length; i++, index++) {
+        const item = items[index];
+        out.push({
+          id: item.id,
+          path: item.path,
+          category,
+          score: result.scores[i],
+          anomaly: result.scores[i] >= fitted.stats.threshold,
+          map: result.maps ? result.maps[i] : null,
+        });
+      }
+    }
   }
   return out;
+}
+
+/** Scores and maps of images of one category. */
+export interface CategoryScores {
+  scores: Float32Array;
+  /** Maps on the finest kNN grid (the overlay code reads the grid from a map's length). */
+  maps: Float32Array[] | null;
+}
+
+/** Scores images of a known category in this thread. */
+export async function scoreCategory(
+  ckpt: Checkpoint,
+  category: string,
+  paths: string[],
+  cache: ImageCache,
+): Promise<CategoryScores> {
+  const config = ckpt.config.model;
+  const fitted = fittedFor(ckpt, datasetKey({ modality: "image", name: category }));
+  const images = [];
+  for (const path of paths) {
+    images.push((await cache.get(path, { size: config.imageSize, channels: 3 })).data);
+  }
+  const { scores, maps } = scoreKey(ckpt.params, config, fitted, { modality: "image", images });
+  return { scores, maps };
+}
+
+/** A share of images for a scoring worker. */
+export interface WorkerRequest {
+  checkpoint: string;
+  backend: string;
+  cacheDir: string | null;
+  category: string;
+  paths: string[];
+}
+
+/** What a scoring worker answers. */
+export type WorkerReply = { ok: true; result: CategoryScores } | { ok: false; error: string };
+
+function scoreInWorker(request: WorkerRequest): Promise<CategoryScores> {
+  const worker = new Worker(new URL("./score_worker.ts", import.meta.url), { type: "module" });
+  return new Promise<CategoryScores>((done, fail) => {
+    worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+      worker.terminate();
+      if (event.data.ok) done(event.data.result);
+      else fail(new MadError(event.data.error));
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      worker.terminate();
+      fail(new MadError(`scoring worker failed: ${event.message}`));
+    };
+    worker.postMessage(request);
+  });
 }
 
 /** Scores every row of a CSV (a label column, if any, is ignored). */
