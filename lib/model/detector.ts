@@ -263,8 +263,9 @@ export function tableEvidence(
     const B = Math.min(batchSize, n - start);
     tf.tidy(() => {
       const x = tf.tensor2d(rows.subarray(start * d, (start + B) * d), [B, d]);
-      const plain = forwardTable(params, config, table, x, null);
-      cls.set(plain.clsLogits.dataSync(), start);
+      if (wantHeads && config.anomalyHead) {
+        cls.set(forwardTable(params, config, table, x, null).clsLogits.dataSync(), start);
+      }
       // The feature tokens before the encoder: a learned per-feature embedding of the values, so
       // distances weigh each feature by what training made of it, magnitudes intact.
       features.set(

@@ -22,13 +22,13 @@ export interface MemoryBank {
 }
 
 /** Rows a coreset search looks at, as a multiple of the coreset size (a random subsample). */
-const CORESET_POOL = 10;
+const CORESET_POOL = 4;
 /** Width of the random projection the coreset search measures distances in. */
-const CORESET_PROJECTION = 64;
+const CORESET_PROJECTION = 32;
 
 /**
  * Builds a bank from row-major features [n, dim] with at most `limit` rows: all rows when they
- * fit, else a greedy k-center coreset of a random pool of at most 10 * `limit` rows (or a plain
+ * fit, else a greedy k-center coreset of a random pool of at most 4 * `limit` rows (or a plain
  * random sample with `coreset: false`).
  */
 export function buildBank(
@@ -59,7 +59,8 @@ export function buildBank(
 /**
  * Greedy k-center: starting from a random row, repeatedly adds the row farthest from those
  * chosen, measured in a random projection (Johnson-Lindenstrauss keeps distances roughly).
- * Returns `size` indices into `features`, taken from `pool`.
+ * Returns up to `size` indices into `features`, taken from `pool` (fewer when the pool has
+ * fewer distinct rows).
  */
 export function greedyCoreset(
   features: Float32Array,
@@ -73,27 +74,33 @@ export function greedyCoreset(
   const projected = projectRows(features, dim, pool, Math.min(CORESET_PROJECTION, dim), rng);
   const p = projected.width;
   const data = projected.data;
+  const norms = new Float32Array(m);
+  for (let i = 0; i < m; i++) {
+    let sq = 0;
+    for (let j = 0; j < p; j++) sq += data[i * p + j] * data[i * p + j];
+    norms[i] = sq;
+  }
   const nearest = new Float32Array(m).fill(Infinity);
   const chosen: number[] = [];
   let next = rng.int(m);
   for (let c = 0; c < size; c++) {
     chosen.push(pool[next]);
-    const centre = next * p;
+    const centre = data.subarray(next * p, (next + 1) * p);
+    const centreNorm = norms[next];
     let far = -1;
     let farIndex = 0;
-    for (let i = 0; i < m; i++) {
-      let d = 0;
-      const row = i * p;
-      for (let j = 0; j < p; j++) {
-        const diff = data[row + j] - data[centre + j];
-        d += diff * diff;
-      }
+    for (let i = 0, row = 0; i < m; i++, row += p) {
+      let dot = 0;
+      for (let j = 0; j < p; j++) dot += data[row + j] * centre[j];
+      const d = norms[i] + centreNorm - 2 * dot;
       if (d < nearest[i]) nearest[i] = d;
       if (nearest[i] > far) {
         far = nearest[i];
         farIndex = i;
       }
     }
+    // Every row sits on a chosen one already (repeated rows): a larger bank adds nothing.
+    if (far <= 0) break;
     next = farIndex;
   }
   return chosen;

@@ -35,7 +35,6 @@ export const DEMO_OVERRIDES: ConfigOverrides = {
     width: 64,
     layers: 2,
     heads: 4,
-    knnBankSize: 8000,
   },
   train: { epochs: 8, batchSize: 16, tableBatchSize: 128, lr: 2e-3 },
 };
