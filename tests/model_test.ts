@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../lib/backend/mod.ts";
-import { DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
+import { DEFAULT_CONFIG, mergeConfig, validateConfig } from "../lib/model/config.ts";
+import {
+  activeComponents,
+  imageEvidence,
+  knnDim,
+  usedComponents,
+  weightsFromAuroc,
+} from "../lib/model/detector.ts";
 import {
   forwardImages,
   forwardTable,
@@ -197,4 +204,49 @@ Deno.test("density scores match a brute-force kernel density and keep growing fa
   }
   assert.ok(got[0] < got[1] && got[1] < got[2] && got[2] < got[3]);
   assert.ok(got.every(Number.isFinite));
+});
+
+Deno.test("raw-pixel patch scales: one kNN component each, features of the right width", () => {
+  const config = { ...tiny, knnPixelPatches: [4, 8, 16] };
+  // The token patch here is 8, which `knnPixels` already compares as `pix`.
+  const components = activeComponents(config, "image");
+  assert.deepEqual(components.filter((c) => c.startsWith("pix")), ["pix", "pix4", "pix16"]);
+  const params = initParams(config, [], 0);
+  const image = new Float32Array(32 * 32 * 3).fill(0.5);
+  const evidence = imageEvidence(params, config, [image, image], { featuresOnly: true });
+  assert.equal(evidence.features.pix4.dim, 48);
+  assert.equal(evidence.features.pix4.grid, 8);
+  assert.equal(evidence.features.pix16.data.length, 2 * 2 * 2 * 768);
+  for (const c of ["pix", "pix4", "pix16"]) {
+    assert.equal(knnDim(config, c), evidence.features[c].dim, c);
+  }
+  assert.throws(
+    () => validateConfig(mergeConfig(DEFAULT_CONFIG, { model: { knnPixelPatches: [48] } })),
+    /knnPixelPatches: 48 does not divide imageSize 128/,
+  );
+});
+
+Deno.test("validation weights drop weak components, and dropped ones are not computed", () => {
+  const aurocs = { recon: 0.6, knn0: 0.95, pix: 0.9, cls: 0.5 };
+  const all = weightsFromAuroc(aurocs);
+  const sum = (w: Record<string, number>) => Object.values(w).reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum(all) - 1) < 1e-9);
+  assert.ok(all.recon > 0 && all.recon < 0.05, `recon ${all.recon}`);
+  assert.equal(all.cls, 0, "no better than chance counts nothing");
+  const pruned = weightsFromAuroc(aurocs, 0.05);
+  assert.equal(pruned.recon, 0);
+  assert.ok(Math.abs(sum(pruned) - 1) < 1e-9);
+  assert.ok(Math.abs(pruned.knn0 / pruned.pix - all.knn0 / all.pix) < 1e-9, "ratios kept");
+  // The strongest component always stays, whatever the floor.
+  assert.deepEqual(usedComponents(["recon", "knn0"], { weights: weightsFromAuroc(aurocs, 0.99) }), [
+    "knn0",
+  ]);
+  assert.deepEqual(usedComponents(["recon", "cls"], {}), ["recon", "cls"]);
+
+  // With recon skipped, the four masked encoder passes do not run and no recon evidence appears.
+  const params = initParams(tiny, [], 0);
+  const image = new Float32Array(32 * 32 * 3).fill(0.25);
+  const skipped = imageEvidence(params, tiny, [image], { skip: new Set(["recon"]) });
+  assert.equal(skipped.tokens.recon, undefined);
+  assert.ok(imageEvidence(params, tiny, [image]).tokens.recon);
 });

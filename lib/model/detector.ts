@@ -123,7 +123,7 @@ export function knnLevels(config: ModelConfig): number[] {
 /** Raw-pixel patch sides the kNN head compares (0 = the token patch), without repeats. */
 export function pixelPatches(config: ModelConfig): number[] {
   const patch = geometry(config).patch;
-  const sides = config.knnPixelPatches.filter((s) => s !== patch);
+  const sides = config.knnPixelPatches.filter((s) => !(config.knnPixels && s === patch));
   return [...new Set([...(config.knnPixels ? [0] : []), ...sides])].sort((a, b) => a - b);
 }
 
