@@ -2,6 +2,11 @@ import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { MadError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
+import {
+  VALIDATION_ANOMALIES_PER_NORMAL,
+  VALIDATION_OPACITY,
+  validationImageAnomalies,
+} from "../lib/data/anomalies.ts";
 import { decodeImage, decodeMask, discoverImageCategories } from "../lib/data/images.ts";
 import {
   makeSyntheticTable,
@@ -173,4 +178,26 @@ Deno.test("makeSyntheticTable: deterministic, correlated normals, planted outlie
   assert.equal(lines[0], "f1,f2,f3,label");
   assert.equal(lines.length, 51);
   assert.ok(lines.slice(1).every((l) => /^(-?\d+\.\d{6},){3}[01]$/.test(l)));
+});
+
+Deno.test("validationImageAnomalies: deterministic, two per normal, faint changes only", () => {
+  const size = 24;
+  const rng = new Rng(5);
+  const image = () => new Float32Array(size * size * 3).map(() => rng.next());
+  const val = [image(), image(), image()];
+  const train = [image(), image()];
+  const a = validationImageAnomalies(11, val, train, size);
+  assert.equal(a.length, VALIDATION_ANOMALIES_PER_NORMAL * val.length);
+  assert.deepEqual(validationImageAnomalies(11, val, train, size), a);
+  a.forEach((altered, i) => {
+    const normal = val[i % val.length];
+    let changed = 0;
+    altered.forEach((v, k) => {
+      const delta = Math.abs(v - normal[k]);
+      // Blended at the validation opacity: never more than that share of the full range.
+      assert.ok(delta <= VALIDATION_OPACITY + 1e-6, `change ${delta} at ${k}`);
+      if (delta > 1e-6) changed++;
+    });
+    assert.ok(changed > 0, `anomaly ${i} changed nothing`);
+  });
 });
