@@ -88,6 +88,10 @@ Deno.test("bench report: ratio, targets and summary", () => {
       imagesPerSecond: 20,
       workers: 2,
       imagesPerSecondOneThread: 11,
+      categories: [
+        { name: "a", images: 5, imagesPerSecond: 25, imagesPerSecondOneThread: 12 },
+        { name: "b", images: 5, imagesPerSecond: 16.7, imagesPerSecondOneThread: 10 },
+      ],
       imagePixels: 256,
       rows: 100,
       rowSeconds: 1,
@@ -102,6 +106,7 @@ Deno.test("bench report: ratio, targets and summary", () => {
   const text = summary({ ...partial, targets });
   assert.match(text, /ours \/ PyTorch = 1\.50/);
   assert.match(text, /scoring_images_per_s: 20\.0 .* NOT met/);
+  assert.match(text, /a 25\.0 \/ 12\.0, b 16\.7 \/ 10\.0 images\/s/);
   const missing = checkTargets({
     ...partial,
     torch: { available: false, reason: "no torch", ratio: null },

@@ -114,6 +114,20 @@ Deno.test("train, eval and score run end to end on the command line", async () =
     assert.equal(alone.length, 50);
     assert.deepEqual(parallel.map((r) => r.id), alone.map((r) => r.id));
     parallel.forEach((r, i) => assert.ok(Math.abs(r.score - alone[i].score) < 1e-5, r.id));
+
+    // A broken file among them stops the parallel run with one line naming it.
+    const broken = join(many, "weave", "train", "good", "zz_broken.png");
+    await Deno.writeFile(broken, new TextEncoder().encode("not a png at all"));
+    const failed = await runScript("score.ts", [
+      "--checkpoint",
+      ckpt,
+      "--images",
+      join(many, "weave", "train", "good"),
+      "--workers",
+      "2",
+    ]);
+    assert.notEqual(failed.code, 0);
+    assert.match(failed.stderr, /zz_broken\.png: not a readable image/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -98,7 +98,14 @@ export function summary(r: BenchResult): string {
       ? `scoring: ${fmt(r.scoring.imagesPerSecond)} images/s with ${r.scoring.workers} scorers, ${
         fmt(r.scoring.imagesPerSecondOneThread)
       } in one thread (${r.scoring.imagePixels} px files), ` +
-        `${fmt(r.scoring.rowsPerSecond, 0)} table rows/s`
+        `${fmt(r.scoring.rowsPerSecond, 0)} table rows/s` +
+        (r.scoring.categories.length > 1
+          ? ` (${
+            r.scoring.categories.map((c) =>
+              `${c.name} ${fmt(c.imagesPerSecond)} / ${fmt(c.imagesPerSecondOneThread)}`
+            ).join(", ")
+          } images/s)`
+          : "")
       : "scoring: not measured",
     r.fullTrain.seconds === null
       ? `default train: not measured (${r.fullTrain.note})`

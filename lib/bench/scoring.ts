@@ -15,9 +15,18 @@ import { scoreImagePaths, scoreTableFile } from "../train/score.ts";
 import { train } from "../train/loop.ts";
 import { MadError } from "../errors.ts";
 
+/** Image scoring speed for one category (its fitted components set the cost). */
+export interface CategorySpeed {
+  name: string;
+  images: number;
+  imagesPerSecond: number;
+  imagesPerSecondOneThread: number;
+}
+
 /** Scoring speed figures. */
 export interface ScoringResult {
   checkpoint: string;
+  /** Images scored over all categories (the same files scored as each category in turn). */
   images: number;
   imageSeconds: number;
   /** With one scorer per CPU core (`workers`). */
@@ -25,6 +34,11 @@ export interface ScoringResult {
   workers: number;
   /** In one thread. */
   imagesPerSecondOneThread: number;
+  /**
+   * Per image category: validation may keep different evidence for each, so their costs differ.
+   * The totals above are over all of them.
+   */
+  categories: CategorySpeed[];
   /** Side of the image files scored (they are resized to the model's size). */
   imagePixels: number;
   rows: number;
@@ -67,10 +81,10 @@ export async function scoringData(
   n: number,
   size: number,
   rows: number,
-): Promise<{ imageDir: string | null; category: string | null; csv: string | null }> {
-  const category = ckpt.datasets.find((d) => d.modality === "image")?.name ?? null;
+): Promise<{ imageDir: string | null; categories: string[]; csv: string | null }> {
+  const categories = ckpt.datasets.filter((d) => d.modality === "image").map((d) => d.name);
   let imageDir: string | null = null;
-  if (category) {
+  if (categories.length > 0) {
     const root = join(dir, "score-images");
     await writeSyntheticImages(root, { seed: 5, size, categories: ["weave"], nTrain: n });
     imageDir = join(root, "weave", "train", "good");
@@ -83,7 +97,7 @@ export async function scoringData(
     csv = join(dir, `${table.name}.csv`);
     await writeSyntheticTableCsv(csv, { seed: 5, n: rows, d });
   }
-  return { imageDir, category, csv };
+  return { imageDir, categories, csv };
 }
 
 /** Measures scoring throughput of the checkpoint at `path` on freshly written data. */
@@ -98,24 +112,33 @@ export async function scoringThroughput(
   const ckpt = await loadCheckpoint(path);
   try {
     const data = await scoringData(ckpt, dir, n, px, options.rows ?? 4000);
-    let imageSeconds = NaN;
-    let oneThreadSeconds = NaN;
-    let images = 0;
-    if (data.imageDir && data.category) {
-      // Fresh memory-only caches: every image is decoded and resized inside the timing.
+    const categories: CategorySpeed[] = [];
+    let imageSeconds = 0;
+    let oneThreadSeconds = 0;
+    for (const category of data.categories) {
+      let scoredCount = 0;
       const timed = async (scorers: number) => {
         const t0 = performance.now();
         const scored = await scoreImagePaths(ckpt, [data.imageDir!], new ImageCache(), {
-          category: data.category!,
+          category,
           workers: scorers,
           checkpointPath: path,
         });
-        images = scored.length;
+        scoredCount = scored.length;
         return (performance.now() - t0) / 1000;
       };
-      oneThreadSeconds = await timed(1);
-      imageSeconds = workers > 1 ? await timed(workers) : oneThreadSeconds;
+      const one = await timed(1);
+      const many = workers > 1 ? await timed(workers) : one;
+      oneThreadSeconds += one;
+      imageSeconds += many;
+      categories.push({
+        name: category,
+        images: scoredCount,
+        imagesPerSecond: scoredCount / many,
+        imagesPerSecondOneThread: scoredCount / one,
+      });
     }
+    const images = categories.reduce((sum, c) => sum + c.images, 0);
     let rowSeconds = NaN;
     let rows = 0;
     if (data.csv) {
@@ -130,6 +153,7 @@ export async function scoringThroughput(
       imagesPerSecond: images / imageSeconds,
       workers,
       imagesPerSecondOneThread: images / oneThreadSeconds,
+      categories,
       imagePixels: px,
       rows,
       rowSeconds,

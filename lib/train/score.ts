@@ -78,6 +78,15 @@ export interface ScoreImageOptions {
 /** Fewest images per scorer worth a worker's start-up (loading tfjs and the checkpoint). */
 const IMAGES_PER_WORKER = 24;
 
+/**
+ * Images a scorer takes at a time from the shared queue: small enough that a worker still
+ * starting up (tfjs, checkpoint) leaves the rest to the others, large enough for full batches.
+ */
+const IMAGES_PER_CHUNK = 16;
+
+/** Requests each worker holds at once, so it never waits for this thread to send the next. */
+const REQUESTS_IN_FLIGHT = 2;
+
 /** Scores images below each path (files or folders). */
 export async function scoreImagePaths(
   ckpt: Checkpoint,
@@ -97,45 +106,72 @@ export async function scoreImagePaths(
       byCategory.get(category)!.push({ id, path: sample.path });
     }
   }
-  const out: ScoredImage[] = [];
-  for (const [category, items] of byCategory) {
-    const fitted = fittedFor(ckpt, datasetKey({ modality: "image", name: category }));
-    const scorers = options.checkpointPath
-      ? Math.max(1, Math.min(options.workers ?? 1, Math.floor(items.length / IMAGES_PER_WORKER)))
-      : 1;
-    const share = Math.ceil(items.length / scorers);
-    const shares = Array.from(
-      { length: scorers },
-      (_, i) => items.slice(i * share, (i + 1) * share),
-    );
-    // Workers start first; this thread's own share then runs while they work.
-    const remote = shares.slice(1).map((part) =>
-      scoreInWorker({
-        checkpoint: options.checkpointPath!,
-        backend: options.backend ?? "wasm",
-        cacheDir: options.cacheDir ?? null,
-        category,
-        paths: part.map((item) => item.path),
-      })
-    );
-    const local = await scoreCategory(ckpt, category, shares[0].map((i) => i.path), cache);
-    const results = [local, ...(await Promise.all(remote))];
-    let index = 0;
-    for (const result of results) {
-      for (let i = 0; i < result.scores.length; i++, index++) {
-        const item = items[index];
-        out.push({
-          id: item.id,
-          path: item.path,
-          category,
-          score: result.scores[i],
-          anomaly: result.scores[i] >= fitted.stats.threshold,
-          map: result.maps ? result.maps[i] : null,
-        });
+  const total = [...byCategory.values()].reduce((sum, items) => sum + items.length, 0);
+  const scorers = options.checkpointPath
+    ? Math.max(1, Math.min(options.workers ?? 1, Math.floor(total / IMAGES_PER_WORKER)))
+    : 1;
+  const pool = Array.from({ length: scorers - 1 }, () => new ScoringWorker());
+  try {
+    const out: ScoredImage[] = [];
+    for (const [category, items] of byCategory) {
+      const fitted = fittedFor(ckpt, datasetKey({ modality: "image", name: category }));
+      const chunks = Array.from(
+        { length: Math.ceil(items.length / IMAGES_PER_CHUNK) },
+        (_, i) => items.slice(i * IMAGES_PER_CHUNK, (i + 1) * IMAGES_PER_CHUNK),
+      );
+      // Every scorer takes the next chunk when it is free; results keep the input order.
+      const results: CategoryScores[] = new Array(chunks.length);
+      let next = 0;
+      const take = () => (next < chunks.length ? next++ : -1);
+      const remote = pool.flatMap((worker) =>
+        Array.from({ length: REQUESTS_IN_FLIGHT }, async () => {
+          for (let i = take(); i >= 0; i = take()) {
+            results[i] = await worker.score({
+              checkpoint: options.checkpointPath!,
+              backend: options.backend ?? "wasm",
+              cacheDir: options.cacheDir ?? null,
+              category,
+              paths: chunks[i].map((item) => item.path),
+            });
+          }
+        })
+      );
+      const local = (async () => {
+        for (let i = take(); i >= 0; i = take()) {
+          results[i] = await scoreCategory(ckpt, category, chunks[i].map((c) => c.path), cache);
+        }
+      })();
+      // After a failure the others take no new chunk; the first error is reported once all
+      // have stopped, so nothing still runs on a checkpoint the caller may then dispose.
+      const settled = await Promise.allSettled(
+        [local, ...remote].map((run) =>
+          run.catch((e) => {
+            next = chunks.length;
+            throw e;
+          })
+        ),
+      );
+      const failure = settled.find((r) => r.status === "rejected");
+      if (failure) throw (failure as PromiseRejectedResult).reason;
+      let index = 0;
+      for (const result of results) {
+        for (let i = 0; i < result.scores.length; i++, index++) {
+          const item = items[index];
+          out.push({
+            id: item.id,
+            path: item.path,
+            category,
+            score: result.scores[i],
+            anomaly: result.scores[i] >= fitted.stats.threshold,
+            map: result.maps ? result.maps[i] : null,
+          });
+        }
       }
     }
+    return out;
+  } finally {
+    for (const worker of pool) worker.close();
   }
-  return out;
 }
 
 /** Scores and maps of images of one category. */
@@ -162,7 +198,7 @@ export async function scoreCategory(
   return { scores, maps };
 }
 
-/** A share of images for a scoring worker. */
+/** A chunk of images for a scoring worker. */
 export interface WorkerRequest {
   checkpoint: string;
   backend: string;
@@ -171,24 +207,47 @@ export interface WorkerRequest {
   paths: string[];
 }
 
-/** What a scoring worker answers. */
-export type WorkerReply = { ok: true; result: CategoryScores } | { ok: false; error: string };
+/** What a scoring worker answers to the request with the same `id`. */
+export type WorkerReply =
+  & { id: number }
+  & ({ ok: true; result: CategoryScores } | { ok: false; error: string });
 
-function scoreInWorker(request: WorkerRequest): Promise<CategoryScores> {
-  const worker = new Worker(new URL("./score_worker.ts", import.meta.url), { type: "module" });
-  return new Promise<CategoryScores>((done, fail) => {
-    worker.onmessage = (event: MessageEvent<WorkerReply>) => {
-      worker.terminate();
-      if (event.data.ok) done(event.data.result);
-      else fail(new MadError(event.data.error));
+/**
+ * A worker thread that scores chunks of images; it loads the backend and checkpoint once, on
+ * its first request, and answers requests in the order they came.
+ */
+class ScoringWorker {
+  #worker = new Worker(new URL("./score_worker.ts", import.meta.url), { type: "module" });
+  #pending = new Map<number, { done: (r: CategoryScores) => void; fail: (e: Error) => void }>();
+  #nextId = 0;
+
+  constructor() {
+    this.#worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+      const reply = event.data;
+      const waiting = this.#pending.get(reply.id);
+      this.#pending.delete(reply.id);
+      if (reply.ok) waiting?.done(reply.result);
+      else waiting?.fail(new MadError(reply.error));
     };
-    worker.onerror = (event) => {
+    this.#worker.onerror = (event) => {
       event.preventDefault();
-      worker.terminate();
-      fail(new MadError(`scoring worker failed: ${event.message}`));
+      const error = new MadError(`scoring worker failed: ${event.message}`);
+      for (const waiting of this.#pending.values()) waiting.fail(error);
+      this.#pending.clear();
     };
-    worker.postMessage(request);
-  });
+  }
+
+  score(request: WorkerRequest): Promise<CategoryScores> {
+    const id = this.#nextId++;
+    return new Promise((done, fail) => {
+      this.#pending.set(id, { done, fail });
+      this.#worker.postMessage({ id, request });
+    });
+  }
+
+  close(): void {
+    this.#worker.terminate();
+  }
 }
 
 /** Scores every row of a CSV (a label column, if any, is ignored). */

@@ -1,25 +1,48 @@
 /**
- * A scoring worker: loads the checkpoint and backend itself, scores one share of a category's
- * images and answers with their scores and maps (see `scoreImagePaths`).
+ * A scoring worker: loads the backend and the checkpoint once, then scores each chunk of a
+ * category's images it is sent and answers with their scores and maps (see `scoreImagePaths`).
  *
  * @module
  */
 /// <reference lib="deno.worker" />
 import { type BackendName, useBackend } from "../backend/mod.ts";
 import { ImageCache } from "../data/image_cache.ts";
-import { loadCheckpoint } from "./checkpoint.ts";
+import { type Checkpoint, loadCheckpoint } from "./checkpoint.ts";
 import { scoreCategory, type WorkerReply, type WorkerRequest } from "./score.ts";
 
-self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
-  const request = event.data;
+let loaded: { key: string; checkpoint: Promise<Checkpoint> } | null = null;
+const caches = new Map<string, ImageCache>();
+
+function checkpointFor(request: WorkerRequest): Promise<Checkpoint> {
+  const key = `${request.backend}\n${request.checkpoint}`;
+  if (loaded?.key !== key) {
+    const checkpoint = useBackend(request.backend as BackendName).then(() =>
+      loadCheckpoint(request.checkpoint)
+    );
+    loaded = { key, checkpoint };
+  }
+  return loaded.checkpoint;
+}
+
+function cacheFor(dir: string | null): ImageCache {
+  const key = dir ?? "";
+  if (!caches.has(key)) caches.set(key, new ImageCache(dir ?? undefined));
+  return caches.get(key)!;
+}
+
+self.onmessage = async (event: MessageEvent<{ id: number; request: WorkerRequest }>) => {
+  const { id, request } = event.data;
   let reply: WorkerReply;
   try {
-    await useBackend(request.backend as BackendName);
-    const ckpt = await loadCheckpoint(request.checkpoint);
-    const cache = new ImageCache(request.cacheDir ?? undefined);
-    reply = { ok: true, result: await scoreCategory(ckpt, request.category, request.paths, cache) };
+    const ckpt = await checkpointFor(request);
+    const cache = cacheFor(request.cacheDir);
+    reply = {
+      id,
+      ok: true,
+      result: await scoreCategory(ckpt, request.category, request.paths, cache),
+    };
   } catch (e) {
-    reply = { ok: false, error: e instanceof Error ? e.message : String(e) };
+    reply = { id, ok: false, error: e instanceof Error ? e.message : String(e) };
   }
   self.postMessage(reply);
 };
