@@ -16,6 +16,7 @@ import {
   initParams,
   maskPatterns,
   patchify,
+  reconstructImageTokens,
   unpatchify,
 } from "../lib/model/madformer.ts";
 import { buildBank, greedyCoreset, knnDistances } from "../lib/model/knn.ts";
@@ -54,6 +55,20 @@ Deno.test("image forward pass has the documented shapes", () => {
     assert.deepEqual(out.reconstruction.shape, [3, 16, g.patchDim]);
     assert.deepEqual(out.patchLogits.shape, [3, 16]);
     assert.deepEqual(out.clsLogits.shape, [3]);
+  });
+});
+
+Deno.test("reconstruction from reused stem tokens equals the full masked forward pass", () => {
+  const params = initParams(tiny, [], 1);
+  const g = geometry(tiny);
+  tf.tidy(() => {
+    const x = tf.randomUniform([2, 32, 32, 3], 0, 1, "float32", 4) as tf.Tensor4D;
+    const mask = tf.tensor2d(maskPatterns(4, g.tokens, g.grid)[1], [1, g.tokens]).tile([2, 1]);
+    const full = forwardImages(params, tiny, x, mask as tf.Tensor2D).reconstruction;
+    const stem = forwardImages(params, tiny, x, null).stemTokens;
+    const reused = reconstructImageTokens(params, tiny, stem, mask as tf.Tensor2D);
+    assert.deepEqual(reused.shape, full.shape);
+    assert.ok(full.sub(reused).abs().max().dataSync()[0] < 1e-6);
   });
 });
 

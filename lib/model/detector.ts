@@ -17,6 +17,7 @@ import {
   type Params,
   patchify,
   patchTargets,
+  reconstructImageTokens,
   tableTokens,
 } from "./madformer.ts";
 import { buildBank, knnDistances, type MemoryBank } from "./knn.ts";
@@ -224,8 +225,8 @@ export function imageEvidence(
         let error = tf.zeros([B, g.tokens]);
         for (const pattern of patterns) {
           const mask = tf.tensor2d(pattern, [1, g.tokens]).tile([B, 1]) as tf.Tensor2D;
-          const out = forwardImages(params, config, x, mask);
-          error = error.add(out.reconstruction.sub(target).square().mean(2).mul(mask));
+          const reconstruction = reconstructImageTokens(params, config, plain.stemTokens, mask);
+          error = error.add(reconstruction.sub(target).square().mean(2).mul(mask));
         }
         recon.set(error.dataSync(), start * g.tokens);
       }

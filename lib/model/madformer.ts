@@ -328,6 +328,27 @@ export function forwardImages(
   };
 }
 
+/**
+ * Reconstruction of image tokens [B, T, patchDim] from stem tokens already computed, with the
+ * tokens of `mask` hidden: scoring runs the stem once per image and then each mask pattern.
+ */
+export function reconstructImageTokens(
+  params: Params,
+  config: ModelConfig,
+  stemTokens: tf.Tensor3D,
+  mask: tf.Tensor2D,
+): tf.Tensor3D {
+  const { tokens } = embedAndEncode(
+    params,
+    config,
+    IMAGE,
+    stemTokens,
+    p(params, "embed.position") as tf.Tensor2D,
+    mask,
+  );
+  return dense(params, "head.recon", tokens) as tf.Tensor3D;
+}
+
 /** Everything the table forward pass produces. */
 export interface TableForward {
   cls: tf.Tensor2D;
