@@ -97,8 +97,8 @@ Deno.test("train, eval and score run end to end on the command line", async () =
     // Parallel scorers (workers loading the checkpoint themselves) give the same scores, in order.
     const many = join(dir, "many");
     await writeSyntheticImages(many, { seed: 9, size: 32, categories: ["weave"], nTrain: 50 });
-    const scoreWith = async (workers: number) => {
-      const run = await runScript("score.ts", [
+    const runWith = (workers: number) =>
+      runScript("score.ts", [
         "--checkpoint",
         ckpt,
         "--images",
@@ -106,6 +106,8 @@ Deno.test("train, eval and score run end to end on the command line", async () =
         "--workers",
         String(workers),
       ]);
+    const scoreWith = async (workers: number) => {
+      const run = await runWith(workers);
       assert.equal(run.code, 0, run.stderr);
       return JSON.parse(run.stdout) as Array<{ id: string; score: number }>;
     };
@@ -118,14 +120,7 @@ Deno.test("train, eval and score run end to end on the command line", async () =
     // A broken file among them stops the parallel run with one line naming it.
     const broken = join(many, "weave", "train", "good", "zz_broken.png");
     await Deno.writeFile(broken, new TextEncoder().encode("not a png at all"));
-    const failed = await runScript("score.ts", [
-      "--checkpoint",
-      ckpt,
-      "--images",
-      join(many, "weave", "train", "good"),
-      "--workers",
-      "2",
-    ]);
+    const failed = await runWith(2);
     assert.notEqual(failed.code, 0);
     assert.match(failed.stderr, /zz_broken\.png: not a readable image/);
   } finally {
