@@ -43,12 +43,20 @@ async function main(): Promise<void> {
   } else {
     const cacheDir = join("data", ".cache", "images");
     const cache = new ImageCache(cacheDir);
+    let scoring: Progress | null = null;
+    let reported = 0;
     const scored = await scoreImagePaths(ckpt, images, cache, {
       category: flags.category,
       workers: workerCount(flags.workers),
       checkpointPath: flags.checkpoint,
       cacheDir,
       backend: flags.backend,
+      onProgress: (done, total) => {
+        scoring ??= new Progress("scoring images", total);
+        if (done < total) scoring.tick(done - reported);
+        else scoring.done();
+        reported = done;
+      },
     });
     if (flags.maps) {
       await Deno.mkdir(flags.maps, { recursive: true });

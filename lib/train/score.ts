@@ -73,6 +73,8 @@ export interface ScoreImageOptions {
   cacheDir?: string;
   /** Backend workers use (default wasm). */
   backend?: string;
+  /** Called after each chunk of images is scored, with the count so far and the total. */
+  onProgress?: (scored: number, total: number) => void;
 }
 
 /** Fewest images per scorer worth a worker's start-up (loading tfjs and the checkpoint). */
@@ -111,6 +113,12 @@ export async function scoreImagePaths(
     ? Math.max(1, Math.min(options.workers ?? 1, Math.floor(total / IMAGES_PER_WORKER)))
     : 1;
   const pool = Array.from({ length: scorers - 1 }, () => new ScoringWorker());
+  let scoredSoFar = 0;
+  const finished = (result: CategoryScores) => {
+    scoredSoFar += result.scores.length;
+    options.onProgress?.(scoredSoFar, total);
+    return result;
+  };
   try {
     const out: ScoredImage[] = [];
     for (const [category, items] of byCategory) {
@@ -126,19 +134,22 @@ export async function scoreImagePaths(
       const remote = pool.flatMap((worker) =>
         Array.from({ length: REQUESTS_IN_FLIGHT }, async () => {
           for (let i = take(); i >= 0; i = take()) {
-            results[i] = await worker.score({
-              checkpoint: options.checkpointPath!,
-              backend: options.backend ?? "wasm",
-              cacheDir: options.cacheDir ?? null,
-              category,
-              paths: chunks[i].map((item) => item.path),
-            });
+            results[i] = finished(
+              await worker.score({
+                checkpoint: options.checkpointPath!,
+                backend: options.backend ?? "wasm",
+                cacheDir: options.cacheDir ?? null,
+                category,
+                paths: chunks[i].map((item) => item.path),
+              }),
+            );
           }
         })
       );
       const local = (async () => {
         for (let i = take(); i >= 0; i = take()) {
-          results[i] = await scoreCategory(ckpt, category, chunks[i].map((c) => c.path), cache);
+          const paths = chunks[i].map((c) => c.path);
+          results[i] = finished(await scoreCategory(ckpt, category, paths, cache));
         }
       })();
       // After a failure the others take no new chunk; the first error is reported once all
