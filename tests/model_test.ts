@@ -263,5 +263,12 @@ Deno.test("validation weights drop weak components, and dropped ones are not com
   const image = new Float32Array(32 * 32 * 3).fill(0.25);
   const skipped = imageEvidence(params, tiny, [image], { skip: new Set(["recon"]) });
   assert.equal(skipped.tokens.recon, undefined);
-  assert.ok(imageEvidence(params, tiny, [image]).tokens.recon);
+  const full = imageEvidence(params, tiny, [image]);
+  assert.ok(full.tokens.recon);
+  // With both sigmoid readings skipped, neither appears; the kNN features stay the same.
+  const noHead = imageEvidence(params, tiny, [image], { skip: new Set(["patch", "cls"]) });
+  assert.equal(noHead.tokens.patch, undefined);
+  assert.equal(noHead.sample.cls, undefined);
+  assert.deepEqual(noHead.features.knn0.data, full.features.knn0.data);
+  assert.ok(full.tokens.patch && full.sample.cls);
 });

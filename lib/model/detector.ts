@@ -10,9 +10,10 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "./config.ts";
 import {
-  forwardImages,
+  encodeImages,
   forwardTable,
   geometry,
+  imageAnomalyLogits,
   maskPatterns,
   type Params,
   patchify,
@@ -182,6 +183,8 @@ export function imageEvidence(
   const recon = new Float32Array(n * g.tokens);
   const patch = new Float32Array(n * g.tokens);
   const cls = new Float32Array(n);
+  // The sigmoid head's two readings cost little; only when validation dropped both is it skipped.
+  const skipsAnomalyHead = options.skip?.has("patch") === true && options.skip?.has("cls") === true;
   const patterns = config.reconstructionHead && wantHeads && options.skip?.has("recon") !== true
     ? maskPatterns(Math.max(1, Math.round(1 / Math.max(config.maskRatio, 0.05))), g.tokens, g.grid)
     : [];
@@ -190,10 +193,11 @@ export function imageEvidence(
     const B = batch.length;
     tf.tidy(() => {
       const x = tf.tensor4d(concatArrays(batch), [B, S, S, 3]);
-      const plain = forwardImages(params, config, x, null);
-      if (wantHeads) {
-        patch.set(plain.patchLogits.dataSync(), start * g.tokens);
-        cls.set(plain.clsLogits.dataSync(), start);
+      const plain = encodeImages(params, config, x, null);
+      if (wantHeads && config.anomalyHead && !skipsAnomalyHead) {
+        const logits = imageAnomalyLogits(params, plain.cls, plain.tokens);
+        patch.set(logits.patchLogits.dataSync(), start * g.tokens);
+        cls.set(logits.clsLogits.dataSync(), start);
       }
       for (const level of levels) {
         const grid = level < last ? plain.stages[level].shape[1] : g.grid;
@@ -234,7 +238,7 @@ export function imageEvidence(
   }
   if (wantHeads) {
     if (patterns.length > 0) evidence.tokens.recon = { grid: g.grid, values: recon };
-    if (config.anomalyHead) {
+    if (config.anomalyHead && !skipsAnomalyHead) {
       evidence.tokens.patch = { grid: g.grid, values: patch };
       evidence.sample.cls = cls;
     }

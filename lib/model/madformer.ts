@@ -307,6 +307,34 @@ export function forwardImages(
   images: tf.Tensor4D,
   mask: tf.Tensor2D | null,
 ): ImageForward {
+  const encoded = encodeImages(params, config, images, mask);
+  return {
+    ...encoded,
+    reconstruction: dense(params, "head.recon", encoded.tokens) as tf.Tensor3D,
+    ...imageAnomalyLogits(params, encoded.cls, encoded.tokens),
+  };
+}
+
+/** The sigmoid head's logits for each image (from CLS) and each patch token. */
+export function imageAnomalyLogits(
+  params: Params,
+  cls: tf.Tensor2D,
+  tokens: tf.Tensor3D,
+): Pick<ImageForward, "patchLogits" | "clsLogits"> {
+  const [B, T] = tokens.shape;
+  return {
+    patchLogits: dense(params, "head.patch", tokens).reshape([B, T]),
+    clsLogits: dense(params, "head.cls", cls).reshape([B]),
+  };
+}
+
+/** The image forward pass without its heads: what scoring needs when some heads are unused. */
+export function encodeImages(
+  params: Params,
+  config: ModelConfig,
+  images: tf.Tensor4D,
+  mask: tf.Tensor2D | null,
+): Pick<ImageForward, "cls" | "tokens" | "stemTokens" | "stages"> {
   const stem = imageStem(params, config, images);
   const { cls, tokens } = embedAndEncode(
     params,
@@ -316,16 +344,7 @@ export function forwardImages(
     p(params, "embed.position") as tf.Tensor2D,
     mask,
   );
-  const [B, T] = tokens.shape;
-  return {
-    cls,
-    tokens,
-    stemTokens: stem.tokens,
-    stages: stem.stages,
-    reconstruction: dense(params, "head.recon", tokens) as tf.Tensor3D,
-    patchLogits: dense(params, "head.patch", tokens).reshape([B, T]),
-    clsLogits: dense(params, "head.cls", cls).reshape([B]),
-  };
+  return { cls, tokens, stemTokens: stem.tokens, stages: stem.stages };
 }
 
 /**
