@@ -336,15 +336,19 @@ export function encodeImages(
   mask: tf.Tensor2D | null,
 ): Pick<ImageForward, "cls" | "tokens" | "stemTokens" | "stages"> {
   const stem = imageStem(params, config, images);
-  const { cls, tokens } = embedAndEncode(
-    params,
-    config,
-    IMAGE,
-    stem.tokens,
-    p(params, "embed.position") as tf.Tensor2D,
-    mask,
-  );
+  const { cls, tokens } = encodeStemTokens(params, config, stem.tokens, mask);
   return { cls, tokens, stemTokens: stem.tokens, stages: stem.stages };
+}
+
+/** Image stem tokens through the embeddings and encoder, the tokens of `mask` hidden. */
+function encodeStemTokens(
+  params: Params,
+  config: ModelConfig,
+  stemTokens: tf.Tensor3D,
+  mask: tf.Tensor2D | null,
+): { cls: tf.Tensor2D; tokens: tf.Tensor3D } {
+  const position = p(params, "embed.position") as tf.Tensor2D;
+  return embedAndEncode(params, config, IMAGE, stemTokens, position, mask);
 }
 
 /**
@@ -357,14 +361,7 @@ export function reconstructImageTokens(
   stemTokens: tf.Tensor3D,
   mask: tf.Tensor2D,
 ): tf.Tensor3D {
-  const { tokens } = embedAndEncode(
-    params,
-    config,
-    IMAGE,
-    stemTokens,
-    p(params, "embed.position") as tf.Tensor2D,
-    mask,
-  );
+  const { tokens } = encodeStemTokens(params, config, stemTokens, mask);
   return dense(params, "head.recon", tokens) as tf.Tensor3D;
 }
 

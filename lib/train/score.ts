@@ -225,7 +225,7 @@ export type WorkerReply =
 
 /**
  * A worker thread that scores chunks of images; it loads the backend and checkpoint once, on
- * its first request, and answers requests in the order they came.
+ * its first request, and tags each answer with its request's id.
  */
 class ScoringWorker {
   #worker = new Worker(new URL("./score_worker.ts", import.meta.url), { type: "module" });
