@@ -11,7 +11,7 @@ import { MadError } from "../lib/errors.ts";
 import { type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { evaluateCheckpoint } from "../lib/train/evaluate.ts";
-import { evaluationJson, evaluationRows } from "../lib/train/results.ts";
+import { componentLines, evaluationJson, evaluationRows } from "../lib/train/results.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { metricsTable } from "../lib/report/table.ts";
 
@@ -38,6 +38,8 @@ async function main(): Promise<void> {
     onProgress: (line) => console.error(line),
   });
   console.log(metricsTable(evaluationRows(evaluations)));
+  console.log("evidence: share of the score (test AUROC alone)");
+  for (const line of componentLines(evaluations)) console.log(`  ${line}`);
   if (flags.json) {
     await Deno.mkdir(dirname(flags.json), { recursive: true });
     await writeFileAtomic(flags.json, JSON.stringify(evaluationJson(evaluations), null, 2) + "\n");

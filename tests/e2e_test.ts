@@ -51,7 +51,14 @@ Deno.test("train, eval and score run end to end on the command line", async () =
         assert.equal(typeof d[key], "number", `${d.name}.${key}`);
       }
       assert.ok(d.auroc >= 0 && d.auroc <= 1);
+      // The evidence behind the score: shares summing to 1, each with its own test AUROC.
+      const components = Object.values(d.components) as { weight: number; auroc: number }[];
+      assert.ok(components.length > 0, `${d.name}: no components`);
+      const total = components.reduce((sum, c) => sum + c.weight, 0);
+      assert.ok(Math.abs(total - 1) < 1e-6, `${d.name}: shares sum to ${total}`);
+      for (const c of components) assert.ok(c.auroc >= 0 && c.auroc <= 1);
     }
+    assert.match(evaluated.stdout, /evidence: share of the score/);
     // The table's test part is the held-out half of the normals plus all anomalies.
     const table = report.datasets.find((d: { name: string }) => d.name === "table");
     assert.equal(table.anomalies, 20);

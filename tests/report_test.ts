@@ -3,6 +3,7 @@ import sharp from "sharp";
 import { MadError } from "../lib/errors.ts";
 import {
   barFigure,
+  componentFigure,
   confusionFigure,
   escapeHtml,
   heatmapOverlayPng,
@@ -17,6 +18,8 @@ import {
   rocFigure,
   scoreHistogramFigure,
 } from "../lib/report/mod.ts";
+import { componentResults, type DatasetEvaluation } from "../lib/train/evaluate.ts";
+import { componentLines } from "../lib/train/results.ts";
 
 const ROWS = [
   { name: "thyroid", auroc: 0.98765432, f1: 0.5, n: 1000 },
@@ -164,4 +167,42 @@ Deno.test("imageGridPng tiles images", async () => {
   assert.equal(meta.width, 2 * 10 + 3 * 4);
   assert.equal(meta.height, 2 * 8 + 3 * 4);
   await assert.rejects(() => imageGridPng([], 2), MadError);
+});
+
+Deno.test("componentResults: shares from the fitted weights, AUROC of each part alone", () => {
+  const labels = Uint8Array.from([0, 0, 1, 1]);
+  const parts = {
+    good: Float32Array.from([0, 1, 2, 3]),
+    inverted: Float32Array.from([3, 2, 1, 0]),
+  };
+  const fitted = {
+    banks: {},
+    stats: { sample: {}, tokens: {}, threshold: 0, weights: { good: 3, inverted: 1, dropped: 0 } },
+  };
+  assert.deepEqual(componentResults(parts, fitted, labels), [
+    { name: "good", weight: 0.75, auroc: 1 },
+    { name: "inverted", weight: 0.25, auroc: 0 },
+  ]);
+  // Without fitted weights the components count equally.
+  const equal = componentResults(parts, {
+    ...fitted,
+    stats: { ...fitted.stats, weights: undefined },
+  }, labels);
+  assert.deepEqual(equal.map((c) => c.weight), [0.5, 0.5]);
+  const lines = componentLines([
+    { name: "zipper", components: equal } as unknown as DatasetEvaluation,
+  ]);
+  assert.deepEqual(lines, ["zipper: good 0.50 (1.000), inverted 0.50 (0.000)"]);
+});
+
+Deno.test("componentFigure: share and test AUROC bars per component, chance marked", () => {
+  const fig = componentFigure([
+    { name: "knn0", weight: 0.6, auroc: 0.7 },
+    { name: "pix", weight: 0.4, auroc: 0.9 },
+  ], "zipper");
+  assert.equal(fig.data.length, 2);
+  assert.deepEqual(fig.data[0].x, ["knn0", "pix"]);
+  assert.deepEqual(fig.data[0].y, [0.6, 0.4]);
+  assert.deepEqual(fig.data[1].y, [0.7, 0.9]);
+  assert.equal(JSON.stringify(fig.layout).includes('"y0":0.5'), true);
 });

@@ -11,6 +11,7 @@ import { evaluationRows } from "../train/results.ts";
 import { prCurve, rocCurve } from "../metrics/ranking.ts";
 import { confusionAt } from "../metrics/threshold.ts";
 import {
+  componentFigure,
   confusionFigure,
   lossCurvesFigure,
   prFigure,
@@ -55,6 +56,18 @@ export function curveSections(evaluations: DatasetEvaluation[]): ReportSection[]
     { heading: "ROC curves", figure: rocFigure(roc) },
     { heading: "Precision-recall curves", figure: prFigure(pr) },
   ];
+}
+
+/**
+ * Per dataset, the evidence its score combines: each component's share (weights come from
+ * validation on synthetic anomalies) beside its test AUROC alone, so a mismatch between what
+ * validation trusted and what separates the real anomalies shows at a glance.
+ */
+export function componentSections(evaluations: DatasetEvaluation[]): ReportSection[] {
+  return evaluations.filter((e) => e.components.length > 0).map((e) => ({
+    heading: `Evidence: ${e.name}`,
+    figure: componentFigure(e.components, `${e.name}: share of the score and test AUROC alone`),
+  }));
 }
 
 /** Score histograms with the validation threshold, and confusion matrices, per dataset. */

@@ -189,6 +189,38 @@ export function barFigure(
   };
 }
 
+/**
+ * Evidence components of one dataset's score side by side: each one's share of the score (from
+ * validation) and its AUROC alone on the test part, with chance marked at 0.5.
+ */
+export function componentFigure(
+  components: { name: string; weight: number; auroc: number }[],
+  title: string,
+): PlotlyFigure {
+  const names = components.map((c) => c.name);
+  return {
+    data: [
+      { type: "bar", name: "share of the score", x: names, y: components.map((c) => c.weight) },
+      { type: "bar", name: "test AUROC alone", x: names, y: components.map((c) => c.auroc) },
+    ],
+    layout: {
+      ...BASE_LAYOUT,
+      title: { text: title },
+      barmode: "group",
+      yaxis: { range: [0, 1] },
+      shapes: [{
+        type: "line",
+        xref: "paper",
+        x0: 0,
+        x1: 1,
+        y0: 0.5,
+        y1: 0.5,
+        line: { dash: "dot", color: "grey" },
+      }],
+    },
+  };
+}
+
 /** A 2×2 confusion matrix as an annotated heatmap (rows = truth, columns = prediction). */
 export function confusionFigure(
   cm: { tp: number; fp: number; tn: number; fn: number },

@@ -9,6 +9,7 @@ export { markdownTable, metricsTable } from "./table.ts";
 export type { TableRow } from "./table.ts";
 export {
   barFigure,
+  componentFigure,
   confusionFigure,
   lossCurvesFigure,
   prFigure,

@@ -18,6 +18,7 @@ import { scoreImagePaths } from "./score.ts";
 import { writeFileAtomic } from "../cli.ts";
 import { htmlReport } from "../report/html.ts";
 import {
+  componentSections,
   curveSections,
   distributionSections,
   heatmapSections,
@@ -124,6 +125,7 @@ export async function runDemo(
       { heading: "Test metrics", html: metricsHtml(evaluations) },
       trainingSection(trained.rows),
       ...curveSections(evaluations),
+      ...componentSections(evaluations),
       ...distributionSections(evaluations),
       ...(await heatmapSections(evaluations, cache, 2)),
     ],

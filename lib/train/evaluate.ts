@@ -24,14 +24,26 @@ import type { ImageSample } from "../data/types.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { decodeMask } from "../data/images.ts";
 import { type DatasetMetrics, evaluateScores } from "../metrics/evaluate.ts";
+import { auroc } from "../metrics/ranking.ts";
 import { pixelAuroc, pro } from "../metrics/pixel.ts";
 import { MadError } from "../errors.ts";
+
+/** One evidence component of a dataset's score: its weight and its own test AUROC. */
+export interface ComponentResult {
+  name: string;
+  /** Share of the combined score (weights sum to 1 over the components used). */
+  weight: number;
+  /** AUROC of this component alone on the test part. */
+  auroc: number;
+}
 
 /** Metrics of one dataset plus what plots need. */
 export interface DatasetEvaluation {
   name: string;
   modality: "image" | "table";
   metrics: DatasetMetrics;
+  /** The evidence the score combines, with each component's weight and test AUROC. */
+  components: ComponentResult[];
   /** Pixel-level metrics when ground-truth masks exist. */
   pixel?: { auroc: number; pro: number };
   scores: Float32Array;
@@ -87,7 +99,7 @@ export async function evaluateCheckpoint(
       rows: prepared.test,
       d: prepared.d,
     };
-    const { scores } = scoreKey(ckpt.params, ckpt.config.model, fitted, samples);
+    const { scores, parts } = scoreKey(ckpt.params, ckpt.config.model, fitted, samples);
     out.push({
       name: record.name,
       modality: "table",
@@ -97,6 +109,7 @@ export async function evaluateCheckpoint(
         fitted.stats.threshold,
         `${record.name} (${record.source})`,
       ),
+      components: componentResults(parts, fitted, prepared.testLabels),
       scores,
       labels: prepared.testLabels,
     });
@@ -168,7 +181,7 @@ async function evaluateImages(
   const config = ckpt.config.model;
   const fitted = await imageScorer(ckpt, prepared, cache);
   const images = await decodeAll(cache, prepared.test, config.imageSize);
-  const { scores, maps, grid } = scoreKey(ckpt.params, config, fitted, {
+  const { scores, maps, grid, parts } = scoreKey(ckpt.params, config, fitted, {
     modality: "image",
     images,
   });
@@ -183,6 +196,7 @@ async function evaluateImages(
       fitted.stats.threshold,
       `${prepared.record.name} (${prepared.record.source})`,
     ),
+    components: componentResults(parts, fitted, labels),
     scores,
     labels,
     samples: prepared.test,
@@ -193,6 +207,25 @@ async function evaluateImages(
     evaluation.pixel = await pixelMetrics(prepared.test, perImage, grid, config.imageSize);
   }
   return evaluation;
+}
+
+/**
+ * Each component's share of the combined score and its test AUROC alone: which evidence carries
+ * the separation on real anomalies (validation only saw synthetic ones).
+ */
+export function componentResults(
+  parts: Record<string, Float32Array>,
+  fitted: FittedKey,
+  labels: Uint8Array,
+): ComponentResult[] {
+  const names = Object.keys(parts);
+  const weights = fitted.stats.weights;
+  const total = names.reduce((sum, c) => sum + (weights?.[c] ?? 1), 0);
+  return names.map((name) => ({
+    name,
+    weight: (weights?.[name] ?? 1) / total,
+    auroc: auroc(parts[name], labels),
+  }));
 }
 
 /** Pixel AUROC and PRO of token-grid maps upsampled to the model's image size. */

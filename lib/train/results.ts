@@ -1,7 +1,8 @@
 /**
  * The evaluation result as users see it: rows for the terminal table and the JSON file
  * `{"datasets":[{name, modality, n, anomalies, auroc, aupr, precision, recall, f1, accuracy,
- * threshold, f1_at_true_count}]}` (plus pixel metrics where masks exist).
+ * threshold, f1_at_true_count, components}]}` (plus pixel metrics where masks exist), where
+ * `components` gives each evidence component's share of the score and its test AUROC alone.
  *
  * @module
  */
@@ -14,6 +15,8 @@ export type EvaluationEntry = {
   modality: "image" | "table";
   pixel_auroc?: number;
   pro?: number;
+  /** Evidence components by name: share of the score and test AUROC alone. */
+  components: Record<string, { weight: number; auroc: number }>;
 } & DatasetEvaluation["metrics"];
 
 /** The JSON document `deno task eval --json` writes. */
@@ -24,13 +27,27 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
       modality: e.modality,
       ...e.metrics,
       ...(e.pixel ? { pixel_auroc: e.pixel.auroc, pro: e.pixel.pro } : {}),
+      components: Object.fromEntries(
+        e.components.map((c) => [c.name, { weight: c.weight, auroc: c.auroc }]),
+      ),
     })),
   };
 }
 
+/**
+ * One line per dataset naming its evidence components, each with its share of the score and its
+ * test AUROC alone, strongest share first: `zipper: knn0 0.31 (0.717), pix 0.26 (0.890)`.
+ */
+export function componentLines(evaluations: DatasetEvaluation[]): string[] {
+  return evaluations.map((e) =>
+    `${e.name}: ` + [...e.components].sort((a, b) => b.weight - a.weight)
+      .map((c) => `${c.name} ${c.weight.toFixed(2)} (${c.auroc.toFixed(3)})`).join(", ")
+  );
+}
+
 /** Rows for {@linkcode metricsTable}. */
 export function evaluationRows(evaluations: DatasetEvaluation[]): TableRow[] {
-  return evaluationJson(evaluations).datasets.map(({ name, ...rest }) =>
+  return evaluationJson(evaluations).datasets.map(({ name, components: _, ...rest }) =>
     ({
       name,
       ...rest,
