@@ -189,6 +189,8 @@ Deno.test("componentResults: shares from the fitted weights, AUROC of each part 
     stats: { ...fitted.stats, weights: undefined },
   }, labels);
   assert.deepEqual(equal.map((c) => c.weight), [0.5, 0.5]);
+  const zero = { ...fitted, stats: { ...fitted.stats, weights: { good: 0, inverted: 0 } } };
+  assert.deepEqual(componentResults(parts, zero, labels).map((c) => c.weight), [0.5, 0.5]);
   const lines = componentLines([
     { name: "zipper", components: equal } as unknown as DatasetEvaluation,
   ]);

@@ -220,10 +220,12 @@ export function componentResults(
 ): ComponentResult[] {
   const names = Object.keys(parts);
   const weights = fitted.stats.weights;
-  const total = names.reduce((sum, c) => sum + (weights?.[c] ?? 1), 0);
+  // As the combined score counts them: fitted weights renormalised, else equal shares.
+  const raw = (c: string) => (weights ? weights[c] ?? 0 : 1);
+  const total = names.reduce((sum, c) => sum + raw(c), 0);
   return names.map((name) => ({
     name,
-    weight: (weights?.[name] ?? 1) / total,
+    weight: total > 0 ? raw(name) / total : 1 / names.length,
     auroc: auroc(parts[name], labels),
   }));
 }
