@@ -70,6 +70,20 @@ Deno.test("checkpoint: round trip keeps everything, with format tag and version"
   disposeCheckpoint(ckpt);
 });
 
+Deno.test("checkpoint: one saved before knnTokenLayer keeps the encoder-output token banks", () => {
+  const bytes = withMetadata(encodeTiny(), (meta) => {
+    const config = JSON.parse(meta.config);
+    delete config.model.knnTokenLayer;
+    meta.config = JSON.stringify(config);
+  });
+  const old = decodeCheckpoint(bytes, "old.safetensors");
+  assert.equal(old.config.model.knnTokenLayer, old.config.model.layers);
+  disposeCheckpoint(old);
+  const current = decodeCheckpoint(encodeTiny(), "new.safetensors");
+  assert.equal(current.config.model.knnTokenLayer, DEFAULT_CONFIG.model.knnTokenLayer);
+  disposeCheckpoint(current);
+});
+
 Deno.test("checkpoint: a run that never improved (bestMetric -Infinity) loads back", () => {
   const ckpt = tinyCheckpoint();
   ckpt.progress.bestMetric = -Infinity; // JSON writes null

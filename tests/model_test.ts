@@ -72,6 +72,35 @@ Deno.test("reconstruction from reused stem tokens equals the full masked forward
   });
 });
 
+Deno.test("kNN token features come from the encoder layer knnTokenLayer names", () => {
+  const twoLayers = { ...tiny, layers: 2 };
+  const params = initParams(twoLayers, [], 1);
+  tf.tidy(() => {
+    const x = tf.randomUniform([2, 32, 32, 3], 0, 1, "float32", 5) as tf.Tensor4D;
+    const at = (knnTokenLayer: number) =>
+      forwardImages(params, { ...twoLayers, knnTokenLayer }, x, null);
+    const out = at(2);
+    // At or beyond the last layer they are the encoder output; the rest of the pass is unchanged.
+    const same = (a: tf.Tensor, b: tf.Tensor) => a.sub(b).abs().max().dataSync()[0] === 0;
+    assert.ok(same(out.knnTokens, out.tokens));
+    assert.ok(same(at(7).knnTokens, at(7).tokens));
+    const early = at(0);
+    assert.ok(same(early.tokens, out.tokens));
+    // Layer 0: the embedded stem tokens, final layer norm applied, before any attention.
+    const [B, T, D] = early.knnTokens.shape;
+    assert.deepEqual([B, T, D], [2, 16, 16]);
+    assert.ok(early.knnTokens.sub(out.tokens).abs().max().dataSync()[0] > 1e-3);
+    assert.notDeepEqual(
+      Array.from(at(1).knnTokens.dataSync()),
+      Array.from(early.knnTokens.dataSync()),
+    );
+  });
+  assert.throws(
+    () => validateConfig(mergeConfig(DEFAULT_CONFIG, { model: { knnTokenLayer: -1 } })),
+    /knnTokenLayer/,
+  );
+});
+
 Deno.test("table forward pass gives one token per feature", () => {
   const params = initParams(tiny, [{ name: "t", features: 5 }], 1);
   tf.tidy(() => {
@@ -271,4 +300,11 @@ Deno.test("validation weights drop weak components, and dropped ones are not com
   assert.equal(noHead.sample.cls, undefined);
   assert.deepEqual(noHead.features.knn0.data, full.features.knn0.data);
   assert.ok(full.tokens.patch && full.sample.cls);
+  // Without the sigmoid head the plain pass stops where the kNN token features are taken: the
+  // same features as the full pass, on any image.
+  const rng = new Rng(8);
+  const textured = new Float32Array(32 * 32 * 3).map(() => rng.next());
+  const withHead = imageEvidence(params, tiny, [textured]);
+  const withoutHead = imageEvidence(params, tiny, [textured], { skip: new Set(["patch", "cls"]) });
+  assert.deepEqual(withoutHead.features.knn2.data, withHead.features.knn2.data);
 });

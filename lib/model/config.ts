@@ -49,6 +49,11 @@ export interface ModelConfig {
    * bank: a resolution the learned features compress away.
    */
   knnPixels: boolean;
+  /**
+   * Encoder layers the token-level kNN features pass through: 0 = the stem tokens with their
+   * embeddings; `layers` or more = the encoder output.
+   */
+  knnTokenLayer: number;
   /** Further raw-pixel patch sides (pixels, each dividing imageSize) the kNN head compares. */
   knnPixelPatches: number[];
   /**
@@ -128,6 +133,7 @@ export const DEFAULT_CONFIG: Config = {
     knnLevels: [0, 1, 2],
     knnPixels: true,
     knnPixelPatches: [],
+    knnTokenLayer: 0,
     knnNeighbourhood: 1,
     thresholdQuantile: 0.99,
     smoothMaps: false,
@@ -265,6 +271,9 @@ export function validateConfig(config: Config, source = "config"): void {
   if (!(m.maskRatio >= 0 && m.maskRatio < 1)) fail(`model.maskRatio must be in [0, 1)`);
   if (!(m.thresholdQuantile > 0 && m.thresholdQuantile <= 1)) {
     fail(`model.thresholdQuantile must be in (0, 1]`);
+  }
+  if (!(Number.isInteger(m.knnTokenLayer) && m.knnTokenLayer >= 0)) {
+    fail(`model.knnTokenLayer must be a non-negative integer`);
   }
   if (!(m.minComponentWeight >= 0 && m.minComponentWeight < 1)) {
     fail(`model.minComponentWeight must be in [0, 1)`);

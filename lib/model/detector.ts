@@ -188,13 +188,19 @@ export function imageEvidence(
   const patterns = config.reconstructionHead && wantHeads && options.skip?.has("recon") !== true
     ? maskPatterns(Math.max(1, Math.round(1 / Math.max(config.maskRatio, 0.05))), g.tokens, g.grid)
     : [];
+  const wantsAnomalyHead = wantHeads && config.anomalyHead && !skipsAnomalyHead;
+  // Only the sigmoid head reads the encoder's output; without it the plain pass stops at the
+  // layer the kNN token features come from (the masked passes run their own encoder).
+  const plainConfig = wantsAnomalyHead
+    ? config
+    : { ...config, layers: Math.min(config.knnTokenLayer, config.layers) };
   for (let start = 0; start < n; start += EVIDENCE_BATCH) {
     const batch = images.slice(start, start + EVIDENCE_BATCH);
     const B = batch.length;
     tf.tidy(() => {
       const x = tf.tensor4d(concatArrays(batch), [B, S, S, 3]);
-      const plain = encodeImages(params, config, x, null);
-      if (wantHeads && config.anomalyHead && !skipsAnomalyHead) {
+      const plain = encodeImages(params, plainConfig, x, null);
+      if (wantsAnomalyHead) {
         const logits = imageAnomalyLogits(params, plain.cls, plain.tokens);
         patch.set(logits.patchLogits.dataSync(), start * g.tokens);
         cls.set(logits.clsLogits.dataSync(), start);
@@ -203,7 +209,7 @@ export function imageEvidence(
         const grid = level < last ? plain.stages[level].shape[1] : g.grid;
         const map = level < last
           ? plain.stages[level]
-          : tf.concat([l2(plain.stemTokens), l2(plain.tokens)], 2).reshape([B, grid, grid, -1]);
+          : tf.concat([l2(plain.stemTokens), l2(plain.knnTokens)], 2).reshape([B, grid, grid, -1]);
         const k = config.knnNeighbourhood;
         const feats = k > 1 ? tf.avgPool(map as tf.Tensor4D, k, 1, "same") : map;
         const dim = feats.shape[feats.shape.length - 1]!;

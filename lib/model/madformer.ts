@@ -231,16 +231,23 @@ function attention(params: Params, name: string, x: tf.Tensor3D, heads: number):
   return dense(params, `${name}.o`, fastAttention(q, k, v, heads)) as tf.Tensor3D;
 }
 
-/** The pre-norm encoder: [B, N, D] to [B, N, D], final layer norm applied. */
+/**
+ * The pre-norm encoder: [B, N, D] to [B, N, D], final layer norm applied. With `tapAfter`, also
+ * the tokens after that many layers (final layer norm applied too); `layers` or more gives the
+ * output itself.
+ */
 export function encode(
   params: Params,
   config: ModelConfig,
   modality: number,
   x: tf.Tensor3D,
-): tf.Tensor3D {
+  tapAfter?: number,
+): { out: tf.Tensor3D; tap: tf.Tensor3D | null } {
   const enc = encoderFor(config, modality);
   let h = x;
+  let tap: tf.Tensor3D | null = null;
   for (let l = 0; l < config.layers; l++) {
+    if (tapAfter === l) tap = layerNorm(params, `${enc}.lnf`, h) as tf.Tensor3D;
     const n = `${enc}.${l}`;
     h = h.add(attention(params, n, layerNorm(params, `${n}.ln1`, h) as tf.Tensor3D, config.heads));
     const mlp = dense(
@@ -250,7 +257,8 @@ export function encode(
     );
     h = h.add(mlp);
   }
-  return layerNorm(params, `${enc}.lnf`, h) as tf.Tensor3D;
+  const out = layerNorm(params, `${enc}.lnf`, h) as tf.Tensor3D;
+  return { out, tap: tapAfter !== undefined && tapAfter >= config.layers ? out : tap };
 }
 
 /** Adds embeddings, replaces masked tokens, prepends CLS, and runs the encoder. */
@@ -261,7 +269,8 @@ function embedAndEncode(
   tokens: tf.Tensor3D,
   position: tf.Tensor2D | null,
   mask: tf.Tensor2D | null,
-): { cls: tf.Tensor2D; tokens: tf.Tensor3D } {
+  tapAfter?: number,
+): { cls: tf.Tensor2D; tokens: tf.Tensor3D; tapped: tf.Tensor3D | null } {
   const [B, N, D] = tokens.shape;
   let x: tf.Tensor = tokens;
   if (mask) {
@@ -275,10 +284,17 @@ function embedAndEncode(
     x = x.add(type);
     cls = cls.add(type);
   }
-  const h = encode(params, config, modality, tf.concat([cls, x], 1) as tf.Tensor3D);
+  const { out: h, tap } = encode(
+    params,
+    config,
+    modality,
+    tf.concat([cls, x], 1) as tf.Tensor3D,
+    tapAfter,
+  );
   return {
     cls: h.slice([0, 0, 0], [B, 1, D]).reshape([B, D]),
     tokens: h.slice([0, 1, 0], [B, N, D]),
+    tapped: tap ? tap.slice([0, 1, 0], [B, N, D]) : null,
   };
 }
 
@@ -290,6 +306,8 @@ export interface ImageForward {
   tokens: tf.Tensor3D;
   /** [B, T, D] stem tokens before the encoder. */
   stemTokens: tf.Tensor3D;
+  /** [B, T, D] the tokens the kNN head compares: after `knnTokenLayer` encoder layers. */
+  knnTokens: tf.Tensor3D;
   /** Intermediate stem feature maps. */
   stages: tf.Tensor4D[];
   /** [B, T, patchDim] reconstructed normalised pixels. */
@@ -334,10 +352,16 @@ export function encodeImages(
   config: ModelConfig,
   images: tf.Tensor4D,
   mask: tf.Tensor2D | null,
-): Pick<ImageForward, "cls" | "tokens" | "stemTokens" | "stages"> {
+): Pick<ImageForward, "cls" | "tokens" | "stemTokens" | "knnTokens" | "stages"> {
   const stem = imageStem(params, config, images);
-  const { cls, tokens } = encodeStemTokens(params, config, stem.tokens, mask);
-  return { cls, tokens, stemTokens: stem.tokens, stages: stem.stages };
+  const { cls, tokens, tapped } = encodeStemTokens(
+    params,
+    config,
+    stem.tokens,
+    mask,
+    config.knnTokenLayer,
+  );
+  return { cls, tokens, stemTokens: stem.tokens, knnTokens: tapped ?? tokens, stages: stem.stages };
 }
 
 /** Image stem tokens through the embeddings and encoder, the tokens of `mask` hidden. */
@@ -346,9 +370,10 @@ function encodeStemTokens(
   config: ModelConfig,
   stemTokens: tf.Tensor3D,
   mask: tf.Tensor2D | null,
-): { cls: tf.Tensor2D; tokens: tf.Tensor3D } {
+  tapAfter?: number,
+): { cls: tf.Tensor2D; tokens: tf.Tensor3D; tapped: tf.Tensor3D | null } {
   const position = p(params, "embed.position") as tf.Tensor2D;
-  return embedAndEncode(params, config, IMAGE, stemTokens, position, mask);
+  return embedAndEncode(params, config, IMAGE, stemTokens, position, mask, tapAfter);
 }
 
 /**

@@ -123,7 +123,14 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): Checkpoint {
       return fail(`metadata '${key}' is missing or not JSON`);
     }
   };
-  const config = mergeConfig(DEFAULT_CONFIG, json("config"), `${path} (config)`);
+  const storedConfig = json("config");
+  const config = mergeConfig(DEFAULT_CONFIG, storedConfig, `${path} (config)`);
+  // Checkpoints from before model.knnTokenLayer existed built their token banks from the encoder
+  // output; the new default would silently compare other features with them.
+  const storedModel = (storedConfig as { model?: Record<string, unknown> } | null)?.model;
+  if (!storedModel || !("knnTokenLayer" in storedModel)) {
+    config.model.knnTokenLayer = config.model.layers;
+  }
   const tables = checkTables(json("tables"), fail);
   const datasets = checkDatasets(json("datasets"), tables, path, fail);
   const stats = checkStats(json("stats"), fail);
