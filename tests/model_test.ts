@@ -10,6 +10,7 @@ import {
   weightsFromAuroc,
 } from "../lib/model/detector.ts";
 import {
+  encodeImages,
   forwardImages,
   forwardTable,
   geometry,
@@ -72,13 +73,12 @@ Deno.test("reconstruction from reused stem tokens equals the full masked forward
   });
 });
 
-Deno.test("kNN token features come from the encoder layer knnTokenLayer names", () => {
+Deno.test("kNN token features come from the encoder layer asked for (model.knnTokenLayer)", () => {
   const twoLayers = { ...tiny, layers: 2 };
   const params = initParams(twoLayers, [], 1);
   tf.tidy(() => {
     const x = tf.randomUniform([2, 32, 32, 3], 0, 1, "float32", 5) as tf.Tensor4D;
-    const at = (knnTokenLayer: number) =>
-      forwardImages(params, { ...twoLayers, knnTokenLayer }, x, null);
+    const at = (layer: number) => encodeImages(params, twoLayers, x, null, layer);
     const out = at(2);
     // At or beyond the last layer they are the encoder output; the rest of the pass is unchanged.
     const same = (a: tf.Tensor, b: tf.Tensor) => a.sub(b).abs().max().dataSync()[0] === 0;

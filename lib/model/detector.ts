@@ -110,7 +110,15 @@ export function usedComponents(
   return components.filter((c) => (stats.weights![c] ?? 0) > 0);
 }
 
-function weightOf(stats: Omit<KeyStats, "threshold">, c: Component, used: Component[]): number {
+/**
+ * Share of component `c` in a score combining `used`: its fitted weight renormalised over them,
+ * or an equal share when there are no weights or they are all 0.
+ */
+export function weightOf(
+  stats: Pick<KeyStats, "weights">,
+  c: Component,
+  used: Component[],
+): number {
   if (!stats.weights) return 1 / used.length;
   const total = used.reduce((s, u) => s + (stats.weights![u] ?? 0), 0);
   return total > 0 ? (stats.weights[c] ?? 0) / total : 1 / used.length;
@@ -199,7 +207,7 @@ export function imageEvidence(
     const B = batch.length;
     tf.tidy(() => {
       const x = tf.tensor4d(concatArrays(batch), [B, S, S, 3]);
-      const plain = encodeImages(params, plainConfig, x, null);
+      const plain = encodeImages(params, plainConfig, x, null, config.knnTokenLayer);
       if (wantsAnomalyHead) {
         const logits = imageAnomalyLogits(params, plain.cls, plain.tokens);
         patch.set(logits.patchLogits.dataSync(), start * g.tokens);

@@ -306,8 +306,6 @@ export interface ImageForward {
   tokens: tf.Tensor3D;
   /** [B, T, D] stem tokens before the encoder. */
   stemTokens: tf.Tensor3D;
-  /** [B, T, D] the tokens the kNN head compares: after `knnTokenLayer` encoder layers. */
-  knnTokens: tf.Tensor3D;
   /** Intermediate stem feature maps. */
   stages: tf.Tensor4D[];
   /** [B, T, patchDim] reconstructed normalised pixels. */
@@ -325,7 +323,7 @@ export function forwardImages(
   images: tf.Tensor4D,
   mask: tf.Tensor2D | null,
 ): ImageForward {
-  const encoded = encodeImages(params, config, images, mask);
+  const { knnTokens: _, ...encoded } = encodeImages(params, config, images, mask);
   return {
     ...encoded,
     reconstruction: dense(params, "head.recon", encoded.tokens) as tf.Tensor3D,
@@ -346,21 +344,26 @@ export function imageAnomalyLogits(
   };
 }
 
-/** The image forward pass without its heads: what scoring needs when some heads are unused. */
+/** What {@linkcode encodeImages} gives: the forward pass without its heads. */
+export type EncodedImages = Pick<ImageForward, "cls" | "tokens" | "stemTokens" | "stages"> & {
+  /** [B, T, D] the tokens after `tapAfter` encoder layers (the output when not asked). */
+  knnTokens: tf.Tensor3D;
+};
+
+/**
+ * The image forward pass without its heads: what scoring needs when some heads are unused.
+ * `tapAfter` also returns the tokens after that many encoder layers, for the kNN head; training
+ * does not ask, so its step computes nothing extra.
+ */
 export function encodeImages(
   params: Params,
   config: ModelConfig,
   images: tf.Tensor4D,
   mask: tf.Tensor2D | null,
-): Pick<ImageForward, "cls" | "tokens" | "stemTokens" | "knnTokens" | "stages"> {
+  tapAfter?: number,
+): EncodedImages {
   const stem = imageStem(params, config, images);
-  const { cls, tokens, tapped } = encodeStemTokens(
-    params,
-    config,
-    stem.tokens,
-    mask,
-    config.knnTokenLayer,
-  );
+  const { cls, tokens, tapped } = encodeStemTokens(params, config, stem.tokens, mask, tapAfter);
   return { cls, tokens, stemTokens: stem.tokens, knnTokens: tapped ?? tokens, stages: stem.stages };
 }
 

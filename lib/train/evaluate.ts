@@ -18,7 +18,7 @@ import {
 } from "./datasets.ts";
 import { fitKey, type FittedKey, type Samples, scoreKey } from "../model/scorer.ts";
 import type { MemoryBank } from "../model/knn.ts";
-import { upsampleMap } from "../model/detector.ts";
+import { upsampleMap, weightOf } from "../model/detector.ts";
 import { validationImageAnomalies } from "../data/anomalies.ts";
 import type { ImageSample } from "../data/types.ts";
 import type { ImageCache } from "../data/image_cache.ts";
@@ -219,13 +219,9 @@ export function componentResults(
   labels: Uint8Array,
 ): ComponentResult[] {
   const names = Object.keys(parts);
-  const weights = fitted.stats.weights;
-  // As the combined score counts them: fitted weights renormalised, else equal shares.
-  const raw = (c: string) => (weights ? weights[c] ?? 0 : 1);
-  const total = names.reduce((sum, c) => sum + raw(c), 0);
   return names.map((name) => ({
     name,
-    weight: total > 0 ? raw(name) / total : 1 / names.length,
+    weight: weightOf(fitted.stats, name, names),
     auroc: auroc(parts[name], labels),
   }));
 }
