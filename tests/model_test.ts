@@ -4,6 +4,7 @@ import { useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, mergeConfig, validateConfig } from "../lib/model/config.ts";
 import {
   activeComponents,
+  type Evidence,
   imageEvidence,
   knnDim,
   usedComponents,
@@ -21,6 +22,7 @@ import {
   unpatchify,
 } from "../lib/model/madformer.ts";
 import { buildBank, greedyCoreset, knnDistances } from "../lib/model/knn.ts";
+import { fitScoring } from "../lib/model/scorer.ts";
 import { marginalDensityScores, silvermanBandwidth } from "../lib/model/density.ts";
 import { Rng } from "../lib/rng.ts";
 
@@ -216,11 +218,43 @@ Deno.test("a coreset bank covers every cluster a random subsample of the same si
   const chosen = greedyCoreset(features, dim, [...Array(1005).keys()], 10, new Rng(1));
   assert.equal(new Set(chosen).size, 10);
   for (let i = 1000; i < 1005; i++) assert.ok(chosen.includes(i), `row ${i} not chosen`);
-  // The search pool (4x the size) holds every row here, so the bank keeps the far rows too.
-  const bank = buildBank(features, dim, 260, new Rng(1));
-  assert.equal(bank.rows, 260);
+  // The search looks at every row, so a bank 20x smaller than the data keeps the far rows too.
+  const bank = buildBank(features, dim, 50, new Rng(1));
+  assert.equal(bank.rows, 50);
   const far = knnDistances(bank, Float32Array.from([100, -50, 140, -50]), 1);
   assert.ok(far[0] < 1e-3 && far[1] < 1e-3);
+});
+
+Deno.test("the pruned coreset search picks exactly what plain farthest-first picks", () => {
+  const rng = new Rng(11);
+  const dim = 6;
+  const n = 3000;
+  // Clusters of different spread, so pruning skips many rows but not all.
+  const features = Float32Array.from({ length: n * dim }, (_, i) => {
+    const cluster = Math.floor(i / dim) % 7;
+    return cluster * 3 * ((i % dim) % 2 === 0 ? 1 : -1) + (0.2 + cluster * 0.3) * rng.normal();
+  });
+  const size = 120;
+  const got = greedyCoreset(features, dim, [...Array(n).keys()], size, new Rng(5));
+  // Reference: the textbook search, every row's distance to every new centre.
+  const nearest = new Float64Array(n).fill(Infinity);
+  const want: number[] = [];
+  let next = new Rng(5).int(n);
+  for (let c = 0; c < size; c++) {
+    const centre = next;
+    want.push(centre);
+    let far = -1;
+    for (let i = 0; i < n; i++) {
+      let d = 0;
+      for (let j = 0; j < dim; j++) d += (features[i * dim + j] - features[centre * dim + j]) ** 2;
+      nearest[i] = Math.min(nearest[i], d);
+      if (nearest[i] > far) {
+        far = nearest[i];
+        next = i;
+      }
+    }
+  }
+  assert.deepEqual(got, want);
 });
 
 Deno.test("density scores match a brute-force kernel density and keep growing far out", () => {
@@ -307,4 +341,42 @@ Deno.test("validation weights drop weak components, and dropped ones are not com
   const withHead = imageEvidence(params, tiny, [textured]);
   const withoutHead = imageEvidence(params, tiny, [textured], { skip: new Set(["patch", "cls"]) });
   assert.deepEqual(withoutHead.features.knn2.data, withHead.features.knn2.data);
+});
+
+Deno.test("validation chooses the smoothed map maximum when it separates better, and back", () => {
+  const grid = 5;
+  // A map with a one-cell spike of height `spike` and a 3x3 block of height `block`.
+  const map = (spike: number, block: number) => {
+    const m = new Float32Array(grid * grid);
+    m[0] = spike;
+    for (let y = 2; y < 5; y++) for (let x = 2; x < 5; x++) m[y * grid + x] = block;
+    return m;
+  };
+  const evidence = (maps: Float32Array[]): Evidence => {
+    const values = new Float32Array(maps.length * grid * grid);
+    maps.forEach((m, i) => values.set(m, i * grid * grid));
+    return { n: maps.length, sample: {}, tokens: { knn0: { grid, values } }, features: {} };
+  };
+  const config = {
+    minComponentWeight: 0,
+    thresholdQuantile: 0.99,
+    smoothMaps: false,
+    chooseSmoothing: true,
+  };
+  const noise = (i: number) => 0.01 * i;
+  // Normals carry lone spikes, anomalies wide but lower blocks: only smoothing separates them.
+  const spiky = evidence([5, 6, 7].map((v, i) => map(v, noise(i))));
+  const wide = evidence([3, 3.5, 4].map((v, i) => map(noise(i), v)));
+  const wideWins = fitScoring(spiky, wide, ["knn0"], config, "image");
+  assert.equal(wideWins.stats.smooth, true);
+  assert.equal(wideWins.report.auroc, 1);
+  // The reverse: normals with faint wide blocks, anomalies with a lone spike.
+  const faint = evidence([1, 1.1, 1.2].map((v, i) => map(noise(i), v)));
+  const spikes = evidence([4, 5, 6].map((v, i) => map(v, noise(i))));
+  const spikeWins = fitScoring(faint, spikes, ["knn0"], config, "image");
+  assert.equal(spikeWins.stats.smooth, false);
+  assert.equal(spikeWins.report.auroc, 1);
+  // Turned off, the config's setting stands.
+  const fixed = fitScoring(spiky, wide, ["knn0"], { ...config, chooseSmoothing: false }, "image");
+  assert.equal(fixed.stats.smooth, false);
 });

@@ -68,6 +68,11 @@ export interface ModelConfig {
   thresholdQuantile: number;
   /** Reduce image maps to a score by the maximum of a 3x3-smoothed map (else the plain max). */
   smoothMaps: boolean;
+  /**
+   * Let validation choose `smoothMaps` per image category: a defect spread over several cells
+   * stands out after smoothing, a one-cell one before it.
+   */
+  chooseSmoothing: boolean;
   /** Maximum memory-bank rows per image category and kNN level (a greedy coreset when larger). */
   knnBankSize: number;
   /**
@@ -137,6 +142,7 @@ export const DEFAULT_CONFIG: Config = {
     knnNeighbourhood: 1,
     thresholdQuantile: 0.99,
     smoothMaps: false,
+    chooseSmoothing: true,
     knnBankSize: 2000,
     densityHead: true,
     minComponentWeight: 0.05,

@@ -74,6 +74,11 @@ export interface KeyStats {
    * held-out kinds of synthetic anomaly; equal weights when absent.
    */
   weights?: Record<Component, number>;
+  /**
+   * Image scores take the maximum of the 3x3-smoothed map rather than of the map itself, as
+   * validation chose for this dataset; absent in older checkpoints (the config's `smoothMaps`).
+   */
+  smooth?: boolean;
 }
 
 /**

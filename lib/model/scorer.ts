@@ -62,6 +62,8 @@ export interface FitReport {
   auroc: number;
   /** The same per component, for insight into which heads carry the signal. */
   components: Record<string, number>;
+  /** Whether image scores take the maximum of the 3x3-smoothed map (chosen on validation). */
+  smooth: boolean;
 }
 
 /** Evidence with the bank-based components filled in; `skip` leaves components out. */
@@ -79,7 +81,9 @@ export function fullEvidence(
 
 /**
  * Fits a dataset's scorer: banks from `train`, standardisation and threshold from
- * `valNormals`, component weights from validation AUROC against `valAnomalies` (synthetic).
+ * `valNormals`, component weights from validation AUROC against `valAnomalies` (synthetic), and
+ * for images (with `chooseSmoothing`) whichever map reduction, plain or smoothed maximum, gives
+ * the higher validation AUROC.
  */
 export function fitKey(
   params: Params,
@@ -97,11 +101,47 @@ export function fitKey(
     )
     : {};
   const components = activeComponents(config, valNormals.modality);
-  const smooth = config.smoothMaps;
   const normals = fullEvidence(params, config, valNormals, banks);
   const anomalies = fullEvidence(params, config, valAnomalies, banks);
-  const nN = countOf(valNormals);
-  const nA = countOf(valAnomalies);
+  const best = fitScoring(normals, anomalies, components, config, valNormals.modality);
+  return { fitted: { banks, stats: best.stats }, report: best.report };
+}
+
+/**
+ * The combination fitted on validation evidence; for images with `chooseSmoothing`, the better
+ * (by validation AUROC) of the plain and the smoothed map maximum, the plain one on ties.
+ */
+export function fitScoring(
+  normals: Evidence,
+  anomalies: Evidence,
+  components: string[],
+  config: Pick<
+    ModelConfig,
+    "minComponentWeight" | "thresholdQuantile" | "smoothMaps" | "chooseSmoothing"
+  >,
+  modality: "image" | "table",
+): { stats: KeyStats; report: FitReport } {
+  const choices = modality === "image" && config.chooseSmoothing ? [false, true] : [
+    config.smoothMaps,
+  ];
+  return choices
+    .map((smooth) => fitCombination(normals, anomalies, components, config, smooth))
+    .reduce((a, b) => (b.report.auroc > a.report.auroc ? b : a));
+}
+
+/**
+ * Standardisation, component weights and threshold for one way of reducing image maps to a
+ * score (`smooth`), from validation normals and synthetic anomalies with their kNN evidence.
+ */
+export function fitCombination(
+  normals: Evidence,
+  anomalies: Evidence,
+  components: string[],
+  config: Pick<ModelConfig, "minComponentWeight" | "thresholdQuantile">,
+  smooth: boolean,
+): { stats: KeyStats; report: FitReport } {
+  const nN = normals.n;
+  const nA = anomalies.n;
   const base = fitStats(normals, components, smooth);
   const labels = new Uint8Array(nN + nA).fill(1, nN);
   const rawN = sampleScores(normals, components, smooth);
@@ -110,16 +150,20 @@ export function fitKey(
   for (const c of components.filter((c) => rawN[c] && rawA[c])) {
     componentAuroc[c] = auroc(Float32Array.from([...rawN[c], ...rawA[c]]), labels);
   }
-  const stats = { ...base, weights: weightsFromAuroc(componentAuroc, config.minComponentWeight) };
+  const stats = {
+    ...base,
+    weights: weightsFromAuroc(componentAuroc, config.minComponentWeight),
+    smooth,
+  };
   const sN = combineScores(normals, components, stats, smooth);
   const sA = combineScores(anomalies, components, stats, smooth);
   const all = Float32Array.from([...sN.scores, ...sA.scores]);
-  const report: FitReport = { auroc: auroc(all, labels), components: componentAuroc };
+  const report: FitReport = { auroc: auroc(all, labels), components: componentAuroc, smooth };
   // Validation holds as many synthetic anomalies as normals, far more than real data has, so a
   // best-F1 threshold there flags too much; a quantile of the normals' scores does not depend
   // on that share.
   const threshold = thresholdFromNormals(sN.scores, config.thresholdQuantile);
-  return { fitted: { banks, stats: { ...stats, threshold } }, report };
+  return { stats: { ...stats, threshold }, report };
 }
 
 /** Scores new samples with a fitted scorer: combined scores, and maps for images. */
@@ -139,7 +183,12 @@ export function scoreKey(
   const used = new Set(usedComponents(components, fitted.stats));
   const skip = new Set(components.filter((c) => !used.has(c)));
   const evidence = fullEvidence(params, config, samples, fitted.banks, skip);
-  const { scores, parts } = combineScores(evidence, components, fitted.stats, config.smoothMaps);
+  const { scores, parts } = combineScores(
+    evidence,
+    components,
+    fitted.stats,
+    fitted.stats.smooth ?? config.smoothMaps,
+  );
   const combined = samples.modality === "image"
     ? combineMaps(evidence, components, fitted.stats)
     : null;
