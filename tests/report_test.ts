@@ -192,9 +192,15 @@ Deno.test("componentResults: shares from the fitted weights, AUROC of each part 
   const zero = { ...fitted, stats: { ...fitted.stats, weights: { good: 0, inverted: 0 } } };
   assert.deepEqual(componentResults(parts, zero, labels).map((c) => c.weight), [0.5, 0.5]);
   const lines = componentLines([
-    { name: "zipper", components: equal } as unknown as DatasetEvaluation,
+    { name: "thyroid", components: equal } as unknown as DatasetEvaluation,
+    { name: "zipper", components: equal, imageScore: "smoothed_max" } as DatasetEvaluation,
+    { name: "hazelnut", components: equal, imageScore: "max" } as DatasetEvaluation,
   ]);
-  assert.deepEqual(lines, ["zipper: good 0.50 (1.000), inverted 0.50 (0.000)"]);
+  assert.deepEqual(lines, [
+    "thyroid: good 0.50 (1.000), inverted 0.50 (0.000)",
+    "zipper: good 0.50 (1.000), inverted 0.50 (0.000); score: max of the smoothed map",
+    "hazelnut: good 0.50 (1.000), inverted 0.50 (0.000); score: max of the map",
+  ]);
 });
 
 Deno.test("componentFigure: share and test AUROC bars per component, chance marked", () => {

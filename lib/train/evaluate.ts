@@ -46,6 +46,8 @@ export interface DatasetEvaluation {
   components: ComponentResult[];
   /** Pixel-level metrics when ground-truth masks exist. */
   pixel?: { auroc: number; pro: number };
+  /** Images: whether the score is the maximum of the map or of the 3x3-smoothed map. */
+  imageScore?: "max" | "smoothed_max";
   scores: Float32Array;
   labels: Uint8Array;
   /** Image test samples, in score order. */
@@ -197,6 +199,7 @@ async function evaluateImages(
       `${prepared.record.name} (${prepared.record.source})`,
     ),
     components: componentResults(parts, fitted, labels),
+    imageScore: (fitted.stats.smooth ?? ckpt.config.model.smoothMaps) ? "smoothed_max" : "max",
     scores,
     labels,
     samples: prepared.test,

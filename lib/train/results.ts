@@ -17,6 +17,8 @@ export type EvaluationEntry = {
   pro?: number;
   /** Evidence components by name: share of the score and test AUROC alone. */
   components: Record<string, { weight: number; auroc: number }>;
+  /** Images: the score is the maximum of the map or of the smoothed map (chosen on validation). */
+  image_score?: "max" | "smoothed_max";
 } & DatasetEvaluation["metrics"];
 
 /** The JSON document `deno task eval --json` writes. */
@@ -30,24 +32,31 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
       components: Object.fromEntries(
         e.components.map((c) => [c.name, { weight: c.weight, auroc: c.auroc }]),
       ),
+      ...(e.imageScore ? { image_score: e.imageScore } : {}),
     })),
   };
 }
 
 /**
  * One line per dataset naming its evidence components, each with its share of the score and its
- * test AUROC alone, strongest share first: `zipper: knn0 0.31 (0.717), pix 0.26 (0.890)`.
+ * test AUROC alone, strongest share first, and for images how maps become the score:
+ * `zipper: knn0 0.31 (0.717), pix 0.26 (0.890); score: max of the smoothed map`.
  */
 export function componentLines(evaluations: DatasetEvaluation[]): string[] {
   return evaluations.map((e) =>
     `${e.name}: ` + [...e.components].sort((a, b) => b.weight - a.weight)
-      .map((c) => `${c.name} ${c.weight.toFixed(2)} (${c.auroc.toFixed(3)})`).join(", ")
+      .map((c) => `${c.name} ${c.weight.toFixed(2)} (${c.auroc.toFixed(3)})`).join(", ") +
+    (e.imageScore
+      ? `; score: max of the ${e.imageScore === "smoothed_max" ? "smoothed " : ""}map`
+      : "")
   );
 }
 
 /** Rows for {@linkcode metricsTable}. */
 export function evaluationRows(evaluations: DatasetEvaluation[]): TableRow[] {
-  return evaluationJson(evaluations).datasets.map(({ name, components: _, ...rest }) =>
+  return evaluationJson(evaluations).datasets.map((
+    { name, components: _, image_score: __, ...rest },
+  ) =>
     ({
       name,
       ...rest,
