@@ -106,6 +106,17 @@ export function weightsFromAuroc(
   );
 }
 
+/**
+ * Whether a fitted image score takes the maximum of the 3x3-smoothed map: validation's choice,
+ * or the config's `smoothMaps` for checkpoints from before that choice.
+ */
+export function smoothsMaps(
+  stats: Pick<KeyStats, "smooth">,
+  config: Pick<ModelConfig, "smoothMaps">,
+): boolean {
+  return stats.smooth ?? config.smoothMaps;
+}
+
 /** Components that count in a fitted score: all of them, or those with a positive weight. */
 export function usedComponents(
   components: Component[],

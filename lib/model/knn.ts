@@ -176,7 +176,7 @@ function preparedChunks(bank: MemoryBank): Float32Array[] {
   return chunks;
 }
 
-const QUERY_BLOCK = Number(Deno.env.get("QB") ?? 2048);
+const QUERY_BLOCK = 2048;
 
 /**
  * Mean Euclidean distance of each query row [q, dim] to its k nearest bank rows; returns [q].

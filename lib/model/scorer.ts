@@ -20,6 +20,7 @@ import {
   imageEvidence,
   type KeyStats,
   sampleScores,
+  smoothsMaps,
   tableEvidence,
   usedComponents,
   weightsFromAuroc,
@@ -32,11 +33,6 @@ import { thresholdFromNormals } from "../metrics/threshold.ts";
 export type Samples =
   | { modality: "image"; images: Float32Array[] }
   | { modality: "table"; table: string; rows: Float32Array; d: number };
-
-/** Number of samples. */
-export function countOf(samples: Samples): number {
-  return samples.modality === "image" ? samples.images.length : samples.rows.length / samples.d;
-}
 
 function evidenceOf(
   params: Params,
@@ -187,7 +183,7 @@ export function scoreKey(
     evidence,
     components,
     fitted.stats,
-    fitted.stats.smooth ?? config.smoothMaps,
+    smoothsMaps(fitted.stats, config),
   );
   const combined = samples.modality === "image"
     ? combineMaps(evidence, components, fitted.stats)

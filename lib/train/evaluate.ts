@@ -18,7 +18,7 @@ import {
 } from "./datasets.ts";
 import { fitKey, type FittedKey, type Samples, scoreKey } from "../model/scorer.ts";
 import type { MemoryBank } from "../model/knn.ts";
-import { upsampleMap, weightOf } from "../model/detector.ts";
+import { smoothsMaps, upsampleMap, weightOf } from "../model/detector.ts";
 import { validationImageAnomalies } from "../data/anomalies.ts";
 import type { ImageSample } from "../data/types.ts";
 import type { ImageCache } from "../data/image_cache.ts";
@@ -199,7 +199,7 @@ async function evaluateImages(
       `${prepared.record.name} (${prepared.record.source})`,
     ),
     components: componentResults(parts, fitted, labels),
-    imageScore: (fitted.stats.smooth ?? ckpt.config.model.smoothMaps) ? "smoothed_max" : "max",
+    imageScore: smoothsMaps(fitted.stats, ckpt.config.model) ? "smoothed_max" : "max",
     scores,
     labels,
     samples: prepared.test,
