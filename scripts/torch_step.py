@@ -9,16 +9,22 @@ GELU x*sigmoid(1.702x), final layer norm; heads: reconstruction to 16*16*3 = 768
 token, per-patch and per-image logits; loss = masked MSE + two BCE terms; gradient clipping
 by global norm 1 and AdamW. Batch preparation is outside the timed step, as in the bench.
 
-Prints one JSON line: {"torch": version, "threads": n, "step_ms_median": ms, ...}.
+Prints one JSON line: {"torch": version, "threads": n, "blas": [libraries], "step_ms_median": ms,
+...}.
 Needs PyTorch (Debian: apt-get install -y python3-torch).
 """
 import argparse
 import json
 import math
+import os
 import statistics
 import time
 
-import torch
+# torch runs its own intra-op threads; OpenBLAS threads on top of them oversubscribe the cores,
+# which here made the step twice as slow and erratic (81 ms vs 120-380 ms). Best case for PyTorch.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import torch  # noqa: E402
 from torch import nn
 
 
@@ -159,9 +165,13 @@ def main():
         if i >= a.warmup:
             times.append((time.perf_counter() - start) * 1000)
     config = {k: v for k, v in vars(a).items()}
+    # Which BLAS torch's linear algebra loaded: the reference one is ~10x slower than OpenBLAS.
+    with open("/proc/self/maps") as maps:
+        blas = sorted({line.split()[-1] for line in maps if "blas" in line or "mkl" in line})
     print(json.dumps({
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "blas": blas,
         "config": config,
         "parameters": sum(p.numel() for p in model.parameters()),
         "step_ms_median": round(statistics.median(times), 2),

@@ -1,6 +1,7 @@
 // Smoke tests of the bench's pieces on a tiny model: they check what the bench computes and
 // reports, never how fast anything is.
 import assert from "node:assert/strict";
+import { referenceBlas } from "../lib/bench/torch.ts";
 import { useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
 import {
@@ -64,7 +65,14 @@ Deno.test("bench: median, torch flags, memory readings", () => {
 
 Deno.test("bench report: ratio, targets and summary", () => {
   assert.equal(stepRatio(300, { available: false, reason: "x" }), null);
-  const torch = { available: true as const, python: "p", torch: "2", threads: 2, stepMs: 200 };
+  const torch = {
+    available: true as const,
+    python: "p",
+    torch: "2",
+    threads: 2,
+    stepMs: 200,
+    blas: ["/usr/lib/x86_64-linux-gnu/blas/libblas.so.3"],
+  };
   assert.equal(stepRatio(300, torch), 1.5);
   const partial: Omit<BenchResult, "targets"> = {
     date: "2025-01-01T00:00:00Z",
@@ -87,6 +95,7 @@ Deno.test("bench report: ratio, targets and summary", () => {
       imageSeconds: 0.5,
       imagesPerSecond: 20,
       workers: 2,
+      startupSeconds: 1.5,
       imagesPerSecondOneThread: 11,
       categories: [
         { name: "a", images: 5, imagesPerSecond: 25, imagesPerSecondOneThread: 12 },
@@ -104,9 +113,15 @@ Deno.test("bench report: ratio, targets and summary", () => {
   assert.equal(targets.scoring_images_per_s.met, false);
   assert.equal(targets.training_rss.met, false, "the larger RSS counts");
   const text = summary({ ...partial, targets });
-  assert.match(text, /ours \/ PyTorch = 1\.50/);
+  assert.match(text, /BLAS libblas\.so\.3\) same step: 200 ms; ours \/ PyTorch = 1\.50/);
+  assert.match(text, /slow reference BLAS/);
+  assert.equal(
+    referenceBlas(["/x/openblas-pthread/libblas.so.3", "/x/libopenblasp-r0.3.so"]),
+    false,
+  );
   assert.match(text, /scoring_images_per_s: 20\.0 .* NOT met/);
   assert.match(text, /a 25\.0 \/ 12\.0, b 16\.7 \/ 10\.0 images\/s/);
+  assert.match(text, /workers started in 1\.5 s, not counted/);
   const missing = checkTargets({
     ...partial,
     torch: { available: false, reason: "no torch", ratio: null },

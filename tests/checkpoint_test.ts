@@ -16,6 +16,8 @@ import {
 import { decodeSafetensors, encodeSafetensors } from "../lib/train/safetensors.ts";
 import { type Config, DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
 import { TINY, tinyCheckpoint } from "./fixtures.ts";
+import { buildBank, knnDistances } from "../lib/model/knn.ts";
+import { Rng } from "../lib/rng.ts";
 
 function encodeTiny(config?: Config): Uint8Array {
   const ckpt = tinyCheckpoint({ config });
@@ -216,6 +218,32 @@ Deno.test("checkpoint: malformed metadata is refused naming what is wrong", () =
   tensors.get("param.embed.cls")!.data[0] = 0;
   tensors.set("bank.table:t|knn", { shape: [5, 2], data: new Float32Array(10) });
   refused(encodeSafetensors(tensors, metadata), "bank.safetensors", "memory bank");
+});
+
+Deno.test("checkpoint: a projected memory bank keeps its directions and scores the same", () => {
+  const ckpt = tinyCheckpoint();
+  const w = ckpt.config.model.width;
+  const dim = 2 * w;
+  const rng = new Rng(3);
+  const features = Float32Array.from({ length: 300 * dim }, () => rng.normal());
+  const bank = buildBank(features, dim, 40, new Rng(1), { projection: 4 });
+  ckpt.banks.set("image:cat|knn2", bank);
+  const bytes = encodeCheckpoint(ckpt);
+  const back = decodeCheckpoint(bytes, "proj.safetensors");
+  const loaded = back.banks.get("image:cat|knn2")!;
+  assert.equal(loaded.dim, dim);
+  assert.equal(loaded.projection?.width, 4);
+  const queries = features.subarray(0, 5 * dim);
+  assert.deepEqual(knnDistances(loaded, queries, 1), knnDistances(bank, queries, 1));
+  disposeCheckpoint(back);
+  // Parts missing or of the wrong shape are refused.
+  const { tensors, metadata } = decodeSafetensors(bytes, "x");
+  const norms = tensors.get("bankproj.image:cat|knn2.norms")!;
+  tensors.delete("bankproj.image:cat|knn2.norms");
+  refused(encodeSafetensors(tensors, metadata), "part.safetensors", "incomplete projection");
+  tensors.set("bankproj.image:cat|knn2.norms", { shape: [3], data: norms.data.subarray(0, 3) });
+  refused(encodeSafetensors(tensors, metadata), "shape.safetensors", "does not fit");
+  disposeCheckpoint(ckpt);
 });
 
 Deno.test("loadCheckpoint: missing file and folder name the path", async () => {

@@ -18,10 +18,17 @@ import {
   initParams,
   maskPatterns,
   patchify,
+  patchTargets,
   reconstructImageTokens,
   unpatchify,
 } from "../lib/model/madformer.ts";
-import { buildBank, greedyCoreset, knnDistances } from "../lib/model/knn.ts";
+import {
+  buildBank,
+  greedyCoreset,
+  knnDistances,
+  principalDirections,
+  symmetricEigen,
+} from "../lib/model/knn.ts";
 import { fitScoring } from "../lib/model/scorer.ts";
 import { marginalDensityScores, silvermanBandwidth } from "../lib/model/density.ts";
 import { Rng } from "../lib/rng.ts";
@@ -72,6 +79,27 @@ Deno.test("reconstruction from reused stem tokens equals the full masked forward
     const reused = reconstructImageTokens(params, tiny, stem, mask as tf.Tensor2D);
     assert.deepEqual(reused.shape, full.shape);
     assert.ok(full.sub(reused).abs().max().dataSync()[0] < 1e-6);
+  });
+});
+
+Deno.test("recon evidence is each token's error in the one pass that hides it", () => {
+  const params = initParams(tiny, [], 3);
+  const g = geometry(tiny);
+  const rng = new Rng(8);
+  const images = [0, 1].map(() => Float32Array.from({ length: 32 * 32 * 3 }, () => rng.next()));
+  const got = imageEvidence(params, tiny, images).tokens.recon.values;
+  tf.tidy(() => {
+    const x = tf.tensor4d([...images[0], ...images[1]], [2, 32, 32, 3]);
+    const stem = forwardImages(params, tiny, x, null).stemTokens;
+    const target = patchTargets(tiny, x);
+    let want = tf.zeros([2, g.tokens]);
+    for (const pattern of maskPatterns(4, g.tokens, g.grid)) {
+      const mask = tf.tensor2d(pattern, [1, g.tokens]).tile([2, 1]) as tf.Tensor2D;
+      const full = reconstructImageTokens(params, tiny, stem, mask);
+      want = want.add(full.sub(target).square().mean(2).mul(mask));
+    }
+    const w = want.dataSync();
+    got.forEach((v, i) => assert.ok(Math.abs(v - w[i]) < 1e-5, `token ${i}: ${v} vs ${w[i]}`));
   });
 });
 
@@ -206,6 +234,72 @@ Deno.test("kNN distances match brute force across bank chunks", () => {
     }
   }
 });
+
+Deno.test("principal directions span the top of the spectrum, in order", () => {
+  const eig = symmetricEigen(Float64Array.from([4, 1, 0, 1, 3, 0, 0, 0, 1]), 3);
+  const sorted = [...eig.values].sort((a, b) => b - a);
+  const root = Math.sqrt(5);
+  [(7 + root) / 2, (7 - root) / 2, 1].forEach((v, i) => assert.ok(Math.abs(sorted[i] - v) < 1e-9));
+  // Rows with variances 100, 25, 4, 1, 0.01 along five fixed orthonormal axes, shifted by 3.
+  const rng = new Rng(11);
+  const dim = 5;
+  const axes = orthonormalAxes(dim, rng);
+  const scales = [10, 5, 2, 1, 0.1];
+  const n = 4000;
+  const features = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const c = scales.map((s) => s * rng.normal());
+    for (let j = 0; j < dim; j++) {
+      features[i * dim + j] = 3 + c.reduce((sum, cv, a) => sum + cv * axes[a][j], 0);
+    }
+  }
+  const { mean, basis } = principalDirections(features, dim, 2, null, new Rng(1));
+  mean.forEach((m) => assert.ok(Math.abs(m - 3) < 0.5, `mean ${m}`));
+  for (let col = 0; col < 2; col++) {
+    const v = [...Array(dim).keys()].map((j) => basis[j * 2 + col]);
+    const along = v.reduce((sum, x, j) => sum + x * axes[col][j], 0);
+    assert.ok(Math.abs(Math.abs(along) - 1) < 1e-2, `direction ${col}: ${along}`);
+  }
+});
+
+Deno.test("a projected bank gives exact distances in its subspace, close ones outside it", () => {
+  const rng = new Rng(12);
+  const dim = 16;
+  const n = 3000;
+  // Features in 4 of 16 dimensions: 4 directions hold everything, so distances are exact.
+  const flat = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) for (let j = 0; j < 4; j++) flat[i * dim + j] = rng.normal();
+  const queries = new Float32Array(50 * dim);
+  for (let i = 0; i < 50; i++) for (let j = 0; j < 4; j++) queries[i * dim + j] = 2 * rng.normal();
+  const whole = buildBank(flat, dim, 500, new Rng(2));
+  const projected = buildBank(flat, dim, 500, new Rng(2), { projection: 4 });
+  assert.equal(projected.projection?.width, 4);
+  assert.equal(projected.transposed.length, 4 * projected.rows);
+  const a = knnDistances(whole, queries, 1);
+  const b = knnDistances(projected, queries, 1);
+  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-3, `${v} vs ${b[i]}`));
+  // Queries off the subspace: what the directions miss still counts through the norms.
+  const off = queries.map((v, i) => (i % dim === 9 ? 5 : v));
+  const c = knnDistances(whole, off, 1);
+  const d = knnDistances(projected, off, 1);
+  c.forEach((v, i) => assert.ok(Math.abs(v - d[i]) < 1e-3, `${v} vs ${d[i]}`));
+  // A projection not below half the width is not worth it: the bank stays whole.
+  assert.equal(buildBank(flat, dim, 500, new Rng(2), { projection: 9 }).projection, undefined);
+});
+
+function orthonormalAxes(dim: number, rng: Rng): number[][] {
+  const axes: number[][] = [];
+  while (axes.length < dim) {
+    const v = Array.from({ length: dim }, () => rng.normal());
+    for (const a of axes) {
+      const dot = a.reduce((s, x, j) => s + x * v[j], 0);
+      a.forEach((x, j) => (v[j] -= dot * x));
+    }
+    const norm = Math.hypot(...v);
+    axes.push(v.map((x) => x / norm));
+  }
+  return axes;
+}
 
 Deno.test("a coreset bank covers every cluster a random subsample of the same size misses", () => {
   const rng = new Rng(7);

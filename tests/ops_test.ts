@@ -121,6 +121,18 @@ for (const backend of ["wasm", "cpu"] as const) {
     qkv.dispose();
   });
 
+  Deno.test(`ops (${backend}): attention for some queries gives those rows of the full`, async () => {
+    await useBackend(backend);
+    const rng = new Rng(4);
+    const [q, k, v] = [0, 1, 2].map(() => random(rng, [2, 9, 8]) as tf.Tensor3D);
+    const rows = [0, 3, 8];
+    tf.tidy(() => {
+      const some = attention(tf.gather(q, rows, 1), k, v, 2);
+      assertClose(some, tf.gather(attention(q, k, v, 2), rows, 1), "attention rows");
+    });
+    tf.dispose([q, k, v]);
+  });
+
   Deno.test(`ops (${backend}): layerNorm matches tf.moments composition`, async () => {
     await useBackend(backend);
     const rng = new Rng(4);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { TorchResult } from "./torch.ts";
+import { referenceBlas, type TorchResult } from "./torch.ts";
 import type { ScoringResult } from "./scoring.ts";
 
 /** Targets from the issue: step time vs PyTorch, scoring speed at 256 px, training RSS. */
@@ -76,6 +76,12 @@ export function gb(bytes: number): string {
 const fmt = (x: number | null | undefined, digits = 1) =>
   x === null || x === undefined || !Number.isFinite(x) ? "—" : x.toFixed(digits);
 
+/** The BLAS library file torch uses, e.g. `libopenblasp-r0.3.21.so`, or "unknown". */
+function blasName(blas: string[]): string {
+  const names = blas.map((lib) => lib.split("/").pop()!);
+  return names.find((n) => /openblas|mkl|blis|atlas/i.test(n)) ?? names[0] ?? "unknown";
+}
+
 /** A human summary, one measurement per line, then the targets. */
 export function summary(r: BenchResult): string {
   const t = r.torch;
@@ -90,14 +96,19 @@ export function summary(r: BenchResult): string {
     `${fmt(r.step.tokensPerSecond, 0)} tokens/s, ${fmt(r.step.imagesPerSecond)} images/s`,
     `table step (batch ${r.step.tableBatch}): ${fmt(r.step.tableStepMs, 0)} ms`,
     t.available
-      ? `PyTorch ${t.torch} (${t.threads} threads) same step: ${
+      ? `PyTorch ${t.torch} (${t.threads} threads, BLAS ${blasName(t.blas)}) same step: ${
         fmt(t.stepMs, 0)
-      } ms; ours / PyTorch = ${fmt(t.ratio, 2)}`
+      } ms; ours / PyTorch = ${fmt(t.ratio, 2)}` +
+        (referenceBlas(t.blas)
+          ? " (PyTorch is on the slow reference BLAS: install libopenblas0 for a fair comparison)"
+          : "")
       : `PyTorch: missing (${t.reason})`,
     r.scoring
       ? `scoring: ${fmt(r.scoring.imagesPerSecond)} images/s with ${r.scoring.workers} scorers, ${
         fmt(r.scoring.imagesPerSecondOneThread)
-      } in one thread (${r.scoring.imagePixels} px files), ` +
+      } in one thread (${r.scoring.imagePixels} px files; workers started in ${
+        fmt(r.scoring.startupSeconds)
+      } s, not counted), ` +
         `${fmt(r.scoring.rowsPerSecond, 0)} table rows/s` +
         (r.scoring.categories.length > 1
           ? ` (${

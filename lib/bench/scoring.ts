@@ -1,7 +1,8 @@
 /**
  * Scoring throughput of a checkpoint: images per second from 256 px files on disk (decode,
- * resize to the model's size, score with every head, as `deno task score` does) and table
- * rows per second from a CSV. Without a checkpoint, a small one is trained first on synthetic
+ * resize to the model's size, score with every head, as `deno task score` does), once the
+ * worker threads have started (their start-up is timed apart), and table rows per second from
+ * a CSV. Without a checkpoint, a small one is trained first on synthetic
  * data with the default model.
  *
  * @module
@@ -11,7 +12,7 @@ import { type Config, DEFAULT_CONFIG, mergeConfig } from "../model/config.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../data/synthetic.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { type Checkpoint, disposeCheckpoint, loadCheckpoint } from "../train/checkpoint.ts";
-import { scoreImagePaths, scoreTableFile } from "../train/score.ts";
+import { scoreImagePaths, scoreTableFile, ScoringPool } from "../train/score.ts";
 import { train } from "../train/loop.ts";
 import { MadError } from "../errors.ts";
 
@@ -29,9 +30,14 @@ export interface ScoringResult {
   /** Images scored over all categories (the same files scored as each category in turn). */
   images: number;
   imageSeconds: number;
-  /** With one scorer per CPU core (`workers`). */
+  /**
+   * With one scorer per CPU core (`workers`: this thread and `workers - 1` worker threads),
+   * once the workers have started.
+   */
   imagesPerSecond: number;
   workers: number;
+  /** Seconds the worker threads took to start (load tfjs and the checkpoint), paid once. */
+  startupSeconds: number;
   /** In one thread. */
   imagesPerSecondOneThread: number;
   /**
@@ -110,8 +116,12 @@ export async function scoringThroughput(
   const workers = options.workers ?? navigator.hardwareConcurrency;
   const px = options.imagePixels ?? 256;
   const ckpt = await loadCheckpoint(path);
+  const pool = new ScoringPool(workers - 1);
   try {
     const data = await scoringData(ckpt, dir, n, px, options.rows ?? 4000);
+    const started = performance.now();
+    await pool.warm(path);
+    const startupSeconds = (performance.now() - started) / 1000;
     const categories: CategorySpeed[] = [];
     let imageSeconds = 0;
     let oneThreadSeconds = 0;
@@ -123,6 +133,7 @@ export async function scoringThroughput(
           category,
           workers: scorers,
           checkpointPath: path,
+          ...(scorers > 1 ? { pool } : {}),
         });
         scoredCount = scored.length;
         return (performance.now() - t0) / 1000;
@@ -152,6 +163,7 @@ export async function scoringThroughput(
       imageSeconds,
       imagesPerSecond: images / imageSeconds,
       workers,
+      startupSeconds,
       imagesPerSecondOneThread: images / oneThreadSeconds,
       categories,
       imagePixels: px,
@@ -160,6 +172,7 @@ export async function scoringThroughput(
       rowsPerSecond: rows / rowSeconds,
     };
   } finally {
+    pool.close();
     disposeCheckpoint(ckpt);
   }
 }

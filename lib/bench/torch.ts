@@ -8,8 +8,21 @@ import type { ModelConfig } from "../model/config.ts";
 
 /** The PyTorch side of the comparison. */
 export type TorchResult =
-  | { available: true; python: string; torch: string; threads: number; stepMs: number }
+  | {
+    available: true;
+    python: string;
+    torch: string;
+    threads: number;
+    stepMs: number;
+    /** The BLAS libraries torch loaded (the reference BLAS makes its step ~10x slower). */
+    blas: string[];
+  }
   | { available: false; reason: string };
+
+/** Whether torch runs on the unoptimised reference BLAS (Debian's libblas3 alone). */
+export function referenceBlas(blas: string[]): boolean {
+  return blas.length > 0 && !blas.some((lib) => /openblas|mkl|blis|atlas/i.test(lib));
+}
 
 /** Shapes handed to the reference script (its flags): the model's sizes and the batch. */
 export type TorchShapes =
@@ -79,13 +92,19 @@ export async function torchStep(
   if (!ok) return { available: false, reason: `${script} failed: ${out.split("\n").pop()}` };
   try {
     const line = out.split("\n").pop() ?? "";
-    const parsed = JSON.parse(line) as { torch: string; threads: number; step_ms_median: number };
+    const parsed = JSON.parse(line) as {
+      torch: string;
+      threads: number;
+      step_ms_median: number;
+      blas?: string[];
+    };
     return {
       available: true,
       python,
       torch: parsed.torch,
       threads: parsed.threads,
       stepMs: parsed.step_ms_median,
+      blas: parsed.blas ?? [],
     };
   } catch {
     return { available: false, reason: `${script} printed no JSON result` };

@@ -76,6 +76,12 @@ export interface ModelConfig {
   /** Maximum memory-bank rows per image category and kNN level (a greedy coreset when larger). */
   knnBankSize: number;
   /**
+   * Image kNN features at least twice this wide are compared in this many principal directions
+   * of the training features, their whole lengths kept (see `BankProjection`): most of the
+   * distance at a fraction of the cost. 0 compares every feature in full.
+   */
+  knnProjection: number;
+  /**
    * Tables: per-feature density of the training normals (a Gaussian kernel density estimate per
    * feature, Silverman's bandwidth) as evidence; rare values of any one feature count.
    */
@@ -144,6 +150,7 @@ export const DEFAULT_CONFIG: Config = {
     smoothMaps: false,
     chooseSmoothing: true,
     knnBankSize: 2000,
+    knnProjection: 64,
     densityHead: true,
     minComponentWeight: 0.05,
   },
@@ -256,6 +263,9 @@ export function validateConfig(config: Config, source = "config"): void {
     if (!positiveInt(m[key])) fail(`model.${key} must be a positive integer, got ${m[key]}`);
   }
   if (!positiveInt(m.knnBankSize)) fail(`model.knnBankSize must be a positive integer`);
+  if (!(Number.isSafeInteger(m.knnProjection) && m.knnProjection >= 0)) {
+    fail(`model.knnProjection must be a non-negative integer, got ${m.knnProjection}`);
+  }
   if (m.stem.length === 0 || !m.stem.every(positiveInt)) {
     fail(`model.stem must be a non-empty list of positive integers`);
   }

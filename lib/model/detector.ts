@@ -256,13 +256,26 @@ export function imageEvidence(
       }
       if (patterns.length > 0) {
         const target = patchTargets(config, x);
-        let error = tf.zeros([B, g.tokens]);
+        // Each token is hidden in exactly one pattern; its error there is its reconstruction error.
         for (const pattern of patterns) {
+          const hidden = [...pattern.keys()].filter((i) => pattern[i] === 1);
+          if (hidden.length === 0) continue;
           const mask = tf.tensor2d(pattern, [1, g.tokens]).tile([B, 1]) as tf.Tensor2D;
-          const reconstruction = reconstructImageTokens(params, config, plain.stemTokens, mask);
-          error = error.add(reconstruction.sub(target).square().mean(2).mul(mask));
+          const reconstruction = reconstructImageTokens(
+            params,
+            config,
+            plain.stemTokens,
+            mask,
+            hidden,
+          );
+          const error = reconstruction.sub(tf.gather(target, hidden, 1)).square().mean(2)
+            .dataSync();
+          for (let b = 0; b < B; b++) {
+            hidden.forEach((token, h) => {
+              recon[(start + b) * g.tokens + token] = error[b * hidden.length + h];
+            });
+          }
         }
-        recon.set(error.dataSync(), start * g.tokens);
       }
     });
   }
@@ -357,12 +370,15 @@ export function banksFromEvidence(
   evidence: Evidence,
   limit: number,
   seed: number,
+  projection = 0,
 ): Record<Component, MemoryBank> {
   const banks: Record<Component, MemoryBank> = {};
   for (const [name, f] of Object.entries(evidence.features)) {
     const density = name === "dens";
     banks[name] = buildBank(f.data, f.dim, density ? DENSITY_ROWS : limit, new Rng(seed), {
       coreset: !density,
+      // Only image features: a table's rows are few and narrow enough to compare whole.
+      projection: f.grid > 1 ? projection : 0,
     });
   }
   return banks;

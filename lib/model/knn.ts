@@ -13,12 +13,38 @@ import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../rng.ts";
 import { matMul2d } from "./ops.ts";
 
-/** A memory bank: `rows` normal feature vectors of width `dim`, stored as [dim, rows]. */
+/**
+ * A memory bank: `rows` normal feature vectors of width `dim`, stored transposed. With a
+ * projection, the stored rows are their centred coordinates in the top principal directions.
+ */
 export interface MemoryBank {
+  /** Width of the features the bank compares (of the queries). */
   dim: number;
   rows: number;
-  /** Transposed bank, row-major [dim, rows]. */
+  /** Transposed bank, row-major [width, rows]: width is `dim`, or the projection's width. */
   transposed: Float32Array;
+  projection?: BankProjection;
+}
+
+/**
+ * Principal directions a bank compares wide features in. A query's squared distance to a row
+ * is |q|² + |b|² - 2 q·b on centred vectors; the product is taken in the top `width` directions
+ * only, while both norms stay whole, so what the directions leave out still counts in full
+ * and only the product of the leftovers (small where the spectrum is steep) is dropped.
+ */
+export interface BankProjection {
+  width: number;
+  /** Mean of the training features [dim]. */
+  mean: Float32Array;
+  /** Orthonormal directions, row-major [dim, width]. */
+  basis: Float32Array;
+  /** Squared norm of each centred bank row, whole [rows]. */
+  norms: Float32Array;
+}
+
+/** The width a bank's rows are stored in. */
+export function storedWidth(bank: MemoryBank): number {
+  return bank.projection?.width ?? bank.dim;
 }
 
 /**
@@ -32,14 +58,16 @@ const CORESET_PROJECTION = 32;
 /**
  * Builds a bank from row-major features [n, dim] with at most `limit` rows: all rows when they
  * fit, else a greedy k-center coreset of them (of a random pool of 400,000 when there are more),
- * or a plain random sample with `coreset: false`.
+ * or a plain random sample with `coreset: false`. With `projection` at most half of `dim`,
+ * the bank compares features in that many principal directions of all the features (see
+ * {@linkcode BankProjection}).
  */
 export function buildBank(
   features: Float32Array,
   dim: number,
   limit: number,
   rng: Rng,
-  options: { coreset?: boolean } = {},
+  options: { coreset?: boolean; projection?: number } = {},
 ): MemoryBank {
   const n = features.length / dim;
   let keep = [...Array(n).keys()];
@@ -52,11 +80,182 @@ export function buildBank(
     keep = greedyCoreset(features, dim, pool, limit, rng).sort((a, b) => a - b);
   }
   const rows = keep.length;
+  const width = options.projection ?? 0;
+  // Below half the width, centring and projecting the queries costs more than the product saves.
+  if (width > 0 && 2 * width <= dim) return projectedBank(features, dim, keep, width, rng);
   const transposed = new Float32Array(dim * rows);
   keep.forEach((src, r) => {
     for (let j = 0; j < dim; j++) transposed[j * rows + r] = features[src * dim + j];
   });
   return { dim, rows, transposed };
+}
+
+/** Rows the principal directions are estimated from (a random sample beyond). */
+const PCA_ROWS = 20_000;
+/** Extra directions the subspace iteration carries, so the kept ones converge faster. */
+const PCA_OVERSAMPLE = 8;
+const PCA_ITERATIONS = 12;
+
+function projectedBank(
+  features: Float32Array,
+  dim: number,
+  keep: number[],
+  width: number,
+  rng: Rng,
+): MemoryBank {
+  const n = features.length / dim;
+  const sample = n > PCA_ROWS ? rng.shuffle([...Array(n).keys()]).slice(0, PCA_ROWS) : null;
+  const { mean, basis } = principalDirections(features, dim, width, sample, rng);
+  const rows = keep.length;
+  const centred = new Float32Array(rows * dim);
+  const norms = new Float32Array(rows);
+  keep.forEach((src, r) => {
+    let sq = 0;
+    for (let j = 0; j < dim; j++) {
+      const v = features[src * dim + j] - mean[j];
+      centred[r * dim + j] = v;
+      sq += v * v;
+    }
+    norms[r] = sq;
+  });
+  const transposed = tf.tidy(() =>
+    tf.transpose(matMul2d(tf.tensor2d(centred, [rows, dim]), tf.tensor2d(basis, [dim, width])))
+      .dataSync() as Float32Array
+  );
+  return { dim, rows, transposed, projection: { width, mean, basis, norms } };
+}
+
+/**
+ * Mean and top `width` principal directions [dim, width] of row-major features (of the rows in
+ * `sample`, or all), by subspace iteration on their covariance. Only the subspace matters for
+ * distances, so the directions are an orthonormal basis of it in no particular order.
+ */
+export function principalDirections(
+  features: Float32Array,
+  dim: number,
+  width: number,
+  sample: number[] | null,
+  rng: Rng,
+): { mean: Float32Array; basis: Float32Array } {
+  const n = sample ? sample.length : features.length / dim;
+  const at = (i: number) => (sample ? sample[i] : i) * dim;
+  const mean = new Float32Array(dim);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0, o = at(i); j < dim; j++) mean[j] += features[o + j] / n;
+  }
+  const centred = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0, o = at(i); j < dim; j++) centred[i * dim + j] = features[o + j] - mean[j];
+  }
+  const k = Math.min(dim, width + PCA_OVERSAMPLE);
+  const covariance = tf.tensor2d(
+    tf.tidy(() => {
+      const x = tf.tensor2d(centred, [n, dim]);
+      return matMul2d(tf.transpose(x), x).dataSync() as Float32Array;
+    }),
+    [dim, dim],
+  );
+  const times = (q: Float64Array) =>
+    Float64Array.from(
+      tf.tidy(() =>
+        matMul2d(covariance, tf.tensor2d(Float32Array.from(q), [dim, k])).dataSync() as Float32Array
+      ),
+    );
+  let q = orthonormalColumns(Float64Array.from({ length: dim * k }, () => rng.normal()), dim, k);
+  for (let it = 0; it < PCA_ITERATIONS; it++) q = orthonormalColumns(times(q), dim, k);
+  // Rayleigh-Ritz: within the subspace found, the directions in order of the variance they carry.
+  const cq = times(q);
+  const small = new Float64Array(k * k);
+  for (let a = 0; a < k; a++) {
+    for (let b = 0; b < k; b++) {
+      let s = 0;
+      for (let i = 0; i < dim; i++) s += q[i * k + a] * cq[i * k + b];
+      small[a * k + b] = s;
+    }
+  }
+  covariance.dispose();
+  const { values, vectors } = symmetricEigen(small, k);
+  const order = [...values.keys()].sort((a, b) => values[b] - values[a]).slice(0, width);
+  const basis = new Float32Array(dim * width);
+  for (let i = 0; i < dim; i++) {
+    order.forEach((e, j) => {
+      let s = 0;
+      for (let a = 0; a < k; a++) s += q[i * k + a] * vectors[a * k + e];
+      basis[i * width + j] = s;
+    });
+  }
+  return { mean, basis };
+}
+
+/**
+ * Eigenvalues and eigenvectors (columns of the row-major `vectors`) of a small symmetric
+ * matrix, by cyclic Jacobi rotations.
+ */
+export function symmetricEigen(
+  matrix: Float64Array,
+  n: number,
+): { values: Float64Array; vectors: Float64Array } {
+  const a = Float64Array.from(matrix);
+  const v = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+  for (let sweep = 0; sweep < 50; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) for (let r = p + 1; r < n; r++) off += a[p * n + r] ** 2;
+    if (off < 1e-22) break;
+    for (let p = 0; p < n; p++) {
+      for (let r = p + 1; r < n; r++) {
+        const apr = a[p * n + r];
+        if (Math.abs(apr) < 1e-300) continue;
+        const theta = (a[r * n + r] - a[p * n + p]) / (2 * apr);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          const akp = a[k * n + p];
+          const akr = a[k * n + r];
+          a[k * n + p] = c * akp - s * akr;
+          a[k * n + r] = s * akp + c * akr;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = a[p * n + k];
+          const ark = a[r * n + k];
+          a[p * n + k] = c * apk - s * ark;
+          a[r * n + k] = s * apk + c * ark;
+        }
+        for (let k = 0; k < n; k++) {
+          const vkp = v[k * n + p];
+          const vkr = v[k * n + r];
+          v[k * n + p] = c * vkp - s * vkr;
+          v[k * n + r] = s * vkp + c * vkr;
+        }
+      }
+    }
+  }
+  return { values: Float64Array.from({ length: n }, (_, i) => a[i * n + i]), vectors: v };
+}
+
+/**
+ * Orthonormal columns of a row-major [rows, cols] matrix by Gram-Schmidt, each column cleaned
+ * twice: once is not enough when a column lies almost in the span of the earlier ones, as the
+ * trailing columns of a low-rank covariance do. A column with nothing left becomes 0.
+ */
+function orthonormalColumns(m: Float64Array, rows: number, cols: number): Float64Array {
+  for (let j = 0; j < cols; j++) {
+    let before = 0;
+    for (let i = 0; i < rows; i++) before += m[i * cols + j] ** 2;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let p = 0; p < j; p++) {
+        let dot = 0;
+        for (let i = 0; i < rows; i++) dot += m[i * cols + j] * m[i * cols + p];
+        for (let i = 0; i < rows; i++) m[i * cols + j] -= dot * m[i * cols + p];
+      }
+    }
+    let norm = 0;
+    for (let i = 0; i < rows; i++) norm += m[i * cols + j] ** 2;
+    const scale = norm > 1e-20 * before && norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    for (let i = 0; i < rows; i++) m[i * cols + j] *= scale;
+  }
+  return m;
 }
 
 /**
@@ -149,7 +348,7 @@ function projectRows(
   return { width, data };
 }
 
-/** Bank chunks with the distance terms folded in: [dim + 1, size] = [-2·rows; |row|²]. */
+/** Bank chunks with the distance terms folded in: [width + 1, size] = [-2·rows; |row|²]. */
 const prepared = new WeakMap<MemoryBank, Float32Array[]>();
 
 const CHUNK = 8192;
@@ -160,9 +359,10 @@ function preparedChunks(bank: MemoryBank): Float32Array[] {
   const chunks: Float32Array[] = [];
   for (let start = 0; start < bank.rows; start += CHUNK) {
     const size = Math.min(CHUNK, bank.rows - start);
-    const out = new Float32Array((bank.dim + 1) * size);
-    const norms = out.subarray(bank.dim * size);
-    for (let j = 0; j < bank.dim; j++) {
+    const width = storedWidth(bank);
+    const out = new Float32Array((width + 1) * size);
+    const norms = out.subarray(width * size);
+    for (let j = 0; j < width; j++) {
       const src = bank.transposed.subarray(j * bank.rows + start, j * bank.rows + start + size);
       const dst = out.subarray(j * size, (j + 1) * size);
       for (let r = 0; r < size; r++) {
@@ -170,6 +370,8 @@ function preparedChunks(bank: MemoryBank): Float32Array[] {
         norms[r] += src[r] * src[r];
       }
     }
+    // A projected row's norm is its whole length, not the part the directions keep.
+    if (bank.projection) norms.set(bank.projection.norms.subarray(start, start + size));
     chunks.push(out);
   }
   prepared.set(bank, chunks);
@@ -195,23 +397,44 @@ export function knnDistances(bank: MemoryBank, queries: Float32Array, k = 1): Fl
 function knnBlock(bank: MemoryBank, queries: Float32Array, k: number): Float32Array {
   const dim = bank.dim;
   const q = queries.length / dim;
-  const augmented = new Float32Array(q * (dim + 1));
+  const projection = bank.projection;
+  const width = storedWidth(bank);
+  const augmented = new Float32Array(q * (width + 1));
   const queryNorms = new Float32Array(q);
+  // With a projection the queries are centred first (the bank is), and projected below.
+  const centred = projection ? new Float32Array(q * dim) : null;
   for (let i = 0; i < q; i++) {
     const row = queries.subarray(i * dim, (i + 1) * dim);
-    augmented.set(row, i * (dim + 1));
-    augmented[i * (dim + 1) + dim] = 1;
     let s = 0;
-    for (let j = 0; j < dim; j++) s += row[j] * row[j];
+    if (centred) {
+      for (let j = 0; j < dim; j++) {
+        const v = row[j] - projection!.mean[j];
+        centred[i * dim + j] = v;
+        s += v * v;
+      }
+    } else {
+      augmented.set(row, i * (dim + 1));
+      for (let j = 0; j < dim; j++) s += row[j] * row[j];
+    }
+    augmented[i * (width + 1) + width] = 1;
     queryNorms[i] = s;
   }
+  if (centred) {
+    const projected = tf.tidy(() =>
+      matMul2d(tf.tensor2d(centred, [q, dim]), tf.tensor2d(projection!.basis, [dim, width]))
+        .dataSync() as Float32Array
+    );
+    for (let i = 0; i < q; i++) {
+      augmented.set(projected.subarray(i * width, (i + 1) * width), i * (width + 1));
+    }
+  }
   return tf.tidy(() => {
-    const query = tf.tensor2d(augmented, [q, dim + 1]);
+    const query = tf.tensor2d(augmented, [q, width + 1]);
     const best: tf.Tensor[] = [];
     for (const chunk of preparedChunks(bank)) {
-      const size = chunk.length / (dim + 1);
+      const size = chunk.length / (width + 1);
       // |q - b|² - |q|² for every pair, in one product.
-      const partial = matMul2d(query, tf.tensor2d(chunk, [dim + 1, size]));
+      const partial = matMul2d(query, tf.tensor2d(chunk, [width + 1, size]));
       // A plain minimum is far cheaper than top-k on wasm, and k = 1 is the common case.
       best.push(
         k === 1 ? partial.min(1, true) : tf.neg(tf.topk(tf.neg(partial), Math.min(k, size)).values),

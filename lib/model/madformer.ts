@@ -223,8 +223,15 @@ export function tableTokens(params: Params, table: string, rows: tf.Tensor2D): t
   return rows.expandDims(2).mul(value.expandDims(0)).add(bias.expandDims(0)) as tf.Tensor3D;
 }
 
-function attention(params: Params, name: string, x: tf.Tensor3D, heads: number): tf.Tensor3D {
-  const q = dense(params, `${name}.q`, x) as tf.Tensor3D;
+/** Self-attention of `x`; with `queries` (some rows of x), the output for those rows only. */
+function attention(
+  params: Params,
+  name: string,
+  x: tf.Tensor3D,
+  heads: number,
+  queries: tf.Tensor3D = x,
+): tf.Tensor3D {
+  const q = dense(params, `${name}.q`, queries) as tf.Tensor3D;
   const k = dense(params, `${name}.k`, x) as tf.Tensor3D;
   const v = dense(params, `${name}.v`, x) as tf.Tensor3D;
   // The 1/sqrt(head width) scale is applied inside the fast op.
@@ -234,7 +241,8 @@ function attention(params: Params, name: string, x: tf.Tensor3D, heads: number):
 /**
  * The pre-norm encoder: [B, N, D] to [B, N, D], final layer norm applied. With `tapAfter`, also
  * the tokens after that many layers (final layer norm applied too); `layers` or more gives the
- * output itself.
+ * output itself. With `rows`, only those rows of the output are computed ([B, rows, D]): every
+ * row is still attended to, but the last layer's queries, MLP and norm run for those alone.
  */
 export function encode(
   params: Params,
@@ -242,6 +250,7 @@ export function encode(
   modality: number,
   x: tf.Tensor3D,
   tapAfter?: number,
+  rows?: number[],
 ): { out: tf.Tensor3D; tap: tf.Tensor3D | null } {
   const enc = encoderFor(config, modality);
   let h = x;
@@ -249,7 +258,11 @@ export function encode(
   for (let l = 0; l < config.layers; l++) {
     if (tapAfter === l) tap = layerNorm(params, `${enc}.lnf`, h) as tf.Tensor3D;
     const n = `${enc}.${l}`;
-    h = h.add(attention(params, n, layerNorm(params, `${n}.ln1`, h) as tf.Tensor3D, config.heads));
+    const normed = layerNorm(params, `${n}.ln1`, h) as tf.Tensor3D;
+    if (rows && l === config.layers - 1) {
+      const queries = tf.gather(normed, rows, 1) as tf.Tensor3D;
+      h = tf.gather(h, rows, 1).add(attention(params, n, normed, config.heads, queries));
+    } else h = h.add(attention(params, n, normed, config.heads));
     const mlp = dense(
       params,
       `${n}.fc2`,
@@ -265,13 +278,37 @@ export function encode(
 function embedAndEncode(
   params: Params,
   config: ModelConfig,
-  modality: number,
-  tokens: tf.Tensor3D,
-  position: tf.Tensor2D | null,
-  mask: tf.Tensor2D | null,
+  input: EncoderInput,
   tapAfter?: number,
 ): { cls: tf.Tensor2D; tokens: tf.Tensor3D; tapped: tf.Tensor3D | null } {
-  const [B, N, D] = tokens.shape;
+  const [B, N, D] = input.tokens.shape;
+  const sequence = embedSequence(params, config, input);
+  const { out: h, tap } = encode(params, config, input.modality, sequence, tapAfter);
+  return {
+    cls: h.slice([0, 0, 0], [B, 1, D]).reshape([B, D]),
+    tokens: h.slice([0, 1, 0], [B, N, D]),
+    tapped: tap ? tap.slice([0, 1, 0], [B, N, D]) : null,
+  };
+}
+
+/** Tokens of one modality before the encoder, with what their embeddings need. */
+interface EncoderInput {
+  modality: number;
+  /** [B, N, D] */
+  tokens: tf.Tensor3D;
+  /** [N, D] position (image) or feature-identity (table) embeddings. */
+  position: tf.Tensor2D | null;
+  /** [B, N], 1 = hidden. */
+  mask: tf.Tensor2D | null;
+}
+
+/** The encoder's input: embeddings added, masked tokens replaced, CLS first. [B, N + 1, D]. */
+function embedSequence(
+  params: Params,
+  config: ModelConfig,
+  { modality, tokens, position, mask }: EncoderInput,
+): tf.Tensor3D {
+  const [B, , D] = tokens.shape;
   let x: tf.Tensor = tokens;
   if (mask) {
     const m = mask.expandDims(2);
@@ -284,18 +321,7 @@ function embedAndEncode(
     x = x.add(type);
     cls = cls.add(type);
   }
-  const { out: h, tap } = encode(
-    params,
-    config,
-    modality,
-    tf.concat([cls, x], 1) as tf.Tensor3D,
-    tapAfter,
-  );
-  return {
-    cls: h.slice([0, 0, 0], [B, 1, D]).reshape([B, D]),
-    tokens: h.slice([0, 1, 0], [B, N, D]),
-    tapped: tap ? tap.slice([0, 1, 0], [B, N, D]) : null,
-  };
+  return tf.concat([cls, x], 1) as tf.Tensor3D;
 }
 
 /** Everything the image forward pass produces. */
@@ -376,21 +402,42 @@ function encodeStemTokens(
   tapAfter?: number,
 ): { cls: tf.Tensor2D; tokens: tf.Tensor3D; tapped: tf.Tensor3D | null } {
   const position = p(params, "embed.position") as tf.Tensor2D;
-  return embedAndEncode(params, config, IMAGE, stemTokens, position, mask, tapAfter);
+  return embedAndEncode(
+    params,
+    config,
+    { modality: IMAGE, tokens: stemTokens, position, mask },
+    tapAfter,
+  );
 }
 
 /**
  * Reconstruction of image tokens [B, T, patchDim] from stem tokens already computed, with the
  * tokens of `mask` hidden: scoring runs the stem once per image and then each mask pattern.
+ * With `positions`, only the tokens at those positions are reconstructed ([B, positions,
+ * patchDim]): scoring reads the hidden ones only.
  */
 export function reconstructImageTokens(
   params: Params,
   config: ModelConfig,
   stemTokens: tf.Tensor3D,
   mask: tf.Tensor2D,
+  positions?: number[],
 ): tf.Tensor3D {
-  const { tokens } = encodeStemTokens(params, config, stemTokens, mask);
-  return dense(params, "head.recon", tokens) as tf.Tensor3D;
+  if (!positions) {
+    const { tokens } = encodeStemTokens(params, config, stemTokens, mask);
+    return dense(params, "head.recon", tokens) as tf.Tensor3D;
+  }
+  const position = p(params, "embed.position") as tf.Tensor2D;
+  const sequence = embedSequence(params, config, {
+    modality: IMAGE,
+    tokens: stemTokens,
+    position,
+    mask,
+  });
+  // Row 0 of the sequence is CLS.
+  const rows = positions.map((t) => t + 1);
+  const { out } = encode(params, config, IMAGE, sequence, undefined, rows);
+  return dense(params, "head.recon", out) as tf.Tensor3D;
 }
 
 /** Everything the table forward pass produces. */
@@ -411,14 +458,12 @@ export function forwardTable(
   mask: tf.Tensor2D | null,
 ): TableForward {
   const tokens = tableTokens(params, table, rows);
-  const { cls, tokens: h } = embedAndEncode(
-    params,
-    config,
-    TABLE,
+  const { cls, tokens: h } = embedAndEncode(params, config, {
+    modality: TABLE,
     tokens,
-    p(params, `table.${table}.identity`) as tf.Tensor2D,
+    position: p(params, `table.${table}.identity`) as tf.Tensor2D,
     mask,
-  );
+  });
   const [B] = rows.shape;
   const reconstruction = h.mul(p(params, `table.${table}.recon.w`).expandDims(0)).sum(2)
     .add(p(params, `table.${table}.recon.b`)) as tf.Tensor2D;

@@ -61,29 +61,56 @@ export function groupedProduct(x: tf.Tensor3D, f: tf.Tensor3D): tf.Tensor3D {
 type Attention = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor;
 const attentionCache = new Map<number, Attention>();
 
+/**
+ * Layouts of [B, N, D] tokens split into heads, for {@linkcode groupedProduct}: tokens
+ * [B, N, H, dh] with g = (b, h) the innermost "channel" axis.
+ */
+function headLayouts(B: number, D: number, heads: number) {
+  const dh = D / heads;
+  const G = B * heads;
+  const heads4 = (t: tf.Tensor) => t.reshape([B, t.shape[1]!, heads, dh]);
+  return {
+    dh,
+    rowsFirst: (t: tf.Tensor) =>
+      heads4(t).transpose([1, 3, 0, 2]).reshape([t.shape[1]!, dh, G]) as tf.Tensor3D,
+    depthFirst: (t: tf.Tensor) =>
+      heads4(t).transpose([3, 0, 2, 1]).reshape([dh, G, t.shape[1]!]) as tf.Tensor3D,
+    tokenFirst: (t: tf.Tensor) =>
+      heads4(t).transpose([1, 0, 2, 3]).reshape([t.shape[1]!, G, dh]) as tf.Tensor3D,
+    back: (t: tf.Tensor) =>
+      t.reshape([t.shape[0], B, heads, dh]).transpose([1, 0, 2, 3]).reshape([B, t.shape[0], D]),
+  };
+}
+
+/** Attention's forward pass for any numbers of queries and keys: output and softmax weights. */
+function attentionForward(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  heads: number,
+): { out: tf.Tensor; weights: tf.Tensor3D } {
+  const { dh, rowsFirst, depthFirst, tokenFirst, back } = headLayouts(
+    q.shape[0]!,
+    q.shape[2]!,
+    heads,
+  );
+  // Scores [i, g, j] and their softmax over j.
+  const scale = 1 / Math.sqrt(dh);
+  const scores = groupedProduct(rowsFirst(q).mul(scale) as tf.Tensor3D, depthFirst(k));
+  const weights = tf.softmax(scores) as tf.Tensor3D;
+  const out = back(groupedProduct(weights.transpose([0, 2, 1]) as tf.Tensor3D, tokenFirst(v)));
+  return { out, weights };
+}
+
 function attentionOp(heads: number): Attention {
   const cached = attentionCache.get(heads);
   if (cached) return cached;
   const op = tf.customGrad(
     ((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
-      const [B, N, D] = q.shape;
-      const dh = D / heads;
-      const G = B * heads;
+      const [B, , D] = q.shape;
+      const { dh, rowsFirst, depthFirst, tokenFirst, back } = headLayouts(B, D, heads);
       const scale = 1 / Math.sqrt(dh);
-      // Layouts: tokens [B, N, H, dh]; g = (b, h) is the innermost "channel" axis.
-      const heads4 = (t: tf.Tensor) => t.reshape([B, N, heads, dh]);
-      const rowsFirst = (t: tf.Tensor) =>
-        heads4(t).transpose([1, 3, 0, 2]).reshape([N, dh, G]) as tf.Tensor3D;
-      const depthFirst = (t: tf.Tensor) =>
-        heads4(t).transpose([3, 0, 2, 1]).reshape([dh, G, N]) as tf.Tensor3D;
-      const tokenFirst = (t: tf.Tensor) =>
-        heads4(t).transpose([1, 0, 2, 3]).reshape([N, G, dh]) as tf.Tensor3D;
-      const back = (t: tf.Tensor) =>
-        t.reshape([N, B, heads, dh]).transpose([1, 0, 2, 3]).reshape([B, N, D]);
-      // Scores [i, g, j] and their softmax over j.
-      const scores = groupedProduct(rowsFirst(q).mul(scale) as tf.Tensor3D, depthFirst(k));
-      const a = tf.softmax(scores);
-      const out = back(groupedProduct(a.transpose([0, 2, 1]) as tf.Tensor3D, tokenFirst(v)));
+      const { out, weights: a } = attentionForward(q, k, v, heads);
       save([q, k, v, a]);
       return {
         value: out,
@@ -110,6 +137,8 @@ function attentionOp(heads: number): Attention {
  * `[B, N, H, dh]`), returns softmax(q kᵀ / √dh) v with heads merged back, [B, N, D]. The same
  * values as splitting heads and `tf.matMul(q, k, false, true)`, but every product runs as a
  * depthwise convolution ({@linkcode groupedProduct}), forward and backward.
+ * With fewer queries than keys (q [B, M, D]: only some tokens' outputs are wanted) it gives
+ * [B, M, D], forward only.
  */
 export function attention(
   q: tf.Tensor3D,
@@ -120,6 +149,7 @@ export function attention(
   if (q.shape[2] % heads !== 0) {
     throw new Error(`attention: width ${q.shape[2]} is not a multiple of heads ${heads}`);
   }
+  if (q.shape[1] !== k.shape[1]) return attentionForward(q, k, v, heads).out as tf.Tensor3D;
   return attentionOp(heads)(q, k, v) as tf.Tensor3D;
 }
 

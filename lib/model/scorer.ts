@@ -94,6 +94,7 @@ export function fitKey(
       evidenceOf(params, config, train, { featuresOnly: true }),
       config.knnBankSize,
       seed,
+      config.knnProjection,
     )
     : {};
   const components = activeComponents(config, valNormals.modality);

@@ -15,7 +15,7 @@ import {
   paramVariable,
   type TableSpec,
 } from "../model/madformer.ts";
-import type { MemoryBank } from "../model/knn.ts";
+import { type BankProjection, type MemoryBank, storedWidth } from "../model/knn.ts";
 import { type KeyStats, knnDim } from "../model/detector.ts";
 import type { AdamState } from "./optimizer.ts";
 import type { DatasetRecord } from "./datasets.ts";
@@ -63,7 +63,16 @@ export function encodeCheckpoint(ckpt: Checkpoint): Uint8Array {
     for (const [name, v] of ckpt.adam.v) put(`adam.v.${name}`, v);
   }
   for (const [key, bank] of ckpt.banks) {
-    tensors.set(`bank.${key}`, { shape: [bank.dim, bank.rows], data: bank.transposed });
+    tensors.set(`bank.${key}`, { shape: [storedWidth(bank), bank.rows], data: bank.transposed });
+    const projection = bank.projection;
+    if (projection) {
+      tensors.set(`bankproj.${key}.mean`, { shape: [bank.dim], data: projection.mean });
+      tensors.set(`bankproj.${key}.basis`, {
+        shape: [bank.dim, projection.width],
+        data: projection.basis,
+      });
+      tensors.set(`bankproj.${key}.norms`, { shape: [bank.rows], data: projection.norms });
+    }
   }
   const metadata: Record<string, string> = {
     format: CHECKPOINT_FORMAT,
@@ -186,14 +195,21 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): Checkpoint {
       }
       const table = tables.find((t) => `table:${t.name}` === key.split("|")[0]);
       const dim = knnDim(config.model, component, table?.features ?? 0);
-      if (t.shape.length !== 2 || t.shape[0] !== dim || t.shape[1] < 1) {
+      const projection = bankProjection(tensors, key, dim, t.shape[1], fail);
+      const width = projection?.width ?? dim;
+      if (t.shape.length !== 2 || t.shape[0] !== width || t.shape[1] < 1) {
         fail(
           `memory bank ${key} has shape ${
             t.shape.join("x")
-          }, expected ${dim}xN (saved with another model config?)`,
+          }, expected ${width}xN (saved with another model config?)`,
         );
       }
-      banks.set(key, { dim: t.shape[0], rows: t.shape[1], transposed: t.data });
+      banks.set(key, {
+        dim,
+        rows: t.shape[1],
+        transposed: t.data,
+        ...(projection ? { projection } : {}),
+      });
     }
     let adam: AdamState | null = null;
     if ([...tensors.keys()].some((n) => n.startsWith("adam."))) {
@@ -350,6 +366,31 @@ function minimumParameters(config: Config, tables: TableSpec[]): number {
   for (const t of tables) n += 4 * t.features * D;
   n += m.layers * (4 * D * D + 2 * D * D * m.mlpRatio) * (m.sharedEncoder ? 1 : 2);
   return n;
+}
+
+/**
+ * The principal directions stored beside a memory bank, or null when it compares features
+ * whole; `fail` reports a missing part or a shape that does not fit the bank.
+ */
+function bankProjection(
+  tensors: Map<string, NamedTensor>,
+  key: string,
+  dim: number,
+  rows: number,
+  fail: (message: string) => never,
+): BankProjection | null {
+  const part = (name: string) => tensors.get(`bankproj.${key}.${name}`);
+  const [mean, basis, norms] = [part("mean"), part("basis"), part("norms")];
+  if (!mean && !basis && !norms) return null;
+  if (!mean || !basis || !norms) fail(`memory bank ${key} has an incomplete projection`);
+  const width = basis.shape[1];
+  if (
+    mean.shape.join("x") !== `${dim}` || basis.shape.length !== 2 || basis.shape[0] !== dim ||
+    !(width >= 1) || norms.shape.join("x") !== `${rows}`
+  ) {
+    fail(`memory bank ${key} has a projection that does not fit its ${dim}-wide features`);
+  }
+  return { width, mean: mean.data, basis: basis.data, norms: norms.data };
 }
 
 /** Frees the tensors a checkpoint holds. */

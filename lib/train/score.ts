@@ -75,6 +75,37 @@ export interface ScoreImageOptions {
   backend?: string;
   /** Called after each chunk of images is scored, with the count so far and the total. */
   onProgress?: (scored: number, total: number) => void;
+  /**
+   * Workers already started (and perhaps warmed up), used instead of starting `workers - 1`
+   * new ones and left open for the caller to reuse.
+   */
+  pool?: ScoringPool;
+}
+
+/**
+ * Scoring workers that outlive one call of {@linkcode scoreImagePaths}: start-up (tfjs, the
+ * checkpoint) is paid once, and {@linkcode ScoringPool.warm} pays it before the first images.
+ */
+export class ScoringPool {
+  readonly workers: ScoringWorker[];
+
+  /** Starts `size` workers (scorers besides the calling thread). */
+  constructor(size: number) {
+    this.workers = Array.from({ length: Math.max(0, size) }, () => new ScoringWorker());
+  }
+
+  /** Has every worker load the backend and the checkpoint at `checkpoint` now. */
+  async warm(checkpoint: string, backend = "wasm", cacheDir: string | null = null): Promise<void> {
+    await Promise.all(
+      this.workers.map((worker) =>
+        worker.score({ checkpoint, backend, cacheDir, category: "", paths: [] })
+      ),
+    );
+  }
+
+  close(): void {
+    for (const worker of this.workers) worker.close();
+  }
 }
 
 /** Fewest images per scorer worth a worker's start-up (loading tfjs and the checkpoint). */
@@ -112,7 +143,8 @@ export async function scoreImagePaths(
   const scorers = options.checkpointPath
     ? Math.max(1, Math.min(options.workers ?? 1, Math.floor(total / IMAGES_PER_WORKER)))
     : 1;
-  const pool = Array.from({ length: scorers - 1 }, () => new ScoringWorker());
+  const owned = options.pool ? null : new ScoringPool(scorers - 1);
+  const pool = options.checkpointPath ? (options.pool ?? owned!).workers : [];
   let scoredSoFar = 0;
   const finished = (result: CategoryScores) => {
     scoredSoFar += result.scores.length;
@@ -181,7 +213,7 @@ export async function scoreImagePaths(
     }
     return out;
   } finally {
-    for (const worker of pool) worker.close();
+    owned?.close();
   }
 }
 

@@ -36,11 +36,11 @@ self.onmessage = async (event: MessageEvent<{ id: number; request: WorkerRequest
   try {
     const ckpt = await checkpointFor(request);
     const cache = cacheFor(request.cacheDir);
-    reply = {
-      id,
-      ok: true,
-      result: await scoreCategory(ckpt, request.category, request.paths, cache),
-    };
+    // No images: a warm-up, which only loads the backend and the checkpoint.
+    const result = request.paths.length === 0
+      ? { scores: new Float32Array(0), maps: null }
+      : await scoreCategory(ckpt, request.category, request.paths, cache);
+    reply = { id, ok: true, result };
   } catch (e) {
     reply = { id, ok: false, error: e instanceof Error ? e.message : String(e) };
   }
