@@ -127,8 +127,8 @@ function projectedBank(
 
 /**
  * Mean and top `width` principal directions [dim, width] of row-major features (of the rows in
- * `sample`, or all), by subspace iteration on their covariance. Only the subspace matters for
- * distances, so the directions are an orthonormal basis of it in no particular order.
+ * `sample`, or all), by subspace iteration on their covariance, ordered by the variance they
+ * carry (only the subspace matters for distances; the order makes the leading ones the kept ones).
  */
 export function principalDirections(
   features: Float32Array,
