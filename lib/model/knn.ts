@@ -107,22 +107,35 @@ function projectedBank(
   const sample = n > PCA_ROWS ? rng.shuffle([...Array(n).keys()]).slice(0, PCA_ROWS) : null;
   const { mean, basis } = principalDirections(features, dim, width, sample, rng);
   const rows = keep.length;
-  const centred = new Float32Array(rows * dim);
-  const norms = new Float32Array(rows);
-  keep.forEach((src, r) => {
-    let sq = 0;
-    for (let j = 0; j < dim; j++) {
-      const v = features[src * dim + j] - mean[j];
-      centred[r * dim + j] = v;
-      sq += v * v;
-    }
-    norms[r] = sq;
-  });
+  const { centred, norms } = centreRows(features, dim, mean, keep);
   const transposed = tf.tidy(() =>
     tf.transpose(matMul2d(tf.tensor2d(centred, [rows, dim]), tf.tensor2d(basis, [dim, width])))
       .dataSync() as Float32Array
   );
   return { dim, rows, transposed, projection: { width, mean, basis, norms } };
+}
+
+/** Rows of row-major features (those at `indices`, or all) minus `mean`, and their squared norms. */
+function centreRows(
+  features: Float32Array,
+  dim: number,
+  mean: Float32Array,
+  indices: number[] | null = null,
+): { centred: Float32Array; norms: Float32Array } {
+  const n = indices ? indices.length : features.length / dim;
+  const centred = new Float32Array(n * dim);
+  const norms = new Float32Array(n);
+  for (let r = 0; r < n; r++) {
+    const from = (indices ? indices[r] : r) * dim;
+    let sq = 0;
+    for (let j = 0; j < dim; j++) {
+      const v = features[from + j] - mean[j];
+      centred[r * dim + j] = v;
+      sq += v * v;
+    }
+    norms[r] = sq;
+  }
+  return { centred, norms };
 }
 
 /**
@@ -138,15 +151,12 @@ export function principalDirections(
   rng: Rng,
 ): { mean: Float32Array; basis: Float32Array } {
   const n = sample ? sample.length : features.length / dim;
-  const at = (i: number) => (sample ? sample[i] : i) * dim;
   const mean = new Float32Array(dim);
   for (let i = 0; i < n; i++) {
-    for (let j = 0, o = at(i); j < dim; j++) mean[j] += features[o + j] / n;
+    const from = (sample ? sample[i] : i) * dim;
+    for (let j = 0; j < dim; j++) mean[j] += features[from + j] / n;
   }
-  const centred = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0, o = at(i); j < dim; j++) centred[i * dim + j] = features[o + j] - mean[j];
-  }
+  const { centred } = centreRows(features, dim, mean, sample);
   const k = Math.min(dim, width + PCA_OVERSAMPLE);
   const covariance = tf.tensor2d(
     tf.tidy(() => {
@@ -400,34 +410,29 @@ function knnBlock(bank: MemoryBank, queries: Float32Array, k: number): Float32Ar
   const projection = bank.projection;
   const width = storedWidth(bank);
   const augmented = new Float32Array(q * (width + 1));
-  const queryNorms = new Float32Array(q);
-  // With a projection the queries are centred first (the bank is), and projected below.
-  const centred = projection ? new Float32Array(q * dim) : null;
-  for (let i = 0; i < q; i++) {
-    const row = queries.subarray(i * dim, (i + 1) * dim);
-    let s = 0;
-    if (centred) {
-      for (let j = 0; j < dim; j++) {
-        const v = row[j] - projection!.mean[j];
-        centred[i * dim + j] = v;
-        s += v * v;
-      }
-    } else {
-      augmented.set(row, i * (dim + 1));
-      for (let j = 0; j < dim; j++) s += row[j] * row[j];
-    }
-    augmented[i * (width + 1) + width] = 1;
-    queryNorms[i] = s;
-  }
-  if (centred) {
+  let queryNorms: Float32Array;
+  if (projection) {
+    // The bank is centred, so the queries are too, then projected on its directions.
+    const centred = centreRows(queries, dim, projection.mean);
+    queryNorms = centred.norms;
     const projected = tf.tidy(() =>
-      matMul2d(tf.tensor2d(centred, [q, dim]), tf.tensor2d(projection!.basis, [dim, width]))
+      matMul2d(tf.tensor2d(centred.centred, [q, dim]), tf.tensor2d(projection.basis, [dim, width]))
         .dataSync() as Float32Array
     );
     for (let i = 0; i < q; i++) {
       augmented.set(projected.subarray(i * width, (i + 1) * width), i * (width + 1));
     }
+  } else {
+    queryNorms = new Float32Array(q);
+    for (let i = 0; i < q; i++) {
+      const row = queries.subarray(i * dim, (i + 1) * dim);
+      augmented.set(row, i * (dim + 1));
+      let s = 0;
+      for (let j = 0; j < dim; j++) s += row[j] * row[j];
+      queryNorms[i] = s;
+    }
   }
+  for (let i = 0; i < q; i++) augmented[i * (width + 1) + width] = 1;
   return tf.tidy(() => {
     const query = tf.tensor2d(augmented, [q, width + 1]);
     const best: tf.Tensor[] = [];
