@@ -86,6 +86,37 @@ Deno.test("checkpoint: one saved before knnTokenLayer keeps the encoder-output t
   disposeCheckpoint(current);
 });
 
+Deno.test("checkpoint: one saved before the normalised pixel evidence scores as it did", () => {
+  const added = [
+    "knnContrastPatches",
+    "knnStandardPatches",
+    "imageWeights",
+    "imageHeadEvidence",
+    "calibrateOnAllNormals",
+  ];
+  const bytes = withMetadata(encodeTiny(), (meta) => {
+    const config = JSON.parse(meta.config);
+    for (const key of added) delete config.model[key];
+    meta.config = JSON.stringify(config);
+  });
+  const old = decodeCheckpoint(bytes, "old.safetensors");
+  assert.deepEqual(old.config.model.knnContrastPatches, []);
+  assert.deepEqual(old.config.model.knnStandardPatches, []);
+  assert.equal(old.config.model.imageWeights, "validation");
+  assert.equal(old.config.model.imageHeadEvidence, true);
+  assert.equal(old.config.model.calibrateOnAllNormals, false);
+  disposeCheckpoint(old);
+  const current = decodeCheckpoint(encodeTiny(), "new.safetensors");
+  for (const key of added) {
+    assert.deepEqual(
+      (current.config.model as unknown as Record<string, unknown>)[key],
+      (DEFAULT_CONFIG.model as unknown as Record<string, unknown>)[key],
+      key,
+    );
+  }
+  disposeCheckpoint(current);
+});
+
 Deno.test("checkpoint: a run that never improved (bestMetric -Infinity) loads back", () => {
   const ckpt = tinyCheckpoint();
   ckpt.progress.bestMetric = -Infinity; // JSON writes null

@@ -35,8 +35,23 @@ import { Rng } from "../lib/rng.ts";
 
 await useBackend("wasm");
 
+// A tiny model whose image scores use every head and every feature level, as the heads' tests
+// need; the normalised pixel patches have tests of their own.
 const tiny = mergeConfig(DEFAULT_CONFIG, {
-  model: { imageSize: 32, stem: [2, 2, 2], stemChannels: [8, 16], width: 16, layers: 1, heads: 2 },
+  model: {
+    imageSize: 32,
+    stem: [2, 2, 2],
+    stemChannels: [8, 16],
+    width: 16,
+    layers: 1,
+    heads: 2,
+    knnLevels: [0, 1, 2],
+    knnPixels: true,
+    knnPixelPatches: [],
+    knnStandardPatches: [],
+    knnContrastPatches: [],
+    imageHeadEvidence: true,
+  },
 }).model;
 
 Deno.test("patchify and unpatchify are inverse reshapes", () => {
@@ -456,6 +471,7 @@ Deno.test("validation chooses the smoothed map maximum when it separates better,
     thresholdQuantile: 0.99,
     smoothMaps: false,
     chooseSmoothing: true,
+    imageWeights: "validation" as const,
   };
   const noise = (i: number) => 0.01 * i;
   // Normals carry lone spikes, anomalies wide but lower blocks: only smoothing separates them.

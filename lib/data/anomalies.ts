@@ -115,6 +115,34 @@ export function syntheticImageAnomaly(
   donor: RgbImage,
   kinds: ImageAnomalyKind[] = TRAIN_ANOMALY_KINDS,
 ): SyntheticImageAnomaly {
+  const made = colourAnomaly(rng, image, donor, kinds);
+  // A grey image's defects are grey too: a tint would be found by colour alone, which no real
+  // defect of a greyscale product shows.
+  if (isGrey(image.data)) toGrey(made.data);
+  return made;
+}
+
+/** Whether every pixel of an HWC RGB image has equal channels. */
+export function isGrey(data: Float32Array): boolean {
+  for (let i = 0; i < data.length; i += 3) {
+    if (data[i] !== data[i + 1] || data[i] !== data[i + 2]) return false;
+  }
+  return true;
+}
+
+function toGrey(data: Float32Array): void {
+  for (let i = 0; i < data.length; i += 3) {
+    const v = (data[i] + data[i + 1] + data[i + 2]) / 3;
+    data[i] = data[i + 1] = data[i + 2] = v;
+  }
+}
+
+function colourAnomaly(
+  rng: Rng,
+  image: RgbImage,
+  donor: RgbImage,
+  kinds: ImageAnomalyKind[],
+): SyntheticImageAnomaly {
   const size = image.size;
   const kind = kinds[rng.int(kinds.length)];
   if (kind === "smudge") return smudge(rng, image);
@@ -170,7 +198,7 @@ export const VALIDATION_ANOMALIES_PER_NORMAL = 2;
 /**
  * The deterministic validation anomalies of an image category: two per validation normal, of
  * the held-out kinds, with content donated by training normals, blended in faintly
- * (`VALIDATION_OPACITY`).
+ * (`VALIDATION_OPACITY`). Anomaly k is made from `val[k % val.length]`.
  */
 export function validationImageAnomalies(
   seed: number,

@@ -21,13 +21,14 @@ import {
   reconstructImageTokens,
   tableTokens,
 } from "./madformer.ts";
-import { buildBank, knnDistances, type MemoryBank } from "./knn.ts";
+import { buildBank, type Exclusion, knnDistances, type MemoryBank } from "./knn.ts";
 import { marginalDensityScores } from "./density.ts";
 import { Rng } from "../rng.ts";
 
 /**
  * Names of the evidence components: `recon`, `patch`, `cls`, `knn` and `dens` (tables),
- * `knn<L>` for image feature level L (stem stages, then encoder tokens) and `pix` (raw pixels).
+ * `knn<L>` for image feature level L (stem stages, then encoder tokens), `pix` and `pix<S>` (raw
+ * pixel patches) and `con<S>` (contrast-normalised pixel patches of side S).
  */
 export type Component = string;
 
@@ -79,6 +80,11 @@ export interface KeyStats {
    * validation chose for this dataset; absent in older checkpoints (the config's `smoothMaps`).
    */
   smooth?: boolean;
+  /**
+   * How many normals the statistics were fitted on when calibrated on all of a category's
+   * normals (`calibrateOnAllNormals`); absent when fitted on the validation normals alone.
+   */
+  calibrated?: number;
 }
 
 /**
@@ -157,6 +163,45 @@ function pixelComponent(side: number): Component {
   return side === 0 ? "pix" : `pix${side}`;
 }
 
+/** Contrast-normalised pixel patch sides the kNN head compares, without repeats. */
+export function contrastPatches(config: ModelConfig): number[] {
+  return [...new Set(config.knnContrastPatches)].sort((a, b) => a - b);
+}
+
+/** Image-standardised pixel patch sides the kNN head compares, without repeats. */
+export function standardPatches(config: ModelConfig): number[] {
+  return [...new Set(config.knnStandardPatches)].sort((a, b) => a - b);
+}
+
+/** Images [B, H, W, C] standardised per image and channel (floored spread). */
+export function standardiseImages(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, [1, 2], true);
+    return x.sub(mean).div(variance.sqrt().add(0.01)) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Floor on a patch's pixel standard deviation in contrast normalisation: below it (flat
+ * patches, sensor noise) the pattern is not blown up to full length.
+ */
+export const CONTRAST_FLOOR = 0.05;
+
+/**
+ * Contrast-normalised patches [B, h, w, f*f*C] of patchified pixels: each channel's mean over
+ * the patch removed, then divided by sqrt(f*f*C) * (std + CONTRAST_FLOOR), so a patch with any
+ * real texture has a length near one whatever its brightness and contrast.
+ */
+export function contrastNormalise(patches: tf.Tensor4D, channels: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [B, h, w, D] = patches.shape;
+    const pixels = patches.reshape([B, h, w, D / channels, channels]);
+    const centred = pixels.sub(pixels.mean(3, true)).reshape([B, h, w, D]);
+    const std = centred.square().mean(3, true).sqrt();
+    return centred.div(std.add(CONTRAST_FLOOR).mul(Math.sqrt(D))) as tf.Tensor4D;
+  });
+}
+
 /** Which components a config turns on, in a fixed order. */
 export function activeComponents(config: ModelConfig, modality: "image" | "table"): Component[] {
   const out: Component[] = [];
@@ -165,14 +210,26 @@ export function activeComponents(config: ModelConfig, modality: "image" | "table
     if (modality === "image") {
       out.push(...knnLevels(config).map((l) => `knn${l}`));
       out.push(...pixelPatches(config).map(pixelComponent));
+      out.push(...contrastPatches(config).map((side) => `con${side}`));
+      out.push(...standardPatches(config).map((side) => `std${side}`));
     } else out.push("knn");
   }
   if (modality === "table" && config.densityHead) out.push("dens");
-  if (config.anomalyHead) {
+  const heads = modality === "table" || config.imageHeadEvidence;
+  if (config.anomalyHead && heads) {
     if (modality === "image") out.push("patch");
     out.push("cls");
   }
+  if (!heads) return out.filter((c) => c !== "recon");
   return out;
+}
+
+/**
+ * Components whose memory banks depend on the data alone, not on the model's weights (raw,
+ * standardised and contrast-normalised pixel patches): their banks can be built once per run.
+ */
+export function isPixelComponent(component: Component): boolean {
+  return /^(pix|std|con)\d*$/.test(component);
 }
 
 /**
@@ -183,7 +240,9 @@ export function knnDim(config: ModelConfig, component: Component, features = 0):
   if (component === "knn") return features * config.width;
   if (component === "dens") return features;
   if (component === "pix") return geometry(config).patchDim;
-  if (component.startsWith("pix")) return 3 * Number(component.slice(3)) ** 2;
+  if (["pix", "con", "std"].some((p) => component.startsWith(p))) {
+    return 3 * Number(component.slice(3)) ** 2;
+  }
   const level = Number(component.slice(3));
   return level < config.stem.length - 1 ? config.stemChannels[level] : 2 * config.width;
 }
@@ -203,7 +262,7 @@ export function imageEvidence(
   const levels = config.knnHead ? knnLevels(config) : [];
   const last = config.stem.length - 1;
   const evidence: Evidence = { n, sample: {}, tokens: {}, features: {} };
-  const wantHeads = !options.featuresOnly;
+  const wantHeads = !options.featuresOnly && config.imageHeadEvidence;
   const recon = new Float32Array(n * g.tokens);
   const patch = new Float32Array(n * g.tokens);
   const cls = new Float32Array(n);
@@ -243,10 +302,18 @@ export function imageEvidence(
         }
         evidence.features[name].data.set(feats.dataSync(), start * grid * grid * dim);
       }
-      for (const entry of config.knnHead ? pixelPatches(config) : []) {
-        const side = entry === 0 ? g.patch : entry;
-        const pixels = patchify(x, side);
-        const name = pixelComponent(entry);
+      const pixelSets = [
+        ...pixelPatches(config).map((e) => [pixelComponent(e), e === 0 ? g.patch : e] as const),
+        ...contrastPatches(config).map((side) => [`con${side}`, side] as const),
+        ...standardPatches(config).map((side) => [`std${side}`, side] as const),
+      ];
+      const standard = pixelSets.some(([name]) => name.startsWith("std"))
+        ? standardiseImages(x)
+        : null;
+      for (const [name, side] of config.knnHead ? pixelSets : []) {
+        if (options.skip?.has(name)) continue;
+        const raw = patchify(name.startsWith("std") ? standard! : x, side);
+        const pixels = name.startsWith("con") ? contrastNormalise(raw, 3) : raw;
         const grid = S / side;
         const dim = 3 * side * side;
         if (!evidence.features[name]) {
@@ -371,14 +438,26 @@ export function banksFromEvidence(
   limit: number,
   seed: number,
   projection = 0,
+  built: Record<Component, MemoryBank> = {},
+  pixelProjectionShare = 1,
 ): Record<Component, MemoryBank> {
   const banks: Record<Component, MemoryBank> = {};
   for (const [name, f] of Object.entries(evidence.features)) {
+    // `built` holds banks made earlier from the same data (pixel banks, which no training
+    // changes).
+    if (built[name]) {
+      banks[name] = built[name];
+      continue;
+    }
     const density = name === "dens";
     banks[name] = buildBank(f.data, f.dim, density ? DENSITY_ROWS : limit, new Rng(seed), {
       coreset: !density,
       // Only image features: a table's rows are few and narrow enough to compare whole.
-      projection: f.grid > 1 ? projection : 0,
+      projection: f.grid === 1
+        ? 0
+        : isPixelComponent(name)
+        ? Math.min(projection, Math.floor(pixelProjectionShare * f.dim))
+        : projection,
     });
   }
   return banks;
@@ -397,6 +476,7 @@ export function addKnn(
   imageK: number,
   tableK: number,
   skip?: Set<Component>,
+  leaveOut?: Int32Array,
 ): void {
   for (const [name, f] of Object.entries(evidence.features)) {
     const bank = banks[name];
@@ -405,10 +485,31 @@ export function addKnn(
       evidence.sample[name] = marginalDensityScores(bank, f.data);
       continue;
     }
-    const distances = knnDistances(bank, f.data, f.grid === 1 ? tableK : imageK);
+    const distances = knnDistances(
+      bank,
+      f.data,
+      f.grid === 1 ? tableK : imageK,
+      leaveOut ? exclusionOf(bank, f, leaveOut) : undefined,
+    );
     if (f.grid === 1) evidence.sample[name] = distances;
     else evidence.tokens[name] = { grid: f.grid, values: distances };
   }
+}
+
+/**
+ * The exclusion that scores sample i of `samples` (an index into the samples the bank was built
+ * from, or -1) against the bank without the rows taken from that same sample.
+ *
+ * @throws {Error} when the bank no longer knows where its rows came from (read from a file).
+ */
+function exclusionOf(bank: MemoryBank, features: FeatureSet, samples: Int32Array): Exclusion {
+  if (!bank.sources) throw new Error("leave-one-out scoring needs a freshly built memory bank");
+  const rowsPerSample = features.grid * features.grid;
+  return {
+    rowsPerSample,
+    samples,
+    bankSamples: bank.sources.map((row) => Math.floor(row / rowsPerSample)),
+  };
 }
 
 /** Per-image maximum of a token map, optionally after a 3x3 mean filter. */

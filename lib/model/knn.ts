@@ -11,7 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../rng.ts";
-import { matMul2d } from "./ops.ts";
+import { matMul2d, readTidy } from "./ops.ts";
 
 /**
  * A memory bank: `rows` normal feature vectors of width `dim`, stored transposed. With a
@@ -24,6 +24,11 @@ export interface MemoryBank {
   /** Transposed bank, row-major [width, rows]: width is `dim`, or the projection's width. */
   transposed: Float32Array;
   projection?: BankProjection;
+  /**
+   * Index of the feature row each bank row was taken from (ascending), while the bank is fresh;
+   * not stored in checkpoints. Calibration uses it to leave a sample's own rows out.
+   */
+  sources?: Int32Array;
 }
 
 /**
@@ -81,13 +86,16 @@ export function buildBank(
   }
   const rows = keep.length;
   const width = options.projection ?? 0;
+  const sources = Int32Array.from(keep);
   // Below half the width, centring and projecting the queries costs more than the product saves.
-  if (width > 0 && 2 * width <= dim) return projectedBank(features, dim, keep, width, rng);
+  if (width > 0 && 2 * width <= dim) {
+    return { ...projectedBank(features, dim, keep, width, rng), sources };
+  }
   const transposed = new Float32Array(dim * rows);
   keep.forEach((src, r) => {
     for (let j = 0; j < dim; j++) transposed[j * rows + r] = features[src * dim + j];
   });
-  return { dim, rows, transposed };
+  return { dim, rows, transposed, sources };
 }
 
 /** Rows the principal directions are estimated from (a random sample beyond). */
@@ -108,9 +116,8 @@ function projectedBank(
   const { mean, basis } = principalDirections(features, dim, width, sample, rng);
   const rows = keep.length;
   const { centred, norms } = centreRows(features, dim, mean, keep);
-  const transposed = tf.tidy(() =>
+  const transposed = readTidy(() =>
     tf.transpose(matMul2d(tf.tensor2d(centred, [rows, dim]), tf.tensor2d(basis, [dim, width])))
-      .dataSync() as Float32Array
   );
   return { dim, rows, transposed, projection: { width, mean, basis, norms } };
 }
@@ -159,17 +166,15 @@ export function principalDirections(
   const { centred } = centreRows(features, dim, mean, sample);
   const k = Math.min(dim, width + PCA_OVERSAMPLE);
   const covariance = tf.tensor2d(
-    tf.tidy(() => {
+    readTidy(() => {
       const x = tf.tensor2d(centred, [n, dim]);
-      return matMul2d(tf.transpose(x), x).dataSync() as Float32Array;
+      return matMul2d(tf.transpose(x), x);
     }),
     [dim, dim],
   );
   const times = (q: Float64Array) =>
     Float64Array.from(
-      tf.tidy(() =>
-        matMul2d(covariance, tf.tensor2d(Float32Array.from(q), [dim, k])).dataSync() as Float32Array
-      ),
+      readTidy(() => matMul2d(covariance, tf.tensor2d(Float32Array.from(q), [dim, k]))),
     );
   let q = orthonormalColumns(Float64Array.from({ length: dim * k }, () => rng.normal()), dim, k);
   for (let it = 0; it < PCA_ITERATIONS; it++) q = orthonormalColumns(times(q), dim, k);
@@ -351,9 +356,8 @@ function projectRows(
   pool.forEach((src, i) => rows.set(features.subarray(src * dim, (src + 1) * dim), i * dim));
   if (width >= dim) return { width: dim, data: rows };
   const matrix = Float32Array.from({ length: dim * width }, () => rng.normal() / Math.sqrt(width));
-  const data = tf.tidy(() =>
+  const data = readTidy(() =>
     matMul2d(tf.tensor2d(rows, [pool.length, dim]), tf.tensor2d(matrix, [dim, width]))
-      .dataSync() as Float32Array
   );
   return { width, data };
 }
@@ -393,18 +397,60 @@ const QUERY_BLOCK = 2048;
 /**
  * Mean Euclidean distance of each query row [q, dim] to its k nearest bank rows; returns [q].
  */
-export function knnDistances(bank: MemoryBank, queries: Float32Array, k = 1): Float32Array {
+export function knnDistances(
+  bank: MemoryBank,
+  queries: Float32Array,
+  k = 1,
+  exclude?: Exclusion,
+): Float32Array {
   const q = queries.length / bank.dim;
-  // Query blocks keep the distance matrix (block x CHUNK floats) small for wasm memory.
   const out = new Float32Array(q);
+  if (exclude) {
+    // One sample at a time, its own bank rows pushed out of reach.
+    const { rowsPerSample, samples, bankSamples } = exclude;
+    if (samples.length * rowsPerSample !== q || bankSamples.length !== bank.rows) {
+      throw new Error("knnDistances: exclusion does not match the queries or the bank");
+    }
+    for (let s = 0; s < samples.length; s++) {
+      const own = bankSamples.map((b) => (b === samples[s] ? 1 : 0));
+      const rows = queries.subarray(
+        s * rowsPerSample * bank.dim,
+        (s + 1) * rowsPerSample * bank.dim,
+      );
+      // A bank taken from this sample alone has nothing else to compare with: use it whole.
+      const leaveOut = own.some((v) => v === 1) && own.some((v) => v === 0);
+      out.set(knnBlock(bank, rows, k, leaveOut ? own : null), s * rowsPerSample);
+    }
+    return out;
+  }
+  // Query blocks keep the distance matrix (block x CHUNK floats) small for wasm memory.
   for (let start = 0; start < q; start += QUERY_BLOCK) {
     const end = Math.min(q, start + QUERY_BLOCK);
-    out.set(knnBlock(bank, queries.subarray(start * bank.dim, end * bank.dim), k), start);
+    out.set(knnBlock(bank, queries.subarray(start * bank.dim, end * bank.dim), k, null), start);
   }
   return out;
 }
 
-function knnBlock(bank: MemoryBank, queries: Float32Array, k: number): Float32Array {
+/**
+ * Which bank rows each query may not match: queries come in groups of `rowsPerSample` (the cells
+ * of one image), group s belongs to sample `samples[s]`, bank row r to sample `bankSamples[r]`
+ * (-1 for none). A sample's queries skip the rows taken from that sample: a leave-one-out score.
+ */
+export interface Exclusion {
+  rowsPerSample: number;
+  samples: Int32Array;
+  bankSamples: Int32Array;
+}
+
+/** Large enough to lose every minimum, small enough to stay finite in float32 sums. */
+const EXCLUDED = 1e30;
+
+function knnBlock(
+  bank: MemoryBank,
+  queries: Float32Array,
+  k: number,
+  excluded: Int32Array | null,
+): Float32Array {
   const dim = bank.dim;
   const q = queries.length / dim;
   const projection = bank.projection;
@@ -415,9 +461,8 @@ function knnBlock(bank: MemoryBank, queries: Float32Array, k: number): Float32Ar
     // The bank is centred, so the queries are too, then projected on its directions.
     const centred = centreRows(queries, dim, projection.mean);
     queryNorms = centred.norms;
-    const projected = tf.tidy(() =>
+    const projected = readTidy(() =>
       matMul2d(tf.tensor2d(centred.centred, [q, dim]), tf.tensor2d(projection.basis, [dim, width]))
-        .dataSync() as Float32Array
     );
     for (let i = 0; i < q; i++) {
       augmented.set(projected.subarray(i * width, (i + 1) * width), i * (width + 1));
@@ -433,13 +478,22 @@ function knnBlock(bank: MemoryBank, queries: Float32Array, k: number): Float32Ar
     }
   }
   for (let i = 0; i < q; i++) augmented[i * (width + 1) + width] = 1;
-  return tf.tidy(() => {
+  return readTidy(() => {
     const query = tf.tensor2d(augmented, [q, width + 1]);
     const best: tf.Tensor[] = [];
+    let offset = 0;
     for (const chunk of preparedChunks(bank)) {
       const size = chunk.length / (width + 1);
       // |q - b|² - |q|² for every pair, in one product.
-      const partial = matMul2d(query, tf.tensor2d(chunk, [width + 1, size]));
+      let partial = matMul2d(query, tf.tensor2d(chunk, [width + 1, size]));
+      if (excluded) {
+        const penalty = Float32Array.from(
+          excluded.subarray(offset, offset + size),
+          (v) => v * EXCLUDED,
+        );
+        partial = partial.add(tf.tensor2d(penalty, [1, size]));
+      }
+      offset += size;
       // A plain minimum is far cheaper than top-k on wasm, and k = 1 is the common case.
       best.push(
         k === 1 ? partial.min(1, true) : tf.neg(tf.topk(tf.neg(partial), Math.min(k, size)).values),
@@ -453,6 +507,6 @@ function knnBlock(bank: MemoryBank, queries: Float32Array, k: number): Float32Ar
       ? all.min(1, true)
       : tf.neg(tf.topk(tf.neg(all), kept).values);
     const squared = nearest.add(tf.tensor2d(queryNorms, [q, 1]));
-    return tf.sqrt(tf.relu(squared)).mean(1).dataSync() as Float32Array;
+    return tf.sqrt(tf.relu(squared)).mean(1);
   });
 }

@@ -27,6 +27,7 @@ import {
 } from "./detector.ts";
 import type { MemoryBank } from "./knn.ts";
 import { auroc } from "../metrics/ranking.ts";
+import { validationImageAnomalies } from "../data/anomalies.ts";
 import { thresholdFromNormals } from "../metrics/threshold.ts";
 
 /** Samples of one dataset: images (RGB float arrays) or normalised table rows. */
@@ -88,6 +89,7 @@ export function fitKey(
   valNormals: Samples,
   valAnomalies: Samples,
   seed: number,
+  built: Record<string, MemoryBank> = {},
 ): { fitted: FittedKey; report: FitReport } {
   const banks = config.knnHead || config.densityHead
     ? banksFromEvidence(
@@ -95,6 +97,8 @@ export function fitKey(
       config.knnBankSize,
       seed,
       config.knnProjection,
+      built,
+      config.pixelProjectionShare,
     )
     : {};
   const components = activeComponents(config, valNormals.modality);
@@ -114,15 +118,20 @@ export function fitScoring(
   components: string[],
   config: Pick<
     ModelConfig,
-    "minComponentWeight" | "thresholdQuantile" | "smoothMaps" | "chooseSmoothing"
+    | "minComponentWeight"
+    | "thresholdQuantile"
+    | "smoothMaps"
+    | "chooseSmoothing"
+    | "imageWeights"
   >,
   modality: "image" | "table",
 ): { stats: KeyStats; report: FitReport } {
   const choices = modality === "image" && config.chooseSmoothing ? [false, true] : [
     config.smoothMaps,
   ];
+  const equal = modality === "image" && config.imageWeights === "equal";
   return choices
-    .map((smooth) => fitCombination(normals, anomalies, components, config, smooth))
+    .map((smooth) => fitCombination(normals, anomalies, components, config, smooth, equal))
     .reduce((a, b) => (b.report.auroc > a.report.auroc ? b : a));
 }
 
@@ -136,6 +145,7 @@ export function fitCombination(
   components: string[],
   config: Pick<ModelConfig, "minComponentWeight" | "thresholdQuantile">,
   smooth: boolean,
+  equalWeights = false,
 ): { stats: KeyStats; report: FitReport } {
   const nN = normals.n;
   const nA = anomalies.n;
@@ -147,11 +157,10 @@ export function fitCombination(
   for (const c of components.filter((c) => rawN[c] && rawA[c])) {
     componentAuroc[c] = auroc(Float32Array.from([...rawN[c], ...rawA[c]]), labels);
   }
-  const stats = {
-    ...base,
-    weights: weightsFromAuroc(componentAuroc, config.minComponentWeight),
-    smooth,
-  };
+  const weights = equalWeights
+    ? Object.fromEntries(Object.keys(componentAuroc).map((c, _, all) => [c, 1 / all.length]))
+    : weightsFromAuroc(componentAuroc, config.minComponentWeight);
+  const stats = { ...base, weights, smooth };
   const sN = combineScores(normals, components, stats, smooth);
   const sA = combineScores(anomalies, components, stats, smooth);
   const all = Float32Array.from([...sN.scores, ...sA.scores]);
@@ -161,6 +170,106 @@ export function fitCombination(
   // on that share.
   const threshold = thresholdFromNormals(sN.scores, config.thresholdQuantile);
   return { stats: { ...stats, threshold }, report };
+}
+
+/**
+ * Fits an image category from its training and validation normals: {@linkcode fitKey} against
+ * the validation anomalies made with `anomalySeed`, then, with `calibrateOnAllNormals`,
+ * {@linkcode calibrateImageKey} on the banks just built. `built` as for fitKey.
+ */
+export function fitImageKey(
+  params: Params,
+  config: ModelConfig,
+  train: Float32Array[],
+  val: Float32Array[],
+  seed: number,
+  anomalySeed: number,
+  built: Record<string, MemoryBank> = {},
+): { fitted: FittedKey; report: FitReport } {
+  const valAnomalies = validationImageAnomalies(anomalySeed, val, train, config.imageSize);
+  const { fitted, report } = fitKey(
+    params,
+    config,
+    { modality: "image", images: train },
+    { modality: "image", images: val },
+    { modality: "image", images: valAnomalies },
+    seed,
+    built,
+  );
+  if (!config.calibrateOnAllNormals) return { fitted, report };
+  const calibrated = calibrateImageKey(params, config, fitted.banks, train, val, anomalySeed);
+  return { fitted: { ...fitted, stats: calibrated.stats }, report: calibrated.report };
+}
+
+/** Images scored per chunk in calibration, so that features of hundreds of images never coexist. */
+const CALIBRATION_CHUNK = 32;
+
+/**
+ * Calibrates an image category on all its normals: every training normal is scored against
+ * `banks` (built from `train`, fresh from {@linkcode fitKey}) without its own rows, each
+ * validation normal against the whole banks, and synthetic anomalies made from all of them
+ * (kinds held out from training, blended in faintly) likewise; standardisation, threshold and
+ * map reduction are then fitted on that evidence as {@linkcode fitScoring} does on validation.
+ */
+export function calibrateImageKey(
+  params: Params,
+  config: ModelConfig,
+  banks: Record<string, MemoryBank>,
+  train: Float32Array[],
+  val: Float32Array[],
+  anomalySeed: number,
+): { stats: KeyStats; report: FitReport } {
+  const normals = [...train, ...val];
+  const owners = Int32Array.from(normals, (_, i) => (i < train.length ? i : -1));
+  const anomalies = validationImageAnomalies(anomalySeed, normals, train, config.imageSize);
+  const anomalyOwners = Int32Array.from(anomalies, (_, k) => owners[k % normals.length]);
+  const scored = (images: Float32Array[], ids: Int32Array) => {
+    const parts: Evidence[] = [];
+    for (let start = 0; start < images.length; start += CALIBRATION_CHUNK) {
+      const chunk = images.slice(start, start + CALIBRATION_CHUNK);
+      const evidence = imageEvidence(params, config, chunk);
+      addKnn(
+        evidence,
+        banks,
+        config.knnK,
+        config.tableKnnK,
+        undefined,
+        ids.subarray(start, start + chunk.length),
+      );
+      parts.push({ ...evidence, features: {} });
+    }
+    return concatEvidence(parts);
+  };
+  const fit = fitScoring(
+    scored(normals, owners),
+    scored(anomalies, anomalyOwners),
+    activeComponents(config, "image"),
+    config,
+    "image",
+  );
+  return { ...fit, stats: { ...fit.stats, calibrated: normals.length } };
+}
+
+/** Evidence of several sample sets, one after the other (scores and maps; no features). */
+export function concatEvidence(parts: Evidence[]): Evidence {
+  const n = parts.reduce((s, p) => s + p.n, 0);
+  const out: Evidence = { n, sample: {}, tokens: {}, features: {} };
+  const join = (arrays: Float32Array[]) => {
+    const all = new Float32Array(arrays.reduce((s, a) => s + a.length, 0));
+    let offset = 0;
+    for (const a of arrays) {
+      all.set(a, offset);
+      offset += a.length;
+    }
+    return all;
+  };
+  for (const name of Object.keys(parts[0]?.sample ?? {})) {
+    out.sample[name] = join(parts.map((p) => p.sample[name]));
+  }
+  for (const [name, map] of Object.entries(parts[0]?.tokens ?? {})) {
+    out.tokens[name] = { grid: map.grid, values: join(parts.map((p) => p.tokens[name].values)) };
+  }
+  return out;
 }
 
 /** Scores new samples with a fitted scorer: combined scores, and maps for images. */

@@ -140,6 +140,12 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): Checkpoint {
   if (!storedModel || !("knnTokenLayer" in storedModel)) {
     config.model.knnTokenLayer = config.model.layers;
   }
+  // Checkpoints from before the normalised pixel evidence keep scoring as they did.
+  for (const [key, legacy] of Object.entries(LEGACY_MODEL)) {
+    if (!storedModel || !(key in storedModel)) {
+      (config.model as unknown as Record<string, unknown>)[key] = structuredClone(legacy);
+    }
+  }
   const tables = checkTables(json("tables"), fail);
   const datasets = checkDatasets(json("datasets"), tables, path, fail);
   const stats = checkStats(json("stats"), fail);
@@ -190,7 +196,7 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): Checkpoint {
       if (!name.startsWith("bank.")) continue;
       const key = name.slice(5);
       const component = key.split("|")[1] ?? "";
-      if (!/^(knn\d*|pix\d*|dens)$/.test(component)) {
+      if (!/^(knn\d*|pix\d*|std\d+|con\d+|dens)$/.test(component)) {
         fail(`memory bank ${key} names no known component`);
       }
       const table = tables.find((t) => `table:${t.name}` === key.split("|")[0]);
@@ -392,6 +398,16 @@ function bankProjection(
   }
   return { width, mean: mean.data, basis: basis.data, norms: norms.data };
 }
+
+/** What model settings added since the first checkpoints meant before they existed. */
+const LEGACY_MODEL: Partial<Config["model"]> = {
+  knnContrastPatches: [],
+  knnStandardPatches: [],
+  imageWeights: "validation",
+  imageHeadEvidence: true,
+  calibrateOnAllNormals: false,
+  pixelProjectionShare: 1,
+};
 
 /** Frees the tensors a checkpoint holds. */
 export function disposeCheckpoint(ckpt: Checkpoint): void {

@@ -16,10 +16,16 @@ import {
   prepareImages,
   prepareTable,
 } from "./datasets.ts";
-import { fitKey, type FittedKey, type Samples, scoreKey } from "../model/scorer.ts";
+import { fitImageKey, type FittedKey, type Samples, scoreKey } from "../model/scorer.ts";
 import type { MemoryBank } from "../model/knn.ts";
-import { smoothsMaps, upsampleMap, weightOf } from "../model/detector.ts";
-import { validationImageAnomalies } from "../data/anomalies.ts";
+import {
+  activeComponents,
+  imageEvidence,
+  sampleScores,
+  smoothsMaps,
+  upsampleMap,
+  weightOf,
+} from "../model/detector.ts";
 import type { ImageSample } from "../data/types.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { decodeMask } from "../data/images.ts";
@@ -163,14 +169,13 @@ export async function imageScorer(
   const size = ckpt.config.model.imageSize;
   const train = await decodeAll(cache, prepared.train, size);
   const val = await decodeAll(cache, prepared.val, size);
-  const valAnomalies = validationImageAnomalies(ckpt.config.train.seed + 104729, val, train, size);
-  const { fitted } = fitKey(
+  const { fitted } = fitImageKey(
     ckpt.params,
     ckpt.config.model,
-    { modality: "image", images: train },
-    { modality: "image", images: val },
-    { modality: "image", images: valAnomalies },
+    train,
+    val,
     ckpt.config.train.seed,
+    ckpt.config.train.seed + 104729,
   );
   return fitted;
 }
@@ -198,7 +203,10 @@ async function evaluateImages(
       fitted.stats.threshold,
       `${prepared.record.name} (${prepared.record.source})`,
     ),
-    components: componentResults(parts, fitted, labels),
+    components: [
+      ...componentResults(parts, fitted, labels),
+      ...headResults(ckpt, images, labels, smoothsMaps(fitted.stats, config)),
+    ],
     imageScore: smoothsMaps(fitted.stats, ckpt.config.model) ? "smoothed_max" : "max",
     scores,
     labels,
@@ -226,6 +234,30 @@ export function componentResults(
     name,
     weight: weightOf(fitted.stats, name, names),
     auroc: auroc(parts[name], labels),
+  }));
+}
+
+/**
+ * The trained heads' image evidence (reconstruction, sigmoid) when it does not count in the
+ * score (`imageHeadEvidence` off): each component's test AUROC alone, with a share of 0, so the
+ * report still shows what they would have added.
+ */
+function headResults(
+  ckpt: Checkpoint,
+  images: Float32Array[],
+  labels: Uint8Array,
+  smooth: boolean,
+): ComponentResult[] {
+  const config = ckpt.config.model;
+  if (config.imageHeadEvidence || !(config.reconstructionHead || config.anomalyHead)) return [];
+  const withHeads = { ...config, imageHeadEvidence: true, knnHead: false };
+  const heads = activeComponents(withHeads, "image");
+  const evidence = imageEvidence(ckpt.params, withHeads, images);
+  const scores = sampleScores(evidence, heads, smooth);
+  return heads.filter((c) => scores[c]).map((name) => ({
+    name,
+    weight: 0,
+    auroc: auroc(scores[name], labels),
   }));
 }
 

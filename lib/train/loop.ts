@@ -17,8 +17,8 @@ import {
   randomMask,
   type TableSpec,
 } from "../model/madformer.ts";
-import { fitKey, type FittedKey, type Samples } from "../model/scorer.ts";
-import type { KeyStats } from "../model/detector.ts";
+import { fitImageKey, fitKey, type FittedKey, type Samples } from "../model/scorer.ts";
+import { isPixelComponent, type KeyStats } from "../model/detector.ts";
 import type { MemoryBank } from "../model/knn.ts";
 import {
   syntheticImageAnomaly,
@@ -238,6 +238,8 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   }
   const epochsThisCall = options.stopAfterEpochs ?? Infinity;
   const startEpoch = progress.epoch;
+  // Banks of raw-pixel evidence depend on the data alone: built in the first validation, reused.
+  const pixelBanks = new Map<string, Record<string, MemoryBank>>();
 
   while (progress.epoch < t.epochs && progress.epoch - startEpoch < epochsThisCall) {
     const epoch = progress.epoch + 1;
@@ -298,7 +300,9 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         { modality: "image", images: d.val },
         { modality: "image", images: d.valAnomalies },
         t.seed,
+        pixelBanks.get(key),
       );
+      pixelBanks.set(key, pixelBanksOf(f.banks));
       nextFitted.set(key, f);
       val[key] = report;
     }
@@ -351,6 +355,9 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     options.onEpoch?.(row);
   }
   if (resumed) disposeCheckpoint({ ...resumed, params: new Map(), adam: null });
+  if (!stoppedEarly && progress.epoch >= t.epochs && m.calibrateOnAllNormals) {
+    await calibrateBest(best, imageData, pixelBanks, t.seed, log, options.quiet ?? false);
+  }
   return {
     out: options.out,
     best,
@@ -361,6 +368,62 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     rows,
     stoppedEarly,
   };
+}
+
+/** The banks of a fit that depend on the data alone (see `isPixelComponent`). */
+function pixelBanksOf(banks: Record<string, MemoryBank>): Record<string, MemoryBank> {
+  return Object.fromEntries(Object.entries(banks).filter(([name]) => isPixelComponent(name)));
+}
+
+/**
+ * Refits the best checkpoint's image categories on all their normals (`calibrateImageKey`) and
+ * rewrites it; a checkpoint whose categories are already calibrated is left as it is. The
+ * banks are rebuilt as validation built them (same features, same seed), so they are the same.
+ */
+async function calibrateBest(
+  best: string,
+  imageData: ImageData[],
+  pixelBanks: Map<string, Record<string, MemoryBank>>,
+  seed: number,
+  log: RunLog,
+  quiet: boolean,
+): Promise<void> {
+  // No best checkpoint when no epoch validated: nothing to calibrate.
+  if (!(await Deno.stat(best).then(() => true, () => false))) return;
+  const ckpt = await loadCheckpoint(best);
+  try {
+    const todo = imageData.filter((d) => !ckpt.stats[datasetKey(d.prepared.record)]?.calibrated);
+    if (todo.length === 0) return;
+    const bar = new Progress("calibrating on all normals", todo.length, { quiet });
+    const lines: string[] = [];
+    for (const d of todo) {
+      const key = datasetKey(d.prepared.record);
+      const index = imageData.indexOf(d);
+      const { fitted, report } = fitImageKey(
+        ckpt.params,
+        ckpt.config.model,
+        d.train,
+        d.val,
+        seed,
+        seed + 104729 * (index + 1),
+        pixelBanks.get(key),
+      );
+      ckpt.stats[key] = fitted.stats;
+      for (const [component, bank] of Object.entries(fitted.banks)) {
+        ckpt.banks.set(`${key}|${component}`, bank);
+      }
+      lines.push(
+        `${key} ${report.auroc.toFixed(4)} on ${fitted.stats.calibrated} normals` +
+          ` (${report.smooth ? "smoothed" : "plain"} map maximum)`,
+      );
+      bar.tick(1);
+    }
+    bar.done();
+    await saveCheckpoint(best, ckpt);
+    log.line(`calibrated ${best}: ${lines.join(", ")}`);
+  } finally {
+    disposeCheckpoint(ckpt);
+  }
 }
 
 function protocolFor(path: string): SplitSpec["protocol"] {

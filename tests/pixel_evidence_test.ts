@@ -1,0 +1,254 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { useBackend } from "../lib/backend/mod.ts";
+import { DEFAULT_CONFIG, mergeConfig, validateConfig } from "../lib/model/config.ts";
+import {
+  activeComponents,
+  addKnn,
+  banksFromEvidence,
+  CONTRAST_FLOOR,
+  contrastNormalise,
+  type Evidence,
+  imageEvidence,
+  isPixelComponent,
+  knnDim,
+  standardiseImages,
+} from "../lib/model/detector.ts";
+import { initParams, patchify } from "../lib/model/madformer.ts";
+import { buildBank, knnDistances } from "../lib/model/knn.ts";
+import { calibrateImageKey, concatEvidence, fitImageKey, fitScoring } from "../lib/model/scorer.ts";
+import { isGrey, syntheticImageAnomaly } from "../lib/data/anomalies.ts";
+import { Rng } from "../lib/rng.ts";
+
+await useBackend("wasm");
+
+// The default image scoring on a small model: learned stem features plus the pixel patches.
+const small = mergeConfig(DEFAULT_CONFIG, {
+  model: { imageSize: 32, stem: [2, 2, 2], stemChannels: [8, 16], width: 16, layers: 1, heads: 2 },
+}).model;
+
+function randomImage(rng: Rng, size = 32): Float32Array {
+  return Float32Array.from({ length: size * size * 3 }, () => rng.next());
+}
+
+Deno.test("contrast normalisation ignores brightness, and contrast above the floor", () => {
+  const rng = new Rng(1);
+  const image = randomImage(rng, 8);
+  const side = 4;
+  const [a, b, c, flat] = tf.tidy(() => {
+    const x = tf.tensor4d(image, [1, 8, 8, 3]);
+    const norm = (t: tf.Tensor4D) => contrastNormalise(patchify(t, side), 3).dataSync();
+    return [
+      norm(x),
+      norm(x.add(0.3) as tf.Tensor4D),
+      norm(x.mul(10) as tf.Tensor4D),
+      norm(tf.fill([1, 8, 8, 3], 0.7) as tf.Tensor4D),
+    ];
+  });
+  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-5, "an offset changes nothing"));
+  // Ten times the contrast: the same pattern, longer by (10 std + floor) / (std + floor) at most.
+  let dot = 0, na = 0, nc = 0;
+  a.forEach((v, i) => {
+    dot += v * c[i];
+    na += v * v;
+    nc += c[i] * c[i];
+  });
+  assert.ok(dot / Math.sqrt(na * nc) > 0.9999, "same direction");
+  // Uniform noise has std ~0.29 per pixel: a length near std / (std + floor), below one.
+  const cells = a.length / (side * side * 3);
+  assert.ok(
+    Math.sqrt(na / cells) < 1 && Math.sqrt(na / cells) > 0.29 / (0.29 + CONTRAST_FLOOR) - 0.1,
+  );
+  assert.ok(flat.every((v) => Math.abs(v) < 1e-5), "a flat patch is the zero pattern");
+});
+
+Deno.test("image standardisation: zero mean per image and channel, gain and offset removed", () => {
+  const rng = new Rng(2);
+  const image = randomImage(rng, 16);
+  const [plain, changed] = tf.tidy(() => {
+    const x = tf.tensor4d(image, [1, 16, 16, 3]);
+    const y = x.mul(tf.tensor1d([0.5, 1.5, 1])).add(tf.tensor1d([0.1, -0.2, 0.3])) as tf.Tensor4D;
+    return [standardiseImages(x).dataSync(), standardiseImages(y).dataSync()];
+  });
+  for (let c = 0; c < 3; c++) {
+    let mean = 0;
+    for (let i = c; i < plain.length; i += 3) mean += plain[i];
+    assert.ok(Math.abs(mean / (plain.length / 3)) < 1e-5);
+  }
+  // Only the floor (0.01 on spreads of 0.14 to 0.43) leaves a difference, of a few percent.
+  plain.forEach((v, i) => assert.ok(Math.abs(v - changed[i]) < 0.08 * Math.abs(v) + 1e-3));
+});
+
+Deno.test("default image components: learned stem features and the pixel patches, no heads", () => {
+  const components = activeComponents(small, "image");
+  assert.deepEqual(components, ["knn0", "pix4", "con4", "con8", "std4", "std8"]);
+  assert.deepEqual(
+    activeComponents({ ...small, imageHeadEvidence: true }, "image"),
+    ["recon", ...components, "patch", "cls"],
+  );
+  // Tables keep every head.
+  assert.deepEqual(activeComponents(small, "table"), ["recon", "knn", "dens", "cls"]);
+  assert.ok(["pix", "pix4", "std8", "con16"].every(isPixelComponent));
+  assert.ok(!["knn0", "knn", "dens", "recon", "cls"].some(isPixelComponent));
+  const params = initParams(small, [], 0);
+  const rng = new Rng(3);
+  const evidence = imageEvidence(params, small, [randomImage(rng), randomImage(rng)]);
+  for (const c of components) {
+    assert.equal(knnDim(small, c), evidence.features[c].dim, c);
+  }
+  assert.equal(evidence.features.con8.grid, 4);
+  assert.equal(evidence.features.std4.data.length, 2 * 8 * 8 * 48);
+  assert.deepEqual(Object.keys(evidence.tokens), [], "no head evidence is computed");
+  // Pixel views are compared in half their width (at most knnProjection), learned ones whole.
+  const banks = banksFromEvidence(
+    evidence,
+    50,
+    0,
+    small.knnProjection,
+    {},
+    small.pixelProjectionShare,
+  );
+  assert.equal(banks.pix4.projection?.width, 24);
+  assert.equal(banks.con8.projection?.width, 64);
+  assert.equal(banks.knn0.projection, undefined);
+  assert.throws(
+    () =>
+      validateConfig({
+        ...DEFAULT_CONFIG,
+        model: { ...DEFAULT_CONFIG.model, imageWeights: "x" as "equal" },
+      }),
+    /imageWeights must be one of equal, validation/,
+  );
+  assert.throws(
+    () => mergeConfig(DEFAULT_CONFIG, { model: { knnContrastPatches: [5] } }),
+    /knnContrastPatches: 5 does not divide imageSize 128/,
+  );
+});
+
+Deno.test("leave-one-out kNN: a sample's queries skip the bank rows taken from it", () => {
+  const rng = new Rng(4);
+  const dim = 5;
+  const perSample = 6;
+  const samples = 4;
+  const rows = Float32Array.from({ length: samples * perSample * dim }, () => rng.normal());
+  const bank = buildBank(rows, dim, 1000, rng);
+  assert.deepEqual(Array.from(bank.sources!), [...Array(samples * perSample).keys()]);
+  const ids = Int32Array.from([0, 1, 2, 3]);
+  const bankSamples = bank.sources!.map((r) => Math.floor(r / perSample));
+  const plain = knnDistances(bank, rows, 1);
+  assert.ok(plain.every((d) => d < 1e-3), "every row finds itself");
+  const left = knnDistances(bank, rows, 1, { rowsPerSample: perSample, samples: ids, bankSamples });
+  for (let q = 0; q < samples * perSample; q++) {
+    const own = Math.floor(q / perSample);
+    let want = Infinity;
+    for (let r = 0; r < samples * perSample; r++) {
+      if (Math.floor(r / perSample) === own) continue;
+      let sq = 0;
+      for (let j = 0; j < dim; j++) sq += (rows[q * dim + j] - rows[r * dim + j]) ** 2;
+      want = Math.min(want, Math.sqrt(sq));
+    }
+    assert.ok(Math.abs(left[q] - want) < 1e-3, `query ${q}: ${left[q]} vs ${want}`);
+  }
+  // A sample of -1 (not in the bank) is scored against all of it.
+  const none = knnDistances(bank, rows.subarray(0, perSample * dim), 1, {
+    rowsPerSample: perSample,
+    samples: Int32Array.from([-1]),
+    bankSamples,
+  });
+  assert.deepEqual(Array.from(none), Array.from(plain.subarray(0, perSample)));
+  assert.throws(
+    () => knnDistances(bank, rows, 1, { rowsPerSample: 5, samples: ids, bankSamples }),
+    /exclusion does not match/,
+  );
+});
+
+Deno.test("equal image weights: every component counts the same, tables keep validation weights", () => {
+  const n = 6;
+  const tokens = (scale: number, offset: number) => ({
+    grid: 1,
+    values: Float32Array.from({ length: n }, (_, i) => offset + scale * i),
+  });
+  const evidence = (offset: number): Evidence => ({
+    n,
+    sample: {},
+    tokens: { knn0: tokens(1, offset), con4: tokens(0.1, offset * 0.01) },
+    features: {},
+  });
+  const config = {
+    minComponentWeight: 0.05,
+    thresholdQuantile: 0.99,
+    smoothMaps: false,
+    chooseSmoothing: false,
+  };
+  const equal = fitScoring(evidence(0), evidence(5), ["knn0", "con4"], {
+    ...config,
+    imageWeights: "equal",
+  }, "image");
+  assert.deepEqual(equal.stats.weights, { knn0: 0.5, con4: 0.5 });
+  const weighted = fitScoring(evidence(0), evidence(5), ["knn0", "con4"], {
+    ...config,
+    imageWeights: "validation",
+  }, "image");
+  assert.ok(weighted.stats.weights!.knn0 > weighted.stats.weights!.con4);
+});
+
+Deno.test("calibration on all normals: leave-one-out training normals, fitted on all of them", () => {
+  const rng = new Rng(5);
+  const config = { ...small, knnBankSize: 100000 };
+  const params = initParams(config, [], 0);
+  const train = Array.from({ length: 6 }, () => randomImage(rng));
+  const val = Array.from({ length: 2 }, () => randomImage(rng));
+  const { fitted } = fitImageKey(params, config, train, val, 0, 11);
+  assert.equal(fitted.stats.calibrated, 8);
+  assert.deepEqual(Object.values(fitted.stats.weights!), Array(6).fill(1 / 6));
+  // Scored against the whole bank a training image finds itself; left out, it cannot (knn0: the
+  // pixel views are projected, so even a row's distance to itself keeps what the directions miss).
+  const evidence = imageEvidence(params, config, [train[0]]);
+  addKnn(evidence, fitted.banks, 1, 5);
+  const self = Math.max(...evidence.tokens.knn0.values);
+  assert.ok(self < 0.02, `found itself at ${self}`);
+  const left = imageEvidence(params, config, [train[0]]);
+  addKnn(left, fitted.banks, 1, 5, undefined, Int32Array.from([0]));
+  assert.ok(Math.min(...left.tokens.knn0.values) > 10 * self);
+  // The same calibration from the banks directly, and twice the anomalies of the normals.
+  const again = calibrateImageKey(params, config, fitted.banks, train, val, 11);
+  assert.deepEqual(again.stats, fitted.stats);
+  // Banks read back from a checkpoint do not know their rows' sources: a clear error.
+  const stored = banksFromEvidence(
+    imageEvidence(params, config, train, { featuresOnly: true }),
+    100,
+    0,
+  );
+  for (const bank of Object.values(stored)) delete bank.sources;
+  assert.throws(() => calibrateImageKey(params, config, stored, train, val, 11), /freshly built/);
+});
+
+Deno.test("concatEvidence joins scores and maps in order", () => {
+  const part = (v: number, n: number): Evidence => ({
+    n,
+    sample: { cls: new Float32Array(n).fill(v) },
+    tokens: { knn0: { grid: 2, values: new Float32Array(4 * n).fill(v) } },
+    features: {},
+  });
+  const joined = concatEvidence([part(1, 2), part(2, 1)]);
+  assert.equal(joined.n, 3);
+  assert.deepEqual(Array.from(joined.sample.cls), [1, 1, 2]);
+  assert.deepEqual(Array.from(joined.tokens.knn0.values), [
+    ...Array(8).fill(1),
+    ...Array(4).fill(2),
+  ]);
+});
+
+Deno.test("a grey image's synthetic anomalies stay grey", () => {
+  const rng = new Rng(6);
+  const size = 24;
+  const grey = new Float32Array(size * size * 3);
+  for (let i = 0; i < size * size; i++) grey.fill(rng.next(), i * 3, i * 3 + 3);
+  const colour = randomImage(rng, size);
+  assert.ok(isGrey(grey) && !isGrey(colour));
+  for (let k = 0; k < 30; k++) {
+    const kinds = [["cutpaste"], ["noise-shape"], ["scar"], ["smudge"]][k % 4] as never;
+    const made = syntheticImageAnomaly(rng, { size, data: grey }, { size, data: colour }, kinds);
+    assert.ok(isGrey(made.data), `kind ${made.kind}`);
+  }
+});
