@@ -17,12 +17,16 @@ import { DEFAULT_CONFIG } from "../lib/model/config.ts";
 import { geometry } from "../lib/model/madformer.ts";
 import { defaultDataPaths } from "../lib/data/sources.ts";
 import {
+  BENCH_TABLE,
   disposeFixture,
+  imagePoolStep,
   imageTrainStep,
   stepFixture,
+  tablePoolStep,
   tableTrainStep,
   timeSteps,
 } from "../lib/bench/step.ts";
+import { GradientPool } from "../lib/train/parallel.ts";
 import { torchStep } from "../lib/bench/torch.ts";
 import { RssTracker, watchChildPeak } from "../lib/bench/memory.ts";
 import { quickCheckpoint, scoringThroughput } from "../lib/bench/scoring.ts";
@@ -59,13 +63,26 @@ async function main(): Promise<void> {
     const rss = new RssTracker();
     rss.start();
     const fixture = stepFixture(config);
-    const bar = new Progress("image steps", steps);
-    const image = timeSteps(() => imageTrainStep(fixture), steps, 2, () => {
-      rss.sample();
-      bar.tick();
-    });
-    bar.done(`${image.medianMs.toFixed(0)} ms median`);
-    const table = timeSteps(() => tableTrainStep(fixture), steps, 2, () => rss.sample());
+    const shards = navigator.hardwareConcurrency || 1;
+    const pool = await GradientPool.start(
+      shards,
+      config,
+      fixture.params.size > 0 ? [{ name: BENCH_TABLE, features: fixture.rows.d }] : [],
+    );
+    const bar = new Progress(`image steps (${shards} shards)`, steps);
+    let image, table;
+    try {
+      image = await timeSteps(() => imagePoolStep(fixture, pool), steps, 2, () => {
+        rss.sample();
+        bar.tick();
+      });
+      bar.done(`${image.medianMs.toFixed(0)} ms median`);
+      table = await timeSteps(() => tablePoolStep(fixture, pool), steps, 2, () => rss.sample());
+    } finally {
+      pool.close();
+    }
+    const oneImage = await timeSteps(() => imageTrainStep(fixture), steps, 2, () => rss.sample());
+    const oneTable = await timeSteps(() => tableTrainStep(fixture), steps, 2, () => rss.sample());
     disposeFixture(fixture);
     rss.stop();
     const stepPeak = rss.peak;
@@ -118,8 +135,11 @@ async function main(): Promise<void> {
       step: {
         batch,
         steps,
+        shards,
         imageStepMs: image.medianMs,
         tableStepMs: table.medianMs,
+        oneThreadImageStepMs: oneImage.medianMs,
+        oneThreadTableStepMs: oneTable.medianMs,
         tableBatch: config.train.tableBatchSize,
         tokensPerSecond: tokens / (image.medianMs / 1000),
         imagesPerSecond: batch / (image.medianMs / 1000),

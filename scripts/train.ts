@@ -13,7 +13,7 @@ import { train } from "../lib/train/loop.ts";
 import { defaultDataPaths } from "../lib/data/sources.ts";
 
 const USAGE = "usage: deno task train [--images DIR]... [--table FILE]... [--config FILE.json] " +
-  "[--epochs N] [--batch-size N] [--lr X] [--seed N] [--resume CKPT] [--out DIR] " +
+  "[--epochs N] [--batch-size N] [--lr X] [--seed N] [--shards N] [--resume CKPT] [--out DIR] " +
   "[--backend auto|wasm|cpu|tensorflow] [--quiet]";
 
 async function main(): Promise<void> {
@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     "batch-size": { type: "string" },
     lr: { type: "string" },
     seed: { type: "string" },
+    shards: { type: "string" },
     resume: { type: "string" },
     out: { type: "string" },
     backend: { type: "string", default: "auto" },
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
   set("batchSize", "batch-size", flags["batch-size"]);
   set("lr", "lr", flags.lr);
   set("seed", "seed", flags.seed);
+  set("shards", "shards", flags.shards);
   const config = mergeConfig(base, { train: train_ }, "command-line flags");
 
   let imageDirs = flags.images ?? [];

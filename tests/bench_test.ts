@@ -30,7 +30,7 @@ Deno.test("bench step: image and table steps train the model", async () => {
   assert.equal(f.adam.step, 1);
   const after = f.params.get("head.recon.w")!.dataSync();
   assert.ok(after.some((v, i) => v !== before[i]), "AdamW changed the parameters");
-  const timing = timeSteps(() => tableTrainStep(f), 2, 1);
+  const timing = await timeSteps(() => tableTrainStep(f), 2, 1);
   assert.equal(timing.ms.length, 2);
   assert.ok(Number.isFinite(timing.lastLoss));
   assert.equal(f.adam.step, 4);
@@ -81,8 +81,11 @@ Deno.test("bench report: ratio, targets and summary", () => {
     step: {
       batch: 16,
       steps: 3,
+      shards: 2,
       imageStepMs: 300,
       tableStepMs: 100,
+      oneThreadImageStepMs: 550,
+      oneThreadTableStepMs: 180,
       tableBatch: 128,
       tokensPerSecond: 3466,
       imagesPerSecond: 53,
@@ -115,6 +118,7 @@ Deno.test("bench report: ratio, targets and summary", () => {
   const text = summary({ ...partial, targets });
   assert.match(text, /BLAS libblas\.so\.3\) same step: 200 ms; ours \/ PyTorch = 1\.50/);
   assert.match(text, /slow reference BLAS/);
+  assert.match(text, /\(2 shards; 550 ms in one thread\)/);
   assert.equal(
     referenceBlas(["/x/openblas-pthread/libblas.so.3", "/x/libopenblasp-r0.3.so"]),
     false,

@@ -86,6 +86,12 @@ Deno.test("default image components: learned stem features and the pixel patches
     activeComponents({ ...small, imageHeadEvidence: true }, "image"),
     ["recon", ...components, "patch", "cls"],
   );
+  // Without a kNN head the heads are all an image has.
+  assert.deepEqual(activeComponents({ ...small, knnHead: false }, "image"), [
+    "recon",
+    "patch",
+    "cls",
+  ]);
   // Tables keep every head.
   assert.deepEqual(activeComponents(small, "table"), ["recon", "knn", "dens", "cls"]);
   assert.ok(["pix", "pix4", "std8", "con16"].every(isPixelComponent));

@@ -22,10 +22,15 @@ export interface BenchResult {
   step: {
     batch: number;
     steps: number;
-    /** Median ms of an image step (forward, backward, AdamW). */
+    /** Shards a step is cut into, as training does it (this thread plus shards - 1 workers). */
+    shards: number;
+    /** Median ms of an image step (forward, backward, AdamW) over the shards. */
     imageStepMs: number;
-    /** Median ms of a table step. */
+    /** Median ms of a table step over the shards. */
     tableStepMs: number;
+    /** The same two steps in this thread alone. */
+    oneThreadImageStepMs: number;
+    oneThreadTableStepMs: number;
     tableBatch: number;
     /** Tokens (incl. CLS) processed per second by image steps. */
     tokensPerSecond: number;
@@ -93,8 +98,11 @@ export function summary(r: BenchResult): string {
     `image step (batch ${r.step.batch}, ${r.model.tokens}+1 tokens): ${
       fmt(r.step.imageStepMs, 0)
     } ms, ` +
-    `${fmt(r.step.tokensPerSecond, 0)} tokens/s, ${fmt(r.step.imagesPerSecond)} images/s`,
-    `table step (batch ${r.step.tableBatch}): ${fmt(r.step.tableStepMs, 0)} ms`,
+    `${fmt(r.step.tokensPerSecond, 0)} tokens/s, ${fmt(r.step.imagesPerSecond)} images/s` +
+    ` (${r.step.shards} shards; ${fmt(r.step.oneThreadImageStepMs, 0)} ms in one thread)`,
+    `table step (batch ${r.step.tableBatch}): ${fmt(r.step.tableStepMs, 0)} ms (${
+      fmt(r.step.oneThreadTableStepMs, 0)
+    } ms in one thread)`,
     t.available
       ? `PyTorch ${t.torch} (${t.threads} threads, BLAS ${blasName(t.blas)}) same step: ${
         fmt(t.stepMs, 0)

@@ -6,11 +6,16 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import type { Config } from "../model/config.ts";
-import { geometry, initParams, type Params, patchTargets, randomMask } from "../model/madformer.ts";
+import { geometry, initParams, type Params, randomMaskValues } from "../model/madformer.ts";
 import { type AdamState, initAdam } from "../train/optimizer.ts";
-import { imageGradStep, tableGradStep, tidyValue } from "../train/step.ts";
+import {
+  type ImageBatchData,
+  imageGradStep,
+  type TableBatchData,
+  tableGradStep,
+} from "../train/step.ts";
+import type { GradientPool } from "../train/parallel.ts";
 import { Rng } from "../rng.ts";
 
 /** Name of the table the step bench makes up. */
@@ -22,48 +27,48 @@ export interface StepFixture {
   params: Params;
   adam: AdamState;
   rng: Rng;
-  /** [B, S, S, 3] images in [0, 1]. */
-  images: tf.Tensor4D;
-  /** [B, T] patch labels, [B] image labels. */
-  patchLabels: tf.Tensor2D;
-  imageLabels: tf.Tensor1D;
-  /** [rows, features] normalised table rows and their labels. */
-  rows: tf.Tensor2D;
-  rowLabels: tf.Tensor1D;
+  /** An image batch (token masks drawn anew each step). */
+  images: ImageBatchData;
+  /** A table batch (feature masks drawn anew each step). */
+  rows: TableBatchData;
 }
 
 /** Builds a fresh model for `config` and synthetic batches of the configured sizes. */
 export function stepFixture(config: Config, tableFeatures = 6, seed = 0): StepFixture {
   const m = config.model;
   const t = config.train;
-  const g = geometry(m);
   const rng = new Rng(seed);
   const params = initParams(m, [{ name: BENCH_TABLE, features: tableFeatures }], seed);
   const uniform = (n: number) => Float32Array.from({ length: n }, () => rng.next());
   const B = t.batchSize;
   const R = t.tableBatchSize;
+  const S = m.imageSize;
   const halves = (n: number) => Float32Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 1 : 0));
+  const pixels = uniform(B * S * S * 3);
+  const rows = Float32Array.from({ length: R * tableFeatures }, () => rng.normal());
   return {
     config,
     params,
     adam: initAdam(params),
     rng,
-    images: tf.tensor4d(uniform(B * m.imageSize * m.imageSize * 3), [
-      B,
-      m.imageSize,
-      m.imageSize,
-      3,
-    ]),
-    patchLabels: tf.tensor2d(
-      Float32Array.from({ length: B * g.tokens }, () => (rng.next() < 0.1 ? 1 : 0)),
-      [B, g.tokens],
-    ),
-    imageLabels: tf.tensor1d(halves(B)),
-    rows: tf.tensor2d(
-      Float32Array.from({ length: R * tableFeatures }, () => rng.normal()),
-      [R, tableFeatures],
-    ),
-    rowLabels: tf.tensor1d(halves(R)),
+    images: {
+      n: B,
+      size: S,
+      input: pixels,
+      clean: pixels,
+      masks: Float32Array.from({ length: B * S * S }, () => (rng.next() < 0.1 ? 1 : 0)),
+      labels: halves(B),
+      tokenMask: new Float32Array(B * geometry(m).tokens),
+    },
+    rows: {
+      table: BENCH_TABLE,
+      n: R,
+      d: tableFeatures,
+      input: rows,
+      clean: rows,
+      labels: halves(R),
+      mask: new Float32Array(R * tableFeatures),
+    },
   };
 }
 
@@ -71,38 +76,41 @@ export function stepFixture(config: Config, tableFeatures = 6, seed = 0): StepFi
 export function disposeFixture(f: StepFixture): void {
   for (const v of f.params.values()) v.dispose();
   for (const v of [...f.adam.m.values(), ...f.adam.v.values()]) v.dispose();
-  tf.dispose([f.images, f.patchLabels, f.imageLabels, f.rows, f.rowLabels]);
 }
 
-/** One image training step (forward, backward, AdamW), as training runs it; returns the loss. */
+/** The fixture's image batch with a fresh random token mask, as training draws one. */
+function imageBatch(f: StepFixture): ImageBatchData {
+  const m = f.config.model;
+  const ratio = m.reconstructionHead ? m.maskRatio : 0;
+  const tokens = geometry(m).tokens;
+  return { ...f.images, tokenMask: randomMaskValues(f.rng, f.images.n, tokens, ratio) };
+}
+
+/** The fixture's table batch with a fresh random feature mask. */
+function tableBatch(f: StepFixture): TableBatchData {
+  const m = f.config.model;
+  const ratio = m.reconstructionHead ? m.tableMaskRatio : 0;
+  return { ...f.rows, mask: randomMaskValues(f.rng, f.rows.n, f.rows.d, ratio) };
+}
+
+/** One image training step (forward, backward, AdamW) in this thread; returns the loss. */
 export function imageTrainStep(f: StepFixture): number {
-  const m = f.config.model;
-  const g = geometry(m);
-  const B = f.images.shape[0];
-  return tidyValue(() =>
-    imageGradStep(f.params, f.adam, f.config, {
-      input: f.images,
-      target: patchTargets(m, f.images),
-      tokenMask: randomMask(f.rng, B, g.tokens, m.reconstructionHead ? m.maskRatio : 0),
-      patchLabels: f.patchLabels,
-      labels: f.imageLabels,
-    }, f.config.train.lr).loss
-  );
+  return imageGradStep(f.params, f.adam, f.config, imageBatch(f), f.config.train.lr).loss;
 }
 
-/** One table training step (forward, backward, AdamW), as training runs it; returns the loss. */
+/** One table training step (forward, backward, AdamW) in this thread; returns the loss. */
 export function tableTrainStep(f: StepFixture): number {
-  const m = f.config.model;
-  const [R, d] = f.rows.shape;
-  return tidyValue(() =>
-    tableGradStep(f.params, f.adam, f.config, {
-      table: BENCH_TABLE,
-      input: f.rows,
-      target: f.rows,
-      mask: randomMask(f.rng, R, d, m.reconstructionHead ? m.tableMaskRatio : 0),
-      labels: f.rowLabels,
-    }, f.config.train.lr).loss
-  );
+  return tableGradStep(f.params, f.adam, f.config, tableBatch(f), f.config.train.lr).loss;
+}
+
+/** One image training step over a pool of gradient workers, as training runs it. */
+export async function imagePoolStep(f: StepFixture, pool: GradientPool): Promise<number> {
+  return (await pool.imageStep(f.params, f.adam, f.config, imageBatch(f), f.config.train.lr)).loss;
+}
+
+/** One table training step over a pool of gradient workers. */
+export async function tablePoolStep(f: StepFixture, pool: GradientPool): Promise<number> {
+  return (await pool.tableStep(f.params, f.adam, f.config, tableBatch(f), f.config.train.lr)).loss;
 }
 
 /** Timing of repeated steps. */
@@ -116,18 +124,18 @@ export interface StepTiming {
 }
 
 /** Runs `warmup` untimed then `steps` timed calls of `step`; `onStep` sees each time. */
-export function timeSteps(
-  step: () => number,
+export async function timeSteps(
+  step: () => number | Promise<number>,
   steps: number,
   warmup = 2,
   onStep?: (ms: number) => void,
-): StepTiming {
+): Promise<StepTiming> {
   let lastLoss = NaN;
-  for (let i = 0; i < warmup; i++) lastLoss = step();
+  for (let i = 0; i < warmup; i++) lastLoss = await step();
   const ms: number[] = [];
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
-    lastLoss = step();
+    lastLoss = await step();
     const dt = performance.now() - t0;
     ms.push(dt);
     onStep?.(dt);

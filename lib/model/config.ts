@@ -153,6 +153,12 @@ export interface TrainConfig {
   anomalyLossWeight: number;
   /** Gradient clipping by global norm (0 = off). */
   clipNorm: number;
+  /**
+   * Each training batch is cut into this many shards whose gradients are computed in parallel
+   * (this thread plus shards - 1 workers; the same gradients up to float rounding); 0 = one per
+   * CPU core.
+   */
+  shards: number;
 }
 
 /** The full configuration stored in every checkpoint. */
@@ -213,6 +219,7 @@ export const DEFAULT_CONFIG: Config = {
     tableStepsPerEpoch: 40,
     anomalyLossWeight: 1,
     clipNorm: 1,
+    shards: 0,
   },
 };
 
@@ -358,7 +365,7 @@ export function validateConfig(config: Config, source = "config"): void {
   for (const key of ["epochs", "batchSize", "tableBatchSize"] as const) {
     if (!Number.isInteger(t[key]) || t[key] < 1) fail(`train.${key} must be a positive integer`);
   }
-  for (const key of ["tableStepsPerImageStep", "tableStepsPerEpoch"] as const) {
+  for (const key of ["tableStepsPerImageStep", "tableStepsPerEpoch", "shards"] as const) {
     if (!Number.isSafeInteger(t[key]) || t[key] < 0) {
       fail(`train.${key} must be a non-negative integer`);
     }

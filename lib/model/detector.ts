@@ -215,13 +215,21 @@ export function activeComponents(config: ModelConfig, modality: "image" | "table
     } else out.push("knn");
   }
   if (modality === "table" && config.densityHead) out.push("dens");
-  const heads = modality === "table" || config.imageHeadEvidence;
+  const heads = modality === "table" || imageHeadsCount(config);
   if (config.anomalyHead && heads) {
     if (modality === "image") out.push("patch");
     out.push("cls");
   }
   if (!heads) return out.filter((c) => c !== "recon");
   return out;
+}
+
+/**
+ * Whether the trained heads' evidence counts in image scores: when asked (`imageHeadEvidence`),
+ * and always without a kNN head, which would leave an image nothing else.
+ */
+export function imageHeadsCount(config: ModelConfig): boolean {
+  return config.imageHeadEvidence || !config.knnHead;
 }
 
 /**
@@ -262,7 +270,7 @@ export function imageEvidence(
   const levels = config.knnHead ? knnLevels(config) : [];
   const last = config.stem.length - 1;
   const evidence: Evidence = { n, sample: {}, tokens: {}, features: {} };
-  const wantHeads = !options.featuresOnly && config.imageHeadEvidence;
+  const wantHeads = !options.featuresOnly && imageHeadsCount(config);
   const recon = new Float32Array(n * g.tokens);
   const patch = new Float32Array(n * g.tokens);
   const cls = new Float32Array(n);

@@ -500,11 +500,16 @@ export function maskPatterns(count: number, tokens: number, grid: number): Float
 
 /** Random mask [B, n] hiding `ratio` of the positions in each row. */
 export function randomMask(rng: Rng, batch: number, n: number, ratio: number): tf.Tensor2D {
+  return tf.tensor2d(randomMaskValues(rng, batch, n, ratio), [batch, n]);
+}
+
+/** The values of {@linkcode randomMask}, as a plain array [batch * n]. */
+export function randomMaskValues(rng: Rng, batch: number, n: number, ratio: number): Float32Array {
   const values = new Float32Array(batch * n);
   const hide = Math.round(ratio * n);
   for (let b = 0; b < batch; b++) {
     const order = rng.shuffle([...Array(n).keys()]);
     for (let i = 0; i < hide; i++) values[b * n + order[i]] = 1;
   }
-  return tf.tensor2d(values, [batch, n]);
+  return values;
 }

@@ -87,6 +87,12 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
     data: "joint",
   },
   {
+    name: "heads_in_image_score",
+    description: "the heads' evidence counts in image scores, weighted by validation",
+    overrides: { model: { imageHeadEvidence: true, imageWeights: "validation" } },
+    data: "joint",
+  },
+  {
     name: "no_density_head",
     description: "without the table's per-feature density evidence",
     overrides: { model: { densityHead: false } },

@@ -21,6 +21,7 @@ import type { MemoryBank } from "../model/knn.ts";
 import {
   activeComponents,
   imageEvidence,
+  imageHeadsCount,
   sampleScores,
   smoothsMaps,
   upsampleMap,
@@ -249,7 +250,7 @@ function headResults(
   smooth: boolean,
 ): ComponentResult[] {
   const config = ckpt.config.model;
-  if (config.imageHeadEvidence || !(config.reconstructionHead || config.anomalyHead)) return [];
+  if (imageHeadsCount(config) || !(config.reconstructionHead || config.anomalyHead)) return [];
   const withHeads = { ...config, imageHeadEvidence: true, knnHead: false };
   const heads = activeComponents(withHeads, "image");
   const evidence = imageEvidence(ckpt.params, withHeads, images);

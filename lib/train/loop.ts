@@ -12,9 +12,7 @@ import {
   geometry,
   initParams,
   type Params,
-  patchify,
-  patchTargets,
-  randomMask,
+  randomMaskValues,
   type TableSpec,
 } from "../model/madformer.ts";
 import { fitImageKey, fitKey, type FittedKey, type Samples } from "../model/scorer.ts";
@@ -28,7 +26,8 @@ import {
 import type { SplitSpec } from "../data/types.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { type AdamState, initAdam } from "./optimizer.ts";
-import { imageGradStep, type Losses, tableGradStep, tidyValue } from "./step.ts";
+import type { ImageBatchData, TableBatchData } from "./step.ts";
+import { GradientPool } from "./parallel.ts";
 import {
   type Checkpoint,
   disposeCheckpoint,
@@ -240,119 +239,139 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const startEpoch = progress.epoch;
   // Banks of raw-pixel evidence depend on the data alone: built in the first validation, reused.
   const pixelBanks = new Map<string, Record<string, MemoryBank>>();
-
-  while (progress.epoch < t.epochs && progress.epoch - startEpoch < epochsThisCall) {
-    const epoch = progress.epoch + 1;
-    const started = performance.now();
-    const lr = learningRate(t.lr, epoch, t.epochs);
-    const plan = epochPlan(imageData, tableData, t, rng);
-    const bar = new Progress(`epoch ${epoch}/${t.epochs}`, plan.length, {
-      quiet: options.quiet,
-    });
-    let sum = { loss: 0, recon: 0, anomaly: 0 };
-    for (const step of plan) {
-      const losses = step.kind === "image"
-        ? imageStep(params, adam, config, imageData, step.indices, rng, lr)
-        : tableStep(params, adam, config, tableData[step.table], step.indices, rng, lr);
-      if (!Number.isFinite(losses.loss)) {
-        throw new MadError(
-          `loss became ${losses.loss} at epoch ${epoch} step ${progress.step + 1}; stopped. ` +
-            `The last good checkpoint is ${last} (try a lower --lr)`,
-        );
+  const shards = t.shards > 0 ? t.shards : navigator.hardwareConcurrency || 1;
+  const pool = await GradientPool.start(shards, config, specs);
+  if (shards > 1) {
+    log.line(`training steps in ${shards} shards (this thread + ${shards - 1} workers)`);
+  }
+  try {
+    while (progress.epoch < t.epochs && progress.epoch - startEpoch < epochsThisCall) {
+      const epoch = progress.epoch + 1;
+      const started = performance.now();
+      const lr = learningRate(t.lr, epoch, t.epochs);
+      const plan = epochPlan(imageData, tableData, t, rng);
+      const bar = new Progress(`epoch ${epoch}/${t.epochs}`, plan.length, {
+        quiet: options.quiet,
+      });
+      let sum = { loss: 0, recon: 0, anomaly: 0 };
+      for (const step of plan) {
+        const losses = step.kind === "image"
+          ? await pool.imageStep(
+            params,
+            adam,
+            config,
+            imageBatch(config, imageData, step.indices, rng),
+            lr,
+          )
+          : await pool.tableStep(
+            params,
+            adam,
+            config,
+            tableBatch(config, tableData[step.table], step.indices, rng),
+            lr,
+          );
+        if (!Number.isFinite(losses.loss)) {
+          throw new MadError(
+            `loss became ${losses.loss} at epoch ${epoch} step ${progress.step + 1}; stopped. ` +
+              `The last good checkpoint is ${last} (try a lower --lr)`,
+          );
+        }
+        progress.step++;
+        sum = {
+          loss: sum.loss + losses.loss,
+          recon: sum.recon + losses.recon,
+          anomaly: sum.anomaly + losses.anomaly,
+        };
+        bar.tick(1, `loss ${losses.loss.toFixed(4)}`);
+        if (options.shouldStop?.()) {
+          stoppedEarly = true;
+          break;
+        }
       }
-      progress.step++;
-      sum = {
-        loss: sum.loss + losses.loss,
-        recon: sum.recon + losses.recon,
-        anomaly: sum.anomaly + losses.anomaly,
-      };
-      bar.tick(1, `loss ${losses.loss.toFixed(4)}`);
-      if (options.shouldStop?.()) {
-        stoppedEarly = true;
+      if (stoppedEarly) {
+        // The weights of the unfinished epoch go to their own file; the epoch is not counted, so
+        // resuming from `last` repeats it exactly as an uninterrupted run would have run it.
+        const interrupted = join(options.out, "interrupted_checkpoint.safetensors");
+        await saveCheckpoint(
+          interrupted,
+          checkpointOf(config, specs, records, params, adam, fitted, progress),
+        );
+        log.line(
+          `interrupted in epoch ${epoch} after step ${progress.step}; weights so far in ` +
+            `${interrupted}; resume with --resume ${last}`,
+        );
         break;
       }
-    }
-    if (stoppedEarly) {
-      // The weights of the unfinished epoch go to their own file; the epoch is not counted, so
-      // resuming from `last` repeats it exactly as an uninterrupted run would have run it.
-      const interrupted = join(options.out, "interrupted_checkpoint.safetensors");
-      await saveCheckpoint(
-        interrupted,
-        checkpointOf(config, specs, records, params, adam, fitted, progress),
-      );
-      log.line(
-        `interrupted in epoch ${epoch} after step ${progress.step}; weights so far in ` +
-          `${interrupted}; resume with --resume ${last}`,
-      );
-      break;
-    }
-    bar.done();
+      bar.done();
 
-    // Validate: fit banks and statistics, score validation normals vs synthetic anomalies.
-    const val: EpochRow["val"] = {};
-    const nextFitted = new Map<string, FittedKey>();
-    for (const d of imageData) {
-      const key = datasetKey(d.prepared.record);
-      const { fitted: f, report } = fitKey(
-        params,
-        m,
-        { modality: "image", images: d.train },
-        { modality: "image", images: d.val },
-        { modality: "image", images: d.valAnomalies },
-        t.seed,
-        pixelBanks.get(key),
-      );
-      pixelBanks.set(key, pixelBanksOf(f.banks));
-      nextFitted.set(key, f);
-      val[key] = report;
+      // Validate: fit banks and statistics, score validation normals vs synthetic anomalies.
+      const val: EpochRow["val"] = {};
+      const nextFitted = new Map<string, FittedKey>();
+      for (const d of imageData) {
+        const key = datasetKey(d.prepared.record);
+        const { fitted: f, report } = fitKey(
+          params,
+          m,
+          { modality: "image", images: d.train },
+          { modality: "image", images: d.val },
+          { modality: "image", images: d.valAnomalies },
+          t.seed,
+          pixelBanks.get(key),
+        );
+        pixelBanks.set(key, pixelBanksOf(f.banks));
+        nextFitted.set(key, f);
+        val[key] = report;
+      }
+      for (const d of tableData) {
+        const key = datasetKey(d.prepared.record);
+        const p = d.prepared;
+        const samples = (rows: Float32Array): Samples => ({
+          modality: "table",
+          table: p.record.name,
+          rows,
+          d: p.d,
+        });
+        const { fitted: f, report } = fitKey(
+          params,
+          m,
+          samples(p.train),
+          samples(p.val),
+          samples(d.valAnomalies),
+          t.seed,
+        );
+        nextFitted.set(key, f);
+        val[key] = report;
+      }
+      fitted = nextFitted;
+      const keys = Object.keys(val);
+      const valAuroc = keys.reduce((s, k) => s + val[k].auroc, 0) / keys.length;
+      const n = plan.length || 1;
+      const row: EpochRow = {
+        epoch,
+        loss: sum.loss / n,
+        recon_loss: sum.recon / n,
+        anomaly_loss: sum.anomaly / n,
+        val_auroc: valAuroc,
+        val,
+        seconds: (performance.now() - started) / 1000,
+        lr,
+      };
+      rows.push(row);
+      progress.epoch = epoch;
+      progress.rngState = rng.state;
+      const improved = valAuroc > progress.bestMetric;
+      if (improved) {
+        progress.bestMetric = valAuroc;
+        progress.bestEpoch = epoch;
+      }
+      const ckpt = checkpointOf(config, specs, records, params, adam, fitted, progress);
+      await saveCheckpoint(last, ckpt);
+      if (improved) await saveCheckpoint(best, ckpt);
+      await log.epoch(row, improved);
+      options.onEpoch?.(row);
     }
-    for (const d of tableData) {
-      const key = datasetKey(d.prepared.record);
-      const p = d.prepared;
-      const samples = (rows: Float32Array): Samples => ({
-        modality: "table",
-        table: p.record.name,
-        rows,
-        d: p.d,
-      });
-      const { fitted: f, report } = fitKey(
-        params,
-        m,
-        samples(p.train),
-        samples(p.val),
-        samples(d.valAnomalies),
-        t.seed,
-      );
-      nextFitted.set(key, f);
-      val[key] = report;
-    }
-    fitted = nextFitted;
-    const keys = Object.keys(val);
-    const valAuroc = keys.reduce((s, k) => s + val[k].auroc, 0) / keys.length;
-    const n = plan.length || 1;
-    const row: EpochRow = {
-      epoch,
-      loss: sum.loss / n,
-      recon_loss: sum.recon / n,
-      anomaly_loss: sum.anomaly / n,
-      val_auroc: valAuroc,
-      val,
-      seconds: (performance.now() - started) / 1000,
-      lr,
-    };
-    rows.push(row);
-    progress.epoch = epoch;
-    progress.rngState = rng.state;
-    const improved = valAuroc > progress.bestMetric;
-    if (improved) {
-      progress.bestMetric = valAuroc;
-      progress.bestEpoch = epoch;
-    }
-    const ckpt = checkpointOf(config, specs, records, params, adam, fitted, progress);
-    await saveCheckpoint(last, ckpt);
-    if (improved) await saveCheckpoint(best, ckpt);
-    await log.epoch(row, improved);
-    options.onEpoch?.(row);
+  } finally {
+    pool.close();
   }
   if (resumed) disposeCheckpoint({ ...resumed, params: new Map(), adam: null });
   if (!stoppedEarly && progress.epoch >= t.epochs && m.calibrateOnAllNormals) {
@@ -544,15 +563,13 @@ function epochPlan(images: ImageData[], tables: TableData[], t: Config["train"],
   return plan;
 }
 
-function imageStep(
-  params: Params,
-  adam: AdamState,
+/** The data of an image step: flips and synthetic anomalies drawn with `rng`, and token masks. */
+function imageBatch(
   config: Config,
   data: ImageData[],
   indices: Array<[number, number]>,
   rng: Rng,
-  lr: number,
-): Losses {
+): ImageBatchData {
   const m = config.model;
   const S = m.imageSize;
   const g = geometry(m);
@@ -575,19 +592,8 @@ function imageStep(
       input.set(img, b * S * S * 3);
     }
   });
-  return tidyValue(() => {
-    const tokenMask = randomMask(rng, B, g.tokens, m.reconstructionHead ? m.maskRatio : 0);
-    const coverage = patchify(tf.tensor4d(masks, [B, S, S, 1]), g.patch).mean(3)
-      .reshape([B, g.tokens]);
-    return imageGradStep(params, adam, config, {
-      input: tf.tensor4d(input, [B, S, S, 3]),
-      target: patchTargets(m, tf.tensor4d(clean, [B, S, S, 3])),
-      tokenMask,
-      // A patch counts as anomalous once an eighth of it is covered.
-      patchLabels: coverage.mul(8).clipByValue(0, 1) as tf.Tensor2D,
-      labels: tf.tensor1d(labels),
-    }, lr);
-  });
+  const tokenMask = randomMaskValues(rng, B, g.tokens, m.reconstructionHead ? m.maskRatio : 0);
+  return { n: B, size: S, input, clean, masks, labels, tokenMask };
 }
 
 /** Random horizontal flip: a symmetry most inspection images have. */
@@ -606,15 +612,13 @@ function flipMaybe(img: Float32Array, S: number, rng: Rng): Float32Array {
   return out;
 }
 
-function tableStep(
-  params: Params,
-  adam: AdamState,
+/** The data of a table step: synthetic anomalies drawn with `rng`, and feature masks. */
+function tableBatch(
   config: Config,
   data: TableData,
   indices: number[],
   rng: Rng,
-  lr: number,
-): Losses {
+): TableBatchData {
   const m = config.model;
   const p = data.prepared;
   const d = p.d;
@@ -634,15 +638,8 @@ function tableStep(
       input.set(row, b * d);
     }
   });
-  return tidyValue(() =>
-    tableGradStep(params, adam, config, {
-      table: p.record.name,
-      input: tf.tensor2d(input, [B, d]),
-      target: tf.tensor2d(clean, [B, d]),
-      mask: randomMask(rng, B, d, m.reconstructionHead ? m.tableMaskRatio : 0),
-      labels: tf.tensor1d(labels),
-    }, lr)
-  );
+  const mask = randomMaskValues(rng, B, d, m.reconstructionHead ? m.tableMaskRatio : 0);
+  return { table: p.record.name, n: B, d, input, clean, labels, mask };
 }
 
 function checkpointOf(
