@@ -427,7 +427,8 @@ function l2(x: tf.Tensor): tf.Tensor {
   return x.div(x.norm("euclidean", -1, true).add(1e-6));
 }
 
-function concatArrays(arrays: Float32Array[]): Float32Array {
+/** Arrays one after the other in one new array. */
+export function concatArrays(arrays: Float32Array[]): Float32Array {
   const out = new Float32Array(arrays.reduce((s, a) => s + a.length, 0));
   let offset = 0;
   for (const a of arrays) {

@@ -14,6 +14,7 @@ import {
   banksFromEvidence,
   combineMaps,
   combineScores,
+  concatArrays,
   type Evidence,
   type EvidenceOptions,
   fitStats,
@@ -254,15 +255,7 @@ export function calibrateImageKey(
 export function concatEvidence(parts: Evidence[]): Evidence {
   const n = parts.reduce((s, p) => s + p.n, 0);
   const out: Evidence = { n, sample: {}, tokens: {}, features: {} };
-  const join = (arrays: Float32Array[]) => {
-    const all = new Float32Array(arrays.reduce((s, a) => s + a.length, 0));
-    let offset = 0;
-    for (const a of arrays) {
-      all.set(a, offset);
-      offset += a.length;
-    }
-    return all;
-  };
+  const join = concatArrays;
   for (const name of Object.keys(parts[0]?.sample ?? {})) {
     out.sample[name] = join(parts.map((p) => p.sample[name]));
   }
