@@ -15,9 +15,10 @@ import {
 import { torchArgs } from "../lib/bench/torch.ts";
 import { peakRss, RssTracker } from "../lib/bench/memory.ts";
 import { type BenchResult, checkTargets, stepRatio, summary } from "../lib/bench/report.ts";
+import { SMALL_MODEL } from "./fixtures.ts";
 
 const TINY = mergeConfig(DEFAULT_CONFIG, {
-  model: { imageSize: 32, stem: [2, 2, 2], stemChannels: [8, 16], width: 16, layers: 1 },
+  model: SMALL_MODEL,
   train: { batchSize: 2, tableBatchSize: 8 },
 }, "test config");
 

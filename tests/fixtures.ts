@@ -49,6 +49,16 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Checkpoints
 
+/** A small model for tests that train or score real features: 32 px images, one layer. */
+export const SMALL_MODEL = {
+  imageSize: 32,
+  stem: [2, 2, 2],
+  stemChannels: [8, 16],
+  width: 16,
+  layers: 1,
+  heads: 2,
+};
+
 /** Config overrides of the tiny model that `tinyCheckpoint` uses by default. */
 export const TINY = {
   model: { imageSize: 8, stem: [2, 2, 2], stemChannels: [4, 4], width: 4, heads: 1, layers: 1 },

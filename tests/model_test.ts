@@ -32,6 +32,7 @@ import {
 import { fitScoring } from "../lib/model/scorer.ts";
 import { marginalDensityScores, silvermanBandwidth } from "../lib/model/density.ts";
 import { Rng } from "../lib/rng.ts";
+import { SMALL_MODEL } from "./fixtures.ts";
 
 await useBackend("wasm");
 
@@ -39,12 +40,7 @@ await useBackend("wasm");
 // need; the normalised pixel patches have tests of their own.
 const tiny = mergeConfig(DEFAULT_CONFIG, {
   model: {
-    imageSize: 32,
-    stem: [2, 2, 2],
-    stemChannels: [8, 16],
-    width: 16,
-    layers: 1,
-    heads: 2,
+    ...SMALL_MODEL,
     knnLevels: [0, 1, 2],
     knnPixels: true,
     knnPixelPatches: [],

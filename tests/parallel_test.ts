@@ -16,11 +16,12 @@ import {
   type ShardGradients,
   tableGradients,
 } from "../lib/train/step.ts";
+import { SMALL_MODEL } from "./fixtures.ts";
 
 await useBackend("wasm");
 
 const TINY = mergeConfig(DEFAULT_CONFIG, {
-  model: { imageSize: 32, stem: [2, 2, 2], stemChannels: [8, 16], width: 16, layers: 1, heads: 2 },
+  model: SMALL_MODEL,
   train: { batchSize: 5, tableBatchSize: 9 },
 }, "test config");
 

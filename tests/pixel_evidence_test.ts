@@ -19,12 +19,13 @@ import { buildBank, knnDistances } from "../lib/model/knn.ts";
 import { calibrateImageKey, concatEvidence, fitImageKey, fitScoring } from "../lib/model/scorer.ts";
 import { isGrey, syntheticImageAnomaly } from "../lib/data/anomalies.ts";
 import { Rng } from "../lib/rng.ts";
+import { SMALL_MODEL } from "./fixtures.ts";
 
 await useBackend("wasm");
 
 // The default image scoring on a small model: learned stem features plus the pixel patches.
 const small = mergeConfig(DEFAULT_CONFIG, {
-  model: { imageSize: 32, stem: [2, 2, 2], stemChannels: [8, 16], width: 16, layers: 1, heads: 2 },
+  model: SMALL_MODEL,
 }).model;
 
 function randomImage(rng: Rng, size = 32): Float32Array {
