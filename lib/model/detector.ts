@@ -23,6 +23,7 @@ import {
 } from "./madformer.ts";
 import { buildBank, type Exclusion, knnDistances, type MemoryBank } from "./knn.ts";
 import { marginalDensityScores } from "./density.ts";
+import { upsampleMap } from "./maps.ts";
 import { Rng } from "../rng.ts";
 
 /**
@@ -643,26 +644,4 @@ export function combineMaps(
     }
   }
   return { grid, maps };
-}
-
-/** Bilinear upsampling of a grid x grid map to size x size (pixel-centre aligned). */
-export function upsampleMap(map: Float32Array, grid: number, size: number): Float32Array {
-  const out = new Float32Array(size * size);
-  const scale = grid / size;
-  for (let y = 0; y < size; y++) {
-    const gy = Math.min(Math.max((y + 0.5) * scale - 0.5, 0), grid - 1);
-    const y0 = Math.floor(gy);
-    const y1 = Math.min(y0 + 1, grid - 1);
-    const ty = gy - y0;
-    for (let x = 0; x < size; x++) {
-      const gx = Math.min(Math.max((x + 0.5) * scale - 0.5, 0), grid - 1);
-      const x0 = Math.floor(gx);
-      const x1 = Math.min(x0 + 1, grid - 1);
-      const tx = gx - x0;
-      const top = map[y0 * grid + x0] * (1 - tx) + map[y0 * grid + x1] * tx;
-      const bottom = map[y1 * grid + x0] * (1 - tx) + map[y1 * grid + x1] * tx;
-      out[y * size + x] = top * (1 - ty) + bottom * ty;
-    }
-  }
-  return out;
 }

@@ -7,6 +7,9 @@
 import sharp from "sharp";
 import type { DecodedImage } from "../data/types.ts";
 import { MadError } from "../errors.ts";
+import { pixelMap } from "../model/maps.ts";
+
+export { resizeBilinear } from "../model/maps.ts";
 
 /** Options of {@linkcode heatmapOverlayPng}. */
 export interface OverlayOptions {
@@ -39,31 +42,6 @@ export function jet(t: number): [number, number, number] {
   return [c(1.5 - Math.abs(4 * t - 3)), c(1.5 - Math.abs(4 * t - 2)), c(1.5 - Math.abs(4 * t - 1))];
 }
 
-/**
- * Bilinear resize of a single-channel map, sampling at pixel centres (like `align_corners`
- * false) and clamping at the borders.
- */
-export function resizeBilinear(
-  map: ArrayLike<number>,
-  from: { width: number; height: number },
-  to: { width: number; height: number },
-): Float32Array {
-  const out = new Float32Array(to.width * to.height);
-  const sx = from.width / to.width, sy = from.height / to.height;
-  for (let y = 0; y < to.height; y++) {
-    const fy = Math.min(from.height - 1, Math.max(0, (y + 0.5) * sy - 0.5));
-    const y0 = Math.floor(fy), y1 = Math.min(from.height - 1, y0 + 1), wy = fy - y0;
-    for (let x = 0; x < to.width; x++) {
-      const fx = Math.min(from.width - 1, Math.max(0, (x + 0.5) * sx - 0.5));
-      const x0 = Math.floor(fx), x1 = Math.min(from.width - 1, x0 + 1), wx = fx - x0;
-      const top = map[y0 * from.width + x0] * (1 - wx) + map[y0 * from.width + x1] * wx;
-      const bottom = map[y1 * from.width + x0] * (1 - wx) + map[y1 * from.width + x1] * wx;
-      out[y * to.width + x] = top * (1 - wy) + bottom * wy;
-    }
-  }
-  return out;
-}
-
 /** RGB bytes of an HWC [0, 1] image, grey images replicated to three channels. */
 function toRgbBytes(image: DecodedImage): Uint8Array {
   const n = image.width * image.height;
@@ -83,7 +61,7 @@ async function encodePng(rgb: Uint8Array, width: number, height: number): Promis
 }
 
 /**
- * The anomaly map upsampled (bilinear) to the image size, coloured with the jet colormap and
+ * The anomaly map upsampled to the image size and smoothed ({@linkcode pixelMap}), coloured with the jet colormap and
  * blended over the image, as PNG bytes of the image's size.
  *
  * @param image HWC image with values in [0, 1].
@@ -109,7 +87,7 @@ export async function heatmapOverlayPng(
   lo = options.min ?? lo;
   hi = options.max ?? hi;
   const span = hi - lo;
-  const up = resizeBilinear(map, mapSize, image);
+  const up = pixelMap(map, mapSize, image);
   const rgb = toRgbBytes(image);
   for (let i = 0; i < up.length; i++) {
     const t = span > 0 ? Math.min(1, Math.max(0, (up[i] - lo) / span)) : 0;

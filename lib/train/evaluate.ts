@@ -24,7 +24,6 @@ import {
   imageHeadsCount,
   sampleScores,
   smoothsMaps,
-  upsampleMap,
   weightOf,
 } from "../model/detector.ts";
 import type { ImageSample } from "../data/types.ts";
@@ -33,6 +32,7 @@ import { decodeMask } from "../data/images.ts";
 import { type DatasetMetrics, evaluateScores } from "../metrics/evaluate.ts";
 import { auroc } from "../metrics/ranking.ts";
 import { pixelAuroc, pro } from "../metrics/pixel.ts";
+import { pixelMap } from "../model/maps.ts";
 import { MadError } from "../errors.ts";
 
 /** One evidence component of a dataset's score: its weight and its own test AUROC. */
@@ -262,7 +262,7 @@ function headResults(
   }));
 }
 
-/** Pixel AUROC and PRO of token-grid maps upsampled to the model's image size. */
+/** Pixel AUROC and PRO of token-grid maps as pixel maps ({@linkcode pixelMap}) of the image size. */
 export async function pixelMetrics(
   samples: ImageSample[],
   maps: Float32Array[],
@@ -273,7 +273,7 @@ export async function pixelMetrics(
   const masks: Float32Array[] = [];
   for (const [i, s] of samples.entries()) {
     masks.push(s.maskPath ? await decodeMask(s.maskPath, size) : new Float32Array(size * size));
-    up.push(upsampleMap(maps[i], grid, size));
+    up.push(pixelMap(maps[i], { width: grid, height: grid }, { width: size, height: size }));
   }
   return { auroc: pixelAuroc(up, masks), pro: pro(up, masks, size, size, { steps: 500 }) };
 }
