@@ -92,21 +92,31 @@ export function fitKey(
   seed: number,
   built: Record<string, MemoryBank> = {},
 ): { fitted: FittedKey; report: FitReport } {
-  const banks = config.knnHead || config.densityHead
-    ? banksFromEvidence(
-      evidenceOf(params, config, train, { featuresOnly: true }),
-      config.knnBankSize,
-      seed,
-      config.knnProjection,
-      built,
-      config.pixelProjectionShare,
-    )
-    : {};
+  const banks = fitBanks(params, config, train, seed, built);
   const components = activeComponents(config, valNormals.modality);
   const normals = fullEvidence(params, config, valNormals, banks);
   const anomalies = fullEvidence(params, config, valAnomalies, banks);
   const best = fitScoring(normals, anomalies, components, config, valNormals.modality);
   return { fitted: { banks, stats: best.stats }, report: best.report };
+}
+
+/** A dataset's memory banks from its training samples; banks in `built` are taken as they are. */
+function fitBanks(
+  params: Params,
+  config: ModelConfig,
+  train: Samples,
+  seed: number,
+  built: Record<string, MemoryBank>,
+): Record<string, MemoryBank> {
+  if (!config.knnHead && !config.densityHead) return {};
+  return banksFromEvidence(
+    evidenceOf(params, config, train, { featuresOnly: true }),
+    config.knnBankSize,
+    seed,
+    config.knnProjection,
+    built,
+    config.pixelProjectionShare,
+  );
 }
 
 /**
@@ -174,9 +184,10 @@ export function fitCombination(
 }
 
 /**
- * Fits an image category from its training and validation normals: {@linkcode fitKey} against
- * the validation anomalies made with `anomalySeed`, then, with `calibrateOnAllNormals`,
- * {@linkcode calibrateImageKey} on the banks just built. `built` as for fitKey.
+ * Fits an image category from its training and validation normals: with
+ * `calibrateOnAllNormals`, banks from `train` and {@linkcode calibrateImageKey} on them;
+ * otherwise {@linkcode fitKey} against the validation anomalies made with `anomalySeed`.
+ * `built` as for fitKey.
  */
 export function fitImageKey(
   params: Params,
@@ -187,19 +198,15 @@ export function fitImageKey(
   anomalySeed: number,
   built: Record<string, MemoryBank> = {},
 ): { fitted: FittedKey; report: FitReport } {
+  const images = (images: Float32Array[]): Samples => ({ modality: "image", images });
+  if (config.calibrateOnAllNormals) {
+    // Calibration fits the statistics anew, so validation's own fit would be thrown away.
+    const banks = fitBanks(params, config, images(train), seed, built);
+    const { stats, report } = calibrateImageKey(params, config, banks, train, val, anomalySeed);
+    return { fitted: { banks, stats }, report };
+  }
   const valAnomalies = validationImageAnomalies(anomalySeed, val, train, config.imageSize);
-  const { fitted, report } = fitKey(
-    params,
-    config,
-    { modality: "image", images: train },
-    { modality: "image", images: val },
-    { modality: "image", images: valAnomalies },
-    seed,
-    built,
-  );
-  if (!config.calibrateOnAllNormals) return { fitted, report };
-  const calibrated = calibrateImageKey(params, config, fitted.banks, train, val, anomalySeed);
-  return { fitted: { ...fitted, stats: calibrated.stats }, report: calibrated.report };
+  return fitKey(params, config, images(train), images(val), images(valAnomalies), seed, built);
 }
 
 /** Images scored per chunk in calibration, so that features of hundreds of images never coexist. */
@@ -255,12 +262,14 @@ export function calibrateImageKey(
 export function concatEvidence(parts: Evidence[]): Evidence {
   const n = parts.reduce((s, p) => s + p.n, 0);
   const out: Evidence = { n, sample: {}, tokens: {}, features: {} };
-  const join = concatArrays;
   for (const name of Object.keys(parts[0]?.sample ?? {})) {
-    out.sample[name] = join(parts.map((p) => p.sample[name]));
+    out.sample[name] = concatArrays(parts.map((p) => p.sample[name]));
   }
   for (const [name, map] of Object.entries(parts[0]?.tokens ?? {})) {
-    out.tokens[name] = { grid: map.grid, values: join(parts.map((p) => p.tokens[name].values)) };
+    out.tokens[name] = {
+      grid: map.grid,
+      values: concatArrays(parts.map((p) => p.tokens[name].values)),
+    };
   }
   return out;
 }
