@@ -4,7 +4,14 @@ import { MadError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import { readLabelledCsv, tableFromArrays } from "../lib/data/table.ts";
 import { courseThyroid, splitGiven, splitTable, subsetTable } from "../lib/data/split.ts";
-import { applyNormalisation, checkNormalisation, fitStandard } from "../lib/data/normalise.ts";
+import {
+  applyNormalisation,
+  checkNormalisation,
+  fitNormalisation,
+  fitStandard,
+  LOG_OFFSET,
+  logScaled,
+} from "../lib/data/normalise.ts";
 import type { SplitIndices, SplitSpec } from "../lib/data/types.ts";
 import { hasSharedThyroid, SHARED_THYROID } from "./fixtures.ts";
 
@@ -143,6 +150,55 @@ Deno.test("normalisation: matches plain loops on random data", () => {
   }
 });
 
+Deno.test("normalisation: right-skewed features on a log scale, the others as they are", () => {
+  const rng = new Rng(5);
+  // Column a: symmetric; column b: exponential (skewness 2), as lab values are.
+  const rows = Array.from({ length: 400 }, () => [rng.normal(), -Math.log(1 - rng.uniform(0, 1))]);
+  const t = tableFromArrays("s", ["a", "b"], rows, null);
+  const all = rows.map((_, i) => i);
+  const norm = fitNormalisation(t, all, { logSkewed: true });
+  assert.equal(norm.log?.[0], null);
+  const scale = norm.log?.[1];
+  assert.ok(scale);
+  const bs = rows.map((r) => r[1]);
+  assert.equal(scale.min, Math.min(...bs));
+  assert.equal(scale.range, Math.max(...bs) - Math.min(...bs));
+  assert.equal(scale.offset, LOG_OFFSET);
+  // Standardised on the log scale: mean 0 and unit population spread there.
+  const out = applyNormalisation(t, norm);
+  let sum = 0;
+  let sq = 0;
+  for (let i = 0; i < rows.length; i++) sum += out.values[i * 2 + 1];
+  for (let i = 0; i < rows.length; i++) sq += out.values[i * 2 + 1] ** 2;
+  assert.ok(Math.abs(sum / rows.length) < 1e-9);
+  assert.ok(Math.abs(sq / rows.length - 1) < 1e-9);
+  const logged = Math.log((rows[7][1] - scale.min) / scale.range + LOG_OFFSET);
+  assert.ok(Math.abs(out.values[15] - (logged - norm.mean[1]) / norm.std[1]) < 1e-12);
+  // Without the option, or with no skewed feature, the normalisation is plain.
+  assert.equal(fitNormalisation(t, all).log, undefined);
+  assert.deepEqual(fitNormalisation(t, all), fitStandard(t, all));
+  const symmetric = tableFromArrays("n", ["a"], rows.map((r) => [r[0]]), null);
+  assert.equal(fitNormalisation(symmetric, all, { logSkewed: true }).log, undefined);
+  // Read back from a checkpoint's JSON, it applies the same transform.
+  const back = checkNormalisation(JSON.parse(JSON.stringify(norm)), "ckpt.json");
+  assert.deepEqual([...applyNormalisation(t, back).values], [...out.values]);
+});
+
+Deno.test("logScaled: continuous, increasing and finite below the training minimum", () => {
+  const scale = { min: 2, range: 4, offset: 0.05 };
+  assert.equal(logScaled(2, scale), Math.log(0.05));
+  assert.equal(logScaled(6, scale), Math.log(1.05));
+  const eps = 1e-7;
+  // The tangent continuation meets the log at the minimum with the same slope.
+  const slopeBelow = (logScaled(2, scale) - logScaled(2 - eps, scale)) / eps;
+  const slopeAbove = (logScaled(2 + eps, scale) - logScaled(2, scale)) / eps;
+  assert.ok(Math.abs(slopeBelow - slopeAbove) / slopeAbove < 1e-3);
+  const xs = [-1e6, -10, 1, 1.99, 2, 2.01, 3, 100];
+  const ys = xs.map((x) => logScaled(x, scale));
+  assert.ok(ys.every(Number.isFinite));
+  for (let i = 1; i < ys.length; i++) assert.ok(ys[i] > ys[i - 1]);
+});
+
 Deno.test("normalisation: errors", () => {
   const t = tableFromArrays("t", ["a", "b"], [[1, 2]], null, "data/t.csv");
   const three = { kind: "standard" as const, mean: [0, 0, 0], std: [1, 1, 1] };
@@ -155,6 +211,18 @@ Deno.test("normalisation: errors", () => {
     "standard deviation",
   );
   assertMadError(() => checkNormalisation({ kind: "minmax" }, "c.json"), "c.json", "minmax");
+  const plain = { kind: "standard", mean: [0, 0], std: [1, 1] };
+  assertMadError(
+    () => checkNormalisation({ ...plain, log: [null] }, "c.json"),
+    "c.json",
+    "one entry per feature",
+  );
+  assertMadError(
+    () =>
+      checkNormalisation({ ...plain, log: [null, { min: 0, range: 0, offset: 0.05 }] }, "c.json"),
+    "c.json",
+    "positive range",
+  );
 });
 
 Deno.test("courseThyroid reads a course-style folder", async () => {

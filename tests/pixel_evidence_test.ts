@@ -93,8 +93,16 @@ Deno.test("default image components: learned stem features and the pixel patches
     "patch",
     "cls",
   ]);
-  // Tables keep every head.
-  assert.deepEqual(activeComponents(small, "table"), ["recon", "knn", "dens", "cls"]);
+  // Tables likewise: kNN and density evidence, the heads when asked or when nothing else is left.
+  assert.deepEqual(activeComponents(small, "table"), ["knn", "dens"]);
+  assert.deepEqual(
+    activeComponents({ ...small, tableHeadEvidence: true }, "table"),
+    ["recon", "knn", "dens", "cls"],
+  );
+  assert.deepEqual(
+    activeComponents({ ...small, knnHead: false, densityHead: false }, "table"),
+    ["recon", "cls"],
+  );
   assert.ok(["pix", "pix4", "std8", "con16"].every(isPixelComponent));
   assert.ok(!["knn0", "knn", "dens", "recon", "cls"].some(isPixelComponent));
   const params = initParams(small, [], 0);

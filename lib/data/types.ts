@@ -43,8 +43,18 @@ export interface SplitIndices {
 /** Per-feature normalisation fitted on training normals only. */
 export interface Normalisation {
   kind: "standard";
+  /** Mean and standard deviation of each feature, on its log scale where it has one. */
   mean: number[];
   std: number[];
+  /** Per feature, the log scale applied before standardising, or null; absent: none. */
+  log?: (LogScale | null)[];
+}
+
+/** A feature's log scale: log((x - min) / range + offset), see `logScaled`. */
+export interface LogScale {
+  min: number;
+  range: number;
+  offset: number;
 }
 
 /** One image of an image dataset. */

@@ -216,7 +216,7 @@ export function activeComponents(config: ModelConfig, modality: "image" | "table
     } else out.push("knn");
   }
   if (modality === "table" && config.densityHead) out.push("dens");
-  const heads = modality === "table" || imageHeadsCount(config);
+  const heads = modality === "table" ? tableHeadsCount(config) : imageHeadsCount(config);
   if (config.anomalyHead && heads) {
     if (modality === "image") out.push("patch");
     out.push("cls");
@@ -231,6 +231,14 @@ export function activeComponents(config: ModelConfig, modality: "image" | "table
  */
 export function imageHeadsCount(config: ModelConfig): boolean {
   return config.imageHeadEvidence || !config.knnHead;
+}
+
+/**
+ * Whether the trained heads' evidence counts in table scores: when asked (`tableHeadEvidence`),
+ * and always without the kNN and density evidence.
+ */
+export function tableHeadsCount(config: ModelConfig): boolean {
+  return config.tableHeadEvidence || !(config.knnHead || config.densityHead);
 }
 
 /**
@@ -380,7 +388,7 @@ export function tableEvidence(
   const featureDim = d * config.width;
   const features = new Float32Array(n * featureDim);
   const groups = Math.max(1, Math.round(1 / Math.max(config.tableMaskRatio, 1 / d)));
-  const wantHeads = !options.featuresOnly;
+  const wantHeads = !options.featuresOnly && tableHeadsCount(config);
   const wantRecon = config.reconstructionHead && wantHeads && options.skip?.has("recon") !== true;
   const batchSize = 512;
   for (let start = 0; start < n; start += batchSize) {

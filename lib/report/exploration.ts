@@ -34,7 +34,9 @@ export async function prepareExperiment(
   };
   const images = await prepareImages(data.imageDirs, split);
   const tables = data.tablePaths.map((p) =>
-    prepareTable(p, { ...split, protocol: readTableSource(p).protocol })
+    prepareTable(p, { ...split, protocol: readTableSource(p).protocol }, undefined, undefined, {
+      logSkewed: config.model.tableLogSkewed,
+    })
   );
   return { images, tables };
 }

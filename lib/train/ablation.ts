@@ -93,9 +93,21 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
     data: "joint",
   },
   {
+    name: "heads_in_table_score",
+    description: "the heads' evidence counts in table scores, weighted by validation",
+    overrides: { model: { tableHeadEvidence: true } },
+    data: "joint",
+  },
+  {
     name: "no_density_head",
     description: "without the table's per-feature density evidence",
     overrides: { model: { densityHead: false } },
+    data: "joint",
+  },
+  {
+    name: "no_log_scale",
+    description: "table features standardised as they are, skewed ones not put on a log scale",
+    overrides: { model: { tableLogSkewed: false } },
     data: "joint",
   },
   { name: "images_only", description: "trained on images alone", overrides: {}, data: "images" },

@@ -407,6 +407,8 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   imageHeadEvidence: true,
   calibrateOnAllNormals: false,
   pixelProjectionShare: 1,
+  tableLogSkewed: false,
+  tableHeadEvidence: true,
 };
 
 /** Frees the tensors a checkpoint holds. */

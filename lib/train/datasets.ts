@@ -11,7 +11,11 @@ import { readLabelledCsv } from "../data/table.ts";
 import { readOddsMat } from "../data/mat.ts";
 import { readUciThyroid } from "../data/uci.ts";
 import { courseThyroid, splitGiven, splitTable, subsetTable } from "../data/split.ts";
-import { applyNormalisation, fitStandard } from "../data/normalise.ts";
+import {
+  applyNormalisation,
+  fitNormalisation,
+  type NormalisationOptions,
+} from "../data/normalise.ts";
 import { discoverImageCategories } from "../data/images.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { MadError } from "../errors.ts";
@@ -91,13 +95,15 @@ function rowsOf(table: Table, indices: number[]): Float32Array {
 
 /**
  * Splits and normalises a table source. With `normalisation` given (evaluation from a
- * checkpoint), that one is applied instead of fitting a new one.
+ * checkpoint), that one is applied instead of fitting a new one; else one is fitted on the
+ * training rows with `options` (see `fitNormalisation`).
  */
 export function prepareTable(
   path: string,
   split: SplitSpec,
   normalisation?: Normalisation,
   name?: string,
+  options: NormalisationOptions = {},
 ): PreparedTable {
   const source = readTableSource(path);
   const tableName = name ?? source.table.name;
@@ -125,7 +131,7 @@ export function prepareTable(
     [trainIdx, valIdx, testIdx] = [parts.train, parts.val, parts.test];
   }
   if (trainIdx.length === 0) throw new MadError(`${path}: no normal rows to train on`);
-  const norm = normalisation ?? fitStandard(trainTable, trainIdx);
+  const norm = normalisation ?? fitNormalisation(trainTable, trainIdx, options);
   const trainN = applyNormalisation(trainTable, norm);
   const testN = applyNormalisation(testTable, norm);
   return {

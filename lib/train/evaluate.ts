@@ -24,6 +24,8 @@ import {
   imageHeadsCount,
   sampleScores,
   smoothsMaps,
+  tableEvidence,
+  tableHeadsCount,
   weightOf,
 } from "../model/detector.ts";
 import type { ImageSample } from "../data/types.ts";
@@ -118,7 +120,10 @@ export async function evaluateCheckpoint(
         fitted.stats.threshold,
         `${record.name} (${record.source})`,
       ),
-      components: componentResults(parts, fitted, prepared.testLabels),
+      components: [
+        ...componentResults(parts, fitted, prepared.testLabels),
+        ...tableHeadResults(ckpt, samples, prepared.testLabels),
+      ],
       scores,
       labels: prepared.testLabels,
     });
@@ -255,6 +260,25 @@ function headResults(
   const heads = activeComponents(withHeads, "image");
   const evidence = imageEvidence(ckpt.params, withHeads, images);
   const scores = sampleScores(evidence, heads, smooth);
+  return heads.filter((c) => scores[c]).map((name) => ({
+    name,
+    weight: 0,
+    auroc: auroc(scores[name], labels),
+  }));
+}
+
+/** The same for table rows (`tableHeadEvidence` off). */
+function tableHeadResults(
+  ckpt: Checkpoint,
+  samples: Extract<Samples, { modality: "table" }>,
+  labels: Uint8Array,
+): ComponentResult[] {
+  const config = ckpt.config.model;
+  if (tableHeadsCount(config) || !(config.reconstructionHead || config.anomalyHead)) return [];
+  const withHeads = { ...config, tableHeadEvidence: true, knnHead: false, densityHead: false };
+  const heads = activeComponents(withHeads, "table");
+  const evidence = tableEvidence(ckpt.params, withHeads, samples.table, samples.rows, samples.d);
+  const scores = sampleScores(evidence, heads, false);
   return heads.filter((c) => scores[c]).map((name) => ({
     name,
     weight: 0,

@@ -179,6 +179,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const m = config.model;
   const t = config.train;
   const split: SplitSpec = { protocol: "half-normals", seed: t.seed, valShare: t.valShare };
+  const tableOptions = { logSkewed: m.tableLogSkewed };
 
   // Data.
   const images = resumed
@@ -186,9 +187,11 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     : await prepareImages(options.imageDirs, split);
   const tables = resumed
     ? resumed.datasets.filter((d) => d.modality === "table").map((d) =>
-      prepareTable(d.source, d.split, undefined, d.name)
+      prepareTable(d.source, d.split, undefined, d.name, tableOptions)
     )
-    : options.tablePaths.map((p) => prepareTable(p, { ...split, protocol: protocolFor(p) }));
+    : options.tablePaths.map((p) =>
+      prepareTable(p, { ...split, protocol: protocolFor(p) }, undefined, undefined, tableOptions)
+    );
   if (images.length === 0 && tables.length === 0) {
     throw new MadError("no training data: give --images DIR and/or --table FILE");
   }
