@@ -20,6 +20,7 @@ import {
   patchify,
   patchTargets,
   reconstructImageTokens,
+  stemStages,
   unpatchify,
 } from "../lib/model/madformer.ts";
 import {
@@ -91,6 +92,35 @@ Deno.test("reconstruction from reused stem tokens equals the full masked forward
     assert.deepEqual(reused.shape, full.shape);
     assert.ok(full.sub(reused).abs().max().dataSync()[0] < 1e-6);
   });
+});
+
+Deno.test("stemStages equals the full pass's stem stages, and evidence without heads uses it", () => {
+  const config = { ...tiny, stem: [4, 2, 2], knnPixels: false, imageHeadEvidence: false };
+  const params = initParams(config, [], 2);
+  const images = [0, 1].map((i) =>
+    Float32Array.from({ length: config.imageSize ** 2 * 3 }, (_, j) => ((j * 7 + i) % 13) / 13)
+  );
+  tf.tidy(() => {
+    const x = tf.tensor4d(
+      Float32Array.from([...images[0], ...images[1]]),
+      [2, config.imageSize, config.imageSize, 3],
+    );
+    const full = encodeImages(params, config, x, null).stages;
+    const alone = stemStages(params, config, x, 2);
+    assert.equal(alone.length, 2);
+    for (const [i, stage] of alone.entries()) {
+      assert.deepEqual(stage.shape, full[i].shape);
+      assert.deepEqual([...stage.dataSync()], [...full[i].dataSync()]);
+    }
+    assert.equal(stemStages(params, config, x, 0).length, 0);
+  });
+  // The stem-only path gives the same kNN features as the full one (heads asked for).
+  const stemOnly = { ...config, knnLevels: [0, 1] };
+  assert.ok(!activeComponents(stemOnly, "image").includes("recon"));
+  const withHeads = { ...stemOnly, imageHeadEvidence: true };
+  const a = imageEvidence(params, stemOnly, images).features;
+  const b = imageEvidence(params, withHeads, images).features;
+  for (const name of ["knn0", "knn1"]) assert.deepEqual([...a[name].data], [...b[name].data]);
 });
 
 Deno.test("recon evidence is each token's error in the one pass that hides it", () => {

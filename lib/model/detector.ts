@@ -19,6 +19,7 @@ import {
   patchify,
   patchTargets,
   reconstructImageTokens,
+  stemStages,
   tableTokens,
 } from "./madformer.ts";
 import { buildBank, type Exclusion, knnDistances, type MemoryBank } from "./knn.ts";
@@ -299,17 +300,20 @@ export function imageEvidence(
     const B = batch.length;
     tf.tidy(() => {
       const x = tf.tensor4d(concatArrays(batch), [B, S, S, 3]);
-      const plain = encodeImages(params, plainConfig, x, null, config.knnTokenLayer);
-      if (wantsAnomalyHead) {
+      // Scoring with stem features alone (the default) stops the stem where they are taken.
+      const plain = wantsAnomalyHead || patterns.length > 0 || levels.includes(last)
+        ? encodeImages(params, plainConfig, x, null, config.knnTokenLayer)
+        : null;
+      const stages = plain?.stages ?? stemStages(params, config, x, Math.max(-1, ...levels) + 1);
+      if (plain && wantsAnomalyHead) {
         const logits = imageAnomalyLogits(params, plain.cls, plain.tokens);
         patch.set(logits.patchLogits.dataSync(), start * g.tokens);
         cls.set(logits.clsLogits.dataSync(), start);
       }
       for (const level of levels) {
-        const grid = level < last ? plain.stages[level].shape[1] : g.grid;
-        const map = level < last
-          ? plain.stages[level]
-          : tf.concat([l2(plain.stemTokens), l2(plain.knnTokens)], 2).reshape([B, grid, grid, -1]);
+        const grid = level < last ? stages[level].shape[1] : g.grid;
+        const tokens = () => tf.concat([l2(plain!.stemTokens), l2(plain!.knnTokens)], 2);
+        const map = level < last ? stages[level] : tokens().reshape([B, grid, grid, -1]);
         const k = config.knnNeighbourhood;
         const feats = k > 1 ? tf.avgPool(map as tf.Tensor4D, k, 1, "same") : map;
         const dim = feats.shape[feats.shape.length - 1]!;
@@ -348,7 +352,7 @@ export function imageEvidence(
           const reconstruction = reconstructImageTokens(
             params,
             config,
-            plain.stemTokens,
+            plain!.stemTokens,
             mask,
             hidden,
           );

@@ -202,6 +202,25 @@ export interface StemOutput {
 }
 
 /** The convolutional stem: images [B, S, S, 3] in [0, 1] to tokens. */
+/**
+ * The first `count` intermediate stem stages [B, h, w, C] (after GELU) alone, for features that
+ * read no further: the same values as {@linkcode imageStem}'s `stages`, without the rest.
+ */
+export function stemStages(
+  params: Params,
+  config: ModelConfig,
+  images: tf.Tensor4D,
+  count: number,
+): tf.Tensor4D[] {
+  let x = normalisePixels(images);
+  const stages: tf.Tensor4D[] = [];
+  for (let i = 0; i < Math.min(count, config.stem.length - 1); i++) {
+    x = gelu(dense(params, `stem.${i}`, patchify(x, config.stem[i]))) as tf.Tensor4D;
+    stages.push(x);
+  }
+  return stages;
+}
+
 export function imageStem(params: Params, config: ModelConfig, images: tf.Tensor4D): StemOutput {
   let x = normalisePixels(images);
   const stages: tf.Tensor4D[] = [];
