@@ -362,14 +362,10 @@ function projectRows(
   return { width, data };
 }
 
-/** Bank chunks with the distance terms folded in: [width + 1, size] = [-2·rows; |row|²]. */
-const prepared = new WeakMap<MemoryBank, Float32Array[]>();
-
 const CHUNK = 8192;
 
+/** Bank chunks with the distance terms folded in: [width + 1, size] = [-2·rows; |row|²]. */
 function preparedChunks(bank: MemoryBank): Float32Array[] {
-  const cached = prepared.get(bank);
-  if (cached) return cached;
   const chunks: Float32Array[] = [];
   for (let start = 0; start < bank.rows; start += CHUNK) {
     const size = Math.min(CHUNK, bank.rows - start);
@@ -388,7 +384,6 @@ function preparedChunks(bank: MemoryBank): Float32Array[] {
     if (bank.projection) norms.set(bank.projection.norms.subarray(start, start + size));
     chunks.push(out);
   }
-  prepared.set(bank, chunks);
   return chunks;
 }
 

@@ -201,7 +201,6 @@ export interface StemOutput {
   stages: tf.Tensor4D[];
 }
 
-/** The convolutional stem: images [B, S, S, 3] in [0, 1] to tokens. */
 /**
  * The first `count` intermediate stem stages [B, h, w, C] (after GELU) alone, for features that
  * read no further: the same values as {@linkcode imageStem}'s `stages`, without the rest.
@@ -221,16 +220,12 @@ export function stemStages(
   return stages;
 }
 
+/** The convolutional stem: images [B, S, S, 3] in [0, 1] to tokens. */
 export function imageStem(params: Params, config: ModelConfig, images: tf.Tensor4D): StemOutput {
-  let x = normalisePixels(images);
-  const stages: tf.Tensor4D[] = [];
-  config.stem.forEach((factor, i) => {
-    x = dense(params, `stem.${i}`, patchify(x, factor)) as tf.Tensor4D;
-    if (i < config.stem.length - 1) {
-      x = gelu(x) as tf.Tensor4D;
-      stages.push(x);
-    }
-  });
+  const last = config.stem.length - 1;
+  const stages = stemStages(params, config, images, last);
+  const input = stages.at(-1) ?? normalisePixels(images);
+  const x = dense(params, `stem.${last}`, patchify(input, config.stem[last])) as tf.Tensor4D;
   const [B, h, w, D] = x.shape;
   return { tokens: x.reshape([B, h * w, D]), stages };
 }

@@ -122,7 +122,7 @@ export async function evaluateCheckpoint(
       ),
       components: [
         ...componentResults(parts, fitted, prepared.testLabels),
-        ...tableHeadResults(ckpt, samples, prepared.testLabels),
+        ...headResults(ckpt, samples, prepared.testLabels, false),
       ],
       scores,
       labels: prepared.testLabels,
@@ -211,7 +211,12 @@ async function evaluateImages(
     ),
     components: [
       ...componentResults(parts, fitted, labels),
-      ...headResults(ckpt, images, labels, smoothsMaps(fitted.stats, config)),
+      ...headResults(
+        ckpt,
+        { modality: "image", images },
+        labels,
+        smoothsMaps(fitted.stats, config),
+      ),
     ],
     imageScore: smoothsMaps(fitted.stats, ckpt.config.model) ? "smoothed_max" : "max",
     scores,
@@ -244,41 +249,31 @@ export function componentResults(
 }
 
 /**
- * The trained heads' image evidence (reconstruction, sigmoid) when it does not count in the
- * score (`imageHeadEvidence` off): each component's test AUROC alone, with a share of 0, so the
- * report still shows what they would have added.
+ * The trained heads' evidence (reconstruction, sigmoid) when it does not count in the score
+ * (`imageHeadEvidence` / `tableHeadEvidence` off): each component's test AUROC alone, with a
+ * share of 0, so the report still shows what they would have added.
  */
 function headResults(
   ckpt: Checkpoint,
-  images: Float32Array[],
+  samples: Samples,
   labels: Uint8Array,
   smooth: boolean,
 ): ComponentResult[] {
   const config = ckpt.config.model;
-  if (imageHeadsCount(config) || !(config.reconstructionHead || config.anomalyHead)) return [];
-  const withHeads = { ...config, imageHeadEvidence: true, knnHead: false };
-  const heads = activeComponents(withHeads, "image");
-  const evidence = imageEvidence(ckpt.params, withHeads, images);
+  const counted = samples.modality === "image" ? imageHeadsCount(config) : tableHeadsCount(config);
+  if (counted || !(config.reconstructionHead || config.anomalyHead)) return [];
+  const withHeads = {
+    ...config,
+    imageHeadEvidence: true,
+    tableHeadEvidence: true,
+    knnHead: false,
+    densityHead: false,
+  };
+  const heads = activeComponents(withHeads, samples.modality);
+  const evidence = samples.modality === "image"
+    ? imageEvidence(ckpt.params, withHeads, samples.images)
+    : tableEvidence(ckpt.params, withHeads, samples.table, samples.rows, samples.d);
   const scores = sampleScores(evidence, heads, smooth);
-  return heads.filter((c) => scores[c]).map((name) => ({
-    name,
-    weight: 0,
-    auroc: auroc(scores[name], labels),
-  }));
-}
-
-/** The same for table rows (`tableHeadEvidence` off). */
-function tableHeadResults(
-  ckpt: Checkpoint,
-  samples: Extract<Samples, { modality: "table" }>,
-  labels: Uint8Array,
-): ComponentResult[] {
-  const config = ckpt.config.model;
-  if (tableHeadsCount(config) || !(config.reconstructionHead || config.anomalyHead)) return [];
-  const withHeads = { ...config, tableHeadEvidence: true, knnHead: false, densityHead: false };
-  const heads = activeComponents(withHeads, "table");
-  const evidence = tableEvidence(ckpt.params, withHeads, samples.table, samples.rows, samples.d);
-  const scores = sampleScores(evidence, heads, false);
   return heads.filter((c) => scores[c]).map((name) => ({
     name,
     weight: 0,
