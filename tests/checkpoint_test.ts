@@ -117,6 +117,21 @@ Deno.test("checkpoint: one saved before the normalised pixel evidence scores as 
   disposeCheckpoint(current);
 });
 
+Deno.test("checkpoint: one saved before the table's log scale and isolation scores as it did", () => {
+  const bytes = withMetadata(encodeTiny(), (meta) => {
+    const config = JSON.parse(meta.config);
+    for (const key of ["tableLogSkewed", "tableHeadEvidence", "isolationHead"]) {
+      delete config.model[key];
+    }
+    meta.config = JSON.stringify(config);
+  });
+  const old = decodeCheckpoint(bytes, "old.safetensors");
+  assert.equal(old.config.model.tableLogSkewed, false);
+  assert.equal(old.config.model.tableHeadEvidence, true);
+  assert.equal(old.config.model.isolationHead, false);
+  disposeCheckpoint(old);
+});
+
 Deno.test("checkpoint: a run that never improved (bestMetric -Infinity) loads back", () => {
   const ckpt = tinyCheckpoint();
   ckpt.progress.bestMetric = -Infinity; // JSON writes null

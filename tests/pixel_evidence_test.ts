@@ -93,18 +93,26 @@ Deno.test("default image components: learned stem features and the pixel patches
     "patch",
     "cls",
   ]);
-  // Tables likewise: kNN and density evidence, the heads when asked or when nothing else is left.
-  assert.deepEqual(activeComponents(small, "table"), ["knn", "dens"]);
+  // Tables likewise: kNN, density and isolation evidence, the heads when asked or when nothing
+  // else is left.
+  assert.deepEqual(activeComponents(small, "table"), ["knn", "dens", "iso"]);
   assert.deepEqual(
     activeComponents({ ...small, tableHeadEvidence: true }, "table"),
-    ["recon", "knn", "dens", "cls"],
+    ["recon", "knn", "dens", "iso", "cls"],
   );
   assert.deepEqual(
-    activeComponents({ ...small, knnHead: false, densityHead: false }, "table"),
+    activeComponents({ ...small, isolationHead: false }, "table"),
+    ["knn", "dens"],
+  );
+  assert.deepEqual(
+    activeComponents(
+      { ...small, knnHead: false, densityHead: false, isolationHead: false },
+      "table",
+    ),
     ["recon", "cls"],
   );
   assert.ok(["pix", "pix4", "std8", "con16"].every(isPixelComponent));
-  assert.ok(!["knn0", "knn", "dens", "recon", "cls"].some(isPixelComponent));
+  assert.ok(!["knn0", "knn", "dens", "iso", "recon", "cls"].some(isPixelComponent));
   const params = initParams(small, [], 0);
   const rng = new Rng(3);
   const evidence = imageEvidence(params, small, [randomImage(rng), randomImage(rng)]);

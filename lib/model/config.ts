@@ -105,6 +105,11 @@ export interface ModelConfig {
    */
   densityHead: boolean;
   /**
+   * Tables: isolation-forest evidence (random axis-aligned splits of normal rows, see
+   * `lib/model/isolation.ts`): how few single-feature thresholds set a row apart.
+   */
+  isolationHead: boolean;
+  /**
    * Tables: features whose training values are right-skewed (skewness above 1, as lab values
    * and counts are) are compared on a log scale (see `fitNormalisation`), so a moderate rise
    * near the dense bottom of the range weighs as much as a long stretch of the sparse top.
@@ -214,6 +219,7 @@ export const DEFAULT_CONFIG: Config = {
     knnProjection: 64,
     pixelProjectionShare: 0.5,
     densityHead: true,
+    isolationHead: true,
     tableLogSkewed: true,
     minComponentWeight: 0.05,
     imageWeights: "equal",
@@ -373,7 +379,7 @@ export function validateConfig(config: Config, source = "config"): void {
   if (!(IMAGE_WEIGHTS as readonly string[]).includes(m.imageWeights)) {
     fail(`model.imageWeights must be one of ${IMAGE_WEIGHTS.join(", ")}, got "${m.imageWeights}"`);
   }
-  if (!m.reconstructionHead && !m.anomalyHead && !m.knnHead && !m.densityHead) {
+  if (!m.reconstructionHead && !m.anomalyHead && !m.knnHead && !m.densityHead && !m.isolationHead) {
     fail(`every head is turned off`);
   }
   const t = config.train;

@@ -24,11 +24,12 @@ import {
 } from "./madformer.ts";
 import { buildBank, type Exclusion, knnDistances, type MemoryBank } from "./knn.ts";
 import { marginalDensityScores } from "./density.ts";
+import { forestOf, isolationScores } from "./isolation.ts";
 import { upsampleMap } from "./maps.ts";
 import { Rng } from "../rng.ts";
 
 /**
- * Names of the evidence components: `recon`, `patch`, `cls`, `knn` and `dens` (tables),
+ * Names of the evidence components: `recon`, `patch`, `cls`, `knn`, `dens` and `iso` (tables),
  * `knn<L>` for image feature level L (stem stages, then encoder tokens), `pix` and `pix<S>` (raw
  * pixel patches) and `con<S>` (contrast-normalised pixel patches of side S).
  */
@@ -217,6 +218,7 @@ export function activeComponents(config: ModelConfig, modality: "image" | "table
     } else out.push("knn");
   }
   if (modality === "table" && config.densityHead) out.push("dens");
+  if (modality === "table" && config.isolationHead) out.push("iso");
   const heads = modality === "table" ? tableHeadsCount(config) : imageHeadsCount(config);
   if (config.anomalyHead && heads) {
     if (modality === "image") out.push("patch");
@@ -239,7 +241,8 @@ export function imageHeadsCount(config: ModelConfig): boolean {
  * and always without the kNN and density evidence.
  */
 export function tableHeadsCount(config: ModelConfig): boolean {
-  return config.tableHeadEvidence || !(config.knnHead || config.densityHead);
+  return config.tableHeadEvidence ||
+    !(config.knnHead || config.densityHead || config.isolationHead);
 }
 
 /**
@@ -256,7 +259,7 @@ export function isPixelComponent(component: Component): boolean {
  */
 export function knnDim(config: ModelConfig, component: Component, features = 0): number {
   if (component === "knn") return features * config.width;
-  if (component === "dens") return features;
+  if (component === "dens" || component === "iso") return features;
   if (component === "pix") return geometry(config).patchDim;
   if (["pix", "con", "std"].some((p) => component.startsWith(p))) {
     return 3 * Number(component.slice(3)) ** 2;
@@ -423,6 +426,7 @@ export function tableEvidence(
   const evidence: Evidence = { n, sample: {}, tokens: {}, features: {} };
   if (config.knnHead) evidence.features.knn = { dim: featureDim, grid: 1, data: features };
   if (config.densityHead) evidence.features.dens = { dim: d, grid: 1, data: rows.slice() };
+  if (config.isolationHead) evidence.features.iso = { dim: d, grid: 1, data: rows.slice() };
   if (wantRecon) evidence.sample.recon = recon;
   if (wantHeads && config.anomalyHead) evidence.sample.cls = cls;
   return evidence;
@@ -453,7 +457,7 @@ export function concatArrays(arrays: Float32Array[]): Float32Array {
 
 /**
  * Memory banks of normal features for every kNN component of the evidence: coresets, except
- * for the density component, which needs a fair sample of the normals.
+ * for the density and isolation components, which need a fair sample of the normals.
  */
 export function banksFromEvidence(
   evidence: Evidence,
@@ -471,9 +475,9 @@ export function banksFromEvidence(
       banks[name] = built[name];
       continue;
     }
-    const density = name === "dens";
-    banks[name] = buildBank(f.data, f.dim, density ? DENSITY_ROWS : limit, new Rng(seed), {
-      coreset: !density,
+    const sampled = name === "dens" || name === "iso";
+    banks[name] = buildBank(f.data, f.dim, sampled ? DENSITY_ROWS : limit, new Rng(seed), {
+      coreset: !sampled,
       // Only image features: a table's rows are few and narrow enough to compare whole.
       projection: f.grid === 1
         ? 0
@@ -485,12 +489,12 @@ export function banksFromEvidence(
   return banks;
 }
 
-/** Normal rows the density component keeps (its cost is linear in them). */
+/** Normal rows the density and isolation components keep (density's cost is linear in them). */
 const DENSITY_ROWS = 20000;
 
 /**
- * Fills in the bank-based components of evidence (kNN distances, k neighbours for tables, and
- * the density score); components in `skip` are left out.
+ * Fills in the bank-based components of evidence (kNN distances, k neighbours for tables, the
+ * density and the isolation score); components in `skip` are left out.
  */
 export function addKnn(
   evidence: Evidence,
@@ -505,6 +509,10 @@ export function addKnn(
     if (!bank || skip?.has(name)) continue;
     if (name === "dens") {
       evidence.sample[name] = marginalDensityScores(bank, f.data);
+      continue;
+    }
+    if (name === "iso") {
+      evidence.sample[name] = isolationScores(forestOf(bank), f.data);
       continue;
     }
     const distances = knnDistances(

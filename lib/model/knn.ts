@@ -12,6 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../rng.ts";
 import { matMul2d, readTidy } from "./ops.ts";
+import { rowMin } from "../backend/row_min.ts";
 
 /**
  * A memory bank: `rows` normal feature vectors of width `dim`, stored transposed. With a
@@ -514,9 +515,10 @@ function knnBlock(
         partial = partial.add(tf.tensor2d(penalty, [1, size]));
       }
       offset += size;
-      // A plain minimum is far cheaper than top-k on wasm, and k = 1 is the common case.
+      // A plain minimum is far cheaper than top-k on wasm (ours cheaper still), and k = 1 is the
+      // common case.
       best.push(
-        k === 1 ? partial.min(1, true) : tf.neg(tf.topk(tf.neg(partial), Math.min(k, size)).values),
+        k === 1 ? rowMin(partial) : tf.neg(tf.topk(tf.neg(partial), Math.min(k, size)).values),
       );
     }
     const all = best.length === 1 ? best[0] : tf.concat(best, 1);
@@ -524,7 +526,7 @@ function knnBlock(
     const nearest = all.shape[1] === kept
       ? all
       : k === 1
-      ? all.min(1, true)
+      ? rowMin(all as tf.Tensor2D)
       : tf.neg(tf.topk(tf.neg(all), kept).values);
     const squared = nearest.add(tf.tensor2d(queryNorms, [q, 1]));
     return tf.sqrt(tf.relu(squared)).mean(1);

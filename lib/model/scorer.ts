@@ -108,7 +108,7 @@ function fitBanks(
   seed: number,
   built: Record<string, MemoryBank>,
 ): Record<string, MemoryBank> {
-  if (!config.knnHead && !config.densityHead) return {};
+  if (!config.knnHead && !config.densityHead && !config.isolationHead) return {};
   return banksFromEvidence(
     evidenceOf(params, config, train, { featuresOnly: true }),
     config.knnBankSize,

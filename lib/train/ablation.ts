@@ -105,6 +105,12 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
     data: "joint",
   },
   {
+    name: "no_isolation_head",
+    description: "without the table's isolation-forest evidence",
+    overrides: { model: { isolationHead: false } },
+    data: "joint",
+  },
+  {
     name: "no_log_scale",
     description: "table features standardised as they are, skewed ones not put on a log scale",
     overrides: { model: { tableLogSkewed: false } },

@@ -196,7 +196,7 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): Checkpoint {
       if (!name.startsWith("bank.")) continue;
       const key = name.slice(5);
       const component = key.split("|")[1] ?? "";
-      if (!/^(knn\d*|pix\d*|std\d+|con\d+|dens)$/.test(component)) {
+      if (!/^(knn\d*|pix\d*|std\d+|con\d+|dens|iso)$/.test(component)) {
         fail(`memory bank ${key} names no known component`);
       }
       const table = tables.find((t) => `table:${t.name}` === key.split("|")[0]);
@@ -409,6 +409,7 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   pixelProjectionShare: 1,
   tableLogSkewed: false,
   tableHeadEvidence: true,
+  isolationHead: false,
 };
 
 /** Frees the tensors a checkpoint holds. */

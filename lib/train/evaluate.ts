@@ -268,6 +268,7 @@ function headResults(
     tableHeadEvidence: true,
     knnHead: false,
     densityHead: false,
+    isolationHead: false,
   };
   const heads = activeComponents(withHeads, samples.modality);
   const evidence = samples.modality === "image"
