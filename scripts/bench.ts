@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { numberFlag, parseFlags, Progress, runMain, writeFileAtomic } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { type BackendName, useBackend } from "../lib/backend/mod.ts";
+import { rowMinKernelActive } from "../lib/backend/row_min.ts";
 import { DEFAULT_CONFIG } from "../lib/model/config.ts";
 import { geometry } from "../lib/model/madformer.ts";
 import { defaultDataPaths } from "../lib/data/sources.ts";
@@ -124,6 +125,7 @@ async function main(): Promise<void> {
         loadAverage: Deno.loadavg(),
         deno: Deno.version.deno,
         backend,
+        rowMinKernel: rowMinKernelActive(),
       },
       model: {
         imageSize: m.imageSize,

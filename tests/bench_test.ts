@@ -77,7 +77,13 @@ Deno.test("bench report: ratio, targets and summary", () => {
   assert.equal(stepRatio(300, torch), 1.5);
   const partial: Omit<BenchResult, "targets"> = {
     date: "2025-01-01T00:00:00Z",
-    machine: { cpus: 2, loadAverage: [1, 1, 1], deno: "2.9.6", backend: "wasm" },
+    machine: {
+      cpus: 2,
+      loadAverage: [1, 1, 1],
+      deno: "2.9.6",
+      backend: "wasm",
+      rowMinKernel: true,
+    },
     model: { imageSize: 128, tokens: 64, width: 128, layers: 4, heads: 4 },
     step: {
       batch: 16,
@@ -120,6 +126,7 @@ Deno.test("bench report: ratio, targets and summary", () => {
   assert.match(text, /BLAS libblas\.so\.3\) same step: 200 ms; ours \/ PyTorch = 1\.50/);
   assert.match(text, /slow reference BLAS/);
   assert.match(text, /\(2 shards; 550 ms in one thread\)/);
+  assert.match(text, /backend wasm \(SIMD row-minimum kernel\)/);
   assert.equal(
     referenceBlas(["/x/openblas-pthread/libblas.so.3", "/x/libopenblasp-r0.3.so"]),
     false,

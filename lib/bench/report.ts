@@ -17,7 +17,14 @@ export const TARGETS = {
 /** Everything one bench run measured. */
 export interface BenchResult {
   date: string;
-  machine: { cpus: number; loadAverage: number[]; deno: string; backend: string };
+  machine: {
+    cpus: number;
+    loadAverage: number[];
+    deno: string;
+    backend: string;
+    /** Whether the kNN search's row minimum ran our SIMD kernel (wasm backend). */
+    rowMinKernel: boolean;
+  };
   model: { imageSize: number; tokens: number; width: number; layers: number; heads: number };
   step: {
     batch: number;
@@ -94,7 +101,8 @@ export function summary(r: BenchResult): string {
     `machine: ${r.machine.cpus} CPUs, load ${
       r.machine.loadAverage.map((x) => x.toFixed(2)).join(" ")
     }, ` +
-    `deno ${r.machine.deno}, backend ${r.machine.backend}`,
+    `deno ${r.machine.deno}, backend ${r.machine.backend}` +
+    (r.machine.rowMinKernel ? " (SIMD row-minimum kernel)" : ""),
     `image step (batch ${r.step.batch}, ${r.model.tokens}+1 tokens): ${
       fmt(r.step.imageStepMs, 0)
     } ms, ` +

@@ -31,8 +31,10 @@ export function averagePathLength(n: number): number {
 }
 
 /** One tree, node 0 the root; a leaf has feature -1 and holds its depth plus the path it cut. */
-interface Tree {
+export interface IsolationTree {
+  /** The feature a node splits on, -1 for a leaf. */
   feature: Int32Array;
+  /** Values below it go left, the rest right. */
   threshold: Float32Array;
   /** Index of the left child (the right one follows it); for a leaf, unused. */
   left: Int32Array;
@@ -42,8 +44,10 @@ interface Tree {
 
 /** A grown forest and the path length that scales its scores. */
 export interface IsolationForest {
+  /** Features of a row. */
   dim: number;
-  trees: Tree[];
+  /** The trees, each grown on its own sample of the bank. */
+  trees: IsolationTree[];
   /** Average path length of a tree's sample: a path this long scores 0.5. */
   norm: number;
 }
@@ -52,8 +56,14 @@ export interface IsolationForest {
  * Grows a forest on the rows of a bank ([dim, rows] transposed), each tree on a random
  * sample of {@linkcode ISOLATION_SAMPLE} rows, to the depth at which a tree of that many
  * rows would be balanced.
+ *
+ * @throws {Error} for a projected bank or one of fewer than two rows.
  */
-export function growForest(bank: MemoryBank, trees = ISOLATION_TREES, seed = ISOLATION_SEED) {
+export function growForest(
+  bank: MemoryBank,
+  trees = ISOLATION_TREES,
+  seed = ISOLATION_SEED,
+): IsolationForest {
   if (bank.projection) throw new Error("growForest: a projected bank has no rows to split");
   const { dim, rows, transposed } = bank;
   if (rows < 2) throw new Error("growForest: needs at least two normal rows");
@@ -61,11 +71,11 @@ export function growForest(bank: MemoryBank, trees = ISOLATION_TREES, seed = ISO
   const heightLimit = Math.ceil(Math.log2(sample));
   const rng = new Rng(seed);
   const value = (row: number, j: number) => transposed[j * rows + row];
-  const forest: Tree[] = [];
+  const forest: IsolationTree[] = [];
   for (let t = 0; t < trees; t++) {
     const chosen = rng.shuffle([...Array(rows).keys()]).slice(0, sample);
     const nodes = 2 * sample - 1;
-    const tree: Tree = {
+    const tree: IsolationTree = {
       feature: new Int32Array(nodes).fill(-1),
       threshold: new Float32Array(nodes),
       left: new Int32Array(nodes),
@@ -93,7 +103,7 @@ export function growForest(bank: MemoryBank, trees = ISOLATION_TREES, seed = ISO
     grow(0, chosen, 0);
     forest.push(tree);
   }
-  return { dim, trees: forest, norm: averagePathLength(sample) } satisfies IsolationForest;
+  return { dim, trees: forest, norm: averagePathLength(sample) };
 }
 
 /**
