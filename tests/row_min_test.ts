@@ -41,3 +41,15 @@ Deno.test("rowMin: the embedded kernel is the assembled row_min.wat", async () =
   const embedded = await Deno.readTextFile(`${KERNELS_DIR}/row_min_wasm.ts`);
   assert.equal(embedded, kernelModuleSource("row_min.wat", await assembleKernel(wat)));
 });
+
+Deno.test("rowMin: other backends take tfjs's min", async () => {
+  await tf.setBackend("cpu");
+  try {
+    assert.equal(rowMinKernelActive(), false);
+    const got = tf.tidy(() => rowMin(tf.tensor2d([[3, -1, 2], [0, 5, 4]])).dataSync());
+    assert.deepEqual(Array.from(got), [-1, 0]);
+  } finally {
+    await tf.setBackend("wasm");
+  }
+  assert.ok(rowMinKernelActive());
+});

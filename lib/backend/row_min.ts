@@ -27,9 +27,14 @@ function kernelFor(backend: WasmBackendInternals): RowMinKernel | null {
   kernel = null;
   const memory = backend.wasm?.asm?.memory;
   if (memory instanceof WebAssembly.Memory && backend.dataIdMap) {
-    const module = new WebAssembly.Module(decodeBase64(ROW_MIN_WASM) as Uint8Array<ArrayBuffer>);
-    const instance = new WebAssembly.Instance(module, { env: { memory } });
-    kernel = instance.exports.rowMin as RowMinKernel;
+    try {
+      const module = new WebAssembly.Module(decodeBase64(ROW_MIN_WASM) as Uint8Array<ArrayBuffer>);
+      const instance = new WebAssembly.Instance(module, { env: { memory } });
+      kernel = instance.exports.rowMin as RowMinKernel;
+    } catch {
+      // A shared memory (tfjs-wasm's threaded build) does not link to this module: use tfjs's min.
+      kernel = null;
+    }
   }
   kernels.set(backend, kernel);
   return kernel;
