@@ -238,7 +238,7 @@ export function imageHeadsCount(config: ModelConfig): boolean {
 
 /**
  * Whether the trained heads' evidence counts in table scores: when asked (`tableHeadEvidence`),
- * and always without the kNN and density evidence.
+ * and always without the kNN, density and isolation evidence.
  */
 export function tableHeadsCount(config: ModelConfig): boolean {
   return config.tableHeadEvidence ||
