@@ -259,7 +259,7 @@ export function isPixelComponent(component: Component): boolean {
  */
 export function knnDim(config: ModelConfig, component: Component, features = 0): number {
   if (component === "knn") return features * config.width;
-  if (component === "dens" || component === "iso") return features;
+  if (SAMPLED_COMPONENTS.has(component)) return features;
   if (component === "pix") return geometry(config).patchDim;
   if (["pix", "con", "std"].some((p) => component.startsWith(p))) {
     return 3 * Number(component.slice(3)) ** 2;
@@ -425,8 +425,10 @@ export function tableEvidence(
   }
   const evidence: Evidence = { n, sample: {}, tokens: {}, features: {} };
   if (config.knnHead) evidence.features.knn = { dim: featureDim, grid: 1, data: features };
-  if (config.densityHead) evidence.features.dens = { dim: d, grid: 1, data: rows.slice() };
-  if (config.isolationHead) evidence.features.iso = { dim: d, grid: 1, data: rows.slice() };
+  // Density and isolation read the same normalised rows (and so share one bank).
+  const normalised = config.densityHead || config.isolationHead ? rows.slice() : rows;
+  if (config.densityHead) evidence.features.dens = { dim: d, grid: 1, data: normalised };
+  if (config.isolationHead) evidence.features.iso = { dim: d, grid: 1, data: normalised };
   if (wantRecon) evidence.sample.recon = recon;
   if (wantHeads && config.anomalyHead) evidence.sample.cls = cls;
   return evidence;
@@ -457,7 +459,8 @@ export function concatArrays(arrays: Float32Array[]): Float32Array {
 
 /**
  * Memory banks of normal features for every kNN component of the evidence: coresets, except
- * for the density and isolation components, which need a fair sample of the normals.
+ * for the density and isolation components, which need a fair sample of the normals (one
+ * sample, when both read the same rows).
  */
 export function banksFromEvidence(
   evidence: Evidence,
@@ -468,6 +471,7 @@ export function banksFromEvidence(
   pixelProjectionShare = 1,
 ): Record<Component, MemoryBank> {
   const banks: Record<Component, MemoryBank> = {};
+  const samples = new Map<Float32Array, MemoryBank>();
   for (const [name, f] of Object.entries(evidence.features)) {
     // `built` holds banks made earlier from the same data (pixel banks, which no training
     // changes).
@@ -475,7 +479,12 @@ export function banksFromEvidence(
       banks[name] = built[name];
       continue;
     }
-    const sampled = name === "dens" || name === "iso";
+    const sampled = SAMPLED_COMPONENTS.has(name);
+    const shared = sampled ? samples.get(f.data) : undefined;
+    if (shared) {
+      banks[name] = shared;
+      continue;
+    }
     banks[name] = buildBank(f.data, f.dim, sampled ? DENSITY_ROWS : limit, new Rng(seed), {
       coreset: !sampled,
       // Only image features: a table's rows are few and narrow enough to compare whole.
@@ -485,9 +494,13 @@ export function banksFromEvidence(
         ? Math.min(projection, Math.floor(pixelProjectionShare * f.dim))
         : projection,
     });
+    if (sampled) samples.set(f.data, banks[name]);
   }
   return banks;
 }
+
+/** Components whose bank is a random sample of the normals rather than a coreset. */
+const SAMPLED_COMPONENTS = new Set<Component>(["dens", "iso"]);
 
 /** Normal rows the density and isolation components keep (density's cost is linear in them). */
 const DENSITY_ROWS = 20000;
