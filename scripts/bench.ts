@@ -14,6 +14,7 @@ import { numberFlag, parseFlags, Progress, runMain, writeFileAtomic } from "../l
 import { MadError } from "../lib/errors.ts";
 import { type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { rowMinKernelActive } from "../lib/backend/row_min.ts";
+import { systemBlasInUse } from "../lib/backend/blas.ts";
 import { DEFAULT_CONFIG } from "../lib/model/config.ts";
 import { geometry } from "../lib/model/madformer.ts";
 import { defaultDataPaths } from "../lib/data/sources.ts";
@@ -126,6 +127,7 @@ async function main(): Promise<void> {
         deno: Deno.version.deno,
         backend,
         rowMinKernel: rowMinKernelActive(),
+        blas: systemBlasInUse(),
       },
       model: {
         imageSize: m.imageSize,

@@ -83,6 +83,7 @@ Deno.test("bench report: ratio, targets and summary", () => {
       deno: "2.9.6",
       backend: "wasm",
       rowMinKernel: true,
+      blas: "libopenblas.so.0",
     },
     model: { imageSize: 128, tokens: 64, width: 128, layers: 4, heads: 4 },
     step: {

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../lib/backend/mod.ts";
+import { setSystemBlasEnabled } from "../lib/backend/blas.ts";
 import { attention, attentionQkv, gelu, layerNorm, matMul2d } from "../lib/model/ops.ts";
 import { Rng } from "../lib/rng.ts";
 
@@ -63,9 +64,20 @@ function plainLayerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
   return x.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).mul(g).add(b);
 }
 
-for (const backend of ["wasm", "cpu"] as const) {
+/**
+ * The wasm backend with its products on the system BLAS (where one loads: then the model's ops
+ * are the plain batched ones) and without (the wasm detours), and the cpu reference.
+ */
+const MODES = ["wasm", "wasm without BLAS", "cpu"] as const;
+
+async function use(mode: (typeof MODES)[number]): Promise<void> {
+  await useBackend(mode === "cpu" ? "cpu" : "wasm");
+  setSystemBlasEnabled(mode !== "wasm without BLAS");
+}
+
+for (const backend of MODES) {
   Deno.test(`ops (${backend}): matMul2d matches tf.matMul`, async () => {
-    await useBackend(backend);
+    await use(backend);
     const rng = new Rng(1);
     const inputs = [random(rng, [7, 5]), random(rng, [5, 3])];
     compare(
@@ -79,7 +91,7 @@ for (const backend of ["wasm", "cpu"] as const) {
   });
 
   Deno.test(`ops (${backend}): attention matches split heads + tf.matMul + softmax`, async () => {
-    await useBackend(backend);
+    await use(backend);
     const rng = new Rng(2);
     const [B, N, D, H] = [2, 5, 8, 2];
     const inputs = [random(rng, [B, N, D]), random(rng, [B, N, D]), random(rng, [B, N, D])];
@@ -105,7 +117,7 @@ for (const backend of ["wasm", "cpu"] as const) {
   });
 
   Deno.test(`ops (${backend}): attention at the default model's shapes`, async () => {
-    await useBackend(backend);
+    await use(backend);
     const rng = new Rng(3);
     const qkv = random(rng, [2, 65, 3 * 128], 0.5);
     compare(
@@ -122,7 +134,7 @@ for (const backend of ["wasm", "cpu"] as const) {
   });
 
   Deno.test(`ops (${backend}): attention for some queries gives those rows of the full`, async () => {
-    await useBackend(backend);
+    await use(backend);
     const rng = new Rng(4);
     const [q, k, v] = [0, 1, 2].map(() => random(rng, [2, 9, 8]) as tf.Tensor3D);
     const rows = [0, 3, 8];
@@ -134,7 +146,7 @@ for (const backend of ["wasm", "cpu"] as const) {
   });
 
   Deno.test(`ops (${backend}): layerNorm matches tf.moments composition`, async () => {
-    await useBackend(backend);
+    await use(backend);
     const rng = new Rng(4);
     for (const shape of [[6, 8], [2, 3, 8]]) {
       const inputs = [random(rng, shape, 2), random(rng, [8]).add(1), random(rng, [8])];
@@ -150,7 +162,7 @@ for (const backend of ["wasm", "cpu"] as const) {
   });
 
   Deno.test(`ops (${backend}): gelu matches x * sigmoid(1.702 x)`, async () => {
-    await useBackend(backend);
+    await use(backend);
     const rng = new Rng(5);
     const inputs = [random(rng, [3, 4, 6], 3)];
     compare("gelu", (x) => gelu(x), (x) => x.mul(tf.sigmoid(x.mul(1.702))), inputs, rng);
@@ -158,7 +170,7 @@ for (const backend of ["wasm", "cpu"] as const) {
   });
 
   Deno.test(`ops (${backend}): fast ops work under tf.variableGrads`, async () => {
-    await useBackend(backend);
+    await use(backend);
     const rng = new Rng(6);
     const x = random(rng, [2, 4, 8]);
     const g = tf.variable(random(rng, [8]).add(1));

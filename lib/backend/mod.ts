@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { MadError } from "../errors.ts";
+import { useSystemBlas } from "./blas.ts";
 import { shareIdentityBuffers } from "./identity.ts";
 
 /** Backends a user may ask for. */
@@ -28,7 +29,10 @@ export async function useBackend(name: BackendName = "auto"): Promise<string> {
     await loadTensorflowBackend();
   } else {
     const target = name === "auto" ? "wasm" : name;
-    if (target === "wasm") shareIdentityBuffers();
+    if (target === "wasm") {
+      shareIdentityBuffers();
+      useSystemBlas();
+    }
     if (tf.getBackend() !== target) {
       const ok = await tf.setBackend(target);
       if (!ok) throw new MadError(`could not initialise the tfjs '${target}' backend`);

@@ -24,6 +24,8 @@ export interface BenchResult {
     backend: string;
     /** Whether the kNN search's row minimum ran our SIMD kernel (wasm backend). */
     rowMinKernel: boolean;
+    /** The BLAS library matrix products ran on (lib/backend/blas.ts), or null for tfjs-wasm's. */
+    blas: string | null;
   };
   model: { imageSize: number; tokens: number; width: number; layers: number; heads: number };
   step: {
@@ -103,6 +105,10 @@ export function summary(r: BenchResult): string {
     }, ` +
     `deno ${r.machine.deno}, backend ${r.machine.backend}` +
     (r.machine.rowMinKernel ? " (SIMD row-minimum kernel)" : ""),
+    `matrix products: ${
+      r.machine.blas ??
+        "tfjs-wasm's own (no BLAS library loaded; apt-get install libopenblas0 for ~2x steps)"
+    }`,
     `image step (batch ${r.step.batch}, ${r.model.tokens}+1 tokens): ${
       fmt(r.step.imageStepMs, 0)
     } ms, ` +

@@ -11,6 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { systemBlasInUse } from "../backend/blas.ts";
 
 /** tfjs's customGrad typing wants a fixed arity; ours are checked by their wrappers. */
 // deno-lint-ignore no-explicit-any
@@ -47,8 +48,18 @@ export function readTidy(fn: () => tf.Tensor): Float32Array {
   }
 }
 
+/**
+ * Whether matrix products run through the system BLAS ({@linkcode systemBlasInUse}), which
+ * multiplies transposed and batched operands at full speed: then tfjs's own gradients and
+ * batched products are the fast path, and the detours below would only add copies.
+ */
+function blasProducts(): boolean {
+  return systemBlasInUse() !== null && tf.getBackend() === "wasm";
+}
+
 /** a [m, k] @ b [k, n], with a gradient that stays on the fast path. */
 export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (blasProducts()) return tf.matMul(a, b);
   return matMul2dWithGrad(a, b) as tf.Tensor2D;
 }
 
@@ -164,8 +175,25 @@ export function attention(
   if (q.shape[2] % heads !== 0) {
     throw new Error(`attention: width ${q.shape[2]} is not a multiple of heads ${heads}`);
   }
+  if (blasProducts()) return batchedAttention(q, k, v, heads);
   if (q.shape[1] !== k.shape[1]) return attentionForward(q, k, v, heads).out as tf.Tensor3D;
   return attentionOp(heads)(q, k, v) as tf.Tensor3D;
+}
+
+/** Attention as plain batched products per (batch, head), with tfjs's own gradients. */
+function batchedAttention(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  heads: number,
+): tf.Tensor3D {
+  const [B, M, D] = q.shape;
+  const dh = D / heads;
+  const split = (t: tf.Tensor3D) =>
+    t.reshape([B, t.shape[1], heads, dh]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
+  const scores = tf.matMul(split(q).mul(1 / Math.sqrt(dh)) as tf.Tensor4D, split(k), false, true);
+  const out = tf.matMul(tf.softmax(scores) as tf.Tensor4D, split(v));
+  return out.transpose([0, 2, 1, 3]).reshape([B, M, D]) as tf.Tensor3D;
 }
 
 /**

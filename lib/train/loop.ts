@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { systemBlasInUse } from "../backend/blas.ts";
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import type { Config } from "../model/config.ts";
@@ -226,7 +227,11 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const rng = new Rng(0);
   rng.state = progress.rngState;
   const count = [...params.values()].reduce((s, p) => s + p.size, 0);
-  log.line(`model: ${count.toLocaleString("en")} parameters, ${tf.getBackend()} backend`);
+  const blas = systemBlasInUse();
+  log.line(
+    `model: ${count.toLocaleString("en")} parameters, ${tf.getBackend()} backend` +
+      (blas ? `, products on ${blas.split(" ")[0]}` : ""),
+  );
 
   const last = join(options.out, "last_checkpoint.safetensors");
   const best = join(options.out, "best_model_checkpoint.safetensors");

@@ -1,0 +1,237 @@
+/**
+ * Matrix products through the machine's BLAS. tfjs-wasm multiplies with 128-bit SIMD and no
+ * fused multiply-add: ~23 GFLOP/s for plain 2-D products, ~1.7 for transposed or batched ones.
+ * OpenBLAS, called through Deno's FFI directly on the wasm backend's memory, uses the CPU's
+ * own vector width (AVX-512 here: ~85 GFLOP/s on one core) and multiplies transposed operands
+ * at full speed. When a BLAS library with `cblas_sgemm` loads, {@linkcode useSystemBlas}
+ * replaces the wasm backend's BatchMatMul kernel with one that calls it; when none does (or FFI
+ * is not permitted), tfjs-wasm's own kernel stays and nothing else changes.
+ *
+ * Each call runs on one BLAS thread: the training and scoring workers are the parallelism.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** Where the BLAS library is looked for, first to last; `MADFORMER_BLAS` (a path) goes first. */
+export const BLAS_CANDIDATES: readonly string[] = [
+  "libopenblas.so.0",
+  "libopenblas.so",
+  "libopenblas.dylib",
+  "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+  "/usr/local/opt/openblas/lib/libopenblas.dylib",
+  "libblis.so.4",
+];
+
+const SGEMM = {
+  parameters: [
+    "i32",
+    "i32",
+    "i32",
+    "i32",
+    "i32",
+    "i32",
+    "f32",
+    "buffer",
+    "i32",
+    "buffer",
+    "i32",
+    "f32",
+    "buffer",
+    "i32",
+  ],
+  result: "void",
+} as const;
+
+type Sgemm = (
+  order: number,
+  transA: number,
+  transB: number,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array<ArrayBuffer>,
+  lda: number,
+  b: Float32Array<ArrayBuffer>,
+  ldb: number,
+  beta: number,
+  c: Float32Array<ArrayBuffer>,
+  ldc: number,
+) => void;
+
+const ROW_MAJOR = 101;
+const NO_TRANS = 111;
+const TRANS = 112;
+
+/** The loaded library: its sgemm and what it is. */
+interface Blas {
+  sgemm: Sgemm;
+  /** The library file, and OpenBLAS's build description when it gives one. */
+  name: string;
+}
+
+let blas: Blas | null | undefined;
+
+function openLibrary(path: string): Blas | null {
+  try {
+    const lib = Deno.dlopen(path, { cblas_sgemm: SGEMM });
+    let name = path;
+    try {
+      const extra = Deno.dlopen(path, {
+        openblas_set_num_threads: { parameters: ["i32"], result: "void" },
+        openblas_get_config: { parameters: [], result: "pointer" },
+      });
+      extra.symbols.openblas_set_num_threads(1);
+      const config = extra.symbols.openblas_get_config();
+      if (config) name = `${path} (${new Deno.UnsafePointerView(config).getCString()})`;
+    } catch {
+      // not OpenBLAS (BLIS, say): single-threaded unless its environment says otherwise
+    }
+    return { sgemm: lib.symbols.cblas_sgemm as unknown as Sgemm, name };
+  } catch {
+    return null;
+  }
+}
+
+/** The first BLAS library that loads, or null; looked for once per thread. */
+function loadBlas(): Blas | null {
+  if (blas !== undefined) return blas;
+  blas = null;
+  if (Deno.env.get("MADFORMER_BLAS") === "off") return blas;
+  const asked = Deno.env.get("MADFORMER_BLAS");
+  for (const path of asked ? [asked, ...BLAS_CANDIDATES] : BLAS_CANDIDATES) {
+    blas = openLibrary(path);
+    if (blas) break;
+  }
+  return blas;
+}
+
+/** What tfjs-wasm 4.x exposes that the kernel needs. */
+interface WasmBackendInternals {
+  wasm?: { asm?: { memory?: unknown } };
+  dataIdMap: { get(dataId: object): { memoryOffset?: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+let installedOn: string | null = null;
+let enabled = true;
+
+/**
+ * Routes the wasm backend's matrix products (BatchMatMul) through the system BLAS, when one
+ * loads; returns its name, or null when tfjs-wasm's own kernel stays. Call once the wasm
+ * backend is registered; later calls return the first answer.
+ */
+export function useSystemBlas(): string | null {
+  if (installedOn !== null) return installedOn;
+  const library = loadBlas();
+  const original = tf.getKernel("BatchMatMul", "wasm");
+  if (!library || !original) return null;
+  installedOn = library.name;
+  tf.unregisterKernel("BatchMatMul", "wasm");
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const { transposeA, transposeB } = args.attrs as {
+        transposeA: boolean;
+        transposeB: boolean;
+      };
+      const backend = args.backend as unknown as WasmBackendInternals;
+      if (!enabled) return original.kernelFunc(args);
+      return blasProduct(library.sgemm, backend, a, b, transposeA, transposeB) ??
+        original.kernelFunc(args);
+    },
+  });
+  return installedOn;
+}
+
+/** The BLAS library {@linkcode useSystemBlas} routes products through, or null. */
+export function systemBlasInUse(): string | null {
+  return enabled ? installedOn : null;
+}
+
+/**
+ * Switches the BLAS route off (tfjs-wasm's own products and the model's wasm detours) or back
+ * on, in this thread; for comparing the two paths (tests, benchmarks).
+ */
+export function setSystemBlasEnabled(on: boolean): void {
+  enabled = on;
+}
+
+const size = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
+
+/**
+ * a @ b (each optionally transposed, batch axes broadcast when one side has a single batch) into
+ * a new wasm tensor, or null for what it does not handle (other dtypes, general broadcasting,
+ * backend internals not as expected), which the caller hands to tfjs-wasm's kernel.
+ */
+function blasProduct(
+  sgemm: Sgemm,
+  backend: WasmBackendInternals,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): tf.TensorInfo | null {
+  const memory = backend.wasm?.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) return null;
+  if (a.dtype !== "float32" || b.dtype !== "float32") return null;
+  const ra = a.shape.length, rb = b.shape.length;
+  if (ra < 2 || rb < 2) return null;
+  const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
+  const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  if (k !== kb) return null; // tfjs-wasm's kernel gives its own message
+  const batchShapeA = a.shape.slice(0, -2), batchShapeB = b.shape.slice(0, -2);
+  const batchA = size(batchShapeA), batchB = size(batchShapeB);
+  let batchShape: number[];
+  try {
+    batchShape = tf.backend_util.assertAndGetBroadcastShape(batchShapeA, batchShapeB);
+  } catch {
+    return null;
+  }
+  // Each side has one batch or the output's: a single matrix repeats, nothing else is handled.
+  if (
+    (batchA !== 1 && batchA !== size(batchShape)) || (batchB !== 1 && batchB !== size(batchShape))
+  ) {
+    return null;
+  }
+  const batch = Math.max(batchA, batchB);
+  const out = backend.makeOutput([...batchShape, m, n], "float32");
+  const offsetA = backend.dataIdMap.get(a.dataId)?.memoryOffset;
+  const offsetB = backend.dataIdMap.get(b.dataId)?.memoryOffset;
+  const offsetC = backend.dataIdMap.get(out.dataId)?.memoryOffset;
+  if (offsetA === undefined || offsetB === undefined || offsetC === undefined) {
+    return null;
+  }
+  if (m * n === 0) return out;
+  // Views are taken after makeOutput: allocating may grow (and so replace) the memory buffer.
+  const heap = memory.buffer as ArrayBuffer;
+  const stepA = batchA === 1 ? 0 : m * k, stepB = batchB === 1 ? 0 : k * n;
+  const c = new Float32Array(heap, offsetC, batch * m * n);
+  if (k === 0) {
+    c.fill(0);
+    return out;
+  }
+  for (let i = 0; i < batch; i++) {
+    sgemm(
+      ROW_MAJOR,
+      transposeA ? TRANS : NO_TRANS,
+      transposeB ? TRANS : NO_TRANS,
+      m,
+      n,
+      k,
+      1,
+      new Float32Array(heap, offsetA + 4 * i * stepA, m * k),
+      transposeA ? m : k,
+      new Float32Array(heap, offsetB + 4 * i * stepB, k * n),
+      transposeB ? k : n,
+      0,
+      batch === 1 ? c : c.subarray(i * m * n, (i + 1) * m * n),
+      n,
+    );
+  }
+  return out;
+}
