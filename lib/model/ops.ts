@@ -7,6 +7,8 @@
  * depthwise convolutions instead (XNNPACK, ~4x faster), with a hand-written gradient made of
  * the same. Layer norm and the sigmoid GELU get fused gradients.
  * Every op computes exactly what the plain tfjs composition computes (see tests/ops_test.ts).
+ * When products run on the system BLAS (lib/backend/blas.ts), transposed and batched products are
+ * as fast as plain ones, so `matMul2d` and `attention` are tfjs's plain ops there.
  *
  * @module
  */
