@@ -107,7 +107,7 @@ export function summary(r: BenchResult): string {
     (r.machine.rowMinKernel ? " (SIMD row-minimum kernel)" : ""),
     `matrix products: ${
       r.machine.blas ??
-        "tfjs-wasm's own (no BLAS library loaded; apt-get install libopenblas0 for ~2x steps)"
+        "tfjs-wasm's own (no BLAS library loaded; apt-get install libopenblas0 for faster steps)"
     }`,
     `image step (batch ${r.step.batch}, ${r.model.tokens}+1 tokens): ${
       fmt(r.step.imageStepMs, 0)
