@@ -9,14 +9,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { decodeBase64 } from "./base64.ts";
 import { ROW_MIN_WASM } from "./kernels/row_min_wasm.ts";
+import { type WasmBackendInternals, wasmMemory, wasmOffset } from "./wasm_memory.ts";
 
 type RowMinKernel = (matrix: number, rows: number, cols: number, out: number) => void;
-
-/** What the kernel needs of tfjs-wasm 4.x: its memory and where a tensor's data sits in it. */
-interface WasmBackendInternals {
-  wasm?: { asm?: { memory?: unknown } };
-  dataIdMap?: { get(dataId: object): { memoryOffset?: number } | undefined };
-}
 
 const kernels = new WeakMap<object, RowMinKernel | null>();
 
@@ -25,8 +20,8 @@ function kernelFor(backend: WasmBackendInternals): RowMinKernel | null {
   let kernel = kernels.get(backend);
   if (kernel !== undefined) return kernel;
   kernel = null;
-  const memory = backend.wasm?.asm?.memory;
-  if (memory instanceof WebAssembly.Memory && backend.dataIdMap) {
+  const memory = wasmMemory(backend);
+  if (memory) {
     try {
       const module = new WebAssembly.Module(decodeBase64(ROW_MIN_WASM) as Uint8Array<ArrayBuffer>);
       const instance = new WebAssembly.Instance(module, { env: { memory } });
@@ -55,9 +50,8 @@ export function rowMin(x: tf.Tensor2D): tf.Tensor2D {
   const backend = tf.backend() as unknown as WasmBackendInternals;
   const kernel = kernelFor(backend);
   const out = kernel ? tf.zeros([rows, 1]) as tf.Tensor2D : null;
-  const offset = (t: tf.Tensor) => backend.dataIdMap?.get(t.dataId)?.memoryOffset;
-  const from = offset(x);
-  const to = out ? offset(out) : undefined;
+  const from = wasmOffset(backend, x);
+  const to = out ? wasmOffset(backend, out) : undefined;
   if (!kernel || !out || from === undefined || to === undefined) {
     out?.dispose();
     return x.min(1, true);
