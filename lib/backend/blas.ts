@@ -76,20 +76,16 @@ let blas: Blas | null | undefined;
 
 function openLibrary(path: string): Blas | null {
   try {
-    const lib = Deno.dlopen(path, { cblas_sgemm: SGEMM });
-    let name = path;
-    try {
-      const extra = Deno.dlopen(path, {
-        openblas_set_num_threads: { parameters: ["i32"], result: "void" },
-        openblas_get_config: { parameters: [], result: "pointer" },
-      });
-      extra.symbols.openblas_set_num_threads(1);
-      const config = extra.symbols.openblas_get_config();
-      if (config) name = `${path} (${new Deno.UnsafePointerView(config).getCString()})`;
-    } catch {
-      // not OpenBLAS (BLIS, say): single-threaded unless its environment says otherwise
-    }
-    return { sgemm: lib.symbols.cblas_sgemm as unknown as Sgemm, name };
+    const { symbols } = Deno.dlopen(path, {
+      cblas_sgemm: SGEMM,
+      // OpenBLAS's own; BLIS, say, has neither and stays single-threaded unless told otherwise.
+      openblas_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
+      openblas_get_config: { parameters: [], result: "pointer", optional: true },
+    });
+    symbols.openblas_set_num_threads?.(1);
+    const config = symbols.openblas_get_config?.();
+    const name = config ? `${path} (${new Deno.UnsafePointerView(config).getCString()})` : path;
+    return { sgemm: symbols.cblas_sgemm as unknown as Sgemm, name };
   } catch {
     return null;
   }
@@ -99,8 +95,8 @@ function openLibrary(path: string): Blas | null {
 function loadBlas(): Blas | null {
   if (blas !== undefined) return blas;
   blas = null;
-  if (Deno.env.get("MADFORMER_BLAS") === "off") return blas;
   const asked = Deno.env.get("MADFORMER_BLAS");
+  if (asked === "off") return blas;
   for (const path of asked ? [asked, ...BLAS_CANDIDATES] : BLAS_CANDIDATES) {
     blas = openLibrary(path);
     if (blas) break;
@@ -174,7 +170,28 @@ export function setSystemBlasEnabled(on: boolean): void {
   enabled = on;
 }
 
-const size = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
+const size = (shape: readonly number[]) => tf.util.sizeFromShape(shape as number[]);
+
+/**
+ * A new float32 wasm tensor of `shape` and the byte offsets of `inputs` and of it, or null (with
+ * nothing allocated) when the backend's internals are not as expected.
+ */
+function allocate(
+  backend: WasmBackendInternals,
+  shape: number[],
+  inputs: tf.TensorInfo[],
+): { out: tf.TensorInfo; offsets: number[]; heap: () => ArrayBuffer } | null {
+  const memory = wasmMemory(backend);
+  if (!memory || !backend.makeOutput || inputs.some((t) => t.dtype !== "float32")) return null;
+  const out = backend.makeOutput(shape, "float32");
+  const offsets = [...inputs, out].map((t) => wasmOffset(backend, t));
+  if (offsets.some((o) => o === undefined)) {
+    backend.disposeData?.(out.dataId);
+    return null;
+  }
+  // Read the buffer after allocating: growing the memory replaces it.
+  return { out, offsets: offsets as number[], heap: () => memory.buffer as ArrayBuffer };
+}
 
 /**
  * a @ b (each optionally transposed, batch axes broadcast when one side has a single batch) into
@@ -189,9 +206,6 @@ function blasProduct(
   transposeA: boolean,
   transposeB: boolean,
 ): tf.TensorInfo | null {
-  const memory = wasmMemory(backend);
-  if (!memory || !backend.makeOutput) return null;
-  if (a.dtype !== "float32" || b.dtype !== "float32") return null;
   const ra = a.shape.length, rb = b.shape.length;
   if (ra < 2 || rb < 2) return null;
   const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
@@ -214,17 +228,11 @@ function blasProduct(
     return null;
   }
   const batch = Math.max(batchA, batchB);
-  const out = backend.makeOutput([...batchShape, m, n], "float32");
-  const offsetA = wasmOffset(backend, a);
-  const offsetB = wasmOffset(backend, b);
-  const offsetC = wasmOffset(backend, out);
-  if (offsetA === undefined || offsetB === undefined || offsetC === undefined) {
-    backend.disposeData?.(out.dataId);
-    return null;
-  }
+  const allocated = allocate(backend, [...batchShape, m, n], [a, b]);
+  if (!allocated) return null;
+  const { out, offsets: [offsetA, offsetB, offsetC] } = allocated;
   if (m * n === 0) return out;
-  // Views are taken after makeOutput: allocating may grow (and so replace) the memory buffer.
-  const heap = memory.buffer as ArrayBuffer;
+  const heap = allocated.heap();
   const stepA = batchA === 1 ? 0 : m * k, stepB = batchB === 1 ? 0 : k * n;
   const c = new Float32Array(heap, offsetC, batch * m * n);
   if (k === 0) {
@@ -245,7 +253,7 @@ function blasProduct(
       new Float32Array(heap, offsetB + 4 * i * stepB, k * n),
       transposeB ? k : n,
       0,
-      batch === 1 ? c : c.subarray(i * m * n, (i + 1) * m * n),
+      c.subarray(i * m * n, (i + 1) * m * n),
       n,
     );
   }
@@ -266,8 +274,6 @@ function leadingSum(
   axis: number | number[] | null,
   keepDims: boolean,
 ): tf.TensorInfo | null {
-  const memory = wasmMemory(backend);
-  if (!memory || !backend.makeOutput || x.dtype !== "float32") return null;
   if (axis === null || axis === undefined) return null; // every axis: tfjs-wasm's plain sum
   const rank = x.shape.length;
   const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a + rank) % rank))]
@@ -278,14 +284,11 @@ function leadingSum(
   const width = size(x.shape.slice(leading));
   if (rows < 2 || width === 0) return null;
   const shape = keepDims ? x.shape.map((d, i) => (i < leading ? 1 : d)) : x.shape.slice(leading);
-  const out = backend.makeOutput(shape, "float32");
-  const from = wasmOffset(backend, x), to = wasmOffset(backend, out);
-  if (from === undefined || to === undefined) {
-    backend.disposeData?.(out.dataId);
-    return null;
-  }
+  const allocated = allocate(backend, shape, [x]);
+  if (!allocated) return null;
+  const { out, offsets: [from, to] } = allocated;
   if (ones.length < rows) ones = new Float32Array(rows).fill(1);
-  const heap = memory.buffer as ArrayBuffer;
+  const heap = allocated.heap();
   sgemm(
     ROW_MAJOR,
     NO_TRANS,

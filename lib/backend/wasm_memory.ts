@@ -41,8 +41,9 @@ export function wasmViews(
   for (const t of tensors) {
     const offset = wasmOffset(backend, t);
     if (offset === undefined || t.dtype !== "float32") return null;
-    const size = t.shape.reduce((p, d) => p * d, 1);
-    views.push(new Float32Array(memory.buffer as ArrayBuffer, offset, size));
+    views.push(
+      new Float32Array(memory.buffer as ArrayBuffer, offset, tf.util.sizeFromShape(t.shape)),
+    );
   }
   return views;
 }

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { systemBlasInUse } from "../backend/blas.ts";
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
+import { systemBlasInUse } from "../backend/blas.ts";
 import type { Config } from "../model/config.ts";
 import {
   geometry,
