@@ -132,6 +132,24 @@ Deno.test("checkpoint: one saved before the table's log scale and isolation scor
   disposeCheckpoint(old);
 });
 
+Deno.test("checkpoint: one saved before the forest's shape and table weights scores as it did", () => {
+  const added = ["isolationSample", "isolationTrees", "tableWeights"];
+  const bytes = withMetadata(encodeTiny(), (meta) => {
+    const config = JSON.parse(meta.config);
+    for (const key of added) delete config.model[key];
+    meta.config = JSON.stringify(config);
+  });
+  const old = decodeCheckpoint(bytes, "old.safetensors");
+  assert.equal(old.config.model.isolationSample, 256);
+  assert.equal(old.config.model.isolationTrees, 200);
+  assert.equal(old.config.model.tableWeights, "validation");
+  disposeCheckpoint(old);
+  const current = decodeCheckpoint(encodeTiny(), "new.safetensors");
+  assert.equal(current.config.model.isolationSample, DEFAULT_CONFIG.model.isolationSample);
+  assert.equal(current.config.model.tableWeights, DEFAULT_CONFIG.model.tableWeights);
+  disposeCheckpoint(current);
+});
+
 Deno.test("checkpoint: a run that never improved (bestMetric -Infinity) loads back", () => {
   const ckpt = tinyCheckpoint();
   ckpt.progress.bestMetric = -Infinity; // JSON writes null

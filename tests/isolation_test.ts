@@ -4,8 +4,8 @@ import {
   averagePathLength,
   forestOf,
   growForest,
-  ISOLATION_SAMPLE,
   isolationScores,
+  PAPER_FOREST,
 } from "../lib/model/isolation.ts";
 import { Rng } from "../lib/rng.ts";
 
@@ -25,7 +25,7 @@ Deno.test("average path length: the known values of a binary search tree's faile
 
 Deno.test("isolation: two rows split once, so every query has a path of 1 and scores 0.5", () => {
   const bank = buildBank(Float32Array.from([0, 1]), 1, 2, new Rng(0), { coreset: false });
-  const forest = growForest(bank, 10);
+  const forest = growForest(bank, { trees: 10, sample: 256 });
   assert.equal(forest.norm, 1);
   for (const s of isolationScores(forest, Float32Array.from([-5, 0.5, 7]))) assert.equal(s, 0.5);
 });
@@ -62,14 +62,41 @@ Deno.test("isolation: the forest is a function of the bank, grown once per bank"
   assert.deepEqual(a, b);
   assert.equal(forestOf(bank), forestOf(bank));
   assert.deepEqual(isolationScores(forestOf(bank), queries), a);
-  // Trees grow from samples of at most ISOLATION_SAMPLE rows, to a balanced tree's depth.
-  assert.equal(forestOf(bank).norm, averagePathLength(ISOLATION_SAMPLE));
+  // Trees grow from samples of at most PAPER_FOREST.sample rows, to a balanced tree's depth.
+  assert.equal(forestOf(bank).norm, averagePathLength(PAPER_FOREST.sample));
+});
+
+Deno.test("isolation: a forest's shape sets its trees, their samples and their depth", () => {
+  const bank = normalBank(600, 3);
+  const small = forestOf(bank, { trees: 50, sample: 64 });
+  assert.equal(small.trees.length, 50);
+  assert.equal(small.norm, averagePathLength(64));
+  // Every leaf lies at most ceil(log2 64) = 6 splits deep: its path minus the rows it holds.
+  const depthOf = (tree: (typeof small.trees)[number]) => {
+    let deepest = 0;
+    const walk = (node: number, depth: number) => {
+      if (tree.feature[node] < 0) return void (deepest = Math.max(deepest, depth));
+      walk(tree.left[node], depth + 1);
+      walk(tree.left[node] + 1, depth + 1);
+    };
+    walk(0, 0);
+    return deepest;
+  };
+  assert.ok(small.trees.every((t) => depthOf(t) <= 6));
+  assert.ok(forestOf(bank).trees.some((t) => depthOf(t) > 6));
+  // One forest per bank and shape; a bank smaller than the sample lends every row to each tree.
+  assert.equal(forestOf(bank, { trees: 50, sample: 64 }), small);
+  assert.notEqual(forestOf(bank, { trees: 50, sample: 128 }), small);
+  assert.equal(growForest(normalBank(40, 3), { trees: 5, sample: 64 }).norm, averagePathLength(40));
 });
 
 Deno.test("isolation: constant features are never split; a bank of one row is refused", () => {
   const rows = new Float32Array(100 * 2);
   for (let r = 0; r < 100; r++) rows[r * 2 + 1] = r;
-  const forest = growForest(buildBank(rows, 2, 100, new Rng(1), { coreset: false }), 20);
+  const forest = growForest(buildBank(rows, 2, 100, new Rng(1), { coreset: false }), {
+    trees: 20,
+    sample: 256,
+  });
   for (const tree of forest.trees) {
     for (const f of tree.feature) assert.ok(f === -1 || f === 1);
   }

@@ -498,6 +498,7 @@ Deno.test("validation chooses the smoothed map maximum when it separates better,
     smoothMaps: false,
     chooseSmoothing: true,
     imageWeights: "validation" as const,
+    tableWeights: "validation" as const,
   };
   const noise = (i: number) => 0.01 * i;
   // Normals carry lone spikes, anomalies wide but lower blocks: only smoothing separates them.

@@ -143,6 +143,18 @@ Deno.test("default image components: learned stem features and the pixel patches
     /imageWeights must be one of equal, validation/,
   );
   assert.throws(
+    () => mergeConfig(DEFAULT_CONFIG, { model: { tableWeights: "median" } }),
+    /tableWeights must be one of equal, validation, got "median"/,
+  );
+  assert.throws(
+    () => mergeConfig(DEFAULT_CONFIG, { model: { isolationSample: 1 } }),
+    /isolationSample must be an integer of at least 2, got 1/,
+  );
+  assert.throws(
+    () => mergeConfig(DEFAULT_CONFIG, { model: { isolationTrees: 0 } }),
+    /isolationTrees must be a positive integer, got 0/,
+  );
+  assert.throws(
     () => mergeConfig(DEFAULT_CONFIG, { model: { knnContrastPatches: [5] } }),
     /knnContrastPatches: 5 does not divide imageSize 128/,
   );
@@ -185,7 +197,7 @@ Deno.test("leave-one-out kNN: a sample's queries skip the bank rows taken from i
   );
 });
 
-Deno.test("equal image weights: every component counts the same, tables keep validation weights", () => {
+Deno.test("equal weights: every component counts the same, per modality as configured", () => {
   const n = 6;
   const tokens = (scale: number, offset: number) => ({
     grid: 1,
@@ -202,17 +214,33 @@ Deno.test("equal image weights: every component counts the same, tables keep val
     thresholdQuantile: 0.99,
     smoothMaps: false,
     chooseSmoothing: false,
+    imageWeights: "equal" as const,
+    tableWeights: "validation" as const,
   };
-  const equal = fitScoring(evidence(0), evidence(5), ["knn0", "con4"], {
-    ...config,
-    imageWeights: "equal",
-  }, "image");
+  const equal = fitScoring(evidence(0), evidence(5), ["knn0", "con4"], config, "image");
   assert.deepEqual(equal.stats.weights, { knn0: 0.5, con4: 0.5 });
   const weighted = fitScoring(evidence(0), evidence(5), ["knn0", "con4"], {
     ...config,
     imageWeights: "validation",
   }, "image");
   assert.ok(weighted.stats.weights!.knn0 > weighted.stats.weights!.con4);
+  // Tables follow tableWeights: a row distance that separates and a density that barely does.
+  const rows = (offset: number): Evidence => ({
+    n,
+    sample: {
+      knn: Float32Array.from({ length: n }, (_, i) => offset + i),
+      dens: Float32Array.from({ length: n }, (_, i) => (i % 2) + offset * 0.05),
+    },
+    tokens: {},
+    features: {},
+  });
+  const byValidation = fitScoring(rows(0), rows(5), ["knn", "dens"], config, "table");
+  assert.ok(byValidation.stats.weights!.knn > byValidation.stats.weights!.dens);
+  const tableEqual = fitScoring(rows(0), rows(5), ["knn", "dens"], {
+    ...config,
+    tableWeights: "equal",
+  }, "table");
+  assert.deepEqual(tableEqual.stats.weights, { knn: 0.5, dens: 0.5 });
 });
 
 Deno.test("calibration on all normals: leave-one-out training normals, fitted on all of them", () => {
@@ -227,11 +255,11 @@ Deno.test("calibration on all normals: leave-one-out training normals, fitted on
   // Scored against the whole bank a training image finds itself; left out, it cannot (knn0: the
   // pixel views are projected, so even a row's distance to itself keeps what the directions miss).
   const evidence = imageEvidence(params, config, [train[0]]);
-  addKnn(evidence, fitted.banks, 1, 5);
+  addKnn(evidence, fitted.banks, config);
   const self = Math.max(...evidence.tokens.knn0.values);
   assert.ok(self < 0.02, `found itself at ${self}`);
   const left = imageEvidence(params, config, [train[0]]);
-  addKnn(left, fitted.banks, 1, 5, undefined, Int32Array.from([0]));
+  addKnn(left, fitted.banks, config, undefined, Int32Array.from([0]));
   assert.ok(Math.min(...left.tokens.knn0.values) > 10 * self);
   // The same calibration from the banks directly, and twice the anomalies of the normals.
   const again = calibrateImageKey(params, config, fitted.banks, train, val, 11);

@@ -505,15 +505,21 @@ const SAMPLED_COMPONENTS = new Set<Component>(["dens", "iso"]);
 /** Normal rows the density and isolation components keep (density's cost is linear in them). */
 const DENSITY_ROWS = 20000;
 
+/** The settings that scoring against a memory bank reads. */
+export type BankScoring = Pick<
+  ModelConfig,
+  "knnK" | "tableKnnK" | "isolationTrees" | "isolationSample"
+>;
+
 /**
- * Fills in the bank-based components of evidence (kNN distances, k neighbours for tables, the
- * density and the isolation score); components in `skip` are left out.
+ * Fills in the bank-based components of evidence (kNN distances, `knnK` neighbours for image
+ * cells and `tableKnnK` for table rows, the density and the isolation score); components in
+ * `skip` are left out.
  */
 export function addKnn(
   evidence: Evidence,
   banks: Record<Component, MemoryBank>,
-  imageK: number,
-  tableK: number,
+  config: BankScoring,
   skip?: Set<Component>,
   leaveOut?: Int32Array,
 ): void {
@@ -525,13 +531,14 @@ export function addKnn(
       continue;
     }
     if (name === "iso") {
-      evidence.sample[name] = isolationScores(forestOf(bank), f.data);
+      const shape = { trees: config.isolationTrees, sample: config.isolationSample };
+      evidence.sample[name] = isolationScores(forestOf(bank, shape), f.data);
       continue;
     }
     const distances = knnDistances(
       bank,
       f.data,
-      f.grid === 1 ? tableK : imageK,
+      f.grid === 1 ? config.tableKnnK : config.knnK,
       leaveOut ? exclusionOf(bank, f, leaveOut) : undefined,
     );
     if (f.grid === 1) evidence.sample[name] = distances;

@@ -13,10 +13,14 @@
 import { Rng } from "../rng.ts";
 import type { MemoryBank } from "./knn.ts";
 
-/** Trees of a forest: the scores of 200 trees vary by under 1% between seeds. */
-export const ISOLATION_TREES = 200;
-/** Rows each tree is grown from (the original paper's default sub-sample). */
-export const ISOLATION_SAMPLE = 256;
+/** How a forest is grown: its number of trees and the rows each tree is grown from. */
+export interface ForestShape {
+  trees: number;
+  sample: number;
+}
+
+/** The original paper's forest (100 trees there, 200 here; samples of 256 rows). */
+export const PAPER_FOREST: ForestShape = { trees: 200, sample: 256 };
 const ISOLATION_SEED = 20080815;
 
 /**
@@ -53,21 +57,22 @@ export interface IsolationForest {
 }
 
 /**
- * Grows a forest on the rows of a bank ([dim, rows] transposed), each tree on a random
- * sample of {@linkcode ISOLATION_SAMPLE} rows, to the depth at which a tree of that many
- * rows would be balanced.
+ * Grows a forest of `shape.trees` trees on the rows of a bank ([dim, rows] transposed), each
+ * tree on a random sample of `shape.sample` rows (all of them when the bank holds fewer), to
+ * the depth at which a tree of that many rows would be balanced.
  *
  * @throws {Error} for a projected bank or one of fewer than two rows.
  */
 export function growForest(
   bank: MemoryBank,
-  trees = ISOLATION_TREES,
+  shape: ForestShape = PAPER_FOREST,
   seed = ISOLATION_SEED,
 ): IsolationForest {
   if (bank.projection) throw new Error("growForest: a projected bank has no rows to split");
   const { dim, rows, transposed } = bank;
   if (rows < 2) throw new Error("growForest: needs at least two normal rows");
-  const sample = Math.min(ISOLATION_SAMPLE, rows);
+  const trees = shape.trees;
+  const sample = Math.min(shape.sample, rows);
   const heightLimit = Math.ceil(Math.log2(sample));
   const rng = new Rng(seed);
   const value = (row: number, j: number) => transposed[j * rows + row];
@@ -157,14 +162,20 @@ export function isolationScores(forest: IsolationForest, queries: Float32Array):
   return out;
 }
 
-const forests = new WeakMap<MemoryBank, IsolationForest>();
+const forests = new WeakMap<MemoryBank, Map<string, IsolationForest>>();
 
-/** The forest of a bank, grown on first use and kept as long as the bank. */
-export function forestOf(bank: MemoryBank): IsolationForest {
-  let forest = forests.get(bank);
+/** The forest of a bank in a shape, grown on first use and kept as long as the bank. */
+export function forestOf(bank: MemoryBank, shape: ForestShape = PAPER_FOREST): IsolationForest {
+  let byShape = forests.get(bank);
+  if (!byShape) {
+    byShape = new Map();
+    forests.set(bank, byShape);
+  }
+  const key = `${shape.trees}x${shape.sample}`;
+  let forest = byShape.get(key);
   if (!forest) {
-    forest = growForest(bank);
-    forests.set(bank, forest);
+    forest = growForest(bank, shape);
+    byShape.set(key, forest);
   }
   return forest;
 }

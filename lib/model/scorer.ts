@@ -73,7 +73,7 @@ export function fullEvidence(
   skip?: Set<string>,
 ): Evidence {
   const evidence = evidenceOf(params, config, samples, { skip });
-  addKnn(evidence, banks, config.knnK, config.tableKnnK, skip);
+  addKnn(evidence, banks, config, skip);
   return evidence;
 }
 
@@ -134,13 +134,14 @@ export function fitScoring(
     | "smoothMaps"
     | "chooseSmoothing"
     | "imageWeights"
+    | "tableWeights"
   >,
   modality: "image" | "table",
 ): { stats: KeyStats; report: FitReport } {
   const choices = modality === "image" && config.chooseSmoothing ? [false, true] : [
     config.smoothMaps,
   ];
-  const equal = modality === "image" && config.imageWeights === "equal";
+  const equal = (modality === "image" ? config.imageWeights : config.tableWeights) === "equal";
   return choices
     .map((smooth) => fitCombination(normals, anomalies, components, config, smooth, equal))
     .reduce((a, b) => (b.report.auroc > a.report.auroc ? b : a));
@@ -236,14 +237,7 @@ export function calibrateImageKey(
     for (let start = 0; start < images.length; start += CALIBRATION_CHUNK) {
       const chunk = images.slice(start, start + CALIBRATION_CHUNK);
       const evidence = imageEvidence(params, config, chunk);
-      addKnn(
-        evidence,
-        banks,
-        config.knnK,
-        config.tableKnnK,
-        undefined,
-        ids.subarray(start, start + chunk.length),
-      );
+      addKnn(evidence, banks, config, undefined, ids.subarray(start, start + chunk.length));
       parts.push({ ...evidence, features: {} });
     }
     return concatEvidence(parts);

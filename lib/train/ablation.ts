@@ -95,7 +95,13 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
   {
     name: "heads_in_table_score",
     description: "the heads' evidence counts in table scores, weighted by validation",
-    overrides: { model: { tableHeadEvidence: true } },
+    overrides: { model: { tableHeadEvidence: true, tableWeights: "validation" } },
+    data: "joint",
+  },
+  {
+    name: "table_validation_weights",
+    description: "table evidence weighted by validation against synthetic anomalies, not equally",
+    overrides: { model: { tableWeights: "validation" } },
     data: "joint",
   },
   {
@@ -108,6 +114,12 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
     name: "no_isolation_head",
     description: "without the table's isolation-forest evidence",
     overrides: { model: { isolationHead: false } },
+    data: "joint",
+  },
+  {
+    name: "paper_forest",
+    description: "the isolation forest of the paper: 200 trees on 256 rows each (not 1000 on 64)",
+    overrides: { model: { isolationTrees: 200, isolationSample: 256 } },
     data: "joint",
   },
   {

@@ -410,6 +410,9 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   tableLogSkewed: false,
   tableHeadEvidence: true,
   isolationHead: false,
+  isolationSample: 256,
+  isolationTrees: 200,
+  tableWeights: "validation",
 };
 
 /** Frees the tensors a checkpoint holds. */
