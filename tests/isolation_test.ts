@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { buildBank } from "../lib/model/knn.ts";
 import {
   averagePathLength,
+  CLASSIC_FOREST,
   forestOf,
   growForest,
   isolationScores,
-  PAPER_FOREST,
 } from "../lib/model/isolation.ts";
 import { Rng } from "../lib/rng.ts";
 
@@ -62,8 +62,8 @@ Deno.test("isolation: the forest is a function of the bank, grown once per bank"
   assert.deepEqual(a, b);
   assert.equal(forestOf(bank), forestOf(bank));
   assert.deepEqual(isolationScores(forestOf(bank), queries), a);
-  // Trees grow from samples of at most PAPER_FOREST.sample rows, to a balanced tree's depth.
-  assert.equal(forestOf(bank).norm, averagePathLength(PAPER_FOREST.sample));
+  // Trees grow from samples of at most CLASSIC_FOREST.sample rows, to a balanced tree's depth.
+  assert.equal(forestOf(bank).norm, averagePathLength(CLASSIC_FOREST.sample));
 });
 
 Deno.test("isolation: a forest's shape sets its trees, their samples and their depth", () => {

@@ -19,8 +19,11 @@ export interface ForestShape {
   sample: number;
 }
 
-/** The original paper's forest (100 trees there, 200 here; samples of 256 rows). */
-export const PAPER_FOREST: ForestShape = { trees: 200, sample: 256 };
+/**
+ * 200 trees on samples of 256 rows (the paper's sample size): the forest of checkpoints saved
+ * before the shape was a setting.
+ */
+export const CLASSIC_FOREST: ForestShape = { trees: 200, sample: 256 };
 const ISOLATION_SEED = 20080815;
 
 /**
@@ -65,7 +68,7 @@ export interface IsolationForest {
  */
 export function growForest(
   bank: MemoryBank,
-  shape: ForestShape = PAPER_FOREST,
+  shape: ForestShape = CLASSIC_FOREST,
   seed = ISOLATION_SEED,
 ): IsolationForest {
   if (bank.projection) throw new Error("growForest: a projected bank has no rows to split");
@@ -165,7 +168,7 @@ export function isolationScores(forest: IsolationForest, queries: Float32Array):
 const forests = new WeakMap<MemoryBank, Map<string, IsolationForest>>();
 
 /** The forest of a bank in a shape, grown on first use and kept as long as the bank. */
-export function forestOf(bank: MemoryBank, shape: ForestShape = PAPER_FOREST): IsolationForest {
+export function forestOf(bank: MemoryBank, shape: ForestShape = CLASSIC_FOREST): IsolationForest {
   let byShape = forests.get(bank);
   if (!byShape) {
     byShape = new Map();

@@ -12,6 +12,7 @@
 import { join } from "node:path";
 import type { Config, ConfigOverrides } from "../model/config.ts";
 import { mergeConfig } from "../model/config.ts";
+import { CLASSIC_FOREST } from "../model/isolation.ts";
 import { train } from "./loop.ts";
 import { disposeCheckpoint, loadCheckpoint } from "./checkpoint.ts";
 import { evaluateCheckpoint } from "./evaluate.ts";
@@ -117,9 +118,11 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
     data: "joint",
   },
   {
-    name: "paper_forest",
-    description: "the isolation forest of the paper: 200 trees on 256 rows each (not 1000 on 64)",
-    overrides: { model: { isolationTrees: 200, isolationSample: 256 } },
+    name: "classic_forest",
+    description: "an isolation forest of 200 trees on 256 rows each (not 1000 on 64)",
+    overrides: {
+      model: { isolationTrees: CLASSIC_FOREST.trees, isolationSample: CLASSIC_FOREST.sample },
+    },
     data: "joint",
   },
   {

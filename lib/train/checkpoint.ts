@@ -17,6 +17,7 @@ import {
 } from "../model/madformer.ts";
 import { type BankProjection, type MemoryBank, storedWidth } from "../model/knn.ts";
 import { type KeyStats, knnDim } from "../model/detector.ts";
+import { CLASSIC_FOREST } from "../model/isolation.ts";
 import type { AdamState } from "./optimizer.ts";
 import type { DatasetRecord } from "./datasets.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
@@ -410,8 +411,8 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   tableLogSkewed: false,
   tableHeadEvidence: true,
   isolationHead: false,
-  isolationSample: 256,
-  isolationTrees: 200,
+  isolationSample: CLASSIC_FOREST.sample,
+  isolationTrees: CLASSIC_FOREST.trees,
   tableWeights: "validation",
 };
 
