@@ -149,19 +149,19 @@ function randomSplit(
 export function isolationScores(forest: IsolationForest, queries: Float32Array): Float32Array {
   const { dim, trees, norm } = forest;
   const q = queries.length / dim;
-  const out = new Float32Array(q);
-  for (let i = 0; i < q; i++) {
-    const row = i * dim;
-    let path = 0;
-    for (const tree of trees) {
+  // One tree at a time over every row: its few nodes stay in cache while the rows stream past.
+  const paths = new Float64Array(q);
+  for (const { feature, threshold, left, leafPath } of trees) {
+    for (let i = 0, row = 0; i < q; i++, row += dim) {
       let node = 0;
-      while (tree.feature[node] >= 0) {
-        node = tree.left[node] + (queries[row + tree.feature[node]] < tree.threshold[node] ? 0 : 1);
+      while (feature[node] >= 0) {
+        node = left[node] + (queries[row + feature[node]] < threshold[node] ? 0 : 1);
       }
-      path += tree.leafPath[node];
+      paths[i] += leafPath[node];
     }
-    out[i] = 2 ** (-(path / trees.length) / norm);
   }
+  const out = new Float32Array(q);
+  for (let i = 0; i < q; i++) out[i] = 2 ** (-(paths[i] / trees.length) / norm);
   return out;
 }
 
