@@ -250,9 +250,3 @@ function cellProblem(raw: string | null, parsed: number | null): string {
 function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split("\n")[0];
 }
-
-/** Throws unless `table` has labels; for callers that need them. */
-export function requireLabels(table: Table): Uint8Array {
-  if (table.labels === null) throw fileError(table.source, "has no label column");
-  return table.labels;
-}

@@ -5,7 +5,6 @@
  * @module
  */
 import pl from "nodejs-polars";
-import { basename } from "node:path";
 import { fileError, isNotFound } from "../errors.ts";
 import type { Table } from "./types.ts";
 
@@ -83,9 +82,4 @@ export function readUciThyroid(path: string): Table {
     values,
     labels: Uint8Array.from(df.getColumn("label").toArray() as number[]),
   };
-}
-
-/** True when a file name looks like a UCI ann-thyroid data file. */
-export function isUciThyroidName(path: string): boolean {
-  return /^ann-(train|test)\.data$/i.test(basename(path));
 }

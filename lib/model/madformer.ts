@@ -512,12 +512,7 @@ export function maskPatterns(count: number, tokens: number, grid: number): Float
   return patterns;
 }
 
-/** Random mask [B, n] hiding `ratio` of the positions in each row. */
-export function randomMask(rng: Rng, batch: number, n: number, ratio: number): tf.Tensor2D {
-  return tf.tensor2d(randomMaskValues(rng, batch, n, ratio), [batch, n]);
-}
-
-/** The values of {@linkcode randomMask}, as a plain array [batch * n]. */
+/** A random mask [batch * n] (row-major) hiding `ratio` of the positions in each row. */
 export function randomMaskValues(rng: Rng, batch: number, n: number, ratio: number): Float32Array {
   const values = new Float32Array(batch * n);
   const hide = Math.round(ratio * n);

@@ -19,7 +19,6 @@ import {
   scoreHistogramFigure,
 } from "./figures.ts";
 import { escapeHtml, type ReportSection } from "./html.ts";
-import { markdownTable } from "./table.ts";
 import { heatmapOverlayPng } from "./heatmap.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 
@@ -33,11 +32,6 @@ export function metricsHtml(evaluations: DatasetEvaluation[]): string {
     `<tbody>${
       rows.map((r) => `<tr>${cols.map((c) => `<td>${cell(r[c])}</td>`).join("")}</tr>`).join("")
     }</tbody></table>`;
-}
-
-/** Markdown version of the metrics table (for READMEs and notes). */
-export function metricsMarkdown(evaluations: DatasetEvaluation[]): string {
-  return markdownTable(evaluationRows(evaluations));
 }
 
 /** ROC and PR figures over all datasets. */

@@ -120,19 +120,6 @@ export function tableCounts(config: Config, data: TableBatchData): LossCounts {
   return { hidden, patches: data.n, samples: data.n };
 }
 
-/**
- * Runs `fn` and frees every tensor it made, like tf.tidy, for functions that return plain
- * values rather than tensors.
- */
-export function tidyValue<T>(fn: () => T): T {
-  tf.engine().startScope();
-  try {
-    return fn();
-  } finally {
-    tf.engine().endScope();
-  }
-}
-
 /** The parameters an image step trains: all but the tables' own. */
 export function imageTrainable(params: Params): [string, tf.Variable][] {
   return [...params].filter(([n]) => !n.startsWith("table.") && !n.startsWith("enc.table."));
