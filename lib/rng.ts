@@ -50,3 +50,11 @@ export class Rng {
     return new Rng(Math.floor(this.next() * 4294967296));
   }
 }
+
+/**
+ * Step between the run's seed and the seeds of the image datasets' synthetic validation
+ * anomalies: dataset `i` (from 0) draws them with `seed + ANOMALY_SEED_OFFSET * (i + 1)`. A
+ * large prime keeps those streams apart from the training stream and from each other, and
+ * training, calibration and evaluation must use the same value to draw the same anomalies.
+ */
+export const ANOMALY_SEED_OFFSET = 104729;

@@ -36,6 +36,7 @@ import { auroc } from "../metrics/ranking.ts";
 import { pixelAuroc, pro } from "../metrics/pixel.ts";
 import { pixelMap } from "../model/maps.ts";
 import { MadError } from "../errors.ts";
+import { ANOMALY_SEED_OFFSET } from "../rng.ts";
 
 /** One evidence component of a dataset's score: its weight and its own test AUROC. */
 export interface ComponentResult {
@@ -181,7 +182,7 @@ export async function imageScorer(
     train,
     val,
     ckpt.config.train.seed,
-    ckpt.config.train.seed + 104729,
+    ckpt.config.train.seed + ANOMALY_SEED_OFFSET,
   );
   return fitted;
 }

@@ -49,7 +49,7 @@ import { RunLog } from "./log.ts";
 import { banksOf } from "./evaluate.ts";
 import { Progress } from "../cli.ts";
 import { MadError } from "../errors.ts";
-import { Rng } from "../rng.ts";
+import { ANOMALY_SEED_OFFSET, Rng } from "../rng.ts";
 
 /** What a training run needs. */
 export interface TrainOptions {
@@ -436,7 +436,7 @@ async function calibrateBest(
         d.train,
         d.val,
         seed,
-        seed + 104729 * (index + 1),
+        seed + ANOMALY_SEED_OFFSET * (index + 1),
         pixelBanks.get(key),
       );
       ckpt.stats[key] = fitted.stats;
@@ -506,7 +506,12 @@ async function decodeImages(
     bar.tick(p.train.length);
     const val = await decodeAll(cache, p.val, size);
     bar.tick(p.val.length);
-    const valAnomalies = validationImageAnomalies(seed + 104729 * (i + 1), val, train, size);
+    const valAnomalies = validationImageAnomalies(
+      seed + ANOMALY_SEED_OFFSET * (i + 1),
+      val,
+      train,
+      size,
+    );
     out.push({ prepared: p, train, val, valAnomalies });
   }
   if (total > 0) bar.done();
