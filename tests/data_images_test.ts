@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
-import { MadError } from "../lib/errors.ts";
 import {
   decodeImage,
   decodeMask,
@@ -10,7 +9,7 @@ import {
   listImagesToScore,
 } from "../lib/data/images.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
-import { bombPng } from "./fixtures.ts";
+import { bombPng, madErrorAsync } from "./fixtures.ts";
 
 const REAL_COURSE = new URL("../../shared/datasets/images/course/", import.meta.url);
 const hasRealCourse = (() => {
@@ -31,18 +30,6 @@ async function png(
   for (let i = 0; i < raw.length; i++) raw[i] = (value + i) % 256;
   await Deno.mkdir(join(path, ".."), { recursive: true });
   await sharp(raw, { raw: { width, height, channels } }).png().toFile(path);
-}
-
-async function expectMadError(fn: () => Promise<unknown>, ...parts: string[]): Promise<string> {
-  try {
-    await fn();
-  } catch (e) {
-    assert.ok(e instanceof MadError, `expected MadError, got ${e}`);
-    assert.ok(!e.message.includes("\n"), `message must be one line: ${e.message}`);
-    for (const part of parts) assert.ok(e.message.includes(part), `${e.message} lacks ${part}`);
-    return e.message;
-  }
-  assert.fail("expected an error");
 }
 
 /** An MVTec-layout category `bottle` and a course-layout parent, under a path with spaces. */
@@ -130,26 +117,26 @@ Deno.test("discover: course layout labelled by parent JSON and by own JSON", asy
 
 Deno.test("discover: errors are one line and name the path", async () => {
   const base = await makeLayouts();
-  await expectMadError(
+  await madErrorAsync(
     () => discoverImageCategories(join(base, "nope")),
     join(base, "nope"),
     "not found",
   );
   const empty = join(base, "empty");
   await Deno.mkdir(empty);
-  await expectMadError(() => discoverImageCategories(empty), empty, "no image categories");
+  await madErrorAsync(() => discoverImageCategories(empty), empty, "no image categories");
   await Deno.mkdir(join(empty, "cat", "train", "good"), { recursive: true });
-  await expectMadError(() => discoverImageCategories(empty), "train/good", "no images found");
+  await madErrorAsync(() => discoverImageCategories(empty), "train/good", "no images found");
 
   const course = join(base, "course");
   await png(join(course, "nut", "test", "004.png"));
-  await expectMadError(
+  await madErrorAsync(
     () => discoverImageCategories(course),
     join(course, "nut", "test", "004.png"),
     "no label",
   );
   await Deno.remove(join(course, "image_anomaly_labels.json"));
-  await expectMadError(() => discoverImageCategories(course), "image_anomaly_labels.json");
+  await madErrorAsync(() => discoverImageCategories(course), "image_anomaly_labels.json");
 });
 
 Deno.test({
@@ -181,12 +168,12 @@ Deno.test("listImagesToScore: file, folder, symlink loop, errors", async () => {
   assert.equal(all.length, 8); // 3 train + 5 test; masks and the loop skipped
   assert.ok(all.every((s) => s.label === null && !s.path.includes("ground_truth")));
   assert.deepEqual(all.map((s) => s.path), [...all.map((s) => s.path)].sort());
-  await expectMadError(() => listImagesToScore(join(base, "missing")), "missing", "not found");
+  await madErrorAsync(() => listImagesToScore(join(base, "missing")), "missing", "not found");
   const bare = join(base, "bare");
   await Deno.mkdir(bare);
   await Deno.writeTextFile(join(bare, "x.txt"), "x");
-  await expectMadError(() => listImagesToScore(bare), bare, "no images found");
-  await expectMadError(() => listImagesToScore(join(bare, "x.txt")), "x.txt", "not a .png");
+  await madErrorAsync(() => listImagesToScore(bare), bare, "no images found");
+  await madErrorAsync(() => listImagesToScore(join(bare, "x.txt")), "x.txt", "not a .png");
 });
 
 Deno.test("decodeImage: RGB, gray, RGBA, palette and 16-bit inputs", async () => {
@@ -268,17 +255,17 @@ Deno.test("decodeImage: bad files give one-line errors naming the file", async (
   const opts = { size: 8, channels: 3 } as const;
   for (const name of ["empty", "truncated", "corrupt", "notes"]) {
     const path = `${dir}/${name}.png`;
-    const message = await expectMadError(() => decodeImage(path, opts), "not a readable image");
+    const message = await madErrorAsync(() => decodeImage(path, opts), "not a readable image");
     assert.ok(message.startsWith(`${path}: `), message);
   }
-  await expectMadError(() => decodeImage(`${dir}/bomb.png`, opts), "bomb.png", "100000x100000");
-  await expectMadError(
+  await madErrorAsync(() => decodeImage(`${dir}/bomb.png`, opts), "bomb.png", "100000x100000");
+  await madErrorAsync(
     () => decodeImage(`${dir}/good.png`, { ...opts, maxPixels: 100 }),
     "good.png",
     "above the limit",
   );
-  await expectMadError(() => decodeImage(`${dir}/missing.png`, opts), "missing.png", "not found");
-  await expectMadError(() => decodeMask(`${dir}/truncated.png`, 8), "truncated.png");
+  await madErrorAsync(() => decodeImage(`${dir}/missing.png`, opts), "missing.png", "not found");
+  await madErrorAsync(() => decodeMask(`${dir}/truncated.png`, 8), "truncated.png");
   assert.equal((await decodeImage(`${dir}/good.png`, opts)).data.length, 8 * 8 * 3);
 });
 
@@ -327,5 +314,5 @@ Deno.test("ImageCache: second pass and second instance do not decode", async () 
   const fifth = new ImageCache(cacheDir);
   await fifth.get(paths[1], opts);
   assert.equal(fifth.stats.decodes, 1);
-  await expectMadError(() => fifth.get(`${dir}/none.png`, opts), "none.png", "not found");
+  await madErrorAsync(() => fifth.get(`${dir}/none.png`, opts), "none.png", "not found");
 });

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { MadError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import { readLabelledCsv, tableFromArrays } from "../lib/data/table.ts";
 import { courseThyroid, splitGiven, splitTable, subsetTable } from "../lib/data/split.ts";
@@ -13,16 +12,7 @@ import {
   logScaled,
 } from "../lib/data/normalise.ts";
 import type { SplitIndices, SplitSpec } from "../lib/data/types.ts";
-import { hasSharedThyroid, SHARED_THYROID } from "./fixtures.ts";
-
-function assertMadError(fn: () => unknown, ...parts: string[]): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof MadError, `expected MadError, got ${e}`);
-    assert.ok(!e.message.includes("\n"));
-    for (const p of parts) assert.ok(e.message.includes(p), `"${e.message}" lacks "${p}"`);
-    return true;
-  });
-}
+import { hasSharedThyroid, madError, SHARED_THYROID } from "./fixtures.ts";
 
 /** ODDS thyroid's label counts: 3679 normals, 93 anomalies, anomalies spread out. */
 function oddsLikeLabels(): Uint8Array {
@@ -91,11 +81,11 @@ Deno.test("split: deterministic by seed, different seeds differ", () => {
 
 Deno.test("split: bad specs are rejected", () => {
   const labels = oddsLikeLabels();
-  assertMadError(() => splitTable(labels, spec(1, 1)), "validation share");
-  assertMadError(() => splitTable(labels, spec(1, -0.1)), "validation share");
-  assertMadError(() => splitTable(labels, spec(1, 0, "given")), "half-normals");
-  assertMadError(() => splitTable(new Uint8Array([1, 1, 0]), spec(1)), "only 1 normal");
-  assertMadError(() => splitGiven(0, new Uint8Array(3), spec(1, 0, "given")), "0 training rows");
+  madError(() => splitTable(labels, spec(1, 1)), "validation share");
+  madError(() => splitTable(labels, spec(1, -0.1)), "validation share");
+  madError(() => splitTable(labels, spec(1, 0, "given")), "half-normals");
+  madError(() => splitTable(new Uint8Array([1, 1, 0]), spec(1)), "only 1 normal");
+  madError(() => splitGiven(0, new Uint8Array(3), spec(1, 0, "given")), "0 training rows");
 });
 
 Deno.test("split: given protocol carves validation from the training rows", () => {
@@ -116,7 +106,7 @@ Deno.test("subsetTable keeps the given rows in order", () => {
   assert.equal(s.n, 2);
   assert.deepEqual([...s.values], [5, 6, 1, 2]);
   assert.deepEqual([...s.labels!], [0, 0]);
-  assertMadError(() => subsetTable(t, [3]), "row index 3");
+  madError(() => subsetTable(t, [3]), "row index 3");
 });
 
 Deno.test("normalisation: fitted only on the given rows", () => {
@@ -202,22 +192,22 @@ Deno.test("logScaled: continuous, increasing and finite below the training minim
 Deno.test("normalisation: errors", () => {
   const t = tableFromArrays("t", ["a", "b"], [[1, 2]], null, "data/t.csv");
   const three = { kind: "standard" as const, mean: [0, 0, 0], std: [1, 1, 1] };
-  assertMadError(() => applyNormalisation(t, three), "data/t.csv", "3 columns", "has 2");
-  assertMadError(() => fitStandard(t, []), "data/t.csv", "zero rows");
-  assertMadError(() => fitStandard(t, [5]), "row index 5");
-  assertMadError(
+  madError(() => applyNormalisation(t, three), "data/t.csv", "3 columns", "has 2");
+  madError(() => fitStandard(t, []), "data/t.csv", "zero rows");
+  madError(() => fitStandard(t, [5]), "row index 5");
+  madError(
     () => checkNormalisation({ kind: "standard", mean: [0], std: [0] }, "c.json"),
     "c.json",
     "standard deviation",
   );
-  assertMadError(() => checkNormalisation({ kind: "minmax" }, "c.json"), "c.json", "minmax");
+  madError(() => checkNormalisation({ kind: "minmax" }, "c.json"), "c.json", "minmax");
   const plain = { kind: "standard", mean: [0, 0], std: [1, 1] };
-  assertMadError(
+  madError(
     () => checkNormalisation({ ...plain, log: [null] }, "c.json"),
     "c.json",
     "one entry per feature",
   );
-  assertMadError(
+  madError(
     () =>
       checkNormalisation({ ...plain, log: [null, { min: 0, range: 0, offset: 0.05 }] }, "c.json"),
     "c.json",
@@ -238,9 +228,9 @@ Deno.test("courseThyroid reads a course-style folder", async () => {
     assert.deepEqual([...train.labels!], [0, 0]);
     assert.deepEqual([...test.labels!], [0, 1]);
     await Deno.writeTextFile(join(dir, "test-set.csv"), "feature_1,label\n1,0\n");
-    assertMadError(() => courseThyroid(dir), "test-set.csv", "1 feature columns");
+    madError(() => courseThyroid(dir), "test-set.csv", "1 feature columns");
     await Deno.remove(join(dir, "train-set.csv"));
-    assertMadError(() => courseThyroid(dir), "train-set.csv", "not found");
+    madError(() => courseThyroid(dir), "train-set.csv", "not found");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

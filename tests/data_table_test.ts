@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { deflateSync } from "node:zlib";
 import { join } from "node:path";
-import { MadError } from "../lib/errors.ts";
 import { parseLabel, readLabelledCsv, tableFromArrays } from "../lib/data/table.ts";
 import { readOddsMat } from "../lib/data/mat.ts";
 import { readUciThyroid } from "../lib/data/uci.ts";
-import { concat, hasSharedThyroid, SHARED_THYROID } from "./fixtures.ts";
+import { concat, hasSharedThyroid, madError, SHARED_THYROID } from "./fixtures.ts";
 
 async function withFile(
   name: string,
@@ -21,15 +20,6 @@ async function withFile(
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-function assertMadError(fn: () => unknown, ...parts: string[]): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof MadError, `expected MadError, got ${e}`);
-    assert.ok(!e.message.includes("\n"), `message has several lines: ${e.message}`);
-    for (const p of parts) assert.ok(e.message.includes(p), `"${e.message}" lacks "${p}"`);
-    return true;
-  });
 }
 
 Deno.test("csv: each label form is accepted", async () => {
@@ -77,18 +67,18 @@ Deno.test("csv: no label column gives null labels when not required", async () =
   await withFile("nolabel.csv", "a,b\n1,2\n", (path) => {
     const t = readLabelledCsv(path, { requireLabel: false });
     assert.equal(t.labels, null);
-    assertMadError(() => readLabelledCsv(path), "nolabel.csv", "no 'label' column");
+    madError(() => readLabelledCsv(path), "nolabel.csv", "no 'label' column");
   });
 });
 
 Deno.test("csv: one-line file with header only", async () => {
   await withFile("h.csv", "a,b,label", (path) => {
-    assertMadError(() => readLabelledCsv(path), "h.csv", "no data rows");
+    madError(() => readLabelledCsv(path), "h.csv", "no data rows");
   });
 });
 
 Deno.test("csv: errors name the file and the problem", async () => {
-  assertMadError(() => readLabelledCsv("/nonexistent/missing.csv"), "missing.csv", "not found");
+  madError(() => readLabelledCsv("/nonexistent/missing.csv"), "missing.csv", "not found");
   const cases: [string, string, string[]][] = [
     ["empty.csv", "", ["empty.csv", "empty"]],
     ["blank.csv", "\n\n  \n", ["blank.csv", "empty"]],
@@ -104,13 +94,13 @@ Deno.test("csv: errors name the file and the problem", async () => {
     ["onlylabel.csv", "label\n0\n", ["onlylabel.csv", "no feature columns"]],
   ];
   for (const [name, text, parts] of cases) {
-    await withFile(name, text, (path) => assertMadError(() => readLabelledCsv(path), ...parts));
+    await withFile(name, text, (path) => madError(() => readLabelledCsv(path), ...parts));
   }
 });
 
 Deno.test("csv: blank lines keep file line numbers right in errors", async () => {
   await withFile("gap.csv", "a,label\n\n1,0\n\nx,1\n", (path) => {
-    assertMadError(() => readLabelledCsv(path), "gap.csv", "row 2 (line 5)");
+    madError(() => readLabelledCsv(path), "gap.csv", "row 2 (line 5)");
   });
 });
 
@@ -122,7 +112,7 @@ Deno.test("parseLabel and tableFromArrays", () => {
   const t = tableFromArrays("x", ["a", "b"], [[1, 2], [3, 4]], [0, 1]);
   assert.deepEqual([...t.values], [1, 2, 3, 4]);
   assert.deepEqual([...t.labels!], [0, 1]);
-  assertMadError(() => tableFromArrays("x", ["a", "b"], [[1]], null), "x", "row 1");
+  madError(() => tableFromArrays("x", ["a", "b"], [[1]], null), "x", "row 1");
 });
 
 // ---- MAT-file encoder for tests: level 5, little-endian. ----
@@ -216,32 +206,32 @@ Deno.test("mat: errors", async () => {
   await withFile(
     "text.mat",
     "a,b\n1,2\n",
-    (p) => assertMadError(() => readOddsMat(p), "text.mat", "not a MATLAB 5"),
+    (p) => madError(() => readOddsMat(p), "text.mat", "not a MATLAB 5"),
   );
   await withFile("cut.mat", good.subarray(0, good.length - 20), (p) => {
-    assertMadError(() => readOddsMat(p), "cut.mat", "truncated");
+    madError(() => readOddsMat(p), "cut.mat", "truncated");
   });
   const z = compressed(matrix("X", 3, 2, X_COL_MAJOR));
   await withFile("cutz.mat", matFile([z]).subarray(0, 128 + z.length - 5), (p) => {
-    assertMadError(() => readOddsMat(p), "cutz.mat", "truncated");
+    madError(() => readOddsMat(p), "cutz.mat", "truncated");
   });
   await withFile("noy.mat", matFile([matrix("X", 3, 2, X_COL_MAJOR)]), (p) => {
-    assertMadError(() => readOddsMat(p), "noy.mat", `"y"`);
+    madError(() => readOddsMat(p), "noy.mat", `"y"`);
   });
   await withFile("nox.mat", matFile([matrix("y", 3, 1, [0, 1, 0])]), (p) => {
-    assertMadError(() => readOddsMat(p), "nox.mat", `"X"`);
+    madError(() => readOddsMat(p), "nox.mat", `"X"`);
   });
   const mismatch = matFile([matrix("X", 3, 2, X_COL_MAJOR), matrix("y", 2, 1, [0, 1])]);
   await withFile("shape.mat", mismatch, (p) => {
-    assertMadError(() => readOddsMat(p), "shape.mat", "shape mismatch", "3x2", "2x1");
+    madError(() => readOddsMat(p), "shape.mat", "shape mismatch", "3x2", "2x1");
   });
   const badY = matFile([matrix("X", 3, 2, X_COL_MAJOR), matrix("y", 3, 1, [0, 2, 0])]);
   await withFile(
     "y2.mat",
     badY,
-    (p) => assertMadError(() => readOddsMat(p), "y2.mat", "y(2) is 2"),
+    (p) => madError(() => readOddsMat(p), "y2.mat", "y(2) is 2"),
   );
-  assertMadError(() => readOddsMat("/nonexistent/none.mat"), "none.mat", "not found");
+  madError(() => readOddsMat("/nonexistent/none.mat"), "none.mat", "not found");
 });
 
 Deno.test({
@@ -280,13 +270,13 @@ Deno.test("uci: comma and whitespace files with trailing separators", async () =
     });
   }
   await withFile("short.data", "1 2 3\n", (p) => {
-    assertMadError(() => readUciThyroid(p), "short.data", "line 1", "3 values");
+    madError(() => readUciThyroid(p), "short.data", "line 1", "3 values");
   });
   await withFile("cls.data", rows[0].replace(/3$/, "4"), (p) => {
-    assertMadError(() => readUciThyroid(p), "cls.data", `class "4"`);
+    madError(() => readUciThyroid(p), "cls.data", `class "4"`);
   });
   await withFile("nan.data", rows[0].replace("0.5", "x"), (p) => {
-    assertMadError(() => readUciThyroid(p), "nan.data", `"x" is not a number`);
+    madError(() => readUciThyroid(p), "nan.data", `"x" is not a number`);
   });
 });
 

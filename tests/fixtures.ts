@@ -1,8 +1,10 @@
 /**
- * Fixtures shared by the tests: a tiny in-memory checkpoint, hand-made PNG bytes, and running
- * the command-line scripts as subprocesses.
+ * Fixtures shared by the tests: checks of one-line errors, a tiny in-memory checkpoint,
+ * hand-made PNG bytes, and running the command-line scripts as subprocesses.
  */
+import assert from "node:assert/strict";
 import { join } from "node:path";
+import { MadError } from "../lib/errors.ts";
 import type { Checkpoint } from "../lib/train/checkpoint.ts";
 import { type Config, DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
 import { initAdam } from "../lib/train/optimizer.ts";
@@ -44,6 +46,40 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One-line errors
+
+/** Asserts `e` is a one-line MadError containing every one of `parts`; returns its message. */
+export function checkMadError(e: unknown, parts: string[]): string {
+  assert.ok(e instanceof MadError, `expected MadError, got ${e}`);
+  assert.ok(!e.message.includes("\n"), `multi-line: ${e.message}`);
+  for (const p of parts) assert.ok(e.message.includes(p), `"${e.message}" lacks "${p}"`);
+  return e.message;
+}
+
+/** Asserts `fn` throws a one-line MadError containing every one of `parts`; returns its message. */
+export function madError(fn: () => unknown, ...parts: string[]): string {
+  try {
+    fn();
+  } catch (e) {
+    return checkMadError(e, parts);
+  }
+  assert.fail(`expected a MadError with ${parts.join(", ")}`);
+}
+
+/** {@linkcode madError} for a function that returns a promise. */
+export async function madErrorAsync(
+  fn: () => Promise<unknown>,
+  ...parts: string[]
+): Promise<string> {
+  try {
+    await fn();
+  } catch (e) {
+    return checkMadError(e, parts);
+  }
+  assert.fail(`expected a MadError with ${parts.join(", ")}`);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import sharp from "sharp";
-import { MadError } from "../lib/errors.ts";
 import { readLabelledCsv } from "../lib/data/table.ts";
 import { splitTable } from "../lib/data/split.ts";
 import { decodeImage, discoverImageCategories } from "../lib/data/images.ts";
@@ -17,33 +16,7 @@ import { train } from "../lib/train/loop.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { decodeSafetensors, encodeSafetensors } from "../lib/train/safetensors.ts";
 import { useBackend } from "../lib/backend/mod.ts";
-import { bombPng, runScript } from "./fixtures.ts";
-
-/** Asserts `e` is a one-line MadError containing every one of `parts`; returns its message. */
-function checkMadError(e: unknown, parts: string[]): string {
-  assert.ok(e instanceof MadError, `expected MadError, got ${e}`);
-  assert.ok(!e.message.includes("\n"), `multi-line: ${e.message}`);
-  for (const p of parts) assert.ok(e.message.includes(p), `"${e.message}" lacks "${p}"`);
-  return e.message;
-}
-
-function madError(fn: () => unknown, ...parts: string[]): string {
-  try {
-    fn();
-  } catch (e) {
-    return checkMadError(e, parts);
-  }
-  assert.fail(`expected a MadError with ${parts.join(", ")}`);
-}
-
-async function madErrorAsync(fn: () => Promise<unknown>, ...parts: string[]): Promise<string> {
-  try {
-    await fn();
-  } catch (e) {
-    return checkMadError(e, parts);
-  }
-  assert.fail(`expected a MadError with ${parts.join(", ")}`);
-}
+import { bombPng, madError, madErrorAsync, runScript } from "./fixtures.ts";
 
 async function rgbPng(path: string, width: number, height: number, channels: 1 | 2 | 3 | 4 = 3) {
   const raw = new Uint8Array(width * height * channels);
