@@ -1,10 +1,9 @@
 /**
  * Shared plumbing for the command-line entry points in `scripts/`: one-line errors, exit
- * codes and a progress bar.
+ * codes, a progress bar and atomic writes. Flags and `--help` are in `flags.ts`.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { MadError } from "./errors.ts";
 
 /**
@@ -91,37 +90,4 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     file.close();
   }
   await Deno.rename(tmp, path);
-}
-
-/** Option specs as `node:util` parseArgs takes them. */
-export type FlagSpecs = Record<
-  string,
-  { type: "string" | "boolean"; multiple?: boolean; short?: string; default?: string | boolean }
->;
-
-/**
- * Parses command-line flags strictly; an unknown flag or a missing value is a one-line
- * MadError (exit code 2) that ends with the usage line.
- */
-export function parseFlags<T extends FlagSpecs>(
-  args: string[],
-  options: T,
-  usage: string,
-): ReturnType<typeof parseArgs<{ options: T; strict: true; allowPositionals: false }>>["values"] {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    const message = e instanceof Error ? e.message.split(". ")[0] : String(e);
-    throw new MadError(`${message} (${usage})`, 2);
-  }
-}
-
-/** Parses a numeric flag value; names the flag when it is not a finite number. */
-export function numberFlag(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) {
-    throw new MadError(`--${name} must be a number, got '${value}'`, 2);
-  }
-  return n;
 }

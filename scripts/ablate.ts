@@ -1,5 +1,5 @@
 /**
- * `deno task ablate [--full] [--seeds N] [--epochs N] [--variants a,b] [--out results/ablation]`:
+ * `deno task ablate` (`--help` lists the flags):
  * trains every ablation variant for several seeds, evaluates each best checkpoint on the test
  * parts and writes `OUT/<variant>_seed<k>.json` and `OUT/summary.json` (mean ± std AUROC per
  * variant). Without `--full` it runs the tiny model on synthetic data (about a minute); with it,
@@ -8,30 +8,77 @@
  * @module
  */
 import { join } from "node:path";
-import { numberFlag, parseFlags, Progress, runMain } from "../lib/cli.ts";
+import { Progress, runMain } from "../lib/cli.ts";
+import { defineCommand, helpText, numberFlag, parseFlags } from "../lib/flags.ts";
 import { MadError } from "../lib/errors.ts";
-import { type BackendName, useBackend } from "../lib/backend/mod.ts";
-import { runAblation, selectVariants } from "../lib/train/ablation.ts";
-import { experiment } from "../lib/train/setup.ts";
+import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
+import { ABLATION_VARIANTS, runAblation, selectVariants } from "../lib/train/ablation.ts";
+import { experiment, tinyConfig } from "../lib/train/setup.ts";
+import { DEFAULT_CONFIG } from "../lib/model/config.ts";
 import { ablationRows } from "../lib/report/ablation.ts";
 import { metricsTable } from "../lib/report/table.ts";
 
-const USAGE = "usage: deno task ablate [--full] [--seeds N] [--epochs N] [--variants a,b] " +
-  "[--out results/ablation] [--data data] [--keep-checkpoints] [--backend NAME]";
+/** The command's flags, help and examples. */
+export const COMMAND = defineCommand({
+  name: "deno task ablate",
+  summary: "trains every ablation variant (one part of the model switched off) for several " +
+    "seeds, evaluates each on the test parts and writes OUT/<variant>_seed<k>.json and " +
+    "OUT/summary.json (mean ± std AUROC per variant). Finished runs in OUT are reused.",
+  flags: {
+    full: {
+      type: "boolean",
+      default: false,
+      description: "the default model on data/ (long) instead of the tiny one on synthetic data",
+    },
+    seeds: {
+      type: "string",
+      value: "N",
+      description: "seeds per variant (0 to N-1)",
+      defaultText: "2, or 3 with --full",
+    },
+    epochs: {
+      type: "string",
+      value: "N",
+      description: "epochs for every variant, to shorten a --full grid",
+      defaultText:
+        `the config's (tiny ${tinyConfig().train.epochs}, full ${DEFAULT_CONFIG.train.epochs})`,
+    },
+    variants: {
+      type: "string",
+      multiple: true,
+      value: "a,b",
+      description: "only these variants (comma-separated or repeated; names below)",
+      defaultText: "all",
+    },
+    out: {
+      type: "string",
+      default: "results/ablation",
+      value: "DIR",
+      description: "folder for the runs' results",
+    },
+    data: {
+      type: "string",
+      default: "data",
+      value: "DIR",
+      description: "the datasets for --full (as deno task data left them)",
+    },
+    "keep-checkpoints": {
+      type: "boolean",
+      default: false,
+      description: "keep each run's checkpoints under OUT/runs/ (else only its logs)",
+    },
+    backend: BACKEND_FLAG,
+  },
+  notes: [`variants: ${ABLATION_VARIANTS.map((v) => v.name).join(", ")}`],
+  examples: [
+    "deno task ablate",
+    "deno task ablate --full --seeds 1 --epochs 3 --variants full,no_isolation_head",
+  ],
+});
 
 async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, {
-    full: { type: "boolean", default: false },
-    seeds: { type: "string" },
-    epochs: { type: "string" },
-    variants: { type: "string", multiple: true },
-    out: { type: "string", default: "results/ablation" },
-    data: { type: "string", default: "data" },
-    "keep-checkpoints": { type: "boolean", default: false },
-    backend: { type: "string", default: "auto" },
-    help: { type: "boolean", short: "h" },
-  }, USAGE);
-  if (flags.help) return console.log(USAGE);
+  const flags = parseFlags(Deno.args, COMMAND);
+  if (flags.help) return console.log(helpText(COMMAND));
   const seeds = numberFlag("seeds", flags.seeds) ?? (flags.full ? 3 : 2);
   if (!Number.isInteger(seeds) || seeds < 1) {
     throw new MadError(`--seeds must be a positive integer, got ${seeds}`, 2);
@@ -63,6 +110,7 @@ async function main(): Promise<void> {
     data: setup,
     out: flags.out,
     quiet: !setup.full,
+    keepCheckpoints: flags["keep-checkpoints"],
     cacheDir: join(flags.data, ".cache", "images"),
     onResult: (run) => progress.tick(1, `${run.variant} seed ${run.seed}`),
   });

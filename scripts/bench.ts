@@ -1,6 +1,5 @@
 /**
- * `deno task bench [--steps N] [--skip-train] [--checkpoint CKPT] [--data DIR] [--out FILE]
- * [--backend NAME]`: the default model's training step time (forward, backward, AdamW) and
+ * `deno task bench` (`--help` lists the flags): the default model's training step time (forward, backward, AdamW) and
  * tokens per second beside PyTorch's for the same shapes (scripts/torch_step.py, when torch
  * is importable), scoring throughput of a checkpoint (256 px image files, table rows), the
  * wall time and peak RSS of the default `deno task train`, and checks against the targets.
@@ -10,9 +9,10 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { numberFlag, parseFlags, Progress, runMain, writeFileAtomic } from "../lib/cli.ts";
+import { Progress, runMain, writeFileAtomic } from "../lib/cli.ts";
+import { defineCommand, helpText, numberFlag, parseFlags } from "../lib/flags.ts";
 import { MadError } from "../lib/errors.ts";
-import { type BackendName, useBackend } from "../lib/backend/mod.ts";
+import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { rowMinKernelActive } from "../lib/backend/row_min.ts";
 import { systemBlasInUse } from "../lib/backend/blas.ts";
 import { DEFAULT_CONFIG } from "../lib/model/config.ts";
@@ -34,23 +34,61 @@ import { RssTracker, watchChildPeak } from "../lib/bench/memory.ts";
 import { quickCheckpoint, scoringThroughput } from "../lib/bench/scoring.ts";
 import { type BenchResult, checkTargets, stepRatio, summary } from "../lib/bench/report.ts";
 
-const USAGE = "usage: deno task bench [--steps N] [--skip-train] [--checkpoint CKPT] " +
-  "[--data DIR] [--images N] [--out FILE] [--backend auto|wasm|cpu|tensorflow]";
+/** The command's flags, help and examples. */
+export const COMMAND = defineCommand({
+  name: "deno task bench",
+  summary: "the default model's training step time beside PyTorch's (when torch is found), " +
+    "scoring throughput of a checkpoint, and the wall time and peak RSS of the default " +
+    "deno task train; prints a summary with the targets and writes OUT. Run it on an idle machine.",
+  flags: {
+    steps: {
+      type: "string",
+      default: "10",
+      value: "N",
+      description: "timed training steps (after 2 warm-up steps; the median counts)",
+    },
+    "skip-train": {
+      type: "boolean",
+      description: "leave out the default train's wall time (many minutes; reported as null)",
+    },
+    checkpoint: {
+      type: "string",
+      value: "CKPT",
+      description: "checkpoint to measure scoring with",
+      defaultText: "a quick one trained on synthetic data",
+    },
+    data: {
+      type: "string",
+      default: "data",
+      value: "DIR",
+      description: "the datasets the default train runs on",
+    },
+    images: {
+      type: "string",
+      default: "64",
+      value: "N",
+      description: "256 px image files to score for the throughput",
+    },
+    out: {
+      type: "string",
+      default: join("results", "bench.json"),
+      value: "FILE",
+      description: "where the JSON results go",
+    },
+    backend: BACKEND_FLAG,
+  },
+  examples: [
+    "deno task bench --skip-train",
+    "deno task bench --checkpoint results/v16-seed0/best_model_checkpoint.safetensors " +
+    "--skip-train --steps 8 --images 192",
+  ],
+});
 
 const SCRIPTS = dirname(fileURLToPath(import.meta.url));
 
 async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, {
-    steps: { type: "string", default: "10" },
-    "skip-train": { type: "boolean" },
-    checkpoint: { type: "string" },
-    data: { type: "string", default: "data" },
-    images: { type: "string", default: "64" },
-    out: { type: "string", default: join("results", "bench.json") },
-    backend: { type: "string", default: "auto" },
-    help: { type: "boolean", short: "h" },
-  }, USAGE);
-  if (flags.help) return console.log(USAGE);
+  const flags = parseFlags(Deno.args, COMMAND);
+  if (flags.help) return console.log(helpText(COMMAND));
   const steps = numberFlag("steps", flags.steps)!;
   const nImages = numberFlag("images", flags.images)!;
   if (!Number.isInteger(steps) || steps < 1) throw new MadError(`--steps must be >= 1`, 2);

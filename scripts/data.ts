@@ -1,13 +1,12 @@
 /**
- * `deno task data [--from DIR_OR_URL] [--only NAME] [--url NAME=URL] [--dest DIR]`: fetches
+ * `deno task data` (`--help` lists the flags): fetches
  * the datasets into `data/` (official downloads by default, or a prepared folder / URL base
  * with `--from`) and prints what is there.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { Progress, runMain } from "../lib/cli.ts";
-import { MadError } from "../lib/errors.ts";
+import { defineCommand, helpText, parseFlags } from "../lib/flags.ts";
 import {
   byteProgress,
   copyFromLocal,
@@ -24,37 +23,53 @@ import {
 } from "../lib/data/sources.ts";
 import { datasetFigures } from "../lib/data/inspect.ts";
 
-const USAGE =
-  "usage: deno task data [--from DIR_OR_URL] [--only NAME[,NAME]] [--url NAME=URL] [--dest DIR]";
-
-function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        from: { type: "string" },
-        only: { type: "string", multiple: true },
-        url: { type: "string", multiple: true },
-        dest: { type: "string", default: "data" },
-        help: { type: "boolean", short: "h" },
-      },
-    }).values;
-  } catch (e) {
-    const message = e instanceof Error ? e.message.split(". ")[0] : String(e);
-    throw new MadError(`${message} (${USAGE})`, 2);
-  }
-}
+/** The command's flags, help and examples. */
+export const COMMAND = defineCommand({
+  name: "deno task data",
+  summary: "fetches the datasets into data/ (official downloads, resumed and checksummed, or a " +
+    "prepared folder or URL base with --from) and prints what the loaders see there.",
+  flags: {
+    from: {
+      type: "string",
+      value: "DIR_OR_URL",
+      description: "copy a prepared folder, or fetch the same layout under a URL base",
+      defaultText: "the official downloads",
+    },
+    only: {
+      type: "string",
+      multiple: true,
+      value: "NAME[,NAME]",
+      description: "only these sources (names below)",
+      defaultText: selectSources().map((s) => s.name).join(", "),
+    },
+    url: {
+      type: "string",
+      multiple: true,
+      value: "NAME=URL",
+      description: "download NAME from URL instead (names below; or MADFORMER_URL_<NAME>)",
+    },
+    dest: {
+      type: "string",
+      default: "data",
+      value: "DIR",
+      description: "where the datasets go",
+    },
+  },
+  notes: [
+    `sources: ${sourceNames().join(", ")}`,
+    `--url names (or MADFORMER_URL_<NAME>): ${urlKeys().join(", ")}`,
+  ],
+  examples: [
+    "deno task data",
+    "deno task data --only thyroid",
+    "deno task data --from ../shared/datasets",
+    "deno task data --url hazelnut=https://mirror/hazelnut.tar.xz",
+  ],
+});
 
 async function main(): Promise<void> {
-  const flags = parse(Deno.args);
-  if (flags.help) {
-    console.log(USAGE);
-    console.log(`sources: ${sourceNames().join(", ")}`);
-    console.log(`--url names (or MADFORMER_URL_<NAME>): ${urlKeys().join(", ")}`);
-    return;
-  }
+  const flags = parseFlags(Deno.args, COMMAND);
+  if (flags.help) return console.log(helpText(COMMAND));
   const only = flags.only ?? [];
   const dest = flags.dest;
   const sources = selectSources(only); // validates --only before any work

@@ -4,21 +4,33 @@
  *
  * @module
  */
-import { parseFlags, runMain } from "../lib/cli.ts";
-import { type BackendName, useBackend } from "../lib/backend/mod.ts";
+import { runMain } from "../lib/cli.ts";
+import { defineCommand, helpText, parseFlags } from "../lib/flags.ts";
+import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { runDemo } from "../lib/train/demo.ts";
 import { metricsTable } from "../lib/report/table.ts";
 import { evaluationRows } from "../lib/train/results.ts";
 
-const USAGE = "usage: deno task demo [--out DIR] [--backend NAME]";
+/** The command's flags, help and examples. */
+export const COMMAND = defineCommand({
+  name: "deno task demo",
+  summary: "trains, evaluates and scores on synthetic images and a table made on the spot " +
+    "(offline, a few minutes), then writes an HTML report with heatmaps.",
+  flags: {
+    out: {
+      type: "string",
+      default: "results/demo",
+      value: "DIR",
+      description: "folder for the data, run, report and heatmaps",
+    },
+    backend: BACKEND_FLAG,
+  },
+  examples: ["deno task demo", "deno task demo --out /tmp/demo --backend cpu"],
+});
 
 async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, {
-    out: { type: "string", default: "results/demo" },
-    backend: { type: "string", default: "auto" },
-    help: { type: "boolean", short: "h" },
-  }, USAGE);
-  if (flags.help) return console.log(USAGE);
+  const flags = parseFlags(Deno.args, COMMAND);
+  if (flags.help) return console.log(helpText(COMMAND));
   await useBackend(flags.backend as BackendName);
   const started = performance.now();
   const result = await runDemo(flags.out);

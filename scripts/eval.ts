@@ -6,31 +6,60 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { parseFlags, runMain, writeFileAtomic } from "../lib/cli.ts";
-import { MadError } from "../lib/errors.ts";
-import { type BackendName, useBackend } from "../lib/backend/mod.ts";
+import { runMain, writeFileAtomic } from "../lib/cli.ts";
+import { defineCommand, helpText, parseFlags } from "../lib/flags.ts";
+import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { evaluateCheckpoint } from "../lib/train/evaluate.ts";
 import { componentLines, evaluationJson, evaluationRows } from "../lib/train/results.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { metricsTable } from "../lib/report/table.ts";
 
-const USAGE = "usage: deno task eval --checkpoint CKPT [--images DIR]... [--table FILE]... " +
-  "[--json FILE] [--backend auto|wasm|cpu|tensorflow]";
+/** The command's flags, help and examples. */
+export const COMMAND = defineCommand({
+  name: "deno task eval",
+  summary: "AUROC, AUPR, precision, recall, F1 and accuracy (threshold from validation), F1 at " +
+    "the true anomaly count and the evidence behind each score, on each dataset's test part.",
+  flags: {
+    checkpoint: {
+      type: "string",
+      required: true,
+      value: "CKPT",
+      description: "the trained model (a .safetensors file from deno task train)",
+    },
+    images: {
+      type: "string",
+      multiple: true,
+      value: "DIR",
+      description: "image category folder to evaluate; repeat for more",
+      defaultText: "the datasets recorded in the checkpoint",
+    },
+    table: {
+      type: "string",
+      multiple: true,
+      value: "FILE",
+      description: "table (.csv, .mat or UCI .data) to evaluate; repeat for more",
+      defaultText: "the datasets recorded in the checkpoint",
+    },
+    json: {
+      type: "string",
+      value: "FILE",
+      description: "also write the metrics as JSON here",
+      defaultText: "none (table on stdout only)",
+    },
+    backend: BACKEND_FLAG,
+  },
+  examples: [
+    "deno task eval --checkpoint results/mine/best_model_checkpoint.safetensors",
+    "deno task eval --checkpoint CKPT --images data/images/mvtec/zipper --json eval.json",
+  ],
+});
 
 async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, {
-    checkpoint: { type: "string" },
-    images: { type: "string", multiple: true },
-    table: { type: "string", multiple: true },
-    json: { type: "string" },
-    backend: { type: "string", default: "auto" },
-    help: { type: "boolean", short: "h" },
-  }, USAGE);
-  if (flags.help) return console.log(USAGE);
-  if (!flags.checkpoint) throw new MadError(`--checkpoint is required (${USAGE})`, 2);
+  const flags = parseFlags(Deno.args, COMMAND);
+  if (flags.help) return console.log(helpText(COMMAND));
   await useBackend(flags.backend as BackendName);
-  const ckpt = await loadCheckpoint(flags.checkpoint);
+  const ckpt = await loadCheckpoint(flags.checkpoint!);
   const evaluations = await evaluateCheckpoint(ckpt, {
     imageDirs: flags.images,
     tablePaths: flags.table,

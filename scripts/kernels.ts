@@ -5,12 +5,28 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { assembleKernel, kernelModuleSource, KERNELS_DIR } from "../lib/backend/assemble.ts";
 import { runMain } from "../lib/cli.ts";
+import { defineCommand, helpText, parseFlags } from "../lib/flags.ts";
 
-await runMain(async () => {
-  const { values } = parseArgs({ options: { check: { type: "boolean", default: false } } });
+/** The command's flags, help and examples. */
+export const COMMAND = defineCommand({
+  name: "deno task kernels",
+  summary: "assembles the hand-written WebAssembly kernels (lib/backend/kernels/*.wat) into the " +
+    "TypeScript modules that embed them (*_wasm.ts); run it after editing a .wat file.",
+  flags: {
+    check: {
+      type: "boolean",
+      default: false,
+      description: "only compare: list the modules out of date with their .wat and exit 1 if any",
+    },
+  },
+  examples: ["deno task kernels", "deno task kernels --check"],
+});
+
+async function main(): Promise<void> {
+  const flags = parseFlags(Deno.args, COMMAND);
+  if (flags.help) return console.log(helpText(COMMAND));
   let stale = 0;
   for await (const entry of Deno.readDir(KERNELS_DIR)) {
     if (!entry.name.endsWith(".wat")) continue;
@@ -20,11 +36,13 @@ await runMain(async () => {
     const current = await Deno.readTextFile(target).catch(() => "");
     if (current === source) continue;
     stale++;
-    if (values.check) console.log(`${target}: out of date with ${watPath}`);
+    if (flags.check) console.log(`${target}: out of date with ${watPath}`);
     else {
       await Deno.writeTextFile(target, source);
       console.log(`wrote ${target}`);
     }
   }
-  if (values.check && stale) Deno.exit(1);
-});
+  if (flags.check && stale) Deno.exit(1);
+}
+
+if (import.meta.main) await runMain(main);

@@ -6,37 +6,79 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { numberFlag, parseFlags, Progress, runMain, writeFileAtomic } from "../lib/cli.ts";
+import { Progress, runMain, writeFileAtomic } from "../lib/cli.ts";
+import { defineCommand, helpText, numberFlag, parseFlags, usageError } from "../lib/flags.ts";
 import { MadError } from "../lib/errors.ts";
-import { type BackendName, useBackend } from "../lib/backend/mod.ts";
+import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { type ScoredSample, scoreImagePaths, scoreTableFile } from "../lib/train/score.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { heatmapOverlayPng } from "../lib/report/heatmap.ts";
 
-const USAGE = "usage: deno task score --checkpoint CKPT (--images DIR_OR_FILE... | " +
-  "--table FILE.csv) [--json FILE] [--maps DIR] [--category NAME] [--workers N] [--backend NAME]";
+/** The command's flags, help and examples. */
+export const COMMAND = defineCommand({
+  name: "deno task score",
+  summary: 'scores unseen images or table rows with a trained model: a JSON array of {"id", ' +
+    '"score", "anomaly"} (anomaly: above the threshold chosen on normals). Give either --images ' +
+    "or --table.",
+  flags: {
+    checkpoint: {
+      type: "string",
+      required: true,
+      value: "CKPT",
+      description: "the trained model (a .safetensors file from deno task train)",
+    },
+    images: {
+      type: "string",
+      multiple: true,
+      value: "DIR_OR_FILE",
+      description: "image file, or folder of them (searched recursively); repeat for more",
+    },
+    table: {
+      type: "string",
+      value: "FILE.csv",
+      description: "CSV of rows to score, with the trained table's columns (label column optional)",
+    },
+    json: {
+      type: "string",
+      value: "FILE",
+      description: "write the scores here",
+      defaultText: "none (printed on stdout)",
+    },
+    maps: {
+      type: "string",
+      value: "DIR",
+      description: "also write a heatmap overlay PNG per image here",
+    },
+    category: {
+      type: "string",
+      value: "NAME",
+      description: "trained image category for images whose path names none",
+      defaultText: "the last folder in each path that names a trained category",
+    },
+    workers: {
+      type: "string",
+      value: "N",
+      description: "image scorers in parallel (same scores as one)",
+      defaultText: "one per CPU core",
+    },
+    backend: BACKEND_FLAG,
+  },
+  examples: [
+    "deno task score --checkpoint CKPT --images photos/ --json scores.json --maps heatmaps/",
+    "deno task score --checkpoint CKPT --table new_rows.csv",
+  ],
+});
 
 async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, {
-    checkpoint: { type: "string" },
-    images: { type: "string", multiple: true },
-    table: { type: "string" },
-    json: { type: "string" },
-    maps: { type: "string" },
-    category: { type: "string" },
-    workers: { type: "string" },
-    backend: { type: "string", default: "auto" },
-    help: { type: "boolean", short: "h" },
-  }, USAGE);
-  if (flags.help) return console.log(USAGE);
-  if (!flags.checkpoint) throw new MadError(`--checkpoint is required (${USAGE})`, 2);
+  const flags = parseFlags(Deno.args, COMMAND);
+  if (flags.help) return console.log(helpText(COMMAND));
   const images = flags.images ?? [];
   if ((images.length > 0) === Boolean(flags.table)) {
-    throw new MadError(`give either --images or --table (${USAGE})`, 2);
+    throw usageError(COMMAND, "give either --images or --table");
   }
   await useBackend(flags.backend as BackendName);
-  const ckpt = await loadCheckpoint(flags.checkpoint);
+  const ckpt = await loadCheckpoint(flags.checkpoint!);
   let results: ScoredSample[];
   if (flags.table) {
     results = scoreTableFile(ckpt, flags.table);
@@ -48,7 +90,7 @@ async function main(): Promise<void> {
     const scored = await scoreImagePaths(ckpt, images, cache, {
       category: flags.category,
       workers: workerCount(flags.workers),
-      checkpointPath: flags.checkpoint,
+      checkpointPath: flags.checkpoint!,
       cacheDir,
       backend: flags.backend,
       onProgress: (done, total) => {

@@ -5,34 +5,98 @@
  * @module
  */
 import { join } from "node:path";
-import { numberFlag, parseFlags, runMain } from "../lib/cli.ts";
+import { runMain } from "../lib/cli.ts";
+import { defineCommand, helpText, numberFlag, parseFlags } from "../lib/flags.ts";
 import { MadError } from "../lib/errors.ts";
-import { type BackendName, useBackend } from "../lib/backend/mod.ts";
+import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, loadConfigFile, mergeConfig } from "../lib/model/config.ts";
 import { train } from "../lib/train/loop.ts";
 import { defaultDataPaths } from "../lib/data/sources.ts";
 
-const USAGE = "usage: deno task train [--images DIR]... [--table FILE]... [--config FILE.json] " +
-  "[--epochs N] [--batch-size N] [--lr X] [--seed N] [--shards N] [--resume CKPT] [--out DIR] " +
-  "[--backend auto|wasm|cpu|tensorflow] [--quiet]";
+const T = DEFAULT_CONFIG.train;
+
+/** The command's flags, help and examples. */
+export const COMMAND = defineCommand({
+  name: "deno task train",
+  summary: "trains MADformer on image folders and tables, validating every epoch and keeping the " +
+    "best checkpoint (OUT/best_model_checkpoint.safetensors), the last one, train.log and " +
+    "metrics.jsonl. Ctrl-C finishes the step and writes a checkpoint to resume from.",
+  flags: {
+    images: {
+      type: "string",
+      multiple: true,
+      value: "DIR",
+      description: "image category folder (MVTec AD or course layout); repeat for more",
+      defaultText: "the categories deno task data put in data/images/",
+    },
+    table: {
+      type: "string",
+      multiple: true,
+      value: "FILE",
+      description: "table to train on: labelled .csv, ODDS .mat, UCI .data or a course folder; " +
+        "repeat for more",
+      defaultText: "data/thyroid/odds/thyroid.mat when present",
+    },
+    config: {
+      type: "string",
+      value: "FILE.json",
+      description: 'config overrides, {"model": {...}, "train": {...}} (see lib/model/config.ts)',
+      defaultText: "the built-in config (on --resume: the checkpoint's)",
+    },
+    epochs: {
+      type: "string",
+      value: "N",
+      description: "epochs in all (on --resume: the epoch to reach)",
+      defaultText: `the config's, ${T.epochs}`,
+    },
+    "batch-size": {
+      type: "string",
+      value: "N",
+      description: "images per training batch",
+      defaultText: `the config's, ${T.batchSize}`,
+    },
+    lr: {
+      type: "string",
+      value: "X",
+      description: "peak AdamW learning rate (cosine schedule)",
+      defaultText: `the config's, ${T.lr}`,
+    },
+    seed: {
+      type: "string",
+      value: "N",
+      description: "random seed; it also draws the train / validation / test splits",
+      defaultText: `the config's, ${T.seed}`,
+    },
+    shards: {
+      type: "string",
+      value: "N",
+      description: "shards each batch is cut into, one thread each; 0 = one per CPU core",
+      defaultText: `the config's, ${T.shards}`,
+    },
+    resume: {
+      type: "string",
+      value: "CKPT",
+      description: "continue from a checkpoint (OUT/last_checkpoint.safetensors) where it stopped",
+    },
+    out: {
+      type: "string",
+      value: "DIR",
+      description: "run folder for checkpoints and logs",
+      defaultText: "results/<date and time>",
+    },
+    backend: BACKEND_FLAG,
+    quiet: { type: "boolean", description: "no progress bars" },
+  },
+  examples: [
+    "deno task train",
+    "deno task train --images DIR --table FILE.csv --epochs 10 --out results/mine",
+    "deno task train --resume results/mine/last_checkpoint.safetensors --epochs 15",
+  ],
+});
 
 async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args, {
-    images: { type: "string", multiple: true },
-    table: { type: "string", multiple: true },
-    config: { type: "string" },
-    epochs: { type: "string" },
-    "batch-size": { type: "string" },
-    lr: { type: "string" },
-    seed: { type: "string" },
-    shards: { type: "string" },
-    resume: { type: "string" },
-    out: { type: "string" },
-    backend: { type: "string", default: "auto" },
-    quiet: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  }, USAGE);
-  if (flags.help) return console.log(USAGE);
+  const flags = parseFlags(Deno.args, COMMAND);
+  if (flags.help) return console.log(helpText(COMMAND));
   // On resume without --config the checkpoint's own config is the base (see train()).
   const base = flags.config ? await loadConfigFile(flags.config) : DEFAULT_CONFIG;
   const train_: Record<string, number> = {};

@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { MadError } from "../errors.ts";
+import type { FlagSpec } from "../flags.ts";
 import { useSystemBlas } from "./blas.ts";
 import { shareIdentityBuffers } from "./identity.ts";
 
@@ -16,6 +17,16 @@ export type BackendName = "auto" | "wasm" | "cpu" | "tensorflow";
 
 /** The accepted `--backend` values, for flag validation. */
 export const BACKENDS: readonly BackendName[] = ["auto", "wasm", "cpu", "tensorflow"];
+
+/** The `--backend` flag every script that computes takes. */
+export const BACKEND_FLAG = {
+  type: "string",
+  default: "auto",
+  value: "NAME",
+  description: `tfjs backend: ${
+    BACKENDS.join(", ")
+  } (auto is wasm, its products on OpenBLAS if found)`,
+} as const satisfies FlagSpec;
 
 /**
  * Selects and initialises a tfjs backend; returns the name of the one in use.

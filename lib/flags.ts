@@ -1,0 +1,220 @@
+/**
+ * Command-line flags from one table: {@linkcode parseFlags} parses with it and
+ * {@linkcode helpText} describes it, so `--help` cannot drift from what a script accepts.
+ *
+ * ```ts
+ * const COMMAND = defineCommand({
+ *   name: "deno task demo",
+ *   summary: "the whole flow on synthetic data",
+ *   flags: { out: { type: "string", default: "results/demo", value: "DIR", description: "..." } },
+ *   examples: ["deno task demo --out /tmp/demo"],
+ * });
+ * const flags = parseFlags(Deno.args, COMMAND);
+ * if (flags.help) console.log(helpText(COMMAND));
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { MadError } from "./errors.ts";
+
+/** One flag: what `node:util` parseArgs takes, plus what `--help` says about it. */
+export interface FlagSpec {
+  type: "string" | "boolean";
+  /** Whether the flag may be given several times (values collected in an array). */
+  multiple?: boolean;
+  /** One-letter alias, as `-x`. */
+  short?: string;
+  /** The value when the flag is left out. */
+  default?: string | boolean;
+  /** What the flag does, in one line. */
+  description: string;
+  /** The value's placeholder in help, e.g. `DIR` (string flags; default `VALUE`). */
+  value?: string;
+  /** The default in words when it is not a fixed value, e.g. "one per CPU core". */
+  defaultText?: string;
+  /** Whether the command refuses to run without it. */
+  required?: boolean;
+}
+
+/** A command's flags by name (without the leading `--`). */
+export type FlagTable = Record<string, FlagSpec>;
+
+/** What a command is, the flags it takes and how it is used. */
+export interface Command<T extends FlagTable = FlagTable> {
+  /** How it is run, e.g. `deno task train`. */
+  name: string;
+  /** What it does, in a sentence. */
+  summary: string;
+  flags: T;
+  /** Whole command lines that work as written (at least one). */
+  examples: string[];
+  /** Extra lines printed after the flags (e.g. accepted names). */
+  notes?: string[];
+}
+
+/** The `--help` flag every command gets. */
+export const HELP_FLAG = {
+  type: "boolean",
+  short: "h",
+  description: "print this help and exit",
+} as const satisfies FlagSpec;
+
+/** A command's flag table with `--help` added. */
+export type WithHelp<T extends FlagTable> = T & { help: typeof HELP_FLAG };
+
+/** Adds `--help` to a command's flags (keeping their literal types for parsing). */
+export function defineCommand<const T extends FlagTable>(
+  command: Command<T>,
+): Command<WithHelp<T>> {
+  return { ...command, flags: { ...command.flags, help: HELP_FLAG } };
+}
+
+/** The flags' values as parsed: strings, booleans and string arrays, typed from the table. */
+export type FlagValues<T extends FlagTable> = ReturnType<
+  typeof parseArgs<{ options: T; strict: true; allowPositionals: false }>
+>["values"];
+
+/** One flag as usage shows it: `--name VALUE`, `--name` for booleans. */
+function flagForm(name: string, spec: FlagSpec): string {
+  return spec.type === "boolean" ? `--${name}` : `--${name} ${spec.value ?? "VALUE"}`;
+}
+
+/** The one-line usage: `usage: NAME --required X [--optional Y]... [--switch]`. */
+export function usageLine(command: Command): string {
+  const parts = Object.entries(command.flags).filter(([name]) => name !== "help").map(
+    ([name, spec]) => {
+      const form = flagForm(name, spec);
+      const repeat = spec.multiple ? "..." : "";
+      return spec.required ? `${form}${repeat}` : `[${form}]${repeat}`;
+    },
+  );
+  return `usage: ${[command.name, ...parts].join(" ")}`;
+}
+
+/** What a flag's default is, as help shows it. */
+function defaultOf(spec: FlagSpec): string {
+  if (spec.required) return "[required]";
+  if (spec.defaultText !== undefined) return `[default: ${spec.defaultText}]`;
+  if (spec.type === "boolean") return `[default: ${spec.default ? "on" : "off"}]`;
+  if (spec.default !== undefined) return `[default: ${spec.default}]`;
+  return "[default: none]";
+}
+
+/** Help lines are wrapped to this many columns (examples and the usage line are not). */
+const HELP_WIDTH = 100;
+
+/** `text` in lines of at most `width` characters (longer words stay whole). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return line ? [...lines, line] : lines;
+}
+
+/**
+ * The full `--help` text: summary, usage, every flag with its default and description, notes
+ * and examples.
+ */
+export function helpText(command: Command): string {
+  const rows = Object.entries(command.flags).map(([name, spec]) => {
+    const short = spec.short ? `-${spec.short}, ` : "    ";
+    const form = `${short}${flagForm(name, spec)}${spec.multiple ? " ..." : ""}`;
+    const after = name === "help" ? "" : ` ${defaultOf(spec)}`;
+    return [form, `${spec.description}${after}`];
+  });
+  const width = Math.max(...rows.map(([form]) => form.length));
+  const indent = " ".repeat(width + 4);
+  const flagLines = rows.flatMap(([form, text]) =>
+    wrap(text, Math.max(HELP_WIDTH - indent.length, 30)).map((part, i) =>
+      i === 0 ? `  ${form.padEnd(width)}  ${part}` : `${indent}${part}`
+    )
+  );
+  const lines = [
+    ...wrap(`${command.name}: ${command.summary}`, HELP_WIDTH),
+    "",
+    usageLine(command),
+    "",
+    "flags:",
+    ...flagLines,
+  ];
+  if (command.notes?.length) {
+    lines.push("", ...command.notes.flatMap((note) => wrap(note, HELP_WIDTH)));
+  }
+  lines.push("", "examples:", ...command.examples.map((e) => `  ${e}`));
+  return lines.join("\n");
+}
+
+/** An option as `node:util` parseArgs takes it. */
+interface ParseArgsOption {
+  type: "string" | "boolean";
+  multiple?: boolean;
+  short?: string;
+  default?: string | boolean | string[] | boolean[];
+}
+
+/** The flag table as `node:util` parseArgs takes it (help texts left out). */
+function parseArgsOptions(flags: FlagTable): Record<string, ParseArgsOption> {
+  return Object.fromEntries(
+    Object.entries(flags).map(([name, spec]) => {
+      const { type, multiple, short, default: value } = spec;
+      const option: ParseArgsOption = { type };
+      if (multiple !== undefined) option.multiple = multiple;
+      if (short !== undefined) option.short = short;
+      if (value !== undefined) option.default = multiple ? [value] as string[] : value;
+      return [name, option];
+    }),
+  );
+}
+
+/**
+ * Parses command-line flags strictly against the command's table. An unknown flag, a missing
+ * value or a missing required flag is a one-line MadError (exit code 2) that points to
+ * `--help`; with `--help` nothing is required.
+ */
+export function parseFlags<T extends FlagTable>(
+  args: string[],
+  command: Command<T>,
+): FlagValues<T> {
+  let values: Record<string, unknown>;
+  try {
+    values = parseArgs({
+      args,
+      options: parseArgsOptions(command.flags),
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    // node's messages continue with advice on `--` and positionals that does not apply here.
+    const message = e instanceof Error ? e.message.split(". ")[0] : String(e);
+    throw usageError(command, message);
+  }
+  if (!values.help) {
+    for (const [name, spec] of Object.entries(command.flags)) {
+      if (spec.required && values[name] === undefined) {
+        throw usageError(command, `--${name} is required`);
+      }
+    }
+  }
+  return values as FlagValues<T>;
+}
+
+/** A one-line usage error (exit code 2) that names the command's `--help`. */
+export function usageError(command: Command, message: string): MadError {
+  return new MadError(`${message} (${usageLine(command)}; ${command.name} --help says more)`, 2);
+}
+
+/** Parses a numeric flag value; names the flag when it is not a finite number. */
+export function numberFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) {
+    throw new MadError(`--${name} must be a number, got '${value}'`, 2);
+  }
+  return n;
+}
