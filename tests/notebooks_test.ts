@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { basename, join } from "node:path";
 import {
   denoKernelInstalled,
+  ensureDenoKernel,
   externalResources,
+  KERNEL_INSTALL_COMMAND,
   listNotebooks,
   nbconvertInstalled,
   offlineHtml,
@@ -10,7 +12,7 @@ import {
   runNotebooks,
 } from "../lib/report/notebook_export.ts";
 import { PLOTLY_LOADER_MARKER, readEpochRows, rowsHtml } from "../lib/report/notebook_helpers.ts";
-import { exists } from "./fixtures.ts";
+import { exists, madErrorAsync } from "./fixtures.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -48,6 +50,45 @@ Deno.test("notebooks are nbformat 4 with the Deno kernel, no outputs, importing 
     assert.match(source, /from "\.\.\/lib\//, `${path} imports lib/`);
     assert.match(source, /const FULL = /, `${path} has the FULL switch`);
   }
+});
+
+Deno.test("ensureDenoKernel registers a missing kernel, saying so in one line", async () => {
+  let registered = false;
+  const lines: string[] = [];
+  const installed = () => Promise.resolve(registered);
+  const install = () => {
+    registered = true;
+    return Promise.resolve({ code: 0, stderr: "" });
+  };
+  assert.equal(
+    await ensureDenoKernel({ installed, install, onProgress: (l) => lines.push(l) }),
+    true,
+  );
+  assert.deepEqual(lines, [
+    `the Deno Jupyter kernel is not registered; running deno jupyter --install`,
+  ]);
+  // Present: nothing to do, nothing said.
+  assert.equal(
+    await ensureDenoKernel({ installed, install, onProgress: (l) => lines.push(l) }),
+    false,
+  );
+  assert.equal(lines.length, 1);
+});
+
+Deno.test("ensureDenoKernel: when registering fails, one line with the command to run", async () => {
+  const installed = () => Promise.resolve(false);
+  const failing = () => Promise.resolve({ code: 1, stderr: "warning\npermission denied\n" });
+  await madErrorAsync(
+    () => ensureDenoKernel({ installed, install: failing }),
+    "permission denied",
+    `run: ${KERNEL_INSTALL_COMMAND}`,
+  );
+  const silent = () => Promise.resolve({ code: 0, stderr: "" });
+  await madErrorAsync(
+    () => ensureDenoKernel({ installed, install: silent }),
+    "Jupyter still does not list it",
+    `run: ${KERNEL_INSTALL_COMMAND}`,
+  );
 });
 
 Deno.test("offlineHtml drops CDN scripts and stylesheets, keeps inline ones", () => {

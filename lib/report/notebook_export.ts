@@ -74,16 +74,60 @@ export async function nbconvertInstalled(): Promise<boolean> {
   return (await run(JUPYTER, ["nbconvert", "--version"])).code === 0;
 }
 
-/** Throws a one-line MadError saying what to install when nbconvert or the kernel is missing. */
-export async function checkNotebookTools(): Promise<void> {
+/** The command that registers the Deno kernel with Jupyter. */
+export const KERNEL_INSTALL_COMMAND = "deno jupyter --install";
+
+/** Runs `deno jupyter --install` with the running deno. */
+async function installDenoKernel(): Promise<{ code: number; stderr: string }> {
+  return await run(Deno.execPath(), ["jupyter", "--install"]);
+}
+
+/** Options of {@linkcode ensureDenoKernel}; the last two stand in for Jupyter in tests. */
+export interface EnsureKernelOptions {
+  /** Called with the one line that says the kernel is being registered. */
+  onProgress?: (line: string) => void;
+  /** Whether Jupyter knows the kernel (default {@linkcode denoKernelInstalled}). */
+  installed?: () => Promise<boolean>;
+  /** Registers it (default: `deno jupyter --install` with this deno). */
+  install?: () => Promise<{ code: number; stderr: string }>;
+}
+
+/**
+ * Makes sure Jupyter knows the Deno kernel: a fresh machine has nbconvert but no kernel, and
+ * registering it only writes a kernelspec into the user's Jupyter folder, so it is done here
+ * (announced in one line) rather than left to the user. When that fails, throws a one-line
+ * MadError with the command to run. Returns whether it had to register the kernel.
+ */
+export async function ensureDenoKernel(options: EnsureKernelOptions = {}): Promise<boolean> {
+  const installed = options.installed ?? denoKernelInstalled;
+  if (await installed()) return false;
+  options.onProgress?.(
+    `the Deno Jupyter kernel is not registered; running ${KERNEL_INSTALL_COMMAND}`,
+  );
+  const result = await (options.install ?? installDenoKernel)();
+  if (result.code === 0 && await installed()) return true;
+  const why = result.code === 0
+    ? "Jupyter still does not list it"
+    : result.stderr.trim().split("\n").pop() || `exit code ${result.code}`;
+  throw new MadError(
+    `the Deno Jupyter kernel is not installed and registering it failed (${why}); ` +
+      `run: ${KERNEL_INSTALL_COMMAND}`,
+  );
+}
+
+/**
+ * Throws a one-line MadError saying what to install when nbconvert is missing; registers the
+ * Deno kernel when it is (see {@linkcode ensureDenoKernel}).
+ */
+export async function checkNotebookTools(
+  options: Pick<EnsureKernelOptions, "onProgress"> = {},
+): Promise<void> {
   if (!(await nbconvertInstalled())) {
     throw new MadError(
       "jupyter nbconvert not found; install it (apt-get install jupyter-nbconvert python3-nbclient)",
     );
   }
-  if (!(await denoKernelInstalled())) {
-    throw new MadError("the Deno Jupyter kernel is not installed; run 'deno jupyter --install'");
-  }
+  await ensureDenoKernel(options);
 }
 
 /** The `.ipynb` files of a folder, sorted by name. */
@@ -218,7 +262,7 @@ export async function exportNotebook(
 
 /** Checks the tools, then executes and exports every notebook in order. */
 export async function runNotebooks(options: RunNotebooksOptions = {}): Promise<NotebookReport[]> {
-  await checkNotebookTools();
+  await checkNotebookTools({ onProgress: options.onProgress });
   let notebooks = await listNotebooks(options.notebooksDir ?? "notebooks");
   if (options.only?.length) {
     notebooks = notebooks.filter((n) => options.only!.some((o) => basename(n).includes(o)));
