@@ -1,0 +1,41 @@
+/**
+ * The opening of every notebook in `notebooks/`, in one call: the TINY or FULL experiment, an
+ * image cache, plotly.js sent to the front end and a line saying what runs. Kept apart from
+ * `notebook_helpers.ts` so that exporting notebooks (`deno task notebooks`) does not load the
+ * training code.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { type Experiment, experiment } from "../train/setup.ts";
+import { ImageCache } from "../data/image_cache.ts";
+import { loadPlotly } from "./notebook_helpers.ts";
+
+/** What a notebook works with after {@linkcode notebookSetup}. */
+export interface NotebookSetup {
+  /** The config and the data folders (synthetic ones written on the spot for TINY). */
+  setup: Experiment;
+  /** Decoded images: on disk under `../data/.cache/images` for FULL, in memory for TINY. */
+  cache: ImageCache;
+  /** This setup's working folder for data and runs: `MADFORMER_NOTEBOOK_OUT/{tiny,full}`. */
+  work: string;
+}
+
+/**
+ * Prepares a notebook: FULL (`true`) is the default model on `../data`, TINY the small model on
+ * synthetic data written under the working folder. Paths are relative to `notebooks/`, the
+ * kernel's working directory; `MADFORMER_NOTEBOOK_OUT` moves the working folder (default
+ * `../results/notebooks`). Needs the Deno Jupyter kernel (plotly.js is displayed).
+ */
+export async function notebookSetup(full: boolean): Promise<NotebookSetup> {
+  const out = Deno.env.get("MADFORMER_NOTEBOOK_OUT") ?? "../results/notebooks";
+  const work = join(out, full ? "full" : "tiny");
+  const setup = await experiment({ full, dataDir: "../data", workDir: work });
+  const cache = new ImageCache(full ? "../data/.cache/images" : undefined);
+  await loadPlotly();
+  console.log(
+    `${full ? "FULL" : "TINY"}: images ${setup.imageDirs.join(", ") || "none"}; ` +
+      `tables ${setup.tablePaths.join(", ") || "none"}`,
+  );
+  return { setup, cache, work };
+}
