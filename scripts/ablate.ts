@@ -1,9 +1,9 @@
 /**
- * `deno task ablate` (`--help` lists the flags):
- * trains every ablation variant for several seeds, evaluates each best checkpoint on the test
- * parts and writes `OUT/<variant>_seed<k>.json` and `OUT/summary.json` (mean ± std AUROC per
- * variant). Without `--full` it runs the tiny model on synthetic data (about a minute); with it,
- * the default model on `data/` (see `deno task data`); `--epochs` shortens every variant's run. The same grid runs in notebooks/03_ablation.ipynb.
+ * `deno task ablate` (`--help` lists the flags): trains every ablation variant for several seeds,
+ * evaluates each best checkpoint on the test parts and writes `OUT/<variant>_seed<k>.json` and
+ * `OUT/summary.json` (mean ± std AUROC per variant). Without `--full` it runs the tiny model on
+ * synthetic data (about a minute); with it, the default model on `data/` (see `deno task data`);
+ * `--epochs` shortens every variant's run. The same grid runs in notebooks/03_ablation.ipynb.
  *
  * @module
  */

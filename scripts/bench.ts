@@ -1,9 +1,9 @@
 /**
- * `deno task bench` (`--help` lists the flags): the default model's training step time (forward, backward, AdamW) and
- * tokens per second beside PyTorch's for the same shapes (scripts/torch_step.py, when torch
- * is importable), scoring throughput of a checkpoint (256 px image files, table rows), the
- * wall time and peak RSS of the default `deno task train`, and checks against the targets.
- * Writes results/bench.json.
+ * `deno task bench` (`--help` lists the flags): the default model's training step time (forward,
+ * backward, AdamW) and tokens per second beside PyTorch's for the same shapes
+ * (scripts/torch_step.py, when torch is importable), scoring throughput of a checkpoint (256 px
+ * image files, table rows), the wall time and peak RSS of the default `deno task train`, and checks
+ * against the targets. Writes results/bench.json.
  *
  * @module
  */

@@ -1,7 +1,6 @@
 /**
- * `deno task data` (`--help` lists the flags): fetches
- * the datasets into `data/` (official downloads by default, or a prepared folder / URL base
- * with `--from`) and prints what is there.
+ * `deno task data` (`--help` lists the flags): fetches the datasets into `data/` (official
+ * downloads by default, or a prepared folder / URL base with `--from`) and prints what is there.
  *
  * @module
  */

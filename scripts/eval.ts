@@ -1,7 +1,7 @@
 /**
- * `deno task eval --checkpoint CKPT [--images DIR]... [--table FILE]... [--json FILE]`:
- * per-dataset AUROC, AUPR, precision, recall, F1, accuracy (threshold chosen on validation) and
- * F1 at the true anomaly count, on the held-out test part of each dataset.
+ * `deno task eval --checkpoint CKPT` (`--help` lists the flags): per-dataset AUROC, AUPR,
+ * precision, recall, F1, accuracy (threshold chosen on validation) and F1 at the true anomaly
+ * count, on the held-out test part of each dataset.
  *
  * @module
  */

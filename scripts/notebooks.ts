@@ -1,7 +1,7 @@
 /**
- * `deno task notebooks` (`--help` lists the flags): executes every
- * notebook in `notebooks/` headless (nbconvert with the Deno kernel) and writes one offline HTML
- * report per notebook. Tiny synthetic setup by default; `--full` runs them on `data/`.
+ * `deno task notebooks` (`--help` lists the flags): executes every notebook in `notebooks/`
+ * headless (nbconvert with the Deno kernel) and writes one offline HTML report per notebook. Tiny
+ * synthetic setup by default; `--full` runs them on `data/`.
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
- * `deno task score --checkpoint CKPT (--images DIR_OR_FILE ... | --table FILE.csv)
- * [--json FILE] [--maps DIR] [--category NAME]`: scores unseen data and writes a JSON array of
- * `{"id","score","anomaly"}`; `--maps` writes a heatmap overlay PNG per image.
+ * `deno task score --checkpoint CKPT (--images DIR_OR_FILE... | --table FILE.csv)` (`--help` lists
+ * the flags): scores unseen data and writes a JSON array of `{"id","score","anomaly"}`; `--maps`
+ * writes a heatmap overlay PNG per image.
  *
  * @module
  */
