@@ -18,6 +18,7 @@ import {
 import { type BankProjection, type MemoryBank, storedWidth } from "../model/knn.ts";
 import { type KeyStats, knnDim } from "../model/detector.ts";
 import { CLASSIC_FOREST } from "../model/isolation.ts";
+import { componentOf } from "../model/evidence/registry.ts";
 import type { AdamState } from "./optimizer.ts";
 import type { DatasetRecord } from "./datasets.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
@@ -197,7 +198,8 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): Checkpoint {
       if (!name.startsWith("bank.")) continue;
       const key = name.slice(5);
       const component = key.split("|")[1] ?? "";
-      if (!/^(knn\d*|pix\d*|std\d+|con\d+|dens|iso)$/.test(component)) {
+      // Only components that keep a bank (see lib/model/evidence/registry.ts) may have one.
+      if (componentOf(component)?.stored !== "bank") {
         fail(`memory bank ${key} names no known component`);
       }
       const table = tables.find((t) => `table:${t.name}` === key.split("|")[0]);
