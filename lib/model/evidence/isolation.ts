@@ -20,6 +20,7 @@ export const isolation: EvidenceComponent = {
       name: "no_isolation_head",
       description: "without the table's isolation-forest evidence",
     },
+    legacy: false,
   },
   trained: false,
   names: () => ["iso"],

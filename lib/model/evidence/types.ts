@@ -70,6 +70,11 @@ export interface EvidenceSwitch {
   only: { name: string; description: string };
   /** Ablation variant without this evidence (this switch off), when one is natural. */
   without?: { name: string; description: string };
+  /**
+   * The switch's value for checkpoints saved before it existed, so they keep scoring as they
+   * did; absent when it was there from the first checkpoints.
+   */
+  legacy?: boolean;
 }
 
 /** A request for a modality's raw evidence, as a component sees it. */
