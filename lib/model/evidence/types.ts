@@ -13,7 +13,8 @@ import type { MemoryBank } from "../knn.ts";
 /**
  * Names of the evidence components: `recon`, `patch`, `cls`, `knn`, `dens` and `iso` (tables),
  * `knn<L>` for image feature level L (stem stages, then encoder tokens), `pix` and `pix<S>` (raw
- * pixel patches) and `con<S>` (contrast-normalised pixel patches of side S).
+ * pixel patches), `con<S>` (contrast-normalised) and `std<S>` (of images standardised per
+ * channel) pixel patches of side S, and whatever components the registry adds.
  */
 export type Component = string;
 
