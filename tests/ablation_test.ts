@@ -4,6 +4,7 @@ import { useBackend } from "../lib/backend/mod.ts";
 import {
   ABLATION_VARIANTS,
   type AblationRun,
+  evidenceVariants,
   IMAGES_MEAN,
   meanStd,
   runAblation,
@@ -16,6 +17,8 @@ import {
 import { tinyConfig, writeTinyData } from "../lib/train/setup.ts";
 import { ablationFigure, ablationRows, formatMeanStd } from "../lib/report/ablation.ts";
 import { MadError } from "../lib/errors.ts";
+import { DEFAULT_CONFIG } from "../lib/model/config.ts";
+import { activeComponents, componentOf, type Modality } from "../lib/model/evidence/mod.ts";
 
 Deno.test("ablation grid: every variant makes a valid config, names are unique", () => {
   const base = tinyConfig();
@@ -26,6 +29,78 @@ Deno.test("ablation grid: every variant makes a valid config, names are unique",
   assert.equal(noMod.model.modalityEmbedding, false);
   assert.equal(noMod.train.seed, base.train.seed + 2);
   assert.equal(base.model.modalityEmbedding, true, "base config is not modified");
+});
+
+// The evidence each variant scores with on the default model, per modality it trains on.
+const VIEWS = ["knn0", "pix4", "con4", "con8", "std4", "std8"];
+const TABLE = ["knn", "dens", "iso"];
+const FULL = { image: VIEWS, table: TABLE };
+const EXPECTED_EVIDENCE: Record<string, Partial<Record<Modality, string[]>>> = {
+  full: FULL,
+  no_modality_embedding: FULL,
+  no_position_embedding: FULL,
+  separate_encoders: FULL,
+  reconstruction_only: { image: ["recon"], table: ["recon"] },
+  knn_only: { image: VIEWS, table: ["knn"] },
+  density_only: { table: ["dens"] },
+  isolation_only: { table: ["iso"] },
+  anomaly_head_only: { image: ["patch", "cls"], table: ["cls"] },
+  no_reconstruction_head: FULL,
+  no_knn_head: { image: ["recon", "patch", "cls"], table: ["dens", "iso"] },
+  no_density_head: { image: VIEWS, table: ["knn", "iso"] },
+  no_isolation_head: { image: VIEWS, table: ["knn", "dens"] },
+  no_anomaly_head: FULL,
+  heads_in_image_score: { image: ["recon", ...VIEWS, "patch", "cls"], table: TABLE },
+  heads_in_table_score: { image: VIEWS, table: ["recon", ...TABLE, "cls"] },
+  table_validation_weights: FULL,
+  classic_forest: FULL,
+  no_log_scale: FULL,
+  images_only: { image: VIEWS },
+  table_only: { table: TABLE },
+};
+
+function variantEvidence(name: string): Partial<Record<Modality, string[]>> {
+  const variant = selectVariants([name])[0];
+  const model = variantConfig(DEFAULT_CONFIG, variant, 0).model;
+  const modalities: Modality[] = variant.data === "joint"
+    ? ["image", "table"]
+    : [variant.data === "images" ? "image" : "table"];
+  return Object.fromEntries(modalities.map((m) => [m, activeComponents(model, m)]));
+}
+
+Deno.test("ablation grid: every variant scores with the evidence expected of it", () => {
+  assert.deepEqual(
+    ABLATION_VARIANTS.map((v) => v.name).sort(),
+    Object.keys(EXPECTED_EVIDENCE).sort(),
+  );
+  for (const v of ABLATION_VARIANTS) {
+    assert.deepEqual(variantEvidence(v.name), EXPECTED_EVIDENCE[v.name], v.name);
+  }
+});
+
+Deno.test("ablation grid: each *_only variant keeps exactly the evidence of its switch", () => {
+  const only = evidenceVariants("only");
+  assert.deepEqual(only.map((v) => v.name), [
+    "reconstruction_only",
+    "knn_only",
+    "density_only",
+    "isolation_only",
+    "anomaly_head_only",
+  ]);
+  for (const v of only) {
+    const named = Object.entries(v.overrides.model!).filter(([, on]) => on).map(([k]) => k);
+    assert.equal(named.length, 1, v.name);
+    const evidence = Object.values(variantEvidence(v.name)).flat();
+    assert.ok(evidence.length > 0, v.name);
+    for (const c of evidence) assert.equal(componentOf(c)?.switch.key, named[0], `${v.name}: ${c}`);
+    if (v.name !== "isolation_only") assert.ok(!evidence.includes("iso"), v.name);
+  }
+  // Each no_* variant drops exactly the evidence of its switch.
+  for (const v of evidenceVariants("without")) {
+    const [key] = Object.keys(v.overrides.model!);
+    const evidence = Object.values(variantEvidence(v.name)).flat();
+    assert.ok(evidence.every((c) => componentOf(c)?.switch.key !== key), v.name);
+  }
 });
 
 Deno.test("selectVariants keeps grid order and names unknown variants", () => {

@@ -5,6 +5,7 @@
  * @module
  */
 import { isNotFound, MadError } from "../errors.ts";
+import { evidenceSwitches } from "./evidence/registry.ts";
 
 /** Every switch an ablation may turn and every size the model has. */
 export interface ModelConfig {
@@ -408,9 +409,8 @@ export function validateConfig(config: Config, source = "config"): void {
   if (!(Number.isSafeInteger(m.isolationSample) && m.isolationSample >= 2)) {
     fail(`model.isolationSample must be an integer of at least 2, got ${m.isolationSample}`);
   }
-  if (!m.reconstructionHead && !m.anomalyHead && !m.knnHead && !m.densityHead && !m.isolationHead) {
-    fail(`every head is turned off`);
-  }
+  // Each evidence component's switch (see lib/model/evidence/registry.ts): one must be on.
+  if (!evidenceSwitches().some((s) => m[s.key])) fail(`every head is turned off`);
   const t = config.train;
   for (const key of ["epochs", "batchSize", "tableBatchSize"] as const) {
     if (!Number.isInteger(t[key]) || t[key] < 1) fail(`train.${key} must be a positive integer`);

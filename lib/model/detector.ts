@@ -9,57 +9,37 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "./config.ts";
-import {
-  encodeImages,
-  forwardTable,
-  geometry,
-  imageAnomalyLogits,
-  maskPatterns,
-  type Params,
-  patchify,
-  patchTargets,
-  reconstructImageTokens,
-  stemStages,
-  tableTokens,
-} from "./madformer.ts";
-import { buildBank, type Exclusion, knnDistances, type MemoryBank } from "./knn.ts";
-import { marginalDensityScores } from "./density.ts";
-import { forestOf, isolationScores } from "./isolation.ts";
+import { encodeImages, type Params, stemStages } from "./madformer.ts";
+import type { MemoryBank } from "./knn.ts";
 import { upsampleMap } from "./maps.ts";
-import { Rng } from "../rng.ts";
+import {
+  type BankSettings,
+  type Component,
+  componentOf,
+  type Evidence,
+  EVIDENCE_COMPONENTS,
+  type EvidenceOptions,
+  type EvidenceRequest,
+  type EvidenceWriter,
+  headsCount,
+  type ImageBatch,
+  requireComponent,
+  switchedOn,
+  type TableBatch,
+  type TokenMap,
+} from "./evidence/mod.ts";
 
-/**
- * Names of the evidence components: `recon`, `patch`, `cls`, `knn`, `dens` and `iso` (tables),
- * `knn<L>` for image feature level L (stem stages, then encoder tokens), `pix` and `pix<S>` (raw
- * pixel patches) and `con<S>` (contrast-normalised pixel patches of side S).
- */
-export type Component = string;
-
-/** A per-token map for n images on a grid x grid lattice. */
-export interface TokenMap {
-  grid: number;
-  /** n * grid * grid values. */
-  values: Float32Array;
-}
-
-/** Feature rows for a kNN component: n * rowsPerSample rows of width dim. */
-export interface FeatureSet {
-  dim: number;
-  /** Lattice side for images (rows per sample = grid * grid); 1 for tables. */
-  grid: number;
-  data: Float32Array;
-}
-
-/** Raw evidence for n samples. */
-export interface Evidence {
-  n: number;
-  /** Per-sample scores by component. */
-  sample: Record<Component, Float32Array>;
-  /** Per-token maps by component (images only). */
-  tokens: Record<Component, TokenMap>;
-  /** kNN features by component. */
-  features: Record<Component, FeatureSet>;
-}
+export {
+  activeComponents,
+  CONTRAST_FLOOR,
+  contrastNormalise,
+  contrastPatches,
+  knnLevels,
+  pixelPatches,
+  standardiseImages,
+  standardPatches,
+} from "./evidence/mod.ts";
+export type { Component, Evidence, EvidenceOptions, FeatureSet, TokenMap } from "./evidence/mod.ts";
 
 /** Mean and standard deviation of a component on validation normals. */
 export interface Moments {
@@ -149,91 +129,12 @@ export function weightOf(
   return total > 0 ? (stats.weights[c] ?? 0) / total : 1 / used.length;
 }
 
-/** kNN feature levels an image config uses, each a valid stem stage or the token level. */
-export function knnLevels(config: ModelConfig): number[] {
-  const last = config.stem.length - 1;
-  return [...new Set(config.knnLevels.filter((l) => l >= 0 && l <= last))].sort();
-}
-
-/** Raw-pixel patch sides the kNN head compares (0 = the token patch), without repeats. */
-export function pixelPatches(config: ModelConfig): number[] {
-  const patch = geometry(config).patch;
-  const sides = config.knnPixelPatches.filter((s) => !(config.knnPixels && s === patch));
-  return [...new Set([...(config.knnPixels ? [0] : []), ...sides])].sort((a, b) => a - b);
-}
-
-function pixelComponent(side: number): Component {
-  return side === 0 ? "pix" : `pix${side}`;
-}
-
-/** Contrast-normalised pixel patch sides the kNN head compares, without repeats. */
-export function contrastPatches(config: ModelConfig): number[] {
-  return [...new Set(config.knnContrastPatches)].sort((a, b) => a - b);
-}
-
-/** Image-standardised pixel patch sides the kNN head compares, without repeats. */
-export function standardPatches(config: ModelConfig): number[] {
-  return [...new Set(config.knnStandardPatches)].sort((a, b) => a - b);
-}
-
-/** Images [B, H, W, C] standardised per image and channel (floored spread). */
-export function standardiseImages(x: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => {
-    const { mean, variance } = tf.moments(x, [1, 2], true);
-    return x.sub(mean).div(variance.sqrt().add(0.01)) as tf.Tensor4D;
-  });
-}
-
-/**
- * Floor on a patch's pixel standard deviation in contrast normalisation: below it (flat
- * patches, sensor noise) the pattern is not blown up to full length.
- */
-export const CONTRAST_FLOOR = 0.05;
-
-/**
- * Contrast-normalised patches [B, h, w, f*f*C] of patchified pixels: each channel's mean over
- * the patch removed, then divided by sqrt(f*f*C) * (std + CONTRAST_FLOOR), so a patch with any
- * real texture has a length near one whatever its brightness and contrast.
- */
-export function contrastNormalise(patches: tf.Tensor4D, channels: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [B, h, w, D] = patches.shape;
-    const pixels = patches.reshape([B, h, w, D / channels, channels]);
-    const centred = pixels.sub(pixels.mean(3, true)).reshape([B, h, w, D]);
-    const std = centred.square().mean(3, true).sqrt();
-    return centred.div(std.add(CONTRAST_FLOOR).mul(Math.sqrt(D))) as tf.Tensor4D;
-  });
-}
-
-/** Which components a config turns on, in a fixed order. */
-export function activeComponents(config: ModelConfig, modality: "image" | "table"): Component[] {
-  const out: Component[] = [];
-  if (config.reconstructionHead) out.push("recon");
-  if (config.knnHead) {
-    if (modality === "image") {
-      out.push(...knnLevels(config).map((l) => `knn${l}`));
-      out.push(...pixelPatches(config).map(pixelComponent));
-      out.push(...contrastPatches(config).map((side) => `con${side}`));
-      out.push(...standardPatches(config).map((side) => `std${side}`));
-    } else out.push("knn");
-  }
-  if (modality === "table" && config.densityHead) out.push("dens");
-  if (modality === "table" && config.isolationHead) out.push("iso");
-  const heads = modality === "table" ? tableHeadsCount(config) : imageHeadsCount(config);
-  if (config.anomalyHead && heads) {
-    if (modality === "image") out.push("patch");
-    out.push("cls");
-  }
-  if (!heads) return out.filter((c) => c !== "recon");
-  return out;
-}
-
 /**
  * Whether the trained heads' evidence counts in image scores: when asked (`imageHeadEvidence`),
  * and always without a kNN head, which would leave an image nothing else.
  */
 export function imageHeadsCount(config: ModelConfig): boolean {
-  return config.imageHeadEvidence || !config.knnHead;
+  return headsCount(config, "image");
 }
 
 /**
@@ -241,8 +142,7 @@ export function imageHeadsCount(config: ModelConfig): boolean {
  * and always without the kNN, density and isolation evidence.
  */
 export function tableHeadsCount(config: ModelConfig): boolean {
-  return config.tableHeadEvidence ||
-    !(config.knnHead || config.densityHead || config.isolationHead);
+  return headsCount(config, "table");
 }
 
 /**
@@ -250,7 +150,7 @@ export function tableHeadsCount(config: ModelConfig): boolean {
  * standardised and contrast-normalised pixel patches): their banks can be built once per run.
  */
 export function isPixelComponent(component: Component): boolean {
-  return /^(pix|std|con)\d*$/.test(component);
+  return componentOf(component)?.dataOnly ?? false;
 }
 
 /**
@@ -258,14 +158,43 @@ export function isPixelComponent(component: Component): boolean {
  * the table's feature count for the table component.
  */
 export function knnDim(config: ModelConfig, component: Component, features = 0): number {
-  if (component === "knn") return features * config.width;
-  if (SAMPLED_COMPONENTS.has(component)) return features;
-  if (component === "pix") return geometry(config).patchDim;
-  if (["pix", "con", "std"].some((p) => component.startsWith(p))) {
-    return 3 * Number(component.slice(3)) ** 2;
-  }
-  const level = Number(component.slice(3));
-  return level < config.stem.length - 1 ? config.stemChannels[level] : 2 * config.width;
+  const c = requireComponent(component);
+  if (!c.bankDim) throw new Error(`evidence component ${component} keeps no memory bank`);
+  return c.bankDim(config, component, features);
+}
+
+/** A request for evidence, with values its components share. */
+function evidenceRequest(
+  params: Params,
+  config: ModelConfig,
+  n: number,
+  options: EvidenceOptions,
+  modality: "image" | "table",
+  table?: EvidenceRequest["table"],
+): EvidenceRequest {
+  const shared = new Map<string, unknown>();
+  return {
+    params,
+    config,
+    n,
+    options,
+    table,
+    heads: !options.featuresOnly && headsCount(config, modality),
+    shared: <T>(key: string, make: () => T): T => {
+      if (!shared.has(key)) shared.set(key, make());
+      return shared.get(key) as T;
+    },
+  };
+}
+
+/** The writers of the switched-on components for a request, in registry order. */
+function writersOf<Batch>(
+  request: EvidenceRequest,
+  hook: "images" | "tables",
+): EvidenceWriter<Batch>[] {
+  return EVIDENCE_COMPONENTS.filter((c) => c[hook] && switchedOn(c, request.config))
+    .map((c) => c[hook]!(request) as EvidenceWriter<Batch> | null)
+    .filter((w): w is EvidenceWriter<Batch> => w !== null);
 }
 
 const EVIDENCE_BATCH = 16;
@@ -277,106 +206,50 @@ export function imageEvidence(
   images: Float32Array[],
   options: EvidenceOptions = {},
 ): Evidence {
-  const g = geometry(config);
   const S = config.imageSize;
   const n = images.length;
-  const levels = config.knnHead ? knnLevels(config) : [];
-  const last = config.stem.length - 1;
   const evidence: Evidence = { n, sample: {}, tokens: {}, features: {} };
-  const wantHeads = !options.featuresOnly && imageHeadsCount(config);
-  const recon = new Float32Array(n * g.tokens);
-  const patch = new Float32Array(n * g.tokens);
-  const cls = new Float32Array(n);
-  // The sigmoid head's two readings cost little; only when validation dropped both is it skipped.
-  const skipsAnomalyHead = options.skip?.has("patch") === true && options.skip?.has("cls") === true;
-  const patterns = config.reconstructionHead && wantHeads && options.skip?.has("recon") !== true
-    ? maskPatterns(Math.max(1, Math.round(1 / Math.max(config.maskRatio, 0.05))), g.tokens, g.grid)
-    : [];
-  const wantsAnomalyHead = wantHeads && config.anomalyHead && !skipsAnomalyHead;
+  const writers = writersOf<ImageBatch>(
+    evidenceRequest(params, config, n, options, "image"),
+    "images",
+  );
+  const encoder = writers.some((w) => w.encoder === "full")
+    ? "full"
+    : writers.some((w) => w.encoder)
+    ? "tap"
+    : null;
   // Only the sigmoid head reads the encoder's output; without it the plain pass stops at the
   // layer the kNN token features come from (the masked passes run their own encoder).
-  const plainConfig = wantsAnomalyHead
+  const plainConfig = encoder === "full"
     ? config
     : { ...config, layers: Math.min(config.knnTokenLayer, config.layers) };
+  const stemCount = Math.max(0, ...writers.map((w) => w.stemStages ?? 0));
   for (let start = 0; start < n; start += EVIDENCE_BATCH) {
     const batch = images.slice(start, start + EVIDENCE_BATCH);
     const B = batch.length;
     tf.tidy(() => {
       const x = tf.tensor4d(concatArrays(batch), [B, S, S, 3]);
       // Scoring with stem features alone (the default) stops the stem where they are taken.
-      const plain = wantsAnomalyHead || patterns.length > 0 || levels.includes(last)
+      const plain = encoder
         ? encodeImages(params, plainConfig, x, null, config.knnTokenLayer)
         : null;
-      const stages = plain?.stages ?? stemStages(params, config, x, Math.max(-1, ...levels) + 1);
-      if (plain && wantsAnomalyHead) {
-        const logits = imageAnomalyLogits(params, plain.cls, plain.tokens);
-        patch.set(logits.patchLogits.dataSync(), start * g.tokens);
-        cls.set(logits.clsLogits.dataSync(), start);
-      }
-      for (const level of levels) {
-        const grid = level < last ? stages[level].shape[1] : g.grid;
-        const tokens = () => tf.concat([l2(plain!.stemTokens), l2(plain!.knnTokens)], 2);
-        const map = level < last ? stages[level] : tokens().reshape([B, grid, grid, -1]);
-        const k = config.knnNeighbourhood;
-        const feats = k > 1 ? tf.avgPool(map as tf.Tensor4D, k, 1, "same") : map;
-        const dim = feats.shape[feats.shape.length - 1]!;
-        const name = `knn${level}`;
-        if (!evidence.features[name]) {
-          evidence.features[name] = { dim, grid, data: new Float32Array(n * grid * grid * dim) };
-        }
-        evidence.features[name].data.set(feats.dataSync(), start * grid * grid * dim);
-      }
-      const pixelSets = [
-        ...pixelPatches(config).map((e) => [pixelComponent(e), e === 0 ? g.patch : e] as const),
-        ...contrastPatches(config).map((side) => [`con${side}`, side] as const),
-        ...standardPatches(config).map((side) => [`std${side}`, side] as const),
-      ];
-      const standard = pixelSets.some(([name]) => name.startsWith("std"))
-        ? standardiseImages(x)
-        : null;
-      for (const [name, side] of config.knnHead ? pixelSets : []) {
-        if (options.skip?.has(name)) continue;
-        const raw = patchify(name.startsWith("std") ? standard! : x, side);
-        const pixels = name.startsWith("con") ? contrastNormalise(raw, 3) : raw;
-        const grid = S / side;
-        const dim = 3 * side * side;
-        if (!evidence.features[name]) {
-          evidence.features[name] = { dim, grid, data: new Float32Array(n * grid * grid * dim) };
-        }
-        evidence.features[name].data.set(pixels.dataSync(), start * grid * grid * dim);
-      }
-      if (patterns.length > 0) {
-        const target = patchTargets(config, x);
-        // Each token is hidden in exactly one pattern; its error there is its reconstruction error.
-        for (const pattern of patterns) {
-          const hidden = [...pattern.keys()].filter((i) => pattern[i] === 1);
-          if (hidden.length === 0) continue;
-          const mask = tf.tensor2d(pattern, [1, g.tokens]).tile([B, 1]) as tf.Tensor2D;
-          const reconstruction = reconstructImageTokens(
-            params,
-            config,
-            plain!.stemTokens,
-            mask,
-            hidden,
-          );
-          const error = reconstruction.sub(tf.gather(target, hidden, 1)).square().mean(2)
-            .dataSync();
-          for (let b = 0; b < B; b++) {
-            hidden.forEach((token, h) => {
-              recon[(start + b) * g.tokens + token] = error[b * hidden.length + h];
-            });
-          }
-        }
-      }
+      const stages = plain?.stages ?? stemStages(params, config, x, stemCount);
+      const shared = new Map<string, unknown>();
+      const view: ImageBatch = {
+        x,
+        B,
+        start,
+        plain,
+        stages,
+        shared: <T>(key: string, make: () => T): T => {
+          if (!shared.has(key)) shared.set(key, make());
+          return shared.get(key) as T;
+        },
+      };
+      for (const w of writers) w.batch?.(view, evidence);
     });
   }
-  if (wantHeads) {
-    if (patterns.length > 0) evidence.tokens.recon = { grid: g.grid, values: recon };
-    if (config.anomalyHead && !skipsAnomalyHead) {
-      evidence.tokens.patch = { grid: g.grid, values: patch };
-      evidence.sample.cls = cls;
-    }
-  }
+  for (const w of writers) w.finish?.(evidence);
   return evidence;
 }
 
@@ -390,60 +263,21 @@ export function tableEvidence(
   options: EvidenceOptions = {},
 ): Evidence {
   const n = rows.length / d;
-  const recon = new Float32Array(n);
-  const cls = new Float32Array(n);
-  const featureDim = d * config.width;
-  const features = new Float32Array(n * featureDim);
-  const groups = Math.max(1, Math.round(1 / Math.max(config.tableMaskRatio, 1 / d)));
-  const wantHeads = !options.featuresOnly && tableHeadsCount(config);
-  const wantRecon = config.reconstructionHead && wantHeads && options.skip?.has("recon") !== true;
+  const request = evidenceRequest(params, config, n, options, "table", { name: table, rows, d });
+  const writers = writersOf<TableBatch>(request, "tables");
   const batchSize = 512;
-  for (let start = 0; start < n; start += batchSize) {
-    const B = Math.min(batchSize, n - start);
-    tf.tidy(() => {
-      const x = tf.tensor2d(rows.subarray(start * d, (start + B) * d), [B, d]);
-      if (wantHeads && config.anomalyHead) {
-        cls.set(forwardTable(params, config, table, x, null).clsLogits.dataSync(), start);
-      }
-      // The feature tokens before the encoder: a learned per-feature embedding of the values, so
-      // distances weigh each feature by what training made of it, magnitudes intact.
-      features.set(
-        tableTokens(params, table, x).reshape([B, featureDim]).dataSync(),
-        start * featureDim,
-      );
-      if (wantRecon) {
-        let error = tf.zeros([B]);
-        for (let gi = 0; gi < groups; gi++) {
-          const pattern = new Float32Array(d).map((_, j) => (j % groups === gi ? 1 : 0));
-          const mask = tf.tensor2d(pattern, [1, d]).tile([B, 1]) as tf.Tensor2D;
-          const out = forwardTable(params, config, table, x, mask);
-          error = error.add(out.reconstruction.sub(x).square().mul(mask).sum(1));
-        }
-        recon.set(error.dataSync(), start);
-      }
-    });
-  }
   const evidence: Evidence = { n, sample: {}, tokens: {}, features: {} };
-  if (config.knnHead) evidence.features.knn = { dim: featureDim, grid: 1, data: features };
-  // Density and isolation read the same normalised rows (and so share one bank).
-  const normalised = config.densityHead || config.isolationHead ? rows.slice() : rows;
-  if (config.densityHead) evidence.features.dens = { dim: d, grid: 1, data: normalised };
-  if (config.isolationHead) evidence.features.iso = { dim: d, grid: 1, data: normalised };
-  if (wantRecon) evidence.sample.recon = recon;
-  if (wantHeads && config.anomalyHead) evidence.sample.cls = cls;
+  if (writers.some((w) => w.batch)) {
+    for (let start = 0; start < n; start += batchSize) {
+      const B = Math.min(batchSize, n - start);
+      tf.tidy(() => {
+        const x = tf.tensor2d(rows.subarray(start * d, (start + B) * d), [B, d]);
+        for (const w of writers) w.batch?.({ table, x, B, d, start }, evidence);
+      });
+    }
+  }
+  for (const w of writers) w.finish?.(evidence);
   return evidence;
-}
-
-/** What evidence to compute. */
-export interface EvidenceOptions {
-  /** Only the features the memory banks are built from. */
-  featuresOnly?: boolean;
-  /** Components not to compute (dropped by their validation weight). */
-  skip?: Set<Component>;
-}
-
-function l2(x: tf.Tensor): tf.Tensor {
-  return x.div(x.norm("euclidean", -1, true).add(1e-6));
 }
 
 /** Arrays one after the other in one new array. */
@@ -458,9 +292,9 @@ export function concatArrays(arrays: Float32Array[]): Float32Array {
 }
 
 /**
- * Memory banks of normal features for every kNN component of the evidence: coresets, except
- * for the density and isolation components, which need a fair sample of the normals (one
- * sample, when both read the same rows).
+ * Memory banks of normal features for every bank component of the evidence, each fitted as its
+ * component says: coresets, or a fair sample of the normals for the density and isolation
+ * components (one sample, when several read the same rows).
  */
 export function banksFromEvidence(
   evidence: Evidence,
@@ -472,6 +306,7 @@ export function banksFromEvidence(
 ): Record<Component, MemoryBank> {
   const banks: Record<Component, MemoryBank> = {};
   const samples = new Map<Float32Array, MemoryBank>();
+  const settings: BankSettings = { limit, seed, projection, pixelProjectionShare };
   for (const [name, f] of Object.entries(evidence.features)) {
     // `built` holds banks made earlier from the same data (pixel banks, which no training
     // changes).
@@ -479,87 +314,39 @@ export function banksFromEvidence(
       banks[name] = built[name];
       continue;
     }
-    const sampled = SAMPLED_COMPONENTS.has(name);
+    const component = requireComponent(name);
+    const sampled = component.fit === "sample";
     const shared = sampled ? samples.get(f.data) : undefined;
     if (shared) {
       banks[name] = shared;
       continue;
     }
-    banks[name] = buildBank(f.data, f.dim, sampled ? DENSITY_ROWS : limit, new Rng(seed), {
-      coreset: !sampled,
-      // Only image features: a table's rows are few and narrow enough to compare whole.
-      projection: f.grid === 1
-        ? 0
-        : isPixelComponent(name)
-        ? Math.min(projection, Math.floor(pixelProjectionShare * f.dim))
-        : projection,
-    });
+    banks[name] = component.fitBank!(f, settings);
     if (sampled) samples.set(f.data, banks[name]);
   }
   return banks;
 }
 
-/** Components whose bank is a random sample of the normals rather than a coreset. */
-const SAMPLED_COMPONENTS = new Set<Component>(["dens", "iso"]);
-
-/** Normal rows the density and isolation components keep (density's cost is linear in them). */
-const DENSITY_ROWS = 20000;
-
-/** The settings that scoring against a memory bank reads. */
-export type BankScoring = Pick<
-  ModelConfig,
-  "knnK" | "tableKnnK" | "isolationTrees" | "isolationSample"
->;
-
 /**
  * Fills in the bank-based components of evidence (kNN distances, `knnK` neighbours for image
- * cells and `tableKnnK` for table rows, the density and the isolation score); components in
- * `skip` are left out.
+ * cells and `tableKnnK` for table rows, the density and the isolation score), each scored as its
+ * component says; components in `skip` are left out. With `leaveOut`, sample i is scored without the bank rows
+ * taken from sample `leaveOut[i]` of those the banks were built from (-1: none).
  */
 export function addKnn(
   evidence: Evidence,
   banks: Record<Component, MemoryBank>,
-  config: BankScoring,
+  config: ModelConfig,
   skip?: Set<Component>,
   leaveOut?: Int32Array,
 ): void {
   for (const [name, f] of Object.entries(evidence.features)) {
     const bank = banks[name];
     if (!bank || skip?.has(name)) continue;
-    if (name === "dens") {
-      evidence.sample[name] = marginalDensityScores(bank, f.data);
-      continue;
-    }
-    if (name === "iso") {
-      const shape = { trees: config.isolationTrees, sample: config.isolationSample };
-      evidence.sample[name] = isolationScores(forestOf(bank, shape), f.data);
-      continue;
-    }
-    const distances = knnDistances(
-      bank,
-      f.data,
-      f.grid === 1 ? config.tableKnnK : config.knnK,
-      leaveOut ? exclusionOf(bank, f, leaveOut) : undefined,
-    );
-    if (f.grid === 1) evidence.sample[name] = distances;
-    else evidence.tokens[name] = { grid: f.grid, values: distances };
+    const values = requireComponent(name).score!(bank, f, config, leaveOut);
+    if (f.grid === 1) evidence.sample[name] = values;
+    else evidence.tokens[name] = { grid: f.grid, values };
   }
-}
-
-/**
- * The exclusion that scores sample i of `samples` (an index into the samples the bank was built
- * from, or -1) against the bank without the rows taken from that same sample.
- *
- * @throws {Error} when the bank no longer knows where its rows came from (read from a file).
- */
-function exclusionOf(bank: MemoryBank, features: FeatureSet, samples: Int32Array): Exclusion {
-  if (!bank.sources) throw new Error("leave-one-out scoring needs a freshly built memory bank");
-  const rowsPerSample = features.grid * features.grid;
-  return {
-    rowsPerSample,
-    samples,
-    bankSamples: bank.sources.map((row) => Math.floor(row / rowsPerSample)),
-  };
 }
 
 /** Per-image maximum of a token map, optionally after a 3x3 mean filter. */

@@ -27,6 +27,7 @@ import {
   weightsFromAuroc,
 } from "./detector.ts";
 import type { MemoryBank } from "./knn.ts";
+import { EVIDENCE_COMPONENTS, switchedOn } from "./evidence/registry.ts";
 import { auroc } from "../metrics/ranking.ts";
 import { validationImageAnomalies } from "../data/anomalies.ts";
 import { thresholdFromNormals } from "../metrics/threshold.ts";
@@ -108,7 +109,7 @@ function fitBanks(
   seed: number,
   built: Record<string, MemoryBank>,
 ): Record<string, MemoryBank> {
-  if (!config.knnHead && !config.densityHead && !config.isolationHead) return {};
+  if (!EVIDENCE_COMPONENTS.some((c) => c.fit !== "none" && switchedOn(c, config))) return {};
   return banksFromEvidence(
     evidenceOf(params, config, train, { featuresOnly: true }),
     config.knnBankSize,

@@ -10,9 +10,15 @@
  * @module
  */
 import { join } from "node:path";
-import type { Config, ConfigOverrides } from "../model/config.ts";
+import type { Config, ConfigOverrides, ModelConfig } from "../model/config.ts";
 import { mergeConfig } from "../model/config.ts";
 import { CLASSIC_FOREST } from "../model/isolation.ts";
+import {
+  EVIDENCE_COMPONENTS,
+  type EvidenceComponent,
+  type EvidenceSwitch,
+  evidenceSwitches,
+} from "../model/evidence/mod.ts";
 import { train } from "./loop.ts";
 import { disposeCheckpoint, loadCheckpoint } from "./checkpoint.ts";
 import { evaluateCheckpoint } from "./evaluate.ts";
@@ -34,8 +40,40 @@ export interface AblationVariant {
 }
 
 /**
- * The grid: the full model, each switch turned off on its own, each head alone, and
- * single-modality training.
+ * Variants derived from the evidence registry, per config switch in registry order: `only`
+ * (`<evidence>_only`: that switch on and every other evidence switch off, so the score holds
+ * exactly the evidence named) or `without` (`no_<evidence>`: that switch off). A variant whose
+ * evidence serves one modality trains on that modality alone.
+ */
+export function evidenceVariants(
+  kind: "only" | "without",
+  registry: readonly EvidenceComponent[] = EVIDENCE_COMPONENTS,
+): AblationVariant[] {
+  const switches = evidenceSwitches(registry);
+  const dataOf = (s: EvidenceSwitch): DataSelection => {
+    const served = new Set(
+      registry.filter((c) => c.switch.key === s.key).flatMap((c) => c.modalities),
+    );
+    return served.size === 2 ? "joint" : served.has("image") ? "images" : "table";
+  };
+  return switches.flatMap((s) => {
+    if (kind === "only") {
+      const model = Object.fromEntries(switches.map((o) => [o.key, o.key === s.key]));
+      return [{
+        ...s.only,
+        overrides: { model: model as Partial<ModelConfig> },
+        data: dataOf(s),
+      }];
+    }
+    if (!s.without) return [];
+    const model = { [s.key]: false } as Partial<ModelConfig>;
+    return [{ ...s.without, overrides: { model }, data: "joint" as const }];
+  });
+}
+
+/**
+ * The grid: the full model, each switch turned off on its own, each kind of evidence alone and
+ * each left out (both from the evidence registry), and single-modality training.
  */
 export const ABLATION_VARIANTS: readonly AblationVariant[] = [
   { name: "full", description: "full model, joint training", overrides: {}, data: "joint" },
@@ -57,36 +95,8 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
     overrides: { model: { sharedEncoder: false } },
     data: "joint",
   },
-  {
-    name: "reconstruction_only",
-    description: "masked-reconstruction head alone",
-    overrides: { model: { anomalyHead: false, knnHead: false, densityHead: false } },
-    data: "joint",
-  },
-  {
-    name: "anomaly_head_only",
-    description: "sigmoid anomaly head alone",
-    overrides: { model: { reconstructionHead: false, knnHead: false, densityHead: false } },
-    data: "joint",
-  },
-  {
-    name: "knn_only",
-    description: "nearest-neighbour head alone (no trained head: the encoder stays as initialised)",
-    overrides: { model: { reconstructionHead: false, anomalyHead: false, densityHead: false } },
-    data: "joint",
-  },
-  {
-    name: "no_anomaly_head",
-    description: "reconstruction + kNN heads, no sigmoid anomaly head",
-    overrides: { model: { anomalyHead: false } },
-    data: "joint",
-  },
-  {
-    name: "no_knn_head",
-    description: "reconstruction + anomaly heads, no kNN head",
-    overrides: { model: { knnHead: false } },
-    data: "joint",
-  },
+  ...evidenceVariants("only"),
+  ...evidenceVariants("without"),
   {
     name: "heads_in_image_score",
     description: "the heads' evidence counts in image scores, weighted by validation",
@@ -103,18 +113,6 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
     name: "table_validation_weights",
     description: "table evidence weighted by validation against synthetic anomalies, not equally",
     overrides: { model: { tableWeights: "validation" } },
-    data: "joint",
-  },
-  {
-    name: "no_density_head",
-    description: "without the table's per-feature density evidence",
-    overrides: { model: { densityHead: false } },
-    data: "joint",
-  },
-  {
-    name: "no_isolation_head",
-    description: "without the table's isolation-forest evidence",
-    overrides: { model: { isolationHead: false } },
     data: "joint",
   },
   {

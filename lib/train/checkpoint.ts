@@ -18,6 +18,7 @@ import {
 import { type BankProjection, type MemoryBank, storedWidth } from "../model/knn.ts";
 import { type KeyStats, knnDim } from "../model/detector.ts";
 import { CLASSIC_FOREST } from "../model/isolation.ts";
+import { componentOf, evidenceSwitches } from "../model/evidence/registry.ts";
 import type { AdamState } from "./optimizer.ts";
 import type { DatasetRecord } from "./datasets.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
@@ -141,8 +142,8 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): Checkpoint {
   if (!storedModel || !("knnTokenLayer" in storedModel)) {
     config.model.knnTokenLayer = config.model.layers;
   }
-  // Checkpoints from before the normalised pixel evidence keep scoring as they did.
-  for (const [key, legacy] of Object.entries(LEGACY_MODEL)) {
+  // Checkpoints from before later settings and evidence switches keep scoring as they did.
+  for (const [key, legacy] of Object.entries({ ...LEGACY_MODEL, ...legacySwitches() })) {
     if (!storedModel || !(key in storedModel)) {
       (config.model as unknown as Record<string, unknown>)[key] = structuredClone(legacy);
     }
@@ -197,7 +198,8 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): Checkpoint {
       if (!name.startsWith("bank.")) continue;
       const key = name.slice(5);
       const component = key.split("|")[1] ?? "";
-      if (!/^(knn\d*|pix\d*|std\d+|con\d+|dens|iso)$/.test(component)) {
+      // Only components that keep a bank (see lib/model/evidence/registry.ts) may have one.
+      if (componentOf(component)?.stored !== "bank") {
         fail(`memory bank ${key} names no known component`);
       }
       const table = tables.find((t) => `table:${t.name}` === key.split("|")[0]);
@@ -410,11 +412,17 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   pixelProjectionShare: 1,
   tableLogSkewed: false,
   tableHeadEvidence: true,
-  isolationHead: false,
   isolationSample: CLASSIC_FOREST.sample,
   isolationTrees: CLASSIC_FOREST.trees,
   tableWeights: "validation",
 };
+
+/** What evidence switches added since the first checkpoints meant before they existed. */
+function legacySwitches(): Partial<Config["model"]> {
+  return Object.fromEntries(
+    evidenceSwitches().filter((s) => s.legacy !== undefined).map((s) => [s.key, s.legacy]),
+  );
+}
 
 /** Frees the tensors a checkpoint holds. */
 export function disposeCheckpoint(ckpt: Checkpoint): void {

@@ -21,13 +21,12 @@ import type { MemoryBank } from "../model/knn.ts";
 import {
   activeComponents,
   imageEvidence,
-  imageHeadsCount,
   sampleScores,
   smoothsMaps,
   tableEvidence,
-  tableHeadsCount,
   weightOf,
 } from "../model/detector.ts";
+import { EVIDENCE_COMPONENTS, headsCount, switchedOn } from "../model/evidence/registry.ts";
 import type { ImageSample } from "../data/types.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { decodeMask } from "../data/images.ts";
@@ -261,15 +260,15 @@ function headResults(
   smooth: boolean,
 ): ComponentResult[] {
   const config = ckpt.config.model;
-  const counted = samples.modality === "image" ? imageHeadsCount(config) : tableHeadsCount(config);
-  if (counted || !(config.reconstructionHead || config.anomalyHead)) return [];
+  const serves = EVIDENCE_COMPONENTS.filter((c) => c.modalities.includes(samples.modality));
+  const trained = serves.filter((c) => c.trained && switchedOn(c, config));
+  if (headsCount(config, samples.modality) || trained.length === 0) return [];
+  // The heads alone: every untrained component switched off.
   const withHeads = {
     ...config,
     imageHeadEvidence: true,
     tableHeadEvidence: true,
-    knnHead: false,
-    densityHead: false,
-    isolationHead: false,
+    ...Object.fromEntries(serves.filter((c) => !c.trained).map((c) => [c.switch.key, false])),
   };
   const heads = activeComponents(withHeads, samples.modality);
   const evidence = samples.modality === "image"

@@ -1,0 +1,86 @@
+/**
+ * What the memory-bank components have in common: fitting a coreset or a random sample of
+ * normals' features, and scoring by the distance to the nearest normals.
+ *
+ * @module
+ */
+import type { ModelConfig } from "../config.ts";
+import { buildBank, type Exclusion, knnDistances, type MemoryBank } from "../knn.ts";
+import { Rng } from "../../rng.ts";
+import type { BankSettings, FeatureSet } from "./types.ts";
+
+/**
+ * A greedy coreset of at most `settings.limit` rows; image features compared in
+ * `settings.projection` principal directions (raw-pixel views, `pixel`, in at most
+ * `pixelProjectionShare` of their width), table rows whole.
+ */
+export function coresetBank(f: FeatureSet, settings: BankSettings, pixel = false): MemoryBank {
+  return buildBank(f.data, f.dim, settings.limit, new Rng(settings.seed), {
+    coreset: true,
+    // Only image features: a table's rows are few and narrow enough to compare whole.
+    projection: f.grid === 1
+      ? 0
+      : pixel
+      ? Math.min(settings.projection, Math.floor(settings.pixelProjectionShare * f.dim))
+      : settings.projection,
+  });
+}
+
+/** Normal rows the sampled components keep (density's cost is linear in them). */
+export const SAMPLED_ROWS = 20000;
+
+/** A random sample of at most SAMPLED_ROWS normal rows, compared whole. */
+export function sampleBank(f: FeatureSet, settings: BankSettings): MemoryBank {
+  return buildBank(f.data, f.dim, SAMPLED_ROWS, new Rng(settings.seed), {
+    coreset: false,
+    projection: 0,
+  });
+}
+
+/**
+ * Mean distance to the nearest bank rows: `knnK` of them for image cells, `tableKnnK` for table
+ * rows; with `leaveOut`, sample i without the rows taken from it.
+ */
+export function knnScore(
+  bank: MemoryBank,
+  f: FeatureSet,
+  config: Pick<ModelConfig, "knnK" | "tableKnnK">,
+  leaveOut?: Int32Array,
+): Float32Array {
+  return knnDistances(
+    bank,
+    f.data,
+    f.grid === 1 ? config.tableKnnK : config.knnK,
+    leaveOut ? exclusionOf(bank, f, leaveOut) : undefined,
+  );
+}
+
+/**
+ * The exclusion that scores sample i of `samples` (an index into the samples the bank was built
+ * from, or -1) against the bank without the rows taken from that same sample.
+ *
+ * @throws {Error} when the bank no longer knows where its rows came from (read from a file).
+ */
+function exclusionOf(bank: MemoryBank, features: FeatureSet, samples: Int32Array): Exclusion {
+  if (!bank.sources) throw new Error("leave-one-out scoring needs a freshly built memory bank");
+  const rowsPerSample = features.grid * features.grid;
+  return {
+    rowsPerSample,
+    samples,
+    bankSamples: bank.sources.map((row) => Math.floor(row / rowsPerSample)),
+  };
+}
+
+/** The feature set of component `name` in `evidence`, allocated for n samples on first use. */
+export function featureSlot(
+  features: Record<string, FeatureSet>,
+  name: string,
+  n: number,
+  dim: number,
+  grid: number,
+): FeatureSet {
+  if (!features[name]) {
+    features[name] = { dim, grid, data: new Float32Array(n * grid * grid * dim) };
+  }
+  return features[name];
+}

@@ -1,0 +1,43 @@
+/**
+ * kNN evidence of table rows (`knn`): a row's feature tokens before the encoder (a learned
+ * per-feature embedding of its values) against a coreset of normal rows' tokens.
+ *
+ * @module
+ */
+import { tableTokens } from "../madformer.ts";
+import { coresetBank, knnScore } from "./common.ts";
+import { KNN_SWITCH } from "./switches.ts";
+import type { EvidenceComponent } from "./types.ts";
+
+/** `knn`: the table row's feature tokens. */
+export const tableKnn: EvidenceComponent = {
+  family: "table kNN",
+  modalities: ["table"],
+  switch: KNN_SWITCH,
+  trained: false,
+  names: () => ["knn"],
+  owns: (name) => name === "knn",
+  fit: "coreset",
+  dataOnly: false,
+  fitBank: (features, settings) => coresetBank(features, settings),
+  score: (bank, features, config, leaveOut) => knnScore(bank, features, config, leaveOut),
+  stored: "bank",
+  bankDim: (config, _name, features) => features * config.width,
+  tables: ({ params, config, n, table: rows }) => {
+    const featureDim = rows!.d * config.width;
+    const features = new Float32Array(n * featureDim);
+    return {
+      // The feature tokens before the encoder: a learned per-feature embedding of the values, so
+      // distances weigh each feature by what training made of it, magnitudes intact.
+      batch: ({ table, x, B, start }) => {
+        features.set(
+          tableTokens(params, table, x).reshape([B, featureDim]).dataSync(),
+          start * featureDim,
+        );
+      },
+      finish: (evidence) => {
+        evidence.features.knn = { dim: featureDim, grid: 1, data: features };
+      },
+    };
+  },
+};

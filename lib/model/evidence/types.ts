@@ -1,0 +1,203 @@
+/**
+ * The one interface every piece of anomaly evidence implements ({@linkcode EvidenceComponent}),
+ * and the data evidence travels in: per-sample scores, per-token maps and the feature rows that
+ * memory banks are fitted on and scored against.
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import type { ModelConfig } from "../config.ts";
+import type { EncodedImages, Params } from "../madformer.ts";
+import type { MemoryBank } from "../knn.ts";
+
+/**
+ * Names of the evidence components: `recon`, `patch`, `cls`, `knn`, `dens` and `iso` (tables),
+ * `knn<L>` for image feature level L (stem stages, then encoder tokens), `pix` and `pix<S>` (raw
+ * pixel patches), `con<S>` (contrast-normalised) and `std<S>` (of images standardised per
+ * channel) pixel patches of side S, and whatever components the registry adds.
+ */
+export type Component = string;
+
+/** The two kinds of data the model reads. */
+export type Modality = "image" | "table";
+
+/** A per-token map for n images on a grid x grid lattice. */
+export interface TokenMap {
+  grid: number;
+  /** n * grid * grid values. */
+  values: Float32Array;
+}
+
+/** Feature rows for a kNN component: n * rowsPerSample rows of width dim. */
+export interface FeatureSet {
+  dim: number;
+  /** Lattice side for images (rows per sample = grid * grid); 1 for tables. */
+  grid: number;
+  data: Float32Array;
+}
+
+/** Raw evidence for n samples. */
+export interface Evidence {
+  n: number;
+  /** Per-sample scores by component. */
+  sample: Record<Component, Float32Array>;
+  /** Per-token maps by component (images only). */
+  tokens: Record<Component, TokenMap>;
+  /** kNN features by component. */
+  features: Record<Component, FeatureSet>;
+}
+
+/** What evidence to compute. */
+export interface EvidenceOptions {
+  /** Only the features the memory banks are built from. */
+  featuresOnly?: boolean;
+  /** Components not to compute (dropped by their validation weight). */
+  skip?: Set<Component>;
+}
+
+/** The boolean model settings: the switches that turn evidence on and off. */
+export type SwitchKey = {
+  [K in keyof ModelConfig]: ModelConfig[K] extends boolean ? K : never;
+}[keyof ModelConfig];
+
+/**
+ * The config switch that turns a component on, with the names of the ablation variants that keep
+ * only its evidence and that leave it out. Components turned on by the same switch share one
+ * object (the kNN views all follow `knnHead`).
+ */
+export interface EvidenceSwitch {
+  key: SwitchKey;
+  /** Ablation variant scoring with this evidence alone (every other switch off). */
+  only: { name: string; description: string };
+  /** Ablation variant without this evidence (this switch off), when one is natural. */
+  without?: { name: string; description: string };
+  /**
+   * The switch's value for checkpoints saved before it existed, so they keep scoring as they
+   * did; absent when it was there from the first checkpoints.
+   */
+  legacy?: boolean;
+}
+
+/** A request for a modality's raw evidence, as a component sees it. */
+export interface EvidenceRequest {
+  params: Params;
+  config: ModelConfig;
+  /** Number of samples. */
+  n: number;
+  /** Tables: the table's name and its n normalised rows of d features (row-major). */
+  table?: { name: string; rows: Float32Array; d: number };
+  options: EvidenceOptions;
+  /**
+   * Whether trained heads' evidence is wanted: it counts in the score (see `headsCount`) and
+   * not only features are asked for.
+   */
+  heads: boolean;
+  /** A value shared by the components of one request, made by the first that asks. */
+  shared<T>(key: string, make: () => T): T;
+}
+
+/** One batch of images [B, S, S, 3] and the model's passes over it that components asked for. */
+export interface ImageBatch {
+  x: tf.Tensor4D;
+  /** Rows of the batch. */
+  B: number;
+  /** Index of the batch's first image among the request's n. */
+  start: number;
+  /** The plain (unmasked) encoder pass; null when no component asked for it. */
+  plain: EncodedImages | null;
+  /** Stem stages: those of `plain`, else as many as components asked for. */
+  stages: tf.Tensor4D[];
+  /** A tensor shared by the components within this batch (inside the batch's tidy scope). */
+  shared<T>(key: string, make: () => T): T;
+}
+
+/** One batch of normalised table rows [B, d]. */
+export interface TableBatch {
+  table: string;
+  x: tf.Tensor2D;
+  B: number;
+  d: number;
+  start: number;
+}
+
+/** How a component computes its raw evidence over the batches of one request. */
+export interface EvidenceWriter<Batch> {
+  /**
+   * Images: how far the plain encoder pass must run, `"tap"` to the kNN token layer, `"full"`
+   * through every layer (the sigmoid head reads the output); absent: no encoder pass.
+   */
+  encoder?: "tap" | "full";
+  /** Images: how many stem stages the component reads. */
+  stemStages?: number;
+  /** Works on one batch (inside a tidy scope); writes into its own buffers or `evidence`. */
+  batch?(batch: Batch, evidence: Evidence): void;
+  /** Puts the finished evidence into `evidence` after the last batch. */
+  finish?(evidence: Evidence): void;
+}
+
+/** The settings a bank is fitted with. */
+export interface BankSettings {
+  /** Largest coreset. */
+  limit: number;
+  seed: number;
+  /** Principal directions image features are compared in (0: whole). */
+  projection: number;
+  /** Share of their width raw-pixel views are compared in. */
+  pixelProjectionShare: number;
+}
+
+/**
+ * One piece of anomaly evidence. Everything about it that scoring, calibration, checkpoints,
+ * `eval`'s evidence report, config validation and the ablation grid need is here, and they read
+ * it through the registry (`registry.ts`): adding a component is one file and one registry line.
+ *
+ * A component is enabled for a modality when it serves that modality, its switch is on and, for
+ * trained heads, when the heads' evidence counts (see `enabled` in `registry.ts`).
+ */
+export interface EvidenceComponent {
+  /** The family's name, for messages (e.g. "stem kNN"). */
+  family: string;
+  /** The modalities it gives evidence for. */
+  modalities: readonly Modality[];
+  /** The config switch that turns it on. */
+  switch: EvidenceSwitch;
+  /**
+   * A trained head (reconstruction, sigmoid): its evidence counts only when asked for
+   * (`imageHeadEvidence` / `tableHeadEvidence`) or when nothing untrained is on.
+   */
+  trained: boolean;
+  /** Its component names for a config and modality (the switch aside), in scoring order. */
+  names(config: ModelConfig, modality: Modality): Component[];
+  /** Whether a component name (e.g. of a stored bank) is one of this family's. */
+  owns(name: Component): boolean;
+  /**
+   * How it is fitted on normals: a coreset memory bank of their features, a random sample of
+   * their rows (components reading the same rows share one), or nothing (a trained head).
+   */
+  fit: "coreset" | "sample" | "none";
+  /** Its bank depends on the data alone (raw pixels), so a run builds it once. */
+  dataOnly: boolean;
+  /** Fits the memory bank of one of its components on normals' features. */
+  fitBank?(features: FeatureSet, settings: BankSettings): MemoryBank;
+  /**
+   * Scores features against the fitted bank: one value per row (per sample for tables, per cell
+   * for images). `leaveOut[i]` scores sample i without the bank rows taken from that sample.
+   */
+  score?(
+    bank: MemoryBank,
+    features: FeatureSet,
+    config: ModelConfig,
+    leaveOut?: Int32Array,
+  ): Float32Array;
+  /**
+   * What a checkpoint keeps of it beyond the model's weights: its bank per dataset, as tensor
+   * `bank.<dataset>|<name>` (plus `bankproj.…` when projected) of `bankDim` features, or nothing.
+   */
+  stored: "bank" | "nothing";
+  /** Width of the features of a stored bank; `features` is a table's feature count. */
+  bankDim?(config: ModelConfig, name: Component, features: number): number;
+  /** Images: how it computes its raw evidence (null: nothing to compute for this request). */
+  images?(request: EvidenceRequest): EvidenceWriter<ImageBatch> | null;
+  /** Tables: the same over batches of rows. */
+  tables?(request: EvidenceRequest): EvidenceWriter<TableBatch> | null;
+}

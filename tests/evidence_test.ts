@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import { useBackend } from "../lib/backend/mod.ts";
+import { DEFAULT_CONFIG, mergeConfig, type ModelConfig } from "../lib/model/config.ts";
+import {
+  activeComponents,
+  componentOf,
+  EVIDENCE_COMPONENTS,
+  type EvidenceComponent,
+  evidenceSwitches,
+  headsCount,
+} from "../lib/model/evidence/mod.ts";
+import { knnDim, tableEvidence } from "../lib/model/detector.ts";
+import { initParams } from "../lib/model/madformer.ts";
+import { evidenceVariants } from "../lib/train/ablation.ts";
+import { MadError } from "../lib/errors.ts";
+import { Rng } from "../lib/rng.ts";
+import { SMALL_MODEL } from "./fixtures.ts";
+
+await useBackend("wasm");
+
+const small = mergeConfig(DEFAULT_CONFIG, { model: SMALL_MODEL }).model;
+
+// Configs that turn on every kind of image view.
+const CONFIGS: ModelConfig[] = [
+  DEFAULT_CONFIG.model,
+  small,
+  { ...small, knnPixels: true, knnLevels: [0, 1, 2], imageHeadEvidence: true },
+  { ...small, tableHeadEvidence: true, knnPixelPatches: [2, 8] },
+];
+
+Deno.test("evidence registry: every active name is owned by exactly one component", () => {
+  for (const config of CONFIGS) {
+    for (const modality of ["image", "table"] as const) {
+      const names = activeComponents(config, modality);
+      assert.equal(new Set(names).size, names.length, `${modality}: ${names}`);
+      for (const name of names) {
+        const owners = EVIDENCE_COMPONENTS.filter((c) => c.owns(name));
+        assert.equal(owners.length, 1, `${name}: ${owners.map((c) => c.family)}`);
+        assert.ok(owners[0].modalities.includes(modality), name);
+      }
+    }
+  }
+  assert.equal(componentOf("nope"), undefined);
+});
+
+Deno.test("evidence registry: fitting, scoring and storage agree for every component", () => {
+  for (const c of EVIDENCE_COMPONENTS) {
+    const banked = c.fit !== "none";
+    assert.equal(c.stored === "bank", banked, c.family);
+    for (const hook of [c.fitBank, c.score, c.bankDim]) assert.equal(hook !== undefined, banked);
+    // Trained heads are fitted by training, untrained evidence on normals.
+    assert.equal(c.trained, !banked, c.family);
+    if (c.dataOnly) assert.equal(c.fit, "coreset", c.family);
+    for (const modality of c.modalities) {
+      assert.ok(modality === "image" ? c.images : c.tables, `${c.family} computes ${modality}`);
+    }
+  }
+  // One switch per kind of evidence, the variant names unique.
+  const switches = evidenceSwitches();
+  assert.deepEqual(switches.map((s) => s.key), [
+    "reconstructionHead",
+    "knnHead",
+    "densityHead",
+    "isolationHead",
+    "anomalyHead",
+  ]);
+  const variants = switches.flatMap((s) => [s.only.name, ...(s.without ? [s.without.name] : [])]);
+  assert.equal(new Set(variants).size, variants.length);
+});
+
+Deno.test("evidence registry: the trained heads count when asked or when nothing else is on", () => {
+  assert.equal(headsCount(small, "image"), false);
+  assert.equal(headsCount({ ...small, imageHeadEvidence: true }, "image"), true);
+  assert.equal(headsCount({ ...small, knnHead: false }, "image"), true);
+  // A table keeps its density and isolation evidence without the kNN head.
+  assert.equal(headsCount({ ...small, knnHead: false }, "table"), false);
+  assert.equal(
+    headsCount({ ...small, knnHead: false, densityHead: false, isolationHead: false }, "table"),
+    true,
+  );
+});
+
+Deno.test("evidence registry: config validation needs one evidence switch on", () => {
+  const off = Object.fromEntries(evidenceSwitches().map((s) => [s.key, false]));
+  assert.throws(() => mergeConfig(DEFAULT_CONFIG, { model: off }), (e: unknown) => {
+    assert.ok(e instanceof MadError);
+    assert.match(e.message, /every head is turned off/);
+    return true;
+  });
+  for (const s of evidenceSwitches()) {
+    mergeConfig(DEFAULT_CONFIG, { model: { ...off, [s.key]: true } });
+  }
+});
+
+Deno.test("evidence registry: table features have the width their stored banks are checked for", () => {
+  const params = initParams(small, [{ name: "t", features: 3 }], 0);
+  const rng = new Rng(1);
+  const rows = Float32Array.from({ length: 5 * 3 }, () => rng.next());
+  const evidence = tableEvidence(params, small, "t", rows, 3);
+  assert.deepEqual(Object.keys(evidence.features), ["knn", "dens", "iso"]);
+  for (const [name, f] of Object.entries(evidence.features)) {
+    assert.equal(knnDim(small, name, 3), f.dim, name);
+  }
+  // Density and isolation read one copy of the rows (so they share one sampled bank).
+  assert.equal(evidence.features.dens.data, evidence.features.iso.data);
+  assert.notEqual(evidence.features.dens.data, rows);
+});
+
+Deno.test("evidence registry: a new component with its own switch joins the ablation grid", () => {
+  // What a new file would export; its registry line adds it to EVIDENCE_COMPONENTS.
+  const extra: EvidenceComponent = {
+    family: "example",
+    modalities: ["table"],
+    switch: {
+      key: "tableLogSkewed", // stands in for the new component's own config switch
+      only: { name: "example_only", description: "the example evidence alone" },
+    },
+    trained: false,
+    names: () => ["example"],
+    owns: (name) => name === "example",
+    fit: "none",
+    dataOnly: false,
+    stored: "nothing",
+    tables: () => null,
+  };
+  const registry = [...EVIDENCE_COMPONENTS, extra];
+  const only = evidenceVariants("only", registry);
+  const example = only.find((v) => v.name === "example_only")!;
+  assert.equal(example.data, "table");
+  // (Config validation reads the real registry, which does not hold the example.)
+  const model = example.overrides.model!;
+  assert.equal(model.tableLogSkewed, true);
+  assert.ok(evidenceSwitches().every((s) => model[s.key] === false));
+  // Every other *_only variant switches the new evidence off; no no_* variant is made for it.
+  for (const v of only.filter((v) => v !== example)) {
+    assert.equal(v.overrides.model!.tableLogSkewed, false, v.name);
+  }
+  assert.ok(!evidenceVariants("without", registry).some((v) => v.name.includes("example")));
+});
