@@ -1,5 +1,5 @@
 /**
- * `deno task score --checkpoint CKPT (--images DIR_OR_FILE ... | --table FILE.csv)
+ * `deno task score --checkpoint CKPT (--images DIR_OR_FILE ... | --table FILE)
  * [--json FILE] [--maps DIR] [--category NAME]`: scores unseen data and writes a JSON array of
  * `{"id","score","anomaly"}`; `--maps` writes a heatmap overlay PNG per image.
  *
@@ -15,7 +15,7 @@ import { ImageCache } from "../lib/data/image_cache.ts";
 import { heatmapOverlayPng } from "../lib/report/heatmap.ts";
 
 const USAGE = "usage: deno task score --checkpoint CKPT (--images DIR_OR_FILE... | " +
-  "--table FILE.csv) [--json FILE] [--maps DIR] [--category NAME] [--workers N] [--backend NAME]";
+  "--table FILE) [--json FILE] [--maps DIR] [--category NAME] [--workers N] [--backend NAME]";
 
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, {

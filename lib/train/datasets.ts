@@ -9,6 +9,7 @@ import { basename, extname, join } from "node:path";
 import type { ImageSample, Normalisation, SplitSpec, Table } from "../data/types.ts";
 import { readLabelledCsv } from "../data/table.ts";
 import { readOddsMat } from "../data/mat.ts";
+import { readNpzTable } from "../data/npz.ts";
 import { readUciThyroid } from "../data/uci.ts";
 import { courseThyroid, splitGiven, splitTable, subsetTable } from "../data/split.ts";
 import {
@@ -58,8 +59,9 @@ export function datasetKey(record: Pick<DatasetRecord, "modality" | "name">): st
 }
 
 /**
- * Reads a table source: a labelled CSV, ODDS `.mat`, UCI ann-thyroid `.data`, or a course
- * folder holding `train-set.csv` and `test-set.csv`. Returns the tables and the protocol.
+ * Reads a table source: a labelled CSV, ODDS `.mat`, ADBench `.npz`, UCI ann-thyroid `.data`,
+ * or a course folder holding `train-set.csv` and `test-set.csv`. Returns the tables and the
+ * protocol: whole labelled tables (`.mat`, `.npz`, CSV with labels) split by `half-normals`.
  */
 export function readTableSource(
   path: string,
@@ -77,6 +79,7 @@ export function readTableSource(
   const ext = extname(path).toLowerCase();
   const name = basename(path, extname(path)).replace(/^ann-(train|test)$/, "thyroid");
   if (ext === ".mat") return { table: { ...readOddsMat(path), name }, protocol: "half-normals" };
+  if (ext === ".npz") return { table: { ...readNpzTable(path), name }, protocol: "half-normals" };
   if (ext === ".data") {
     return { table: { ...readUciThyroid(path), name }, protocol: "half-normals" };
   }
