@@ -27,6 +27,7 @@ import { marginalDensityScores } from "./density.ts";
 import { forestOf, isolationScores } from "./isolation.ts";
 import { upsampleMap } from "./maps.ts";
 import { Rng } from "../rng.ts";
+import { tableBatchRows } from "./table_batch.ts";
 
 /**
  * Names of the evidence components: `recon`, `patch`, `cls`, `knn`, `dens` and `iso` (tables),
@@ -397,7 +398,9 @@ export function tableEvidence(
   const groups = Math.max(1, Math.round(1 / Math.max(config.tableMaskRatio, 1 / d)));
   const wantHeads = !options.featuresOnly && tableHeadsCount(config);
   const wantRecon = config.reconstructionHead && wantHeads && options.skip?.has("recon") !== true;
-  const batchSize = 512;
+  // Rows per batch from a memory budget: a fixed 512 rows of 27+ features exhausted wasm memory.
+  const passes = (wantRecon ? groups : 0) + (wantHeads && config.anomalyHead ? 1 : 0);
+  const batchSize = tableBatchRows(config, d, passes);
   for (let start = 0; start < n; start += batchSize) {
     const B = Math.min(batchSize, n - start);
     tf.tidy(() => {

@@ -36,6 +36,7 @@ import { auroc } from "../metrics/ranking.ts";
 import { pixelAuroc, pro } from "../metrics/pixel.ts";
 import { pixelMap } from "../model/maps.ts";
 import { MadError } from "../errors.ts";
+import { backendFailure } from "../backend/failure.ts";
 import { LEGACY_FOLDER_TABLE_NAME, tableNameOf } from "../data/table_name.ts";
 
 /** One evidence component of a dataset's score: its weight and its own test AUROC. */
@@ -111,7 +112,17 @@ export async function evaluateCheckpoint(
       rows: prepared.test,
       d: prepared.d,
     };
-    const { scores, parts } = scoreKey(ckpt.params, ckpt.config.model, fitted, samples);
+    const what = `${record.source}: scoring table ${record.name} (${prepared.testLabels.length} ` +
+      `rows x ${prepared.d} features)`;
+    let scored: ReturnType<typeof scoreKey>;
+    let heads: ComponentResult[];
+    try {
+      scored = scoreKey(ckpt.params, ckpt.config.model, fitted, samples);
+      heads = headResults(ckpt, samples, prepared.testLabels, false);
+    } catch (e) {
+      throw backendFailure(e, what);
+    }
+    const { scores, parts } = scored;
     out.push({
       name: record.name,
       modality: "table",
@@ -123,7 +134,7 @@ export async function evaluateCheckpoint(
       ),
       components: [
         ...componentResults(parts, fitted, prepared.testLabels),
-        ...headResults(ckpt, samples, prepared.testLabels, false),
+        ...heads,
       ],
       scores,
       labels: prepared.testLabels,

@@ -14,6 +14,7 @@ import { listImagesToScore } from "../data/images.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { applyNormalisation } from "../data/normalise.ts";
 import { MadError } from "../errors.ts";
+import { backendFailure } from "../backend/failure.ts";
 
 /** One scored sample. */
 export interface ScoredSample {
@@ -310,12 +311,20 @@ export function scoreTableFile(ckpt: Checkpoint, path: string): ScoredSample[] {
   const normalised = applyNormalisation(table, record.normalisation!);
   const fitted = fittedFor(ckpt, datasetKey(record));
   const rows = Float32Array.from(normalised.values);
-  const { scores } = scoreKey(ckpt.params, ckpt.config.model, fitted, {
-    modality: "table",
-    table: record.name,
-    rows,
-    d: table.d,
-  });
+  let scores: Float32Array;
+  try {
+    ({ scores } = scoreKey(ckpt.params, ckpt.config.model, fitted, {
+      modality: "table",
+      table: record.name,
+      rows,
+      d: table.d,
+    }));
+  } catch (e) {
+    throw backendFailure(
+      e,
+      `${path}: scoring table ${record.name} (${table.n} rows x ${table.d} features)`,
+    );
+  }
   return [...scores].map((score, id) => ({
     id,
     score,
