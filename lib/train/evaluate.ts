@@ -112,30 +112,33 @@ export async function evaluateCheckpoint(
       rows: prepared.test,
       d: prepared.d,
     };
+    // A backend crash (wasm out of memory) becomes a one-line error naming the table.
     const what = `${record.source}: scoring table ${record.name} (${prepared.testLabels.length} ` +
       `rows x ${prepared.d} features)`;
-    let scored: ReturnType<typeof scoreKey>;
-    let heads: ComponentResult[];
-    try {
-      scored = scoreKey(ckpt.params, ckpt.config.model, fitted, samples);
-      heads = headResults(ckpt, samples, prepared.testLabels, false);
-    } catch (e) {
-      throw backendFailure(e, what);
-    }
-    const { scores, parts } = scored;
+    const guarded = <T>(run: () => T): T => {
+      try {
+        return run();
+      } catch (e) {
+        throw backendFailure(e, what);
+      }
+    };
+    const { scores, parts } = guarded(() =>
+      scoreKey(ckpt.params, ckpt.config.model, fitted, samples)
+    );
+    // The metrics first: they name the file when the test part has a single class.
+    const metrics = evaluateScores(
+      scores,
+      prepared.testLabels,
+      fitted.stats.threshold,
+      `${record.name} (${record.source})`,
+    );
+    const components = componentResults(parts, fitted, prepared.testLabels);
+    const heads = guarded(() => headResults(ckpt, samples, prepared.testLabels, false));
     out.push({
       name: record.name,
       modality: "table",
-      metrics: evaluateScores(
-        scores,
-        prepared.testLabels,
-        fitted.stats.threshold,
-        `${record.name} (${record.source})`,
-      ),
-      components: [
-        ...componentResults(parts, fitted, prepared.testLabels),
-        ...heads,
-      ],
+      metrics,
+      components: [...components, ...heads],
       scores,
       labels: prepared.testLabels,
     });
