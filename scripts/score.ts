@@ -1,5 +1,5 @@
 /**
- * `deno task score --checkpoint CKPT (--images DIR_OR_FILE... | --table FILE.csv)` (`--help` lists
+ * `deno task score --checkpoint CKPT (--images DIR_OR_FILE... | --table FILE)` (`--help` lists
  * the flags): scores unseen data and writes a JSON array of `{"id","score","anomaly"}`; `--maps`
  * writes a heatmap overlay PNG per image.
  *
@@ -36,8 +36,9 @@ export const COMMAND = defineCommand({
     },
     table: {
       type: "string",
-      value: "FILE.csv",
-      description: "CSV of rows to score, with the trained table's columns (label column optional)",
+      value: "FILE",
+      description:
+        "table of rows to score (CSV, .mat or .npz), with the trained table's columns (label column optional)",
     },
     json: {
       type: "string",

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { runMain } from "../lib/cli.ts";
 import { defineCommand, helpText, numberFlag, parseFlags } from "../lib/flags.ts";
 import { MadError } from "../lib/errors.ts";
+import { backendFailure } from "../lib/backend/failure.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, loadConfigFile, mergeConfig } from "../lib/model/config.ts";
 import { train } from "../lib/train/loop.ts";
@@ -136,6 +137,7 @@ async function main(): Promise<void> {
     Deno.addSignalListener(name, listener);
     return [name, listener] as const;
   });
+  const data = flags.resume ?? [...imageDirs, ...tablePaths].join(", ");
   const result = await train({
     config,
     imageDirs,
@@ -147,6 +149,8 @@ async function main(): Promise<void> {
     cacheDir: join("data", ".cache", "images"),
     quiet: flags.quiet,
     shouldStop: () => signal !== null,
+  }).catch((e) => {
+    throw backendFailure(e, `training on ${data}`);
   });
   for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
   if (result.stoppedEarly) {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileError, MadError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { readLabelledCsv } from "./table.ts";
+import { tableNameOf } from "./table_name.ts";
 import type { SplitIndices, SplitSpec, Table } from "./types.ts";
 
 /**
@@ -71,22 +72,23 @@ export function splitGiven(
 }
 
 /**
- * Reads the course thyroid folder: `train-set.csv` (features only, all normal; given labels of
- * zeros) and `test-set.csv` (with a `label` column).
+ * Reads a course-style table folder: `train-set.csv` (features only, all normal; given labels of
+ * zeros) and `test-set.csv` (with a `label` column). Both tables are called `name`, by default
+ * the folder's own name ({@linkcode tableNameOf}).
  *
  * @throws {MadError} `PATH: problem` when either file is missing or malformed, or the two
  * files have different columns.
  */
-export function courseThyroid(dir: string): { train: Table; test: Table } {
-  const train = readLabelledCsv(join(dir, "train-set.csv"), {
-    requireLabel: false,
-    name: "thyroid-course",
-  });
+export function courseThyroid(
+  dir: string,
+  name = tableNameOf(dir, true),
+): { train: Table; test: Table } {
+  const train = readLabelledCsv(join(dir, "train-set.csv"), { requireLabel: false, name });
   if (train.labels === null) train.labels = new Uint8Array(train.n);
   else if (train.labels.some((l) => l === 1)) {
     throw fileError(train.source, "training file contains anomalies (label 1)");
   }
-  const test = readLabelledCsv(join(dir, "test-set.csv"), { name: "thyroid-course" });
+  const test = readLabelledCsv(join(dir, "test-set.csv"), { name });
   if (test.d !== train.d) {
     throw fileError(
       test.source,

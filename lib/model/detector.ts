@@ -28,6 +28,7 @@ import {
   type TableBatch,
   type TokenMap,
 } from "./evidence/mod.ts";
+import { tableBatchRows } from "./table_batch.ts";
 
 export {
   activeComponents,
@@ -265,7 +266,9 @@ export function tableEvidence(
   const n = rows.length / d;
   const request = evidenceRequest(params, config, n, options, "table", { name: table, rows, d });
   const writers = writersOf<TableBatch>(request, "tables");
-  const batchSize = 512;
+  // Rows per batch from a memory budget: a fixed 512 rows of 27+ features exhausted wasm memory.
+  const passes = writers.reduce((sum, w) => sum + (w.passes ?? 0), 0);
+  const batchSize = tableBatchRows(config, d, passes);
   const evidence: Evidence = { n, sample: {}, tokens: {}, features: {} };
   if (writers.some((w) => w.batch)) {
     for (let start = 0; start < n; start += batchSize) {

@@ -5,10 +5,12 @@
  *
  * @module
  */
-import { basename, extname, join } from "node:path";
+import { extname, join } from "node:path";
 import type { ImageSample, Normalisation, SplitSpec, Table } from "../data/types.ts";
 import { readLabelledCsv } from "../data/table.ts";
 import { readOddsMat } from "../data/mat.ts";
+import { readNpzTable } from "../data/npz.ts";
+import { tableNameOf } from "../data/table_name.ts";
 import { readUciThyroid } from "../data/uci.ts";
 import { courseThyroid, splitGiven, splitTable, subsetTable } from "../data/split.ts";
 import {
@@ -58,8 +60,10 @@ export function datasetKey(record: Pick<DatasetRecord, "modality" | "name">): st
 }
 
 /**
- * Reads a table source: a labelled CSV, ODDS `.mat`, UCI ann-thyroid `.data`, or a course
- * folder holding `train-set.csv` and `test-set.csv`. Returns the tables and the protocol.
+ * Reads a table source: a labelled CSV, ODDS `.mat`, ADBench `.npz`, UCI ann-thyroid `.data`,
+ * or a course folder holding `train-set.csv` and `test-set.csv`. Returns the tables and the
+ * protocol: whole labelled tables (`.mat`, `.npz`, CSV with labels) split by `half-normals`.
+ * The table is named by {@linkcode tableNameOf}: after the folder, or the file without extension.
  */
 export function readTableSource(
   path: string,
@@ -70,19 +74,38 @@ export function readTableSource(
   } catch {
     throw new MadError(`${path}: table file or folder not found`);
   }
+  const name = tableNameOf(path, info.isDirectory);
   if (info.isDirectory) {
-    const { train, test } = courseThyroid(path);
+    const { train, test } = courseThyroid(path, name);
     return { table: test, trainOnly: train, protocol: "given" };
   }
   const ext = extname(path).toLowerCase();
-  const name = basename(path, extname(path)).replace(/^ann-(train|test)$/, "thyroid");
   if (ext === ".mat") return { table: { ...readOddsMat(path), name }, protocol: "half-normals" };
+  if (ext === ".npz") return { table: { ...readNpzTable(path), name }, protocol: "half-normals" };
   if (ext === ".data") {
     return { table: { ...readUciThyroid(path), name }, protocol: "half-normals" };
   }
   const table = { ...readLabelledCsv(path, { requireLabel: false }), name };
   if (!table.labels) return { table, trainOnly: table, protocol: "given" };
   return { table, protocol: "half-normals" };
+}
+
+/**
+ * Throws when two tables share a name: their parameters and memory banks would be one.
+ *
+ * @throws {MadError} naming both sources and what to do.
+ */
+export function assertDistinctTableNames(records: readonly DatasetRecord[]): void {
+  const seen = new Map<string, string>();
+  for (const r of records.filter((r) => r.modality === "table")) {
+    const other = seen.get(r.name);
+    if (other !== undefined) {
+      throw new MadError(
+        `${r.source}: table name '${r.name}' is also that of ${other}; rename one file or folder`,
+      );
+    }
+    seen.set(r.name, r.source);
+  }
 }
 
 function rowsOf(table: Table, indices: number[]): Float32Array {

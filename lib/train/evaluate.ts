@@ -36,6 +36,8 @@ import { pixelAuroc, pro } from "../metrics/pixel.ts";
 import { pixelMap } from "../model/maps.ts";
 import { MadError } from "../errors.ts";
 import { ANOMALY_SEED_OFFSET } from "../rng.ts";
+import { backendFailure } from "../backend/failure.ts";
+import { LEGACY_FOLDER_TABLE_NAME, tableNameOf } from "../data/table_name.ts";
 
 /** One evidence component of a dataset's score: its weight and its own test AUROC. */
 export interface ComponentResult {
@@ -110,20 +112,33 @@ export async function evaluateCheckpoint(
       rows: prepared.test,
       d: prepared.d,
     };
-    const { scores, parts } = scoreKey(ckpt.params, ckpt.config.model, fitted, samples);
+    // A backend crash (wasm out of memory) becomes a one-line error naming the table.
+    const what = `${record.source}: scoring table ${record.name} (${prepared.testLabels.length} ` +
+      `rows x ${prepared.d} features)`;
+    const guarded = <T>(run: () => T): T => {
+      try {
+        return run();
+      } catch (e) {
+        throw backendFailure(e, what);
+      }
+    };
+    const { scores, parts } = guarded(() =>
+      scoreKey(ckpt.params, ckpt.config.model, fitted, samples)
+    );
+    // The metrics first: they name the file when the test part has a single class.
+    const metrics = evaluateScores(
+      scores,
+      prepared.testLabels,
+      fitted.stats.threshold,
+      `${record.name} (${record.source})`,
+    );
+    const components = componentResults(parts, fitted, prepared.testLabels);
+    const heads = guarded(() => headResults(ckpt, samples, prepared.testLabels, false));
     out.push({
       name: record.name,
       modality: "table",
-      metrics: evaluateScores(
-        scores,
-        prepared.testLabels,
-        fitted.stats.threshold,
-        `${record.name} (${record.source})`,
-      ),
-      components: [
-        ...componentResults(parts, fitted, prepared.testLabels),
-        ...headResults(ckpt, samples, prepared.testLabels, false),
-      ],
+      metrics,
+      components: [...components, ...heads],
       scores,
       labels: prepared.testLabels,
     });
@@ -131,11 +146,22 @@ export async function evaluateCheckpoint(
   return out;
 }
 
-/** The checkpoint's record for a table file, with the given path as its source. */
+/**
+ * The checkpoint's record for a table file or folder, with the given path as its source: the
+ * table of the same name ({@linkcode tableNameOf}, or the unsanitised file stem older versions
+ * used, or `thyroid-course` for a folder), else the one with this source, else the only one.
+ */
 export function tableRecordFor(ckpt: Checkpoint, path: string): DatasetRecord {
-  const stem = basename(path, extname(path)).replace(/^ann-(train|test)$/, "thyroid");
+  const folder = isDirectory(path);
+  const stem = tableNameOf(path, folder);
+  const names = [
+    stem,
+    basename(path, extname(path)).replace(/^ann-(train|test)$/, "thyroid"),
+    ...(folder ? [LEGACY_FOLDER_TABLE_NAME] : []),
+  ];
   const known = ckpt.datasets.filter((d) => d.modality === "table");
-  const record = known.find((d) => d.name === stem || d.source === path) ??
+  const record = names.map((n) => known.find((d) => d.name === n)).find((d) => d) ??
+    known.find((d) => d.source === path) ??
     (known.length === 1 ? known[0] : undefined);
   if (!record) {
     throw new MadError(
@@ -296,4 +322,12 @@ export async function pixelMetrics(
     up.push(pixelMap(maps[i], { width: grid, height: grid }, { width: size, height: size }));
   }
   return { auroc: pixelAuroc(up, masks), pro: pro(up, masks, size, size, { steps: 500 }) };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false; // prepareTable reports the missing path
+  }
 }

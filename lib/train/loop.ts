@@ -37,6 +37,7 @@ import {
   type TrainingProgress,
 } from "./checkpoint.ts";
 import {
+  assertDistinctTableNames,
   datasetKey,
   type DatasetRecord,
   decodeAll,
@@ -193,6 +194,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     : options.tablePaths.map((p) =>
       prepareTable(p, { ...split, protocol: protocolFor(p) }, undefined, undefined, tableOptions)
     );
+  assertDistinctTableNames(tables.map((p) => p.record));
   if (images.length === 0 && tables.length === 0) {
     throw new MadError("no training data: give --images DIR and/or --table FILE");
   }

@@ -1,5 +1,5 @@
 /**
- * Scoring data the model has never seen: image files or folders, or a CSV (label column
+ * Scoring data the model has never seen: image files or folders, or a table file (CSV, `.mat`, `.npz`; labels
  * optional). Each image is scored against the memory bank and statistics of its category,
  * found from the path (a folder named like a known category) or given explicitly.
  *
@@ -7,18 +7,18 @@
  */
 import { join, relative, resolve, sep } from "node:path";
 import type { Checkpoint } from "./checkpoint.ts";
-import { datasetKey } from "./datasets.ts";
+import { datasetKey, readTableSource } from "./datasets.ts";
 import { fittedFor, tableRecordFor } from "./evaluate.ts";
 import { scoreKey } from "../model/scorer.ts";
 import { listImagesToScore } from "../data/images.ts";
 import type { ImageCache } from "../data/image_cache.ts";
-import { readLabelledCsv } from "../data/table.ts";
 import { applyNormalisation } from "../data/normalise.ts";
 import { MadError } from "../errors.ts";
+import { backendFailure } from "../backend/failure.ts";
 
 /** One scored sample. */
 export interface ScoredSample {
-  /** The image path as given (or below the folder given), or the CSV row index from 0. */
+  /** The image path as given (or below the folder given), or the table row index from 0. */
   id: string | number;
   score: number;
   anomaly: boolean;
@@ -294,10 +294,13 @@ class ScoringWorker {
   }
 }
 
-/** Scores every row of a CSV (a label column, if any, is ignored). */
+/**
+ * Scores every row of a table file: a CSV, ODDS `.mat` or ADBench `.npz` (labels, if any, are
+ * ignored).
+ */
 export function scoreTableFile(ckpt: Checkpoint, path: string): ScoredSample[] {
   const record = tableRecordFor(ckpt, path);
-  const table = readLabelledCsv(path, { requireLabel: false });
+  const { table } = readTableSource(path);
   if (record.columns && table.d !== record.columns.length) {
     throw new MadError(
       `${path}: has ${table.d} feature columns, the model was trained on ${record.columns.length} (${
@@ -308,12 +311,20 @@ export function scoreTableFile(ckpt: Checkpoint, path: string): ScoredSample[] {
   const normalised = applyNormalisation(table, record.normalisation!);
   const fitted = fittedFor(ckpt, datasetKey(record));
   const rows = Float32Array.from(normalised.values);
-  const { scores } = scoreKey(ckpt.params, ckpt.config.model, fitted, {
-    modality: "table",
-    table: record.name,
-    rows,
-    d: table.d,
-  });
+  let scores: Float32Array;
+  try {
+    ({ scores } = scoreKey(ckpt.params, ckpt.config.model, fitted, {
+      modality: "table",
+      table: record.name,
+      rows,
+      d: table.d,
+    }));
+  } catch (e) {
+    throw backendFailure(
+      e,
+      `${path}: scoring table ${record.name} (${table.n} rows x ${table.d} features)`,
+    );
+  }
   return [...scores].map((score, id) => ({
     id,
     score,

@@ -73,6 +73,7 @@ export const reconstruction: EvidenceComponent = {
     const groups = Math.max(1, Math.round(1 / Math.max(config.tableMaskRatio, 1 / d)));
     const recon = new Float32Array(n);
     return {
+      passes: groups,
       batch: ({ table, x, B, start }) => {
         let error = tf.zeros([B]);
         for (let gi = 0; gi < groups; gi++) {

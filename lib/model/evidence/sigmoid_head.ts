@@ -46,6 +46,7 @@ export const sigmoidHead: EvidenceComponent = {
     if (!heads) return null;
     const cls = new Float32Array(n);
     return {
+      passes: 1,
       batch: ({ table, x, start }) => {
         cls.set(forwardTable(params, config, table, x, null).clsLogits.dataSync(), start);
       },

@@ -129,6 +129,11 @@ export interface EvidenceWriter<Batch> {
   encoder?: "tap" | "full";
   /** Images: how many stem stages the component reads. */
   stemStages?: number;
+  /**
+   * Tables: encoder passes the component keeps alive per batch (their activations bound how many
+   * rows a batch may hold, see `tableBatchRows`).
+   */
+  passes?: number;
   /** Works on one batch (inside a tidy scope); writes into its own buffers or `evidence`. */
   batch?(batch: Batch, evidence: Evidence): void;
   /** Puts the finished evidence into `evidence` after the last batch. */

@@ -1,0 +1,90 @@
+/**
+ * ADBench-style NumPy `.npz` tables: a ZIP archive holding `X.npy` (rows x features) and
+ * `y.npy` (0 normal, 1 anomaly), read into a {@linkcode Table}.
+ *
+ * @module
+ */
+import { basename, extname } from "node:path";
+import { fileError, isNotFound } from "../errors.ts";
+import { type NpyArray, parseNpy } from "./npy.ts";
+import { zipEntries, zipEntryData } from "./zip.ts";
+import type { Table } from "./types.ts";
+
+/**
+ * Every array of an `.npz` archive, by name without `.npy` (entries that are not `.npy` files
+ * are skipped).
+ *
+ * @throws {MadError} `PATH: problem` when the file is missing, not a ZIP archive, or an array
+ * in it cannot be read (see {@linkcode parseNpy}).
+ */
+export function readNpz(path: string): Map<string, NpyArray> {
+  const bytes = readBytes(path);
+  const out = new Map<string, NpyArray>();
+  for (const entry of zipEntries(path, bytes).values()) {
+    if (!entry.name.endsWith(".npy")) continue;
+    const data = zipEntryData(path, bytes, entry);
+    out.set(entry.name.slice(0, -4), parseNpy(path, entry.name, data));
+  }
+  return out;
+}
+
+/**
+ * Reads an `.npz` with `X` (n x d) and `y` (n, or n x 1, values 0/1) into a Table with columns
+ * `f1..fd`, named after the file. Like the CSV reader, NaN and infinite features are refused.
+ *
+ * @throws {MadError} `PATH: problem` when the archive cannot be read, lacks `X.npy` or
+ * `y.npy`, `X` is not a non-empty matrix, the shapes disagree, a feature is NaN or infinite, or
+ * a label is not 0 or 1.
+ */
+export function readNpzTable(path: string): Table {
+  const arrays = readNpz(path);
+  const found = arrays.size === 0 ? "none" : [...arrays.keys()].map((k) => `${k}.npy`).join(", ");
+  const x = arrays.get("X");
+  const y = arrays.get("y");
+  if (!x) throw fileError(path, `no X.npy array in the archive (found: ${found})`);
+  if (!y) throw fileError(path, `no y.npy array in the archive (found: ${found})`);
+  if (x.shape.length !== 2) {
+    throw fileError(path, `X has shape (${x.shape.join(", ")}), expected rows x features`);
+  }
+  const [n, d] = x.shape;
+  if (n === 0 || d === 0) throw fileError(path, `X is empty (${n}x${d})`);
+  const yOk = (y.shape.length === 1 && y.shape[0] === n) ||
+    (y.shape.length === 2 && y.shape[0] === n && y.shape[1] === 1);
+  if (!yOk) {
+    throw fileError(path, `shape mismatch: X is ${n}x${d} but y has shape (${y.shape.join(", ")})`);
+  }
+  for (let i = 0; i < x.data.length; i++) {
+    const v = x.data[i];
+    if (!Number.isFinite(v)) {
+      throw fileError(
+        path,
+        `X row ${Math.floor(i / d) + 1}, column f${(i % d) + 1}: ${v} is not allowed`,
+      );
+    }
+  }
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = y.data[i];
+    if (v !== 0 && v !== 1) throw fileError(path, `y row ${i + 1} is ${v}, expected 0 or 1`);
+    labels[i] = v;
+  }
+  return {
+    name: basename(path, extname(path)),
+    source: path,
+    columns: Array.from({ length: d }, (_, j) => `f${j + 1}`),
+    n,
+    d,
+    values: x.data,
+    labels,
+  };
+}
+
+function readBytes(path: string): Uint8Array {
+  try {
+    return Deno.readFileSync(path);
+  } catch (e) {
+    if (isNotFound(e)) throw fileError(path, "file not found");
+    if (e instanceof Deno.errors.IsADirectory) throw fileError(path, "is a directory, not a file");
+    throw fileError(path, `cannot read file: ${e instanceof Error ? e.message : e}`);
+  }
+}
