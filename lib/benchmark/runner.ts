@@ -51,6 +51,10 @@ export interface BenchmarkOptions {
 
 /** One unit of work: a run file and how to make it. */
 interface Task {
+  /** Runs of a kind take alike long: the ETA is estimated per kind. */
+  kind: "baselines" | "model" | "joint";
+  /** Datasets a model trains on. */
+  datasets?: number;
   label: string;
   file: string;
   key: unknown;
@@ -95,11 +99,10 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
 
   // Which runs are finished already, so that the ETA counts only the ones left to do.
   const finished = await Promise.all(tasks.map((t) => readRun(t.file, t.key)));
-  let pending = finished.filter((r) => r === null).length;
+  const pending = new Set(tasks.filter((_, i) => finished[i] === null));
   const log = options.log ?? ((line: string) => console.error(line));
   const started = performance.now();
-  let freshSeconds = 0;
-  let fresh = 0;
+  const times: Record<Task["kind"], number[]> = { baselines: [], model: [], joint: [] };
   const runs: BenchmarkRun[] = [];
   for (const [i, task] of tasks.entries()) {
     const head = `[${i + 1}/${tasks.length}] ${task.label}`;
@@ -114,10 +117,9 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     await writeFileAtomic(task.file, JSON.stringify(run, null, 2) + "\n");
     runs.push(run);
     const seconds = (performance.now() - t0) / 1000;
-    freshSeconds += seconds;
-    fresh++;
-    pending--;
-    const eta = pending > 0 ? `, ETA ~${duration((freshSeconds / fresh) * pending)}` : "";
+    times[task.kind].push(seconds);
+    pending.delete(task);
+    const eta = pending.size > 0 ? `, ETA ~${duration(estimate(times, pending))}` : "";
     log(
       `${head}: ${duration(seconds)}${summaryOf(run)}; elapsed ` +
         `${duration((performance.now() - started) / 1000)}${eta}`,
@@ -141,6 +143,25 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
   );
   await writeFileAtomic(join(options.out, "report.html"), benchmarkHtml(summary));
   return summary;
+}
+
+/**
+ * Seconds the pending tasks will take: per task the mean time of the finished ones of its kind,
+ * or of all finished ones when none of its kind has finished (joint: the per-dataset models'
+ * times summed, as it trains on all of them).
+ */
+function estimate(times: Record<Task["kind"], number[]>, pending: Set<Task>): number {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const all = Object.values(times).flat();
+  let total = 0;
+  for (const task of pending) {
+    const own = times[task.kind];
+    if (own.length > 0) total += mean(own);
+    else if (task.kind === "joint" && times.model.length > 0) {
+      total += mean(times.model) * (task.datasets ?? 1);
+    } else total += mean(all);
+  }
+  return total;
 }
 
 /** `, AUROC 0.912` (per dataset) or `, mean AUROC 0.871` (joint), for the progress line. */
@@ -176,6 +197,7 @@ function baselineTask(
     ? { source: d.source, split, imageSize: config.model.imageSize }
     : { source: d.source, split };
   return {
+    kind: "baselines",
     label: `baselines ${d.name} seed ${seed}`,
     file: join(runsDir, `baselines_${fileSafe(id)}_seed${seed}.json`),
     key,
@@ -205,6 +227,8 @@ function modelTask(
     ? `joint model (${datasets.length} datasets) seed ${seed}`
     : `model ${datasets[0].name} seed ${seed}`;
   return {
+    kind: setting === "joint" ? "joint" : "model",
+    datasets: datasets.length,
     label,
     file: join(options.out, "runs", `${name}_seed${seed}.json`),
     key,
