@@ -14,8 +14,10 @@ import {
   type BenchmarkSummary,
   type MeanRow,
   type MeanStd,
+  type Metric,
   PROJECT,
   PROJECT_JOINT,
+  winnerOf,
 } from "./summary.ts";
 
 /** `1h 02m`, `3m 05s`, `12.3 s`. */
@@ -29,7 +31,6 @@ export function duration(seconds: number): string {
   return h > 0 ? `${h}h ${pad(m)}m` : `${m}m ${pad(s % 60)}s`;
 }
 
-type Metric = "auroc" | "aupr" | "f1_at_true_count";
 const METRIC_LABEL: Record<Metric, string> = {
   auroc: "AUROC",
   aupr: "AUPR",
@@ -41,18 +42,21 @@ export function meanLabel(row: MeanRow): string {
   return `mean (${row.group === "all" ? "all" : row.group}, ${row.datasets})`;
 }
 
-/** Rows of one metric: a row per dataset and mean row, a column per method, then the winner. */
+/**
+ * Rows of one metric: a row per dataset and mean row, a column per method, then the winner (the
+ * highest mean of that metric).
+ */
 export function benchmarkRows(summary: BenchmarkSummary, metric: Metric = "auroc"): TableRow[] {
   const rows: TableRow[] = summary.datasets.map((d) => {
     const row: TableRow = { name: d.name, data: d.modality };
     for (const m of summary.methods) row[m] = formatMeanStd(d.methods[m]?.[metric]);
-    row.winner = d.winner || "-";
+    row.winner = winnerOf(d.methods, summary.methods, metric) || "-";
     return row;
   });
   for (const mean of summary.means) {
     const row: TableRow = { name: meanLabel(mean), data: mean.group };
     for (const m of summary.methods) row[m] = formatMeanStd(mean.methods[m]?.[metric]);
-    row.winner = mean.winner || "-";
+    row.winner = winnerOf(mean.methods, summary.methods, metric) || "-";
     rows.push(row);
   }
   return rows;

@@ -102,6 +102,8 @@ export type JointMode = "both" | "only" | "none";
 export const JOINT_MODES: readonly JointMode[] = ["both", "only", "none"];
 
 const METRICS = ["auroc", "aupr", "f1_at_true_count"] as const;
+/** The metrics every method reports. */
+export type Metric = typeof METRICS[number];
 
 /** One result per (method, dataset id, seed) gathered from the runs. */
 interface Sample {
@@ -159,15 +161,16 @@ function methodSummary(samples: Sample[]): MethodSummary {
   return out;
 }
 
-/** The method with the highest mean AUROC (first in `order` on a tie). */
+/** The method with the highest mean of `metric`, AUROC by default (first in `order` on a tie). */
 export function winnerOf(
-  methods: Record<string, { auroc: MeanStd }>,
+  methods: Record<string, Partial<Record<Metric, MeanStd>>>,
   order: readonly string[],
+  metric: Metric = "auroc",
 ): string {
   let best = "";
   let value = -Infinity;
   for (const m of order) {
-    const v = methods[m]?.auroc.mean;
+    const v = methods[m]?.[metric]?.mean;
     if (v !== undefined && Number.isFinite(v) && v > value) [best, value] = [m, v];
   }
   return best;
