@@ -32,6 +32,7 @@ const TASK_SCRIPTS: Record<string, string> = (() => {
 const EXPECTED_TASKS = [
   "ablate",
   "bench",
+  "benchmark",
   "data",
   "demo",
   "eval",

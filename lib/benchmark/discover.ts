@@ -1,0 +1,158 @@
+/**
+ * What a benchmark runs on: every image category below an images folder (MVTec AD or course
+ * layout, see `discoverImageCategories`) and every table in a tables folder. A table is a file
+ * with one of {@linkcode TABLE_EXTENSIONS} or a split folder holding `train-set.csv` and
+ * `test-set.csv`; each is read once through the project's table loader (`readTableSource`), so
+ * whatever that loader accepts works here. A table it cannot read, one without both classes or
+ * one whose name is already taken is skipped with its reason rather than failing the run.
+ *
+ * @module
+ */
+import { basename, extname, join, resolve } from "node:path";
+import { discoverImageCategories } from "../data/images.ts";
+import { readTableSource } from "../train/datasets.ts";
+import { MadError } from "../errors.ts";
+
+/** File endings the tables folder is searched for (`.npz`: ADBench, once the loader reads it). */
+export const TABLE_EXTENSIONS: readonly string[] = [".csv", ".mat", ".npz", ".data"];
+
+/** One dataset of the benchmark. */
+export interface BenchmarkDataset {
+  /** The name evaluation reports it under (image category, or the table's name). */
+  name: string;
+  modality: "image" | "table";
+  /** Image category folder, or table file / split folder. */
+  source: string;
+  /** Rows or images: training normals as given, test samples and anomalies among them. */
+  size?: { train: number; test: number; anomalies: number };
+}
+
+/** A table left out, and why. */
+export interface SkippedDataset {
+  source: string;
+  reason: string;
+}
+
+/** What {@linkcode discoverBenchmark} found. */
+export interface BenchmarkData {
+  datasets: BenchmarkDataset[];
+  skipped: SkippedDataset[];
+}
+
+/** Key of a dataset in run files and summaries: `image:bottle`, `table:thyroid`. */
+export function datasetId(d: Pick<BenchmarkDataset, "modality" | "name">): string {
+  return `${d.modality}:${d.name}`;
+}
+
+/** The table candidates in a folder: files with a table ending, split folders; sorted by name. */
+export async function tableCandidates(dir: string): Promise<string[]> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch {
+    throw new MadError(`${dir}: tables folder not found`);
+  }
+  if (!info.isDirectory) throw new MadError(`${dir}: not a folder (give --tables a folder)`);
+  const out: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name.startsWith(".")) continue;
+    const path = join(dir, entry.name);
+    const stat = await Deno.stat(path).catch(() => null);
+    if (!stat) continue;
+    if (stat.isFile && TABLE_EXTENSIONS.includes(extname(entry.name).toLowerCase())) {
+      out.push(path);
+    } else if (
+      stat.isDirectory && await isFile(join(path, "train-set.csv")) &&
+      await isFile(join(path, "test-set.csv"))
+    ) out.push(path);
+  }
+  return out.sort();
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return (await Deno.stat(path).catch(() => null))?.isFile ?? false;
+}
+
+/** One table as the benchmark sees it, or the reason it cannot be benchmarked. */
+export function inspectTable(path: string): BenchmarkDataset | SkippedDataset {
+  let source: ReturnType<typeof readTableSource>;
+  try {
+    source = readTableSource(path);
+  } catch (e) {
+    const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    return { source: path, reason: message };
+  }
+  const labels = source.table.labels;
+  const anomalies = labels ? labels.reduce((a, l) => a + l, 0) : 0;
+  if (!labels || (source.trainOnly === source.table)) {
+    return { source: path, reason: "no label column: nothing to evaluate against" };
+  }
+  const normals = labels.length - anomalies;
+  if (anomalies === 0 || (source.protocol === "given" ? labels.length === anomalies : !normals)) {
+    return { source: path, reason: "needs both normal and anomalous rows" };
+  }
+  const train = source.protocol === "given" ? source.trainOnly!.n : normals;
+  return {
+    name: source.table.name,
+    modality: "table",
+    source: path,
+    size: { train, test: source.table.n, anomalies },
+  };
+}
+
+/**
+ * The datasets below `imagesDir` and in `tablesDir` (either may be left out, not both), image
+ * categories first. Image folders that hold no category are a one-line MadError, as in
+ * training; tables are checked one by one (see the module doc).
+ */
+export async function discoverBenchmark(
+  options: { imagesDir?: string; tablesDir?: string },
+): Promise<BenchmarkData> {
+  if (!options.imagesDir && !options.tablesDir) {
+    throw new MadError("benchmark: give --images DIR and/or --tables DIR", 2);
+  }
+  const datasets: BenchmarkDataset[] = [];
+  const skipped: SkippedDataset[] = [];
+  const taken = new Set<string>();
+  if (options.imagesDir) {
+    for (const c of await discoverImageCategories(options.imagesDir)) {
+      const d: BenchmarkDataset = {
+        name: c.category,
+        modality: "image",
+        source: c.root,
+        size: {
+          train: c.train.length,
+          test: c.test.length,
+          anomalies: c.test.filter((s) => s.label === 1).length,
+        },
+      };
+      if (taken.has(datasetId(d))) {
+        skipped.push({ source: c.root, reason: `image category '${d.name}' found twice` });
+        continue;
+      }
+      taken.add(datasetId(d));
+      datasets.push(d);
+    }
+  }
+  if (options.tablesDir) {
+    for (const path of await tableCandidates(options.tablesDir)) {
+      const found = inspectTable(resolve(path));
+      if (!("name" in found)) {
+        skipped.push(found);
+      } else if (taken.has(datasetId(found))) {
+        skipped.push({
+          source: found.source,
+          reason: `another table is named '${found.name}' (${basename(found.source)} left out)`,
+        });
+      } else {
+        taken.add(datasetId(found));
+        datasets.push(found);
+      }
+    }
+  }
+  if (datasets.length === 0) {
+    const why = skipped.map((s) => `${s.source}: ${s.reason}`).join("; ");
+    throw new MadError(`benchmark: no usable datasets found${why ? ` (${why})` : ""}`);
+  }
+  return { datasets, skipped };
+}

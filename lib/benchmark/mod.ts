@@ -1,0 +1,12 @@
+/**
+ * The benchmark suite behind `deno task benchmark`: dataset discovery (`discover.ts`), the
+ * in-project baselines (`baselines.ts`), the resumable runner (`runner.ts`), the summary
+ * (`summary.ts`) and its tables and HTML report (`report.ts`).
+ *
+ * @module
+ */
+export * from "./discover.ts";
+export * from "./baselines.ts";
+export * from "./runner.ts";
+export * from "./summary.ts";
+export * from "./report.ts";

@@ -1,0 +1,249 @@
+/**
+ * The benchmark summary as tables (terminal and HTML) and as a self-contained HTML report: the
+ * model against the baselines per dataset (AUROC, AUPR, F1 at the true count as mean ± std over
+ * seeds, the winner in bold), the mean rows, grouped bars per dataset, train and scoring times,
+ * pixel metrics where masks exist and the model's evidence shares.
+ *
+ * @module
+ */
+import { formatMeanStd } from "../report/ablation.ts";
+import type { PlotlyFigure } from "../report/figures.ts";
+import { escapeHtml, htmlReport, type ReportSection } from "../report/html.ts";
+import type { TableRow } from "../report/table.ts";
+import {
+  type BenchmarkSummary,
+  type MeanRow,
+  type MeanStd,
+  type Metric,
+  PROJECT,
+  PROJECT_JOINT,
+  winnerOf,
+} from "./summary.ts";
+
+/** `1h 02m`, `3m 05s`, `12.3 s`. */
+export function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "?";
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return h > 0 ? `${h}h ${pad(m)}m` : `${m}m ${pad(s % 60)}s`;
+}
+
+const METRIC_LABEL: Record<Metric, string> = {
+  auroc: "AUROC",
+  aupr: "AUPR",
+  f1_at_true_count: "F1 at the true count",
+};
+
+/** The label of a mean row. */
+export function meanLabel(row: MeanRow): string {
+  return `mean (${row.group === "all" ? "all" : row.group}, ${row.datasets})`;
+}
+
+/**
+ * Rows of one metric: a row per dataset and mean row, a column per method, then the winner (the
+ * highest mean of that metric).
+ */
+export function benchmarkRows(summary: BenchmarkSummary, metric: Metric = "auroc"): TableRow[] {
+  const rows: TableRow[] = summary.datasets.map((d) => {
+    const row: TableRow = { name: d.name, data: d.modality };
+    for (const m of summary.methods) row[m] = formatMeanStd(d.methods[m]?.[metric]);
+    row.winner = winnerOf(d.methods, summary.methods, metric) || "-";
+    return row;
+  });
+  for (const mean of summary.means) {
+    const row: TableRow = { name: meanLabel(mean), data: mean.group };
+    for (const m of summary.methods) row[m] = formatMeanStd(mean.methods[m]?.[metric]);
+    row.winner = winnerOf(mean.methods, summary.methods, metric) || "-";
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** Train and scoring seconds (mean over seeds) per dataset and method. */
+export function timeRows(summary: BenchmarkSummary): TableRow[] {
+  return summary.datasets.map((d) => {
+    const row: TableRow = { name: d.name };
+    for (const m of summary.methods) {
+      const s = d.methods[m];
+      row[`${m} train`] = s ? duration(s.train_seconds.mean) : "-";
+      row[`${m} score`] = s ? duration(s.score_seconds.mean) : "-";
+    }
+    return row;
+  });
+}
+
+const cell = (value: MeanStd | undefined) =>
+  value !== undefined && Number.isFinite(value.mean) ? value.mean : null;
+const err = (value: MeanStd | undefined) =>
+  value !== undefined && Number.isFinite(value.std) ? value.std : null;
+
+/** Grouped bars: a group per dataset (and mean row), a bar per method, ± one std. */
+export function comparisonFigure(
+  summary: BenchmarkSummary,
+  metric: Metric = "auroc",
+): PlotlyFigure {
+  const groups = [
+    ...summary.datasets.map((d) => ({ label: d.name, methods: d.methods })),
+    ...summary.means.map((m) => ({ label: meanLabel(m), methods: m.methods })),
+  ];
+  return {
+    data: summary.methods.map((m) => ({
+      type: "bar",
+      name: m,
+      x: groups.map((g) => g.label),
+      y: groups.map((g) => cell(g.methods[m]?.[metric])),
+      error_y: {
+        type: "data",
+        array: groups.map((g) => err(g.methods[m]?.[metric])),
+        visible: true,
+      },
+    })),
+    layout: {
+      template: "plotly_white",
+      margin: { l: 60, r: 20, t: 50, b: 120 },
+      title: { text: `Test ${METRIC_LABEL[metric]} per dataset (mean ± std over seeds)` },
+      barmode: "group",
+      xaxis: { tickangle: -30 },
+      yaxis: { title: { text: METRIC_LABEL[metric] }, range: [0, 1.05] },
+    },
+  };
+}
+
+/** Train (solid) and scoring (hatched) seconds per dataset and method, on a log axis. */
+export function timeFigure(summary: BenchmarkSummary): PlotlyFigure {
+  const names = summary.datasets.map((d) => d.name);
+  const traces = summary.methods.flatMap((m) =>
+    (["train_seconds", "score_seconds"] as const).map((what) => ({
+      type: "bar",
+      name: `${m} ${what === "train_seconds" ? "train" : "score"}`,
+      x: names,
+      y: summary.datasets.map((d) => cell(d.methods[m]?.[what])),
+      ...(what === "score_seconds" ? { marker: { pattern: { shape: "/" } } } : {}),
+    }))
+  );
+  return {
+    data: traces,
+    layout: {
+      template: "plotly_white",
+      margin: { l: 60, r: 20, t: 50, b: 120 },
+      title: {
+        text: "Seconds to train and to score per dataset (mean over seeds; joint: whole training)",
+      },
+      barmode: "group",
+      xaxis: { tickangle: -30 },
+      yaxis: { title: { text: "seconds" }, type: "log" },
+    },
+  };
+}
+
+/** An HTML table of rows, the winner column's method named in bold in its own cell. */
+function rowsTable(rows: TableRow[], bold?: (row: TableRow, column: string) => boolean): string {
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const td = (r: TableRow, c: string) => {
+    const text = escapeHtml(String(r[c] ?? ""));
+    return `<td>${bold?.(r, c) ? `<b>${text}</b>` : text}</td>`;
+  };
+  return `<table><thead><tr>${cols.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr>` +
+    `</thead><tbody>${
+      rows.map((r) => `<tr>${cols.map((c) => td(r, c)).join("")}</tr>`).join("")
+    }</tbody></table>`;
+}
+
+/** Pixel AUROC and PRO rows, for the image datasets that have masks. */
+function pixelRows(summary: BenchmarkSummary): TableRow[] {
+  return summary.datasets.filter((d) => Object.values(d.methods).some((m) => m.pixel_auroc))
+    .map((d) => {
+      const row: TableRow = { name: d.name };
+      for (const m of summary.methods) {
+        if (!d.methods[m]?.pixel_auroc) continue;
+        row[`${m} pixel AUROC`] = formatMeanStd(d.methods[m].pixel_auroc);
+        row[`${m} PRO`] = formatMeanStd(d.methods[m].pro);
+      }
+      return row;
+    });
+}
+
+/** The model's evidence components per dataset: share of the score and AUROC alone. */
+function componentRows(summary: BenchmarkSummary): TableRow[] {
+  return summary.datasets.flatMap((d) =>
+    [PROJECT, PROJECT_JOINT].flatMap((m) => {
+      const comps = d.methods[m]?.components;
+      if (!comps) return [];
+      return Object.entries(comps).sort(([, a], [, b]) => b.weight.mean - a.weight.mean)
+        .map(([name, c]) => ({
+          name: d.name,
+          model: m,
+          component: name,
+          share: formatMeanStd(c.weight),
+          "AUROC alone": formatMeanStd(c.auroc),
+        }));
+    })
+  );
+}
+
+/** The whole report as one HTML page (plotly.js embedded). */
+export function benchmarkHtml(summary: BenchmarkSummary): string {
+  const s = summary.settings;
+  const winnerBold = (row: TableRow, column: string) => row.winner === column;
+  const intro = [
+    `${summary.datasets.length} datasets`,
+    `${summary.seeds.length} seed${summary.seeds.length === 1 ? "" : "s"}`,
+    `${s.epochs} epochs${s.quick ? " (--quick)" : ""}`,
+    `models: ${
+      s.joint === "both"
+        ? "one per dataset and one joint"
+        : s.joint === "only"
+        ? "joint only"
+        : "one per dataset"
+    }`,
+  ].join(", ");
+  const sources = [s.images ? `images: ${s.images}` : "", s.tables ? `tables: ${s.tables}` : ""]
+    .filter(Boolean).join("; ");
+  const sections: ReportSection[] = [{
+    heading: "Setting",
+    html: `<p>${escapeHtml(intro)}. ${escapeHtml(sources)}.</p>` +
+      "<p>Tables: the half-normals protocol (train on a random half of the normals, test on the " +
+      "rest plus every anomaly; split folders as given); images: train/good vs test. Baselines " +
+      "run on the same splits: Isolation Forest (100 trees of 256 rows) and kNN (k = 5, mean " +
+      "distance) on z-scored table rows, raw-patch kNN (8x8 RGB patches, nearest training patch, " +
+      "image score the largest) on images. Values are mean ± std over seeds; the winner has the " +
+      "highest mean AUROC. Mean rows average over datasets per seed, for the methods that cover " +
+      "every dataset of the group.</p>" +
+      (summary.skipped.length
+        ? `<p>Skipped: ${
+          summary.skipped.map((k) => escapeHtml(`${k.source} (${k.reason})`)).join("; ")
+        }</p>`
+        : ""),
+  }];
+  for (const metric of ["auroc", "aupr", "f1_at_true_count"] as const) {
+    sections.push({
+      heading: `Test ${METRIC_LABEL[metric]}`,
+      html: rowsTable(benchmarkRows(summary, metric), winnerBold),
+      figure: comparisonFigure(summary, metric),
+    });
+  }
+  const pixel = pixelRows(summary);
+  if (pixel.length > 0) sections.push({ heading: "Pixel AUROC and PRO", html: rowsTable(pixel) });
+  sections.push({
+    heading: "Train and scoring time",
+    html: rowsTable(timeRows(summary)) +
+      (summary.joint
+        ? `<p>The joint model trained ${summary.joint.epochs} epochs on all datasets in ${
+          escapeHtml(duration(summary.joint.train_seconds.mean))
+        } per seed (± ${escapeHtml(duration(summary.joint.train_seconds.std))}).</p>`
+        : ""),
+    figure: timeFigure(summary),
+  });
+  const comps = componentRows(summary);
+  if (comps.length > 0) {
+    sections.push({
+      heading: "Evidence shares",
+      html: rowsTable(comps),
+      caption: "Each evidence component's share of the model's score and its test AUROC alone.",
+    });
+  }
+  return htmlReport({ title: "MADformer benchmark", sections });
+}

@@ -1,0 +1,303 @@
+/**
+ * The benchmark runner: for every seed, the baselines and one model per dataset, then one joint
+ * model over all datasets (as `joint` says), each run evaluated on the same test parts. Every run
+ * is a JSON file under `out/runs/`, written atomically when it is finished; a run whose file
+ * exists with the same key (config and sources) is reused, so a killed benchmark continues where
+ * it stopped. At the end `out/benchmark.json` (see `summary.ts`) and `out/report.html` are
+ * written.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { Config } from "../model/config.ts";
+import { train } from "../train/loop.ts";
+import { disposeCheckpoint, loadCheckpoint } from "../train/checkpoint.ts";
+import { evaluateCheckpoint } from "../train/evaluate.ts";
+import { evaluationJson } from "../train/results.ts";
+import { ImageCache } from "../data/image_cache.ts";
+import { writeFileAtomic } from "../cli.ts";
+import { MadError } from "../errors.ts";
+import { type BenchmarkData, type BenchmarkDataset, datasetId } from "./discover.ts";
+import { imageBaseline, tableBaselines, tableSplit } from "./baselines.ts";
+import {
+  type BaselineRun,
+  type BenchmarkRun,
+  type BenchmarkSummary,
+  type JointMode,
+  type ModelRun,
+  summarizeBenchmark,
+} from "./summary.ts";
+import { benchmarkHtml, duration } from "./report.ts";
+
+/** Options of {@linkcode runBenchmark}. */
+export interface BenchmarkOptions {
+  data: BenchmarkData;
+  /** Base config; seed k trains with `train.seed + k` (and splits with it). */
+  config: Config;
+  seeds: number;
+  out: string;
+  joint: JointMode;
+  /** Recorded in the summary. */
+  settings: { images?: string; tables?: string; quick: boolean };
+  /** Decoded-image cache folder shared by all runs (memory only when left out). */
+  cacheDir?: string;
+  /** Keep each run's checkpoints under `out/work/` (default: only its logs). */
+  keepCheckpoints?: boolean;
+  /** No training progress bars. */
+  quiet?: boolean;
+  /** Receives one line per run (reused or finished) with elapsed time and ETA. */
+  log?: (line: string) => void;
+}
+
+/** One unit of work: a run file and how to make it. */
+interface Task {
+  /** Runs of a kind take alike long: the ETA is estimated per kind. */
+  kind: "baselines" | "model" | "joint";
+  /** Datasets a model trains on. */
+  datasets?: number;
+  label: string;
+  file: string;
+  key: unknown;
+  run: () => Promise<BenchmarkRun>;
+}
+
+/** A file-name-safe form of a dataset id: `image:bottle` becomes `image-bottle`. */
+export function fileSafe(id: string): string {
+  return id.replace(":", "-").replace(/[^A-Za-z0-9._-]+/g, "_");
+}
+
+/** The config of seed index k. */
+export function seedConfig(base: Config, seed: number): Config {
+  const config = structuredClone(base);
+  config.train.seed = base.train.seed + seed;
+  return config;
+}
+
+/** Runs (or reuses) every run of the benchmark and writes the summary and the report. */
+export async function runBenchmark(options: BenchmarkOptions): Promise<BenchmarkSummary> {
+  if (!Number.isInteger(options.seeds) || options.seeds < 1) {
+    throw new MadError(`benchmark: --seeds must be a positive integer, got ${options.seeds}`, 2);
+  }
+  const { datasets } = options.data;
+  const runsDir = join(options.out, "runs");
+  await Deno.mkdir(runsDir, { recursive: true });
+  const cache = new ImageCache(options.cacheDir);
+  const seeds = Array.from({ length: options.seeds }, (_, k) => k);
+  const tasks: Task[] = [];
+  for (const seed of seeds) {
+    const config = seedConfig(options.config, seed);
+    for (const d of datasets) {
+      tasks.push(baselineTask(d, seed, config, runsDir, cache));
+      if (options.joint !== "only") {
+        tasks.push(modelTask("per-dataset", [d], seed, config, options, cache));
+      }
+    }
+    if (options.joint !== "none") {
+      tasks.push(modelTask("joint", datasets, seed, config, options, cache));
+    }
+  }
+
+  // Which runs are finished already, so that the ETA counts only the ones left to do.
+  const finished = await Promise.all(tasks.map((t) => readRun(t.file, t.key)));
+  const pending = new Set(tasks.filter((_, i) => finished[i] === null));
+  const log = options.log ?? ((line: string) => console.error(line));
+  const started = performance.now();
+  const times: Record<Task["kind"], number[]> = { baselines: [], model: [], joint: [] };
+  const runs: BenchmarkRun[] = [];
+  for (const [i, task] of tasks.entries()) {
+    const head = `[${i + 1}/${tasks.length}] ${task.label}`;
+    const previous = finished[i];
+    if (previous) {
+      runs.push(previous);
+      log(`${head}: reused ${task.file}`);
+      continue;
+    }
+    const t0 = performance.now();
+    const run = await task.run();
+    await writeFileAtomic(task.file, JSON.stringify(run, null, 2) + "\n");
+    runs.push(run);
+    const seconds = (performance.now() - t0) / 1000;
+    times[task.kind].push(seconds);
+    pending.delete(task);
+    const eta = pending.size > 0 ? `, ETA ~${duration(estimate(times, pending))}` : "";
+    log(
+      `${head}: ${duration(seconds)}${summaryOf(run)}; elapsed ` +
+        `${duration((performance.now() - started) / 1000)}${eta}`,
+    );
+  }
+
+  const summary = summarizeBenchmark(runs, datasets, {
+    settings: {
+      ...options.settings,
+      seeds: options.seeds,
+      joint: options.joint,
+      epochs: options.config.train.epochs,
+    },
+    config: options.config,
+    seeds,
+    skipped: options.data.skipped,
+  });
+  await writeFileAtomic(
+    join(options.out, "benchmark.json"),
+    JSON.stringify(summary, null, 2) + "\n",
+  );
+  await writeFileAtomic(join(options.out, "report.html"), benchmarkHtml(summary));
+  return summary;
+}
+
+/**
+ * Seconds the pending tasks will take: per task the mean time of the finished ones of its kind,
+ * or of all finished ones when none of its kind has finished (joint: the per-dataset models'
+ * times summed, as it trains on all of them).
+ */
+function estimate(times: Record<Task["kind"], number[]>, pending: Set<Task>): number {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const all = Object.values(times).flat();
+  let total = 0;
+  for (const task of pending) {
+    const own = times[task.kind];
+    if (own.length > 0) total += mean(own);
+    else if (task.kind === "joint" && times.model.length > 0) {
+      total += mean(times.model) * (task.datasets ?? 1);
+    } else total += mean(all);
+  }
+  return total;
+}
+
+/** `, AUROC 0.912` (per dataset) or `, mean AUROC 0.871` (joint), for the progress line. */
+function summaryOf(run: BenchmarkRun): string {
+  const aurocs = run.kind === "model"
+    ? run.evaluations.map((e) => e.entry.auroc)
+    : run.results.map((r) => r.entry.auroc);
+  if (run.kind === "baselines") {
+    return `, AUROC ${
+      run.results.map((r) => `${r.method} ${r.entry.auroc.toFixed(3)}`).join(", ")
+    }`;
+  }
+  const mean = aurocs.reduce((a, b) => a + b, 0) / Math.max(aurocs.length, 1);
+  return `, ${aurocs.length > 1 ? "mean " : ""}AUROC ${mean.toFixed(3)}`;
+}
+
+function baselineTask(
+  d: BenchmarkDataset,
+  seed: number,
+  config: Config,
+  runsDir: string,
+  cache: ImageCache,
+): Task {
+  const id = datasetId(d);
+  const split = d.modality === "table"
+    ? tableSplit(d.source, config.train.seed, config.train.valShare)
+    : {
+      protocol: "half-normals" as const,
+      seed: config.train.seed,
+      valShare: config.train.valShare,
+    };
+  const key: BaselineRun["key"] = d.modality === "image"
+    ? { source: d.source, split, imageSize: config.model.imageSize }
+    : { source: d.source, split };
+  return {
+    kind: "baselines",
+    label: `baselines ${d.name} seed ${seed}`,
+    file: join(runsDir, `baselines_${fileSafe(id)}_seed${seed}.json`),
+    key,
+    run: async () => ({
+      kind: "baselines",
+      seed,
+      id,
+      key,
+      results: d.modality === "table"
+        ? tableBaselines(d.source, d.name, split)
+        : [await imageBaseline(d.source, d.name, split, config.model.imageSize, cache)],
+    }),
+  };
+}
+
+function modelTask(
+  setting: ModelRun["setting"],
+  datasets: BenchmarkDataset[],
+  seed: number,
+  config: Config,
+  options: BenchmarkOptions,
+  cache: ImageCache,
+): Task {
+  const name = setting === "joint" ? "joint" : `model_${fileSafe(datasetId(datasets[0]))}`;
+  const key: ModelRun["key"] = { config, sources: datasets.map((d) => d.source) };
+  const label = setting === "joint"
+    ? `joint model (${datasets.length} datasets) seed ${seed}`
+    : `model ${datasets[0].name} seed ${seed}`;
+  return {
+    kind: setting === "joint" ? "joint" : "model",
+    datasets: datasets.length,
+    label,
+    file: join(options.out, "runs", `${name}_seed${seed}.json`),
+    key,
+    run: async () => {
+      const runDir = join(options.out, "work", `${name}_seed${seed}`);
+      // What a killed run left behind (checkpoints, a stale lock) is not resumed: run afresh.
+      await Deno.remove(runDir, { recursive: true }).catch(() => {});
+      const started = performance.now();
+      const trained = await train({
+        config,
+        imageDirs: datasets.filter((d) => d.modality === "image").map((d) => d.source),
+        tablePaths: datasets.filter((d) => d.modality === "table").map((d) => d.source),
+        out: runDir,
+        cacheDir: options.cacheDir,
+        quiet: options.quiet ?? false,
+      });
+      const trainSeconds = (performance.now() - started) / 1000;
+      const ckpt = await loadCheckpoint(trained.best);
+      const evaluations: ModelRun["evaluations"] = [];
+      try {
+        for (const d of datasets) {
+          const t0 = performance.now();
+          const [entry] = evaluationJson(
+            await evaluateCheckpoint(ckpt, {
+              cache,
+              imageDirs: d.modality === "image" ? [d.source] : [],
+              tablePaths: d.modality === "table" ? [d.source] : [],
+            }),
+          ).datasets.filter((e) => e.name === d.name && e.modality === d.modality);
+          if (!entry) throw new MadError(`${d.source}: evaluation did not report '${d.name}'`);
+          evaluations.push({
+            id: datasetId(d),
+            scoreSeconds: (performance.now() - t0) / 1000,
+            entry,
+          });
+        }
+      } finally {
+        disposeCheckpoint(ckpt);
+      }
+      if (!options.keepCheckpoints) {
+        for (const path of [trained.best, trained.last]) await Deno.remove(path).catch(() => {});
+      }
+      return {
+        kind: "model",
+        setting,
+        seed,
+        key,
+        train: {
+          seconds: trainSeconds,
+          epochs: trained.epochs,
+          bestEpoch: trained.bestEpoch,
+          bestValAuroc: trained.bestMetric,
+        },
+        evaluations,
+      };
+    },
+  };
+}
+
+/** A finished run file with the same key, or null (missing, unreadable or made otherwise). */
+async function readRun(path: string, key: unknown): Promise<BenchmarkRun | null> {
+  try {
+    const run = JSON.parse(await Deno.readTextFile(path)) as BenchmarkRun;
+    if (JSON.stringify(run.key) !== JSON.stringify(key)) return null;
+    const ok = run.kind === "model"
+      ? Array.isArray(run.evaluations)
+      : run.kind === "baselines" && Array.isArray(run.results);
+    return ok ? run : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * `deno task benchmark` (`--help` lists the flags): runs MADformer and the in-project baselines
+ * on every image category in `--images` and every table in `--tables` for several seeds, one
+ * model per dataset and one joint model for all, and writes `OUT/benchmark.json` and the
+ * self-contained `OUT/report.html`. Finished runs (`OUT/runs/*.json`) are reused, so a killed
+ * benchmark continues where it stopped when run again. See lib/benchmark/.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { runMain } from "../lib/cli.ts";
+import { defineCommand, helpText, numberFlag, parseFlags, usageError } from "../lib/flags.ts";
+import { MadError } from "../lib/errors.ts";
+import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
+import { DEFAULT_CONFIG, loadConfigFile, mergeConfig } from "../lib/model/config.ts";
+import {
+  benchmarkRows,
+  discoverBenchmark,
+  JOINT_MODES,
+  type JointMode,
+  runBenchmark,
+  TABLE_EXTENSIONS,
+} from "../lib/benchmark/mod.ts";
+import { metricsTable } from "../lib/report/table.ts";
+
+/** Epochs of a `--quick` run. */
+export const QUICK_EPOCHS = 2;
+
+/** The command's flags, help and examples. */
+export const COMMAND = defineCommand({
+  name: "deno task benchmark",
+  summary: "runs MADformer and the baselines (Isolation Forest, kNN, raw-patch kNN) on every " +
+    "image category and table in the given folders for N seeds, one model per dataset and one " +
+    "joint model for all, on the same splits, and writes OUT/benchmark.json and OUT/report.html. " +
+    "Finished runs in OUT/runs/ are reused: rerun the same command after a stop to continue.",
+  flags: {
+    images: {
+      type: "string",
+      value: "DIR",
+      description: "folder of image categories (MVTec AD or course layout), or one category",
+      defaultText: "none",
+    },
+    tables: {
+      type: "string",
+      value: "DIR",
+      description: `folder of tables (${TABLE_EXTENSIONS.join(", ")} files, or split folders ` +
+        "with train-set.csv and test-set.csv)",
+      defaultText: "none",
+    },
+    seeds: { type: "string", default: "3", value: "N", description: "seeds per run (0 to N-1)" },
+    out: {
+      type: "string",
+      default: "results/benchmark",
+      value: "DIR",
+      description: "folder for the runs, benchmark.json and report.html",
+    },
+    joint: {
+      type: "string",
+      default: "both",
+      value: "MODE",
+      description: "both: one model per dataset and one joint model for all; only: the joint " +
+        "model alone; none: per-dataset models alone",
+    },
+    quick: {
+      type: "boolean",
+      default: false,
+      description: `a smoke run: ${QUICK_EPOCHS} epochs per model`,
+    },
+    epochs: {
+      type: "string",
+      value: "N",
+      description: "epochs per model",
+      defaultText: `the config's, ${DEFAULT_CONFIG.train.epochs} (--quick: ${QUICK_EPOCHS})`,
+    },
+    config: {
+      type: "string",
+      value: "FILE.json",
+      description: 'config overrides, {"model": {...}, "train": {...}} (see lib/model/config.ts)',
+      defaultText: "the built-in config",
+    },
+    cache: {
+      type: "string",
+      default: join("data", ".cache", "images"),
+      value: "DIR",
+      description: "decoded-image cache folder",
+    },
+    "keep-checkpoints": {
+      type: "boolean",
+      default: false,
+      description: "keep each run's checkpoints under OUT/work/ (else only its logs)",
+    },
+    backend: BACKEND_FLAG,
+    quiet: { type: "boolean", default: false, description: "no training progress bars" },
+  },
+  notes: [
+    "Tables run under the half-normals protocol (split folders as given); one line per run " +
+    "shows its time, the elapsed time and an ETA.",
+  ],
+  examples: [
+    "deno task benchmark --images data/images --tables data/tables",
+    "deno task benchmark --images data/images --seeds 1 --quick --joint none --out /tmp/bench",
+  ],
+});
+
+async function main(): Promise<void> {
+  const flags = parseFlags(Deno.args, COMMAND);
+  if (flags.help) return console.log(helpText(COMMAND));
+  const seeds = numberFlag("seeds", flags.seeds)!;
+  if (!Number.isInteger(seeds) || seeds < 1) {
+    throw new MadError(`--seeds must be a positive integer, got ${flags.seeds}`, 2);
+  }
+  const joint = flags.joint as JointMode;
+  if (!JOINT_MODES.includes(joint)) {
+    throw usageError(COMMAND, `--joint must be one of ${JOINT_MODES.join(", ")}, got '${joint}'`);
+  }
+  if (!flags.images && !flags.tables) {
+    throw usageError(COMMAND, "give --images DIR and/or --tables DIR");
+  }
+  const base = flags.config ? await loadConfigFile(flags.config) : DEFAULT_CONFIG;
+  const epochs = numberFlag("epochs", flags.epochs) ?? (flags.quick ? QUICK_EPOCHS : undefined);
+  if (epochs !== undefined && (!Number.isInteger(epochs) || epochs < 1)) {
+    throw new MadError(`--epochs must be a positive integer, got ${flags.epochs}`, 2);
+  }
+  const config = mergeConfig(base, epochs ? { train: { epochs } } : {}, "command-line flags");
+  const data = await discoverBenchmark({ imagesDir: flags.images, tablesDir: flags.tables });
+  for (const s of data.skipped) console.error(`skipped ${s.source}: ${s.reason}`);
+  await useBackend(flags.backend as BackendName);
+  const runsPerSeed = data.datasets.length * (joint === "only" ? 1 : 2) +
+    (joint === "none" ? 0 : 1);
+  console.error(
+    `benchmark: ${data.datasets.map((d) => d.name).join(", ")}; ${seeds} seed(s) x ` +
+      `${runsPerSeed} runs, ${config.train.epochs} epochs per model, into ${flags.out}/`,
+  );
+  // A stop leaves every finished run in OUT/runs/; say how to continue.
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(name, () => {
+      console.error(`\n${name}: stopped; run the same command again to continue`);
+      Deno.exit(name === "SIGINT" ? 130 : 143);
+    });
+  }
+  const started = performance.now();
+  const summary = await runBenchmark({
+    data,
+    config,
+    seeds,
+    out: flags.out,
+    joint,
+    settings: { images: flags.images, tables: flags.tables, quick: flags.quick },
+    cacheDir: flags.cache,
+    keepCheckpoints: flags["keep-checkpoints"],
+    quiet: flags.quiet,
+  });
+  console.log(metricsTable(benchmarkRows(summary)));
+  console.log(
+    `done in ${((performance.now() - started) / 1000).toFixed(0)} s: ` +
+      `${join(flags.out, "benchmark.json")}, ${join(flags.out, "report.html")}`,
+  );
+  Deno.exit(0);
+}
+
+if (import.meta.main) await runMain(main);
