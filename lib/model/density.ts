@@ -7,6 +7,7 @@
  * @module
  */
 import type { MemoryBank } from "./knn.ts";
+import { span } from "../bench/profile.ts";
 
 /** Silverman's rule-of-thumb bandwidth for n values of standard deviation `std`. */
 export function silvermanBandwidth(std: number, n: number): number {
@@ -18,6 +19,10 @@ export function silvermanBandwidth(std: number, n: number): number {
  * row, -Σ_j log p_j(x_j), p_j the feature's kernel density estimate. Returns [q].
  */
 export function marginalDensityScores(bank: MemoryBank, queries: Float32Array): Float32Array {
+  return span("dens: score", () => exactDensityScores(bank, queries));
+}
+
+function exactDensityScores(bank: MemoryBank, queries: Float32Array): Float32Array {
   const { dim, rows } = bank;
   const q = queries.length / dim;
   const out = new Float32Array(q);

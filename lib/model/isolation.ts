@@ -12,6 +12,7 @@
  */
 import { Rng } from "../rng.ts";
 import type { MemoryBank } from "./knn.ts";
+import { span } from "../bench/profile.ts";
 
 /** How a forest is grown: its number of trees and the rows each tree is grown from. */
 export interface ForestShape {
@@ -147,6 +148,10 @@ function randomSplit(
  * rows isolated near the root. Returns [q].
  */
 export function isolationScores(forest: IsolationForest, queries: Float32Array): Float32Array {
+  return span("iso: score", () => forestScores(forest, queries));
+}
+
+function forestScores(forest: IsolationForest, queries: Float32Array): Float32Array {
   const { dim, trees, norm } = forest;
   const q = queries.length / dim;
   // One tree at a time over every row: its few nodes stay in cache while the rows stream past.
@@ -177,7 +182,7 @@ export function forestOf(bank: MemoryBank, shape: ForestShape = CLASSIC_FOREST):
   const key = `${shape.trees}x${shape.sample}`;
   let forest = byShape.get(key);
   if (!forest) {
-    forest = growForest(bank, shape);
+    forest = span("iso: grow", () => growForest(bank, shape));
     byShape.set(key, forest);
   }
   return forest;

@@ -13,6 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../rng.ts";
 import { matMul2d, readTidy } from "./ops.ts";
 import { rowMin } from "../backend/row_min.ts";
+import { span } from "../bench/profile.ts";
 
 /**
  * A memory bank: `rows` normal feature vectors of width `dim`, stored transposed. With a
@@ -83,7 +84,8 @@ export function buildBank(
     const pool = n > CORESET_POOL
       ? rng.shuffle(keep).slice(0, CORESET_POOL).sort((a, b) => a - b)
       : keep;
-    keep = greedyCoreset(features, dim, pool, limit, rng).sort((a, b) => a - b);
+    keep = span("bank: coreset", () => greedyCoreset(features, dim, pool, limit, rng))
+      .sort((a, b) => a - b);
   }
   const rows = keep.length;
   const width = options.projection ?? 0;
@@ -423,6 +425,15 @@ export function knnDistances(
   bank: MemoryBank,
   queries: Float32Array,
   k = 1,
+  exclude?: Exclusion,
+): Float32Array {
+  return span(`knn: distances (${bank.dim} wide)`, () => knnScores(bank, queries, k, exclude));
+}
+
+function knnScores(
+  bank: MemoryBank,
+  queries: Float32Array,
+  k: number,
   exclude?: Exclusion,
 ): Float32Array {
   const q = queries.length / bank.dim;

@@ -30,6 +30,7 @@ import type { MemoryBank } from "./knn.ts";
 import { auroc } from "../metrics/ranking.ts";
 import { validationImageAnomalies } from "../data/anomalies.ts";
 import { thresholdFromNormals } from "../metrics/threshold.ts";
+import { span } from "../bench/profile.ts";
 
 /** Samples of one dataset: images (RGB float arrays) or normalised table rows. */
 export type Samples =
@@ -44,7 +45,10 @@ function evidenceOf(
 ): Evidence {
   return samples.modality === "image"
     ? imageEvidence(params, config, samples.images, options)
-    : tableEvidence(params, config, samples.table, samples.rows, samples.d, options);
+    : span(
+      "table: token forward",
+      () => tableEvidence(params, config, samples.table, samples.rows, samples.d, options),
+    );
 }
 
 /** A fitted dataset scorer: what checkpoints keep per dataset. */
@@ -92,11 +96,17 @@ export function fitKey(
   seed: number,
   built: Record<string, MemoryBank> = {},
 ): { fitted: FittedKey; report: FitReport } {
-  const banks = fitBanks(params, config, train, seed, built);
+  const banks = span("fit: banks", () => fitBanks(params, config, train, seed, built));
   const components = activeComponents(config, valNormals.modality);
-  const normals = fullEvidence(params, config, valNormals, banks);
-  const anomalies = fullEvidence(params, config, valAnomalies, banks);
-  const best = fitScoring(normals, anomalies, components, config, valNormals.modality);
+  const normals = span("fit: val normals", () => fullEvidence(params, config, valNormals, banks));
+  const anomalies = span(
+    "fit: val anomalies",
+    () => fullEvidence(params, config, valAnomalies, banks),
+  );
+  const best = span(
+    "fit: combination",
+    () => fitScoring(normals, anomalies, components, config, valNormals.modality),
+  );
   return { fitted: { banks, stats: best.stats }, report: best.report };
 }
 

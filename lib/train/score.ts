@@ -15,6 +15,7 @@ import type { ImageCache } from "../data/image_cache.ts";
 import { readLabelledCsv } from "../data/table.ts";
 import { applyNormalisation } from "../data/normalise.ts";
 import { MadError } from "../errors.ts";
+import { span } from "../bench/profile.ts";
 
 /** One scored sample. */
 export interface ScoredSample {
@@ -297,7 +298,7 @@ class ScoringWorker {
 /** Scores every row of a CSV (a label column, if any, is ignored). */
 export function scoreTableFile(ckpt: Checkpoint, path: string): ScoredSample[] {
   const record = tableRecordFor(ckpt, path);
-  const table = readLabelledCsv(path, { requireLabel: false });
+  const table = span("score: read csv", () => readLabelledCsv(path, { requireLabel: false }));
   if (record.columns && table.d !== record.columns.length) {
     throw new MadError(
       `${path}: has ${table.d} feature columns, the model was trained on ${record.columns.length} (${
@@ -308,12 +309,16 @@ export function scoreTableFile(ckpt: Checkpoint, path: string): ScoredSample[] {
   const normalised = applyNormalisation(table, record.normalisation!);
   const fitted = fittedFor(ckpt, datasetKey(record));
   const rows = Float32Array.from(normalised.values);
-  const { scores } = scoreKey(ckpt.params, ckpt.config.model, fitted, {
-    modality: "table",
-    table: record.name,
-    rows,
-    d: table.d,
-  });
+  const { scores } = span(
+    "score: scoreKey",
+    () =>
+      scoreKey(ckpt.params, ckpt.config.model, fitted, {
+        modality: "table",
+        table: record.name,
+        rows,
+        d: table.d,
+      }),
+  );
   return [...scores].map((score, id) => ({
     id,
     score,
