@@ -427,7 +427,180 @@ export function knnDistances(
   k = 1,
   exclude?: Exclusion,
 ): Float32Array {
+  if (!exclude && !bank.projection) {
+    const lines = lineBlocksOf(bank);
+    if (lines) return span(`knn: on lines (${lines.blocks})`, () => lineKnn(lines, queries, k));
+  }
   return span(`knn: distances (${bank.dim} wide)`, () => knnScores(bank, queries, k, exclude));
+}
+
+/**
+ * A bank whose rows lie on one line in each of `blocks` equal blocks of their width: the
+ * feature tokens of a table (token j = value_j * a_j + b_j, `width` values each). The distance
+ * between two such rows is the distance between their positions along the lines, a vector of
+ * `blocks` numbers, so kNN over 6 features of 128-wide tokens needs 6 numbers a row, not 768.
+ * A query off the lines adds its squared distance to them (the bank's rows have none), so the
+ * distances are those of the whole rows for any query, up to rounding.
+ */
+export interface LineBlocks {
+  blocks: number;
+  /** Values per block. */
+  width: number;
+  /** A point of each block's line (the bank's mean) [dim]. */
+  origin: Float64Array;
+  /** Unit direction of each block's line [dim]. */
+  direction: Float64Array;
+  /** Positions of the bank's rows along the lines, row-major [rows, blocks]. */
+  coords: Float64Array;
+  rows: number;
+}
+
+/**
+ * Off-line share allowed of a block's squared spread (float32 rounding of tokens leaves about
+ * 1e-13 of it).
+ */
+const LINE_TOLERANCE = 1e-8;
+
+const lineForms = new WeakMap<MemoryBank, LineBlocks | null>();
+
+/**
+ * The bank's rows as positions on per-block lines, when they lie on such lines for some split of
+ * their width into equal blocks (the fewest blocks that fit, at most a quarter of the width);
+ * null otherwise. Made on first use and kept as long as the bank.
+ */
+export function lineBlocksOf(bank: MemoryBank): LineBlocks | null {
+  if (lineForms.has(bank)) return lineForms.get(bank)!;
+  let found: LineBlocks | null = null;
+  if (!bank.projection && bank.rows >= 2) {
+    for (let blocks = 1; blocks * 4 <= bank.dim && !found; blocks++) {
+      if (bank.dim % blocks === 0) found = fitLines(bank, blocks);
+    }
+  }
+  lineForms.set(bank, found);
+  return found;
+}
+
+function fitLines(bank: MemoryBank, blocks: number): LineBlocks | null {
+  const { dim, rows, transposed } = bank;
+  const width = dim / blocks;
+  const origin = new Float64Array(dim);
+  const direction = new Float64Array(dim);
+  const coords = new Float64Array(rows * blocks);
+  const centred = new Float64Array(rows * width);
+  for (let b = 0; b < blocks; b++) {
+    // Centre the block, then take its line through the row farthest from the centre.
+    for (let c = 0; c < width; c++) {
+      const col = transposed.subarray((b * width + c) * rows, (b * width + c + 1) * rows);
+      let mean = 0;
+      for (let r = 0; r < rows; r++) mean += col[r];
+      mean /= rows;
+      origin[b * width + c] = mean;
+      for (let r = 0; r < rows; r++) centred[r * width + c] = col[r] - mean;
+    }
+    let far = 0;
+    let farRow = 0;
+    const norms = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let sq = 0;
+      for (let c = 0; c < width; c++) sq += centred[r * width + c] ** 2;
+      norms[r] = sq;
+      if (sq > far) {
+        far = sq;
+        farRow = r;
+      }
+    }
+    const u = direction.subarray(b * width, (b + 1) * width);
+    if (far > 0) {
+      for (let c = 0; c < width; c++) u[c] = centred[farRow * width + c] / Math.sqrt(far);
+    }
+    for (let r = 0; r < rows; r++) {
+      let dot = 0;
+      for (let c = 0; c < width; c++) dot += centred[r * width + c] * u[c];
+      if (norms[r] - dot * dot > LINE_TOLERANCE * far) return null;
+      coords[r * blocks + b] = dot;
+    }
+  }
+  return { blocks, width, origin, direction, coords, rows };
+}
+
+/** Queries [q, dim] on lines: their positions [q, blocks] and squared distances off the lines. */
+function positionsOnLines(
+  lines: LineBlocks,
+  queries: Float32Array,
+): { coords: Float64Array; off: Float64Array } {
+  const { blocks, width, origin, direction } = lines;
+  const dim = blocks * width;
+  const q = queries.length / dim;
+  const coords = new Float64Array(q * blocks);
+  const off = new Float64Array(q);
+  for (let i = 0; i < q; i++) {
+    let rest = 0;
+    for (let b = 0; b < blocks; b++) {
+      let dot = 0;
+      let sq = 0;
+      for (let c = b * width, end = c + width; c < end; c++) {
+        const v = queries[i * dim + c] - origin[c];
+        dot += v * direction[c];
+        sq += v * v;
+      }
+      coords[i * blocks + b] = dot;
+      rest += Math.max(0, sq - dot * dot);
+    }
+    off[i] = rest;
+  }
+  return { coords, off };
+}
+
+/** Positions compared in one JS loop up to this many blocks; wider ones go through the product. */
+const LOOP_BLOCKS = 16;
+
+/** Mean distance of each query to its k nearest bank rows, compared along the bank's lines. */
+function lineKnn(lines: LineBlocks, queries: Float32Array, k: number): Float32Array {
+  const { blocks, rows } = lines;
+  const { coords, off } = positionsOnLines(lines, queries);
+  const q = off.length;
+  if (blocks > LOOP_BLOCKS) {
+    // Positions plus one column for the distance off the lines (0 for every bank row).
+    const transposed = new Float32Array((blocks + 1) * rows);
+    for (let r = 0; r < rows; r++) {
+      for (let b = 0; b < blocks; b++) transposed[b * rows + r] = lines.coords[r * blocks + b];
+    }
+    const reduced = new Float32Array(q * (blocks + 1));
+    for (let i = 0; i < q; i++) {
+      for (let b = 0; b < blocks; b++) reduced[i * (blocks + 1) + b] = coords[i * blocks + b];
+      reduced[i * (blocks + 1) + blocks] = Math.sqrt(off[i]);
+    }
+    return knnScores({ dim: blocks + 1, rows, transposed }, reduced, k);
+  }
+  const kept = Math.min(k, rows);
+  const best = new Float64Array(kept);
+  const bank = lines.coords;
+  const out = new Float32Array(q);
+  for (let i = 0; i < q; i++) {
+    best.fill(Infinity);
+    let worst = Infinity;
+    const at = i * blocks;
+    for (let r = 0, row = 0; r < rows; r++, row += blocks) {
+      let sq = 0;
+      for (let b = 0; b < blocks && sq < worst; b++) {
+        const d = coords[at + b] - bank[row + b];
+        sq += d * d;
+      }
+      if (sq >= worst) continue;
+      // Insert into the sorted k best.
+      let p = kept - 1;
+      while (p > 0 && best[p - 1] > sq) {
+        best[p] = best[p - 1];
+        p--;
+      }
+      best[p] = sq;
+      worst = best[kept - 1];
+    }
+    let sum = 0;
+    for (let p = 0; p < kept; p++) sum += Math.sqrt(best[p] + off[i]);
+    out[i] = sum / kept;
+  }
+  return out;
 }
 
 function knnScores(
