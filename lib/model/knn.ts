@@ -551,54 +551,76 @@ function positionsOnLines(
   return { coords, off };
 }
 
-/** Positions compared in one JS loop up to this many blocks; wider ones go through the product. */
-const LOOP_BLOCKS = 16;
-
-/** Mean distance of each query to its k nearest bank rows, compared along the bank's lines. */
+/**
+ * Mean distance of each query to its k nearest bank rows, compared along the bank's lines: per
+ * block of queries, one product [queries, blocks + 1] x [blocks + 1, rows] gives every squared
+ * distance up to the query's own norm (as {@linkcode knnBlock} does), a scan keeps the k
+ * smallest, and their distances are taken again exactly in float64.
+ */
 function lineKnn(lines: LineBlocks, queries: Float32Array, k: number): Float32Array {
   const { blocks, rows } = lines;
+  const bankCoords = lines.coords;
   const { coords, off } = positionsOnLines(lines, queries);
   const q = off.length;
-  if (blocks > LOOP_BLOCKS) {
-    // Positions plus one column for the distance off the lines (0 for every bank row).
-    const transposed = new Float32Array((blocks + 1) * rows);
-    for (let r = 0; r < rows; r++) {
-      for (let b = 0; b < blocks; b++) transposed[b * rows + r] = lines.coords[r * blocks + b];
+  const width = blocks + 1;
+  const prepared = new Float32Array(width * rows);
+  for (let r = 0; r < rows; r++) {
+    let sq = 0;
+    for (let b = 0; b < blocks; b++) {
+      const v = bankCoords[r * blocks + b];
+      prepared[b * rows + r] = -2 * v;
+      sq += v * v;
     }
-    const reduced = new Float32Array(q * (blocks + 1));
-    for (let i = 0; i < q; i++) {
-      for (let b = 0; b < blocks; b++) reduced[i * (blocks + 1) + b] = coords[i * blocks + b];
-      reduced[i * (blocks + 1) + blocks] = Math.sqrt(off[i]);
-    }
-    return knnScores({ dim: blocks + 1, rows, transposed }, reduced, k);
+    prepared[blocks * rows + r] = sq;
   }
   const kept = Math.min(k, rows);
   const best = new Float64Array(kept);
-  const bank = lines.coords;
+  const which = new Int32Array(kept);
   const out = new Float32Array(q);
-  for (let i = 0; i < q; i++) {
-    best.fill(Infinity);
-    let worst = Infinity;
-    const at = i * blocks;
-    for (let r = 0, row = 0; r < rows; r++, row += blocks) {
-      let sq = 0;
-      for (let b = 0; b < blocks && sq < worst; b++) {
-        const d = coords[at + b] - bank[row + b];
-        sq += d * d;
+  const bank = tf.tensor2d(prepared, [width, rows]);
+  try {
+    for (let start = 0; start < q; start += QUERY_BLOCK) {
+      const end = Math.min(q, start + QUERY_BLOCK);
+      const augmented = new Float32Array((end - start) * width);
+      for (let i = start; i < end; i++) {
+        for (let b = 0; b < blocks; b++) {
+          augmented[(i - start) * width + b] = coords[i * blocks + b];
+        }
+        augmented[(i - start) * width + blocks] = 1;
       }
-      if (sq >= worst) continue;
-      // Insert into the sorted k best.
-      let p = kept - 1;
-      while (p > 0 && best[p - 1] > sq) {
-        best[p] = best[p - 1];
-        p--;
+      // |q - b|² - |q|² for every pair.
+      const partial = readTidy(() => matMul2d(tf.tensor2d(augmented, [end - start, width]), bank));
+      for (let i = start; i < end; i++) {
+        const row = partial.subarray((i - start) * rows, (i - start + 1) * rows);
+        best.fill(Infinity);
+        let worst = Infinity;
+        for (let r = 0; r < rows; r++) {
+          const v = row[r];
+          if (v >= worst) continue;
+          let p = kept - 1;
+          while (p > 0 && best[p - 1] > v) {
+            best[p] = best[p - 1];
+            which[p] = which[p - 1];
+            p--;
+          }
+          best[p] = v;
+          which[p] = r;
+          worst = best[kept - 1];
+        }
+        let sum = 0;
+        for (let p = 0; p < kept; p++) {
+          const from = which[p] * blocks;
+          let sq = off[i];
+          for (let b = 0; b < blocks; b++) {
+            sq += (coords[i * blocks + b] - bankCoords[from + b]) ** 2;
+          }
+          sum += Math.sqrt(sq);
+        }
+        out[i] = sum / kept;
       }
-      best[p] = sq;
-      worst = best[kept - 1];
     }
-    let sum = 0;
-    for (let p = 0; p < kept; p++) sum += Math.sqrt(best[p] + off[i]);
-    out[i] = sum / kept;
+  } finally {
+    bank.dispose();
   }
   return out;
 }
