@@ -15,7 +15,8 @@ import { ImageCache } from "../lib/data/image_cache.ts";
 import { heatmapOverlayPng } from "../lib/report/heatmap.ts";
 
 const USAGE = "usage: deno task score --checkpoint CKPT (--images DIR_OR_FILE... | " +
-  "--table FILE.csv) [--json FILE] [--maps DIR] [--category NAME] [--workers N] [--backend NAME]";
+  "--table FILE.csv) [--json FILE] [--maps DIR] [--category NAME] [--workers N] [--batch-rows N] " +
+  "[--backend NAME]";
 
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, {
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
     maps: { type: "string" },
     category: { type: "string" },
     workers: { type: "string" },
+    "batch-rows": { type: "string" },
     backend: { type: "string", default: "auto" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
@@ -39,7 +41,9 @@ async function main(): Promise<void> {
   const ckpt = await loadCheckpoint(flags.checkpoint);
   let results: ScoredSample[];
   if (flags.table) {
-    results = scoreTableFile(ckpt, flags.table);
+    results = scoreTableFile(ckpt, flags.table, {
+      batchRows: numberFlag("batch-rows", flags["batch-rows"]),
+    });
   } else {
     const cacheDir = join("data", ".cache", "images");
     const cache = new ImageCache(cacheDir);

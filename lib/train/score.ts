@@ -295,8 +295,15 @@ class ScoringWorker {
   }
 }
 
-/** Scores every row of a CSV (a label column, if any, is ignored). */
-export function scoreTableFile(ckpt: Checkpoint, path: string): ScoredSample[] {
+/**
+ * Scores every row of a CSV (a label column, if any, is ignored), `options.batchRows` rows at a
+ * time (see `tableBatchRows`).
+ */
+export function scoreTableFile(
+  ckpt: Checkpoint,
+  path: string,
+  options: { batchRows?: number } = {},
+): ScoredSample[] {
   const record = tableRecordFor(ckpt, path);
   const table = span("score: read csv", () => readLabelledCsv(path, { requireLabel: false }));
   if (record.columns && table.d !== record.columns.length) {
@@ -317,7 +324,7 @@ export function scoreTableFile(ckpt: Checkpoint, path: string): ScoredSample[] {
         table: record.name,
         rows,
         d: table.d,
-      }),
+      }, options),
   );
   return [...scores].map((score, id) => ({
     id,
