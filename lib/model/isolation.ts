@@ -176,18 +176,24 @@ function forestScores(forest: IsolationForest, queries: Float32Array, walk: bool
     const { depth, feature, threshold, leafPath } = complete;
     const inner = (1 << depth) - 1;
     const paths = new Float64Array(q);
-    for (let t = 0; t < trees.length; t++) {
-      const at = t * inner;
-      const leaves = t * (inner + 1);
-      let i = 0;
-      for (; i < q; i++) {
-        const row = i * dim;
-        let node = 0;
+    // Level by level over a block of rows: each row's next step does not wait on the one
+    // before it, so the processor overlaps many rows' loads.
+    const nodes = new Int32Array(Math.min(q, LEVEL_BLOCK));
+    for (let from = 0; from < q; from += LEVEL_BLOCK) {
+      const to = Math.min(q, from + LEVEL_BLOCK);
+      const size = to - from;
+      for (let t = 0; t < trees.length; t++) {
+        const at = t * inner;
+        nodes.fill(0);
         for (let level = 0; level < depth; level++) {
-          const k = at + node;
-          node = 2 * node + 1 + Number(!(queries[row + feature[k]] < threshold[k]));
+          for (let i = 0, row = from * dim; i < size; i++, row += dim) {
+            const node = nodes[i];
+            const k = at + node;
+            nodes[i] = 2 * node + 1 + Number(!(queries[row + feature[k]] < threshold[k]));
+          }
         }
-        paths[i] += leafPath[leaves + node - inner];
+        const leaves = t * (inner + 1) - inner;
+        for (let i = 0; i < size; i++) paths[from + i] += leafPath[leaves + nodes[i]];
       }
     }
     const out = new Float32Array(q);
@@ -222,6 +228,9 @@ interface CompleteForest {
   /** [trees, 2^depth] path of each bottom leaf. */
   leafPath: Float32Array;
 }
+
+/** Rows walked level by level together (their nodes and values stay in the L1 cache). */
+const LEVEL_BLOCK = 1024;
 
 /** Deepest complete form kept (2^12 leaves a tree); deeper forests are walked as grown. */
 const MAX_COMPLETE_DEPTH = 12;
