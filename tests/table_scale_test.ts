@@ -9,7 +9,7 @@ import {
   TABLE_FIT_ROWS,
   tableBatchRows,
 } from "../lib/model/scorer.ts";
-import { writeScaleTable } from "../lib/bench/table_scale.ts";
+import { tableScaleSummary, writeScaleTable } from "../lib/bench/table_scale.ts";
 import { readLabelledCsv } from "../lib/data/table.ts";
 import { Rng } from "../lib/rng.ts";
 import { TINY } from "./fixtures.ts";
@@ -71,4 +71,44 @@ Deno.test("scale tables: the requested shape, a label column, about 1% anomalies
   } finally {
     await Deno.remove(path);
   }
+});
+
+Deno.test("table-scale summary: one line per table, ratios, and why scikit-learn is missing", () => {
+  const text = tableScaleSummary([
+    {
+      rows: 100000,
+      features: 6,
+      file: "t.csv",
+      train: { seconds: 100, peakRssBytes: 2 ** 30 },
+      score: { seconds: 6, peakRssBytes: 2 ** 29 },
+      scoreAuroc: 0.95,
+      sklearn: {
+        python: "python3",
+        process: { seconds: 7, peakRssBytes: 2 ** 28 },
+        readSeconds: 0.5,
+        isolationForest: { seconds: 2, trees: 100, auroc: 0.9 },
+        knn: { seconds: 3, k: 5, auroc: 0.96 },
+      },
+      scoreOverKnn: 2,
+      scoreOverIsolationForest: 3,
+    },
+    {
+      rows: 1000,
+      features: 50,
+      file: "u.csv",
+      train: { seconds: null, peakRssBytes: null, note: "failed: boom" },
+      score: { seconds: null, peakRssBytes: null, note: "no checkpoint" },
+      scoreAuroc: null,
+      sklearn: null,
+      sklearnNote: "no Python with scikit-learn found",
+      scoreOverKnn: null,
+      scoreOverIsolationForest: null,
+    },
+  ]);
+  const lines = text.split("\n");
+  assert.match(lines[2], /100,000\s+6\s+100\.0\s+1\.00\s+6\.0\s+0\.50\s+0\.950\s+2\.00\s+3\.00/);
+  assert.match(lines[2], /2\.00\s+3\.00$/);
+  assert.match(lines[3], /1,000\s+50\s+—/);
+  assert.ok(text.includes("1000x50 train: failed: boom"));
+  assert.ok(text.includes("1000x50 scikit-learn: no Python with scikit-learn found"));
 });
