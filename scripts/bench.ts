@@ -6,8 +6,9 @@
  * wall time and peak RSS of the default `deno task train`, and checks against the targets.
  * With `--tables` (or `--tables-only`, which skips the rest), a table-scale section: synthetic
  * tables of Gaussian features with 1% shifted rows (`--table-rows 1000,10000,100000`,
- * `--table-features 6`, `--table-1m` adds a million rows), or `--table FILE`, trained and scored
- * with this project and with scikit-learn's IsolationForest and kNN in the same run.
+ * `--table-features 6`, `--table-1m` adds a million rows; `--table-epochs`, `--table-config` for
+ * training), or `--table FILE`, trained and scored with this project and with scikit-learn's
+ * IsolationForest and kNN in the same run.
  * Writes results/bench.json.
  *
  * @module
@@ -49,7 +50,7 @@ import { readLabelledCsv } from "../lib/data/table.ts";
 const USAGE = "usage: deno task bench [--steps N] [--skip-train] [--checkpoint CKPT] " +
   "[--data DIR] [--images N] [--out FILE] [--backend auto|wasm|cpu|tensorflow] " +
   "[--tables | --tables-only] [--table-rows N,N,...] [--table-features N,N,...] [--table-1m] " +
-  "[--table FILE.csv] [--table-epochs N]";
+  "[--table FILE.csv] [--table-epochs N] [--table-config FILE.json]";
 
 const SCRIPTS = dirname(fileURLToPath(import.meta.url));
 
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
     "table-1m": { type: "boolean" },
     table: { type: "string" },
     "table-epochs": { type: "string" },
+    "table-config": { type: "string" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
   if (flags.help) return console.log(USAGE);
@@ -224,6 +226,7 @@ async function tableSection(
     "table-1m"?: boolean;
     table?: string;
     "table-epochs"?: string;
+    "table-config"?: string;
   },
   work: string,
   backend: string,
@@ -237,6 +240,7 @@ async function tableSection(
     scripts: SCRIPTS,
     backend,
     epochs,
+    config: flags["table-config"],
     onProgress: (line: string) => console.error(line),
   };
   if (flags.table) {

@@ -111,6 +111,8 @@ export interface TableScaleOptions {
   backend: string;
   /** `--epochs` for training (the config's default when left out). */
   epochs?: number;
+  /** `--config FILE` for training (e.g. a smaller `tableBatchSize` for hundreds of features). */
+  config?: string;
   /** Called with a line of progress. */
   onProgress?: (line: string) => void;
 }
@@ -179,6 +181,7 @@ export async function benchTableFile(
     "--backend",
     options.backend,
     ...(options.epochs ? ["--epochs", String(options.epochs)] : []),
+    ...(options.config ? ["--config", options.config] : []),
   ]);
   let score: ProcessCost = { seconds: null, peakRssBytes: null, note: "no checkpoint" };
   let scoreAuroc: number | null = null;
