@@ -3,7 +3,9 @@
  * backward, AdamW) and tokens per second beside PyTorch's for the same shapes
  * (scripts/torch_step.py, when torch is importable), scoring throughput of a checkpoint (256 px
  * image files, table rows), the wall time and peak RSS of the default `deno task train`, and checks
- * against the targets. Writes results/bench.json.
+ * against the targets. With `--tables` (or `--tables-only`, which skips the rest), a table-scale
+ * section: synthetic tables trained and scored with this project and with scikit-learn's
+ * IsolationForest and kNN in the same run. Writes results/bench.json.
  *
  * @module
  */
@@ -33,6 +35,14 @@ import { torchStep } from "../lib/bench/torch.ts";
 import { RssTracker, watchChildPeak } from "../lib/bench/memory.ts";
 import { quickCheckpoint, scoringThroughput } from "../lib/bench/scoring.ts";
 import { type BenchResult, checkTargets, stepRatio, summary } from "../lib/bench/report.ts";
+import {
+  benchTableFile,
+  benchTableScale,
+  findSklearnPython,
+  type TableScaleRow,
+  tableScaleSummary,
+} from "../lib/bench/table_scale.ts";
+import { readLabelledCsv } from "../lib/data/table.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({
@@ -76,9 +86,44 @@ export const COMMAND = defineCommand({
       description: "where the JSON results go",
     },
     backend: BACKEND_FLAG,
+    tables: {
+      type: "boolean",
+      description: "also run the table-scale section (synthetic tables, scikit-learn beside)",
+    },
+    "tables-only": { type: "boolean", description: "run the table-scale section alone" },
+    "table-rows": {
+      type: "string",
+      default: "1000,10000,100000",
+      value: "N,N,...",
+      description: "rows of the synthetic tables",
+    },
+    "table-features": {
+      type: "string",
+      default: "6",
+      value: "N,N,...",
+      description: "features of the synthetic tables",
+    },
+    "table-1m": { type: "boolean", description: "add a table of a million rows" },
+    table: {
+      type: "string",
+      value: "FILE.csv",
+      description: "a table of your own instead of the synthetic ones",
+    },
+    "table-epochs": {
+      type: "string",
+      value: "N",
+      description: "training epochs in the table-scale section",
+      defaultText: "the config's",
+    },
+    "table-config": {
+      type: "string",
+      value: "FILE.json",
+      description: "config overrides for the table-scale training",
+    },
   },
   examples: [
     "deno task bench --skip-train",
+    "deno task bench --tables-only --table-rows 10000,100000",
     "deno task bench --checkpoint results/v16-seed0/best_model_checkpoint.safetensors " +
     "--skip-train --steps 8 --images 192",
   ],
@@ -89,6 +134,7 @@ const SCRIPTS = dirname(fileURLToPath(import.meta.url));
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
+  const tables = flags.tables || flags["tables-only"] || Boolean(flags.table);
   const steps = numberFlag("steps", flags.steps)!;
   const nImages = numberFlag("images", flags.images)!;
   if (!Number.isInteger(steps) || steps < 1) throw new MadError(`--steps must be >= 1`, 2);
@@ -99,6 +145,25 @@ async function main(): Promise<void> {
   const g = geometry(m);
   const work = await Deno.makeTempDir({ prefix: "madformer-bench-" });
   try {
+    if (flags["tables-only"]) {
+      const tableScale = await tableSection(flags, work, backend);
+      const result = {
+        date: new Date().toISOString(),
+        machine: {
+          cpus: navigator.hardwareConcurrency,
+          loadAverage: Deno.loadavg(),
+          deno: Deno.version.deno,
+          backend,
+          blas: systemBlasInUse(),
+        },
+        tableScale,
+      };
+      console.log(tableScaleSummary(tableScale));
+      await Deno.mkdir(dirname(flags.out), { recursive: true });
+      await writeFileAtomic(flags.out, JSON.stringify(result, null, 2) + "\n");
+      console.error(`wrote ${flags.out}`);
+      return;
+    }
     // 1. Our training step, in this process.
     const rss = new RssTracker();
     rss.start();
@@ -191,14 +256,65 @@ async function main(): Promise<void> {
       scoring,
       fullTrain,
     };
-    const result: BenchResult = { ...partial, targets: checkTargets(partial) };
+    // 5. Tables at scale, when asked for.
+    const tableScale = tables ? await tableSection(flags, work, flags.backend) : undefined;
+    const result: BenchResult = { ...partial, targets: checkTargets(partial), tableScale };
     console.log(summary(result));
+    if (tableScale) console.log(tableScaleSummary(tableScale));
     await Deno.mkdir(dirname(flags.out), { recursive: true });
     await writeFileAtomic(flags.out, JSON.stringify(result, null, 2) + "\n");
     console.error(`wrote ${flags.out}`);
   } finally {
     await Deno.remove(work, { recursive: true }).catch(() => {});
   }
+}
+
+/** Comma-separated positive integers of a flag. */
+function intList(name: string, value: string): number[] {
+  const out = value.split(",").filter((v) => v.trim() !== "").map(Number);
+  if (out.length === 0 || out.some((n) => !Number.isSafeInteger(n) || n < 1)) {
+    throw new MadError(`--${name} must be comma-separated positive integers, got '${value}'`, 2);
+  }
+  return out;
+}
+
+/** The table-scale section: `--table FILE`, or generated tables of every rows x features. */
+async function tableSection(
+  flags: {
+    "table-rows": string;
+    "table-features": string;
+    "table-1m"?: boolean;
+    table?: string;
+    "table-epochs"?: string;
+    "table-config"?: string;
+  },
+  work: string,
+  backend: string,
+): Promise<TableScaleRow[]> {
+  const epochs = numberFlag("table-epochs", flags["table-epochs"]);
+  if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1)) {
+    throw new MadError(`--table-epochs must be >= 1`, 2);
+  }
+  const options = {
+    work,
+    scripts: SCRIPTS,
+    backend,
+    epochs,
+    config: flags["table-config"],
+    onProgress: (line: string) => console.error(line),
+  };
+  if (flags.table) {
+    const table = readLabelledCsv(flags.table, { requireLabel: false });
+    const python = await findSklearnPython();
+    return [
+      await benchTableFile(flags.table, { rows: table.n, features: table.d }, options, python),
+    ];
+  }
+  const rows = intList("table-rows", flags["table-rows"]);
+  if (flags["table-1m"] && !rows.includes(1_000_000)) rows.push(1_000_000);
+  const features = intList("table-features", flags["table-features"]);
+  const cases = features.flatMap((f) => rows.map((r) => ({ rows: r, features: f })));
+  return await benchTableScale(cases, options);
 }
 
 /** Runs the default training on `dataDir` in a child process: wall time and peak RSS. */

@@ -63,6 +63,12 @@ export const COMMAND = defineCommand({
       description: "image scorers in parallel (same scores as one)",
       defaultText: "one per CPU core",
     },
+    "batch-rows": {
+      type: "string",
+      value: "N",
+      description: "table rows scored at a time (bounds memory; the same scores)",
+      defaultText: "as many as 128 MB of token features hold",
+    },
     backend: BACKEND_FLAG,
   },
   examples: [
@@ -82,7 +88,9 @@ async function main(): Promise<void> {
   const ckpt = await loadCheckpoint(flags.checkpoint!);
   let results: ScoredSample[];
   if (flags.table) {
-    results = scoreTableFile(ckpt, flags.table);
+    results = scoreTableFile(ckpt, flags.table, {
+      batchRows: numberFlag("batch-rows", flags["batch-rows"]),
+    });
   } else {
     const cacheDir = join("data", ".cache", "images");
     const cache = new ImageCache(cacheDir);

@@ -103,3 +103,20 @@ Deno.test("isolation: constant features are never split; a bank of one row is re
   const one = buildBank(Float32Array.from([1, 2]), 2, 1, new Rng(1));
   assert.throws(() => growForest(one), /at least two normal rows/);
 });
+
+Deno.test("isolation: the complete form of the trees scores exactly as walking them", () => {
+  const bank = normalBank(3000, 5, 11);
+  const rng = new Rng(12);
+  const queries = Float32Array.from({ length: 4000 * 5 }, (_, i) => {
+    const u = rng.next();
+    // Ordinary rows, far ones, and values exactly on the bank's (thresholds lie between them).
+    return u < 0.1 ? 20 * rng.normal() : u < 0.2 ? bank.transposed[i % 3000] : rng.normal();
+  });
+  for (const shape of [{ trees: 300, sample: 64 }, CLASSIC_FOREST, { trees: 5, sample: 3 }]) {
+    const forest = growForest(bank, shape);
+    assert.deepEqual(
+      isolationScores(forest, queries),
+      isolationScores(forest, queries, { walk: true }),
+    );
+  }
+});

@@ -6,6 +6,7 @@
  */
 import { referenceBlas, type TorchResult } from "./torch.ts";
 import type { ScoringResult } from "./scoring.ts";
+import type { TableScaleRow } from "./table_scale.ts";
 
 /** Targets from the issue: step time vs PyTorch, scoring speed at 256 px, training RSS. */
 export const TARGETS = {
@@ -51,6 +52,8 @@ export interface BenchResult {
   scoring: ScoringResult | null;
   fullTrain: { seconds: number | null; peakRssBytes: number | null; note: string };
   targets: Record<string, { target: string; value: string; met: boolean | null }>;
+  /** The table-scale section (`--tables`), when run. */
+  tableScale?: TableScaleRow[];
 }
 
 /** ours / PyTorch, or null when PyTorch was not measured. */

@@ -4,47 +4,162 @@
  * its features' log densities, so a value rare for any one feature counts, however ordinary the
  * row is elsewhere (the kind of evidence axis-aligned methods such as isolation forests use).
  *
+ * Scoring reads each feature's estimate from a fine grid (a binned KDE, as KDEpy or R's
+ * `bkde`): the bank's values are spread linearly onto nodes `GRID_STEPS` to a bandwidth apart,
+ * the counts convolved once with the kernel, and a value's log density is interpolated between
+ * its two nodes: O(grid) per feature once per bank, O(1) per value, where the exact sum costs
+ * a window of the bank per value (15,000 of 20,000 kernels for Gaussian data). Where the grid's
+ * density is low (a value far from most normals, where relative errors would grow) and for
+ * features whose range would need too many nodes, the exact sum is taken instead
+ * ({@linkcode exactMarginalDensityScores}); elsewhere the two agree to about 1e-4 in log density
+ * (`tests/density_test.ts`).
+ *
  * @module
  */
 import type { MemoryBank } from "./knn.ts";
+import { span } from "../bench/profile.ts";
 
 /** Silverman's rule-of-thumb bandwidth for n values of standard deviation `std`. */
 export function silvermanBandwidth(std: number, n: number): number {
   return 1.06 * Math.max(std, 1e-6) * n ** -0.2;
 }
 
+/** Kernels beyond this many bandwidths add less than 1e-14 each and are not summed. */
+const CUTOFF = 8;
+/** Grid nodes per bandwidth of the binned estimate. */
+export const GRID_STEPS = 64;
+/** Most nodes of one feature's grid; a feature needing more is scored exactly. */
+const MAX_NODES = 1 << 16;
 /**
- * Density scores of query rows [q, dim] (row-major) against a bank of normal rows: for each
- * row, -Σ_j log p_j(x_j), p_j the feature's kernel density estimate. Returns [q].
+ * Below this kernel sum (1 = one normal value exactly at the point) the grid is not trusted and
+ * the exact sum is taken: beyond about 3.7 bandwidths from every normal value.
  */
-export function marginalDensityScores(bank: MemoryBank, queries: Float32Array): Float32Array {
-  const { dim, rows } = bank;
-  const q = queries.length / dim;
-  const out = new Float32Array(q);
-  for (let j = 0; j < dim; j++) {
-    const values = bank.transposed.subarray(j * rows, (j + 1) * rows);
-    let mean = 0;
-    for (let r = 0; r < rows; r++) mean += values[r];
-    mean /= rows;
-    let sq = 0;
-    for (let r = 0; r < rows; r++) sq += (values[r] - mean) ** 2;
-    const h = silvermanBandwidth(Math.sqrt(sq / Math.max(rows - 1, 1)), rows);
-    const sorted = Float64Array.from(values).sort();
-    const logNorm = -Math.log(rows * h * Math.sqrt(2 * Math.PI));
-    for (let i = 0; i < q; i++) {
-      const x = queries[i * dim + j];
-      // Kernels beyond 8 bandwidths add less than 1e-14 each: sum only the sorted window.
-      let lo = lowerBound(sorted, x - 8 * h);
-      const hi = lowerBound(sorted, x + 8 * h);
-      let density = 0;
-      for (; lo < hi; lo++) {
-        const u = (x - sorted[lo]) / h;
-        density += Math.exp(-0.5 * u * u);
-      }
-      out[i] -= logNorm + (density > 1e-12 ? Math.log(density) : nearestLogKernel(sorted, x, h));
-    }
+const EXACT_BELOW = 1e-3;
+
+/** One feature's kernel density estimate: its sorted values and, unless too wide, its grid. */
+interface FeatureDensity {
+  sorted: Float64Array;
+  h: number;
+  /** -log(n h sqrt(2 pi)): the kernel sum's log plus this is the log density. */
+  logNorm: number;
+  /** Position of node 0 and the node spacing. */
+  start: number;
+  step: number;
+  /** Kernel sums at the nodes (null: exact scoring only). */
+  sums: Float64Array | null;
+}
+
+function featureDensity(values: Float32Array): FeatureDensity {
+  const rows = values.length;
+  let mean = 0;
+  for (let r = 0; r < rows; r++) mean += values[r];
+  mean /= rows;
+  let sq = 0;
+  for (let r = 0; r < rows; r++) sq += (values[r] - mean) ** 2;
+  const h = silvermanBandwidth(Math.sqrt(sq / Math.max(rows - 1, 1)), rows);
+  const sorted = Float64Array.from(values).sort();
+  const logNorm = -Math.log(rows * h * Math.sqrt(2 * Math.PI));
+  const step = h / GRID_STEPS;
+  const start = sorted[0] - CUTOFF * h;
+  const nodes = Math.ceil((sorted[rows - 1] + CUTOFF * h - start) / step) + 2;
+  if (!(nodes <= MAX_NODES)) return { sorted, h, logNorm, start, step, sums: null };
+  // Linear binning: each value split between its two nodes, weights by nearness.
+  const counts = new Float64Array(nodes);
+  for (let r = 0; r < rows; r++) {
+    const at = (sorted[r] - start) / step;
+    const i = Math.floor(at);
+    const w = at - i;
+    counts[i] += 1 - w;
+    counts[i + 1] += w;
+  }
+  const reach = CUTOFF * GRID_STEPS;
+  const kernel = Float64Array.from(
+    { length: reach + 1 },
+    (_, m) => Math.exp(-0.5 * (m / GRID_STEPS) ** 2),
+  );
+  const sums = new Float64Array(nodes);
+  for (let i = 0; i < nodes; i++) {
+    const c = counts[i];
+    if (c === 0) continue;
+    const lo = Math.max(0, i - reach);
+    const hi = Math.min(nodes - 1, i + reach);
+    for (let t = lo; t <= hi; t++) sums[t] += c * kernel[Math.abs(t - i)];
+  }
+  return { sorted, h, logNorm, start, step, sums };
+}
+
+const densities = new WeakMap<MemoryBank, FeatureDensity[]>();
+
+/** The per-feature estimates of a bank, made on first use and kept as long as the bank. */
+function densitiesOf(bank: MemoryBank): FeatureDensity[] {
+  let out = densities.get(bank);
+  if (!out) {
+    const { dim, rows } = bank;
+    out = span("dens: grid", () =>
+      Array.from(
+        { length: dim },
+        (_, j) => featureDensity(bank.transposed.subarray(j * rows, (j + 1) * rows)),
+      ));
+    densities.set(bank, out);
   }
   return out;
+}
+
+/**
+ * Density scores of query rows [q, dim] (row-major) against a bank of normal rows: for each
+ * row, -Σ_j log p_j(x_j), p_j the feature's kernel density estimate (binned, see the module
+ * doc). Returns [q].
+ */
+export function marginalDensityScores(bank: MemoryBank, queries: Float32Array): Float32Array {
+  return span("dens: score", () => {
+    const dim = bank.dim;
+    const q = queries.length / dim;
+    const out = new Float32Array(q);
+    densitiesOf(bank).forEach((f, j) => {
+      const { sums, start, step, logNorm } = f;
+      const last = sums ? sums.length - 1 : -1;
+      for (let i = 0; i < q; i++) {
+        const x = queries[i * dim + j];
+        const at = (x - start) / step;
+        let logDensity: number;
+        const node = Math.floor(at);
+        if (sums && node >= 0 && node < last) {
+          const a = sums[node];
+          const b = sums[node + 1];
+          if (a >= EXACT_BELOW && b >= EXACT_BELOW) {
+            const w = at - node;
+            logDensity = (1 - w) * Math.log(a) + w * Math.log(b);
+          } else logDensity = exactLogSum(f, x);
+        } else logDensity = exactLogSum(f, x);
+        out[i] -= logNorm + logDensity;
+      }
+    });
+    return out;
+  });
+}
+
+/** The exact density scores, every kernel within 8 bandwidths summed (tests, reference). */
+export function exactMarginalDensityScores(bank: MemoryBank, queries: Float32Array): Float32Array {
+  const dim = bank.dim;
+  const q = queries.length / dim;
+  const out = new Float32Array(q);
+  densitiesOf(bank).forEach((f, j) => {
+    for (let i = 0; i < q; i++) out[i] -= f.logNorm + exactLogSum(f, queries[i * dim + j]);
+  });
+  return out;
+}
+
+/** Log of the kernel sum at x over the sorted window of 8 bandwidths either side. */
+function exactLogSum(f: FeatureDensity, x: number): number {
+  const { sorted, h } = f;
+  let lo = lowerBound(sorted, x - CUTOFF * h);
+  const hi = lowerBound(sorted, x + CUTOFF * h);
+  let density = 0;
+  for (; lo < hi; lo++) {
+    const u = (x - sorted[lo]) / h;
+    density += Math.exp(-0.5 * u * u);
+  }
+  return density > 1e-12 ? Math.log(density) : nearestLogKernel(sorted, x, h);
 }
 
 /**

@@ -12,6 +12,7 @@
  */
 import { Rng } from "../rng.ts";
 import type { MemoryBank } from "./knn.ts";
+import { span } from "../bench/profile.ts";
 
 /** How a forest is grown: its number of trees and the rows each tree is grown from. */
 export interface ForestShape {
@@ -80,8 +81,18 @@ export function growForest(
   const rng = new Rng(seed);
   const value = (row: number, j: number) => transposed[j * rows + row];
   const forest: IsolationTree[] = [];
+  const identity = Int32Array.from({ length: rows }, (_, i) => i);
+  const order = new Int32Array(rows);
   for (let t = 0; t < trees; t++) {
-    const chosen = rng.shuffle([...Array(rows).keys()]).slice(0, sample);
+    // rng.shuffle of 0..rows-1 (the same draws, the same order) on a reused typed array.
+    order.set(identity);
+    for (let i = rows - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      const swap = order[i];
+      order[i] = order[j];
+      order[j] = swap;
+    }
+    const chosen = Array.from(order.subarray(0, sample));
     const nodes = 2 * sample - 1;
     const tree: IsolationTree = {
       feature: new Int32Array(nodes).fill(-1),
@@ -144,11 +155,51 @@ function randomSplit(
 /**
  * Isolation scores of query rows [q, dim] (row-major): 2^(-E[h]/c), E[h] the mean path length
  * over the trees and c that of a tree's sample; about 0.5 for ordinary rows, towards 1 for
- * rows isolated near the root. Returns [q].
+ * rows isolated near the root. Returns [q]. The trees are read in a complete form of one
+ * depth; `walk` walks them as grown instead (the same scores, for tests).
  */
-export function isolationScores(forest: IsolationForest, queries: Float32Array): Float32Array {
+export function isolationScores(
+  forest: IsolationForest,
+  queries: Float32Array,
+  options: { walk?: boolean } = {},
+): Float32Array {
+  return span("iso: score", () => forestScores(forest, queries, options.walk ?? false));
+}
+
+function forestScores(forest: IsolationForest, queries: Float32Array, walk: boolean): Float32Array {
   const { dim, trees, norm } = forest;
   const q = queries.length / dim;
+  const complete = walk ? null : completeFormOf(forest);
+  if (complete) {
+    // Every path is `depth` steps long, with no test for leaves on the way: the same leaves as
+    // below, found without a branch the processor has to guess.
+    const { depth, feature, threshold, leafPath } = complete;
+    const inner = (1 << depth) - 1;
+    const paths = new Float64Array(q);
+    // Level by level over a block of rows: each row's next step does not wait on the one
+    // before it, so the processor overlaps many rows' loads.
+    const nodes = new Int32Array(Math.min(q, LEVEL_BLOCK));
+    for (let from = 0; from < q; from += LEVEL_BLOCK) {
+      const to = Math.min(q, from + LEVEL_BLOCK);
+      const size = to - from;
+      for (let t = 0; t < trees.length; t++) {
+        const at = t * inner;
+        nodes.fill(0);
+        for (let level = 0; level < depth; level++) {
+          for (let i = 0, row = from * dim; i < size; i++, row += dim) {
+            const node = nodes[i];
+            const k = at + node;
+            nodes[i] = 2 * node + 1 + Number(!(queries[row + feature[k]] < threshold[k]));
+          }
+        }
+        const leaves = t * (inner + 1) - inner;
+        for (let i = 0; i < size; i++) paths[from + i] += leafPath[leaves + nodes[i]];
+      }
+    }
+    const out = new Float32Array(q);
+    for (let i = 0; i < q; i++) out[i] = 2 ** (-(paths[i] / trees.length) / norm);
+    return out;
+  }
   // One tree at a time over every row: its few nodes stay in cache while the rows stream past.
   const paths = new Float64Array(q);
   for (const { feature, threshold, left, leafPath } of trees) {
@@ -165,6 +216,71 @@ export function isolationScores(forest: IsolationForest, queries: Float32Array):
   return out;
 }
 
+/**
+ * A forest's trees as complete binary trees of one depth (heap order: node n's children are
+ * 2n + 1 and 2n + 2): a leaf above the bottom becomes a subtree whose every leaf holds its path.
+ */
+interface CompleteForest {
+  depth: number;
+  /** [trees, 2^depth - 1] split features and thresholds of the inner nodes. */
+  feature: Int32Array;
+  threshold: Float32Array;
+  /** [trees, 2^depth] path of each bottom leaf. */
+  leafPath: Float32Array;
+}
+
+/** Rows walked level by level together (their nodes and values stay in the L1 cache). */
+const LEVEL_BLOCK = 1024;
+
+/** Deepest complete form kept (2^12 leaves a tree); deeper forests are walked as grown. */
+const MAX_COMPLETE_DEPTH = 12;
+
+const completeForms = new WeakMap<IsolationForest, CompleteForest | null>();
+
+function completeFormOf(forest: IsolationForest): CompleteForest | null {
+  if (completeForms.has(forest)) return completeForms.get(forest)!;
+  const depthOf = (tree: IsolationTree, node: number): number =>
+    tree.feature[node] < 0
+      ? 0
+      : 1 + Math.max(depthOf(tree, tree.left[node]), depthOf(tree, tree.left[node] + 1));
+  const depth = Math.max(1, ...forest.trees.map((tree) => depthOf(tree, 0)));
+  let form: CompleteForest | null = null;
+  if (depth <= MAX_COMPLETE_DEPTH) {
+    const inner = (1 << depth) - 1;
+    const trees = forest.trees.length;
+    form = {
+      depth,
+      feature: new Int32Array(trees * inner),
+      threshold: new Float32Array(trees * inner).fill(Infinity),
+      leafPath: new Float32Array(trees * (inner + 1)),
+    };
+    const f = form;
+    forest.trees.forEach((tree, t) => {
+      const fill = (node: number, at: number, level: number, leaf: number) => {
+        if (level === depth) {
+          f.leafPath[t * (inner + 1) + at - inner] = tree.leafPath[leaf < 0 ? node : leaf];
+          return;
+        }
+        const grown = leaf < 0 && tree.feature[node] >= 0;
+        if (grown) {
+          f.feature[t * inner + at] = tree.feature[node];
+          f.threshold[t * inner + at] = tree.threshold[node];
+          fill(tree.left[node], 2 * at + 1, level + 1, -1);
+          fill(tree.left[node] + 1, 2 * at + 2, level + 1, -1);
+        } else {
+          // Below a leaf: feature 0 and an infinite threshold, both sides holding the leaf's path.
+          const held = leaf < 0 ? node : leaf;
+          fill(node, 2 * at + 1, level + 1, held);
+          fill(node, 2 * at + 2, level + 1, held);
+        }
+      };
+      fill(0, 0, 0, -1);
+    });
+  }
+  completeForms.set(forest, form);
+  return form;
+}
+
 const forests = new WeakMap<MemoryBank, Map<string, IsolationForest>>();
 
 /** The forest of a bank in a shape, grown on first use and kept as long as the bank. */
@@ -177,7 +293,7 @@ export function forestOf(bank: MemoryBank, shape: ForestShape = CLASSIC_FOREST):
   const key = `${shape.trees}x${shape.sample}`;
   let forest = byShape.get(key);
   if (!forest) {
-    forest = growForest(bank, shape);
+    forest = span("iso: grow", () => growForest(bank, shape));
     byShape.set(key, forest);
   }
   return forest;

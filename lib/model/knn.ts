@@ -13,6 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../rng.ts";
 import { matMul2d, readTidy } from "./ops.ts";
 import { rowMin } from "../backend/row_min.ts";
+import { span } from "../bench/profile.ts";
 
 /**
  * A memory bank: `rows` normal feature vectors of width `dim`, stored transposed. With a
@@ -83,7 +84,8 @@ export function buildBank(
     const pool = n > CORESET_POOL
       ? rng.shuffle(keep).slice(0, CORESET_POOL).sort((a, b) => a - b)
       : keep;
-    keep = greedyCoreset(features, dim, pool, limit, rng).sort((a, b) => a - b);
+    keep = span("bank: coreset", () => greedyCoreset(features, dim, pool, limit, rng))
+      .sort((a, b) => a - b);
   }
   const rows = keep.length;
   const width = options.projection ?? 0;
@@ -423,6 +425,210 @@ export function knnDistances(
   bank: MemoryBank,
   queries: Float32Array,
   k = 1,
+  exclude?: Exclusion,
+): Float32Array {
+  if (!exclude && !bank.projection) {
+    const lines = lineBlocksOf(bank);
+    if (lines) return span(`knn: on lines (${lines.blocks})`, () => lineKnn(lines, queries, k));
+  }
+  return span(`knn: distances (${bank.dim} wide)`, () => knnScores(bank, queries, k, exclude));
+}
+
+/**
+ * A bank whose rows lie on one line in each of `blocks` equal blocks of their width: the
+ * feature tokens of a table (token j = value_j * a_j + b_j, `width` values each). The distance
+ * between two such rows is the distance between their positions along the lines, a vector of
+ * `blocks` numbers, so kNN over 6 features of 128-wide tokens needs 6 numbers a row, not 768.
+ * A query off the lines adds its squared distance to them (the bank's rows have none), so the
+ * distances are those of the whole rows for any query, up to rounding.
+ */
+export interface LineBlocks {
+  blocks: number;
+  /** Values per block. */
+  width: number;
+  /** A point of each block's line (the bank's mean) [dim]. */
+  origin: Float64Array;
+  /** Unit direction of each block's line [dim]. */
+  direction: Float64Array;
+  /** Positions of the bank's rows along the lines, row-major [rows, blocks]. */
+  coords: Float64Array;
+  rows: number;
+}
+
+/**
+ * Off-line share allowed of a block's squared spread (float32 rounding of tokens leaves about
+ * 1e-13 of it).
+ */
+const LINE_TOLERANCE = 1e-8;
+
+const lineForms = new WeakMap<MemoryBank, LineBlocks | null>();
+
+/**
+ * The bank's rows as positions on per-block lines, when they lie on such lines for some split of
+ * their width into equal blocks (the fewest blocks that fit, at most a quarter of the width);
+ * null otherwise. Made on first use and kept as long as the bank.
+ */
+export function lineBlocksOf(bank: MemoryBank): LineBlocks | null {
+  if (lineForms.has(bank)) return lineForms.get(bank)!;
+  let found: LineBlocks | null = null;
+  if (!bank.projection && bank.rows >= 2) {
+    for (let blocks = 1; blocks * 4 <= bank.dim && !found; blocks++) {
+      if (bank.dim % blocks === 0) found = fitLines(bank, blocks);
+    }
+  }
+  lineForms.set(bank, found);
+  return found;
+}
+
+function fitLines(bank: MemoryBank, blocks: number): LineBlocks | null {
+  const { dim, rows, transposed } = bank;
+  const width = dim / blocks;
+  const origin = new Float64Array(dim);
+  const direction = new Float64Array(dim);
+  const coords = new Float64Array(rows * blocks);
+  const centred = new Float64Array(rows * width);
+  for (let b = 0; b < blocks; b++) {
+    // Centre the block, then take its line through the row farthest from the centre.
+    for (let c = 0; c < width; c++) {
+      const col = transposed.subarray((b * width + c) * rows, (b * width + c + 1) * rows);
+      let mean = 0;
+      for (let r = 0; r < rows; r++) mean += col[r];
+      mean /= rows;
+      origin[b * width + c] = mean;
+      for (let r = 0; r < rows; r++) centred[r * width + c] = col[r] - mean;
+    }
+    let far = 0;
+    let farRow = 0;
+    const norms = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let sq = 0;
+      for (let c = 0; c < width; c++) sq += centred[r * width + c] ** 2;
+      norms[r] = sq;
+      if (sq > far) {
+        far = sq;
+        farRow = r;
+      }
+    }
+    const u = direction.subarray(b * width, (b + 1) * width);
+    if (far > 0) {
+      for (let c = 0; c < width; c++) u[c] = centred[farRow * width + c] / Math.sqrt(far);
+    }
+    for (let r = 0; r < rows; r++) {
+      let dot = 0;
+      for (let c = 0; c < width; c++) dot += centred[r * width + c] * u[c];
+      if (norms[r] - dot * dot > LINE_TOLERANCE * far) return null;
+      coords[r * blocks + b] = dot;
+    }
+  }
+  return { blocks, width, origin, direction, coords, rows };
+}
+
+/** Queries [q, dim] on lines: their positions [q, blocks] and squared distances off the lines. */
+function positionsOnLines(
+  lines: LineBlocks,
+  queries: Float32Array,
+): { coords: Float64Array; off: Float64Array } {
+  const { blocks, width, origin, direction } = lines;
+  const dim = blocks * width;
+  const q = queries.length / dim;
+  const coords = new Float64Array(q * blocks);
+  const off = new Float64Array(q);
+  for (let i = 0; i < q; i++) {
+    let rest = 0;
+    for (let b = 0; b < blocks; b++) {
+      let dot = 0;
+      let sq = 0;
+      for (let c = b * width, end = c + width; c < end; c++) {
+        const v = queries[i * dim + c] - origin[c];
+        dot += v * direction[c];
+        sq += v * v;
+      }
+      coords[i * blocks + b] = dot;
+      rest += Math.max(0, sq - dot * dot);
+    }
+    off[i] = rest;
+  }
+  return { coords, off };
+}
+
+/**
+ * Mean distance of each query to its k nearest bank rows, compared along the bank's lines: per
+ * block of queries, one product [queries, blocks + 1] x [blocks + 1, rows] gives every squared
+ * distance up to the query's own norm (as {@linkcode knnBlock} does), a scan keeps the k
+ * smallest, and their distances are taken again exactly in float64.
+ */
+function lineKnn(lines: LineBlocks, queries: Float32Array, k: number): Float32Array {
+  const { blocks, rows } = lines;
+  const bankCoords = lines.coords;
+  const { coords, off } = positionsOnLines(lines, queries);
+  const q = off.length;
+  const width = blocks + 1;
+  const prepared = new Float32Array(width * rows);
+  for (let r = 0; r < rows; r++) {
+    let sq = 0;
+    for (let b = 0; b < blocks; b++) {
+      const v = bankCoords[r * blocks + b];
+      prepared[b * rows + r] = -2 * v;
+      sq += v * v;
+    }
+    prepared[blocks * rows + r] = sq;
+  }
+  const kept = Math.min(k, rows);
+  const best = new Float64Array(kept);
+  const which = new Int32Array(kept);
+  const out = new Float32Array(q);
+  const bank = tf.tensor2d(prepared, [width, rows]);
+  try {
+    for (let start = 0; start < q; start += QUERY_BLOCK) {
+      const end = Math.min(q, start + QUERY_BLOCK);
+      const augmented = new Float32Array((end - start) * width);
+      for (let i = start; i < end; i++) {
+        for (let b = 0; b < blocks; b++) {
+          augmented[(i - start) * width + b] = coords[i * blocks + b];
+        }
+        augmented[(i - start) * width + blocks] = 1;
+      }
+      // |q - b|² - |q|² for every pair.
+      const partial = readTidy(() => matMul2d(tf.tensor2d(augmented, [end - start, width]), bank));
+      for (let i = start; i < end; i++) {
+        const row = partial.subarray((i - start) * rows, (i - start + 1) * rows);
+        best.fill(Infinity);
+        let worst = Infinity;
+        for (let r = 0; r < rows; r++) {
+          const v = row[r];
+          if (v >= worst) continue;
+          let p = kept - 1;
+          while (p > 0 && best[p - 1] > v) {
+            best[p] = best[p - 1];
+            which[p] = which[p - 1];
+            p--;
+          }
+          best[p] = v;
+          which[p] = r;
+          worst = best[kept - 1];
+        }
+        let sum = 0;
+        for (let p = 0; p < kept; p++) {
+          const from = which[p] * blocks;
+          let sq = off[i];
+          for (let b = 0; b < blocks; b++) {
+            sq += (coords[i * blocks + b] - bankCoords[from + b]) ** 2;
+          }
+          sum += Math.sqrt(sq);
+        }
+        out[i] = sum / kept;
+      }
+    }
+  } finally {
+    bank.dispose();
+  }
+  return out;
+}
+
+function knnScores(
+  bank: MemoryBank,
+  queries: Float32Array,
+  k: number,
   exclude?: Exclusion,
 ): Float32Array {
   const q = queries.length / bank.dim;

@@ -31,6 +31,8 @@ import { EVIDENCE_COMPONENTS, switchedOn } from "./evidence/registry.ts";
 import { auroc } from "../metrics/ranking.ts";
 import { validationImageAnomalies } from "../data/anomalies.ts";
 import { thresholdFromNormals } from "../metrics/threshold.ts";
+import { span } from "../bench/profile.ts";
+import { Rng } from "../rng.ts";
 
 /** Samples of one dataset: images (RGB float arrays) or normalised table rows. */
 export type Samples =
@@ -45,7 +47,10 @@ function evidenceOf(
 ): Evidence {
   return samples.modality === "image"
     ? imageEvidence(params, config, samples.images, options)
-    : tableEvidence(params, config, samples.table, samples.rows, samples.d, options);
+    : span(
+      "table: token forward",
+      () => tableEvidence(params, config, samples.table, samples.rows, samples.d, options),
+    );
 }
 
 /** A fitted dataset scorer: what checkpoints keep per dataset. */
@@ -82,7 +87,9 @@ export function fullEvidence(
  * Fits a dataset's scorer: banks from `train`, standardisation and threshold from
  * `valNormals`, component weights from validation AUROC against `valAnomalies` (synthetic), and
  * for images (with `chooseSmoothing`) whichever map reduction, plain or smoothed maximum, gives
- * the higher validation AUROC.
+ * the higher validation AUROC. A table's banks come from at most {@linkcode TABLE_FIT_ROWS}
+ * training rows and its validation from at most {@linkcode TABLE_VALIDATION_ROWS} of each kind,
+ * so fitting costs no more for a million rows than for 20,000.
  */
 export function fitKey(
   params: Params,
@@ -93,12 +100,51 @@ export function fitKey(
   seed: number,
   built: Record<string, MemoryBank> = {},
 ): { fitted: FittedKey; report: FitReport } {
-  const banks = fitBanks(params, config, train, seed, built);
+  const banks = span(
+    "fit: banks",
+    () => fitBanks(params, config, atMost(train, TABLE_FIT_ROWS, seed), seed, built),
+  );
   const components = activeComponents(config, valNormals.modality);
-  const normals = fullEvidence(params, config, valNormals, banks);
-  const anomalies = fullEvidence(params, config, valAnomalies, banks);
-  const best = fitScoring(normals, anomalies, components, config, valNormals.modality);
+  const normals = span(
+    "fit: val normals",
+    () => fullEvidence(params, config, atMost(valNormals, TABLE_VALIDATION_ROWS, seed), banks),
+  );
+  const anomalies = span(
+    "fit: val anomalies",
+    () => fullEvidence(params, config, atMost(valAnomalies, TABLE_VALIDATION_ROWS, seed), banks),
+  );
+  const best = span(
+    "fit: combination",
+    () => fitScoring(normals, anomalies, components, config, valNormals.modality),
+  );
   return { fitted: { banks, stats: best.stats }, report: best.report };
+}
+
+/**
+ * Most training rows of a table its banks are built from (a seeded random sample beyond): the
+ * kNN coreset's cost grows with them, the density and isolation banks keep 20,000 anyway, and
+ * 20,000 normal rows of a table describe its normals as well as more would. Every table up to
+ * 20,000 training rows (thyroid's 1,700) is fitted on all of them.
+ */
+export const TABLE_FIT_ROWS = 20_000;
+
+/**
+ * Most validation normals, and synthetic anomalies, of a table its standardisation, weights and
+ * threshold are fitted on (a seeded random sample beyond).
+ */
+export const TABLE_VALIDATION_ROWS = 10_000;
+
+/** Table samples cut to a seeded random `limit` rows (in their order); images as they are. */
+export function atMost(samples: Samples, limit: number, seed: number): Samples {
+  if (samples.modality !== "table") return samples;
+  const { rows, d } = samples;
+  const n = rows.length / d;
+  if (n <= limit) return samples;
+  const keep = new Rng(seed ^ 0x5eed).shuffle([...Array(n).keys()]).slice(0, limit)
+    .sort((a, b) => a - b);
+  const out = new Float32Array(limit * d);
+  keep.forEach((r, i) => out.set(rows.subarray(r * d, (r + 1) * d), i * d));
+  return { ...samples, rows: out };
 }
 
 /** A dataset's memory banks from its training samples; banks in `built` are taken as they are. */
@@ -269,19 +315,76 @@ export function concatEvidence(parts: Evidence[]): Evidence {
   return out;
 }
 
-/** Scores new samples with a fitted scorer: combined scores, and maps for images. */
-export function scoreKey(
-  params: Params,
-  config: ModelConfig,
-  fitted: FittedKey,
-  samples: Samples,
-): {
+/** What {@linkcode scoreKey} returns. */
+export interface KeyScores {
   scores: Float32Array;
   /** Per-image anomaly maps (grid x grid each) for images, else null. */
   maps: Float32Array[] | null;
   grid: number;
   parts: Record<string, Float32Array>;
-} {
+}
+
+/**
+ * Bytes of kNN token features a batch of table rows may hold while it is scored (128 MB:
+ * 43,690 rows of 6 features of width 128); the evidence of a batch, a few times that at most,
+ * is what scoring a table holds besides its rows and scores, however many rows there are.
+ */
+export const TABLE_SCORE_BYTES = 128 * 2 ** 20;
+
+/** Table rows scored together: `batchRows`, else as many as {@linkcode TABLE_SCORE_BYTES} allows. */
+export function tableBatchRows(config: ModelConfig, d: number, batchRows?: number): number {
+  if (batchRows !== undefined) {
+    if (!(Number.isSafeInteger(batchRows) && batchRows >= 1)) {
+      throw new RangeError(`batch rows must be a positive integer, got ${batchRows}`);
+    }
+    return batchRows;
+  }
+  return Math.max(512, Math.floor(TABLE_SCORE_BYTES / (4 * d * config.width)));
+}
+
+/**
+ * Scores new samples with a fitted scorer: combined scores, and maps for images. Table rows
+ * are scored in batches of {@linkcode tableBatchRows} (`options.batchRows`), so memory stays
+ * bounded whatever their number; the scores are those of one pass.
+ */
+export function scoreKey(
+  params: Params,
+  config: ModelConfig,
+  fitted: FittedKey,
+  samples: Samples,
+  options: { batchRows?: number } = {},
+): KeyScores {
+  if (samples.modality === "table") {
+    const n = samples.rows.length / samples.d;
+    const batch = tableBatchRows(config, samples.d, options.batchRows);
+    if (n > batch) {
+      const parts: KeyScores[] = [];
+      for (let start = 0; start < n; start += batch) {
+        const rows = samples.rows.subarray(
+          start * samples.d,
+          Math.min(n, start + batch) * samples.d,
+        );
+        parts.push(scoreBatch(params, config, fitted, { ...samples, rows }));
+      }
+      return {
+        scores: concatArrays(parts.map((p) => p.scores)),
+        maps: null,
+        grid: 0,
+        parts: Object.fromEntries(
+          Object.keys(parts[0].parts).map((c) => [c, concatArrays(parts.map((p) => p.parts[c]))]),
+        ),
+      };
+    }
+  }
+  return scoreBatch(params, config, fitted, samples);
+}
+
+function scoreBatch(
+  params: Params,
+  config: ModelConfig,
+  fitted: FittedKey,
+  samples: Samples,
+): KeyScores {
   const components = activeComponents(config, samples.modality);
   const used = new Set(usedComponents(components, fitted.stats));
   const skip = new Set(components.filter((c) => !used.has(c)));

@@ -16,10 +16,17 @@ import {
   prepareImages,
   prepareTable,
 } from "./datasets.ts";
-import { fitImageKey, type FittedKey, type Samples, scoreKey } from "../model/scorer.ts";
+import {
+  fitImageKey,
+  type FittedKey,
+  type Samples,
+  scoreKey,
+  tableBatchRows,
+} from "../model/scorer.ts";
 import type { MemoryBank } from "../model/knn.ts";
 import {
   activeComponents,
+  concatArrays,
   imageEvidence,
   sampleScores,
   smoothsMaps,
@@ -297,10 +304,28 @@ function headResults(
     ...Object.fromEntries(serves.filter((c) => !c.trained).map((c) => [c.switch.key, false])),
   };
   const heads = activeComponents(withHeads, samples.modality);
-  const evidence = samples.modality === "image"
-    ? imageEvidence(ckpt.params, withHeads, samples.images)
-    : tableEvidence(ckpt.params, withHeads, samples.table, samples.rows, samples.d);
-  const scores = sampleScores(evidence, heads, smooth);
+  let scores: Record<string, Float32Array>;
+  if (samples.modality === "image") {
+    scores = sampleScores(imageEvidence(ckpt.params, withHeads, samples.images), heads, smooth);
+  } else {
+    // In batches, as scoring does: a large table's token features never exist all at once.
+    const { d, rows, table } = samples;
+    const batch = tableBatchRows(config, d) * d;
+    const parts: Record<string, Float32Array>[] = [];
+    for (let start = 0; start < rows.length || start === 0; start += batch) {
+      const evidence = tableEvidence(
+        ckpt.params,
+        withHeads,
+        table,
+        rows.subarray(start, start + batch),
+        d,
+      );
+      parts.push(sampleScores(evidence, heads, smooth));
+    }
+    scores = Object.fromEntries(
+      Object.keys(parts[0]).map((c) => [c, concatArrays(parts.map((p) => p[c]))]),
+    );
+  }
   return heads.filter((c) => scores[c]).map((name) => ({
     name,
     weight: 0,

@@ -51,6 +51,7 @@ import { banksOf } from "./evaluate.ts";
 import { Progress } from "../cli.ts";
 import { MadError } from "../errors.ts";
 import { ANOMALY_SEED_OFFSET, Rng } from "../rng.ts";
+import { record, span } from "../bench/profile.ts";
 
 /** What a training run needs. */
 export interface TrainOptions {
@@ -268,6 +269,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         quiet: options.quiet,
       });
       let sum = { loss: 0, recon: 0, anomaly: 0 };
+      const stepsStarted = performance.now();
       for (const step of plan) {
         const losses = step.kind === "image"
           ? await pool.imageStep(
@@ -317,6 +319,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         break;
       }
       bar.done();
+      record("train: steps", performance.now() - stepsStarted);
 
       // Validate: fit banks and statistics, score validation normals vs synthetic anomalies.
       const val: EpochRow["val"] = {};
@@ -345,14 +348,15 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
           rows,
           d: p.d,
         });
-        const { fitted: f, report } = fitKey(
-          params,
-          m,
-          samples(p.train),
-          samples(p.val),
-          samples(d.valAnomalies),
-          t.seed,
-        );
+        const { fitted: f, report } = span("train: table validation", () =>
+          fitKey(
+            params,
+            m,
+            samples(p.train),
+            samples(p.val),
+            samples(d.valAnomalies),
+            t.seed,
+          ));
         nextFitted.set(key, f);
         val[key] = report;
       }

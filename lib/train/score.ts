@@ -15,6 +15,7 @@ import type { ImageCache } from "../data/image_cache.ts";
 import { applyNormalisation } from "../data/normalise.ts";
 import { MadError } from "../errors.ts";
 import { backendFailure } from "../backend/failure.ts";
+import { span } from "../bench/profile.ts";
 
 /** One scored sample. */
 export interface ScoredSample {
@@ -296,11 +297,15 @@ class ScoringWorker {
 
 /**
  * Scores every row of a table file: a CSV, ODDS `.mat` or ADBench `.npz` (labels, if any, are
- * ignored).
+ * ignored), `options.batchRows` rows at a time (see `tableBatchRows`).
  */
-export function scoreTableFile(ckpt: Checkpoint, path: string): ScoredSample[] {
+export function scoreTableFile(
+  ckpt: Checkpoint,
+  path: string,
+  options: { batchRows?: number } = {},
+): ScoredSample[] {
   const record = tableRecordFor(ckpt, path);
-  const { table } = readTableSource(path);
+  const { table } = span("score: read table", () => readTableSource(path));
   if (record.columns && table.d !== record.columns.length) {
     throw new MadError(
       `${path}: has ${table.d} feature columns, the model was trained on ${record.columns.length} (${
@@ -313,12 +318,16 @@ export function scoreTableFile(ckpt: Checkpoint, path: string): ScoredSample[] {
   const rows = Float32Array.from(normalised.values);
   let scores: Float32Array;
   try {
-    ({ scores } = scoreKey(ckpt.params, ckpt.config.model, fitted, {
-      modality: "table",
-      table: record.name,
-      rows,
-      d: table.d,
-    }));
+    ({ scores } = span(
+      "score: scoreKey",
+      () =>
+        scoreKey(ckpt.params, ckpt.config.model, fitted, {
+          modality: "table",
+          table: record.name,
+          rows,
+          d: table.d,
+        }, options),
+    ));
   } catch (e) {
     throw backendFailure(
       e,
