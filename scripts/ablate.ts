@@ -8,8 +8,8 @@
  * @module
  */
 import { join } from "node:path";
-import { Progress, runMain } from "../lib/cli.ts";
-import { defineCommand, helpText, numberFlag, parseFlags } from "../lib/flags.ts";
+import { defineCommand, helpText, numberFlag, parseFlags, Progress } from "../lib/util/mod.ts";
+import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { ABLATION_VARIANTS, runAblation, selectVariants } from "../lib/train/ablation.ts";

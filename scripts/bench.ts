@@ -11,8 +11,15 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Progress, runMain, writeFileAtomic } from "../lib/cli.ts";
-import { defineCommand, helpText, numberFlag, parseFlags } from "../lib/flags.ts";
+import {
+  defineCommand,
+  helpText,
+  numberFlag,
+  parseFlags,
+  Progress,
+  writeFileAtomic,
+} from "../lib/util/mod.ts";
+import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { rowMinKernelActive } from "../lib/backend/row_min.ts";

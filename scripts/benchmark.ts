@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { runMain } from "../lib/cli.ts";
-import { defineCommand, helpText, numberFlag, parseFlags, usageError } from "../lib/flags.ts";
+import { defineCommand, helpText, numberFlag, parseFlags, usageError } from "../lib/util/mod.ts";
 import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, loadConfigFile, mergeConfig } from "../lib/model/config.ts";

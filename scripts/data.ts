@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { Progress, runMain } from "../lib/cli.ts";
-import { defineCommand, helpText, parseFlags } from "../lib/flags.ts";
+import { defineCommand, helpText, parseFlags, Progress } from "../lib/util/mod.ts";
+import { runMain } from "../lib/cli.ts";
 import {
   byteProgress,
   copyFromLocal,

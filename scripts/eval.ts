@@ -6,8 +6,8 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { runMain, writeFileAtomic } from "../lib/cli.ts";
-import { defineCommand, helpText, parseFlags } from "../lib/flags.ts";
+import { runMain } from "../lib/cli.ts";
+import { defineCommand, helpText, parseFlags, writeFileAtomic } from "../lib/util/mod.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { evaluateCheckpoint } from "../lib/train/evaluate.ts";

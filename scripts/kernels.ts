@@ -7,7 +7,7 @@
  */
 import { assembleKernel, kernelModuleSource, KERNELS_DIR } from "../lib/backend/assemble.ts";
 import { runMain } from "../lib/cli.ts";
-import { defineCommand, helpText, parseFlags } from "../lib/flags.ts";
+import { defineCommand, helpText, parseFlags } from "../lib/util/mod.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({

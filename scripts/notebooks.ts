@@ -6,7 +6,7 @@
  * @module
  */
 import { runMain } from "../lib/cli.ts";
-import { defineCommand, helpText, parseFlags } from "../lib/flags.ts";
+import { defineCommand, helpText, parseFlags } from "../lib/util/mod.ts";
 import { runNotebooks } from "../lib/report/notebook_export.ts";
 
 /** The command's flags, help and examples. */

@@ -6,8 +6,16 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { Progress, runMain, writeFileAtomic } from "../lib/cli.ts";
-import { defineCommand, helpText, numberFlag, parseFlags, usageError } from "../lib/flags.ts";
+import {
+  defineCommand,
+  helpText,
+  numberFlag,
+  parseFlags,
+  Progress,
+  usageError,
+  writeFileAtomic,
+} from "../lib/util/mod.ts";
+import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";

@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { runMain } from "../lib/cli.ts";
-import { defineCommand, helpText, numberFlag, parseFlags } from "../lib/flags.ts";
+import { defineCommand, helpText, numberFlag, parseFlags } from "../lib/util/mod.ts";
 import { MadError } from "../lib/errors.ts";
 import { backendFailure } from "../lib/backend/failure.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";

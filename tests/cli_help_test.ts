@@ -12,7 +12,7 @@ import {
   helpText,
   parseFlags,
   usageLine,
-} from "../lib/flags.ts";
+} from "../lib/util/flags.ts";
 import { checkMadError, madError, ROOT, runScript } from "./fixtures.ts";
 
 /** The scripts behind the tasks in deno.json (`deno run -A scripts/<name>.ts`), by task name. */

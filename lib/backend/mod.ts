@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { MadError } from "../errors.ts";
-import type { FlagSpec } from "../flags.ts";
+import type { FlagSpec } from "../util/flags.ts";
 import { useSystemBlas } from "./blas.ts";
 import { shareIdentityBuffers } from "./identity.ts";
 

@@ -15,7 +15,7 @@ import { disposeCheckpoint, loadCheckpoint } from "../train/checkpoint.ts";
 import { evaluateCheckpoint } from "../train/evaluate.ts";
 import { evaluationJson } from "../train/results.ts";
 import { ImageCache } from "../data/image_cache.ts";
-import { writeFileAtomic } from "../cli.ts";
+import { writeFileAtomic } from "../util/files.ts";
 import { MadError } from "../errors.ts";
 import { type BenchmarkData, type BenchmarkDataset, datasetId } from "./discover.ts";
 import { imageBaseline, tableBaselines, tableSplit } from "./baselines.ts";

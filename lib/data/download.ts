@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { basename, dirname, join, relative } from "node:path";
-import { Progress } from "../cli.ts";
+import { Progress } from "../util/progress.ts";
 import { fileError, isNotFound, MadError } from "../errors.ts";
 import {
   DATA_SOURCES,

@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { writeFileAtomic } from "../cli.ts";
+import { writeFileAtomic } from "../util/files.ts";
 import { fileError, isNotFound } from "../errors.ts";
 import { decodeImage, readProblem } from "./images.ts";
 import type { DecodedImage } from "./types.ts";

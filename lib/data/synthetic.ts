@@ -7,7 +7,7 @@
  */
 import { dirname, join } from "node:path";
 import sharp from "sharp";
-import { writeFileAtomic } from "../cli.ts";
+import { writeFileAtomic } from "../util/files.ts";
 import { fileError, isNotFound, MadError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import type { Table } from "./types.ts";

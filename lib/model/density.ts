@@ -17,7 +17,7 @@
  * @module
  */
 import type { MemoryBank } from "./knn.ts";
-import { span } from "../bench/profile.ts";
+import { span } from "../util/profile.ts";
 
 /** Silverman's rule-of-thumb bandwidth for n values of standard deviation `std`. */
 export function silvermanBandwidth(std: number, n: number): number {

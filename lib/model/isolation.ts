@@ -12,7 +12,7 @@
  */
 import { Rng } from "../rng.ts";
 import type { MemoryBank } from "./knn.ts";
-import { span } from "../bench/profile.ts";
+import { span } from "../util/profile.ts";
 
 /** How a forest is grown: its number of trees and the rows each tree is grown from. */
 export interface ForestShape {

@@ -13,7 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../rng.ts";
 import { matMul2d, readTidy } from "./ops.ts";
 import { rowMin } from "../backend/row_min.ts";
-import { span } from "../bench/profile.ts";
+import { span } from "../util/profile.ts";
 
 /**
  * A memory bank: `rows` normal feature vectors of width `dim`, stored transposed. With a

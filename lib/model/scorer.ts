@@ -31,7 +31,7 @@ import { EVIDENCE_COMPONENTS, switchedOn } from "./evidence/registry.ts";
 import { auroc } from "../metrics/ranking.ts";
 import { validationImageAnomalies } from "../data/anomalies.ts";
 import { thresholdFromNormals } from "../metrics/threshold.ts";
-import { span } from "../bench/profile.ts";
+import { span } from "../util/profile.ts";
 import { Rng } from "../rng.ts";
 
 /** Samples of one dataset: images (RGB float arrays) or normalised table rows. */

@@ -8,7 +8,7 @@
  */
 import { basename, join, resolve } from "node:path";
 import { PLOTLY_LOADER_MARKER } from "./notebook_helpers.ts";
-import { writeFileAtomic } from "../cli.ts";
+import { writeFileAtomic } from "../util/files.ts";
 import { MadError } from "../errors.ts";
 
 /** The command-line tool nbconvert runs as. */

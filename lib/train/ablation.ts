@@ -25,7 +25,7 @@ import { evaluateCheckpoint } from "./evaluate.ts";
 import { type EvaluationEntry, evaluationJson } from "./results.ts";
 import type { ExperimentData } from "./setup.ts";
 import { ImageCache } from "../data/image_cache.ts";
-import { writeFileAtomic } from "../cli.ts";
+import { writeFileAtomic } from "../util/files.ts";
 import { MadError } from "../errors.ts";
 
 /** Which data a variant trains and is evaluated on. */

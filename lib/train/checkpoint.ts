@@ -22,7 +22,7 @@ import { componentOf, evidenceSwitches } from "../model/evidence/registry.ts";
 import type { AdamState } from "./optimizer.ts";
 import type { DatasetRecord } from "./datasets.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
-import { writeFileAtomic } from "../cli.ts";
+import { writeFileAtomic } from "../util/files.ts";
 import { isNotFound, MadError } from "../errors.ts";
 import { checkNormalisation } from "../data/normalise.ts";
 

@@ -15,7 +15,7 @@ import { loadCheckpoint } from "./checkpoint.ts";
 import { type DatasetEvaluation, evaluateCheckpoint } from "./evaluate.ts";
 import { evaluationJson } from "./results.ts";
 import { scoreImagePaths } from "./score.ts";
-import { writeFileAtomic } from "../cli.ts";
+import { writeFileAtomic } from "../util/files.ts";
 import { htmlReport } from "../report/html.ts";
 import {
   componentSections,

@@ -48,10 +48,10 @@ import {
 } from "./datasets.ts";
 import { RunLog } from "./log.ts";
 import { banksOf } from "./evaluate.ts";
-import { Progress } from "../cli.ts";
+import { Progress } from "../util/progress.ts";
 import { MadError } from "../errors.ts";
 import { ANOMALY_SEED_OFFSET, Rng } from "../rng.ts";
-import { record, span } from "../bench/profile.ts";
+import { record, span } from "../util/profile.ts";
 
 /** What a training run needs. */
 export interface TrainOptions {

@@ -15,7 +15,7 @@ import type { ImageCache } from "../data/image_cache.ts";
 import { applyNormalisation } from "../data/normalise.ts";
 import { MadError } from "../errors.ts";
 import { backendFailure } from "../backend/failure.ts";
-import { span } from "../bench/profile.ts";
+import { span } from "../util/profile.ts";
 
 /** One scored sample. */
 export interface ScoredSample {

@@ -16,7 +16,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { MadError } from "./errors.ts";
+import { MadError } from "../errors.ts";
 
 /** One flag: what `node:util` parseArgs takes, plus what `--help` says about it. */
 export interface FlagSpec {

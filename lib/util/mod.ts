@@ -1,0 +1,29 @@
+/**
+ * Small helpers every layer may use, with no knowledge of the model: command-line flag tables
+ * behind parsing and `--help` (`flags.ts`), atomic file writes (`files.ts`), a terminal progress
+ * bar (`progress.ts`) and wall-time profiling spans (`profile.ts`). Nothing here imports
+ * another part of `lib/` but `errors.ts`.
+ *
+ * @module
+ */
+
+export {
+  defineCommand,
+  HELP_FLAG,
+  helpText,
+  numberFlag,
+  parseFlags,
+  usageError,
+  usageLine,
+} from "./flags.ts";
+export type { Command, FlagSpec, FlagTable, FlagValues, WithHelp } from "./flags.ts";
+export { writeFileAtomic } from "./files.ts";
+export { Progress } from "./progress.ts";
+export {
+  profileReport,
+  profileTotals,
+  record,
+  resetProfile,
+  setProfiling,
+  span,
+} from "./profile.ts";
