@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { runMain } from "../lib/cli.ts";
 import { defineCommand, helpText, numberFlag, parseFlags } from "../lib/util/mod.ts";
 import { MadError } from "../lib/errors.ts";
-import { backendFailure } from "../lib/backend/failure.ts";
+import { backendFailure } from "../lib/model/backend_failure.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, loadConfigFile, mergeConfig } from "../lib/model/config.ts";
 import { train } from "../lib/train/loop.ts";

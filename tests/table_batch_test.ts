@@ -14,7 +14,7 @@ import {
   tableBatchRows,
   tableRowBytes,
 } from "../lib/model/table_batch.ts";
-import { backendFailure, isBackendFailure } from "../lib/backend/failure.ts";
+import { backendFailure, isBackendFailure } from "../lib/model/backend_failure.ts";
 import { useBackend } from "../lib/backend/mod.ts";
 import { wasmMemory } from "../lib/backend/wasm_memory.ts";
 import { tableEvidence } from "../lib/model/detector.ts";

@@ -43,7 +43,7 @@ import { pixelAuroc, pro } from "../metrics/pixel.ts";
 import { pixelMap } from "../model/maps.ts";
 import { MadError } from "../errors.ts";
 import { ANOMALY_SEED_OFFSET } from "../rng.ts";
-import { backendFailure } from "../backend/failure.ts";
+import { backendFailure } from "../model/backend_failure.ts";
 import { LEGACY_FOLDER_TABLE_NAME, tableNameOf } from "../data/table_name.ts";
 
 /** One evidence component of a dataset's score: its weight and its own test AUROC. */

@@ -14,7 +14,7 @@ import { listImagesToScore } from "../data/images.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { applyNormalisation } from "../data/normalise.ts";
 import { MadError } from "../errors.ts";
-import { backendFailure } from "../backend/failure.ts";
+import { backendFailure } from "../model/backend_failure.ts";
 import { span } from "../util/profile.ts";
 
 /** One scored sample. */

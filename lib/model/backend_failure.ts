@@ -1,12 +1,13 @@
 /**
  * Turning a tfjs backend's crash (wasm out of memory, an emscripten `Aborted()`, an allocation
  * the JS engine refuses) into a one-line {@linkcode MadError} that names the dataset and what to
- * change, instead of a bare "memory access out of bounds".
+ * change, instead of a bare "memory access out of bounds". It sits beside the model because the
+ * advice names the model's scoring memory budget (`table_batch.ts`).
  *
  * @module
  */
 import { MadError } from "../errors.ts";
-import { TABLE_BATCH_MB_ENV, tableBatchMegabytes } from "../model/table_batch.ts";
+import { TABLE_BATCH_MB_ENV, tableBatchMegabytes } from "./table_batch.ts";
 
 /** Whether `e` is the backend failing rather than a problem with the data or the code. */
 export function isBackendFailure(e: unknown): boolean {
