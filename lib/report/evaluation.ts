@@ -6,7 +6,7 @@
  * @module
  */
 import type { DatasetEvaluation } from "../train/evaluate.ts";
-import type { EpochRow } from "../train/loop.ts";
+import type { EpochRow } from "../train/log.ts";
 import { evaluationRows } from "../train/results.ts";
 import { prCurve, rocCurve } from "../metrics/ranking.ts";
 import { confusionAt } from "../metrics/threshold.ts";

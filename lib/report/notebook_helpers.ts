@@ -16,7 +16,7 @@ import { escapeHtml, type ReportSection, scriptJson } from "./html.ts";
 import { type JupyterDisplayable, plotlyNotebook } from "./notebook.ts";
 import { plotlyBundle } from "./plotly_bundle.ts";
 import type { TableRow } from "./table.ts";
-import type { EpochRow } from "../train/loop.ts";
+import type { EpochRow } from "../train/log.ts";
 import { MadError } from "../errors.ts";
 
 /** A Jupyter MIME bundle such as `{"text/html": "..."}`. */

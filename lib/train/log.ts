@@ -5,7 +5,20 @@
  * @module
  */
 import { join } from "node:path";
-import type { EpochRow } from "./loop.ts";
+
+/** One line of `metrics.jsonl`. */
+export interface EpochRow {
+  epoch: number;
+  loss: number;
+  recon_loss: number;
+  anomaly_loss: number;
+  /** Mean validation AUROC over datasets (normals vs synthetic anomalies). */
+  val_auroc: number;
+  /** Per-dataset validation AUROC and per-component AUROC. */
+  val: Record<string, { auroc: number; components: Record<string, number> }>;
+  seconds: number;
+  lr: number;
+}
 
 /** Writes the human log and the metrics lines of one run folder. */
 export class RunLog {

@@ -46,7 +46,7 @@ import {
   prepareImages,
   prepareTable,
 } from "./datasets.ts";
-import { RunLog } from "./log.ts";
+import { type EpochRow, RunLog } from "./log.ts";
 import { banksOf } from "./evaluate.ts";
 import { Progress } from "../util/progress.ts";
 import { MadError } from "../errors.ts";
@@ -82,20 +82,6 @@ export interface TrainOptions {
    * `interrupted_checkpoint.safetensors` and returns with `stoppedEarly`.
    */
   shouldStop?: () => boolean;
-}
-
-/** One line of `metrics.jsonl`. */
-export interface EpochRow {
-  epoch: number;
-  loss: number;
-  recon_loss: number;
-  anomaly_loss: number;
-  /** Mean validation AUROC over datasets (normals vs synthetic anomalies). */
-  val_auroc: number;
-  /** Per-dataset validation AUROC and per-component AUROC. */
-  val: Record<string, { auroc: number; components: Record<string, number> }>;
-  seconds: number;
-  lr: number;
 }
 
 /** The outcome of a run. */
