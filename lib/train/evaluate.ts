@@ -8,6 +8,7 @@
  */
 import { basename, extname } from "node:path";
 import type { Checkpoint } from "./checkpoint.ts";
+import { fittedFor } from "./fitted.ts";
 import {
   datasetKey,
   type DatasetRecord,
@@ -23,7 +24,6 @@ import {
   scoreKey,
   tableBatchRows,
 } from "../model/scorer.ts";
-import type { MemoryBank } from "../model/knn.ts";
 import {
   activeComponents,
   concatArrays,
@@ -178,23 +178,6 @@ export function tableRecordFor(ckpt: Checkpoint, path: string): DatasetRecord {
     );
   }
   return { ...record, source: path };
-}
-
-/** The memory banks a checkpoint stores for a dataset key, by component. */
-export function banksOf(ckpt: Checkpoint, key: string): Record<string, MemoryBank> {
-  const out: Record<string, MemoryBank> = {};
-  for (const [name, bank] of ckpt.banks) {
-    const [k, component] = name.split("|");
-    if (k === key && component) out[component] = bank;
-  }
-  return out;
-}
-
-/** The fitted scorer a checkpoint stores for a dataset key. */
-export function fittedFor(ckpt: Checkpoint, key: string): FittedKey {
-  const stats = ckpt.stats[key];
-  if (!stats) throw new MadError(`checkpoint has no scoring statistics for ${key}`);
-  return { banks: banksOf(ckpt, key), stats };
 }
 
 /** Fitted scoring for an image category: from the checkpoint, or fitted now when unseen. */

@@ -47,7 +47,7 @@ import {
   prepareTable,
 } from "./datasets.ts";
 import { type EpochRow, RunLog } from "./log.ts";
-import { banksOf } from "./evaluate.ts";
+import { banksOf } from "./fitted.ts";
 import { Progress } from "../util/progress.ts";
 import { MadError } from "../errors.ts";
 import { ANOMALY_SEED_OFFSET, Rng } from "../rng.ts";

@@ -8,7 +8,8 @@
 import { join, relative, resolve, sep } from "node:path";
 import type { Checkpoint } from "./checkpoint.ts";
 import { datasetKey, readTableSource } from "./datasets.ts";
-import { fittedFor, tableRecordFor } from "./evaluate.ts";
+import { tableRecordFor } from "./evaluate.ts";
+import { fittedFor } from "./fitted.ts";
 import { scoreKey } from "../model/scorer.ts";
 import { listImagesToScore } from "../data/images.ts";
 import type { ImageCache } from "../data/image_cache.ts";
