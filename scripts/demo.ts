@@ -9,7 +9,7 @@ import { defineCommand, helpText, parseFlags } from "../lib/util/mod.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { runDemo } from "../lib/train/demo.ts";
 import { metricsTable } from "../lib/report/table.ts";
-import { evaluationRows } from "../lib/train/results.ts";
+import { evaluationRows } from "../lib/report/evaluation.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({

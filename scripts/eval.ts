@@ -11,7 +11,8 @@ import { defineCommand, helpText, parseFlags, writeFileAtomic } from "../lib/uti
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { evaluateCheckpoint } from "../lib/train/evaluate.ts";
-import { componentLines, evaluationJson, evaluationRows } from "../lib/train/results.ts";
+import { componentLines, evaluationJson } from "../lib/train/results.ts";
+import { evaluationRows } from "../lib/report/evaluation.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { metricsTable } from "../lib/report/table.ts";
 

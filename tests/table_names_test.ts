@@ -14,7 +14,7 @@ import { evaluateCheckpoint, tableRecordFor } from "../lib/train/evaluate.ts";
 import { decodeSafetensors, encodeSafetensors } from "../lib/train/safetensors.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { useBackend } from "../lib/backend/mod.ts";
-import { demoConfig } from "../lib/train/demo.ts";
+import { demoConfig } from "../lib/train/setup.ts";
 import { makeSyntheticTable } from "../lib/data/synthetic.ts";
 
 Deno.test("safeTableName keeps letters, digits, _ and -, and replaces the rest", () => {

@@ -7,7 +7,7 @@
  */
 import type { DatasetEvaluation } from "../train/evaluate.ts";
 import type { EpochRow } from "../train/log.ts";
-import { evaluationRows } from "../train/results.ts";
+import { evaluationJson } from "../train/results.ts";
 import { prCurve, rocCurve } from "../metrics/ranking.ts";
 import { confusionAt } from "../metrics/threshold.ts";
 import {
@@ -21,6 +21,19 @@ import {
 import { escapeHtml, type ReportSection } from "./html.ts";
 import { heatmapOverlayPng } from "./heatmap.ts";
 import type { ImageCache } from "../data/image_cache.ts";
+import type { TableRow } from "./table.ts";
+
+/** Rows for `metricsTable` (one per dataset, the evaluation JSON without components). */
+export function evaluationRows(evaluations: DatasetEvaluation[]): TableRow[] {
+  return evaluationJson(evaluations).datasets.map((
+    { name, components: _, image_score: __, ...rest },
+  ) =>
+    ({
+      name,
+      ...rest,
+    }) as TableRow
+  );
+}
 
 /** The metrics table as an HTML table. */
 export function metricsHtml(evaluations: DatasetEvaluation[]): string {

@@ -6,8 +6,8 @@
  * @module
  */
 import { join } from "node:path";
-import type { Config, ConfigOverrides } from "../model/config.ts";
-import { DEFAULT_CONFIG, mergeConfig } from "../model/config.ts";
+import type { Config } from "../model/config.ts";
+import { demoConfig } from "./setup.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../data/synthetic.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { train, type TrainResult } from "./loop.ts";
@@ -26,25 +26,6 @@ import {
   trainingSection,
 } from "../report/evaluation.ts";
 import { heatmapOverlayPng } from "../report/heatmap.ts";
-
-/** The demo's model: small enough to train in a minute or two on two CPU cores. */
-export const DEMO_OVERRIDES: ConfigOverrides = {
-  model: {
-    imageSize: 64,
-    stem: [2, 2, 2],
-    stemChannels: [32, 64],
-    width: 64,
-    layers: 2,
-    heads: 4,
-  },
-  train: { epochs: 8, batchSize: 16, tableBatchSize: 128, lr: 2e-3 },
-};
-
-/** The demo config (defaults plus {@linkcode DEMO_OVERRIDES}, plus `extra`). */
-export function demoConfig(extra: ConfigOverrides = {}): Config {
-  const base = mergeConfig(DEFAULT_CONFIG, DEMO_OVERRIDES, "demo config");
-  return mergeConfig(base, extra, "demo config");
-}
 
 /** What the demo produced. */
 export interface DemoResult {

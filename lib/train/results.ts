@@ -7,7 +7,6 @@
  * @module
  */
 import type { DatasetEvaluation } from "./evaluate.ts";
-import type { TableRow } from "../report/table.ts";
 
 /** One dataset's entry in the evaluation JSON. */
 export type EvaluationEntry = {
@@ -49,17 +48,5 @@ export function componentLines(evaluations: DatasetEvaluation[]): string[] {
     (e.imageScore
       ? `; score: max of the ${e.imageScore === "smoothed_max" ? "smoothed " : ""}map`
       : "")
-  );
-}
-
-/** Rows for {@linkcode metricsTable}. */
-export function evaluationRows(evaluations: DatasetEvaluation[]): TableRow[] {
-  return evaluationJson(evaluations).datasets.map((
-    { name, components: _, image_score: __, ...rest },
-  ) =>
-    ({
-      name,
-      ...rest,
-    }) as TableRow
   );
 }

@@ -1,14 +1,14 @@
 /**
  * The two experiment setups the notebooks and `deno task ablate` share: TINY (a small model on
  * synthetic data written on the spot, seconds per run, used in CI) and FULL (the default model
- * on what `deno task data` prepared in `data/`). One flag switches between them.
+ * on what `deno task data` prepared in `data/`). One flag switches between them. The demo's
+ * model, which TINY starts from, is here too.
  *
  * @module
  */
 import { join } from "node:path";
 import type { Config, ConfigOverrides } from "../model/config.ts";
 import { DEFAULT_CONFIG, mergeConfig } from "../model/config.ts";
-import { demoConfig } from "./demo.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../data/synthetic.ts";
 import { defaultDataPaths } from "../data/sources.ts";
 import { MadError } from "../errors.ts";
@@ -24,6 +24,25 @@ export interface ExperimentData {
 export interface Experiment extends ExperimentData {
   full: boolean;
   config: Config;
+}
+
+/** The demo's model: small enough to train in a minute or two on two CPU cores. */
+export const DEMO_OVERRIDES: ConfigOverrides = {
+  model: {
+    imageSize: 64,
+    stem: [2, 2, 2],
+    stemChannels: [32, 64],
+    width: 64,
+    layers: 2,
+    heads: 4,
+  },
+  train: { epochs: 8, batchSize: 16, tableBatchSize: 128, lr: 2e-3 },
+};
+
+/** The demo config (defaults plus {@linkcode DEMO_OVERRIDES}, plus `extra`). */
+export function demoConfig(extra: ConfigOverrides = {}): Config {
+  const base = mergeConfig(DEFAULT_CONFIG, DEMO_OVERRIDES, "demo config");
+  return mergeConfig(base, extra, "demo config");
 }
 
 /**
