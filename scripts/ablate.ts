@@ -12,10 +12,10 @@ import { defineCommand, helpText, numberFlag, parseFlags, Progress } from "../li
 import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
-import { ABLATION_VARIANTS, runAblation, selectVariants } from "../lib/train/ablation.ts";
-import { experiment, tinyConfig } from "../lib/train/setup.ts";
+import { ABLATION_VARIANTS, runAblation, selectVariants } from "../lib/experiment/ablation.ts";
+import { experiment, tinyConfig } from "../lib/experiment/setup.ts";
 import { DEFAULT_CONFIG } from "../lib/model/config.ts";
-import { ablationRows } from "../lib/report/ablation.ts";
+import { ablationRows } from "../lib/report/ablation_tables.ts";
 import { metricsTable } from "../lib/report/table.ts";
 
 /** The command's flags, help and examples. */

@@ -7,7 +7,7 @@
 import { runMain } from "../lib/cli.ts";
 import { defineCommand, helpText, parseFlags } from "../lib/util/mod.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
-import { runDemo } from "../lib/train/demo.ts";
+import { runDemo } from "../lib/demo.ts";
 import { metricsTable } from "../lib/report/table.ts";
 import { evaluationRows } from "../lib/report/evaluation.ts";
 

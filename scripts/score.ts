@@ -19,7 +19,11 @@ import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
-import { type ScoredSample, scoreImagePaths, scoreTableFile } from "../lib/train/score.ts";
+import {
+  type ScoredSample,
+  scoreImagePaths,
+  scoreTableFile,
+} from "../lib/experiment/score_files.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { heatmapOverlayPng } from "../lib/report/heatmap.ts";
 

@@ -13,9 +13,9 @@ import {
   summarizeAblation,
   variantConfig,
   variantData,
-} from "../lib/train/ablation.ts";
-import { tinyConfig, writeTinyData } from "../lib/train/setup.ts";
-import { ablationFigure, ablationRows, formatMeanStd } from "../lib/report/ablation.ts";
+} from "../lib/experiment/ablation.ts";
+import { tinyConfig, writeTinyData } from "../lib/experiment/setup.ts";
+import { ablationFigure, ablationRows, formatMeanStd } from "../lib/report/ablation_tables.ts";
 import { MadError } from "../lib/errors.ts";
 import { DEFAULT_CONFIG } from "../lib/model/config.ts";
 import { activeComponents, componentOf, type Modality } from "../lib/model/evidence/mod.ts";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { useBackend } from "../lib/backend/mod.ts";
-import { tinyConfig, writeTinyData } from "../lib/train/setup.ts";
+import { tinyConfig, writeTinyData } from "../lib/experiment/setup.ts";
 import {
   applyZScore,
   type BaselineRun,
@@ -30,7 +30,7 @@ import {
   tableCandidates,
 } from "../lib/benchmark/mod.ts";
 import { externalResources } from "../lib/report/notebook_export.ts";
-import type { EvaluationEntry } from "../lib/train/results.ts";
+import type { EvaluationEntry } from "../lib/experiment/results.ts";
 import { Rng } from "../lib/rng.ts";
 
 await useBackend("wasm");

@@ -11,7 +11,7 @@ import {
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { bombPng, madErrorAsync } from "./fixtures.ts";
 
-const REAL_COURSE = new URL("../../shared/datasets/images/course/", import.meta.url);
+const REAL_COURSE = new URL("../../shared/datasets/images/course", import.meta.url);
 const hasRealCourse = (() => {
   try {
     return Deno.statSync(REAL_COURSE).isDirectory;

@@ -8,7 +8,7 @@ import { prepareTable, readTableSource } from "../lib/train/datasets.ts";
 import { npyBytes, type NpySpec, npzBytes, zipBytes } from "./npz_fixtures.ts";
 import { crc32 as pngCrc32 } from "./fixtures.ts";
 
-const ADBENCH = new URL("../../shared/datasets/tables/adbench/", import.meta.url).pathname;
+const ADBENCH = new URL("../../shared/datasets/tables/adbench", import.meta.url).pathname;
 const hasAdbench = (() => {
   try {
     return Deno.statSync(join(ADBENCH, "14_glass.npz")).isFile;

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { tinyConfig, writeTinyData } from "../lib/train/setup.ts";
+import { tinyConfig, writeTinyData } from "../lib/experiment/setup.ts";
 import { train } from "../lib/train/loop.ts";
 import { useBackend } from "../lib/backend/mod.ts";
 import { runScript, tinyTrainRun } from "./fixtures.ts";

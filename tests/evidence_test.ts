@@ -11,7 +11,7 @@ import {
 } from "../lib/model/evidence/mod.ts";
 import { knnDim, tableEvidence } from "../lib/model/detector.ts";
 import { initParams } from "../lib/model/madformer.ts";
-import { evidenceVariants } from "../lib/train/ablation.ts";
+import { evidenceVariants } from "../lib/experiment/ablation.ts";
 import { MadError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import { SMALL_MODEL } from "./fixtures.ts";

@@ -18,8 +18,8 @@ import {
   rocFigure,
   scoreHistogramFigure,
 } from "../lib/report/mod.ts";
-import { componentResults, type DatasetEvaluation } from "../lib/train/evaluate.ts";
-import { componentLines } from "../lib/train/results.ts";
+import { componentResults, type DatasetEvaluation } from "../lib/experiment/evaluate_checkpoint.ts";
+import { componentLines } from "../lib/experiment/results.ts";
 
 const ROWS = [
   { name: "thyroid", auroc: 0.98765432, f1: 0.5, n: 1000 },

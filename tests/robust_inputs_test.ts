@@ -11,7 +11,7 @@ import { splitTable } from "../lib/data/split.ts";
 import { decodeImage, discoverImageCategories } from "../lib/data/images.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { DEFAULT_CONFIG, loadConfigFile, mergeConfig } from "../lib/model/config.ts";
-import { demoConfig } from "../lib/train/setup.ts";
+import { demoConfig } from "../lib/experiment/setup.ts";
 import { train } from "../lib/train/loop.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { decodeSafetensors, encodeSafetensors } from "../lib/train/safetensors.ts";

@@ -10,11 +10,11 @@ import { courseThyroid } from "../lib/data/split.ts";
 import { readTableSource } from "../lib/train/datasets.ts";
 import { train } from "../lib/train/loop.ts";
 import { type Checkpoint, disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
-import { evaluateCheckpoint, tableRecordFor } from "../lib/train/evaluate.ts";
+import { evaluateCheckpoint, tableRecordFor } from "../lib/experiment/evaluate_checkpoint.ts";
 import { decodeSafetensors, encodeSafetensors } from "../lib/train/safetensors.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { useBackend } from "../lib/backend/mod.ts";
-import { demoConfig } from "../lib/train/setup.ts";
+import { demoConfig } from "../lib/experiment/setup.ts";
 import { makeSyntheticTable } from "../lib/data/synthetic.ts";
 
 Deno.test("safeTableName keeps letters, digits, _ and -, and replaces the rest", () => {

@@ -12,7 +12,7 @@ import { type Config, DEFAULT_CONFIG, mergeConfig } from "../model/config.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../data/synthetic.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { type Checkpoint, disposeCheckpoint, loadCheckpoint } from "../train/checkpoint.ts";
-import { scoreImagePaths, scoreTableFile, ScoringPool } from "../train/score.ts";
+import { scoreImagePaths, scoreTableFile, ScoringPool } from "../experiment/score_files.ts";
 import { train } from "../train/loop.ts";
 import { MadError } from "../errors.ts";
 

@@ -17,14 +17,14 @@
 import type { SplitSpec } from "../data/types.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { decodeAll, prepareImages, prepareTable, readTableSource } from "../train/datasets.ts";
-import { pixelMetrics } from "../train/evaluate.ts";
+import { pixelMetrics } from "../experiment/evaluate_checkpoint.ts";
 import { buildBank, knnDistances } from "../model/knn.ts";
 import { growForest, isolationScores } from "../model/isolation.ts";
 import { evaluateScores } from "../metrics/evaluate.ts";
 import { thresholdFromNormals } from "../metrics/threshold.ts";
 import { Rng } from "../rng.ts";
 import { MadError } from "../errors.ts";
-import type { EvaluationEntry } from "../train/results.ts";
+import type { EvaluationEntry } from "../experiment/results.ts";
 
 /** Baseline names as reports show them. */
 export const ISOLATION_FOREST = "Isolation Forest";

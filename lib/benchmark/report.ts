@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { formatMeanStd } from "../report/ablation.ts";
+import { formatMeanStd } from "../report/ablation_tables.ts";
 import type { PlotlyFigure } from "../report/figures.ts";
 import { escapeHtml, htmlReport, type ReportSection } from "../report/html.ts";
 import type { TableRow } from "../report/table.ts";

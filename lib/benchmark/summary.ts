@@ -7,8 +7,8 @@
  * @module
  */
 import type { Config } from "../model/config.ts";
-import { type MeanStd, meanStd } from "../train/ablation.ts";
-import type { EvaluationEntry } from "../train/results.ts";
+import { type MeanStd, meanStd } from "../experiment/ablation.ts";
+import type { EvaluationEntry } from "../experiment/results.ts";
 import type { SplitSpec } from "../data/types.ts";
 import { type BenchmarkDataset, datasetId, type SkippedDataset } from "./discover.ts";
 import type { BaselineResult } from "./baselines.ts";

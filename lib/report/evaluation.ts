@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { DatasetEvaluation } from "../train/evaluate.ts";
+import type { DatasetEvaluation } from "../experiment/evaluate_checkpoint.ts";
 import type { EpochRow } from "../train/log.ts";
-import { evaluationJson } from "../train/results.ts";
+import { evaluationJson } from "../experiment/results.ts";
 import { prCurve, rocCurve } from "../metrics/ranking.ts";
 import { confusionAt } from "../metrics/threshold.ts";
 import {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Config } from "../model/config.ts";
-import type { ExperimentData } from "../train/setup.ts";
+import type { ExperimentData } from "../experiment/setup.ts";
 import {
   type PreparedImages,
   type PreparedTable,

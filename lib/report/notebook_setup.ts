@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { type Experiment, experiment } from "../train/setup.ts";
+import { type Experiment, experiment } from "../experiment/setup.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { loadPlotly } from "./notebook_helpers.ts";
 

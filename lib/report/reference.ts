@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { DatasetEvaluation } from "../train/evaluate.ts";
+import type { DatasetEvaluation } from "../experiment/evaluate_checkpoint.ts";
 import type { TableRow } from "./table.ts";
 
 /** One reference result. */

@@ -6,10 +6,10 @@
  * @module
  */
 import { join, relative, resolve, sep } from "node:path";
-import type { Checkpoint } from "./checkpoint.ts";
-import { datasetKey, readTableSource } from "./datasets.ts";
-import { tableRecordFor } from "./evaluate.ts";
-import { fittedFor } from "./fitted.ts";
+import type { Checkpoint } from "../train/checkpoint.ts";
+import { datasetKey, readTableSource } from "../train/datasets.ts";
+import { tableRecordFor } from "./evaluate_checkpoint.ts";
+import { fittedFor } from "../train/fitted.ts";
 import { scoreKey } from "../model/scorer.ts";
 import { listImagesToScore } from "../data/images.ts";
 import type { ImageCache } from "../data/image_cache.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { DatasetEvaluation } from "./evaluate.ts";
+import type { DatasetEvaluation } from "./evaluate_checkpoint.ts";
 
 /** One dataset's entry in the evaluation JSON. */
 export type EvaluationEntry = {

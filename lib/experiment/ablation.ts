@@ -19,9 +19,9 @@ import {
   type EvidenceSwitch,
   evidenceSwitches,
 } from "../model/evidence/mod.ts";
-import { train } from "./loop.ts";
-import { disposeCheckpoint, loadCheckpoint } from "./checkpoint.ts";
-import { evaluateCheckpoint } from "./evaluate.ts";
+import { train } from "../train/loop.ts";
+import { disposeCheckpoint, loadCheckpoint } from "../train/checkpoint.ts";
+import { evaluateCheckpoint } from "./evaluate_checkpoint.ts";
 import { type EvaluationEntry, evaluationJson } from "./results.ts";
 import type { ExperimentData } from "./setup.ts";
 import { ImageCache } from "../data/image_cache.ts";

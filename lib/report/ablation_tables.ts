@@ -1,10 +1,10 @@
 /**
- * Tables and plots of an ablation summary (see lib/train/ablation.ts): one row per variant,
+ * Tables and plots of an ablation summary (see lib/experiment/ablation.ts): one row per variant,
  * `mean ± std` AUROC per dataset, and grouped bars with error bars.
  *
  * @module
  */
-import type { AblationSummary } from "../train/ablation.ts";
+import type { AblationSummary } from "../experiment/ablation.ts";
 import type { PlotlyFigure } from "./figures.ts";
 import type { TableRow } from "./table.ts";
 

@@ -7,8 +7,8 @@
  * @module
  */
 import { basename, extname } from "node:path";
-import type { Checkpoint } from "./checkpoint.ts";
-import { fittedFor } from "./fitted.ts";
+import type { Checkpoint } from "../train/checkpoint.ts";
+import { fittedFor } from "../train/fitted.ts";
 import {
   datasetKey,
   type DatasetRecord,
@@ -16,7 +16,7 @@ import {
   type PreparedImages,
   prepareImages,
   prepareTable,
-} from "./datasets.ts";
+} from "../train/datasets.ts";
 import {
   fitImageKey,
   type FittedKey,

@@ -6,17 +6,17 @@
  * @module
  */
 import { join } from "node:path";
-import type { Config } from "../model/config.ts";
-import { demoConfig } from "./setup.ts";
-import { writeSyntheticImages, writeSyntheticTableCsv } from "../data/synthetic.ts";
-import { ImageCache } from "../data/image_cache.ts";
-import { train, type TrainResult } from "./loop.ts";
-import { loadCheckpoint } from "./checkpoint.ts";
-import { type DatasetEvaluation, evaluateCheckpoint } from "./evaluate.ts";
-import { evaluationJson } from "./results.ts";
-import { scoreImagePaths } from "./score.ts";
-import { writeFileAtomic } from "../util/files.ts";
-import { htmlReport } from "../report/html.ts";
+import type { Config } from "./model/config.ts";
+import { demoConfig } from "./experiment/setup.ts";
+import { writeSyntheticImages, writeSyntheticTableCsv } from "./data/synthetic.ts";
+import { ImageCache } from "./data/image_cache.ts";
+import { train, type TrainResult } from "./train/loop.ts";
+import { loadCheckpoint } from "./train/checkpoint.ts";
+import { type DatasetEvaluation, evaluateCheckpoint } from "./experiment/evaluate_checkpoint.ts";
+import { evaluationJson } from "./experiment/results.ts";
+import { scoreImagePaths } from "./experiment/score_files.ts";
+import { writeFileAtomic } from "./util/files.ts";
+import { htmlReport } from "./report/html.ts";
 import {
   componentSections,
   curveSections,
@@ -24,8 +24,8 @@ import {
   heatmapSections,
   metricsHtml,
   trainingSection,
-} from "../report/evaluation.ts";
-import { heatmapOverlayPng } from "../report/heatmap.ts";
+} from "./report/evaluation.ts";
+import { heatmapOverlayPng } from "./report/heatmap.ts";
 
 /** What the demo produced. */
 export interface DemoResult {

@@ -12,7 +12,7 @@ import { DEFAULT_CONFIG, mergeConfig } from "../model/config.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../data/synthetic.ts";
 import { defaultDataPaths } from "../data/sources.ts";
 import { MadError } from "../errors.ts";
-import { train } from "./loop.ts";
+import { train } from "../train/loop.ts";
 
 /** Where an experiment's data lives. */
 export interface ExperimentData {

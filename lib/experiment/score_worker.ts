@@ -7,8 +7,8 @@
 /// <reference lib="deno.worker" />
 import { type BackendName, useBackend } from "../backend/mod.ts";
 import { ImageCache } from "../data/image_cache.ts";
-import { type Checkpoint, loadCheckpoint } from "./checkpoint.ts";
-import { scoreCategory, type WorkerReply, type WorkerRequest } from "./score.ts";
+import { type Checkpoint, loadCheckpoint } from "../train/checkpoint.ts";
+import { scoreCategory, type WorkerReply, type WorkerRequest } from "./score_files.ts";
 
 let loaded: { key: string; checkpoint: Promise<Checkpoint> } | null = null;
 const caches = new Map<string, ImageCache>();
