@@ -1,6 +1,9 @@
 /**
  * Reporting: metric tables, plotly figure specs, self-contained HTML reports, anomaly-map
- * overlays and interactive notebook plots.
+ * overlays and interactive notebook plots, and the sections built from what `experiment/`
+ * returns (an evaluated checkpoint, an ablation summary, the reference numbers). The notebooks'
+ * own openings and display helpers (`notebook_setup.ts`, `notebook_helpers.ts`,
+ * `exploration.ts`) and their headless export (`notebook_export.ts`) are imported by file.
  *
  * @module
  */
@@ -24,3 +27,15 @@ export type { OverlayOptions } from "./heatmap.ts";
 export { plotlyNotebook } from "./notebook.ts";
 export type { JupyterDisplayable } from "./notebook.ts";
 export { plotlyBundle } from "./plotly_bundle.ts";
+export {
+  componentSections,
+  curveSections,
+  distributionSections,
+  evaluationRows,
+  heatmapSections,
+  metricsHtml,
+  trainingSection,
+} from "./evaluation.ts";
+export { ablationFigure, ablationRows, formatMeanStd } from "./ablation_tables.ts";
+export { COMPARISON_COLUMNS, comparisonRows, REFERENCE_RESULTS } from "./reference.ts";
+export type { ReferenceResult } from "./reference.ts";

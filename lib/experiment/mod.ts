@@ -1,0 +1,66 @@
+/**
+ * Experiments with a trained model: evaluating a checkpoint on the held-out test parts
+ * (`evaluate_checkpoint.ts`), scoring image and table files it has never seen
+ * (`score_files.ts`, with `score_worker.ts` for parallel scoring), the evaluation JSON
+ * (`results.ts`), the TINY, FULL and demo setups the notebooks and scripts share (`setup.ts`) and
+ * the ablation study (`ablation.ts`). It builds on `train/`; `report/` presents what it returns.
+ *
+ * @module
+ */
+
+export {
+  ABLATION_VARIANTS,
+  evidenceVariants,
+  IMAGES_MEAN,
+  meanStd,
+  runAblation,
+  runFileName,
+  selectVariants,
+  summarizeAblation,
+  variantConfig,
+  variantData,
+} from "./ablation.ts";
+export type {
+  AblationOptions,
+  AblationRun,
+  AblationSummary,
+  AblationVariant,
+  DataSelection,
+  MeanStd,
+  VariantSummary,
+} from "./ablation.ts";
+export {
+  componentResults,
+  evaluateCheckpoint,
+  imageScorer,
+  pixelMetrics,
+  tableRecordFor,
+} from "./evaluate_checkpoint.ts";
+export type { ComponentResult, DatasetEvaluation, EvaluateOptions } from "./evaluate_checkpoint.ts";
+export { componentLines, evaluationJson } from "./results.ts";
+export type { EvaluationEntry } from "./results.ts";
+export {
+  categoryOf,
+  imageCategories,
+  scoreCategory,
+  scoreImagePaths,
+  scoreTableFile,
+  ScoringPool,
+} from "./score_files.ts";
+export type {
+  CategoryScores,
+  ScoredImage,
+  ScoredSample,
+  ScoreImageOptions,
+} from "./score_files.ts";
+export {
+  checkpointOrTrain,
+  DEMO_OVERRIDES,
+  demoConfig,
+  experiment,
+  fullData,
+  TINY_OVERRIDES,
+  tinyConfig,
+  writeTinyData,
+} from "./setup.ts";
+export type { Experiment, ExperimentData } from "./setup.ts";

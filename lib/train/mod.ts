@@ -1,0 +1,36 @@
+/**
+ * Training: the loop (`loop.ts`) that prepares each dataset as training splits it
+ * (`datasets.ts`), takes masked-reconstruction and anomaly-head steps (`step.ts`, on several
+ * cores with `parallel.ts`) under AdamW (`optimizer.ts`), fits each dataset's scoring, logs every
+ * epoch (`log.ts`) and keeps checkpoints (`checkpoint.ts` over `safetensors.ts`; `fitted.ts`
+ * reads a dataset's banks and statistics back). It builds on `data/` and `model/`; evaluation,
+ * scoring and experiments above it are in `experiment/`. This entry point carries what other
+ * packages use: the steps, optimiser, gradient workers and run log stay behind it (the bench
+ * measures the steps by file).
+ *
+ * @module
+ */
+
+export {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  decodeCheckpoint,
+  disposeCheckpoint,
+  encodeCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+} from "./checkpoint.ts";
+export type { Checkpoint, TrainingProgress } from "./checkpoint.ts";
+export {
+  assertDistinctTableNames,
+  datasetKey,
+  decodeAll,
+  prepareImages,
+  prepareTable,
+  readTableSource,
+} from "./datasets.ts";
+export type { DatasetRecord, PreparedImages, PreparedTable } from "./datasets.ts";
+export { banksOf, fittedFor } from "./fitted.ts";
+export type { EpochRow } from "./log.ts";
+export { train } from "./loop.ts";
+export type { TrainOptions, TrainResult } from "./loop.ts";
