@@ -12,11 +12,15 @@ import { defineCommand, helpText, numberFlag, parseFlags, Progress } from "../li
 import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
-import { ABLATION_VARIANTS, runAblation, selectVariants } from "../lib/experiment/ablation.ts";
-import { experiment, tinyConfig } from "../lib/experiment/setup.ts";
+import {
+  ABLATION_VARIANTS,
+  experiment,
+  runAblation,
+  selectVariants,
+  tinyConfig,
+} from "../lib/experiment/mod.ts";
 import { DEFAULT_CONFIG } from "../lib/model/config.ts";
-import { ablationRows } from "../lib/report/ablation_tables.ts";
-import { metricsTable } from "../lib/report/table.ts";
+import { ablationRows, metricsTable } from "../lib/report/mod.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({

@@ -21,7 +21,7 @@ import {
   runBenchmark,
   TABLE_EXTENSIONS,
 } from "../lib/benchmark/mod.ts";
-import { metricsTable } from "../lib/report/table.ts";
+import { metricsTable } from "../lib/report/mod.ts";
 
 /** Epochs of a `--quick` run. */
 export const QUICK_EPOCHS = 2;

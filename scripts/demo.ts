@@ -8,8 +8,7 @@ import { runMain } from "../lib/cli.ts";
 import { defineCommand, helpText, parseFlags } from "../lib/util/mod.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { runDemo } from "../lib/demo.ts";
-import { metricsTable } from "../lib/report/table.ts";
-import { evaluationRows } from "../lib/report/evaluation.ts";
+import { evaluationRows, metricsTable } from "../lib/report/mod.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({

@@ -9,12 +9,10 @@ import { dirname, join } from "node:path";
 import { runMain } from "../lib/cli.ts";
 import { defineCommand, helpText, parseFlags, writeFileAtomic } from "../lib/util/mod.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
-import { loadCheckpoint } from "../lib/train/checkpoint.ts";
-import { evaluateCheckpoint } from "../lib/experiment/evaluate_checkpoint.ts";
-import { componentLines, evaluationJson } from "../lib/experiment/results.ts";
-import { evaluationRows } from "../lib/report/evaluation.ts";
+import { loadCheckpoint } from "../lib/train/mod.ts";
+import { componentLines, evaluateCheckpoint, evaluationJson } from "../lib/experiment/mod.ts";
+import { evaluationRows, metricsTable } from "../lib/report/mod.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
-import { metricsTable } from "../lib/report/table.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({

@@ -18,14 +18,10 @@ import {
 import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
-import { loadCheckpoint } from "../lib/train/checkpoint.ts";
-import {
-  type ScoredSample,
-  scoreImagePaths,
-  scoreTableFile,
-} from "../lib/experiment/score_files.ts";
+import { loadCheckpoint } from "../lib/train/mod.ts";
+import { type ScoredSample, scoreImagePaths, scoreTableFile } from "../lib/experiment/mod.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
-import { heatmapOverlayPng } from "../lib/report/heatmap.ts";
+import { heatmapOverlayPng } from "../lib/report/mod.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({

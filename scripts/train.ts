@@ -11,7 +11,7 @@ import { MadError } from "../lib/errors.ts";
 import { backendFailure } from "../lib/model/backend_failure.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, loadConfigFile, mergeConfig } from "../lib/model/config.ts";
-import { train } from "../lib/train/loop.ts";
+import { train } from "../lib/train/mod.ts";
 import { defaultDataPaths } from "../lib/data/sources.ts";
 
 const T = DEFAULT_CONFIG.train;
