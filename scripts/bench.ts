@@ -36,12 +36,12 @@ import {
   tablePoolStep,
   tableTrainStep,
   timeSteps,
-} from "../lib/bench/step.ts";
+} from "../lib/bench/step_timing.ts";
 import { GradientPool } from "../lib/train/parallel.ts";
 import { torchStep } from "../lib/bench/torch.ts";
 import { RssTracker, watchChildPeak } from "../lib/bench/memory.ts";
 import { quickCheckpoint, scoringThroughput } from "../lib/bench/scoring.ts";
-import { type BenchResult, checkTargets, stepRatio, summary } from "../lib/bench/report.ts";
+import { type BenchResult, checkTargets, stepRatio, summary } from "../lib/bench/result.ts";
 import {
   benchTableFile,
   benchTableScale,

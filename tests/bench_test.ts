@@ -11,10 +11,10 @@ import {
   stepFixture,
   tableTrainStep,
   timeSteps,
-} from "../lib/bench/step.ts";
+} from "../lib/bench/step_timing.ts";
 import { torchArgs } from "../lib/bench/torch.ts";
 import { peakRss, RssTracker } from "../lib/bench/memory.ts";
-import { type BenchResult, checkTargets, stepRatio, summary } from "../lib/bench/report.ts";
+import { type BenchResult, checkTargets, stepRatio, summary } from "../lib/bench/result.ts";
 import { SMALL_MODEL } from "./fixtures.ts";
 
 const TINY = mergeConfig(DEFAULT_CONFIG, {

@@ -7,7 +7,7 @@ import { useBackend } from "../lib/backend/mod.ts";
 import { setSystemBlasEnabled, systemBlasInUse } from "../lib/backend/blas.ts";
 import { Rng } from "../lib/rng.ts";
 import { DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
-import { disposeFixture, stepFixture } from "../lib/bench/step.ts";
+import { disposeFixture, stepFixture } from "../lib/bench/step_timing.ts";
 import { imageGradients, type ShardGradients, tableGradients } from "../lib/train/step.ts";
 import { SMALL_MODEL } from "./fixtures.ts";
 

@@ -7,7 +7,7 @@ import {
   imagePoolStep,
   stepFixture,
   tablePoolStep,
-} from "../lib/bench/step.ts";
+} from "../lib/bench/step_timing.ts";
 import { getWeights, GradientPool, setWeights, shardSizes } from "../lib/train/parallel.ts";
 import {
   imageCounts,
