@@ -34,7 +34,8 @@ Deno.test("ablation grid: every variant makes a valid config, names are unique",
 // The evidence each variant scores with on the default model, per modality it trains on.
 const VIEWS = ["knn0", "pix4", "con4", "con8", "std4", "std8"];
 const TABLE = ["knn", "dens", "iso"];
-const FULL = { image: VIEWS, table: TABLE };
+const FULL = { image: [...VIEWS, "enc"], table: [...TABLE, "enc"] };
+const PRE_ENCODER = { image: VIEWS, table: TABLE };
 const EXPECTED_EVIDENCE: Record<string, Partial<Record<Modality, string[]>>> = {
   full: FULL,
   no_modality_embedding: FULL,
@@ -44,19 +45,21 @@ const EXPECTED_EVIDENCE: Record<string, Partial<Record<Modality, string[]>>> = {
   knn_only: { image: VIEWS, table: ["knn"] },
   density_only: { table: ["dens"] },
   isolation_only: { table: ["iso"] },
+  encoder_only: { image: ["enc"], table: ["enc"] },
   anomaly_head_only: { image: ["patch", "cls"], table: ["cls"] },
   no_reconstruction_head: FULL,
-  no_knn_head: { image: ["recon", "patch", "cls"], table: ["dens", "iso"] },
-  no_density_head: { image: VIEWS, table: ["knn", "iso"] },
-  no_isolation_head: { image: VIEWS, table: ["knn", "dens"] },
+  no_knn_head: { image: ["enc"], table: ["dens", "iso", "enc"] },
+  no_density_head: { image: FULL.image, table: ["knn", "iso", "enc"] },
+  no_isolation_head: { image: FULL.image, table: ["knn", "dens", "enc"] },
+  no_encoder_evidence: PRE_ENCODER,
   no_anomaly_head: FULL,
-  heads_in_image_score: { image: ["recon", ...VIEWS, "patch", "cls"], table: TABLE },
-  heads_in_table_score: { image: VIEWS, table: ["recon", ...TABLE, "cls"] },
+  heads_in_image_score: { image: ["recon", ...FULL.image, "patch", "cls"], table: FULL.table },
+  heads_in_table_score: { image: FULL.image, table: ["recon", ...FULL.table, "cls"] },
   table_validation_weights: FULL,
   classic_forest: FULL,
   no_log_scale: FULL,
-  images_only: { image: VIEWS },
-  table_only: { table: TABLE },
+  images_only: { image: FULL.image },
+  table_only: { table: FULL.table },
 };
 
 function variantEvidence(name: string): Partial<Record<Modality, string[]>> {
@@ -85,10 +88,15 @@ Deno.test("ablation grid: each *_only variant keeps exactly the evidence of its 
     "knn_only",
     "density_only",
     "isolation_only",
+    "encoder_only",
     "anomaly_head_only",
   ]);
+  // encoder_only keeps the heads whose losses train the encoder; their evidence does not count.
+  const kept: Record<string, string[]> = { encoder_only: ["reconstructionHead", "anomalyHead"] };
   for (const v of only) {
-    const named = Object.entries(v.overrides.model!).filter(([, on]) => on).map(([k]) => k);
+    const named = Object.entries(v.overrides.model!).filter(([k, on]) =>
+      on && !(kept[v.name] ?? []).includes(k)
+    ).map(([k]) => k);
     assert.equal(named.length, 1, v.name);
     const evidence = Object.values(variantEvidence(v.name)).flat();
     assert.ok(evidence.length > 0, v.name);

@@ -55,7 +55,7 @@ Deno.test("bench: median, torch flags, memory readings", () => {
     5,
     2,
   );
-  assert.ok(args.includes("--stem=4,2,2") && args.includes("--stem-channels=48,96"));
+  assert.ok(args.includes("--stem=4,2") && args.includes("--stem-channels=48"));
   assert.ok(args.includes("--steps=5") && args.includes("--threads=2"));
   const tracker = new RssTracker();
   tracker.sample();

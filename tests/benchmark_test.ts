@@ -127,7 +127,7 @@ Deno.test("discovery: tables by ending and split folders; unusable ones skipped 
     assert.deepEqual(candidates, ["broken.npz", "split", "toy.csv", "unlabelled.csv"]);
     const found = await discoverBenchmark({ tablesDir: dir });
     assert.deepEqual(found.datasets.map((d) => [d.name, d.modality]), [
-      ["thyroid-course", "table"],
+      ["split", "table"],
       ["toy", "table"],
     ]);
     assert.deepEqual(found.datasets[1].size, { train: 300, test: 301, anomalies: 1 });

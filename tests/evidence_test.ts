@@ -62,6 +62,7 @@ Deno.test("evidence registry: fitting, scoring and storage agree for every compo
     "knnHead",
     "densityHead",
     "isolationHead",
+    "encoderEvidence",
     "anomalyHead",
   ]);
   const variants = switches.flatMap((s) => [s.only.name, ...(s.without ? [s.without.name] : [])]);
@@ -71,11 +72,19 @@ Deno.test("evidence registry: fitting, scoring and storage agree for every compo
 Deno.test("evidence registry: the trained heads count when asked or when nothing else is on", () => {
   assert.equal(headsCount(small, "image"), false);
   assert.equal(headsCount({ ...small, imageHeadEvidence: true }, "image"), true);
-  assert.equal(headsCount({ ...small, knnHead: false }, "image"), true);
+  // The encoder evidence is untrained evidence too: without it and the kNN views, the heads count.
+  assert.equal(headsCount({ ...small, knnHead: false }, "image"), false);
+  assert.equal(headsCount({ ...small, knnHead: false, encoderEvidence: false }, "image"), true);
   // A table keeps its density and isolation evidence without the kNN head.
   assert.equal(headsCount({ ...small, knnHead: false }, "table"), false);
   assert.equal(
-    headsCount({ ...small, knnHead: false, densityHead: false, isolationHead: false }, "table"),
+    headsCount({
+      ...small,
+      knnHead: false,
+      densityHead: false,
+      isolationHead: false,
+      encoderEvidence: false,
+    }, "table"),
     true,
   );
 });
@@ -97,7 +106,7 @@ Deno.test("evidence registry: table features have the width their stored banks a
   const rng = new Rng(1);
   const rows = Float32Array.from({ length: 5 * 3 }, () => rng.next());
   const evidence = tableEvidence(params, small, "t", rows, 3);
-  assert.deepEqual(Object.keys(evidence.features), ["knn", "dens", "iso"]);
+  assert.deepEqual(Object.keys(evidence.features), ["knn", "dens", "iso", "enc"]);
   for (const [name, f] of Object.entries(evidence.features)) {
     assert.equal(knnDim(small, name, 3), f.dim, name);
   }

@@ -82,31 +82,41 @@ Deno.test("image standardisation: zero mean per image and channel, gain and offs
 
 Deno.test("default image components: learned stem features and the pixel patches, no heads", () => {
   const components = activeComponents(small, "image");
-  assert.deepEqual(components, ["knn0", "pix4", "con4", "con8", "std4", "std8"]);
+  assert.deepEqual(components, ["knn0", "pix4", "con4", "con8", "std4", "std8", "enc"]);
   assert.deepEqual(
     activeComponents({ ...small, imageHeadEvidence: true }, "image"),
     ["recon", ...components, "patch", "cls"],
   );
-  // Without a kNN head the heads are all an image has.
-  assert.deepEqual(activeComponents({ ...small, knnHead: false }, "image"), [
-    "recon",
-    "patch",
-    "cls",
-  ]);
+  // Without the kNN views and the encoder evidence the heads are all an image has.
+  assert.deepEqual(activeComponents({ ...small, knnHead: false }, "image"), ["enc"]);
+  assert.deepEqual(
+    activeComponents({ ...small, knnHead: false, encoderEvidence: false }, "image"),
+    [
+      "recon",
+      "patch",
+      "cls",
+    ],
+  );
   // Tables likewise: kNN, density and isolation evidence, the heads when asked or when nothing
   // else is left.
-  assert.deepEqual(activeComponents(small, "table"), ["knn", "dens", "iso"]);
+  assert.deepEqual(activeComponents(small, "table"), ["knn", "dens", "iso", "enc"]);
   assert.deepEqual(
     activeComponents({ ...small, tableHeadEvidence: true }, "table"),
-    ["recon", "knn", "dens", "iso", "cls"],
+    ["recon", "knn", "dens", "iso", "enc", "cls"],
   );
   assert.deepEqual(
     activeComponents({ ...small, isolationHead: false }, "table"),
-    ["knn", "dens"],
+    ["knn", "dens", "enc"],
   );
   assert.deepEqual(
     activeComponents(
-      { ...small, knnHead: false, densityHead: false, isolationHead: false },
+      {
+        ...small,
+        knnHead: false,
+        densityHead: false,
+        isolationHead: false,
+        encoderEvidence: false,
+      },
       "table",
     ),
     ["recon", "cls"],
@@ -251,7 +261,7 @@ Deno.test("calibration on all normals: leave-one-out training normals, fitted on
   const val = Array.from({ length: 2 }, () => randomImage(rng));
   const { fitted } = fitImageKey(params, config, train, val, 0, 11);
   assert.equal(fitted.stats.calibrated, 8);
-  assert.deepEqual(Object.values(fitted.stats.weights!), Array(6).fill(1 / 6));
+  assert.deepEqual(Object.values(fitted.stats.weights!), Array(7).fill(1 / 7));
   // Scored against the whole bank a training image finds itself; left out, it cannot (knn0: the
   // pixel views are projected, so even a row's distance to itself keeps what the directions miss).
   const evidence = imageEvidence(params, config, [train[0]]);

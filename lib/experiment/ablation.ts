@@ -58,9 +58,11 @@ export function evidenceVariants(
   };
   return switches.flatMap((s) => {
     if (kind === "only") {
-      const model = Object.fromEntries(switches.map((o) => [o.key, o.key === s.key]));
+      const keep = new Set([s.key, ...(s.only.keep ?? [])]);
+      const model = Object.fromEntries(switches.map((o) => [o.key, keep.has(o.key)]));
       return [{
-        ...s.only,
+        name: s.only.name,
+        description: s.only.description,
         overrides: { model: model as Partial<ModelConfig> },
         data: dataOf(s),
       }];

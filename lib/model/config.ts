@@ -15,6 +15,10 @@ export interface ModelConfig {
   stem: number[];
   /** Channels after each stem stage (the last is followed by the projection to `width`). */
   stemChannels: number[];
+  /** The stem sees each image standardised on its own (see `stemInput`). */
+  stemStandardise: boolean;
+  /** The stem also sees each token patch contrast-normalised (see `stemInput`). */
+  stemContrast: boolean;
   /** Token width. */
   width: number;
   layers: number;
@@ -32,6 +36,16 @@ export interface ModelConfig {
   anomalyHead: boolean;
   /** Patch-level nearest-neighbour head over token features (no training). */
   knnHead: boolean;
+  /**
+   * Encoder evidence (`enc`, lib/model/evidence/encoder.ts): image cells' and table rows' tokens
+   * after the encoder, compared with the training normals' tokens.
+   */
+  encoderEvidence: boolean;
+  /**
+   * Weight of the visible tokens' reconstruction loss relative to the hidden ones': above 0 the
+   * encoder's output must keep each token's own content, which the encoder evidence compares.
+   */
+  visibleReconWeight: number;
   /** Share of tokens hidden for masked reconstruction (training and scoring). */
   maskRatio: number;
   /** Share of table features hidden for masked reconstruction. */
@@ -202,8 +216,10 @@ export interface Config {
 export const DEFAULT_CONFIG: Config = {
   model: {
     imageSize: 128,
-    stem: [4, 2, 2],
-    stemChannels: [48, 96],
+    stem: [4, 2],
+    stemChannels: [48],
+    stemStandardise: true,
+    stemContrast: false,
     width: 128,
     layers: 4,
     heads: 4,
@@ -214,6 +230,8 @@ export const DEFAULT_CONFIG: Config = {
     reconstructionHead: true,
     anomalyHead: true,
     knnHead: true,
+    encoderEvidence: true,
+    visibleReconWeight: 1,
     maskRatio: 0.25,
     tableMaskRatio: 0.34,
     knnK: 1,

@@ -96,7 +96,7 @@ export function initParams(config: ModelConfig, tables: TableSpec[], seed: numbe
   };
 
   // Stem: each stage merges stem[i] x stem[i] cells into one and projects.
-  let channels = 3;
+  let channels = stemInputChannels(config);
   const outs = [...config.stemChannels, D];
   config.stem.forEach((factor, i) => {
     linear(
@@ -193,6 +193,37 @@ export function normalisePixels(images: tf.Tensor4D): tf.Tensor4D {
   return images.sub(0.45).div(0.25);
 }
 
+/**
+ * What the stem sees: each image standardised on its own (per channel, floored spread) when
+ * `stemStandardise` is on, so a change of exposure between normal images is not a feature; else
+ * one fixed shift and scale for every image.
+ */
+export function stemInput(config: ModelConfig, images: tf.Tensor4D): tf.Tensor4D {
+  let x = normalisePixels(images);
+  if (config.stemStandardise) {
+    const { mean, variance } = tf.moments(images, [1, 2], true);
+    x = images.sub(mean).div(variance.sqrt().add(0.01)) as tf.Tensor4D;
+  }
+  if (!config.stemContrast) return x;
+  // Each token patch's own pattern, its brightness and contrast taken out: fine texture (a zipper's
+  // teeth) that the image-wide scale leaves faint.
+  const patch = geometry(config).patch;
+  const [B, H, W] = images.shape;
+  const cells = patchify(images, patch).reshape([B, H / patch, W / patch, patch * patch, 3]);
+  const centred = cells.sub(cells.mean(3, true));
+  const std = centred.square().mean([3, 4], true).sqrt();
+  const local = centred.div(std.add(STEM_CONTRAST_FLOOR)).reshape([B, H / patch, W / patch, -1]);
+  return tf.concat([x, unpatchify(local as tf.Tensor4D, patch, 3)], 3) as tf.Tensor4D;
+}
+
+/** Floor on a patch's pixel spread in the stem's contrast channels (flat patches stay flat). */
+const STEM_CONTRAST_FLOOR = 0.05;
+
+/** Channels the stem reads: RGB, plus RGB contrast-normalised per token patch (`stemContrast`). */
+export function stemInputChannels(config: Pick<ModelConfig, "stemContrast">): number {
+  return config.stemContrast ? 6 : 3;
+}
+
 /** Output of the image stem: tokens plus the intermediate feature maps. */
 export interface StemOutput {
   /** [B, T, D] patch tokens. */
@@ -211,7 +242,7 @@ export function stemStages(
   images: tf.Tensor4D,
   count: number,
 ): tf.Tensor4D[] {
-  let x = normalisePixels(images);
+  let x = stemInput(config, images);
   const stages: tf.Tensor4D[] = [];
   for (let i = 0; i < Math.min(count, config.stem.length - 1); i++) {
     x = gelu(dense(params, `stem.${i}`, patchify(x, config.stem[i]))) as tf.Tensor4D;
@@ -224,7 +255,7 @@ export function stemStages(
 export function imageStem(params: Params, config: ModelConfig, images: tf.Tensor4D): StemOutput {
   const last = config.stem.length - 1;
   const stages = stemStages(params, config, images, last);
-  const input = stages.at(-1) ?? normalisePixels(images);
+  const input = stages.at(-1) ?? stemInput(config, images);
   const x = dense(params, `stem.${last}`, patchify(input, config.stem[last])) as tf.Tensor4D;
   const [B, h, w, D] = x.shape;
   return { tokens: x.reshape([B, h * w, D]), stages };
@@ -265,7 +296,7 @@ export function encode(
   x: tf.Tensor3D,
   tapAfter?: number,
   rows?: number[],
-): { out: tf.Tensor3D; tap: tf.Tensor3D | null } {
+): { out: tf.Tensor3D; tap: tf.Tensor3D | null; residual: tf.Tensor3D } {
   const enc = encoderFor(config, modality);
   let h = x;
   let tap: tf.Tensor3D | null = null;
@@ -285,7 +316,11 @@ export function encode(
     h = h.add(mlp);
   }
   const out = layerNorm(params, `${enc}.lnf`, h) as tf.Tensor3D;
-  return { out, tap: tapAfter !== undefined && tapAfter >= config.layers ? out : tap };
+  return {
+    out,
+    tap: tapAfter !== undefined && tapAfter >= config.layers ? out : tap,
+    residual: h,
+  };
 }
 
 /** Adds embeddings, replaces masked tokens, prepends CLS, and runs the encoder. */
@@ -294,15 +329,30 @@ function embedAndEncode(
   config: ModelConfig,
   input: EncoderInput,
   tapAfter?: number,
-): { cls: tf.Tensor2D; tokens: tf.Tensor3D; tapped: tf.Tensor3D | null } {
+): EncodedSequence {
   const [B, N, D] = input.tokens.shape;
   const sequence = embedSequence(params, config, input);
-  const { out: h, tap } = encode(params, config, input.modality, sequence, tapAfter);
+  const { out: h, tap, residual } = encode(params, config, input.modality, sequence, tapAfter);
   return {
     cls: h.slice([0, 0, 0], [B, 1, D]).reshape([B, D]),
     tokens: h.slice([0, 1, 0], [B, N, D]),
     tapped: tap ? tap.slice([0, 1, 0], [B, N, D]) : null,
+    residual: residual.slice([0, 1, 0], [B, N, D]),
   };
+}
+
+/** What the encoder makes of one modality's tokens (CLS split off). */
+interface EncodedSequence {
+  cls: tf.Tensor2D;
+  /** [B, N, D] the output tokens, final layer norm applied. */
+  tokens: tf.Tensor3D;
+  /** [B, N, D] the tokens after `tapAfter` layers, when asked. */
+  tapped: tf.Tensor3D | null;
+  /**
+   * [B, N, D] the residual stream after the last block, before the final layer norm: each
+   * token's own magnitude kept, which the norm would scale away.
+   */
+  residual: tf.Tensor3D;
 }
 
 /** Tokens of one modality before the encoder, with what their embeddings need. */
@@ -388,6 +438,8 @@ export function imageAnomalyLogits(
 export type EncodedImages = Pick<ImageForward, "cls" | "tokens" | "stemTokens" | "stages"> & {
   /** [B, T, D] the tokens after `tapAfter` encoder layers (the output when not asked). */
   knnTokens: tf.Tensor3D;
+  /** [B, T, D] the residual stream after the last block (before the final layer norm). */
+  residual: tf.Tensor3D;
 };
 
 /**
@@ -403,8 +455,21 @@ export function encodeImages(
   tapAfter?: number,
 ): EncodedImages {
   const stem = imageStem(params, config, images);
-  const { cls, tokens, tapped } = encodeStemTokens(params, config, stem.tokens, mask, tapAfter);
-  return { cls, tokens, stemTokens: stem.tokens, knnTokens: tapped ?? tokens, stages: stem.stages };
+  const { cls, tokens, tapped, residual } = encodeStemTokens(
+    params,
+    config,
+    stem.tokens,
+    mask,
+    tapAfter,
+  );
+  return {
+    cls,
+    tokens,
+    residual,
+    stemTokens: stem.tokens,
+    knnTokens: tapped ?? tokens,
+    stages: stem.stages,
+  };
 }
 
 /** Image stem tokens through the embeddings and encoder, the tokens of `mask` hidden. */
@@ -414,7 +479,7 @@ function encodeStemTokens(
   stemTokens: tf.Tensor3D,
   mask: tf.Tensor2D | null,
   tapAfter?: number,
-): { cls: tf.Tensor2D; tokens: tf.Tensor3D; tapped: tf.Tensor3D | null } {
+): EncodedSequence {
   const position = p(params, "embed.position") as tf.Tensor2D;
   return embedAndEncode(
     params,
@@ -458,6 +523,8 @@ export function reconstructImageTokens(
 export interface TableForward {
   cls: tf.Tensor2D;
   tokens: tf.Tensor3D;
+  /** [B, d, D] the residual stream after the last block (before the final layer norm). */
+  residual: tf.Tensor3D;
   /** [B, d] reconstructed (normalised) feature values. */
   reconstruction: tf.Tensor2D;
   clsLogits: tf.Tensor1D;
@@ -472,7 +539,7 @@ export function forwardTable(
   mask: tf.Tensor2D | null,
 ): TableForward {
   const tokens = tableTokens(params, table, rows);
-  const { cls, tokens: h } = embedAndEncode(params, config, {
+  const { cls, tokens: h, residual } = embedAndEncode(params, config, {
     modality: TABLE,
     tokens,
     position: p(params, `table.${table}.identity`) as tf.Tensor2D,
@@ -481,7 +548,13 @@ export function forwardTable(
   const [B] = rows.shape;
   const reconstruction = h.mul(p(params, `table.${table}.recon.w`).expandDims(0)).sum(2)
     .add(p(params, `table.${table}.recon.b`)) as tf.Tensor2D;
-  return { cls, tokens: h, reconstruction, clsLogits: dense(params, "head.cls", cls).reshape([B]) };
+  return {
+    cls,
+    tokens: h,
+    residual,
+    reconstruction,
+    clsLogits: dense(params, "head.cls", cls).reshape([B]),
+  };
 }
 
 /**

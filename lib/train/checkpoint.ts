@@ -13,6 +13,7 @@ import {
   newInstance,
   type Params,
   paramVariable,
+  stemInputChannels,
   type TableSpec,
 } from "../model/madformer.ts";
 import { type BankProjection, type MemoryBank, storedWidth } from "../model/knn.ts";
@@ -364,7 +365,7 @@ function minimumParameters(config: Config, tables: TableSpec[]): number {
   const m = config.model;
   const D = m.width;
   let n = 0;
-  let channels = 3;
+  let channels = stemInputChannels(m);
   const outs = [...m.stemChannels, D];
   m.stem.forEach((f, i) => {
     n += f * f * channels * outs[i];
@@ -415,6 +416,10 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   isolationSample: CLASSIC_FOREST.sample,
   isolationTrees: CLASSIC_FOREST.trees,
   tableWeights: "validation",
+  // The stem and the loss as they were before the encoder evidence (v18).
+  stemStandardise: false,
+  stemContrast: false,
+  visibleReconWeight: 0,
 };
 
 /** What evidence switches added since the first checkpoints meant before they existed. */

@@ -206,7 +206,12 @@ export function imageGradients(
     let loss = tf.scalar(0);
     if (m.reconstructionHead) {
       const errors = out.reconstruction.sub(target).square().mean(2);
-      const term = errors.mul(tokenMask).sum().div(counts.hidden + 1e-6) as tf.Scalar;
+      let term = errors.mul(tokenMask).sum().div(counts.hidden + 1e-6) as tf.Scalar;
+      if (m.visibleReconWeight > 0) {
+        const visible = errors.mul(tf.scalar(1).sub(tokenMask)).sum()
+          .div(counts.patches - counts.hidden + 1e-6).mul(m.visibleReconWeight);
+        term = term.add(visible) as tf.Scalar;
+      }
       loss = addTerm(loss, parts, "recon", term);
     }
     if (m.anomalyHead) {

@@ -17,6 +17,7 @@ import { tableKnn } from "./table_knn.ts";
 import { density } from "./density.ts";
 import { isolation } from "./isolation.ts";
 import { sigmoidHead } from "./sigmoid_head.ts";
+import { encoderEvidence } from "./encoder.ts";
 
 /** Every evidence component, in the order their names appear in scores and reports. */
 export const EVIDENCE_COMPONENTS: readonly EvidenceComponent[] = [
@@ -28,6 +29,7 @@ export const EVIDENCE_COMPONENTS: readonly EvidenceComponent[] = [
   tableKnn,
   density,
   isolation,
+  encoderEvidence,
   sigmoidHead,
 ];
 

@@ -67,8 +67,12 @@ export type SwitchKey = {
  */
 export interface EvidenceSwitch {
   key: SwitchKey;
-  /** Ablation variant scoring with this evidence alone (every other switch off). */
-  only: { name: string; description: string };
+  /**
+   * Ablation variant scoring with this evidence alone (every other switch off but those in
+   * `keep`: trained heads whose losses train what this evidence reads, and whose own evidence
+   * does not count while untrained evidence is on).
+   */
+  only: { name: string; description: string; keep?: SwitchKey[] };
   /** Ablation variant without this evidence (this switch off), when one is natural. */
   without?: { name: string; description: string };
   /**
