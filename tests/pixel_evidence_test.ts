@@ -99,14 +99,18 @@ Deno.test("default image components: learned stem features and the pixel patches
   );
   // Tables likewise: kNN, density and isolation evidence, the heads when asked or when nothing
   // else is left.
-  assert.deepEqual(activeComponents(small, "table"), ["knn", "dens", "iso", "enc"]);
+  assert.deepEqual(activeComponents(small, "table"), ["knn", "dens", "iso"]);
   assert.deepEqual(
     activeComponents({ ...small, tableHeadEvidence: true }, "table"),
-    ["recon", "knn", "dens", "iso", "enc", "cls"],
+    ["recon", "knn", "dens", "iso", "cls"],
   );
   assert.deepEqual(
     activeComponents({ ...small, isolationHead: false }, "table"),
-    ["knn", "dens", "enc"],
+    ["knn", "dens"],
+  );
+  assert.deepEqual(
+    activeComponents({ ...small, tableEncoderEvidence: true }, "table"),
+    ["knn", "dens", "iso", "enc"],
   );
   assert.deepEqual(
     activeComponents(

@@ -59,7 +59,11 @@ export function evidenceVariants(
   return switches.flatMap((s) => {
     if (kind === "only") {
       const keep = new Set([s.key, ...(s.only.keep ?? [])]);
-      const model = Object.fromEntries(switches.map((o) => [o.key, keep.has(o.key)]));
+      const model = Object.fromEntries([
+        ...switches.map((o) => [o.key, keep.has(o.key)]),
+        // Kept keys that are not switches of their own (e.g. the encoder evidence for tables).
+        ...[...keep].map((k) => [k, true]),
+      ]);
       return [{
         name: s.only.name,
         description: s.only.description,

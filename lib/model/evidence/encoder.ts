@@ -20,7 +20,7 @@ export const ENCODER_SWITCH: EvidenceSwitch = {
     name: "encoder_only",
     description: "the Transformer's own evidence alone (encoder output against normals)",
     // The heads' losses are what trains the encoder; with `enc` on, their evidence does not count.
-    keep: ["reconstructionHead", "anomalyHead"],
+    keep: ["reconstructionHead", "anomalyHead", "tableEncoderEvidence"],
   },
   without: { name: "no_encoder_evidence", description: "without the encoder-output evidence" },
   legacy: false,
@@ -37,7 +37,9 @@ export const encoderEvidence: EvidenceComponent = {
   modalities: ["image", "table"],
   switch: ENCODER_SWITCH,
   trained: false,
-  names: () => ["enc"],
+  // Tables only when asked: an encoder pass per row costs ten times a kNN on the rows at 100,000
+  // rows (docs/transformer-evidence.md) and gained nothing on thyroid.
+  names: (config, modality) => modality === "table" && !config.tableEncoderEvidence ? [] : ["enc"],
   owns: (name) => name === "enc",
   fit: "coreset",
   dataOnly: false,
@@ -56,6 +58,7 @@ export const encoderEvidence: EvidenceComponent = {
     };
   },
   tables: ({ params, config, n, table: rows }) => {
+    if (!config.tableEncoderEvidence) return null;
     const dim = encoderDim(config, rows!.d);
     const features = new Float32Array(n * dim);
     return {

@@ -58,7 +58,8 @@ export function headsCount(config: ModelConfig, modality: Modality): boolean {
   const asked = modality === "image" ? config.imageHeadEvidence : config.tableHeadEvidence;
   return asked ||
     !EVIDENCE_COMPONENTS.some((c) =>
-      !c.trained && c.modalities.includes(modality) && switchedOn(c, config)
+      !c.trained && c.modalities.includes(modality) && switchedOn(c, config) &&
+      c.names(config, modality).length > 0
     );
 }
 
