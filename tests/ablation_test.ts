@@ -344,6 +344,11 @@ Deno.test("compareToReference sets every variant against full, per dataset and s
   });
   assert.equal(rows[2]["Δ enc alone"], "-");
   assert.equal(rows[2]["enc exceeds"], "-");
+  // Datasets follow the order asked for.
+  assert.deepEqual(
+    ablationDifferenceRows(diffs, { datasets: ["table", "a"] }).map((r) => r.dataset),
+    ["table", "a", "table", "a"],
+  );
 });
 
 Deno.test("ENCODER_STUDY names grid variants, full first", () => {

@@ -116,7 +116,8 @@ function verdict(exceeds: boolean | null): string {
  * combined score and for the component alone, the difference of means from the reference
  * (`Δ combined`, `Δ enc alone`), the spread it is held against (the larger of the two stds) and
  * whether it exceeds it (`yes` / `no`; `-` with fewer than two seeds or where a side lacks the
- * score). Only the datasets in `datasets` (default all), in the differences' order.
+ * score). Variants in the differences' order; datasets in the order of `datasets` (default all,
+ * as they come).
  */
 export function ablationDifferenceRows(
   differences: readonly ScoreDifference[],
@@ -145,7 +146,11 @@ export function ablationDifferenceRows(
     row[`${d.score} exceeds`] = verdict(d.exceeds);
     rows.set(key, row);
   }
-  return [...rows.values()];
+  const variants = [...new Set(differences.map((d) => d.variant))];
+  const order = options.datasets ?? [...new Set(differences.map((d) => d.dataset))];
+  const rank = (r: TableRow) =>
+    variants.indexOf(r.name) * order.length + order.indexOf(String(r.dataset));
+  return [...rows.values()].sort((a, b) => rank(a) - rank(b));
 }
 
 /**
