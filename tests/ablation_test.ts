@@ -25,6 +25,7 @@ import {
   ablationRows,
   ablationScoreFigure,
   ablationScoreRows,
+  exceedingDifferences,
   formatMeanStd,
   headlineDatasets,
 } from "../lib/report/ablation_tables.ts";
@@ -344,6 +345,19 @@ Deno.test("compareToReference sets every variant against full, per dataset and s
   });
   assert.equal(rows[2]["Δ enc alone"], "-");
   assert.equal(rows[2]["enc exceeds"], "-");
+  assert.deepEqual(exceedingDifferences(diffs, { datasets: ["a", "table"] }), [
+    "no_modality_embedding, a, enc alone: -0.1000 (spread 0.0200)",
+    "knn_only, a, combined: -0.1000 (spread 0.0000)",
+  ]);
+  const long = ablationScoreRows(summary, { datasets: ["table"], byDataset: true });
+  assert.deepEqual(long[0], {
+    name: "full",
+    dataset: "table",
+    combined: "0.9200 ± 0.0200",
+    "enc alone": "0.8700 ± 0.0200",
+    seeds: 3,
+  });
+  assert.equal(long[2]["enc alone"], "-");
   // Datasets follow the order asked for.
   assert.deepEqual(
     ablationDifferenceRows(diffs, { datasets: ["table", "a"] }).map((r) => r.dataset),

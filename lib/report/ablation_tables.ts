@@ -80,25 +80,60 @@ function aloneLabel(component: string): string {
 }
 
 /**
- * Rows with the combined score and one evidence component alone side by side: variant, data, then
- * per dataset `<dataset> combined` and `<dataset> enc alone` as `mean ± std` (`-` where the
- * variant has no such score), and the number of seeds.
+ * Rows with the combined score and one evidence component alone side by side, as `mean ± std`
+ * (`-` where the variant has no such score) with the number of seeds. One row per variant with
+ * `<dataset> combined` and `<dataset> enc alone` columns per dataset, or with `byDataset` one row
+ * per (variant, dataset) with `dataset`, `combined` and `enc alone` columns.
  */
 export function ablationScoreRows(
   summary: AblationSummary,
-  options: { datasets?: readonly string[]; component?: string } = {},
+  options: { datasets?: readonly string[]; component?: string; byDataset?: boolean } = {},
 ): TableRow[] {
   const datasets = options.datasets ?? summary.datasets;
   const component = options.component ?? ENCODER_COMPONENT;
+  const seeds = (v: AblationSummary["variants"][number]) =>
+    Math.max(0, ...Object.values(v.auroc).map((m) => m.n));
+  if (options.byDataset) {
+    return datasets.flatMap((d) =>
+      summary.variants.map((v): TableRow => ({
+        name: v.variant,
+        dataset: d,
+        [COMBINED]: formatMeanStd(v.auroc[d]),
+        [aloneLabel(component)]: formatMeanStd(v.components?.[component]?.[d]),
+        seeds: v.auroc[d]?.n ?? 0,
+      }))
+    );
+  }
   return summary.variants.map((v) => {
     const row: TableRow = { name: v.variant, data: v.data };
     for (const d of datasets) {
       row[`${d} ${COMBINED}`] = formatMeanStd(v.auroc[d]);
       row[`${d} ${aloneLabel(component)}`] = formatMeanStd(v.components?.[component]?.[d]);
     }
-    row.seeds = Math.max(0, ...Object.values(v.auroc).map((m) => m.n));
+    row.seeds = seeds(v);
     return row;
   });
+}
+
+/**
+ * The differences that exceed the seed spread, one sentence each, in the differences' order:
+ * `no_position_embedding, table, enc alone: -0.0500 (spread 0.0100)`. Only the combined score and
+ * `component`, and only the datasets in `datasets` (default all).
+ */
+export function exceedingDifferences(
+  differences: readonly ScoreDifference[],
+  options: { datasets?: readonly string[]; component?: string } = {},
+): string[] {
+  const component = options.component ?? ENCODER_COMPONENT;
+  return differences
+    .filter((d) =>
+      d.exceeds === true && (d.score === COMBINED || d.score === component) &&
+      (!options.datasets || options.datasets.includes(d.dataset))
+    )
+    .map((d) =>
+      `${d.variant}, ${d.dataset}, ${d.score === COMBINED ? COMBINED : aloneLabel(component)}: ` +
+      `${signed(d.difference)} (spread ${d.spread.toFixed(4)})`
+    );
 }
 
 /** `+0.0123` / `-0.0040`. */

@@ -42,6 +42,7 @@ export {
   ablationRows,
   ablationScoreFigure,
   ablationScoreRows,
+  exceedingDifferences,
   formatMeanStd,
   headlineDatasets,
 } from "./ablation_tables.ts";
