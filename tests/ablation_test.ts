@@ -4,9 +4,13 @@ import { useBackend } from "../lib/backend/mod.ts";
 import {
   ABLATION_VARIANTS,
   type AblationRun,
+  compareToReference,
+  ENCODER_STUDY,
   evidenceVariants,
+  exceedsSpread,
   IMAGES_MEAN,
   meanStd,
+  readAblationRun,
   runAblation,
   runFileName,
   selectVariants,
@@ -15,7 +19,16 @@ import {
   variantData,
 } from "../lib/experiment/ablation.ts";
 import { tinyConfig, writeTinyData } from "../lib/experiment/setup.ts";
-import { ablationFigure, ablationRows, formatMeanStd } from "../lib/report/ablation_tables.ts";
+import {
+  ablationDifferenceRows,
+  ablationFigure,
+  ablationRows,
+  ablationScoreFigure,
+  ablationScoreRows,
+  exceedingDifferences,
+  formatMeanStd,
+  headlineDatasets,
+} from "../lib/report/ablation_tables.ts";
 import { MadError } from "../lib/errors.ts";
 import { DEFAULT_CONFIG } from "../lib/model/config.ts";
 import { activeComponents, componentOf, type Modality } from "../lib/model/evidence/mod.ts";
@@ -143,7 +156,12 @@ Deno.test("meanStd uses the sample standard deviation and skips NaN", () => {
   assert.ok(Number.isNaN(meanStd([]).mean));
 });
 
-function fakeRun(variant: string, seed: number, aurocs: Record<string, number>): AblationRun {
+function fakeRun(
+  variant: string,
+  seed: number,
+  aurocs: Record<string, number>,
+  enc?: Record<string, number>,
+): AblationRun {
   return {
     variant,
     description: variant,
@@ -156,7 +174,10 @@ function fakeRun(variant: string, seed: number, aurocs: Record<string, number>):
       name,
       modality: name === "table" ? "table" : "image",
       auroc,
-    })) as AblationRun["datasets"],
+      components: enc && name in enc
+        ? { knn: { weight: 0.5, auroc: 0.5 }, enc: { weight: 0.5, auroc: enc[name] } }
+        : { knn: { weight: 1, auroc: 0.5 } },
+    })) as unknown as AblationRun["datasets"],
   };
 }
 
@@ -179,6 +200,223 @@ Deno.test("summarizeAblation: mean ± std per dataset plus the image mean", () =
   assert.equal(figure.data.length, 4);
   assert.deepEqual(figure.data[0].x, ["full", "table_only"]);
   assert.deepEqual((figure.data[0].y as unknown[])[1], null);
+});
+
+const close = (a: number, b: number, what: string) =>
+  assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} != ${b}`);
+
+// Three seeds of full and no_modality_embedding with enc alone, knn_only without enc.
+function encoderRuns(): AblationRun[] {
+  return [
+    fakeRun("full", 0, { a: 0.9, b: 0.7, table: 0.90 }, { a: 0.80, b: 0.60, table: 0.85 }),
+    fakeRun("full", 1, { a: 0.9, b: 0.8, table: 0.92 }, { a: 0.82, b: 0.70, table: 0.87 }),
+    fakeRun("full", 2, { a: 0.9, b: 0.9, table: 0.94 }, { a: 0.84, b: 0.80, table: 0.89 }),
+    fakeRun("no_modality_embedding", 0, { a: 0.9, b: 0.8, table: 0.91 }, {
+      a: 0.70,
+      b: 0.70,
+      table: 0.80,
+    }),
+    fakeRun("no_modality_embedding", 1, { a: 0.9, b: 0.8, table: 0.93 }, {
+      a: 0.72,
+      b: 0.70,
+      table: 0.86,
+    }),
+    fakeRun("no_modality_embedding", 2, { a: 0.9, b: 0.8, table: 0.95 }, {
+      a: 0.74,
+      b: 0.70,
+      table: 0.92,
+    }),
+    fakeRun("knn_only", 0, { a: 0.8, b: 0.8, table: 0.9 }),
+    fakeRun("knn_only", 1, { a: 0.8, b: 0.8, table: 0.9 }),
+  ];
+}
+
+Deno.test("summarizeAblation keeps each component's AUROC alone, enc absent without it", () => {
+  const summary = summarizeAblation(encoderRuns(), [0, 1, 2]);
+  assert.deepEqual(summary.datasets, ["a", "b", "table", IMAGES_MEAN]);
+  assert.deepEqual(summary.modalities, {
+    a: "image",
+    b: "image",
+    table: "table",
+    [IMAGES_MEAN]: "image",
+  });
+  const [full, noMod, knn] = summary.variants;
+  // enc alone on a over seeds: 0.80, 0.82, 0.84 -> mean 0.82, sample std 0.02.
+  close(full.components.enc.a.mean, 0.82, "full enc a mean");
+  close(full.components.enc.a.std, 0.02, "full enc a std");
+  assert.equal(full.components.enc.a.n, 3);
+  // images (mean) per run: (0.80+0.60)/2, (0.82+0.70)/2, (0.84+0.80)/2 = 0.70, 0.76, 0.82.
+  close(full.components.enc[IMAGES_MEAN].mean, 0.76, "full enc images mean");
+  close(full.components.enc[IMAGES_MEAN].std, 0.06, "full enc images std");
+  close(noMod.components.enc.table.mean, 0.86, "no_mod enc table mean");
+  close(noMod.components.enc.table.std, 0.06, "no_mod enc table std");
+  // The combined score is summarised as before.
+  close(full.auroc.table.mean, 0.92, "full combined table");
+  close(full.auroc.table.std, 0.02, "full combined table std");
+  // knn_only never scored with enc: its enc entries are absent, its knn ones present.
+  assert.equal(knn.components.enc, undefined);
+  assert.equal(knn.components.knn.a.n, 2);
+  const rows = ablationScoreRows(summary, { datasets: headlineDatasets(summary) });
+  assert.deepEqual(Object.keys(rows[0]), [
+    "name",
+    "data",
+    `${IMAGES_MEAN} combined`,
+    `${IMAGES_MEAN} enc alone`,
+    "table combined",
+    "table enc alone",
+    "seeds",
+  ]);
+  assert.equal(rows[0]["table enc alone"], "0.8700 ± 0.0200");
+  assert.equal(rows[2]["table enc alone"], "-");
+  assert.equal(rows[2]["table combined"], "0.9000 ± 0.0000");
+  assert.equal(rows[0].seeds, 3);
+  const figure = ablationScoreFigure(summary);
+  assert.deepEqual(figure.data.map((t) => t.name), ["combined score", "enc alone"]);
+  const x = figure.data[1].x as string[][];
+  assert.deepEqual(x[0], [IMAGES_MEAN, IMAGES_MEAN, IMAGES_MEAN, "table", "table", "table"]);
+  assert.deepEqual(x[1], [
+    "full",
+    "no_modality_embedding",
+    "knn_only",
+    "full",
+    "no_modality_embedding",
+    "knn_only",
+  ]);
+  const y = figure.data[1].y as (number | null)[];
+  close(y[3]!, 0.87, "figure enc full table");
+  assert.equal(y[5], null);
+  const errors = (figure.data[1].error_y as { array: (number | null)[] }).array;
+  close(errors[0]!, 0.06, "figure enc error bar");
+  assert.deepEqual(JSON.parse(JSON.stringify(figure)), figure);
+});
+
+Deno.test("exceedsSpread: |difference of means| > the larger std, at least two seeds a side", () => {
+  const full = meanStd([0.80, 0.82, 0.84]); // mean 0.82, std 0.02
+  const lower = meanStd([0.70, 0.72, 0.74]); // mean 0.72, std 0.02: 0.10 > 0.02
+  const r = exceedsSpread(full, lower);
+  close(r.difference, -0.10, "difference");
+  close(r.spread, 0.02, "spread");
+  assert.equal(r.exceeds, true);
+  // mean 0.86, std 0.06: the difference 0.04 is within the larger std 0.06.
+  const wide = exceedsSpread(full, meanStd([0.80, 0.86, 0.92]));
+  close(wide.difference, 0.04, "difference");
+  close(wide.spread, 0.06, "spread is the larger std");
+  assert.equal(wide.exceeds, false);
+  // One seed: no spread to hold it against.
+  assert.equal(exceedsSpread(full, meanStd([0.5])).exceeds, null);
+});
+
+Deno.test("compareToReference sets every variant against full, per dataset and score", () => {
+  const summary = summarizeAblation(encoderRuns(), [0, 1, 2]);
+  const diffs = compareToReference(summary);
+  const find = (variant: string, dataset: string, score: string) =>
+    diffs.find((d) => d.variant === variant && d.dataset === dataset && d.score === score);
+  assert.ok(diffs.every((d) => d.variant !== "full"));
+  // enc alone on a: 0.72 vs 0.82 with both stds 0.02 -> exceeds.
+  const encA = find("no_modality_embedding", "a", "enc")!;
+  close(encA.difference, -0.10, "enc a");
+  assert.equal(encA.exceeds, true);
+  // enc alone on table: 0.86 ± 0.06 vs 0.87 ± 0.02 -> within the spread.
+  const encTable = find("no_modality_embedding", "table", "enc")!;
+  close(encTable.difference, -0.01, "enc table");
+  close(encTable.spread, 0.06, "enc table spread");
+  assert.equal(encTable.exceeds, false);
+  // Combined on table: 0.93 ± 0.02 vs 0.92 ± 0.02 -> within.
+  assert.equal(find("no_modality_embedding", "table", "combined")!.exceeds, false);
+  // knn_only has no enc: only its combined score is compared; two seeds suffice for the rule.
+  assert.equal(find("knn_only", "a", "enc"), undefined);
+  assert.equal(find("knn_only", "a", "combined")!.exceeds, true);
+  assert.deepEqual(compareToReference(summary, { reference: "nope" }), []);
+
+  const rows = ablationDifferenceRows(diffs, { datasets: ["a", "table"] });
+  assert.deepEqual(rows.map((r) => `${r.name}/${r.dataset}`), [
+    "no_modality_embedding/a",
+    "no_modality_embedding/table",
+    "knn_only/a",
+    "knn_only/table",
+  ]);
+  assert.deepEqual(rows[0], {
+    name: "no_modality_embedding",
+    dataset: "a",
+    "Δ combined": "+0.0000",
+    "combined spread": "0.0000",
+    "combined exceeds": "no",
+    "Δ enc alone": "-0.1000",
+    "enc spread": "0.0200",
+    "enc exceeds": "yes",
+  });
+  assert.equal(rows[2]["Δ enc alone"], "-");
+  assert.equal(rows[2]["enc exceeds"], "-");
+  assert.deepEqual(exceedingDifferences(diffs, { datasets: ["a", "table"] }), [
+    "no_modality_embedding, a, enc alone: -0.1000 (spread 0.0200)",
+    "knn_only, a, combined: -0.1000 (spread 0.0000)",
+  ]);
+  const long = ablationScoreRows(summary, { datasets: ["table"], byDataset: true });
+  assert.deepEqual(long[0], {
+    name: "full",
+    dataset: "table",
+    combined: "0.9200 ± 0.0200",
+    "enc alone": "0.8700 ± 0.0200",
+    seeds: 3,
+  });
+  assert.equal(long[2]["enc alone"], "-");
+  // Datasets follow the order asked for.
+  assert.deepEqual(
+    ablationDifferenceRows(diffs, { datasets: ["table", "a"] }).map((r) => r.dataset),
+    ["table", "a", "table", "a"],
+  );
+});
+
+Deno.test("ENCODER_STUDY names grid variants, full first", () => {
+  assert.deepEqual(selectVariants([...ENCODER_STUDY]).map((v) => v.name), [...ENCODER_STUDY]);
+  assert.equal(ENCODER_STUDY[0], "full");
+});
+
+Deno.test({
+  name: "a run file from before components is read and reused: combined kept, enc absent",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "madformer-ablation-old-" });
+    try {
+      const base = tinyConfig({ train: { epochs: 1 } });
+      const [full] = selectVariants(["full"]);
+      const old = {
+        variant: "full",
+        description: full.description,
+        data: "joint",
+        seed: 0,
+        config: variantConfig(base, full, 0),
+        train: { bestEpoch: 1, bestValAuroc: 0.7, epochs: 1, seconds: 1 },
+        evalSeconds: 1,
+        // What run files held before the evaluation's components were kept: no `components`.
+        datasets: [
+          { name: "a", modality: "image", n: 10, anomalies: 5, auroc: 0.8 },
+          { name: "table", modality: "table", n: 10, anomalies: 5, auroc: 0.9 },
+        ],
+      };
+      await Deno.writeTextFile(join(dir, runFileName("full", 0)), JSON.stringify(old));
+      const run = await readAblationRun(join(dir, runFileName("full", 0)));
+      assert.ok(run);
+      assert.deepEqual(run.datasets.map((d) => d.components), [{}, {}]);
+      assert.equal(await readAblationRun(join(dir, "missing.json")), null);
+
+      // runAblation reuses it (same config), so nothing trains.
+      const summary = await runAblation({
+        variants: [full],
+        seeds: 1,
+        base,
+        data: { imageDirs: ["unused"], tablePaths: [] },
+        out: dir,
+        quiet: true,
+      });
+      close(summary.variants[0].auroc.table.mean, 0.9, "combined");
+      assert.deepEqual(summary.variants[0].components, {});
+      assert.deepEqual(ablationScoreRows(summary)[0]["table enc alone"], "-");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 Deno.test({
@@ -218,6 +456,11 @@ Deno.test({
       assert.equal(summary.variants.length, 2);
       assert.equal(summary.variants[0].auroc.table.n, 2);
       assert.deepEqual(Object.keys(summary.variants[1].auroc), ["table"]);
+      // Each run keeps the evaluation's components, so enc alone is summarised too.
+      assert.equal(summary.variants[0].components.enc.table.n, 2);
+      for (const m of Object.values(summary.variants[0].components.enc)) {
+        assert.ok(m.mean >= 0 && m.mean <= 1);
+      }
       // Checkpoints are dropped by default; logs stay.
       const runDir = join(out, "runs", "full_seed0");
       const files = [...Deno.readDirSync(runDir)].map((e) => e.name);

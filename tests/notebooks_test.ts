@@ -221,6 +221,15 @@ Deno.test({
         assert.deepEqual(externalResources(html), [], `${r.html} needs no network`);
         assert.equal(plotlyCopies(html), 1, `${r.html} embeds plotly.js once`);
       }
+      // 03 reports the combined score and the encoder evidence alone, against full's spread.
+      const ablation = await Deno.readTextFile(
+        reports.find((r) => basename(r.html) === "03_ablation.html")!.html,
+      );
+      for (
+        const text of ["enc alone", "combined exceeds", "no_position_embedding", "encoder_only"]
+      ) {
+        assert.ok(ablation.includes(text), `03_ablation.html shows ${text}`);
+      }
       await t.step({
         name: "reports open in headless Chromium with no JS error and every plot drawn",
         ignore: !haveChromium,

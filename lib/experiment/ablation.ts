@@ -1,7 +1,9 @@
 /**
  * Ablation study: the variant grid as plain data (config switches and which modalities are
  * trained on), and a runner that trains every (variant, seed), evaluates its best checkpoint on
- * the test parts and summarises test AUROC as mean ± std over seeds.
+ * the test parts and summarises test AUROC as mean ± std over seeds: of the combined score and of
+ * each evidence component alone (such as the encoder evidence `enc`). {@linkcode compareToReference}
+ * sets each variant against `full` and says which differences exceed the seed spread.
  *
  * Files written to `out/`: `<variant>_seed<k>.json` per run and `summary.json`. A run whose file
  * already exists with the same config is reused, so an interrupted grid continues where it
@@ -157,7 +159,28 @@ export function selectVariants(
   return names.length === 0 ? [...grid] : grid.filter((v) => names.includes(v.name));
 }
 
-/** What one (variant, seed) run produced; the content of `<variant>_seed<k>.json`. */
+/**
+ * The variants that tell what the Transformer's parts do to its own evidence: the full model, the
+ * modality-type embedding, the position embeddings and the shared encoder each switched off, and
+ * the encoder evidence alone or left out, in grid order. Notebook 03 runs these by default.
+ */
+export const ENCODER_STUDY: readonly string[] = [
+  "full",
+  "no_modality_embedding",
+  "no_position_embedding",
+  "separate_encoders",
+  "encoder_only",
+  "no_encoder_evidence",
+];
+
+/** Name of the encoder evidence component in the evaluation's `components`. */
+export const ENCODER_COMPONENT = "enc";
+
+/**
+ * What one (variant, seed) run produced; the content of `<variant>_seed<k>.json`. Each dataset
+ * entry carries the evaluation's `components` (every evidence component's weight and test AUROC
+ * alone); run files written before that have none, which {@linkcode readAblationRun} accepts.
+ */
 export interface AblationRun {
   variant: string;
   description: string;
@@ -183,14 +206,25 @@ export interface VariantSummary {
   variant: string;
   description: string;
   data: DataSelection;
-  /** Test AUROC per dataset name, plus `images (mean)` when there are several categories. */
+  /**
+   * Test AUROC of the combined score per dataset name, plus `images (mean)` when there are
+   * several categories.
+   */
   auroc: Record<string, MeanStd>;
+  /**
+   * Test AUROC of each evidence component alone, by component name (`enc`, `knn`, ...) and then
+   * dataset as in `auroc`. A dataset is absent where no run of the variant scored with that
+   * component (`enc` in `no_encoder_evidence`, or run files older than the components).
+   */
+  components: Record<string, Record<string, MeanStd>>;
 }
 
 /** The content of `summary.json`. */
 export interface AblationSummary {
   seeds: number[];
   datasets: string[];
+  /** Modality of each dataset (`images (mean)` is an image one). */
+  modalities: Record<string, "image" | "table">;
   variants: VariantSummary[];
 }
 
@@ -268,7 +302,7 @@ async function reuseOrRun(
 ): Promise<AblationRun> {
   const config = variantConfig(options.base, variant, seed);
   const file = join(options.out, runFileName(variant.name, seed));
-  const previous = await readRun(file);
+  const previous = await readAblationRun(file);
   if (previous && JSON.stringify(previous.config) === JSON.stringify(config)) return previous;
 
   const data = variantData(variant, options.data);
@@ -307,10 +341,17 @@ async function reuseOrRun(
   return run;
 }
 
-async function readRun(path: string): Promise<AblationRun | null> {
+/**
+ * A run file, or null when it is missing or not a run. Files written before the evaluation kept
+ * its components get an empty `components` per dataset: their combined AUROC is summarised, their
+ * component AUROCs are absent.
+ */
+export async function readAblationRun(path: string): Promise<AblationRun | null> {
   try {
     const run = JSON.parse(await Deno.readTextFile(path)) as AblationRun;
-    return Array.isArray(run.datasets) && typeof run.config === "object" ? run : null;
+    if (!Array.isArray(run.datasets) || typeof run.config !== "object") return null;
+    for (const d of run.datasets) d.components ??= {};
+    return run;
   } catch {
     // Missing or unreadable: run again.
     return null;
@@ -329,32 +370,136 @@ export function meanStd(values: number[]): MeanStd {
 /** Label of the per-run mean AUROC over the image categories. */
 export const IMAGES_MEAN = "images (mean)";
 
-/** Mean ± std AUROC per variant and dataset over the runs' seeds. */
+/**
+ * Mean ± std test AUROC per variant and dataset over the runs' seeds, of the combined score and of
+ * each evidence component alone. `images (mean)` is each run's mean over its image categories
+ * (for a component, over the runs that scored every image category with it).
+ */
 export function summarizeAblation(runs: AblationRun[], seeds: number[]): AblationSummary {
   const datasets = [...new Set(runs.flatMap((r) => r.datasets.map((d) => d.name)))];
-  const multiImage = new Set(
-    runs.flatMap((r) => r.datasets.filter((d) => d.modality === "image").map((d) => d.name)),
-  ).size > 1;
+  const modalities: Record<string, "image" | "table"> = {};
+  for (const d of runs.flatMap((r) => r.datasets)) modalities[d.name] ??= d.modality;
+  const multiImage = datasets.filter((d) => modalities[d] === "image").length > 1;
+  if (multiImage) modalities[IMAGES_MEAN] = "image";
   const order = [...new Set(runs.map((r) => r.variant))];
-  const variants = order.map((name) => {
-    const mine = runs.filter((r) => r.variant === name);
-    const auroc: Record<string, MeanStd> = {};
+  // One AUROC per run and dataset (NaN where the run lacks it), then mean ± std per dataset.
+  const summarise = (mine: AblationRun[], pick: (d: EvaluationEntry) => number | undefined) => {
+    const out: Record<string, MeanStd> = {};
     for (const dataset of datasets) {
       const values = mine.flatMap((r) => r.datasets.filter((d) => d.name === dataset))
-        .map((d) => d.auroc);
-      if (values.length > 0) auroc[dataset] = meanStd(values);
+        .map(pick).filter((v): v is number => v !== undefined);
+      if (values.length > 0) out[dataset] = meanStd(values);
     }
     if (multiImage) {
       const perRun = mine.map((r) => r.datasets.filter((d) => d.modality === "image"))
         .filter((ds) => ds.length > 0)
-        .map((ds) => ds.reduce((a, d) => a + d.auroc, 0) / ds.length);
-      if (perRun.length > 0) auroc[IMAGES_MEAN] = meanStd(perRun);
+        .map((ds) => ds.map(pick))
+        .filter((vs): vs is number[] => vs.every((v) => v !== undefined))
+        .map((vs) => vs.reduce((a, v) => a + v, 0) / vs.length);
+      if (perRun.length > 0) out[IMAGES_MEAN] = meanStd(perRun);
     }
-    return { variant: name, description: mine[0].description, data: mine[0].data, auroc };
+    return out;
+  };
+  const variants = order.map((name): VariantSummary => {
+    const mine = runs.filter((r) => r.variant === name);
+    const names = [
+      ...new Set(mine.flatMap((r) => r.datasets.flatMap((d) => Object.keys(d.components ?? {})))),
+    ];
+    const components = Object.fromEntries(
+      names.map((c) => [c, summarise(mine, (d) => d.components?.[c]?.auroc)]),
+    );
+    return {
+      variant: name,
+      description: mine[0].description,
+      data: mine[0].data,
+      auroc: summarise(mine, (d) => d.auroc),
+      components,
+    };
   });
   return {
     seeds,
     datasets: multiImage ? [...datasets, IMAGES_MEAN] : datasets,
+    modalities,
     variants,
   };
+}
+
+/**
+ * How a variant's mean AUROC differs from the reference's, and whether that difference exceeds the
+ * seed spread. The rule: **|difference of means| > the larger of the two standard deviations**
+ * (sample std over seeds). It needs at least two seeds on both sides; otherwise `exceeds` is null.
+ * A plain, conservative reading of "more than the seeds' own scatter", not a significance test.
+ */
+export function exceedsSpread(
+  reference: MeanStd,
+  value: MeanStd,
+): { difference: number; spread: number; exceeds: boolean | null } {
+  const difference = value.mean - reference.mean;
+  const spread = Math.max(reference.std, value.std);
+  const known = reference.n >= 2 && value.n >= 2 && Number.isFinite(difference) &&
+    Number.isFinite(spread);
+  return { difference, spread, exceeds: known ? Math.abs(difference) > spread : null };
+}
+
+/** Label of the combined score in {@linkcode ScoreDifference}. */
+export const COMBINED = "combined";
+
+/** One (variant, dataset, score) set against the reference variant. */
+export interface ScoreDifference {
+  variant: string;
+  dataset: string;
+  /** `combined`, or the name of the evidence component alone (such as `enc`). */
+  score: string;
+  reference: MeanStd;
+  value: MeanStd;
+  /** `value.mean - reference.mean`. */
+  difference: number;
+  /** The larger of the two standard deviations. */
+  spread: number;
+  /** `|difference| > spread`; null with fewer than two seeds on either side. */
+  exceeds: boolean | null;
+}
+
+/**
+ * Every variant but the reference set against it (see {@linkcode exceedsSpread} for the rule),
+ * per dataset and score: the combined score and each of `components` alone. Pairs where either
+ * side lacks the score (no `enc` in `no_encoder_evidence`) are left out. Empty when the summary
+ * has no reference variant.
+ */
+export function compareToReference(
+  summary: AblationSummary,
+  options: { reference?: string; components?: readonly string[] } = {},
+): ScoreDifference[] {
+  const referenceName = options.reference ?? "full";
+  const components = options.components ?? [ENCODER_COMPONENT];
+  const reference = summary.variants.find((v) => v.variant === referenceName);
+  if (!reference) return [];
+  const scores = (v: VariantSummary): [string, Record<string, MeanStd> | undefined][] => [
+    [COMBINED, v.auroc],
+    ...components.map((c): [string, Record<string, MeanStd> | undefined] => [
+      c,
+      v.components?.[c],
+    ]),
+  ];
+  const out: ScoreDifference[] = [];
+  for (const v of summary.variants) {
+    if (v.variant === referenceName) continue;
+    for (const dataset of summary.datasets) {
+      const refScores = new Map(scores(reference));
+      for (const [score, values] of scores(v)) {
+        const a = refScores.get(score)?.[dataset];
+        const b = values?.[dataset];
+        if (!a || !b || a.n === 0 || b.n === 0) continue;
+        out.push({
+          variant: v.variant,
+          dataset,
+          score,
+          reference: a,
+          value: b,
+          ...exceedsSpread(a, b),
+        });
+      }
+    }
+  }
+  return out;
 }

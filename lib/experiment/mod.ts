@@ -10,9 +10,15 @@
 
 export {
   ABLATION_VARIANTS,
+  COMBINED,
+  compareToReference,
+  ENCODER_COMPONENT,
+  ENCODER_STUDY,
   evidenceVariants,
+  exceedsSpread,
   IMAGES_MEAN,
   meanStd,
+  readAblationRun,
   runAblation,
   runFileName,
   selectVariants,
@@ -27,6 +33,7 @@ export type {
   AblationVariant,
   DataSelection,
   MeanStd,
+  ScoreDifference,
   VariantSummary,
 } from "./ablation.ts";
 export {

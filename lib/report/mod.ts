@@ -36,6 +36,15 @@ export {
   metricsHtml,
   trainingSection,
 } from "./evaluation.ts";
-export { ablationFigure, ablationRows, formatMeanStd } from "./ablation_tables.ts";
+export {
+  ablationDifferenceRows,
+  ablationFigure,
+  ablationRows,
+  ablationScoreFigure,
+  ablationScoreRows,
+  exceedingDifferences,
+  formatMeanStd,
+  headlineDatasets,
+} from "./ablation_tables.ts";
 export { COMPARISON_COLUMNS, comparisonRows, REFERENCE_RESULTS } from "./reference.ts";
 export type { ReferenceResult } from "./reference.ts";
