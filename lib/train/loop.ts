@@ -49,8 +49,10 @@ export interface TrainOptions {
   /** On resume: the total number of epochs to reach, when it should change. */
   epochs?: number;
   /**
-   * On resume, whether `config` was chosen explicitly (a config file); if not, the
-   * checkpoint's own config is used and only the epoch count is taken from `config`.
+   * On resume, whether `config` was chosen explicitly (a config file): then its evidence and
+   * scoring settings replace the checkpoint's and its architecture and training settings must
+   * match them (see `resume.ts`). If not, the checkpoint's own config is used and only the
+   * epoch count is taken from `config`.
    */
   explicitConfig?: boolean;
   /** Folder of the decoded-image disk cache. */
@@ -95,17 +97,20 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   let config = options.config;
   const log = new RunLog(options.out, options.quiet ?? false);
 
-  // Resume: the checkpoint's config wins, except for the number of epochs.
+  // Resume: the checkpoint's config wins, except for the number of epochs and (from an explicit
+  // config) the evidence and scoring settings, which every validation refits.
   let resumed: Checkpoint | null = null;
   if (options.resume) {
     resumed = await loadCheckpoint(options.resume);
-    config = resumeConfig(
+    const next = resumeConfig(
       resumed.config,
       config,
       options.resume,
       options.explicitConfig ?? false,
       options.epochs,
     );
+    config = next.config;
+    if (next.note) log.line(next.note);
   }
   const m = config.model;
   const t = config.train;
@@ -145,7 +150,11 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const rows: EpochRow[] = [];
   let stoppedEarly = false;
   let fitted = new Map<string, FittedKey>();
+  // The model config `fitted` was fitted with: a resumed run's banks and statistics keep the
+  // checkpoint's evidence and scoring settings until its first validation refits them.
+  let fittedModel = m;
   if (resumed) {
+    fittedModel = resumed.config.model;
     for (const [key, stats] of Object.entries(resumed.stats)) {
       fitted.set(key, { banks: banksOf(resumed, key), stats });
     }
@@ -210,7 +219,15 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         const interrupted = join(options.out, "interrupted_checkpoint.safetensors");
         await saveCheckpoint(
           interrupted,
-          checkpointOf(config, specs, records, params, adam, fitted, progress),
+          checkpointOf(
+            { ...config, model: fittedModel },
+            specs,
+            records,
+            params,
+            adam,
+            fitted,
+            progress,
+          ),
         );
         log.line(
           `interrupted in epoch ${epoch} after step ${progress.step}; weights so far in ` +
@@ -261,6 +278,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         val[key] = report;
       }
       fitted = nextFitted;
+      fittedModel = m;
       const keys = Object.keys(val);
       const valAuroc = keys.reduce((s, k) => s + val[k].auroc, 0) / keys.length;
       const n = plan.length || 1;
