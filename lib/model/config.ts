@@ -115,8 +115,9 @@ export interface ModelConfig {
   /**
    * Raw-pixel views are compared in at most this share of their width (0.5: the 48-wide 4x4
    * patches in 24 directions): patches of natural images keep most of their variance in a few
-   * directions, so their distances hardly move, while the learned features' spread is flatter
-   * (projected alike, validation fell by 0.004 on zipper) and they stay whole.
+   * directions, so their distances hardly move, while the learned features' spread is flatter,
+   * so projecting them alike would drop more of their distance, and they stay whole (measured in
+   * docs/results.md, "What moved the images").
    */
   pixelProjectionShare: number;
   /**
@@ -131,8 +132,8 @@ export interface ModelConfig {
   isolationHead: boolean;
   /**
    * Rows each isolation tree is grown from. Small samples keep a group of similar anomalies from
-   * masking one another (Liu et al.): on the UCI ann-thyroid dev file 64 rows isolated the real
-   * anomalies better than the paper's 256 on every seed.
+   * masking one another (Liu et al.), so the default is below the paper's 256 (chosen on real
+   * anomalies of a dev file, see docs/results.md).
    */
   isolationSample: number;
   /** Trees of the isolation forest: more trees, steadier ranks at the top of the scores. */
@@ -155,20 +156,21 @@ export interface ModelConfig {
   imageWeights: "equal" | "validation";
   /**
    * The same for a table's evidence components. Synthetic table anomalies (feature swaps, values
-   * pushed out of range) reward the row distance most, real ones did not (see the README).
+   * pushed out of range) reward the row distance most, which need not hold for real anomalies, so
+   * the default weighs the components equally (measured in docs/results.md).
    */
   tableWeights: "equal" | "validation";
   /**
    * Whether the reconstruction and sigmoid heads' evidence counts in image scores (else they only
-   * shape the features the kNN head compares). Validation with synthetic defects rewards them,
-   * real defects did not (see the README's evidence table).
+   * shape the features the kNN head compares). Off by default: the heads learn the synthetic
+   * defects validation is made of, so validation rewards them whether or not they rank real
+   * defects (measured in docs/results.md, "Which evidence carries the score").
    */
   imageHeadEvidence: boolean;
   /**
    * The same for table scores. Off by default for the same reason: the sigmoid head learns the
-   * synthetic anomalies validation is made of (on the UCI ann-thyroid test file it ranked the
-   * real anomalies at 0.88 AUROC while validation gave it a third of the score); the kNN and
-   * density evidence ranked them at 0.99.
+   * synthetic anomalies validation is made of, so validation gives it a share of the score its
+   * ranking of real anomalies does not earn (measured in docs/results.md).
    */
   tableHeadEvidence: boolean;
   /**
@@ -182,6 +184,76 @@ export interface ModelConfig {
 
 /** Allowed values of `imageWeights` and `tableWeights`. */
 export const COMPONENT_WEIGHTINGS = ["equal", "validation"] as const;
+
+/** What a model setting changes (see {@linkcode CONFIG_GROUPS}). */
+export type ConfigGroup = "architecture" | "training" | "evidence" | "scoring";
+
+/**
+ * Each model setting's group, by what changing it changes. The config itself stays flat (a
+ * checkpoint stores it so); the groups say which settings the trained weights depend on, and so
+ * which ones a resumed run may not change (`lib/train/resume.ts`). A setting that plays two
+ * parts is in the group that changes the weights (`maskRatio` also masks tokens when scoring).
+ */
+export const CONFIG_GROUPS: Readonly<Record<keyof ModelConfig, ConfigGroup>> = {
+  // Architecture: the parameters' names and shapes, or what the forward pass computes from them
+  // (the stem's input, the embeddings added to tokens). Weights trained under one value do not
+  // fit another, or mean something else under it.
+  imageSize: "architecture",
+  stem: "architecture",
+  stemChannels: "architecture",
+  stemStandardise: "architecture",
+  stemContrast: "architecture",
+  width: "architecture",
+  layers: "architecture",
+  heads: "architecture",
+  mlpRatio: "architecture",
+  modalityEmbedding: "architecture",
+  positionEmbedding: "architecture",
+  sharedEncoder: "architecture",
+  // Training: the same parameters, but what the steps teach them: the losses and their weights,
+  // the share of tokens and features masked, the synthetic anomalies in the batches, and the
+  // table values the model is trained on (`tableLogSkewed` rescales features before training).
+  // Changing one in the middle of a run would make weights no single setting trained.
+  reconstructionHead: "training",
+  anomalyHead: "training",
+  visibleReconWeight: "training",
+  maskRatio: "training",
+  tableMaskRatio: "training",
+  tableLogSkewed: "training",
+  // Evidence: which evidence is computed from the trained model and the training normals, and
+  // how its memory banks, densities and forests are built. No training step reads them; every
+  // validation builds the banks anew from the current weights.
+  knnHead: "evidence",
+  encoderEvidence: "evidence",
+  densityHead: "evidence",
+  isolationHead: "evidence",
+  knnK: "evidence",
+  tableKnnK: "evidence",
+  knnLevels: "evidence",
+  knnPixels: "evidence",
+  knnTokenLayer: "evidence",
+  knnPixelPatches: "evidence",
+  knnContrastPatches: "evidence",
+  knnStandardPatches: "evidence",
+  knnNeighbourhood: "evidence",
+  knnBankSize: "evidence",
+  knnProjection: "evidence",
+  pixelProjectionShare: "evidence",
+  isolationSample: "evidence",
+  isolationTrees: "evidence",
+  // Scoring: how the evidence becomes a score and a decision: which components count and with
+  // what weight, how an image map is reduced, the threshold, and which normals the statistics
+  // are fitted on. No training step reads them; every validation fits the statistics anew.
+  thresholdQuantile: "scoring",
+  smoothMaps: "scoring",
+  chooseSmoothing: "scoring",
+  minComponentWeight: "scoring",
+  imageWeights: "scoring",
+  tableWeights: "scoring",
+  imageHeadEvidence: "scoring",
+  tableHeadEvidence: "scoring",
+  calibrateOnAllNormals: "scoring",
+};
 
 /** Training settings. */
 export interface TrainConfig {

@@ -1,7 +1,9 @@
 /**
- * The training loop, top to bottom: prepare data, build or restore the model, then per epoch
- * alternate image and table batches, validate on validation normals plus deterministic synthetic
- * anomalies (test labels are never looked at), and write checkpoints atomically.
+ * The training loop, top to bottom: prepare data (`training_data.ts`), build or restore the model
+ * (`resume.ts` says what a resumed run may change), then per epoch alternate image and table
+ * batches (`batches.ts`), validate on validation normals plus deterministic synthetic anomalies
+ * (test labels are never looked at), and write checkpoints atomically; at the end the best
+ * checkpoint is calibrated on all normals (`calibrate.ts`). One run per folder (`run_lock.ts`).
  *
  * @module
  */
@@ -9,25 +11,11 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { systemBlasInUse } from "../backend/blas.ts";
 import type { Config } from "../model/config.ts";
-import {
-  geometry,
-  initParams,
-  type Params,
-  randomMaskValues,
-  type TableSpec,
-} from "../model/madformer.ts";
-import { fitImageKey, fitKey, type FittedKey, type Samples } from "../model/scorer.ts";
+import { initParams, type Params, type TableSpec } from "../model/madformer.ts";
+import { fitKey, type FittedKey, type Samples } from "../model/scorer.ts";
 import { isPixelComponent, type KeyStats } from "../model/detector.ts";
 import type { MemoryBank } from "../model/knn.ts";
-import {
-  syntheticImageAnomaly,
-  syntheticTableAnomaly,
-  validationImageAnomalies,
-} from "../data/anomalies.ts";
-import type { SplitSpec } from "../data/types.ts";
-import { ImageCache } from "../data/image_cache.ts";
 import { type AdamState, initAdam } from "./optimizer.ts";
-import type { ImageBatchData, TableBatchData } from "./step.ts";
 import { GradientPool } from "./parallel.ts";
 import {
   type Checkpoint,
@@ -36,21 +24,17 @@ import {
   saveCheckpoint,
   type TrainingProgress,
 } from "./checkpoint.ts";
-import {
-  assertDistinctTableNames,
-  datasetKey,
-  type DatasetRecord,
-  decodeAll,
-  type PreparedImages,
-  type PreparedTable,
-  prepareImages,
-  prepareTable,
-} from "./datasets.ts";
+import { datasetKey, type DatasetRecord } from "./datasets.ts";
 import { type EpochRow, RunLog } from "./log.ts";
 import { banksOf } from "./fitted.ts";
+import { lockRunFolder } from "./run_lock.ts";
+import { resumeConfig } from "./resume.ts";
+import { describeData, prepareTrainingData } from "./training_data.ts";
+import { epochPlan, imageBatch, tableBatch } from "./batches.ts";
+import { calibrateBest } from "./calibrate.ts";
 import { Progress } from "../util/progress.ts";
 import { MadError } from "../errors.ts";
-import { ANOMALY_SEED_OFFSET, Rng } from "../rng.ts";
+import { Rng } from "../rng.ts";
 import { record, span } from "../util/profile.ts";
 
 /** What a training run needs. */
@@ -65,8 +49,10 @@ export interface TrainOptions {
   /** On resume: the total number of epochs to reach, when it should change. */
   epochs?: number;
   /**
-   * On resume, whether `config` was chosen explicitly (a config file); if not, the
-   * checkpoint's own config is used and only the epoch count is taken from `config`.
+   * On resume, whether `config` was chosen explicitly (a config file): then its evidence and
+   * scoring settings replace the checkpoint's and its architecture and training settings must
+   * match them (see `resume.ts`). If not, the checkpoint's own config is used and only the
+   * epoch count is taken from `config`.
    */
   explicitConfig?: boolean;
   /** Folder of the decoded-image disk cache. */
@@ -96,20 +82,6 @@ export interface TrainResult {
   stoppedEarly: boolean;
 }
 
-/** A decoded image category ready for batches. */
-interface ImageData {
-  prepared: PreparedImages;
-  train: Float32Array[];
-  val: Float32Array[];
-  valAnomalies: Float32Array[];
-}
-
-/** A table ready for batches. */
-interface TableData {
-  prepared: PreparedTable;
-  valAnomalies: Float32Array;
-}
-
 /** Trains a model as configured; see the module doc. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   await Deno.mkdir(options.out, { recursive: true });
@@ -121,91 +93,38 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
 }
 
-/**
- * Claims a run folder for this process: two runs writing the same checkpoints would corrupt
- * each other's resume state. A lock left by a process that no longer exists is taken over.
- */
-async function lockRunFolder(out: string): Promise<() => Promise<void>> {
-  const path = join(out, ".lock");
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await Deno.writeTextFile(path, String(Deno.pid), { createNew: true });
-      return () => Deno.remove(path).catch(() => {});
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-      const pid = Number(await Deno.readTextFile(path).catch(() => ""));
-      if (pid > 0 && pid !== Deno.pid && processAlive(pid)) {
-        throw new MadError(`${out}: in use by another training run (pid ${pid})`);
-      }
-      await Deno.remove(path).catch(() => {});
-    }
-  }
-  throw new MadError(`${out}: cannot lock the run folder`);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    return Deno.statSync(`/proc/${pid}`).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
 async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   let config = options.config;
   const log = new RunLog(options.out, options.quiet ?? false);
 
-  // Resume: the checkpoint's config wins, except for the number of epochs.
+  // Resume: the checkpoint's config wins, except for the number of epochs and (from an explicit
+  // config) the evidence and scoring settings, which every validation refits.
   let resumed: Checkpoint | null = null;
   if (options.resume) {
     resumed = await loadCheckpoint(options.resume);
-    if (options.explicitConfig) assertCompatible(resumed.config, config, options.resume);
-    // The run's own epoch count unless a new one was asked for (to extend the run).
-    const epochs = options.epochs ??
-      (options.explicitConfig ? config.train.epochs : resumed.config.train.epochs);
-    config = { ...resumed.config, train: { ...resumed.config.train, epochs } };
+    const next = resumeConfig(
+      resumed.config,
+      config,
+      options.resume,
+      options.explicitConfig ?? false,
+      options.epochs,
+    );
+    config = next.config;
+    if (next.note) log.line(next.note);
   }
   const m = config.model;
   const t = config.train;
-  const split: SplitSpec = { protocol: "half-normals", seed: t.seed, valShare: t.valShare };
-  const tableOptions = { logSkewed: m.tableLogSkewed };
 
   // Data.
-  const images = resumed
-    ? await prepareImages(uniqueSources(resumed.datasets, "image"), split)
-    : await prepareImages(options.imageDirs, split);
-  const tables = resumed
-    ? resumed.datasets.filter((d) => d.modality === "table").map((d) =>
-      prepareTable(d.source, d.split, undefined, d.name, tableOptions)
-    )
-    : options.tablePaths.map((p) =>
-      prepareTable(p, { ...split, protocol: protocolFor(p) }, undefined, undefined, tableOptions)
-    );
-  assertDistinctTableNames(tables.map((p) => p.record));
-  if (images.length === 0 && tables.length === 0) {
-    throw new MadError("no training data: give --images DIR and/or --table FILE");
-  }
-  const cache = new ImageCache(options.cacheDir);
-  const imageData = await decodeImages(images, cache, m.imageSize, t.seed, options.quiet ?? false);
-  const tableData = tables.map((p, i) => ({
-    prepared: p,
-    valAnomalies: tableAnomalies(p.val, p.train, p.d, new Rng(t.seed + 7919 * (i + 1))),
-  }));
-  const records: DatasetRecord[] = [
-    ...images.map((p) => p.record),
-    ...tables.map((p) => p.record),
-  ];
-  const specs: TableSpec[] = tables.map((p) => ({ name: p.record.name, features: p.d }));
-  log.line(
-    `data: ${
-      imageData.map((d) => `${d.prepared.record.name} ${d.train.length}/${d.val.length}`)
-        .concat(tableData.map((d) =>
-          `${d.prepared.record.name} ${d.prepared.train.length / d.prepared.d}/${
-            d.prepared.val.length / d.prepared.d
-          }`
-        )).join(", ")
-    } (train/val normals)`,
-  );
+  const data = await prepareTrainingData({
+    imageDirs: options.imageDirs,
+    tablePaths: options.tablePaths,
+    resumed: resumed?.datasets,
+    cacheDir: options.cacheDir,
+    quiet: options.quiet ?? false,
+  }, config);
+  const { images: imageData, tables: tableData, records, specs } = data;
+  log.line(describeData(data));
 
   // Model and optimiser.
   const params: Params = resumed ? resumed.params : initParams(m, specs, t.seed);
@@ -231,7 +150,11 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const rows: EpochRow[] = [];
   let stoppedEarly = false;
   let fitted = new Map<string, FittedKey>();
+  // The model config `fitted` was fitted with: a resumed run's banks and statistics keep the
+  // checkpoint's evidence and scoring settings until its first validation refits them.
+  let fittedModel = m;
   if (resumed) {
+    fittedModel = resumed.config.model;
     for (const [key, stats] of Object.entries(resumed.stats)) {
       fitted.set(key, { banks: banksOf(resumed, key), stats });
     }
@@ -296,7 +219,15 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         const interrupted = join(options.out, "interrupted_checkpoint.safetensors");
         await saveCheckpoint(
           interrupted,
-          checkpointOf(config, specs, records, params, adam, fitted, progress),
+          checkpointOf(
+            { ...config, model: fittedModel },
+            specs,
+            records,
+            params,
+            adam,
+            fitted,
+            progress,
+          ),
         );
         log.line(
           `interrupted in epoch ${epoch} after step ${progress.step}; weights so far in ` +
@@ -347,6 +278,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         val[key] = report;
       }
       fitted = nextFitted;
+      fittedModel = m;
       const keys = Object.keys(val);
       const valAuroc = keys.reduce((s, k) => s + val[k].auroc, 0) / keys.length;
       const n = plan.length || 1;
@@ -398,257 +330,11 @@ function pixelBanksOf(banks: Record<string, MemoryBank>): Record<string, MemoryB
   return Object.fromEntries(Object.entries(banks).filter(([name]) => isPixelComponent(name)));
 }
 
-/**
- * Refits the best checkpoint's image categories on all their normals (`calibrateImageKey`) and
- * rewrites it; a checkpoint whose categories are already calibrated is left as it is. The
- * banks are rebuilt as validation built them (same features, same seed), so they are the same.
- */
-async function calibrateBest(
-  best: string,
-  imageData: ImageData[],
-  pixelBanks: Map<string, Record<string, MemoryBank>>,
-  seed: number,
-  log: RunLog,
-  quiet: boolean,
-): Promise<void> {
-  // No best checkpoint when no epoch validated: nothing to calibrate.
-  if (!(await Deno.stat(best).then(() => true, () => false))) return;
-  const ckpt = await loadCheckpoint(best);
-  try {
-    const todo = imageData.filter((d) => !ckpt.stats[datasetKey(d.prepared.record)]?.calibrated);
-    if (todo.length === 0) return;
-    const bar = new Progress("calibrating on all normals", todo.length, { quiet });
-    const lines: string[] = [];
-    for (const d of todo) {
-      const key = datasetKey(d.prepared.record);
-      const index = imageData.indexOf(d);
-      const { fitted, report } = fitImageKey(
-        ckpt.params,
-        ckpt.config.model,
-        d.train,
-        d.val,
-        seed,
-        seed + ANOMALY_SEED_OFFSET * (index + 1),
-        pixelBanks.get(key),
-      );
-      ckpt.stats[key] = fitted.stats;
-      for (const [component, bank] of Object.entries(fitted.banks)) {
-        ckpt.banks.set(`${key}|${component}`, bank);
-      }
-      lines.push(
-        `${key} ${report.auroc.toFixed(4)} on ${fitted.stats.calibrated} normals` +
-          ` (${report.smooth ? "smoothed" : "plain"} map maximum)`,
-      );
-      bar.tick(1);
-    }
-    bar.done();
-    await saveCheckpoint(best, ckpt);
-    log.line(`calibrated ${best}: ${lines.join(", ")}`);
-  } finally {
-    disposeCheckpoint(ckpt);
-  }
-}
-
-function protocolFor(path: string): SplitSpec["protocol"] {
-  try {
-    if (Deno.statSync(path).isDirectory) return "given";
-  } catch {
-    // prepareTable reports the missing file
-  }
-  return "half-normals";
-}
-
-function uniqueSources(records: DatasetRecord[], modality: "image" | "table"): string[] {
-  return [...new Set(records.filter((r) => r.modality === modality).map((r) => r.source))];
-}
-
-function assertCompatible(saved: Config, wanted: Config, path: string): void {
-  const a = JSON.stringify(saved.model);
-  const b = JSON.stringify(wanted.model);
-  if (a !== b) {
-    const diff = Object.keys(saved.model).filter((k) =>
-      JSON.stringify((saved.model as unknown as Record<string, unknown>)[k]) !==
-        JSON.stringify((wanted.model as unknown as Record<string, unknown>)[k])
-    );
-    throw new MadError(
-      `${path}: cannot resume with a different model config (differs in ${diff.join(", ")})`,
-    );
-  }
-}
-
 /** Cosine decay after a one-epoch warm-up. */
 function learningRate(base: number, epoch: number, epochs: number): number {
   if (epochs <= 1) return base;
   const progress = (epoch - 1) / (epochs - 1);
   return base * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * progress)));
-}
-
-async function decodeImages(
-  images: PreparedImages[],
-  cache: ImageCache,
-  size: number,
-  seed: number,
-  quiet: boolean,
-): Promise<ImageData[]> {
-  const total = images.reduce((s, p) => s + p.train.length + p.val.length, 0);
-  const bar = new Progress("decoding images", total, { quiet });
-  const out: ImageData[] = [];
-  for (const [i, p] of images.entries()) {
-    const train = await decodeAll(cache, p.train, size);
-    bar.tick(p.train.length);
-    const val = await decodeAll(cache, p.val, size);
-    bar.tick(p.val.length);
-    const valAnomalies = validationImageAnomalies(
-      seed + ANOMALY_SEED_OFFSET * (i + 1),
-      val,
-      train,
-      size,
-    );
-    out.push({ prepared: p, train, val, valAnomalies });
-  }
-  if (total > 0) bar.done();
-  return out;
-}
-
-function tableAnomalies(val: Float32Array, train: Float32Array, d: number, rng: Rng): Float32Array {
-  const n = val.length / d;
-  const nTrain = train.length / d;
-  const out = new Float32Array(val.length);
-  for (let i = 0; i < n; i++) {
-    const at = rng.int(nTrain) * d;
-    const donor = train.subarray(at, at + d);
-    out.set(syntheticTableAnomaly(rng, val.subarray(i * d, i * d + d), donor), i * d);
-  }
-  return out;
-}
-
-type Step =
-  | { kind: "image"; indices: Array<[number, number]> }
-  | { kind: "table"; table: number; indices: number[] };
-
-/** The order of an epoch's steps: image batches, each followed by table batches in turn. */
-function epochPlan(images: ImageData[], tables: TableData[], t: Config["train"], rng: Rng): Step[] {
-  const imagePairs: Array<[number, number]> = [];
-  images.forEach((d, c) => d.train.forEach((_, i) => imagePairs.push([c, i])));
-  rng.shuffle(imagePairs);
-  const imageSteps: Step[] = [];
-  for (
-    let i = 0;
-    i + t.batchSize <= imagePairs.length || (i === 0 && imagePairs.length > 0);
-    i += t.batchSize
-  ) {
-    imageSteps.push({ kind: "image", indices: imagePairs.slice(i, i + t.batchSize) });
-  }
-  const tableSteps = imageSteps.length > 0
-    ? imageSteps.length * t.tableStepsPerImageStep
-    : t.tableStepsPerEpoch;
-  const orders = tables.map((d) =>
-    rng.shuffle([...Array(d.prepared.train.length / d.prepared.d).keys()])
-  );
-  const cursors = tables.map(() => 0);
-  const nextTableStep = (k: number): Step => {
-    const table = k % tables.length;
-    const order = orders[table];
-    const size = Math.min(t.tableBatchSize, order.length);
-    if (cursors[table] + size > order.length) {
-      rng.shuffle(order);
-      cursors[table] = 0;
-    }
-    const indices = order.slice(cursors[table], cursors[table] + size);
-    cursors[table] += size;
-    return { kind: "table", table, indices };
-  };
-  const plan: Step[] = [];
-  let k = 0;
-  if (imageSteps.length === 0) {
-    for (; k < tableSteps; k++) plan.push(nextTableStep(k));
-    return plan;
-  }
-  for (const step of imageSteps) {
-    plan.push(step);
-    if (tables.length === 0) continue;
-    for (let j = 0; j < t.tableStepsPerImageStep; j++, k++) plan.push(nextTableStep(k));
-  }
-  return plan;
-}
-
-/** The data of an image step: flips and synthetic anomalies drawn with `rng`, and token masks. */
-function imageBatch(
-  config: Config,
-  data: ImageData[],
-  indices: Array<[number, number]>,
-  rng: Rng,
-): ImageBatchData {
-  const m = config.model;
-  const S = m.imageSize;
-  const g = geometry(m);
-  const B = indices.length;
-  const clean = new Float32Array(B * S * S * 3);
-  const input = new Float32Array(B * S * S * 3);
-  const masks = new Float32Array(B * S * S);
-  const labels = new Float32Array(B);
-  indices.forEach(([c, i], b) => {
-    const img = flipMaybe(data[c].train[i], S, rng);
-    clean.set(img, b * S * S * 3);
-    if (m.anomalyHead && rng.next() < config.train.anomalyShare) {
-      const donorSet = data[rng.int(data.length)].train;
-      const donor = donorSet[rng.int(donorSet.length)];
-      const a = syntheticImageAnomaly(rng, { size: S, data: img }, { size: S, data: donor });
-      input.set(a.data, b * S * S * 3);
-      masks.set(a.mask, b * S * S);
-      labels[b] = 1;
-    } else {
-      input.set(img, b * S * S * 3);
-    }
-  });
-  const tokenMask = randomMaskValues(rng, B, g.tokens, m.reconstructionHead ? m.maskRatio : 0);
-  return { n: B, size: S, input, clean, masks, labels, tokenMask };
-}
-
-/** Random horizontal flip: a symmetry most inspection images have. */
-function flipMaybe(img: Float32Array, S: number, rng: Rng): Float32Array {
-  if (rng.next() < 0.5) return img;
-  const out = new Float32Array(img.length);
-  for (let y = 0; y < S; y++) {
-    for (let x = 0; x < S; x++) {
-      const src = (y * S + (S - 1 - x)) * 3;
-      const dst = (y * S + x) * 3;
-      out[dst] = img[src];
-      out[dst + 1] = img[src + 1];
-      out[dst + 2] = img[src + 2];
-    }
-  }
-  return out;
-}
-
-/** The data of a table step: synthetic anomalies drawn with `rng`, and feature masks. */
-function tableBatch(
-  config: Config,
-  data: TableData,
-  indices: number[],
-  rng: Rng,
-): TableBatchData {
-  const m = config.model;
-  const p = data.prepared;
-  const d = p.d;
-  const B = indices.length;
-  const nTrain = p.train.length / d;
-  const clean = new Float32Array(B * d);
-  const input = new Float32Array(B * d);
-  const labels = new Float32Array(B);
-  indices.forEach((r, b) => {
-    const row = p.train.subarray(r * d, r * d + d);
-    clean.set(row, b * d);
-    if (m.anomalyHead && rng.next() < config.train.anomalyShare) {
-      const donor = rng.int(nTrain);
-      input.set(syntheticTableAnomaly(rng, row, p.train.subarray(donor * d, donor * d + d)), b * d);
-      labels[b] = 1;
-    } else {
-      input.set(row, b * d);
-    }
-  });
-  const mask = randomMaskValues(rng, B, d, m.reconstructionHead ? m.tableMaskRatio : 0);
-  return { table: p.record.name, n: B, d, input, clean, labels, mask };
 }
 
 function checkpointOf(

@@ -1,12 +1,14 @@
 /**
  * Training: the loop (`loop.ts`) that prepares each dataset as training splits it
- * (`datasets.ts`), takes masked-reconstruction and anomaly-head steps (`step.ts`, on several
- * cores with `parallel.ts`) under AdamW (`optimizer.ts`), fits each dataset's scoring, logs every
- * epoch (`log.ts`) and keeps checkpoints (`checkpoint.ts` over `safetensors.ts`; `fitted.ts`
- * reads a dataset's banks and statistics back). It builds on `data/` and `model/`; evaluation,
- * scoring and experiments above it are in `experiment/`. This entry point carries what other
- * packages use: the steps, optimiser, gradient workers and run log stay behind it (the bench
- * measures the steps by file).
+ * (`datasets.ts`, `training_data.ts`), plans each epoch's batches (`batches.ts`), takes
+ * masked-reconstruction and anomaly-head steps (`step.ts`, on several cores with `parallel.ts`)
+ * under AdamW (`optimizer.ts`), fits each dataset's scoring, logs every epoch (`log.ts`) and
+ * keeps checkpoints (`checkpoint.ts` over `safetensors.ts`; `fitted.ts` reads a dataset's banks
+ * and statistics back; `resume.ts` says what a resumed run may change, `calibrate.ts` refits the
+ * best checkpoint on all normals, `run_lock.ts` keeps one run per folder). It builds on `data/`
+ * and `model/`; evaluation, scoring and experiments above it are in `experiment/`. This entry
+ * point carries what other packages use: the steps, optimiser, gradient workers and run log stay
+ * behind it (the bench measures the steps by file).
  *
  * @module
  */

@@ -1,0 +1,388 @@
+/**
+ * Nearest-neighbour search against a memory bank: one untransposed 2-D matmul per bank chunk
+ * (the wasm backend's fast path) with the bank stored pre-multiplied, so the product is the
+ * distance up to a per-query constant and only a row minimum (or top-k) follows it; and the fast
+ * path for banks whose rows lie on lines (a table's feature tokens).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { matMul2d, readTidy } from "../ops.ts";
+import { rowMin } from "../../backend/row_min.ts";
+import { span } from "../../util/profile.ts";
+import { type MemoryBank, storedWidth } from "./bank.ts";
+import { centreRows } from "./linalg.ts";
+
+const CHUNK = 8192;
+
+/** Bank chunks with the distance terms folded in: [width + 1, size] = [-2·rows; |row|²]. */
+function preparedChunks(bank: MemoryBank): Float32Array[] {
+  const chunks: Float32Array[] = [];
+  for (let start = 0; start < bank.rows; start += CHUNK) {
+    const size = Math.min(CHUNK, bank.rows - start);
+    const width = storedWidth(bank);
+    const out = new Float32Array((width + 1) * size);
+    const norms = out.subarray(width * size);
+    for (let j = 0; j < width; j++) {
+      const src = bank.transposed.subarray(j * bank.rows + start, j * bank.rows + start + size);
+      const dst = out.subarray(j * size, (j + 1) * size);
+      for (let r = 0; r < size; r++) {
+        dst[r] = -2 * src[r];
+        norms[r] += src[r] * src[r];
+      }
+    }
+    // A projected row's norm is its whole length, not the part the directions keep.
+    if (bank.projection) norms.set(bank.projection.norms.subarray(start, start + size));
+    chunks.push(out);
+  }
+  return chunks;
+}
+
+/**
+ * The prepared chunks as backend tensors, made once per bank: uploading them for every query
+ * block cost as much as the smaller blocks save. They are freed when their bank is collected.
+ */
+const chunkTensors = new WeakMap<MemoryBank, tf.Tensor2D[]>();
+const releaseChunks = new FinalizationRegistry<tf.Tensor2D[]>((tensors) => {
+  for (const t of tensors) t.dispose();
+});
+
+function chunkTensorsOf(bank: MemoryBank): tf.Tensor2D[] {
+  const cached = chunkTensors.get(bank);
+  if (cached) return cached;
+  const width = storedWidth(bank) + 1;
+  const tensors = preparedChunks(bank).map((chunk) =>
+    tf.keep(tf.tensor2d(chunk, [width, chunk.length / width]))
+  );
+  chunkTensors.set(bank, tensors);
+  releaseChunks.register(bank, tensors);
+  return tensors;
+}
+
+/**
+ * Queries per product: 512 x 2,000 distances (4 MB) stay near the core's 2 MB L2 cache, where the
+ * row minimum reads them back; blocks of 2,048 spilled to memory and scored 10% slower with two
+ * scorers sharing it (256 and 1,024 were in between).
+ */
+const QUERY_BLOCK = 512;
+
+/**
+ * Mean Euclidean distance of each query row [q, dim] to its k nearest bank rows; returns [q].
+ */
+export function knnDistances(
+  bank: MemoryBank,
+  queries: Float32Array,
+  k = 1,
+  exclude?: Exclusion,
+): Float32Array {
+  if (!exclude && !bank.projection) {
+    const lines = lineBlocksOf(bank);
+    if (lines) return span(`knn: on lines (${lines.blocks})`, () => lineKnn(lines, queries, k));
+  }
+  return span(`knn: distances (${bank.dim} wide)`, () => knnScores(bank, queries, k, exclude));
+}
+
+/**
+ * A bank whose rows lie on one line in each of `blocks` equal blocks of their width: the
+ * feature tokens of a table (token j = value_j * a_j + b_j, `width` values each). The distance
+ * between two such rows is the distance between their positions along the lines, a vector of
+ * `blocks` numbers, so kNN over 6 features of 128-wide tokens needs 6 numbers a row, not 768.
+ * A query off the lines adds its squared distance to them (the bank's rows have none), so the
+ * distances are those of the whole rows for any query, up to rounding.
+ */
+export interface LineBlocks {
+  blocks: number;
+  /** Values per block. */
+  width: number;
+  /** A point of each block's line (the bank's mean) [dim]. */
+  origin: Float64Array;
+  /** Unit direction of each block's line [dim]. */
+  direction: Float64Array;
+  /** Positions of the bank's rows along the lines, row-major [rows, blocks]. */
+  coords: Float64Array;
+  rows: number;
+}
+
+/**
+ * Off-line share allowed of a block's squared spread (float32 rounding of tokens leaves about
+ * 1e-13 of it).
+ */
+const LINE_TOLERANCE = 1e-8;
+
+const lineForms = new WeakMap<MemoryBank, LineBlocks | null>();
+
+/**
+ * The bank's rows as positions on per-block lines, when they lie on such lines for some split of
+ * their width into equal blocks (the fewest blocks that fit, at most a quarter of the width);
+ * null otherwise. Made on first use and kept as long as the bank.
+ */
+export function lineBlocksOf(bank: MemoryBank): LineBlocks | null {
+  if (lineForms.has(bank)) return lineForms.get(bank)!;
+  let found: LineBlocks | null = null;
+  if (!bank.projection && bank.rows >= 2) {
+    for (let blocks = 1; blocks * 4 <= bank.dim && !found; blocks++) {
+      if (bank.dim % blocks === 0) found = fitLines(bank, blocks);
+    }
+  }
+  lineForms.set(bank, found);
+  return found;
+}
+
+function fitLines(bank: MemoryBank, blocks: number): LineBlocks | null {
+  const { dim, rows, transposed } = bank;
+  const width = dim / blocks;
+  const origin = new Float64Array(dim);
+  const direction = new Float64Array(dim);
+  const coords = new Float64Array(rows * blocks);
+  const centred = new Float64Array(rows * width);
+  for (let b = 0; b < blocks; b++) {
+    // Centre the block, then take its line through the row farthest from the centre.
+    for (let c = 0; c < width; c++) {
+      const col = transposed.subarray((b * width + c) * rows, (b * width + c + 1) * rows);
+      let mean = 0;
+      for (let r = 0; r < rows; r++) mean += col[r];
+      mean /= rows;
+      origin[b * width + c] = mean;
+      for (let r = 0; r < rows; r++) centred[r * width + c] = col[r] - mean;
+    }
+    let far = 0;
+    let farRow = 0;
+    const norms = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let sq = 0;
+      for (let c = 0; c < width; c++) sq += centred[r * width + c] ** 2;
+      norms[r] = sq;
+      if (sq > far) {
+        far = sq;
+        farRow = r;
+      }
+    }
+    const u = direction.subarray(b * width, (b + 1) * width);
+    if (far > 0) {
+      for (let c = 0; c < width; c++) u[c] = centred[farRow * width + c] / Math.sqrt(far);
+    }
+    for (let r = 0; r < rows; r++) {
+      let dot = 0;
+      for (let c = 0; c < width; c++) dot += centred[r * width + c] * u[c];
+      if (norms[r] - dot * dot > LINE_TOLERANCE * far) return null;
+      coords[r * blocks + b] = dot;
+    }
+  }
+  return { blocks, width, origin, direction, coords, rows };
+}
+
+/** Queries [q, dim] on lines: their positions [q, blocks] and squared distances off the lines. */
+function positionsOnLines(
+  lines: LineBlocks,
+  queries: Float32Array,
+): { coords: Float64Array; off: Float64Array } {
+  const { blocks, width, origin, direction } = lines;
+  const dim = blocks * width;
+  const q = queries.length / dim;
+  const coords = new Float64Array(q * blocks);
+  const off = new Float64Array(q);
+  for (let i = 0; i < q; i++) {
+    let rest = 0;
+    for (let b = 0; b < blocks; b++) {
+      let dot = 0;
+      let sq = 0;
+      for (let c = b * width, end = c + width; c < end; c++) {
+        const v = queries[i * dim + c] - origin[c];
+        dot += v * direction[c];
+        sq += v * v;
+      }
+      coords[i * blocks + b] = dot;
+      rest += Math.max(0, sq - dot * dot);
+    }
+    off[i] = rest;
+  }
+  return { coords, off };
+}
+
+/**
+ * Mean distance of each query to its k nearest bank rows, compared along the bank's lines: per
+ * block of queries, one product [queries, blocks + 1] x [blocks + 1, rows] gives every squared
+ * distance up to the query's own norm (as {@linkcode knnBlock} does), a scan keeps the k
+ * smallest, and their distances are taken again exactly in float64.
+ */
+function lineKnn(lines: LineBlocks, queries: Float32Array, k: number): Float32Array {
+  const { blocks, rows } = lines;
+  const bankCoords = lines.coords;
+  const { coords, off } = positionsOnLines(lines, queries);
+  const q = off.length;
+  const width = blocks + 1;
+  const prepared = new Float32Array(width * rows);
+  for (let r = 0; r < rows; r++) {
+    let sq = 0;
+    for (let b = 0; b < blocks; b++) {
+      const v = bankCoords[r * blocks + b];
+      prepared[b * rows + r] = -2 * v;
+      sq += v * v;
+    }
+    prepared[blocks * rows + r] = sq;
+  }
+  const kept = Math.min(k, rows);
+  const best = new Float64Array(kept);
+  const which = new Int32Array(kept);
+  const out = new Float32Array(q);
+  const bank = tf.tensor2d(prepared, [width, rows]);
+  try {
+    for (let start = 0; start < q; start += QUERY_BLOCK) {
+      const end = Math.min(q, start + QUERY_BLOCK);
+      const augmented = new Float32Array((end - start) * width);
+      for (let i = start; i < end; i++) {
+        for (let b = 0; b < blocks; b++) {
+          augmented[(i - start) * width + b] = coords[i * blocks + b];
+        }
+        augmented[(i - start) * width + blocks] = 1;
+      }
+      // |q - b|² - |q|² for every pair.
+      const partial = readTidy(() => matMul2d(tf.tensor2d(augmented, [end - start, width]), bank));
+      for (let i = start; i < end; i++) {
+        const row = partial.subarray((i - start) * rows, (i - start + 1) * rows);
+        best.fill(Infinity);
+        let worst = Infinity;
+        for (let r = 0; r < rows; r++) {
+          const v = row[r];
+          if (v >= worst) continue;
+          let p = kept - 1;
+          while (p > 0 && best[p - 1] > v) {
+            best[p] = best[p - 1];
+            which[p] = which[p - 1];
+            p--;
+          }
+          best[p] = v;
+          which[p] = r;
+          worst = best[kept - 1];
+        }
+        let sum = 0;
+        for (let p = 0; p < kept; p++) {
+          const from = which[p] * blocks;
+          let sq = off[i];
+          for (let b = 0; b < blocks; b++) {
+            sq += (coords[i * blocks + b] - bankCoords[from + b]) ** 2;
+          }
+          sum += Math.sqrt(sq);
+        }
+        out[i] = sum / kept;
+      }
+    }
+  } finally {
+    bank.dispose();
+  }
+  return out;
+}
+
+function knnScores(
+  bank: MemoryBank,
+  queries: Float32Array,
+  k: number,
+  exclude?: Exclusion,
+): Float32Array {
+  const q = queries.length / bank.dim;
+  const out = new Float32Array(q);
+  if (exclude) {
+    // One sample at a time, its own bank rows pushed out of reach.
+    const { rowsPerSample, samples, bankSamples } = exclude;
+    if (samples.length * rowsPerSample !== q || bankSamples.length !== bank.rows) {
+      throw new Error("knnDistances: exclusion does not match the queries or the bank");
+    }
+    for (let s = 0; s < samples.length; s++) {
+      const own = bankSamples.map((b) => (b === samples[s] ? 1 : 0));
+      const rows = queries.subarray(
+        s * rowsPerSample * bank.dim,
+        (s + 1) * rowsPerSample * bank.dim,
+      );
+      // A bank taken from this sample alone has nothing else to compare with: use it whole.
+      const leaveOut = own.some((v) => v === 1) && own.some((v) => v === 0);
+      out.set(knnBlock(bank, rows, k, leaveOut ? own : null), s * rowsPerSample);
+    }
+    return out;
+  }
+  for (let start = 0; start < q; start += QUERY_BLOCK) {
+    const end = Math.min(q, start + QUERY_BLOCK);
+    out.set(knnBlock(bank, queries.subarray(start * bank.dim, end * bank.dim), k, null), start);
+  }
+  return out;
+}
+
+/**
+ * Which bank rows each query may not match: queries come in groups of `rowsPerSample` (the cells
+ * of one image), group s belongs to sample `samples[s]`, bank row r to sample `bankSamples[r]`
+ * (-1 for none). A sample's queries skip the rows taken from that sample: a leave-one-out score.
+ */
+export interface Exclusion {
+  rowsPerSample: number;
+  samples: Int32Array;
+  bankSamples: Int32Array;
+}
+
+/** Large enough to lose every minimum, small enough to stay finite in float32 sums. */
+const EXCLUDED = 1e30;
+
+function knnBlock(
+  bank: MemoryBank,
+  queries: Float32Array,
+  k: number,
+  excluded: Int32Array | null,
+): Float32Array {
+  const dim = bank.dim;
+  const q = queries.length / dim;
+  const projection = bank.projection;
+  const width = storedWidth(bank);
+  const augmented = new Float32Array(q * (width + 1));
+  let queryNorms: Float32Array;
+  if (projection) {
+    // The bank is centred, so the queries are too, then projected on its directions.
+    const centred = centreRows(queries, dim, projection.mean);
+    queryNorms = centred.norms;
+    const projected = readTidy(() =>
+      matMul2d(tf.tensor2d(centred.centred, [q, dim]), tf.tensor2d(projection.basis, [dim, width]))
+    );
+    for (let i = 0; i < q; i++) {
+      augmented.set(projected.subarray(i * width, (i + 1) * width), i * (width + 1));
+    }
+  } else {
+    queryNorms = new Float32Array(q);
+    for (let i = 0; i < q; i++) {
+      const row = queries.subarray(i * dim, (i + 1) * dim);
+      augmented.set(row, i * (dim + 1));
+      let s = 0;
+      for (let j = 0; j < dim; j++) s += row[j] * row[j];
+      queryNorms[i] = s;
+    }
+  }
+  for (let i = 0; i < q; i++) augmented[i * (width + 1) + width] = 1;
+  return readTidy(() => {
+    const query = tf.tensor2d(augmented, [q, width + 1]);
+    const best: tf.Tensor[] = [];
+    let offset = 0;
+    for (const chunk of chunkTensorsOf(bank)) {
+      const size = chunk.shape[1];
+      // |q - b|² - |q|² for every pair, in one product.
+      let partial = matMul2d(query, chunk);
+      if (excluded) {
+        const penalty = Float32Array.from(
+          excluded.subarray(offset, offset + size),
+          (v) => v * EXCLUDED,
+        );
+        partial = partial.add(tf.tensor2d(penalty, [1, size]));
+      }
+      offset += size;
+      // A plain minimum is far cheaper than top-k on wasm (ours cheaper still), and k = 1 is the
+      // common case.
+      best.push(
+        k === 1 ? rowMin(partial) : tf.neg(tf.topk(tf.neg(partial), Math.min(k, size)).values),
+      );
+    }
+    const all = best.length === 1 ? best[0] : tf.concat(best, 1);
+    const kept = Math.min(k, bank.rows);
+    const nearest = all.shape[1] === kept
+      ? all
+      : k === 1
+      ? rowMin(all as tf.Tensor2D)
+      : tf.neg(tf.topk(tf.neg(all), kept).values);
+    const squared = nearest.add(tf.tensor2d(queryNorms, [q, 1]));
+    return tf.sqrt(tf.relu(squared)).mean(1);
+  });
+}

@@ -1,0 +1,64 @@
+/**
+ * After the last epoch: the best checkpoint's image categories refitted on all their normals.
+ *
+ * @module
+ */
+import { fitImageKey } from "../model/scorer.ts";
+import type { MemoryBank } from "../model/knn.ts";
+import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { datasetKey } from "./datasets.ts";
+import type { RunLog } from "./log.ts";
+import type { ImageData } from "./training_data.ts";
+import { Progress } from "../util/progress.ts";
+import { ANOMALY_SEED_OFFSET } from "../rng.ts";
+
+/**
+ * Refits the best checkpoint's image categories on all their normals (`calibrateImageKey`) and
+ * rewrites it; a checkpoint whose categories are already calibrated is left as it is. The
+ * banks are rebuilt as validation built them (same features, same seed), so they are the same.
+ */
+export async function calibrateBest(
+  best: string,
+  imageData: ImageData[],
+  pixelBanks: Map<string, Record<string, MemoryBank>>,
+  seed: number,
+  log: RunLog,
+  quiet: boolean,
+): Promise<void> {
+  // No best checkpoint when no epoch validated: nothing to calibrate.
+  if (!(await Deno.stat(best).then(() => true, () => false))) return;
+  const ckpt = await loadCheckpoint(best);
+  try {
+    const todo = imageData.filter((d) => !ckpt.stats[datasetKey(d.prepared.record)]?.calibrated);
+    if (todo.length === 0) return;
+    const bar = new Progress("calibrating on all normals", todo.length, { quiet });
+    const lines: string[] = [];
+    for (const d of todo) {
+      const key = datasetKey(d.prepared.record);
+      const index = imageData.indexOf(d);
+      const { fitted, report } = fitImageKey(
+        ckpt.params,
+        ckpt.config.model,
+        d.train,
+        d.val,
+        seed,
+        seed + ANOMALY_SEED_OFFSET * (index + 1),
+        pixelBanks.get(key),
+      );
+      ckpt.stats[key] = fitted.stats;
+      for (const [component, bank] of Object.entries(fitted.banks)) {
+        ckpt.banks.set(`${key}|${component}`, bank);
+      }
+      lines.push(
+        `${key} ${report.auroc.toFixed(4)} on ${fitted.stats.calibrated} normals` +
+          ` (${report.smooth ? "smoothed" : "plain"} map maximum)`,
+      );
+      bar.tick(1);
+    }
+    bar.done();
+    await saveCheckpoint(best, ckpt);
+    log.line(`calibrated ${best}: ${lines.join(", ")}`);
+  } finally {
+    disposeCheckpoint(ckpt);
+  }
+}

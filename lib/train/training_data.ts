@@ -1,0 +1,161 @@
+/**
+ * A run's data as the loop uses it: each image category decoded and split into training and
+ * validation normals, each table prepared, and the deterministic synthetic anomalies validation
+ * scores against (test labels are never looked at).
+ *
+ * @module
+ */
+import type { Config } from "../model/config.ts";
+import type { TableSpec } from "../model/madformer.ts";
+import { syntheticTableAnomaly, validationImageAnomalies } from "../data/anomalies.ts";
+import type { SplitSpec } from "../data/types.ts";
+import { ImageCache } from "../data/image_cache.ts";
+import {
+  assertDistinctTableNames,
+  type DatasetRecord,
+  decodeAll,
+  type PreparedImages,
+  type PreparedTable,
+  prepareImages,
+  prepareTable,
+} from "./datasets.ts";
+import { Progress } from "../util/progress.ts";
+import { MadError } from "../errors.ts";
+import { ANOMALY_SEED_OFFSET, Rng } from "../rng.ts";
+
+/** A decoded image category ready for batches. */
+export interface ImageData {
+  prepared: PreparedImages;
+  train: Float32Array[];
+  val: Float32Array[];
+  valAnomalies: Float32Array[];
+}
+
+/** A table ready for batches. */
+export interface TableData {
+  prepared: PreparedTable;
+  valAnomalies: Float32Array;
+}
+
+/** Everything a run trains and validates on. */
+export interface TrainingData {
+  images: ImageData[];
+  tables: TableData[];
+  /** What each dataset is, for checkpoints: images first, then tables. */
+  records: DatasetRecord[];
+  /** The tables' names and widths, for the model's table embeddings. */
+  specs: TableSpec[];
+}
+
+/** Where the data comes from: the given folders and files, or a resumed run's own datasets. */
+export interface DataSources {
+  imageDirs: string[];
+  tablePaths: string[];
+  /** A resumed checkpoint's datasets; when given, the folders and files above are not used. */
+  resumed?: DatasetRecord[];
+  /** Folder of the decoded-image disk cache. */
+  cacheDir?: string;
+  quiet: boolean;
+}
+
+/** Prepares, splits and decodes a run's data as `config` asks; see the module doc. */
+export async function prepareTrainingData(
+  sources: DataSources,
+  config: Config,
+): Promise<TrainingData> {
+  const m = config.model;
+  const t = config.train;
+  const split: SplitSpec = { protocol: "half-normals", seed: t.seed, valShare: t.valShare };
+  const tableOptions = { logSkewed: m.tableLogSkewed };
+  const resumed = sources.resumed;
+  const images = resumed
+    ? await prepareImages(uniqueSources(resumed, "image"), split)
+    : await prepareImages(sources.imageDirs, split);
+  const tables = resumed
+    ? resumed.filter((d) => d.modality === "table").map((d) =>
+      prepareTable(d.source, d.split, undefined, d.name, tableOptions)
+    )
+    : sources.tablePaths.map((p) =>
+      prepareTable(p, { ...split, protocol: protocolFor(p) }, undefined, undefined, tableOptions)
+    );
+  assertDistinctTableNames(tables.map((p) => p.record));
+  if (images.length === 0 && tables.length === 0) {
+    throw new MadError("no training data: give --images DIR and/or --table FILE");
+  }
+  const cache = new ImageCache(sources.cacheDir);
+  const imageData = await decodeImages(images, cache, m.imageSize, t.seed, sources.quiet);
+  const tableData = tables.map((p, i) => ({
+    prepared: p,
+    valAnomalies: tableAnomalies(p.val, p.train, p.d, new Rng(t.seed + 7919 * (i + 1))),
+  }));
+  const records: DatasetRecord[] = [
+    ...images.map((p) => p.record),
+    ...tables.map((p) => p.record),
+  ];
+  const specs: TableSpec[] = tables.map((p) => ({ name: p.record.name, features: p.d }));
+  return { images: imageData, tables: tableData, records, specs };
+}
+
+/** One line for the run log: each dataset's training and validation normals. */
+export function describeData(data: TrainingData): string {
+  return `data: ${
+    data.images.map((d) => `${d.prepared.record.name} ${d.train.length}/${d.val.length}`)
+      .concat(data.tables.map((d) =>
+        `${d.prepared.record.name} ${d.prepared.train.length / d.prepared.d}/${
+          d.prepared.val.length / d.prepared.d
+        }`
+      )).join(", ")
+  } (train/val normals)`;
+}
+
+function protocolFor(path: string): SplitSpec["protocol"] {
+  try {
+    if (Deno.statSync(path).isDirectory) return "given";
+  } catch {
+    // prepareTable reports the missing file
+  }
+  return "half-normals";
+}
+
+function uniqueSources(records: DatasetRecord[], modality: "image" | "table"): string[] {
+  return [...new Set(records.filter((r) => r.modality === modality).map((r) => r.source))];
+}
+
+async function decodeImages(
+  images: PreparedImages[],
+  cache: ImageCache,
+  size: number,
+  seed: number,
+  quiet: boolean,
+): Promise<ImageData[]> {
+  const total = images.reduce((s, p) => s + p.train.length + p.val.length, 0);
+  const bar = new Progress("decoding images", total, { quiet });
+  const out: ImageData[] = [];
+  for (const [i, p] of images.entries()) {
+    const train = await decodeAll(cache, p.train, size);
+    bar.tick(p.train.length);
+    const val = await decodeAll(cache, p.val, size);
+    bar.tick(p.val.length);
+    const valAnomalies = validationImageAnomalies(
+      seed + ANOMALY_SEED_OFFSET * (i + 1),
+      val,
+      train,
+      size,
+    );
+    out.push({ prepared: p, train, val, valAnomalies });
+  }
+  if (total > 0) bar.done();
+  return out;
+}
+
+function tableAnomalies(val: Float32Array, train: Float32Array, d: number, rng: Rng): Float32Array {
+  const n = val.length / d;
+  const nTrain = train.length / d;
+  const out = new Float32Array(val.length);
+  for (let i = 0; i < n; i++) {
+    const at = rng.int(nTrain) * d;
+    const donor = train.subarray(at, at + d);
+    out.set(syntheticTableAnomaly(rng, val.subarray(i * d, i * d + d), donor), i * d);
+  }
+  return out;
+}

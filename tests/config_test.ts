@@ -1,0 +1,15 @@
+import assert from "node:assert/strict";
+import { CONFIG_GROUPS, type ConfigGroup, DEFAULT_CONFIG } from "../lib/model/config.ts";
+
+const GROUPS: ConfigGroup[] = ["architecture", "training", "evidence", "scoring"];
+
+Deno.test("CONFIG_GROUPS: every model setting has exactly one group, and only those", () => {
+  const keys = Object.keys(DEFAULT_CONFIG.model).sort();
+  assert.deepEqual(Object.keys(CONFIG_GROUPS).sort(), keys);
+  for (const key of keys) {
+    const group = (CONFIG_GROUPS as Record<string, ConfigGroup>)[key];
+    assert.equal(GROUPS.filter((g) => g === group).length, 1, `${key}: ${group}`);
+  }
+  // Each group holds something.
+  for (const g of GROUPS) assert.ok(Object.values(CONFIG_GROUPS).includes(g), g);
+});

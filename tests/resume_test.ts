@@ -1,0 +1,140 @@
+/**
+ * What a resumed run may change (lib/train/resume.ts): evidence and scoring settings from an
+ * explicit config take over, a setting the weights depend on is refused naming it.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { tinyConfig, writeTinyData } from "../lib/experiment/setup.ts";
+import { train } from "../lib/train/loop.ts";
+import { resumeConfig } from "../lib/train/resume.ts";
+import { disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
+import { useBackend } from "../lib/backend/mod.ts";
+import { MadError } from "../lib/errors.ts";
+
+await useBackend("wasm");
+
+Deno.test("resumeConfig: without an explicit config the checkpoint's config is kept", () => {
+  const saved = tinyConfig({ train: { epochs: 3 } });
+  const wanted = tinyConfig({ model: { width: 64, thresholdQuantile: 0.9 }, train: { lr: 1 } });
+  const { config, note } = resumeConfig(saved, wanted, "ckpt", false, 5);
+  assert.deepEqual(config, { ...saved, train: { ...saved.train, epochs: 5 } });
+  assert.equal(note, null);
+});
+
+Deno.test("resumeConfig: evidence and scoring settings take the new values, with a note", () => {
+  const saved = tinyConfig();
+  const wanted = tinyConfig({ model: { thresholdQuantile: 0.9, knnK: 3 }, train: { lr: 1 } });
+  const { config, note } = resumeConfig(saved, wanted, "ckpt", true, undefined);
+  assert.deepEqual(config.model, { ...saved.model, thresholdQuantile: 0.9, knnK: 3 });
+  // The training settings stay the checkpoint's, but for the epochs.
+  assert.deepEqual(config.train, { ...saved.train, epochs: wanted.train.epochs });
+  assert.ok(note && !note.includes("\n"));
+  assert.match(note, /knnK 1 -> 3, thresholdQuantile 0\.99 -> 0\.9/);
+  // Nothing changed: the checkpoint's own model config, no note.
+  const same = resumeConfig(saved, saved, "ckpt", true, undefined);
+  assert.equal(same.config.model, saved.model);
+  assert.equal(same.note, null);
+});
+
+Deno.test("resumeConfig: an architecture or training difference is refused naming only it", () => {
+  const saved = tinyConfig();
+  for (
+    const [model, key] of [
+      [{ width: saved.model.width * 2, thresholdQuantile: 0.9 }, "width"],
+      [{ maskRatio: 0.5, knnK: 3 }, "maskRatio"],
+      [{ tableLogSkewed: !saved.model.tableLogSkewed }, "tableLogSkewed"],
+    ] as const
+  ) {
+    assert.throws(
+      () => resumeConfig(saved, tinyConfig({ model }), "ckpt", true, undefined),
+      (e: unknown) => {
+        assert.ok(e instanceof MadError);
+        assert.equal(
+          e.message,
+          `ckpt: cannot resume with a different model config (differs in ${key})`,
+        );
+        return true;
+      },
+    );
+  }
+});
+
+Deno.test("resume: a new scoring setting is used, the weights train on as before", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "madformer-resume-scoring-" });
+  try {
+    const data = await writeTinyData(join(dir, "data"));
+    const config = tinyConfig({ train: { epochs: 2 } });
+    const straight = await train({ config, ...data, out: join(dir, "straight"), quiet: true });
+    const out = join(dir, "resumed");
+    const first = await train({ config, ...data, out, quiet: true, stopAfterEpochs: 1 });
+    const wider = config.model.width * 2;
+
+    // A setting the weights depend on: refused in one line naming it.
+    await assert.rejects(
+      () =>
+        train({
+          config: tinyConfig({ model: { width: wider }, train: { epochs: 2 } }),
+          ...data,
+          out,
+          quiet: true,
+          resume: first.last,
+          explicitConfig: true,
+        }),
+      (e: unknown) => {
+        assert.ok(e instanceof MadError);
+        assert.equal(
+          e.message,
+          `${first.last}: cannot resume with a different model config (differs in width)`,
+        );
+        return true;
+      },
+    );
+
+    // Stopped before its first validation, a resumed run's banks and statistics are still the
+    // checkpoint's: its interrupted checkpoint keeps the settings they were fitted with.
+    const stopped = await train({
+      config: tinyConfig({ model: { thresholdQuantile: 0.9 }, train: { epochs: 2 } }),
+      ...data,
+      out,
+      quiet: true,
+      resume: first.last,
+      explicitConfig: true,
+      shouldStop: () => true,
+    });
+    assert.ok(stopped.stoppedEarly);
+    const interrupted = await loadCheckpoint(join(out, "interrupted_checkpoint.safetensors"));
+    try {
+      assert.deepEqual(interrupted.config.model, config.model);
+    } finally {
+      disposeCheckpoint(interrupted);
+    }
+
+    // A scoring setting: taken over, said in the log, and the weights train on as they would have.
+    const rest = await train({
+      config: tinyConfig({ model: { thresholdQuantile: 0.9 }, train: { epochs: 2 } }),
+      ...data,
+      out,
+      quiet: true,
+      resume: first.last,
+      explicitConfig: true,
+    });
+    assert.equal(rest.epochs, 2);
+    const a = straight.rows.at(-1)!;
+    const b = rest.rows.at(-1)!;
+    assert.ok(Math.abs(a.loss - b.loss) < 1e-6, `loss ${a.loss} vs ${b.loss}`);
+    const ckpt = await loadCheckpoint(rest.last);
+    try {
+      assert.equal(ckpt.config.model.thresholdQuantile, 0.9);
+      assert.deepEqual(ckpt.config.model, { ...config.model, thresholdQuantile: 0.9 });
+    } finally {
+      disposeCheckpoint(ckpt);
+    }
+    const log = await Deno.readTextFile(join(out, "train.log"));
+    assert.match(
+      log,
+      /resuming with new evidence and scoring settings: thresholdQuantile 0\.99 -> 0\.9/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
