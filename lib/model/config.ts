@@ -225,6 +225,7 @@ export const CONFIG_GROUPS: Readonly<Record<keyof ModelConfig, ConfigGroup>> = {
   // validation builds the banks anew from the current weights.
   knnHead: "evidence",
   encoderEvidence: "evidence",
+  tableEncoderEvidence: "evidence",
   densityHead: "evidence",
   isolationHead: "evidence",
   knnK: "evidence",
