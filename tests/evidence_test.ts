@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { useBackend } from "../lib/backend/mod.ts";
-import { DEFAULT_CONFIG, mergeConfig, type ModelConfig } from "../lib/model/config.ts";
+import {
+  DEFAULT_CONFIG,
+  EVIDENCE_SWITCHES,
+  mergeConfig,
+  type ModelConfig,
+} from "../lib/model/config.ts";
 import {
   activeComponents,
   componentOf,
@@ -65,6 +70,8 @@ Deno.test("evidence registry: fitting, scoring and storage agree for every compo
     "encoderEvidence",
     "anomalyHead",
   ]);
+  // config.ts checks that one of them is on from its own list, kept equal to the registry's.
+  assert.deepEqual(switches.map((s) => s.key), [...EVIDENCE_SWITCHES]);
   const variants = switches.flatMap((s) => [s.only.name, ...(s.without ? [s.without.name] : [])]);
   assert.equal(new Set(variants).size, variants.length);
 });

@@ -5,7 +5,6 @@
  * @module
  */
 import { isNotFound, MadError } from "../errors.ts";
-import { evidenceSwitches } from "./evidence/registry.ts";
 
 /** Every switch an ablation may turn and every size the model has. */
 export interface ModelConfig {
@@ -186,6 +185,20 @@ export interface ModelConfig {
 export const COMPONENT_WEIGHTINGS = ["equal", "validation"] as const;
 
 /** What a model setting changes (see {@linkcode CONFIG_GROUPS}). */
+/**
+ * The keys that switch evidence components on (each component's `switch.key` in
+ * lib/model/evidence/registry.ts; a test holds the two lists equal): one must be on. Listed here
+ * rather than read from the registry, whose components import the model, which imports this file.
+ */
+export const EVIDENCE_SWITCHES = [
+  "reconstructionHead",
+  "knnHead",
+  "densityHead",
+  "isolationHead",
+  "encoderEvidence",
+  "anomalyHead",
+] as const satisfies readonly (keyof ModelConfig)[];
+
 export type ConfigGroup = "architecture" | "training" | "evidence" | "scoring";
 
 /**
@@ -506,8 +519,7 @@ export function validateConfig(config: Config, source = "config"): void {
   if (!(Number.isSafeInteger(m.isolationSample) && m.isolationSample >= 2)) {
     fail(`model.isolationSample must be an integer of at least 2, got ${m.isolationSample}`);
   }
-  // Each evidence component's switch (see lib/model/evidence/registry.ts): one must be on.
-  if (!evidenceSwitches().some((s) => m[s.key])) fail(`every head is turned off`);
+  if (!EVIDENCE_SWITCHES.some((key) => m[key])) fail(`every head is turned off`);
   const t = config.train;
   for (const key of ["epochs", "batchSize", "tableBatchSize"] as const) {
     if (!Number.isInteger(t[key]) || t[key] < 1) fail(`train.${key} must be a positive integer`);
