@@ -6,8 +6,8 @@ import {
   fitKey,
   type Samples,
   scoreKey,
+  scoringBatchRows,
   TABLE_FIT_ROWS,
-  tableBatchRows,
 } from "../lib/model/scorer.ts";
 import { tableScaleSummary, writeScaleTable } from "../lib/bench/table_scale.ts";
 import { readLabelledCsv } from "../lib/data/table.ts";
@@ -44,10 +44,10 @@ Deno.test("table scoring in batches gives the scores of one pass, batch size any
 
 Deno.test("table batches are bounded by bytes of token features, at least 512 rows", () => {
   const model = DEFAULT_CONFIG.model;
-  assert.equal(tableBatchRows(model, 6), 43690);
-  assert.equal(tableBatchRows(model, 500), 524);
-  assert.equal(tableBatchRows(model, 5000), 512);
-  assert.equal(tableBatchRows(model, 6, 1000), 1000);
+  assert.equal(scoringBatchRows(model, 6), 43690);
+  assert.equal(scoringBatchRows(model, 500), 524);
+  assert.equal(scoringBatchRows(model, 5000), 512);
+  assert.equal(scoringBatchRows(model, 6, 1000), 1000);
 });
 
 Deno.test("table fitting reads at most TABLE_FIT_ROWS training rows, the same ones every time", () => {

@@ -22,7 +22,7 @@ import {
   type FittedKey,
   type Samples,
   scoreKey,
-  tableBatchRows,
+  scoringBatchRows,
 } from "../model/scorer.ts";
 import {
   activeComponents,
@@ -293,7 +293,7 @@ function headResults(
   } else {
     // In batches, as scoring does: a large table's token features never exist all at once.
     const { d, rows, table } = samples;
-    const batch = tableBatchRows(config, d) * d;
+    const batch = scoringBatchRows(config, d) * d;
     const parts: Record<string, Float32Array>[] = [];
     for (let start = 0; start < rows.length || start === 0; start += batch) {
       const evidence = tableEvidence(

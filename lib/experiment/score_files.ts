@@ -298,7 +298,7 @@ class ScoringWorker {
 
 /**
  * Scores every row of a table file: a CSV, ODDS `.mat` or ADBench `.npz` (labels, if any, are
- * ignored), `options.batchRows` rows at a time (see `tableBatchRows`).
+ * ignored), `options.batchRows` rows at a time (see `scoringBatchRows`).
  */
 export function scoreTableFile(
   ckpt: Checkpoint,

@@ -332,7 +332,7 @@ export interface KeyScores {
 export const TABLE_SCORE_BYTES = 128 * 2 ** 20;
 
 /** Table rows scored together: `batchRows`, else as many as {@linkcode TABLE_SCORE_BYTES} allows. */
-export function tableBatchRows(config: ModelConfig, d: number, batchRows?: number): number {
+export function scoringBatchRows(config: ModelConfig, d: number, batchRows?: number): number {
   if (batchRows !== undefined) {
     if (!(Number.isSafeInteger(batchRows) && batchRows >= 1)) {
       throw new RangeError(`batch rows must be a positive integer, got ${batchRows}`);
@@ -344,7 +344,7 @@ export function tableBatchRows(config: ModelConfig, d: number, batchRows?: numbe
 
 /**
  * Scores new samples with a fitted scorer: combined scores, and maps for images. Table rows
- * are scored in batches of {@linkcode tableBatchRows} (`options.batchRows`), so memory stays
+ * are scored in batches of {@linkcode scoringBatchRows} (`options.batchRows`), so memory stays
  * bounded whatever their number; the scores are those of one pass.
  */
 export function scoreKey(
@@ -356,7 +356,7 @@ export function scoreKey(
 ): KeyScores {
   if (samples.modality === "table") {
     const n = samples.rows.length / samples.d;
-    const batch = tableBatchRows(config, samples.d, options.batchRows);
+    const batch = scoringBatchRows(config, samples.d, options.batchRows);
     if (n > batch) {
       const parts: KeyScores[] = [];
       for (let start = 0; start < n; start += batch) {
