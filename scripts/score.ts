@@ -18,7 +18,7 @@ import {
 import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
-import { loadCheckpoint } from "../lib/train/mod.ts";
+import { CHECKPOINT_FLAG, loadCheckpoint } from "../lib/train/mod.ts";
 import { type ScoredSample, scoreImagePaths, scoreTableFile } from "../lib/experiment/mod.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { heatmapOverlayPng } from "../lib/report/mod.ts";
@@ -30,12 +30,7 @@ export const COMMAND = defineCommand({
     '"score", "anomaly"} (anomaly: above the threshold chosen on normals). Give either --images ' +
     "or --table.",
   flags: {
-    checkpoint: {
-      type: "string",
-      required: true,
-      value: "CKPT",
-      description: "the trained model (a .safetensors file from deno task train)",
-    },
+    checkpoint: CHECKPOINT_FLAG,
     images: {
       type: "string",
       multiple: true,
