@@ -25,7 +25,7 @@ import {
   metricsHtml,
   trainingSection,
 } from "./report/evaluation.ts";
-import { heatmapOverlayPng } from "./report/heatmap.ts";
+import { scoreMapPng } from "./report/heatmap.ts";
 
 /** What the demo produced. */
 export interface DemoResult {
@@ -84,12 +84,7 @@ export async function runDemo(
   );
   for (const item of scored) {
     if (!item.map) continue;
-    const image = await cache.get(item.path, { size: 128, channels: 3 });
-    const grid = Math.round(Math.sqrt(item.map.length));
-    const png = await heatmapOverlayPng(image, item.map, { width: grid, height: grid }, {
-      min: 0,
-      max: 6,
-    });
+    const png = await scoreMapPng(cache, item.path, 128, item.map);
     const name = [item.category, ...String(item.id).split("/").slice(-2)].join("_")
       .replace(/\.png$/, "");
     await writeFileAtomic(join(maps, `${name}.png`), png);

@@ -138,6 +138,24 @@ export const COMMAND = defineCommand({
 
 const SCRIPTS = dirname(fileURLToPath(import.meta.url));
 
+/**
+ * When and where the bench ran, the head of its JSON results: `extra` machine fields go just
+ * before `blas`.
+ */
+function runHead<E extends object>(backend: string, extra: E) {
+  return {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: navigator.hardwareConcurrency,
+      loadAverage: Deno.loadavg(),
+      deno: Deno.version.deno,
+      backend,
+      ...extra,
+      blas: systemBlasInUse(),
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
@@ -154,17 +172,7 @@ async function main(): Promise<void> {
   try {
     if (flags["tables-only"]) {
       const tableScale = await tableSection(flags, work, backend);
-      const result = {
-        date: new Date().toISOString(),
-        machine: {
-          cpus: navigator.hardwareConcurrency,
-          loadAverage: Deno.loadavg(),
-          deno: Deno.version.deno,
-          backend,
-          blas: systemBlasInUse(),
-        },
-        tableScale,
-      };
+      const result = { ...runHead(backend, {}), tableScale };
       console.log(tableScaleSummary(tableScale));
       await Deno.mkdir(dirname(flags.out), { recursive: true });
       await writeFileAtomic(flags.out, JSON.stringify(result, null, 2) + "\n");
@@ -230,15 +238,7 @@ async function main(): Promise<void> {
       : await defaultTrain(flags.data, join(work, "train"), flags.backend);
 
     const partial: Omit<BenchResult, "targets"> = {
-      date: new Date().toISOString(),
-      machine: {
-        cpus: navigator.hardwareConcurrency,
-        loadAverage: Deno.loadavg(),
-        deno: Deno.version.deno,
-        backend,
-        rowMinKernel: rowMinKernelActive(),
-        blas: systemBlasInUse(),
-      },
+      ...runHead(backend, { rowMinKernel: rowMinKernelActive() }),
       model: {
         imageSize: m.imageSize,
         tokens: g.tokens,

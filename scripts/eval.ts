@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { runMain } from "../lib/cli.ts";
 import { defineCommand, helpText, parseFlags, writeFileAtomic } from "../lib/util/mod.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
-import { loadCheckpoint } from "../lib/train/mod.ts";
+import { CHECKPOINT_FLAG, loadCheckpoint } from "../lib/train/mod.ts";
 import { componentLines, evaluateCheckpoint, evaluationJson } from "../lib/experiment/mod.ts";
 import { evaluationRows, metricsTable } from "../lib/report/mod.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
@@ -20,12 +20,7 @@ export const COMMAND = defineCommand({
   summary: "AUROC, AUPR, precision, recall, F1 and accuracy (threshold from validation), F1 at " +
     "the true anomaly count and the evidence behind each score, on each dataset's test part.",
   flags: {
-    checkpoint: {
-      type: "string",
-      required: true,
-      value: "CKPT",
-      description: "the trained model (a .safetensors file from deno task train)",
-    },
+    checkpoint: CHECKPOINT_FLAG,
     images: {
       type: "string",
       multiple: true,

@@ -18,10 +18,10 @@ import {
 import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
-import { loadCheckpoint } from "../lib/train/mod.ts";
+import { CHECKPOINT_FLAG, loadCheckpoint } from "../lib/train/mod.ts";
 import { type ScoredSample, scoreImagePaths, scoreTableFile } from "../lib/experiment/mod.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
-import { heatmapOverlayPng } from "../lib/report/mod.ts";
+import { scoreMapPng } from "../lib/report/mod.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({
@@ -30,12 +30,7 @@ export const COMMAND = defineCommand({
     '"score", "anomaly"} (anomaly: above the threshold chosen on normals). Give either --images ' +
     "or --table.",
   flags: {
-    checkpoint: {
-      type: "string",
-      required: true,
-      value: "CKPT",
-      description: "the trained model (a .safetensors file from deno task train)",
-    },
+    checkpoint: CHECKPOINT_FLAG,
     images: {
       type: "string",
       multiple: true,
@@ -122,13 +117,7 @@ async function main(): Promise<void> {
       const bar = new Progress("writing heatmaps", scored.length);
       for (const item of scored) {
         if (!item.map) continue;
-        const image = await cache.get(item.path, { size: 256, channels: 3 });
-        // A fixed colour scale (standardised units) keeps heatmaps comparable across images.
-        const grid = Math.round(Math.sqrt(item.map.length));
-        const png = await heatmapOverlayPng(image, item.map, { width: grid, height: grid }, {
-          min: 0,
-          max: 6,
-        });
+        const png = await scoreMapPng(cache, item.path, 256, item.map);
         // Folder names go into the file name: MVTec test folders reuse the same file names.
         const name = String(item.id).replace(/\.[^./\\]+$/, "").replace(/[\/\\: ]+/g, "_") + ".png";
         await writeFileAtomic(join(flags.maps, name), png);

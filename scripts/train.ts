@@ -16,6 +16,11 @@ import { defaultDataPaths } from "../lib/data/sources.ts";
 
 const T = DEFAULT_CONFIG.train;
 
+/** A flag that sets one of the config's training numbers; help names the config's default. */
+function trainFlag(key: keyof typeof T, value: string, description: string) {
+  return { type: "string", value, description, defaultText: `the config's, ${T[key]}` } as const;
+}
+
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({
   name: "deno task train",
@@ -44,36 +49,15 @@ export const COMMAND = defineCommand({
       description: 'config overrides, {"model": {...}, "train": {...}} (see lib/model/config.ts)',
       defaultText: "the built-in config (on --resume: the checkpoint's)",
     },
-    epochs: {
-      type: "string",
-      value: "N",
-      description: "epochs in all (on --resume: the epoch to reach)",
-      defaultText: `the config's, ${T.epochs}`,
-    },
-    "batch-size": {
-      type: "string",
-      value: "N",
-      description: "images per training batch",
-      defaultText: `the config's, ${T.batchSize}`,
-    },
-    lr: {
-      type: "string",
-      value: "X",
-      description: "peak AdamW learning rate (cosine schedule)",
-      defaultText: `the config's, ${T.lr}`,
-    },
-    seed: {
-      type: "string",
-      value: "N",
-      description: "random seed; it also draws the train / validation / test splits",
-      defaultText: `the config's, ${T.seed}`,
-    },
-    shards: {
-      type: "string",
-      value: "N",
-      description: "shards each batch is cut into, one thread each; 0 = one per CPU core",
-      defaultText: `the config's, ${T.shards}`,
-    },
+    epochs: trainFlag("epochs", "N", "epochs in all (on --resume: the epoch to reach)"),
+    "batch-size": trainFlag("batchSize", "N", "images per training batch"),
+    lr: trainFlag("lr", "X", "peak AdamW learning rate (cosine schedule)"),
+    seed: trainFlag("seed", "N", "random seed; it also draws the train / validation / test splits"),
+    shards: trainFlag(
+      "shards",
+      "N",
+      "shards each batch is cut into, one thread each; 0 = one per CPU core",
+    ),
     resume: {
       type: "string",
       value: "CKPT",

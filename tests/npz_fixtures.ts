@@ -2,7 +2,7 @@
  * Hand-made NumPy `.npy` arrays and `.npz` (ZIP) archives for the tests: a writer independent
  * of the reader under test (deflate through the web's `CompressionStream`, not `node:zlib`).
  */
-import { crc32 } from "./fixtures.ts";
+import { concat, crc32 } from "./fixtures.ts";
 
 /** An array to write as `.npy`. */
 export interface NpySpec {
@@ -128,14 +128,7 @@ export async function zipBytes(files: ZipFile[]): Promise<Uint8Array> {
   ev.setUint16(10, files.length, true);
   ev.setUint32(12, dirSize, true);
   ev.setUint32(16, offset, true);
-  const parts = [...locals, ...centrals, end];
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(...locals, ...centrals, end);
 }
 
 async function deflateRaw(data: Uint8Array): Promise<Uint8Array> {

@@ -10,6 +10,7 @@ import { resumeConfig } from "../lib/train/resume.ts";
 import { disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { useBackend } from "../lib/backend/mod.ts";
 import { MadError } from "../lib/errors.ts";
+import type { ConfigOverrides } from "../lib/model/config.ts";
 
 await useBackend("wasm");
 
@@ -68,18 +69,21 @@ Deno.test("resume: a new scoring setting is used, the weights train on as before
     const out = join(dir, "resumed");
     const first = await train({ config, ...data, out, quiet: true, stopAfterEpochs: 1 });
     const wider = config.model.width * 2;
+    /** Resumes the first run for 2 epochs under an explicit config with these model settings. */
+    const resumeWith = (model: ConfigOverrides["model"], shouldStop?: () => boolean) =>
+      train({
+        config: tinyConfig({ model, train: { epochs: 2 } }),
+        ...data,
+        out,
+        quiet: true,
+        resume: first.last,
+        explicitConfig: true,
+        shouldStop,
+      });
 
     // A setting the weights depend on: refused in one line naming it.
     await assert.rejects(
-      () =>
-        train({
-          config: tinyConfig({ model: { width: wider }, train: { epochs: 2 } }),
-          ...data,
-          out,
-          quiet: true,
-          resume: first.last,
-          explicitConfig: true,
-        }),
+      () => resumeWith({ width: wider }),
       (e: unknown) => {
         assert.ok(e instanceof MadError);
         assert.equal(
@@ -92,15 +96,7 @@ Deno.test("resume: a new scoring setting is used, the weights train on as before
 
     // Stopped before its first validation, a resumed run's banks and statistics are still the
     // checkpoint's: its interrupted checkpoint keeps the settings they were fitted with.
-    const stopped = await train({
-      config: tinyConfig({ model: { thresholdQuantile: 0.9 }, train: { epochs: 2 } }),
-      ...data,
-      out,
-      quiet: true,
-      resume: first.last,
-      explicitConfig: true,
-      shouldStop: () => true,
-    });
+    const stopped = await resumeWith({ thresholdQuantile: 0.9 }, () => true);
     assert.ok(stopped.stoppedEarly);
     const interrupted = await loadCheckpoint(join(out, "interrupted_checkpoint.safetensors"));
     try {
@@ -110,14 +106,7 @@ Deno.test("resume: a new scoring setting is used, the weights train on as before
     }
 
     // A scoring setting: taken over, said in the log, and the weights train on as they would have.
-    const rest = await train({
-      config: tinyConfig({ model: { thresholdQuantile: 0.9 }, train: { epochs: 2 } }),
-      ...data,
-      out,
-      quiet: true,
-      resume: first.last,
-      explicitConfig: true,
-    });
+    const rest = await resumeWith({ thresholdQuantile: 0.9 });
     assert.equal(rest.epochs, 2);
     const a = straight.rows.at(-1)!;
     const b = rest.rows.at(-1)!;

@@ -39,25 +39,22 @@ Deno.test("table batch: wasm memory stays within the budget at 36 features, same
   const rng = new Rng(5);
   const rows = new Float32Array(n * d).map(() => rng.normal());
   const memory = () => wasmMemory(tf.backend() as never)?.buffer.byteLength ?? 0;
+  /** The evidence with a table batch budget of `mb` megabytes. */
+  const evidenceWithin = (mb: string) => {
+    Deno.env.set(TABLE_BATCH_MB_ENV, mb);
+    try {
+      return tableEvidence(params, HEADS, "t", rows, d);
+    } finally {
+      Deno.env.delete(TABLE_BATCH_MB_ENV);
+    }
+  };
   const before = memory();
-  Deno.env.set(TABLE_BATCH_MB_ENV, "48");
-  let small: ReturnType<typeof tableEvidence>;
-  try {
-    small = tableEvidence(params, HEADS, "t", rows, d);
-  } finally {
-    Deno.env.delete(TABLE_BATCH_MB_ENV);
-  }
+  const small = evidenceWithin("48");
   const grown = (memory() - before) / 2 ** 20;
   // 120 rows in one batch would take about 1.3 GB; the 48 MB budget gives 3 rows a batch.
   assert.ok(grown < 96, `wasm memory grew by ${grown.toFixed(0)} MB`);
   // Batches of another size give the same scores.
-  Deno.env.set(TABLE_BATCH_MB_ENV, "160");
-  let whole: ReturnType<typeof tableEvidence>;
-  try {
-    whole = tableEvidence(params, HEADS, "t", rows, d);
-  } finally {
-    Deno.env.delete(TABLE_BATCH_MB_ENV);
-  }
+  const whole = evidenceWithin("160");
   for (const key of ["recon", "cls"] as const) {
     const a = small.sample[key]!;
     const b = whole.sample[key]!;

@@ -19,7 +19,7 @@ import {
   scoreHistogramFigure,
 } from "./figures.ts";
 import { escapeHtml, type ReportSection } from "./html.ts";
-import { heatmapOverlayPng } from "./heatmap.ts";
+import { scoreMapPng } from "./heatmap.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import type { TableRow } from "./table.ts";
 
@@ -129,11 +129,7 @@ export async function heatmapSections(
     ];
     for (const { i, kind } of picks) {
       const sample = e.samples[i];
-      const image = await cache.get(sample.path, { size: 256, channels: 3 });
-      const png = await heatmapOverlayPng(image, e.maps[i], { width: e.grid, height: e.grid }, {
-        min: 0,
-        max: 6,
-      });
+      const png = await scoreMapPng(cache, sample.path, 256, e.maps[i], e.grid);
       out.push({
         heading: `${e.name}: ${kind} score`,
         imagePng: png,

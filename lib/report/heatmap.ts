@@ -6,6 +6,7 @@
 
 import sharp from "sharp";
 import type { DecodedImage } from "../data/types.ts";
+import type { ImageCache } from "../data/image_cache.ts";
 import { MadError } from "../errors.ts";
 import { pixelMap } from "../model/maps.ts";
 
@@ -97,6 +98,22 @@ export async function heatmapOverlayPng(
     }
   }
   return await encodePng(rgb, image.width, image.height);
+}
+
+/**
+ * The image at `path` (read through `cache` at `size` px) under its `grid` x `grid` anomaly map
+ * (default: a square map's side), on a fixed colour scale of standardised units (0 to 6) that
+ * keeps heatmaps comparable across images.
+ */
+export async function scoreMapPng(
+  cache: ImageCache,
+  path: string,
+  size: number,
+  map: Float32Array,
+  grid = Math.round(Math.sqrt(map.length)),
+): Promise<Uint8Array> {
+  const image = await cache.get(path, { size, channels: 3 });
+  return await heatmapOverlayPng(image, map, { width: grid, height: grid }, { min: 0, max: 6 });
 }
 
 /**

@@ -22,7 +22,7 @@ export {
 export type { PlotlyFigure } from "./figures.ts";
 export { escapeHtml, figureHtml, htmlReport, pngDataUri } from "./html.ts";
 export type { ReportSection } from "./html.ts";
-export { heatmapOverlayPng, imageGridPng, jet, resizeBilinear } from "./heatmap.ts";
+export { heatmapOverlayPng, imageGridPng, jet, resizeBilinear, scoreMapPng } from "./heatmap.ts";
 export type { OverlayOptions } from "./heatmap.ts";
 export { plotlyNotebook } from "./notebook.ts";
 export type { JupyterDisplayable } from "./notebook.ts";

@@ -26,10 +26,19 @@ import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safete
 import { writeFileAtomic } from "../util/files.ts";
 import { isNotFound, MadError } from "../errors.ts";
 import { checkNormalisation } from "../data/normalise.ts";
+import type { FlagSpec } from "../util/flags.ts";
 
 /** Identifies our checkpoints and their layout version. */
 export const CHECKPOINT_FORMAT = "madformer-checkpoint";
 export const CHECKPOINT_VERSION = 1;
+
+/** The `--checkpoint` flag of the scripts that use a trained model (eval, score). */
+export const CHECKPOINT_FLAG = {
+  type: "string",
+  required: true,
+  value: "CKPT",
+  description: "the trained model (a .safetensors file from deno task train)",
+} as const satisfies FlagSpec;
 
 /** Where a run stands, for `--resume`. */
 export interface TrainingProgress {

@@ -14,6 +14,7 @@
  */
 
 export {
+  CHECKPOINT_FLAG,
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
   decodeCheckpoint,
