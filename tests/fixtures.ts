@@ -25,7 +25,7 @@ export async function exists(path: string): Promise<boolean> {
 }
 
 /** The shared thyroid data sets (odds/, uci/, course/), when this machine has them. */
-export const SHARED_THYROID = new URL("../../shared/datasets/thyroid", import.meta.url);
+export const SHARED_THYROID = new URL("../../shared/datasets/thyroid/", import.meta.url);
 
 /** Whether SHARED_THYROID holds odds/thyroid.csv; tests of the real data are skipped otherwise. */
 export const hasSharedThyroid = (() => {
