@@ -1,6 +1,6 @@
 /**
  * Encoder evidence (`enc`): what the Transformer itself makes of a sample. Each image cell's and
- * each table row's tokens after every encoder block (the residual stream before the final layer
+ * each table row's tokens after the last encoder block (the residual stream before the final layer
  * norm, so a token keeps its magnitude) are compared with a coreset of the training normals'
  * tokens: the distance to the nearest normal ones is the evidence. Everything that shapes those
  * tokens (the modality-type and position embeddings, the shared or separate encoder, the training
