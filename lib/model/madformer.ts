@@ -337,7 +337,8 @@ function embedAndEncode(
     cls: h.slice([0, 0, 0], [B, 1, D]).reshape([B, D]),
     tokens: h.slice([0, 1, 0], [B, N, D]),
     tapped: tap ? tap.slice([0, 1, 0], [B, N, D]) : null,
-    residual: residual.slice([0, 1, 0], [B, N, D]),
+    // Sliced only when read: training never asks, so its steps make no extra copy.
+    residual: () => residual.slice([0, 1, 0], [B, N, D]),
   };
 }
 
@@ -350,9 +351,9 @@ interface EncodedSequence {
   tapped: tf.Tensor3D | null;
   /**
    * [B, N, D] the residual stream after the last block, before the final layer norm: each
-   * token's own magnitude kept, which the norm would scale away.
+   * token's own magnitude kept, which the norm would scale away. Made when called.
    */
-  residual: tf.Tensor3D;
+  residual: () => tf.Tensor3D;
 }
 
 /** Tokens of one modality before the encoder, with what their embeddings need. */
@@ -438,8 +439,8 @@ export function imageAnomalyLogits(
 export type EncodedImages = Pick<ImageForward, "cls" | "tokens" | "stemTokens" | "stages"> & {
   /** [B, T, D] the tokens after `tapAfter` encoder layers (the output when not asked). */
   knnTokens: tf.Tensor3D;
-  /** [B, T, D] the residual stream after the last block (before the final layer norm). */
-  residual: tf.Tensor3D;
+  /** [B, T, D] the residual stream after the last block (before the final layer norm), on call. */
+  residual: () => tf.Tensor3D;
 };
 
 /**
@@ -523,8 +524,8 @@ export function reconstructImageTokens(
 export interface TableForward {
   cls: tf.Tensor2D;
   tokens: tf.Tensor3D;
-  /** [B, d, D] the residual stream after the last block (before the final layer norm). */
-  residual: tf.Tensor3D;
+  /** [B, d, D] the residual stream after the last block (before the final layer norm), on call. */
+  residual: () => tf.Tensor3D;
   /** [B, d] reconstructed (normalised) feature values. */
   reconstruction: tf.Tensor2D;
   clsLogits: tf.Tensor1D;

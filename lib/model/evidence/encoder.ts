@@ -53,7 +53,7 @@ export const encoderEvidence: EvidenceComponent = {
       encoder: "full",
       batch: ({ start, plain }, evidence) => {
         featureSlot(evidence.features, "enc", n, config.width, g.grid).data
-          .set(plain!.residual.dataSync(), start * g.tokens * config.width);
+          .set(plain!.residual().dataSync(), start * g.tokens * config.width);
       },
     };
   },
@@ -64,7 +64,10 @@ export const encoderEvidence: EvidenceComponent = {
     return {
       passes: 1,
       batch: ({ table, x, start }) => {
-        features.set(forwardTable(params, config, table, x, null).residual.dataSync(), start * dim);
+        features.set(
+          forwardTable(params, config, table, x, null).residual().dataSync(),
+          start * dim,
+        );
       },
       finish: (evidence) => {
         evidence.features.enc = { dim, grid: 1, data: features };
