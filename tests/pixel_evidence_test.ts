@@ -16,7 +16,13 @@ import {
 } from "../lib/model/detector.ts";
 import { initParams, patchify } from "../lib/model/madformer.ts";
 import { buildBank, knnDistances } from "../lib/model/knn.ts";
-import { calibrateImageKey, concatEvidence, fitImageKey, fitScoring } from "../lib/model/scorer.ts";
+import {
+  calibrateImageKey,
+  concatEvidence,
+  fitImageKey,
+  fitScoring,
+  weightsFor,
+} from "../lib/model/scorer.ts";
 import { isGrey, syntheticImageAnomaly } from "../lib/data/anomalies.ts";
 import { Rng } from "../lib/rng.ts";
 import { SMALL_MODEL } from "./fixtures.ts";
@@ -158,7 +164,7 @@ Deno.test("default image components: learned stem features and the pixel patches
   );
   assert.throws(
     () => mergeConfig(DEFAULT_CONFIG, { model: { tableWeights: "median" } }),
-    /tableWeights must be one of equal, validation, got "median"/,
+    /tableWeights must be one of equal, validation, best, got "median"/,
   );
   assert.throws(
     () => mergeConfig(DEFAULT_CONFIG, { model: { isolationSample: 1 } }),
@@ -255,6 +261,21 @@ Deno.test("equal weights: every component counts the same, per modality as confi
     tableWeights: "equal",
   }, "table");
   assert.deepEqual(tableEqual.stats.weights, { knn: 0.5, dens: 0.5 });
+  // `best`: the best-validating component alone, and the score is that component's ranking.
+  const best = fitScoring(rows(0), rows(5), ["knn", "dens"], {
+    ...config,
+    tableWeights: "best",
+  }, "table");
+  assert.deepEqual(best.stats.weights, { knn: 1, dens: 0 });
+  assert.equal(best.report.auroc, best.report.components.knn);
+});
+
+Deno.test("weightsFor: equal shares, validation shares, or the best component alone", () => {
+  const aurocs = { knn: 0.9, dens: 0.7, iso: 0.9 };
+  assert.deepEqual(weightsFor(aurocs, "equal", 0), { knn: 1 / 3, dens: 1 / 3, iso: 1 / 3 });
+  assert.deepEqual(weightsFor(aurocs, "best", 0), { knn: 1, dens: 0, iso: 0 }, "first on ties");
+  const byAuroc = weightsFor(aurocs, "validation", 0);
+  assert.ok(byAuroc.knn > byAuroc.dens && byAuroc.knn === byAuroc.iso);
 });
 
 Deno.test("calibration on all normals: leave-one-out training normals, fitted on all of them", () => {

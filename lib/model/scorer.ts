@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ModelConfig } from "./config.ts";
+import type { ComponentWeighting, ModelConfig } from "./config.ts";
 import type { Params } from "./madformer.ts";
 import {
   activeComponents,
@@ -188,9 +188,9 @@ export function fitScoring(
   const choices = modality === "image" && config.chooseSmoothing ? [false, true] : [
     config.smoothMaps,
   ];
-  const equal = (modality === "image" ? config.imageWeights : config.tableWeights) === "equal";
+  const weighting = modality === "image" ? config.imageWeights : config.tableWeights;
   return choices
-    .map((smooth) => fitCombination(normals, anomalies, components, config, smooth, equal))
+    .map((smooth) => fitCombination(normals, anomalies, components, config, smooth, weighting))
     .reduce((a, b) => (b.report.auroc > a.report.auroc ? b : a));
 }
 
@@ -204,7 +204,7 @@ export function fitCombination(
   components: string[],
   config: Pick<ModelConfig, "minComponentWeight" | "thresholdQuantile">,
   smooth: boolean,
-  equalWeights = false,
+  weighting: ComponentWeighting = "validation",
 ): { stats: KeyStats; report: FitReport } {
   const nN = normals.n;
   const nA = anomalies.n;
@@ -216,9 +216,7 @@ export function fitCombination(
   for (const c of components.filter((c) => rawN[c] && rawA[c])) {
     componentAuroc[c] = auroc(Float32Array.from([...rawN[c], ...rawA[c]]), labels);
   }
-  const weights = equalWeights
-    ? Object.fromEntries(Object.keys(componentAuroc).map((c, _, all) => [c, 1 / all.length]))
-    : weightsFromAuroc(componentAuroc, config.minComponentWeight);
+  const weights = weightsFor(componentAuroc, weighting, config.minComponentWeight);
   const stats = { ...base, weights, smooth };
   const sN = combineScores(normals, components, stats, smooth);
   const sA = combineScores(anomalies, components, stats, smooth);
@@ -229,6 +227,24 @@ export function fitCombination(
   // on that share.
   const threshold = thresholdFromNormals(sN.scores, config.thresholdQuantile);
   return { stats: { ...stats, threshold }, report };
+}
+
+/**
+ * Component weights (summing to 1) from validation AUROCs: equal, by AUROC
+ * ({@linkcode weightsFromAuroc}), or the best component alone (the first on ties).
+ */
+export function weightsFor(
+  aurocs: Record<string, number>,
+  weighting: ComponentWeighting,
+  minComponentWeight: number,
+): Record<string, number> {
+  const names = Object.keys(aurocs);
+  if (weighting === "equal") return Object.fromEntries(names.map((c) => [c, 1 / names.length]));
+  if (weighting === "best") {
+    const best = names.reduce((a, b) => (aurocs[b] > aurocs[a] ? b : a), names[0]);
+    return Object.fromEntries(names.map((c) => [c, c === best ? 1 : 0]));
+  }
+  return weightsFromAuroc(aurocs, minComponentWeight);
 }
 
 /**
