@@ -104,7 +104,16 @@ export async function evaluateCheckpoint(
     };
   for (const prepared of await prepareImages(imageDirs, split)) {
     options.onProgress?.(`scoring ${prepared.record.name} (${prepared.test.length} test images)`);
-    out.push(await evaluateImages(ckpt, prepared, options.cache));
+    try {
+      out.push(await evaluateImages(ckpt, prepared, options.cache));
+    } catch (e) {
+      throw backendFailure(
+        e,
+        `${prepared.record.source}: evaluating image category ${prepared.record.name} ` +
+          `(${prepared.train.length} training, ${prepared.test.length} test images)`,
+        "images",
+      );
+    }
   }
   const tables: DatasetRecord[] = given
     ? (options.tablePaths ?? []).map((path) => tableRecordFor(ckpt, path))
