@@ -1,7 +1,8 @@
 /**
  * Fitting and scoring hold a bounded number of samples' features at once, whatever the data:
  * banks from a sample of the training rows or images, evidence scored a chunk at a time with
- * the values of one pass.
+ * the values of one pass; the evaluation's report of the trained heads on a sample of a wide
+ * table's rows.
  */
 import assert from "node:assert/strict";
 import { useBackend } from "../lib/backend/mod.ts";
@@ -19,6 +20,7 @@ import {
   TABLE_FIT_ROWS,
 } from "../lib/model/scorer.ts";
 import { tableFitRows } from "../lib/model/table_batch.ts";
+import { headReportRows, headReportSample } from "../lib/experiment/evaluate_checkpoint.ts";
 import { Rng } from "../lib/rng.ts";
 import { SMALL_MODEL } from "./fixtures.ts";
 
@@ -95,4 +97,23 @@ Deno.test("images scored a chunk at a time: the evidence of one pass", () => {
     assert.deepEqual(chunked.tokens[name].values, map.values, name);
   }
   for (const [, p] of params) p.dispose();
+});
+
+Deno.test("eval's head report: every test row of thyroid, a stratified sample of wide tables", () => {
+  assert.ok(headReportRows(6) > 1933);
+  assert.equal(headReportRows(500), 2092); // 2 ** 20 tokens of 501
+  const n = 50_500;
+  const labels = Uint8Array.from({ length: n }, (_, i) => (i % 50 === 0 ? 1 : 0));
+  assert.equal(headReportSample(labels.subarray(0, 1933), headReportRows(6), 0), null);
+  const keep = headReportSample(labels, 2092, 0)!;
+  assert.equal(keep.length, 2092);
+  assert.deepEqual(keep, [...keep].sort((a, b) => a - b));
+  assert.equal(new Set(keep).size, keep.length);
+  const anomalies = keep.filter((i) => labels[i] === 1).length;
+  assert.equal(anomalies, Math.round((2092 * 1010) / n));
+  assert.deepEqual(headReportSample(labels, 2092, 0), keep);
+  // A single anomaly among many rows is still in the sample.
+  const one = new Uint8Array(10_000);
+  one[7777] = 1;
+  assert.ok(headReportSample(one, 100, 1)!.includes(7777));
 });
