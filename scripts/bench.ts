@@ -5,7 +5,10 @@
  * image files, table rows), the wall time and peak RSS of the default `deno task train`, and checks
  * against the targets. With `--tables` (or `--tables-only`, which skips the rest), a table-scale
  * section: synthetic tables trained and scored with this project and with scikit-learn's
- * IsolationForest and kNN in the same run. Writes results/bench.json.
+ * IsolationForest and kNN in the same run. With `--growth` (or `--growth-only`), how time and
+ * peak memory grow with table rows, table features and image files (lib/bench/growth.ts).
+ * Writes results/bench.json, and for the growth section a Markdown table and an HTML plot next
+ * to it.
  *
  * @module
  */
@@ -50,6 +53,16 @@ import {
   tableScaleSummary,
 } from "../lib/bench/table_scale.ts";
 import { readLabelledCsv } from "../lib/data/table.ts";
+import {
+  benchGrowth,
+  DEFAULT_GROWTH,
+  growthHtml,
+  growthMarkdown,
+  type GrowthPlan,
+  growthPlan,
+  type GrowthRow,
+  growthSummary,
+} from "../lib/bench/growth.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({
@@ -127,10 +140,49 @@ export const COMMAND = defineCommand({
       value: "FILE.json",
       description: "config overrides for the table-scale training",
     },
+    growth: {
+      type: "boolean",
+      description: "also run the growth section: train, eval and score synthetic tables and " +
+        "image folders of growing size (about 45 minutes with the defaults on 2 cores)",
+    },
+    "growth-only": { type: "boolean", description: "run the growth section alone" },
+    "growth-rows": {
+      type: "string",
+      default: DEFAULT_GROWTH.rows.join(","),
+      value: "N,N,...",
+      description: "rows of the growth tables of 6 features ('none': no such series)",
+    },
+    "growth-features": {
+      type: "string",
+      default: DEFAULT_GROWTH.features.join(","),
+      value: "N,N,...",
+      description: "features of the growth tables of --growth-feature-rows rows ('none': skip)",
+    },
+    "growth-feature-rows": {
+      type: "string",
+      default: String(DEFAULT_GROWTH.featureRows),
+      value: "N",
+      description: "rows of the tables whose features grow",
+    },
+    "growth-images": {
+      type: "string",
+      default: DEFAULT_GROWTH.images.join(","),
+      value: "N,N,...",
+      description: "files of the synthetic image folders, 80% training normals ('none': skip)",
+    },
+    "growth-epochs": {
+      type: "string",
+      default: "1",
+      value: "N",
+      description: "training epochs of every growth dataset",
+    },
   },
   examples: [
     "deno task bench --skip-train",
     "deno task bench --tables-only --table-rows 10000,100000",
+    "deno task bench --growth-only",
+    "deno task bench --growth-only --growth-rows 1000,10000 --growth-features none " +
+    "--growth-images 100",
     "deno task bench --checkpoint results/v16-seed0/best_model_checkpoint.safetensors " +
     "--skip-train --steps 8 --images 192",
   ],
@@ -160,6 +212,7 @@ async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
   const tables = flags.tables || flags["tables-only"] || Boolean(flags.table);
+  const growth = flags.growth || flags["growth-only"] ? growthPlan(flags) : null;
   const steps = numberFlag("steps", flags.steps)!;
   const nImages = numberFlag("images", flags.images)!;
   if (!Number.isInteger(steps) || steps < 1) throw new MadError(`--steps must be >= 1`, 2);
@@ -170,10 +223,14 @@ async function main(): Promise<void> {
   const g = geometry(m);
   const work = await Deno.makeTempDir({ prefix: "madformer-bench-" });
   try {
-    if (flags["tables-only"]) {
-      const tableScale = await tableSection(flags, work, backend);
-      const result = { ...runHead(backend, {}), tableScale };
-      console.log(tableScaleSummary(tableScale));
+    if (flags["tables-only"] || flags["growth-only"]) {
+      // The sections asked for alone (with `--tables` / `--growth`, the other one too).
+      const tableScale = tables ? await tableSection(flags, work, backend) : undefined;
+      const head = runHead(backend, {});
+      const grown = growth ? await growthSection(growth, work, backend, flags.out) : undefined;
+      const result = { ...head, tableScale, growth: grown };
+      if (tableScale) console.log(tableScaleSummary(tableScale));
+      if (grown) console.log(growthSummary(grown.rows, grown.epochs));
       await Deno.mkdir(dirname(flags.out), { recursive: true });
       await writeFileAtomic(flags.out, JSON.stringify(result, null, 2) + "\n");
       console.error(`wrote ${flags.out}`);
@@ -265,9 +322,17 @@ async function main(): Promise<void> {
     };
     // 5. Tables at scale, when asked for.
     const tableScale = tables ? await tableSection(flags, work, flags.backend) : undefined;
-    const result: BenchResult = { ...partial, targets: checkTargets(partial), tableScale };
+    // 6. Growth with the data, when asked for.
+    const grown = growth ? await growthSection(growth, work, flags.backend, flags.out) : undefined;
+    const result: BenchResult = {
+      ...partial,
+      targets: checkTargets(partial),
+      tableScale,
+      growth: grown,
+    };
     console.log(summary(result));
     if (tableScale) console.log(tableScaleSummary(tableScale));
+    if (grown) console.log(growthSummary(grown.rows, grown.epochs));
     await Deno.mkdir(dirname(flags.out), { recursive: true });
     await writeFileAtomic(flags.out, JSON.stringify(result, null, 2) + "\n");
     console.error(`wrote ${flags.out}`);
@@ -322,6 +387,34 @@ async function tableSection(
   const features = intList("table-features", flags["table-features"]);
   const cases = features.flatMap((f) => rows.map((r) => ({ rows: r, features: f })));
   return await benchTableScale(cases, options);
+}
+
+/**
+ * Runs the growth section and writes its Markdown table and HTML plot next to `out`
+ * (`bench-growth.md`, `bench-growth.html` for `bench.json`).
+ */
+async function growthSection(
+  growth: GrowthPlan,
+  work: string,
+  backend: string,
+  out: string,
+): Promise<{ epochs: number; rows: GrowthRow[] }> {
+  const rows = await benchGrowth(growth.cases, {
+    work,
+    scripts: SCRIPTS,
+    backend,
+    epochs: growth.epochs,
+    onProgress: (line) => console.error(line),
+  });
+  const base = out.replace(/\.json$/, "");
+  const load = Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
+  const machine = `${navigator.hardwareConcurrency} CPUs, load average ${load} at the end, ` +
+    `${new Date().toISOString()}.`;
+  await Deno.mkdir(dirname(out), { recursive: true });
+  await writeFileAtomic(`${base}-growth.md`, growthMarkdown(rows, growth.epochs));
+  await writeFileAtomic(`${base}-growth.html`, growthHtml(rows, growth.epochs, machine));
+  console.error(`wrote ${base}-growth.md and ${base}-growth.html`);
+  return { epochs: growth.epochs, rows };
 }
 
 /** Runs the default training on `dataDir` in a child process: wall time and peak RSS. */

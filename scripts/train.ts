@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     quiet: flags.quiet,
     shouldStop: () => signal !== null,
   }).catch((e) => {
-    throw backendFailure(e, `training on ${data}`);
+    throw backendFailure(e, `training on ${data}`, "any");
   });
   for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
   if (result.stoppedEarly) {

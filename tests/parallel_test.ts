@@ -114,3 +114,47 @@ Deno.test("a closed pool refuses further steps with a clear error", async () => 
   await assert.rejects(() => GradientPool.start(0, TINY, []), /shards must be a positive integer/);
   disposeFixture(f);
 });
+
+Deno.test("table micro-batches: summed gradients are the one-pass gradients", () => {
+  const f = stepFixture(TINY, 4, 6);
+  const rows = { ...f.rows, mask: f.rows.mask.map((_, i) => (i % 3 === 0 ? 1 : 0)) };
+  const whole = tableGradients(f.params, TINY, rows, undefined, rows.n);
+  try {
+    // 9 rows in micro-batches of 4, 4 and 1, and of one row each.
+    for (const micro of [4, 1]) {
+      const parts = tableGradients(f.params, TINY, rows, undefined, micro);
+      for (const key of ["loss", "recon", "anomaly"] as const) {
+        const want = whole.losses[key];
+        assert.ok(Math.abs(parts.losses[key] - want) < 1e-5 * (1 + Math.abs(want)), key);
+      }
+      assert.deepEqual([...parts.grads.keys()], [...whole.grads.keys()]);
+      for (const [key, g] of whole.grads) {
+        const want = g.dataSync();
+        const got = parts.grads.get(key)!.dataSync();
+        want.forEach((v, i) =>
+          assert.ok(Math.abs(v - got[i]) < 1e-4 * (1 + Math.abs(v)), `${micro}: ${key}[${i}]`)
+        );
+      }
+      for (const g of parts.grads.values()) g.dispose();
+    }
+  } finally {
+    for (const g of whole.grads.values()) g.dispose();
+    disposeFixture(f);
+  }
+});
+
+Deno.test("a shard failing in this thread is the error a step rejects with", async () => {
+  const f = stepFixture(TINY, 4, 7);
+  const pool = await GradientPool.start(2, TINY, [{ name: BENCH_TABLE, features: 4 }]);
+  try {
+    // Rows of another width than the table's: this thread's shard throws while the worker's
+    // does too. The step must reject with that error, not an unhandled "workers closed".
+    const bad = { ...f.rows, d: 3, mask: f.rows.mask.slice(0, 27) };
+    await assert.rejects(() => pool.tableGradients(f.params, TINY, bad));
+  } finally {
+    pool.close();
+    disposeFixture(f);
+  }
+  // Closing rejected the worker's pending reply: Deno fails the test if that went unhandled.
+  await new Promise((r) => setTimeout(r, 50));
+});

@@ -1,6 +1,7 @@
 /**
- * Table scoring batches are sized by a memory budget (not a fixed 512 rows, which exhausted
- * wasm memory from 27 features on), and backend crashes become one-line errors.
+ * Table batches are sized by a memory budget (not a fixed 512 rows to score, which exhausted
+ * wasm memory from 27 features on, nor a whole step of 128 rows to train, which aborted at 500),
+ * and backend crashes become one-line errors.
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
@@ -9,12 +10,21 @@ import { DEFAULT_CONFIG } from "../lib/model/config.ts";
 import {
   DEFAULT_TABLE_BATCH_MB,
   MAX_TABLE_BATCH_ROWS,
+  MIN_TABLE_FIT_ROWS,
   TABLE_BATCH_MB_ENV,
   tableBatchMegabytes,
   tableBatchRows,
+  tableFitRows,
   tableRowBytes,
+  tableTrainRows,
+  TRAIN_STEP_PASSES,
 } from "../lib/model/table_batch.ts";
-import { backendFailure, isBackendFailure } from "../lib/model/backend_failure.ts";
+import {
+  backendFailure,
+  errorFromMessage,
+  isBackendFailure,
+} from "../lib/model/backend_failure.ts";
+import { microBatchNote } from "../lib/train/step.ts";
 import { useBackend } from "../lib/backend/mod.ts";
 import { wasmMemory } from "../lib/backend/wasm_memory.ts";
 import { tableEvidence } from "../lib/model/detector.ts";
@@ -119,4 +129,63 @@ Deno.test("backend failures become one-line errors naming the data and what to c
   assert.equal(backendFailure(mine, "t"), mine);
   assert.equal(backendFailure(bug, "t"), bug);
   assert.ok(!isBackendFailure(bug));
+});
+
+Deno.test("training micro-batches: rows fit the budget, fewer as features grow, at least 1", () => {
+  let previous = Infinity;
+  for (const d of [2, 6, 12, 27, 50, 100, 500, 5000]) {
+    const rows = tableTrainRows(MODEL, d, DEFAULT_TABLE_BATCH_MB);
+    assert.ok(rows >= 1 && rows <= previous, `${d}: ${rows} after ${previous}`);
+    if (rows > 1) {
+      const bytes = rows * tableRowBytes(MODEL, d, TRAIN_STEP_PASSES);
+      assert.ok(bytes <= DEFAULT_TABLE_BATCH_MB * 2 ** 20, `${d}: ${rows} rows`);
+    }
+    previous = rows;
+  }
+  // ODDS thyroid: a whole step of 128 rows in one pass, as before. 500 features: one row.
+  assert.ok(
+    tableTrainRows(MODEL, 6, DEFAULT_TABLE_BATCH_MB) >= DEFAULT_CONFIG.train.tableBatchSize,
+  );
+  assert.equal(tableTrainRows(MODEL, 500, DEFAULT_TABLE_BATCH_MB), 1);
+  assert.equal(tableTrainRows(MODEL, 500, 4 * DEFAULT_TABLE_BATCH_MB), 6);
+  assert.equal(tableTrainRows(MODEL, 6, 0.001), 1);
+});
+
+Deno.test("training micro-batches: a log line when a step's shard does not fit, else none", () => {
+  const config = DEFAULT_CONFIG;
+  assert.equal(microBatchNote(config, "thyroid", 6, 2, DEFAULT_TABLE_BATCH_MB), null);
+  assert.equal(microBatchNote(config, "thyroid", 6, 1, DEFAULT_TABLE_BATCH_MB), null);
+  const wide = microBatchNote(config, "wide", 500, 2, DEFAULT_TABLE_BATCH_MB)!;
+  for (
+    const part of ["table wide", "500 features", "128 rows", "at most 1 row ", TABLE_BATCH_MB_ENV]
+  ) {
+    assert.ok(wide.includes(part), `"${wide}" lacks "${part}"`);
+  }
+  // 50 features: 28 rows fit, a shard of 64 does not.
+  assert.match(microBatchNote(config, "t", 50, 2, DEFAULT_TABLE_BATCH_MB)!, /at most 28 rows/);
+  assert.equal(microBatchNote(config, "t", 50, 8, DEFAULT_TABLE_BATCH_MB), null);
+});
+
+Deno.test("table fitting: rows whose token features fit the budget, at least a floor", () => {
+  const full = 2 ** 20 * DEFAULT_TABLE_BATCH_MB / (4 * MODEL.width);
+  assert.equal(tableFitRows(MODEL, 500, DEFAULT_TABLE_BATCH_MB), Math.floor(full / 500));
+  assert.ok(tableFitRows(MODEL, 6, DEFAULT_TABLE_BATCH_MB) > 20_000); // thyroid: all 20,000
+  assert.ok(tableFitRows(MODEL, 50, DEFAULT_TABLE_BATCH_MB) > 20_000);
+  assert.equal(tableFitRows(MODEL, 100_000, DEFAULT_TABLE_BATCH_MB), MIN_TABLE_FIT_ROWS);
+});
+
+Deno.test("backend failures: advice for tables, images or both; workers' messages kept", () => {
+  const oom = new WebAssembly.RuntimeError("table index is out of bounds");
+  const table = (backendFailure(oom, "t.csv: a training step on table t") as Error).message;
+  assert.ok(table.includes(TABLE_BATCH_MB_ENV) && !table.includes("--batch-size"), table);
+  const images = (backendFailure(oom, "cat: evaluating", "images") as Error).message;
+  assert.ok(images.includes("--batch-size") && !images.includes(TABLE_BATCH_MB_ENV), images);
+  const both = (backendFailure(oom, "training on a, b", "any") as Error).message;
+  assert.ok(both.includes("--batch-size") && both.includes(TABLE_BATCH_MB_ENV), both);
+  // A worker's out-of-memory message stays recognisable; its other errors stay one-liners.
+  const worker = errorFromMessage("gradient worker: memory access out of bounds");
+  assert.ok(isBackendFailure(worker) && !(worker instanceof MadError));
+  assert.ok(backendFailure(worker, "x.csv: a step") instanceof MadError);
+  const other = errorFromMessage("gradient worker: no such table");
+  assert.ok(other instanceof MadError && !isBackendFailure(other));
 });

@@ -1,6 +1,7 @@
 /**
  * Resident memory: the current RSS, the kernel's peak (VmHWM) for this or another process,
- * and a poller that tracks a child process's peak while it runs.
+ * a poller that tracks a child process's peak while it runs, and a child process timed and
+ * watched to its end.
  *
  * @module
  */
@@ -58,4 +59,36 @@ export async function watchChildPeak(
     await Promise.race([done.catch(() => {}), new Promise((r) => setTimeout(r, ms))]);
   }
   return peak;
+}
+
+/** Wall time and peak RSS of one child process, and whether it succeeded. */
+export interface ProcessCost {
+  seconds: number | null;
+  peakRssBytes: number | null;
+  /** Why it has no numbers (failed, skipped). */
+  note?: string;
+}
+
+/**
+ * Runs a command to completion: wall time, peak RSS (polled every 100 ms), stdout, and on
+ * failure the last line of stderr (the one-line error of a `deno task`).
+ */
+export async function timedProcess(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string } = {},
+): Promise<ProcessCost & { ok: boolean; stdout: string }> {
+  const t0 = performance.now();
+  const child = new Deno.Command(cmd, { args, cwd: options.cwd, stdout: "piped", stderr: "piped" })
+    .spawn();
+  const output = child.output();
+  const peak = await watchChildPeak(child.pid, output, 100);
+  const done = await output;
+  const seconds = (performance.now() - t0) / 1000;
+  const stdout = new TextDecoder().decode(done.stdout);
+  if (!done.success) {
+    const err = new TextDecoder().decode(done.stderr).trim().split("\n").pop() ?? "";
+    return { ok: false, stdout, seconds: null, peakRssBytes: peak || null, note: `failed: ${err}` };
+  }
+  return { ok: true, stdout, seconds, peakRssBytes: peak || null };
 }

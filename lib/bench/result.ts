@@ -7,6 +7,7 @@
 import { referenceBlas, type TorchResult } from "./torch.ts";
 import type { ScoringResult } from "./scoring.ts";
 import type { TableScaleRow } from "./table_scale.ts";
+import type { GrowthRow } from "./growth.ts";
 
 /** Targets from the issue: step time vs PyTorch, scoring speed at 256 px, training RSS. */
 export const TARGETS = {
@@ -54,6 +55,8 @@ export interface BenchResult {
   targets: Record<string, { target: string; value: string; met: boolean | null }>;
   /** The table-scale section (`--tables`), when run. */
   tableScale?: TableScaleRow[];
+  /** The growth section (`--growth`), when run: training epochs and one row per dataset. */
+  growth?: { epochs: number; rows: GrowthRow[] };
 }
 
 /** ours / PyTorch, or null when PyTorch was not measured. */

@@ -10,10 +10,12 @@
  */
 import { join } from "node:path";
 import { Rng } from "../rng.ts";
-import { watchChildPeak } from "./memory.ts";
+import { type ProcessCost, timedProcess as timed } from "./memory.ts";
 import { pythonCandidates } from "./torch.ts";
 import { readLabelledCsv } from "../data/table.ts";
 import { auroc } from "../metrics/ranking.ts";
+
+export type { ProcessCost };
 
 /** Shape of a synthetic scale table. */
 export interface ScaleTableSpec {
@@ -64,14 +66,6 @@ export async function writeScaleTable(path: string, spec: ScaleTableSpec): Promi
     file.close();
   }
   return anomalies;
-}
-
-/** Wall time and peak RSS of one child process, and whether it succeeded. */
-export interface ProcessCost {
-  seconds: number | null;
-  peakRssBytes: number | null;
-  /** Why it has no numbers (failed, skipped). */
-  note?: string;
 }
 
 /** scikit-learn's figures on one table (from `scripts/sklearn_table.py`). */
@@ -132,25 +126,6 @@ export async function findSklearnPython(): Promise<string | null> {
     }
   }
   return null;
-}
-
-/** Runs a command to completion: wall time, peak RSS (polled), stdout, the last stderr line. */
-async function timed(
-  cmd: string,
-  args: string[],
-): Promise<ProcessCost & { ok: boolean; stdout: string }> {
-  const t0 = performance.now();
-  const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).spawn();
-  const output = child.output();
-  const peak = await watchChildPeak(child.pid, output, 100);
-  const done = await output;
-  const seconds = (performance.now() - t0) / 1000;
-  const stdout = new TextDecoder().decode(done.stdout);
-  if (!done.success) {
-    const err = new TextDecoder().decode(done.stderr).trim().split("\n").pop() ?? "";
-    return { ok: false, stdout, seconds: null, peakRssBytes: peak || null, note: `failed: ${err}` };
-  }
-  return { ok: true, stdout, seconds, peakRssBytes: peak || null };
 }
 
 /**

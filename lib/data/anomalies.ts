@@ -206,10 +206,24 @@ export function validationImageAnomalies(
   train: Float32Array[],
   size: number,
 ): Float32Array[] {
+  return [...eachValidationImageAnomaly(seed, val, train, size)];
+}
+
+/**
+ * The anomalies of {@linkcode validationImageAnomalies} one at a time, in the same order from
+ * the same draws: calibration makes two per training normal, which for thousands of images
+ * would be gigabytes at once, so it takes them a chunk at a time.
+ */
+export function* eachValidationImageAnomaly(
+  seed: number,
+  val: Float32Array[],
+  train: Float32Array[],
+  size: number,
+): Generator<Float32Array> {
   const rng = new Rng(seed);
-  const out: Float32Array[] = [];
   for (let round = 0; round < VALIDATION_ANOMALIES_PER_NORMAL; round++) {
-    val.forEach((img, j) => {
+    for (let j = 0; j < val.length; j++) {
+      const img = val[j];
       const donor = train[(j * 7 + round * 13) % train.length];
       const altered = syntheticImageAnomaly(
         rng,
@@ -217,10 +231,9 @@ export function validationImageAnomalies(
         { size, data: donor },
         VALIDATION_ANOMALY_KINDS,
       ).data;
-      out.push(altered.map((v, k) => img[k] + VALIDATION_OPACITY * (v - img[k])));
-    });
+      yield altered.map((v, k) => img[k] + VALIDATION_OPACITY * (v - img[k]));
+    }
   }
-  return out;
 }
 
 /** A noise-shaped region darkened or tinted and blurred: a stain-like change of texture. */

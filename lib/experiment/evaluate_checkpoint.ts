@@ -20,6 +20,7 @@ import {
 import {
   fitImageKey,
   type FittedKey,
+  sampleIndices,
   type Samples,
   scoreKey,
   scoringBatchRows,
@@ -53,6 +54,11 @@ export interface ComponentResult {
   weight: number;
   /** AUROC of this component alone on the test part. */
   auroc: number;
+  /**
+   * Rows that AUROC was measured on when a sample of the test part (the heads' report on a large
+   * wide table, see {@linkcode HEAD_REPORT_TOKENS}); absent: every test sample.
+   */
+  sampleRows?: number;
 }
 
 /** Metrics of one dataset plus what plots need. */
@@ -104,7 +110,16 @@ export async function evaluateCheckpoint(
     };
   for (const prepared of await prepareImages(imageDirs, split)) {
     options.onProgress?.(`scoring ${prepared.record.name} (${prepared.test.length} test images)`);
-    out.push(await evaluateImages(ckpt, prepared, options.cache));
+    try {
+      out.push(await evaluateImages(ckpt, prepared, options.cache));
+    } catch (e) {
+      throw backendFailure(
+        e,
+        `${prepared.record.source}: evaluating image category ${prepared.record.name} ` +
+          `(${prepared.train.length} training, ${prepared.test.length} test images)`,
+        "images",
+      );
+    }
   }
   const tables: DatasetRecord[] = given
     ? (options.tablePaths ?? []).map((path) => tableRecordFor(ckpt, path))
@@ -272,9 +287,11 @@ export function componentResults(
 function headResults(
   ckpt: Checkpoint,
   samples: Samples,
-  labels: Uint8Array,
+  testLabels: Uint8Array,
   smooth: boolean,
 ): ComponentResult[] {
+  let labels = testLabels;
+  let sampleRows: number | undefined;
   const config = ckpt.config.model;
   const serves = EVIDENCE_COMPONENTS.filter((c) => c.modalities.includes(samples.modality));
   const trained = serves.filter((c) => c.trained && switchedOn(c, config));
@@ -291,16 +308,26 @@ function headResults(
   if (samples.modality === "image") {
     scores = sampleScores(imageEvidence(ckpt.params, withHeads, samples.images), heads, smooth);
   } else {
+    // A report only: on a large wide table, a sample of rows (see HEAD_REPORT_TOKENS).
+    const { d, table } = samples;
+    const keep = headReportSample(labels, headReportRows(d), ckpt.config.train.seed);
+    let values = samples.rows;
+    if (keep) {
+      sampleRows = keep.length;
+      const all = labels;
+      labels = Uint8Array.from(keep, (i) => all[i]);
+      values = new Float32Array(keep.length * d);
+      keep.forEach((r, i) => values.set(samples.rows.subarray(r * d, (r + 1) * d), i * d));
+    }
     // In batches, as scoring does: a large table's token features never exist all at once.
-    const { d, rows, table } = samples;
     const batch = scoringBatchRows(config, d) * d;
     const parts: Record<string, Float32Array>[] = [];
-    for (let start = 0; start < rows.length || start === 0; start += batch) {
+    for (let start = 0; start < values.length || start === 0; start += batch) {
       const evidence = tableEvidence(
         ckpt.params,
         withHeads,
         table,
-        rows.subarray(start, start + batch),
+        values.subarray(start, start + batch),
         d,
       );
       parts.push(sampleScores(evidence, heads, smooth));
@@ -313,7 +340,37 @@ function headResults(
     name,
     weight: 0,
     auroc: auroc(scores[name], labels),
+    ...(sampleRows === undefined ? {} : { sampleRows }),
   }));
+}
+
+/**
+ * Tokens (rows x (features + 1)) of the test part the trained heads' table report is computed
+ * on, a seeded sample of rows beyond: every row is four encoder passes (three masked, one for
+ * the sigmoid head), whose cost grows with the square of the tokens a row has. Thyroid's 1,933
+ * test rows of 7 tokens are all reported; a table of 500 features gets 2,092 rows (50,500 would
+ * take hours on two cores for figures that do not count in the score).
+ */
+export const HEAD_REPORT_TOKENS = 2 ** 20;
+
+/**
+ * A seeded sample of at most `limit` test rows, each class in its share and at least one of
+ * each (an AUROC needs both), in ascending order; null when every row fits.
+ */
+export function headReportSample(labels: Uint8Array, limit: number, seed: number): number[] | null {
+  const n = labels.length;
+  if (n <= limit) return null;
+  const anomalies = [...labels.keys()].filter((i) => labels[i] === 1);
+  const normals = [...labels.keys()].filter((i) => labels[i] !== 1);
+  const a = Math.min(anomalies.length, Math.max(1, Math.round((limit * anomalies.length) / n)));
+  const pick = (from: number[], k: number) =>
+    (sampleIndices(from.length, k, seed) ?? [...from.keys()]).map((i) => from[i]);
+  return [...pick(anomalies, a), ...pick(normals, limit - a)].sort((x, y) => x - y);
+}
+
+/** Most test rows of `d` features the heads' report reads ({@linkcode HEAD_REPORT_TOKENS}). */
+export function headReportRows(d: number): number {
+  return Math.max(1, Math.floor(HEAD_REPORT_TOKENS / (d + 1)));
 }
 
 /** Pixel AUROC and PRO of token-grid maps as pixel maps ({@linkcode pixelMap}) of the image size. */

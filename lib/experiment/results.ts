@@ -14,8 +14,11 @@ export type EvaluationEntry = {
   modality: "image" | "table";
   pixel_auroc?: number;
   pro?: number;
-  /** Evidence components by name: share of the score and test AUROC alone. */
-  components: Record<string, { weight: number; auroc: number }>;
+  /**
+   * Evidence components by name: share of the score and test AUROC alone (with `sample_rows`
+   * when measured on a sample of the test rows).
+   */
+  components: Record<string, { weight: number; auroc: number; sample_rows?: number }>;
   /** Images: the score is the maximum of the map or of the smoothed map (chosen on validation). */
   image_score?: "max" | "smoothed_max";
 } & DatasetEvaluation["metrics"];
@@ -29,7 +32,14 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
       ...e.metrics,
       ...(e.pixel ? { pixel_auroc: e.pixel.auroc, pro: e.pixel.pro } : {}),
       components: Object.fromEntries(
-        e.components.map((c) => [c.name, { weight: c.weight, auroc: c.auroc }]),
+        e.components.map((c) => [
+          c.name,
+          {
+            weight: c.weight,
+            auroc: c.auroc,
+            ...(c.sampleRows === undefined ? {} : { sample_rows: c.sampleRows }),
+          },
+        ]),
       ),
       ...(e.imageScore ? { image_score: e.imageScore } : {}),
     })),
@@ -44,7 +54,10 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
 export function componentLines(evaluations: DatasetEvaluation[]): string[] {
   return evaluations.map((e) =>
     `${e.name}: ` + [...e.components].sort((a, b) => b.weight - a.weight)
-      .map((c) => `${c.name} ${c.weight.toFixed(2)} (${c.auroc.toFixed(3)})`).join(", ") +
+      .map((c) =>
+        `${c.name} ${c.weight.toFixed(2)} (${c.auroc.toFixed(3)}` +
+        `${c.sampleRows === undefined ? "" : ` on ${c.sampleRows} sampled rows`})`
+      ).join(", ") +
     (e.imageScore
       ? `; score: max of the ${e.imageScore === "smoothed_max" ? "smoothed " : ""}map`
       : "")

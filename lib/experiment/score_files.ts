@@ -15,7 +15,7 @@ import { listImagesToScore } from "../data/images.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { applyNormalisation } from "../data/normalise.ts";
 import { MadError } from "../errors.ts";
-import { backendFailure } from "../model/backend_failure.ts";
+import { backendFailure, errorFromMessage } from "../model/backend_failure.ts";
 import { span } from "../util/profile.ts";
 
 /** One scored sample. */
@@ -197,7 +197,13 @@ export async function scoreImagePaths(
         ),
       );
       const failure = settled.find((r) => r.status === "rejected");
-      if (failure) throw (failure as PromiseRejectedResult).reason;
+      if (failure) {
+        throw backendFailure(
+          (failure as PromiseRejectedResult).reason,
+          `scoring ${items.length} images of category ${category}`,
+          "images",
+        );
+      }
       let index = 0;
       for (const result of results) {
         for (let i = 0; i < result.scores.length; i++, index++) {
@@ -273,11 +279,11 @@ class ScoringWorker {
       const waiting = this.#pending.get(reply.id);
       this.#pending.delete(reply.id);
       if (reply.ok) waiting?.done(reply.result);
-      else waiting?.fail(new MadError(reply.error));
+      else waiting?.fail(errorFromMessage(reply.error));
     };
     this.#worker.onerror = (event) => {
       event.preventDefault();
-      const error = new MadError(`scoring worker failed: ${event.message}`);
+      const error = errorFromMessage(`scoring worker failed: ${event.message}`);
       for (const waiting of this.#pending.values()) waiting.fail(error);
       this.#pending.clear();
     };

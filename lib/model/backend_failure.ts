@@ -19,11 +19,23 @@ export function isBackendFailure(e: unknown): boolean {
 }
 
 /**
+ * An error from another thread's message (a gradient or scoring worker): a plain Error when it
+ * tells of a backend failure, so {@linkcode backendFailure} still recognises it (a MadError
+ * would pass as it is), else a MadError.
+ */
+export function errorFromMessage(message: string): Error {
+  return isBackendFailure(new Error(message)) ? new Error(message) : new MadError(message);
+}
+
+/** Which settings bound the memory of what failed: a table's, images' or both. */
+export type FailedData = "table" | "images" | "any";
+
+/**
  * `e` as a one-line MadError when it is a backend failure (see {@linkcode isBackendFailure}),
  * naming `what` failed (e.g. `scoring table 12_fault (1307 rows x 27 features)`) and the settings
- * that bound memory; any other error is returned as it is.
+ * that bound memory for that `data`; any other error is returned as it is.
  */
-export function backendFailure(e: unknown, what: string): unknown {
+export function backendFailure(e: unknown, what: string, data: FailedData = "table"): unknown {
   if (!isBackendFailure(e)) return e;
   const message = (e instanceof Error ? e.message : String(e)).split("\n")[0];
   let budget: string;
@@ -32,8 +44,16 @@ export function backendFailure(e: unknown, what: string): unknown {
   } catch {
     budget = "invalid";
   }
+  const table = `${TABLE_BATCH_MB_ENV} (now ${budget})`;
+  // Image batches are fixed by the config (a step's images, 16 a chunk when scoring).
+  const images = "the training batch size (--batch-size)";
+  const lower = data === "table"
+    ? table
+    : data === "images"
+    ? images
+    : `${table} for tables or ${images} for images`;
   return new MadError(
-    `${what}: the tfjs backend failed (${message}), most likely out of memory; lower ` +
-      `${TABLE_BATCH_MB_ENV} (now ${budget}), or the model's width or layers, or try --backend cpu`,
+    `${what}: the tfjs backend failed (${message}), most likely out of memory; lower ${lower}, ` +
+      `or the model's width or layers, or try --backend cpu`,
   );
 }

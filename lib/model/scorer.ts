@@ -29,7 +29,12 @@ import {
 import type { MemoryBank } from "./knn.ts";
 import { EVIDENCE_COMPONENTS, switchedOn } from "./evidence/registry.ts";
 import { auroc } from "../metrics/ranking.ts";
-import { validationImageAnomalies } from "../data/anomalies.ts";
+import {
+  eachValidationImageAnomaly,
+  VALIDATION_ANOMALIES_PER_NORMAL,
+  validationImageAnomalies,
+} from "../data/anomalies.ts";
+import { tableFitRows } from "./table_batch.ts";
 import { thresholdFromNormals } from "../metrics/threshold.ts";
 import { span } from "../util/profile.ts";
 import { Rng } from "../rng.ts";
@@ -87,9 +92,10 @@ export function fullEvidence(
  * Fits a dataset's scorer: banks from `train`, standardisation and threshold from
  * `valNormals`, component weights from validation AUROC against `valAnomalies` (synthetic), and
  * for images (with `chooseSmoothing`) whichever map reduction, plain or smoothed maximum, gives
- * the higher validation AUROC. A table's banks come from at most {@linkcode TABLE_FIT_ROWS}
- * training rows and its validation from at most {@linkcode TABLE_VALIDATION_ROWS} of each kind,
- * so fitting costs no more for a million rows than for 20,000.
+ * the higher validation AUROC. Banks come from at most the samples {@linkcode fitSubset} keeps
+ * and a table's validation from at most {@linkcode TABLE_VALIDATION_ROWS} of each kind, scored
+ * a chunk at a time ({@linkcode scoredEvidence}), so fitting costs no more memory for a million
+ * rows or thousands of images than for 20,000 rows or 400 images.
  */
 export function fitKey(
   params: Params,
@@ -102,16 +108,16 @@ export function fitKey(
 ): { fitted: FittedKey; report: FitReport } {
   const banks = span(
     "fit: banks",
-    () => fitBanks(params, config, atMost(train, TABLE_FIT_ROWS, seed), seed, built),
+    () => fitBanks(params, config, fitSubset(train, config, seed).samples, seed, built),
   );
   const components = activeComponents(config, valNormals.modality);
   const normals = span(
     "fit: val normals",
-    () => fullEvidence(params, config, atMost(valNormals, TABLE_VALIDATION_ROWS, seed), banks),
+    () => scoredEvidence(params, config, atMost(valNormals, TABLE_VALIDATION_ROWS, seed), banks),
   );
   const anomalies = span(
     "fit: val anomalies",
-    () => fullEvidence(params, config, atMost(valAnomalies, TABLE_VALIDATION_ROWS, seed), banks),
+    () => scoredEvidence(params, config, atMost(valAnomalies, TABLE_VALIDATION_ROWS, seed), banks),
   );
   const best = span(
     "fit: combination",
@@ -134,17 +140,99 @@ export const TABLE_FIT_ROWS = 20_000;
  */
 export const TABLE_VALIDATION_ROWS = 10_000;
 
+/** Indices of a seeded random `limit` of `n` samples, ascending; null when all n fit. */
+export function sampleIndices(n: number, limit: number, seed: number): number[] | null {
+  if (n <= limit) return null;
+  return new Rng(seed ^ 0x5eed).shuffle([...Array(n).keys()]).slice(0, limit)
+    .sort((a, b) => a - b);
+}
+
 /** Table samples cut to a seeded random `limit` rows (in their order); images as they are. */
 export function atMost(samples: Samples, limit: number, seed: number): Samples {
   if (samples.modality !== "table") return samples;
   const { rows, d } = samples;
-  const n = rows.length / d;
-  if (n <= limit) return samples;
-  const keep = new Rng(seed ^ 0x5eed).shuffle([...Array(n).keys()]).slice(0, limit)
-    .sort((a, b) => a - b);
-  const out = new Float32Array(limit * d);
+  const keep = sampleIndices(rows.length / d, limit, seed);
+  if (!keep) return samples;
+  const out = new Float32Array(keep.length * d);
   keep.forEach((r, i) => out.set(rows.subarray(r * d, (r + 1) * d), i * d));
   return { ...samples, rows: out };
+}
+
+/**
+ * Most training images of a category its banks are fitted on (a seeded random sample beyond).
+ * Every view's features of every fitted image are held at once, about 1.3 MB an image with the
+ * default views (520 MB for 400), and beyond 390 images of 32 x 32 cells the coreset already
+ * draws its pool of 400,000 cells at random: more images would change which cells it may draw,
+ * not how many. Every category up to 400 training images (the course data's 180) is fitted on
+ * all of them.
+ */
+export const IMAGE_FIT_IMAGES = 400;
+
+/**
+ * The training samples a dataset's banks are fitted on: a table's rows up to
+ * {@linkcode TABLE_FIT_ROWS} and, for wide tables, as many as the table memory budget holds the
+ * feature tokens of (`tableFitRows`: 2,097 rows of 500 features in 512 MB); up to
+ * {@linkcode IMAGE_FIT_IMAGES} images. `kept` lists the samples kept (null: all).
+ */
+export function fitSubset(
+  samples: Samples,
+  config: ModelConfig,
+  seed: number,
+): { samples: Samples; kept: number[] | null } {
+  if (samples.modality === "table") {
+    const { rows, d } = samples;
+    const limit = Math.min(TABLE_FIT_ROWS, tableFitRows(config, d));
+    const kept = sampleIndices(rows.length / d, limit, seed);
+    return { samples: atMost(samples, limit, seed), kept };
+  }
+  const kept = sampleIndices(samples.images.length, IMAGE_FIT_IMAGES, seed);
+  return {
+    samples: kept ? { ...samples, images: kept.map((i) => samples.images[i]) } : samples,
+    kept,
+  };
+}
+
+/**
+ * Images whose evidence is computed and scored together in {@linkcode scoredEvidence}: a
+ * multiple of the evidence batch (16) and of the kNN search's query block (512 cells) on every
+ * grid, so batches and blocks fall as in one pass and the scores are the same.
+ */
+export const IMAGE_SCORE_CHUNK = 32;
+
+/**
+ * {@linkcode fullEvidence} of any number of samples a chunk at a time, kept without their
+ * features: the scores and maps are what fitting and scoring read, and the features (1.3 MB an
+ * image, `d` x width floats a table row) are what would grow with the data. Tables go in chunks
+ * of {@linkcode scoringBatchRows} (`batchRows`), images of {@linkcode IMAGE_SCORE_CHUNK}; the
+ * values are those of one pass.
+ */
+export function scoredEvidence(
+  params: Params,
+  config: ModelConfig,
+  samples: Samples,
+  banks: Record<string, MemoryBank>,
+  skip?: Set<string>,
+  batchRows?: number,
+): Evidence {
+  const parts: Evidence[] = [];
+  if (samples.modality === "table") {
+    const { rows, d } = samples;
+    const n = rows.length / d;
+    const chunk = scoringBatchRows(config, d, batchRows);
+    for (let start = 0; start < n || start === 0; start += chunk) {
+      const part = rows.subarray(start * d, Math.min(n, start + chunk) * d);
+      const evidence = fullEvidence(params, config, { ...samples, rows: part }, banks, skip);
+      parts.push({ ...evidence, features: {} });
+    }
+  } else {
+    const { images } = samples;
+    for (let start = 0; start < images.length || start === 0; start += IMAGE_SCORE_CHUNK) {
+      const part = images.slice(start, start + IMAGE_SCORE_CHUNK);
+      const evidence = fullEvidence(params, config, { ...samples, images: part }, banks, skip);
+      parts.push({ ...evidence, features: {} });
+    }
+  }
+  return parts.length === 1 ? parts[0] : concatEvidence(parts);
 }
 
 /** A dataset's memory banks from its training samples; banks in `built` are taken as they are. */
@@ -265,8 +353,17 @@ export function fitImageKey(
   const images = (images: Float32Array[]): Samples => ({ modality: "image", images });
   if (config.calibrateOnAllNormals) {
     // Calibration fits the statistics anew, so validation's own fit would be thrown away.
-    const banks = fitBanks(params, config, images(train), seed, built);
-    const { stats, report } = calibrateImageKey(params, config, banks, train, val, anomalySeed);
+    const subset = fitSubset(images(train), config, seed);
+    const banks = fitBanks(params, config, subset.samples, seed, built);
+    const { stats, report } = calibrateImageKey(
+      params,
+      config,
+      banks,
+      train,
+      val,
+      anomalySeed,
+      subset.kept,
+    );
     return { fitted: { banks, stats }, report };
   }
   const valAnomalies = validationImageAnomalies(anomalySeed, val, train, config.imageSize);
@@ -278,10 +375,12 @@ const CALIBRATION_CHUNK = 32;
 
 /**
  * Calibrates an image category on all its normals: every training normal is scored against
- * `banks` (built from `train`, fresh from {@linkcode fitKey}) without its own rows, each
- * validation normal against the whole banks, and synthetic anomalies made from all of them
- * (kinds held out from training, blended in faintly) likewise; standardisation, threshold and
- * map reduction are then fitted on that evidence as {@linkcode fitScoring} does on validation.
+ * `banks` (built from `train`, fresh from {@linkcode fitKey}, or from its images `fitted` when
+ * {@linkcode fitSubset} kept only those) without its own rows, each validation normal against
+ * the whole banks, and synthetic anomalies made from all of them (kinds held out from training,
+ * blended in faintly) likewise; standardisation, threshold and map reduction are then fitted on
+ * that evidence as {@linkcode fitScoring} does on validation. The anomalies are made a chunk at a
+ * time: two per normal would be gigabytes at once for thousands of images.
  */
 export function calibrateImageKey(
   params: Params,
@@ -290,21 +389,29 @@ export function calibrateImageKey(
   train: Float32Array[],
   val: Float32Array[],
   anomalySeed: number,
+  fitted: number[] | null = null,
 ): { stats: KeyStats; report: FitReport } {
   const normals = [...train, ...val];
-  const owners = Int32Array.from(normals, (_, i) => (i < train.length ? i : -1));
-  const anomalies = validationImageAnomalies(anomalySeed, normals, train, config.imageSize);
-  const anomalyOwners = Int32Array.from(anomalies, (_, k) => owners[k % normals.length]);
-  const scored = (images: Float32Array[], ids: Int32Array) => {
+  const owners = bankOwners(train.length, val.length, fitted);
+  const anomalyOwners = Int32Array.from(
+    { length: normals.length * VALIDATION_ANOMALIES_PER_NORMAL },
+    (_, k) => owners[k % normals.length],
+  );
+  const scored = (images: Iterable<Float32Array>, ids: Int32Array) => {
     const parts: Evidence[] = [];
-    for (let start = 0; start < images.length; start += CALIBRATION_CHUNK) {
-      const chunk = images.slice(start, start + CALIBRATION_CHUNK);
+    const iterator = images[Symbol.iterator]();
+    for (let start = 0; start < ids.length; start += CALIBRATION_CHUNK) {
+      const chunk: Float32Array[] = [];
+      while (chunk.length < CALIBRATION_CHUNK && start + chunk.length < ids.length) {
+        chunk.push(iterator.next().value as Float32Array);
+      }
       const evidence = imageEvidence(params, config, chunk);
       addKnn(evidence, banks, config, undefined, ids.subarray(start, start + chunk.length));
       parts.push({ ...evidence, features: {} });
     }
     return concatEvidence(parts);
   };
+  const anomalies = eachValidationImageAnomaly(anomalySeed, normals, train, config.imageSize);
   const fit = fitScoring(
     scored(normals, owners),
     scored(anomalies, anomalyOwners),
@@ -313,6 +420,18 @@ export function calibrateImageKey(
     "image",
   );
   return { ...fit, stats: { ...fit.stats, calibrated: normals.length } };
+}
+
+/**
+ * For each of `train` then `val` normals, the sample its bank rows came from among those the
+ * banks were fitted on (`fitted`: indices into train; null: all of train), or -1 when it has
+ * none in the banks.
+ */
+export function bankOwners(train: number, val: number, fitted: number[] | null): Int32Array {
+  const owners = new Int32Array(train + val).fill(-1);
+  if (fitted) fitted.forEach((i, k) => (owners[i] = k));
+  else for (let i = 0; i < train; i++) owners[i] = i;
+  return owners;
 }
 
 /** Evidence of several sample sets, one after the other (scores and maps; no features). */
@@ -360,8 +479,9 @@ export function scoringBatchRows(config: ModelConfig, d: number, batchRows?: num
 
 /**
  * Scores new samples with a fitted scorer: combined scores, and maps for images. Table rows
- * are scored in batches of {@linkcode scoringBatchRows} (`options.batchRows`), so memory stays
- * bounded whatever their number; the scores are those of one pass.
+ * are scored in batches of {@linkcode scoringBatchRows} (`options.batchRows`) and images in
+ * chunks of {@linkcode IMAGE_SCORE_CHUNK}, so memory stays bounded whatever their number; the
+ * scores are those of one pass.
  */
 export function scoreKey(
   params: Params,
@@ -370,41 +490,17 @@ export function scoreKey(
   samples: Samples,
   options: { batchRows?: number } = {},
 ): KeyScores {
-  if (samples.modality === "table") {
-    const n = samples.rows.length / samples.d;
-    const batch = scoringBatchRows(config, samples.d, options.batchRows);
-    if (n > batch) {
-      const parts: KeyScores[] = [];
-      for (let start = 0; start < n; start += batch) {
-        const rows = samples.rows.subarray(
-          start * samples.d,
-          Math.min(n, start + batch) * samples.d,
-        );
-        parts.push(scoreBatch(params, config, fitted, { ...samples, rows }));
-      }
-      return {
-        scores: concatArrays(parts.map((p) => p.scores)),
-        maps: null,
-        grid: 0,
-        parts: Object.fromEntries(
-          Object.keys(parts[0].parts).map((c) => [c, concatArrays(parts.map((p) => p.parts[c]))]),
-        ),
-      };
-    }
-  }
-  return scoreBatch(params, config, fitted, samples);
-}
-
-function scoreBatch(
-  params: Params,
-  config: ModelConfig,
-  fitted: FittedKey,
-  samples: Samples,
-): KeyScores {
   const components = activeComponents(config, samples.modality);
   const used = new Set(usedComponents(components, fitted.stats));
   const skip = new Set(components.filter((c) => !used.has(c)));
-  const evidence = fullEvidence(params, config, samples, fitted.banks, skip);
+  const evidence = scoredEvidence(
+    params,
+    config,
+    samples,
+    fitted.banks,
+    skip,
+    options.batchRows,
+  );
   const { scores, parts } = combineScores(
     evidence,
     components,

@@ -1,9 +1,11 @@
 /**
- * How many table rows go through the encoder at once when scoring. Every row is a token per
- * feature, and a batch keeps each pass's intermediates (attention, the MLP's wide layer) until
- * it ends, so a fixed row count lets memory grow with the feature count: 512 rows of 27 features
- * needed over 4 GB, past what the wasm backend can address. The batch is sized from a memory
- * budget instead, so memory is bounded by a setting, not by the data.
+ * How many table rows go through the model at once: scoring batches, training micro-batches and
+ * the rows a table's memory banks are fitted on. Every row is a token per feature, and a batch
+ * keeps each pass's intermediates (attention, the MLP's wide layer) until it ends, so a fixed row
+ * count lets memory grow with the feature count: 512 rows of 27 features needed over 4 GB to
+ * score, and a training step of 128 rows of 500 features aborted, past what the wasm backend can
+ * address. Batches are sized from one memory budget instead, `MADFORMER_TABLE_BATCH_MB`, so
+ * memory is bounded by a setting, not by the data.
  *
  * @module
  */
@@ -20,7 +22,7 @@ export const DEFAULT_TABLE_BATCH_MB = 512;
 export const MAX_TABLE_BATCH_ROWS = 512;
 
 /**
- * The scoring memory budget in MB: `MADFORMER_TABLE_BATCH_MB` when set, else
+ * The table memory budget in MB: `MADFORMER_TABLE_BATCH_MB` when set, else
  * {@linkcode DEFAULT_TABLE_BATCH_MB}.
  *
  * @throws {MadError} when the variable is set but not a positive number.
@@ -63,6 +65,48 @@ export function tableBatchRows(
 ): number {
   const rows = Math.floor((megabytes * 2 ** 20) / tableRowBytes(config, d, passes));
   return Math.min(MAX_TABLE_BATCH_ROWS, Math.max(1, rows));
+}
+
+/**
+ * Inference passes' worth of memory one row holds in a training step: the forward pass keeps its
+ * activations for the backward pass, which makes gradients of each. Measured with `tf.profile`
+ * on the default model (peak tensor bytes of a table step's gradients): 2.4 MB a row at 6
+ * features, 17.5 at 50, 250 at 500; {@linkcode tableRowBytes} with 4 passes gives 2.2, 17.8 and
+ * 340.
+ */
+export const TRAIN_STEP_PASSES = 4;
+
+/**
+ * Rows of `d` features a training step computes gradients of at once (a micro-batch; at least
+ * 1): as many as fit in `megabytes`. A step's rows beyond it are cut into micro-batches whose
+ * gradients are summed (`lib/train/step.ts`), so the step is the same and only its memory is
+ * bounded: ODDS thyroid's 6 features fit 230 rows in the default budget, more than a step's 128;
+ * 500 features fit one.
+ */
+export function tableTrainRows(
+  config: ModelConfig,
+  d: number,
+  megabytes = tableBatchMegabytes(),
+): number {
+  const rows = Math.floor((megabytes * 2 ** 20) / tableRowBytes(config, d, TRAIN_STEP_PASSES));
+  return Math.max(1, rows);
+}
+
+/** Fewest rows a table's banks are fitted on, whatever the budget: its normals need describing. */
+export const MIN_TABLE_FIT_ROWS = 256;
+
+/**
+ * Most rows of `d` features a table's memory banks are fitted on within `megabytes`: the kNN
+ * bank is chosen from every fitted row's feature tokens (`d` x width floats a row), held at once
+ * (256 KB a row at 500 features, 5 GB for 20,000 rows). At least {@linkcode MIN_TABLE_FIT_ROWS}.
+ */
+export function tableFitRows(
+  config: ModelConfig,
+  d: number,
+  megabytes = tableBatchMegabytes(),
+): number {
+  const rows = Math.floor((megabytes * 2 ** 20) / (4 * d * config.width));
+  return Math.max(MIN_TABLE_FIT_ROWS, rows);
 }
 
 function readEnv(name: string): string | undefined {

@@ -29,9 +29,11 @@ import { type EpochRow, RunLog } from "./log.ts";
 import { banksOf } from "./fitted.ts";
 import { lockRunFolder } from "./run_lock.ts";
 import { resumeConfig } from "./resume.ts";
-import { describeData, prepareTrainingData } from "./training_data.ts";
+import { describeData, prepareTrainingData, type TableData } from "./training_data.ts";
 import { epochPlan, imageBatch, tableBatch } from "./batches.ts";
 import { calibrateBest } from "./calibrate.ts";
+import { microBatchNote } from "./step.ts";
+import { backendFailure } from "../model/backend_failure.ts";
 import { Progress } from "../util/progress.ts";
 import { MadError } from "../errors.ts";
 import { Rng } from "../rng.ts";
@@ -168,6 +170,10 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   if (shards > 1) {
     log.line(`training steps in ${shards} shards (this thread + ${shards - 1} workers)`);
   }
+  for (const d of tableData) {
+    const note = microBatchNote(config, d.prepared.record.name, d.prepared.d, shards);
+    if (note) log.line(note);
+  }
   try {
     while (progress.epoch < t.epochs && progress.epoch - startEpoch < epochsThisCall) {
       const epoch = progress.epoch + 1;
@@ -194,7 +200,9 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
             config,
             tableBatch(config, tableData[step.table], step.indices, rng),
             lr,
-          );
+          ).catch((e) => {
+            throw backendFailure(e, tableStepWhat(tableData[step.table], step.indices.length));
+          });
         if (!Number.isFinite(losses.loss)) {
           throw new MadError(
             `loss became ${losses.loss} at epoch ${epoch} step ${progress.step + 1}; stopped. ` +
@@ -323,6 +331,13 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     rows,
     stoppedEarly,
   };
+}
+
+/** What a table step that failed was doing, for the one-line error. */
+function tableStepWhat(d: TableData, rows: number): string {
+  const p = d.prepared;
+  return `${p.record.source}: a training step on table ${p.record.name} (${rows} rows x ${p.d} ` +
+    `features)`;
 }
 
 /** The banks of a fit that depend on the data alone (see `isPixelComponent`). */

@@ -15,6 +15,7 @@ import type { Config } from "../model/config.ts";
 import type { Params, TableSpec } from "../model/madformer.ts";
 import { readTidy } from "../model/ops.ts";
 import { MadError } from "../errors.ts";
+import { errorFromMessage } from "../model/backend_failure.ts";
 import type { AdamState } from "./optimizer.ts";
 import {
   applyGradients,
@@ -112,7 +113,7 @@ export class GradientPool {
         worker.onmessage = (e) => pool.#receive(e.data);
         worker.onerror = (e) => {
           e.preventDefault();
-          pool.#fail(new MadError(`gradient worker crashed: ${e.message}`));
+          pool.#fail(errorFromMessage(`gradient worker crashed: ${e.message}`));
         };
       }));
     } catch (e) {
@@ -198,11 +199,15 @@ export class GradientPool {
       ]);
       return reply;
     });
+    // Observed now: should this thread's shard throw (out of memory), a worker's failure or the
+    // pool's closing must not surface as an unhandled rejection hiding that error.
+    const all = Promise.all(replies);
+    all.catch(() => {});
     // This thread's shard runs while the workers run theirs.
     const own = cut(0, sizes[0]).local();
     let answers: Reply[];
     try {
-      answers = await Promise.all(replies);
+      answers = await all;
     } catch (e) {
       for (const g of own.grads.values()) g.dispose();
       throw e;
@@ -230,7 +235,7 @@ export class GradientPool {
 
   #receive(message: { kind: string; id: number; message?: string } & Partial<Reply>): void {
     if (message.kind === "error") {
-      this.#fail(new MadError(`gradient worker: ${message.message}`));
+      this.#fail(errorFromMessage(`gradient worker: ${message.message}`));
       return;
     }
     const pending = this.#pending.get(message.id);

@@ -19,6 +19,7 @@ import {
   patchify,
   patchTargets,
 } from "../model/madformer.ts";
+import { TABLE_BATCH_MB_ENV, tableBatchMegabytes, tableTrainRows } from "../model/table_batch.ts";
 import { type AdamState, adamStep } from "./optimizer.ts";
 
 /** Loss values of a step (0 for a head that is off). */
@@ -228,12 +229,81 @@ export function imageGradients(
   });
 }
 
-/** Gradients of a table shard's loss; `counts` as for {@linkcode imageGradients}. */
+/**
+ * Gradients of a table shard's loss; `counts` as for {@linkcode imageGradients}. A shard of more
+ * than `microRows` rows (by default as many as the table memory budget allows, see
+ * `tableTrainRows`) is computed in micro-batches of at most that many, their gradients summed:
+ * the losses divide by the whole batch's counts, so the sum is the shard's gradient (up to the
+ * order of float additions) while only one micro-batch's activations exist at a time. A shard
+ * that fits is computed in one pass, exactly as before.
+ */
 export function tableGradients(
   params: Params,
   config: Config,
   data: TableBatchData,
   counts: LossCounts = tableCounts(config, data),
+  microRows: number = tableTrainRows(config.model, data.d),
+): ShardGradients {
+  if (data.n <= microRows) return tableGradientsOnce(params, config, data, counts);
+  let total: ShardGradients | null = null;
+  for (let from = 0; from < data.n; from += microRows) {
+    const micro = tableShard(data, from, Math.min(data.n, from + microRows));
+    const part = tableGradientsOnce(params, config, micro, counts);
+    total = total ? addGradients(total, part) : part;
+  }
+  return total!;
+}
+
+/**
+ * The log line saying a table's steps run in micro-batches (null when each shard of a step fits
+ * the table memory budget in one pass): a step's `tableBatchSize` rows, cut into `shards`
+ * shards, of `d` features each.
+ */
+export function microBatchNote(
+  config: Config,
+  table: string,
+  d: number,
+  shards: number,
+  megabytes: number = tableBatchMegabytes(),
+): string | null {
+  const rows = config.train.tableBatchSize;
+  const shard = Math.ceil(rows / Math.max(1, shards));
+  const micro = tableTrainRows(config.model, d, megabytes);
+  if (shard <= micro) return null;
+  return `table ${table}: ${d} features, so a step's ${rows} rows run in micro-batches of at ` +
+    `most ${micro} row${micro === 1 ? "" : "s"} (gradients summed: the same step, in less ` +
+    `memory; ${TABLE_BATCH_MB_ENV}=${megabytes} MB bounds a micro-batch)`;
+}
+
+/** The sum of two shards' gradients and losses; frees both shards' gradient tensors. */
+export function addGradients(a: ShardGradients, b: ShardGradients): ShardGradients {
+  const grads = new Map(a.grads);
+  for (const [key, g] of b.grads) {
+    const mine = grads.get(key);
+    if (!mine) {
+      grads.set(key, g);
+      continue;
+    }
+    grads.set(key, tf.tidy(() => mine.add(g)));
+    mine.dispose();
+    g.dispose();
+  }
+  return {
+    grads,
+    losses: {
+      loss: a.losses.loss + b.losses.loss,
+      recon: a.losses.recon + b.losses.recon,
+      anomaly: a.losses.anomaly + b.losses.anomaly,
+    },
+  };
+}
+
+/** Gradients of a table shard's loss in one pass. */
+function tableGradientsOnce(
+  params: Params,
+  config: Config,
+  data: TableBatchData,
+  counts: LossCounts,
 ): ShardGradients {
   const m = config.model;
   const { n: B, d } = data;
