@@ -70,7 +70,7 @@ export const COMMAND = defineCommand({
       type: "string",
       value: "N",
       description: "table rows scored at a time (bounds memory; the same scores)",
-      defaultText: "as many as 128 MB of token features hold",
+      defaultText: "as many as 32 MB of token features hold",
     },
     backend: BACKEND_FLAG,
   },

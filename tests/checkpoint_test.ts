@@ -14,7 +14,12 @@ import {
   loadCheckpoint,
 } from "../lib/train/checkpoint.ts";
 import { decodeSafetensors, encodeSafetensors } from "../lib/train/safetensors.ts";
-import { type Config, DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
+import {
+  type Config,
+  DEFAULT_CONFIG,
+  mergeConfig,
+  tableEncoderDepth,
+} from "../lib/model/config.ts";
 import { madError, TINY, tinyCheckpoint } from "./fixtures.ts";
 import { buildBank, knnDistances } from "../lib/model/knn.ts";
 import { Rng } from "../lib/rng.ts";
@@ -141,6 +146,29 @@ Deno.test("checkpoint: one saved before the forest's shape and table weights sco
   assert.equal(current.config.model.isolationSample, DEFAULT_CONFIG.model.isolationSample);
   assert.equal(current.config.model.tableWeights, DEFAULT_CONFIG.model.tableWeights);
   disposeCheckpoint(current);
+});
+
+Deno.test("checkpoint: one saved before tableEncoderBlocks reads the tables' last block", () => {
+  const bytes = withMetadata(encodeTiny(), (meta) => {
+    const config = JSON.parse(meta.config);
+    config.model.tableEncoderBlocks = 1;
+    meta.config = JSON.stringify(config);
+  });
+  const current = decodeCheckpoint(bytes, "new.safetensors");
+  assert.equal(current.config.model.tableEncoderBlocks, 1);
+  disposeCheckpoint(current);
+  const old = decodeCheckpoint(
+    withMetadata(bytes, (meta) => {
+      const config = JSON.parse(meta.config);
+      delete config.model.tableEncoderBlocks;
+      meta.config = JSON.stringify(config);
+    }),
+    "old.safetensors",
+  );
+  // 0: through the last block, as the encoder evidence read tables before the setting.
+  assert.equal(old.config.model.tableEncoderBlocks, 0);
+  assert.equal(tableEncoderDepth(old.config.model), old.config.model.layers);
+  disposeCheckpoint(old);
 });
 
 Deno.test("checkpoint: a run that never improved (bestMetric -Infinity) loads back", () => {

@@ -44,8 +44,8 @@ Deno.test("table scoring in batches gives the scores of one pass, batch size any
 
 Deno.test("table batches are bounded by bytes of token features, at least 512 rows", () => {
   const model = DEFAULT_CONFIG.model;
-  assert.equal(scoringBatchRows(model, 6), 43690);
-  assert.equal(scoringBatchRows(model, 500), 524);
+  assert.equal(scoringBatchRows(model, 6), 10922);
+  assert.equal(scoringBatchRows(model, 100), 655);
   assert.equal(scoringBatchRows(model, 5000), 512);
   assert.equal(scoringBatchRows(model, 6, 1000), 1000);
 });

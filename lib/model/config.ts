@@ -46,6 +46,13 @@ export interface ModelConfig {
    */
   tableEncoderEvidence: boolean;
   /**
+   * Encoder blocks the tables' encoder evidence reads through: each feature token's residual
+   * stream after this many blocks; 0 (the default), or `layers` or more, after the last. Fewer
+   * blocks cost less (about a quarter of a row's pass each, the first one less), but on the
+   * tables measured they lowered the combined score (docs/transformer-evidence.md, Tables).
+   */
+  tableEncoderBlocks: number;
+  /**
    * Weight of the visible tokens' reconstruction loss relative to the hidden ones': above 0 the
    * encoder's output must keep each token's own content, which the encoder evidence compares.
    */
@@ -185,6 +192,14 @@ export interface ModelConfig {
   calibrateOnAllNormals: boolean;
 }
 
+/** The encoder blocks the tables' encoder evidence reads through (see `tableEncoderBlocks`). */
+export function tableEncoderDepth(
+  config: Pick<ModelConfig, "tableEncoderBlocks" | "layers">,
+): number {
+  const blocks = config.tableEncoderBlocks;
+  return blocks === 0 ? config.layers : Math.min(blocks, config.layers);
+}
+
 /** Allowed values of `imageWeights` and `tableWeights`. */
 export const COMPONENT_WEIGHTINGS = ["equal", "validation", "best"] as const;
 
@@ -246,6 +261,7 @@ export const CONFIG_GROUPS: Readonly<Record<keyof ModelConfig, ConfigGroup>> = {
   knnHead: "evidence",
   encoderEvidence: "evidence",
   tableEncoderEvidence: "evidence",
+  tableEncoderBlocks: "evidence",
   densityHead: "evidence",
   isolationHead: "evidence",
   knnK: "evidence",
@@ -330,6 +346,7 @@ export const DEFAULT_CONFIG: Config = {
     knnHead: true,
     encoderEvidence: true,
     tableEncoderEvidence: false,
+    tableEncoderBlocks: 0,
     visibleReconWeight: 1,
     maskRatio: 0.25,
     tableMaskRatio: 0.34,
@@ -508,6 +525,9 @@ export function validateConfig(config: Config, source = "config"): void {
   }
   if (!(Number.isInteger(m.knnTokenLayer) && m.knnTokenLayer >= 0)) {
     fail(`model.knnTokenLayer must be a non-negative integer`);
+  }
+  if (!(Number.isSafeInteger(m.tableEncoderBlocks) && m.tableEncoderBlocks >= 0)) {
+    fail(`model.tableEncoderBlocks must be a non-negative integer, got ${m.tableEncoderBlocks}`);
   }
   if (!(m.minComponentWeight >= 0 && m.minComponentWeight < 1)) {
     fail(`model.minComponentWeight must be in [0, 1)`);

@@ -8,8 +8,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { ModelConfig } from "./config.ts";
-import { encodeImages, type Params, stemStages } from "./madformer.ts";
+import { type ModelConfig, tableEncoderDepth } from "./config.ts";
+import { encodeImages, forwardTable, type Params, stemStages } from "./madformer.ts";
+import {
+  disposeTableLines,
+  type TableLines,
+  tableLines,
+  tableResidualOnLines,
+} from "./table_pass.ts";
 import type { MemoryBank } from "./knn.ts";
 import { upsampleMap } from "./maps.ts";
 import {
@@ -26,6 +32,7 @@ import {
   requireComponent,
   switchedOn,
   type TableBatch,
+  type TablePass,
   type TokenMap,
 } from "./evidence/mod.ts";
 import { tableBatchRows } from "./table_batch.ts";
@@ -185,6 +192,7 @@ function evidenceRequest(
       if (!shared.has(key)) shared.set(key, make());
       return shared.get(key) as T;
     },
+    floats: (length) => options.buffers?.take(length) ?? new Float32Array(length),
   };
 }
 
@@ -266,21 +274,55 @@ export function tableEvidence(
   const n = rows.length / d;
   const request = evidenceRequest(params, config, n, options, "table", { name: table, rows, d });
   const writers = writersOf<TableBatch>(request, "tables");
+  const encoder = writers.some((w) => w.encoder === "full")
+    ? "full"
+    : writers.some((w) => w.encoder)
+    ? "tap"
+    : null;
   // Rows per batch from a memory budget: a fixed 512 rows of 27+ features exhausted wasm memory.
-  const passes = writers.reduce((sum, w) => sum + (w.passes ?? 0), 0);
+  const passes = (encoder ? 1 : 0) + writers.reduce((sum, w) => sum + (w.passes ?? 0), 0);
   const batchSize = tableBatchRows(config, d, passes);
   const evidence: Evidence = { n, sample: {}, tokens: {}, features: {} };
-  if (writers.some((w) => w.batch)) {
-    for (let start = 0; start < n; start += batchSize) {
-      const B = Math.min(batchSize, n - start);
-      tf.tidy(() => {
-        const x = tf.tensor2d(rows.subarray(start * d, (start + B) * d), [B, d]);
-        for (const w of writers) w.batch?.({ table, x, B, d, start }, evidence);
-      });
+  // What the feature tokens' pass reads of the weights, made once for every batch.
+  const blocks = tableEncoderDepth(config);
+  const lines = encoder === "tap" ? tableLines(params, config, table, d, blocks) : null;
+  try {
+    if (writers.some((w) => w.batch)) {
+      for (let start = 0; start < n; start += batchSize) {
+        const B = Math.min(batchSize, n - start);
+        tf.tidy(() => {
+          const x = tf.tensor2d(rows.subarray(start * d, (start + B) * d), [B, d]);
+          const plain = encoder ? plainTablePass(params, config, table, x, lines) : null;
+          for (const w of writers) w.batch?.({ table, x, B, d, start, plain }, evidence);
+        });
+      }
     }
+  } finally {
+    if (lines) disposeTableLines(lines);
   }
   for (const w of writers) w.finish?.(evidence);
   return evidence;
+}
+
+/**
+ * The one unmasked pass over a batch of table rows that the components reading it share: with
+ * `lines`, only the feature tokens' residual stream (see `table_pass.ts`), else the whole pass
+ * with its heads.
+ */
+function plainTablePass(
+  params: Params,
+  config: ModelConfig,
+  table: string,
+  x: tf.Tensor2D,
+  lines: TableLines | null,
+): TablePass {
+  const blocks = tableEncoderDepth(config);
+  if (lines) {
+    const residual = tableResidualOnLines(params, config, table, x, blocks, lines);
+    return { residual: () => residual, clsLogits: null };
+  }
+  const { residual, clsLogits } = forwardTable(params, config, table, x, null);
+  return { residual: () => residual(blocks), clsLogits };
 }
 
 /** Arrays one after the other in one new array. */

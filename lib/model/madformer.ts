@@ -52,7 +52,8 @@ export function geometry(config: ModelConfig): Geometry {
 }
 
 const IMAGE = 0;
-const TABLE = 1;
+/** Index of the table modality (its row of the modality-type embedding, `encode`'s argument). */
+export const TABLE = 1;
 
 let instances = 0;
 
@@ -144,8 +145,18 @@ function encoderNames(config: ModelConfig): string[] {
   return config.sharedEncoder ? ["enc"] : ["enc.image", "enc.table"];
 }
 
-function encoderFor(config: ModelConfig, modality: number): string {
+/** Prefix of the parameters of the encoder a modality goes through (`enc`, or its own). */
+export function encoderFor(config: ModelConfig, modality: number): string {
   return config.sharedEncoder ? "enc" : modality === IMAGE ? "enc.image" : "enc.table";
+}
+
+/**
+ * The parameter `name`.
+ *
+ * @throws {Error} when the model has none of that name.
+ */
+export function param(params: Params, name: string): tf.Variable {
+  return p(params, name);
 }
 
 function p(params: Params, name: string): tf.Variable {
@@ -284,10 +295,56 @@ function attention(
 }
 
 /**
+ * One pre-norm encoder block (`name`, e.g. `enc.0`) on the residual stream `h` [B, N, D]. With
+ * `rows`, only those rows of its output are computed ([B, rows, D]): every row is still
+ * attended to, but the queries, the MLP and the residual adds run for those alone.
+ */
+export function encoderBlock(
+  params: Params,
+  name: string,
+  h: tf.Tensor3D,
+  heads: number,
+  rows?: number[],
+): tf.Tensor3D {
+  const normed = layerNorm(params, `${name}.ln1`, h) as tf.Tensor3D;
+  let out: tf.Tensor3D;
+  if (rows) {
+    const queries = tokenRows(normed, rows);
+    out = tokenRows(h, rows).add(attention(params, name, normed, heads, queries));
+  } else out = h.add(attention(params, name, normed, heads));
+  return blockMlp(params, name, out);
+}
+
+/**
+ * Rows `rows` of the token axis of [B, N, D]: a slice when they follow one another (a table's
+ * feature tokens), else a gather (tfjs-wasm's gather copies one value at a time, several times
+ * slower than a slice).
+ */
+function tokenRows(x: tf.Tensor3D, rows: number[]): tf.Tensor3D {
+  const [B, , D] = x.shape;
+  const contiguous = rows.length > 0 && rows.every((r, i) => r === rows[0] + i);
+  return contiguous
+    ? x.slice([0, rows[0], 0], [B, rows.length, D])
+    : tf.gather(x, rows, 1) as tf.Tensor3D;
+}
+
+/** The second half of block `name`: `h` plus its MLP of the normalised `h` (any shape [..., D]). */
+export function blockMlp<T extends tf.Tensor>(params: Params, name: string, h: T): T {
+  const mlp = dense(
+    params,
+    `${name}.fc2`,
+    gelu(dense(params, `${name}.fc1`, layerNorm(params, `${name}.ln2`, h))),
+  );
+  return h.add(mlp);
+}
+
+/**
  * The pre-norm encoder: [B, N, D] to [B, N, D], final layer norm applied. With `tapAfter`, also
  * the tokens after that many layers (final layer norm applied too); `layers` or more gives the
  * output itself. With `rows`, only those rows of the output are computed ([B, rows, D]): every
  * row is still attended to, but the last layer's queries, MLP and norm run for those alone.
+ * `residuals` holds the residual stream after each block (before any final norm), the last one
+ * being `residual`: the pass keeps them anyway, so they cost nothing.
  */
 export function encode(
   params: Params,
@@ -296,30 +353,33 @@ export function encode(
   x: tf.Tensor3D,
   tapAfter?: number,
   rows?: number[],
-): { out: tf.Tensor3D; tap: tf.Tensor3D | null; residual: tf.Tensor3D } {
+): {
+  out: tf.Tensor3D;
+  tap: tf.Tensor3D | null;
+  residual: tf.Tensor3D;
+  residuals: tf.Tensor3D[];
+} {
   const enc = encoderFor(config, modality);
   let h = x;
   let tap: tf.Tensor3D | null = null;
+  const residuals: tf.Tensor3D[] = [];
   for (let l = 0; l < config.layers; l++) {
     if (tapAfter === l) tap = layerNorm(params, `${enc}.lnf`, h) as tf.Tensor3D;
-    const n = `${enc}.${l}`;
-    const normed = layerNorm(params, `${n}.ln1`, h) as tf.Tensor3D;
-    if (rows && l === config.layers - 1) {
-      const queries = tf.gather(normed, rows, 1) as tf.Tensor3D;
-      h = tf.gather(h, rows, 1).add(attention(params, n, normed, config.heads, queries));
-    } else h = h.add(attention(params, n, normed, config.heads));
-    const mlp = dense(
+    h = encoderBlock(
       params,
-      `${n}.fc2`,
-      gelu(dense(params, `${n}.fc1`, layerNorm(params, `${n}.ln2`, h))),
+      `${enc}.${l}`,
+      h,
+      config.heads,
+      l === config.layers - 1 ? rows : undefined,
     );
-    h = h.add(mlp);
+    residuals.push(h);
   }
   const out = layerNorm(params, `${enc}.lnf`, h) as tf.Tensor3D;
   return {
     out,
     tap: tapAfter !== undefined && tapAfter >= config.layers ? out : tap,
     residual: h,
+    residuals,
   };
 }
 
@@ -332,13 +392,14 @@ function embedAndEncode(
 ): EncodedSequence {
   const [B, N, D] = input.tokens.shape;
   const sequence = embedSequence(params, config, input);
-  const { out: h, tap, residual } = encode(params, config, input.modality, sequence, tapAfter);
+  const { out: h, tap, residuals } = encode(params, config, input.modality, sequence, tapAfter);
   return {
     cls: h.slice([0, 0, 0], [B, 1, D]).reshape([B, D]),
     tokens: h.slice([0, 1, 0], [B, N, D]),
     tapped: tap ? tap.slice([0, 1, 0], [B, N, D]) : null,
     // Sliced only when read: training never asks, so its steps make no extra copy.
-    residual: () => residual.slice([0, 1, 0], [B, N, D]),
+    residual: (blocks = config.layers) =>
+      residuals[Math.min(blocks, config.layers) - 1].slice([0, 1, 0], [B, N, D]),
   };
 }
 
@@ -350,10 +411,11 @@ interface EncodedSequence {
   /** [B, N, D] the tokens after `tapAfter` layers, when asked. */
   tapped: tf.Tensor3D | null;
   /**
-   * [B, N, D] the residual stream after the last block, before the final layer norm: each
-   * token's own magnitude kept, which the norm would scale away. Made when called.
+   * [B, N, D] the residual stream after the last block (or after `blocks` blocks), before the
+   * final layer norm: each token's own magnitude kept, which the norm would scale away. Made
+   * when called.
    */
-  residual: () => tf.Tensor3D;
+  residual: (blocks?: number) => tf.Tensor3D;
 }
 
 /** Tokens of one modality before the encoder, with what their embeddings need. */
@@ -524,8 +586,11 @@ export function reconstructImageTokens(
 export interface TableForward {
   cls: tf.Tensor2D;
   tokens: tf.Tensor3D;
-  /** [B, d, D] the residual stream after the last block (before the final layer norm), on call. */
-  residual: () => tf.Tensor3D;
+  /**
+   * [B, d, D] the residual stream after the last block, or after `blocks` blocks (before the
+   * final layer norm), on call.
+   */
+  residual: (blocks?: number) => tf.Tensor3D;
   /** [B, d] reconstructed (normalised) feature values. */
   reconstruction: tf.Tensor2D;
   clsLogits: tf.Tensor1D;
@@ -556,6 +621,37 @@ export function forwardTable(
     reconstruction,
     clsLogits: dense(params, "head.cls", cls).reshape([B]),
   };
+}
+
+/**
+ * What the encoder evidence reads of table rows [B, d] (normalised): each feature token's
+ * residual stream after `blocks` encoder blocks (at most `layers`), before any final layer norm,
+ * in an unmasked pass ([B, d, D]): the values `forwardTable(...).residual(blocks)` gives. Only
+ * that is computed: no later block, no heads, no final norm, and the last block's queries, MLP
+ * and residual adds for the feature tokens alone (the class token is still attended to).
+ */
+export function tableResidual(
+  params: Params,
+  config: ModelConfig,
+  table: string,
+  rows: tf.Tensor2D,
+  blocks = config.layers,
+): tf.Tensor3D {
+  const d = rows.shape[1];
+  let h = embedSequence(params, config, {
+    modality: TABLE,
+    tokens: tableTokens(params, table, rows),
+    position: p(params, `table.${table}.identity`) as tf.Tensor2D,
+    mask: null,
+  });
+  const enc = encoderFor(config, TABLE);
+  const run = Math.max(1, Math.min(blocks, config.layers));
+  // Row 0 of the sequence is the class token.
+  const features = Array.from({ length: d }, (_, j) => j + 1);
+  for (let l = 0; l < run; l++) {
+    h = encoderBlock(params, `${enc}.${l}`, h, config.heads, l === run - 1 ? features : undefined);
+  }
+  return h;
 }
 
 /**

@@ -429,6 +429,8 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   stemStandardise: false,
   stemContrast: false,
   visibleReconWeight: 0,
+  // The tables' encoder evidence read the last block.
+  tableEncoderBlocks: 0,
 };
 
 /** What evidence switches added since the first checkpoints meant before they existed. */

@@ -10,20 +10,25 @@ import { Rng } from "../../rng.ts";
 import type { BankSettings, FeatureSet } from "./types.ts";
 
 /**
- * A greedy coreset of at most `settings.limit` rows; image features compared in
- * `settings.projection` principal directions (raw-pixel views, `pixel`, in at most
- * `pixelProjectionShare` of their width), table rows whole.
+ * A greedy coreset of at most `settings.limit` rows, compared in `projection` principal
+ * directions (see `BankProjection`; 0: whole). By default image features are compared in
+ * `settings.projection` directions and table rows whole (see {@linkcode pixelProjection} for
+ * raw-pixel views).
  */
-export function coresetBank(f: FeatureSet, settings: BankSettings, pixel = false): MemoryBank {
+export function coresetBank(
+  f: FeatureSet,
+  settings: BankSettings,
+  projection = f.grid === 1 ? 0 : settings.projection,
+): MemoryBank {
   return buildBank(f.data, f.dim, settings.limit, new Rng(settings.seed), {
     coreset: true,
-    // Only image features: a table's rows are few and narrow enough to compare whole.
-    projection: f.grid === 1
-      ? 0
-      : pixel
-      ? Math.min(settings.projection, Math.floor(settings.pixelProjectionShare * f.dim))
-      : settings.projection,
+    projection,
   });
+}
+
+/** Directions raw-pixel views are compared in: at most `pixelProjectionShare` of their width. */
+export function pixelProjection(f: FeatureSet, settings: BankSettings): number {
+  return Math.min(settings.projection, Math.floor(settings.pixelProjectionShare * f.dim));
 }
 
 /** Normal rows the sampled components keep (density's cost is linear in them). */

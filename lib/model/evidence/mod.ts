@@ -44,6 +44,7 @@
  * @module
  */
 export * from "./types.ts";
+export { FeatureBuffers } from "./buffers.ts";
 export * from "./registry.ts";
 export { knnLevels } from "./stem_knn.ts";
 export {

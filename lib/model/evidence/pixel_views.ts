@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "../config.ts";
 import { geometry, patchify } from "../madformer.ts";
-import { coresetBank, featureSlot, knnScore } from "./common.ts";
+import { coresetBank, featureSlot, knnScore, pixelProjection } from "./common.ts";
 import { KNN_SWITCH } from "./switches.ts";
 import type { Component, EvidenceComponent, ImageBatch } from "./types.ts";
 
@@ -84,7 +84,8 @@ function pixelView(view: PixelView): EvidenceComponent {
       new RegExp(`^${view.prefix}${view.prefix === "pix" ? "\\d*" : "\\d+"}$`).test(name),
     fit: "coreset",
     dataOnly: true,
-    fitBank: (features, settings) => coresetBank(features, settings, true),
+    fitBank: (features, settings) =>
+      coresetBank(features, settings, pixelProjection(features, settings)),
     score: (bank, features, config, leaveOut) => knnScore(bank, features, config, leaveOut),
     stored: "bank",
     bankDim: (config, name) =>

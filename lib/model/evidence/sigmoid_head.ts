@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { forwardTable, geometry, imageAnomalyLogits } from "../madformer.ts";
+import { geometry, imageAnomalyLogits } from "../madformer.ts";
 import { ANOMALY_HEAD_SWITCH } from "./switches.ts";
 import type { EvidenceComponent } from "./types.ts";
 
@@ -42,13 +42,14 @@ export const sigmoidHead: EvidenceComponent = {
       },
     };
   },
-  tables: ({ params, config, n, heads }) => {
+  tables: ({ n, heads }) => {
     if (!heads) return null;
     const cls = new Float32Array(n);
     return {
-      passes: 1,
-      batch: ({ table, x, start }) => {
-        cls.set(forwardTable(params, config, table, x, null).clsLogits.dataSync(), start);
+      // The head reads the class token's logit of the plain pass (shared with `enc`).
+      encoder: "full",
+      batch: ({ start, plain }) => {
+        cls.set(plain!.clsLogits!.dataSync(), start);
       },
       finish: (evidence) => {
         evidence.sample.cls = cls;

@@ -5,6 +5,7 @@
  * @module
  */
 import { tableTokens } from "../madformer.ts";
+import { readInto } from "../../backend/wasm_memory.ts";
 import { coresetBank, knnScore } from "./common.ts";
 import { KNN_SWITCH } from "./switches.ts";
 import type { EvidenceComponent } from "./types.ts";
@@ -23,17 +24,14 @@ export const tableKnn: EvidenceComponent = {
   score: (bank, features, config, leaveOut) => knnScore(bank, features, config, leaveOut),
   stored: "bank",
   bankDim: (config, _name, features) => features * config.width,
-  tables: ({ params, config, n, table: rows }) => {
+  tables: ({ params, config, n, table: rows, floats }) => {
     const featureDim = rows!.d * config.width;
-    const features = new Float32Array(n * featureDim);
+    const features = floats(n * featureDim);
     return {
       // The feature tokens before the encoder: a learned per-feature embedding of the values, so
       // distances weigh each feature by what training made of it, magnitudes intact.
-      batch: ({ table, x, B, start }) => {
-        features.set(
-          tableTokens(params, table, x).reshape([B, featureDim]).dataSync(),
-          start * featureDim,
-        );
+      batch: ({ table, x, start }) => {
+        readInto(tableTokens(params, table, x), features, start * featureDim);
       },
       finish: (evidence) => {
         evidence.features.knn = { dim: featureDim, grid: 1, data: features };

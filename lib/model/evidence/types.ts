@@ -9,6 +9,7 @@ import type * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "../config.ts";
 import type { EncodedImages, Params } from "../madformer.ts";
 import type { MemoryBank } from "../knn.ts";
+import type { FeatureBuffers } from "./buffers.ts";
 
 /**
  * Names of the evidence components: `recon`, `patch`, `cls`, `knn`, `dens` and `iso` (tables),
@@ -53,6 +54,11 @@ export interface EvidenceOptions {
   featuresOnly?: boolean;
   /** Components not to compute (dropped by their validation weight). */
   skip?: Set<Component>;
+  /**
+   * Arrays table features are written to, reused from one batch of a scoring to the next;
+   * fresh arrays when absent.
+   */
+  buffers?: FeatureBuffers;
 }
 
 /** The boolean model settings: the switches that turn evidence on and off. */
@@ -98,6 +104,8 @@ export interface EvidenceRequest {
   heads: boolean;
   /** A value shared by the components of one request, made by the first that asks. */
   shared<T>(key: string, make: () => T): T;
+  /** An array of `length` floats for feature rows (from `options.buffers` when given). */
+  floats(length: number): Float32Array;
 }
 
 /** One batch of images [B, S, S, 3] and the model's passes over it that components asked for. */
@@ -115,6 +123,20 @@ export interface ImageBatch {
   shared<T>(key: string, make: () => T): T;
 }
 
+/**
+ * The unmasked encoder pass over a batch of table rows, run once per batch for every component
+ * that reads it (one pass per row, however many components read it).
+ */
+export interface TablePass {
+  /**
+   * [B, d, D] each feature token's residual stream after the blocks `tableEncoderBlocks` says
+   * (what `enc` reads).
+   */
+  residual: () => tf.Tensor3D;
+  /** [B] the sigmoid head's logits; only in the full pass (see `EvidenceWriter.encoder`). */
+  clsLogits: tf.Tensor1D | null;
+}
+
 /** One batch of normalised table rows [B, d]. */
 export interface TableBatch {
   table: string;
@@ -122,20 +144,25 @@ export interface TableBatch {
   B: number;
   d: number;
   start: number;
+  /** The unmasked encoder pass; null when no component asked for it. */
+  plain: TablePass | null;
 }
 
 /** How a component computes its raw evidence over the batches of one request. */
 export interface EvidenceWriter<Batch> {
   /**
    * Images: how far the plain encoder pass must run, `"tap"` to the kNN token layer, `"full"`
-   * through every layer (the sigmoid head reads the output); absent: no encoder pass.
+   * through every layer (the sigmoid head reads the output). Tables: `"tap"` the feature
+   * tokens' residual stream alone, `"full"` the whole pass with its heads (the sigmoid head
+   * reads the class token's logit). Absent: no plain encoder pass.
    */
   encoder?: "tap" | "full";
   /** Images: how many stem stages the component reads. */
   stemStages?: number;
   /**
-   * Tables: encoder passes the component keeps alive per batch (their activations bound how many
-   * rows a batch may hold, see `tableBatchRows`).
+   * Tables: encoder passes of its own the component keeps alive per batch, the shared plain one
+   * (`encoder`) aside (their activations bound how many rows a batch may hold, see
+   * `tableBatchRows`).
    */
   passes?: number;
   /** Works on one batch (inside a tidy scope); writes into its own buffers or `evidence`. */

@@ -13,15 +13,19 @@ import { matMul2d, readTidy } from "../ops.ts";
 const PCA_OVERSAMPLE = 8;
 const PCA_ITERATIONS = 12;
 
-/** Rows of row-major features (those at `indices`, or all) minus `mean`, and their squared norms. */
+/**
+ * Rows of row-major features (those at `indices`, or all) minus `mean`, and their squared norms;
+ * the centred rows written to `into` when given.
+ */
 export function centreRows(
   features: Float32Array,
   dim: number,
   mean: Float32Array,
   indices: number[] | null = null,
+  into?: Float32Array,
 ): { centred: Float32Array; norms: Float32Array } {
   const n = indices ? indices.length : features.length / dim;
-  const centred = new Float32Array(n * dim);
+  const centred = into ?? new Float32Array(n * dim);
   const norms = new Float32Array(n);
   for (let r = 0; r < n; r++) {
     const from = (indices ? indices[r] : r) * dim;

@@ -8,12 +8,39 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { matMul2d, readTidy } from "../ops.ts";
+import { readInto } from "../../backend/wasm_memory.ts";
 import { rowMin } from "../../backend/row_min.ts";
 import { span } from "../../util/profile.ts";
 import { type MemoryBank, storedWidth } from "./bank.ts";
 import { centreRows } from "./linalg.ts";
 
 const CHUNK = 8192;
+
+/**
+ * Scratch memory reused by every search of this thread: the blocks of distances read back from
+ * the backend and the centred queries. A fresh buffer per block had its pages faulted in anew
+ * each time, which on the 2-core VM measured cost 4 to 5 ms per MB, more than the products
+ * whose results they hold (docs/performance.md, tables at scale).
+ */
+const scratch = { distances: new Float32Array(0), centred: new Float32Array(0) };
+
+/** The first `length` floats of scratch buffer `name`, grown when short (valid until reused). */
+function scratchOf(name: keyof typeof scratch, length: number): Float32Array {
+  if (scratch[name].length < length) scratch[name] = new Float32Array(length);
+  return scratch[name].subarray(0, length);
+}
+
+/** The values of the tensor `fn` makes, in the distances scratch buffer. */
+function readDistances(fn: () => tf.Tensor): Float32Array {
+  const t = tf.tidy(fn);
+  try {
+    const out = scratchOf("distances", t.size);
+    readInto(t, out);
+    return out;
+  } finally {
+    t.dispose();
+  }
+}
 
 /** Bank chunks with the distance terms folded in: [width + 1, size] = [-2·rows; |row|²]. */
 function preparedChunks(bank: MemoryBank): Float32Array[] {
@@ -79,7 +106,11 @@ export function knnDistances(
     const lines = lineBlocksOf(bank);
     if (lines) return span(`knn: on lines (${lines.blocks})`, () => lineKnn(lines, queries, k));
   }
-  return span(`knn: distances (${bank.dim} wide)`, () => knnScores(bank, queries, k, exclude));
+  const width = bank.projection ? ` in ${bank.projection.width} directions` : "";
+  return span(
+    `knn: distances (${bank.dim} wide${width})`,
+    () => knnScores(bank, queries, k, exclude),
+  );
 }
 
 /**
@@ -200,6 +231,47 @@ function positionsOnLines(
 }
 
 /**
+ * The k smallest of values seen so far and where they were: a scan that skips, with one
+ * comparison, every value no smaller than the k-th smallest yet (nearly all of a row of
+ * distances once the first few hundred are seen), which is cheaper than tfjs's top-k.
+ */
+class SmallestK {
+  readonly best: Float64Array;
+  readonly which: Int32Array;
+  #worst = Infinity;
+
+  constructor(readonly k: number) {
+    this.best = new Float64Array(k).fill(Infinity);
+    this.which = new Int32Array(k);
+  }
+
+  reset(): void {
+    this.best.fill(Infinity);
+    this.#worst = Infinity;
+  }
+
+  /** Takes `values[from .. from + count)` in, as positions `offset ..`. */
+  scan(values: Float32Array, from: number, count: number, offset: number): void {
+    const { best, which, k } = this;
+    let worst = this.#worst;
+    for (let r = 0; r < count; r++) {
+      const v = values[from + r];
+      if (v >= worst) continue;
+      let p = k - 1;
+      while (p > 0 && best[p - 1] > v) {
+        best[p] = best[p - 1];
+        which[p] = which[p - 1];
+        p--;
+      }
+      best[p] = v;
+      which[p] = offset + r;
+      worst = best[k - 1];
+    }
+    this.#worst = worst;
+  }
+}
+
+/**
  * Mean distance of each query to its k nearest bank rows, compared along the bank's lines: per
  * block of queries, one product [queries, blocks + 1] x [blocks + 1, rows] gives every squared
  * distance up to the query's own norm (as {@linkcode knnBlock} does), a scan keeps the k
@@ -222,8 +294,7 @@ function lineKnn(lines: LineBlocks, queries: Float32Array, k: number): Float32Ar
     prepared[blocks * rows + r] = sq;
   }
   const kept = Math.min(k, rows);
-  const best = new Float64Array(kept);
-  const which = new Int32Array(kept);
+  const smallest = new SmallestK(kept);
   const out = new Float32Array(q);
   const bank = tf.tensor2d(prepared, [width, rows]);
   try {
@@ -237,27 +308,15 @@ function lineKnn(lines: LineBlocks, queries: Float32Array, k: number): Float32Ar
         augmented[(i - start) * width + blocks] = 1;
       }
       // |q - b|² - |q|² for every pair.
-      const partial = readTidy(() => matMul2d(tf.tensor2d(augmented, [end - start, width]), bank));
+      const partial = readDistances(() =>
+        matMul2d(tf.tensor2d(augmented, [end - start, width]), bank)
+      );
       for (let i = start; i < end; i++) {
-        const row = partial.subarray((i - start) * rows, (i - start + 1) * rows);
-        best.fill(Infinity);
-        let worst = Infinity;
-        for (let r = 0; r < rows; r++) {
-          const v = row[r];
-          if (v >= worst) continue;
-          let p = kept - 1;
-          while (p > 0 && best[p - 1] > v) {
-            best[p] = best[p - 1];
-            which[p] = which[p - 1];
-            p--;
-          }
-          best[p] = v;
-          which[p] = r;
-          worst = best[kept - 1];
-        }
+        smallest.reset();
+        smallest.scan(partial, (i - start) * rows, rows, 0);
         let sum = 0;
         for (let p = 0; p < kept; p++) {
-          const from = which[p] * blocks;
+          const from = smallest.which[p] * blocks;
           let sq = off[i];
           for (let b = 0; b < blocks; b++) {
             sq += (coords[i * blocks + b] - bankCoords[from + b]) ** 2;
@@ -334,7 +393,7 @@ function knnBlock(
   let queryNorms: Float32Array;
   if (projection) {
     // The bank is centred, so the queries are too, then projected on its directions.
-    const centred = centreRows(queries, dim, projection.mean);
+    const centred = centreRows(queries, dim, projection.mean, null, scratchOf("centred", q * dim));
     queryNorms = centred.norms;
     const projected = readTidy(() =>
       matMul2d(tf.tensor2d(centred.centred, [q, dim]), tf.tensor2d(projection.basis, [dim, width]))
@@ -353,36 +412,62 @@ function knnBlock(
     }
   }
   for (let i = 0; i < q; i++) augmented[i * (width + 1) + width] = 1;
+  if (k > 1) return nearestMeans(bank, augmented, queryNorms, k, excluded);
   return readTidy(() => {
     const query = tf.tensor2d(augmented, [q, width + 1]);
     const best: tf.Tensor[] = [];
     let offset = 0;
     for (const chunk of chunkTensorsOf(bank)) {
       const size = chunk.shape[1];
-      // |q - b|² - |q|² for every pair, in one product.
-      let partial = matMul2d(query, chunk);
-      if (excluded) {
-        const penalty = Float32Array.from(
-          excluded.subarray(offset, offset + size),
-          (v) => v * EXCLUDED,
-        );
-        partial = partial.add(tf.tensor2d(penalty, [1, size]));
-      }
+      // |q - b|² - |q|² for every pair, in one product; a plain minimum is far cheaper than
+      // top-k on wasm (ours cheaper still).
+      best.push(rowMin(penalised(matMul2d(query, chunk), excluded, offset)));
       offset += size;
-      // A plain minimum is far cheaper than top-k on wasm (ours cheaper still), and k = 1 is the
-      // common case.
-      best.push(
-        k === 1 ? rowMin(partial) : tf.neg(tf.topk(tf.neg(partial), Math.min(k, size)).values),
-      );
     }
-    const all = best.length === 1 ? best[0] : tf.concat(best, 1);
-    const kept = Math.min(k, bank.rows);
-    const nearest = all.shape[1] === kept
-      ? all
-      : k === 1
-      ? rowMin(all as tf.Tensor2D)
-      : tf.neg(tf.topk(tf.neg(all), kept).values);
+    const nearest = best.length === 1 ? best[0] : rowMin(tf.concat(best, 1) as tf.Tensor2D);
     const squared = nearest.add(tf.tensor2d(queryNorms, [q, 1]));
     return tf.sqrt(tf.relu(squared)).mean(1);
+  });
+}
+
+/** `partial` [q, size] with the excluded bank rows from `offset` on pushed out of reach. */
+function penalised(partial: tf.Tensor2D, excluded: Int32Array | null, offset: number): tf.Tensor2D {
+  if (!excluded) return partial;
+  const size = partial.shape[1];
+  const penalty = Float32Array.from(excluded.subarray(offset, offset + size), (v) => v * EXCLUDED);
+  return partial.add(tf.tensor2d(penalty, [1, size]));
+}
+
+/**
+ * Mean distance of each query (`augmented` [q, width + 1], see knnBlock) to its k nearest bank
+ * rows: each chunk's product read back and scanned for the k smallest (see {@linkcode SmallestK}).
+ */
+function nearestMeans(
+  bank: MemoryBank,
+  augmented: Float32Array,
+  queryNorms: Float32Array,
+  k: number,
+  excluded: Int32Array | null,
+): Float32Array {
+  const q = queryNorms.length;
+  const width = augmented.length / q;
+  const kept = Math.min(k, bank.rows);
+  const scanners = Array.from({ length: q }, () => new SmallestK(kept));
+  const query = tf.tensor2d(augmented, [q, width]);
+  try {
+    let offset = 0;
+    for (const chunk of chunkTensorsOf(bank)) {
+      const size = chunk.shape[1];
+      const partial = readDistances(() => penalised(matMul2d(query, chunk), excluded, offset));
+      for (let i = 0; i < q; i++) scanners[i].scan(partial, i * size, size, offset);
+      offset += size;
+    }
+  } finally {
+    query.dispose();
+  }
+  return Float32Array.from(scanners, (s, i) => {
+    let sum = 0;
+    for (const v of s.best) sum += Math.sqrt(Math.max(0, v + queryNorms[i]));
+    return sum / kept;
   });
 }
