@@ -1,6 +1,7 @@
 // The table pass the encoder evidence reads: the first block taken from the tokens' lines must
-// give the plain pass's values, for every depth and embedding setting, and the evidence must read
-// it once per row for every component that asks.
+// give the plain pass's values, for every depth and embedding setting; the evidence reads it after
+// the blocks asked for, its bank compares rows in principal directions, and scoring in batches
+// (which share their feature arrays) gives the scores of one pass.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../lib/backend/mod.ts";
@@ -9,6 +10,8 @@ import { forwardTable, initParams, type Params, tableResidual } from "../lib/mod
 import { tableResidualOnLines } from "../lib/model/table_pass.ts";
 import { addKnn, banksFromEvidence, tableEvidence } from "../lib/model/detector.ts";
 import { knnDistances } from "../lib/model/knn.ts";
+import { fitKey, type Samples, scoreKey } from "../lib/model/scorer.ts";
+import { FeatureBuffers } from "../lib/model/evidence/buffers.ts";
 import { Rng } from "../lib/rng.ts";
 import { SMALL_MODEL } from "./fixtures.ts";
 
@@ -141,4 +144,58 @@ Deno.test("table evidence: enc's bank compares rows in principal directions, the
   const exact = knnDistances(whole, test.features.enc.data, on.tableKnnK);
   assert.ok(relativeGap(exact, test.sample.enc) < 0.01, `${relativeGap(exact, test.sample.enc)}`);
   for (const v of params.values()) v.dispose();
+});
+
+Deno.test("table scoring with enc: the same scores in scoring batches of any size", () => {
+  const d = 4;
+  const rowsOfTable = (n: number, seed: number, shift = 0): Samples => ({
+    modality: "table",
+    table: "t",
+    d,
+    rows: rowsOf(n, d, seed).map((v, i) => v + (i % d === 0 ? shift : 0)),
+  });
+  for (const blocks of [0, 1]) {
+    const config = {
+      ...small,
+      width: 32,
+      tableEncoderEvidence: true,
+      tableEncoderBlocks: blocks,
+      knnProjection: 16,
+    };
+    const params = withTable(config, d);
+    const { fitted } = fitKey(
+      params,
+      config,
+      rowsOfTable(400, 1),
+      rowsOfTable(80, 2),
+      rowsOfTable(80, 3, 4),
+      0,
+    );
+    assert.ok(fitted.banks.enc.projection, "enc's bank in principal directions");
+    const test = rowsOfTable(1300, 4);
+    const whole = scoreKey(params, config, fitted, test, { batchRows: 1300 });
+    // Several batches share one set of feature arrays; BLAS products of other sizes round apart.
+    for (const batchRows of [512, 700]) {
+      const batched = scoreKey(params, config, fitted, test, { batchRows });
+      assert.ok(relativeGap(whole.parts.enc, batched.parts.enc) < 1e-4, `${blocks}, ${batchRows}`);
+      assert.ok(relativeGap(whole.scores, batched.scores) < 1e-4);
+      assert.deepEqual(batched.parts.knn, whole.parts.knn);
+    }
+    for (const v of params.values()) v.dispose();
+  }
+});
+
+Deno.test("feature buffers: the same arrays, in the same order, for every batch", () => {
+  const buffers = new FeatureBuffers();
+  const [a, b] = [buffers.take(6), buffers.take(4)];
+  a.fill(1);
+  buffers.reset();
+  // The next batch's arrays are the first one's (not cleared), the last batch's shorter views.
+  const [a2, b2] = [buffers.take(5), buffers.take(4)];
+  assert.equal(a2.buffer, a.buffer);
+  assert.equal(b2.buffer, b.buffer);
+  assert.deepEqual(Array.from(a2), [1, 1, 1, 1, 1]);
+  buffers.reset();
+  // Longer than before: a new array.
+  assert.notEqual(buffers.take(7).buffer, a.buffer);
 });
