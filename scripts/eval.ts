@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
   await useBackend(flags.backend as BackendName);
-  const ckpt = await loadCheckpoint(flags.checkpoint!);
+  const ckpt = await loadCheckpoint(flags.checkpoint!, { optimizer: false });
   const evaluations = await evaluateCheckpoint(ckpt, {
     imageDirs: flags.images,
     tablePaths: flags.table,

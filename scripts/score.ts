@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     throw usageError(COMMAND, "give either --images or --table");
   }
   await useBackend(flags.backend as BackendName);
-  const ckpt = await loadCheckpoint(flags.checkpoint!);
+  const ckpt = await loadCheckpoint(flags.checkpoint!, { optimizer: false });
   let results: ScoredSample[];
   if (flags.table) {
     results = scoreTableFile(ckpt, flags.table, {

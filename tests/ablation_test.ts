@@ -47,7 +47,7 @@ Deno.test("ablation grid: every variant makes a valid config, names are unique",
 // The evidence each variant scores with on the default model, per modality it trains on.
 const VIEWS = ["knn0", "pix4", "con4", "con8", "std4", "std8"];
 const TABLE = ["knn", "dens", "iso"];
-const FULL = { image: [...VIEWS, "enc"], table: TABLE };
+const FULL = { image: [...VIEWS, "enc"], table: [...TABLE, "enc"] };
 const PRE_ENCODER = { image: VIEWS, table: TABLE };
 const EXPECTED_EVIDENCE: Record<string, Partial<Record<Modality, string[]>>> = {
   full: FULL,
@@ -61,14 +61,15 @@ const EXPECTED_EVIDENCE: Record<string, Partial<Record<Modality, string[]>>> = {
   encoder_only: { image: ["enc"], table: ["enc"] },
   anomaly_head_only: { image: ["patch", "cls"], table: ["cls"] },
   no_reconstruction_head: FULL,
-  no_knn_head: { image: ["enc"], table: ["dens", "iso"] },
-  no_density_head: { image: FULL.image, table: ["knn", "iso"] },
-  no_isolation_head: { image: FULL.image, table: ["knn", "dens"] },
+  no_knn_head: { image: ["enc"], table: ["dens", "iso", "enc"] },
+  no_density_head: { image: FULL.image, table: ["knn", "iso", "enc"] },
+  no_isolation_head: { image: FULL.image, table: ["knn", "dens", "enc"] },
   no_encoder_evidence: PRE_ENCODER,
   no_anomaly_head: FULL,
   heads_in_image_score: { image: ["recon", ...FULL.image, "patch", "cls"], table: FULL.table },
   heads_in_table_score: { image: FULL.image, table: ["recon", ...FULL.table, "cls"] },
   table_validation_weights: FULL,
+  table_equal_weights: FULL,
   classic_forest: FULL,
   no_log_scale: FULL,
   images_only: { image: FULL.image },
@@ -456,10 +457,10 @@ Deno.test({
       assert.equal(summary.variants.length, 2);
       assert.equal(summary.variants[0].auroc.table.n, 2);
       assert.deepEqual(Object.keys(summary.variants[1].auroc), ["table"]);
-      // Each run keeps the evaluation's components, so enc alone is summarised too (for the image
-      // categories: the table's score leaves it out by default).
+      // Each run keeps the evaluation's components, so enc alone is summarised too, for the image
+      // categories and the table.
       const encoded = summary.variants[0].components.enc;
-      assert.ok(Object.keys(encoded).length > 0 && !("table" in encoded));
+      assert.ok("table" in encoded && Object.keys(encoded).length > 1);
       for (const m of Object.values(encoded)) assert.equal(m.n, 2);
       for (const m of Object.values(summary.variants[0].components.enc)) {
         assert.ok(m.mean >= 0 && m.mean <= 1);

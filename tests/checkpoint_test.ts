@@ -66,6 +66,11 @@ Deno.test("checkpoint: round trip keeps everything, with format tag and version"
   }
   assert.equal(back.adam?.m.size, ckpt.params.size);
   assert.deepEqual([...back.banks.keys()].sort(), ["image:cat|knn2", "table:t|knn"]);
+  // For scoring, the optimiser state is left out and the rest read the same.
+  const scoring = decodeCheckpoint(bytes, "rt.safetensors", { optimizer: false });
+  assert.equal(scoring.adam, null);
+  assert.deepEqual([...scoring.params.keys()], [...ckpt.params.keys()]);
+  disposeCheckpoint(scoring);
   disposeCheckpoint(back);
   disposeCheckpoint(ckpt);
 });

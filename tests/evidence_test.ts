@@ -105,15 +105,18 @@ Deno.test("evidence registry: table features have the width their stored banks a
   const rng = new Rng(1);
   const rows = Float32Array.from({ length: 5 * 3 }, () => rng.next());
   const evidence = tableEvidence(params, small, "t", rows, 3);
-  assert.deepEqual(Object.keys(evidence.features), ["knn", "dens", "iso"]);
+  assert.deepEqual(Object.keys(evidence.features), ["knn", "dens", "iso", "enc"]);
   for (const [name, f] of Object.entries(evidence.features)) {
     assert.equal(knnDim(small, name, 3), f.dim, name);
   }
-  // The encoder evidence of a row, when asked for tables: its d feature tokens after the encoder.
-  const withEncoder = { ...small, tableEncoderEvidence: true };
-  const encoded = tableEvidence(params, withEncoder, "t", rows, 3);
-  assert.equal(encoded.features.enc.dim, knnDim(withEncoder, "enc", 3));
-  assert.equal(encoded.features.enc.dim, 3 * small.width);
+  // The encoder evidence of a row: its d feature tokens after the encoder; none when left out.
+  assert.equal(evidence.features.enc.dim, 3 * small.width);
+  const without = { ...small, tableEncoderEvidence: false };
+  assert.deepEqual(Object.keys(tableEvidence(params, without, "t", rows, 3).features), [
+    "knn",
+    "dens",
+    "iso",
+  ]);
   // Density and isolation read one copy of the rows (so they share one sampled bank).
   assert.equal(evidence.features.dens.data, evidence.features.iso.data);
   assert.notEqual(evidence.features.dens.data, rows);

@@ -494,6 +494,7 @@ Deno.test("validation chooses the smoothed map maximum when it separates better,
   };
   const config = {
     minComponentWeight: 0,
+    separatingAuroc: 0.7,
     thresholdQuantile: 0.99,
     smoothMaps: false,
     chooseSmoothing: true,

@@ -103,20 +103,20 @@ Deno.test("default image components: learned stem features and the pixel patches
       "cls",
     ],
   );
-  // Tables likewise: kNN, density and isolation evidence, the heads when asked or when nothing
-  // else is left.
-  assert.deepEqual(activeComponents(small, "table"), ["knn", "dens", "iso"]);
+  // Tables likewise: kNN, density, isolation and encoder evidence, the heads when asked or when
+  // nothing else is left.
+  assert.deepEqual(activeComponents(small, "table"), ["knn", "dens", "iso", "enc"]);
   assert.deepEqual(
     activeComponents({ ...small, tableHeadEvidence: true }, "table"),
-    ["recon", "knn", "dens", "iso", "cls"],
+    ["recon", "knn", "dens", "iso", "enc", "cls"],
   );
   assert.deepEqual(
     activeComponents({ ...small, isolationHead: false }, "table"),
-    ["knn", "dens"],
+    ["knn", "dens", "enc"],
   );
   assert.deepEqual(
-    activeComponents({ ...small, tableEncoderEvidence: true }, "table"),
-    ["knn", "dens", "iso", "enc"],
+    activeComponents({ ...small, tableEncoderEvidence: false }, "table"),
+    ["knn", "dens", "iso"],
   );
   assert.deepEqual(
     activeComponents(
@@ -164,7 +164,7 @@ Deno.test("default image components: learned stem features and the pixel patches
   );
   assert.throws(
     () => mergeConfig(DEFAULT_CONFIG, { model: { tableWeights: "median" } }),
-    /tableWeights must be one of equal, validation, best, got "median"/,
+    /tableWeights must be one of equal, validation, best, separating, got "median"/,
   );
   assert.throws(
     () => mergeConfig(DEFAULT_CONFIG, { model: { isolationSample: 1 } }),
@@ -236,6 +236,7 @@ Deno.test("equal weights: every component counts the same, per modality as confi
   });
   const config = {
     minComponentWeight: 0.05,
+    separatingAuroc: 0.7,
     thresholdQuantile: 0.99,
     smoothMaps: false,
     chooseSmoothing: false,
@@ -275,12 +276,23 @@ Deno.test("equal weights: every component counts the same, per modality as confi
   assert.equal(best.report.auroc, best.report.components.knn);
 });
 
-Deno.test("weightsFor: equal shares, validation shares, or the best component alone", () => {
+Deno.test("weightsFor: equal, by validation, the best alone, or equal over those that separate", () => {
   const aurocs = { knn: 0.9, dens: 0.7, iso: 0.9 };
-  assert.deepEqual(weightsFor(aurocs, "equal", 0), { knn: 1 / 3, dens: 1 / 3, iso: 1 / 3 });
-  assert.deepEqual(weightsFor(aurocs, "best", 0), { knn: 1, dens: 0, iso: 0 }, "first on ties");
-  const byAuroc = weightsFor(aurocs, "validation", 0);
+  const settings = { minComponentWeight: 0, separatingAuroc: 0.8 };
+  assert.deepEqual(weightsFor(aurocs, "equal", settings), { knn: 1 / 3, dens: 1 / 3, iso: 1 / 3 });
+  assert.deepEqual(weightsFor(aurocs, "best", settings), { knn: 1, dens: 0, iso: 0 }, "first on ties");
+  const byAuroc = weightsFor(aurocs, "validation", settings);
   assert.ok(byAuroc.knn > byAuroc.dens && byAuroc.knn === byAuroc.iso);
+  assert.deepEqual(weightsFor(aurocs, "separating", settings), { knn: 0.5, dens: 0, iso: 0.5 });
+  // The threshold itself counts; when nothing reaches it, the best component alone.
+  assert.deepEqual(
+    weightsFor(aurocs, "separating", { ...settings, separatingAuroc: 0.7 }),
+    { knn: 1 / 3, dens: 1 / 3, iso: 1 / 3 },
+  );
+  assert.deepEqual(
+    weightsFor({ knn: 0.6, dens: 0.65, iso: 0.55 }, "separating", settings),
+    { knn: 0, dens: 1, iso: 0 },
+  );
 });
 
 Deno.test("calibration on all normals: leave-one-out training normals, fitted on all of them", () => {

@@ -115,7 +115,7 @@ export async function scoringThroughput(
   const n = options.images ?? 192;
   const workers = options.workers ?? navigator.hardwareConcurrency;
   const px = options.imagePixels ?? 256;
-  const ckpt = await loadCheckpoint(path);
+  const ckpt = await loadCheckpoint(path, { optimizer: false });
   const pool = new ScoringPool(workers - 1);
   try {
     const data = await scoringData(ckpt, dir, n, px, options.rows ?? 4000);

@@ -119,8 +119,14 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
   },
   {
     name: "table_validation_weights",
-    description: "table evidence weighted by validation against synthetic anomalies, not equally",
+    description: "table evidence weighted by its validation AUROC against synthetic anomalies",
     overrides: { model: { tableWeights: "validation" } },
+    data: "joint",
+  },
+  {
+    name: "table_equal_weights",
+    description: "every table evidence component weighted equally, none dropped by validation",
+    overrides: { model: { tableWeights: "equal" } },
     data: "joint",
   },
   {

@@ -17,7 +17,7 @@ function checkpointFor(request: WorkerRequest): Promise<Checkpoint> {
   const key = `${request.backend}\n${request.checkpoint}`;
   if (loaded?.key !== key) {
     const checkpoint = useBackend(request.backend as BackendName).then(() =>
-      loadCheckpoint(request.checkpoint)
+      loadCheckpoint(request.checkpoint, { optimizer: false })
     );
     loaded = { key, checkpoint };
   }

@@ -41,17 +41,18 @@ export interface ModelConfig {
    */
   encoderEvidence: boolean;
   /**
-   * The encoder evidence for tables too (with `encoderEvidence`): off by default, as an encoder
-   * pass per row costs more than the table's other evidence together (at 100,000 rows, through
-   * one block, 3 to 3.2x scikit-learn's kNN against 1.5 to 1.7x without it) for no gain on
-   * thyroid; on the ADBench tables measured it raised the combined AUROC.
+   * The encoder evidence for tables too (with `encoderEvidence`). On the 17 ADBench dev tables
+   * it is the strongest table evidence alone and lifts the combined score; it costs an encoder
+   * pass per row, which is why it reads through `tableEncoderBlocks` blocks only
+   * (docs/transformer-evidence.md, Tables).
    */
   tableEncoderEvidence: boolean;
   /**
    * Encoder blocks the tables' encoder evidence reads through: each feature token's residual
-   * stream after this many blocks; 0 (the default), or `layers` or more, after the last. Fewer
-   * blocks cost less (about a quarter of a row's pass each, the first one less), but on the
-   * tables measured they lowered the combined score (docs/transformer-evidence.md, Tables).
+   * stream after this many blocks; 0, or `layers` or more, after the last. The first block
+   * (the default) is computed from the tokens' structure at a fraction of a block's cost; each
+   * further one costs about a quarter of a full pass per row, and on the tables measured all
+   * four raised the combined AUROC by 0.005 (docs/transformer-evidence.md, Tables).
    */
   tableEncoderBlocks: number;
   /**
@@ -158,18 +159,27 @@ export interface ModelConfig {
    */
   minComponentWeight: number;
   /**
+   * With `separating` weights, the validation AUROC a component must reach to count: below it,
+   * it separates synthetic anomalies from normals little better than chance and adds mostly
+   * noise to the score.
+   */
+  separatingAuroc: number;
+  /**
    * How an image category's evidence components are weighted: `equal`, or `validation`
    * (by their validation AUROC against synthetic anomalies, see `weightsFromAuroc`), or `best`
-   * (the component with the highest validation AUROC alone).
+   * (the component with the highest validation AUROC alone), or `separating` (equal weights
+   * over the components whose validation AUROC reaches `separatingAuroc`; the best alone when
+   * none does).
    */
   imageWeights: ComponentWeighting;
   /**
-   * The same for a table's evidence components. Synthetic table anomalies (feature swaps, values
-   * pushed out of range) reward the row distance most, which need not hold for real anomalies, so
-   * the default weighs the components equally (measured in docs/results.md). `best` keeps the
-   * best-validating component alone: on the ADBench dev tables it is the row distance on 14 of
-   * 16 and lifts their mean, but on ODDS thyroid it drops the isolation forest that ranks its real
-   * anomalies best (docs/results.md, "Table evidence on the dev tables").
+   * The same for a table's evidence components; `separating` by default. Synthetic table
+   * anomalies (feature swaps, values pushed out of range) reward the row distances most, which
+   * need not hold for real anomalies: `best` keeps the best-validating component alone and lifts
+   * the ADBench dev tables' mean, but on ODDS thyroid it drops the isolation forest that ranks
+   * its real anomalies best. `separating` only drops what validation finds near chance (the
+   * forest on most ADBench tables, not on thyroid) and weighs the rest equally
+   * (docs/results.md, "Table evidence on the dev tables").
    */
   tableWeights: ComponentWeighting;
   /**
@@ -203,7 +213,7 @@ export function tableEncoderDepth(
 }
 
 /** Allowed values of `imageWeights` and `tableWeights`. */
-export const COMPONENT_WEIGHTINGS = ["equal", "validation", "best"] as const;
+export const COMPONENT_WEIGHTINGS = ["equal", "validation", "best", "separating"] as const;
 
 /** How a dataset's evidence components are weighted in its score. */
 export type ComponentWeighting = typeof COMPONENT_WEIGHTINGS[number];
@@ -287,6 +297,7 @@ export const CONFIG_GROUPS: Readonly<Record<keyof ModelConfig, ConfigGroup>> = {
   smoothMaps: "scoring",
   chooseSmoothing: "scoring",
   minComponentWeight: "scoring",
+  separatingAuroc: "scoring",
   imageWeights: "scoring",
   tableWeights: "scoring",
   imageHeadEvidence: "scoring",
@@ -347,8 +358,8 @@ export const DEFAULT_CONFIG: Config = {
     anomalyHead: true,
     knnHead: true,
     encoderEvidence: true,
-    tableEncoderEvidence: false,
-    tableEncoderBlocks: 0,
+    tableEncoderEvidence: true,
+    tableEncoderBlocks: 1,
     visibleReconWeight: 1,
     maskRatio: 0.25,
     tableMaskRatio: 0.34,
@@ -373,8 +384,9 @@ export const DEFAULT_CONFIG: Config = {
     isolationTrees: 1000,
     tableLogSkewed: true,
     minComponentWeight: 0.05,
+    separatingAuroc: 0.7,
     imageWeights: "equal",
-    tableWeights: "equal",
+    tableWeights: "separating",
     imageHeadEvidence: false,
     tableHeadEvidence: false,
     calibrateOnAllNormals: true,
@@ -533,6 +545,9 @@ export function validateConfig(config: Config, source = "config"): void {
   }
   if (!(m.minComponentWeight >= 0 && m.minComponentWeight < 1)) {
     fail(`model.minComponentWeight must be in [0, 1)`);
+  }
+  if (!(m.separatingAuroc >= 0.5 && m.separatingAuroc <= 1)) {
+    fail(`model.separatingAuroc must be in [0.5, 1], got ${m.separatingAuroc}`);
   }
   if (!(m.tableMaskRatio >= 0 && m.tableMaskRatio < 1)) {
     fail(`model.tableMaskRatio must be in [0, 1)`);

@@ -280,6 +280,7 @@ export function fitScoring(
   config: Pick<
     ModelConfig,
     | "minComponentWeight"
+    | "separatingAuroc"
     | "thresholdQuantile"
     | "smoothMaps"
     | "chooseSmoothing"
@@ -305,7 +306,7 @@ export function fitCombination(
   normals: Evidence,
   anomalies: Evidence,
   components: string[],
-  config: Pick<ModelConfig, "minComponentWeight" | "thresholdQuantile">,
+  config: Pick<ModelConfig, "minComponentWeight" | "separatingAuroc" | "thresholdQuantile">,
   smooth: boolean,
   weighting: ComponentWeighting = "validation",
 ): { stats: KeyStats; report: FitReport } {
@@ -319,7 +320,7 @@ export function fitCombination(
   for (const c of components.filter((c) => rawN[c] && rawA[c])) {
     componentAuroc[c] = auroc(Float32Array.from([...rawN[c], ...rawA[c]]), labels);
   }
-  const weights = weightsFor(componentAuroc, weighting, config.minComponentWeight);
+  const weights = weightsFor(componentAuroc, weighting, config);
   const stats = { ...base, weights, smooth };
   const sN = combineScores(normals, components, stats, smooth);
   const sA = combineScores(anomalies, components, stats, smooth);
@@ -334,20 +335,25 @@ export function fitCombination(
 
 /**
  * Component weights (summing to 1) from validation AUROCs: equal, by AUROC
- * ({@linkcode weightsFromAuroc}), or the best component alone (the first on ties).
+ * ({@linkcode weightsFromAuroc}), the best component alone (the first on ties), or equal over
+ * those reaching `separatingAuroc` (the best alone when none does).
  */
 export function weightsFor(
   aurocs: Record<string, number>,
   weighting: ComponentWeighting,
-  minComponentWeight: number,
+  settings: Pick<ModelConfig, "minComponentWeight" | "separatingAuroc">,
 ): Record<string, number> {
   const names = Object.keys(aurocs);
-  if (weighting === "equal") return Object.fromEntries(names.map((c) => [c, 1 / names.length]));
-  if (weighting === "best") {
-    const best = names.reduce((a, b) => (aurocs[b] > aurocs[a] ? b : a), names[0]);
-    return Object.fromEntries(names.map((c) => [c, c === best ? 1 : 0]));
+  const equalOver = (kept: string[]) =>
+    Object.fromEntries(names.map((c) => [c, kept.includes(c) ? 1 / kept.length : 0]));
+  const best = () => names.reduce((a, b) => (aurocs[b] > aurocs[a] ? b : a), names[0]);
+  if (weighting === "equal") return equalOver(names);
+  if (weighting === "best") return equalOver([best()]);
+  if (weighting === "separating") {
+    const kept = names.filter((c) => aurocs[c] >= settings.separatingAuroc);
+    return equalOver(kept.length > 0 ? kept : [best()]);
   }
-  return weightsFromAuroc(aurocs, minComponentWeight);
+  return weightsFromAuroc(aurocs, settings.minComponentWeight);
 }
 
 /**

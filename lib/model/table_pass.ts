@@ -50,11 +50,12 @@ export type TableLines = {
   mixed: tf.Tensor2D;
   /**
    * The same rows centred, times the second layer norm's gain, through the MLP's first layer
-   * [rows, mlpRatio * D]: its input is r (mix . these) + `fc1Fixed`, r the layer norm's scale.
+   * [rows, mlpRatio * D], then one more row: the second layer norm's shift through that layer
+   * plus its bias. The MLP's input is r (mix . these) + that last row, r the layer norm's scale,
+   * so a coefficient 1 for the last row puts the bias in the product rather than in a pass of
+   * its own over the widest activations.
    */
   mixedFc1: tf.Tensor2D;
-  /** The second layer norm's shift through the MLP's first layer, plus its bias [mlp width]. */
-  fc1Fixed: tf.Tensor1D;
   /**
    * Scratch arrays for each batch's coefficients, reused from batch to batch: a fresh array per
    * batch had its pages faulted in anew each time, a tenth of the pass on the 2-core VM.
@@ -183,12 +184,11 @@ function lineTensors(
     oo: offsetC.square().mean(1) as tf.Tensor1D,
     gram,
     mixed,
-    mixedFc1: tf.matMul(
-      mixed.sub(mixed.mean(1, true)).mul(gamma2) as tf.Tensor2D,
-      fc1,
-    ) as tf.Tensor2D,
-    fc1Fixed: tf.matMul(param(params, `${name}.ln2.b`).reshape([1, D]) as tf.Tensor2D, fc1)
-      .add(param(params, `${name}.fc1.b`)).reshape([-1]) as tf.Tensor1D,
+    mixedFc1: tf.concat([
+      tf.matMul(mixed.sub(mixed.mean(1, true)).mul(gamma2) as tf.Tensor2D, fc1),
+      tf.matMul(param(params, `${name}.ln2.b`).reshape([1, D]) as tf.Tensor2D, fc1)
+        .add(param(params, `${name}.fc1.b`)),
+    ]) as tf.Tensor2D,
   };
 }
 
@@ -271,7 +271,8 @@ function firstBlock(
   const h = tf.matMul(coefficients, lines.mixed);
   // The MLP: its layer norm's scale from h, its first layer from the coefficients.
   const scale = tf.rsqrt(tf.moments(h, 1, true).variance.add(LN_EPS));
-  const hidden = gelu(tf.matMul(coefficients.mul(scale), lines.mixedFc1).add(lines.fc1Fixed));
+  const scaled = tf.concat([coefficients.mul(scale), tf.ones([queries * B, 1])], 1);
+  const hidden = gelu(tf.matMul(scaled as tf.Tensor2D, lines.mixedFc1));
   const out = h.add(
     tf.matMul(hidden as tf.Tensor2D, param(params, `${name}.fc2.w`) as tf.Tensor2D)
       .add(param(params, `${name}.fc2.b`)),

@@ -105,7 +105,10 @@ export async function saveCheckpoint(path: string, ckpt: Checkpoint): Promise<vo
 }
 
 /** Reads and checks a checkpoint; every problem is a one-line error naming the file. */
-export async function loadCheckpoint(path: string): Promise<Checkpoint> {
+export async function loadCheckpoint(
+  path: string,
+  options: CheckpointReadOptions = {},
+): Promise<Checkpoint> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -114,7 +117,16 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
       `${path}: ${isNotFound(e) ? "checkpoint not found" : "cannot read checkpoint"}`,
     );
   }
-  return decodeCheckpoint(bytes, path);
+  return decodeCheckpoint(bytes, path, options);
+}
+
+/** What a reader of a checkpoint needs of it. */
+export interface CheckpointReadOptions {
+  /**
+   * Whether to make the optimiser state (for resuming training; default true). Scoring and
+   * evaluation leave it out: it is twice the model's weights, and a tenth of a second to make.
+   */
+  optimizer?: boolean;
 }
 
 /**
@@ -123,7 +135,11 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
  * another format version, metadata that is missing or malformed, and weights whose names or
  * shapes do not match the stored config (a checkpoint of another model config).
  */
-export function decodeCheckpoint(bytes: Uint8Array, path: string): Checkpoint {
+export function decodeCheckpoint(
+  bytes: Uint8Array,
+  path: string,
+  options: CheckpointReadOptions = {},
+): Checkpoint {
   const { tensors, metadata } = decodeSafetensors(bytes, path);
   const fail = (problem: string): never => {
     throw new MadError(`${path}: ${problem}`);
@@ -231,7 +247,7 @@ export function decodeCheckpoint(bytes: Uint8Array, path: string): Checkpoint {
       });
     }
     let adam: AdamState | null = null;
-    if ([...tensors.keys()].some((n) => n.startsWith("adam."))) {
+    if ((options.optimizer ?? true) && [...tensors.keys()].some((n) => n.startsWith("adam."))) {
       const m = new Map<string, tf.Variable>();
       const v = new Map<string, tf.Variable>();
       for (const [name, shape] of expected) {
@@ -429,7 +445,8 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   stemStandardise: false,
   stemContrast: false,
   visibleReconWeight: 0,
-  // The tables' encoder evidence read the last block.
+  // Tables had no encoder evidence, and when asked for it, it read the last block.
+  tableEncoderEvidence: false,
   tableEncoderBlocks: 0,
 };
 

@@ -44,8 +44,8 @@ export const encoderEvidence: EvidenceComponent = {
   modalities: ["image", "table"],
   switch: ENCODER_SWITCH,
   trained: false,
-  // Tables only when asked: even one lean block per row takes the score of 100,000 rows to 3 to
-  // 3.2x scikit-learn's kNN, past the 3x target (all four blocks: 10.6x), for nothing on thyroid
+  // Tables with `tableEncoderEvidence` (the default): through its first block, computed from the
+  // tokens' structure, a row's pass costs about as much as its other evidence together
   // (docs/transformer-evidence.md, Tables).
   names: (config, modality) => modality === "table" && !config.tableEncoderEvidence ? [] : ["enc"],
   owns: (name) => name === "enc",

@@ -231,43 +231,48 @@ function positionsOnLines(
 }
 
 /**
- * The k smallest of values seen so far and where they were: a scan that skips, with one
- * comparison, every value no smaller than the k-th smallest yet (nearly all of a row of
- * distances once the first few hundred are seen), which is cheaper than tfjs's top-k.
+ * The k smallest of values seen so far and where they were, for each of `slots` queries: a scan
+ * that skips, with one comparison, every value no smaller than the k-th smallest yet (nearly all
+ * of a row of distances once the first few hundred are seen), which is cheaper than tfjs's top-k.
+ * One set of arrays for every query of a block (slot i's k values from i * k): an object of two
+ * small arrays per query cost as much as the scans at 100,000 rows.
  */
 class SmallestK {
   readonly best: Float64Array;
   readonly which: Int32Array;
-  #worst = Infinity;
+  readonly #worst: Float64Array;
 
-  constructor(readonly k: number) {
-    this.best = new Float64Array(k).fill(Infinity);
-    this.which = new Int32Array(k);
+  constructor(readonly k: number, slots = 1) {
+    this.best = new Float64Array(k * slots).fill(Infinity);
+    this.which = new Int32Array(k * slots);
+    this.#worst = new Float64Array(slots).fill(Infinity);
   }
 
   reset(): void {
     this.best.fill(Infinity);
-    this.#worst = Infinity;
+    this.#worst.fill(Infinity);
   }
 
-  /** Takes `values[from .. from + count)` in, as positions `offset ..`. */
-  scan(values: Float32Array, from: number, count: number, offset: number): void {
+  /** Takes `values[from .. from + count)` in for query `slot`, as positions `offset ..`. */
+  scan(slot: number, values: Float32Array, from: number, count: number, offset: number): void {
     const { best, which, k } = this;
-    let worst = this.#worst;
+    const base = slot * k;
+    const last = base + k - 1;
+    let worst = this.#worst[slot];
     for (let r = 0; r < count; r++) {
       const v = values[from + r];
       if (v >= worst) continue;
-      let p = k - 1;
-      while (p > 0 && best[p - 1] > v) {
+      let p = last;
+      while (p > base && best[p - 1] > v) {
         best[p] = best[p - 1];
         which[p] = which[p - 1];
         p--;
       }
       best[p] = v;
       which[p] = offset + r;
-      worst = best[k - 1];
+      worst = best[last];
     }
-    this.#worst = worst;
+    this.#worst[slot] = worst;
   }
 }
 
@@ -313,7 +318,7 @@ function lineKnn(lines: LineBlocks, queries: Float32Array, k: number): Float32Ar
       );
       for (let i = start; i < end; i++) {
         smallest.reset();
-        smallest.scan(partial, (i - start) * rows, rows, 0);
+        smallest.scan(0, partial, (i - start) * rows, rows, 0);
         let sum = 0;
         for (let p = 0; p < kept; p++) {
           const from = smallest.which[p] * blocks;
@@ -452,22 +457,26 @@ function nearestMeans(
   const q = queryNorms.length;
   const width = augmented.length / q;
   const kept = Math.min(k, bank.rows);
-  const scanners = Array.from({ length: q }, () => new SmallestK(kept));
+  const smallest = new SmallestK(kept, q);
   const query = tf.tensor2d(augmented, [q, width]);
   try {
     let offset = 0;
     for (const chunk of chunkTensorsOf(bank)) {
       const size = chunk.shape[1];
       const partial = readDistances(() => penalised(matMul2d(query, chunk), excluded, offset));
-      for (let i = 0; i < q; i++) scanners[i].scan(partial, i * size, size, offset);
+      for (let i = 0; i < q; i++) smallest.scan(i, partial, i * size, size, offset);
       offset += size;
     }
   } finally {
     query.dispose();
   }
-  return Float32Array.from(scanners, (s, i) => {
+  const out = new Float32Array(q);
+  for (let i = 0; i < q; i++) {
     let sum = 0;
-    for (const v of s.best) sum += Math.sqrt(Math.max(0, v + queryNorms[i]));
-    return sum / kept;
-  });
+    for (let p = i * kept; p < (i + 1) * kept; p++) {
+      sum += Math.sqrt(Math.max(0, smallest.best[p] + queryNorms[i]));
+    }
+    out[i] = sum / kept;
+  }
+  return out;
 }
