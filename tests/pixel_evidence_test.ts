@@ -280,7 +280,11 @@ Deno.test("weightsFor: equal, by validation, the best alone, or equal over those
   const aurocs = { knn: 0.9, dens: 0.7, iso: 0.9 };
   const settings = { minComponentWeight: 0, separatingAuroc: 0.8 };
   assert.deepEqual(weightsFor(aurocs, "equal", settings), { knn: 1 / 3, dens: 1 / 3, iso: 1 / 3 });
-  assert.deepEqual(weightsFor(aurocs, "best", settings), { knn: 1, dens: 0, iso: 0 }, "first on ties");
+  assert.deepEqual(
+    weightsFor(aurocs, "best", settings),
+    { knn: 1, dens: 0, iso: 0 },
+    "first on ties",
+  );
   const byAuroc = weightsFor(aurocs, "validation", settings);
   assert.ok(byAuroc.knn > byAuroc.dens && byAuroc.knn === byAuroc.iso);
   assert.deepEqual(weightsFor(aurocs, "separating", settings), { knn: 0.5, dens: 0, iso: 0.5 });

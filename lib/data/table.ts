@@ -206,7 +206,10 @@ function dropBlankLines(path: string, text: string): { body: string; lineNumbers
     numbers.push(i + 1);
   });
   if (kept.length === 0) throw fileError(path, "file is empty");
-  return { body: kept.join("\n") + "\n", lineNumbers: { length: numbers.length, at: (i) => numbers[i] } };
+  return {
+    body: kept.join("\n") + "\n",
+    lineNumbers: { length: numbers.length, at: (i) => numbers[i] },
+  };
 }
 
 /** Line numbers in the file of the lines kept (the header first). */
@@ -265,7 +268,9 @@ function checkFieldCounts(
       if (row > 0 && !quoted && fields !== expected) {
         throw fileError(
           path,
-          `row ${row} (line ${lineNumbers.at(row)}) has ${fields} fields, the header has ${expected}`,
+          `row ${row} (line ${
+            lineNumbers.at(row)
+          }) has ${fields} fields, the header has ${expected}`,
         );
       }
       row++;
