@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { buildBank, knnDistances, lineBlocksOf } from "../lib/model/knn.ts";
+import {
+  buildBank,
+  knnDistances,
+  knnDistancesOnLines,
+  lineBlocksOf,
+  rowsOf,
+} from "../lib/model/knn.ts";
 import { Rng } from "../lib/rng.ts";
 
 /** Table-like feature tokens: value_j * a_j + b_j per feature, `width` numbers each. */
@@ -82,4 +88,28 @@ Deno.test("kNN along lines: k beyond the bank's rows averages them all", () => {
   const fast = knnDistances(bank, queries, 5);
   const slow = bruteForce(train, queries, 16, 3);
   for (let i = 0; i < 4; i++) assert.ok(Math.abs(fast[i] - slow[i]) <= 1e-4 * (1 + slow[i]));
+});
+
+Deno.test("kNN of rows given by their values on lines = of the rows made in full", () => {
+  const [d, width] = [5, 12];
+  const rng = new Rng(9);
+  const slope = Float32Array.from({ length: d * width }, () => rng.normal());
+  const offset = Float32Array.from({ length: d * width }, () => rng.normal());
+  const on = (values: Float32Array) => ({ blocks: d, values, slope, offset });
+  const train = rowsOf(on(normals(200 * d, 10)));
+  const bank = buildBank(train, d * width, 200, new Rng(0), { coreset: false });
+  assert.ok(lineBlocksOf(bank));
+  const queries = on(normals(64 * d, 11));
+  for (const k of [1, 5]) {
+    const compact = knnDistancesOnLines(bank, queries, k);
+    const whole = knnDistances(bank, rowsOf(queries), k);
+    for (let i = 0; i < 64; i++) {
+      assert.ok(Math.abs(compact[i] - whole[i]) <= 1e-4 * (1 + whole[i]));
+    }
+  }
+  // A bank of other rows (not on these lines) gets the rows made in full.
+  const other = buildBank(normals(50 * d * width, 12), d * width, 50, new Rng(0), {
+    coreset: false,
+  });
+  assert.deepEqual(knnDistancesOnLines(other, queries, 3), knnDistances(other, rowsOf(queries), 3));
 });

@@ -16,4 +16,12 @@
 export { type BankProjection, buildBank, type MemoryBank, storedWidth } from "./knn/bank.ts";
 export { greedyCoreset } from "./knn/coreset.ts";
 export { principalDirections, symmetricEigen } from "./knn/linalg.ts";
-export { type Exclusion, knnDistances, type LineBlocks, lineBlocksOf } from "./knn/search.ts";
+export {
+  type Exclusion,
+  knnDistances,
+  knnDistancesOnLines,
+  type LineBlocks,
+  lineBlocksOf,
+  rowsOf,
+  type RowsOnLines,
+} from "./knn/search.ts";

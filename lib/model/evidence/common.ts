@@ -5,7 +5,14 @@
  * @module
  */
 import type { ModelConfig } from "../config.ts";
-import { buildBank, type Exclusion, knnDistances, type MemoryBank } from "../knn.ts";
+import {
+  buildBank,
+  type Exclusion,
+  knnDistances,
+  knnDistancesOnLines,
+  type MemoryBank,
+  rowsOf,
+} from "../knn.ts";
 import { Rng } from "../../rng.ts";
 import type { BankSettings, FeatureSet } from "./types.ts";
 
@@ -52,10 +59,12 @@ export function knnScore(
   config: Pick<ModelConfig, "knnK" | "tableKnnK">,
   leaveOut?: Int32Array,
 ): Float32Array {
+  const k = f.grid === 1 ? config.tableKnnK : config.knnK;
+  if (f.lines && !leaveOut) return knnDistancesOnLines(bank, f.lines, k);
   return knnDistances(
     bank,
-    f.data,
-    f.grid === 1 ? config.tableKnnK : config.knnK,
+    f.lines ? rowsOf(f.lines) : f.data,
+    k,
     leaveOut ? exclusionOf(bank, f, leaveOut) : undefined,
   );
 }

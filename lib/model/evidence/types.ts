@@ -8,7 +8,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "../config.ts";
 import type { EncodedImages, Params } from "../madformer.ts";
-import type { MemoryBank } from "../knn.ts";
+import type { MemoryBank, RowsOnLines } from "../knn.ts";
 import type { FeatureBuffers } from "./buffers.ts";
 
 /**
@@ -34,7 +34,10 @@ export interface FeatureSet {
   dim: number;
   /** Lattice side for images (rows per sample = grid * grid); 1 for tables. */
   grid: number;
+  /** The rows, row-major [n * grid * grid, dim] (empty when `lines` holds them). */
   data: Float32Array;
+  /** The rows as values on per-block lines (a table row's feature tokens), instead of `data`. */
+  lines?: RowsOnLines;
 }
 
 /** Raw evidence for n samples. */

@@ -283,9 +283,105 @@ class SmallestK {
  * smallest, and their distances are taken again exactly in float64.
  */
 function lineKnn(lines: LineBlocks, queries: Float32Array, k: number): Float32Array {
+  return nearestOnLines(lines, positionsOnLines(lines, queries), k);
+}
+
+/**
+ * Rows whose blocks are points on lines of their own: block j of row i is
+ * `values[i * blocks + j] * slope_j + offset_j` (`slope` and `offset` row-major [blocks, width]),
+ * as a table row's feature tokens are. Holding the values instead of the rows is `width` times
+ * smaller.
+ */
+export interface RowsOnLines {
+  blocks: number;
+  values: Float32Array;
+  slope: Float32Array;
+  offset: Float32Array;
+}
+
+/**
+ * {@linkcode knnDistances} of rows given as {@linkcode RowsOnLines}, against a bank whose rows lie
+ * on lines of the same blocks: each query's positions along the bank's lines and its squared
+ * distance off them follow from its values, without making its `blocks x width` numbers. The
+ * same distances up to rounding; the rows are made in full for a bank of another form.
+ */
+export function knnDistancesOnLines(bank: MemoryBank, rows: RowsOnLines, k = 1): Float32Array {
+  const lines = bank.projection ? null : lineBlocksOf(bank);
+  if (!lines || lines.blocks !== rows.blocks || bank.dim !== rows.slope.length) {
+    return knnDistances(bank, rowsOf(rows), k);
+  }
+  return span(
+    `knn: on lines (${lines.blocks})`,
+    () => nearestOnLines(lines, positionsOfValues(lines, rows), k),
+  );
+}
+
+/** The rows in full, row-major [n, blocks x width]. */
+export function rowsOf({ blocks, values, slope, offset }: RowsOnLines): Float32Array {
+  const dim = slope.length;
+  const width = dim / blocks;
+  const n = values.length / blocks;
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    for (let b = 0; b < blocks; b++) {
+      const v = values[i * blocks + b];
+      for (let c = b * width; c < (b + 1) * width; c++) out[i * dim + c] = v * slope[c] + offset[c];
+    }
+  }
+  return out;
+}
+
+/**
+ * Positions along the bank's lines of rows given by their values, and their squared distances
+ * off them: with s the block's slope and o its offset less the line's origin, u the line's
+ * direction, a value v lies at v (s . u) + o . u, and off the line by
+ * |v s + o|^2 - (v (s . u) + o . u)^2.
+ */
+function positionsOfValues(
+  lines: LineBlocks,
+  rows: RowsOnLines,
+): { coords: Float64Array; off: Float64Array } {
+  const { blocks, width, origin, direction } = lines;
+  const along = new Float64Array(blocks);
+  const at = new Float64Array(blocks);
+  const ss = new Float64Array(blocks);
+  const so = new Float64Array(blocks);
+  const oo = new Float64Array(blocks);
+  for (let b = 0; b < blocks; b++) {
+    for (let c = b * width; c < (b + 1) * width; c++) {
+      const s = rows.slope[c];
+      const o = rows.offset[c] - origin[c];
+      along[b] += s * direction[c];
+      at[b] += o * direction[c];
+      ss[b] += s * s;
+      so[b] += s * o;
+      oo[b] += o * o;
+    }
+  }
+  const q = rows.values.length / blocks;
+  const coords = new Float64Array(q * blocks);
+  const off = new Float64Array(q);
+  for (let i = 0; i < q; i++) {
+    let rest = 0;
+    for (let b = 0; b < blocks; b++) {
+      const v = rows.values[i * blocks + b];
+      const position = v * along[b] + at[b];
+      coords[i * blocks + b] = position;
+      rest += Math.max(0, v * v * ss[b] + 2 * v * so[b] + oo[b] - position * position);
+    }
+    off[i] = rest;
+  }
+  return { coords, off };
+}
+
+/** {@linkcode lineKnn} of queries given by their positions along the lines and off them. */
+function nearestOnLines(
+  lines: LineBlocks,
+  { coords, off }: { coords: Float64Array; off: Float64Array },
+  k: number,
+): Float32Array {
   const { blocks, rows } = lines;
   const bankCoords = lines.coords;
-  const { coords, off } = positionsOnLines(lines, queries);
   const q = off.length;
   const width = blocks + 1;
   const prepared = new Float32Array(width * rows);
