@@ -70,8 +70,7 @@ export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Tab
   const d = featureIdx.length;
   const values = new Float64Array(n * d);
   featureIdx.forEach((ci, j) => {
-    const parsed = df.select(pl.col(df.columns[ci]).str.stripChars(" \t").cast(pl.Float64, false))
-      .getColumn(df.columns[ci]).toArray() as (number | null)[];
+    const parsed = numericColumn(df, df.columns[ci]);
     for (let r = 0; r < n; r++) {
       const v = parsed[r];
       if (v === null || !Number.isFinite(v)) {
@@ -88,8 +87,7 @@ export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Tab
     labels = new Uint8Array(n);
     // Numeric 0/1 labels, the usual case, without a string per row; anything else as written.
     const column = df.columns[labelIdx];
-    const numeric = df.select(pl.col(column).str.stripChars(" \t").cast(pl.Float64, false))
-      .getColumn(column).toArray() as (number | null)[];
+    const numeric = numericColumn(df, column);
     let r = 0;
     for (; r < n && (numeric[r] === 0 || numeric[r] === 1); r++) labels[r] = numeric[r] as 0 | 1;
     const raw = r < n ? df.getColumn(column).toArray() as (string | null)[] : [];
@@ -169,6 +167,12 @@ export function parseLabel(cell: string | null): 0 | 1 | null {
     if (v === 1) return 1;
   }
   return null;
+}
+
+/** A column of cells read as numbers (spaces and tabs around them dropped; null: not a number). */
+function numericColumn(df: pl.DataFrame, column: string): (number | null)[] {
+  return df.select(pl.col(column).str.stripChars(" \t").cast(pl.Float64, false))
+    .getColumn(column).toArray() as (number | null)[];
 }
 
 function readText(path: string): string {

@@ -292,7 +292,7 @@ export function tableEvidence(
         const B = Math.min(batchSize, n - start);
         tf.tidy(() => {
           const x = tf.tensor2d(rows.subarray(start * d, (start + B) * d), [B, d]);
-          const plain = encoder ? plainTablePass(params, config, table, x, lines) : null;
+          const plain = encoder ? plainTablePass(params, config, table, x, blocks, lines) : null;
           for (const w of writers) w.batch?.({ table, x, B, d, start, plain }, evidence);
         });
       }
@@ -305,18 +305,18 @@ export function tableEvidence(
 }
 
 /**
- * The one unmasked pass over a batch of table rows that the components reading it share: with
- * `lines`, only the feature tokens' residual stream (see `table_pass.ts`), else the whole pass
- * with its heads.
+ * The one unmasked pass over a batch of table rows that the components reading it share, read
+ * after `blocks` blocks: with `lines`, only the feature tokens' residual stream (see
+ * `table_pass.ts`), else the whole pass with its heads.
  */
 function plainTablePass(
   params: Params,
   config: ModelConfig,
   table: string,
   x: tf.Tensor2D,
+  blocks: number,
   lines: TableLines | null,
 ): TablePass {
-  const blocks = tableEncoderDepth(config);
   if (lines) {
     const residual = tableResidualOnLines(params, config, table, x, blocks, lines);
     return { residual: () => residual, clsLogits: null };

@@ -624,37 +624,6 @@ export function forwardTable(
 }
 
 /**
- * What the encoder evidence reads of table rows [B, d] (normalised): each feature token's
- * residual stream after `blocks` encoder blocks (at most `layers`), before any final layer norm,
- * in an unmasked pass ([B, d, D]): the values `forwardTable(...).residual(blocks)` gives. Only
- * that is computed: no later block, no heads, no final norm, and the last block's queries, MLP
- * and residual adds for the feature tokens alone (the class token is still attended to).
- */
-export function tableResidual(
-  params: Params,
-  config: ModelConfig,
-  table: string,
-  rows: tf.Tensor2D,
-  blocks = config.layers,
-): tf.Tensor3D {
-  const d = rows.shape[1];
-  let h = embedSequence(params, config, {
-    modality: TABLE,
-    tokens: tableTokens(params, table, rows),
-    position: p(params, `table.${table}.identity`) as tf.Tensor2D,
-    mask: null,
-  });
-  const enc = encoderFor(config, TABLE);
-  const run = Math.max(1, Math.min(blocks, config.layers));
-  // Row 0 of the sequence is the class token.
-  const features = Array.from({ length: d }, (_, j) => j + 1);
-  for (let l = 0; l < run; l++) {
-    h = encoderBlock(params, `${enc}.${l}`, h, config.heads, l === run - 1 ? features : undefined);
-  }
-  return h;
-}
-
-/**
  * Reconstruction targets for image tokens: each patch's pixels, standardised per patch
  * (MAE-style), so the error measures structure rather than brightness.
  */

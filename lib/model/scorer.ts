@@ -481,10 +481,11 @@ export interface KeyScores {
 }
 
 /**
- * Bytes of kNN token features a batch of table rows may hold while it is scored (32 MB: 10,922
- * rows of 6 features of width 128); the evidence of a batch, a few times that at most, is what
- * scoring a table holds besides its rows and scores, however many rows there are. Its arrays
- * serve every batch (`FeatureBuffers`), so smaller batches also fault fewer fresh pages in.
+ * Bytes of token features (`d` x width floats a row, as `enc` reads them) a batch of table rows
+ * may hold while it is scored (32 MB: 10,922 rows of 6 features of width 128); the evidence of a
+ * batch, a few times that at most, is what scoring a table holds besides its rows and scores,
+ * however many rows there are. Its arrays serve every batch (`FeatureBuffers`), so smaller
+ * batches also fault fewer fresh pages in.
  */
 export const TABLE_SCORE_BYTES = 32 * 2 ** 20;
 

@@ -9,9 +9,8 @@
  * norm before the MLP only scales that mix, so the MLP's first layer reads the mix's
  * coefficients. The block is computed from them: small products per row instead of four
  * [tokens, width] x [width, width] ones, two per row and head, and a [width, 4 width] one, the
- * same values up to float rounding (`tests/table_pass_test.ts` holds them to `tableResidual`'s,
- * lib/model/madformer.ts). Only the MLP's second layer, and any later block, runs on the tokens'
- * full width.
+ * same values up to float rounding (`tests/table_pass_test.ts` holds them to the whole forward
+ * pass's). Only the MLP's second layer, and any later block, runs on the tokens' full width.
  *
  * @module
  */
@@ -193,9 +192,9 @@ function lineTensors(
 }
 
 /**
- * `tableResidual`'s values (lib/model/madformer.ts): each feature token's residual stream after
- * `blocks` blocks ([B, d, D]) of normalised rows [B, d], with the first block computed from the
- * tokens' lines; `lines` from {@linkcode tableLines} for the same blocks (made here if absent).
+ * What the encoder evidence reads of table rows, the values `forwardTable(...).residual(blocks)`
+ * gives (lib/model/madformer.ts): each feature token's residual stream after `blocks` blocks
+ * ([B, d, D]) of normalised rows [B, d], with the first block computed from the tokens' lines; `lines` from {@linkcode tableLines} for the same blocks (made here if absent).
  */
 export function tableResidualOnLines(
   params: Params,

@@ -306,7 +306,7 @@ export interface RowsOnLines {
  * same distances up to rounding; the rows are made in full for a bank of another form.
  */
 export function knnDistancesOnLines(bank: MemoryBank, rows: RowsOnLines, k = 1): Float32Array {
-  const lines = bank.projection ? null : lineBlocksOf(bank);
+  const lines = lineBlocksOf(bank);
   if (!lines || lines.blocks !== rows.blocks || bank.dim !== rows.slope.length) {
     return knnDistances(bank, rowsOf(rows), k);
   }
