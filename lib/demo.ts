@@ -84,7 +84,7 @@ export async function runDemo(
   );
   for (const item of scored) {
     if (!item.map) continue;
-    const png = await scoreMapPng(cache, item.path, 128, item.map);
+    const png = await scoreMapPng(cache, item.path, 128, item.map, undefined, item.pose);
     const name = [item.category, ...String(item.id).split("/").slice(-2)].join("_")
       .replace(/\.png$/, "");
     await writeFileAtomic(join(maps, `${name}.png`), png);

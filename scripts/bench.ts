@@ -274,6 +274,7 @@ async function main(): Promise<void> {
       imageSize: m.imageSize,
       stem: m.stem,
       stemChannels: m.stemChannels,
+      stemContrast: m.stemContrast,
       width: m.width,
       layers: m.layers,
       heads: m.heads,

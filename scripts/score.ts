@@ -117,7 +117,7 @@ async function main(): Promise<void> {
       const bar = new Progress("writing heatmaps", scored.length);
       for (const item of scored) {
         if (!item.map) continue;
-        const png = await scoreMapPng(cache, item.path, 256, item.map);
+        const png = await scoreMapPng(cache, item.path, 256, item.map, undefined, item.pose);
         // Folder names go into the file name: MVTec test folders reuse the same file names.
         const name = String(item.id).replace(/\.[^./\\]+$/, "").replace(/[\/\\: ]+/g, "_") + ".png";
         await writeFileAtomic(join(flags.maps, name), png);

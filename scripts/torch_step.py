@@ -39,6 +39,8 @@ def parse_args():
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--mlp-ratio", type=int, default=4)
     p.add_argument("--mask-ratio", type=float, default=0.25)
+    p.add_argument("--stem-contrast", action="store_true",
+                   help="the stem also reads each token patch contrast-normalised (6 channels)")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
@@ -54,6 +56,13 @@ def patchify(x, f):
     b, h, w, c = x.shape
     x = x.reshape(b, h // f, f, w // f, f * c).permute(0, 1, 3, 2, 4)
     return x.reshape(b, h // f, w // f, f * f * c)
+
+
+def unpatchify(x, f, c):
+    """The inverse of patchify: [B, H/f, W/f, f*f*C] -> [B, H, W, C]."""
+    b, gh, gw, _ = x.shape
+    x = x.reshape(b, gh, gw, f, f * c).permute(0, 1, 3, 2, 4)
+    return x.reshape(b, gh * f, gw * f, c)
 
 
 class Layer(nn.Module):
@@ -87,7 +96,8 @@ class Model(nn.Module):
         channels = [int(s) for s in a.stem_channels.split(",")] + [a.width]
         self.patch = math.prod(self.stem_factors)
         self.tokens = (a.image_size // self.patch) ** 2
-        stem, c = [], 3
+        self.contrast = a.stem_contrast
+        stem, c = [], 6 if a.stem_contrast else 3
         for f, out in zip(self.stem_factors, channels):
             stem.append(nn.Linear(f * f * c, out))
             c = out
@@ -104,6 +114,15 @@ class Model(nn.Module):
 
     def forward(self, images, mask):
         x = (images - 0.45) / 0.25
+        if self.contrast:
+            # As the TypeScript stem input: each token patch centred and scaled by its spread.
+            b, h, w, _ = images.shape
+            p = self.patch
+            cells = patchify(images, p).reshape(b, h // p, w // p, p * p, 3)
+            centred = cells - cells.mean(3, keepdim=True)
+            std = centred.pow(2).mean((3, 4), keepdim=True).sqrt()
+            local = (centred / (std + 0.05)).reshape(b, h // p, w // p, p * p * 3)
+            x = torch.cat([x, unpatchify(local, p, 3)], 3)
         for i, (f, lin) in enumerate(zip(self.stem_factors, self.stem)):
             x = lin(patchify(x, f))
             if i < len(self.stem) - 1:

@@ -57,6 +57,12 @@ Deno.test("bench: median, torch flags, memory readings", () => {
   );
   assert.ok(args.includes("--stem=4,2") && args.includes("--stem-channels=48"));
   assert.ok(args.includes("--steps=5") && args.includes("--threads=2"));
+  // The reference stem reads the contrast channels exactly when ours does.
+  assert.equal(args.includes("--stem-contrast"), DEFAULT_CONFIG.model.stemContrast);
+  assert.ok(
+    torchArgs({ ...DEFAULT_CONFIG.model, stemContrast: true, batch: 2 }, 1, 1)
+      .includes("--stem-contrast"),
+  );
   const tracker = new RssTracker();
   tracker.sample();
   assert.ok(tracker.peak > 0);

@@ -17,6 +17,7 @@ import { decodeSafetensors, encodeSafetensors } from "../lib/train/safetensors.t
 import {
   type Config,
   DEFAULT_CONFIG,
+  imageEncoderDepth,
   mergeConfig,
   tableEncoderDepth,
 } from "../lib/model/config.ts";
@@ -153,27 +154,53 @@ Deno.test("checkpoint: one saved before the forest's shape and table weights sco
   disposeCheckpoint(current);
 });
 
-Deno.test("checkpoint: one saved before tableEncoderBlocks reads the tables' last block", () => {
+Deno.test("checkpoint: one saved before the encoder depths and pose alignment reads as it did", () => {
+  const settings = { tableEncoderBlocks: 1, imageEncoderBlocks: 2, alignObjects: true };
   const bytes = withMetadata(encodeTiny(), (meta) => {
     const config = JSON.parse(meta.config);
-    config.model.tableEncoderBlocks = 1;
+    Object.assign(config.model, settings);
     meta.config = JSON.stringify(config);
   });
   const current = decodeCheckpoint(bytes, "new.safetensors");
-  assert.equal(current.config.model.tableEncoderBlocks, 1);
+  for (const [key, value] of Object.entries(settings)) {
+    assert.equal(current.config.model[key as keyof typeof settings], value, key);
+  }
   disposeCheckpoint(current);
   const old = decodeCheckpoint(
     withMetadata(bytes, (meta) => {
       const config = JSON.parse(meta.config);
-      delete config.model.tableEncoderBlocks;
+      for (const key of Object.keys(settings)) delete config.model[key];
       meta.config = JSON.stringify(config);
     }),
     "old.safetensors",
   );
-  // 0: through the last block, as the encoder evidence read tables before the setting.
+  // 0: through the last block, as the encoder evidence read before the settings; images as
+  // decoded, as every category was seen before the alignment.
   assert.equal(old.config.model.tableEncoderBlocks, 0);
   assert.equal(tableEncoderDepth(old.config.model), old.config.model.layers);
+  assert.equal(old.config.model.imageEncoderBlocks, 0);
+  assert.equal(imageEncoderDepth(old.config.model), old.config.model.layers);
+  assert.equal(old.config.model.alignObjects, false);
   disposeCheckpoint(old);
+});
+
+Deno.test("checkpoint: an image category's pose alignment round-trips; a bad one is refused", () => {
+  const ckpt = tinyCheckpoint();
+  const image = ckpt.datasets.find((d) => d.modality === "image")!;
+  image.pose = { aligned: true, elongation: 17.5, axisConsistency: 0.08 };
+  const bytes = encodeCheckpoint(ckpt);
+  disposeCheckpoint(ckpt);
+  const back = decodeCheckpoint(bytes, "pose.safetensors");
+  assert.deepEqual(back.datasets.find((d) => d.modality === "image")!.pose, image.pose);
+  disposeCheckpoint(back);
+  refused(
+    withMetadata(
+      bytes,
+      (m) => (m.datasets = m.datasets.replace('"aligned":true', '"aligned":"yes"')),
+    ),
+    "badpose.safetensors",
+    "bad pose record",
+  );
 });
 
 Deno.test("checkpoint: a run that never improved (bestMetric -Infinity) loads back", () => {

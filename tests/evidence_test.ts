@@ -14,8 +14,9 @@ import {
   evidenceSwitches,
   headsCount,
 } from "../lib/model/evidence/mod.ts";
-import { knnDim, tableEvidence } from "../lib/model/detector.ts";
-import { initParams } from "../lib/model/madformer.ts";
+import { concatArrays, imageEvidence, knnDim, tableEvidence } from "../lib/model/detector.ts";
+import { encodeImages, initParams } from "../lib/model/madformer.ts";
+import * as tf from "@tensorflow/tfjs";
 import { evidenceVariants } from "../lib/experiment/ablation.ts";
 import { MadError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
@@ -152,4 +153,26 @@ Deno.test("evidence registry: a new component with its own switch joins the abla
     assert.equal(v.overrides.model!.tableLogSkewed, false, v.name);
   }
   assert.ok(!evidenceVariants("without", registry).some((v) => v.name.includes("example")));
+});
+
+Deno.test("evidence registry: image enc reads each cell's residual stream after imageEncoderBlocks blocks", () => {
+  const config = { ...small, layers: 2, imageEncoderBlocks: 1 };
+  const params = initParams(config, [], 0);
+  const rng = new Rng(2);
+  const S = config.imageSize;
+  const images = [0, 1].map(() => Float32Array.from({ length: S * S * 3 }, () => rng.next()));
+  const enc = (c: typeof config) => imageEvidence(params, c, images).features.enc.data;
+  const x = tf.tensor4d(concatArrays(images), [2, S, S, 3]);
+  const plain = encodeImages(params, config, x, null);
+  for (const [blocks, want] of [[1, plain.residual(1)], [0, plain.residual()]] as const) {
+    const got = enc({ ...config, imageEncoderBlocks: blocks });
+    const expected = want.dataSync();
+    assert.equal(got.length, expected.length);
+    for (let i = 0; i < got.length; i += 97) {
+      assert.ok(Math.abs(got[i] - expected[i]) < 1e-4, `blocks ${blocks}, value ${i}`);
+    }
+  }
+  // Reading an earlier block gives other features than the last one.
+  assert.notDeepEqual(enc(config), enc({ ...config, imageEncoderBlocks: 0 }));
+  tf.dispose([x, plain.residual(1), plain.residual()]);
 });

@@ -28,7 +28,15 @@ export function referenceBlas(blas: string[]): boolean {
 export type TorchShapes =
   & Pick<
     ModelConfig,
-    "imageSize" | "stem" | "stemChannels" | "width" | "layers" | "heads" | "mlpRatio" | "maskRatio"
+    | "imageSize"
+    | "stem"
+    | "stemChannels"
+    | "stemContrast"
+    | "width"
+    | "layers"
+    | "heads"
+    | "mlpRatio"
+    | "maskRatio"
   >
   & { batch: number };
 
@@ -50,6 +58,7 @@ export function torchArgs(shapes: TorchShapes, steps: number, threads: number): 
     `--heads=${shapes.heads}`,
     `--mlp-ratio=${shapes.mlpRatio}`,
     `--mask-ratio=${shapes.maskRatio}`,
+    ...(shapes.stemContrast ? ["--stem-contrast"] : []),
     `--steps=${steps}`,
     `--threads=${threads}`,
   ];

@@ -16,6 +16,7 @@ export * from "./split.ts";
 export * from "./normalise.ts";
 export * from "./images.ts";
 export * from "./image_cache.ts";
+export * from "./pose.ts";
 export * from "./anomalies.ts";
 export * from "./synthetic.ts";
 export * from "./sources.ts";

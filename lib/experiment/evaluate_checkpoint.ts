@@ -13,6 +13,7 @@ import {
   datasetKey,
   type DatasetRecord,
   decodeAll,
+  fitPoseAlignment,
   type PreparedImages,
   prepareImages,
   prepareTable,
@@ -36,6 +37,7 @@ import {
 } from "../model/detector.ts";
 import { EVIDENCE_COMPONENTS, headsCount, switchedOn } from "../model/evidence/registry.ts";
 import type { ImageSample } from "../data/types.ts";
+import type { PoseAlignment } from "../data/pose.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { decodeMask } from "../data/images.ts";
 import { type DatasetMetrics, evaluateScores } from "../metrics/evaluate.ts";
@@ -79,6 +81,8 @@ export interface DatasetEvaluation {
   /** Per-image anomaly maps on the token grid (grid x grid each). */
   maps?: Float32Array[];
   grid?: number;
+  /** Images: the category's pose alignment (when aligned, maps lie over the aligned images). */
+  pose?: PoseAlignment;
 }
 
 /** What to evaluate: datasets recorded in the checkpoint unless folders or files are given. */
@@ -195,17 +199,36 @@ export function tableRecordFor(ckpt: Checkpoint, path: string): DatasetRecord {
   return { ...record, source: path };
 }
 
+/**
+ * An image category's pose alignment: as the checkpoint recorded it, or decided now on the
+ * category's training normals when the checkpoint has not seen it.
+ */
+export async function imagePose(
+  ckpt: Checkpoint,
+  prepared: PreparedImages,
+  cache: ImageCache,
+): Promise<PoseAlignment | undefined> {
+  const known = ckpt.datasets.find((d) =>
+    d.modality === "image" && d.name === prepared.record.name
+  );
+  if (known) return known.pose;
+  const size = ckpt.config.model.imageSize;
+  const train = await decodeAll(cache, prepared.train, size);
+  return fitPoseAlignment(train, size, ckpt.config.model.alignObjects);
+}
+
 /** Fitted scoring for an image category: from the checkpoint, or fitted now when unseen. */
 export async function imageScorer(
   ckpt: Checkpoint,
   prepared: PreparedImages,
   cache: ImageCache,
+  pose?: PoseAlignment,
 ): Promise<FittedKey> {
   const key = datasetKey(prepared.record);
   if (ckpt.stats[key]) return fittedFor(ckpt, key);
   const size = ckpt.config.model.imageSize;
-  const train = await decodeAll(cache, prepared.train, size);
-  const val = await decodeAll(cache, prepared.val, size);
+  const train = await decodeAll(cache, prepared.train, size, pose);
+  const val = await decodeAll(cache, prepared.val, size, pose);
   const { fitted } = fitImageKey(
     ckpt.params,
     ckpt.config.model,
@@ -223,8 +246,9 @@ async function evaluateImages(
   cache: ImageCache,
 ): Promise<DatasetEvaluation> {
   const config = ckpt.config.model;
-  const fitted = await imageScorer(ckpt, prepared, cache);
-  const images = await decodeAll(cache, prepared.test, config.imageSize);
+  const pose = await imagePose(ckpt, prepared, cache);
+  const fitted = await imageScorer(ckpt, prepared, cache, pose);
+  const images = await decodeAll(cache, prepared.test, config.imageSize, pose);
   const { scores, maps, grid, parts } = scoreKey(ckpt.params, config, fitted, {
     modality: "image",
     images,
@@ -255,6 +279,7 @@ async function evaluateImages(
     samples: prepared.test,
     maps: perImage,
     grid,
+    pose,
   };
   if (perImage && prepared.test.some((s) => s.maskPath)) {
     evaluation.pixel = await pixelMetrics(prepared.test, perImage, grid, config.imageSize);

@@ -42,13 +42,15 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
         ]),
       ),
       ...(e.imageScore ? { image_score: e.imageScore } : {}),
+      ...(e.pose?.aligned ? { aligned_to_pose: true } : {}),
     })),
   };
 }
 
 /**
  * One line per dataset naming its evidence components, each with its share of the score and its
- * test AUROC alone, strongest share first, and for images how maps become the score:
+ * test AUROC alone, strongest share first, and for images how maps become the score (and whether
+ * they were aligned to their object's pose):
  * `zipper: knn0 0.31 (0.717), pix 0.26 (0.890); score: max of the smoothed map`.
  */
 export function componentLines(evaluations: DatasetEvaluation[]): string[] {
@@ -60,6 +62,7 @@ export function componentLines(evaluations: DatasetEvaluation[]): string[] {
       ).join(", ") +
     (e.imageScore
       ? `; score: max of the ${e.imageScore === "smoothed_max" ? "smoothed " : ""}map`
-      : "")
+      : "") +
+    (e.pose?.aligned ? "; images aligned to their object's pose" : "")
   );
 }

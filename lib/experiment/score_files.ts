@@ -7,7 +7,8 @@
  */
 import { join, relative, resolve, sep } from "node:path";
 import type { Checkpoint } from "../train/checkpoint.ts";
-import { datasetKey, readTableSource } from "../train/datasets.ts";
+import { alignImages, datasetKey, readTableSource } from "../train/datasets.ts";
+import type { PoseAlignment } from "../data/pose.ts";
 import { tableRecordFor } from "./evaluate_checkpoint.ts";
 import { fittedFor } from "../train/fitted.ts";
 import { scoreKey } from "../model/scorer.ts";
@@ -32,11 +33,18 @@ export interface ScoredImage extends ScoredSample {
   category: string;
   /** grid x grid anomaly map (standardised units). */
   map: Float32Array | null;
+  /** The category's pose alignment: when aligned, the map lies over the aligned image. */
+  pose?: PoseAlignment;
 }
 
 /** Known image categories of a checkpoint. */
 export function imageCategories(ckpt: Checkpoint): string[] {
   return ckpt.datasets.filter((d) => d.modality === "image").map((d) => d.name);
+}
+
+/** The pose alignment a checkpoint recorded for an image category (none for old checkpoints). */
+export function recordedPose(ckpt: Checkpoint, category: string): PoseAlignment | undefined {
+  return ckpt.datasets.find((d) => d.modality === "image" && d.name === category)?.pose;
 }
 
 /** The category an image belongs to: `forced`, else the last path folder naming one. */
@@ -215,6 +223,7 @@ export async function scoreImagePaths(
             score: result.scores[i],
             anomaly: result.scores[i] >= fitted.stats.threshold,
             map: result.maps ? result.maps[i] : null,
+            pose: recordedPose(ckpt, category),
           });
         }
       }
@@ -245,7 +254,11 @@ export async function scoreCategory(
   const decoded = await Promise.all(
     paths.map((path) => cache.get(path, { size: config.imageSize, channels: 3 })),
   );
-  const images = decoded.map((d) => d.data);
+  const images = alignImages(
+    decoded.map((d) => d.data),
+    config.imageSize,
+    recordedPose(ckpt, category),
+  );
   const { scores, maps } = scoreKey(ckpt.params, config, fitted, { modality: "image", images });
   return { scores, maps };
 }

@@ -16,8 +16,18 @@ export interface ModelConfig {
   stemChannels: number[];
   /** The stem sees each image standardised on its own (see `stemInput`). */
   stemStandardise: boolean;
-  /** The stem also sees each token patch contrast-normalised (see `stemInput`). */
+  /**
+   * The stem also sees each token patch contrast-normalised (see `stemInput`): fine texture that
+   * the image-wide scale leaves faint reaches the tokens, and with it the encoder evidence (zipper
+   * `enc` 0.75 without, 0.97 with, 3 seeds; docs/transformer-evidence.md, Images).
+   */
   stemContrast: boolean;
+  /**
+   * Turn each image of a category to its object's pose (long axis level, centre in the middle)
+   * when the training normals show objects with a clear long axis lying at different angles
+   * (lib/data/pose.ts); categories whose objects are round or already lie one way are untouched.
+   */
+  alignObjects: boolean;
   /** Token width. */
   width: number;
   layers: number;
@@ -55,6 +65,13 @@ export interface ModelConfig {
    * four raised the combined AUROC by 0.005 (docs/transformer-evidence.md, Tables).
    */
   tableEncoderBlocks: number;
+  /**
+   * Encoder blocks the images' encoder evidence reads through: each cell token's residual stream
+   * after this many blocks; 0, or `layers` or more, after the last. Each block mixes in context
+   * and can wash out a cell's own detail: after 2 of 4 blocks `enc` separated validation
+   * anomalies best, and the plain pass stops there (docs/transformer-evidence.md, Images).
+   */
+  imageEncoderBlocks: number;
   /**
    * Weight of the visible tokens' reconstruction loss relative to the hidden ones': above 0 the
    * encoder's output must keep each token's own content, which the encoder evidence compares.
@@ -208,8 +225,18 @@ export interface ModelConfig {
 export function tableEncoderDepth(
   config: Pick<ModelConfig, "tableEncoderBlocks" | "layers">,
 ): number {
-  const blocks = config.tableEncoderBlocks;
-  return blocks === 0 ? config.layers : Math.min(blocks, config.layers);
+  return encoderDepth(config.tableEncoderBlocks, config.layers);
+}
+
+/** The encoder blocks the images' encoder evidence reads through (see `imageEncoderBlocks`). */
+export function imageEncoderDepth(
+  config: Pick<ModelConfig, "imageEncoderBlocks" | "layers">,
+): number {
+  return encoderDepth(config.imageEncoderBlocks, config.layers);
+}
+
+function encoderDepth(blocks: number, layers: number): number {
+  return blocks === 0 ? layers : Math.min(blocks, layers);
 }
 
 /** Allowed values of `imageWeights` and `tableWeights`. */
@@ -250,6 +277,7 @@ export const CONFIG_GROUPS: Readonly<Record<keyof ModelConfig, ConfigGroup>> = {
   stemChannels: "architecture",
   stemStandardise: "architecture",
   stemContrast: "architecture",
+  alignObjects: "architecture",
   width: "architecture",
   layers: "architecture",
   heads: "architecture",
@@ -274,6 +302,7 @@ export const CONFIG_GROUPS: Readonly<Record<keyof ModelConfig, ConfigGroup>> = {
   encoderEvidence: "evidence",
   tableEncoderEvidence: "evidence",
   tableEncoderBlocks: "evidence",
+  imageEncoderBlocks: "evidence",
   densityHead: "evidence",
   isolationHead: "evidence",
   knnK: "evidence",
@@ -346,7 +375,8 @@ export const DEFAULT_CONFIG: Config = {
     stem: [4, 2],
     stemChannels: [48],
     stemStandardise: true,
-    stemContrast: false,
+    stemContrast: true,
+    alignObjects: true,
     width: 128,
     layers: 4,
     heads: 4,
@@ -360,6 +390,7 @@ export const DEFAULT_CONFIG: Config = {
     encoderEvidence: true,
     tableEncoderEvidence: true,
     tableEncoderBlocks: 1,
+    imageEncoderBlocks: 2,
     visibleReconWeight: 1,
     maskRatio: 0.25,
     tableMaskRatio: 0.34,
@@ -540,8 +571,10 @@ export function validateConfig(config: Config, source = "config"): void {
   if (!(Number.isInteger(m.knnTokenLayer) && m.knnTokenLayer >= 0)) {
     fail(`model.knnTokenLayer must be a non-negative integer`);
   }
-  if (!(Number.isSafeInteger(m.tableEncoderBlocks) && m.tableEncoderBlocks >= 0)) {
-    fail(`model.tableEncoderBlocks must be a non-negative integer, got ${m.tableEncoderBlocks}`);
+  for (const key of ["tableEncoderBlocks", "imageEncoderBlocks"] as const) {
+    if (!(Number.isSafeInteger(m[key]) && m[key] >= 0)) {
+      fail(`model.${key} must be a non-negative integer, got ${m[key]}`);
+    }
   }
   if (!(m.minComponentWeight >= 0 && m.minComponentWeight < 1)) {
     fail(`model.minComponentWeight must be in [0, 1)`);

@@ -222,16 +222,22 @@ export function imageEvidence(
     evidenceRequest(params, config, n, options, "image"),
     "images",
   );
-  const encoder = writers.some((w) => w.encoder === "full")
-    ? "full"
-    : writers.some((w) => w.encoder)
-    ? "tap"
-    : null;
-  // Only the sigmoid head reads the encoder's output; without it the plain pass stops at the
-  // layer the kNN token features come from (the masked passes run their own encoder).
-  const plainConfig = encoder === "full"
-    ? config
-    : { ...config, layers: Math.min(config.knnTokenLayer, config.layers) };
+  const encoder = writers.some((w) => w.encoder) ? "tap" : null;
+  // The plain pass runs as far as its furthest reader: the sigmoid head reads the output, the
+  // kNN token features the tokens after `knnTokenLayer` layers, the encoder evidence the residual
+  // stream after its blocks (the masked passes run their own encoder).
+  const tapDepth = Math.min(config.knnTokenLayer, config.layers);
+  const depth = Math.max(
+    0,
+    ...writers.map((w) =>
+      w.encoder === "full"
+        ? config.layers
+        : w.encoder === "tap"
+        ? Math.max(tapDepth, Math.min(w.encoderBlocks ?? 0, config.layers))
+        : 0
+    ),
+  );
+  const plainConfig = depth === config.layers ? config : { ...config, layers: depth };
   const stemCount = Math.max(0, ...writers.map((w) => w.stemStages ?? 0));
   for (let start = 0; start < n; start += EVIDENCE_BATCH) {
     const batch = images.slice(start, start + EVIDENCE_BATCH);

@@ -501,8 +501,11 @@ export function imageAnomalyLogits(
 export type EncodedImages = Pick<ImageForward, "cls" | "tokens" | "stemTokens" | "stages"> & {
   /** [B, T, D] the tokens after `tapAfter` encoder layers (the output when not asked). */
   knnTokens: tf.Tensor3D;
-  /** [B, T, D] the residual stream after the last block (before the final layer norm), on call. */
-  residual: () => tf.Tensor3D;
+  /**
+   * [B, T, D] the residual stream after the last block, or after `blocks` blocks (before the
+   * final layer norm), on call.
+   */
+  residual: (blocks?: number) => tf.Tensor3D;
 };
 
 /**

@@ -129,7 +129,7 @@ export async function heatmapSections(
     ];
     for (const { i, kind } of picks) {
       const sample = e.samples[i];
-      const png = await scoreMapPng(cache, sample.path, 256, e.maps[i], e.grid);
+      const png = await scoreMapPng(cache, sample.path, 256, e.maps[i], e.grid, e.pose);
       out.push({
         heading: `${e.name}: ${kind} score`,
         imagePng: png,

@@ -7,6 +7,7 @@
 import sharp from "sharp";
 import type { DecodedImage } from "../data/types.ts";
 import type { ImageCache } from "../data/image_cache.ts";
+import { alignToPose, type PoseAlignment } from "../data/pose.ts";
 import { MadError } from "../errors.ts";
 import { pixelMap } from "../model/maps.ts";
 
@@ -101,8 +102,9 @@ export async function heatmapOverlayPng(
 }
 
 /**
- * The image at `path` (read through `cache` at `size` px) under its `grid` x `grid` anomaly map
- * (default: a square map's side), on a fixed colour scale of standardised units (0 to 6) that
+ * The image at `path` (read through `cache` at `size` px, turned to its object's pose when `pose`
+ * says the category is aligned) under its `grid` x `grid` anomaly map (default: a square map's
+ * side), on a fixed colour scale of standardised units (0 to 6) that
  * keeps heatmaps comparable across images.
  */
 export async function scoreMapPng(
@@ -111,8 +113,13 @@ export async function scoreMapPng(
   size: number,
   map: Float32Array,
   grid = Math.round(Math.sqrt(map.length)),
+  pose?: PoseAlignment,
 ): Promise<Uint8Array> {
-  const image = await cache.get(path, { size, channels: 3 });
+  const decoded = await cache.get(path, { size, channels: 3 });
+  // An aligned category's map lies over the image as the model saw it, turned to its pose.
+  const image = pose?.aligned
+    ? { ...decoded, data: alignToPose(decoded.data, size, decoded.channels) }
+    : decoded;
   return await heatmapOverlayPng(image, map, { width: grid, height: grid }, { min: 0, max: 6 });
 }
 

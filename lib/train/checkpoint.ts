@@ -343,6 +343,12 @@ function checkDatasets(
       }
     } else if (d.normalisation !== undefined || d.columns !== undefined) {
       fail(`image dataset ${d.name} has table fields`);
+    } else if (
+      d.pose !== undefined &&
+      !(isObject(d.pose) && typeof d.pose.aligned === "boolean" &&
+        Number.isFinite(d.pose.elongation) && Number.isFinite(d.pose.axisConsistency))
+    ) {
+      fail(`image dataset ${d.name} has a bad pose record`);
     }
     return d as unknown as DatasetRecord;
   });
@@ -448,6 +454,9 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   // Tables had no encoder evidence, and when asked for it, it read the last block.
   tableEncoderEvidence: false,
   tableEncoderBlocks: 0,
+  imageEncoderBlocks: 0,
+  // Images were seen as decoded.
+  alignObjects: false,
 };
 
 /** What evidence switches added since the first checkpoints meant before they existed. */

@@ -8,6 +8,7 @@
 import { extname, join } from "node:path";
 import type { ImageSample, Normalisation, SplitSpec, Table } from "../data/types.ts";
 import { readLabelledCsv } from "../data/table.ts";
+import { alignToPose, choosePoseAlignment, objectPose, type PoseAlignment } from "../data/pose.ts";
 import { readOddsMat } from "../data/mat.ts";
 import { readNpzTable } from "../data/npz.ts";
 import { tableNameOf } from "../data/table_name.ts";
@@ -34,6 +35,8 @@ export interface DatasetRecord {
   /** Tables: feature columns and the normalisation fitted on training normals. */
   columns?: string[];
   normalisation?: Normalisation;
+  /** Images: whether the category's objects are turned to one pose, decided on its training normals. */
+  pose?: PoseAlignment;
 }
 
 /** A table split and normalised, rows as row-major float32. */
@@ -209,15 +212,41 @@ export async function prepareImages(
   return out;
 }
 
-/** Decodes samples to RGB float arrays of side `size` through the cache. */
+/**
+ * Decodes samples to RGB float arrays of side `size` through the cache, each turned to its
+ * object's pose when the category is aligned (`pose.aligned`, see lib/data/pose.ts).
+ */
 export async function decodeAll(
   cache: ImageCache,
   samples: ImageSample[],
   size: number,
+  pose?: PoseAlignment,
 ): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for (const s of samples) out.push((await cache.get(s.path, { size, channels: 3 })).data);
-  return out;
+  return alignImages(out, size, pose);
+}
+
+/**
+ * A category's pose alignment, decided on its decoded (unaligned) training normals; never
+ * aligned when `allowed` is false (the `alignObjects` setting).
+ */
+export function fitPoseAlignment(
+  train: Float32Array[],
+  size: number,
+  allowed: boolean,
+): PoseAlignment {
+  const choice = choosePoseAlignment(train.map((image) => objectPose(image, size, 3)));
+  return allowed ? choice : { ...choice, aligned: false };
+}
+
+/** `images` turned to their objects' pose when `pose` says the category is aligned. */
+export function alignImages(
+  images: Float32Array[],
+  size: number,
+  pose: PoseAlignment | undefined,
+): Float32Array[] {
+  return pose?.aligned ? images.map((image) => alignToPose(image, size, 3)) : images;
 }
 
 function hash(text: string): number {

@@ -11,9 +11,11 @@ import { syntheticTableAnomaly, validationImageAnomalies } from "../data/anomali
 import type { SplitSpec } from "../data/types.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import {
+  alignImages,
   assertDistinctTableNames,
   type DatasetRecord,
   decodeAll,
+  fitPoseAlignment,
   type PreparedImages,
   type PreparedTable,
   prepareImages,
@@ -83,7 +85,14 @@ export async function prepareTrainingData(
     throw new MadError("no training data: give --images DIR and/or --table FILE");
   }
   const cache = new ImageCache(sources.cacheDir);
-  const imageData = await decodeImages(images, cache, m.imageSize, t.seed, sources.quiet);
+  const imageData = await decodeImages(
+    images,
+    cache,
+    m.imageSize,
+    m.alignObjects,
+    t.seed,
+    sources.quiet,
+  );
   const tableData = tables.map((p, i) => ({
     prepared: p,
     valAnomalies: tableAnomalies(p.val, p.train, p.d, new Rng(t.seed + 7919 * (i + 1))),
@@ -99,7 +108,11 @@ export async function prepareTrainingData(
 /** One line for the run log: each dataset's training and validation normals. */
 export function describeData(data: TrainingData): string {
   return `data: ${
-    data.images.map((d) => `${d.prepared.record.name} ${d.train.length}/${d.val.length}`)
+    data.images.map((d) =>
+      `${d.prepared.record.name} ${d.train.length}/${d.val.length}${
+        d.prepared.record.pose?.aligned ? " (aligned to pose)" : ""
+      }`
+    )
       .concat(data.tables.map((d) =>
         `${d.prepared.record.name} ${d.prepared.train.length / d.prepared.d}/${
           d.prepared.val.length / d.prepared.d
@@ -125,6 +138,7 @@ async function decodeImages(
   images: PreparedImages[],
   cache: ImageCache,
   size: number,
+  alignObjects: boolean,
   seed: number,
   quiet: boolean,
 ): Promise<ImageData[]> {
@@ -132,9 +146,12 @@ async function decodeImages(
   const bar = new Progress("decoding images", total, { quiet });
   const out: ImageData[] = [];
   for (const [i, p] of images.entries()) {
-    const train = await decodeAll(cache, p.train, size);
+    // The pose is decided on the training normals as decoded, then every part is turned to it.
+    const decoded = await decodeAll(cache, p.train, size);
+    p.record.pose = fitPoseAlignment(decoded, size, alignObjects);
+    const train = alignImages(decoded, size, p.record.pose);
     bar.tick(p.train.length);
-    const val = await decodeAll(cache, p.val, size);
+    const val = await decodeAll(cache, p.val, size, p.record.pose);
     bar.tick(p.val.length);
     const valAnomalies = validationImageAnomalies(
       seed + ANOMALY_SEED_OFFSET * (i + 1),

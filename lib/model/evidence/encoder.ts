@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { ModelConfig } from "../config.ts";
+import { imageEncoderDepth, type ModelConfig } from "../config.ts";
 import { geometry } from "../madformer.ts";
 import { readInto } from "../../backend/wasm_memory.ts";
 import { coresetBank, featureSlot, knnScore } from "./common.ts";
@@ -67,11 +67,13 @@ export const encoderEvidence: EvidenceComponent = {
   bankDim: (config, _name, features) => encoderDim(config, features),
   images: ({ config, n }) => {
     const g = geometry(config);
+    const depth = imageEncoderDepth(config);
     return {
-      encoder: "full",
+      encoder: "tap",
+      encoderBlocks: depth,
       batch: ({ start, plain }, evidence) => {
         featureSlot(evidence.features, "enc", n, config.width, g.grid).data
-          .set(plain!.residual().dataSync(), start * g.tokens * config.width);
+          .set(plain!.residual(depth).dataSync(), start * g.tokens * config.width);
       },
     };
   },

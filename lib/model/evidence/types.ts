@@ -160,6 +160,11 @@ export interface EvidenceWriter<Batch> {
    * reads the class token's logit). Absent: no plain encoder pass.
    */
   encoder?: "tap" | "full";
+  /**
+   * Images, with `encoder: "tap"`: the encoder blocks whose residual stream the component reads;
+   * the plain pass runs at least that far (and no further than any component needs).
+   */
+  encoderBlocks?: number;
   /** Images: how many stem stages the component reads. */
   stemStages?: number;
   /**

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { alignToPose, choosePoseAlignment, MIN_ELONGATION, objectPose } from "../lib/data/pose.ts";
+import { fitPoseAlignment } from "../lib/train/datasets.ts";
+
+const SIZE = 64;
+
+function near(actual: number, expected: number, tolerance: number, what = "value"): void {
+  assert.ok(
+    Math.abs(actual - expected) <= tolerance,
+    `${what}: ${actual} is not within ${tolerance} of ${expected}`,
+  );
+}
+
+/**
+ * A light HWC image with a dark rod through (cy, cx) at `angle` (radians, from the column axis
+ * towards the rows), `length` long, a round head at its far end when `head` is set.
+ */
+function rodImage(
+  angle: number,
+  opts: { cy?: number; cx?: number; length?: number; head?: boolean } = {},
+) {
+  const { cy = 32, cx = 32, length = 40, head = true } = opts;
+  const data = new Float32Array(SIZE * SIZE * 3).fill(0.8);
+  const uy = Math.sin(angle), ux = Math.cos(angle);
+  for (let y = 0; y < SIZE; y++) {
+    for (let x = 0; x < SIZE; x++) {
+      const t = (y - cy) * uy + (x - cx) * ux;
+      const across = Math.abs(-(y - cy) * ux + (x - cx) * uy);
+      const inRod = Math.abs(t) <= length / 2 && across <= 2;
+      const hy = cy + uy * length / 2, hx = cx + ux * length / 2;
+      const inHead = head && Math.hypot(y - hy, x - hx) <= 5;
+      if (inRod || inHead) data.fill(0.2, (y * SIZE + x) * 3, (y * SIZE + x) * 3 + 3);
+    }
+  }
+  return data;
+}
+
+function discImage(): Float32Array {
+  const data = new Float32Array(SIZE * SIZE * 3).fill(0.1);
+  for (let y = 0; y < SIZE; y++) {
+    for (let x = 0; x < SIZE; x++) {
+      if (Math.hypot(y - 32, x - 32) <= 14) {
+        data.fill(0.7, (y * SIZE + x) * 3, (y * SIZE + x) * 3 + 3);
+      }
+    }
+  }
+  return data;
+}
+
+Deno.test("pose: a rod's centre, long axis and heavier end", () => {
+  const angle = 0.6;
+  const pose = objectPose(rodImage(angle, { cy: 30, cx: 34 }), SIZE, 3)!;
+  assert.ok(pose.elongation > MIN_ELONGATION, `elongation ${pose.elongation}`);
+  // The head pulls the centre of mass towards it a little.
+  near(pose.cy, 30 + Math.sin(angle) * 3, 3);
+  near(pose.cx, 34 + Math.cos(angle) * 3, 3);
+  // The axis points along the rod, away from the head: the rod's free end lies further out.
+  near(pose.vy, -Math.sin(angle), 0.05);
+  near(pose.vx, -Math.cos(angle), 0.05);
+});
+
+Deno.test("pose: nothing against the background has no pose and is not turned", () => {
+  const blank = new Float32Array(SIZE * SIZE * 3).fill(0.5);
+  assert.equal(objectPose(blank, SIZE, 3), null);
+  assert.ok(alignToPose(blank, SIZE, 3) === blank);
+});
+
+Deno.test("pose: the same object at any angle and place aligns to nearly the same image", () => {
+  const reference = alignToPose(rodImage(0), SIZE, 3);
+  for (const [angle, cy, cx] of [[1.2, 28, 36], [2.5, 34, 30], [-2.0, 32, 32], [3.0, 30, 30]]) {
+    const aligned = alignToPose(rodImage(angle, { cy, cx }), SIZE, 3);
+    let diff = 0;
+    for (let i = 0; i < aligned.length; i++) diff += Math.abs(aligned[i] - reference[i]);
+    const meanDiff = diff / aligned.length;
+    assert.ok(meanDiff < 0.03, `angle ${angle}: mean difference ${meanDiff.toFixed(4)}`);
+  }
+  // Aligned, the long axis runs along the rows through the middle.
+  const pose = objectPose(reference, SIZE, 3)!;
+  near(Math.abs(pose.vx), 1, 0.01);
+  near(pose.cy, SIZE / 2, 1);
+});
+
+Deno.test("pose: a category is aligned only when long objects lie at different angles", () => {
+  const angles = [0, 0.7, 1.4, 2.1, 2.8, 3.5, 4.2, 4.9];
+  const turning = angles.map((a) => objectPose(rodImage(a), SIZE, 3));
+  const level = angles.map((_, i) => objectPose(rodImage(0.02 * i), SIZE, 3));
+  const round = angles.map(() => objectPose(discImage(), SIZE, 3));
+  const a = choosePoseAlignment(turning);
+  assert.ok(a.aligned, JSON.stringify(a));
+  assert.ok(a.axisConsistency < 0.5);
+  assert.equal(choosePoseAlignment(level).aligned, false);
+  assert.equal(choosePoseAlignment(round).aligned, false);
+  assert.equal(choosePoseAlignment([]).aligned, false);
+  // The `alignObjects` switch can forbid it.
+  const images = angles.map((angle) => rodImage(angle));
+  assert.equal(fitPoseAlignment(images, SIZE, true).aligned, true);
+  assert.equal(fitPoseAlignment(images, SIZE, false).aligned, false);
+});
