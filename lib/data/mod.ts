@@ -1,8 +1,8 @@
 /**
  * Data: tables (labelled CSV, ODDS `.mat`, ADBench `.npz`, UCI ann-thyroid, split folders) and
- * image folders (MVTec AD and course layouts, a decode cache), splits, normalisation, synthetic
- * data and anomalies, and the downloads behind `deno task data`. The lowest layer above the
- * utilities: it imports nothing of the model, training or reports.
+ * image folders (MVTec AD and course layouts, a decode cache, pose alignment), splits,
+ * normalisation, synthetic data and anomalies, and the downloads behind `deno task data`. The
+ * lowest layer above the utilities: it imports nothing of the model, training or reports.
  *
  * @module
  */
