@@ -1,6 +1,17 @@
 import assert from "node:assert/strict";
 import { alignToPose, choosePoseAlignment, MIN_ELONGATION, objectPose } from "../lib/data/pose.ts";
 import { fitPoseAlignment } from "../lib/train/datasets.ts";
+import { join } from "node:path";
+import sharp from "sharp";
+import { useBackend } from "../lib/backend/mod.ts";
+import { ImageCache } from "../lib/data/image_cache.ts";
+import { tinyConfig } from "../lib/experiment/setup.ts";
+import { evaluateCheckpoint } from "../lib/experiment/evaluate_checkpoint.ts";
+import { scoreImagePaths } from "../lib/experiment/score_files.ts";
+import { disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
+import { train } from "../lib/train/loop.ts";
+
+await useBackend("wasm");
 
 const SIZE = 64;
 
@@ -95,4 +106,55 @@ Deno.test("pose: a category is aligned only when long objects lie at different a
   const images = angles.map((angle) => rodImage(angle));
   assert.equal(fitPoseAlignment(images, SIZE, true).aligned, true);
   assert.equal(fitPoseAlignment(images, SIZE, false).aligned, false);
+});
+
+/** Writes an HWC float image of side SIZE as an 8-bit RGB PNG. */
+async function writePng(path: string, data: Float32Array): Promise<void> {
+  const bytes = Uint8Array.from(data, (v) => Math.round(v * 255));
+  await sharp(bytes, { raw: { width: SIZE, height: SIZE, channels: 3 } }).png().toFile(path);
+}
+
+Deno.test("pose: a category of rods at any angle trains, evaluates and scores aligned", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "madformer-pose-" });
+  try {
+    const root = join(dir, "rods");
+    const parts = { "train/good": 12, "test/good": 3, "test/headless": 3 };
+    for (const [part, count] of Object.entries(parts)) {
+      await Deno.mkdir(join(root, part), { recursive: true });
+      for (let i = 0; i < count; i++) {
+        const angle = (i * 2.4 + (part === "test/good" ? 0.5 : 0)) % (2 * Math.PI);
+        const image = rodImage(angle, { head: part !== "test/headless" });
+        await writePng(join(root, part, `${i}.png`), image);
+      }
+    }
+    const config = tinyConfig({ train: { epochs: 1 } });
+    const run = await train({
+      config,
+      imageDirs: [dir],
+      tablePaths: [],
+      out: join(dir, "run"),
+      quiet: true,
+    });
+    const ckpt = await loadCheckpoint(run.best);
+    try {
+      // Decided on the training normals, kept with the category in the checkpoint.
+      const pose = ckpt.datasets.find((d) => d.name === "rods")!.pose!;
+      assert.equal(pose.aligned, true, JSON.stringify(pose));
+      assert.ok(pose.elongation >= MIN_ELONGATION);
+      const cache = new ImageCache();
+      const [evaluation] = await evaluateCheckpoint(ckpt, { cache });
+      assert.equal(evaluation.pose?.aligned, true);
+      assert.ok(evaluation.metrics.auroc >= 0 && evaluation.metrics.auroc <= 1);
+      const scored = await scoreImagePaths(ckpt, [join(root, "test")], cache);
+      assert.equal(scored.length, 6);
+      for (const item of scored) {
+        assert.equal(item.pose?.aligned, true);
+        assert.ok(Number.isFinite(item.score) && item.map !== null);
+      }
+    } finally {
+      disposeCheckpoint(ckpt);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
