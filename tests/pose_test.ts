@@ -117,20 +117,24 @@ async function writePng(path: string, data: Float32Array): Promise<void> {
 Deno.test("pose: a category of rods at any angle trains, evaluates and scores aligned", async () => {
   const dir = await Deno.makeTempDir({ prefix: "madformer-pose-" });
   try {
-    const root = join(dir, "rods");
+    const root = join(dir, "seen", "rods");
     const parts = { "train/good": 12, "test/good": 3, "test/headless": 3 };
-    for (const [part, count] of Object.entries(parts)) {
-      await Deno.mkdir(join(root, part), { recursive: true });
-      for (let i = 0; i < count; i++) {
-        const angle = (i * 2.4 + (part === "test/good" ? 0.5 : 0)) % (2 * Math.PI);
-        const image = rodImage(angle, { head: part !== "test/headless" });
-        await writePng(join(root, part, `${i}.png`), image);
+    // The same rods under another name, for a category the checkpoint has not seen.
+    const unseen = join(dir, "unseen", "sticks");
+    for (const category of [root, unseen]) {
+      for (const [part, count] of Object.entries(parts)) {
+        await Deno.mkdir(join(category, part), { recursive: true });
+        for (let i = 0; i < count; i++) {
+          const angle = (i * 2.4 + (part === "test/good" ? 0.5 : 0)) % (2 * Math.PI);
+          const image = rodImage(angle, { head: part !== "test/headless" });
+          await writePng(join(category, part, `${i}.png`), image);
+        }
       }
     }
     const config = tinyConfig({ train: { epochs: 1 } });
     const run = await train({
       config,
-      imageDirs: [dir],
+      imageDirs: [join(dir, "seen")],
       tablePaths: [],
       out: join(dir, "run"),
       quiet: true,
@@ -145,6 +149,10 @@ Deno.test("pose: a category of rods at any angle trains, evaluates and scores al
       const [evaluation] = await evaluateCheckpoint(ckpt, { cache });
       assert.equal(evaluation.pose?.aligned, true);
       assert.ok(evaluation.metrics.auroc >= 0 && evaluation.metrics.auroc <= 1);
+      // An unseen category gets its pose decided on its own training normals.
+      const [other] = await evaluateCheckpoint(ckpt, { cache, imageDirs: [join(dir, "unseen")] });
+      assert.equal(other.name, "sticks");
+      assert.equal(other.pose?.aligned, true);
       const scored = await scoreImagePaths(ckpt, [join(root, "test")], cache);
       assert.equal(scored.length, 6);
       for (const item of scored) {

@@ -10,6 +10,7 @@ import { basename, extname } from "node:path";
 import type { Checkpoint } from "../train/checkpoint.ts";
 import { fittedFor } from "../train/fitted.ts";
 import {
+  alignImages,
   datasetKey,
   type DatasetRecord,
   decodeAll,
@@ -200,34 +201,24 @@ export function tableRecordFor(ckpt: Checkpoint, path: string): DatasetRecord {
 }
 
 /**
- * An image category's pose alignment: as the checkpoint recorded it, or decided now on the
- * category's training normals when the checkpoint has not seen it.
+ * An image category's fitted scoring and pose alignment: both as the checkpoint recorded them, or,
+ * for a category it has not seen, the pose decided on the category's training normals and the
+ * scoring fitted on them, turned to that pose.
  */
-export async function imagePose(
-  ckpt: Checkpoint,
-  prepared: PreparedImages,
-  cache: ImageCache,
-): Promise<PoseAlignment | undefined> {
-  const known = ckpt.datasets.find((d) =>
-    d.modality === "image" && d.name === prepared.record.name
-  );
-  if (known) return known.pose;
-  const size = ckpt.config.model.imageSize;
-  const train = await decodeAll(cache, prepared.train, size);
-  return fitPoseAlignment(train, size, ckpt.config.model.alignObjects);
-}
-
-/** Fitted scoring for an image category: from the checkpoint, or fitted now when unseen. */
 export async function imageScorer(
   ckpt: Checkpoint,
   prepared: PreparedImages,
   cache: ImageCache,
-  pose?: PoseAlignment,
-): Promise<FittedKey> {
+): Promise<{ fitted: FittedKey; pose?: PoseAlignment }> {
   const key = datasetKey(prepared.record);
-  if (ckpt.stats[key]) return fittedFor(ckpt, key);
+  const known = ckpt.datasets.find((d) =>
+    d.modality === "image" && d.name === prepared.record.name
+  );
+  if (ckpt.stats[key]) return { fitted: fittedFor(ckpt, key), pose: known?.pose };
   const size = ckpt.config.model.imageSize;
-  const train = await decodeAll(cache, prepared.train, size, pose);
+  const decoded = await decodeAll(cache, prepared.train, size);
+  const pose = known?.pose ?? fitPoseAlignment(decoded, size, ckpt.config.model.alignObjects);
+  const train = alignImages(decoded, size, pose);
   const val = await decodeAll(cache, prepared.val, size, pose);
   const { fitted } = fitImageKey(
     ckpt.params,
@@ -237,7 +228,7 @@ export async function imageScorer(
     ckpt.config.train.seed,
     ckpt.config.train.seed + ANOMALY_SEED_OFFSET,
   );
-  return fitted;
+  return { fitted, pose };
 }
 
 async function evaluateImages(
@@ -246,8 +237,7 @@ async function evaluateImages(
   cache: ImageCache,
 ): Promise<DatasetEvaluation> {
   const config = ckpt.config.model;
-  const pose = await imagePose(ckpt, prepared, cache);
-  const fitted = await imageScorer(ckpt, prepared, cache, pose);
+  const { fitted, pose } = await imageScorer(ckpt, prepared, cache);
   const images = await decodeAll(cache, prepared.test, config.imageSize, pose);
   const { scores, maps, grid, parts } = scoreKey(ckpt.params, config, fitted, {
     modality: "image",
