@@ -200,6 +200,11 @@ export function tableRecordFor(ckpt: Checkpoint, path: string): DatasetRecord {
   return { ...record, source: path };
 }
 
+/** The pose alignment a checkpoint recorded for an image category (none for old checkpoints). */
+export function recordedPose(ckpt: Checkpoint, category: string): PoseAlignment | undefined {
+  return ckpt.datasets.find((d) => d.modality === "image" && d.name === category)?.pose;
+}
+
 /**
  * An image category's fitted scoring and pose alignment: both as the checkpoint recorded them, or,
  * for a category it has not seen, the pose decided on the category's training normals and the
@@ -211,13 +216,11 @@ export async function imageScorer(
   cache: ImageCache,
 ): Promise<{ fitted: FittedKey; pose?: PoseAlignment }> {
   const key = datasetKey(prepared.record);
-  const known = ckpt.datasets.find((d) =>
-    d.modality === "image" && d.name === prepared.record.name
-  );
-  if (ckpt.stats[key]) return { fitted: fittedFor(ckpt, key), pose: known?.pose };
+  const recorded = recordedPose(ckpt, prepared.record.name);
+  if (ckpt.stats[key]) return { fitted: fittedFor(ckpt, key), pose: recorded };
   const size = ckpt.config.model.imageSize;
   const decoded = await decodeAll(cache, prepared.train, size);
-  const pose = known?.pose ?? fitPoseAlignment(decoded, size, ckpt.config.model.alignObjects);
+  const pose = recorded ?? fitPoseAlignment(decoded, size, ckpt.config.model.alignObjects);
   const train = alignImages(decoded, size, pose);
   const val = await decodeAll(cache, prepared.val, size, pose);
   const { fitted } = fitImageKey(

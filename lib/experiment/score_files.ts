@@ -9,7 +9,7 @@ import { join, relative, resolve, sep } from "node:path";
 import type { Checkpoint } from "../train/checkpoint.ts";
 import { alignImages, datasetKey, readTableSource } from "../train/datasets.ts";
 import type { PoseAlignment } from "../data/pose.ts";
-import { tableRecordFor } from "./evaluate_checkpoint.ts";
+import { recordedPose, tableRecordFor } from "./evaluate_checkpoint.ts";
 import { fittedFor } from "../train/fitted.ts";
 import { scoreKey } from "../model/scorer.ts";
 import { listImagesToScore } from "../data/images.ts";
@@ -40,11 +40,6 @@ export interface ScoredImage extends ScoredSample {
 /** Known image categories of a checkpoint. */
 export function imageCategories(ckpt: Checkpoint): string[] {
   return ckpt.datasets.filter((d) => d.modality === "image").map((d) => d.name);
-}
-
-/** The pose alignment a checkpoint recorded for an image category (none for old checkpoints). */
-export function recordedPose(ckpt: Checkpoint, category: string): PoseAlignment | undefined {
-  return ckpt.datasets.find((d) => d.modality === "image" && d.name === category)?.pose;
 }
 
 /** The category an image belongs to: `forced`, else the last path folder naming one. */
