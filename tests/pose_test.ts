@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { alignToPose, choosePoseAlignment, MIN_ELONGATION, objectPose } from "../lib/data/pose.ts";
-import { fitPoseAlignment } from "../lib/train/datasets.ts";
+import { alignCategory } from "../lib/train/datasets.ts";
 import { join } from "node:path";
 import sharp from "sharp";
 import { useBackend } from "../lib/backend/mod.ts";
@@ -104,8 +104,8 @@ Deno.test("pose: a category is aligned only when long objects lie at different a
   assert.equal(choosePoseAlignment([]).aligned, false);
   // The `alignObjects` switch can forbid it.
   const images = angles.map((angle) => rodImage(angle));
-  assert.equal(fitPoseAlignment(images, SIZE, true).aligned, true);
-  assert.equal(fitPoseAlignment(images, SIZE, false).aligned, false);
+  assert.equal(alignCategory(images, SIZE, true).pose.aligned, true);
+  assert.equal(alignCategory(images, SIZE, false).pose.aligned, false);
 });
 
 /** Writes an HWC float image of side SIZE as an 8-bit RGB PNG. */

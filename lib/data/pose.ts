@@ -167,10 +167,14 @@ export function choosePoseAlignment(poses: readonly (ObjectPose | null)[]): Pose
 /**
  * The HWC image turned and shifted so that its object's long axis runs along the rows through the
  * centre, the end that reaches further out to the right (bilinear sampling, edges repeated). An image
- * without a pose is returned as it is.
+ * without a pose is returned as it is. `pose`: the image's own, when already known.
  */
-export function alignToPose(data: Float32Array, size: number, channels: number): Float32Array {
-  const pose = objectPose(data, size, channels);
+export function alignToPose(
+  data: Float32Array,
+  size: number,
+  channels: number,
+  pose: ObjectPose | null = objectPose(data, size, channels),
+): Float32Array {
   if (!pose) return data;
   const out = new Float32Array(data.length);
   const { cy, cx, vy, vx } = pose;

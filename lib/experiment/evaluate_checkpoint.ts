@@ -10,11 +10,11 @@ import { basename, extname } from "node:path";
 import type { Checkpoint } from "../train/checkpoint.ts";
 import { fittedFor } from "../train/fitted.ts";
 import {
+  alignCategory,
   alignImages,
   datasetKey,
   type DatasetRecord,
   decodeAll,
-  fitPoseAlignment,
   type PreparedImages,
   prepareImages,
   prepareTable,
@@ -220,8 +220,10 @@ export async function imageScorer(
   if (ckpt.stats[key]) return { fitted: fittedFor(ckpt, key), pose: recorded };
   const size = ckpt.config.model.imageSize;
   const decoded = await decodeAll(cache, prepared.train, size);
-  const pose = recorded ?? fitPoseAlignment(decoded, size, ckpt.config.model.alignObjects);
-  const train = alignImages(decoded, size, pose);
+  // A category it was trained on but never fitted keeps the pose it was trained with.
+  const { pose, train } = recorded
+    ? { pose: recorded, train: alignImages(decoded, size, recorded) }
+    : alignCategory(decoded, size, ckpt.config.model.alignObjects);
   const val = await decodeAll(cache, prepared.val, size, pose);
   const { fitted } = fitImageKey(
     ckpt.params,

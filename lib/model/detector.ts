@@ -222,7 +222,7 @@ export function imageEvidence(
     evidenceRequest(params, config, n, options, "image"),
     "images",
   );
-  const encoder = writers.some((w) => w.encoder) ? "tap" : null;
+  const plainPass = writers.some((w) => w.encoder);
   // The plain pass runs as far as its furthest reader: the sigmoid head reads the output, the
   // kNN token features the tokens after `knnTokenLayer` layers, the encoder evidence the residual
   // stream after its blocks (the masked passes run their own encoder).
@@ -245,7 +245,7 @@ export function imageEvidence(
     tf.tidy(() => {
       const x = tf.tensor4d(concatArrays(batch), [B, S, S, 3]);
       // Scoring with stem features alone (the default) stops the stem where they are taken.
-      const plain = encoder
+      const plain = plainPass
         ? encodeImages(params, plainConfig, x, null, config.knnTokenLayer)
         : null;
       const stages = plain?.stages ?? stemStages(params, config, x, stemCount);

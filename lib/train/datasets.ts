@@ -228,16 +228,22 @@ export async function decodeAll(
 }
 
 /**
- * A category's pose alignment, decided on its decoded (unaligned) training normals; never
- * aligned when `allowed` is false (the `alignObjects` setting).
+ * A category's pose alignment, decided on its decoded (unaligned) training normals, and those
+ * normals turned to it (each image's pose found once); never aligned when `allowed` is false (the
+ * `alignObjects` setting).
  */
-export function fitPoseAlignment(
+export function alignCategory(
   train: Float32Array[],
   size: number,
   allowed: boolean,
-): PoseAlignment {
-  const choice = choosePoseAlignment(train.map((image) => objectPose(image, size, 3)));
-  return allowed ? choice : { ...choice, aligned: false };
+): { pose: PoseAlignment; train: Float32Array[] } {
+  const poses = train.map((image) => objectPose(image, size, 3));
+  const choice = choosePoseAlignment(poses);
+  const pose = allowed ? choice : { ...choice, aligned: false };
+  return {
+    pose,
+    train: pose.aligned ? train.map((image, i) => alignToPose(image, size, 3, poses[i])) : train,
+  };
 }
 
 /** `images` turned to their objects' pose when `pose` says the category is aligned. */

@@ -11,11 +11,10 @@ import { syntheticTableAnomaly, validationImageAnomalies } from "../data/anomali
 import type { SplitSpec } from "../data/types.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import {
-  alignImages,
+  alignCategory,
   assertDistinctTableNames,
   type DatasetRecord,
   decodeAll,
-  fitPoseAlignment,
   type PreparedImages,
   type PreparedTable,
   prepareImages,
@@ -147,9 +146,9 @@ async function decodeImages(
   const out: ImageData[] = [];
   for (const [i, p] of images.entries()) {
     // The pose is decided on the training normals as decoded, then every part is turned to it.
-    const decoded = await decodeAll(cache, p.train, size);
-    p.record.pose = fitPoseAlignment(decoded, size, alignObjects);
-    const train = alignImages(decoded, size, p.record.pose);
+    const aligned = alignCategory(await decodeAll(cache, p.train, size), size, alignObjects);
+    p.record.pose = aligned.pose;
+    const train = aligned.train;
     bar.tick(p.train.length);
     const val = await decodeAll(cache, p.val, size, p.record.pose);
     bar.tick(p.val.length);
