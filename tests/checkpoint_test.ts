@@ -23,6 +23,7 @@ import {
 } from "../lib/model/config.ts";
 import { madError, TINY, tinyCheckpoint } from "./fixtures.ts";
 import { buildBank, knnDistances } from "../lib/model/knn.ts";
+import { coresetBank, knnScore } from "../lib/model/evidence/common.ts";
 import { Rng } from "../lib/rng.ts";
 
 function encodeTiny(config?: Config): Uint8Array {
@@ -360,6 +361,36 @@ Deno.test("checkpoint: a projected memory bank keeps its directions and scores t
   refused(encodeSafetensors(tensors, metadata), "part.safetensors", "incomplete projection");
   tensors.set("bankproj.image:cat|knn2.norms", { shape: [3], data: norms.data.subarray(0, 3) });
   refused(encodeSafetensors(tensors, metadata), "shape.safetensors", "does not fit");
+  disposeCheckpoint(ckpt);
+});
+
+Deno.test("checkpoint: a bank comparing cells where they lie keeps its step and scores the same", () => {
+  const ckpt = tinyCheckpoint();
+  const w = ckpt.config.model.width;
+  const rng = new Rng(4);
+  const features = {
+    dim: 2 * w,
+    grid: 2,
+    data: Float32Array.from({ length: 12 * 2 * w }, () => rng.normal()),
+  };
+  const settings = { limit: 40, seed: 0, projection: 0, pixelProjectionShare: 1, cellPositions: 4 };
+  const bank = coresetBank(features, settings);
+  assert.ok(bank.cellStep! > 0);
+  ckpt.banks.set("image:cat|knn2", bank);
+  const bytes = encodeCheckpoint(ckpt);
+  const back = decodeCheckpoint(bytes, "cells.safetensors");
+  const loaded = back.banks.get("image:cat|knn2")!;
+  assert.equal(loaded.cellStep, bank.cellStep);
+  assert.equal(loaded.dim, 2 * w + 2);
+  const model = ckpt.config.model;
+  assert.deepEqual(knnScore(loaded, features, model), knnScore(bank, features, model));
+  disposeCheckpoint(back);
+  // A step that is not one positive number is refused, as is a bank without its step (too wide).
+  const { tensors, metadata } = decodeSafetensors(bytes, "x");
+  tensors.set("bankcell.image:cat|knn2", { shape: [1], data: Float32Array.of(-1) });
+  refused(encodeSafetensors(tensors, metadata), "step.safetensors", "cell step");
+  tensors.delete("bankcell.image:cat|knn2");
+  refused(encodeSafetensors(tensors, metadata), "nostep.safetensors", "memory bank");
   disposeCheckpoint(ckpt);
 });
 

@@ -143,14 +143,12 @@ Deno.test("default image components: learned stem features and the pixel patches
   assert.equal(evidence.features.std4.data.length, 2 * 8 * 8 * 48);
   assert.deepEqual(Object.keys(evidence.tokens), [], "no head evidence is computed");
   // Pixel views are compared in half their width (at most knnProjection), learned ones whole.
-  const banks = banksFromEvidence(
-    evidence,
-    50,
-    0,
-    small.knnProjection,
-    {},
-    small.pixelProjectionShare,
-  );
+  const banks = banksFromEvidence(evidence, {
+    limit: 50,
+    seed: 0,
+    projection: small.knnProjection,
+    pixelProjectionShare: small.pixelProjectionShare,
+  });
   assert.equal(banks.pix4.projection?.width, 24);
   assert.equal(banks.con8.projection?.width, 64);
   assert.equal(banks.knn0.projection, undefined);
@@ -323,8 +321,7 @@ Deno.test("calibration on all normals: leave-one-out training normals, fitted on
   // Banks read back from a checkpoint do not know their rows' sources: a clear error.
   const stored = banksFromEvidence(
     imageEvidence(params, config, train, { featuresOnly: true }),
-    100,
-    0,
+    { limit: 100, seed: 0 },
   );
   for (const bank of Object.values(stored)) delete bank.sources;
   assert.throws(() => calibrateImageKey(params, config, stored, train, val, 11), /freshly built/);

@@ -145,6 +145,10 @@ Deno.test("pose: a category of rods at any angle trains, evaluates and scores al
       const pose = ckpt.datasets.find((d) => d.name === "rods")!.pose!;
       assert.equal(pose.aligned, true, JSON.stringify(pose));
       assert.ok(pose.elongation >= MIN_ELONGATION);
+      // Its cells are compared where they lie: every memory bank of the category knows its step.
+      const banks = [...ckpt.banks].filter(([key]) => key.startsWith("image:rods|"));
+      assert.ok(banks.length > 0);
+      for (const [key, bank] of banks) assert.ok(bank.cellStep! > 0, key);
       const cache = new ImageCache();
       const [evaluation] = await evaluateCheckpoint(ckpt, { cache });
       assert.equal(evaluation.pose?.aligned, true);

@@ -180,6 +180,7 @@ Deno.test("config: unknown keys and wrong types are named", async () => {
     [{ model: { layers: 1.5 } }, ["model.layers must be a positive integer"]],
     [{ model: { tableEncoderBlocks: -1 } }, ["model.tableEncoderBlocks must be a non-negative"]],
     [{ model: { imageEncoderBlocks: 1.5 } }, ["model.imageEncoderBlocks must be a non-negative"]],
+    [{ model: { cellPositionWeight: -1 } }, ["model.cellPositionWeight must be a non-negative"]],
     [{ model: { stem: [2, 0, 2] } }, ["model.stem"]],
     [{ train: { seed: 0.5 } }, ["train.seed must be an integer"]],
     [{ train: { anomalyShare: 2 } }, ["train.anomalyShare"]],

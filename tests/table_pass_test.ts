@@ -129,7 +129,7 @@ Deno.test("table evidence: enc's bank compares rows in principal directions, the
   const on = { ...small, width: 32, tableEncoderEvidence: true, knnProjection: 16 };
   const params = withTable(on, d);
   const train = tableEvidence(params, on, "t", rowsOf(300, d, 7), d, { featuresOnly: true });
-  const fit = () => banksFromEvidence(train, 120, 0, on.knnProjection);
+  const fit = () => banksFromEvidence(train, { limit: 120, seed: 0, projection: on.knnProjection });
   const banks = fit();
   // d x width = 192 numbers a row in 16 directions; the tokens before the encoder stay whole
   // (they lie on lines, searched exactly).
@@ -145,7 +145,7 @@ Deno.test("table evidence: enc's bank compares rows in principal directions, the
   // are a function of 6 values, so 16 directions carry nearly all their spread.
   const test = tableEvidence(params, on, "t", rowsOf(50, d, 8), d);
   addKnn(test, banks, on);
-  const whole = banksFromEvidence(train, 120, 0, 0).enc;
+  const whole = banksFromEvidence(train, { limit: 120, seed: 0 }).enc;
   assert.deepEqual(whole.sources, banks.enc.sources);
   const exact = knnDistances(whole, test.features.enc.data, on.tableKnnK);
   assert.ok(relativeGap(exact, test.sample.enc) < 0.01, `${relativeGap(exact, test.sample.enc)}`);

@@ -232,6 +232,7 @@ export async function imageScorer(
     val,
     ckpt.config.train.seed,
     ckpt.config.train.seed + ANOMALY_SEED_OFFSET,
+    { aligned: pose.aligned },
   );
   return { fitted, pose };
 }

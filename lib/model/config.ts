@@ -133,6 +133,14 @@ export interface ModelConfig {
   /** Maximum memory-bank rows per image category and kNN level (a greedy coreset when larger). */
   knnBankSize: number;
   /**
+   * Categories turned to one pose (`alignObjects`): memory banks compare each image cell with
+   * normal cells at and near its place, its row and column added to its features with this
+   * weight (the features' typical length across the whole grid; lib/model/knn/cells.ts). After
+   * alignment a place is the same part of the object in every image, and a pattern normal in one
+   * part can be a defect in another. 0 compares cells wherever they lie.
+   */
+  cellPositionWeight: number;
+  /**
    * Image kNN features at least twice this wide are compared in this many principal directions
    * of the training features, their whole lengths kept (see `BankProjection`): most of the
    * distance at a fraction of the cost. 0 compares every feature in full.
@@ -315,6 +323,7 @@ export const CONFIG_GROUPS: Readonly<Record<keyof ModelConfig, ConfigGroup>> = {
   knnStandardPatches: "evidence",
   knnNeighbourhood: "evidence",
   knnBankSize: "evidence",
+  cellPositionWeight: "evidence",
   knnProjection: "evidence",
   pixelProjectionShare: "evidence",
   isolationSample: "evidence",
@@ -407,6 +416,7 @@ export const DEFAULT_CONFIG: Config = {
     smoothMaps: false,
     chooseSmoothing: true,
     knnBankSize: 2000,
+    cellPositionWeight: 4,
     knnProjection: 64,
     pixelProjectionShare: 0.5,
     densityHead: true,
@@ -584,6 +594,9 @@ export function validateConfig(config: Config, source = "config"): void {
   }
   if (!(m.tableMaskRatio >= 0 && m.tableMaskRatio < 1)) {
     fail(`model.tableMaskRatio must be in [0, 1)`);
+  }
+  if (!(Number.isFinite(m.cellPositionWeight) && m.cellPositionWeight >= 0)) {
+    fail(`model.cellPositionWeight must be a non-negative number, got ${m.cellPositionWeight}`);
   }
   if (!(m.pixelProjectionShare > 0 && m.pixelProjectionShare <= 1)) {
     fail(`model.pixelProjectionShare must be in (0, 1], got ${m.pixelProjectionShare}`);

@@ -345,19 +345,22 @@ export function concatArrays(arrays: Float32Array[]): Float32Array {
 /**
  * Memory banks of normal features for every bank component of the evidence, each fitted as its
  * component says: coresets, or a fair sample of the normals for the density and isolation
- * components (one sample, when several read the same rows).
+ * components (one sample, when several read the same rows). Settings left out are off: features
+ * compared whole, cells wherever they lie.
  */
 export function banksFromEvidence(
   evidence: Evidence,
-  limit: number,
-  seed: number,
-  projection = 0,
+  settings: Pick<BankSettings, "limit" | "seed"> & Partial<BankSettings>,
   built: Record<Component, MemoryBank> = {},
-  pixelProjectionShare = 1,
 ): Record<Component, MemoryBank> {
   const banks: Record<Component, MemoryBank> = {};
   const samples = new Map<Float32Array, MemoryBank>();
-  const settings: BankSettings = { limit, seed, projection, pixelProjectionShare };
+  const full: BankSettings = {
+    projection: 0,
+    pixelProjectionShare: 1,
+    cellPositions: 0,
+    ...settings,
+  };
   for (const [name, f] of Object.entries(evidence.features)) {
     // `built` holds banks made earlier from the same data (pixel banks, which no training
     // changes).
@@ -372,7 +375,7 @@ export function banksFromEvidence(
       banks[name] = shared;
       continue;
     }
-    banks[name] = component.fitBank!(f, settings);
+    banks[name] = component.fitBank!(f, full);
     if (sampled) samples.set(f.data, banks[name]);
   }
   return banks;

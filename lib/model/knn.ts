@@ -9,11 +9,13 @@
  *
  * This entry point gathers the parts: the banks (`knn/bank.ts`), their linear algebra
  * (`knn/linalg.ts`: principal directions, symmetric eigen decomposition), coreset selection
- * (`knn/coreset.ts`) and the search (`knn/search.ts`, with the fast path for rows on lines).
+ * (`knn/coreset.ts`), image cells compared where they lie (`knn/cells.ts`) and the search
+ * (`knn/search.ts`, with the fast path for rows on lines).
  *
  * @module
  */
 export { type BankProjection, buildBank, type MemoryBank, storedWidth } from "./knn/bank.ts";
+export { CELL_COORDINATES, cellStep, withCellCoordinates } from "./knn/cells.ts";
 export { greedyCoreset } from "./knn/coreset.ts";
 export { principalDirections, symmetricEigen } from "./knn/linalg.ts";
 export {

@@ -40,9 +40,14 @@ import { thresholdFromNormals } from "../metrics/threshold.ts";
 import { span } from "../util/profile.ts";
 import { Rng } from "../rng.ts";
 
-/** Samples of one dataset: images (RGB float arrays) or normalised table rows. */
+/**
+ * Samples of one dataset: images (RGB float arrays) or normalised table rows. `aligned` images
+ * were turned to their category's pose (lib/data/pose.ts), so that a cell's place is the same
+ * part of the object in every image: their banks compare cells where they lie
+ * (`cellPositionWeight`).
+ */
 export type Samples =
-  | { modality: "image"; images: Float32Array[] }
+  | { modality: "image"; images: Float32Array[]; aligned?: boolean }
   | { modality: "table"; table: string; rows: Float32Array; d: number };
 
 function evidenceOf(
@@ -261,11 +266,14 @@ function fitBanks(
   if (!EVIDENCE_COMPONENTS.some((c) => c.fit !== "none" && switchedOn(c, config))) return {};
   return banksFromEvidence(
     evidenceOf(params, config, train, { featuresOnly: true }),
-    config.knnBankSize,
-    seed,
-    config.knnProjection,
+    {
+      limit: config.knnBankSize,
+      seed,
+      projection: config.knnProjection,
+      pixelProjectionShare: config.pixelProjectionShare,
+      cellPositions: train.modality === "image" && train.aligned ? config.cellPositionWeight : 0,
+    },
     built,
-    config.pixelProjectionShare,
   );
 }
 
@@ -360,7 +368,8 @@ export function weightsFor(
  * Fits an image category from its training and validation normals: with
  * `calibrateOnAllNormals`, banks from `train` and {@linkcode calibrateImageKey} on them;
  * otherwise {@linkcode fitKey} against the validation anomalies made with `anomalySeed`.
- * `built` as for fitKey.
+ * `built` as for fitKey; `aligned` when the images were turned to the category's pose (see
+ * {@linkcode Samples}).
  */
 export function fitImageKey(
   params: Params,
@@ -369,9 +378,10 @@ export function fitImageKey(
   val: Float32Array[],
   seed: number,
   anomalySeed: number,
-  built: Record<string, MemoryBank> = {},
+  options: { built?: Record<string, MemoryBank>; aligned?: boolean } = {},
 ): { fitted: FittedKey; report: FitReport } {
-  const images = (images: Float32Array[]): Samples => ({ modality: "image", images });
+  const { built = {}, aligned = false } = options;
+  const images = (images: Float32Array[]): Samples => ({ modality: "image", images, aligned });
   if (config.calibrateOnAllNormals) {
     // Calibration fits the statistics anew, so validation's own fit would be thrown away.
     const subset = fitSubset(images(train), config, seed);

@@ -43,7 +43,7 @@ export async function calibrateBest(
         d.val,
         seed,
         seed + ANOMALY_SEED_OFFSET * (index + 1),
-        pixelBanks.get(key),
+        { built: pixelBanks.get(key), aligned: d.prepared.record.pose?.aligned },
       );
       ckpt.stats[key] = fitted.stats;
       for (const [component, bank] of Object.entries(fitted.banks)) {

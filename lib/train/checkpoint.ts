@@ -16,7 +16,12 @@ import {
   stemInputChannels,
   type TableSpec,
 } from "../model/madformer.ts";
-import { type BankProjection, type MemoryBank, storedWidth } from "../model/knn.ts";
+import {
+  type BankProjection,
+  CELL_COORDINATES,
+  type MemoryBank,
+  storedWidth,
+} from "../model/knn.ts";
 import { type KeyStats, knnDim } from "../model/detector.ts";
 import { CLASSIC_FOREST } from "../model/isolation.ts";
 import { componentOf, evidenceSwitches } from "../model/evidence/registry.ts";
@@ -84,6 +89,9 @@ export function encodeCheckpoint(ckpt: Checkpoint): Uint8Array {
         data: projection.basis,
       });
       tensors.set(`bankproj.${key}.norms`, { shape: [bank.rows], data: projection.norms });
+    }
+    if (bank.cellStep) {
+      tensors.set(`bankcell.${key}`, { shape: [1], data: Float32Array.of(bank.cellStep) });
     }
   }
   const metadata: Record<string, string> = {
@@ -229,7 +237,9 @@ export function decodeCheckpoint(
         fail(`memory bank ${key} names no known component`);
       }
       const table = tables.find((t) => `table:${t.name}` === key.split("|")[0]);
-      const dim = knnDim(config.model, component, table?.features ?? 0);
+      const cellStep = bankCellStep(tensors, key, fail);
+      const dim = knnDim(config.model, component, table?.features ?? 0) +
+        (cellStep ? CELL_COORDINATES : 0);
       const projection = bankProjection(tensors, key, dim, t.shape[1], fail);
       const width = projection?.width ?? dim;
       if (t.shape.length !== 2 || t.shape[0] !== width || t.shape[1] < 1) {
@@ -244,6 +254,7 @@ export function decodeCheckpoint(
         rows: t.shape[1],
         transposed: t.data,
         ...(projection ? { projection } : {}),
+        ...(cellStep ? { cellStep } : {}),
       });
     }
     let adam: AdamState | null = null;
@@ -434,6 +445,23 @@ function bankProjection(
   return { width, mean: mean.data, basis: basis.data, norms: norms.data };
 }
 
+/**
+ * The cell step stored beside a memory bank that compares image cells where they lie, or null;
+ * `fail` reports one that is not a single positive number.
+ */
+function bankCellStep(
+  tensors: Map<string, NamedTensor>,
+  key: string,
+  fail: (message: string) => never,
+): number | null {
+  const t = tensors.get(`bankcell.${key}`);
+  if (!t) return null;
+  if (t.shape.join("x") !== "1" || !(t.data[0] > 0) || !Number.isFinite(t.data[0])) {
+    fail(`memory bank ${key} has a cell step that is not one positive number`);
+  }
+  return t.data[0];
+}
+
 /** What model settings added since the first checkpoints meant before they existed. */
 const LEGACY_MODEL: Partial<Config["model"]> = {
   knnContrastPatches: [],
@@ -455,8 +483,9 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   tableEncoderEvidence: false,
   tableEncoderBlocks: 0,
   imageEncoderBlocks: 0,
-  // Images were seen as decoded.
+  // Images were seen as decoded, and their cells compared wherever they lay.
   alignObjects: false,
+  cellPositionWeight: 0,
 };
 
 /** What evidence switches added since the first checkpoints meant before they existed. */

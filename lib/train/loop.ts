@@ -254,7 +254,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         const { fitted: f, report } = fitKey(
           params,
           m,
-          { modality: "image", images: d.train },
+          { modality: "image", images: d.train, aligned: d.prepared.record.pose?.aligned },
           { modality: "image", images: d.val },
           { modality: "image", images: d.valAnomalies },
           t.seed,

@@ -7,11 +7,14 @@
 import type { ModelConfig } from "../config.ts";
 import {
   buildBank,
+  CELL_COORDINATES,
+  cellStep,
   type Exclusion,
   knnDistances,
   knnDistancesOnLines,
   type MemoryBank,
   rowsOf,
+  withCellCoordinates,
 } from "../knn.ts";
 import { Rng } from "../../rng.ts";
 import type { BankSettings, FeatureSet } from "./types.ts";
@@ -20,17 +23,25 @@ import type { BankSettings, FeatureSet } from "./types.ts";
  * A greedy coreset of at most `settings.limit` rows, compared in `projection` principal
  * directions (see `BankProjection`; 0: whole). By default image features are compared in
  * `settings.projection` directions and table rows whole (see {@linkcode pixelProjection} for
- * raw-pixel views).
+ * raw-pixel views). With `settings.cellPositions`, image cells are compared where they lie
+ * (`knn/cells.ts`): the coreset then covers every place, not only every pattern.
  */
 export function coresetBank(
   f: FeatureSet,
   settings: BankSettings,
   projection = f.grid === 1 ? 0 : settings.projection,
 ): MemoryBank {
-  return buildBank(f.data, f.dim, settings.limit, new Rng(settings.seed), {
-    coreset: true,
-    projection,
-  });
+  const step = f.grid > 1 && settings.cellPositions > 0
+    ? cellStep(f.data, f.dim, f.grid, settings.cellPositions)
+    : 0;
+  const rng = new Rng(settings.seed);
+  const options = { coreset: true, projection };
+  if (step <= 0) return buildBank(f.data, f.dim, settings.limit, rng, options);
+  const placed = withCellCoordinates(f.data, f.dim, f.grid, step);
+  return {
+    ...buildBank(placed, f.dim + CELL_COORDINATES, settings.limit, rng, options),
+    cellStep: step,
+  };
 }
 
 /** Directions raw-pixel views are compared in: at most `pixelProjectionShare` of their width. */
@@ -51,7 +62,8 @@ export function sampleBank(f: FeatureSet, settings: BankSettings): MemoryBank {
 
 /**
  * Mean distance to the nearest bank rows: `knnK` of them for image cells, `tableKnnK` for table
- * rows; with `leaveOut`, sample i without the rows taken from it.
+ * rows, each cell with its place when the bank compares places; with `leaveOut`, sample i
+ * without the rows taken from it.
  */
 export function knnScore(
   bank: MemoryBank,
@@ -61,9 +73,10 @@ export function knnScore(
 ): Float32Array {
   const k = f.grid === 1 ? config.tableKnnK : config.knnK;
   if (f.lines && !leaveOut) return knnDistancesOnLines(bank, f.lines, k);
+  const rows = f.lines ? rowsOf(f.lines) : f.data;
   return knnDistances(
     bank,
-    f.lines ? rowsOf(f.lines) : f.data,
+    bank.cellStep ? withCellCoordinates(rows, f.dim, f.grid, bank.cellStep) : rows,
     k,
     leaveOut ? exclusionOf(bank, f, leaveOut) : undefined,
   );

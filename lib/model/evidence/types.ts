@@ -188,6 +188,11 @@ export interface BankSettings {
   projection: number;
   /** Share of their width raw-pixel views are compared in. */
   pixelProjectionShare: number;
+  /**
+   * Weight of an image cell's place in its comparisons (`cellPositionWeight`, for categories
+   * turned to one pose); 0 compares cells wherever they lie.
+   */
+  cellPositions: number;
 }
 
 /**

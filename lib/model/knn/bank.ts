@@ -23,6 +23,12 @@ export interface MemoryBank {
   transposed: Float32Array;
   projection?: BankProjection;
   /**
+   * Image cells compared where they lie (`knn/cells.ts`): the distance one cell step adds. Each
+   * row's last two features are then its cell's row and column times this step, and `dim`
+   * counts them; queries get theirs the same way before they are compared.
+   */
+  cellStep?: number;
+  /**
    * Index of the feature row each bank row was taken from (ascending), while the bank is fresh;
    * not stored in checkpoints. Calibration uses it to leave a sample's own rows out.
    */
