@@ -152,11 +152,13 @@ Deno.test("pose: a category of rods at any angle trains, evaluates and scores al
       const cache = new ImageCache();
       const [evaluation] = await evaluateCheckpoint(ckpt, { cache });
       assert.equal(evaluation.pose?.aligned, true);
+      assert.equal(evaluation.cellsInPlace, true);
       assert.ok(evaluation.metrics.auroc >= 0 && evaluation.metrics.auroc <= 1);
       // An unseen category gets its pose decided on its own training normals.
       const [other] = await evaluateCheckpoint(ckpt, { cache, imageDirs: [join(dir, "unseen")] });
       assert.equal(other.name, "sticks");
       assert.equal(other.pose?.aligned, true);
+      assert.equal(other.cellsInPlace, true, "an unseen aligned category's banks compare places");
       const scored = await scoreImagePaths(ckpt, [join(root, "test")], cache);
       assert.equal(scored.length, 6);
       for (const item of scored) {

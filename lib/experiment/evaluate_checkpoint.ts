@@ -84,6 +84,8 @@ export interface DatasetEvaluation {
   grid?: number;
   /** Images: the category's pose alignment (when aligned, maps lie over the aligned images). */
   pose?: PoseAlignment;
+  /** Images: whether the memory banks compare each cell with normal cells at its place. */
+  cellsInPlace?: boolean;
 }
 
 /** What to evaluate: datasets recorded in the checkpoint unless folders or files are given. */
@@ -276,6 +278,7 @@ async function evaluateImages(
     maps: perImage,
     grid,
     pose,
+    cellsInPlace: Object.values(fitted.banks).some((bank) => bank.cellStep !== undefined),
   };
   if (perImage && prepared.test.some((s) => s.maskPath)) {
     evaluation.pixel = await pixelMetrics(prepared.test, perImage, grid, config.imageSize);

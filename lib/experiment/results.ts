@@ -43,6 +43,7 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
       ),
       ...(e.imageScore ? { image_score: e.imageScore } : {}),
       ...(e.pose?.aligned ? { aligned_to_pose: true } : {}),
+      ...(e.cellsInPlace ? { cells_compared_in_place: true } : {}),
     })),
   };
 }
@@ -50,7 +51,7 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
 /**
  * One line per dataset naming its evidence components, each with its share of the score and its
  * test AUROC alone, strongest share first, and for images how maps become the score (and whether
- * they were aligned to their object's pose):
+ * they were aligned to their object's pose, their cells compared with normal cells at their place):
  * `zipper: knn0 0.31 (0.717), pix 0.26 (0.890); score: max of the smoothed map`.
  */
 export function componentLines(evaluations: DatasetEvaluation[]): string[] {
@@ -63,6 +64,7 @@ export function componentLines(evaluations: DatasetEvaluation[]): string[] {
     (e.imageScore
       ? `; score: max of the ${e.imageScore === "smoothed_max" ? "smoothed " : ""}map`
       : "") +
-    (e.pose?.aligned ? "; images aligned to their object's pose" : "")
+    (e.pose?.aligned ? "; images aligned to their object's pose" : "") +
+    (e.cellsInPlace ? ", cells compared where they lie" : "")
   );
 }
