@@ -207,6 +207,7 @@ export async function scoreImagePaths(
           "images",
         );
       }
+      const pose = recordedPose(ckpt, category);
       let index = 0;
       for (const result of results) {
         for (let i = 0; i < result.scores.length; i++, index++) {
@@ -218,7 +219,7 @@ export async function scoreImagePaths(
             score: result.scores[i],
             anomaly: result.scores[i] >= fitted.stats.threshold,
             map: result.maps ? result.maps[i] : null,
-            pose: recordedPose(ckpt, category),
+            pose,
           });
         }
       }
