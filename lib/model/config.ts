@@ -68,8 +68,10 @@ export interface ModelConfig {
   /**
    * Encoder blocks the images' encoder evidence reads through: each cell token's residual stream
    * after this many blocks; 0, or `layers` or more, after the last. Each block mixes in context
-   * and can wash out a cell's own detail: after 2 of 4 blocks `enc` separated validation
-   * anomalies best, and the plain pass stops there (docs/transformer-evidence.md, Images).
+   * and can wash out a cell's own detail. After the first block (`v21`; 2 before) `enc` ranks the
+   * dev category screw's real defects best (0.881 against 0.844, 3 seeds), and the plain pass stops
+   * there; validation on synthetic anomalies ranks blocks 1 and 2 within 0.01 of each other
+   * (docs/transformer-evidence.md, fifth pass).
    */
   imageEncoderBlocks: number;
   /**
@@ -399,7 +401,7 @@ export const DEFAULT_CONFIG: Config = {
     encoderEvidence: true,
     tableEncoderEvidence: true,
     tableEncoderBlocks: 1,
-    imageEncoderBlocks: 2,
+    imageEncoderBlocks: 1,
     visibleReconWeight: 1,
     maskRatio: 0.25,
     tableMaskRatio: 0.34,
