@@ -70,7 +70,7 @@ export interface ModelConfig {
    * after this many blocks; 0, or `layers` or more, after the last. Each block mixes in context
    * and can wash out a cell's own detail. After the first block (`v21`; 2 before) `enc` ranks the
    * dev category screw's real defects best (0.881 against 0.844, 3 seeds), and the plain pass stops
-   * there; validation on synthetic anomalies ranks blocks 1 and 2 within 0.01 of each other
+   * there; validation on synthetic anomalies ranks blocks 1 and 2 within 0.02 of each other
    * (docs/transformer-evidence.md, fifth pass).
    */
   imageEncoderBlocks: number;
