@@ -54,6 +54,7 @@ const EXPECTED_EVIDENCE: Record<string, Partial<Record<Modality, string[]>>> = {
   no_modality_embedding: FULL,
   no_position_embedding: FULL,
   separate_encoders: FULL,
+  modality_experts: FULL,
   reconstruction_only: { image: ["recon"], table: ["recon"] },
   knn_only: { image: VIEWS, table: ["knn"] },
   density_only: { table: ["dens"] },

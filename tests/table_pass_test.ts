@@ -64,6 +64,7 @@ Deno.test("table pass: the first block from the tokens' lines equals the plain p
     { ...small, positionEmbedding: false },
     { ...small, modalityEmbedding: false },
     { ...small, sharedEncoder: false },
+    { ...small, modalityExperts: true },
   ];
   for (const config of configs) {
     const params = withTable(config, d);

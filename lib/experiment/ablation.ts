@@ -103,6 +103,12 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
     overrides: { model: { sharedEncoder: false } },
     data: "joint",
   },
+  {
+    name: "modality_experts",
+    description: "a shared encoder whose blocks share attention and keep one MLP per modality",
+    overrides: { model: { modalityExperts: true } },
+    data: "joint",
+  },
   ...evidenceVariants("only"),
   ...evidenceVariants("without"),
   {

@@ -39,6 +39,13 @@ export interface ModelConfig {
   positionEmbedding: boolean;
   /** One encoder for both modalities (true) or one per modality (false). */
   sharedEncoder: boolean;
+  /**
+   * With a shared encoder, each block's attention shared and its MLP (with the layer norm before
+   * it) one per modality: the multiway block of VLMo and BEiT-3. An image encoder of its own reads
+   * zipper better than the shared one (docs/results.md, "v21"); this asks whether sharing the
+   * attention alone keeps that.
+   */
+  modalityExperts: boolean;
   /** Masked-token reconstruction head and its share in the score. */
   reconstructionHead: boolean;
   /** Sigmoid anomaly head trained against synthetic anomalies. */
@@ -295,6 +302,7 @@ export const CONFIG_GROUPS: Readonly<Record<keyof ModelConfig, ConfigGroup>> = {
   modalityEmbedding: "architecture",
   positionEmbedding: "architecture",
   sharedEncoder: "architecture",
+  modalityExperts: "architecture",
   // Training: the same parameters, but what the steps teach them: the losses and their weights,
   // the share of tokens and features masked, the synthetic anomalies in the batches, and the
   // table values the model is trained on (`tableLogSkewed` rescales features before training).
@@ -395,6 +403,7 @@ export const DEFAULT_CONFIG: Config = {
     modalityEmbedding: true,
     positionEmbedding: true,
     sharedEncoder: true,
+    modalityExperts: false,
     reconstructionHead: true,
     anomalyHead: true,
     knnHead: true,

@@ -129,9 +129,11 @@ export function initParams(config: ModelConfig, tables: TableSpec[], seed: numbe
       linear(`${p}.k`, D, D);
       linear(`${p}.v`, D, D);
       linear(`${p}.o`, D, D, 0.02);
-      norm(`${p}.ln2`);
-      linear(`${p}.fc1`, D, D * config.mlpRatio);
-      linear(`${p}.fc2`, D * config.mlpRatio, D, 0.02);
+      for (const m of mlpNames(config, p)) {
+        norm(`${m}.ln2`);
+        linear(`${m}.fc1`, D, D * config.mlpRatio);
+        linear(`${m}.fc2`, D * config.mlpRatio, D, 0.02);
+      }
     }
     norm(`${enc}.lnf`);
   }
@@ -148,6 +150,24 @@ function encoderNames(config: ModelConfig): string[] {
 /** Prefix of the parameters of the encoder a modality goes through (`enc`, or its own). */
 export function encoderFor(config: ModelConfig, modality: number): string {
   return config.sharedEncoder ? "enc" : modality === IMAGE ? "enc.image" : "enc.table";
+}
+
+/** Prefixes of block `block`'s MLPs: the block's own, or one per modality (`modalityExperts`). */
+function mlpNames(config: ModelConfig, block: string): string[] {
+  return hasModalityExperts(config) ? [`${block}.image`, `${block}.table`] : [block];
+}
+
+function hasModalityExperts(config: Pick<ModelConfig, "modalityExperts" | "sharedEncoder">) {
+  return config.modalityExperts && config.sharedEncoder;
+}
+
+/**
+ * Prefix of the MLP (and the layer norm before it) that block `block` runs on a modality's
+ * tokens: the block's own, or the modality's expert in it (`modalityExperts`).
+ */
+export function mlpFor(config: ModelConfig, block: string, modality: number): string {
+  if (!hasModalityExperts(config)) return block;
+  return `${block}.${modality === IMAGE ? "image" : "table"}`;
 }
 
 /**
@@ -297,7 +317,8 @@ function attention(
 /**
  * One pre-norm encoder block (`name`, e.g. `enc.0`) on the residual stream `h` [B, N, D]. With
  * `rows`, only those rows of its output are computed ([B, rows, D]): every row is still
- * attended to, but the queries, the MLP and the residual adds run for those alone.
+ * attended to, but the queries, the MLP and the residual adds run for those alone. `mlp` is the
+ * prefix of the MLP it runs (see {@linkcode mlpFor}).
  */
 export function encoderBlock(
   params: Params,
@@ -305,6 +326,7 @@ export function encoderBlock(
   h: tf.Tensor3D,
   heads: number,
   rows?: number[],
+  mlp = name,
 ): tf.Tensor3D {
   const normed = layerNorm(params, `${name}.ln1`, h) as tf.Tensor3D;
   let out: tf.Tensor3D;
@@ -312,7 +334,7 @@ export function encoderBlock(
     const queries = tokenRows(normed, rows);
     out = tokenRows(h, rows).add(attention(params, name, normed, heads, queries));
   } else out = h.add(attention(params, name, normed, heads));
-  return blockMlp(params, name, out);
+  return blockMlp(params, mlp, out);
 }
 
 /**
@@ -371,6 +393,7 @@ export function encode(
       h,
       config.heads,
       l === config.layers - 1 ? rows : undefined,
+      mlpFor(config, `${enc}.${l}`, modality),
     );
     residuals.push(h);
   }

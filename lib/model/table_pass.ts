@@ -16,7 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "./config.ts";
-import { encoderBlock, encoderFor, param, type Params, TABLE } from "./madformer.ts";
+import { encoderBlock, encoderFor, mlpFor, param, type Params, TABLE } from "./madformer.ts";
 import { gelu } from "./ops.ts";
 
 /** The layer norm's epsilon (`ops.layerNorm`'s default, which the model uses). */
@@ -111,6 +111,7 @@ function lineTensors(
   const H = config.heads;
   const dh = D / H;
   const name = `${encoderFor(config, TABLE)}.0`;
+  const mlp = mlpFor(config, name, TABLE);
   const slope = param(params, `table.${table}.value`) as tf.Tensor2D;
   let offset = param(params, `table.${table}.bias`) as tf.Tensor2D;
   let cls = param(params, "embed.cls").reshape([1, D]) as tf.Tensor2D;
@@ -175,8 +176,8 @@ function lineTensors(
     tokenOffset,
     tf.matMul(v.fixed, wo).add(param(params, `${name}.o.b`)),
   ]) as tf.Tensor2D;
-  const gamma2 = param(params, `${name}.ln2.g`);
-  const fc1 = param(params, `${name}.fc1.w`) as tf.Tensor2D;
+  const gamma2 = param(params, `${mlp}.ln2.g`);
+  const fc1 = param(params, `${mlp}.fc1.w`) as tf.Tensor2D;
   return {
     ss: slopeC.square().mean(1) as tf.Tensor1D,
     so: slopeC.mul(offsetC).mean(1) as tf.Tensor1D,
@@ -185,8 +186,8 @@ function lineTensors(
     mixed,
     mixedFc1: tf.concat([
       tf.matMul(mixed.sub(mixed.mean(1, true)).mul(gamma2) as tf.Tensor2D, fc1),
-      tf.matMul(param(params, `${name}.ln2.b`).reshape([1, D]) as tf.Tensor2D, fc1)
-        .add(param(params, `${name}.fc1.b`)),
+      tf.matMul(param(params, `${mlp}.ln2.b`).reshape([1, D]) as tf.Tensor2D, fc1)
+        .add(param(params, `${mlp}.fc1.b`)),
     ]) as tf.Tensor2D,
   };
 }
@@ -209,7 +210,8 @@ export function tableResidualOnLines(
   if ((run === 1) !== lines.featuresOnly) throw new Error("table lines made for another depth");
   const enc = encoderFor(config, TABLE);
   // Token-major [tokens, B, D] through the first block: its MLP works on any layout.
-  let h = firstBlock(params, `${enc}.0`, config.heads, lines, rows).transpose([1, 0, 2]);
+  let h = firstBlock(params, mlpFor(config, `${enc}.0`, TABLE), config.heads, lines, rows)
+    .transpose([1, 0, 2]);
   // Row 0 of the sequence is the class token.
   const features = Array.from({ length: d }, (_, j) => j + 1);
   for (let l = 1; l < run; l++) {
@@ -220,6 +222,7 @@ export function tableResidualOnLines(
       h as tf.Tensor3D,
       config.heads,
       last ? features : undefined,
+      mlpFor(config, `${enc}.${l}`, TABLE),
     );
   }
   return h.reshape([B, d, config.width]);
@@ -232,7 +235,7 @@ export function tableResidualOnLines(
  */
 function firstBlock(
   params: Params,
-  name: string,
+  mlp: string,
   heads: number,
   lines: TableLines,
   v: tf.Tensor2D,
@@ -273,8 +276,8 @@ function firstBlock(
   const scaled = tf.concat([coefficients.mul(scale), tf.ones([queries * B, 1])], 1);
   const hidden = gelu(tf.matMul(scaled as tf.Tensor2D, lines.mixedFc1));
   const out = h.add(
-    tf.matMul(hidden as tf.Tensor2D, param(params, `${name}.fc2.w`) as tf.Tensor2D)
-      .add(param(params, `${name}.fc2.b`)),
+    tf.matMul(hidden as tf.Tensor2D, param(params, `${mlp}.fc2.w`) as tf.Tensor2D)
+      .add(param(params, `${mlp}.fc2.b`)),
   );
   return out.reshape([queries, B, D]);
 }
