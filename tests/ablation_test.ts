@@ -55,6 +55,7 @@ const EXPECTED_EVIDENCE: Record<string, Partial<Record<Modality, string[]>>> = {
   no_position_embedding: FULL,
   separate_encoders: FULL,
   modality_experts: FULL,
+  attention_experts: FULL,
   reconstruction_only: { image: ["recon"], table: ["recon"] },
   knn_only: { image: VIEWS, table: ["knn"] },
   density_only: { table: ["dens"] },

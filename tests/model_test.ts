@@ -226,30 +226,35 @@ Deno.test("separate encoders create one parameter set per modality", () => {
   assert.ok(!params.has("enc.0.q.w"));
 });
 
-Deno.test("modality experts: attention shared, each modality runs its own MLP", () => {
-  const config = { ...tiny, modalityExperts: true };
-  const params = initParams(config, [{ name: "t", features: 5 }], 4);
-  assert.ok(params.has("enc.0.q.w"));
-  assert.ok(params.has("enc.0.image.fc1.w") && params.has("enc.0.table.fc1.w"));
-  assert.ok(!params.has("enc.0.fc1.w"));
-  const images = tf.randomUniform([2, tiny.imageSize, tiny.imageSize, 3]) as tf.Tensor4D;
-  const rows = tf.randomNormal([3, 5]) as tf.Tensor2D;
-  const read = () => ({
-    image: forwardImages(params, config, images, null).cls.dataSync(),
-    table: forwardTable(params, config, "t", rows, null).clsLogits.dataSync(),
-  });
-  const before = read();
-  // The table's expert moves table outputs only; a shared attention weight moves both.
-  const w = params.get("enc.0.table.fc2.w")!;
-  w.assign(tf.randomNormal(w.shape));
-  const afterTable = read();
-  assert.deepEqual(Array.from(afterTable.image), Array.from(before.image));
-  assert.notDeepEqual(Array.from(afterTable.table), Array.from(before.table));
-  const q = params.get("enc.0.v.w")!;
-  q.assign(tf.randomNormal(q.shape));
-  const afterShared = read();
-  assert.notDeepEqual(Array.from(afterShared.image), Array.from(afterTable.image));
-  assert.notDeepEqual(Array.from(afterShared.table), Array.from(afterTable.table));
+Deno.test("modality experts: one half of each block per modality, the other shared", () => {
+  const halves = [
+    { experts: "mlp", own: "fc2.w", shared: "v.w" },
+    { experts: "attention", own: "v.w", shared: "fc2.w" },
+  ] as const;
+  for (const { experts, own, shared } of halves) {
+    const config = { ...tiny, modalityExperts: experts };
+    const params = initParams(config, [{ name: "t", features: 5 }], 4);
+    assert.ok(params.has(`enc.0.${shared}`) && !params.has(`enc.0.${own}`), experts);
+    assert.ok(params.has(`enc.0.image.${own}`) && params.has(`enc.0.table.${own}`), experts);
+    const images = tf.randomUniform([2, tiny.imageSize, tiny.imageSize, 3]) as tf.Tensor4D;
+    const rows = tf.randomNormal([3, 5]) as tf.Tensor2D;
+    const read = () => ({
+      image: Array.from(forwardImages(params, config, images, null).cls.dataSync()),
+      table: Array.from(forwardTable(params, config, "t", rows, null).clsLogits.dataSync()),
+    });
+    const before = read();
+    // The table's expert moves table outputs only; a shared weight moves both.
+    const expert = params.get(`enc.0.table.${own}`)!;
+    expert.assign(tf.randomNormal(expert.shape));
+    const afterExpert = read();
+    assert.deepEqual(afterExpert.image, before.image, experts);
+    assert.notDeepEqual(afterExpert.table, before.table, experts);
+    const common = params.get(`enc.0.${shared}`)!;
+    common.assign(tf.randomNormal(common.shape));
+    const afterShared = read();
+    assert.notDeepEqual(afterShared.image, afterExpert.image, experts);
+    assert.notDeepEqual(afterShared.table, afterExpert.table, experts);
+  }
 });
 
 Deno.test("mask patterns hide every token exactly once", () => {

@@ -64,7 +64,8 @@ Deno.test("table pass: the first block from the tokens' lines equals the plain p
     { ...small, positionEmbedding: false },
     { ...small, modalityEmbedding: false },
     { ...small, sharedEncoder: false },
-    { ...small, modalityExperts: true },
+    { ...small, modalityExperts: "mlp" as const },
+    { ...small, modalityExperts: "attention" as const },
   ];
   for (const config of configs) {
     const params = withTable(config, d);

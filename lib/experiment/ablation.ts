@@ -106,7 +106,13 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
   {
     name: "modality_experts",
     description: "a shared encoder whose blocks share attention and keep one MLP per modality",
-    overrides: { model: { modalityExperts: true } },
+    overrides: { model: { modalityExperts: "mlp" } },
+    data: "joint",
+  },
+  {
+    name: "attention_experts",
+    description: "a shared encoder whose blocks share the MLP and keep one attention per modality",
+    overrides: { model: { modalityExperts: "attention" } },
     data: "joint",
   },
   ...evidenceVariants("only"),

@@ -40,12 +40,12 @@ export interface ModelConfig {
   /** One encoder for both modalities (true) or one per modality (false). */
   sharedEncoder: boolean;
   /**
-   * With a shared encoder, each block's attention shared and its MLP (with the layer norm before
-   * it) one per modality: the multiway block of VLMo and BEiT-3. An image encoder of its own reads
-   * zipper better than the shared one (docs/results.md, "v21"); this asks whether sharing the
-   * attention alone keeps that.
+   * With a shared encoder, which half of each block is one per modality instead of shared (with
+   * the layer norm before it): `none`, `mlp` (the multiway block of VLMo and BEiT-3: attention
+   * shared) or `attention` (the MLP shared). An image encoder of its own reads zipper better than
+   * the shared one (docs/results.md, "v21"); these tell which half's sharing costs it.
    */
-  modalityExperts: boolean;
+  modalityExperts: ModalityExperts;
   /** Masked-token reconstruction head and its share in the score. */
   reconstructionHead: boolean;
   /** Sigmoid anomaly head trained against synthetic anomalies. */
@@ -256,6 +256,12 @@ function encoderDepth(blocks: number, layers: number): number {
   return blocks === 0 ? layers : Math.min(blocks, layers);
 }
 
+/** Allowed values of `modalityExperts`. */
+export const MODALITY_EXPERTS = ["none", "mlp", "attention"] as const;
+
+/** Which half of each encoder block is one per modality (see `modalityExperts`). */
+export type ModalityExperts = typeof MODALITY_EXPERTS[number];
+
 /** Allowed values of `imageWeights` and `tableWeights`. */
 export const COMPONENT_WEIGHTINGS = ["equal", "validation", "best", "separating"] as const;
 
@@ -403,7 +409,7 @@ export const DEFAULT_CONFIG: Config = {
     modalityEmbedding: true,
     positionEmbedding: true,
     sharedEncoder: true,
-    modalityExperts: false,
+    modalityExperts: "none",
     reconstructionHead: true,
     anomalyHead: true,
     knnHead: true,
@@ -611,6 +617,13 @@ export function validateConfig(config: Config, source = "config"): void {
   }
   if (!(m.pixelProjectionShare > 0 && m.pixelProjectionShare <= 1)) {
     fail(`model.pixelProjectionShare must be in (0, 1], got ${m.pixelProjectionShare}`);
+  }
+  if (!(MODALITY_EXPERTS as readonly string[]).includes(m.modalityExperts)) {
+    fail(
+      `model.modalityExperts must be one of ${
+        MODALITY_EXPERTS.join(", ")
+      }, got "${m.modalityExperts}"`,
+    );
   }
   for (const key of ["imageWeights", "tableWeights"] as const) {
     if (!(COMPONENT_WEIGHTINGS as readonly string[]).includes(m[key])) {

@@ -124,12 +124,14 @@ export function initParams(config: ModelConfig, tables: TableSpec[], seed: numbe
   for (const enc of encoderNames(config)) {
     for (let l = 0; l < config.layers; l++) {
       const p = `${enc}.${l}`;
-      norm(`${p}.ln1`);
-      linear(`${p}.q`, D, D);
-      linear(`${p}.k`, D, D);
-      linear(`${p}.v`, D, D);
-      linear(`${p}.o`, D, D, 0.02);
-      for (const m of mlpNames(config, p)) {
+      for (const a of expertNames(config, p, "attention")) {
+        norm(`${a}.ln1`);
+        linear(`${a}.q`, D, D);
+        linear(`${a}.k`, D, D);
+        linear(`${a}.v`, D, D);
+        linear(`${a}.o`, D, D, 0.02);
+      }
+      for (const m of expertNames(config, p, "mlp")) {
         norm(`${m}.ln2`);
         linear(`${m}.fc1`, D, D * config.mlpRatio);
         linear(`${m}.fc2`, D * config.mlpRatio, D, 0.02);
@@ -152,22 +154,33 @@ export function encoderFor(config: ModelConfig, modality: number): string {
   return config.sharedEncoder ? "enc" : modality === IMAGE ? "enc.image" : "enc.table";
 }
 
-/** Prefixes of block `block`'s MLPs: the block's own, or one per modality (`modalityExperts`). */
-function mlpNames(config: ModelConfig, block: string): string[] {
-  return hasModalityExperts(config) ? [`${block}.image`, `${block}.table`] : [block];
+/** Prefixes of block `block`'s attention or MLP: the block's own, or one per modality. */
+function expertNames(config: ModelConfig, block: string, half: "attention" | "mlp"): string[] {
+  return hasExperts(config, half) ? [`${block}.image`, `${block}.table`] : [block];
 }
 
-function hasModalityExperts(config: Pick<ModelConfig, "modalityExperts" | "sharedEncoder">) {
-  return config.modalityExperts && config.sharedEncoder;
+function hasExperts(config: ModelConfig, half: "attention" | "mlp"): boolean {
+  return config.sharedEncoder && config.modalityExperts === half;
+}
+
+/** Parameter prefixes of the two halves of an encoder block as one modality runs it. */
+export interface BlockPrefixes {
+  /** The attention and the layer norm before it (`ln1`, `q`, `k`, `v`, `o`). */
+  attention: string;
+  /** The MLP and the layer norm before it (`ln2`, `fc1`, `fc2`). */
+  mlp: string;
 }
 
 /**
- * Prefix of the MLP (and the layer norm before it) that block `block` runs on a modality's
- * tokens: the block's own, or the modality's expert in it (`modalityExperts`).
+ * The prefixes block `block` (e.g. `enc.0`) runs a modality's tokens with: the block's own, or
+ * the modality's expert for the half that `modalityExperts` makes one per modality.
  */
-export function mlpFor(config: ModelConfig, block: string, modality: number): string {
-  if (!hasModalityExperts(config)) return block;
-  return `${block}.${modality === IMAGE ? "image" : "table"}`;
+export function blockPrefixes(config: ModelConfig, block: string, modality: number): BlockPrefixes {
+  const own = `${block}.${modality === IMAGE ? "image" : "table"}`;
+  return {
+    attention: hasExperts(config, "attention") ? own : block,
+    mlp: hasExperts(config, "mlp") ? own : block,
+  };
 }
 
 /**
@@ -317,8 +330,8 @@ function attention(
 /**
  * One pre-norm encoder block (`name`, e.g. `enc.0`) on the residual stream `h` [B, N, D]. With
  * `rows`, only those rows of its output are computed ([B, rows, D]): every row is still
- * attended to, but the queries, the MLP and the residual adds run for those alone. `mlp` is the
- * prefix of the MLP it runs (see {@linkcode mlpFor}).
+ * attended to, but the queries, the MLP and the residual adds run for those alone. `prefixes`
+ * name the halves' parameters (see {@linkcode blockPrefixes}); by default the block's own.
  */
 export function encoderBlock(
   params: Params,
@@ -326,15 +339,16 @@ export function encoderBlock(
   h: tf.Tensor3D,
   heads: number,
   rows?: number[],
-  mlp = name,
+  prefixes: BlockPrefixes = { attention: name, mlp: name },
 ): tf.Tensor3D {
-  const normed = layerNorm(params, `${name}.ln1`, h) as tf.Tensor3D;
+  const att = prefixes.attention;
+  const normed = layerNorm(params, `${att}.ln1`, h) as tf.Tensor3D;
   let out: tf.Tensor3D;
   if (rows) {
     const queries = tokenRows(normed, rows);
-    out = tokenRows(h, rows).add(attention(params, name, normed, heads, queries));
-  } else out = h.add(attention(params, name, normed, heads));
-  return blockMlp(params, mlp, out);
+    out = tokenRows(h, rows).add(attention(params, att, normed, heads, queries));
+  } else out = h.add(attention(params, att, normed, heads));
+  return blockMlp(params, prefixes.mlp, out);
 }
 
 /**
@@ -393,7 +407,7 @@ export function encode(
       h,
       config.heads,
       l === config.layers - 1 ? rows : undefined,
-      mlpFor(config, `${enc}.${l}`, modality),
+      blockPrefixes(config, `${enc}.${l}`, modality),
     );
     residuals.push(h);
   }

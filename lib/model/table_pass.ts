@@ -16,7 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "./config.ts";
-import { encoderBlock, encoderFor, mlpFor, param, type Params, TABLE } from "./madformer.ts";
+import { blockPrefixes, encoderBlock, encoderFor, param, type Params, TABLE } from "./madformer.ts";
 import { gelu } from "./ops.ts";
 
 /** The layer norm's epsilon (`ops.layerNorm`'s default, which the model uses). */
@@ -110,8 +110,7 @@ function lineTensors(
   const D = config.width;
   const H = config.heads;
   const dh = D / H;
-  const name = `${encoderFor(config, TABLE)}.0`;
-  const mlp = mlpFor(config, name, TABLE);
+  const { attention: name, mlp } = blockPrefixes(config, `${encoderFor(config, TABLE)}.0`, TABLE);
   const slope = param(params, `table.${table}.value`) as tf.Tensor2D;
   let offset = param(params, `table.${table}.bias`) as tf.Tensor2D;
   let cls = param(params, "embed.cls").reshape([1, D]) as tf.Tensor2D;
@@ -210,7 +209,13 @@ export function tableResidualOnLines(
   if ((run === 1) !== lines.featuresOnly) throw new Error("table lines made for another depth");
   const enc = encoderFor(config, TABLE);
   // Token-major [tokens, B, D] through the first block: its MLP works on any layout.
-  let h = firstBlock(params, mlpFor(config, `${enc}.0`, TABLE), config.heads, lines, rows)
+  let h = firstBlock(
+    params,
+    blockPrefixes(config, `${enc}.0`, TABLE).mlp,
+    config.heads,
+    lines,
+    rows,
+  )
     .transpose([1, 0, 2]);
   // Row 0 of the sequence is the class token.
   const features = Array.from({ length: d }, (_, j) => j + 1);
@@ -222,7 +227,7 @@ export function tableResidualOnLines(
       h as tf.Tensor3D,
       config.heads,
       last ? features : undefined,
-      mlpFor(config, `${enc}.${l}`, TABLE),
+      blockPrefixes(config, `${enc}.${l}`, TABLE),
     );
   }
   return h.reshape([B, d, config.width]);

@@ -416,8 +416,9 @@ function minimumParameters(config: Config, tables: TableSpec[]): number {
   const patch = m.stem.reduce((a, b) => a * b, 1);
   n += (m.imageSize / patch) ** 2 * D + 4 * D;
   for (const t of tables) n += 4 * t.features * D;
-  const mlps = m.sharedEncoder && m.modalityExperts ? 2 : 1;
-  n += m.layers * (4 * D * D + 2 * D * D * m.mlpRatio * mlps) * (m.sharedEncoder ? 1 : 2);
+  const experts = (half: string) => m.sharedEncoder && m.modalityExperts === half ? 2 : 1;
+  n += m.layers * (4 * D * D * experts("attention") + 2 * D * D * m.mlpRatio * experts("mlp")) *
+    (m.sharedEncoder ? 1 : 2);
   return n;
 }
 
