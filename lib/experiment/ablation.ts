@@ -104,15 +104,15 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
     data: "joint",
   },
   {
-    name: "modality_experts",
-    description: "a shared encoder whose blocks share attention and keep one MLP per modality",
-    overrides: { model: { modalityExperts: "mlp" } },
+    name: "shared_blocks",
+    description: "every block shared whole, its attention too (the design up to v21)",
+    overrides: { model: { modalityExperts: "none" } },
     data: "joint",
   },
   {
-    name: "attention_experts",
-    description: "a shared encoder whose blocks share the MLP and keep one attention per modality",
-    overrides: { model: { modalityExperts: "attention" } },
+    name: "modality_mlps",
+    description: "attention shared, one MLP per modality in every block",
+    overrides: { model: { modalityExperts: "mlp" } },
     data: "joint",
   },
   ...evidenceVariants("only"),
@@ -178,15 +178,18 @@ export function selectVariants(
 }
 
 /**
- * The variants that tell what the Transformer's parts do to its own evidence: the full model, the
- * modality-type embedding, the position embeddings and the shared encoder each switched off, and
- * the encoder evidence alone or left out, in grid order. Notebook 03 runs these by default.
+ * The variants that tell what the Transformer's parts do to its own evidence: the full model; the
+ * modality-type embedding and the position embeddings each switched off; the encoder not shared
+ * at all, its blocks shared whole, or shared but for their MLP; and the encoder evidence alone or
+ * left out; in grid order. Notebook 03 runs these by default.
  */
 export const ENCODER_STUDY: readonly string[] = [
   "full",
   "no_modality_embedding",
   "no_position_embedding",
   "separate_encoders",
+  "shared_blocks",
+  "modality_mlps",
   "encoder_only",
   "no_encoder_evidence",
 ];

@@ -41,9 +41,11 @@ export interface ModelConfig {
   sharedEncoder: boolean;
   /**
    * With a shared encoder, which half of each block is one per modality instead of shared (with
-   * the layer norm before it): `none`, `mlp` (the multiway block of VLMo and BEiT-3: attention
-   * shared) or `attention` (the MLP shared). An image encoder of its own reads zipper better than
-   * the shared one (docs/results.md, "v21"); these tell which half's sharing costs it.
+   * the layer norm before it): `none` (the whole block shared, up to `v21`), `mlp` (attention
+   * shared, as in the multiway blocks of VLMo and BEiT-3) or `attention` (the MLP shared; the
+   * default since `v22`). Sharing the attention is what cost the images: with an attention per
+   * modality hazelnut and zipper score higher beyond the seed spread, and validation agrees
+   * (docs/results.md, "v22").
    */
   modalityExperts: ModalityExperts;
   /** Masked-token reconstruction head and its share in the score. */
@@ -409,7 +411,7 @@ export const DEFAULT_CONFIG: Config = {
     modalityEmbedding: true,
     positionEmbedding: true,
     sharedEncoder: true,
-    modalityExperts: "none",
+    modalityExperts: "attention",
     reconstructionHead: true,
     anomalyHead: true,
     knnHead: true,
