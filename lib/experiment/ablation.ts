@@ -104,15 +104,15 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
     data: "joint",
   },
   {
-    name: "shared_blocks",
-    description: "every block shared whole, its attention too (the design up to v21)",
-    overrides: { model: { modalityExperts: "none" } },
+    name: "modality_mlps",
+    description: "a shared encoder whose blocks keep one MLP per modality (attention shared)",
+    overrides: { model: { modalityExperts: "mlp" } },
     data: "joint",
   },
   {
-    name: "modality_mlps",
-    description: "attention shared, one MLP per modality in every block",
-    overrides: { model: { modalityExperts: "mlp" } },
+    name: "modality_attention",
+    description: "a shared encoder whose blocks keep one attention per modality (MLP shared)",
+    overrides: { model: { modalityExperts: "attention" } },
     data: "joint",
   },
   ...evidenceVariants("only"),
@@ -180,7 +180,7 @@ export function selectVariants(
 /**
  * The variants that tell what the Transformer's parts do to its own evidence: the full model; the
  * modality-type embedding and the position embeddings each switched off; the encoder not shared
- * at all, its blocks shared whole, or shared but for their MLP; and the encoder evidence alone or
+ * at all, or its blocks shared but for one MLP or one attention per modality; and the encoder evidence alone or
  * left out; in grid order. Notebook 03 runs these by default.
  */
 export const ENCODER_STUDY: readonly string[] = [
@@ -188,8 +188,8 @@ export const ENCODER_STUDY: readonly string[] = [
   "no_modality_embedding",
   "no_position_embedding",
   "separate_encoders",
-  "shared_blocks",
   "modality_mlps",
+  "modality_attention",
   "encoder_only",
   "no_encoder_evidence",
 ];
