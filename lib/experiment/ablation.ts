@@ -41,6 +41,17 @@ export interface AblationVariant {
   data: DataSelection;
 }
 
+/** A shared encoder whose blocks keep `half` one per modality and share the other half. */
+function expertVariant(half: "mlp" | "attention"): AblationVariant {
+  const [own, shared] = half === "mlp" ? ["MLP", "attention"] : ["attention", "MLP"];
+  return {
+    name: half === "mlp" ? "modality_mlps" : "modality_attention",
+    description: `a shared encoder whose blocks keep one ${own} per modality (${shared} shared)`,
+    overrides: { model: { modalityExperts: half } },
+    data: "joint",
+  };
+}
+
 /**
  * Variants derived from the evidence registry, per config switch in registry order: `only`
  * (`<evidence>_only`: that switch on and every other evidence switch off, so the score holds
@@ -103,18 +114,8 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
     overrides: { model: { sharedEncoder: false } },
     data: "joint",
   },
-  {
-    name: "modality_mlps",
-    description: "a shared encoder whose blocks keep one MLP per modality (attention shared)",
-    overrides: { model: { modalityExperts: "mlp" } },
-    data: "joint",
-  },
-  {
-    name: "modality_attention",
-    description: "a shared encoder whose blocks keep one attention per modality (MLP shared)",
-    overrides: { model: { modalityExperts: "attention" } },
-    data: "joint",
-  },
+  expertVariant("mlp"),
+  expertVariant("attention"),
   ...evidenceVariants("only"),
   ...evidenceVariants("without"),
   {
