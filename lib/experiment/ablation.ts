@@ -12,7 +12,7 @@
  * @module
  */
 import { join } from "node:path";
-import type { Config, ConfigOverrides, ModelConfig } from "../model/config.ts";
+import type { Config, ConfigOverrides, ModalityExperts, ModelConfig } from "../model/config.ts";
 import { mergeConfig } from "../model/config.ts";
 import { CLASSIC_FOREST } from "../model/isolation.ts";
 import {
@@ -41,15 +41,13 @@ export interface AblationVariant {
   data: DataSelection;
 }
 
-/** A shared encoder whose blocks keep `half` one per modality and share the other half. */
-function expertVariant(half: "mlp" | "attention"): AblationVariant {
-  const [own, shared] = half === "mlp" ? ["MLP", "attention"] : ["attention", "MLP"];
-  return {
-    name: half === "mlp" ? "modality_mlps" : "modality_attention",
-    description: `a shared encoder whose blocks keep one ${own} per modality (${shared} shared)`,
-    overrides: { model: { modalityExperts: half } },
-    data: "joint",
-  };
+/** A variant whose shared encoder keeps `experts` one per modality (see `modalityExperts`). */
+function blockSharingVariant(
+  name: string,
+  description: string,
+  experts: ModalityExperts,
+): AblationVariant {
+  return { name, description, overrides: { model: { modalityExperts: experts } }, data: "joint" };
 }
 
 /**
@@ -114,8 +112,16 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
     overrides: { model: { sharedEncoder: false } },
     data: "joint",
   },
-  expertVariant("mlp"),
-  expertVariant("attention"),
+  blockSharingVariant(
+    "shared_blocks",
+    "every encoder block shared whole, attention too (the design up to v21)",
+    "none",
+  ),
+  blockSharingVariant(
+    "modality_mlps",
+    "attention shared, one MLP per modality in every block",
+    "mlp",
+  ),
   ...evidenceVariants("only"),
   ...evidenceVariants("without"),
   {
@@ -181,7 +187,7 @@ export function selectVariants(
 /**
  * The variants that tell what the Transformer's parts do to its own evidence: the full model; the
  * modality-type embedding and the position embeddings each switched off; the encoder not shared
- * at all, or its blocks shared but for one MLP or one attention per modality; and the encoder evidence alone or
+ * at all, its blocks shared whole, or shared but for one MLP per modality; and the encoder evidence alone or
  * left out; in grid order. Notebook 03 runs these by default.
  */
 export const ENCODER_STUDY: readonly string[] = [
@@ -189,8 +195,8 @@ export const ENCODER_STUDY: readonly string[] = [
   "no_modality_embedding",
   "no_position_embedding",
   "separate_encoders",
+  "shared_blocks",
   "modality_mlps",
-  "modality_attention",
   "encoder_only",
   "no_encoder_evidence",
 ];
