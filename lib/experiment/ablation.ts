@@ -187,8 +187,8 @@ export function selectVariants(
 /**
  * The variants that tell what the Transformer's parts do to its own evidence: the full model; the
  * modality-type embedding and the position embeddings each switched off; the encoder not shared
- * at all, its blocks shared whole, or shared but for one MLP per modality; and the encoder evidence alone or
- * left out; in grid order. Notebook 03 runs these by default.
+ * at all, its blocks shared whole, or shared but for one MLP per modality; and the encoder
+ * evidence alone or left out; in grid order. Notebook 03 runs these by default.
  */
 export const ENCODER_STUDY: readonly string[] = [
   "full",
