@@ -7,8 +7,8 @@
  * token gets a modality-type embedding and a position / feature-identity embedding, a CLS token
  * is prepended, and a pre-norm Transformer encoder (shared by both modalities unless configured
  * otherwise; each block's attention is one per modality by default, its MLP shared) turns them
- * into features. Heads: masked-token reconstruction, and a sigmoid anomaly
- * head (per sample from CLS and, for images, per patch).
+ * into features. Heads: masked-token reconstruction, and a sigmoid anomaly head (per sample from
+ * CLS and, for images, per patch).
  *
  * Parameters are a plain name → tf.Variable map so checkpoints are a straight safetensors dump.
  *

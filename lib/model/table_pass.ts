@@ -209,14 +209,8 @@ export function tableResidualOnLines(
   if ((run === 1) !== lines.featuresOnly) throw new Error("table lines made for another depth");
   const enc = encoderFor(config, TABLE);
   // Token-major [tokens, B, D] through the first block: its MLP works on any layout.
-  let h = firstBlock(
-    params,
-    blockPrefixes(config, `${enc}.0`, TABLE).mlp,
-    config.heads,
-    lines,
-    rows,
-  )
-    .transpose([1, 0, 2]);
+  const { mlp } = blockPrefixes(config, `${enc}.0`, TABLE);
+  let h = firstBlock(params, mlp, config.heads, lines, rows).transpose([1, 0, 2]);
   // Row 0 of the sequence is the class token.
   const features = Array.from({ length: d }, (_, j) => j + 1);
   for (let l = 1; l < run; l++) {
