@@ -14,13 +14,20 @@ import {
   evidenceSwitches,
   headsCount,
 } from "../lib/model/evidence/mod.ts";
-import { concatArrays, imageEvidence, knnDim, tableEvidence } from "../lib/model/detector.ts";
+import {
+  concatArrays,
+  evidenceBatch,
+  imageEvidence,
+  knnDim,
+  tableEvidence,
+} from "../lib/model/detector.ts";
 import { encodeImages, initParams } from "../lib/model/madformer.ts";
 import * as tf from "@tensorflow/tfjs";
 import { evidenceVariants } from "../lib/experiment/ablation.ts";
 import { MadError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import { SMALL_MODEL } from "./fixtures.ts";
+import { IMAGE_SCORE_CHUNK } from "../lib/model/scorer.ts";
 
 await useBackend("wasm");
 
@@ -175,4 +182,16 @@ Deno.test("evidence registry: image enc reads each cell's residual stream after 
   // Reading an earlier block gives other features than the last one.
   assert.notDeepEqual(enc(config), enc({ ...config, imageEncoderBlocks: 0 }));
   tf.dispose([x, plain.residual(1), plain.residual()]);
+});
+
+Deno.test("image evidence passes hold fewer images as the token grid grows", () => {
+  const at = (imageSize: number, stem: number[]) => evidenceBatch({ imageSize, stem });
+  assert.equal(at(128, [4, 2]), 16); // the default: 256 tokens
+  assert.equal(at(64, [4, 2]), 16); // never more than at the default
+  assert.equal(at(256, [4, 2]), 4); // 1,024 tokens
+  assert.equal(at(256, [4, 4]), 16);
+  assert.equal(at(1024, [4, 2]), 1);
+  for (const size of [64, 128, 256, 512, 1024]) {
+    assert.equal(IMAGE_SCORE_CHUNK % at(size, [4, 2]), 0);
+  }
 });

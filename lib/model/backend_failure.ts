@@ -45,8 +45,9 @@ export function backendFailure(e: unknown, what: string, data: FailedData = "tab
     budget = "invalid";
   }
   const table = `${TABLE_BATCH_MB_ENV} (now ${budget})`;
-  // Image batches are fixed by the config (a step's images, 16 a chunk when scoring).
-  const images = "the training batch size (--batch-size)";
+  // A training step holds the config's batch of images; scoring passes shrink with the image's
+  // token grid (`evidenceBatch`), so past that only the image size bounds them.
+  const images = "the training batch size (--batch-size) or the model's imageSize";
   const lower = data === "table"
     ? table
     : data === "images"

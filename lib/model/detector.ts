@@ -9,7 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type ModelConfig, tableEncoderDepth } from "./config.ts";
-import { encodeImages, forwardTable, type Params, stemStages } from "./madformer.ts";
+import { encodeImages, forwardTable, geometry, type Params, stemStages } from "./madformer.ts";
 import {
   disposeTableLines,
   type TableLines,
@@ -206,7 +206,21 @@ function writersOf<Batch>(
     .filter((w): w is EvidenceWriter<Batch> => w !== null);
 }
 
+/** Images per evidence pass at the default grid of 256 tokens. */
 const EVIDENCE_BATCH = 16;
+
+/**
+ * Images per evidence pass: {@linkcode EVIDENCE_BATCH} up to 256 tokens an image, halved for each
+ * doubling beyond, since a pass's attention holds tokens² numbers per image and head (a 256 px
+ * image of 1,024 tokens scored 16 at a time ran out of wasm's 4 GB). A power of two, so that the
+ * scoring chunks (`IMAGE_SCORE_CHUNK`) stay a multiple of it and the scores those of one pass.
+ */
+export function evidenceBatch(config: Pick<ModelConfig, "imageSize" | "stem">): number {
+  const { tokens } = geometry(config as ModelConfig);
+  let batch = EVIDENCE_BATCH;
+  while (batch > 1 && batch * tokens > EVIDENCE_BATCH * 256) batch /= 2;
+  return batch;
+}
 
 /** Images as RGB HWC float arrays in [0, 1] of side config.imageSize. */
 export function imageEvidence(
@@ -239,8 +253,9 @@ export function imageEvidence(
   );
   const plainConfig = depth === config.layers ? config : { ...config, layers: depth };
   const stemCount = Math.max(0, ...writers.map((w) => w.stemStages ?? 0));
-  for (let start = 0; start < n; start += EVIDENCE_BATCH) {
-    const batch = images.slice(start, start + EVIDENCE_BATCH);
+  const perPass = evidenceBatch(config);
+  for (let start = 0; start < n; start += perPass) {
+    const batch = images.slice(start, start + perPass);
     const B = batch.length;
     tf.tidy(() => {
       const x = tf.tensor4d(concatArrays(batch), [B, S, S, 3]);
