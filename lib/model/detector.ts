@@ -206,8 +206,10 @@ function writersOf<Batch>(
     .filter((w): w is EvidenceWriter<Batch> => w !== null);
 }
 
-/** Images per evidence pass at the default grid of 256 tokens. */
+/** Images per evidence pass at grids of up to {@linkcode EVIDENCE_BATCH_TOKENS} tokens. */
 const EVIDENCE_BATCH = 16;
+/** The default grid's tokens (128 px in 8 px tokens). */
+const EVIDENCE_BATCH_TOKENS = 256;
 
 /**
  * Images per evidence pass: {@linkcode EVIDENCE_BATCH} up to 256 tokens an image, halved for each
@@ -216,9 +218,9 @@ const EVIDENCE_BATCH = 16;
  * scoring chunks (`IMAGE_SCORE_CHUNK`) stay a multiple of it and the scores those of one pass.
  */
 export function evidenceBatch(config: Pick<ModelConfig, "imageSize" | "stem">): number {
-  const { tokens } = geometry(config as ModelConfig);
+  const { tokens } = geometry(config);
   let batch = EVIDENCE_BATCH;
-  while (batch > 1 && batch * tokens > EVIDENCE_BATCH * 256) batch /= 2;
+  while (batch > 1 && batch * tokens > EVIDENCE_BATCH * EVIDENCE_BATCH_TOKENS) batch /= 2;
   return batch;
 }
 

@@ -46,7 +46,7 @@ export interface Geometry {
 }
 
 /** Image shape facts for a config. */
-export function geometry(config: ModelConfig): Geometry {
+export function geometry(config: Pick<ModelConfig, "stem" | "imageSize">): Geometry {
   const patch = config.stem.reduce((a, b) => a * b, 1);
   const grid = config.imageSize / patch;
   return { patch, grid, tokens: grid * grid, patchDim: patch * patch * 3 };

@@ -204,8 +204,9 @@ export function fitSubset(
 
 /**
  * Images whose evidence is computed and scored together in {@linkcode scoredEvidence}: a
- * multiple of the evidence batch (16) and of the kNN search's query block (512 cells) on every
- * grid, so batches and blocks fall as in one pass and the scores are the same.
+ * multiple of the evidence batch (`evidenceBatch`, 16 at most) and of the kNN search's query
+ * block (512 cells) on every grid, so batches and blocks fall as in one pass and the scores are
+ * the same.
  */
 export const IMAGE_SCORE_CHUNK = 32;
 
