@@ -373,7 +373,10 @@ export interface TrainConfig {
   valShare: number;
   /** Share of each training batch replaced by synthetic anomalies for the sigmoid head. */
   anomalyShare: number;
-  /** Table batches per image batch in the alternation. */
+  /**
+   * Table batches per image batch in the alternation; a fraction spreads them out (0.5: one
+   * after every other image batch).
+   */
   tableStepsPerImageStep: number;
   /** Minimum steps per epoch for the table when there are no images. */
   tableStepsPerEpoch: number;
@@ -640,10 +643,13 @@ export function validateConfig(config: Config, source = "config"): void {
   for (const key of ["epochs", "batchSize", "tableBatchSize"] as const) {
     if (!Number.isInteger(t[key]) || t[key] < 1) fail(`train.${key} must be a positive integer`);
   }
-  for (const key of ["tableStepsPerImageStep", "tableStepsPerEpoch", "shards"] as const) {
+  for (const key of ["tableStepsPerEpoch", "shards"] as const) {
     if (!Number.isSafeInteger(t[key]) || t[key] < 0) {
       fail(`train.${key} must be a non-negative integer`);
     }
+  }
+  if (!(t.tableStepsPerImageStep >= 0 && t.tableStepsPerImageStep <= 1000)) {
+    fail(`train.tableStepsPerImageStep must be a number from 0 to 1000`);
   }
   if (!(t.lr > 0)) fail(`train.lr must be positive`);
   if (!(t.valShare > 0 && t.valShare < 1)) fail(`train.valShare must be in (0, 1)`);

@@ -36,7 +36,7 @@ export function epochPlan(
     imageSteps.push({ kind: "image", indices: imagePairs.slice(i, i + t.batchSize) });
   }
   const tableSteps = imageSteps.length > 0
-    ? imageSteps.length * t.tableStepsPerImageStep
+    ? Math.floor(imageSteps.length * t.tableStepsPerImageStep)
     : t.tableStepsPerEpoch;
   const orders = tables.map((d) =>
     rng.shuffle([...Array(d.prepared.train.length / d.prepared.d).keys()])
@@ -60,11 +60,14 @@ export function epochPlan(
     for (; k < tableSteps; k++) plan.push(nextTableStep(k));
     return plan;
   }
-  for (const step of imageSteps) {
+  imageSteps.forEach((step, i) => {
     plan.push(step);
-    if (tables.length === 0) continue;
-    for (let j = 0; j < t.tableStepsPerImageStep; j++, k++) plan.push(nextTableStep(k));
-  }
+    if (tables.length === 0) return;
+    // Table steps due by the end of image step i, less those already taken: a whole rate gives
+    // that many after every image step, a fraction spreads them out.
+    const due = Math.floor((i + 1) * t.tableStepsPerImageStep);
+    for (; k < due; k++) plan.push(nextTableStep(k));
+  });
   return plan;
 }
 
