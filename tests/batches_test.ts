@@ -45,7 +45,7 @@ Deno.test("without images an epoch takes tableStepsPerEpoch table steps", () => 
 });
 
 Deno.test("a negative or missing table rate is refused", () => {
-  for (const bad of [-1, Number.NaN]) {
+  for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
     const config = { ...DEFAULT_CONFIG, train: train({ tableStepsPerImageStep: bad }) };
     assert.throws(() => validateConfig(config), MadError);
   }

@@ -648,8 +648,8 @@ export function validateConfig(config: Config, source = "config"): void {
       fail(`train.${key} must be a non-negative integer`);
     }
   }
-  if (!(t.tableStepsPerImageStep >= 0 && t.tableStepsPerImageStep <= 1000)) {
-    fail(`train.tableStepsPerImageStep must be a number from 0 to 1000`);
+  if (!(Number.isFinite(t.tableStepsPerImageStep) && t.tableStepsPerImageStep >= 0)) {
+    fail(`train.tableStepsPerImageStep must be a non-negative number`);
   }
   if (!(t.lr > 0)) fail(`train.lr must be positive`);
   if (!(t.valShare > 0 && t.valShare < 1)) fail(`train.valShare must be in (0, 1)`);

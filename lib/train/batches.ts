@@ -35,9 +35,6 @@ export function epochPlan(
   ) {
     imageSteps.push({ kind: "image", indices: imagePairs.slice(i, i + t.batchSize) });
   }
-  const tableSteps = imageSteps.length > 0
-    ? Math.floor(imageSteps.length * t.tableStepsPerImageStep)
-    : t.tableStepsPerEpoch;
   const orders = tables.map((d) =>
     rng.shuffle([...Array(d.prepared.train.length / d.prepared.d).keys()])
   );
@@ -57,7 +54,7 @@ export function epochPlan(
   const plan: Step[] = [];
   let k = 0;
   if (imageSteps.length === 0) {
-    for (; k < tableSteps; k++) plan.push(nextTableStep(k));
+    for (; k < t.tableStepsPerEpoch; k++) plan.push(nextTableStep(k));
     return plan;
   }
   imageSteps.forEach((step, i) => {
