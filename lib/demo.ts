@@ -20,6 +20,7 @@ import { htmlReport } from "./report/html.ts";
 import {
   componentSections,
   curveSections,
+  defectSections,
   distributionSections,
   heatmapSections,
   metricsHtml,
@@ -102,6 +103,7 @@ export async function runDemo(
       trainingSection(trained.rows),
       ...curveSections(evaluations),
       ...componentSections(evaluations),
+      ...defectSections(evaluations),
       ...distributionSections(evaluations),
       ...(await heatmapSections(evaluations, cache, 2)),
     ],

@@ -10,7 +10,12 @@ import { runMain } from "../lib/cli.ts";
 import { defineCommand, helpText, parseFlags, writeFileAtomic } from "../lib/util/mod.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { CHECKPOINT_FLAG, loadCheckpoint } from "../lib/train/mod.ts";
-import { componentLines, evaluateCheckpoint, evaluationJson } from "../lib/experiment/mod.ts";
+import {
+  componentLines,
+  defectLines,
+  evaluateCheckpoint,
+  evaluationJson,
+} from "../lib/experiment/mod.ts";
 import { evaluationRows, metricsTable } from "../lib/report/mod.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 
@@ -63,6 +68,11 @@ async function main(): Promise<void> {
   console.log(metricsTable(evaluationRows(evaluations)));
   console.log("evidence: share of the score (test AUROC alone)");
   for (const line of componentLines(evaluations)) console.log(`  ${line}`);
+  const defects = defectLines(evaluations);
+  if (defects.length > 0) {
+    console.log("by defect type: each type's test AUROC against the good images alone");
+  }
+  for (const line of defects) console.log(`  ${line}`);
   if (flags.json) {
     await Deno.mkdir(dirname(flags.json), { recursive: true });
     await writeFileAtomic(flags.json, JSON.stringify(evaluationJson(evaluations), null, 2) + "\n");

@@ -71,7 +71,14 @@ Deno.test("train, eval and score run end to end on the command line", async () =
       const images = report.datasets.find((d: { name: string }) => d.name === name);
       assert.ok(images.pixel_auroc >= 0.9, `${name}: pixel AUROC ${images.pixel_auroc}`);
       assert.ok(images.pro >= 0 && images.pro <= 1, `${name}: PRO ${images.pro}`);
+      // Several planted defect types: each type's AUROC against the good images alone.
+      const defects = Object.values(images.defects) as { count: number; auroc: number }[];
+      assert.ok(defects.length >= 2, `${name}: ${defects.length} defect types`);
+      assert.equal(defects.reduce((n, d) => n + d.count, 0), images.anomalies);
+      for (const d of defects) assert.ok(d.auroc >= 0 && d.auroc <= 1);
     }
+    assert.equal(table.defects, undefined);
+    assert.match(evaluated.stdout, /by defect type/);
 
     const scoresPath = join(dir, "scores.json");
     const maps = join(dir, "maps");

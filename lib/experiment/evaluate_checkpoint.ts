@@ -44,6 +44,7 @@ import { decodeMask } from "../data/images.ts";
 import { type DatasetMetrics, evaluateScores } from "../metrics/evaluate.ts";
 import { auroc } from "../metrics/ranking.ts";
 import { pixelAuroc, pro } from "../metrics/pixel.ts";
+import { defectAurocs, type DefectResult } from "../metrics/defects.ts";
 import { pixelMap } from "../model/maps.ts";
 import { MadError } from "../errors.ts";
 import { ANOMALY_SEED_OFFSET } from "../rng.ts";
@@ -86,6 +87,8 @@ export interface DatasetEvaluation {
   pose?: PoseAlignment;
   /** Images: whether the memory banks compare each cell with normal cells at its place. */
   cellsInPlace?: boolean;
+  /** Images in the MVTec layout with two or more defect types: the AUROC of each type alone. */
+  defects?: DefectResult[];
 }
 
 /** What to evaluate: datasets recorded in the checkpoint unless folders or files are given. */
@@ -280,6 +283,8 @@ async function evaluateImages(
     pose,
     cellsInPlace: Object.values(fitted.banks).some((bank) => bank.cellStep !== undefined),
   };
+  const defects = defectAurocs(scores, prepared.test.map((s) => s.defect));
+  if (defects) evaluation.defects = defects;
   if (perImage && prepared.test.some((s) => s.maskPath)) {
     evaluation.pixel = await pixelMetrics(prepared.test, perImage, grid, config.imageSize);
   }

@@ -44,7 +44,7 @@ export {
   tableRecordFor,
 } from "./evaluate_checkpoint.ts";
 export type { ComponentResult, DatasetEvaluation, EvaluateOptions } from "./evaluate_checkpoint.ts";
-export { componentLines, evaluationJson } from "./results.ts";
+export { componentLines, defectLines, evaluationJson } from "./results.ts";
 export type { EvaluationEntry } from "./results.ts";
 export {
   categoryOf,

@@ -1,8 +1,9 @@
 /**
  * The evaluation result as users see it: rows for the terminal table and the JSON file
  * `{"datasets":[{name, modality, n, anomalies, auroc, aupr, precision, recall, f1, accuracy,
- * threshold, f1_at_true_count, components}]}` (plus pixel metrics where masks exist), where
- * `components` gives each evidence component's share of the score and its test AUROC alone.
+ * threshold, f1_at_true_count, components}]}` (plus pixel metrics where masks exist, and `defects`
+ * where an image category has several defect types), where `components` gives each evidence
+ * component's share of the score and its test AUROC alone.
  *
  * @module
  */
@@ -21,6 +22,8 @@ export type EvaluationEntry = {
   components: Record<string, { weight: number; auroc: number; sample_rows?: number }>;
   /** Images: the score is the maximum of the map or of the smoothed map (chosen on validation). */
   image_score?: "max" | "smoothed_max";
+  /** Images with two or more defect types: each type's image count and AUROC against the good. */
+  defects?: Record<string, { count: number; auroc: number }>;
 } & DatasetEvaluation["metrics"];
 
 /** The JSON document `deno task eval --json` writes. */
@@ -44,6 +47,13 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
       ...(e.imageScore ? { image_score: e.imageScore } : {}),
       ...(e.pose?.aligned ? { aligned_to_pose: true } : {}),
       ...(e.cellsInPlace ? { cells_compared_in_place: true } : {}),
+      ...(e.defects
+        ? {
+          defects: Object.fromEntries(
+            e.defects.map((d) => [d.defect, { count: d.count, auroc: d.auroc }]),
+          ),
+        }
+        : {}),
     })),
   };
 }
@@ -67,4 +77,20 @@ export function componentLines(evaluations: DatasetEvaluation[]): string[] {
     (e.pose?.aligned ? "; images aligned to their object's pose" : "") +
     (e.cellsInPlace ? ", cells compared where they lie" : "")
   );
+}
+
+/**
+ * One line per image category with two or more defect types: each type's test AUROC against the
+ * good images alone, weakest first, e.g.
+ * `screw (50 good): thread_side 0.774 (10), manipulated_front 0.846 (10), ...`.
+ */
+export function defectLines(evaluations: DatasetEvaluation[]): string[] {
+  return evaluations.flatMap((e) => {
+    if (!e.defects) return [];
+    const good = e.labels.length - e.defects.reduce((n, d) => n + d.count, 0);
+    return [
+      `${e.name} (${good} good): ` + [...e.defects].sort((a, b) => a.auroc - b.auroc)
+        .map((d) => `${d.defect} ${d.auroc.toFixed(3)} (${d.count})`).join(", "),
+    ];
+  });
 }

@@ -13,6 +13,7 @@ import { confusionAt } from "../metrics/threshold.ts";
 import {
   componentFigure,
   confusionFigure,
+  defectFigure,
   lossCurvesFigure,
   prFigure,
   rocFigure,
@@ -26,7 +27,7 @@ import type { TableRow } from "./table.ts";
 /** Rows for `metricsTable` (one per dataset, the evaluation JSON without components). */
 export function evaluationRows(evaluations: DatasetEvaluation[]): TableRow[] {
   return evaluationJson(evaluations).datasets.map((
-    { name, components: _, image_score: __, ...rest },
+    { name, components: _, image_score: __, defects: ___, ...rest },
   ) =>
     ({
       name,
@@ -75,6 +76,26 @@ export function componentSections(evaluations: DatasetEvaluation[]): ReportSecti
     heading: `Evidence: ${e.name}`,
     figure: componentFigure(e.components, `${e.name}: share of the score and test AUROC alone`),
   }));
+}
+
+/**
+ * Per image category with two or more defect types, each type's test AUROC against the good images
+ * alone (the dashed line: the category's AUROC over all of them), so a defect the model misses is
+ * not averaged away.
+ */
+export function defectSections(evaluations: DatasetEvaluation[]): ReportSection[] {
+  return evaluations.flatMap((e) =>
+    e.defects
+      ? [{
+        heading: `By defect type: ${e.name}`,
+        figure: defectFigure(
+          e.defects,
+          e.metrics.auroc,
+          `${e.name}: test AUROC by defect type (dashed: all defects)`,
+        ),
+      }]
+      : []
+  );
 }
 
 /** Score histograms with the validation threshold, and confusion matrices, per dataset. */

@@ -221,6 +221,40 @@ export function componentFigure(
   };
 }
 
+/**
+ * An image category's test AUROC by defect type (each type against the good images alone), with
+ * the category's AUROC over all defects and chance marked.
+ */
+export function defectFigure(
+  defects: { defect: string; count: number; auroc: number }[],
+  overall: number,
+  title: string,
+): PlotlyFigure {
+  const line = (y: number, dash: string, color: string) => ({
+    type: "line",
+    xref: "paper",
+    x0: 0,
+    x1: 1,
+    y0: y,
+    y1: y,
+    line: { dash, color },
+  });
+  return {
+    data: [{
+      type: "bar",
+      name: "test AUROC against the good images",
+      x: defects.map((d) => `${d.defect} (${d.count})`),
+      y: defects.map((d) => d.auroc),
+    }],
+    layout: {
+      ...BASE_LAYOUT,
+      title: { text: title },
+      yaxis: { range: [0, 1], title: { text: "AUROC" } },
+      shapes: [line(0.5, "dot", "grey"), line(overall, "dash", "black")],
+    },
+  };
+}
+
 /** A 2×2 confusion matrix as an annotated heatmap (rows = truth, columns = prediction). */
 export function confusionFigure(
   cm: { tp: number; fp: number; tn: number; fn: number },

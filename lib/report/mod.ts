@@ -30,6 +30,7 @@ export { plotlyBundle } from "./plotly_bundle.ts";
 export {
   componentSections,
   curveSections,
+  defectSections,
   distributionSections,
   evaluationRows,
   heatmapSections,
