@@ -1,6 +1,6 @@
 /**
  * Anomaly-detection metrics: ranking (AUROC, AUPR), thresholded (precision, recall, F1),
- * threshold selection, and pixel-level localisation (pixel AUROC, PRO).
+ * threshold selection, AUROC by defect type, and pixel-level localisation (pixel AUROC, PRO).
  *
  * @module
  */
@@ -16,6 +16,8 @@ export {
   thresholdFromNormals,
 } from "./threshold.ts";
 export type { Confusion } from "./threshold.ts";
+export { defectAurocs, GOOD } from "./defects.ts";
+export type { DefectResult } from "./defects.ts";
 export { evaluateScores } from "./evaluate.ts";
 export type { DatasetMetrics } from "./evaluate.ts";
 export { connectedComponents, pixelAuroc, pro } from "./pixel.ts";
