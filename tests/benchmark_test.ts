@@ -271,10 +271,13 @@ Deno.test("a tiny benchmark writes its JSON and HTML; run again, it reuses every
     }
     // The synthetic images have masks: pixel metrics for the model and the raw-patch kNN.
     assert.ok(dots.methods[PROJECT].pixel_auroc && dots.methods[RAW_PATCH_KNN].pixel_auroc);
+    // and several planted defect types: the model's AUROC for each.
+    assert.ok(Object.keys(dots.methods[PROJECT].defects ?? {}).length >= 2);
     assert.ok(json.joint && json.joint.train_seconds.n === 1);
     const html = await Deno.readTextFile(join(out, "report.html"));
     assert.ok(html.includes("MADformer benchmark") && html.includes("Plotly.newPlot"));
     assert.ok(html.includes("Evidence shares") && html.includes("Pixel AUROC and PRO"));
+    assert.ok(html.includes("AUROC by defect type"));
     assert.deepEqual(externalResources(html), []);
 
     const files = [...Deno.readDirSync(join(out, "runs"))].map((e) => e.name).sort();

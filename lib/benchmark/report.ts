@@ -184,6 +184,20 @@ function componentRows(summary: BenchmarkSummary): TableRow[] {
   );
 }
 
+/** Test AUROC by defect type, per image category with several and per method that reports it. */
+function defectRows(summary: BenchmarkSummary): TableRow[] {
+  return summary.datasets.flatMap((d) =>
+    summary.methods.flatMap((m) =>
+      Object.entries(d.methods[m]?.defects ?? {}).map(([defect, auroc]) => ({
+        name: d.name,
+        method: m,
+        defect,
+        AUROC: formatMeanStd(auroc),
+      }))
+    )
+  );
+}
+
 /** The whole report as one HTML page (plotly.js embedded). */
 export function benchmarkHtml(summary: BenchmarkSummary): string {
   const s = summary.settings;
@@ -237,6 +251,14 @@ export function benchmarkHtml(summary: BenchmarkSummary): string {
         : ""),
     figure: timeFigure(summary),
   });
+  const defects = defectRows(summary);
+  if (defects.length > 0) {
+    sections.push({
+      heading: "AUROC by defect type",
+      html: rowsTable(defects),
+      caption: "Each defect type's test images ranked against the good test images alone.",
+    });
+  }
   const comps = componentRows(summary);
   if (comps.length > 0) {
     sections.push({

@@ -57,6 +57,8 @@ export interface MethodSummary {
   score_seconds: MeanStd;
   /** The model's evidence components: share of the score and test AUROC alone. */
   components?: Record<string, { weight: MeanStd; auroc: MeanStd }>;
+  /** Image categories with several defect types: each type's test AUROC against the good. */
+  defects?: Record<string, MeanStd>;
 }
 
 /** One dataset's line of the summary. */
@@ -157,6 +159,12 @@ function methodSummary(samples: Sample[]): MethodSummary {
       weight: of((s) => s.entry.components?.[name]?.weight),
       auroc: of((s) => s.entry.components?.[name]?.auroc),
     }]));
+  }
+  const defects = [...new Set(samples.flatMap((s) => Object.keys(s.entry.defects ?? {})))];
+  if (defects.length > 0) {
+    out.defects = Object.fromEntries(
+      defects.sort().map((name) => [name, of((s) => s.entry.defects?.[name]?.auroc)]),
+    );
   }
   return out;
 }
