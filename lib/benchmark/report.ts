@@ -198,6 +198,11 @@ function defectRows(summary: BenchmarkSummary): TableRow[] {
   );
 }
 
+/** A section holding `rows` as a table, or none when there are no rows. */
+function tableSection(heading: string, rows: TableRow[], caption: string): ReportSection[] {
+  return rows.length > 0 ? [{ heading, html: rowsTable(rows), caption }] : [];
+}
+
 /** The whole report as one HTML page (plotly.js embedded). */
 export function benchmarkHtml(summary: BenchmarkSummary): string {
   const s = summary.settings;
@@ -251,21 +256,17 @@ export function benchmarkHtml(summary: BenchmarkSummary): string {
         : ""),
     figure: timeFigure(summary),
   });
-  const defects = defectRows(summary);
-  if (defects.length > 0) {
-    sections.push({
-      heading: "AUROC by defect type",
-      html: rowsTable(defects),
-      caption: "Each defect type's test images ranked against the good test images alone.",
-    });
-  }
-  const comps = componentRows(summary);
-  if (comps.length > 0) {
-    sections.push({
-      heading: "Evidence shares",
-      html: rowsTable(comps),
-      caption: "Each evidence component's share of the model's score and its test AUROC alone.",
-    });
-  }
+  sections.push(
+    ...tableSection(
+      "AUROC by defect type",
+      defectRows(summary),
+      "Each defect type's test images ranked against the good test images alone.",
+    ),
+    ...tableSection(
+      "Evidence shares",
+      componentRows(summary),
+      "Each evidence component's share of the model's score and its test AUROC alone.",
+    ),
+  );
   return htmlReport({ title: "MADformer benchmark", sections });
 }
