@@ -5,6 +5,7 @@ import {
   barFigure,
   componentFigure,
   confusionFigure,
+  defectFigure,
   escapeHtml,
   heatmapOverlayPng,
   htmlReport,
@@ -201,6 +202,22 @@ Deno.test("componentResults: shares from the fitted weights, AUROC of each part 
     "zipper: good 0.50 (1.000), inverted 0.50 (0.000); score: max of the smoothed map",
     "hazelnut: good 0.50 (1.000), inverted 0.50 (0.000); score: max of the map",
   ]);
+});
+
+Deno.test("defectFigure: one bar per defect type with its count, chance and the overall AUROC marked", () => {
+  const fig = defectFigure(
+    [
+      { defect: "scratch", count: 10, auroc: 0.9 },
+      { defect: "thread", count: 8, auroc: 0.6 },
+    ],
+    0.8,
+    "screw",
+  );
+  assert.equal(fig.data.length, 1);
+  assert.deepEqual(fig.data[0].x, ["scratch (10)", "thread (8)"]);
+  assert.deepEqual(fig.data[0].y, [0.9, 0.6]);
+  const layout = JSON.stringify(fig.layout);
+  assert.ok(layout.includes('"y0":0.5') && layout.includes('"y0":0.8'));
 });
 
 Deno.test("componentFigure: share and test AUROC bars per component, chance marked", () => {

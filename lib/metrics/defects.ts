@@ -38,7 +38,8 @@ export function defectAurocs(
     const defect = defects[i];
     if (defect === undefined) continue;
     if (defect === GOOD) good.push(scores[i]);
-    else byType.set(defect, [...(byType.get(defect) ?? []), scores[i]]);
+    else if (byType.has(defect)) byType.get(defect)!.push(scores[i]);
+    else byType.set(defect, [scores[i]]);
   }
   if (good.length === 0 || byType.size < 2) return null;
   return [...byType.keys()].sort().map((defect) => {

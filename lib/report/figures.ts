@@ -189,6 +189,11 @@ export function barFigure(
   };
 }
 
+/** A horizontal line across the plot at `y` (chance, or a reference value). */
+function levelLine(y: number, dash: string, color: string) {
+  return { type: "line", xref: "paper", x0: 0, x1: 1, y0: y, y1: y, line: { dash, color } };
+}
+
 /**
  * Evidence components of one dataset's score side by side: each one's share of the score (from
  * validation) and its AUROC alone on the test part, with chance marked at 0.5.
@@ -208,15 +213,7 @@ export function componentFigure(
       title: { text: title },
       barmode: "group",
       yaxis: { range: [0, 1] },
-      shapes: [{
-        type: "line",
-        xref: "paper",
-        x0: 0,
-        x1: 1,
-        y0: 0.5,
-        y1: 0.5,
-        line: { dash: "dot", color: "grey" },
-      }],
+      shapes: [levelLine(0.5, "dot", "grey")],
     },
   };
 }
@@ -230,15 +227,6 @@ export function defectFigure(
   overall: number,
   title: string,
 ): PlotlyFigure {
-  const line = (y: number, dash: string, color: string) => ({
-    type: "line",
-    xref: "paper",
-    x0: 0,
-    x1: 1,
-    y0: y,
-    y1: y,
-    line: { dash, color },
-  });
   return {
     data: [{
       type: "bar",
@@ -250,7 +238,7 @@ export function defectFigure(
       ...BASE_LAYOUT,
       title: { text: title },
       yaxis: { range: [0, 1], title: { text: "AUROC" } },
-      shapes: [line(0.5, "dot", "grey"), line(overall, "dash", "black")],
+      shapes: [levelLine(0.5, "dot", "grey"), levelLine(overall, "dash", "black")],
     },
   };
 }

@@ -14,6 +14,7 @@ export {
   barFigure,
   componentFigure,
   confusionFigure,
+  defectFigure,
   lossCurvesFigure,
   prFigure,
   rocFigure,
