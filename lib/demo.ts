@@ -22,6 +22,7 @@ import {
   curveSections,
   defectSections,
   distributionSections,
+  featureSections,
   heatmapSections,
   metricsHtml,
   trainingSection,
@@ -67,7 +68,7 @@ export async function runDemo(
 
   const ckpt = await loadCheckpoint(trained.best);
   const cache = new ImageCache();
-  const evaluations = await evaluateCheckpoint(ckpt, { cache, onProgress: say });
+  const evaluations = await evaluateCheckpoint(ckpt, { cache, onProgress: say, explain: true });
   await writeFileAtomic(
     join(out, "metrics.json"),
     JSON.stringify(evaluationJson(evaluations), null, 2) + "\n",
@@ -104,6 +105,7 @@ export async function runDemo(
       ...curveSections(evaluations),
       ...componentSections(evaluations),
       ...defectSections(evaluations),
+      ...featureSections(evaluations),
       ...distributionSections(evaluations),
       ...(await heatmapSections(evaluations, cache, 2)),
     ],

@@ -1,7 +1,8 @@
 /**
  * `deno task eval --checkpoint CKPT` (`--help` lists the flags): per-dataset AUROC, AUPR,
  * precision, recall, F1, accuracy (threshold chosen on validation) and F1 at the true anomaly
- * count, on the held-out test part of each dataset.
+ * count, on the held-out test part of each dataset; for tables, the features behind the
+ * highest-scored test rows.
  *
  * @module
  */
@@ -15,6 +16,7 @@ import {
   defectLines,
   evaluateCheckpoint,
   evaluationJson,
+  featureLines,
 } from "../lib/experiment/mod.ts";
 import { evaluationRows, metricsTable } from "../lib/report/mod.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
@@ -23,7 +25,8 @@ import { ImageCache } from "../lib/data/image_cache.ts";
 export const COMMAND = defineCommand({
   name: "deno task eval",
   summary: "AUROC, AUPR, precision, recall, F1 and accuracy (threshold from validation), F1 at " +
-    "the true anomaly count and the evidence behind each score, on each dataset's test part.",
+    "the true anomaly count and the evidence behind each score, on each dataset's test part; " +
+    "for tables, the features behind the highest-scored rows.",
   flags: {
     checkpoint: CHECKPOINT_FLAG,
     images: {
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
     tablePaths: flags.table,
     cache: new ImageCache(join("data", ".cache", "images")),
     onProgress: (line) => console.error(line),
+    explain: true,
   });
   console.log(metricsTable(evaluationRows(evaluations)));
   console.log("evidence: share of the score (test AUROC alone)");
@@ -73,6 +77,11 @@ async function main(): Promise<void> {
     console.log("by defect type: each type's test AUROC against the good images alone");
   }
   for (const line of defects) console.log(`  ${line}`);
+  const features = featureLines(evaluations);
+  if (features.length > 0) {
+    console.log("by feature: what the score would lose were each feature normal (see --json)");
+  }
+  for (const line of features) console.log(`  ${line}`);
   if (flags.json) {
     await Deno.mkdir(dirname(flags.json), { recursive: true });
     await writeFileAtomic(flags.json, JSON.stringify(evaluationJson(evaluations), null, 2) + "\n");

@@ -1,7 +1,7 @@
 /**
  * `deno task score --checkpoint CKPT (--images DIR_OR_FILE... | --table FILE)` (`--help` lists
  * the flags): scores unseen data and writes a JSON array of `{"id","score","anomaly"}`; `--maps`
- * writes a heatmap overlay PNG per image.
+ * writes a heatmap overlay PNG per image, `--explain` the features behind each flagged table row.
  *
  * @module
  */
@@ -72,11 +72,18 @@ export const COMMAND = defineCommand({
       description: "table rows scored at a time (bounds memory; the same scores)",
       defaultText: "as many as 32 MB of token features hold",
     },
+    explain: {
+      type: "boolean",
+      default: false,
+      description: "tables: give each row flagged as an anomaly its features with the largest " +
+        "contributions to the score (`features`: [name, score lost were it normal])",
+    },
     backend: BACKEND_FLAG,
   },
   examples: [
     "deno task score --checkpoint CKPT --images photos/ --json scores.json --maps heatmaps/",
     "deno task score --checkpoint CKPT --table new_rows.csv",
+    "deno task score --checkpoint CKPT --table new_rows.csv --explain --json scores.json",
   ],
 });
 
@@ -87,12 +94,24 @@ async function main(): Promise<void> {
   if ((images.length > 0) === Boolean(flags.table)) {
     throw usageError(COMMAND, "give either --images or --table");
   }
+  if (flags.explain && !flags.table) {
+    throw usageError(COMMAND, "--explain explains table rows (images get --maps)");
+  }
   await useBackend(flags.backend as BackendName);
   const ckpt = await loadCheckpoint(flags.checkpoint!, { optimizer: false });
   let results: ScoredSample[];
   if (flags.table) {
+    let explaining: Progress | null = null;
+    let explained = 0;
     results = scoreTableFile(ckpt, flags.table, {
       batchRows: numberFlag("batch-rows", flags["batch-rows"]),
+      explain: flags.explain as boolean,
+      onExplain: (done, total) => {
+        explaining ??= new Progress("explaining flagged rows", total);
+        if (done < total) explaining.tick(done - explained);
+        else explaining.done();
+        explained = done;
+      },
     });
   } else {
     const cacheDir = join("data", ".cache", "images");

@@ -79,6 +79,19 @@ Deno.test("train, eval and score run end to end on the command line", async () =
     }
     assert.equal(table.defects, undefined);
     assert.match(evaluated.stdout, /by defect type/);
+    // Tables are explained by their features: the highest-scored test rows, highest first,
+    // each with its top features, and the check on synthetic anomalies.
+    assert.ok(table.features.rows.length >= 1 && table.features.rows.length <= 20);
+    const shown = table.features.rows as { score: number; top: [string, number][] }[];
+    shown.forEach((r, i) => {
+      assert.ok(i === 0 || r.score <= shown[i - 1].score);
+      assert.ok(r.top.length >= 1 && r.top.every((t, j) => j === 0 || t[1] <= r.top[j - 1][1]));
+    });
+    assert.ok(table.features.check.rows >= 10);
+    assert.ok(table.features.check.auroc >= 0 && table.features.check.auroc <= 1);
+    assert.match(evaluated.stdout, /by feature: .*\n.*highest-scored test rows/);
+    const weave = report.datasets.find((d: { name: string }) => d.name === "weave");
+    assert.equal(weave.features, undefined);
 
     const scoresPath = join(dir, "scores.json");
     const maps = join(dir, "maps");
@@ -114,6 +127,21 @@ Deno.test("train, eval and score run end to end on the command line", async () =
     assert.equal(tableScores.code, 0, tableScores.stderr);
     const parsed = JSON.parse(tableScores.stdout);
     assert.deepEqual(parsed.map((r: { id: number }) => r.id), [0, 1, 2, 3, 4]);
+    // --explain names the features behind each flagged row's score, and only those rows'.
+    const explained = await runScript("score.ts", [
+      "--checkpoint",
+      ckpt,
+      "--table",
+      data.tablePaths[0],
+      "--explain",
+    ]);
+    assert.equal(explained.code, 0, explained.stderr);
+    const withFeatures = JSON.parse(explained.stdout) as {
+      anomaly: boolean;
+      features?: [string, number][];
+    }[];
+    assert.ok(withFeatures.some((r) => r.anomaly));
+    for (const r of withFeatures) assert.equal(r.features !== undefined, r.anomaly);
 
     // Parallel scorers (workers loading the checkpoint themselves) give the same scores, in order.
     const many = join(dir, "many");

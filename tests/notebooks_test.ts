@@ -24,7 +24,7 @@ const PLOTS: Record<string, number> = {
   "01_data_exploration.html": 3,
   "02_training.html": 2,
   "03_ablation.html": 1,
-  "04_evaluation.html": 13,
+  "04_evaluation.html": 14,
 };
 
 Deno.test("notebooks are nbformat 4 with the Deno kernel, no outputs, importing lib/", async () => {

@@ -7,6 +7,8 @@ import {
   confusionFigure,
   defectFigure,
   escapeHtml,
+  featureContributionFigure,
+  featureSections,
   heatmapOverlayPng,
   htmlReport,
   imageGridPng,
@@ -218,6 +220,47 @@ Deno.test("defectFigure: one bar per defect type with its count, chance and the 
   assert.deepEqual(fig.data[0].y, [0.9, 0.6]);
   const layout = JSON.stringify(fig.layout);
   assert.ok(layout.includes('"y0":0.5') && layout.includes('"y0":0.8'));
+});
+
+Deno.test("featureContributionFigure: rows by features, a scale centred on zero", () => {
+  const fig = featureContributionFigure(
+    ["#3 anomaly 5.00", "#7 normal 2.00"],
+    ["TSH", "T3", "FTI"],
+    Float32Array.of(4, -1, 0, 0.5, 0, 2),
+    "thyroid",
+  );
+  const trace = fig.data[0] as Record<string, unknown>;
+  assert.deepEqual(trace.z, [[4, -1, 0], [0.5, 0, 2]]);
+  assert.deepEqual(trace.x, ["TSH", "T3", "FTI"]);
+  assert.deepEqual([trace.zmin, trace.zmid, trace.zmax], [-4, 0, 4]);
+});
+
+Deno.test("featureSections: one heatmap per explained table, the check in its caption", () => {
+  const base = {
+    modality: "table" as const,
+    metrics: {} as DatasetEvaluation["metrics"],
+    components: [],
+    scores: new Float32Array(0),
+    labels: new Uint8Array(0),
+  };
+  const explained: DatasetEvaluation = {
+    ...base,
+    name: "thyroid",
+    features: {
+      columns: ["a", "b"],
+      rows: [3],
+      scores: [5],
+      labels: [1],
+      contributions: Float32Array.of(2, 0),
+      check: { rows: 50, auroc: 0.81, top1: 0.76 },
+    },
+  };
+  const sections = featureSections([explained, { ...base, name: "plain" }]);
+  assert.equal(sections.length, 1);
+  assert.equal(sections[0].heading, "By feature: thyroid");
+  assert.match(sections[0].caption!, /50 synthetic anomalies.*AUROC 0\.810.*76%/);
+  const wide = { ...explained, features: { ...explained.features!, check: null } };
+  assert.match(featureSections([wide])[0].caption!, /too wide/);
 });
 
 Deno.test("componentFigure: share and test AUROC bars per component, chance marked", () => {

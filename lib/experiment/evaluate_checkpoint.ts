@@ -50,6 +50,7 @@ import { MadError } from "../errors.ts";
 import { ANOMALY_SEED_OFFSET } from "../rng.ts";
 import { backendFailure } from "../model/backend_failure.ts";
 import { LEGACY_FOLDER_TABLE_NAME, tableNameOf } from "../data/table_name.ts";
+import { explainTable, type TableExplanation } from "./explain_table.ts";
 
 /** One evidence component of a dataset's score: its weight and its own test AUROC. */
 export interface ComponentResult {
@@ -89,6 +90,8 @@ export interface DatasetEvaluation {
   cellsInPlace?: boolean;
   /** Images in the MVTec layout with two or more defect types: the AUROC of each type alone. */
   defects?: DefectResult[];
+  /** Tables, with `explain`: the features behind the highest-scored test rows. */
+  features?: TableExplanation;
 }
 
 /** What to evaluate: datasets recorded in the checkpoint unless folders or files are given. */
@@ -98,6 +101,8 @@ export interface EvaluateOptions {
   cache: ImageCache;
   /** Called with a line of progress per dataset. */
   onProgress?: (line: string) => void;
+  /** Tables: explain the highest-scored test rows by their features (see `explain_table.ts`). */
+  explain?: boolean;
 }
 
 /** Evaluates a checkpoint on the test parts of its datasets (or of the given ones). */
@@ -166,6 +171,10 @@ export async function evaluateCheckpoint(
     );
     const components = componentResults(parts, fitted, prepared.testLabels);
     const heads = guarded(() => headResults(ckpt, samples, prepared.testLabels, false));
+    if (options.explain) options.onProgress?.(`explaining ${record.name} by its features`);
+    const features = options.explain
+      ? guarded(() => explainTable(ckpt, fitted, prepared, scores))
+      : undefined;
     out.push({
       name: record.name,
       modality: "table",
@@ -173,6 +182,7 @@ export async function evaluateCheckpoint(
       components: [...components, ...heads],
       scores,
       labels: prepared.testLabels,
+      ...(features ? { features } : {}),
     });
   }
   return out;

@@ -44,7 +44,15 @@ export {
   tableRecordFor,
 } from "./evaluate_checkpoint.ts";
 export type { ComponentResult, DatasetEvaluation, EvaluateOptions } from "./evaluate_checkpoint.ts";
-export { componentLines, defectLines, evaluationJson } from "./results.ts";
+export {
+  componentLines,
+  defectLines,
+  evaluationJson,
+  featureLines,
+  topFeatures,
+} from "./results.ts";
+export { alteredRows, explainTable } from "./explain_table.ts";
+export type { TableExplanation } from "./explain_table.ts";
 export type { EvaluationEntry } from "./results.ts";
 export {
   categoryOf,

@@ -1,13 +1,14 @@
 /**
  * The evaluation result as users see it: rows for the terminal table and the JSON file
  * `{"datasets":[{name, modality, n, anomalies, auroc, aupr, precision, recall, f1, accuracy,
- * threshold, f1_at_true_count, components}]}` (plus pixel metrics where masks exist, and `defects`
- * where an image category has several defect types), where `components` gives each evidence
- * component's share of the score and its test AUROC alone.
+ * threshold, f1_at_true_count, components}]}` (plus pixel metrics where masks exist, `defects`
+ * where an image category has several defect types, and `features` for explained tables), where
+ * `components` gives each evidence component's share of the score and its test AUROC alone.
  *
  * @module
  */
 import type { DatasetEvaluation } from "./evaluate_checkpoint.ts";
+import type { TableExplanation } from "./explain_table.ts";
 
 /** One dataset's entry in the evaluation JSON. */
 export type EvaluationEntry = {
@@ -24,7 +25,25 @@ export type EvaluationEntry = {
   image_score?: "max" | "smoothed_max";
   /** Images with two or more defect types: each type's image count and AUROC against the good. */
   defects?: Record<string, { count: number; auroc: number }>;
+  /**
+   * Explained tables: the check on synthetic anomalies and, for each of the highest-scored test
+   * rows, its features with the largest contributions (see `explain_table.ts`).
+   */
+  features?: {
+    check: { rows: number; auroc: number; top1: number } | null;
+    rows: { row: number; score: number; label: number; top: [string, number][] }[];
+  };
 } & DatasetEvaluation["metrics"];
+
+/** Features of explained row `i` with the largest contributions, largest first, at most `k`. */
+export function topFeatures(e: TableExplanation, i: number, k: number): [string, number][] {
+  const d = e.columns.length;
+  return e.columns.map((name, j): [string, number] => [name, e.contributions[i * d + j]])
+    .sort((a, b) => b[1] - a[1]).slice(0, k);
+}
+
+/** Features shown per explained row in the JSON. */
+const JSON_TOP_FEATURES = 5;
 
 /** The JSON document `deno task eval --json` writes. */
 export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: EvaluationEntry[] } {
@@ -52,6 +71,19 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
           defects: Object.fromEntries(
             e.defects.map((d) => [d.defect, { count: d.count, auroc: d.auroc }]),
           ),
+        }
+        : {}),
+      ...(e.features
+        ? {
+          features: {
+            check: e.features.check,
+            rows: e.features.rows.map((row, i) => ({
+              row,
+              score: e.features!.scores[i],
+              label: e.features!.labels[i],
+              top: topFeatures(e.features!, i, JSON_TOP_FEATURES),
+            })),
+          },
         }
         : {}),
     })),
@@ -91,6 +123,33 @@ export function defectLines(evaluations: DatasetEvaluation[]): string[] {
     return [
       `${e.name} (${good} good): ` + [...e.defects].sort((a, b) => a.auroc - b.auroc)
         .map((d) => `${d.defect} ${d.auroc.toFixed(3)} (${d.count})`).join(", "),
+    ];
+  });
+}
+
+/**
+ * Two lines per explained table: how well contributions found the altered features of synthetic
+ * anomalies, and which features most often contribute most to the highest-scored test rows, e.g.
+ * `thyroid: 20 highest-scored test rows (18 anomalies), top feature: TSH 9, FTI 6, T3 5`.
+ */
+export function featureLines(evaluations: DatasetEvaluation[]): string[] {
+  return evaluations.flatMap((e) => {
+    const f = e.features;
+    if (!f) return [];
+    const counts = new Map<string, number>();
+    f.rows.forEach((_, i) => {
+      const [name] = topFeatures(f, i, 1)[0];
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    });
+    const anomalies = f.labels.filter((l) => l === 1).length;
+    return [
+      `${e.name}: ${f.rows.length} highest-scored test rows (${anomalies} anomalies), top feature: ` +
+      [...counts].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${n}`).join(", "),
+      f.check
+        ? `${e.name}: on ${f.check.rows} synthetic anomalies, contributions find the altered ` +
+          `features at AUROC ${f.check.auroc.toFixed(3)}, the top one altered in ` +
+          `${(100 * f.check.top1).toFixed(0)}%`
+        : `${e.name}: too wide for the check on synthetic anomalies`,
     ];
   });
 }

@@ -18,6 +18,7 @@ import { applyNormalisation } from "../data/normalise.ts";
 import { MadError } from "../errors.ts";
 import { backendFailure, errorFromMessage } from "../model/backend_failure.ts";
 import { span } from "../util/profile.ts";
+import { featureContributions, normalRowsOf } from "../model/explain.ts";
 
 /** One scored sample. */
 export interface ScoredSample {
@@ -25,6 +26,11 @@ export interface ScoredSample {
   id: string | number;
   score: number;
   anomaly: boolean;
+  /**
+   * Table rows flagged as anomalies, when explained: the features with the largest
+   * contributions to the score, largest first (see `lib/model/explain.ts`).
+   */
+  features?: [string, number][];
 }
 
 /** A scored image with what a heatmap needs. */
@@ -311,14 +317,23 @@ class ScoringWorker {
   }
 }
 
+/** Features listed per explained row. */
+export const EXPLAINED_FEATURES = 5;
+
 /**
  * Scores every row of a table file: a CSV, ODDS `.mat` or ADBench `.npz` (labels, if any, are
- * ignored), `options.batchRows` rows at a time (see `scoringBatchRows`).
+ * ignored), `options.batchRows` rows at a time (see `scoringBatchRows`). With `explain`, each
+ * row flagged as an anomaly also gets the features behind its score (d more scorings a row;
+ * `onExplain` hears how many of how many are done).
  */
 export function scoreTableFile(
   ckpt: Checkpoint,
   path: string,
-  options: { batchRows?: number } = {},
+  options: {
+    batchRows?: number;
+    explain?: boolean;
+    onExplain?: (done: number, total: number) => void;
+  } = {},
 ): ScoredSample[] {
   const record = tableRecordFor(ckpt, path);
   const { table } = span("score: read table", () => readTableSource(path));
@@ -350,9 +365,36 @@ export function scoreTableFile(
       `${path}: scoring table ${record.name} (${table.n} rows x ${table.d} features)`,
     );
   }
-  return [...scores].map((score, id) => ({
+  const out: ScoredSample[] = [...scores].map((score, id) => ({
     id,
     score,
     anomaly: score >= fitted.stats.threshold,
   }));
+  if (options.explain) {
+    const flagged = out.filter((r) => r.anomaly).map((r) => r.id as number);
+    const d = table.d;
+    const picked = new Float32Array(flagged.length * d);
+    flagged.forEach((r, i) => picked.set(rows.subarray(r * d, (r + 1) * d), i * d));
+    const normals = normalRowsOf(fitted.banks, `${path}: table ${record.name}`);
+    const score = (values: Float32Array) =>
+      scoreKey(ckpt.params, ckpt.config.model, fitted, {
+        modality: "table",
+        table: record.name,
+        rows: values,
+        d,
+      }, options).scores;
+    const contributions = featureContributions(
+      picked,
+      d,
+      normals,
+      score,
+      (done) => options.onExplain?.(done, flagged.length),
+    );
+    const columns = record.columns ?? table.columns;
+    flagged.forEach((r, i) => {
+      out[r].features = columns.map((name, j): [string, number] => [name, contributions[i * d + j]])
+        .sort((a, b) => b[1] - a[1]).slice(0, EXPLAINED_FEATURES);
+    });
+  }
+  return out;
 }

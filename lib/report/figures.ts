@@ -243,6 +243,44 @@ export function defectFigure(
   };
 }
 
+/**
+ * Table rows explained by their features: each row's contributions as a heatmap (rows top to
+ * bottom as given, features left to right), red where a feature makes the row look anomalous,
+ * blue where a normal value there would look odder, white where it does not matter.
+ */
+export function featureContributionFigure(
+  rowLabels: string[],
+  columns: string[],
+  contributions: Float32Array,
+  title: string,
+): PlotlyFigure {
+  const d = columns.length;
+  const z = rowLabels.map((_, i) => Array.from(contributions.subarray(i * d, (i + 1) * d)));
+  const extent = Math.max(1e-9, ...Array.from(contributions, Math.abs));
+  return {
+    data: [{
+      type: "heatmap",
+      x: columns,
+      y: rowLabels,
+      z,
+      zmin: -extent,
+      zmax: extent,
+      zmid: 0,
+      colorscale: "RdBu",
+      reversescale: true,
+      colorbar: { title: { text: "score lost if normal" } },
+      hovertemplate: "%{y}<br>%{x}: %{z:.3f}<extra></extra>",
+    }],
+    layout: {
+      ...BASE_LAYOUT,
+      title: { text: title },
+      height: Math.max(320, 120 + 18 * rowLabels.length),
+      yaxis: { autorange: "reversed", automargin: true },
+      xaxis: { automargin: true },
+    },
+  };
+}
+
 /** A 2×2 confusion matrix as an annotated heatmap (rows = truth, columns = prediction). */
 export function confusionFigure(
   cm: { tp: number; fp: number; tn: number; fn: number },
