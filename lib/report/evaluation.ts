@@ -116,7 +116,7 @@ export function featureSections(evaluations: DatasetEvaluation[]): ReportSection
         labels,
         f.columns,
         f.contributions,
-        `${e.name}: the ${f.rows.length} highest-scored test rows, score lost were each feature normal`,
+        `${e.name}: the ${f.rows.length} highest-scored test rows by feature`,
       ),
       caption: f.check
         ? `Each cell: how much the row's score falls when that feature alone takes the value of ` +

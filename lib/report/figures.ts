@@ -256,7 +256,13 @@ export function featureContributionFigure(
 ): PlotlyFigure {
   const d = columns.length;
   const z = rowLabels.map((_, i) => Array.from(contributions.subarray(i * d, (i + 1) * d)));
-  const extent = Math.max(1e-9, ...Array.from(contributions, Math.abs));
+  // The colours span the 95th percentile of the sizes, so one dominant feature does not wash out
+  // the rest (beyond it they saturate; hovering shows every value).
+  const sizes = Array.from(contributions, Math.abs).sort((a, b) => a - b);
+  const extent = Math.max(
+    1e-9,
+    sizes[Math.min(sizes.length - 1, Math.floor(0.95 * sizes.length))] ?? 0,
+  );
   return {
     data: [{
       type: "heatmap",
@@ -266,8 +272,7 @@ export function featureContributionFigure(
       zmin: -extent,
       zmax: extent,
       zmid: 0,
-      colorscale: "RdBu",
-      reversescale: true,
+      colorscale: [[0, "#2166ac"], [0.5, "#ffffff"], [1, "#b2182b"]],
       colorbar: { title: { text: "score lost if normal" } },
       hovertemplate: "%{y}<br>%{x}: %{z:.3f}<extra></extra>",
     }],
