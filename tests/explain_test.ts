@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   attributionCheck,
   featureContributions,
+  normalRowsBank,
   normalRowsOf,
   occludedRows,
 } from "../lib/model/explain.ts";
@@ -63,14 +64,13 @@ Deno.test("attributionCheck: feature AUROC and top-1 against the altered flags",
   assert.throws(() => attributionCheck(new Float32Array(4), altered, 3), MadError);
 });
 
-Deno.test("normalRowsOf: the density or isolation bank, else a one-line error", () => {
-  assert.equal(normalRowsOf({ dens: NORMALS }, "t.csv"), NORMALS);
-  assert.equal(normalRowsOf({ iso: NORMALS }, "t.csv"), NORMALS);
-  assert.throws(
-    () => normalRowsOf({}, "t.csv: table t"),
-    (e: Error) =>
-      e instanceof MadError && /^t\.csv: table t: no bank of normal rows/.test(e.message),
-  );
+Deno.test("normalRowsOf / normalRowsBank: the stored sample of normal rows, or one made", () => {
+  assert.equal(normalRowsOf({ dens: NORMALS }), NORMALS);
+  assert.equal(normalRowsOf({ iso: NORMALS }), NORMALS);
+  assert.equal(normalRowsOf({}), null);
+  const made = normalRowsBank(Float32Array.of(0, 0, 1, 1, 5, 0), 2, 1);
+  assert.deepEqual([made.dim, made.rows], [2, 3]);
+  assert.deepEqual(Array.from(made.transposed), Array.from(NORMALS.transposed));
 });
 
 Deno.test("alteredRows: synthetic anomalies flag exactly the features they changed", () => {

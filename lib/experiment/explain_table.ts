@@ -13,6 +13,7 @@ import {
   type AttributionCheck,
   attributionCheck,
   featureContributions,
+  normalRowsBank,
   normalRowsOf,
 } from "../model/explain.ts";
 import { syntheticTableAnomaly } from "../data/anomalies.ts";
@@ -57,7 +58,9 @@ export function explainTable(
   scores: Float32Array,
 ): TableExplanation {
   const { d, record } = prepared;
-  const normals = normalRowsOf(fitted.banks, `${record.source}: table ${record.name}`);
+  // A checkpoint without the density and isolation banks (an ablation) has the training rows here.
+  const normals = normalRowsOf(fitted.banks) ??
+    normalRowsBank(prepared.train, d, ckpt.config.train.seed);
   const score = (rows: Float32Array) =>
     scoreKey(ckpt.params, ckpt.config.model, fitted, {
       modality: "table",

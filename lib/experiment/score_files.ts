@@ -375,7 +375,13 @@ export function scoreTableFile(
     const d = table.d;
     const picked = new Float32Array(flagged.length * d);
     flagged.forEach((r, i) => picked.set(rows.subarray(r * d, (r + 1) * d), i * d));
-    const normals = normalRowsOf(fitted.banks, `${path}: table ${record.name}`);
+    const normals = normalRowsOf(fitted.banks);
+    if (!normals) {
+      throw new MadError(
+        `${path}: table ${record.name} was trained without the density and isolation evidence, ` +
+          "whose sample of normal rows --explain takes replacement values from",
+      );
+    }
     const score = (values: Float32Array) =>
       scoreKey(ckpt.params, ckpt.config.model, fitted, {
         modality: "table",

@@ -14,23 +14,23 @@
  */
 import { MadError } from "../errors.ts";
 import { auroc } from "../metrics/ranking.ts";
-import type { MemoryBank } from "./knn.ts";
+import { buildBank, type MemoryBank } from "./knn.ts";
+import { SAMPLED_ROWS } from "./evidence/common.ts";
+import { Rng } from "../rng.ts";
 
 /**
  * Normal rows to take replacement values from: a table's density or isolation bank (a random
- * sample of its normalised training rows, stored with every checkpoint that scores either).
- *
- * @throws {MadError} when the banks hold neither.
+ * sample of its normalised training rows, stored with every checkpoint that scores either), or
+ * null when it has neither (an ablation without both).
  */
-export function normalRowsOf(banks: Record<string, MemoryBank>, what: string): MemoryBank {
+export function normalRowsOf(banks: Record<string, MemoryBank>): MemoryBank | null {
   const bank = banks.dens ?? banks.iso;
-  if (!bank || bank.projection) {
-    throw new MadError(
-      `${what}: no bank of normal rows to explain against (features are explained with the ` +
-        "density or isolation evidence on)",
-    );
-  }
-  return bank;
+  return bank && !bank.projection ? bank : null;
+}
+
+/** Normal rows [n, d] as a bank to explain against: a seeded sample of `SAMPLED_ROWS`. */
+export function normalRowsBank(rows: Float32Array, d: number, seed: number): MemoryBank {
+  return buildBank(rows, d, SAMPLED_ROWS, new Rng(seed), { coreset: false, projection: 0 });
 }
 
 /**
