@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   attributionCheck,
   featureContributions,
+  largestContributions,
   normalRowsBank,
   normalRowsOf,
   occludedRows,
@@ -52,6 +53,11 @@ Deno.test("featureContributions: the score lost when one feature is made normal"
     const one = featureContributions(rows.subarray(2 * i, 2 * i + 2), 2, NORMALS, sumOfSquares);
     assert.deepEqual(Array.from(all.subarray(2 * i, 2 * i + 2)), Array.from(one));
   }
+});
+
+Deno.test("largestContributions: a row's top features, largest first", () => {
+  const c = Float32Array.of(0, 1, 2, 5, -1, 3);
+  assert.deepEqual(largestContributions(["a", "b", "c"], c, 1, 2), [["a", 5], ["c", 3]]);
 });
 
 Deno.test("attributionCheck: feature AUROC and top-1 against the altered flags", () => {

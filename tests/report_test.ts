@@ -260,7 +260,7 @@ Deno.test("featureSections: one heatmap per explained table, the check in its ca
   assert.equal(sections[0].heading, "By feature: thyroid");
   assert.match(sections[0].caption!, /50 synthetic anomalies.*AUROC 0\.810.*76%/);
   const wide = { ...explained, features: { ...explained.features!, check: null } };
-  assert.match(featureSections([wide])[0].caption!, /too wide/);
+  assert.match(featureSections([wide])[0].caption!, /too wide/i);
 });
 
 Deno.test("componentFigure: share and test AUROC bars per component, chance marked", () => {

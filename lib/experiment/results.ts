@@ -9,6 +9,7 @@
  */
 import type { DatasetEvaluation } from "./evaluate_checkpoint.ts";
 import type { TableExplanation } from "./explain_table.ts";
+import { largestContributions } from "../model/explain.ts";
 
 /** One dataset's entry in the evaluation JSON. */
 export type EvaluationEntry = {
@@ -37,9 +38,7 @@ export type EvaluationEntry = {
 
 /** Features of explained row `i` with the largest contributions, largest first, at most `k`. */
 export function topFeatures(e: TableExplanation, i: number, k: number): [string, number][] {
-  const d = e.columns.length;
-  return e.columns.map((name, j): [string, number] => [name, e.contributions[i * d + j]])
-    .sort((a, b) => b[1] - a[1]).slice(0, k);
+  return largestContributions(e.columns, e.contributions, i, k);
 }
 
 /** Features shown per explained row in the JSON. */
@@ -130,7 +129,7 @@ export function defectLines(evaluations: DatasetEvaluation[]): string[] {
 /**
  * Two lines per explained table: how well contributions found the altered features of synthetic
  * anomalies, and which features most often contribute most to the highest-scored test rows, e.g.
- * `thyroid: 20 highest-scored test rows (18 anomalies), top feature: TSH 9, FTI 6, T3 5`.
+ * `thyroid: 20 highest-scored test rows (20 anomalies), top feature: f2 10, f6 8, f4 2`.
  */
 export function featureLines(evaluations: DatasetEvaluation[]): string[] {
   return evaluations.flatMap((e) => {

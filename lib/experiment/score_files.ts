@@ -18,7 +18,7 @@ import { applyNormalisation } from "../data/normalise.ts";
 import { MadError } from "../errors.ts";
 import { backendFailure, errorFromMessage } from "../model/backend_failure.ts";
 import { span } from "../util/profile.ts";
-import { featureContributions, normalRowsOf } from "../model/explain.ts";
+import { featureContributions, largestContributions, normalRowsOf } from "../model/explain.ts";
 
 /** One scored sample. */
 export interface ScoredSample {
@@ -388,7 +388,7 @@ export function scoreTableFile(
         table: record.name,
         rows: values,
         d,
-      }, options).scores;
+      }, { batchRows: options.batchRows }).scores;
     const contributions = featureContributions(
       picked,
       d,
@@ -398,8 +398,7 @@ export function scoreTableFile(
     );
     const columns = record.columns ?? table.columns;
     flagged.forEach((r, i) => {
-      out[r].features = columns.map((name, j): [string, number] => [name, contributions[i * d + j]])
-        .sort((a, b) => b[1] - a[1]).slice(0, EXPLAINED_FEATURES);
+      out[r].features = largestContributions(columns, contributions, i, EXPLAINED_FEATURES);
     });
   }
   return out;

@@ -104,6 +104,18 @@ export function featureContributions(
   return out;
 }
 
+/** Row `i`'s `k` features with the largest contributions, largest first: `[name, contribution]`. */
+export function largestContributions(
+  columns: string[],
+  contributions: Float32Array,
+  i: number,
+  k: number,
+): [string, number][] {
+  const d = columns.length;
+  return columns.map((name, j): [string, number] => [name, contributions[i * d + j]])
+    .sort((a, b) => b[1] - a[1]).slice(0, k);
+}
+
 /** How well contributions point at features known to be altered. */
 export interface AttributionCheck {
   /** Rows checked (each with at least one altered feature). */

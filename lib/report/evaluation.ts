@@ -99,6 +99,9 @@ export function defectSections(evaluations: DatasetEvaluation[]): ReportSection[
   );
 }
 
+const OCCLUSION_CAPTION = "Each cell: how much the row's score falls when that feature alone " +
+  "takes the value of the normal row nearest on the others.";
+
 /**
  * Per explained table, the features behind its highest-scored test rows as a heatmap, captioned
  * with how well the same contributions found the altered features of synthetic anomalies.
@@ -118,16 +121,12 @@ export function featureSections(evaluations: DatasetEvaluation[]): ReportSection
         f.contributions,
         `${e.name}: the ${f.rows.length} highest-scored test rows by feature`,
       ),
-      caption: f.check
-        ? `Each cell: how much the row's score falls when that feature alone takes the value of ` +
-          `the normal row nearest on the others. Checked on ${f.check.rows} synthetic anomalies ` +
-          `of validation normals: the altered features rank at AUROC ${
-            f.check.auroc.toFixed(3)
-          }, ` +
-          `the top feature is an altered one in ${(100 * f.check.top1).toFixed(0)}%.`
-        : "Each cell: how much the row's score falls when that feature alone takes the value of " +
-          "the normal row nearest on the others (too wide a table for the check on synthetic " +
-          "anomalies).",
+      caption: OCCLUSION_CAPTION +
+        (f.check
+          ? ` Checked on ${f.check.rows} synthetic anomalies of validation normals: the altered ` +
+            `features rank at AUROC ${f.check.auroc.toFixed(3)}, the top feature is an altered ` +
+            `one in ${(100 * f.check.top1).toFixed(0)}%.`
+          : " (Too wide a table for the check on synthetic anomalies.)"),
     }];
   });
 }
