@@ -19,7 +19,12 @@ import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { CHECKPOINT_FLAG, loadCheckpoint } from "../lib/train/mod.ts";
-import { type ScoredSample, scoreImagePaths, scoreTableFile } from "../lib/experiment/mod.ts";
+import {
+  mapFileName,
+  type ScoredSample,
+  scoreImagePaths,
+  scoreTableFile,
+} from "../lib/experiment/mod.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { scoreMapPng } from "../lib/report/mod.ts";
 
@@ -137,9 +142,7 @@ async function main(): Promise<void> {
       for (const item of scored) {
         if (!item.map) continue;
         const png = await scoreMapPng(cache, item.path, 256, item.map, undefined, item.pose);
-        // Folder names go into the file name: MVTec test folders reuse the same file names.
-        const name = String(item.id).replace(/\.[^./\\]+$/, "").replace(/[\/\\: ]+/g, "_") + ".png";
-        await writeFileAtomic(join(flags.maps, name), png);
+        await writeFileAtomic(join(flags.maps, mapFileName(String(item.id))), png);
         bar.tick();
       }
       bar.done();

@@ -57,6 +57,7 @@ export type { EvaluationEntry } from "./results.ts";
 export {
   categoryOf,
   imageCategories,
+  mapFileName,
   scoreCategory,
   scoreImagePaths,
   scoreTableFile,

@@ -317,6 +317,15 @@ class ScoringWorker {
   }
 }
 
+/**
+ * The heat map file of a scored image: its path with folders joined by `_` (MVTec test folders
+ * reuse file names) and `.png`, without the leading dots and separators of a relative or absolute
+ * path (`../data/x/test/crack/000.png` -> `data_x_test_crack_000.png`), which would hide the file.
+ */
+export function mapFileName(id: string): string {
+  return id.replace(/\.[^./\\]+$/, "").replace(/[\/\\: ]+/g, "_").replace(/^[._]+/, "") + ".png";
+}
+
 /** Features listed per explained row. */
 export const EXPLAINED_FEATURES = 5;
 
