@@ -30,6 +30,7 @@ import {
   principalDirections,
   symmetricEigen,
 } from "../lib/model/knn.ts";
+import { COVARIANCE_MAX_DIM } from "../lib/model/knn/linalg.ts";
 import { fitScoring } from "../lib/model/scorer.ts";
 import { marginalDensityScores, silvermanBandwidth } from "../lib/model/density.ts";
 import { Rng } from "../lib/rng.ts";
@@ -334,6 +335,28 @@ Deno.test("principal directions span the top of the spectrum, in order", () => {
     const along = v.reduce((sum, x, j) => sum + x * axes[col][j], 0);
     assert.ok(Math.abs(Math.abs(along) - 1) < 1e-2, `direction ${col}: ${along}`);
   }
+});
+
+Deno.test("principal directions of features too wide for their covariance (500-feature rows)", () => {
+  // 60 rows of 9,000 numbers (the covariance would be 81 million) along two sparse directions.
+  const rng = new Rng(13);
+  const dim = COVARIANCE_MAX_DIM + 808;
+  const n = 60;
+  const a = new Float32Array(dim), b = new Float32Array(dim);
+  for (let j = 0; j < dim; j += 3) a[j] = 1 / Math.sqrt(dim / 3);
+  for (let j = 1; j < dim; j += 3) b[j] = 1 / Math.sqrt(dim / 3);
+  const features = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const [ca, cb] = [10 * rng.normal(), 3 * rng.normal()];
+    for (let j = 0; j < dim; j++) {
+      features[i * dim + j] = ca * a[j] + cb * b[j] + 0.01 * rng.normal();
+    }
+  }
+  const { basis } = principalDirections(features, dim, 2, null, new Rng(1));
+  [a, b].forEach((axis, col) => {
+    const along = axis.reduce((sum, x, j) => sum + x * basis[j * 2 + col], 0);
+    assert.ok(Math.abs(Math.abs(along) - 1) < 1e-2, `direction ${col}: ${along}`);
+  });
 });
 
 Deno.test("a projected bank gives exact distances in its subspace, close ones outside it", () => {

@@ -12,6 +12,11 @@ import { matMul2d, readTidy } from "../ops.ts";
 /** Extra directions the subspace iteration carries, so the kept ones converge faster. */
 const PCA_OVERSAMPLE = 8;
 const PCA_ITERATIONS = 12;
+/**
+ * Widest features whose covariance is formed (8,192: 268 MB); wider ones are multiplied through
+ * their rows instead (the same directions, without the dim x dim matrix).
+ */
+export const COVARIANCE_MAX_DIM = 8192;
 
 /**
  * Rows of row-major features (those at `indices`, or all) minus `mean`, and their squared norms;
@@ -60,17 +65,20 @@ export function principalDirections(
   }
   const { centred } = centreRows(features, dim, mean, sample);
   const k = Math.min(dim, width + PCA_OVERSAMPLE);
-  const covariance = tf.tensor2d(
-    readTidy(() => {
-      const x = tf.tensor2d(centred, [n, dim]);
-      return matMul2d(tf.transpose(x), x);
-    }),
-    [dim, dim],
-  );
+  // The covariance itself [dim, dim] while it is small; beyond, its product with the subspace
+  // through the rows, X'(X q): a table of 500 features has 64,000-wide tokens, whose covariance
+  // (4e9 numbers) no typed array holds.
+  const x = tf.tensor2d(centred, [n, dim]);
+  const covariance = dim <= COVARIANCE_MAX_DIM
+    ? tf.tensor2d(readTidy(() => matMul2d(tf.transpose(x), x)), [dim, dim])
+    : null;
   const times = (q: Float64Array) =>
-    Float64Array.from(
-      readTidy(() => matMul2d(covariance, tf.tensor2d(Float32Array.from(q), [dim, k]))),
-    );
+    Float64Array.from(readTidy(() => {
+      const qt = tf.tensor2d(Float32Array.from(q), [dim, k]);
+      if (covariance) return matMul2d(covariance, qt);
+      // ((X q)' X)' rather than X' (X q): the rows are never transposed (copied).
+      return tf.transpose(matMul2d(tf.transpose(matMul2d(x, qt)), x));
+    }));
   let q = orthonormalColumns(Float64Array.from({ length: dim * k }, () => rng.normal()), dim, k);
   for (let it = 0; it < PCA_ITERATIONS; it++) q = orthonormalColumns(times(q), dim, k);
   // Rayleigh-Ritz: within the subspace found, the directions in order of the variance they carry.
@@ -83,7 +91,8 @@ export function principalDirections(
       small[a * k + b] = s;
     }
   }
-  covariance.dispose();
+  covariance?.dispose();
+  x.dispose();
   const { values, vectors } = symmetricEigen(small, k);
   const order = [...values.keys()].sort((a, b) => values[b] - values[a]).slice(0, width);
   const basis = new Float32Array(dim * width);
