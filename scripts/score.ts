@@ -12,6 +12,7 @@ import {
   numberFlag,
   parseFlags,
   Progress,
+  progressReporter,
   usageError,
   writeFileAtomic,
 } from "../lib/util/mod.ts";
@@ -106,35 +107,21 @@ async function main(): Promise<void> {
   const ckpt = await loadCheckpoint(flags.checkpoint!, { optimizer: false });
   let results: ScoredSample[];
   if (flags.table) {
-    let explaining: Progress | null = null;
-    let explained = 0;
     results = scoreTableFile(ckpt, flags.table, {
       batchRows: numberFlag("batch-rows", flags["batch-rows"]),
       explain: flags.explain as boolean,
-      onExplain: (done, total) => {
-        explaining ??= new Progress("explaining flagged rows", total);
-        if (done < total) explaining.tick(done - explained);
-        else explaining.done();
-        explained = done;
-      },
+      onExplain: progressReporter("explaining flagged rows"),
     });
   } else {
     const cacheDir = join("data", ".cache", "images");
     const cache = new ImageCache(cacheDir);
-    let scoring: Progress | null = null;
-    let reported = 0;
     const scored = await scoreImagePaths(ckpt, images, cache, {
       category: flags.category,
       workers: workerCount(flags.workers),
       checkpointPath: flags.checkpoint!,
       cacheDir,
       backend: flags.backend,
-      onProgress: (done, total) => {
-        scoring ??= new Progress("scoring images", total);
-        if (done < total) scoring.tick(done - reported);
-        else scoring.done();
-        reported = done;
-      },
+      onProgress: progressReporter("scoring images"),
     });
     if (flags.maps) {
       await Deno.mkdir(flags.maps, { recursive: true });

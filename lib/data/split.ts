@@ -98,6 +98,13 @@ export function courseThyroid(
   return { train, test };
 }
 
+/** Rows `indices` of row-major `rows` [n, d], in that order, as a new array [indices, d]. */
+export function rowsAt(rows: Float32Array, d: number, indices: readonly number[]): Float32Array {
+  const out = new Float32Array(indices.length * d);
+  indices.forEach((r, i) => out.set(rows.subarray(r * d, (r + 1) * d), i * d));
+  return out;
+}
+
 /**
  * A new Table holding the given rows, in the given order.
  *

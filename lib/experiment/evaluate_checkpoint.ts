@@ -41,6 +41,7 @@ import type { ImageSample } from "../data/types.ts";
 import type { PoseAlignment } from "../data/pose.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { decodeMask } from "../data/images.ts";
+import { rowsAt } from "../data/split.ts";
 import { type DatasetMetrics, evaluateScores } from "../metrics/evaluate.ts";
 import { auroc } from "../metrics/ranking.ts";
 import { pixelAuroc, pro } from "../metrics/pixel.ts";
@@ -355,8 +356,7 @@ function headResults(
       sampleRows = keep.length;
       const all = labels;
       labels = Uint8Array.from(keep, (i) => all[i]);
-      values = new Float32Array(keep.length * d);
-      keep.forEach((r, i) => values.set(samples.rows.subarray(r * d, (r + 1) * d), i * d));
+      values = rowsAt(samples.rows, d, keep);
     }
     // In batches, as scoring does: a large table's token features never exist all at once.
     const batch = scoringBatchRows(config, d) * d;

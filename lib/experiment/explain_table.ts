@@ -8,13 +8,15 @@
  */
 import type { Checkpoint } from "../train/checkpoint.ts";
 import type { PreparedTable } from "../train/datasets.ts";
-import { type FittedKey, scoreKey } from "../model/scorer.ts";
+import type { FittedKey } from "../model/scorer.ts";
+import { rowsAt } from "../data/split.ts";
 import {
   type AttributionCheck,
   attributionCheck,
   featureContributions,
   normalRowsBank,
   normalRowsOf,
+  tableScorer,
 } from "../model/explain.ts";
 import { syntheticTableAnomaly } from "../data/anomalies.ts";
 import { ANOMALY_SEED_OFFSET, Rng } from "../rng.ts";
@@ -61,18 +63,11 @@ export function explainTable(
   // A checkpoint without the density and isolation banks (an ablation) has the training rows here.
   const normals = normalRowsOf(fitted.banks) ??
     normalRowsBank(prepared.train, d, ckpt.config.train.seed);
-  const score = (rows: Float32Array) =>
-    scoreKey(ckpt.params, ckpt.config.model, fitted, {
-      modality: "table",
-      table: record.name,
-      rows,
-      d,
-    }).scores;
+  const score = tableScorer(ckpt.params, ckpt.config.model, fitted, record.name, d);
   const budget = Math.floor(EXPLAIN_VALUES / (d * d));
   const order = [...scores.keys()].sort((a, b) => scores[b] - scores[a]);
   const rows = order.slice(0, Math.max(1, Math.min(EXPLAINED_ROWS, budget)));
-  const picked = new Float32Array(rows.length * d);
-  rows.forEach((r, i) => picked.set(prepared.test.subarray(r * d, (r + 1) * d), i * d));
+  const picked = rowsAt(prepared.test, d, rows);
   const columns = record.columns ?? Array.from({ length: d }, (_, j) => `f${j + 1}`);
   const synthetic = budget >= MIN_CHECK_ROWS
     ? alteredRows(prepared, Math.min(CHECK_ROWS, budget), ckpt.config.train.seed)

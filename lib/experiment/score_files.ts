@@ -18,7 +18,13 @@ import { applyNormalisation } from "../data/normalise.ts";
 import { MadError } from "../errors.ts";
 import { backendFailure, errorFromMessage } from "../model/backend_failure.ts";
 import { span } from "../util/profile.ts";
-import { featureContributions, largestContributions, normalRowsOf } from "../model/explain.ts";
+import {
+  featureContributions,
+  largestContributions,
+  normalRowsOf,
+  tableScorer,
+} from "../model/explain.ts";
+import { rowsAt } from "../data/split.ts";
 
 /** One scored sample. */
 export interface ScoredSample {
@@ -382,8 +388,7 @@ export function scoreTableFile(
   if (options.explain) {
     const flagged = out.filter((r) => r.anomaly).map((r) => r.id as number);
     const d = table.d;
-    const picked = new Float32Array(flagged.length * d);
-    flagged.forEach((r, i) => picked.set(rows.subarray(r * d, (r + 1) * d), i * d));
+    const picked = rowsAt(rows, d, flagged);
     const normals = normalRowsOf(fitted.banks);
     if (!normals) {
       throw new MadError(
@@ -391,13 +396,14 @@ export function scoreTableFile(
           "whose sample of normal rows --explain takes replacement values from",
       );
     }
-    const score = (values: Float32Array) =>
-      scoreKey(ckpt.params, ckpt.config.model, fitted, {
-        modality: "table",
-        table: record.name,
-        rows: values,
-        d,
-      }, { batchRows: options.batchRows }).scores;
+    const score = tableScorer(
+      ckpt.params,
+      ckpt.config.model,
+      fitted,
+      record.name,
+      d,
+      options.batchRows,
+    );
     const contributions = featureContributions(
       picked,
       d,

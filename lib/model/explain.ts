@@ -15,6 +15,9 @@
 import { MadError } from "../errors.ts";
 import { auroc } from "../metrics/ranking.ts";
 import { buildBank, type MemoryBank } from "./knn.ts";
+import { type FittedKey, scoreKey } from "./scorer.ts";
+import type { ModelConfig } from "./config.ts";
+import type { Params } from "./madformer.ts";
 import { SAMPLED_ROWS } from "./evidence/common.ts";
 import { Rng } from "../rng.ts";
 
@@ -71,6 +74,19 @@ export function occludedRows(rows: Float32Array, d: number, normals: MemoryBank)
 
 /** Scores rows [n, d] of a table: higher is more anomalous. */
 export type RowScorer = (rows: Float32Array) => Float32Array;
+
+/** The combined score of a fitted table (`batchRows` at a time, see `scoringBatchRows`). */
+export function tableScorer(
+  params: Params,
+  config: ModelConfig,
+  fitted: FittedKey,
+  table: string,
+  d: number,
+  batchRows?: number,
+): RowScorer {
+  return (rows) =>
+    scoreKey(params, config, fitted, { modality: "table", table, rows, d }, { batchRows }).scores;
+}
 
 /** Occluded rows scored at once, at most (bounds memory on wide tables). */
 const CHUNK_ROWS = 16_384;

@@ -35,6 +35,7 @@ import {
   VALIDATION_ANOMALIES_PER_NORMAL,
   validationImageAnomalies,
 } from "../data/anomalies.ts";
+import { rowsAt } from "../data/split.ts";
 import { tableFitRows } from "./table_batch.ts";
 import { thresholdFromNormals } from "../metrics/threshold.ts";
 import { span } from "../util/profile.ts";
@@ -163,9 +164,7 @@ export function atMost(samples: Samples, limit: number, seed: number): Samples {
   const { rows, d } = samples;
   const keep = sampleIndices(rows.length / d, limit, seed);
   if (!keep) return samples;
-  const out = new Float32Array(keep.length * d);
-  keep.forEach((r, i) => out.set(rows.subarray(r * d, (r + 1) * d), i * d));
-  return { ...samples, rows: out };
+  return { ...samples, rows: rowsAt(rows, d, keep) };
 }
 
 /**

@@ -18,7 +18,7 @@ export {
 } from "./flags.ts";
 export type { Command, FlagSpec, FlagTable, FlagValues, WithHelp } from "./flags.ts";
 export { writeFileAtomic } from "./files.ts";
-export { Progress } from "./progress.ts";
+export { Progress, progressReporter } from "./progress.ts";
 export {
   profileReport,
   profileTotals,

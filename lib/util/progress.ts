@@ -60,3 +60,18 @@ export class Progress {
   }
   #lastDecile = -1;
 }
+
+/**
+ * A `(done, total)` callback drawing a bar labelled `label`: made on the first call, advanced to
+ * `done` on each, finished when `done` reaches `total`.
+ */
+export function progressReporter(label: string): (done: number, total: number) => void {
+  let bar: Progress | null = null;
+  let reported = 0;
+  return (done, total) => {
+    bar ??= new Progress(label, total);
+    if (done < total) bar.tick(done - reported);
+    else bar.done();
+    reported = done;
+  };
+}
