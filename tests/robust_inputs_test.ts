@@ -8,6 +8,9 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { readLabelledCsv } from "../lib/data/table.ts";
 import { splitTable } from "../lib/data/split.ts";
+import { prepareTable } from "../lib/train/datasets.ts";
+import { disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
+import { evaluateCheckpoint } from "../lib/experiment/evaluate_checkpoint.ts";
 import { decodeImage, discoverImageCategories } from "../lib/data/images.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { DEFAULT_CONFIG, loadConfigFile, mergeConfig } from "../lib/model/config.ts";
@@ -82,6 +85,63 @@ Deno.test("split: a table without normals names its file", () => {
     "all_bad.csv",
     "no normal rows",
   );
+});
+
+Deno.test("tables: too few normals to train on are refused before training, naming the file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mad_robust_few_" });
+  try {
+    // Six normals: half of them train, and a tenth of three rounds to no validation row.
+    const path = join(dir, "six_normals.csv");
+    const rows = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `${i},${i % 3},${i >= 6 ? 1 : 0}`);
+    await Deno.writeTextFile(path, ["a,b,label", ...rows].join("\n"));
+    madError(
+      () => prepareTable(path, { protocol: "half-normals", seed: 0, valShare: 0.1 }),
+      "six_normals.csv",
+      "too few normal rows",
+      "3 for training and 0 for validation",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tables: one feature trains, evaluates and is explained (without the check)", async () => {
+  await useBackend("auto");
+  const dir = await Deno.makeTempDir({ prefix: "mad_robust_one_" });
+  try {
+    const path = join(dir, "one.csv");
+    const lines = ["x,label"];
+    for (let i = 0; i < 60; i++) lines.push(`${Math.sin(i * 1.7).toFixed(4)},0`);
+    for (let i = 0; i < 6; i++) lines.push(`${(4 + i).toFixed(1)},1`);
+    await Deno.writeTextFile(path, lines.join("\n"));
+    const run = await train({
+      config: demoConfig({
+        model: { width: 8, layers: 1, heads: 1 },
+        train: { epochs: 1, tableStepsPerEpoch: 2 },
+      }),
+      imageDirs: [],
+      tablePaths: [path],
+      out: join(dir, "run"),
+      quiet: true,
+    });
+    const ckpt = await loadCheckpoint(run.best);
+    try {
+      const [evaluation] = await evaluateCheckpoint(ckpt, {
+        cache: new ImageCache(),
+        explain: true,
+      });
+      assert.equal(evaluation.name, "one");
+      assert.ok(evaluation.metrics.auroc > 0.9, `AUROC ${evaluation.metrics.auroc}`);
+      // The only feature explains every row; a check of which feature was altered means nothing.
+      assert.ok(evaluation.features, "no explanation");
+      assert.deepEqual(evaluation.features.columns, ["x"]);
+      assert.equal(evaluation.features.check, null);
+    } finally {
+      disposeCheckpoint(ckpt);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 // ---------------------------------------------------------------------------------------------

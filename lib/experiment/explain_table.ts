@@ -69,7 +69,8 @@ export function explainTable(
   const rows = order.slice(0, Math.max(1, Math.min(EXPLAINED_ROWS, budget)));
   const picked = rowsAt(prepared.test, d, rows);
   const columns = record.columns ?? Array.from({ length: d }, (_, j) => `f${j + 1}`);
-  const synthetic = budget >= MIN_CHECK_ROWS
+  // One feature is the only candidate and always the altered one: nothing to check.
+  const synthetic = d >= 2 && budget >= MIN_CHECK_ROWS
     ? alteredRows(prepared, Math.min(CHECK_ROWS, budget), ckpt.config.train.seed)
     : null;
   return {
@@ -78,7 +79,8 @@ export function explainTable(
     scores: rows.map((r) => scores[r]),
     labels: rows.map((r) => prepared.testLabels[r]),
     contributions: featureContributions(picked, d, normals, score),
-    check: synthetic && synthetic.altered.length >= MIN_CHECK_ROWS * d
+    check: synthetic && synthetic.altered.length >= MIN_CHECK_ROWS * d &&
+        synthetic.altered.includes(0) && synthetic.altered.includes(1)
       ? attributionCheck(
         featureContributions(synthetic.values, d, normals, score),
         synthetic.altered,

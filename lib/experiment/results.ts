@@ -148,7 +148,14 @@ export function featureLines(evaluations: DatasetEvaluation[]): string[] {
         ? `${e.name}: on ${f.check.rows} synthetic anomalies, contributions find the altered ` +
           `features at AUROC ${f.check.auroc.toFixed(3)}, the top one altered in ` +
           `${(100 * f.check.top1).toFixed(0)}%`
-        : `${e.name}: too wide for the check on synthetic anomalies`,
+        : `${e.name}: ${uncheckedReason(f.columns.length)}`,
     ];
   });
+}
+
+/** Why an explained table has no check on synthetic anomalies (see `explain_table.ts`). */
+export function uncheckedReason(features: number): string {
+  return features < 2
+    ? "one feature, so no check of which feature was altered"
+    : "too wide for the check on synthetic anomalies";
 }

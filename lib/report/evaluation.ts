@@ -7,7 +7,7 @@
  */
 import type { DatasetEvaluation } from "../experiment/evaluate_checkpoint.ts";
 import type { EpochRow } from "../train/log.ts";
-import { evaluationJson } from "../experiment/results.ts";
+import { evaluationJson, uncheckedReason } from "../experiment/results.ts";
 import { prCurve, rocCurve } from "../metrics/ranking.ts";
 import { confusionAt } from "../metrics/threshold.ts";
 import {
@@ -126,7 +126,7 @@ export function featureSections(evaluations: DatasetEvaluation[]): ReportSection
           ? ` Checked on ${f.check.rows} synthetic anomalies of validation normals: the altered ` +
             `features rank at AUROC ${f.check.auroc.toFixed(3)}, the top feature is an altered ` +
             `one in ${(100 * f.check.top1).toFixed(0)}%.`
-          : " (Too wide a table for the check on synthetic anomalies.)"),
+          : ` (No check: ${uncheckedReason(f.columns.length)}.)`),
     }];
   });
 }

@@ -156,7 +156,15 @@ export function prepareTable(
     testTable = source.table;
     [trainIdx, valIdx, testIdx] = [parts.train, parts.val, parts.test];
   }
-  if (trainIdx.length === 0) throw new MadError(`${path}: no normal rows to train on`);
+  // The banks (the isolation forest, k nearest rows) compare at least two normal rows, and
+  // validation needs a held-out normal to standardise the evidence and set the threshold.
+  if (trainIdx.length < 2 || valIdx.length < 1) {
+    throw new MadError(
+      `${path}: too few normal rows to train on: the split leaves ${trainIdx.length} for ` +
+        `training and ${valIdx.length} for validation (at least 2 and 1 are needed; ` +
+        `the half-normals protocol trains on half the normals, so give at least 10)`,
+    );
+  }
   const norm = normalisation ?? fitNormalisation(trainTable, trainIdx, options);
   const trainN = applyNormalisation(trainTable, norm);
   const testN = applyNormalisation(testTable, norm);
