@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { alignToPose, choosePoseAlignment, MIN_ELONGATION, objectPose } from "../lib/data/pose.ts";
+import {
+  alignToPose,
+  choosePoseAlignment,
+  jitterAligned,
+  MIN_ELONGATION,
+  objectPose,
+} from "../lib/data/pose.ts";
+import { poseAveraged, poseJitters } from "../lib/model/scorer.ts";
+import type { Evidence } from "../lib/model/evidence/types.ts";
 import { alignCategory } from "../lib/train/datasets.ts";
 import { join } from "node:path";
 import sharp from "sharp";
@@ -113,6 +121,62 @@ async function writePng(path: string, data: Float32Array): Promise<void> {
   const bytes = Uint8Array.from(data, (v) => Math.round(v * 255));
   await sharp(bytes, { raw: { width: SIZE, height: SIZE, channels: 3 } }).png().toFile(path);
 }
+
+Deno.test("pose: a jitter moves an aligned image's pose along, across and around", () => {
+  const aligned = alignToPose(rodImage(0.7), SIZE, 3);
+  const pose = objectPose(aligned, SIZE, 3)!;
+  // No change is the image itself.
+  assert.deepEqual(jitterAligned(aligned, SIZE, 3, { along: 0, across: 0, degrees: 0 }), aligned);
+  // The pose's centre placed 3 px further along the axis and 2 px across: the object moves back.
+  const moved = objectPose(
+    jitterAligned(aligned, SIZE, 3, { along: 3, across: 2, degrees: 0 }),
+    SIZE,
+    3,
+  )!;
+  near(moved.cx, pose.cx - 3, 0.3, "column");
+  near(moved.cy, pose.cy - 2, 0.3, "row");
+  // A turn of 10 degrees turns the axis by as much, about the image's centre.
+  const turned = objectPose(
+    jitterAligned(aligned, SIZE, 3, { along: 0, across: 0, degrees: 10 }),
+    SIZE,
+    3,
+  )!;
+  const angle = (p: { vy: number; vx: number }) => Math.atan2(p.vy, p.vx) * 180 / Math.PI;
+  near(Math.abs(angle(turned) - angle(pose)), 10, 1, "turn");
+});
+
+Deno.test("pose: aligned images' evidence is the mean over their jittered poses", () => {
+  // poseJitter holds three numbers a pose, shifts in pixels of a 128 px image; only aligned
+  // images are jittered.
+  const config = { poseJitter: [2, 0, 0, 0, -4, 5], imageSize: 64 };
+  assert.deepEqual(poseJitters(config, true), [
+    { along: 1, across: 0, degrees: 0 },
+    { along: 0, across: -2, degrees: 5 },
+  ]);
+  assert.deepEqual(poseJitters(config, false), []);
+  const images = [rodImage(0.3), rodImage(1.1)].map((image) => alignToPose(image, SIZE, 3));
+  // Evidence whose every value is the number of the call: 1 at the pose found, 2 and 3 jittered.
+  let calls = 0;
+  const evidence = (batch: Float32Array[]): Evidence => {
+    calls++;
+    assert.equal(batch.length, 2);
+    return {
+      n: 2,
+      sample: { a: new Float32Array(2).fill(calls) },
+      tokens: { a: { grid: 2, values: new Float32Array(8).fill(calls) } },
+      features: {},
+    };
+  };
+  const mean = poseAveraged(images, poseJitters(config, true), SIZE, evidence);
+  assert.equal(calls, 3);
+  assert.deepEqual([...mean.sample.a], [2, 2]);
+  assert.deepEqual([...mean.tokens.a.values], new Array(8).fill(2));
+  assert.deepEqual(mean.features, {});
+  // Without jitters, the evidence as it is: one pass.
+  calls = 0;
+  assert.deepEqual([...poseAveraged(images, [], SIZE, evidence).sample.a], [1, 1]);
+  assert.equal(calls, 1);
+});
 
 Deno.test("pose: a category of rods at any angle trains, evaluates and scores aligned", async () => {
   const dir = await Deno.makeTempDir({ prefix: "madformer-pose-" });

@@ -176,17 +176,73 @@ export function alignToPose(
   pose: ObjectPose | null = objectPose(data, size, channels),
 ): Float32Array {
   if (!pose) return data;
-  const out = new Float32Array(data.length);
   const { cy, cx, vy, vx } = pose;
   // Output (row r, column c) reads input centre + (c - mid) * axis + (r - mid) * across, where
   // across = (-vx, vy) in (row, column) terms.
+  return sampleRigid(data, size, channels, cy, cx, vy, vx, -vx, vy);
+}
+
+/** A small change of an aligned image's pose: pixels along and across its axis, and a turn. */
+export interface PoseJitter {
+  /** Shift along the object's axis (level after alignment), in pixels. */
+  along: number;
+  /** Shift across it (up and down), in pixels. */
+  across: number;
+  /** Turn about the image's centre, in degrees. */
+  degrees: number;
+}
+
+/**
+ * An aligned HWC image as it would have been aligned with its pose changed by `jitter` (the same
+ * bilinear sampling as {@linkcode alignToPose}, edges repeated). The pose found from moments is
+ * uncertain by a pixel or so and a degree or two; scoring an image at a few such poses and
+ * averaging the maps keeps that uncertainty out of the comparison with normals.
+ */
+export function jitterAligned(
+  data: Float32Array,
+  size: number,
+  channels: number,
+  jitter: PoseJitter,
+): Float32Array {
+  const mid = size / 2;
+  const turn = jitter.degrees * Math.PI / 180;
+  const cos = Math.cos(turn), sin = Math.sin(turn);
+  return sampleRigid(
+    data,
+    size,
+    channels,
+    mid + jitter.across,
+    mid + jitter.along,
+    sin,
+    cos,
+    cos,
+    -sin,
+  );
+}
+
+/**
+ * Bilinear sampling of a rigid map: output (row r, column c) reads the input at (cy, cx) +
+ * (c - mid) * (ay, ax) + (r - mid) * (by, bx), in (row, column) terms, clamped to the image.
+ */
+function sampleRigid(
+  data: Float32Array,
+  size: number,
+  channels: number,
+  cy: number,
+  cx: number,
+  ay: number,
+  ax: number,
+  by: number,
+  bx: number,
+): Float32Array {
+  const out = new Float32Array(data.length);
   const mid = size / 2;
   const last = size - 1;
   for (let r = 0; r < size; r++) {
     for (let col = 0; col < size; col++) {
       const a = col - mid, b = r - mid;
-      let y = cy + a * vy - b * vx;
-      let x = cx + a * vx + b * vy;
+      let y = cy + a * ay + b * by;
+      let x = cx + a * ax + b * bx;
       y = y < 0 ? 0 : y > last ? last : y;
       x = x < 0 ? 0 : x > last ? last : x;
       const y0 = Math.floor(y), x0 = Math.floor(x);

@@ -264,6 +264,7 @@ async function evaluateImages(
   const { scores, maps, grid, parts } = scoreKey(ckpt.params, config, fitted, {
     modality: "image",
     images,
+    aligned: pose?.aligned,
   });
   const labels = Uint8Array.from(prepared.test.map((s) => s.label ?? 0));
   const perImage = maps ?? undefined;

@@ -262,12 +262,13 @@ export async function scoreCategory(
   const decoded = await Promise.all(
     paths.map((path) => cache.get(path, { size: config.imageSize, channels: 3 })),
   );
-  const images = alignImages(
-    decoded.map((d) => d.data),
-    config.imageSize,
-    recordedPose(ckpt, category),
-  );
-  const { scores, maps } = scoreKey(ckpt.params, config, fitted, { modality: "image", images });
+  const pose = recordedPose(ckpt, category);
+  const images = alignImages(decoded.map((d) => d.data), config.imageSize, pose);
+  const { scores, maps } = scoreKey(ckpt.params, config, fitted, {
+    modality: "image",
+    images,
+    aligned: pose?.aligned,
+  });
   return { scores, maps };
 }
 

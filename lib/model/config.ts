@@ -152,6 +152,17 @@ export interface ModelConfig {
    */
   cellPositionWeight: number;
   /**
+   * Categories turned to one pose: besides the pose found, each image is scored at these changes
+   * of it, and every map is the mean of its maps over all of them. Three numbers a change:
+   * pixels along the object's axis, pixels across it, degrees of turn (lib/data/pose.ts,
+   * `jitterAligned`). A pose found from an object's moments is uncertain by a pixel or two and
+   * a degree or so, and a cell compared where it lies pays for that in its distance to the
+   * normals; averaging over nearby poses keeps it out. Shifts are in pixels of a 128 px image,
+   * scaled with `imageSize`. Each change costs one more pass per image, for aligned categories
+   * only. Empty: the pose found alone.
+   */
+  poseJitter: number[];
+  /**
    * Image kNN features at least twice this wide are compared in this many principal directions
    * of the training features, their whole lengths kept (see `BankProjection`): most of the
    * distance at a fraction of the cost. 0 compares every feature in full.
@@ -342,6 +353,7 @@ export const CONFIG_GROUPS: Readonly<Record<keyof ModelConfig, ConfigGroup>> = {
   knnNeighbourhood: "evidence",
   knnBankSize: "evidence",
   cellPositionWeight: "evidence",
+  poseJitter: "evidence",
   knnProjection: "evidence",
   pixelProjectionShare: "evidence",
   isolationSample: "evidence",
@@ -439,6 +451,7 @@ export const DEFAULT_CONFIG: Config = {
     chooseSmoothing: true,
     knnBankSize: 2000,
     cellPositionWeight: 4,
+    poseJitter: [1.5, 0, 0, -1.5, 0, 0, 3, 0, 0, -3, 0, 0, 0, 1, 0, 0, -1, 0, 0, 0, 2, 0, 0, -2],
     knnProjection: 64,
     pixelProjectionShare: 0.5,
     densityHead: true,
@@ -619,6 +632,18 @@ export function validateConfig(config: Config, source = "config"): void {
   }
   if (!(Number.isFinite(m.cellPositionWeight) && m.cellPositionWeight >= 0)) {
     fail(`model.cellPositionWeight must be a non-negative number, got ${m.cellPositionWeight}`);
+  }
+  if (m.poseJitter.length % 3 !== 0) {
+    fail(
+      `model.poseJitter must hold three numbers a pose (along, across, degrees), got ` +
+        `${m.poseJitter.length}`,
+    );
+  }
+  if (m.poseJitter.some((v, i) => Math.abs(v) > (i % 3 === 2 ? 45 : 32))) {
+    fail(
+      `model.poseJitter: shifts must be within 32 px (a quarter of a 128 px image) and turns ` +
+        `within 45 degrees, got [${m.poseJitter.join(", ")}]`,
+    );
   }
   if (!(m.pixelProjectionShare > 0 && m.pixelProjectionShare <= 1)) {
     fail(`model.pixelProjectionShare must be in (0, 1], got ${m.pixelProjectionShare}`);

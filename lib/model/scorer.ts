@@ -36,6 +36,7 @@ import {
   validationImageAnomalies,
 } from "../data/anomalies.ts";
 import { rowsAt } from "../data/split.ts";
+import { jitterAligned, type PoseJitter } from "../data/pose.ts";
 import { tableFitRows } from "./table_batch.ts";
 import { thresholdFromNormals } from "../metrics/threshold.ts";
 import { span } from "../util/profile.ts";
@@ -214,7 +215,8 @@ export const IMAGE_SCORE_CHUNK = 32;
  * features: the scores and maps are what fitting and scoring read, and the features (1.3 MB an
  * image, `d` x width floats a table row) are what would grow with the data. Tables go in chunks
  * of {@linkcode scoringBatchRows} (`batchRows`), images of {@linkcode IMAGE_SCORE_CHUNK}; the
- * values are those of one pass.
+ * values are those of one pass. Aligned images are scored at their pose and at each change of it
+ * in `poseJitter`, their maps and scores averaged ({@linkcode poseAveraged}).
  */
 export function scoredEvidence(
   params: Params,
@@ -246,13 +248,70 @@ export function scoredEvidence(
     }
   } else {
     const { images } = samples;
+    const jitters = poseJitters(config, samples.aligned);
     for (let start = 0; start < images.length || start === 0; start += IMAGE_SCORE_CHUNK) {
       const part = images.slice(start, start + IMAGE_SCORE_CHUNK);
-      const evidence = fullEvidence(params, config, { ...samples, images: part }, banks, skip);
-      parts.push({ ...evidence, features: {} });
+      parts.push(poseAveraged(
+        part,
+        jitters,
+        config.imageSize,
+        (images) => fullEvidence(params, config, { ...samples, images }, banks, skip),
+      ));
     }
   }
   return parts.length === 1 ? parts[0] : concatEvidence(parts);
+}
+
+/**
+ * The changes of pose `poseJitter` lists, for aligned images (shifts scaled from a 128 px image
+ * to `imageSize`); none for others.
+ */
+export function poseJitters(
+  config: Pick<ModelConfig, "poseJitter" | "imageSize">,
+  aligned = false,
+): PoseJitter[] {
+  if (!aligned) return [];
+  const out: PoseJitter[] = [];
+  const p = config.poseJitter;
+  const scale = config.imageSize / 128;
+  for (let i = 0; i + 2 < p.length; i += 3) {
+    out.push({ along: p[i] * scale, across: p[i + 1] * scale, degrees: p[i + 2] });
+  }
+  return out;
+}
+
+/**
+ * The evidence of `images` (scores and maps, no features) at their pose and at each of
+ * `jitters`, averaged: every map cell and every score is its mean over the poses. Without
+ * jitters, `evidence(images)` as it is.
+ */
+export function poseAveraged(
+  images: Float32Array[],
+  jitters: readonly PoseJitter[],
+  size: number,
+  evidence: (images: Float32Array[]) => Evidence,
+): Evidence {
+  const sum = { ...evidence(images), features: {} };
+  if (jitters.length === 0) return sum;
+  for (const jitter of jitters) {
+    const moved = evidence(images.map((image) => jitterAligned(image, size, 3, jitter)));
+    for (const [name, values] of Object.entries(sum.sample)) addInto(values, moved.sample[name]);
+    for (const [name, map] of Object.entries(sum.tokens)) {
+      addInto(map.values, moved.tokens[name].values);
+    }
+  }
+  const share = 1 / (jitters.length + 1);
+  for (const values of Object.values(sum.sample)) scaleInPlace(values, share);
+  for (const map of Object.values(sum.tokens)) scaleInPlace(map.values, share);
+  return sum;
+}
+
+function addInto(target: Float32Array, values: Float32Array): void {
+  for (let i = 0; i < target.length; i++) target[i] += values[i];
+}
+
+function scaleInPlace(values: Float32Array, factor: number): void {
+  for (let i = 0; i < values.length; i++) values[i] *= factor;
 }
 
 /** A dataset's memory banks from its training samples; banks in `built` are taken as they are. */
@@ -394,6 +453,7 @@ export function fitImageKey(
       val,
       anomalySeed,
       subset.kept,
+      aligned,
     );
     return { fitted: { banks, stats }, report };
   }
@@ -421,8 +481,10 @@ export function calibrateImageKey(
   val: Float32Array[],
   anomalySeed: number,
   fitted: number[] | null = null,
+  aligned = false,
 ): { stats: KeyStats; report: FitReport } {
   const normals = [...train, ...val];
+  const jitters = poseJitters(config, aligned);
   const owners = bankOwners(train.length, val.length, fitted);
   const anomalyOwners = Int32Array.from(
     { length: normals.length * VALIDATION_ANOMALIES_PER_NORMAL },
@@ -436,9 +498,12 @@ export function calibrateImageKey(
       while (chunk.length < CALIBRATION_CHUNK && start + chunk.length < ids.length) {
         chunk.push(iterator.next().value as Float32Array);
       }
-      const evidence = imageEvidence(params, config, chunk);
-      addKnn(evidence, banks, config, undefined, ids.subarray(start, start + chunk.length));
-      parts.push({ ...evidence, features: {} });
+      const owners = ids.subarray(start, start + chunk.length);
+      parts.push(poseAveraged(chunk, jitters, config.imageSize, (images) => {
+        const evidence = imageEvidence(params, config, images);
+        addKnn(evidence, banks, config, undefined, owners);
+        return evidence;
+      }));
     }
     return concatEvidence(parts);
   };

@@ -488,6 +488,8 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   // Images were seen as decoded, and their cells compared wherever they lay.
   alignObjects: false,
   cellPositionWeight: 0,
+  // Aligned images were scored at the pose found alone.
+  poseJitter: [],
   // Every block was shared whole by the two modalities.
   modalityExperts: "none",
 };

@@ -251,12 +251,13 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       const nextFitted = new Map<string, FittedKey>();
       for (const d of imageData) {
         const key = datasetKey(d.prepared.record);
+        const aligned = d.prepared.record.pose?.aligned;
         const { fitted: f, report } = fitKey(
           params,
           m,
-          { modality: "image", images: d.train, aligned: d.prepared.record.pose?.aligned },
-          { modality: "image", images: d.val },
-          { modality: "image", images: d.valAnomalies },
+          { modality: "image", images: d.train, aligned },
+          { modality: "image", images: d.val, aligned },
+          { modality: "image", images: d.valAnomalies, aligned },
           t.seed,
           pixelBanks.get(key),
         );
