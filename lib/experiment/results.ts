@@ -9,7 +9,7 @@
  */
 import type { DatasetEvaluation } from "./evaluate_checkpoint.ts";
 import type { TableExplanation } from "./explain_table.ts";
-import { largestContributions } from "../model/explain.ts";
+import { largestContributions, LISTED_FEATURES } from "../model/explain.ts";
 
 /** One dataset's entry in the evaluation JSON. */
 export type EvaluationEntry = {
@@ -40,9 +40,6 @@ export type EvaluationEntry = {
 export function topFeatures(e: TableExplanation, i: number, k: number): [string, number][] {
   return largestContributions(e.columns, e.contributions, i, k);
 }
-
-/** Features shown per explained row in the JSON. */
-const JSON_TOP_FEATURES = 5;
 
 /** The JSON document `deno task eval --json` writes. */
 export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: EvaluationEntry[] } {
@@ -80,7 +77,7 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
               row,
               score: e.features!.scores[i],
               label: e.features!.labels[i],
-              top: topFeatures(e.features!, i, JSON_TOP_FEATURES),
+              top: topFeatures(e.features!, i, LISTED_FEATURES),
             })),
           },
         }
@@ -144,18 +141,22 @@ export function featureLines(evaluations: DatasetEvaluation[]): string[] {
     return [
       `${e.name}: ${f.rows.length} highest-scored test rows (${anomalies} anomalies), top feature: ` +
       [...counts].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${n}`).join(", "),
-      f.check
-        ? `${e.name}: on ${f.check.rows} synthetic anomalies, contributions find the altered ` +
-          `features at AUROC ${f.check.auroc.toFixed(3)}, the top one altered in ` +
-          `${(100 * f.check.top1).toFixed(0)}%`
-        : `${e.name}: ${uncheckedReason(f.columns.length)}`,
+      `${e.name}: ${checkSummary(f)}`,
     ];
   });
 }
 
-/** Why an explained table has no check on synthetic anomalies (see `explain_table.ts`). */
-export function uncheckedReason(features: number): string {
-  return features < 2
-    ? "one feature, so no check of which feature was altered"
-    : "too wide for the check on synthetic anomalies";
+/**
+ * An explained table's check on synthetic anomalies in words, or why it has none (`eval`'s line
+ * and the report's caption).
+ */
+export function checkSummary(f: TableExplanation): string {
+  if (!f.check) {
+    return f.columns.length < 2
+      ? "one feature, so no check of which feature was altered"
+      : "too wide for the check on synthetic anomalies";
+  }
+  return `on ${f.check.rows} synthetic anomalies of validation normals, contributions find the ` +
+    `altered features at AUROC ${f.check.auroc.toFixed(3)}, the top one altered in ` +
+    `${(100 * f.check.top1).toFixed(0)}%`;
 }

@@ -21,6 +21,7 @@ import { span } from "../util/profile.ts";
 import {
   featureContributions,
   largestContributions,
+  LISTED_FEATURES,
   normalRowsOf,
   tableScorer,
 } from "../model/explain.ts";
@@ -333,9 +334,6 @@ export function mapFileName(id: string): string {
   return id.replace(/\.[^./\\]+$/, "").replace(/[\/\\: ]+/g, "_").replace(/^[._]+/, "") + ".png";
 }
 
-/** Features listed per explained row. */
-export const EXPLAINED_FEATURES = 5;
-
 /**
  * Scores every row of a table file: a CSV, ODDS `.mat` or ADBench `.npz` (labels, if any, are
  * ignored), `options.batchRows` rows at a time (see `scoringBatchRows`). With `explain`, each
@@ -387,9 +385,6 @@ export function scoreTableFile(
     anomaly: score >= fitted.stats.threshold,
   }));
   if (options.explain) {
-    const flagged = out.filter((r) => r.anomaly).map((r) => r.id as number);
-    const d = table.d;
-    const picked = rowsAt(rows, d, flagged);
     const normals = normalRowsOf(fitted.banks);
     if (!normals) {
       throw new MadError(
@@ -397,6 +392,9 @@ export function scoreTableFile(
           "whose sample of normal rows --explain takes replacement values from",
       );
     }
+    const flagged = out.filter((r) => r.anomaly).map((r) => r.id as number);
+    const d = table.d;
+    const picked = rowsAt(rows, d, flagged);
     const score = tableScorer(
       ckpt.params,
       ckpt.config.model,
@@ -414,7 +412,7 @@ export function scoreTableFile(
     );
     const columns = record.columns ?? table.columns;
     flagged.forEach((r, i) => {
-      out[r].features = largestContributions(columns, contributions, i, EXPLAINED_FEATURES);
+      out[r].features = largestContributions(columns, contributions, i, LISTED_FEATURES);
     });
   }
   return out;

@@ -120,6 +120,9 @@ export function featureContributions(
   return out;
 }
 
+/** Features listed per explained row (`eval`'s JSON, `score --explain`). */
+export const LISTED_FEATURES = 5;
+
 /** Row `i`'s `k` features with the largest contributions, largest first: `[name, contribution]`. */
 export function largestContributions(
   columns: string[],

@@ -7,7 +7,7 @@
  */
 import type { DatasetEvaluation } from "../experiment/evaluate_checkpoint.ts";
 import type { EpochRow } from "../train/log.ts";
-import { evaluationJson, uncheckedReason } from "../experiment/results.ts";
+import { checkSummary, evaluationJson } from "../experiment/results.ts";
 import { prCurve, rocCurve } from "../metrics/ranking.ts";
 import { confusionAt } from "../metrics/threshold.ts";
 import {
@@ -121,12 +121,7 @@ export function featureSections(evaluations: DatasetEvaluation[]): ReportSection
         f.contributions,
         `${e.name}: the ${f.rows.length} highest-scored test rows by feature`,
       ),
-      caption: OCCLUSION_CAPTION +
-        (f.check
-          ? ` Checked on ${f.check.rows} synthetic anomalies of validation normals: the altered ` +
-            `features rank at AUROC ${f.check.auroc.toFixed(3)}, the top feature is an altered ` +
-            `one in ${(100 * f.check.top1).toFixed(0)}%.`
-          : ` (No check: ${uncheckedReason(f.columns.length)}.)`),
+      caption: `${OCCLUSION_CAPTION} Check: ${checkSummary(f)}.`,
     }];
   });
 }
