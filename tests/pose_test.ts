@@ -7,6 +7,7 @@ import {
   objectPose,
 } from "../lib/data/pose.ts";
 import { poseAveraged, poseJitters } from "../lib/model/scorer.ts";
+import { DEFAULT_CONFIG } from "../lib/model/config.ts";
 import type { Evidence } from "../lib/model/evidence/types.ts";
 import { alignCategory } from "../lib/train/datasets.ts";
 import { join } from "node:path";
@@ -234,5 +235,19 @@ Deno.test("pose: a category of rods at any angle trains, evaluates and scores al
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pose: the default nearby poses move one way at a time, each either way", () => {
+  // Poses moved two ways at once lie further from the pose found and blurred every view on screw.
+  const jitters = poseJitters(DEFAULT_CONFIG.model, true);
+  assert.equal(jitters.length, 14);
+  for (const j of jitters) {
+    assert.equal([j.along, j.across, j.degrees].filter((v) => v !== 0).length, 1);
+    assert.ok(
+      jitters.some((k) =>
+        k.along === -j.along && k.across === -j.across && k.degrees === -j.degrees
+      ),
+    );
   }
 });
