@@ -159,9 +159,9 @@ export interface ModelConfig {
    * a degree or so, and a cell compared where it lies pays for that in its distance to the
    * normals; averaging over nearby poses keeps it out. Shifts are in pixels of a 128 px image,
    * scaled with `imageSize`. Each change costs one more pass per image, for aligned categories
-   * only. Empty: the pose found alone. The default moves the pose one way at a time (1, 2 and
-   * 3 px along, 0.5 and 1 px across, 1 and 2 degrees, either way): changes in two ways at once
-   * lie further from the pose found and blur every view (docs/transformer-evidence.md).
+   * only. Empty: the pose found alone. The default changes the pose one way at a time
+   * ({@linkcode oneWayAtATime}): changes in two ways at once lie further from the pose found and
+   * blur every view (docs/transformer-evidence.md).
    */
   poseJitter: number[];
   /**
@@ -413,6 +413,18 @@ export interface Config {
 }
 
 /** The defaults: chosen by validation on normals plus synthetic anomalies. */
+/**
+ * `poseJitter` triples that change a pose one way at a time: each step along, across and of turn,
+ * either way, the other two left at 0.
+ */
+export function oneWayAtATime(
+  steps: { along: number[]; across: number[]; degrees: number[] },
+): number[] {
+  return [steps.along, steps.across, steps.degrees].flatMap((values, axis) =>
+    values.flatMap((v) => [v, -v]).flatMap((v) => [0, 1, 2].map((k) => (k === axis ? v : 0)))
+  );
+}
+
 export const DEFAULT_CONFIG: Config = {
   model: {
     imageSize: 128,
@@ -453,11 +465,7 @@ export const DEFAULT_CONFIG: Config = {
     chooseSmoothing: true,
     knnBankSize: 2000,
     cellPositionWeight: 4,
-    poseJitter: [
-      ...[1, -1, 2, -2, 3, -3].flatMap((px) => [px, 0, 0]),
-      ...[0.5, -0.5, 1, -1].flatMap((px) => [0, px, 0]),
-      ...[1, -1, 2, -2].flatMap((deg) => [0, 0, deg]),
-    ],
+    poseJitter: oneWayAtATime({ along: [1, 2, 3], across: [0.5, 1], degrees: [1, 2] }),
     knnProjection: 64,
     pixelProjectionShare: 0.5,
     densityHead: true,

@@ -498,10 +498,10 @@ export function calibrateImageKey(
       while (chunk.length < CALIBRATION_CHUNK && start + chunk.length < ids.length) {
         chunk.push(iterator.next().value as Float32Array);
       }
-      const owners = ids.subarray(start, start + chunk.length);
+      const chunkOwners = ids.subarray(start, start + chunk.length);
       parts.push(poseAveraged(chunk, jitters, config.imageSize, (images) => {
         const evidence = imageEvidence(params, config, images);
-        addKnn(evidence, banks, config, undefined, owners);
+        addKnn(evidence, banks, config, undefined, chunkOwners);
         return evidence;
       }));
     }
