@@ -144,10 +144,11 @@ async function main(): Promise<void> {
     );
     Deno.exit(signal === "SIGINT" ? 130 : 143);
   }
-  console.log(
-    `best epoch ${result.bestEpoch} (validation AUROC ${result.bestMetric.toFixed(4)}): ` +
-      `${result.best}`,
-  );
+  const kept = result.averagedEpochs > 0
+    ? `the mean weights of epochs ${result.bestEpoch - result.averagedEpochs + 1}-` +
+      `${result.bestEpoch}`
+    : `best epoch ${result.bestEpoch}`;
+  console.log(`${kept} (validation AUROC ${result.bestMetric.toFixed(4)}): ${result.best}`);
 }
 
 function exists(path: string): boolean {

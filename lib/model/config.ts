@@ -404,6 +404,15 @@ export interface TrainConfig {
    * CPU core.
    */
   shards: number;
+  /**
+   * Share of the final epochs whose weights are averaged (0 = off). From the first of them on,
+   * validation, the best checkpoint and every score use the running mean of the weights at the
+   * end of each of those epochs, while the steps go on from the latest weights. A few hundred
+   * steps of a small data set move the encoder's tokens from epoch to epoch, and which epoch
+   * validation prefers is a draw of a few synthetic anomalies; the mean of several epochs'
+   * weights changes less and reads better (docs/transformer-evidence.md, "Fourteenth pass").
+   */
+  averageWeights: number;
 }
 
 /** The full configuration stored in every checkpoint. */
@@ -412,7 +421,6 @@ export interface Config {
   train: TrainConfig;
 }
 
-/** The defaults: chosen by validation on normals plus synthetic anomalies. */
 /**
  * `poseJitter` triples that change a pose one way at a time: each step along, across and of turn,
  * either way, the other two left at 0.
@@ -425,6 +433,7 @@ export function oneWayAtATime(
   );
 }
 
+/** The defaults: chosen by validation on normals plus synthetic anomalies. */
 export const DEFAULT_CONFIG: Config = {
   model: {
     imageSize: 128,
@@ -495,6 +504,7 @@ export const DEFAULT_CONFIG: Config = {
     anomalyLossWeight: 1,
     clipNorm: 1,
     shards: 0,
+    averageWeights: 0.7,
   },
 };
 
@@ -693,6 +703,9 @@ export function validateConfig(config: Config, source = "config"): void {
   if (!(t.lr > 0)) fail(`train.lr must be positive`);
   if (!(t.valShare > 0 && t.valShare < 1)) fail(`train.valShare must be in (0, 1)`);
   if (!(t.anomalyShare >= 0 && t.anomalyShare <= 1)) fail(`train.anomalyShare must be in [0, 1]`);
+  if (!(t.averageWeights >= 0 && t.averageWeights <= 1)) {
+    fail(`train.averageWeights must be in [0, 1]`);
+  }
   for (const key of ["weightDecay", "anomalyLossWeight", "clipNorm"] as const) {
     if (!(t[key] >= 0)) fail(`train.${key} must be zero or positive`);
   }

@@ -67,6 +67,12 @@ export interface Checkpoint {
   banks: Map<string, MemoryBank>;
   stats: Record<string, KeyStats>;
   progress: TrainingProgress;
+  /**
+   * A run that averages weights (`train.averageWeights`): `params` is then the mean over
+   * `epochs` epochs (what the banks, the statistics and every score belong to) and `latest` the
+   * weights the next training step starts from.
+   */
+  averaging?: { epochs: number; latest: Params };
 }
 
 /** Serialises a checkpoint to safetensors bytes. */
@@ -75,6 +81,7 @@ export function encodeCheckpoint(ckpt: Checkpoint): Uint8Array {
   const put = (name: string, t: tf.Tensor) =>
     tensors.set(name, { shape: t.shape, data: t.dataSync() as Float32Array });
   for (const [name, p] of ckpt.params) put(`param.${name}`, p);
+  for (const [name, p] of ckpt.averaging?.latest ?? []) put(`latest.${name}`, p);
   if (ckpt.adam) {
     for (const [name, m] of ckpt.adam.m) put(`adam.m.${name}`, m);
     for (const [name, v] of ckpt.adam.v) put(`adam.v.${name}`, v);
@@ -103,6 +110,7 @@ export function encodeCheckpoint(ckpt: Checkpoint): Uint8Array {
     stats: JSON.stringify(ckpt.stats),
     progress: JSON.stringify(ckpt.progress),
     adam_step: String(ckpt.adam?.step ?? 0),
+    ...(ckpt.averaging ? { averaged_epochs: String(ckpt.averaging.epochs) } : {}),
   };
   return encodeSafetensors(tensors, metadata);
 }
@@ -182,6 +190,9 @@ export function decodeCheckpoint(
       (config.model as unknown as Record<string, unknown>)[key] = structuredClone(legacy);
     }
   }
+  // Runs from before weight averaging resume as they were trained.
+  const storedTrain = (storedConfig as { train?: Record<string, unknown> } | null)?.train;
+  if (!storedTrain || !("averageWeights" in storedTrain)) config.train.averageWeights = 0;
   const tables = checkTables(json("tables"), fail);
   const datasets = checkDatasets(json("datasets"), tables, path, fail);
   const stats = checkStats(json("stats"), fail);
@@ -275,7 +286,37 @@ export function decodeCheckpoint(
       }
       adam = { step: adamStep, m, v };
     }
-    return { config, tables, datasets, params, adam, banks, stats, progress };
+    let averaging: Checkpoint["averaging"];
+    if ((options.optimizer ?? true) && metadata.averaged_epochs !== undefined) {
+      const epochs = Number(metadata.averaged_epochs);
+      if (!(Number.isSafeInteger(epochs) && epochs >= 1)) {
+        fail("metadata 'averaged_epochs' is not a positive count");
+      }
+      const latest: Params = new Map();
+      const latestInstance = newInstance();
+      for (const [name, shape] of expected) {
+        const t = tensors.get(`latest.${name}`);
+        if (!t) return fail(`latest weights latest.${name} are missing`);
+        if (t.shape.join("x") !== shape.join("x")) {
+          fail(`latest weights latest.${name} have shape ${t.shape.join("x")}`);
+        }
+        const v = paramVariable(name, tf.tensor(t.data, shape), latestInstance);
+        created.push(v);
+        latest.set(name, v);
+      }
+      averaging = { epochs, latest };
+    }
+    return {
+      config,
+      tables,
+      datasets,
+      params,
+      adam,
+      banks,
+      stats,
+      progress,
+      ...(averaging ? { averaging } : {}),
+    };
   } catch (e) {
     for (const v of created) v.dispose();
     if (e instanceof MadError) throw e;
@@ -504,6 +545,7 @@ function legacySwitches(): Partial<Config["model"]> {
 /** Frees the tensors a checkpoint holds. */
 export function disposeCheckpoint(ckpt: Checkpoint): void {
   for (const v of ckpt.params.values()) v.dispose();
+  for (const v of ckpt.averaging?.latest.values() ?? []) v.dispose();
   if (ckpt.adam) {
     for (const v of ckpt.adam.m.values()) v.dispose();
     for (const v of ckpt.adam.v.values()) v.dispose();

@@ -18,6 +18,17 @@ export interface EpochRow {
   val: Record<string, { auroc: number; components: Record<string, number> }>;
   seconds: number;
   lr: number;
+  /** With weight averaging: the number of epochs whose mean weights were validated. */
+  averaged_epochs?: number;
+}
+
+/** Which epochs' mean weights were validated, for the log line. */
+function averagedNote(row: EpochRow): string {
+  const n = row.averaged_epochs;
+  if (!n) return "";
+  return n === 1
+    ? " (weights averaged from this epoch on)"
+    : ` (mean weights of epochs ${row.epoch - n + 1}-${row.epoch})`;
 }
 
 /** Writes the human log and the metrics lines of one run folder. */
@@ -45,7 +56,10 @@ export class RunLog {
     this.line(
       `epoch ${row.epoch}: loss ${row.loss.toFixed(4)} (recon ${row.recon_loss.toFixed(4)}, ` +
         `anomaly ${row.anomaly_loss.toFixed(4)}), val AUROC ${row.val_auroc.toFixed(4)} ` +
-        `[${perKey}], ${row.seconds.toFixed(1)}s${improved ? ", best so far" : ""}`,
+        `[${perKey}]` +
+        averagedNote(row) +
+        `, ${row.seconds.toFixed(1)}s` +
+        (improved ? (row.averaged_epochs ? ", kept" : ", best so far") : ""),
     );
     return Deno.writeTextFile(this.metricsPath, JSON.stringify(row) + "\n", { append: true });
   }

@@ -32,6 +32,7 @@ import { resumeConfig } from "./resume.ts";
 import { describeData, prepareTrainingData, type TableData } from "./training_data.ts";
 import { epochPlan, imageBatch, tableBatch } from "./batches.ts";
 import { calibrateBest } from "./calibrate.ts";
+import { addToAverage, averagingStart, disposeAverage, type WeightAverage } from "./averaging.ts";
 import { microBatchNote } from "./step.ts";
 import { backendFailure } from "../model/backend_failure.ts";
 import { Progress } from "../util/progress.ts";
@@ -79,6 +80,8 @@ export interface TrainResult {
   last: string;
   bestEpoch: number;
   bestMetric: number;
+  /** With weight averaging: how many epochs' mean weights the best checkpoint holds (else 0). */
+  averagedEpochs: number;
   epochs: number;
   rows: EpochRow[];
   stoppedEarly: boolean;
@@ -129,7 +132,19 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   log.line(describeData(data));
 
   // Model and optimiser.
-  const params: Params = resumed ? resumed.params : initParams(m, specs, t.seed);
+  // With weight averaging a checkpoint's `params` are the mean and training resumes from its
+  // latest weights.
+  const params: Params = resumed
+    ? resumed.averaging?.latest ?? resumed.params
+    : initParams(m, specs, t.seed);
+  let average: WeightAverage | null = resumed?.averaging
+    ? { epochs: resumed.averaging.epochs, params: resumed.params }
+    : null;
+  const averageFrom = averagingStart(t);
+  // How many epochs' mean weights the best checkpoint holds (0: one epoch's own weights).
+  let keptMean = resumed?.averaging && resumed.progress.bestEpoch === resumed.progress.epoch
+    ? resumed.averaging.epochs
+    : 0;
   const adam: AdamState = resumed?.adam ?? initAdam(params);
   const progress: TrainingProgress = resumed
     ? { ...resumed.progress }
@@ -235,6 +250,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
             adam,
             fitted,
             progress,
+            average,
           ),
         );
         log.line(
@@ -246,6 +262,13 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       bar.done();
       record("train: steps", performance.now() - stepsStarted);
 
+      // From the first averaged epoch on, the model is the mean of the weights so far.
+      if (epoch >= averageFrom) {
+        if (epoch === averageFrom) disposeAverage(average);
+        average = addToAverage(epoch === averageFrom ? null : average, params);
+      }
+      const model = epoch >= averageFrom && average ? average.params : params;
+
       // Validate: fit banks and statistics, score validation normals vs synthetic anomalies.
       const val: EpochRow["val"] = {};
       const nextFitted = new Map<string, FittedKey>();
@@ -253,7 +276,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         const key = datasetKey(d.prepared.record);
         const aligned = d.prepared.record.pose?.aligned;
         const { fitted: f, report } = fitKey(
-          params,
+          model,
           m,
           { modality: "image", images: d.train, aligned },
           { modality: "image", images: d.val, aligned },
@@ -276,7 +299,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         });
         const { fitted: f, report } = span("train: table validation", () =>
           fitKey(
-            params,
+            model,
             m,
             samples(p.train),
             samples(p.val),
@@ -300,16 +323,21 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         val,
         seconds: (performance.now() - started) / 1000,
         lr,
+        ...(model !== params ? { averaged_epochs: average!.epochs } : {}),
       };
       rows.push(row);
       progress.epoch = epoch;
       progress.rngState = rng.state;
-      const improved = valAuroc > progress.bestMetric;
+      // With weight averaging the run keeps the mean, whatever validation says: choosing among
+      // means of different lengths picks a draw of the synthetic anomalies, and the longest mean
+      // read the dev data at least as well (docs/transformer-evidence.md, "Fourteenth pass").
+      const improved = model !== params || valAuroc > progress.bestMetric;
       if (improved) {
         progress.bestMetric = valAuroc;
         progress.bestEpoch = epoch;
+        keptMean = model !== params ? average!.epochs : 0;
       }
-      const ckpt = checkpointOf(config, specs, records, params, adam, fitted, progress);
+      const ckpt = checkpointOf(config, specs, records, params, adam, fitted, progress, average);
       await saveCheckpoint(last, ckpt);
       if (improved) await saveCheckpoint(best, ckpt);
       await log.epoch(row, improved);
@@ -317,8 +345,11 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     }
   } finally {
     pool.close();
+    disposeAverage(average);
   }
-  if (resumed) disposeCheckpoint({ ...resumed, params: new Map(), adam: null });
+  if (resumed) {
+    disposeCheckpoint({ ...resumed, params: new Map(), adam: null, averaging: undefined });
+  }
   if (!stoppedEarly && progress.epoch >= t.epochs && m.calibrateOnAllNormals) {
     await calibrateBest(best, imageData, pixelBanks, t.seed, log, options.quiet ?? false);
   }
@@ -328,6 +359,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     last,
     bestEpoch: progress.bestEpoch,
     bestMetric: progress.bestMetric,
+    averagedEpochs: keptMean,
     epochs: progress.epoch,
     rows,
     stoppedEarly,
@@ -361,6 +393,7 @@ function checkpointOf(
   adam: AdamState,
   fitted: Map<string, FittedKey>,
   progress: TrainingProgress,
+  average: WeightAverage | null,
 ): Checkpoint {
   const banks = new Map<string, MemoryBank>();
   const stats: Record<string, KeyStats> = {};
@@ -368,5 +401,8 @@ function checkpointOf(
     for (const [component, bank] of Object.entries(f.banks)) banks.set(`${key}|${component}`, bank);
     stats[key] = f.stats;
   }
-  return { config, tables, datasets, params, adam, banks, stats, progress: { ...progress } };
+  const averaged = average && progress.epoch >= averagingStart(config.train)
+    ? { params: average.params, averaging: { epochs: average.epochs, latest: params } }
+    : { params };
+  return { config, tables, datasets, ...averaged, adam, banks, stats, progress: { ...progress } };
 }
