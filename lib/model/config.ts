@@ -405,12 +405,13 @@ export interface TrainConfig {
    */
   shards: number;
   /**
-   * Share of the final epochs whose weights are averaged (0 = off). From the first of them on,
-   * validation, the best checkpoint and every score use the running mean of the weights at the
-   * end of each of those epochs, while the steps go on from the latest weights. A few hundred
-   * steps of a small data set move the encoder's tokens from epoch to epoch, and which epoch
-   * validation prefers is a draw of a few synthetic anomalies; the mean of several epochs'
-   * weights changes less and reads better (docs/transformer-evidence.md, "Fourteenth pass").
+   * Share of the final epochs whose weights are averaged (0 = off: validation keeps its best
+   * epoch). From the first of them on, the model is the running mean of the weights at the end
+   * of each of those epochs: validation scores it, the best checkpoint keeps it every epoch, and
+   * the steps go on from the latest weights. A few hundred steps of a small data set move the
+   * encoder's tokens from epoch to epoch, and which epoch validation prefers is a draw of a few
+   * synthetic anomalies; the mean of several epochs' weights changes less and read the dev
+   * category screw better (docs/transformer-evidence.md, "Fourteenth pass").
    */
   averageWeights: number;
 }

@@ -262,12 +262,18 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       bar.done();
       record("train: steps", performance.now() - stepsStarted);
 
-      // From the first averaged epoch on, the model is the mean of the weights so far.
+      // From the first averaged epoch on, the model is the mean of the weights so far (a mean
+      // carried over from a run resumed with more epochs starts again).
+      let model = params;
       if (epoch >= averageFrom) {
-        if (epoch === averageFrom) disposeAverage(average);
-        average = addToAverage(epoch === averageFrom ? null : average, params);
+        if (epoch === averageFrom) {
+          disposeAverage(average);
+          average = null;
+        }
+        average = addToAverage(average, params);
+        model = average.params;
       }
-      const model = epoch >= averageFrom && average ? average.params : params;
+      const averaged = model !== params;
 
       // Validate: fit banks and statistics, score validation normals vs synthetic anomalies.
       const val: EpochRow["val"] = {};
@@ -323,7 +329,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         val,
         seconds: (performance.now() - started) / 1000,
         lr,
-        ...(model !== params ? { averaged_epochs: average!.epochs } : {}),
+        ...(averaged ? { averaged_epochs: average!.epochs } : {}),
       };
       rows.push(row);
       progress.epoch = epoch;
@@ -331,11 +337,11 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       // With weight averaging the run keeps the mean, whatever validation says: choosing among
       // means of different lengths picks a draw of the synthetic anomalies, and the longest mean
       // read the dev data at least as well (docs/transformer-evidence.md, "Fourteenth pass").
-      const improved = model !== params || valAuroc > progress.bestMetric;
+      const improved = averaged || valAuroc > progress.bestMetric;
       if (improved) {
         progress.bestMetric = valAuroc;
         progress.bestEpoch = epoch;
-        keptMean = model !== params ? average!.epochs : 0;
+        keptMean = averaged ? average!.epochs : 0;
       }
       const ckpt = checkpointOf(config, specs, records, params, adam, fitted, progress, average);
       await saveCheckpoint(last, ckpt);
@@ -401,8 +407,10 @@ function checkpointOf(
     for (const [component, bank] of Object.entries(f.banks)) banks.set(`${key}|${component}`, bank);
     stats[key] = f.stats;
   }
-  const averaged = average && progress.epoch >= averagingStart(config.train)
+  // Averaging: the mean is the model the banks and statistics were fitted to; the latest weights
+  // go along for resuming.
+  const weights = average && progress.epoch >= averagingStart(config.train)
     ? { params: average.params, averaging: { epochs: average.epochs, latest: params } }
     : { params };
-  return { config, tables, datasets, ...averaged, adam, banks, stats, progress: { ...progress } };
+  return { config, tables, datasets, ...weights, adam, banks, stats, progress: { ...progress } };
 }
