@@ -11,7 +11,7 @@ import { MadError } from "../lib/errors.ts";
 import { backendFailure } from "../lib/model/backend_failure.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, loadConfigFile, mergeConfig } from "../lib/model/config.ts";
-import { train } from "../lib/train/mod.ts";
+import { train, weightsKept } from "../lib/train/mod.ts";
 import { defaultDataPaths } from "../lib/data/sources.ts";
 
 const T = DEFAULT_CONFIG.train;
@@ -144,11 +144,11 @@ async function main(): Promise<void> {
     );
     Deno.exit(signal === "SIGINT" ? 130 : 143);
   }
-  const kept = result.averagedEpochs > 0
-    ? `the mean weights of epochs ${result.bestEpoch - result.averagedEpochs + 1}-` +
-      `${result.bestEpoch}`
-    : `best epoch ${result.bestEpoch}`;
-  console.log(`${kept} (validation AUROC ${result.bestMetric.toFixed(4)}): ${result.best}`);
+  const kept = weightsKept(result.bestEpoch, result.averagedEpochs);
+  console.log(
+    `${result.averagedEpochs ? kept : `best ${kept}`} ` +
+      `(validation AUROC ${result.bestMetric.toFixed(4)}): ${result.best}`,
+  );
 }
 
 function exists(path: string): boolean {

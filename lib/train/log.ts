@@ -22,13 +22,15 @@ export interface EpochRow {
   averaged_epochs?: number;
 }
 
-/** Which epochs' mean weights were validated, for the log line. */
-function averagedNote(row: EpochRow): string {
-  const n = row.averaged_epochs;
-  if (!n) return "";
-  return n === 1
-    ? " (weights averaged from this epoch on)"
-    : ` (mean weights of epochs ${row.epoch - n + 1}-${row.epoch})`;
+/**
+ * The weights a run holds after `epoch`: that epoch's own, or with weight averaging the mean of
+ * the last `averaged` epochs ("epoch 8", "the mean weights of epochs 4-10").
+ */
+export function weightsKept(epoch: number, averaged = 0): string {
+  if (averaged <= 0) return `epoch ${epoch}`;
+  return averaged === 1
+    ? `the mean weights of epoch ${epoch}`
+    : `the mean weights of epochs ${epoch - averaged + 1}-${epoch}`;
 }
 
 /** Writes the human log and the metrics lines of one run folder. */
@@ -57,7 +59,7 @@ export class RunLog {
       `epoch ${row.epoch}: loss ${row.loss.toFixed(4)} (recon ${row.recon_loss.toFixed(4)}, ` +
         `anomaly ${row.anomaly_loss.toFixed(4)}), val AUROC ${row.val_auroc.toFixed(4)} ` +
         `[${perKey}]` +
-        averagedNote(row) +
+        (row.averaged_epochs ? ` (${weightsKept(row.epoch, row.averaged_epochs)})` : "") +
         `, ${row.seconds.toFixed(1)}s` +
         (improved ? (row.averaged_epochs ? ", kept" : ", best so far") : ""),
     );

@@ -142,9 +142,8 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     : null;
   const averageFrom = averagingStart(t);
   // How many epochs' mean weights the best checkpoint holds (0: one epoch's own weights).
-  let keptMean = resumed?.averaging && resumed.progress.bestEpoch === resumed.progress.epoch
-    ? resumed.averaging.epochs
-    : 0;
+  // (A checkpoint that holds a mean was saved in an averaged epoch, which every run keeps.)
+  let keptMean = resumed?.averaging?.epochs ?? 0;
   const adam: AdamState = resumed?.adam ?? initAdam(params);
   const progress: TrainingProgress = resumed
     ? { ...resumed.progress }

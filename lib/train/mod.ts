@@ -35,5 +35,6 @@ export {
 export type { DatasetRecord, PreparedImages, PreparedTable } from "./datasets.ts";
 export { banksOf, fittedFor } from "./fitted.ts";
 export type { EpochRow } from "./log.ts";
+export { weightsKept } from "./log.ts";
 export { train } from "./loop.ts";
 export type { TrainOptions, TrainResult } from "./loop.ts";
