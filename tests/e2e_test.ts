@@ -57,9 +57,13 @@ Deno.test("train, eval and score run end to end on the command line", async () =
       const total = components.reduce((sum, c) => sum + c.weight, 0);
       assert.ok(Math.abs(total - 1) < 1e-6, `${d.name}: shares sum to ${total}`);
       for (const c of components) assert.ok(c.auroc >= 0 && c.auroc <= 1);
-      // Images say how their maps became the score; tables have no maps.
-      if (d.modality === "image") assert.ok(["max", "smoothed_max"].includes(d.image_score));
-      else assert.equal(d.image_score, undefined);
+      // Images say how their maps became the score, with the validation AUROC of each choice;
+      // tables have no maps.
+      if (d.modality === "image") {
+        assert.ok(["max", "smoothed_max"].includes(d.image_score));
+        const { max, smoothed_max } = d.image_score_validation;
+        assert.ok(d.image_score === "max" ? max >= smoothed_max : smoothed_max > max);
+      } else assert.equal(d.image_score, undefined);
     }
     assert.match(evaluated.stdout, /evidence: share of the score/);
     // The table's test part is the held-out half of the normals plus all anomalies.

@@ -564,6 +564,10 @@ Deno.test("validation chooses the smoothed map maximum when it separates better,
   const wideWins = fitScoring(spiky, wide, ["knn0"], config, "image");
   assert.equal(wideWins.stats.smooth, true);
   assert.equal(wideWins.report.auroc, 1);
+  // Both reductions' validation AUROCs are kept with the choice, in the report and the statistics.
+  assert.equal(wideWins.report.reductions?.smoothed, 1);
+  assert.ok(wideWins.report.reductions!.plain < 1);
+  assert.deepEqual(wideWins.stats.reductions, wideWins.report.reductions);
   // The reverse: normals with faint wide blocks, anomalies with a lone spike.
   const faint = evidence([1, 1.1, 1.2].map((v, i) => map(noise(i), v)));
   const spikes = evidence([4, 5, 6].map((v, i) => map(v, noise(i))));
@@ -573,4 +577,5 @@ Deno.test("validation chooses the smoothed map maximum when it separates better,
   // Turned off, the config's setting stands.
   const fixed = fitScoring(spiky, wide, ["knn0"], { ...config, chooseSmoothing: false }, "image");
   assert.equal(fixed.stats.smooth, false);
+  assert.equal(fixed.stats.reductions, undefined);
 });

@@ -198,11 +198,19 @@ Deno.test("componentResults: shares from the fitted weights, AUROC of each part 
     { name: "thyroid", components: equal } as unknown as DatasetEvaluation,
     { name: "zipper", components: equal, imageScore: "smoothed_max" } as DatasetEvaluation,
     { name: "hazelnut", components: equal, imageScore: "max" } as DatasetEvaluation,
+    {
+      name: "screw",
+      components: equal,
+      imageScore: "max",
+      reductions: { plain: 0.8286, smoothed: 0.798 },
+    } as DatasetEvaluation,
   ]);
   assert.deepEqual(lines, [
     "thyroid: good 0.50 (1.000), inverted 0.50 (0.000)",
     "zipper: good 0.50 (1.000), inverted 0.50 (0.000); score: max of the smoothed map",
     "hazelnut: good 0.50 (1.000), inverted 0.50 (0.000); score: max of the map",
+    "screw: good 0.50 (1.000), inverted 0.50 (0.000); score: max of the map " +
+    "(validation AUROC 0.829; the smoothed map's 0.798)",
   ]);
 });
 

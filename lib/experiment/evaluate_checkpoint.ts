@@ -31,6 +31,7 @@ import {
   activeComponents,
   concatArrays,
   imageEvidence,
+  type MapReductionAuroc,
   sampleScores,
   smoothsMaps,
   tableEvidence,
@@ -78,6 +79,8 @@ export interface DatasetEvaluation {
   pixel?: { auroc: number; pro: number };
   /** Images: whether the score is the maximum of the map or of the 3x3-smoothed map. */
   imageScore?: "max" | "smoothed_max";
+  /** Images: the validation AUROC of each map maximum, when validation chose between them. */
+  reductions?: MapReductionAuroc;
   scores: Float32Array;
   labels: Uint8Array;
   /** Image test samples, in score order. */
@@ -287,6 +290,7 @@ async function evaluateImages(
       ),
     ],
     imageScore: smoothsMaps(fitted.stats, ckpt.config.model) ? "smoothed_max" : "max",
+    ...(fitted.stats.reductions ? { reductions: fitted.stats.reductions } : {}),
     scores,
     labels,
     samples: prepared.test,

@@ -20,6 +20,7 @@ import {
   fitStats,
   imageEvidence,
   type KeyStats,
+  type MapReductionAuroc,
   sampleScores,
   smoothsMaps,
   tableEvidence,
@@ -81,6 +82,8 @@ export interface FitReport {
   components: Record<string, number>;
   /** Whether image scores take the maximum of the 3x3-smoothed map (chosen on validation). */
   smooth: boolean;
+  /** Images with `chooseSmoothing`: the validation AUROC of each map reduction it chose between. */
+  reductions?: MapReductionAuroc;
 }
 
 /**
@@ -360,9 +363,19 @@ export function fitScoring(
     config.smoothMaps,
   ];
   const weighting = modality === "image" ? config.imageWeights : config.tableWeights;
-  return choices
-    .map((smooth) => fitCombination(normals, anomalies, components, config, smooth, weighting))
-    .reduce((a, b) => (b.report.auroc > a.report.auroc ? b : a));
+  const fits = choices
+    .map((smooth) => fitCombination(normals, anomalies, components, config, smooth, weighting));
+  const chosen = fits.reduce((a, b) => (b.report.auroc > a.report.auroc ? b : a));
+  if (fits.length === 1) return chosen;
+  // Both figures are kept, so a user can see when the choice was a near tie (docs/results.md).
+  const reductions = {
+    plain: fits[0].report.auroc,
+    smoothed: fits[1].report.auroc,
+  };
+  return {
+    stats: { ...chosen.stats, reductions },
+    report: { ...chosen.report, reductions },
+  };
 }
 
 /**

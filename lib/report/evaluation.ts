@@ -28,7 +28,15 @@ import type { TableRow } from "./table.ts";
 /** Rows for `metricsTable` (one per dataset, the evaluation JSON's metrics alone). */
 export function evaluationRows(evaluations: DatasetEvaluation[]): TableRow[] {
   return evaluationJson(evaluations).datasets.map((
-    { name, components: _, image_score: __, defects: ___, features: ____, ...rest },
+    {
+      name,
+      components: _,
+      image_score: __,
+      image_score_validation: _v,
+      defects: ___,
+      features: ____,
+      ...rest
+    },
   ) =>
     ({
       name,

@@ -4,6 +4,7 @@
  * @module
  */
 import { fitImageKey } from "../model/scorer.ts";
+import { mapReductionText } from "../model/detector.ts";
 import type { MemoryBank } from "../model/knn.ts";
 import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { datasetKey } from "./datasets.ts";
@@ -51,7 +52,7 @@ export async function calibrateBest(
       }
       lines.push(
         `${key} ${report.auroc.toFixed(4)} on ${fitted.stats.calibrated} normals` +
-          ` (${report.smooth ? "smoothed" : "plain"} map maximum)`,
+          `, score: ${mapReductionText(report.smooth, report.reductions)}`,
       );
       bar.tick(1);
     }
