@@ -91,7 +91,7 @@ export interface MapReductionAuroc {
 
 /**
  * How an image category's maps become its score, with both validation AUROCs when validation
- * chose: `max of the smoothed map (validation AUROC 0.924; the plain map's 0.922)`.
+ * chose: `max of the smoothed map (validation AUROC 0.9339; the plain map's 0.9335)`.
  */
 export function mapReductionText(smoothed: boolean, reductions?: MapReductionAuroc): string {
   const chosen = `max of the ${smoothed ? "smoothed " : ""}map`;
@@ -99,8 +99,8 @@ export function mapReductionText(smoothed: boolean, reductions?: MapReductionAur
   const [own, other] = smoothed
     ? [reductions.smoothed, reductions.plain]
     : [reductions.plain, reductions.smoothed];
-  return `${chosen} (validation AUROC ${own.toFixed(3)}; the ${smoothed ? "plain" : "smoothed"} ` +
-    `map's ${other.toFixed(3)})`;
+  return `${chosen} (validation AUROC ${own.toFixed(4)}; the ${smoothed ? "plain" : "smoothed"} ` +
+    `map's ${other.toFixed(4)})`;
 }
 
 /**

@@ -50,9 +50,11 @@ export async function calibrateBest(
       for (const [component, bank] of Object.entries(fitted.banks)) {
         ckpt.banks.set(`${key}|${component}`, bank);
       }
+      // With both reductions tried, the text carries the validation AUROCs.
       lines.push(
-        `${key} ${report.auroc.toFixed(4)} on ${fitted.stats.calibrated} normals` +
-          `, score: ${mapReductionText(report.smooth, report.reductions)}`,
+        `${key} on ${fitted.stats.calibrated} normals, score: ` +
+          mapReductionText(report.smooth, report.reductions) +
+          (report.reductions ? "" : ` (validation AUROC ${report.auroc.toFixed(3)})`),
       );
       bar.tick(1);
     }
