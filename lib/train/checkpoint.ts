@@ -218,22 +218,34 @@ export function decodeCheckpoint(
   const created: tf.Variable[] = [];
   try {
     const expected = expectedShapes(config, tables);
-    const params: Params = new Map();
-    const instance = newInstance();
-    for (const [name, shape] of expected) {
-      const t = tensors.get(`param.${name}`);
-      if (!t) return fail(`parameter ${name} is missing (saved with another model config?)`);
-      if (t.shape.join("x") !== shape.join("x")) {
-        fail(
-          `parameter ${name} has shape ${t.shape.join("x")}, expected ${shape.join("x")} ` +
-            `(saved with another model config?)`,
-        );
+    // One set of weights under `prefix` (`param.`: the model's; `latest.`: where an averaging
+    // run's steps resume), each checked against the shape the config implies.
+    const weightsAt = (prefix: string, what: string): Params => {
+      const out: Params = new Map();
+      const instance = newInstance();
+      for (const [name, shape] of expected) {
+        const t = tensors.get(`${prefix}${name}`);
+        if (!t) {
+          return fail(`${what} ${prefix}${name} is missing (saved with another model config?)`);
+        }
+        if (t.shape.join("x") !== shape.join("x")) {
+          fail(
+            `${what} ${prefix}${name} has shape ${t.shape.join("x")}, expected ${
+              shape.join("x")
+            } ` +
+              `(saved with another model config?)`,
+          );
+        }
+        if (!t.data.every(Number.isFinite)) {
+          fail(`${what} ${prefix}${name} holds NaN or infinite values`);
+        }
+        const v = paramVariable(name, tf.tensor(t.data, t.shape), instance);
+        created.push(v);
+        out.set(name, v);
       }
-      if (!t.data.every(Number.isFinite)) fail(`parameter ${name} holds NaN or infinite values`);
-      const v = paramVariable(name, tf.tensor(t.data, t.shape), instance);
-      created.push(v);
-      params.set(name, v);
-    }
+      return out;
+    };
+    const params = weightsAt("param.", "parameter");
     const unexpected = [...tensors.keys()].find((n) =>
       n.startsWith("param.") && !expected.has(n.slice(6))
     );
@@ -292,19 +304,7 @@ export function decodeCheckpoint(
       if (!(Number.isSafeInteger(epochs) && epochs >= 1)) {
         fail("metadata 'averaged_epochs' is not a positive count");
       }
-      const latest: Params = new Map();
-      const latestInstance = newInstance();
-      for (const [name, shape] of expected) {
-        const t = tensors.get(`latest.${name}`);
-        if (!t) return fail(`latest weights latest.${name} are missing`);
-        if (t.shape.join("x") !== shape.join("x")) {
-          fail(`latest weights latest.${name} have shape ${t.shape.join("x")}`);
-        }
-        const v = paramVariable(name, tf.tensor(t.data, shape), latestInstance);
-        created.push(v);
-        latest.set(name, v);
-      }
-      averaging = { epochs, latest };
+      averaging = { epochs, latest: weightsAt("latest.", "latest weight") };
     }
     return {
       config,
