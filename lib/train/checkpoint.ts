@@ -228,11 +228,10 @@ export function decodeCheckpoint(
         if (!t) {
           return fail(`${what} ${prefix}${name} is missing (saved with another model config?)`);
         }
-        if (t.shape.join("x") !== shape.join("x")) {
+        const [got, want] = [t.shape.join("x"), shape.join("x")];
+        if (got !== want) {
           fail(
-            `${what} ${prefix}${name} has shape ${t.shape.join("x")}, expected ${
-              shape.join("x")
-            } ` +
+            `${what} ${prefix}${name} has shape ${got}, expected ${want} ` +
               `(saved with another model config?)`,
           );
         }
