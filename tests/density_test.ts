@@ -6,6 +6,7 @@ import {
   exactMarginalDensityScores,
   marginalDensityScores,
   silvermanBandwidth,
+  useBandwidthsOf,
 } from "../lib/model/density.ts";
 import type { MemoryBank } from "../lib/model/knn.ts";
 import { Rng } from "../lib/rng.ts";
@@ -76,4 +77,32 @@ Deno.test("density: a single normal value's exact score is the Gaussian's", () =
   assertAlmostEquals(score, expected, 1e-4 * Math.abs(expected));
   const [binned] = marginalDensityScores(bank, Float32Array.from([x]));
   assertAlmostEquals(binned, expected, 1e-3 * Math.abs(expected));
+});
+
+Deno.test("density: a part of the normals read with the bandwidths of all of them", () => {
+  // A binary feature on which one normal of 40 differs: the other 39, a calibration fold
+  // without it, hold the feature constant, so their own bandwidth is next to nothing.
+  const whole = bankOf(40, [(rng) => rng.normal(), () => 0]);
+  whole.transposed[40 + 7] = 1;
+  const part: MemoryBank = {
+    dim: 2,
+    rows: 39,
+    transposed: Float32Array.from(
+      [...whole.transposed.subarray(0, 40), ...whole.transposed.subarray(40, 80)]
+        .filter((_, i) => i !== 7 && i !== 47),
+    ),
+  };
+  const held = Float32Array.of(whole.transposed[7], 1);
+  const alone = marginalDensityScores(part, held)[0];
+  assert.ok(alone > 1e9, `the part's own bandwidth: ${alone}`);
+  useBandwidthsOf(part, whole);
+  const shared = marginalDensityScores(part, held)[0];
+  assert.ok(shared > 0 && shared < 1e3, `with the whole bank's bandwidths: ${shared}`);
+  // Read so, the part scores values as the whole bank's estimate would, less the missing row.
+  const ordinary = Float32Array.of(0.1, 0);
+  assertAlmostEquals(
+    marginalDensityScores(part, ordinary)[0],
+    exactMarginalDensityScores(whole, ordinary)[0],
+    0.2,
+  );
 });

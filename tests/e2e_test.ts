@@ -25,6 +25,9 @@ Deno.test("train, eval and score run end to end on the command line", async () =
     assert.equal(lines.length, 2);
     const row = JSON.parse(lines[0]);
     for (const key of ["epoch", "loss", "val_auroc", "seconds"]) assert.ok(key in row, key);
+    // After the last epoch every dataset is calibrated on all its normals, tables in folds.
+    const log = await Deno.readTextFile(join(out, "train.log"));
+    assert.match(log, /calibrated .*table:table on \d+ normals in 5 folds \(validation AUROC/);
 
     // Without data flags, eval scores the datasets recorded in the checkpoint.
     const jsonPath = join(dir, "eval.json");

@@ -556,6 +556,7 @@ Deno.test("validation chooses the smoothed map maximum when it separates better,
     chooseSmoothing: true,
     imageWeights: "validation" as const,
     tableWeights: "validation" as const,
+    tableScale: "moments" as const,
   };
   const noise = (i: number) => 0.01 * i;
   // Normals carry lone spikes, anomalies wide but lower blocks: only smoothing separates them.

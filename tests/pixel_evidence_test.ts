@@ -12,6 +12,8 @@ import {
   imageEvidence,
   isPixelComponent,
   knnDim,
+  moments,
+  quartileMoments,
   standardiseImages,
 } from "../lib/model/detector.ts";
 import { initParams, patchify } from "../lib/model/madformer.ts";
@@ -240,6 +242,7 @@ Deno.test("equal weights: every component counts the same, per modality as confi
     chooseSmoothing: false,
     imageWeights: "equal" as const,
     tableWeights: "validation" as const,
+    tableScale: "moments" as const,
   };
   const equal = fitScoring(evidence(0), evidence(5), ["knn0", "con4"], config, "image");
   assert.deepEqual(equal.stats.weights, { knn0: 0.5, con4: 0.5 });
@@ -272,6 +275,52 @@ Deno.test("equal weights: every component counts the same, per modality as confi
   }, "table");
   assert.deepEqual(best.stats.weights, { knn: 1, dens: 0 });
   assert.equal(best.report.auroc, best.report.components.knn);
+});
+
+Deno.test("a table's components are scaled by their quartiles, which a few far normals cannot move", () => {
+  // Known case: median 5, quartiles 3 and 7, so 4 / 1.349 (a normal distribution's spread).
+  const nine = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+  assert.deepEqual(quartileMoments(nine), { mean: 5, std: 4 / 1.349 });
+  // One normal far out moves the mean and standard deviation, hardly the quartiles.
+  const far = [...nine, 1000];
+  assert.ok(moments(far).std > 100 * moments(nine).std);
+  assert.ok(Math.abs(quartileMoments(far).std - quartileMoments(nine).std) < 0.5);
+  // Where the quartiles coincide, the (floored) standard deviation.
+  assert.equal(quartileMoments([2, 2, 2, 2, 2, 9]).std, moments([2, 2, 2, 2, 2, 9]).std);
+  assert.equal(quartileMoments([2, 2, 2]).std, 1e-6);
+  // fitScoring scales a table's components so when `tableScale` asks for it.
+  const n = 40;
+  const evidence = (offset: number, outlier: number): Evidence => ({
+    n,
+    sample: {
+      knn: Float32Array.from({ length: n }, (_, i) => offset + (i % 10) + (i ? 0 : outlier)),
+    },
+    tokens: {},
+    features: {},
+  });
+  const config = {
+    minComponentWeight: 0,
+    separatingAuroc: 0.7,
+    thresholdQuantile: 0.99,
+    smoothMaps: false,
+    chooseSmoothing: false,
+    imageWeights: "equal" as const,
+    tableWeights: "equal" as const,
+    tableScale: "quartiles" as const,
+  };
+  const normals = evidence(0, 500);
+  const values = normals.sample.knn;
+  const table = fitScoring(normals, evidence(20, 0), ["knn"], config, "table");
+  assert.deepEqual(table.stats.sample.knn, quartileMoments(values));
+  const byMoments = fitScoring(normals, evidence(20, 0), ["knn"], {
+    ...config,
+    tableScale: "moments",
+  }, "table");
+  assert.deepEqual(byMoments.stats.sample.knn, moments(values));
+  assert.throws(
+    () => mergeConfig(DEFAULT_CONFIG, { model: { tableScale: "mad" } }),
+    /tableScale must be one of moments, quartiles, got "mad"/,
+  );
 });
 
 Deno.test("weightsFor: equal, by validation, the best alone, or equal over those that separate", () => {

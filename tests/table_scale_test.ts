@@ -3,10 +3,12 @@ import { DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
 import { initParams } from "../lib/model/madformer.ts";
 import {
   atMost,
+  calibrateTableKey,
   fitKey,
   type Samples,
   scoreKey,
   scoringBatchRows,
+  TABLE_CALIBRATION_FOLDS,
   TABLE_FIT_ROWS,
 } from "../lib/model/scorer.ts";
 import { tableScaleSummary, writeScaleTable } from "../lib/bench/table_scale.ts";
@@ -40,6 +42,29 @@ Deno.test("table scoring in batches gives the scores of one pass, batch size any
     for (const c of Object.keys(whole.parts)) assert.deepEqual(batched.parts[c], whole.parts[c]);
   }
   assert.throws(() => scoreKey(params, config, fitted, test, { batchRows: 0 }), RangeError);
+});
+
+Deno.test("a table calibrated on all its normals: every row counts, banks of every row", () => {
+  const table = (samples: Samples) => (samples as Extract<Samples, { modality: "table" }>).rows;
+  const train = table(rows(120, 7));
+  const val = table(rows(15, 8));
+  const out = calibrateTableKey(params, config, "t", d, train, val, 0, 11)!;
+  assert.equal(out.fitted.stats.calibrated, 135);
+  // The kept banks hold every normal (the kNN banks keep up to their limits, far above 135).
+  assert.equal(out.fitted.banks.knn.rows, 135);
+  // The same seeds, the same calibration; other anomaly seeds deal other folds.
+  const again = calibrateTableKey(params, config, "t", d, train, val, 0, 11)!;
+  assert.deepEqual(again.fitted.stats, out.fitted.stats);
+  const other = calibrateTableKey(params, config, "t", d, train, val, 0, 12)!;
+  assert.notDeepEqual(other.fitted.stats, out.fitted.stats);
+  // Fitted so, a row pushed out of range scores above the normals.
+  const normal = scoreKey(params, config, out.fitted, rows(200, 9)).scores;
+  const far = scoreKey(params, config, out.fitted, rows(200, 10, 6)).scores;
+  const mean = (v: Float32Array) => v.reduce((a, b) => a + b, 0) / v.length;
+  assert.ok(mean(far) > mean(normal) + 1, `${mean(far)} against ${mean(normal)}`);
+  // Too few rows for the folds: null, and validation's own fit stays.
+  const few = table(rows(2 * TABLE_CALIBRATION_FOLDS - 2, 11));
+  assert.equal(calibrateTableKey(params, config, "t", d, few, table(rows(1, 12)), 0, 11), null);
 });
 
 Deno.test("table batches are bounded by bytes of token features, at least 512 rows", () => {

@@ -291,3 +291,24 @@ export function syntheticTableAnomaly(
   }
   return out;
 }
+
+/**
+ * One synthetic anomaly per row of `rows` (normalised, `d` features each), as
+ * {@linkcode syntheticTableAnomaly} makes them, each with a donor drawn from `donors`.
+ */
+export function tableAnomalies(
+  rows: Float32Array,
+  donors: Float32Array,
+  d: number,
+  rng: Rng,
+): Float32Array {
+  const n = rows.length / d;
+  const nDonors = donors.length / d;
+  const out = new Float32Array(rows.length);
+  for (let i = 0; i < n; i++) {
+    const at = rng.int(nDonors) * d;
+    const donor = donors.subarray(at, at + d);
+    out.set(syntheticTableAnomaly(rng, rows.subarray(i * d, i * d + d), donor), i * d);
+  }
+  return out;
+}

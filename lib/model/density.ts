@@ -49,14 +49,9 @@ interface FeatureDensity {
   sums: Float64Array | null;
 }
 
-function featureDensity(values: Float32Array): FeatureDensity {
+/** One feature's estimate over `values`, with Silverman's bandwidth for them unless `h` is given. */
+function featureDensity(values: Float32Array, h = silvermanOf(values)): FeatureDensity {
   const rows = values.length;
-  let mean = 0;
-  for (let r = 0; r < rows; r++) mean += values[r];
-  mean /= rows;
-  let sq = 0;
-  for (let r = 0; r < rows; r++) sq += (values[r] - mean) ** 2;
-  const h = silvermanBandwidth(Math.sqrt(sq / Math.max(rows - 1, 1)), rows);
   const sorted = Float64Array.from(values).sort();
   const logNorm = -Math.log(rows * h * Math.sqrt(2 * Math.PI));
   const step = h / GRID_STEPS;
@@ -88,7 +83,35 @@ function featureDensity(values: Float32Array): FeatureDensity {
   return { sorted, h, logNorm, start, step, sums };
 }
 
+function silvermanOf(values: Float32Array): number {
+  const rows = values.length;
+  let mean = 0;
+  for (let r = 0; r < rows; r++) mean += values[r];
+  mean /= rows;
+  let sq = 0;
+  for (let r = 0; r < rows; r++) sq += (values[r] - mean) ** 2;
+  return silvermanBandwidth(Math.sqrt(sq / Math.max(rows - 1, 1)), rows);
+}
+
 const densities = new WeakMap<MemoryBank, FeatureDensity[]>();
+
+/**
+ * Makes `bank` estimate each feature's density with the bandwidths of `like` (a bank of more of
+ * the same normals). A calibration fold that lacks the only normals varying on a feature would
+ * otherwise give that feature a bandwidth of nearly nothing, and a held-out normal's log density
+ * there of the order of -10^13 (docs/transformer-evidence.md, "Sixteenth pass").
+ */
+export function useBandwidthsOf(bank: MemoryBank, like: MemoryBank): void {
+  const widths = densitiesOf(like).map((f) => f.h);
+  const { dim, rows } = bank;
+  densities.set(
+    bank,
+    Array.from(
+      { length: dim },
+      (_, j) => featureDensity(bank.transposed.subarray(j * rows, (j + 1) * rows), widths[j]),
+    ),
+  );
+}
 
 /** The per-feature estimates of a bank, made on first use and kept as long as the bank. */
 function densitiesOf(bank: MemoryBank): FeatureDensity[] {

@@ -72,7 +72,7 @@ export interface KeyStats {
    */
   smooth?: boolean;
   /**
-   * How many normals the statistics were fitted on when calibrated on all of a category's
+   * How many normals the statistics were fitted on when calibrated on all of a dataset's
    * normals (`calibrateOnAllNormals`); absent when fitted on the validation normals alone.
    */
   calibrated?: number;
@@ -507,16 +507,40 @@ export function moments(values: ArrayLike<number>): Moments {
   return { mean, std: Math.max(std, 1e-6) };
 }
 
-/** Fits per-component standardisation on validation-normal evidence. */
+/**
+ * Median and interquartile range (scaled to a normal distribution's standard deviation) of
+ * values, as {@linkcode Moments}; the standard deviation where the quartiles coincide.
+ */
+export function quartileMoments(values: ArrayLike<number>): Moments {
+  const sorted = Float64Array.from(values).sort();
+  const at = (q: number) => {
+    const x = q * (sorted.length - 1);
+    const lo = Math.floor(x);
+    const hi = Math.min(lo + 1, sorted.length - 1);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (x - lo);
+  };
+  if (sorted.length === 0) return moments(values);
+  // 1.349 interquartile ranges make one standard deviation of a normal distribution.
+  const spread = (at(0.75) - at(0.25)) / 1.349;
+  const std = spread > 1e-6 ? spread : moments(values).std;
+  return { mean: at(0.5), std };
+}
+
+/**
+ * Fits per-component standardisation on calibration-normal evidence: mean and standard
+ * deviation, or with `quartiles` median and interquartile range ({@linkcode quartileMoments}).
+ */
 export function fitStats(
   evidence: Evidence,
   components: Component[],
   smooth: boolean,
+  quartiles = false,
 ): Omit<KeyStats, "threshold"> {
   const samples = sampleScores(evidence, components, smooth);
   const stats: Omit<KeyStats, "threshold"> = { sample: {}, tokens: {} };
+  const scale = quartiles ? quartileMoments : moments;
   for (const c of components) {
-    if (samples[c]) stats.sample[c] = moments(samples[c]);
+    if (samples[c]) stats.sample[c] = scale(samples[c]);
     const tokens = evidence.tokens[c];
     if (tokens) stats.tokens[c] = moments(tokens.values);
   }

@@ -28,11 +28,12 @@ import {
   weightsFromAuroc,
 } from "./detector.ts";
 import type { MemoryBank } from "./knn.ts";
-import { EVIDENCE_COMPONENTS, switchedOn } from "./evidence/registry.ts";
+import { EVIDENCE_COMPONENTS, requireComponent, switchedOn } from "./evidence/registry.ts";
 import { FeatureBuffers } from "./evidence/buffers.ts";
 import { auroc } from "../metrics/ranking.ts";
 import {
   eachValidationImageAnomaly,
+  tableAnomalies,
   VALIDATION_ANOMALIES_PER_NORMAL,
   validationImageAnomalies,
 } from "../data/anomalies.ts";
@@ -356,6 +357,7 @@ export function fitScoring(
     | "chooseSmoothing"
     | "imageWeights"
     | "tableWeights"
+    | "tableScale"
   >,
   modality: "image" | "table",
 ): { stats: KeyStats; report: FitReport } {
@@ -363,8 +365,10 @@ export function fitScoring(
     config.smoothMaps,
   ];
   const weighting = modality === "image" ? config.imageWeights : config.tableWeights;
-  const fits = choices
-    .map((smooth) => fitCombination(normals, anomalies, components, config, smooth, weighting));
+  const quartiles = modality === "table" && config.tableScale === "quartiles";
+  const fits = choices.map((smooth) =>
+    fitCombination(normals, anomalies, components, config, smooth, weighting, quartiles)
+  );
   const chosen = fits.reduce((a, b) => (b.report.auroc > a.report.auroc ? b : a));
   if (fits.length === 1) return chosen;
   // Both figures are kept, so a user can see when the choice was a near tie: on zipper it is,
@@ -388,10 +392,11 @@ export function fitCombination(
   config: Pick<ModelConfig, "minComponentWeight" | "separatingAuroc" | "thresholdQuantile">,
   smooth: boolean,
   weighting: ComponentWeighting = "validation",
+  quartiles = false,
 ): { stats: KeyStats; report: FitReport } {
   const nN = normals.n;
   const nA = anomalies.n;
-  const base = fitStats(normals, components, smooth);
+  const base = fitStats(normals, components, smooth, quartiles);
   const labels = new Uint8Array(nN + nA).fill(1, nN);
   const rawN = sampleScores(normals, components, smooth);
   const rawA = sampleScores(anomalies, components, smooth);
@@ -528,6 +533,72 @@ export function calibrateImageKey(
     "image",
   );
   return { ...fit, stats: { ...fit.stats, calibrated: normals.length } };
+}
+
+/**
+ * Folds a table's normals are dealt into for its calibration on all of them
+ * ({@linkcode calibrateTableKey}): each fold is scored against banks fitted on the other four.
+ */
+export const TABLE_CALIBRATION_FOLDS = 5;
+
+/**
+ * Calibrates a table on all its normals (`train` then `val`, normalised rows of `d` features):
+ * the rows are dealt at random into {@linkcode TABLE_CALIBRATION_FOLDS} folds, and each fold's
+ * rows, with one synthetic anomaly made from each (donors from the other folds), are scored
+ * against banks fitted on the other folds, so that every normal is scored by evidence fitted
+ * without it; a component whose fold bank cannot stand for all normals is adjusted to the whole
+ * bank (`foldBank`: the densities keep the whole bank's bandwidths). Standardisation, component
+ * weights and threshold are then fitted on that evidence as {@linkcode fitScoring} does on
+ * validation, and the banks kept are those fitted on every normal.
+ * A table's validation holds a tenth of its training normals, 3 to 10 rows on a small table,
+ * too few to tell which components separate; here every normal counts (at most
+ * {@linkcode TABLE_VALIDATION_ROWS}, spread over the folds). Null when there are fewer than two
+ * rows a fold.
+ */
+export function calibrateTableKey(
+  params: Params,
+  config: ModelConfig,
+  table: string,
+  d: number,
+  train: Float32Array,
+  val: Float32Array,
+  seed: number,
+  anomalySeed: number,
+): { fitted: FittedKey; report: FitReport } | null {
+  const all = concatArrays([train, val]);
+  const n = all.length / d;
+  const folds = TABLE_CALIBRATION_FOLDS;
+  if (n < 2 * folds) return null;
+  const samples = (rows: Float32Array): Samples => ({ modality: "table", table, rows, d });
+  const rng = new Rng(anomalySeed);
+  const order = rng.shuffle([...Array(n).keys()]);
+  const perFold = Math.ceil(TABLE_VALIDATION_ROWS / folds);
+  const fitted = (rows: Float32Array) =>
+    fitBanks(params, config, fitSubset(samples(rows), config, seed).samples, seed, {});
+  const whole = fitted(all);
+  const normals: Evidence[] = [];
+  const anomalies: Evidence[] = [];
+  for (let f = 0; f < folds; f++) {
+    const held = order.filter((_, i) => i % folds === f).slice(0, perFold);
+    const rest = rowsAt(all, d, order.filter((_, i) => i % folds !== f));
+    const rows = rowsAt(all, d, held);
+    const banks = fitted(rest);
+    for (const [name, bank] of Object.entries(banks)) {
+      requireComponent(name).foldBank?.(bank, whole[name]);
+    }
+    normals.push(scoredEvidence(params, config, samples(rows), banks));
+    const made = tableAnomalies(rows, rest, d, rng);
+    anomalies.push(scoredEvidence(params, config, samples(made), banks));
+  }
+  const fit = fitScoring(
+    concatEvidence(normals),
+    concatEvidence(anomalies),
+    activeComponents(config, "table"),
+    config,
+    "table",
+  );
+  const calibrated = normals.reduce((s, e) => s + e.n, 0);
+  return { fitted: { banks: whole, stats: { ...fit.stats, calibrated } }, report: fit.report };
 }
 
 /**

@@ -1,26 +1,29 @@
 /**
- * After the last epoch: the best checkpoint's image categories refitted on all their normals.
+ * After the last epoch: the best checkpoint's image categories and tables refitted on all their
+ * normals.
  *
  * @module
  */
-import { fitImageKey } from "../model/scorer.ts";
+import { calibrateTableKey, fitImageKey, TABLE_CALIBRATION_FOLDS } from "../model/scorer.ts";
 import { mapReductionText } from "../model/detector.ts";
 import type { MemoryBank } from "../model/knn.ts";
 import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import { datasetKey } from "./datasets.ts";
+import { datasetKey, type DatasetRecord } from "./datasets.ts";
 import type { RunLog } from "./log.ts";
-import type { ImageData } from "./training_data.ts";
+import type { ImageData, TableData } from "./training_data.ts";
 import { Progress } from "../util/progress.ts";
 import { ANOMALY_SEED_OFFSET } from "../rng.ts";
 
 /**
- * Refits the best checkpoint's image categories on all their normals (`calibrateImageKey`) and
- * rewrites it; a checkpoint whose categories are already calibrated is left as it is. The
- * banks are rebuilt as validation built them (same features, same seed), so they are the same.
+ * Refits the best checkpoint's image categories (`calibrateImageKey`) and tables
+ * (`calibrateTableKey`) on all their normals and rewrites it; datasets already calibrated are
+ * left as they are. An image category's banks are rebuilt as validation built them (same
+ * features, same seed), so they are the same; a table's are fitted on all its normals.
  */
 export async function calibrateBest(
   best: string,
   imageData: ImageData[],
+  tableData: TableData[],
   pixelBanks: Map<string, Record<string, MemoryBank>>,
   seed: number,
   log: RunLog,
@@ -30,9 +33,12 @@ export async function calibrateBest(
   if (!(await Deno.stat(best).then(() => true, () => false))) return;
   const ckpt = await loadCheckpoint(best);
   try {
-    const todo = imageData.filter((d) => !ckpt.stats[datasetKey(d.prepared.record)]?.calibrated);
-    if (todo.length === 0) return;
-    const bar = new Progress("calibrating on all normals", todo.length, { quiet });
+    const pending = (d: { prepared: { record: DatasetRecord } }) =>
+      !ckpt.stats[datasetKey(d.prepared.record)]?.calibrated;
+    const todo = imageData.filter(pending);
+    const tables = tableData.filter(pending);
+    if (todo.length + tables.length === 0) return;
+    const bar = new Progress("calibrating on all normals", todo.length + tables.length, { quiet });
     const lines: string[] = [];
     for (const d of todo) {
       const key = datasetKey(d.prepared.record);
@@ -58,7 +64,36 @@ export async function calibrateBest(
       );
       bar.tick(1);
     }
+    for (const d of tables) {
+      const p = d.prepared;
+      const key = datasetKey(p.record);
+      // Seeds apart from the images' and from each epoch's validation anomalies.
+      const anomalySeed = seed +
+        ANOMALY_SEED_OFFSET * (imageData.length + tableData.indexOf(d) + 1);
+      const calibrated = calibrateTableKey(
+        ckpt.params,
+        ckpt.config.model,
+        p.record.name,
+        p.d,
+        p.train,
+        p.val,
+        seed,
+        anomalySeed,
+      );
+      bar.tick(1);
+      if (!calibrated) continue; // too few normals for the folds: validation's fit stays
+      const { fitted, report } = calibrated;
+      ckpt.stats[key] = fitted.stats;
+      for (const [component, bank] of Object.entries(fitted.banks)) {
+        ckpt.banks.set(`${key}|${component}`, bank);
+      }
+      lines.push(
+        `${key} on ${fitted.stats.calibrated} normals in ${TABLE_CALIBRATION_FOLDS} folds ` +
+          `(validation AUROC ${report.auroc.toFixed(3)})`,
+      );
+    }
     bar.done();
+    if (lines.length === 0) return;
     await saveCheckpoint(best, ckpt);
     log.line(`calibrated ${best}: ${lines.join(", ")}`);
   } finally {

@@ -511,6 +511,7 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   imageWeights: "validation",
   imageHeadEvidence: true,
   calibrateOnAllNormals: false,
+  tableScale: "moments",
   pixelProjectionShare: 1,
   tableLogSkewed: false,
   tableHeadEvidence: true,

@@ -356,7 +356,15 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     disposeCheckpoint({ ...resumed, params: new Map(), adam: null, averaging: undefined });
   }
   if (!stoppedEarly && progress.epoch >= t.epochs && m.calibrateOnAllNormals) {
-    await calibrateBest(best, imageData, pixelBanks, t.seed, log, options.quiet ?? false);
+    await calibrateBest(
+      best,
+      imageData,
+      tableData,
+      pixelBanks,
+      t.seed,
+      log,
+      options.quiet ?? false,
+    );
   }
   return {
     out: options.out,

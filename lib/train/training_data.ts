@@ -7,7 +7,7 @@
  */
 import type { Config } from "../model/config.ts";
 import type { TableSpec } from "../model/madformer.ts";
-import { syntheticTableAnomaly, validationImageAnomalies } from "../data/anomalies.ts";
+import { tableAnomalies, validationImageAnomalies } from "../data/anomalies.ts";
 import type { SplitSpec } from "../data/types.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import {
@@ -161,17 +161,5 @@ async function decodeImages(
     out.push({ prepared: p, train, val, valAnomalies });
   }
   if (total > 0) bar.done();
-  return out;
-}
-
-function tableAnomalies(val: Float32Array, train: Float32Array, d: number, rng: Rng): Float32Array {
-  const n = val.length / d;
-  const nTrain = train.length / d;
-  const out = new Float32Array(val.length);
-  for (let i = 0; i < n; i++) {
-    const at = rng.int(nTrain) * d;
-    const donor = train.subarray(at, at + d);
-    out.set(syntheticTableAnomaly(rng, val.subarray(i * d, i * d + d), donor), i * d);
-  }
   return out;
 }

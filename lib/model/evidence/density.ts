@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { marginalDensityScores } from "../density.ts";
+import { marginalDensityScores, useBandwidthsOf } from "../density.ts";
 import { sampleBank } from "./common.ts";
 import type { EvidenceComponent, EvidenceRequest } from "./types.ts";
 
@@ -34,6 +34,7 @@ export const density: EvidenceComponent = {
   fit: "sample",
   dataOnly: false,
   fitBank: sampleBank,
+  foldBank: useBandwidthsOf,
   score: (bank, features) => marginalDensityScores(bank, features.data),
   stored: "bank",
   bankDim: (_config, _name, features) => features,

@@ -229,6 +229,12 @@ export interface EvidenceComponent {
   /** Fits the memory bank of one of its components on normals' features. */
   fitBank?(features: FeatureSet, settings: BankSettings): MemoryBank;
   /**
+   * Makes a bank fitted on part of the normals (a table's calibration fold) read as the bank
+   * `whole`, fitted on all of them, would where the part alone cannot stand for them (the
+   * densities keep the whole bank's bandwidths). Absent: the part's bank is used as it is.
+   */
+  foldBank?(part: MemoryBank, whole: MemoryBank): void;
+  /**
    * Scores features against the fitted bank: one value per row (per sample for tables, per cell
    * for images). `leaveOut[i]` scores sample i without the bank rows taken from that sample.
    */
