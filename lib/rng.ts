@@ -52,8 +52,10 @@ export class Rng {
 }
 
 /**
- * Step between the run's seed and the seeds of the image datasets' synthetic validation
- * anomalies: dataset `i` (from 0) draws them with `seed + ANOMALY_SEED_OFFSET * (i + 1)`. A
+ * Step between the run's seed and the seeds of the synthetic anomalies that image datasets are
+ * validated and calibrated on: image dataset `i` (from 0) draws them with
+ * `seed + ANOMALY_SEED_OFFSET * (i + 1)`, and a table's calibration after the last epoch takes
+ * the next index after the images' (its validation anomalies draw from a stream of their own). A
  * large prime keeps those streams apart from the training stream and from each other, and
  * training, calibration and evaluation must use the same value to draw the same anomalies.
  */

@@ -512,6 +512,7 @@ export function moments(values: ArrayLike<number>): Moments {
  * values, as {@linkcode Moments}; the standard deviation where the quartiles coincide.
  */
 export function quartileMoments(values: ArrayLike<number>): Moments {
+  if (values.length === 0) return moments(values);
   const sorted = Float64Array.from(values).sort();
   const at = (q: number) => {
     const x = q * (sorted.length - 1);
@@ -519,8 +520,7 @@ export function quartileMoments(values: ArrayLike<number>): Moments {
     const hi = Math.min(lo + 1, sorted.length - 1);
     return sorted[lo] + (sorted[hi] - sorted[lo]) * (x - lo);
   };
-  if (sorted.length === 0) return moments(values);
-  // 1.349 interquartile ranges make one standard deviation of a normal distribution.
+  // A normal distribution's interquartile range is 1.349 of its standard deviations.
   const spread = (at(0.75) - at(0.25)) / 1.349;
   const std = spread > 1e-6 ? spread : moments(values).std;
   return { mean: at(0.5), std };
