@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { calibrateTableKey, fitImageKey, TABLE_CALIBRATION_FOLDS } from "../model/scorer.ts";
+import {
+  calibrateTableKey,
+  fitImageKey,
+  type FittedKey,
+  TABLE_CALIBRATION_FOLDS,
+} from "../model/scorer.ts";
 import { mapReductionText } from "../model/detector.ts";
 import type { MemoryBank } from "../model/knn.ts";
 import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
@@ -40,6 +45,13 @@ export async function calibrateBest(
     if (todo.length + tables.length === 0) return;
     const bar = new Progress("calibrating on all normals", todo.length + tables.length, { quiet });
     const lines: string[] = [];
+    // A dataset's calibrated statistics and banks replace validation's in the checkpoint.
+    const keep = (key: string, fitted: FittedKey) => {
+      ckpt.stats[key] = fitted.stats;
+      for (const [component, bank] of Object.entries(fitted.banks)) {
+        ckpt.banks.set(`${key}|${component}`, bank);
+      }
+    };
     for (const d of todo) {
       const key = datasetKey(d.prepared.record);
       const index = imageData.indexOf(d);
@@ -52,10 +64,7 @@ export async function calibrateBest(
         seed + ANOMALY_SEED_OFFSET * (index + 1),
         { built: pixelBanks.get(key), aligned: d.prepared.record.pose?.aligned },
       );
-      ckpt.stats[key] = fitted.stats;
-      for (const [component, bank] of Object.entries(fitted.banks)) {
-        ckpt.banks.set(`${key}|${component}`, bank);
-      }
+      keep(key, fitted);
       // With both reductions tried, the text carries the validation AUROCs.
       lines.push(
         `${key} on ${fitted.stats.calibrated} normals, score: ` +
@@ -83,10 +92,7 @@ export async function calibrateBest(
       bar.tick(1);
       if (!calibrated) continue; // too few normals for the folds: validation's fit stays
       const { fitted, report } = calibrated;
-      ckpt.stats[key] = fitted.stats;
-      for (const [component, bank] of Object.entries(fitted.banks)) {
-        ckpt.banks.set(`${key}|${component}`, bank);
-      }
+      keep(key, fitted);
       lines.push(
         `${key} on ${fitted.stats.calibrated} normals in ${TABLE_CALIBRATION_FOLDS} folds ` +
           `(validation AUROC ${report.auroc.toFixed(3)})`,
