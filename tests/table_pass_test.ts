@@ -8,8 +8,16 @@ import { useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, mergeConfig, type ModelConfig } from "../lib/model/config.ts";
 import { forwardTable, initParams, type Params } from "../lib/model/madformer.ts";
 import { tableResidualOnLines } from "../lib/model/table_pass.ts";
-import { addKnn, banksFromEvidence, tableEvidence } from "../lib/model/detector.ts";
+import {
+  addKnn,
+  banksFromEvidence,
+  featureRowsOf,
+  type FeatureSet,
+  tableEvidence,
+} from "../lib/model/detector.ts";
 import { knnDistances } from "../lib/model/knn.ts";
+import { rowsOf as rowsOnLines } from "../lib/model/knn/search.ts";
+import { rowsAt } from "../lib/data/split.ts";
 import { fitKey, type Samples, scoreKey } from "../lib/model/scorer.ts";
 import { FeatureBuffers } from "../lib/model/evidence/buffers.ts";
 import { Rng } from "../lib/rng.ts";
@@ -206,4 +214,28 @@ Deno.test("feature buffers: the same arrays, in the same order, for every batch"
   buffers.reset();
   // Longer than before: a new array.
   assert.notEqual(buffers.take(7).buffer, a.buffer);
+});
+
+Deno.test("featureRowsOf: the features of some rows, as if made of those rows alone", () => {
+  const d = 6;
+  const on = { ...small, width: 32, tableEncoderEvidence: true };
+  const params = withTable(on, d);
+  const rows = rowsOf(40, d, 3);
+  const picked = [5, 0, 17, 39];
+  const values = (f: FeatureSet) => (f.lines ? rowsOnLines(f.lines) : f.data);
+  // Features for banks (whole rows), and features scored against banks (the tokens before the
+  // encoder as values on their lines).
+  for (const featuresOnly of [true, false]) {
+    const all = tableEvidence(params, on, "t", rows, d, { featuresOnly }).features;
+    const part = Object.fromEntries(
+      Object.entries(all).map(([name, f]) => [name, featureRowsOf(f, picked)]),
+    );
+    const alone = tableEvidence(params, on, "t", rowsAt(rows, d, picked), d, { featuresOnly });
+    assert.deepEqual(Object.keys(part), Object.keys(alone.features));
+    assert.equal(Boolean(part.knn.lines), !featuresOnly);
+    for (const [name, f] of Object.entries(alone.features)) {
+      assert.ok(relativeGap(values(f), values(part[name])) < 1e-5, name);
+    }
+  }
+  for (const v of params.values()) v.dispose();
 });

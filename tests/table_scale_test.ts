@@ -5,11 +5,13 @@ import {
   atMost,
   calibrateTableKey,
   fitKey,
+  MIN_TABLE_CALIBRATION_ROWS,
   type Samples,
   scoreKey,
   scoringBatchRows,
   TABLE_CALIBRATION_FOLDS,
   TABLE_FIT_ROWS,
+  tableCalibrationRows,
 } from "../lib/model/scorer.ts";
 import { tableScaleSummary, writeScaleTable } from "../lib/bench/table_scale.ts";
 import { readLabelledCsv } from "../lib/data/table.ts";
@@ -62,6 +64,14 @@ Deno.test("a table calibrated on all its normals: every row counts, banks of eve
   const far = scoreKey(params, config, out.fitted, rows(200, 10, 6)).scores;
   const mean = (v: Float32Array) => v.reduce((a, b) => a + b, 0) / v.length;
   assert.ok(mean(far) > mean(normal) + 1, `${mean(far)} against ${mean(normal)}`);
+  // Bounded by tokens, the folds deal a sample of the normals; the kept banks still hold all.
+  const bounded = calibrateTableKey(params, config, "t", d, train, val, 0, 11, d)!;
+  assert.equal(bounded.fitted.stats.calibrated, MIN_TABLE_CALIBRATION_ROWS);
+  assert.equal(bounded.fitted.banks.knn.rows, 135);
+  assert.equal(tableCalibrationRows(500), 400);
+  assert.equal(tableCalibrationRows(36), 5555);
+  assert.equal(tableCalibrationRows(6), 10_000); // TABLE_VALIDATION_ROWS
+  assert.equal(tableCalibrationRows(100_000), MIN_TABLE_CALIBRATION_ROWS);
   // Too few rows for the folds: null, and validation's own fit stays.
   const few = table(rows(2 * TABLE_CALIBRATION_FOLDS - 2, 11));
   assert.equal(calibrateTableKey(params, config, "t", d, few, table(rows(1, 12)), 0, 11), null);

@@ -27,6 +27,7 @@ import {
   type EvidenceOptions,
   type EvidenceRequest,
   type EvidenceWriter,
+  type FeatureSet,
   headsCount,
   type ImageBatch,
   requireComponent,
@@ -421,6 +422,21 @@ export function banksFromEvidence(
     if (sampled) samples.set(f.data, banks[name]);
   }
   return banks;
+}
+
+/**
+ * The features of the samples at `positions` (in that order), for banks fitted on part of the
+ * samples whose features were made once; rows on lines keep their shared slopes and offsets.
+ */
+export function featureRowsOf(f: FeatureSet, positions: readonly number[]): FeatureSet {
+  const gather = (values: Float32Array, width: number) => {
+    const out = new Float32Array(positions.length * width);
+    positions.forEach((p, i) => out.set(values.subarray(p * width, (p + 1) * width), i * width));
+    return out;
+  };
+  return f.lines
+    ? { ...f, lines: { ...f.lines, values: gather(f.lines.values, f.lines.blocks) } }
+    : { ...f, data: gather(f.data, f.dim * f.grid * f.grid) };
 }
 
 /**

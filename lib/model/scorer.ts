@@ -17,6 +17,7 @@ import {
   concatArrays,
   type Evidence,
   type EvidenceOptions,
+  featureRowsOf,
   fitStats,
   imageEvidence,
   type KeyStats,
@@ -29,6 +30,7 @@ import {
 } from "./detector.ts";
 import type { MemoryBank } from "./knn.ts";
 import { EVIDENCE_COMPONENTS, requireComponent, switchedOn } from "./evidence/registry.ts";
+import type { BankSettings } from "./evidence/types.ts";
 import { FeatureBuffers } from "./evidence/buffers.ts";
 import { auroc } from "../metrics/ranking.ts";
 import {
@@ -326,18 +328,28 @@ function fitBanks(
   seed: number,
   built: Record<string, MemoryBank>,
 ): Record<string, MemoryBank> {
-  if (!EVIDENCE_COMPONENTS.some((c) => c.fit !== "none" && switchedOn(c, config))) return {};
+  if (!fitsBanks(config)) return {};
   return banksFromEvidence(
     evidenceOf(params, config, train, { featuresOnly: true }),
-    {
-      limit: config.knnBankSize,
-      seed,
-      projection: config.knnProjection,
-      pixelProjectionShare: config.pixelProjectionShare,
-      cellPositions: train.modality === "image" && train.aligned ? config.cellPositionWeight : 0,
-    },
+    bankSettings(config, train, seed),
     built,
   );
+}
+
+/** Whether any switched-on component keeps a memory bank. */
+function fitsBanks(config: ModelConfig): boolean {
+  return EVIDENCE_COMPONENTS.some((c) => c.fit !== "none" && switchedOn(c, config));
+}
+
+/** How a dataset's banks are fitted from its samples' features. */
+function bankSettings(config: ModelConfig, train: Samples, seed: number): BankSettings {
+  return {
+    limit: config.knnBankSize,
+    seed,
+    projection: config.knnProjection,
+    pixelProjectionShare: config.pixelProjectionShare,
+    cellPositions: train.modality === "image" && train.aligned ? config.cellPositionWeight : 0,
+  };
 }
 
 /**
@@ -542,6 +554,29 @@ export function calibrateImageKey(
 export const TABLE_CALIBRATION_FOLDS = 5;
 
 /**
+ * Most feature tokens (rows x features) of normals a table's calibration in folds scores
+ * ({@linkcode calibrateTableKey}): each scored normal and the synthetic anomaly made from it take
+ * a whole evidence pass, and unbounded they made a table of 500 features calibrate for longer than
+ * it trained an epoch (docs/performance.md, "v26"). 200,000 tokens is 400 rows of 500 features;
+ * the largest dev table (`30_satellite`, 2,199 training normals of 36 features, 79,000 tokens)
+ * and ODDS thyroid are calibrated on all their normals.
+ */
+export const TABLE_CALIBRATION_TOKENS = 200_000;
+
+/**
+ * Rows of `d` features a table's calibration deals into folds: at most
+ * {@linkcode TABLE_VALIDATION_ROWS} (the rows its fit reads) and `tokens` feature tokens, at least
+ * {@linkcode MIN_TABLE_CALIBRATION_ROWS}, so that every fold has normals to stand for.
+ */
+export function tableCalibrationRows(d: number, tokens = TABLE_CALIBRATION_TOKENS): number {
+  const rows = Math.min(TABLE_VALIDATION_ROWS, Math.floor(tokens / d));
+  return Math.max(MIN_TABLE_CALIBRATION_ROWS, rows);
+}
+
+/** Fewest rows a table's calibration deals into folds, however wide the table. */
+export const MIN_TABLE_CALIBRATION_ROWS = 100;
+
+/**
  * Calibrates a table on all its normals (`train` then `val`, normalised rows of `d` features):
  * the rows are dealt at random into {@linkcode TABLE_CALIBRATION_FOLDS} folds, and each fold's
  * rows, with one synthetic anomaly made from each (donors from the other folds), are scored
@@ -551,9 +586,11 @@ export const TABLE_CALIBRATION_FOLDS = 5;
  * weights and threshold are then fitted on that evidence as {@linkcode fitScoring} does on
  * validation, and the banks kept are those fitted on every normal.
  * A table's validation holds a tenth of its training normals, 3 to 10 rows on a small table,
- * too few to tell which components separate; here every normal counts (at most
- * {@linkcode TABLE_VALIDATION_ROWS}, spread over the folds). Null when there are fewer than two
- * rows a fold.
+ * too few to tell which components separate; here every normal counts, up to
+ * {@linkcode TABLE_VALIDATION_ROWS} rows and `tokens` feature tokens
+ * ({@linkcode tableCalibrationRows}): beyond them the folds are dealt from a seeded random sample
+ * of the normals, so a long or wide table's calibration costs a bounded number of encoder passes.
+ * Null when there are fewer than two rows a fold.
  */
 export function calibrateTableKey(
   params: Params,
@@ -564,6 +601,7 @@ export function calibrateTableKey(
   val: Float32Array,
   seed: number,
   anomalySeed: number,
+  tokens = TABLE_CALIBRATION_TOKENS,
 ): { fitted: FittedKey; report: FitReport } | null {
   const all = concatArrays([train, val]);
   const n = all.length / d;
@@ -571,24 +609,39 @@ export function calibrateTableKey(
   if (n < 2 * folds) return null;
   const samples = (rows: Float32Array): Samples => ({ modality: "table", table, rows, d });
   const rng = new Rng(anomalySeed);
-  const order = rng.shuffle([...Array(n).keys()]);
-  const perFold = Math.ceil(TABLE_VALIDATION_ROWS / folds);
-  const fitted = (rows: Float32Array) =>
-    fitBanks(params, config, fitSubset(samples(rows), config, seed).samples, seed, {});
-  const whole = fitted(all);
+  // The shuffle is drawn whole, so a table under the bound is dealt as it always was.
+  const order = rng.shuffle([...Array(n).keys()]).slice(0, tableCalibrationRows(d, tokens));
+  // One encoder pass over the rows the banks are fitted on: the kept banks are fitted on all
+  // these features, and each fold's on the same features less the fold's rows, so the folds add
+  // no pass of their own (five more when each fold's banks were fitted anew).
+  const subset = fitSubset(samples(all), config, seed);
+  const features = fitsBanks(config)
+    ? evidenceOf(params, config, subset.samples, { featuresOnly: true }).features
+    : {};
+  const settings = bankSettings(config, subset.samples, seed);
+  const whole = banksFromEvidence({ n: 0, sample: {}, tokens: {}, features }, settings);
+  const fitted = subset.kept ?? [...Array(n).keys()]; // the normal each features row belongs to
   const normals: Evidence[] = [];
   const anomalies: Evidence[] = [];
   for (let f = 0; f < folds; f++) {
-    const held = order.filter((_, i) => i % folds === f).slice(0, perFold);
-    const rest = rowsAt(all, d, order.filter((_, i) => i % folds !== f));
-    const rows = rowsAt(all, d, held);
-    const banks = fitted(rest);
-    for (const [name, bank] of Object.entries(banks)) {
-      requireComponent(name).foldBank?.(bank, whole[name]);
+    const held = order.filter((_, i) => i % folds === f);
+    const out = new Set(held);
+    const others = [...fitted.keys()].filter((p) => !out.has(fitted[p]));
+    const banks: Record<string, MemoryBank> = {};
+    // A component at a time, so that a wide table's features are copied one array at a time.
+    for (const [name, feature] of Object.entries(features)) {
+      const part = { [name]: featureRowsOf(feature, others) };
+      banks[name] =
+        banksFromEvidence({ n: 0, sample: {}, tokens: {}, features: part }, settings)[name];
+      requireComponent(name).foldBank?.(banks[name], whole[name]);
     }
+    const rows = rowsAt(all, d, held);
     normals.push(scoredEvidence(params, config, samples(rows), banks));
-    const made = tableAnomalies(rows, rest, d, rng);
-    anomalies.push(scoredEvidence(params, config, samples(made), banks));
+    // Anomalies borrow from the other folds' rows, never from the row they are made of.
+    const donors = rowsAt(all, d, order.filter((_, i) => i % folds !== f));
+    anomalies.push(
+      scoredEvidence(params, config, samples(tableAnomalies(rows, donors, d, rng)), banks),
+    );
   }
   const fit = fitScoring(
     concatEvidence(normals),

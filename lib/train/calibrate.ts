@@ -93,8 +93,11 @@ export async function calibrateBest(
       if (!calibrated) continue; // too few normals for the folds: validation's fit stays
       const { fitted, report } = calibrated;
       keep(key, fitted);
+      // A long or wide table is calibrated on a sample of its normals (`tableCalibrationRows`).
+      const normals = (p.train.length + p.val.length) / p.d;
+      const of = fitted.stats.calibrated! < normals ? ` of ${normals}` : "";
       lines.push(
-        `${key} on ${fitted.stats.calibrated} normals in ${TABLE_CALIBRATION_FOLDS} folds ` +
+        `${key} on ${fitted.stats.calibrated}${of} normals in ${TABLE_CALIBRATION_FOLDS} folds ` +
           `(validation AUROC ${report.auroc.toFixed(3)})`,
       );
     }
