@@ -30,7 +30,7 @@ import {
 } from "./detector.ts";
 import type { MemoryBank } from "./knn.ts";
 import { EVIDENCE_COMPONENTS, requireComponent, switchedOn } from "./evidence/registry.ts";
-import type { BankSettings } from "./evidence/types.ts";
+import type { BankSettings, FeatureSet } from "./evidence/types.ts";
 import { FeatureBuffers } from "./evidence/buffers.ts";
 import { auroc } from "../metrics/ranking.ts";
 import {
@@ -328,17 +328,26 @@ function fitBanks(
   seed: number,
   built: Record<string, MemoryBank>,
 ): Record<string, MemoryBank> {
-  if (!fitsBanks(config)) return {};
-  return banksFromEvidence(
-    evidenceOf(params, config, train, { featuresOnly: true }),
-    bankSettings(config, train, seed),
-    built,
-  );
+  return banksOf(bankFeatures(params, config, train), bankSettings(config, train, seed), built);
 }
 
-/** Whether any switched-on component keeps a memory bank. */
-function fitsBanks(config: ModelConfig): boolean {
-  return EVIDENCE_COMPONENTS.some((c) => c.fit !== "none" && switchedOn(c, config));
+/** The features a dataset's banks are fitted on: none when no switched-on component keeps one. */
+function bankFeatures(
+  params: Params,
+  config: ModelConfig,
+  train: Samples,
+): Record<string, FeatureSet> {
+  if (!EVIDENCE_COMPONENTS.some((c) => c.fit !== "none" && switchedOn(c, config))) return {};
+  return evidenceOf(params, config, train, { featuresOnly: true }).features;
+}
+
+/** {@linkcode banksFromEvidence} of features alone. */
+function banksOf(
+  features: Record<string, FeatureSet>,
+  settings: BankSettings,
+  built: Record<string, MemoryBank> = {},
+): Record<string, MemoryBank> {
+  return banksFromEvidence({ n: 0, sample: {}, tokens: {}, features }, settings, built);
 }
 
 /** How a dataset's banks are fitted from its samples' features. */
@@ -615,11 +624,9 @@ export function calibrateTableKey(
   // these features, and each fold's on the same features less the fold's rows, so the folds add
   // no pass of their own (five more when each fold's banks were fitted anew).
   const subset = fitSubset(samples(all), config, seed);
-  const features = fitsBanks(config)
-    ? evidenceOf(params, config, subset.samples, { featuresOnly: true }).features
-    : {};
+  const features = bankFeatures(params, config, subset.samples);
   const settings = bankSettings(config, subset.samples, seed);
-  const whole = banksFromEvidence({ n: 0, sample: {}, tokens: {}, features }, settings);
+  const whole = banksOf(features, settings);
   const fitted = subset.kept ?? [...Array(n).keys()]; // the normal each features row belongs to
   const normals: Evidence[] = [];
   const anomalies: Evidence[] = [];
@@ -630,9 +637,7 @@ export function calibrateTableKey(
     const banks: Record<string, MemoryBank> = {};
     // A component at a time, so that a wide table's features are copied one array at a time.
     for (const [name, feature] of Object.entries(features)) {
-      const part = { [name]: featureRowsOf(feature, others) };
-      banks[name] =
-        banksFromEvidence({ n: 0, sample: {}, tokens: {}, features: part }, settings)[name];
+      banks[name] = banksOf({ [name]: featureRowsOf(feature, others) }, settings)[name];
       requireComponent(name).foldBank?.(banks[name], whole[name]);
     }
     const rows = rowsAt(all, d, held);
