@@ -557,6 +557,7 @@ Deno.test("validation chooses the smoothed map maximum when it separates better,
     imageWeights: "validation" as const,
     tableWeights: "validation" as const,
     tableScale: "moments" as const,
+    tableOneSided: false,
   };
   const noise = (i: number) => 0.01 * i;
   // Normals carry lone spikes, anomalies wide but lower blocks: only smoothing separates them.

@@ -6,6 +6,7 @@ import {
   activeComponents,
   addKnn,
   banksFromEvidence,
+  combineScores,
   CONTRAST_FLOOR,
   contrastNormalise,
   type Evidence,
@@ -243,6 +244,7 @@ Deno.test("equal weights: every component counts the same, per modality as confi
     imageWeights: "equal" as const,
     tableWeights: "validation" as const,
     tableScale: "moments" as const,
+    tableOneSided: false,
   };
   const equal = fitScoring(evidence(0), evidence(5), ["knn0", "con4"], config, "image");
   assert.deepEqual(equal.stats.weights, { knn0: 0.5, con4: 0.5 });
@@ -307,6 +309,7 @@ Deno.test("a table's components are scaled by their quartiles, which a few far n
     imageWeights: "equal" as const,
     tableWeights: "equal" as const,
     tableScale: "quartiles" as const,
+    tableOneSided: false,
   };
   const normals = evidence(0, 500);
   const values = normals.sample.knn;
@@ -320,6 +323,51 @@ Deno.test("a table's components are scaled by their quartiles, which a few far n
   assert.throws(
     () => mergeConfig(DEFAULT_CONFIG, { model: { tableScale: "mad" } }),
     /tableScale must be one of moments, quartiles, got "mad"/,
+  );
+});
+
+Deno.test("tableOneSided: a table's densities and forest count only above their normals' median", () => {
+  const n = 40;
+  // Normals spread 0..9 on every component; anomalies far out on the row distances alone.
+  const spread = (offset: number) => Float32Array.from({ length: n }, (_, i) => offset + (i % 10));
+  const evidence = (knn: number): Evidence => ({
+    n,
+    sample: { knn: spread(knn), dens: spread(0), iso: spread(0) },
+    tokens: {},
+    features: {},
+  });
+  const config = {
+    ...DEFAULT_CONFIG.model,
+    tableWeights: "equal" as const,
+    imageWeights: "equal" as const,
+  };
+  const components = ["knn", "dens", "iso"];
+  const fitted = fitScoring(evidence(0), evidence(20), components, config, "table");
+  assert.deepEqual(fitted.stats.oneSided, ["dens", "iso"]);
+  // A row near the normals on its distances and more typical than most on every feature: the
+  // typical features no longer pull its score below what the distances say.
+  const row: Evidence = {
+    n: 1,
+    sample: { knn: Float32Array.of(9), dens: Float32Array.of(0), iso: Float32Array.of(0) },
+    tokens: {},
+    features: {},
+  };
+  const { scores, parts } = combineScores(row, components, fitted.stats, false);
+  const z = (c: string, v: number) =>
+    (v - fitted.stats.sample[c].mean) / fitted.stats.sample[c].std;
+  assert.ok(parts.dens[0] < 0, "each component's own standardised value is kept whole");
+  assert.ok(Math.abs(scores[0] - z("knn", 9) / 3) < 1e-5);
+  // Off, or for images, every component counts on both sides.
+  const off = fitScoring(evidence(0), evidence(20), components, {
+    ...config,
+    tableOneSided: false,
+  }, "table");
+  assert.equal(off.stats.oneSided, undefined);
+  const both = combineScores(row, components, off.stats, false).scores[0];
+  assert.ok(Math.abs(both - (z("knn", 9) + z("dens", 0) + z("iso", 0)) / 3) < 1e-5);
+  assert.equal(
+    fitScoring(evidence(0), evidence(20), components, config, "image").stats.oneSided,
+    undefined,
   );
 });
 

@@ -82,6 +82,11 @@ export interface KeyStats {
    * maximum, of which `smooth` names the higher; absent in older checkpoints.
    */
   reductions?: MapReductionAuroc;
+  /**
+   * Components that count in the combined score only above their normals' centre (a table's
+   * one-sided components with `tableOneSided`); absent in older checkpoints: none.
+   */
+  oneSided?: Component[];
 }
 
 /** Validation AUROC of an image category's score under each map reduction. */
@@ -563,7 +568,10 @@ export function fitStats(
   return stats;
 }
 
-/** The combined score: mean of the standardised components. */
+/**
+ * The combined score: the weighted mean of the standardised components, those in
+ * `stats.oneSided` counted only above 0 (their normals' centre).
+ */
 export function combineScores(
   evidence: Evidence,
   components: Component[],
@@ -578,7 +586,9 @@ export function combineScores(
     const m = stats.sample[c];
     const w = weightOf(stats, c, used);
     parts[c] = samples[c].map((v) => (v - m.mean) / m.std);
-    for (let i = 0; i < evidence.n; i++) scores[i] += parts[c][i] * w;
+    // `parts` keeps both sides, so a component's own AUROC is still reported whole.
+    const floor = stats.oneSided?.includes(c) ? 0 : -Infinity;
+    for (let i = 0; i < evidence.n; i++) scores[i] += Math.max(parts[c][i], floor) * w;
   }
   return { scores, parts };
 }

@@ -29,8 +29,13 @@ import {
   weightsFromAuroc,
 } from "./detector.ts";
 import type { MemoryBank } from "./knn.ts";
-import { EVIDENCE_COMPONENTS, requireComponent, switchedOn } from "./evidence/registry.ts";
-import type { BankSettings, FeatureSet } from "./evidence/types.ts";
+import {
+  componentOf,
+  EVIDENCE_COMPONENTS,
+  requireComponent,
+  switchedOn,
+} from "./evidence/registry.ts";
+import type { BankSettings, Component, FeatureSet } from "./evidence/types.ts";
 import { FeatureBuffers } from "./evidence/buffers.ts";
 import { auroc } from "../metrics/ranking.ts";
 import {
@@ -379,16 +384,23 @@ export function fitScoring(
     | "imageWeights"
     | "tableWeights"
     | "tableScale"
+    | "tableOneSided"
   >,
   modality: "image" | "table",
 ): { stats: KeyStats; report: FitReport } {
   const choices = modality === "image" && config.chooseSmoothing ? [false, true] : [
     config.smoothMaps,
   ];
-  const weighting = modality === "image" ? config.imageWeights : config.tableWeights;
-  const quartiles = modality === "table" && config.tableScale === "quartiles";
+  const table = modality === "table";
+  const combination: Combination = {
+    weighting: table ? config.tableWeights : config.imageWeights,
+    quartiles: table && config.tableScale === "quartiles",
+    oneSided: table && config.tableOneSided
+      ? components.filter((c) => componentOf(c)?.oneSided === true)
+      : [],
+  };
   const fits = choices.map((smooth) =>
-    fitCombination(normals, anomalies, components, config, smooth, weighting, quartiles)
+    fitCombination(normals, anomalies, components, config, smooth, combination)
   );
   const chosen = fits.reduce((a, b) => (b.report.auroc > a.report.auroc ? b : a));
   if (fits.length === 1) return chosen;
@@ -402,6 +414,16 @@ export function fitScoring(
   };
 }
 
+/** How a dataset's components are put together (see `fitCombination`). */
+export interface Combination {
+  /** How the components are weighted, from their validation AUROCs. */
+  weighting: ComponentWeighting;
+  /** Standardised by their normals' median and interquartile range, not mean and deviation. */
+  quartiles: boolean;
+  /** Components counted only above their normals' centre (`KeyStats.oneSided`). */
+  oneSided: Component[];
+}
+
 /**
  * Standardisation, component weights and threshold for one way of reducing image maps to a
  * score (`smooth`), from validation normals and synthetic anomalies with their kNN evidence.
@@ -412,8 +434,11 @@ export function fitCombination(
   components: string[],
   config: Pick<ModelConfig, "minComponentWeight" | "separatingAuroc" | "thresholdQuantile">,
   smooth: boolean,
-  weighting: ComponentWeighting = "validation",
-  quartiles = false,
+  { weighting, quartiles, oneSided }: Combination = {
+    weighting: "validation",
+    quartiles: false,
+    oneSided: [],
+  },
 ): { stats: KeyStats; report: FitReport } {
   const nN = normals.n;
   const nA = anomalies.n;
@@ -426,7 +451,7 @@ export function fitCombination(
     componentAuroc[c] = auroc(Float32Array.from([...rawN[c], ...rawA[c]]), labels);
   }
   const weights = weightsFor(componentAuroc, weighting, config);
-  const stats = { ...base, weights, smooth };
+  const stats = { ...base, weights, smooth, ...(oneSided.length > 0 ? { oneSided } : {}) };
   const sN = combineScores(normals, components, stats, smooth);
   const sA = combineScores(anomalies, components, stats, smooth);
   const all = Float32Array.from([...sN.scores, ...sA.scores]);

@@ -512,6 +512,7 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   imageHeadEvidence: true,
   calibrateOnAllNormals: false,
   tableScale: "moments",
+  tableOneSided: false,
   pixelProjectionShare: 1,
   tableLogSkewed: false,
   tableHeadEvidence: true,

@@ -33,6 +33,7 @@ export const density: EvidenceComponent = {
   owns: (name) => name === "dens",
   fit: "sample",
   dataOnly: false,
+  oneSided: true,
   fitBank: sampleBank,
   foldBank: useBandwidthsOf,
   score: (bank, features) => marginalDensityScores(bank, features.data),

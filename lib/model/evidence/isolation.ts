@@ -27,6 +27,9 @@ export const isolation: EvidenceComponent = {
   owns: (name) => name === "iso",
   fit: "sample",
   dataOnly: false,
+  // Its cuts run along one feature at a time: a row the forest finds typical may still be one
+  // no normal resembles as a whole.
+  oneSided: true,
   fitBank: sampleBank,
   score: (bank, features, config) => {
     const shape = { trees: config.isolationTrees, sample: config.isolationSample };

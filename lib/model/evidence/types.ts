@@ -226,6 +226,14 @@ export interface EvidenceComponent {
   fit: "coreset" | "sample" | "none";
   /** Its bank depends on the data alone (raw pixels), so a run builds it once. */
   dataOnly: boolean;
+  /**
+   * It reads a table's features one at a time (each feature's density, the forest's cuts along
+   * one feature), so it can tell that a row is unusual but not that it is usual: a row whose
+   * every value is typical may still break the features' joint structure. With `tableOneSided`
+   * it counts in a table's score only above its normals' median (docs/transformer-evidence.md,
+   * "Nineteenth pass"). Absent: it counts on both sides.
+   */
+  oneSided?: boolean;
   /** Fits the memory bank of one of its components on normals' features. */
   fitBank?(features: FeatureSet, settings: BankSettings): MemoryBank;
   /**
