@@ -369,6 +369,10 @@ Deno.test("tableOneSided: a table's densities and forest count only above their 
     fitScoring(evidence(0), evidence(20), components, config, "image").stats.oneSided,
     undefined,
   );
+  // With no two-sided component counted there is nothing to offset: the densities alone count
+  // whole rather than tie every row below their median.
+  const alone = fitScoring(evidence(0), evidence(20), ["dens"], config, "table");
+  assert.equal(alone.stats.oneSided, undefined);
 });
 
 Deno.test("weightsFor: equal, by validation, the best alone, or equal over those that separate", () => {

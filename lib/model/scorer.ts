@@ -451,7 +451,13 @@ export function fitCombination(
     componentAuroc[c] = auroc(Float32Array.from([...rawN[c], ...rawA[c]]), labels);
   }
   const weights = weightsFor(componentAuroc, weighting, config);
-  const stats = { ...base, weights, smooth, ...(oneSided.length > 0 ? { oneSided } : {}) };
+  // The floor keeps typical values from offsetting what the two-sided components see; with
+  // none of those counted, it would only tie the rows below the median.
+  const counted = components.filter((c) => (weights[c] ?? 0) > 0);
+  const floored = counted.some((c) => !oneSided.includes(c))
+    ? oneSided.filter((c) => counted.includes(c))
+    : [];
+  const stats = { ...base, weights, smooth, ...(floored.length > 0 ? { oneSided: floored } : {}) };
   const sN = combineScores(normals, components, stats, smooth);
   const sA = combineScores(anomalies, components, stats, smooth);
   const all = Float32Array.from([...sN.scores, ...sA.scores]);
