@@ -212,6 +212,15 @@ Deno.test("componentResults: shares from the fitted weights, AUROC of each part 
     "screw: good 0.50 (1.000), inverted 0.50 (0.000); score: max of the map " +
     "(validation AUROC 0.8286; the smoothed map's 0.7980)",
   ]);
+  // A table's one-sided components are named, in the line and the JSON.
+  const floored = componentResults(parts, {
+    ...fitted,
+    stats: { ...fitted.stats, oneSided: ["inverted"] },
+  }, labels);
+  assert.deepEqual(floored.map((c) => c.oneSided), [undefined, true]);
+  assert.deepEqual(componentLines([{ name: "t", components: floored } as DatasetEvaluation]), [
+    "t: good 0.75 (1.000), inverted 0.25 (0.000); inverted counts above its normals' median",
+  ]);
 });
 
 Deno.test("defectFigure: one bar per defect type with its count, chance and the overall AUROC marked", () => {

@@ -66,6 +66,8 @@ export interface ComponentResult {
    * wide table, see {@linkcode HEAD_REPORT_TOKENS}); absent: every test sample.
    */
   sampleRows?: number;
+  /** It counts in the score only above its normals' median (`tableOneSided`). */
+  oneSided?: boolean;
 }
 
 /** Metrics of one dataset plus what plots need. */
@@ -321,6 +323,7 @@ export function componentResults(
     name,
     weight: weightOf(fitted.stats, name, names),
     auroc: auroc(parts[name], labels),
+    ...(fitted.stats.oneSided?.includes(name) ? { oneSided: true } : {}),
   }));
 }
 

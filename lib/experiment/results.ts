@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { DatasetEvaluation } from "./evaluate_checkpoint.ts";
+import type { ComponentResult, DatasetEvaluation } from "./evaluate_checkpoint.ts";
 import { mapReductionText } from "../model/detector.ts";
 import type { TableExplanation } from "./explain_table.ts";
 import { largestContributions, LISTED_FEATURES } from "../model/explain.ts";
@@ -20,9 +20,13 @@ export type EvaluationEntry = {
   pro?: number;
   /**
    * Evidence components by name: share of the score and test AUROC alone (with `sample_rows`
-   * when measured on a sample of the test rows).
+   * when measured on a sample of the test rows, `one_sided` when it counts only above its
+   * normals' median).
    */
-  components: Record<string, { weight: number; auroc: number; sample_rows?: number }>;
+  components: Record<
+    string,
+    { weight: number; auroc: number; sample_rows?: number; one_sided?: boolean }
+  >;
   /** Images: the score is the maximum of the map or of the smoothed map (chosen on validation). */
   image_score?: "max" | "smoothed_max";
   /** Images: the validation AUROC of each map maximum, when validation chose between them. */
@@ -59,6 +63,7 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
             weight: c.weight,
             auroc: c.auroc,
             ...(c.sampleRows === undefined ? {} : { sample_rows: c.sampleRows }),
+            ...(c.oneSided ? { one_sided: true } : {}),
           },
         ]),
       ),
@@ -111,9 +116,18 @@ export function componentLines(evaluations: DatasetEvaluation[]): string[] {
     (e.imageScore
       ? `; score: ${mapReductionText(e.imageScore === "smoothed_max", e.reductions)}`
       : "") +
+    oneSidedText(e.components) +
     (e.pose?.aligned ? "; images aligned to their object's pose" : "") +
     (e.cellsInPlace ? ", cells compared where they lie" : "")
   );
+}
+
+/** `; dens, iso count above their normals' median` when a score floors components. */
+function oneSidedText(components: ComponentResult[]): string {
+  const names = components.filter((c) => c.oneSided).map((c) => c.name);
+  if (names.length === 0) return "";
+  return `; ${names.join(", ")} ${names.length === 1 ? "counts" : "count"} above ` +
+    `${names.length === 1 ? "its" : "their"} normals' median`;
 }
 
 /**
