@@ -382,6 +382,24 @@ Deno.test("a projected bank gives exact distances in its subspace, close ones ou
   c.forEach((v, i) => assert.ok(Math.abs(v - d[i]) < 1e-3, `${v} vs ${d[i]}`));
   // A projection not below half the width is not worth it: the bank stays whole.
   assert.equal(buildBank(flat, dim, 500, new Rng(2), { projection: 9 }).projection, undefined);
+  // Given directions (a calibration fold reusing the whole bank's) are used as they are, on
+  // part of the rows, and give the same distances where they hold everything.
+  const part = flat.subarray(0, 1000 * dim);
+  const reused = buildBank(part, dim, 500, new Rng(3), {
+    projection: 4,
+    directions: projected.projection,
+  });
+  assert.equal(reused.projection?.basis, projected.projection?.basis);
+  assert.equal(reused.projection?.mean, projected.projection?.mean);
+  const e = knnDistances(buildBank(part, dim, 500, new Rng(3)), queries, 1);
+  knnDistances(reused, queries, 1).forEach((v, i) =>
+    assert.ok(Math.abs(v - e[i]) < 1e-3, `${v} vs ${e[i]}`)
+  );
+  assert.throws(
+    () =>
+      buildBank(part, dim, 500, new Rng(3), { projection: 5, directions: projected.projection }),
+    /directions of 4 x 16 for 5 x 16/,
+  );
 });
 
 function orthonormalAxes(dim: number, rng: Rng): number[][] {

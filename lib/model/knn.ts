@@ -14,7 +14,13 @@
  *
  * @module
  */
-export { type BankProjection, buildBank, type MemoryBank, storedWidth } from "./knn/bank.ts";
+export {
+  type BankDirections,
+  type BankProjection,
+  buildBank,
+  type MemoryBank,
+  storedWidth,
+} from "./knn/bank.ts";
 export { CELL_COORDINATES, cellStep, withCellCoordinates } from "./knn/cells.ts";
 export { greedyCoreset } from "./knn/coreset.ts";
 export { principalDirections, symmetricEigen } from "./knn/linalg.ts";

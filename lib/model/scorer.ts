@@ -653,7 +653,9 @@ export function calibrateTableKey(
   const order = rng.shuffle([...Array(n).keys()]).slice(0, tableCalibrationRows(d, tokens));
   // One encoder pass over the rows the banks are fitted on: the kept banks are fitted on all
   // these features, and each fold's on the same features less the fold's rows, so the folds add
-  // no pass of their own (five more when each fold's banks were fitted anew).
+  // no pass of their own (five more when each fold's banks were fitted anew). A fold's bank
+  // compares in the kept bank's principal directions: on a wide table, fitting them five times
+  // more cost most of the calibration outside the encoder (docs/performance.md).
   const subset = fitSubset(samples(all), config, seed);
   const features = bankFeatures(params, config, subset.samples);
   const settings = bankSettings(config, subset.samples, seed);
@@ -668,7 +670,11 @@ export function calibrateTableKey(
     const banks: Record<string, MemoryBank> = {};
     // A component at a time, so that a wide table's features are copied one array at a time.
     for (const [name, feature] of Object.entries(features)) {
-      banks[name] = banksOf({ [name]: featureRowsOf(feature, others) }, settings)[name];
+      const directions = whole[name]?.projection;
+      banks[name] = banksOf(
+        { [name]: featureRowsOf(feature, others) },
+        directions ? { ...settings, directions } : settings,
+      )[name];
       requireComponent(name).foldBank?.(banks[name], whole[name]);
     }
     const rows = rowsAt(all, d, held);

@@ -35,7 +35,7 @@ export function coresetBank(
     ? cellStep(f.data, f.dim, f.grid, settings.cellPositions)
     : 0;
   const rng = new Rng(settings.seed);
-  const options = { coreset: true, projection };
+  const options = { coreset: true, projection, directions: settings.directions };
   if (step <= 0) return buildBank(f.data, f.dim, settings.limit, rng, options);
   const placed = withCellCoordinates(f.data, f.dim, f.grid, step);
   return {

@@ -8,7 +8,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "../config.ts";
 import type { EncodedImages, Params } from "../madformer.ts";
-import type { MemoryBank, RowsOnLines } from "../knn.ts";
+import type { BankDirections, MemoryBank, RowsOnLines } from "../knn.ts";
 import type { FeatureBuffers } from "./buffers.ts";
 
 /**
@@ -193,6 +193,11 @@ export interface BankSettings {
    * turned to one pose); 0 compares cells wherever they lie.
    */
   cellPositions: number;
+  /**
+   * Principal directions to compare in instead of fitting them anew: a table calibration's fold
+   * reuses those of the bank fitted on all the rows (`calibrateTableKey`).
+   */
+  directions?: BankDirections;
 }
 
 /**

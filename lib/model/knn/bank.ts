@@ -51,6 +51,9 @@ export interface BankProjection {
   norms: Float32Array;
 }
 
+/** The principal directions of a {@linkcode BankProjection}, without its rows' norms. */
+export type BankDirections = Pick<BankProjection, "width" | "mean" | "basis">;
+
 /** The width a bank's rows are stored in. */
 export function storedWidth(bank: MemoryBank): number {
   return bank.projection?.width ?? bank.dim;
@@ -67,14 +70,14 @@ const CORESET_POOL = 400_000;
  * fit, else a greedy k-center coreset of them (of a random pool of 400,000 when there are more),
  * or a plain random sample with `coreset: false`. With `projection` at most half of `dim`,
  * the bank compares features in that many principal directions of all the features (see
- * {@linkcode BankProjection}).
+ * {@linkcode BankProjection}), or in `directions` when given (of that width and of `dim`).
  */
 export function buildBank(
   features: Float32Array,
   dim: number,
   limit: number,
   rng: Rng,
-  options: { coreset?: boolean; projection?: number } = {},
+  options: { coreset?: boolean; projection?: number; directions?: BankDirections } = {},
 ): MemoryBank {
   const n = features.length / dim;
   let keep = [...Array(n).keys()];
@@ -92,7 +95,13 @@ export function buildBank(
   const sources = Int32Array.from(keep);
   // Below half the width, centring and projecting the queries costs more than the product saves.
   if (width > 0 && 2 * width <= dim) {
-    return { ...projectedBank(features, dim, keep, width, rng), sources };
+    const given = options.directions;
+    if (given && (given.width !== width || given.mean.length !== dim)) {
+      throw new Error(
+        `memory bank: directions of ${given.width} x ${given.mean.length} for ${width} x ${dim}`,
+      );
+    }
+    return { ...projectedBank(features, dim, keep, width, rng, given), sources };
   }
   const transposed = new Float32Array(dim * rows);
   keep.forEach((src, r) => {
@@ -110,10 +119,16 @@ function projectedBank(
   keep: number[],
   width: number,
   rng: Rng,
+  given?: BankDirections,
 ): MemoryBank {
   const n = features.length / dim;
-  const sample = n > PCA_ROWS ? rng.shuffle([...Array(n).keys()]).slice(0, PCA_ROWS) : null;
-  const { mean, basis } = principalDirections(features, dim, width, sample, rng);
+  const { mean, basis } = given ?? principalDirections(
+    features,
+    dim,
+    width,
+    n > PCA_ROWS ? rng.shuffle([...Array(n).keys()]).slice(0, PCA_ROWS) : null,
+    rng,
+  );
   const rows = keep.length;
   const { centred, norms } = centreRows(features, dim, mean, keep);
   const transposed = readTidy(() =>
