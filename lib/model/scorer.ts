@@ -660,13 +660,13 @@ export function calibrateTableKey(
   const features = bankFeatures(params, config, subset.samples);
   const settings = bankSettings(config, subset.samples, seed);
   const whole = banksOf(features, settings);
-  const fitted = subset.kept ?? [...Array(n).keys()]; // the normal each features row belongs to
+  const owners = subset.kept ?? [...Array(n).keys()]; // the normal each features row belongs to
   const normals: Evidence[] = [];
   const anomalies: Evidence[] = [];
   for (let f = 0; f < folds; f++) {
     const held = order.filter((_, i) => i % folds === f);
     const out = new Set(held);
-    const others = [...fitted.keys()].filter((p) => !out.has(fitted[p]));
+    const others = [...owners.keys()].filter((p) => !out.has(owners[p]));
     const banks: Record<string, MemoryBank> = {};
     // A component at a time, so that a wide table's features are copied one array at a time.
     for (const [name, feature] of Object.entries(features)) {
