@@ -47,7 +47,8 @@ Deno.test("ablation grid: every variant makes a valid config, names are unique",
 // The evidence each variant scores with on the default model, per modality it trains on.
 const VIEWS = ["knn0", "pix4", "con4", "con8", "std4", "std8"];
 const TABLE = ["knn", "dens", "iso"];
-const FULL = { image: [...VIEWS, "enc"], table: [...TABLE, "enc"] };
+const TRANSFORMER = { image: ["enc"], table: ["enc", "enc_kde"] };
+const FULL = { image: [...VIEWS, "enc"], table: [...TABLE, ...TRANSFORMER.table] };
 const PRE_ENCODER = { image: VIEWS, table: TABLE };
 const EXPECTED_EVIDENCE: Record<string, Partial<Record<Modality, string[]>>> = {
   full: FULL,
@@ -60,12 +61,12 @@ const EXPECTED_EVIDENCE: Record<string, Partial<Record<Modality, string[]>>> = {
   knn_only: { image: VIEWS, table: ["knn"] },
   density_only: { table: ["dens"] },
   isolation_only: { table: ["iso"] },
-  encoder_only: { image: ["enc"], table: ["enc"] },
+  encoder_only: TRANSFORMER,
   anomaly_head_only: { image: ["patch", "cls"], table: ["cls"] },
   no_reconstruction_head: FULL,
-  no_knn_head: { image: ["enc"], table: ["dens", "iso", "enc"] },
-  no_density_head: { image: FULL.image, table: ["knn", "iso", "enc"] },
-  no_isolation_head: { image: FULL.image, table: ["knn", "dens", "enc"] },
+  no_knn_head: { image: ["enc"], table: ["dens", "iso", ...TRANSFORMER.table] },
+  no_density_head: { image: FULL.image, table: ["knn", "iso", ...TRANSFORMER.table] },
+  no_isolation_head: { image: FULL.image, table: ["knn", "dens", ...TRANSFORMER.table] },
   no_encoder_evidence: PRE_ENCODER,
   no_anomaly_head: FULL,
   heads_in_image_score: { image: ["recon", ...FULL.image, "patch", "cls"], table: FULL.table },

@@ -113,7 +113,7 @@ Deno.test("evidence registry: table features have the width their stored banks a
   const rng = new Rng(1);
   const rows = Float32Array.from({ length: 5 * 3 }, () => rng.next());
   const evidence = tableEvidence(params, small, "t", rows, 3);
-  assert.deepEqual(Object.keys(evidence.features), ["knn", "dens", "iso", "enc"]);
+  assert.deepEqual(Object.keys(evidence.features), ["knn", "dens", "iso", "enc", "enc_kde"]);
   for (const [name, f] of Object.entries(evidence.features)) {
     assert.equal(knnDim(small, name, 3), f.dim, name);
   }
@@ -125,6 +125,15 @@ Deno.test("evidence registry: table features have the width their stored banks a
     "dens",
     "iso",
   ]);
+  // Both readings of the encoder's tokens read one array of them, filled by one writer; either
+  // alone still gets them when the other is left out of the score.
+  assert.equal(evidence.features.enc.data, evidence.features.enc_kde.data);
+  for (const left of ["enc", "enc_kde"]) {
+    const one = tableEvidence(params, small, "t", rows, 3, { skip: new Set([left]) });
+    const kept = left === "enc" ? "enc_kde" : "enc";
+    assert.deepEqual(one.features[kept].data, evidence.features.enc.data);
+    assert.equal(one.features[left], undefined);
+  }
   // Density and isolation read one copy of the rows (so they share one sampled bank).
   assert.equal(evidence.features.dens.data, evidence.features.iso.data);
   assert.notEqual(evidence.features.dens.data, rows);

@@ -106,16 +106,20 @@ Deno.test("default image components: learned stem features and the pixel patches
       "cls",
     ],
   );
-  // Tables likewise: kNN, density, isolation and encoder evidence, the heads when asked or when
-  // nothing else is left.
-  assert.deepEqual(activeComponents(small, "table"), ["knn", "dens", "iso", "enc"]);
+  // Tables likewise: kNN, density, isolation and the encoder evidence's two readings, the heads
+  // when asked or when nothing else is left.
+  assert.deepEqual(activeComponents(small, "table"), ["knn", "dens", "iso", "enc", "enc_kde"]);
   assert.deepEqual(
     activeComponents({ ...small, tableHeadEvidence: true }, "table"),
-    ["recon", "knn", "dens", "iso", "enc", "cls"],
+    ["recon", "knn", "dens", "iso", "enc", "enc_kde", "cls"],
   );
   assert.deepEqual(
     activeComponents({ ...small, isolationHead: false }, "table"),
-    ["knn", "dens", "enc"],
+    ["knn", "dens", "enc", "enc_kde"],
+  );
+  assert.deepEqual(
+    activeComponents({ ...small, tableEncoderDensity: false }, "table"),
+    ["knn", "dens", "iso", "enc"],
   );
   assert.deepEqual(
     activeComponents({ ...small, tableEncoderEvidence: false }, "table"),

@@ -37,7 +37,12 @@ import {
   tableEvidence,
   weightOf,
 } from "../model/detector.ts";
-import { EVIDENCE_COMPONENTS, headsCount, switchedOn } from "../model/evidence/registry.ts";
+import {
+  EVIDENCE_COMPONENTS,
+  headsCount,
+  isTransformerEvidence,
+  switchedOn,
+} from "../model/evidence/registry.ts";
 import type { ImageSample } from "../data/types.ts";
 import type { PoseAlignment } from "../data/pose.ts";
 import type { ImageCache } from "../data/image_cache.ts";
@@ -70,6 +75,13 @@ export interface ComponentResult {
   oneSided?: boolean;
 }
 
+/** The Transformer's readings together, when a score has more than one (see `transformerResult`). */
+export interface TransformerResult {
+  components: string[];
+  /** AUROC of their weighted sum alone on the test part. */
+  auroc: number;
+}
+
 /** Metrics of one dataset plus what plots need. */
 export interface DatasetEvaluation {
   name: string;
@@ -77,6 +89,8 @@ export interface DatasetEvaluation {
   metrics: DatasetMetrics;
   /** The evidence the score combines, with each component's weight and test AUROC. */
   components: ComponentResult[];
+  /** Tables scored with both readings of the encoder's tokens: the two together. */
+  transformer?: TransformerResult;
   /** Pixel-level metrics when ground-truth masks exist. */
   pixel?: { auroc: number; pro: number };
   /** Images: whether the score is the maximum of the map or of the 3x3-smoothed map. */
@@ -176,6 +190,7 @@ export async function evaluateCheckpoint(
       `${record.name} (${record.source})`,
     );
     const components = componentResults(parts, fitted, prepared.testLabels);
+    const transformer = transformerResult(parts, fitted, prepared.testLabels);
     const heads = guarded(() => headResults(ckpt, samples, prepared.testLabels, false));
     if (options.explain) options.onProgress?.(`explaining ${record.name} by its features`);
     const features = options.explain
@@ -186,6 +201,7 @@ export async function evaluateCheckpoint(
       modality: "table",
       metrics,
       components: [...components, ...heads],
+      ...(transformer ? { transformer } : {}),
       scores,
       labels: prepared.testLabels,
       ...(features ? { features } : {}),
@@ -325,6 +341,27 @@ export function componentResults(
     auroc: auroc(parts[name], labels),
     ...(fitted.stats.oneSided?.includes(name) ? { oneSided: true } : {}),
   }));
+}
+
+/**
+ * The Transformer's own evidence alone when the score counts two or more of its readings (a
+ * table's `enc` and `enc_kde`): their standardised parts summed with their weights among
+ * themselves, as the combined score sums them, and that sum's test AUROC. Undefined with one
+ * reading or none, whose own line says as much.
+ */
+export function transformerResult(
+  parts: Record<string, Float32Array>,
+  fitted: FittedKey,
+  labels: Uint8Array,
+): TransformerResult | undefined {
+  const names = Object.keys(parts).filter(isTransformerEvidence);
+  if (names.length < 2) return undefined;
+  const sum = new Float32Array(labels.length);
+  for (const name of names) {
+    const w = weightOf(fitted.stats, name, names);
+    parts[name].forEach((v, i) => (sum[i] += w * v));
+  }
+  return { components: names, auroc: auroc(sum, labels) };
 }
 
 /**

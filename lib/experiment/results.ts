@@ -27,6 +27,11 @@ export type EvaluationEntry = {
     string,
     { weight: number; auroc: number; sample_rows?: number; one_sided?: boolean }
   >;
+  /**
+   * Tables scored with two readings of the encoder's tokens: the Transformer's evidence alone,
+   * its readings together, and that sum's test AUROC.
+   */
+  transformer?: { components: string[]; auroc: number };
   /** Images: the score is the maximum of the map or of the smoothed map (chosen on validation). */
   image_score?: "max" | "smoothed_max";
   /** Images: the validation AUROC of each map maximum, when validation chose between them. */
@@ -67,6 +72,7 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
           },
         ]),
       ),
+      ...(e.transformer ? { transformer: e.transformer } : {}),
       ...(e.imageScore ? { image_score: e.imageScore } : {}),
       ...(e.reductions
         ? {
@@ -117,6 +123,10 @@ export function componentLines(evaluations: DatasetEvaluation[]): string[] {
       ? `; score: ${mapReductionText(e.imageScore === "smoothed_max", e.reductions)}`
       : "") +
     oneSidedText(e.components) +
+    (e.transformer
+      ? `; the Transformer's evidence alone (${e.transformer.components.join(" + ")}) ` +
+        e.transformer.auroc.toFixed(3)
+      : "") +
     (e.pose?.aligned ? "; images aligned to their object's pose" : "") +
     (e.cellsInPlace ? ", cells compared where they lie" : "")
   );

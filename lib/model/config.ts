@@ -75,6 +75,12 @@ export interface ModelConfig {
    */
   tableEncoderBlocks: number;
   /**
+   * With the tables' encoder evidence, a second reading of the same tokens (`enc_kde`,
+   * lib/model/evidence/encoder_density.ts): a Gaussian kernel density of the normals' tokens at
+   * three widths, beside `enc`'s nearest rows.
+   */
+  tableEncoderDensity: boolean;
+  /**
    * Encoder blocks the images' encoder evidence reads through: each cell token's residual stream
    * after this many blocks; 0, or `layers` or more, after the last. Each block mixes in context
    * and can wash out a cell's own detail. After the first block (`v21`; 2 before) `enc` ranks the
@@ -367,6 +373,7 @@ export const CONFIG_GROUPS: Readonly<Record<keyof ModelConfig, ConfigGroup>> = {
   encoderEvidence: "evidence",
   tableEncoderEvidence: "evidence",
   tableEncoderBlocks: "evidence",
+  tableEncoderDensity: "evidence",
   imageEncoderBlocks: "evidence",
   densityHead: "evidence",
   isolationHead: "evidence",
@@ -485,6 +492,7 @@ export const DEFAULT_CONFIG: Config = {
     encoderEvidence: true,
     tableEncoderEvidence: true,
     tableEncoderBlocks: 1,
+    tableEncoderDensity: true,
     imageEncoderBlocks: 1,
     visibleReconWeight: 1,
     maskRatio: 0.25,

@@ -35,6 +35,7 @@ export function evaluationRows(evaluations: DatasetEvaluation[]): TableRow[] {
       image_score_validation: _v,
       defects: ___,
       features: ____,
+      transformer: _t,
       ...rest
     },
   ) =>

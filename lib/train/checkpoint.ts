@@ -513,6 +513,7 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   calibrateOnAllNormals: false,
   tableScale: "moments",
   tableOneSided: false,
+  tableEncoderDensity: false,
   pixelProjectionShare: 1,
   tableLogSkewed: false,
   tableHeadEvidence: true,

@@ -61,6 +61,19 @@ export function sampleBank(f: FeatureSet, settings: BankSettings): MemoryBank {
 }
 
 /**
+ * A random sample of at most `settings.limit` normal rows, compared in `projection` principal
+ * directions (or `settings.directions`): a sample keeps the normals' density, which a coreset,
+ * covering their extent evenly, does not.
+ */
+export function sampledBank(f: FeatureSet, settings: BankSettings, projection: number): MemoryBank {
+  return buildBank(f.data, f.dim, settings.limit, new Rng(settings.seed), {
+    coreset: false,
+    projection,
+    directions: settings.directions,
+  });
+}
+
+/**
  * Mean distance to the nearest bank rows: `knnK` of them for image cells, `tableKnnK` for table
  * rows, each cell with its place when the bank compares places; with `leaveOut`, sample i
  * without the rows taken from it.

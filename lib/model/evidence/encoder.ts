@@ -12,7 +12,13 @@ import { imageEncoderDepth, type ModelConfig } from "../config.ts";
 import { geometry } from "../madformer.ts";
 import { readInto } from "../../backend/wasm_memory.ts";
 import { coresetBank, featureSlot, knnScore } from "./common.ts";
-import type { EvidenceComponent, EvidenceSwitch } from "./types.ts";
+import type {
+  EvidenceComponent,
+  EvidenceRequest,
+  EvidenceSwitch,
+  EvidenceWriter,
+  TableBatch,
+} from "./types.ts";
 
 /** `encoderEvidence`: the encoder-output nearest-neighbour evidence. */
 export const ENCODER_SWITCH: EvidenceSwitch = {
@@ -35,7 +41,7 @@ export const ENCODER_SWITCH: EvidenceSwitch = {
 export const TABLE_ENCODER_BANK_ROWS = 500;
 
 /** Width of a sample's encoder features: one token per image cell, every feature token per row. */
-function encoderDim(config: ModelConfig, features: number): number {
+export function encoderDim(config: ModelConfig, features: number): number {
   return features > 0 ? features * config.width : config.width;
 }
 
@@ -78,20 +84,34 @@ export const encoderEvidence: EvidenceComponent = {
       },
     };
   },
-  tables: ({ config, n, table: rows, options, floats }) => {
-    // Left out of the score (its validation weight), it costs no encoder pass.
-    if (!config.tableEncoderEvidence || options.skip?.has("enc") === true) return null;
-    const dim = encoderDim(config, rows!.d);
-    const features = floats(n * dim);
-    return {
-      // The plain pass's feature tokens, shared with any other component reading that pass.
-      encoder: "tap",
-      batch: ({ start, plain }) => {
-        readInto(plain!.residual(), features, start * dim);
-      },
-      finish: (evidence) => {
-        evidence.features.enc = { dim, grid: 1, data: features };
-      },
-    };
-  },
+  tables: (request) => tableTokens(request, "enc"),
 };
+
+/**
+ * A table request's writer of the feature tokens `enc` reads, as the features of component
+ * `name` (`enc`, `enc_kde`): one array for both readings, filled once per batch by the first
+ * that asks; null when `name` is left out of the score (its validation weight), so it costs no
+ * encoder pass.
+ */
+export function tableTokens(
+  request: EvidenceRequest,
+  name: string,
+): EvidenceWriter<TableBatch> | null {
+  const { config, n, table: rows, options } = request;
+  if (!config.tableEncoderEvidence || options.skip?.has(name) === true) return null;
+  const dim = encoderDim(config, rows!.d);
+  const tokens = request.shared("table encoder tokens", () => ({
+    writer: name,
+    data: request.floats(n * dim),
+  }));
+  return {
+    // The plain pass's feature tokens, shared with any other component reading that pass.
+    encoder: "tap",
+    batch: ({ start, plain }) => {
+      if (tokens.writer === name) readInto(plain!.residual(), tokens.data, start * dim);
+    },
+    finish: (evidence) => {
+      evidence.features[name] = { dim, grid: 1, data: tokens.data };
+    },
+  };
+}

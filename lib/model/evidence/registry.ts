@@ -17,7 +17,8 @@ import { tableKnn } from "./table_knn.ts";
 import { density } from "./density.ts";
 import { isolation } from "./isolation.ts";
 import { sigmoidHead } from "./sigmoid_head.ts";
-import { encoderEvidence } from "./encoder.ts";
+import { ENCODER_SWITCH, encoderEvidence } from "./encoder.ts";
+import { encoderDensityEvidence } from "./encoder_density.ts";
 
 /** Every evidence component, in the order their names appear in scores and reports. */
 export const EVIDENCE_COMPONENTS: readonly EvidenceComponent[] = [
@@ -30,6 +31,7 @@ export const EVIDENCE_COMPONENTS: readonly EvidenceComponent[] = [
   density,
   isolation,
   encoderEvidence,
+  encoderDensityEvidence,
   sigmoidHead,
 ];
 
@@ -92,4 +94,12 @@ export function requireComponent(name: Component): EvidenceComponent {
   const c = componentOf(name);
   if (!c) throw new Error(`no evidence component is named ${name}`);
   return c;
+}
+
+/**
+ * Whether a component is the Transformer's own evidence: read from the encoder's output (`enc`,
+ * `enc_kde`), switched with `encoderEvidence`, and what the `encoder_only` ablation scores with.
+ */
+export function isTransformerEvidence(name: Component): boolean {
+  return componentOf(name)?.switch.key === ENCODER_SWITCH.key;
 }

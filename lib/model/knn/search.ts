@@ -486,6 +486,36 @@ function knnBlock(
   k: number,
   excluded: Int32Array | null,
 ): Float32Array {
+  const q = queries.length / bank.dim;
+  const { augmented, queryNorms } = augmentedQueries(bank, queries);
+  if (k > 1) return nearestMeans(bank, augmented, queryNorms, k, excluded);
+  const width = storedWidth(bank);
+  return readTidy(() => {
+    const query = tf.tensor2d(augmented, [q, width + 1]);
+    const best: tf.Tensor[] = [];
+    let offset = 0;
+    for (const chunk of chunkTensorsOf(bank)) {
+      const size = chunk.shape[1];
+      // |q - b|² - |q|² for every pair, in one product; a plain minimum is far cheaper than
+      // top-k on wasm (ours cheaper still).
+      best.push(rowMin(penalised(matMul2d(query, chunk), excluded, offset)));
+      offset += size;
+    }
+    const nearest = best.length === 1 ? best[0] : rowMin(tf.concat(best, 1) as tf.Tensor2D);
+    const squared = nearest.add(tf.tensor2d(queryNorms, [q, 1]));
+    return tf.sqrt(tf.relu(squared)).mean(1);
+  });
+}
+
+/**
+ * Queries [q, dim] as the bank's chunks multiply them: each row in the bank's stored width
+ * (centred and projected when the bank is) with a 1 appended, so that one product with a
+ * prepared chunk gives |q - b|² - |q|²; and |q|², whole.
+ */
+function augmentedQueries(
+  bank: MemoryBank,
+  queries: Float32Array,
+): { augmented: Float32Array; queryNorms: Float32Array } {
   const dim = bank.dim;
   const q = queries.length / dim;
   const projection = bank.projection;
@@ -513,22 +543,46 @@ function knnBlock(
     }
   }
   for (let i = 0; i < q; i++) augmented[i * (width + 1) + width] = 1;
-  if (k > 1) return nearestMeans(bank, augmented, queryNorms, k, excluded);
-  return readTidy(() => {
-    const query = tf.tensor2d(augmented, [q, width + 1]);
-    const best: tf.Tensor[] = [];
-    let offset = 0;
-    for (const chunk of chunkTensorsOf(bank)) {
-      const size = chunk.shape[1];
-      // |q - b|² - |q|² for every pair, in one product; a plain minimum is far cheaper than
-      // top-k on wasm (ours cheaper still).
-      best.push(rowMin(penalised(matMul2d(query, chunk), excluded, offset)));
-      offset += size;
+  return { augmented, queryNorms };
+}
+
+/**
+ * Squared distances of query rows [q, dim] to every bank row, {@linkcode QUERY_BLOCK} queries at
+ * a time: `visit(start, count, squared)` gets queries start .. start + count as [count, rows]
+ * (never below 0; the array is reused once `visit` returns). For readings of the whole bank,
+ * such as a kernel density, rather than of its nearest rows.
+ */
+export function squaredDistanceBlocks(
+  bank: MemoryBank,
+  queries: Float32Array,
+  visit: (start: number, count: number, squared: Float32Array) => void,
+): void {
+  const q = queries.length / bank.dim;
+  const rows = bank.rows;
+  const all = new Float32Array(Math.min(q, QUERY_BLOCK) * rows);
+  for (let start = 0; start < q; start += QUERY_BLOCK) {
+    const count = Math.min(QUERY_BLOCK, q - start);
+    const block = queries.subarray(start * bank.dim, (start + count) * bank.dim);
+    const { augmented, queryNorms } = augmentedQueries(bank, block);
+    const query = tf.tensor2d(augmented, [count, augmented.length / count]);
+    try {
+      let offset = 0;
+      for (const chunk of chunkTensorsOf(bank)) {
+        const size = chunk.shape[1];
+        const partial = readDistances(() => matMul2d(query, chunk));
+        for (let i = 0; i < count; i++) {
+          const norm = queryNorms[i];
+          for (let r = 0; r < size; r++) {
+            all[i * rows + offset + r] = Math.max(0, partial[i * size + r] + norm);
+          }
+        }
+        offset += size;
+      }
+    } finally {
+      query.dispose();
     }
-    const nearest = best.length === 1 ? best[0] : rowMin(tf.concat(best, 1) as tf.Tensor2D);
-    const squared = nearest.add(tf.tensor2d(queryNorms, [q, 1]));
-    return tf.sqrt(tf.relu(squared)).mean(1);
-  });
+    visit(start, count, all.subarray(0, count * rows));
+  }
 }
 
 /** `partial` [q, size] with the excluded bank rows from `offset` on pushed out of reach. */

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { buildBank } from "../lib/model/knn.ts";
+import {
+  KERNEL_WIDTHS,
+  kernelDensityScores,
+  kernelScaleOf,
+  useKernelWidthsOf,
+} from "../lib/model/knn/kernel.ts";
+import { squaredDistanceBlocks } from "../lib/model/knn/search.ts";
+import { Rng } from "../lib/rng.ts";
+
+/** n rows of dim standard normal values. */
+function normalRows(n: number, dim: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n * dim }, () => rng.normal());
+}
+
+/** One query's squared distance to each bank row, in float64, by brute force. */
+function bruteForceSquared(bank: Float32Array, query: Float32Array, dim: number): number[] {
+  const rows = bank.length / dim;
+  return Array.from({ length: rows }, (_, r) => {
+    let s = 0;
+    for (let c = 0; c < dim; c++) s += (query[c] - bank[r * dim + c]) ** 2;
+    return s;
+  });
+}
+
+Deno.test("squaredDistanceBlocks: every query's squared distance to every bank row", () => {
+  const dim = 6;
+  const rows = normalRows(40, dim, 1);
+  const queries = normalRows(700, dim, 2); // more than one block of queries
+  for (const projection of [0, 2]) {
+    const bank = buildBank(rows, dim, 40, new Rng(3), { coreset: false, projection });
+    const seen = new Set<number>();
+    squaredDistanceBlocks(bank, queries, (start, count, squared) => {
+      assert.equal(squared.length, count * 40);
+      for (let i = 0; i < count; i++) seen.add(start + i);
+      if (projection > 0) return; // projected: distances in the kept directions only
+      for (const i of [0, count - 1]) {
+        const want = bruteForceSquared(rows, queries.subarray((start + i) * dim), dim);
+        for (let r = 0; r < 40; r++) {
+          assert.ok(Math.abs(squared[i * 40 + r] - want[r]) < 1e-3 * (1 + want[r]));
+        }
+      }
+    });
+    assert.equal(seen.size, 700);
+  }
+});
+
+Deno.test("kernel density: near normals scores low, far scores high and stays finite", () => {
+  const dim = 4;
+  const rows = normalRows(300, dim, 5);
+  const bank = buildBank(rows, dim, 300, new Rng(1), { coreset: false, projection: 0 });
+  const inside = new Float32Array(dim); // the normals' centre
+  const edge = Float32Array.from({ length: dim }, () => 2.5);
+  const far = Float32Array.from({ length: dim }, () => 1000);
+  const [a, b, c] = kernelDensityScores(bank, Float32Array.from([...inside, ...edge, ...far]));
+  assert.ok(a < b && b < c, `${a} < ${b} < ${c}`);
+  assert.ok(Number.isFinite(c));
+});
+
+Deno.test("kernel density: the bank's own rows, each without itself, centre on 0", () => {
+  const dim = 3;
+  const rows = normalRows(400, dim, 8);
+  const bank = buildBank(rows, dim, 400, new Rng(1), { coreset: false, projection: 0 });
+  const scale = kernelScaleOf(bank);
+  assert.equal(scale.twiceSquared.length, KERNEL_WIDTHS.length);
+  assert.ok(scale.unit > 0 && scale.spread.every((s) => s > 0));
+  // Fresh normals from the same law score around the bank's median: 0 on every width's scale.
+  const scores = [...kernelDensityScores(bank, normalRows(400, dim, 9))].sort((x, y) => x - y);
+  assert.ok(Math.abs(scores[200]) < 0.25, `median ${scores[200]}`);
+});
+
+Deno.test("kernel density: a fold reads with the widths of the bank it is part of", () => {
+  const dim = 3;
+  const rows = normalRows(200, dim, 4);
+  const whole = buildBank(rows, dim, 200, new Rng(1), { coreset: false, projection: 0 });
+  const part = buildBank(rows.subarray(0, 20 * dim), dim, 20, new Rng(1), {
+    coreset: false,
+    projection: 0,
+  });
+  useKernelWidthsOf(part, whole);
+  assert.equal(kernelScaleOf(part).unit, kernelScaleOf(whole).unit);
+  const alone = buildBank(rows.subarray(0, 20 * dim), dim, 20, new Rng(1), {
+    coreset: false,
+    projection: 0,
+  });
+  assert.ok(kernelScaleOf(alone).unit > kernelScaleOf(whole).unit); // fewer rows lie farther apart
+});
