@@ -15,6 +15,7 @@ import {
   headsCount,
 } from "../lib/model/evidence/mod.ts";
 import {
+  banksFromEvidence,
   concatArrays,
   evidenceBatch,
   imageEvidence,
@@ -137,6 +138,19 @@ Deno.test("evidence registry: table features have the width their stored banks a
   // Density and isolation read one copy of the rows (so they share one sampled bank).
   assert.equal(evidence.features.dens.data, evidence.features.iso.data);
   assert.notEqual(evidence.features.dens.data, rows);
+});
+
+Deno.test("evidence banks: the two readings of a table's tokens share one set of directions", () => {
+  const params = initParams(small, [{ name: "t", features: 3 }], 0);
+  const rng = new Rng(2);
+  const rows = Float32Array.from({ length: 40 * 3 }, () => rng.normal());
+  const evidence = tableEvidence(params, small, "t", rows, 3, { featuresOnly: true });
+  const banks = banksFromEvidence(evidence, { limit: 20, seed: 0, projection: 4 });
+  // `enc` keeps a coreset of 20 rows, `enc_kde` a random sample, both in the same directions.
+  assert.equal(banks.enc.rows, 20);
+  assert.equal(banks.enc_kde.rows, 20);
+  assert.equal(banks.enc_kde.projection!.basis, banks.enc.projection!.basis);
+  assert.notDeepEqual(banks.enc_kde.sources, banks.enc.sources);
 });
 
 Deno.test("evidence registry: a new component with its own switch joins the ablation grid", () => {

@@ -16,7 +16,7 @@ import {
   tableLines,
   tableResidualOnLines,
 } from "./table_pass.ts";
-import type { MemoryBank } from "./knn.ts";
+import type { BankDirections, MemoryBank } from "./knn.ts";
 import { upsampleMap } from "./maps.ts";
 import {
   type BankSettings,
@@ -393,8 +393,10 @@ export function concatArrays(arrays: Float32Array[]): Float32Array {
 /**
  * Memory banks of normal features for every bank component of the evidence, each fitted as its
  * component says: coresets, or a fair sample of the normals for the density and isolation
- * components (one sample, when several read the same rows). Settings left out are off: features
- * compared whole, cells wherever they lie.
+ * components (one sample, when several read the same rows). Components that read the same
+ * features (a table's `enc` and `enc_kde`) compare them in the same principal directions, found
+ * once: on a wide table finding them is most of a bank's cost. Settings left out are off:
+ * features compared whole, cells wherever they lie.
  */
 export function banksFromEvidence(
   evidence: Evidence,
@@ -403,6 +405,7 @@ export function banksFromEvidence(
 ): Record<Component, MemoryBank> {
   const banks: Record<Component, MemoryBank> = {};
   const samples = new Map<Float32Array, MemoryBank>();
+  const directions = new Map<Float32Array, BankDirections>();
   const full: BankSettings = {
     projection: 0,
     pixelProjectionShare: 1,
@@ -423,8 +426,14 @@ export function banksFromEvidence(
       banks[name] = shared;
       continue;
     }
-    banks[name] = component.fitBank!(f, full);
+    const found = directions.get(f.data);
+    banks[name] = component.fitBank!(
+      f,
+      found && !full.directions ? { ...full, directions: found } : full,
+    );
     if (sampled) samples.set(f.data, banks[name]);
+    const projection = banks[name].projection;
+    if (projection) directions.set(f.data, projection);
   }
   return banks;
 }

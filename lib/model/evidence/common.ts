@@ -65,7 +65,11 @@ export function sampleBank(f: FeatureSet, settings: BankSettings): MemoryBank {
  * directions (or `settings.directions`): a sample keeps the normals' density, which a coreset,
  * covering their extent evenly, does not.
  */
-export function sampledBank(f: FeatureSet, settings: BankSettings, projection: number): MemoryBank {
+export function projectedSampleBank(
+  f: FeatureSet,
+  settings: BankSettings,
+  projection: number,
+): MemoryBank {
   return buildBank(f.data, f.dim, settings.limit, new Rng(settings.seed), {
     coreset: false,
     projection,

@@ -10,7 +10,7 @@
  * @module
  */
 import { kernelDensityScores, useKernelWidthsOf } from "../knn/kernel.ts";
-import { sampledBank } from "./common.ts";
+import { projectedSampleBank } from "./common.ts";
 import { ENCODER_SWITCH, encoderDim, tableTokens } from "./encoder.ts";
 import type { EvidenceComponent } from "./types.ts";
 
@@ -26,7 +26,7 @@ export const encoderDensityEvidence: EvidenceComponent = {
   dataOnly: false,
   // A density needs the normals as they are spread: a random sample of at most `knnBankSize`
   // rows (a coreset keeps their extent, not their density), in `enc`'s principal directions.
-  fitBank: (features, settings) => sampledBank(features, settings, settings.projection),
+  fitBank: (features, settings) => projectedSampleBank(features, settings, settings.projection),
   // A calibration fold reads its held-out normals with the kept bank's kernels.
   foldBank: useKernelWidthsOf,
   score: (bank, features, _config, leaveOut) => {
