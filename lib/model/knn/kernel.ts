@@ -101,6 +101,17 @@ function fitScale(bank: MemoryBank, like?: MemoryBank): KernelScale {
 }
 
 /**
+ * How each kernel follows from the next broader one: exp(-x / t_w) is exp(-x / t_(w+1)) to the
+ * power (f_(w+1) / f_w)², which for the default widths (16, then 4) is a few squarings: one exp
+ * per bank row for all three widths, where an exp per width was most of a table row's scoring
+ * time. Null entries (ratios that are no power of two) take a power instead.
+ */
+const SQUARINGS: readonly (number | null)[] = KERNEL_WIDTHS.slice(0, -1).map((f, w) => {
+  const k = Math.log2((KERNEL_WIDTHS[w + 1] / f) ** 2);
+  return Number.isInteger(k) ? k : null;
+});
+
+/**
  * Negative log of the kernel sum at one query, for each width, from its squared distances
  * `squared[from .. from + count)` to the bank rows, leaving out position `skip` (-1: none):
  * log-sum-exp from the nearest row, so that narrow kernels far from every row stay finite.
@@ -117,16 +128,39 @@ function negativeLogDensities(
   for (let r = 0; r < count; r++) {
     if (r !== skip && squared[from + r] < nearest) nearest = squared[from + r];
   }
-  for (let w = 0; w < twiceSquared.length; w++) {
-    const t = twiceSquared[w];
-    const reach = REACH * t;
-    let sum = 0;
-    for (let r = 0; r < count; r++) {
-      const excess = squared[from + r] - nearest;
-      if (r !== skip && excess < reach) sum += Math.exp(-excess / t);
+  const widths = twiceSquared.length;
+  const broad = 1 / twiceSquared[widths - 1];
+  let s0 = 0; // sums of the kernels, narrowest first (three widths)
+  let s1 = 0;
+  let s2 = 0;
+  const sums = widths === 3 ? null : new Float64Array(widths);
+  for (let r = 0; r < count; r++) {
+    const x = (squared[from + r] - nearest) * broad;
+    if (r === skip || !(x < REACH)) continue;
+    let e = Math.exp(-x);
+    if (!sums) {
+      s2 += e;
+      e = narrower(e, 1);
+      s1 += e;
+      s0 += narrower(e, 0);
+      continue;
     }
-    out[w] = nearest / t - Math.log(sum);
+    sums[widths - 1] += e;
+    for (let w = widths - 2; w >= 0 && e > 0; w--) {
+      e = narrower(e, w);
+      sums[w] += e;
+    }
   }
+  const total = sums ?? Float64Array.of(s0, s1, s2);
+  for (let w = 0; w < widths; w++) out[w] = nearest / twiceSquared[w] - Math.log(total[w]);
+}
+
+/** The kernel of width w from that of width w + 1 at the same point (see SQUARINGS). */
+function narrower(e: number, w: number): number {
+  const k = SQUARINGS[w];
+  if (k === null) return e ** ((KERNEL_WIDTHS[w + 1] / KERNEL_WIDTHS[w]) ** 2);
+  for (let i = 0; i < k; i++) e *= e;
+  return e;
 }
 
 /** Squared distances between the bank's rows [rows, rows], as queries are measured against it. */
