@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { useBackend } from "../lib/backend/mod.ts";
 import { buildBank } from "../lib/model/knn.ts";
 import {
   KERNEL_WIDTHS,
@@ -8,6 +9,8 @@ import {
 } from "../lib/model/knn/kernel.ts";
 import { squaredDistanceBlocks } from "../lib/model/knn/search.ts";
 import { Rng } from "../lib/rng.ts";
+
+await useBackend("wasm");
 
 /** n rows of dim standard normal values. */
 function normalRows(n: number, dim: number, seed: number): Float32Array {
@@ -86,4 +89,55 @@ Deno.test("kernel density: a fold reads with the widths of the bank it is part o
     projection: 0,
   });
   assert.ok(kernelScaleOf(alone).unit > kernelScaleOf(whole).unit); // fewer rows lie farther apart
+});
+
+Deno.test("kernel density: scores match the formula computed directly in float64", () => {
+  const dim = 3;
+  const n = 50;
+  const rows = normalRows(n, dim, 11);
+  const queries = normalRows(7, dim, 12).map((v) => 1.5 * v);
+  const bank = buildBank(rows, dim, n, new Rng(1), { coreset: false, projection: 0 });
+  const sq = (a: Float32Array, i: number, b: Float32Array, j: number) => {
+    let s = 0;
+    for (let c = 0; c < dim; c++) s += (a[i * dim + c] - b[j * dim + c]) ** 2;
+    return s;
+  };
+  let unit = 0;
+  for (let i = 0; i < n; i++) {
+    const d = [...Array(n).keys()].filter((j) => j !== i).map((j) =>
+      Math.sqrt(sq(rows, i, rows, j))
+    )
+      .sort((x, y) => x - y);
+    unit += d.slice(0, 5).reduce((s, v) => s + v, 0) / 5 / n;
+  }
+  const logDensity = (x: Float32Array, i: number, h: number, skip: number) =>
+    Math.log(
+      [...Array(n).keys()].filter((j) => j !== skip)
+        .reduce((s, j) => s + Math.exp(-sq(x, i, rows, j) / (2 * h * h)), 0),
+    );
+  const quantile = (v: number[], p: number) => {
+    const at = p * (v.length - 1);
+    const lo = Math.floor(at);
+    return v[lo] + (at - lo) * ((v[lo + 1] ?? v[lo]) - v[lo]);
+  };
+  const want = Array.from({ length: 7 }, () => 0);
+  for (const f of KERNEL_WIDTHS) {
+    const h = f * unit;
+    const own = [...Array(n).keys()].map((i) => -logDensity(rows, i, h, i)).sort((x, y) => x - y);
+    const median = quantile(own, 0.5);
+    const spread = quantile(own, 0.75) - quantile(own, 0.25);
+    for (let q = 0; q < 7; q++) {
+      want[q] += (-logDensity(queries, q, h, -1) - median) / spread / KERNEL_WIDTHS.length;
+    }
+  }
+  const got = kernelDensityScores(bank, queries);
+  for (let q = 0; q < 7; q++) {
+    assert.ok(Math.abs(got[q] - want[q]) < 1e-3, `${got[q]} vs ${want[q]}`);
+  }
+});
+
+Deno.test("kernel density: a bank of one row still scores, by distance", () => {
+  const bank = buildBank(Float32Array.of(0, 0), 2, 1, new Rng(1), { coreset: false });
+  const [near, far] = kernelDensityScores(bank, Float32Array.of(0.1, 0, 3, 0));
+  assert.ok(Number.isFinite(near) && near < far);
 });

@@ -36,7 +36,7 @@ export interface KernelScale {
 }
 
 const scales = new WeakMap<MemoryBank, KernelScale>();
-const unitsOf = new WeakMap<MemoryBank, MemoryBank>();
+const widthsFrom = new WeakMap<MemoryBank, MemoryBank>();
 
 /**
  * Makes `bank` read its density with the widths of `like` (a bank of more of the same normals):
@@ -44,7 +44,7 @@ const unitsOf = new WeakMap<MemoryBank, MemoryBank>();
  * Its standardisation stays its own, since a bank of fewer rows has a lower density everywhere.
  */
 export function useKernelWidthsOf(bank: MemoryBank, like: MemoryBank): void {
-  unitsOf.set(bank, like);
+  widthsFrom.set(bank, like);
 }
 
 /**
@@ -71,7 +71,7 @@ export function kernelDensityScores(bank: MemoryBank, queries: Float32Array): Fl
 export function kernelScaleOf(bank: MemoryBank): KernelScale {
   let scale = scales.get(bank);
   if (!scale) {
-    scale = fitScale(bank, unitsOf.get(bank));
+    scale = fitScale(bank, widthsFrom.get(bank));
     scales.set(bank, scale);
   }
   return scale;
@@ -79,10 +79,21 @@ export function kernelScaleOf(bank: MemoryBank): KernelScale {
 
 function fitScale(bank: MemoryBank, like?: MemoryBank): KernelScale {
   const rows = bank.rows;
+  const widths = KERNEL_WIDTHS.length;
+  // A row alone has no other to be scored against: its queries are left unscaled.
+  if (rows < 2) {
+    const unit = like ? kernelScaleOf(like).unit : 1;
+    const twiceSquared = Float64Array.from(KERNEL_WIDTHS, (f) => 2 * (f * unit) ** 2);
+    return {
+      unit,
+      twiceSquared,
+      median: new Float64Array(widths),
+      spread: twiceSquared.map(() => 1),
+    };
+  }
   const squared = selfSquaredDistances(bank);
   const unit = like ? kernelScaleOf(like).unit : meanNearestDistance(squared, rows);
   const twiceSquared = Float64Array.from(KERNEL_WIDTHS, (f) => 2 * (f * unit) ** 2);
-  const widths = KERNEL_WIDTHS.length;
   const scores = Array.from({ length: widths }, () => new Float64Array(rows));
   const each = new Float64Array(widths);
   for (let r = 0; r < rows; r++) {
@@ -130,29 +141,18 @@ function negativeLogDensities(
   }
   const widths = twiceSquared.length;
   const broad = 1 / twiceSquared[widths - 1];
-  let s0 = 0; // sums of the kernels, narrowest first (three widths)
-  let s1 = 0;
-  let s2 = 0;
-  const sums = widths === 3 ? null : new Float64Array(widths);
+  const sums = out.fill(0); // the kernels' sums first, then what they give
   for (let r = 0; r < count; r++) {
     const x = (squared[from + r] - nearest) * broad;
     if (r === skip || !(x < REACH)) continue;
     let e = Math.exp(-x);
-    if (!sums) {
-      s2 += e;
-      e = narrower(e, 1);
-      s1 += e;
-      s0 += narrower(e, 0);
-      continue;
-    }
     sums[widths - 1] += e;
     for (let w = widths - 2; w >= 0 && e > 0; w--) {
       e = narrower(e, w);
       sums[w] += e;
     }
   }
-  const total = sums ?? Float64Array.of(s0, s1, s2);
-  for (let w = 0; w < widths; w++) out[w] = nearest / twiceSquared[w] - Math.log(total[w]);
+  for (let w = 0; w < widths; w++) out[w] = nearest / twiceSquared[w] - Math.log(sums[w]);
 }
 
 /** The kernel of width w from that of width w + 1 at the same point (see SQUARINGS). */
