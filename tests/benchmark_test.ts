@@ -168,7 +168,14 @@ Deno.test("summary: mean ± std over seeds, winners, mean rows only for methods 
     train: { seconds: 2, epochs: 1, bestEpoch: 1, bestValAuroc: 1 },
     evaluations: [
       { id: "image:a", scoreSeconds: 1, entry: entry("a", "image", a) },
-      { id: "table:t", scoreSeconds: 1, entry: entry("t", "table", t) },
+      {
+        id: "table:t",
+        scoreSeconds: 1,
+        entry: {
+          ...entry("t", "table", t),
+          transformer: { components: ["enc", "enc_kde"], auroc: t },
+        },
+      },
     ],
   });
   const baseline = (seed: number, t: number): BaselineRun => ({
@@ -198,6 +205,10 @@ Deno.test("summary: mean ± std over seeds, winners, mean rows only for methods 
   assert.equal(a.winner, PROJECT);
   assert.equal(t.winner, KNN);
   assert.equal(t.methods[PROJECT].components?.knn.weight.mean, 1);
+  // The Transformer's readings together, where the evaluation reported them (tables), over seeds.
+  assert.deepEqual(t.methods[PROJECT].transformer?.components, ["enc", "enc_kde"]);
+  assert.ok(Math.abs(t.methods[PROJECT].transformer!.auroc.mean - 0.65) < 1e-12);
+  assert.equal(a.methods[PROJECT].transformer, undefined);
   const all = summary.means.find((m) => m.group === "all")!;
   // Per seed: (0.8 + 0.6) / 2 and (0.9 + 0.7) / 2; kNN covers the table only.
   assert.ok(Math.abs(all.methods[PROJECT].auroc.mean - 0.75) < 1e-12);

@@ -172,6 +172,7 @@ function componentRows(summary: BenchmarkSummary): TableRow[] {
     [PROJECT, PROJECT_JOINT].flatMap((m) => {
       const comps = d.methods[m]?.components;
       if (!comps) return [];
+      const together = d.methods[m]?.transformer;
       return Object.entries(comps).sort(([, a], [, b]) => b.weight.mean - a.weight.mean)
         .map(([name, c]) => ({
           name: d.name,
@@ -179,7 +180,17 @@ function componentRows(summary: BenchmarkSummary): TableRow[] {
           component: name,
           share: formatMeanStd(c.weight),
           "AUROC alone": formatMeanStd(c.auroc),
-        }));
+        })).concat(
+          together
+            ? [{
+              name: d.name,
+              model: m,
+              component: `the Transformer's evidence (${together.components.join(" + ")})`,
+              share: "-",
+              "AUROC alone": formatMeanStd(together.auroc),
+            }]
+            : [],
+        );
     })
   );
 }

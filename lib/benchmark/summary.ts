@@ -57,6 +57,11 @@ export interface MethodSummary {
   score_seconds: MeanStd;
   /** The model's evidence components: share of the score and test AUROC alone. */
   components?: Record<string, { weight: MeanStd; auroc: MeanStd }>;
+  /**
+   * Tables scored with both readings of the encoder's tokens: the Transformer's evidence alone,
+   * the two together (their names and test AUROC).
+   */
+  transformer?: { components: string[]; auroc: MeanStd };
   /** Image categories with several defect types: each type's test AUROC against the good. */
   defects?: Record<string, MeanStd>;
 }
@@ -159,6 +164,13 @@ function methodSummary(samples: Sample[]): MethodSummary {
       weight: of((s) => s.entry.components?.[name]?.weight),
       auroc: of((s) => s.entry.components?.[name]?.auroc),
     }]));
+  }
+  const together = samples.find((s) => s.entry.transformer)?.entry.transformer;
+  if (together) {
+    out.transformer = {
+      components: together.components,
+      auroc: of((s) => s.entry.transformer?.auroc),
+    };
   }
   const defects = [...new Set(samples.flatMap((s) => Object.keys(s.entry.defects ?? {})))];
   if (defects.length > 0) {
