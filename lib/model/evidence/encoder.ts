@@ -20,7 +20,10 @@ import type {
   TableBatch,
 } from "./types.ts";
 
-/** `encoderEvidence`: the encoder-output nearest-neighbour evidence. */
+/**
+ * `encoderEvidence`: the Transformer's own evidence, `enc` and, for tables, `enc_kde`
+ * (encoder_density.ts).
+ */
 export const ENCODER_SWITCH: EvidenceSwitch = {
   key: "encoderEvidence",
   only: {

@@ -13,6 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { matMul2d, readTidy } from "../ops.ts";
 import { type MemoryBank, storedWidth } from "./bank.ts";
 import { squaredDistanceBlocks } from "./search.ts";
+import { span } from "../../util/profile.ts";
 
 /** Kernel widths, as multiples of the bank rows' mean distance to their nearest rows. */
 export const KERNEL_WIDTHS = [0.25, 0.5, 2] as const;
@@ -52,7 +53,11 @@ export function useKernelWidthsOf(bank: MemoryBank, like: MemoryBank): void {
  * {@linkcode KERNEL_WIDTHS} of its negative log density, standardised by the bank's own rows.
  */
 export function kernelDensityScores(bank: MemoryBank, queries: Float32Array): Float32Array {
-  const scale = kernelScaleOf(bank);
+  const scale = span("kde: scale", () => kernelScaleOf(bank));
+  return span("kde: score", () => densityScores(bank, scale, queries));
+}
+
+function densityScores(bank: MemoryBank, scale: KernelScale, queries: Float32Array): Float32Array {
   const out = new Float32Array(queries.length / bank.dim);
   const widths = scale.twiceSquared.length;
   const each = new Float64Array(widths);
