@@ -31,22 +31,14 @@ import {
 } from "../lib/benchmark/mod.ts";
 import { externalResources } from "../lib/report/notebook_export.ts";
 import type { EvaluationEntry } from "../lib/experiment/results.ts";
-import { Rng } from "../lib/rng.ts";
+import { gaussianRows } from "./fixtures.ts";
 
 await useBackend("wasm");
-
-/** A Gaussian blob of `n` rows in `d` dimensions (row-major), from `seed`. */
-function blob(n: number, d: number, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  const out = new Float32Array(n * d);
-  for (let i = 0; i < out.length; i++) out[i] = rng.normal();
-  return out;
-}
 
 /** A labelled CSV: a Gaussian blob of normals (feature scales 1..d x 10) and far outliers. */
 async function toyCsv(path: string, normals = 300, outliers: number[][] = [[40, -40, 40, 40]]) {
   const d = outliers[0].length;
-  const rows = blob(normals, d, 7);
+  const rows = gaussianRows(normals, d, 7);
   const lines = [[...Array(d).keys()].map((j) => `f${j}`).join(",") + ",label"];
   for (let i = 0; i < normals; i++) {
     lines.push(
@@ -60,8 +52,8 @@ async function toyCsv(path: string, normals = 300, outliers: number[][] = [[40, 
 
 Deno.test("baselines: a row far from a Gaussian blob gets the top score", () => {
   const d = 4;
-  const train = blob(400, d, 1);
-  const test = new Float32Array([...blob(50, d, 2), 8, -8, 8, 8]);
+  const train = gaussianRows(400, d, 1);
+  const test = new Float32Array([...gaussianRows(50, d, 2), 8, -8, 8, 8]);
   const stats = fitZScore(train, d);
   const z = (rows: Float32Array) => applyZScore(rows, d, stats);
   for (const fit of [fitIsolationForest, fitKnn]) {

@@ -10,6 +10,7 @@ import { type Config, DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts
 import { initAdam } from "../lib/train/optimizer.ts";
 import { initParams } from "../lib/model/madformer.ts";
 import { type ExperimentData, tinyConfig, writeTinyData } from "../lib/experiment/setup.ts";
+import { Rng } from "../lib/rng.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Files
@@ -245,4 +246,12 @@ export async function tinyTrainRun(
     out,
   ];
   return { data, out, args };
+}
+
+/** A Gaussian blob of `n` rows in `d` dimensions (row-major, standard normal values), from `seed`. */
+export function gaussianRows(n: number, d: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < out.length; i++) out[i] = rng.normal();
+  return out;
 }

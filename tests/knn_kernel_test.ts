@@ -10,13 +10,9 @@ import {
 import { squaredDistanceBlocks } from "../lib/model/knn/search.ts";
 import { Rng } from "../lib/rng.ts";
 
-await useBackend("wasm");
+import { gaussianRows } from "./fixtures.ts";
 
-/** n rows of dim standard normal values. */
-function normalRows(n: number, dim: number, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  return Float32Array.from({ length: n * dim }, () => rng.normal());
-}
+await useBackend("wasm");
 
 /** One query's squared distance to each bank row, in float64, by brute force. */
 function bruteForceSquared(bank: Float32Array, query: Float32Array, dim: number): number[] {
@@ -30,8 +26,8 @@ function bruteForceSquared(bank: Float32Array, query: Float32Array, dim: number)
 
 Deno.test("squaredDistanceBlocks: every query's squared distance to every bank row", () => {
   const dim = 6;
-  const rows = normalRows(40, dim, 1);
-  const queries = normalRows(700, dim, 2); // more than one block of queries
+  const rows = gaussianRows(40, dim, 1);
+  const queries = gaussianRows(700, dim, 2); // more than one block of queries
   for (const projection of [0, 2]) {
     const bank = buildBank(rows, dim, 40, new Rng(3), { coreset: false, projection });
     const seen = new Set<number>();
@@ -52,7 +48,7 @@ Deno.test("squaredDistanceBlocks: every query's squared distance to every bank r
 
 Deno.test("kernel density: near normals scores low, far scores high and stays finite", () => {
   const dim = 4;
-  const rows = normalRows(300, dim, 5);
+  const rows = gaussianRows(300, dim, 5);
   const bank = buildBank(rows, dim, 300, new Rng(1), { coreset: false, projection: 0 });
   const inside = new Float32Array(dim); // the normals' centre
   const edge = Float32Array.from({ length: dim }, () => 2.5);
@@ -64,19 +60,19 @@ Deno.test("kernel density: near normals scores low, far scores high and stays fi
 
 Deno.test("kernel density: the bank's own rows, each without itself, centre on 0", () => {
   const dim = 3;
-  const rows = normalRows(400, dim, 8);
+  const rows = gaussianRows(400, dim, 8);
   const bank = buildBank(rows, dim, 400, new Rng(1), { coreset: false, projection: 0 });
   const scale = kernelScaleOf(bank);
   assert.equal(scale.twiceSquared.length, KERNEL_WIDTHS.length);
   assert.ok(scale.unit > 0 && scale.spread.every((s) => s > 0));
   // Fresh normals from the same law score around the bank's median: 0 on every width's scale.
-  const scores = [...kernelDensityScores(bank, normalRows(400, dim, 9))].sort((x, y) => x - y);
+  const scores = [...kernelDensityScores(bank, gaussianRows(400, dim, 9))].sort((x, y) => x - y);
   assert.ok(Math.abs(scores[200]) < 0.25, `median ${scores[200]}`);
 });
 
 Deno.test("kernel density: a fold reads with the widths of the bank it is part of", () => {
   const dim = 3;
-  const rows = normalRows(200, dim, 4);
+  const rows = gaussianRows(200, dim, 4);
   const whole = buildBank(rows, dim, 200, new Rng(1), { coreset: false, projection: 0 });
   const part = buildBank(rows.subarray(0, 20 * dim), dim, 20, new Rng(1), {
     coreset: false,
@@ -94,8 +90,8 @@ Deno.test("kernel density: a fold reads with the widths of the bank it is part o
 Deno.test("kernel density: scores match the formula computed directly in float64", () => {
   const dim = 3;
   const n = 50;
-  const rows = normalRows(n, dim, 11);
-  const queries = normalRows(7, dim, 12).map((v) => 1.5 * v);
+  const rows = gaussianRows(n, dim, 11);
+  const queries = gaussianRows(7, dim, 12).map((v) => 1.5 * v);
   const bank = buildBank(rows, dim, n, new Rng(1), { coreset: false, projection: 0 });
   const sq = (a: Float32Array, i: number, b: Float32Array, j: number) => {
     let s = 0;
@@ -140,4 +136,17 @@ Deno.test("kernel density: a bank of one row still scores, by distance", () => {
   const bank = buildBank(Float32Array.of(0, 0), 2, 1, new Rng(1), { coreset: false });
   const [near, far] = kernelDensityScores(bank, Float32Array.of(0.1, 0, 3, 0));
   assert.ok(Number.isFinite(near) && near < far);
+});
+
+Deno.test("squaredDistanceBlocks: a bank of more than one chunk is read whole", () => {
+  const rows = gaussianRows(9000, 2, 21); // chunks of 8,192 rows
+  const queries = gaussianRows(3, 2, 22);
+  const bank = buildBank(rows, 2, 9000, new Rng(1), { coreset: false, projection: 0 });
+  squaredDistanceBlocks(bank, queries, (_start, count, squared) => {
+    assert.equal(squared.length, count * 9000);
+    for (const r of [0, 8191, 8192, 8999]) {
+      const want = bruteForceSquared(rows.subarray(r * 2, r * 2 + 2), queries.subarray(2), 2)[0];
+      assert.ok(Math.abs(squared[9000 + r] - want) < 1e-4 * (1 + want));
+    }
+  });
 });

@@ -559,21 +559,25 @@ export function squaredDistanceBlocks(
 ): void {
   const q = queries.length / bank.dim;
   const rows = bank.rows;
-  const all = new Float32Array(Math.min(q, QUERY_BLOCK) * rows);
+  const chunks = chunkTensorsOf(bank);
+  // A bank of one chunk (every bank of up to 8,192 rows) is read where its product lands.
+  const all = chunks.length > 1 ? new Float32Array(Math.min(q, QUERY_BLOCK) * rows) : null;
   for (let start = 0; start < q; start += QUERY_BLOCK) {
     const count = Math.min(QUERY_BLOCK, q - start);
     const block = queries.subarray(start * bank.dim, (start + count) * bank.dim);
     const { augmented, queryNorms } = augmentedQueries(bank, block);
     const query = tf.tensor2d(augmented, [count, augmented.length / count]);
+    let out: Float32Array | null = all;
     try {
       let offset = 0;
-      for (const chunk of chunkTensorsOf(bank)) {
+      for (const chunk of chunks) {
         const size = chunk.shape[1];
         const partial = readDistances(() => matMul2d(query, chunk));
+        out ??= partial;
         for (let i = 0; i < count; i++) {
           const norm = queryNorms[i];
           for (let r = 0; r < size; r++) {
-            all[i * rows + offset + r] = Math.max(0, partial[i * size + r] + norm);
+            out[i * rows + offset + r] = Math.max(0, partial[i * size + r] + norm);
           }
         }
         offset += size;
@@ -581,7 +585,7 @@ export function squaredDistanceBlocks(
     } finally {
       query.dispose();
     }
-    visit(start, count, all.subarray(0, count * rows));
+    visit(start, count, out!.subarray(0, count * rows));
   }
 }
 
