@@ -21,8 +21,12 @@ import {
   rocFigure,
   scoreHistogramFigure,
 } from "../lib/report/mod.ts";
-import { componentResults, type DatasetEvaluation } from "../lib/experiment/evaluate_checkpoint.ts";
-import { componentLines } from "../lib/experiment/results.ts";
+import {
+  componentResults,
+  type DatasetEvaluation,
+  transformerResult,
+} from "../lib/experiment/evaluate_checkpoint.ts";
+import { componentLines, evaluationJson } from "../lib/experiment/results.ts";
 
 const ROWS = [
   { name: "thyroid", auroc: 0.98765432, f1: 0.5, n: 1000 },
@@ -221,6 +225,40 @@ Deno.test("componentResults: shares from the fitted weights, AUROC of each part 
   assert.deepEqual(componentLines([{ name: "t", components: floored } as DatasetEvaluation]), [
     "t: good 0.75 (1.000), inverted 0.25 (0.000); inverted counts above its normals' median",
   ]);
+});
+
+Deno.test("transformerResult: the Transformer's readings summed with their weights among themselves", () => {
+  const labels = Uint8Array.from([0, 0, 1, 1]);
+  // Alone, `enc` ranks one anomaly below a normal and `enc_kde` the other; weighted 3 : 1 among
+  // themselves (the kNN's share aside), their sum ranks both above the normals.
+  const parts = {
+    knn: Float32Array.from([3, 2, 1, 0]),
+    enc: Float32Array.from([0, 1, 2, 0.5]),
+    enc_kde: Float32Array.from([0, 1, 0, 4]),
+  };
+  const fitted = {
+    banks: {},
+    stats: { sample: {}, tokens: {}, threshold: 0, weights: { knn: 4, enc: 3, enc_kde: 1 } },
+  };
+  const together = transformerResult(parts, fitted, labels)!;
+  assert.deepEqual(together.components, ["enc", "enc_kde"]);
+  assert.equal(together.auroc, 1); // sums 0, 1, 1.5, 1.375
+  // One reading (images, or a table whose calibration keeps `enc` alone): nothing to add.
+  assert.equal(transformerResult({ knn: parts.knn, enc: parts.enc }, fitted, labels), undefined);
+  // In the line and the JSON.
+  const evaluation = {
+    name: "t",
+    modality: "table",
+    metrics: {},
+    components: componentResults(parts, fitted, labels),
+    transformer: together,
+  } as unknown as DatasetEvaluation;
+  assert.ok(
+    componentLines([evaluation])[0].endsWith(
+      "; the Transformer's evidence alone (enc + enc_kde) 1.000",
+    ),
+  );
+  assert.deepEqual(evaluationJson([evaluation]).datasets[0].transformer, together);
 });
 
 Deno.test("defectFigure: one bar per defect type with its count, chance and the overall AUROC marked", () => {
