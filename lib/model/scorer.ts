@@ -668,14 +668,20 @@ export function calibrateTableKey(
     const out = new Set(held);
     const others = [...owners.keys()].filter((p) => !out.has(owners[p]));
     const banks: Record<string, MemoryBank> = {};
-    // A component at a time, so that a wide table's features are copied one array at a time.
-    for (const [name, feature] of Object.entries(features)) {
-      const directions = whole[name]?.projection;
-      banks[name] = banksOf(
-        { [name]: featureRowsOf(feature, others) },
+    // One array of features at a time, so that a wide table's features are copied one at a
+    // time; the components that read the same array (the densities and the forest, `enc` and
+    // `enc_kde`) share its copy and are fitted together, as the kept banks were.
+    for (const names of namesByFeatures(features)) {
+      const part = featureRowsOf(features[names[0]], others);
+      const directions = whole[names[0]]?.projection;
+      const fitted = banksOf(
+        Object.fromEntries(names.map((name) => [name, part])),
         directions ? { ...settings, directions } : settings,
-      )[name];
-      requireComponent(name).foldBank?.(banks[name], whole[name]);
+      );
+      for (const name of names) {
+        banks[name] = fitted[name];
+        requireComponent(name).foldBank?.(banks[name], whole[name]);
+      }
     }
     const rows = rowsAt(all, d, held);
     normals.push(scoredEvidence(params, config, samples(rows), banks));
@@ -694,6 +700,17 @@ export function calibrateTableKey(
   );
   const calibrated = normals.reduce((s, e) => s + e.n, 0);
   return { fitted: { banks: whole, stats: { ...fit.stats, calibrated } }, report: fit.report };
+}
+
+/** Component names grouped by the features array they read, in their order. */
+function namesByFeatures(features: Record<string, FeatureSet>): string[][] {
+  const groups = new Map<Float32Array, string[]>();
+  for (const [name, f] of Object.entries(features)) {
+    const group = groups.get(f.data);
+    if (group) group.push(name);
+    else groups.set(f.data, [name]);
+  }
+  return [...groups.values()];
 }
 
 /**
