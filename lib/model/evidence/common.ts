@@ -54,10 +54,7 @@ export const SAMPLED_ROWS = 20000;
 
 /** A random sample of at most SAMPLED_ROWS normal rows, compared whole. */
 export function sampleBank(f: FeatureSet, settings: BankSettings): MemoryBank {
-  return buildBank(f.data, f.dim, SAMPLED_ROWS, new Rng(settings.seed), {
-    coreset: false,
-    projection: 0,
-  });
+  return projectedSampleBank(f, { ...settings, limit: SAMPLED_ROWS, directions: undefined }, 0);
 }
 
 /**
