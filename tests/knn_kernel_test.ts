@@ -1,18 +1,16 @@
 import assert from "node:assert/strict";
 import { useBackend } from "../lib/backend/mod.ts";
 import { buildBank } from "../lib/model/knn.ts";
-import {
-  KERNEL_WIDTHS,
-  kernelDensityScores,
-  kernelScaleOf,
-  useKernelWidthsOf,
-} from "../lib/model/knn/kernel.ts";
+import { kernelDensityScores, kernelScaleOf, useKernelWidthsOf } from "../lib/model/knn/kernel.ts";
+import { DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
 import { squaredDistanceBlocks } from "../lib/model/knn/search.ts";
 import { Rng } from "../lib/rng.ts";
 
 import { gaussianRows } from "./fixtures.ts";
 
 await useBackend("wasm");
+
+const WIDTHS = DEFAULT_CONFIG.model.tableKernelWidths;
 
 /** One query's squared distance to each bank row, in float64, by brute force. */
 function bruteForceSquared(bank: Float32Array, query: Float32Array, dim: number): number[] {
@@ -53,7 +51,11 @@ Deno.test("kernel density: near normals scores low, far scores high and stays fi
   const inside = new Float32Array(dim); // the normals' centre
   const edge = Float32Array.from({ length: dim }, () => 2.5);
   const far = Float32Array.from({ length: dim }, () => 1000);
-  const [a, b, c] = kernelDensityScores(bank, Float32Array.from([...inside, ...edge, ...far]));
+  const [a, b, c] = kernelDensityScores(
+    bank,
+    Float32Array.from([...inside, ...edge, ...far]),
+    WIDTHS,
+  );
   assert.ok(a < b && b < c, `${a} < ${b} < ${c}`);
   assert.ok(Number.isFinite(c));
 });
@@ -62,11 +64,13 @@ Deno.test("kernel density: the bank's own rows, each without itself, centre on 0
   const dim = 3;
   const rows = gaussianRows(400, dim, 8);
   const bank = buildBank(rows, dim, 400, new Rng(1), { coreset: false, projection: 0 });
-  const scale = kernelScaleOf(bank);
-  assert.equal(scale.twiceSquared.length, KERNEL_WIDTHS.length);
+  const scale = kernelScaleOf(bank, WIDTHS);
+  assert.equal(scale.twiceSquared.length, WIDTHS.length);
   assert.ok(scale.unit > 0 && scale.spread.every((s) => s > 0));
   // Fresh normals from the same law score around the bank's median: 0 on every width's scale.
-  const scores = [...kernelDensityScores(bank, gaussianRows(400, dim, 9))].sort((x, y) => x - y);
+  const scores = [...kernelDensityScores(bank, gaussianRows(400, dim, 9), WIDTHS)].sort((x, y) =>
+    x - y
+  );
   assert.ok(Math.abs(scores[200]) < 0.25, `median ${scores[200]}`);
 });
 
@@ -79,12 +83,13 @@ Deno.test("kernel density: a fold reads with the widths of the bank it is part o
     projection: 0,
   });
   useKernelWidthsOf(part, whole);
-  assert.equal(kernelScaleOf(part).unit, kernelScaleOf(whole).unit);
+  assert.equal(kernelScaleOf(part, WIDTHS).unit, kernelScaleOf(whole, WIDTHS).unit);
   const alone = buildBank(rows.subarray(0, 20 * dim), dim, 20, new Rng(1), {
     coreset: false,
     projection: 0,
   });
-  assert.ok(kernelScaleOf(alone).unit > kernelScaleOf(whole).unit); // fewer rows lie farther apart
+  // fewer rows lie farther apart
+  assert.ok(kernelScaleOf(alone, WIDTHS).unit > kernelScaleOf(whole, WIDTHS).unit);
 });
 
 Deno.test("kernel density: scores match the formula computed directly in float64", () => {
@@ -116,25 +121,30 @@ Deno.test("kernel density: scores match the formula computed directly in float64
     const lo = Math.floor(at);
     return v[lo] + (at - lo) * ((v[lo + 1] ?? v[lo]) - v[lo]);
   };
-  const want = Array.from({ length: 7 }, () => 0);
-  for (const f of KERNEL_WIDTHS) {
-    const h = f * unit;
-    const own = [...Array(n).keys()].map((i) => -logDensity(rows, i, h, i)).sort((x, y) => x - y);
-    const median = quantile(own, 0.5);
-    const spread = quantile(own, 0.75) - quantile(own, 0.25);
-    for (let q = 0; q < 7; q++) {
-      want[q] += (-logDensity(queries, q, h, -1) - median) / spread / KERNEL_WIDTHS.length;
+  // The default widths, `v28`'s, and ratios that are no power of two (a power, not squarings);
+  // the same bank asked at other widths is scaled anew.
+  for (const widths of [WIDTHS, [0.25, 0.5, 2], [0.3, 1], [1]]) {
+    const want = Array.from({ length: 7 }, () => 0);
+    for (const f of widths) {
+      const h = f * unit;
+      const own = [...Array(n).keys()].map((i) => -logDensity(rows, i, h, i))
+        .sort((x, y) => x - y);
+      const median = quantile(own, 0.5);
+      const spread = quantile(own, 0.75) - quantile(own, 0.25);
+      for (let q = 0; q < 7; q++) {
+        want[q] += (-logDensity(queries, q, h, -1) - median) / spread / widths.length;
+      }
     }
-  }
-  const got = kernelDensityScores(bank, queries);
-  for (let q = 0; q < 7; q++) {
-    assert.ok(Math.abs(got[q] - want[q]) < 1e-3, `${got[q]} vs ${want[q]}`);
+    const got = kernelDensityScores(bank, queries, widths);
+    for (let q = 0; q < 7; q++) {
+      assert.ok(Math.abs(got[q] - want[q]) < 1e-3, `[${widths}] ${got[q]} vs ${want[q]}`);
+    }
   }
 });
 
 Deno.test("kernel density: a bank of one row still scores, by distance", () => {
   const bank = buildBank(Float32Array.of(0, 0), 2, 1, new Rng(1), { coreset: false });
-  const [near, far] = kernelDensityScores(bank, Float32Array.of(0.1, 0, 3, 0));
+  const [near, far] = kernelDensityScores(bank, Float32Array.of(0.1, 0, 3, 0), WIDTHS);
   assert.ok(Number.isFinite(near) && near < far);
 });
 
@@ -149,4 +159,14 @@ Deno.test("squaredDistanceBlocks: a bank of more than one chunk is read whole", 
       assert.ok(Math.abs(squared[9000 + r] - want) < 1e-4 * (1 + want));
     }
   });
+});
+
+Deno.test("model.tableKernelWidths: positive and narrowest first, or a one-line error", () => {
+  for (const bad of [[], [0.5, 0.25], [0, 1], [1, 1], [1, Infinity]]) {
+    assert.throws(
+      () => mergeConfig(DEFAULT_CONFIG, { model: { tableKernelWidths: bad } }),
+      /model\.tableKernelWidths must be positive numbers, narrowest first/,
+    );
+  }
+  mergeConfig(DEFAULT_CONFIG, { model: { tableKernelWidths: [0.3, 1] } });
 });

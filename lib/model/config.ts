@@ -77,12 +77,21 @@ export interface ModelConfig {
   /**
    * With the tables' encoder evidence, a second reading of the same tokens (`enc_kde`,
    * lib/model/evidence/encoder_density.ts): a Gaussian kernel density of the normals' tokens at
-   * three widths, beside `enc`'s nearest rows. Chosen on the 17 ADBench dev tables (three seeds
+   * several widths (`tableKernelWidths`), beside `enc`'s nearest rows. Chosen on the 17 ADBench dev tables (three seeds
    * 0.828 against 0.826 without it); the Transformer's evidence alone then reads ODDS thyroid at
    * 0.9908 over three seeds (0.9896 for `enc` alone; docs/transformer-evidence.md, "Twentieth
    * pass").
    */
   tableEncoderDensity: boolean;
+  /**
+   * The widths `enc_kde` reads its density at, as multiples of the sampled normals' mean
+   * distance to their 5 nearest rows, narrowest first; the score is the mean of the widths'
+   * standardised scores. Narrow widths read as the nearest rows do, broad ones how far a row lies
+   * beyond where normals crowd. Since `v29` four (0.125, 0.25, 0.5, 2), chosen on the 17 ADBench
+   * dev tables over three seeds (0.829 against 0.828 for `v28`'s 0.25, 0.5, 2;
+   * docs/transformer-evidence.md, "Twentieth pass").
+   */
+  tableKernelWidths: number[];
   /**
    * Encoder blocks the images' encoder evidence reads through: each cell token's residual stream
    * after this many blocks; 0, or `layers` or more, after the last. Each block mixes in context
@@ -377,6 +386,7 @@ export const CONFIG_GROUPS: Readonly<Record<keyof ModelConfig, ConfigGroup>> = {
   tableEncoderEvidence: "evidence",
   tableEncoderBlocks: "evidence",
   tableEncoderDensity: "evidence",
+  tableKernelWidths: "evidence",
   imageEncoderBlocks: "evidence",
   densityHead: "evidence",
   isolationHead: "evidence",
@@ -496,6 +506,7 @@ export const DEFAULT_CONFIG: Config = {
     tableEncoderEvidence: true,
     tableEncoderBlocks: 1,
     tableEncoderDensity: true,
+    tableKernelWidths: [0.125, 0.25, 0.5, 2],
     imageEncoderBlocks: 1,
     visibleReconWeight: 1,
     maskRatio: 0.25,
@@ -686,6 +697,16 @@ export function validateConfig(config: Config, source = "config"): void {
     if (!(Number.isSafeInteger(m[key]) && m[key] >= 0)) {
       fail(`model.${key} must be a non-negative integer, got ${m[key]}`);
     }
+  }
+  const kernels = m.tableKernelWidths;
+  if (
+    kernels.length === 0 ||
+    !kernels.every((f, i) => f > 0 && Number.isFinite(f) && (i === 0 || f > kernels[i - 1]))
+  ) {
+    fail(
+      `model.tableKernelWidths must be positive numbers, narrowest first, got ` +
+        `[${kernels.join(", ")}]`,
+    );
   }
   if (!(m.minComponentWeight >= 0 && m.minComponentWeight < 1)) {
     fail(`model.minComponentWeight must be in [0, 1)`);

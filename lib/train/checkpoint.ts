@@ -514,6 +514,8 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   tableScale: "moments",
   tableOneSided: false,
   tableEncoderDensity: false,
+  // `v28` read its token density at three widths.
+  tableKernelWidths: [0.25, 0.5, 2],
   pixelProjectionShare: 1,
   tableLogSkewed: false,
   tableHeadEvidence: true,

@@ -1,7 +1,7 @@
 /**
  * Encoder density evidence of table rows (`enc_kde`): the same feature tokens `enc` reads, read
- * as a Gaussian kernel density of a random sample of the normals' tokens at three widths
- * (lib/model/knn/kernel.ts). `enc` asks how far a row lies from its nearest normal rows; this
+ * as a Gaussian kernel density of a random sample of the normals' tokens at several widths
+ * (`tableKernelWidths`, lib/model/knn/kernel.ts). `enc` asks how far a row lies from its nearest normal rows; this
  * asks how far it lies from where normal rows crowd, and with its broadest kernel it reads rows
  * beyond the normals' range by how far beyond they are, which the nearest rows barely tell apart
  * (docs/transformer-evidence.md, "Twentieth pass"). Both are the Transformer's own evidence:
@@ -29,9 +29,9 @@ export const encoderDensityEvidence: EvidenceComponent = {
   fitBank: (features, settings) => projectedSampleBank(features, settings, settings.projection),
   // A calibration fold reads its held-out normals with the kept bank's kernels.
   foldBank: useKernelWidthsOf,
-  score: (bank, features, _config, leaveOut) => {
+  score: (bank, features, config, leaveOut) => {
     if (leaveOut) throw new Error("enc_kde: a kernel density has no leave-one-out scoring");
-    return kernelDensityScores(bank, features.data);
+    return kernelDensityScores(bank, features.data, config.tableKernelWidths);
   },
   stored: "bank",
   bankDim: (config, _name, features) => encoderDim(config, features),

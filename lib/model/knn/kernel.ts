@@ -15,9 +15,6 @@ import { type MemoryBank, storedWidth } from "./bank.ts";
 import { squaredDistanceBlocks } from "./search.ts";
 import { span } from "../../util/profile.ts";
 
-/** Kernel widths, as multiples of the bank rows' mean distance to their nearest rows. */
-export const KERNEL_WIDTHS = [0.25, 0.5, 2] as const;
-
 /** Nearest rows whose mean distance sets the widths' unit. */
 export const KERNEL_UNIT_NEIGHBOURS = 5;
 
@@ -26,10 +23,14 @@ const REACH = 40;
 
 /** What a bank's density is read with: its widths, and each width's standardisation. */
 export interface KernelScale {
+  /** The widths, as multiples of `unit`, narrowest first. */
+  widths: readonly number[];
   /** The widths' unit: the bank rows' mean distance to their nearest other rows. */
   unit: number;
-  /** Twice each width squared, in the order of {@linkcode KERNEL_WIDTHS}. */
+  /** Twice each width squared, in the order of `widths`. */
   twiceSquared: Float64Array;
+  /** How each width's kernel follows from the next broader one's (see {@linkcode narrower}). */
+  squarings: (number | null)[];
   /** Each width's median score of the bank's rows, each scored without itself. */
   median: Float64Array;
   /** The same scores' interquartile range (1 when it is 0). */
@@ -50,10 +51,15 @@ export function useKernelWidthsOf(bank: MemoryBank, like: MemoryBank): void {
 
 /**
  * Anomaly score of each query row [q, dim] against the bank's kernel density: the mean over
- * {@linkcode KERNEL_WIDTHS} of its negative log density, standardised by the bank's own rows.
+ * `widths` (multiples of the bank rows' mean distance to their nearest rows, narrowest first) of
+ * its negative log density, standardised by the bank's own rows.
  */
-export function kernelDensityScores(bank: MemoryBank, queries: Float32Array): Float32Array {
-  const scale = span("kde: scale", () => kernelScaleOf(bank));
+export function kernelDensityScores(
+  bank: MemoryBank,
+  queries: Float32Array,
+  widths: readonly number[],
+): Float32Array {
+  const scale = span("kde: scale", () => kernelScaleOf(bank, widths));
   return span("kde: score", () => densityScores(bank, scale, queries));
 }
 
@@ -63,7 +69,7 @@ function densityScores(bank: MemoryBank, scale: KernelScale, queries: Float32Arr
   const each = new Float64Array(widths);
   squaredDistanceBlocks(bank, queries, (start, count, squared) => {
     for (let i = 0; i < count; i++) {
-      negativeLogDensities(squared, i * bank.rows, bank.rows, -1, scale.twiceSquared, each);
+      negativeLogDensities(squared, i * bank.rows, bank.rows, -1, scale, each);
       let sum = 0;
       for (let w = 0; w < widths; w++) sum += (each[w] - scale.median[w]) / scale.spread[w];
       out[start + i] = sum / widths;
@@ -72,37 +78,43 @@ function densityScores(bank: MemoryBank, scale: KernelScale, queries: Float32Arr
   return out;
 }
 
-/** The bank's {@linkcode KernelScale}, made on first use and kept as long as the bank. */
-export function kernelScaleOf(bank: MemoryBank): KernelScale {
+/**
+ * The bank's {@linkcode KernelScale} at `widths`, made on first use and kept as long as the bank
+ * (and made again if it is asked for at other widths).
+ */
+export function kernelScaleOf(bank: MemoryBank, widths: readonly number[]): KernelScale {
   let scale = scales.get(bank);
-  if (!scale) {
-    scale = fitScale(bank, widthsFrom.get(bank));
+  if (!scale || !sameWidths(scale.widths, widths)) {
+    scale = fitScale(bank, widths, widthsFrom.get(bank));
     scales.set(bank, scale);
   }
   return scale;
 }
 
-function fitScale(bank: MemoryBank, like?: MemoryBank): KernelScale {
+function sameWidths(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((f, i) => f === b[i]);
+}
+
+function fitScale(bank: MemoryBank, factors: readonly number[], like?: MemoryBank): KernelScale {
   const rows = bank.rows;
-  const widths = KERNEL_WIDTHS.length;
+  const widths = factors.length;
+  const scaleAt = (unit: number) => {
+    const twiceSquared = Float64Array.from(factors, (f) => 2 * (f * unit) ** 2);
+    return { widths: [...factors], unit, twiceSquared, squarings: squaringsOf(factors) };
+  };
   // A row alone has no other to be scored against: its queries are left unscaled.
   if (rows < 2) {
-    const unit = like ? kernelScaleOf(like).unit : 1;
-    const twiceSquared = Float64Array.from(KERNEL_WIDTHS, (f) => 2 * (f * unit) ** 2);
-    return {
-      unit,
-      twiceSquared,
-      median: new Float64Array(widths),
-      spread: twiceSquared.map(() => 1),
-    };
+    const at = scaleAt(like ? kernelScaleOf(like, factors).unit : 1);
+    return { ...at, median: new Float64Array(widths), spread: at.twiceSquared.map(() => 1) };
   }
   const squared = selfSquaredDistances(bank);
-  const unit = like ? kernelScaleOf(like).unit : meanNearestDistance(squared, rows);
-  const twiceSquared = Float64Array.from(KERNEL_WIDTHS, (f) => 2 * (f * unit) ** 2);
+  const at = scaleAt(
+    like ? kernelScaleOf(like, factors).unit : meanNearestDistance(squared, rows),
+  );
   const scores = Array.from({ length: widths }, () => new Float64Array(rows));
   const each = new Float64Array(widths);
   for (let r = 0; r < rows; r++) {
-    negativeLogDensities(squared, r * rows, rows, r, twiceSquared, each);
+    negativeLogDensities(squared, r * rows, rows, r, at, each);
     for (let w = 0; w < widths; w++) scores[w][r] = each[w];
   }
   const median = new Float64Array(widths);
@@ -113,19 +125,21 @@ function fitScale(bank: MemoryBank, like?: MemoryBank): KernelScale {
     const iqr = quantile(sorted, 0.75) - quantile(sorted, 0.25);
     spread[w] = iqr > 0 && Number.isFinite(iqr) ? iqr : 1;
   }
-  return { unit, twiceSquared, median, spread };
+  return { ...at, median, spread };
 }
 
 /**
  * How each kernel follows from the next broader one: exp(-x / t_w) is exp(-x / t_(w+1)) to the
- * power (f_(w+1) / f_w)², which for the default widths (16, then 4) is a few squarings: one exp
- * per bank row for all three widths, where an exp per width was most of a table row's scoring
+ * power (f_(w+1) / f_w)², which for the default widths (4, 4, then 16) is a few squarings: one
+ * exp per bank row for every width, where an exp per width was most of a table row's scoring
  * time. Null entries (ratios that are no power of two) take a power instead.
  */
-const SQUARINGS: readonly (number | null)[] = KERNEL_WIDTHS.slice(0, -1).map((f, w) => {
-  const k = Math.log2((KERNEL_WIDTHS[w + 1] / f) ** 2);
-  return Number.isInteger(k) ? k : null;
-});
+function squaringsOf(factors: readonly number[]): (number | null)[] {
+  return factors.slice(0, -1).map((f, w) => {
+    const k = Math.log2((factors[w + 1] / f) ** 2);
+    return Number.isInteger(k) ? k : null;
+  });
+}
 
 /**
  * Negative log of the kernel sum at one query, for each width, from its squared distances
@@ -137,9 +151,10 @@ function negativeLogDensities(
   from: number,
   count: number,
   skip: number,
-  twiceSquared: Float64Array,
+  scale: Pick<KernelScale, "widths" | "twiceSquared" | "squarings">,
   out: Float64Array,
 ): void {
+  const { twiceSquared } = scale;
   let nearest = Infinity;
   for (let r = 0; r < count; r++) {
     if (r !== skip && squared[from + r] < nearest) nearest = squared[from + r];
@@ -153,17 +168,21 @@ function negativeLogDensities(
     let e = Math.exp(-x);
     sums[widths - 1] += e;
     for (let w = widths - 2; w >= 0 && e > 0; w--) {
-      e = narrower(e, w);
+      e = narrower(e, w, scale);
       sums[w] += e;
     }
   }
   for (let w = 0; w < widths; w++) out[w] = nearest / twiceSquared[w] - Math.log(sums[w]);
 }
 
-/** The kernel of width w from that of width w + 1 at the same point (see SQUARINGS). */
-function narrower(e: number, w: number): number {
-  const k = SQUARINGS[w];
-  if (k === null) return e ** ((KERNEL_WIDTHS[w + 1] / KERNEL_WIDTHS[w]) ** 2);
+/** The kernel of width w from that of width w + 1 at the same point (see squaringsOf). */
+function narrower(
+  e: number,
+  w: number,
+  { widths, squarings }: Pick<KernelScale, "widths" | "squarings">,
+): number {
+  const k = squarings[w];
+  if (k === null) return e ** ((widths[w + 1] / widths[w]) ** 2);
   for (let i = 0; i < k; i++) e *= e;
   return e;
 }
