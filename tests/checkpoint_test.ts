@@ -354,6 +354,18 @@ Deno.test("checkpoint: a projected memory bank keeps its directions and scores t
   const queries = features.subarray(0, 5 * dim);
   assert.deepEqual(knnDistances(loaded, queries, 1), knnDistances(bank, queries, 1));
   disposeCheckpoint(back);
+  // Banks fitted in one set of directions share them again once read back.
+  const twin = buildBank(features, dim, 60, new Rng(2), {
+    coreset: false,
+    projection: 4,
+    directions: bank.projection,
+  });
+  ckpt.banks.set("image:dog|knn2", twin);
+  const again = decodeCheckpoint(encodeCheckpoint(ckpt), "twin.safetensors");
+  const [a, b] = ["image:cat|knn2", "image:dog|knn2"].map((k) => again.banks.get(k)!.projection!);
+  assert.ok(a.basis === b.basis && a.mean === b.mean && a.norms !== b.norms);
+  disposeCheckpoint(again);
+  ckpt.banks.delete("image:dog|knn2");
   // Parts missing or of the wrong shape are refused.
   const { tensors, metadata } = decodeSafetensors(bytes, "x");
   const norms = tensors.get("bankproj.image:cat|knn2.norms")!;

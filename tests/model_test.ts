@@ -28,8 +28,11 @@ import {
   greedyCoreset,
   knnDistances,
   principalDirections,
+  type ProjectedQueries,
+  projectQueries,
   symmetricEigen,
 } from "../lib/model/knn.ts";
+import { squaredDistanceBlocks } from "../lib/model/knn/search.ts";
 import { COVARIANCE_MAX_DIM } from "../lib/model/knn/linalg.ts";
 import { fitScoring } from "../lib/model/scorer.ts";
 import { marginalDensityScores, silvermanBandwidth } from "../lib/model/density.ts";
@@ -400,6 +403,34 @@ Deno.test("a projected bank gives exact distances in its subspace, close ones ou
       buildBank(part, dim, 500, new Rng(3), { projection: 5, directions: projected.projection }),
     /directions of 4 x 16 for 5 x 16/,
   );
+});
+
+Deno.test("queries projected once search every bank of the same directions as raw rows do", () => {
+  const rng = new Rng(13);
+  const dim = 16;
+  const flat = Float32Array.from({ length: 2000 * dim }, () => rng.normal());
+  const queries = Float32Array.from({ length: 700 * dim }, () => 1.5 * rng.normal());
+  const coreset = buildBank(flat, dim, 300, new Rng(2), { projection: 6 });
+  const sample = buildBank(flat, dim, 400, new Rng(3), {
+    coreset: false,
+    projection: 6,
+    directions: coreset.projection,
+  });
+  const projected = projectQueries(coreset, queries);
+  for (const k of [1, 5]) {
+    assert.deepEqual(knnDistances(sample, projected, k), knnDistances(sample, queries, k));
+    assert.deepEqual(knnDistances(coreset, projected, k), knnDistances(coreset, queries, k));
+  }
+  const blocks = (q: Float32Array | ProjectedQueries) => {
+    const out: Float32Array[] = [];
+    squaredDistanceBlocks(sample, q, (_, __, squared) => out.push(squared.slice()));
+    return out;
+  };
+  assert.deepEqual(blocks(projected), blocks(queries));
+  // Other directions, or none, cannot read them.
+  const other = buildBank(flat, dim, 300, new Rng(2), { projection: 6 });
+  assert.throws(() => knnDistances(other, projected, 1), /projected on other directions/);
+  assert.throws(() => projectQueries(buildBank(flat, dim, 300, new Rng(2)), queries), /whole/);
 });
 
 function orthonormalAxes(dim: number, rng: Rng): number[][] {

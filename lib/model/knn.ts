@@ -30,6 +30,8 @@ export {
   knnDistancesOnLines,
   type LineBlocks,
   lineBlocksOf,
+  type ProjectedQueries,
+  projectQueries,
   rowsOf,
   type RowsOnLines,
 } from "./knn/search.ts";

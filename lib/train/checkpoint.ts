@@ -250,6 +250,7 @@ export function decodeCheckpoint(
     );
     if (unexpected) fail(`unexpected tensor ${unexpected} (saved with another model config?)`);
     const banks = new Map<string, MemoryBank>();
+    const directions: BankProjection[] = [];
     for (const [name, t] of tensors) {
       if (!name.startsWith("bank.")) continue;
       const key = name.slice(5);
@@ -262,7 +263,10 @@ export function decodeCheckpoint(
       const cellStep = bankCellStep(tensors, key, fail);
       const dim = knnDim(config.model, component, table?.features ?? 0) +
         (cellStep ? CELL_COORDINATES : 0);
-      const projection = bankProjection(tensors, key, dim, t.shape[1], fail);
+      const projection = sharedDirections(
+        directions,
+        bankProjection(tensors, key, dim, t.shape[1], fail),
+      );
       const width = projection?.width ?? dim;
       if (t.shape.length !== 2 || t.shape[0] !== width || t.shape[1] < 1) {
         fail(
@@ -460,6 +464,28 @@ function minimumParameters(config: Config, tables: TableSpec[]): number {
   n += m.layers * (4 * D * D * experts("attention") + 2 * D * D * m.mlpRatio * experts("mlp")) *
     (m.sharedEncoder ? 1 : 2);
   return n;
+}
+
+/**
+ * `projection` with the directions of an earlier bank's (`seen`) when they are the same numbers:
+ * banks fitted in one set of directions (a table's `enc` and `enc_kde`) are saved each with its
+ * copy, and read back they share one again, so that their queries are projected once (see
+ * `tableRowsFor`, lib/model/evidence/common.ts).
+ */
+function sharedDirections(
+  seen: BankProjection[],
+  projection: BankProjection | null,
+): BankProjection | null {
+  if (!projection) return null;
+  const same = (a: Float32Array, b: Float32Array) =>
+    a.length === b.length && a.every((v, i) => v === b[i]);
+  const earlier = seen.find((s) =>
+    s.width === projection.width && same(s.mean, projection.mean) &&
+    same(s.basis, projection.basis)
+  );
+  if (earlier) return { ...projection, mean: earlier.mean, basis: earlier.basis };
+  seen.push(projection);
+  return projection;
 }
 
 /**

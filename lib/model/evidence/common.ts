@@ -13,6 +13,8 @@ import {
   knnDistances,
   knnDistancesOnLines,
   type MemoryBank,
+  type ProjectedQueries,
+  projectQueries,
   rowsOf,
   withCellCoordinates,
 } from "../knn.ts";
@@ -88,6 +90,9 @@ export function knnScore(
   const k = f.grid === 1 ? config.tableKnnK : config.knnK;
   if (f.lines && !leaveOut) return knnDistancesOnLines(bank, f.lines, k);
   const rows = f.lines ? rowsOf(f.lines) : f.data;
+  if (f.grid === 1 && bank.projection && !leaveOut) {
+    return knnDistances(bank, tableRowsFor(bank, rows), k);
+  }
   return knnDistances(
     bank,
     bank.cellStep ? withCellCoordinates(rows, f.dim, f.grid, bank.cellStep) : rows,
@@ -95,6 +100,28 @@ export function knnScore(
     leaveOut ? exclusionOf(bank, f, leaveOut) : undefined,
   );
 }
+
+/**
+ * Table rows [q, dim] as `bank` searches them: for a bank compared in principal directions,
+ * projected on them once for every bank that shares both the rows and the directions (`enc` and
+ * `enc_kde` read one token array in one set of directions), then kept as long as the rows.
+ * Image cells are projected a block at a time instead: their views each have directions of their
+ * own, and a projection of every cell would hold memory for nothing.
+ */
+export function tableRowsFor(
+  bank: MemoryBank,
+  rows: Float32Array,
+): Float32Array | ProjectedQueries {
+  const directions = bank.projection;
+  if (!directions) return rows;
+  const known = projectedRows.get(rows);
+  if (known?.mean === directions.mean && known.basis === directions.basis) return known;
+  const made = projectQueries(bank, rows);
+  projectedRows.set(rows, made);
+  return made;
+}
+
+const projectedRows = new WeakMap<Float32Array, ProjectedQueries>();
 
 /**
  * The exclusion that scores sample i of `samples` (an index into the samples the bank was built

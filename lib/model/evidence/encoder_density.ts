@@ -10,7 +10,7 @@
  * @module
  */
 import { kernelDensityScores, useKernelWidthsOf } from "../knn/kernel.ts";
-import { projectedSampleBank } from "./common.ts";
+import { projectedSampleBank, tableRowsFor } from "./common.ts";
 import { ENCODER_SWITCH, encoderDim, tableTokens } from "./encoder.ts";
 import type { EvidenceComponent } from "./types.ts";
 
@@ -31,7 +31,11 @@ export const encoderDensityEvidence: EvidenceComponent = {
   foldBank: useKernelWidthsOf,
   score: (bank, features, config, leaveOut) => {
     if (leaveOut) throw new Error("enc_kde: a kernel density has no leave-one-out scoring");
-    return kernelDensityScores(bank, features.data, config.tableKernelWidths);
+    return kernelDensityScores(
+      bank,
+      tableRowsFor(bank, features.data),
+      config.tableKernelWidths,
+    );
   },
   stored: "bank",
   bankDim: (config, _name, features) => encoderDim(config, features),

@@ -12,7 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { matMul2d, readTidy } from "../ops.ts";
 import { type MemoryBank, storedWidth } from "./bank.ts";
-import { squaredDistanceBlocks } from "./search.ts";
+import { type ProjectedQueries, queryCount, squaredDistanceBlocks } from "./search.ts";
 import { span } from "../../util/profile.ts";
 
 /** Nearest rows whose mean distance sets the widths' unit. */
@@ -56,15 +56,19 @@ export function useKernelWidthsOf(bank: MemoryBank, like: MemoryBank): void {
  */
 export function kernelDensityScores(
   bank: MemoryBank,
-  queries: Float32Array,
+  queries: Float32Array | ProjectedQueries,
   widths: readonly number[],
 ): Float32Array {
   const scale = span("kde: scale", () => kernelScaleOf(bank, widths));
   return span("kde: score", () => densityScores(bank, scale, queries));
 }
 
-function densityScores(bank: MemoryBank, scale: KernelScale, queries: Float32Array): Float32Array {
-  const out = new Float32Array(queries.length / bank.dim);
+function densityScores(
+  bank: MemoryBank,
+  scale: KernelScale,
+  queries: Float32Array | ProjectedQueries,
+): Float32Array {
+  const out = new Float32Array(queryCount(bank, queries));
   const widths = scale.twiceSquared.length;
   const each = new Float64Array(widths);
   squaredDistanceBlocks(bank, queries, (start, count, squared) => {

@@ -94,15 +94,16 @@ function chunkTensorsOf(bank: MemoryBank): tf.Tensor2D[] {
 const QUERY_BLOCK = 512;
 
 /**
- * Mean Euclidean distance of each query row [q, dim] to its k nearest bank rows; returns [q].
+ * Mean Euclidean distance of each query row [q, dim] (or rows projected on the bank's directions
+ * before, {@linkcode projectQueries}) to its k nearest bank rows; returns [q].
  */
 export function knnDistances(
   bank: MemoryBank,
-  queries: Float32Array,
+  queries: Float32Array | ProjectedQueries,
   k = 1,
   exclude?: Exclusion,
 ): Float32Array {
-  if (!exclude && !bank.projection) {
+  if (!exclude && !bank.projection && queries instanceof Float32Array) {
     const lines = lineBlocksOf(bank);
     if (lines) return span(`knn: on lines (${lines.blocks})`, () => lineKnn(lines, queries, k));
   }
@@ -435,13 +436,17 @@ function nearestOnLines(
 
 function knnScores(
   bank: MemoryBank,
-  queries: Float32Array,
+  queries: Float32Array | ProjectedQueries,
   k: number,
   exclude?: Exclusion,
 ): Float32Array {
-  const q = queries.length / bank.dim;
+  const blocks = queryBlocks(bank, queries);
+  const q = blocks.count;
   const out = new Float32Array(q);
   if (exclude) {
+    if (!(queries instanceof Float32Array)) {
+      throw new Error("knnDistances: leave-one-out scoring takes the query rows themselves");
+    }
     // One sample at a time, its own bank rows pushed out of reach.
     const { rowsPerSample, samples, bankSamples } = exclude;
     if (samples.length * rowsPerSample !== q || bankSamples.length !== bank.rows) {
@@ -455,13 +460,16 @@ function knnScores(
       );
       // A bank taken from this sample alone has nothing else to compare with: use it whole.
       const leaveOut = own.some((v) => v === 1) && own.some((v) => v === 0);
-      out.set(knnBlock(bank, rows, k, leaveOut ? own : null), s * rowsPerSample);
+      out.set(
+        knnBlock(bank, augmentedQueries(bank, rows), k, leaveOut ? own : null),
+        s * rowsPerSample,
+      );
     }
     return out;
   }
   for (let start = 0; start < q; start += QUERY_BLOCK) {
     const end = Math.min(q, start + QUERY_BLOCK);
-    out.set(knnBlock(bank, queries.subarray(start * bank.dim, end * bank.dim), k, null), start);
+    out.set(knnBlock(bank, blocks.block(start, end), k, null), start);
   }
   return out;
 }
@@ -482,12 +490,11 @@ const EXCLUDED = 1e30;
 
 function knnBlock(
   bank: MemoryBank,
-  queries: Float32Array,
+  { augmented, queryNorms }: AugmentedQueries,
   k: number,
   excluded: Int32Array | null,
 ): Float32Array {
-  const q = queries.length / bank.dim;
-  const { augmented, queryNorms } = augmentedQueries(bank, queries);
+  const q = queryNorms.length;
   if (k > 1) return nearestMeans(bank, augmented, queryNorms, k, excluded);
   const width = storedWidth(bank);
   return readTidy(() => {
@@ -508,14 +515,17 @@ function knnBlock(
 }
 
 /**
- * Queries [q, dim] as the bank's chunks multiply them: each row in the bank's stored width
- * (centred and projected when the bank is) with a 1 appended, so that one product with a
- * prepared chunk gives |q - b|² - |q|²; and |q|², whole.
+ * Queries as the bank's chunks multiply them: each row in the bank's stored width (centred and
+ * projected when the bank is) with a 1 appended, so that one product with a prepared chunk gives
+ * |q - b|² - |q|² ([q, width + 1]); and |q|², whole ([q]).
  */
-function augmentedQueries(
-  bank: MemoryBank,
-  queries: Float32Array,
-): { augmented: Float32Array; queryNorms: Float32Array } {
+interface AugmentedQueries {
+  augmented: Float32Array;
+  queryNorms: Float32Array;
+}
+
+/** Queries [q, dim] as {@linkcode AugmentedQueries} for `bank`. */
+function augmentedQueries(bank: MemoryBank, queries: Float32Array): AugmentedQueries {
   const dim = bank.dim;
   const q = queries.length / dim;
   const projection = bank.projection;
@@ -547,6 +557,79 @@ function augmentedQueries(
 }
 
 /**
+ * Query rows already centred and projected on a bank's principal directions, with their whole
+ * squared lengths ({@linkcode projectQueries}): every bank fitted in the same directions (`enc`
+ * and `enc_kde` of a table) searches with them, so the projection, a product as wide as a row's
+ * tokens, is made once.
+ */
+export interface ProjectedQueries {
+  /** The directions they are in: the projection's `mean` and `basis` arrays themselves. */
+  mean: Float32Array;
+  basis: Float32Array;
+  /** The rows as {@linkcode AugmentedQueries}. */
+  queries: AugmentedQueries;
+}
+
+/**
+ * The query rows [q, dim] in a projected bank's directions, for {@linkcode knnDistances} and
+ * {@linkcode squaredDistanceBlocks} of any bank with the same directions.
+ *
+ * @throws {Error} for a bank compared whole.
+ */
+export function projectQueries(bank: MemoryBank, queries: Float32Array): ProjectedQueries {
+  const projection = bank.projection;
+  if (!projection) throw new Error("projectQueries: the bank compares its rows whole");
+  const q = queries.length / bank.dim;
+  const width = projection.width + 1;
+  const whole = { augmented: new Float32Array(q * width), queryNorms: new Float32Array(q) };
+  // A block at a time, so that the centred copy stays the size of one block.
+  for (let start = 0; start < q; start += QUERY_BLOCK) {
+    const end = Math.min(q, start + QUERY_BLOCK);
+    const block = augmentedQueries(bank, queries.subarray(start * bank.dim, end * bank.dim));
+    whole.augmented.set(block.augmented, start * width);
+    whole.queryNorms.set(block.queryNorms, start);
+  }
+  return { mean: projection.mean, basis: projection.basis, queries: whole };
+}
+
+/** How many query rows `queries` holds, for `bank`. */
+export function queryCount(bank: MemoryBank, queries: Float32Array | ProjectedQueries): number {
+  return queries instanceof Float32Array
+    ? queries.length / bank.dim
+    : queries.queries.queryNorms.length;
+}
+
+/**
+ * The queries' count, and rows start .. end of them as `bank`'s chunks multiply them: made
+ * from raw rows a block at a time, or read from rows projected before.
+ *
+ * @throws {Error} when projected queries are in other directions than the bank's.
+ */
+function queryBlocks(
+  bank: MemoryBank,
+  queries: Float32Array | ProjectedQueries,
+): { count: number; block: (start: number, end: number) => AugmentedQueries } {
+  if (queries instanceof Float32Array) {
+    return {
+      count: queryCount(bank, queries),
+      block: (start, end) =>
+        augmentedQueries(bank, queries.subarray(start * bank.dim, end * bank.dim)),
+    };
+  }
+  if (queries.mean !== bank.projection?.mean || queries.basis !== bank.projection.basis) {
+    throw new Error("memory bank: the queries were projected on other directions");
+  }
+  const width = bank.projection.width + 1;
+  const { augmented, queryNorms } = queries.queries;
+  return {
+    count: queryCount(bank, queries),
+    block: (start, end) => ({
+      augmented: augmented.subarray(start * width, end * width),
+      queryNorms: queryNorms.subarray(start, end),
+    }),
+  };
+}
+/**
  * Squared distances of query rows [q, dim] to every bank row, {@linkcode QUERY_BLOCK} queries at
  * a time: `visit(start, count, squared)` gets queries start .. start + count as [count, rows]
  * (never below 0; the array is reused once `visit` returns). For readings of the whole bank,
@@ -554,18 +637,18 @@ function augmentedQueries(
  */
 export function squaredDistanceBlocks(
   bank: MemoryBank,
-  queries: Float32Array,
+  queries: Float32Array | ProjectedQueries,
   visit: (start: number, count: number, squared: Float32Array) => void,
 ): void {
-  const q = queries.length / bank.dim;
+  const blocks = queryBlocks(bank, queries);
+  const q = blocks.count;
   const rows = bank.rows;
   const chunks = chunkTensorsOf(bank);
   // A bank of one chunk (every bank of up to 8,192 rows) is read where its product lands.
   const all = chunks.length > 1 ? new Float32Array(Math.min(q, QUERY_BLOCK) * rows) : null;
   for (let start = 0; start < q; start += QUERY_BLOCK) {
     const count = Math.min(QUERY_BLOCK, q - start);
-    const block = queries.subarray(start * bank.dim, (start + count) * bank.dim);
-    const { augmented, queryNorms } = augmentedQueries(bank, block);
+    const { augmented, queryNorms } = blocks.block(start, start + count);
     const query = tf.tensor2d(augmented, [count, augmented.length / count]);
     let out: Float32Array | null = all;
     try {
