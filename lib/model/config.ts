@@ -77,10 +77,10 @@ export interface ModelConfig {
   /**
    * With the tables' encoder evidence, a second reading of the same tokens (`enc_kde`,
    * lib/model/evidence/encoder_density.ts): a Gaussian kernel density of the normals' tokens at
-   * several widths (`tableKernelWidths`), beside `enc`'s nearest rows. Chosen on the 17 ADBench dev tables (three seeds
-   * 0.828 against 0.826 without it); the Transformer's evidence alone then reads ODDS thyroid at
-   * 0.9908 over three seeds (0.9896 for `enc` alone; docs/transformer-evidence.md, "Twentieth
-   * pass").
+   * several widths (`tableKernelWidths`), beside `enc`'s nearest rows. Chosen on the 17 ADBench
+   * dev tables (three seeds 0.828 against 0.826 without it); the Transformer's evidence alone
+   * then reads ODDS thyroid at 0.9908 over three seeds (0.9896 for `enc` alone;
+   * docs/transformer-evidence.md, "Twentieth pass").
    */
   tableEncoderDensity: boolean;
   /**
@@ -89,7 +89,7 @@ export interface ModelConfig {
    * standardised scores. Narrow widths read as the nearest rows do, broad ones how far a row lies
    * beyond where normals crowd. Since `v29` four (0.125, 0.25, 0.5, 2), chosen on the 17 ADBench
    * dev tables over three seeds (0.829 against 0.828 for `v28`'s 0.25, 0.5, 2;
-   * docs/transformer-evidence.md, "Twentieth pass").
+   * docs/transformer-evidence.md, "Twenty-first pass").
    */
   tableKernelWidths: number[];
   /**

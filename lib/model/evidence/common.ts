@@ -104,7 +104,9 @@ export function knnScore(
 /**
  * Table rows [q, dim] as `bank` searches them: for a bank compared in principal directions,
  * projected on them once for every bank that shares both the rows and the directions (`enc` and
- * `enc_kde` read one token array in one set of directions), then kept as long as the rows.
+ * `enc_kde` read one token array in one set of directions), then kept as long as the rows
+ * array (a scoring batch takes a new one, `FeatureBuffers.take`, so a refilled buffer is never
+ * read through an old projection).
  * Image cells are projected a block at a time instead: their views each have directions of their
  * own, and a projection of every cell would hold memory for nothing.
  */

@@ -1,11 +1,12 @@
 /**
  * Encoder density evidence of table rows (`enc_kde`): the same feature tokens `enc` reads, read
  * as a Gaussian kernel density of a random sample of the normals' tokens at several widths
- * (`tableKernelWidths`, lib/model/knn/kernel.ts). `enc` asks how far a row lies from its nearest normal rows; this
- * asks how far it lies from where normal rows crowd, and with its broadest kernel it reads rows
- * beyond the normals' range by how far beyond they are, which the nearest rows barely tell apart
- * (docs/transformer-evidence.md, "Twentieth pass"). Both are the Transformer's own evidence:
- * the same switch turns them on and off.
+ * (`tableKernelWidths`, lib/model/knn/kernel.ts). `enc` asks how far a row lies from its
+ * nearest normal rows; this asks how far it lies from where normal rows crowd, and with its
+ * broadest kernel it reads rows beyond the normals' range by how far beyond they are, which the
+ * nearest rows barely tell apart (docs/transformer-evidence.md, "Twentieth pass" and
+ * "Twenty-first pass"). Both are the Transformer's own evidence: the same switch turns them on
+ * and off, and they read the rows projected on their shared directions once (`tableRowsFor`).
  *
  * @module
  */
