@@ -566,8 +566,8 @@ export interface ProjectedQueries {
   /** The directions they are in: the projection's `mean` and `basis` arrays themselves. */
   mean: Float32Array;
   basis: Float32Array;
-  /** The rows as {@linkcode AugmentedQueries}. */
-  queries: AugmentedQueries;
+  /** The rows, as the bank's chunks multiply them. */
+  rows: AugmentedQueries;
 }
 
 /**
@@ -589,14 +589,14 @@ export function projectQueries(bank: MemoryBank, queries: Float32Array): Project
     whole.augmented.set(block.augmented, start * width);
     whole.queryNorms.set(block.queryNorms, start);
   }
-  return { mean: projection.mean, basis: projection.basis, queries: whole };
+  return { mean: projection.mean, basis: projection.basis, rows: whole };
 }
 
 /** How many query rows `queries` holds, for `bank`. */
 export function queryCount(bank: MemoryBank, queries: Float32Array | ProjectedQueries): number {
   return queries instanceof Float32Array
     ? queries.length / bank.dim
-    : queries.queries.queryNorms.length;
+    : queries.rows.queryNorms.length;
 }
 
 /**
@@ -620,7 +620,7 @@ function queryBlocks(
     throw new Error("memory bank: the queries were projected on other directions");
   }
   const width = bank.projection.width + 1;
-  const { augmented, queryNorms } = queries.queries;
+  const { augmented, queryNorms } = queries.rows;
   return {
     count: queryCount(bank, queries),
     block: (start, end) => ({
