@@ -29,8 +29,13 @@ export interface KernelScale {
   unit: number;
   /** Twice each width squared, in the order of `widths`. */
   twiceSquared: Float64Array;
-  /** How each width's kernel follows from the next broader one's (see {@linkcode narrower}). */
-  squarings: (number | null)[];
+  /**
+   * How each width's kernel follows from the next broader one's: squared this many times, or
+   * raised to `powers[w]` where -1 (see `squaringsOf`).
+   */
+  squarings: Int32Array;
+  /** (f_(w+1) / f_w)², the power that makes width w's kernel from width w + 1's. */
+  powers: Float64Array;
   /** Each width's median score of the bank's rows, each scored without itself. */
   median: Float64Array;
   /** The same scores' interquartile range (1 when it is 0). */
@@ -104,7 +109,8 @@ function fitScale(bank: MemoryBank, factors: readonly number[], like?: MemoryBan
   const widths = factors.length;
   const scaleAt = (unit: number) => {
     const twiceSquared = Float64Array.from(factors, (f) => 2 * (f * unit) ** 2);
-    return { widths: [...factors], unit, twiceSquared, squarings: squaringsOf(factors) };
+    const powers = Float64Array.from(factors.slice(0, -1), (f, w) => (factors[w + 1] / f) ** 2);
+    return { widths: [...factors], unit, twiceSquared, powers, squarings: squaringsOf(powers) };
   };
   // A row alone has no other to be scored against: its queries are left unscaled.
   if (rows < 2) {
@@ -136,12 +142,12 @@ function fitScale(bank: MemoryBank, factors: readonly number[], like?: MemoryBan
  * How each kernel follows from the next broader one: exp(-x / t_w) is exp(-x / t_(w+1)) to the
  * power (f_(w+1) / f_w)², which for the default widths (4, 4, then 16) is a few squarings: one
  * exp per bank row for every width, where an exp per width was most of a table row's scoring
- * time. Null entries (ratios that are no power of two) take a power instead.
+ * time. -1 (a ratio that is no power of two) takes the power instead.
  */
-function squaringsOf(factors: readonly number[]): (number | null)[] {
-  return factors.slice(0, -1).map((f, w) => {
-    const k = Math.log2((factors[w + 1] / f) ** 2);
-    return Number.isInteger(k) ? k : null;
+function squaringsOf(powers: Float64Array): Int32Array {
+  return Int32Array.from(powers, (p) => {
+    const k = Math.log2(p);
+    return Number.isInteger(k) ? k : -1;
   });
 }
 
@@ -155,10 +161,10 @@ function negativeLogDensities(
   from: number,
   count: number,
   skip: number,
-  scale: Pick<KernelScale, "widths" | "twiceSquared" | "squarings">,
+  scale: Pick<KernelScale, "twiceSquared" | "squarings" | "powers">,
   out: Float64Array,
 ): void {
-  const { twiceSquared } = scale;
+  const { twiceSquared, squarings, powers } = scale;
   let nearest = Infinity;
   for (let r = 0; r < count; r++) {
     if (r !== skip && squared[from + r] < nearest) nearest = squared[from + r];
@@ -172,23 +178,14 @@ function negativeLogDensities(
     let e = Math.exp(-x);
     sums[widths - 1] += e;
     for (let w = widths - 2; w >= 0 && e > 0; w--) {
-      e = narrower(e, w, scale);
+      // The kernel of width w from that of width w + 1 at the same point (see squaringsOf).
+      const k = squarings[w];
+      if (k < 0) e **= powers[w];
+      else for (let i = 0; i < k; i++) e *= e;
       sums[w] += e;
     }
   }
   for (let w = 0; w < widths; w++) out[w] = nearest / twiceSquared[w] - Math.log(sums[w]);
-}
-
-/** The kernel of width w from that of width w + 1 at the same point (see squaringsOf). */
-function narrower(
-  e: number,
-  w: number,
-  { widths, squarings }: Pick<KernelScale, "widths" | "squarings">,
-): number {
-  const k = squarings[w];
-  if (k === null) return e ** ((widths[w + 1] / widths[w]) ** 2);
-  for (let i = 0; i < k; i++) e *= e;
-  return e;
 }
 
 /** Squared distances between the bank's rows [rows, rows], as queries are measured against it. */
