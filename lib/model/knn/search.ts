@@ -524,13 +524,19 @@ interface AugmentedQueries {
   queryNorms: Float32Array;
 }
 
-/** Queries [q, dim] as {@linkcode AugmentedQueries} for `bank`. */
-function augmentedQueries(bank: MemoryBank, queries: Float32Array): AugmentedQueries {
+/**
+ * Queries [q, dim] as {@linkcode AugmentedQueries} for `bank`, the rows written into `augmented`
+ * (every value of it) when given.
+ */
+function augmentedQueries(
+  bank: MemoryBank,
+  queries: Float32Array,
+  augmented = new Float32Array(queries.length / bank.dim * (storedWidth(bank) + 1)),
+): AugmentedQueries {
   const dim = bank.dim;
   const q = queries.length / dim;
   const projection = bank.projection;
   const width = storedWidth(bank);
-  const augmented = new Float32Array(q * (width + 1));
   let queryNorms: Float32Array;
   if (projection) {
     // The bank is centred, so the queries are too, then projected on its directions.
@@ -585,8 +591,11 @@ export function projectQueries(bank: MemoryBank, queries: Float32Array): Project
   // A block at a time, so that the centred copy stays the size of one block.
   for (let start = 0; start < q; start += QUERY_BLOCK) {
     const end = Math.min(q, start + QUERY_BLOCK);
-    const block = augmentedQueries(bank, queries.subarray(start * bank.dim, end * bank.dim));
-    whole.augmented.set(block.augmented, start * width);
+    const block = augmentedQueries(
+      bank,
+      queries.subarray(start * bank.dim, end * bank.dim),
+      whole.augmented.subarray(start * width, end * width),
+    );
     whole.queryNorms.set(block.queryNorms, start);
   }
   return { mean: projection.mean, basis: projection.basis, rows: whole };
