@@ -34,7 +34,7 @@ import {
 } from "../lib/model/knn.ts";
 import { squaredDistanceBlocks } from "../lib/model/knn/search.ts";
 import { COVARIANCE_MAX_DIM } from "../lib/model/knn/linalg.ts";
-import { fitScoring } from "../lib/model/scorer.ts";
+import { fitScoring, weighByAgreement } from "../lib/model/scorer.ts";
 import { marginalDensityScores, silvermanBandwidth } from "../lib/model/density.ts";
 import { Rng } from "../lib/rng.ts";
 import { SMALL_MODEL } from "./fixtures.ts";
@@ -607,6 +607,7 @@ Deno.test("validation chooses the smoothed map maximum when it separates better,
     tableWeights: "validation" as const,
     tableScale: "moments" as const,
     tableOneSided: false,
+    tableAgreementPower: 0,
   };
   const noise = (i: number) => 0.01 * i;
   // Normals carry lone spikes, anomalies wide but lower blocks: only smoothing separates them.
@@ -629,4 +630,66 @@ Deno.test("validation chooses the smoothed map maximum when it separates better,
   const fixed = fitScoring(spiky, wide, ["knn0"], { ...config, chooseSmoothing: false }, "image");
   assert.equal(fixed.stats.smooth, false);
   assert.equal(fixed.stats.reductions, undefined);
+});
+
+Deno.test("weighByAgreement: a component that orders the normals unlike the rest loses its weight", () => {
+  const n = 40;
+  const rising = Float32Array.from({ length: n }, (_, i) => i);
+  const near = Float32Array.from({ length: n }, (_, i) => i + (i % 3)); // mostly the same order
+  const reversed = Float32Array.from({ length: n }, (_, i) => -i);
+  const equal = { knn: 0.25, enc: 0.25, enc_kde: 0.25, dens: 0.25, iso: 0 };
+  const scores = { knn: rising, enc: near, enc_kde: rising, dens: reversed, iso: rising };
+  const w = weighByAgreement(equal, scores, 8);
+  assert.equal(w.dens, 0);
+  assert.equal(w.iso, 0); // not counted, so not brought back by agreeing
+  assert.ok(w.knn > 0.3 && w.enc > 0.3 && w.enc_kde > 0.3, JSON.stringify(w));
+  assert.ok(Math.abs(w.knn + w.enc + w.enc_kde - 1) < 1e-12);
+  // Fewer than two counted, or no agreement at all: the weights stay as they were.
+  assert.deepEqual(weighByAgreement({ knn: 1, dens: 0 }, scores, 8), { knn: 1, dens: 0 });
+  const apart = { knn: 0.5, dens: 0.5 };
+  assert.deepEqual(weighByAgreement(apart, { knn: rising, dens: reversed }, 8), apart);
+});
+
+Deno.test("fitScoring: tableAgreementPower weighs a table's components by their agreement", () => {
+  const n = 50;
+  const evidence = (shift: number): Evidence => ({
+    n,
+    sample: {
+      knn: Float32Array.from({ length: n }, (_, i) => shift + i),
+      enc: Float32Array.from({ length: n }, (_, i) => shift + i + (i % 4)),
+      enc_kde: Float32Array.from({ length: n }, (_, i) => shift + i + (i % 3)),
+      // Separates the anomalies as well as the others, but orders the normals the other way.
+      dens: Float32Array.from({ length: n }, (_, i) => shift + n - i),
+    },
+    tokens: {},
+    features: {},
+  });
+  const config = {
+    ...DEFAULT_CONFIG.model,
+    tableScale: "moments" as const,
+    tableOneSided: false,
+  };
+  const components = ["knn", "enc", "enc_kde", "dens"];
+  const off = fitScoring(evidence(0), evidence(200), components, {
+    ...config,
+    tableAgreementPower: 0,
+  }, "table");
+  assert.deepEqual(Object.values(off.stats.weights!), [0.25, 0.25, 0.25, 0.25]);
+  const on = fitScoring(evidence(0), evidence(200), components, config, "table");
+  assert.equal(on.stats.weights!.dens, 0);
+  const { knn, enc, enc_kde } = on.stats.weights!;
+  assert.ok(Math.abs(knn + enc + enc_kde - 1) < 1e-9);
+  // Images keep their weighting: the setting is the tables'.
+  const images = fitScoring(evidence(0), evidence(200), components, config, "image");
+  assert.ok(images.stats.weights!.dens > 0);
+});
+
+Deno.test("model.tableAgreementPower: a number >= 0, or a one-line error", () => {
+  for (const bad of [-1, -0.5]) {
+    assert.throws(
+      () => mergeConfig(DEFAULT_CONFIG, { model: { tableAgreementPower: bad } }),
+      /model\.tableAgreementPower must be a number >= 0/,
+    );
+  }
+  mergeConfig(DEFAULT_CONFIG, { model: { tableAgreementPower: 0 } });
 });

@@ -249,6 +249,7 @@ Deno.test("equal weights: every component counts the same, per modality as confi
     tableWeights: "validation" as const,
     tableScale: "moments" as const,
     tableOneSided: false,
+    tableAgreementPower: 0,
   };
   const equal = fitScoring(evidence(0), evidence(5), ["knn0", "con4"], config, "image");
   assert.deepEqual(equal.stats.weights, { knn0: 0.5, con4: 0.5 });
@@ -314,6 +315,7 @@ Deno.test("a table's components are scaled by their quartiles, which a few far n
     tableWeights: "equal" as const,
     tableScale: "quartiles" as const,
     tableOneSided: false,
+    tableAgreementPower: 0,
   };
   const normals = evidence(0, 500);
   const values = normals.sample.knn;
@@ -365,6 +367,7 @@ Deno.test("tableOneSided: a table's densities and forest count only above their 
   const off = fitScoring(evidence(0), evidence(20), components, {
     ...config,
     tableOneSided: false,
+    tableAgreementPower: 0,
   }, "table");
   assert.equal(off.stats.oneSided, undefined);
   const both = combineScores(row, components, off.stats, false).scores[0];

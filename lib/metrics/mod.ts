@@ -1,6 +1,6 @@
 /**
  * Anomaly-detection metrics: ranking (AUROC, AUPR), thresholded (precision, recall, F1),
- * threshold selection, AUROC by defect type, and pixel-level localisation (pixel AUROC, PRO).
+ * threshold selection, rank correlation, AUROC by defect type, and pixel-level localisation (pixel AUROC, PRO).
  *
  * @module
  */
@@ -16,6 +16,7 @@ export {
   thresholdFromNormals,
 } from "./threshold.ts";
 export type { Confusion } from "./threshold.ts";
+export { pearson, ranks, spearman } from "./correlation.ts";
 export { defectAurocs, GOOD } from "./defects.ts";
 export type { DefectResult } from "./defects.ts";
 export { evaluateScores } from "./evaluate.ts";

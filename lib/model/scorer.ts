@@ -38,6 +38,7 @@ import {
 import type { BankSettings, Component, FeatureSet } from "./evidence/types.ts";
 import { FeatureBuffers } from "./evidence/buffers.ts";
 import { auroc } from "../metrics/ranking.ts";
+import { ranks, spearman } from "../metrics/correlation.ts";
 import {
   eachValidationImageAnomaly,
   tableAnomalies,
@@ -383,6 +384,7 @@ export function fitScoring(
     | "chooseSmoothing"
     | "imageWeights"
     | "tableWeights"
+    | "tableAgreementPower"
     | "tableScale"
     | "tableOneSided"
   >,
@@ -394,6 +396,7 @@ export function fitScoring(
   const table = modality === "table";
   const combination: Combination = {
     weighting: table ? config.tableWeights : config.imageWeights,
+    agreementPower: table ? config.tableAgreementPower : 0,
     quartiles: table && config.tableScale === "quartiles",
     oneSided: table && config.tableOneSided
       ? components.filter((c) => componentOf(c)?.oneSided === true)
@@ -418,6 +421,8 @@ export function fitScoring(
 export interface Combination {
   /** How the components are weighted, from their validation AUROCs. */
   weighting: ComponentWeighting;
+  /** The power of each component's agreement with the others that its weight is multiplied by. */
+  agreementPower: number;
   /** Standardised by their normals' median and interquartile range, not mean and deviation. */
   quartiles: boolean;
   /** Components counted only above their normals' centre (`KeyStats.oneSided`). */
@@ -434,8 +439,9 @@ export function fitCombination(
   components: string[],
   config: Pick<ModelConfig, "minComponentWeight" | "separatingAuroc" | "thresholdQuantile">,
   smooth: boolean,
-  { weighting, quartiles, oneSided }: Combination = {
+  { weighting, agreementPower, quartiles, oneSided }: Combination = {
     weighting: "validation",
+    agreementPower: 0,
     quartiles: false,
     oneSided: [],
   },
@@ -450,7 +456,8 @@ export function fitCombination(
   for (const c of components.filter((c) => rawN[c] && rawA[c])) {
     componentAuroc[c] = auroc(Float32Array.from([...rawN[c], ...rawA[c]]), labels);
   }
-  const weights = weightsFor(componentAuroc, weighting, config);
+  const chosen = weightsFor(componentAuroc, weighting, config);
+  const weights = agreementPower > 0 ? weighByAgreement(chosen, rawN, agreementPower) : chosen;
   // The floor keeps typical values from offsetting what the two-sided components see; with
   // none of those counted, it would only tie the rows below the median.
   const counted = components.filter((c) => (weights[c] ?? 0) > 0);
@@ -490,6 +497,35 @@ export function weightsFor(
     return equalOver(kept.length > 0 ? kept : [best()]);
   }
   return weightsFromAuroc(aurocs, settings.minComponentWeight);
+}
+
+/**
+ * `weights` with each counted component's weight multiplied by the `power` of its agreement with
+ * the others: its rank correlation (Spearman, clipped at 0) with the mean rank the other counted
+ * components give the same normals (`scores`, by component). Summing to 1 again; as they were
+ * when fewer than two components count or none agrees (see `ModelConfig.tableAgreementPower`).
+ */
+export function weighByAgreement(
+  weights: Record<string, number>,
+  scores: Record<string, ArrayLike<number>>,
+  power: number,
+): Record<string, number> {
+  const counted = Object.keys(weights).filter((c) => weights[c] > 0 && scores[c]);
+  if (counted.length < 2) return weights;
+  const ranked = counted.map((c) => ranks(scores[c]));
+  const n = ranked[0].length;
+  const total = new Float64Array(n);
+  for (const r of ranked) for (let i = 0; i < n; i++) total[i] += r[i];
+  const agreed = { ...weights };
+  let sum = 0;
+  counted.forEach((c, k) => {
+    const others = total.map((t, i) => t - ranked[k][i]); // the others' rank sum, in their order
+    agreed[c] = weights[c] * Math.max(0, spearman(ranked[k], others)) ** power;
+    sum += agreed[c];
+  });
+  if (!(sum > 0)) return weights;
+  for (const c of Object.keys(agreed)) agreed[c] /= sum;
+  return agreed;
 }
 
 /**

@@ -548,6 +548,8 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   isolationSample: CLASSIC_FOREST.sample,
   isolationTrees: CLASSIC_FOREST.trees,
   tableWeights: "validation",
+  // Before `v30` a table's weights did not ask how its components agree.
+  tableAgreementPower: 0,
   // The stem and the loss as they were before the encoder evidence (v18).
   stemStandardise: false,
   stemContrast: false,
