@@ -1,6 +1,7 @@
 /**
  * Anomaly-detection metrics: ranking (AUROC, AUPR), thresholded (precision, recall, F1),
- * threshold selection, rank correlation, AUROC by defect type, and pixel-level localisation (pixel AUROC, PRO).
+ * threshold selection, rank correlation, AUROC by defect type, and pixel-level localisation
+ * (pixel AUROC, PRO).
  *
  * @module
  */
