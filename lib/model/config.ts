@@ -258,7 +258,7 @@ export interface ModelConfig {
    * do not, which on the dev tables was more often noise than anomaly. Needs no anomalies, so
    * it is not fooled by what the synthetic ones reward. Chosen on the 17 ADBench dev tables
    * (three seeds 0.8305 against 0.8294 without; powers 4 to 16 within 0.0003; ODDS thyroid and UCI
-   * ann-thyroid unchanged; docs/transformer-evidence.md, "Twenty-second pass").
+   * ann-thyroid within their seeds' spread; docs/transformer-evidence.md, "Twenty-second pass").
    */
   tableAgreementPower: number;
   /**

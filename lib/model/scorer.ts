@@ -38,7 +38,7 @@ import {
 import type { BankSettings, Component, FeatureSet } from "./evidence/types.ts";
 import { FeatureBuffers } from "./evidence/buffers.ts";
 import { auroc } from "../metrics/ranking.ts";
-import { ranks, spearman } from "../metrics/correlation.ts";
+import { pearson, ranks } from "../metrics/correlation.ts";
 import {
   eachValidationImageAnomaly,
   tableAnomalies,
@@ -519,8 +519,10 @@ export function weighByAgreement(
   const agreed = { ...weights };
   let sum = 0;
   counted.forEach((c, k) => {
-    const others = total.map((t, i) => t - ranked[k][i]); // the others' rank sum, in their order
-    agreed[c] = weights[c] * Math.max(0, spearman(ranked[k], others)) ** power;
+    // Spearman's coefficient with the others' rank sum: Pearson's of this component's ranks
+    // and the ranks of that sum.
+    const others = ranks(total.map((t, i) => t - ranked[k][i]));
+    agreed[c] = weights[c] * Math.max(0, pearson(ranked[k], others)) ** power;
     sum += agreed[c];
   });
   if (!(sum > 0)) return weights;
