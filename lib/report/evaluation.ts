@@ -78,8 +78,9 @@ export function curveSections(evaluations: DatasetEvaluation[]): ReportSection[]
 
 /**
  * Per dataset, the evidence its score combines: each component's share (weights come from
- * validation on synthetic anomalies) beside its test AUROC alone, so a mismatch between what
- * validation trusted and what separates the real anomalies shows at a glance.
+ * validation on synthetic anomalies, for tables also from how well the components agree on the
+ * normals) beside its test AUROC alone, so a mismatch between what the calibration trusted and
+ * what separates the real anomalies shows at a glance.
  */
 export function componentSections(evaluations: DatasetEvaluation[]): ReportSection[] {
   return evaluations.filter((e) => e.components.length > 0).map((e) => ({
