@@ -503,28 +503,28 @@ export function weightsFor(
  * `weights` with each counted component's weight multiplied by the `power` of its agreement with
  * the others: its rank correlation (Spearman, clipped at 0) with the mean rank the other counted
  * components give the same normals (`scores`, by component). Summing to 1 again; as they were
- * when fewer than two components count or none agrees (see `ModelConfig.tableAgreementPower`).
+ * when fewer than two components count, one has no scores or none agrees (see
+ * `ModelConfig.tableAgreementPower`).
  */
 export function weighByAgreement(
   weights: Record<string, number>,
   scores: Record<string, ArrayLike<number>>,
   power: number,
 ): Record<string, number> {
-  const counted = Object.keys(weights).filter((c) => weights[c] > 0 && scores[c]);
-  if (counted.length < 2) return weights;
+  const counted = Object.keys(weights).filter((c) => weights[c] > 0);
+  if (counted.length < 2 || counted.some((c) => !scores[c])) return weights;
   const ranked = counted.map((c) => ranks(scores[c]));
   const n = ranked[0].length;
   const total = new Float64Array(n);
   for (const r of ranked) for (let i = 0; i < n; i++) total[i] += r[i];
   const agreed = { ...weights };
-  let sum = 0;
   counted.forEach((c, k) => {
     // Spearman's coefficient with the others' rank sum: Pearson's of this component's ranks
     // and the ranks of that sum.
     const others = ranks(total.map((t, i) => t - ranked[k][i]));
     agreed[c] = weights[c] * Math.max(0, pearson(ranked[k], others)) ** power;
-    sum += agreed[c];
   });
+  const sum = counted.reduce((s, c) => s + agreed[c], 0);
   if (!(sum > 0)) return weights;
   for (const c of Object.keys(agreed)) agreed[c] /= sum;
   return agreed;

@@ -638,6 +638,7 @@ function queryBlocks(
     }),
   };
 }
+
 /**
  * Squared distances of query rows [q, dim] to every bank row, {@linkcode QUERY_BLOCK} queries at
  * a time: `visit(start, count, squared)` gets queries start .. start + count as [count, rows]
