@@ -322,6 +322,14 @@ Deno.test("checkpoint: malformed metadata is refused naming what is wrong", () =
       "standard deviation",
     ],
     ["stats", (m) => (m.stats = m.stats.replace('"threshold":1', '"threshold":"x"')), "stats"],
+    [
+      "tails",
+      (m) => (m.stats = m.stats.replace(
+        '"threshold":1',
+        '"threshold":1,"tails":{"dens":{"normals":2,"quantiles":[1,0]}}',
+      )),
+      "malformed tail scale",
+    ],
     ["progress", (m) => (m.progress = "[]"), "'progress' is not an object"],
     ["adam", (m) => (m.adam_step = "-1"), "adam_step"],
   ];

@@ -608,6 +608,7 @@ Deno.test("validation chooses the smoothed map maximum when it separates better,
     tableScale: "moments" as const,
     tableOneSided: false,
     tableAgreementPower: 0,
+    tableOneSidedTail: false,
   };
   const noise = (i: number) => 0.01 * i;
   // Normals carry lone spikes, anomalies wide but lower blocks: only smoothing separates them.
@@ -673,6 +674,7 @@ Deno.test("fitScoring: tableAgreementPower weighs a table's components by their 
   const off = fitScoring(evidence(0), evidence(200), components, {
     ...config,
     tableAgreementPower: 0,
+    tableOneSidedTail: false,
   }, "table");
   assert.deepEqual(Object.values(off.stats.weights!), [0.25, 0.25, 0.25, 0.25]);
   const on = fitScoring(evidence(0), evidence(200), components, config, "table");

@@ -250,6 +250,7 @@ Deno.test("equal weights: every component counts the same, per modality as confi
     tableScale: "moments" as const,
     tableOneSided: false,
     tableAgreementPower: 0,
+    tableOneSidedTail: false,
   };
   const equal = fitScoring(evidence(0), evidence(5), ["knn0", "con4"], config, "image");
   assert.deepEqual(equal.stats.weights, { knn0: 0.5, con4: 0.5 });
@@ -316,6 +317,7 @@ Deno.test("a table's components are scaled by their quartiles, which a few far n
     tableScale: "quartiles" as const,
     tableOneSided: false,
     tableAgreementPower: 0,
+    tableOneSidedTail: false,
   };
   const normals = evidence(0, 500);
   const values = normals.sample.knn;
@@ -346,6 +348,7 @@ Deno.test("tableOneSided: a table's densities and forest count only above their 
     ...DEFAULT_CONFIG.model,
     tableWeights: "equal" as const,
     imageWeights: "equal" as const,
+    tableOneSidedTail: false,
   };
   const components = ["knn", "dens", "iso"];
   const fitted = fitScoring(evidence(0), evidence(20), components, config, "table");
@@ -368,6 +371,7 @@ Deno.test("tableOneSided: a table's densities and forest count only above their 
     ...config,
     tableOneSided: false,
     tableAgreementPower: 0,
+    tableOneSidedTail: false,
   }, "table");
   assert.equal(off.stats.oneSided, undefined);
   const both = combineScores(row, components, off.stats, false).scores[0];
@@ -380,6 +384,58 @@ Deno.test("tableOneSided: a table's densities and forest count only above their 
   // whole rather than tie every row below their median.
   const alone = fitScoring(evidence(0), evidence(20), ["dens"], config, "table");
   assert.equal(alone.stats.oneSided, undefined);
+});
+
+Deno.test("tableOneSidedTail: a table's densities and forest are summed on their tail scale", () => {
+  const n = 40;
+  const spread = (offset: number) => Float32Array.from({ length: n }, (_, i) => offset + (i % 10));
+  const evidence = (knn: number): Evidence => ({
+    n,
+    sample: { knn: spread(knn), dens: spread(0), iso: spread(0) },
+    tokens: {},
+    features: {},
+  });
+  const config = {
+    ...DEFAULT_CONFIG.model,
+    tableWeights: "equal" as const,
+    imageWeights: "equal" as const,
+  };
+  const components = ["knn", "dens", "iso"];
+  const fitted = fitScoring(evidence(0), evidence(20), components, config, "table");
+  const tails = fitted.stats.tails!;
+  assert.deepEqual(Object.keys(tails), ["dens", "iso"], "the two-sided row distances keep z");
+  assert.equal(tails.dens.normals, n);
+  const z = (c: string, v: number) =>
+    (v - fitted.stats.sample[c].mean) / fitted.stats.sample[c].std;
+  // Far beyond every normal on the densities: log n plus the excess over the largest normal,
+  // where the standardised scale would have given the excess in quartile units alone.
+  const far = 30;
+  const row = (dens: number, iso: number): Evidence => ({
+    n: 1,
+    sample: { knn: Float32Array.of(9), dens: Float32Array.of(dens), iso: Float32Array.of(iso) },
+    tokens: {},
+    features: {},
+  });
+  const { scores, parts } = combineScores(row(far, 0), components, fitted.stats, false);
+  assert.ok(Math.abs(parts.dens[0] - z("dens", far)) < 1e-5, "parts keep the standardised scale");
+  const beyond = Math.log(n) + (z("dens", far) - z("dens", 9));
+  // The forest's value is the normals' smallest: floored at the median, log 2.
+  assert.ok(Math.abs(scores[0] - (z("knn", 9) + beyond + Math.LN2) / 3) < 1e-4, `${scores[0]}`);
+  // Increasing in each one-sided component, as on the standardised scale.
+  const rising = [0, 4.5, 7, 9, 9.5, 12].map((v) =>
+    combineScores(row(v, 0), components, fitted.stats, false).scores[0]
+  );
+  for (let i = 1; i < rising.length; i++) assert.ok(rising[i] >= rising[i - 1], `${rising}`);
+  // Off, and for images, no tail scale.
+  const off = fitScoring(evidence(0), evidence(20), components, {
+    ...config,
+    tableOneSidedTail: false,
+  }, "table");
+  assert.equal(off.stats.tails, undefined);
+  assert.equal(
+    fitScoring(evidence(0), evidence(20), components, config, "image").stats.tails,
+    undefined,
+  );
 });
 
 Deno.test("weightsFor: equal, by validation, the best alone, or equal over those that separate", () => {

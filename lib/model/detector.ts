@@ -37,6 +37,7 @@ import {
   type TokenMap,
 } from "./evidence/mod.ts";
 import { tableBatchRows } from "./table_batch.ts";
+import { type TailScale, tailValue } from "./tail_scale.ts";
 
 export {
   activeComponents,
@@ -87,6 +88,11 @@ export interface KeyStats {
    * one-sided components with `tableOneSided`); absent in older checkpoints: none.
    */
   oneSided?: Component[];
+  /**
+   * A table's one-sided components put on their tail scale before they are summed
+   * (`tableOneSidedTail`), each with its calibration normals; absent in older checkpoints: none.
+   */
+  tails?: Record<Component, TailScale>;
 }
 
 /** Validation AUROC of an image category's score under each map reduction. */
@@ -578,8 +584,9 @@ export function fitStats(
 }
 
 /**
- * The combined score: the weighted mean of the standardised components, those in
- * `stats.oneSided` counted only above 0 (their normals' centre).
+ * The combined score: the weighted mean of the standardised components, those in `stats.tails`
+ * on their tail scale, those in `stats.oneSided` counted only above their normals' median (0 on
+ * the standardised scale, log 2 on the tail scale).
  */
 export function combineScores(
   evidence: Evidence,
@@ -595,9 +602,14 @@ export function combineScores(
     const m = stats.sample[c];
     const w = weightOf(stats, c, used);
     parts[c] = samples[c].map((v) => (v - m.mean) / m.std);
-    // `parts` keeps both sides, so a component's own AUROC is still reported whole.
-    const floor = stats.oneSided?.includes(c) ? 0 : -Infinity;
-    for (let i = 0; i < evidence.n; i++) scores[i] += Math.max(parts[c][i], floor) * w;
+    // `parts` keeps both sides and the standardised scale, so a component's own AUROC is still
+    // reported whole.
+    const tail = stats.tails?.[c];
+    const floor = stats.oneSided?.includes(c) ? (tail ? Math.LN2 : 0) : -Infinity;
+    const part = parts[c];
+    for (let i = 0; i < evidence.n; i++) {
+      scores[i] += Math.max(tail ? tailValue(tail, part[i]) : part[i], floor) * w;
+    }
   }
   return { scores, parts };
 }

@@ -14,4 +14,5 @@ export * from "./detector.ts";
 export * from "./scorer.ts";
 export * from "./maps.ts";
 export * from "./table_batch.ts";
+export * from "./tail_scale.ts";
 export * from "./backend_failure.ts";

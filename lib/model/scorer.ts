@@ -50,6 +50,7 @@ import { jitterAligned, type PoseJitter } from "../data/pose.ts";
 import { tableFitRows } from "./table_batch.ts";
 import { thresholdFromNormals } from "../metrics/threshold.ts";
 import { span } from "../util/profile.ts";
+import { fitTailScale, type TailScale } from "./tail_scale.ts";
 import { Rng } from "../rng.ts";
 
 /**
@@ -387,6 +388,7 @@ export function fitScoring(
     | "tableAgreementPower"
     | "tableScale"
     | "tableOneSided"
+    | "tableOneSidedTail"
   >,
   modality: "image" | "table",
 ): { stats: KeyStats; report: FitReport } {
@@ -394,13 +396,13 @@ export function fitScoring(
     config.smoothMaps,
   ];
   const table = modality === "table";
+  const oneSided = components.filter((c) => componentOf(c)?.oneSided === true);
   const combination: Combination = {
     weighting: table ? config.tableWeights : config.imageWeights,
     agreementPower: table ? config.tableAgreementPower : 0,
     quartiles: table && config.tableScale === "quartiles",
-    oneSided: table && config.tableOneSided
-      ? components.filter((c) => componentOf(c)?.oneSided === true)
-      : [],
+    oneSided: table && config.tableOneSided ? oneSided : [],
+    tailed: table && config.tableOneSidedTail ? oneSided : [],
   };
   const fits = choices.map((smooth) =>
     fitCombination(normals, anomalies, components, config, smooth, combination)
@@ -427,6 +429,8 @@ export interface Combination {
   quartiles: boolean;
   /** Components counted only above their normals' centre (`KeyStats.oneSided`). */
   oneSided: Component[];
+  /** Components put on their tail scale (`KeyStats.tails`), those counted of them. */
+  tailed: Component[];
 }
 
 /**
@@ -439,11 +443,12 @@ export function fitCombination(
   components: string[],
   config: Pick<ModelConfig, "minComponentWeight" | "separatingAuroc" | "thresholdQuantile">,
   smooth: boolean,
-  { weighting, agreementPower, quartiles, oneSided }: Combination = {
+  { weighting, agreementPower, quartiles, oneSided, tailed }: Combination = {
     weighting: "validation",
     agreementPower: 0,
     quartiles: false,
     oneSided: [],
+    tailed: [],
   },
 ): { stats: KeyStats; report: FitReport } {
   const nN = normals.n;
@@ -464,7 +469,18 @@ export function fitCombination(
   const floored = counted.some((c) => !oneSided.includes(c))
     ? oneSided.filter((c) => counted.includes(c))
     : [];
-  const stats = { ...base, weights, smooth, ...(floored.length > 0 ? { oneSided: floored } : {}) };
+  const tails: Record<Component, TailScale> = {};
+  for (const c of tailed.filter((c) => counted.includes(c) && rawN[c] && base.sample[c])) {
+    const { mean, std } = base.sample[c];
+    tails[c] = fitTailScale(Array.from(rawN[c], (v) => Math.fround((v - mean) / std)));
+  }
+  const stats = {
+    ...base,
+    weights,
+    smooth,
+    ...(floored.length > 0 ? { oneSided: floored } : {}),
+    ...(Object.keys(tails).length > 0 ? { tails } : {}),
+  };
   const sN = combineScores(normals, components, stats, smooth);
   const sA = combineScores(anomalies, components, stats, smooth);
   const all = Float32Array.from([...sN.scores, ...sA.scores]);

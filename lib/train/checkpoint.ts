@@ -24,6 +24,7 @@ import {
 } from "../model/knn.ts";
 import { type KeyStats, knnDim } from "../model/detector.ts";
 import { CLASSIC_FOREST } from "../model/isolation.ts";
+import { isTailScale } from "../model/tail_scale.ts";
 import { componentOf, evidenceSwitches } from "../model/evidence/registry.ts";
 import type { AdamState } from "./optimizer.ts";
 import type { DatasetRecord } from "./datasets.ts";
@@ -420,6 +421,11 @@ function checkStats(value: unknown, fail: Fail): Record<string, KeyStats> {
     if (!isObject(s) || !Number.isFinite(s.threshold) || !moments(s.sample) || !moments(s.tokens)) {
       fail(`scoring statistics for ${key} are malformed`);
     }
+    if (
+      s.tails !== undefined && !(isObject(s.tails) && Object.values(s.tails).every(isTailScale))
+    ) {
+      fail(`scoring statistics for ${key} have a malformed tail scale`);
+    }
   }
   return value as unknown as Record<string, KeyStats>;
 }
@@ -539,6 +545,8 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   calibrateOnAllNormals: false,
   tableScale: "moments",
   tableOneSided: false,
+  // Before `v31` the one-sided components kept the two-sided ones' scale.
+  tableOneSidedTail: false,
   tableEncoderDensity: false,
   // `v28` read its token density at three widths.
   tableKernelWidths: [0.25, 0.5, 2],
