@@ -334,22 +334,31 @@ Deno.test("a table's components are scaled by their quartiles, which a few far n
   );
 });
 
-Deno.test("tableOneSided: a table's densities and forest count only above their normals' median", () => {
+/**
+ * A table's evidence for the one-sided tests: 40 rows spread 0..9 on every component, the row
+ * distances (`knn`) shifted by `knn`, so anomalies lie far out on the row distances alone.
+ */
+function spreadEvidence(knn: number): Evidence {
   const n = 40;
-  // Normals spread 0..9 on every component; anomalies far out on the row distances alone.
   const spread = (offset: number) => Float32Array.from({ length: n }, (_, i) => offset + (i % 10));
-  const evidence = (knn: number): Evidence => ({
+  return {
     n,
     sample: { knn: spread(knn), dens: spread(0), iso: spread(0) },
     tokens: {},
     features: {},
-  });
-  const config = {
-    ...DEFAULT_CONFIG.model,
-    tableWeights: "equal" as const,
-    imageWeights: "equal" as const,
-    tableOneSidedTail: false,
   };
+}
+
+/** The default model with equal weights, so only the scales and floors tell components apart. */
+const EQUAL_WEIGHTS = {
+  ...DEFAULT_CONFIG.model,
+  tableWeights: "equal" as const,
+  imageWeights: "equal" as const,
+};
+
+Deno.test("tableOneSided: a table's densities and forest count only above their normals' median", () => {
+  const evidence = spreadEvidence;
+  const config = { ...EQUAL_WEIGHTS, tableOneSidedTail: false };
   const components = ["knn", "dens", "iso"];
   const fitted = fitScoring(evidence(0), evidence(20), components, config, "table");
   assert.deepEqual(fitted.stats.oneSided, ["dens", "iso"]);
@@ -388,18 +397,8 @@ Deno.test("tableOneSided: a table's densities and forest count only above their 
 
 Deno.test("tableOneSidedTail: a table's densities and forest are summed on their tail scale", () => {
   const n = 40;
-  const spread = (offset: number) => Float32Array.from({ length: n }, (_, i) => offset + (i % 10));
-  const evidence = (knn: number): Evidence => ({
-    n,
-    sample: { knn: spread(knn), dens: spread(0), iso: spread(0) },
-    tokens: {},
-    features: {},
-  });
-  const config = {
-    ...DEFAULT_CONFIG.model,
-    tableWeights: "equal" as const,
-    imageWeights: "equal" as const,
-  };
+  const evidence = spreadEvidence;
+  const config = EQUAL_WEIGHTS;
   const components = ["knn", "dens", "iso"];
   const fitted = fitScoring(evidence(0), evidence(20), components, config, "table");
   const tails = fitted.stats.tails!;

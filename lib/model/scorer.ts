@@ -471,8 +471,9 @@ export function fitCombination(
     : [];
   const tails: Record<Component, TailScale> = {};
   for (const c of tailed.filter((c) => counted.includes(c) && rawN[c] && base.sample[c])) {
+    // Standardised as `combineScores` standardises what it reads on this scale.
     const { mean, std } = base.sample[c];
-    tails[c] = fitTailScale(Array.from(rawN[c], (v) => Math.fround((v - mean) / std)));
+    tails[c] = fitTailScale(rawN[c].map((v) => (v - mean) / std));
   }
   const stats = {
     ...base,
