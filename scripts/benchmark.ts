@@ -44,7 +44,7 @@ export const COMMAND = defineCommand({
       type: "string",
       value: "DIR",
       description: `folder of tables (${TABLE_EXTENSIONS.join(", ")} files, or split folders ` +
-        "with train-set.csv and test-set.csv)",
+        "with train-set.csv and test-set.csv, or folders of them per seed: s0, s1, ...)",
       defaultText: "none",
     },
     seeds: { type: "string", default: "3", value: "N", description: "seeds per run (0 to N-1)" },
@@ -95,10 +95,14 @@ export const COMMAND = defineCommand({
   notes: [
     "Tables run under the half-normals protocol (split folders as given); one line per run " +
     "shows its time, the elapsed time and an ETA.",
+    "On the scikit-learn peers' own splits: `sklearn_tables.py split SRC OUT` writes OUT/<table>/s<k>; " +
+    "with `sklearn_tables.py peers OUT` beside it (OUT/peers.json), `--tables OUT` runs seed k on " +
+    "split k and reports the peers' Isolation Forest, kNN and OCSVM next to MADformer.",
   ],
   examples: [
     "deno task benchmark --images data/images --tables data/tables",
     "deno task benchmark --images data/images --seeds 1 --quick --joint none --out /tmp/bench",
+    "deno task benchmark --tables results/peer-splits --seeds 3 --joint none",
   ],
 });
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { MadError } from "../lib/errors.ts";
-import { safeTableName, tableNameOf } from "../lib/data/table_name.ts";
+import { safeTableName, seedOfSplitFolder, tableNameOf } from "../lib/data/table_name.ts";
 import { courseThyroid } from "../lib/data/split.ts";
 import { readTableSource } from "../lib/train/datasets.ts";
 import { train } from "../lib/train/loop.ts";
@@ -40,6 +40,19 @@ Deno.test("tableNameOf: folders by their own name, files by their stem", () => {
   assert.equal(tableNameOf("/x/ann-train.data", false), "thyroid");
   assert.equal(tableNameOf("/x/rows.2024.csv", false), "rows_2024");
   assert.equal(tableNameOf(".", true), safeTableName(Deno.cwd().split("/").pop()!));
+});
+
+Deno.test("tableNameOf: a seed's split folder (s0, seed2) is named after the folder it sits in", () => {
+  assert.equal(tableNameOf("/splits/12_fault/s0", true), "12_fault");
+  assert.equal(tableNameOf("/splits/12_fault/seed2/", true), "12_fault");
+  assert.equal(tableNameOf("/splits/12_fault/S10", true), "12_fault");
+  // Not a seed: the folder's own name, as before.
+  assert.equal(tableNameOf("/splits/12_fault/s0a", true), "s0a");
+  assert.equal(tableNameOf("/x/s0.csv", false), "s0");
+  assert.equal(seedOfSplitFolder("s3"), 3);
+  assert.equal(seedOfSplitFolder("seed12"), 12);
+  assert.equal(seedOfSplitFolder("split"), null);
+  assert.equal(seedOfSplitFolder("s"), null);
 });
 
 async function writeCourseFolder(dir: string, seed = 1): Promise<void> {

@@ -2,9 +2,12 @@
  * What a benchmark runs on: every image category below an images folder (MVTec AD or course
  * layout, see `discoverImageCategories`) and every table in a tables folder. A table is a file
  * with one of {@linkcode TABLE_EXTENSIONS} or a split folder holding `train-set.csv` and
- * `test-set.csv`; each is read once through the project's table loader (`readTableSource`), so
- * whatever that loader accepts works here. A table it cannot read, one without both classes or
- * one whose name is already taken is skipped with its reason rather than failing the run.
+ * `test-set.csv`, or a folder of one split folder per seed (`s0`, `s1`, ..., as
+ * `../shared/peers/sklearn_tables.py split` writes them: seed k then trains and tests on `s<k>`,
+ * the very split the scikit-learn peers saw); each is read once through the project's table
+ * loader (`readTableSource`), so whatever that loader accepts works here. A table it cannot
+ * read, one without both classes or one whose name is already taken is skipped with its reason
+ * rather than failing the run.
  *
  * @module
  */
@@ -12,6 +15,7 @@ import { basename, extname, join, resolve } from "node:path";
 import { discoverImageCategories } from "../data/images.ts";
 import { readTableSource } from "../train/datasets.ts";
 import { MadError } from "../errors.ts";
+import { seedOfSplitFolder } from "../data/table_name.ts";
 
 /** File endings the tables folder is searched for (`.npz`: ADBench, once the loader reads it). */
 export const TABLE_EXTENSIONS: readonly string[] = [".csv", ".mat", ".npz", ".data"];
@@ -21,8 +25,10 @@ export interface BenchmarkDataset {
   /** The name evaluation reports it under (image category, or the table's name). */
   name: string;
   modality: "image" | "table";
-  /** Image category folder, or table file / split folder. */
+  /** Image category folder, or table file / split folder / folder of seeds' split folders. */
   source: string;
+  /** A folder of seeds' split folders: seed k's split folder is `splits[k]`. */
+  splits?: string[];
   /** Rows or images: training normals as given, test samples and anomalies among them. */
   size?: { train: number; test: number; anomalies: number };
 }
@@ -61,19 +67,51 @@ export async function tableCandidates(dir: string): Promise<string[]> {
     if (!stat) continue;
     if (stat.isFile && TABLE_EXTENSIONS.includes(extname(entry.name).toLowerCase())) {
       out.push(path);
-    } else if (
-      stat.isDirectory && await isFile(join(path, "train-set.csv")) &&
-      await isFile(join(path, "test-set.csv"))
-    ) out.push(path);
+    } else if (stat.isDirectory && (await isSplitFolder(path) || (await seedSplits(path)).length)) {
+      out.push(path);
+    }
   }
   return out.sort();
+}
+
+async function isSplitFolder(path: string): Promise<boolean> {
+  return await isFile(join(path, "train-set.csv")) && await isFile(join(path, "test-set.csv"));
+}
+
+/** The split folders named for a seed (`s0`, `seed1`, ...) in `dir`, in seed order. */
+export async function seedSplits(dir: string): Promise<{ seed: number; path: string }[]> {
+  const found: { seed: number; path: string }[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const seed = seedOfSplitFolder(entry.name);
+    const path = join(dir, entry.name);
+    if (seed !== null && await isSplitFolder(path)) found.push({ seed, path });
+  }
+  return found.sort((a, b) => a.seed - b.seed);
 }
 
 async function isFile(path: string): Promise<boolean> {
   return (await Deno.stat(path).catch(() => null))?.isFile ?? false;
 }
 
-/** One table as the benchmark sees it, or the reason it cannot be benchmarked. */
+/**
+ * One table as the benchmark sees it, or the reason it cannot be benchmarked. A folder of seeds'
+ * split folders is read through its first split; their seeds must run 0, 1, ... without a gap.
+ */
+export async function inspectTableSource(path: string): Promise<BenchmarkDataset | SkippedDataset> {
+  if ((await Deno.stat(path)).isFile || await isSplitFolder(path)) return inspectTable(path);
+  const splits = await seedSplits(path);
+  const seeds = splits.map((s) => s.seed);
+  if (seeds.some((seed, k) => seed !== k)) {
+    return {
+      source: path,
+      reason: `its split folders are for seeds ${seeds.join(", ")}; they must run 0, 1, ...`,
+    };
+  }
+  const first = inspectTable(splits[0].path);
+  return "name" in first ? { ...first, source: path, splits: splits.map((s) => s.path) } : first;
+}
+
+/** One table file or split folder as the benchmark sees it, or why it cannot be benchmarked. */
 export function inspectTable(path: string): BenchmarkDataset | SkippedDataset {
   let source: ReturnType<typeof readTableSource>;
   try {
@@ -136,7 +174,7 @@ export async function discoverBenchmark(
   }
   if (options.tablesDir) {
     for (const path of await tableCandidates(options.tablesDir)) {
-      const found = inspectTable(resolve(path));
+      const found = await inspectTableSource(resolve(path));
       if (!("name" in found)) {
         skipped.push(found);
       } else if (taken.has(datasetId(found))) {

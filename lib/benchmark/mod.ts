@@ -1,6 +1,7 @@
 /**
  * The benchmark suite behind `deno task benchmark`: dataset discovery (`discover.ts`), the
- * in-project baselines (`baselines.ts`), the resumable runner (`runner.ts`), the summary
+ * in-project baselines (`baselines.ts`), the resumable runner (`runner.ts`), scikit-learn's
+ * peers on the same splits (`peers.ts`), the summary
  * (`summary.ts`) and its tables and HTML report (`report.ts`).
  *
  * @module
@@ -8,5 +9,6 @@
 export * from "./discover.ts";
 export * from "./baselines.ts";
 export * from "./runner.ts";
+export * from "./peers.ts";
 export * from "./summary.ts";
 export * from "./report.ts";

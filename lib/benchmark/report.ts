@@ -19,6 +19,7 @@ import {
   PROJECT_JOINT,
   winnerOf,
 } from "./summary.ts";
+import { PEERS_FILE, SKLEARN_PEERS } from "./peers.ts";
 
 /** `1h 02m`, `3m 05s`, `12.3 s`. */
 export function duration(seconds: number): string {
@@ -62,11 +63,36 @@ export function benchmarkRows(summary: BenchmarkSummary, metric: Metric = "auroc
   return rows;
 }
 
+/** The methods with measured times (scikit-learn's peers, read from their file, have none). */
+function timedMethods(summary: BenchmarkSummary): string[] {
+  return summary.methods.filter((m) =>
+    summary.datasets.some((d) => (d.methods[m]?.train_seconds.n ?? 0) > 0)
+  );
+}
+
+/**
+ * How often MADformer (one model per dataset) is at or above the best scikit-learn peer's mean
+ * AUROC, over the datasets that have both; null when no dataset has peers.
+ */
+export function peerWins(summary: BenchmarkSummary): { wins: number; of: number } | null {
+  const peers = summary.methods.filter((m) => Object.values(SKLEARN_PEERS).includes(m));
+  let wins = 0, of = 0;
+  for (const d of summary.datasets) {
+    const mine = d.methods[PROJECT]?.auroc.mean;
+    const best = Math.max(...peers.map((m) => d.methods[m]?.auroc.mean ?? -Infinity));
+    if (mine === undefined || !Number.isFinite(mine) || !Number.isFinite(best)) continue;
+    of++;
+    // A tie up to rounding counts, as in sklearn_tables.py's own count.
+    if (mine >= best - 1e-9) wins++;
+  }
+  return of > 0 ? { wins, of } : null;
+}
+
 /** Train and scoring seconds (mean over seeds) per dataset and method. */
 export function timeRows(summary: BenchmarkSummary): TableRow[] {
   return summary.datasets.map((d) => {
     const row: TableRow = { name: d.name };
-    for (const m of summary.methods) {
+    for (const m of timedMethods(summary)) {
       const s = d.methods[m];
       row[`${m} train`] = s ? duration(s.train_seconds.mean) : "-";
       row[`${m} score`] = s ? duration(s.score_seconds.mean) : "-";
@@ -115,7 +141,7 @@ export function comparisonFigure(
 /** Train (solid) and scoring (hatched) seconds per dataset and method, on a log axis. */
 export function timeFigure(summary: BenchmarkSummary): PlotlyFigure {
   const names = summary.datasets.map((d) => d.name);
-  const traces = summary.methods.flatMap((m) =>
+  const traces = timedMethods(summary).flatMap((m) =>
     (["train_seconds", "score_seconds"] as const).map((what) => ({
       type: "bar",
       name: `${m} ${what === "train_seconds" ? "train" : "score"}`,
@@ -230,6 +256,7 @@ export function benchmarkHtml(summary: BenchmarkSummary): string {
         : "one per dataset"
     }`,
   ].join(", ");
+  const peers = peerWins(summary);
   const sources = [s.images ? `images: ${s.images}` : "", s.tables ? `tables: ${s.tables}` : ""]
     .filter(Boolean).join("; ");
   const sections: ReportSection[] = [{
@@ -242,6 +269,12 @@ export function benchmarkHtml(summary: BenchmarkSummary): string {
       "image score the largest) on images. Values are mean ± std over seeds; the winner has the " +
       "highest mean AUROC. Mean rows average over datasets per seed, for the methods that cover " +
       "every dataset of the group.</p>" +
+      (peers
+        ? `<p>scikit-learn's Isolation Forest, kNN (k = 5) and OCSVM (nu 0.05) are read from ` +
+          `the tables folder's ${PEERS_FILE} (sklearn_tables.py, on the same split folders). ` +
+          `${PROJECT} is at or above the best of them on ${peers.wins} of ${peers.of} tables ` +
+          `(mean AUROC over seeds).</p>`
+        : "") +
       (summary.skipped.length
         ? `<p>Skipped: ${
           summary.skipped.map((k) => escapeHtml(`${k.source} (${k.reason})`)).join("; ")

@@ -28,6 +28,7 @@ import {
   summarizeBenchmark,
 } from "./summary.ts";
 import { benchmarkHtml, duration } from "./report.ts";
+import { readPeerRuns } from "./peers.ts";
 
 /** Options of {@linkcode runBenchmark}. */
 export interface BenchmarkOptions {
@@ -73,6 +74,23 @@ export function seedConfig(base: Config, seed: number): Config {
   return config;
 }
 
+/**
+ * The dataset as seed index k runs it: a folder of seeds' split folders becomes its k-th split
+ * folder; everything else is itself.
+ */
+export function datasetAtSeed(d: BenchmarkDataset, seed: number): BenchmarkDataset {
+  if (!d.splits) return d;
+  const { splits, ...rest } = d;
+  if (seed >= splits.length) {
+    throw new MadError(
+      `${d.source}: has split folders for seeds 0 to ${splits.length - 1}, none for seed ` +
+        `${seed} (give --seeds ${splits.length} or fewer, or write more splits)`,
+      2,
+    );
+  }
+  return { ...rest, source: splits[seed] };
+}
+
 /** Runs (or reuses) every run of the benchmark and writes the summary and the report. */
 export async function runBenchmark(options: BenchmarkOptions): Promise<BenchmarkSummary> {
   if (!Number.isInteger(options.seeds) || options.seeds < 1) {
@@ -83,17 +101,23 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
   await Deno.mkdir(runsDir, { recursive: true });
   const cache = new ImageCache(options.cacheDir);
   const seeds = Array.from({ length: options.seeds }, (_, k) => k);
+  // Checked before any run starts: every seed must have its split.
+  const bySeed = seeds.map((seed) => datasets.map((d) => datasetAtSeed(d, seed)));
+  // Read first, so that a broken peers file stops the benchmark before its runs, not after.
+  const peerRuns = options.settings.tables
+    ? await readPeerRuns(options.settings.tables, datasets, options.seeds)
+    : [];
   const tasks: Task[] = [];
   for (const seed of seeds) {
     const config = seedConfig(options.config, seed);
-    for (const d of datasets) {
+    for (const d of bySeed[seed]) {
       tasks.push(baselineTask(d, seed, config, runsDir, cache));
       if (options.joint !== "only") {
         tasks.push(modelTask("per-dataset", [d], seed, config, options, cache));
       }
     }
     if (options.joint !== "none") {
-      tasks.push(modelTask("joint", datasets, seed, config, options, cache));
+      tasks.push(modelTask("joint", bySeed[seed], seed, config, options, cache));
     }
   }
 
@@ -126,7 +150,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     );
   }
 
-  const summary = summarizeBenchmark(runs, datasets, {
+  const summary = summarizeBenchmark([...runs, ...peerRuns], datasets, {
     settings: {
       ...options.settings,
       seeds: options.seeds,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { basename, extname, resolve } from "node:path";
+import { basename, dirname, extname, resolve } from "node:path";
 
 /**
  * The name under which course-style folders (`train-set.csv` + `test-set.csv`) were stored
@@ -24,12 +24,27 @@ export function safeTableName(raw: string): string {
 }
 
 /**
- * The name of the table read from `path`: a folder's own name, or a file's base name without
- * its extension (UCI `ann-train` / `ann-test` are `thyroid`), made safe by
- * {@linkcode safeTableName}.
+ * The seed of a split folder named for one (`s0`, `s1`, ... or `seed0`, ...), as
+ * `../shared/peers/sklearn_tables.py split` writes them below a folder named after the table;
+ * null for any other name.
+ */
+export function seedOfSplitFolder(name: string): number | null {
+  const match = /^s(?:eed)?(\d+)$/i.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
+/**
+ * The name of the table read from `path`: a folder's own name (a seed's split folder, see
+ * {@linkcode seedOfSplitFolder}, takes the name of the folder it sits in, so that
+ * `12_fault/s0` is `12_fault`), or a file's base name without its extension (UCI `ann-train` /
+ * `ann-test` are `thyroid`), made safe by {@linkcode safeTableName}.
  */
 export function tableNameOf(path: string, isDirectory: boolean): string {
-  if (isDirectory) return safeTableName(basename(resolve(path)));
+  if (isDirectory) {
+    const folder = resolve(path);
+    const own = basename(folder);
+    return safeTableName(seedOfSplitFolder(own) === null ? own : basename(dirname(folder)));
+  }
   const stem = basename(path, extname(path)).replace(/^ann-(train|test)$/, "thyroid");
   return safeTableName(stem);
 }
