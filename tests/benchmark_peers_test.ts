@@ -16,8 +16,8 @@ import {
 } from "../lib/benchmark/mod.ts";
 import { PROJECT } from "../lib/benchmark/summary.ts";
 import type { ModelRun } from "../lib/benchmark/summary.ts";
-import type { EvaluationEntry } from "../lib/experiment/results.ts";
 import { DEFAULT_CONFIG } from "../lib/model/config.ts";
+import { evaluationEntry } from "./fixtures.ts";
 
 /** A split folder as sklearn_tables.py writes it: normals to train on, a labelled test part. */
 async function writeSplit(dir: string, shift: number): Promise<void> {
@@ -86,7 +86,11 @@ Deno.test("peers.json: each seed's scikit-learn results join the summary beside 
       seed,
       key: { config: DEFAULT_CONFIG, sources: [] },
       train: { seconds: 1, epochs: 1, bestEpoch: 1, bestValAuroc: 0.5 },
-      evaluations: [{ id: "table:toy", scoreSeconds: 1, entry: entryOf(auroc) }],
+      evaluations: [{
+        id: "table:toy",
+        scoreSeconds: 1,
+        entry: evaluationEntry("toy", "table", auroc),
+      }],
     });
     const summarize = (mine: number) =>
       summarizeBenchmark([model(0, mine), model(1, mine), ...runs], datasets, {
@@ -116,21 +120,3 @@ Deno.test("peers.json: each seed's scikit-learn results join the summary beside 
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-function entryOf(auroc: number): EvaluationEntry {
-  return {
-    name: "toy",
-    modality: "table",
-    n: 7,
-    anomalies: 1,
-    auroc,
-    aupr: auroc,
-    precision: 0,
-    recall: 0,
-    f1: 0,
-    accuracy: 0,
-    threshold: 0,
-    f1_at_true_count: auroc,
-    components: {},
-  };
-}

@@ -31,7 +31,7 @@ import {
 } from "../lib/benchmark/mod.ts";
 import { externalResources } from "../lib/report/notebook_export.ts";
 import type { EvaluationEntry } from "../lib/experiment/results.ts";
-import { gaussianRows } from "./fixtures.ts";
+import { evaluationEntry, gaussianRows } from "./fixtures.ts";
 
 await useBackend("wasm");
 
@@ -133,21 +133,7 @@ Deno.test("discovery: tables by ending and split folders; unusable ones skipped 
 });
 
 function entry(name: string, modality: "image" | "table", auroc: number): EvaluationEntry {
-  return {
-    name,
-    modality,
-    n: 10,
-    anomalies: 5,
-    auroc,
-    aupr: auroc,
-    precision: 0,
-    recall: 0,
-    f1: 0,
-    accuracy: 0,
-    threshold: 0,
-    f1_at_true_count: auroc,
-    components: { knn: { weight: 1, auroc } },
-  };
+  return evaluationEntry(name, modality, auroc, { knn: { weight: 1, auroc } });
 }
 
 Deno.test("summary: mean ± std over seeds, winners, mean rows only for methods covering a group", () => {
