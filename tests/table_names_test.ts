@@ -192,6 +192,20 @@ Deno.test("tableRecordFor finds thyroid-course for a folder among several tables
     // A name stored before names were made safe is still found from its file.
     assert.equal(tableRecordFor(ckpt, join(dir, "rows.v1.csv")).name, "rows.v1");
     assert.throws(() => tableRecordFor(ckpt, join(dir, "other.csv")), /no table named 'other'/);
+
+    // A seed's split folder: the table of its parent's name, or the folder's own name as
+    // checkpoints trained before that rule stored it.
+    const seedSplit = join(dir, "12_fault", "s0");
+    await writeCourseFolder(seedSplit);
+    const named = (name: string) =>
+      ({
+        datasets: [
+          { name, modality: "table", source: "/old/12_fault/s0", split },
+          { name: "thyroid", modality: "table", source: "/old/thyroid.mat", split },
+        ],
+      }) as unknown as Checkpoint;
+    assert.equal(tableRecordFor(named("12_fault"), seedSplit).name, "12_fault");
+    assert.equal(tableRecordFor(named("s0"), seedSplit).name, "s0");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
