@@ -112,7 +112,7 @@ Deno.test("peers.json: each seed's scikit-learn results join the summary beside 
     await Deno.writeTextFile(join(dir, "peers.json"), JSON.stringify({ "toy/s0": { knn: {} } }));
     await assert.rejects(
       () => readPeerRuns(dir, datasets, 2),
-      /peers\.json: 'toy\/s0' knn has no auroc/,
+      /peers\.json: 'toy\/s0' knn has no numeric auroc/,
     );
     await Deno.writeTextFile(join(dir, "peers.json"), "[1, 2]");
     await assert.rejects(() => readPeerRuns(dir, datasets, 2), /peers\.json: not a peers file/);

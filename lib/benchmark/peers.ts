@@ -64,7 +64,9 @@ export async function readPeerRuns(
         if (!m) return [];
         const bad = METRICS.find((k) => typeof m[k] !== "number" || !Number.isFinite(m[k]));
         if (bad) {
-          throw new MadError(`${file}: '${relative(tablesDir, split)}' ${key} has no ${bad}`);
+          throw new MadError(
+            `${file}: '${relative(tablesDir, split)}' ${key} has no numeric ${bad}`,
+          );
         }
         // What the peers' file does not record stays NaN (written as null), not a made-up value.
         const entry: EvaluationEntry = {
