@@ -11,8 +11,7 @@
 import { join, relative } from "node:path";
 import { MadError } from "../errors.ts";
 import type { EvaluationEntry } from "../experiment/results.ts";
-import type { BenchmarkDataset } from "./discover.ts";
-import { datasetId } from "./discover.ts";
+import { type BenchmarkDataset, datasetId } from "./discover.ts";
 import type { BaselineRun } from "./summary.ts";
 
 /** The file `sklearn_tables.py peers` writes in the folder of splits. */
@@ -57,15 +56,16 @@ export async function readPeerRuns(
   const runs: BaselineRun[] = [];
   for (const d of datasets) {
     for (const [seed, split] of (d.splits ?? []).slice(0, seeds).entries()) {
-      const found = peers[relative(tablesDir, split)];
+      const key = relative(tablesDir, split);
+      const found = peers[key];
       if (!found) continue;
-      const results = Object.entries(SKLEARN_PEERS).flatMap(([key, method]) => {
-        const m = found[key];
+      const results = Object.entries(SKLEARN_PEERS).flatMap(([peer, method]) => {
+        const m = found[peer];
         if (!m) return [];
         const bad = METRICS.find((k) => typeof m[k] !== "number" || !Number.isFinite(m[k]));
         if (bad) {
           throw new MadError(
-            `${file}: '${relative(tablesDir, split)}' ${key} has no numeric ${bad}`,
+            `${file}: '${key}' ${peer} has no numeric ${bad}`,
           );
         }
         // What the peers' file does not record stays NaN (written as null), not a made-up value.
