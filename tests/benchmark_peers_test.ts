@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  benchmarkHtml,
   datasetAtSeed,
   discoverBenchmark,
   peerWins,
@@ -14,7 +15,7 @@ import {
   SKLEARN_PEERS,
   summarizeBenchmark,
 } from "../lib/benchmark/mod.ts";
-import { PROJECT } from "../lib/benchmark/summary.ts";
+import { PROJECT, PROJECT_JOINT } from "../lib/benchmark/summary.ts";
 import type { ModelRun } from "../lib/benchmark/summary.ts";
 import { DEFAULT_CONFIG } from "../lib/model/config.ts";
 import { evaluationEntry } from "./fixtures.ts";
@@ -80,9 +81,9 @@ Deno.test("peers.json: each seed's scikit-learn results join the summary beside 
     ]);
     assert.equal((await readPeerRuns(dir, datasets, 1)).length, 1, "only the seeds run");
 
-    const model = (seed: number, auroc: number): ModelRun => ({
+    const model = (seed: number, auroc: number, joint = false): ModelRun => ({
       kind: "model",
-      setting: "per-dataset",
+      setting: joint ? "joint" : "per-dataset",
       seed,
       key: { config: DEFAULT_CONFIG, sources: [] },
       train: { seconds: 1, epochs: 1, bestEpoch: 1, bestValAuroc: 0.5 },
@@ -92,8 +93,8 @@ Deno.test("peers.json: each seed's scikit-learn results join the summary beside 
         entry: evaluationEntry("toy", "table", auroc),
       }],
     });
-    const summarize = (mine: number) =>
-      summarizeBenchmark([model(0, mine), model(1, mine), ...runs], datasets, {
+    const summarize = (mine: number, joint: ModelRun[] = []) =>
+      summarizeBenchmark([model(0, mine), model(1, mine), ...joint, ...runs], datasets, {
         settings: { tables: dir, seeds: 2, joint: "none", quick: false, epochs: 1 },
         config: DEFAULT_CONFIG,
         seeds: [0, 1],
@@ -107,6 +108,11 @@ Deno.test("peers.json: each seed's scikit-learn results join the summary beside 
     assert.equal(summary.datasets[0].winner, SKLEARN_PEERS.knn);
     assert.deepEqual(peerWins(summary), { wins: 0, of: 1 });
     assert.deepEqual(peerWins(summarize(0.85)), { wins: 1, of: 1 }, "a tie counts as at or above");
+    assert.equal(peerWins(summary, PROJECT_JOINT), null, "no joint model, no count");
+    assert.match(
+      benchmarkHtml(summary),
+      /MADformer is at or above the best of them on 0 of 1 tables/,
+    );
     assert.equal(summarize(0.9).datasets[0].winner, PROJECT);
 
     await Deno.writeTextFile(join(dir, "peers.json"), JSON.stringify({ "toy/s0": { knn: {} } }));

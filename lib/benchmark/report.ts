@@ -71,14 +71,18 @@ function timedMethods(summary: BenchmarkSummary): string[] {
 }
 
 /**
- * How often MADformer (one model per dataset) is at or above the best scikit-learn peer's mean
- * AUROC, over the datasets that have both; null when no dataset has peers.
+ * How often `method` (MADformer with one model per dataset, by default; or the joint model) is
+ * at or above the best scikit-learn peer's mean AUROC, over the datasets that have both; null
+ * when no dataset has both.
  */
-export function peerWins(summary: BenchmarkSummary): { wins: number; of: number } | null {
+export function peerWins(
+  summary: BenchmarkSummary,
+  method: string = PROJECT,
+): { wins: number; of: number } | null {
   const peers = summary.methods.filter((m) => Object.values(SKLEARN_PEERS).includes(m));
   let wins = 0, of = 0;
   for (const d of summary.datasets) {
-    const mine = d.methods[PROJECT]?.auroc.mean;
+    const mine = d.methods[method]?.auroc.mean;
     const best = Math.max(...peers.map((m) => d.methods[m]?.auroc.mean ?? -Infinity));
     if (mine === undefined || !Number.isFinite(mine) || !Number.isFinite(best)) continue;
     of++;
@@ -256,7 +260,12 @@ export function benchmarkHtml(summary: BenchmarkSummary): string {
         : "one per dataset"
     }`,
   ].join(", ");
-  const peers = peerWins(summary);
+  const peerCounts = [PROJECT, PROJECT_JOINT].flatMap((m) => {
+    const count = peerWins(summary, m);
+    return count
+      ? [`${m} is at or above the best of them on ${count.wins} of ${count.of} tables`]
+      : [];
+  });
   const sources = [s.images ? `images: ${s.images}` : "", s.tables ? `tables: ${s.tables}` : ""]
     .filter(Boolean).join("; ");
   const sections: ReportSection[] = [{
@@ -269,11 +278,10 @@ export function benchmarkHtml(summary: BenchmarkSummary): string {
       "image score the largest) on images. Values are mean ± std over seeds; the winner has the " +
       "highest mean AUROC. Mean rows average over datasets per seed, for the methods that cover " +
       "every dataset of the group.</p>" +
-      (peers
+      (peerCounts.length
         ? `<p>scikit-learn's Isolation Forest, kNN (k = 5) and OCSVM (nu 0.05) are read from ` +
           `the tables folder's ${PEERS_FILE} (sklearn_tables.py, on the same split folders). ` +
-          `${PROJECT} is at or above the best of them on ${peers.wins} of ${peers.of} tables ` +
-          `(mean AUROC over seeds).</p>`
+          `${escapeHtml(peerCounts.join("; "))} (mean AUROC over seeds).</p>`
         : "") +
       (summary.skipped.length
         ? `<p>Skipped: ${
