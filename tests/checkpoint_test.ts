@@ -188,7 +188,7 @@ Deno.test("checkpoint: one saved before the encoder depths and pose alignment re
 Deno.test("checkpoint: an image category's pose alignment round-trips; a bad one is refused", () => {
   const ckpt = tinyCheckpoint();
   const image = ckpt.datasets.find((d) => d.modality === "image")!;
-  image.pose = { aligned: true, elongation: 17.5, axisConsistency: 0.08 };
+  image.pose = { aligned: true, elongation: 17.5, axisConsistency: 0.08, scale: 1.21 };
   const bytes = encodeCheckpoint(ckpt);
   disposeCheckpoint(ckpt);
   const back = decodeCheckpoint(bytes, "pose.safetensors");
@@ -200,6 +200,12 @@ Deno.test("checkpoint: an image category's pose alignment round-trips; a bad one
       (m) => (m.datasets = m.datasets.replace('"aligned":true', '"aligned":"yes"')),
     ),
     "badpose.safetensors",
+    "bad pose record",
+  );
+  // A zoom below 1 would crop the objects it is there to keep whole.
+  refused(
+    withMetadata(bytes, (m) => (m.datasets = m.datasets.replace('"scale":1.21', '"scale":0.5'))),
+    "badscale.safetensors",
     "bad pose record",
   );
 });

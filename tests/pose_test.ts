@@ -105,16 +105,40 @@ Deno.test("pose: a category is aligned only when long objects lie at different a
   const turning = angles.map((a) => objectPose(rodImage(a), SIZE, 3));
   const level = angles.map((_, i) => objectPose(rodImage(0.02 * i), SIZE, 3));
   const round = angles.map(() => objectPose(discImage(), SIZE, 3));
-  const a = choosePoseAlignment(turning);
+  const a = choosePoseAlignment(turning, SIZE);
   assert.ok(a.aligned, JSON.stringify(a));
   assert.ok(a.axisConsistency < 0.5);
-  assert.equal(choosePoseAlignment(level).aligned, false);
-  assert.equal(choosePoseAlignment(round).aligned, false);
-  assert.equal(choosePoseAlignment([]).aligned, false);
+  assert.equal(choosePoseAlignment(level, SIZE).aligned, false);
+  assert.equal(choosePoseAlignment(round, SIZE).aligned, false);
+  assert.equal(choosePoseAlignment([], SIZE).aligned, false);
   // The `alignObjects` switch can forbid it.
   const images = angles.map((angle) => rodImage(angle));
   assert.equal(alignCategory(images, SIZE, true).pose.aligned, true);
   assert.equal(alignCategory(images, SIZE, false).pose.aligned, false);
+});
+
+Deno.test("pose: a category is zoomed out just enough that its objects fit the aligned frame", () => {
+  const angles = [0.7, 0.8, 2.3, 2.4, 3.9, 4.0, 5.4, 5.5];
+  // Rods of 40 px with their head fit a 64 px frame when level: no zoom.
+  const short = alignCategory(angles.map((a) => rodImage(a)), SIZE, true);
+  assert.equal(short.pose.scale, 1);
+  // Rods of 66 px lying diagonally fit the image but not a level frame: their ends would fall
+  // outside. Zoomed out, both ends lie inside, with background beyond them on the middle row.
+  const long = angles.map((a) => rodImage(a, { length: 66 }));
+  const poses = long.map((image) => objectPose(image, SIZE, 3)!);
+  for (const p of poses) assert.ok(p.reach > SIZE / 2, `reach ${p.reach}`);
+  const { pose, train } = alignCategory(long, SIZE, true);
+  assert.ok(pose.aligned);
+  near(pose.scale!, Math.max(...poses.map((p) => p.reach)) / (SIZE / 2 - 2), 0.15, "scale");
+  const row = SIZE / 2;
+  for (const image of train) {
+    const grey = (x: number) => image[(row * SIZE + x) * 3];
+    assert.ok(grey(0) > 0.5 && grey(SIZE - 1) > 0.5, "background at both ends of the middle row");
+    assert.ok(grey(SIZE / 2) < 0.5, "the rod in the middle");
+  }
+  // Without the zoom the same rods run off both sides.
+  const unzoomed = alignToPose(long[0], SIZE, 3);
+  assert.ok(unzoomed[(row * SIZE) * 3] < 0.5 || unzoomed[(row * SIZE + SIZE - 1) * 3] < 0.5);
 });
 
 /** Writes an HWC float image of side SIZE as an 8-bit RGB PNG. */

@@ -11,6 +11,7 @@ import type { ComponentResult, DatasetEvaluation } from "./evaluate_checkpoint.t
 import { mapReductionText } from "../model/detector.ts";
 import type { TableExplanation } from "./explain_table.ts";
 import { largestContributions, LISTED_FEATURES } from "../model/explain.ts";
+import { describeAlignment } from "../data/pose.ts";
 
 /** One dataset's entry in the evaluation JSON. */
 export type EvaluationEntry = {
@@ -79,7 +80,7 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
           image_score_validation: { max: e.reductions.plain, smoothed_max: e.reductions.smoothed },
         }
         : {}),
-      ...(e.pose?.aligned ? { aligned_to_pose: true } : {}),
+      ...(e.pose?.aligned ? { aligned_to_pose: true, pose_scale: e.pose.scale ?? 1 } : {}),
       ...(e.cellsInPlace ? { cells_compared_in_place: true } : {}),
       ...(e.defects
         ? {
@@ -127,7 +128,7 @@ export function componentLines(evaluations: DatasetEvaluation[]): string[] {
       ? `; the Transformer's evidence alone (${e.transformer.components.join(" + ")}) ` +
         e.transformer.auroc.toFixed(3)
       : "") +
-    (e.pose?.aligned ? "; images aligned to their object's pose" : "") +
+    (e.pose?.aligned ? `; images ${describeAlignment(e.pose)}` : "") +
     (e.cellsInPlace ? ", cells compared where they lie" : "")
   );
 }

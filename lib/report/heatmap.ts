@@ -118,7 +118,7 @@ export async function scoreMapPng(
   const decoded = await cache.get(path, { size, channels: 3 });
   // An aligned category's map lies over the image as the model saw it, turned to its pose.
   const image = pose?.aligned
-    ? { ...decoded, data: alignToPose(decoded.data, size, decoded.channels) }
+    ? { ...decoded, data: alignToPose(decoded.data, size, decoded.channels, undefined, pose.scale) }
     : decoded;
   return await heatmapOverlayPng(image, map, { width: grid, height: grid }, { min: 0, max: 6 });
 }

@@ -402,7 +402,8 @@ function checkDatasets(
     } else if (
       d.pose !== undefined &&
       !(isObject(d.pose) && typeof d.pose.aligned === "boolean" &&
-        Number.isFinite(d.pose.elongation) && Number.isFinite(d.pose.axisConsistency))
+        Number.isFinite(d.pose.elongation) && Number.isFinite(d.pose.axisConsistency) &&
+        (d.pose.scale === undefined || (typeof d.pose.scale === "number" && d.pose.scale >= 1)))
     ) {
       fail(`image dataset ${d.name} has a bad pose record`);
     }

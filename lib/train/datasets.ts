@@ -246,11 +246,13 @@ export function alignCategory(
   allowed: boolean,
 ): { pose: PoseAlignment; train: Float32Array[] } {
   const poses = train.map((image) => objectPose(image, size, 3));
-  const choice = choosePoseAlignment(poses);
-  const pose = allowed ? choice : { ...choice, aligned: false };
+  const choice = choosePoseAlignment(poses, size);
+  const pose = allowed ? choice : { ...choice, aligned: false, scale: 1 };
   return {
     pose,
-    train: pose.aligned ? train.map((image, i) => alignToPose(image, size, 3, poses[i])) : train,
+    train: pose.aligned
+      ? train.map((image, i) => alignToPose(image, size, 3, poses[i], pose.scale))
+      : train,
   };
 }
 
@@ -260,7 +262,9 @@ export function alignImages(
   size: number,
   pose: PoseAlignment | undefined,
 ): Float32Array[] {
-  return pose?.aligned ? images.map((image) => alignToPose(image, size, 3)) : images;
+  return pose?.aligned
+    ? images.map((image) => alignToPose(image, size, 3, undefined, pose.scale))
+    : images;
 }
 
 function hash(text: string): number {

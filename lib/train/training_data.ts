@@ -10,6 +10,7 @@ import type { TableSpec } from "../model/madformer.ts";
 import { tableAnomalies, validationImageAnomalies } from "../data/anomalies.ts";
 import type { SplitSpec } from "../data/types.ts";
 import { ImageCache } from "../data/image_cache.ts";
+import { describeAlignment } from "../data/pose.ts";
 import {
   alignCategory,
   assertDistinctTableNames,
@@ -109,7 +110,7 @@ export function describeData(data: TrainingData): string {
   return `data: ${
     data.images.map((d) =>
       `${d.prepared.record.name} ${d.train.length}/${d.val.length}${
-        d.prepared.record.pose?.aligned ? " (aligned to pose)" : ""
+        d.prepared.record.pose?.aligned ? ` (${describeAlignment(d.prepared.record.pose)})` : ""
       }`
     )
       .concat(data.tables.map((d) =>
