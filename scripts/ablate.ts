@@ -25,6 +25,7 @@ import {
   tinyConfig,
 } from "../lib/experiment/mod.ts";
 import { DEFAULT_CONFIG } from "../lib/model/config.ts";
+import { dataSetId } from "../lib/experiment/data_set.ts";
 import {
   ablationDifferenceRows,
   ablationScoreRows,
@@ -68,15 +69,32 @@ export const COMMAND = defineCommand({
     },
     out: {
       type: "string",
-      default: "results/ablation",
       value: "DIR",
       description: "folder for the runs' results",
+      defaultText: "results/ablation, or results/ablation-<id> for --images and --table",
+    },
+    images: {
+      type: "string",
+      multiple: true,
+      value: "DIR",
+      description:
+        "image category folder (MVTec AD or course layout) to ablate on; repeat for more",
+      defaultText: "--data's categories with --full, else synthetic images",
+    },
+    table: {
+      type: "string",
+      multiple: true,
+      value: "FILE",
+      description: "table (.csv, .mat, .npz, UCI .data or a split folder) to ablate on; repeat " +
+        "for more",
+      defaultText: "--data's thyroid with --full, else a synthetic table",
     },
     data: {
       type: "string",
       default: "data",
       value: "DIR",
-      description: "the datasets for --full (as deno task data left them)",
+      description: "the datasets for --full without --images and --table (as deno task data " +
+        "left them)",
     },
     "keep-checkpoints": {
       type: "boolean",
@@ -89,11 +107,15 @@ export const COMMAND = defineCommand({
     `variants: ${ABLATION_VARIANTS.map((v) => v.name).join(", ")}`,
     "a difference from full exceeds the seed spread when |difference of means| > the larger of " +
     "the two stds (at least 2 seeds each)",
+    "--images and --table replace the datasets, not the model: with --full the default model " +
+    "trains on them, without it the tiny one",
   ],
   examples: [
     "deno task ablate",
     "deno task ablate --full --seeds 1 --epochs 3 --variants full,no_isolation_head",
     `deno task ablate --full --seeds 3 --variants ${ENCODER_STUDY.join(",")}`,
+    "deno task ablate --full --seeds 2 --variants full,no_modality_embedding,separate_encoders " +
+    "--images mvtec/screw --table adbench/44_Wilt.npz --out results/ablation-dev",
   ],
 });
 
@@ -108,7 +130,16 @@ async function main(): Promise<void> {
     (flags.variants ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean),
   );
   await useBackend(flags.backend as BackendName);
-  const setup = await experiment({ full: flags.full, dataDir: flags.data, workDir: flags.out });
+  const own = { imageDirs: flags.images ?? [], tablePaths: flags.table ?? [] };
+  const given = own.imageDirs.length + own.tablePaths.length > 0;
+  // A user's own data gets a folder of its own, so the default data's runs stay as they are.
+  const out = flags.out ?? (given ? `results/ablation-${dataSetId(own)}` : "results/ablation");
+  const setup = await experiment({
+    full: flags.full,
+    dataDir: flags.data,
+    workDir: out,
+    data: own,
+  });
   const epochs = numberFlag("epochs", flags.epochs);
   if (epochs !== undefined) {
     if (!Number.isInteger(epochs) || epochs < 1) {
@@ -119,8 +150,8 @@ async function main(): Promise<void> {
   }
   console.error(
     `${setup.full ? "full" : "tiny"} ablation: ${variants.length} variants x ${seeds} seeds x ` +
-      `${setup.config.train.epochs} epochs ` +
-      `into ${flags.out}/`,
+      `${setup.config.train.epochs} epochs on ` +
+      `${[...setup.imageDirs, ...setup.tablePaths].join(", ")} into ${out}/`,
   );
   const started = performance.now();
   const progress = new Progress("ablation", variants.length * seeds);
@@ -129,7 +160,7 @@ async function main(): Promise<void> {
     seeds,
     base: setup.config,
     data: setup,
-    out: flags.out,
+    out,
     quiet: !setup.full,
     keepCheckpoints: flags["keep-checkpoints"],
     cacheDir: join(flags.data, ".cache", "images"),
@@ -145,7 +176,7 @@ async function main(): Promise<void> {
   }
   console.log(
     `done in ${((performance.now() - started) / 1000).toFixed(0)} s: ` +
-      `${join(flags.out, "summary.json")}`,
+      `${join(out, "summary.json")}`,
   );
 }
 

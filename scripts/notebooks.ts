@@ -1,11 +1,13 @@
 /**
  * `deno task notebooks` (`--help` lists the flags): executes every notebook in `notebooks/`
  * headless (nbconvert with the Deno kernel) and writes one offline HTML report per notebook. Tiny
- * synthetic setup by default; `--full` runs them on `data/`.
+ * synthetic setup by default; `--full` runs them on `data/`; `--images` and `--table` on a user's
+ * own datasets.
  *
  * @module
  */
 import { runMain } from "../lib/cli.ts";
+import { MadError } from "../lib/errors.ts";
 import { defineCommand, helpText, parseFlags } from "../lib/util/mod.ts";
 import { runNotebooks } from "../lib/report/notebook_export.ts";
 
@@ -39,9 +41,45 @@ export const COMMAND = defineCommand({
       value: "DIR",
       description: "folder the notebooks write their data and runs to",
     },
+    images: {
+      type: "string",
+      multiple: true,
+      value: "DIR",
+      description: "image category folder (MVTec AD or course layout) to run on; repeat for more",
+      defaultText: "data/'s categories with --full, else synthetic images",
+    },
+    table: {
+      type: "string",
+      multiple: true,
+      value: "FILE",
+      description: "table (.csv, .mat, .npz, UCI .data or a split folder) to run on; repeat for " +
+        "more",
+      defaultText: "data/'s thyroid with --full, else a synthetic table",
+    },
   },
-  examples: ["deno task notebooks", "deno task notebooks --full --only 03_ablation"],
+  notes: [
+    "--images and --table replace the datasets, not the model: with --full the default model " +
+    "runs on them, without it the tiny one; in JupyterLab, MADFORMER_IMAGES and MADFORMER_TABLES " +
+    "(paths joined by ':') do the same",
+  ],
+  examples: [
+    "deno task notebooks",
+    "deno task notebooks --full --only 03_ablation",
+    "deno task notebooks --full --images mvtec/screw --table adbench/44_Wilt.npz --out results/reports-dev",
+  ],
 });
+
+/** The paths given, each checked to exist, so a typo fails before any notebook starts. */
+function existing(flag: string, paths: string[] | undefined): string[] {
+  for (const path of paths ?? []) {
+    try {
+      Deno.statSync(path);
+    } catch {
+      throw new MadError(`${path}: no such file or folder (given to --${flag})`, 2);
+    }
+  }
+  return paths ?? [];
+}
 
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
@@ -52,6 +90,10 @@ async function main(): Promise<void> {
     outDir: flags.out,
     workDir: flags.work,
     full: flags.full,
+    data: {
+      imageDirs: existing("images", flags.images),
+      tablePaths: existing("table", flags.table),
+    },
     only: flags.only,
     onProgress: (line) => console.error(line),
   });

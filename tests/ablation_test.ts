@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { useBackend } from "../lib/backend/mod.ts";
 import {
   ABLATION_VARIANTS,
@@ -18,7 +18,7 @@ import {
   variantConfig,
   variantData,
 } from "../lib/experiment/ablation.ts";
-import { tinyConfig, writeTinyData } from "../lib/experiment/setup.ts";
+import { experiment, tinyConfig, writeTinyData } from "../lib/experiment/setup.ts";
 import {
   ablationDifferenceRows,
   ablationFigure,
@@ -30,6 +30,7 @@ import {
   headlineDatasets,
 } from "../lib/report/ablation_tables.ts";
 import { MadError } from "../lib/errors.ts";
+import { madErrorAsync } from "./fixtures.ts";
 import { DEFAULT_CONFIG } from "../lib/model/config.ts";
 import { activeComponents, componentOf, type Modality } from "../lib/model/evidence/mod.ts";
 
@@ -479,8 +480,47 @@ Deno.test({
       const again = await runAblation({ variants, seeds: 2, base, data, out, quiet: true });
       assert.deepEqual(again, summary);
       assert.ok(performance.now() - started < 2000, "finished runs are not retrained");
+
+      // The same config on other data is refused in one line, the run file left as it was.
+      const file = join(out, runFileName("full", 0));
+      const before = await Deno.readTextFile(file);
+      assert.deepEqual(
+        JSON.parse(before).sources,
+        [...data.imageDirs, ...data.tablePaths].map((p) => resolve(p)),
+      );
+      await madErrorAsync(
+        () =>
+          runAblation({
+            variants: selectVariants(["full"]),
+            seeds: 1,
+            base,
+            data: { imageDirs: [], tablePaths: data.tablePaths },
+            out,
+            quiet: true,
+          }),
+        file,
+        "holds a run on",
+        "give another output folder",
+      );
+      assert.equal(await Deno.readTextFile(file), before);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("experiment runs on the data given, with the tiny or the default model", async () => {
+  const data = { imageDirs: ["photos/bottle"], tablePaths: ["rows.npz"] };
+  const tiny = await experiment({ full: false, workDir: "unused", data });
+  assert.deepEqual([tiny.imageDirs, tiny.tablePaths], [data.imageDirs, data.tablePaths]);
+  assert.deepEqual(tiny.config, tinyConfig());
+  const full = await experiment({ full: true, dataDir: "missing", workDir: "unused", data });
+  assert.equal(full.full, true);
+  assert.deepEqual(full.config, DEFAULT_CONFIG);
+  assert.deepEqual(full.tablePaths, data.tablePaths);
+  // Without data, --full reads deno task data's folder and names it when it is empty.
+  await assert.rejects(
+    () => experiment({ full: true, dataDir: "missing", workDir: "unused" }),
+    (e: Error) => e instanceof MadError && /missing: no datasets found/.test(e.message),
+  );
 });

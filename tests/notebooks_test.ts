@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import {
   denoKernelInstalled,
   ensureDenoKernel,
@@ -12,6 +12,8 @@ import {
   runNotebooks,
 } from "../lib/report/notebook_export.ts";
 import { PLOTLY_LOADER_MARKER, readEpochRows, rowsHtml } from "../lib/report/notebook_helpers.ts";
+import { dataEnv, dataFromEnv, notebookWorkFolder } from "../lib/report/notebook_data.ts";
+import { writeSyntheticImages, writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { exists, madErrorAsync } from "./fixtures.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -252,4 +254,64 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test({
+  name: "notebooks run on the user's own image folders and tables, in a folder of their own",
+  ignore: !haveJupyter,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "madformer-notebooks-own-" });
+    try {
+      const images = join(dir, "my_parts");
+      const table = join(dir, "my_rows.csv");
+      await writeSyntheticImages(images, {
+        seed: 3,
+        size: 32,
+        nTrain: 12,
+        nTestGood: 4,
+        nTestBad: 4,
+      });
+      await writeSyntheticTableCsv(table, { seed: 3, n: 300, d: 5 });
+      const work = join(dir, "work");
+      const [report] = await runNotebooks({
+        notebooksDir: "notebooks",
+        outDir: join(dir, "reports"),
+        workDir: work,
+        data: { imageDirs: [images], tablePaths: [table] },
+        only: ["01_data"],
+        cellTimeoutSeconds: 300,
+      });
+      const html = await Deno.readTextFile(report.html);
+      assert.ok(html.includes(`TINY: images ${images}; tables ${table}`), "says what it runs on");
+      // No synthetic data was written in place of the user's (the tiny setup writes it to tiny/).
+      assert.ok(!(await exists(join(work, "tiny"))), "no synthetic data written");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("notebook data: the environment names the user's datasets, absolute, and a folder of theirs", () => {
+  const data = { imageDirs: ["photos/bottle", "/abs/cable"], tablePaths: ["rows.npz"] };
+  const env = dataEnv(data);
+  assert.deepEqual(Object.keys(env), ["MADFORMER_IMAGES", "MADFORMER_TABLES"]);
+  const back = dataFromEnv((name) => env[name]);
+  assert.deepEqual(back, {
+    imageDirs: [resolve("photos/bottle"), "/abs/cable"],
+    tablePaths: [resolve("rows.npz")],
+  });
+  assert.deepEqual(dataEnv({ imageDirs: [], tablePaths: ["t.csv"] }), {
+    MADFORMER_TABLES: resolve("t.csv"),
+  });
+  assert.equal(dataFromEnv(() => undefined), undefined);
+  assert.equal(dataFromEnv(() => ""), undefined);
+  // Plain folders without own data; one per data set with it, the same for the same paths.
+  assert.equal(notebookWorkFolder("out", true), join("out", "full"));
+  assert.equal(notebookWorkFolder("out", false), join("out", "tiny"));
+  const own = notebookWorkFolder("out", true, data);
+  assert.match(own, /^out\/full-[0-9a-f]{8}$/);
+  assert.equal(notebookWorkFolder("out", true, back), own, "relative and absolute paths agree");
+  assert.notEqual(notebookWorkFolder("out", true, { ...data, tablePaths: [] }), own);
 });

@@ -7,11 +7,11 @@
  *
  * Files written to `out/`: `<variant>_seed<k>.json` per run and `summary.json`. A run whose file
  * already exists with the same config is reused, so an interrupted grid continues where it
- * stopped.
+ * stopped; one that holds a run on other data is refused.
  *
  * @module
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Config, ConfigOverrides, ModalityExperts, ModelConfig } from "../model/config.ts";
 import { mergeConfig } from "../model/config.ts";
 import { CLASSIC_FOREST } from "../model/isolation.ts";
@@ -216,6 +216,11 @@ export interface AblationRun {
   /** Seed index k (the training seed is the base seed plus k). */
   seed: number;
   config: Config;
+  /**
+   * The image folders and tables the run trained on, as absolute paths. Run files written before
+   * `--images` and `--table` existed have none: they trained on `deno task data`'s datasets.
+   */
+  sources?: string[];
   train: { bestEpoch: number; bestValAuroc: number; epochs: number; seconds: number };
   evalSeconds: number;
   datasets: EvaluationEntry[];
@@ -330,10 +335,20 @@ async function reuseOrRun(
 ): Promise<AblationRun> {
   const config = variantConfig(options.base, variant, seed);
   const file = join(options.out, runFileName(variant.name, seed));
+  const data = variantData(variant, options.data);
+  // Absolute, so the notebooks (run from notebooks/) and `deno task ablate` name the same data alike.
+  const sources = [...data.imageDirs, ...data.tablePaths].map((p) => resolve(p));
   const previous = await readAblationRun(file);
+  // A run on other data is neither reported as this data's nor overwritten: the folder belongs
+  // to that data set's grid.
+  if (previous?.sources && JSON.stringify(previous.sources) !== JSON.stringify(sources)) {
+    throw new MadError(
+      `${file}: holds a run on ${previous.sources.join(", ")}, not on ${sources.join(", ")}; ` +
+        "give another output folder or remove it",
+    );
+  }
   if (previous && JSON.stringify(previous.config) === JSON.stringify(config)) return previous;
 
-  const data = variantData(variant, options.data);
   const runDir = join(options.out, "runs", `${variant.name}_seed${seed}`);
   await Deno.remove(runDir, { recursive: true }).catch(() => {});
   const started = performance.now();
@@ -356,6 +371,7 @@ async function reuseOrRun(
     data: variant.data,
     seed,
     config,
+    sources,
     train: {
       bestEpoch: trained.bestEpoch,
       bestValAuroc: trained.bestMetric,

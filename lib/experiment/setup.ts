@@ -98,17 +98,27 @@ export function fullData(dataDir = "data"): ExperimentData {
 }
 
 /**
- * The experiment for a flag: FULL uses `dataDir` and the default config, TINY writes the
- * synthetic data into `workDir/data` and uses {@linkcode tinyConfig}.
+ * The experiment for a flag: FULL uses the default config, TINY {@linkcode tinyConfig}. Each
+ * runs on `data` when given (a user's own image folders and tables); otherwise FULL on what
+ * `deno task data` left in `dataDir`, TINY on synthetic data it writes into `workDir/data`.
  */
 export async function experiment(
-  options: { full: boolean; dataDir?: string; workDir: string },
+  options: { full: boolean; dataDir?: string; workDir: string; data?: ExperimentData },
 ): Promise<Experiment> {
-  if (options.full) {
-    return { full: true, config: structuredClone(DEFAULT_CONFIG), ...fullData(options.dataDir) };
+  const config = options.full ? structuredClone(DEFAULT_CONFIG) : tinyConfig();
+  const given = options.data;
+  if (given && given.imageDirs.length + given.tablePaths.length > 0) {
+    return {
+      full: options.full,
+      config,
+      imageDirs: [...given.imageDirs],
+      tablePaths: [...given.tablePaths],
+    };
   }
-  const data = await writeTinyData(join(options.workDir, "data"));
-  return { full: false, config: tinyConfig(), ...data };
+  const data = options.full
+    ? fullData(options.dataDir)
+    : await writeTinyData(join(options.workDir, "data"));
+  return { full: options.full, config, ...data };
 }
 
 /**

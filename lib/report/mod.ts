@@ -3,7 +3,8 @@
  * overlays and interactive notebook plots, and the sections built from what `experiment/`
  * returns (an evaluated checkpoint, an ablation summary, the reference numbers). The notebooks'
  * own openings and display helpers (`notebook_setup.ts`, `notebook_helpers.ts`,
- * `exploration.ts`) and their headless export (`notebook_export.ts`) are imported by file.
+ * `exploration.ts`, `notebook_data.ts`) and their headless export (`notebook_export.ts`) are
+ * imported by file.
  *
  * @module
  */

@@ -10,6 +10,8 @@ import { basename, join, resolve } from "node:path";
 import { PLOTLY_LOADER_MARKER } from "./notebook_helpers.ts";
 import { writeFileAtomic } from "../util/files.ts";
 import { MadError } from "../errors.ts";
+import type { ExperimentData } from "../experiment/setup.ts";
+import { dataEnv } from "./notebook_data.ts";
 
 /** The command-line tool nbconvert runs as. */
 const JUPYTER = "jupyter";
@@ -203,6 +205,8 @@ export interface RunNotebooksOptions {
   full?: boolean;
   /** Working folder the notebooks write data and runs to (MADFORMER_NOTEBOOK_OUT). */
   workDir?: string;
+  /** The user's image folders and tables to run on instead of the default data. */
+  data?: ExperimentData;
   /** Only the notebooks whose file names contain one of these. */
   only?: string[];
   /** Per-cell timeout; default 600 s tiny, 12 h full. */
@@ -228,13 +232,20 @@ function failureLine(stderr: string): string {
  */
 export async function exportNotebook(
   notebook: string,
-  options: { outDir: string; full?: boolean; workDir?: string; cellTimeoutSeconds?: number },
+  options: {
+    outDir: string;
+    full?: boolean;
+    workDir?: string;
+    data?: ExperimentData;
+    cellTimeoutSeconds?: number;
+  },
 ): Promise<NotebookReport> {
   const started = performance.now();
   const outDir = resolve(options.outDir);
   await Deno.mkdir(outDir, { recursive: true });
   const env: Record<string, string> = { MADFORMER_FULL: options.full ? "1" : "0" };
   if (options.workDir) env.MADFORMER_NOTEBOOK_OUT = resolve(options.workDir);
+  if (options.data) Object.assign(env, dataEnv(options.data));
   const timeout = options.cellTimeoutSeconds ?? (options.full ? 43200 : 600);
   const result = await run(JUPYTER, [
     "nbconvert",
@@ -277,6 +288,7 @@ export async function runNotebooks(options: RunNotebooksOptions = {}): Promise<N
       outDir: options.outDir ?? "results/reports",
       full: options.full,
       workDir: options.workDir,
+      data: options.data,
       cellTimeoutSeconds: options.cellTimeoutSeconds,
     });
     options.onProgress?.(

@@ -6,36 +6,44 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { type Experiment, experiment } from "../experiment/setup.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { loadPlotly } from "./notebook_helpers.ts";
+import { dataFromEnv, notebookWorkFolder } from "./notebook_data.ts";
 
 /** What a notebook works with after {@linkcode notebookSetup}. */
 export interface NotebookSetup {
   /** The config and the data folders (synthetic ones written on the spot for TINY). */
   setup: Experiment;
+  /** True when `MADFORMER_IMAGES` or `MADFORMER_TABLES` name the data (the user's own). */
+  ownData: boolean;
   /** Decoded images: on disk under `../data/.cache/images` for FULL, in memory for TINY. */
   cache: ImageCache;
-  /** This setup's working folder for data and runs: `MADFORMER_NOTEBOOK_OUT/{tiny,full}`. */
+  /**
+   * This setup's working folder for data and runs: `MADFORMER_NOTEBOOK_OUT/{tiny,full}`, with a
+   * suffix naming the data set when `MADFORMER_IMAGES` or `MADFORMER_TABLES` give one.
+   */
   work: string;
 }
 
 /**
- * Prepares a notebook: FULL (`true`) is the default model on `../data`, TINY the small model on
- * synthetic data written under the working folder. Paths are relative to `notebooks/`, the
- * kernel's working directory; `MADFORMER_NOTEBOOK_OUT` moves the working folder (default
- * `../results/notebooks`). Needs the Deno Jupyter kernel (plotly.js is displayed).
+ * Prepares a notebook: FULL (`true`) is the default model, TINY the small one. They run on the
+ * image folders and tables that `MADFORMER_IMAGES` and `MADFORMER_TABLES` name (path lists, as
+ * `deno task notebooks --images/--table` sets them), else FULL on `../data` and TINY on synthetic
+ * data written under the working folder. Paths are relative to `notebooks/`, the kernel's working
+ * directory; `MADFORMER_NOTEBOOK_OUT` moves the working folder (default `../results/notebooks`).
+ * Needs the Deno Jupyter kernel (plotly.js is displayed).
  */
 export async function notebookSetup(full: boolean): Promise<NotebookSetup> {
   const out = Deno.env.get("MADFORMER_NOTEBOOK_OUT") ?? "../results/notebooks";
-  const work = join(out, full ? "full" : "tiny");
-  const setup = await experiment({ full, dataDir: "../data", workDir: work });
+  const data = dataFromEnv();
+  const work = notebookWorkFolder(out, full, data);
+  const setup = await experiment({ full, dataDir: "../data", workDir: work, data });
   const cache = new ImageCache(full ? "../data/.cache/images" : undefined);
   await loadPlotly();
   console.log(
     `${full ? "FULL" : "TINY"}: images ${setup.imageDirs.join(", ") || "none"}; ` +
       `tables ${setup.tablePaths.join(", ") || "none"}`,
   );
-  return { setup, cache, work };
+  return { setup, cache, work, ownData: data !== undefined };
 }

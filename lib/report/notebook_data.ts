@@ -1,0 +1,48 @@
+/**
+ * Which datasets the notebooks run on, passed from `deno task notebooks --images/--table` (or a
+ * user's own shell before JupyterLab starts) to every notebook's kernel through two environment
+ * variables, and the working folder that keeps each data set's runs apart. Kept free of the
+ * training code, so that exporting notebooks does not load it.
+ *
+ * @module
+ */
+import { delimiter, join, resolve } from "node:path";
+import type { ExperimentData } from "../experiment/setup.ts";
+import { dataSetId } from "../experiment/data_set.ts";
+
+/** Image category folders for the notebooks, joined by the path-list delimiter (`:` here). */
+export const IMAGES_ENV = "MADFORMER_IMAGES";
+/** Tables for the notebooks, joined by the path-list delimiter (`:` here). */
+export const TABLES_ENV = "MADFORMER_TABLES";
+
+/** The environment naming `data` for a notebook kernel, its paths made absolute. */
+export function dataEnv(data: ExperimentData): Record<string, string> {
+  const env: Record<string, string> = {};
+  const list = (paths: string[]) => paths.map((p) => resolve(p)).join(delimiter);
+  if (data.imageDirs.length > 0) env[IMAGES_ENV] = list(data.imageDirs);
+  if (data.tablePaths.length > 0) env[TABLES_ENV] = list(data.tablePaths);
+  return env;
+}
+
+/**
+ * The datasets the environment names (see {@linkcode dataEnv}), or undefined when it names none:
+ * the notebooks then run on their default data.
+ */
+export function dataFromEnv(
+  get: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): ExperimentData | undefined {
+  const list = (name: string) => (get(name) ?? "").split(delimiter).filter((p) => p !== "");
+  const data = { imageDirs: list(IMAGES_ENV), tablePaths: list(TABLES_ENV) };
+  return data.imageDirs.length + data.tablePaths.length > 0 ? data : undefined;
+}
+
+/**
+ * A notebook setup's working folder under `out`: `tiny` or `full`, and for a user's own data
+ * `tiny-<id>` or `full-<id>`, the id taken from the data's paths, so that the checkpoint and
+ * ablation runs of one data set are never read back for another.
+ */
+export function notebookWorkFolder(out: string, full: boolean, data?: ExperimentData): string {
+  const name = full ? "full" : "tiny";
+  if (!data) return join(out, name);
+  return join(out, `${name}-${dataSetId(data)}`);
+}
