@@ -195,6 +195,28 @@ export function choosePoseAlignment(
   return { aligned, elongation, axisConsistency, scale };
 }
 
+/**
+ * An image of a category as the model sees it: turned to its own pose and zoomed out by the
+ * category's scale when the category is aligned, else as it is. `pose`: the image's own, when
+ * already known (null: it has none).
+ */
+export function alignForCategory(
+  data: Float32Array,
+  size: number,
+  channels: number,
+  alignment: PoseAlignment | undefined,
+  pose?: ObjectPose | null,
+): Float32Array {
+  if (!alignment?.aligned) return data;
+  return alignToPose(
+    data,
+    size,
+    channels,
+    pose === undefined ? objectPose(data, size, channels) : pose,
+    alignment.scale ?? 1,
+  );
+}
+
 /** How a category's images are shown to the model, for logs: "" when they are not aligned. */
 export function describeAlignment(pose: PoseAlignment | undefined): string {
   if (!pose?.aligned) return "";

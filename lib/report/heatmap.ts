@@ -7,7 +7,7 @@
 import sharp from "sharp";
 import type { DecodedImage } from "../data/types.ts";
 import type { ImageCache } from "../data/image_cache.ts";
-import { alignToPose, type PoseAlignment } from "../data/pose.ts";
+import { alignForCategory, type PoseAlignment } from "../data/pose.ts";
 import { MadError } from "../errors.ts";
 import { pixelMap } from "../model/maps.ts";
 
@@ -117,9 +117,7 @@ export async function scoreMapPng(
 ): Promise<Uint8Array> {
   const decoded = await cache.get(path, { size, channels: 3 });
   // An aligned category's map lies over the image as the model saw it, turned to its pose.
-  const image = pose?.aligned
-    ? { ...decoded, data: alignToPose(decoded.data, size, decoded.channels, undefined, pose.scale) }
-    : decoded;
+  const image = { ...decoded, data: alignForCategory(decoded.data, size, decoded.channels, pose) };
   return await heatmapOverlayPng(image, map, { width: grid, height: grid }, { min: 0, max: 6 });
 }
 

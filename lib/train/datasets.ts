@@ -8,7 +8,12 @@
 import { extname, join } from "node:path";
 import type { ImageSample, Normalisation, SplitSpec, Table } from "../data/types.ts";
 import { readLabelledCsv } from "../data/table.ts";
-import { alignToPose, choosePoseAlignment, objectPose, type PoseAlignment } from "../data/pose.ts";
+import {
+  alignForCategory,
+  choosePoseAlignment,
+  objectPose,
+  type PoseAlignment,
+} from "../data/pose.ts";
 import { readOddsMat } from "../data/mat.ts";
 import { readNpzTable } from "../data/npz.ts";
 import { tableNameOf } from "../data/table_name.ts";
@@ -250,9 +255,7 @@ export function alignCategory(
   const pose = allowed ? choice : { ...choice, aligned: false, scale: 1 };
   return {
     pose,
-    train: pose.aligned
-      ? train.map((image, i) => alignToPose(image, size, 3, poses[i], pose.scale))
-      : train,
+    train: train.map((image, i) => alignForCategory(image, size, 3, pose, poses[i])),
   };
 }
 
@@ -262,9 +265,7 @@ export function alignImages(
   size: number,
   pose: PoseAlignment | undefined,
 ): Float32Array[] {
-  return pose?.aligned
-    ? images.map((image) => alignToPose(image, size, 3, undefined, pose.scale))
-    : images;
+  return pose?.aligned ? images.map((image) => alignForCategory(image, size, 3, pose)) : images;
 }
 
 function hash(text: string): number {
