@@ -18,7 +18,7 @@ import {
   parseUrlOverrides,
   selectSources,
   sourceNames,
-  urlKeys,
+  urlKeySummary,
 } from "../lib/data/sources.ts";
 import { datasetFigures } from "../lib/data/inspect.ts";
 
@@ -56,12 +56,13 @@ export const COMMAND = defineCommand({
   },
   notes: [
     `sources: ${sourceNames().join(", ")}`,
-    `--url names (or MADFORMER_URL_<NAME>): ${urlKeys().join(", ")}`,
+    `--url names (or MADFORMER_URL_<NAME>): ${urlKeySummary().join(", ")}`,
   ],
   examples: [
     "deno task data",
     "deno task data --only thyroid",
     "deno task data --from ../shared/datasets",
+    "deno task data --only adbench,screw   # the dev suite for deno task benchmark",
     "deno task data --url hazelnut=https://mirror/hazelnut.tar.xz",
   ],
 });

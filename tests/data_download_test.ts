@@ -8,6 +8,7 @@ import {
   extractTarXz,
   fetchFromBase,
   fetchSources,
+  summarizeDataDir,
 } from "../lib/data/download.ts";
 import {
   defaultDataPaths,
@@ -15,6 +16,7 @@ import {
   resolveUrl,
   selectSources,
   urlEnvVar,
+  urlKeySummary,
 } from "../lib/data/sources.ts";
 import { exists } from "./fixtures.ts";
 
@@ -347,6 +349,91 @@ Deno.test("fetchSources + extractTarXz: downloads and unpacks an MVTec-style arc
   }
 });
 
+/** The shared dev tables, when this machine has them (the real bytes the checksums pin). */
+const SHARED_ADBENCH = new URL("../../shared/datasets/tables/adbench", import.meta.url).pathname;
+
+Deno.test("fetchSources: the ADBench tables are checked against their pinned sha256", async () => {
+  const dir = await tempDir();
+  const [adbench] = selectSources(["adbench"]);
+  assert.equal(adbench.files.length, 17);
+  const shared = await exists(join(SHARED_ADBENCH, "44_Wilt.npz"));
+  try {
+    await withServer(async (req) => {
+      const name = new URL(req.url).pathname.slice(1);
+      // Every table as the shared copy has it, except a corrupted 44_Wilt.
+      if (shared && name !== "44_Wilt.npz") {
+        return rangeResponse(req, await Deno.readFile(join(SHARED_ADBENCH, name)));
+      }
+      return rangeResponse(req, fixture(500));
+    }, async (base) => {
+      const overrides = parseUrlOverrides(
+        adbench.files.map((f) => `${f.key}=${base}/${f.target.split("/").at(-1)}`),
+      );
+      const data = join(dir, "data");
+      const lines: string[] = [];
+      await assert.rejects(
+        fetchSources([adbench], data, { overrides, log: (l) => lines.push(l) }),
+        /1 of 1 data sources failed: adbench/,
+      );
+      assert.ok(lines.some((l) => /44_Wilt\.npz.*sha256|checksum/.test(l)), lines.join("\n"));
+      assert.equal(await exists(join(data, "tables/adbench/44_Wilt.npz")), false);
+      if (!shared) return;
+      // The tables before the corrupted one arrived whole and are listed.
+      assert.equal(await exists(join(data, "tables/adbench/12_fault.npz")), true);
+      assert.ok((await summarizeDataDir(data)).some((l) => l.startsWith("tables/adbench: ")));
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("copyFromLocal: ADBench tables are checksummed, other tables copied as they are", async () => {
+  const dir = await tempDir();
+  try {
+    const from = join(dir, "src");
+    await Deno.mkdir(join(from, "tables/adbench"), { recursive: true });
+    await Deno.writeTextFile(join(from, "tables/adbench/my_table.npz"), "mine");
+    const copied = await copyFromLocal(from, join(dir, "data"), { only: ["adbench"] });
+    assert.deepEqual(copied, ["tables/adbench/my_table.npz"]);
+    await Deno.writeTextFile(join(from, "tables/adbench/14_glass.npz"), "not the real table");
+    await assert.rejects(
+      copyFromLocal(from, join(dir, "data2"), { only: ["adbench"] }),
+      /14_glass\.npz: checksum mismatch/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fetchSources: screw unpacks under images/dev, outside the default training run", async () => {
+  const dir = await tempDir();
+  try {
+    const src = join(dir, "src");
+    await Deno.mkdir(join(src, "screw/train/good"), { recursive: true });
+    await Deno.writeTextFile(join(src, "screw/train/good/000.png"), "png");
+    const archive = join(dir, "screw.tar.xz");
+    const tar = await new Deno.Command("tar", {
+      args: ["-cJf", archive, "-C", src, "screw"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    assert.ok(tar.success);
+    const bytes = await Deno.readFile(archive);
+    await withServer((req) => rangeResponse(req, bytes), async (base) => {
+      const data = join(dir, "data");
+      await fetchSources(selectSources(["screw"]), data, {
+        overrides: parseUrlOverrides([`screw=${base}/screw.tar.xz`]),
+        log: () => {},
+      });
+      assert.equal(await exists(join(data, "images/dev/screw/train/good/000.png")), true);
+      assert.deepEqual(defaultDataPaths(data).imagesDirs, []);
+      assert.ok((await summarizeDataDir(data)).some((l) => l.startsWith("images/dev/screw: ")));
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("sources: URL overrides, env vars and --only validation", () => {
   const [thyroid] = selectSources(["thyroid"]);
   const file = thyroid.files[0];
@@ -361,6 +448,13 @@ Deno.test("sources: URL overrides, env vars and --only validation", () => {
   assert.throws(() => parseUrlOverrides(["thyroid"]), MadError);
   assert.throws(() => selectSources(["thyroid,bogus"]), /bogus/);
   assert.deepEqual(selectSources([]).map((s) => s.name), ["thyroid", "hazelnut", "zipper"]);
+  // The 17 ADBench tables are one pattern in the help, each still its own --url name.
+  assert.ok(urlKeySummary().includes("adbench-<file> (17 files)"));
+  assert.ok(!urlKeySummary().some((k) => k.startsWith("adbench-4")));
+  assert.equal(
+    parseUrlOverrides(["adbench-44_Wilt=http://m/w.npz"]).get("adbench-44_Wilt"),
+    "http://m/w.npz",
+  );
 });
 
 Deno.test("scripts/data.ts: a bad flag exits non-zero with one line on stderr", async () => {

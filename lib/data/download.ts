@@ -211,8 +211,10 @@ function fromPaths(only: readonly string[] | undefined): { paths: string[]; byNa
  * Copies a local dataset folder laid out like the shared datasets folder
  * (`thyroid/odds/thyroid.mat`, `thyroid/uci/*.data`, `thyroid/course/*.csv`,
  * `images/course/<category>/...`, `images/course/image_anomaly_labels.json`,
- * `images/mvtec/<category>/...`) into `destDir` with the same relative layout. Missing parts
- * are skipped unless asked for by name; the pinned thyroid.mat checksum is verified.
+ * `images/mvtec/<category>/...`, `images/dev/screw/...`, `tables/adbench/*.npz`) into `destDir`
+ * with the same relative layout. Missing parts
+ * are skipped unless asked for by name; pinned checksums (thyroid.mat, the ADBench tables) are
+ * verified.
  *
  * @returns the relative paths copied.
  */
@@ -520,6 +522,8 @@ export async function summarizeDataDir(dataDir: string): Promise<string[]> {
     "thyroid/course",
     ...(await subdirs(join(dataDir, "images/course"))).map((d) => `images/course/${d}`),
     ...(await subdirs(join(dataDir, "images/mvtec"))).map((d) => `images/mvtec/${d}`),
+    ...(await subdirs(join(dataDir, "images/dev"))).map((d) => `images/dev/${d}`),
+    "tables/adbench",
   ];
   const lines: string[] = [];
   for (const place of places) {

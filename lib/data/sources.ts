@@ -44,6 +44,35 @@ export interface DataSource {
 const THYROID_MAT_SHA256 = "49155d7861b977e90808faf68343ff67a67f63090c2744d514dbb67ac68e7e33";
 const MVTEC_LICENSE = "MVTec AD, CC BY-NC-SA 4.0, MVTec Software GmbH (Bergmann et al., CVPR 2019)";
 const UCI_BASE = "https://archive.ics.uci.edu/ml/machine-learning-databases/thyroid-disease";
+/**
+ * ADBench's repository at the commit whose "Classical" tables the dev suite and the README's
+ * benchmark figures were measured on; pinned so that a download is byte for byte those tables.
+ */
+const ADBENCH_COMMIT = "3dac8221081e190f157d78e93bfa8867f90d0965";
+const ADBENCH_BASE = "https://raw.githubusercontent.com/Minqi824/ADBench/" +
+  `${ADBENCH_COMMIT}/adbench/datasets/Classical`;
+/** The 17 ADBench tables of the dev suite and the sha256 of each at `ADBENCH_COMMIT`. */
+const ADBENCH_TABLES: Readonly<Record<string, string>> = {
+  "7_Cardiotocography": "5ae84910430f05923e11b6f537243263977c9136949dabd891e3570aeec51e29",
+  "12_fault": "ec27301f9a4cf7c5d8b22c360cf37ddb043b7fb062465723dfd8b34e2771e5dd",
+  "14_glass": "aa7a8db1d475ba01a10488af454bc15220a3d5951b010b03b7020567d8152cdc",
+  "15_Hepatitis": "4a87a2f7d8013e5bfde63294fae61ec7a612322de72f338a7f9491749025ad98",
+  "20_letter": "f986d3da80cf1fa2aea83a5ebe73b7d4800e0d4c01fdd1ae074b58d20f10d039",
+  "21_Lymphography": "dad977b04f4ea65b78ccd0e9f76b45175bad605165b37e63f3cc177845e67037",
+  "27_PageBlocks": "10a9b4d5bb5d3b9083caab4c4062f665610eada703c3d927bf7c34b1f2d0d223",
+  "30_satellite": "1f048f5686f1b8c16a227fdfa3c81a62cd9a92715714a6b24c69b1c5ad96b46e",
+  "37_Stamps": "99fe739447284f613fa54bf2dccdb51c5120175ce6260adec6dad77576c42509",
+  "39_vertebral": "0816286f92b96fe6867664a41a031ac7228dcfbf1a5feefe50ca3883b2e9073d",
+  "40_vowels": "4bfc4244d1c882773bbbc50d4a5db5e52276e53506e46b2d45e02d074cfcb1b6",
+  "41_Waveform": "6c9d867337ad1a2f8372c1d27f4c032f0401237e2041b7c45f00de8d319ff30f",
+  "43_WDBC": "78d4606a1ab516f5b60b00c196497f3bbd6bd5e4548fd04cf5f2475209b34b85",
+  "44_Wilt": "c70b72aa611ec87b20efb400943ef3ce4f8bf7aa58fcef825fbd28cc5cee3cc9",
+  "45_wine": "d5ad8965d92cc57122fe1e6572bb301adbaf795b3e166d187ae00a704d8f6e20",
+  "46_WPBC": "68a6d67242643855713bcdad07d89ecc472bd00000dccc17ba87916eb2693d19",
+  "47_yeast": "bbb15c873d78a4f6a589f46d0f75814595e2282d2ae7ce7779c750f276c3770d",
+};
+const ADBENCH_LICENSE = "ADBench (Han et al., NeurIPS 2022), BSD 2-Clause; each table from its " +
+  "original source (ODDS, UCI, DAMI): cite ADBench and that source";
 
 /** Every data source `deno task data` knows about. */
 export const DATA_SOURCES: readonly DataSource[] = [
@@ -132,11 +161,45 @@ export const DATA_SOURCES: readonly DataSource[] = [
     files: [],
     localPaths: ["thyroid/course"],
   },
+  {
+    name: "adbench",
+    description: "17 ADBench Classical tables (.npz) of the dev suite (deno task benchmark)",
+    license: ADBENCH_LICENSE,
+    byDefault: false,
+    files: Object.entries(ADBENCH_TABLES).map(([table, sha256]) => ({
+      key: `adbench-${table}`,
+      url: `${ADBENCH_BASE}/${table}.npz`,
+      target: `tables/adbench/${table}.npz`,
+      sha256,
+      present: `tables/adbench/${table}.npz`,
+    })),
+    localPaths: ["tables/adbench"],
+  },
+  {
+    // Kept out of images/mvtec, where a category would join the default training run.
+    name: "screw",
+    description: "MVTec AD screw category, the dev category (official layout, images/dev)",
+    license: MVTEC_LICENSE,
+    byDefault: false,
+    files: [{
+      key: "screw",
+      url: "https://www.mydrive.ch/shares/150461/242f454cc6385e5693c4fd4b94567d1e/download/" +
+        "420938130-1629960389/screw.tar.xz",
+      target: "downloads/screw.tar.xz",
+      sha256: null,
+      extractTo: "images/dev",
+      present: "images/dev/screw/train",
+    }],
+    localPaths: ["images/dev/screw"],
+  },
 ];
 
 /** Relative path and expected sha256 of files whose checksum is pinned, for `--from` too. */
 export const KNOWN_CHECKSUMS: Readonly<Record<string, string>> = {
   "thyroid/odds/thyroid.mat": THYROID_MAT_SHA256,
+  ...Object.fromEntries(
+    Object.entries(ADBENCH_TABLES).map(([table, sha]) => [`tables/adbench/${table}.npz`, sha]),
+  ),
 };
 
 /** Names accepted by `--only`. */
@@ -169,6 +232,16 @@ export function urlEnvVar(key: string): string {
 /** Every key accepted by `--url KEY=URL`. */
 export function urlKeys(): string[] {
   return DATA_SOURCES.flatMap((s) => s.files.map((f) => f.key));
+}
+
+/**
+ * The `--url` keys for a help text: a source of many files (the ADBench tables) as one pattern,
+ * `adbench-<file> (17 files)`, every other key as it is.
+ */
+export function urlKeySummary(): string[] {
+  return DATA_SOURCES.flatMap((s) =>
+    s.files.length > 3 ? [`${s.name}-<file> (${s.files.length} files)`] : s.files.map((f) => f.key)
+  );
 }
 
 /**
