@@ -20,6 +20,7 @@ import {
   type JointMode,
   runBenchmark,
   TABLE_EXTENSIONS,
+  winLines,
 } from "../lib/benchmark/mod.ts";
 import { metricsTable } from "../lib/report/mod.ts";
 
@@ -29,9 +30,10 @@ export const QUICK_EPOCHS = 2;
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({
   name: "deno task benchmark",
-  summary: "runs MADformer and the baselines (Isolation Forest, kNN, raw-patch kNN) on every " +
-    "image category and table in the given folders for N seeds, one model per dataset and one " +
-    "joint model for all, on the same splits, and writes OUT/benchmark.json and OUT/report.html. " +
+  summary: "runs MADformer and the baselines (Isolation Forest, kNN, one-class SVM, raw-patch " +
+    "kNN) on every image category and table in the given folders for N seeds, one model per " +
+    "dataset and one joint model for all, on the same splits, and writes OUT/benchmark.json and " +
+    "OUT/report.html. " +
     "Finished runs in OUT/runs/ are reused: rerun the same command after a stop to continue.",
   flags: {
     images: {
@@ -155,6 +157,11 @@ async function main(): Promise<void> {
     quiet: flags.quiet,
   });
   console.log(metricsTable(benchmarkRows(summary)));
+  const wins = winLines(summary);
+  if (wins.baselines.length) {
+    console.log(`of the three table baselines: ${wins.baselines.join("; ")}`);
+  }
+  if (wins.peers.length) console.log(`of scikit-learn's peers: ${wins.peers.join("; ")}`);
   console.log(
     `done in ${((performance.now() - started) / 1000).toFixed(0)} s: ` +
       `${join(flags.out, "benchmark.json")}, ${join(flags.out, "report.html")}`,

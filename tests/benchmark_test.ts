@@ -20,6 +20,7 @@ import {
   ISOLATION_FOREST,
   KNN,
   type ModelRun,
+  ONE_CLASS_SVM,
   PROJECT,
   PROJECT_JOINT,
   RAW_PATCH_KNN,
@@ -74,7 +75,7 @@ Deno.test("tableBaselines: on the training split, z-scored on its normals; AUROC
       seed: 0,
       valShare: 0.1,
     });
-    assert.deepEqual(results.map((r) => r.method), [ISOLATION_FOREST, KNN]);
+    assert.deepEqual(results.map((r) => r.method), [ISOLATION_FOREST, KNN, ONE_CLASS_SVM]);
     for (const r of results) {
       assert.equal(r.entry.anomalies, 1);
       // Half the 300 normals are tested, with the one anomaly.
@@ -244,10 +245,23 @@ Deno.test("a tiny benchmark writes its JSON and HTML; run again, it reuses every
     const json = JSON.parse(
       await Deno.readTextFile(join(out, "benchmark.json")),
     ) as BenchmarkSummary;
-    assert.deepEqual(json.methods, [PROJECT, PROJECT_JOINT, ISOLATION_FOREST, KNN, RAW_PATCH_KNN]);
+    assert.deepEqual(json.methods, [
+      PROJECT,
+      PROJECT_JOINT,
+      ISOLATION_FOREST,
+      KNN,
+      ONE_CLASS_SVM,
+      RAW_PATCH_KNN,
+    ]);
     const [dots, table] = json.datasets;
     assert.deepEqual(Object.keys(dots.methods), [PROJECT, PROJECT_JOINT, RAW_PATCH_KNN]);
-    assert.deepEqual(Object.keys(table.methods), [PROJECT, PROJECT_JOINT, ISOLATION_FOREST, KNN]);
+    assert.deepEqual(Object.keys(table.methods), [
+      PROJECT,
+      PROJECT_JOINT,
+      ISOLATION_FOREST,
+      KNN,
+      ONE_CLASS_SVM,
+    ]);
     for (const d of json.datasets) {
       for (const m of Object.values(d.methods)) {
         for (const v of [m.auroc, m.aupr, m.f1_at_true_count]) {
@@ -265,6 +279,11 @@ Deno.test("a tiny benchmark writes its JSON and HTML; run again, it reuses every
     assert.ok(json.joint && json.joint.train_seconds.n === 1);
     const html = await Deno.readTextFile(join(out, "report.html"));
     assert.ok(html.includes("MADformer benchmark") && html.includes("Plotly.newPlot"));
+    // With no peers file, the model is counted against the best of the three table baselines.
+    assert.match(
+      html,
+      /Of the three table baselines: MADformer is at or above the best of them on \d of 1 tables/,
+    );
     assert.ok(html.includes("Evidence shares") && html.includes("Pixel AUROC and PRO"));
     assert.ok(html.includes("AUROC by defect type"));
     assert.deepEqual(externalResources(html), []);

@@ -2,9 +2,10 @@
  * The in-project baselines the benchmark puts next to MADformer, on exactly the splits the model
  * trains and is tested on (same split code, same seed):
  *
- * - tables: an Isolation Forest of 100 trees grown on 256 rows each (Liu, Ting and Zhou 2008)
- *   and kNN (mean Euclidean distance to the k = 5 nearest training normals), both on the raw
- *   features z-scored with the training normals' mean and standard deviation;
+ * - tables: an Isolation Forest of 100 trees grown on 256 rows each (Liu, Ting and Zhou 2008),
+ *   kNN (mean Euclidean distance to the k = 5 nearest training normals) and a one-class SVM
+ *   (Gaussian kernel, ν = 0.05, γ "scale": scikit-learn's OCSVM peer, `one_class_svm.ts`), all on
+ *   the raw features z-scored with the training normals' mean and standard deviation;
  * - images: raw-patch kNN, each test image cut into 8x8-pixel RGB patches at the model's image
  *   size, each patch's distance to the nearest patch of the training normals, the image score
  *   the largest patch distance (and the patch distances its anomaly map).
@@ -20,6 +21,7 @@ import { decodeAll, prepareImages, prepareTable, readTableSource } from "../trai
 import { pixelMetrics } from "../experiment/evaluate_checkpoint.ts";
 import { buildBank, knnDistances } from "../model/knn.ts";
 import { growForest, isolationScores } from "../model/isolation.ts";
+import { fitOneClassSvm, OCSVM_NU, svmScores } from "./one_class_svm.ts";
 import { evaluateScores } from "../metrics/evaluate.ts";
 import { thresholdFromNormals } from "../metrics/threshold.ts";
 import { Rng } from "../rng.ts";
@@ -29,6 +31,9 @@ import type { EvaluationEntry } from "../experiment/results.ts";
 /** Baseline names as reports show them. */
 export const ISOLATION_FOREST = "Isolation Forest";
 export const KNN = "kNN (k=5)";
+export const ONE_CLASS_SVM = `OCSVM (nu=${OCSVM_NU})`;
+/** The table baselines, in the order they run (part of a baseline run file's key). */
+export const TABLE_BASELINES = [ISOLATION_FOREST, KNN, ONE_CLASS_SVM] as const;
 export const RAW_PATCH_KNN = "raw-patch kNN";
 
 /** The Isolation Forest of Liu et al.: 100 trees, each grown on 256 rows. */
@@ -108,6 +113,12 @@ export function fitKnn(
   return (rows) => knnDistances(bank, rows, kk);
 }
 
+/** One-class SVM (ν = 0.05, γ "scale") on (z-scored) training rows [n, d]; see one_class_svm.ts. */
+export function fitSvm(train: Float32Array, d: number, seed: number): RowScorer {
+  const model = fitOneClassSvm(train, d, { seed });
+  return (rows) => svmScores(model, rows);
+}
+
 /** The split of a table source for a seed, as training draws it (`given` for split folders). */
 export function tableSplit(path: string, seed: number, valShare: number): SplitSpec {
   const protocol = Deno.statSync(path).isDirectory ? "given" : "half-normals";
@@ -139,10 +150,12 @@ export function tableBaselines(
   const train = applyZScore(prepared.train, d, stats);
   const val = applyZScore(prepared.val, d, stats);
   const test = applyZScore(prepared.test, d, stats);
-  const methods: [string, () => RowScorer][] = [
-    [ISOLATION_FOREST, () => fitIsolationForest(train, d, split.seed)],
-    [KNN, () => fitKnn(train, d, split.seed)],
-  ];
+  const fits: Record<typeof TABLE_BASELINES[number], () => RowScorer> = {
+    [ISOLATION_FOREST]: () => fitIsolationForest(train, d, split.seed),
+    [KNN]: () => fitKnn(train, d, split.seed),
+    [ONE_CLASS_SVM]: () => fitSvm(train, d, split.seed),
+  };
+  const methods = TABLE_BASELINES.map((m) => [m, fits[m]] as const);
   return methods.map(([method, fit]) => {
     const [scorer, fitSeconds] = timed(fit);
     const [[valScores, testScores], scoreSeconds] = timed(() => [scorer(val), scorer(test)]);

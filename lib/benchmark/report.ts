@@ -20,6 +20,7 @@ import {
   winnerOf,
 } from "./summary.ts";
 import { PEERS_FILE, SKLEARN_PEERS } from "./peers.ts";
+import { TABLE_BASELINES } from "./baselines.ts";
 
 /** `1h 02m`, `3m 05s`, `12.3 s`. */
 export function duration(seconds: number): string {
@@ -72,24 +73,51 @@ function timedMethods(summary: BenchmarkSummary): string[] {
 
 /**
  * How often `method` (MADformer with one model per dataset, by default; or the joint model) is
- * at or above the best scikit-learn peer's mean AUROC, over the datasets that have both; null
- * when no dataset has both.
+ * at or above the best of `rivals` by mean AUROC, over the datasets that have `method` and any
+ * rival; null when none has both. A tie up to rounding counts, as in sklearn_tables.py's count.
  */
+export function winsAgainst(
+  summary: BenchmarkSummary,
+  rivals: readonly string[],
+  method: string = PROJECT,
+): { wins: number; of: number } | null {
+  let wins = 0, of = 0;
+  for (const d of summary.datasets) {
+    const mine = d.methods[method]?.auroc.mean;
+    const best = Math.max(...rivals.map((m) => d.methods[m]?.auroc.mean ?? -Infinity));
+    if (mine === undefined || !Number.isFinite(mine) || !Number.isFinite(best)) continue;
+    of++;
+    if (mine >= best - 1e-9) wins++;
+  }
+  return of > 0 ? { wins, of } : null;
+}
+
+/** {@linkcode winsAgainst} scikit-learn's peers (read from the tables folder's peers file). */
 export function peerWins(
   summary: BenchmarkSummary,
   method: string = PROJECT,
 ): { wins: number; of: number } | null {
   const peers = summary.methods.filter((m) => Object.values(SKLEARN_PEERS).includes(m));
-  let wins = 0, of = 0;
-  for (const d of summary.datasets) {
-    const mine = d.methods[method]?.auroc.mean;
-    const best = Math.max(...peers.map((m) => d.methods[m]?.auroc.mean ?? -Infinity));
-    if (mine === undefined || !Number.isFinite(mine) || !Number.isFinite(best)) continue;
-    of++;
-    // A tie up to rounding counts, as in sklearn_tables.py's own count.
-    if (mine >= best - 1e-9) wins++;
-  }
-  return of > 0 ? { wins, of } : null;
+  return winsAgainst(summary, peers, method);
+}
+
+/**
+ * "MADformer is at or above the best of them on 10 of 17 tables", for each model, against
+ * scikit-learn's peers (when the tables folder has their file) and against the three in-project
+ * table baselines (when the benchmark has tables).
+ */
+export function winLines(summary: BenchmarkSummary): { peers: string[]; baselines: string[] } {
+  const lines = (of: (m: string) => { wins: number; of: number } | null) =>
+    [PROJECT, PROJECT_JOINT].flatMap((m) => {
+      const count = of(m);
+      return count
+        ? [`${m} is at or above the best of them on ${count.wins} of ${count.of} tables`]
+        : [];
+    });
+  return {
+    peers: lines((m) => peerWins(summary, m)),
+    baselines: lines((m) => winsAgainst(summary, TABLE_BASELINES, m)),
+  };
 }
 
 /** Train and scoring seconds (mean over seeds) per dataset and method. */
@@ -260,12 +288,7 @@ export function benchmarkHtml(summary: BenchmarkSummary): string {
         : "one per dataset"
     }`,
   ].join(", ");
-  const peerCounts = [PROJECT, PROJECT_JOINT].flatMap((m) => {
-    const count = peerWins(summary, m);
-    return count
-      ? [`${m} is at or above the best of them on ${count.wins} of ${count.of} tables`]
-      : [];
-  });
+  const { peers: peerCounts, baselines: baselineCounts } = winLines(summary);
   const sources = [s.images ? `images: ${s.images}` : "", s.tables ? `tables: ${s.tables}` : ""]
     .filter(Boolean).join("; ");
   const sections: ReportSection[] = [{
@@ -273,11 +296,15 @@ export function benchmarkHtml(summary: BenchmarkSummary): string {
     html: `<p>${escapeHtml(intro)}. ${escapeHtml(sources)}.</p>` +
       "<p>Tables: the half-normals protocol (train on a random half of the normals, test on the " +
       "rest plus every anomaly; split folders as given); images: train/good vs test. Baselines " +
-      "run on the same splits: Isolation Forest (100 trees of 256 rows) and kNN (k = 5, mean " +
-      "distance) on z-scored table rows, raw-patch kNN (8x8 RGB patches, nearest training patch, " +
+      "run on the same splits: Isolation Forest (100 trees of 256 rows), kNN (k = 5, mean " +
+      "distance) and a one-class SVM (Gaussian kernel, nu 0.05, gamma 'scale', as scikit-learn's) " +
+      "on z-scored table rows, raw-patch kNN (8x8 RGB patches, nearest training patch, " +
       "image score the largest) on images. Values are mean ± std over seeds; the winner has the " +
       "highest mean AUROC. Mean rows average over datasets per seed, for the methods that cover " +
       "every dataset of the group.</p>" +
+      (baselineCounts.length
+        ? `<p>Of the three table baselines: ${escapeHtml(baselineCounts.join("; "))}.</p>`
+        : "") +
       (peerCounts.length
         ? `<p>scikit-learn's Isolation Forest, kNN (k = 5) and OCSVM (nu 0.05) are read from ` +
           `the tables folder's ${PEERS_FILE} (sklearn_tables.py, on the same split folders). ` +

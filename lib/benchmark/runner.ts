@@ -18,7 +18,7 @@ import { ImageCache } from "../data/image_cache.ts";
 import { writeFileAtomic } from "../util/files.ts";
 import { MadError } from "../errors.ts";
 import { type BenchmarkData, type BenchmarkDataset, datasetId } from "./discover.ts";
-import { imageBaseline, tableBaselines, tableSplit } from "./baselines.ts";
+import { imageBaseline, TABLE_BASELINES, tableBaselines, tableSplit } from "./baselines.ts";
 import {
   type BaselineRun,
   type BenchmarkRun,
@@ -219,7 +219,7 @@ function baselineTask(
     };
   const key: BaselineRun["key"] = d.modality === "image"
     ? { source: d.source, split, imageSize: config.model.imageSize }
-    : { source: d.source, split };
+    : { source: d.source, split, methods: [...TABLE_BASELINES] }; // older files lack OCSVM
   return {
     kind: "baselines",
     label: `baselines ${d.name} seed ${seed}`,

@@ -37,7 +37,8 @@ export interface BaselineRun {
   kind: "baselines";
   seed: number;
   id: string;
-  key: { source: string; split: SplitSpec; imageSize?: number };
+  /** What makes a run file reusable: its data, split and (tables) the baselines it ran. */
+  key: { source: string; split: SplitSpec; imageSize?: number; methods?: string[] };
   results: BaselineResult[];
 }
 
