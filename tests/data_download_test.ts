@@ -313,20 +313,25 @@ Deno.test("fetchFromBase: fetches the listed files from a URL base", async () =>
   }
 });
 
+/** The bytes of `<category>.tar.xz` holding `<category>/train/good/000.png`, as MVTec ships one. */
+async function categoryArchive(dir: string, category: string): Promise<Uint8Array> {
+  const src = join(dir, "src");
+  await Deno.mkdir(join(src, `${category}/train/good`), { recursive: true });
+  await Deno.writeTextFile(join(src, `${category}/train/good/000.png`), "png");
+  const archive = join(dir, `${category}.tar.xz`);
+  const tar = await new Deno.Command("tar", {
+    args: ["-cJf", archive, "-C", src, category],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  assert.ok(tar.success);
+  return await Deno.readFile(archive);
+}
+
 Deno.test("fetchSources + extractTarXz: downloads and unpacks an MVTec-style archive", async () => {
   const dir = await tempDir();
   try {
-    const src = join(dir, "src");
-    await Deno.mkdir(join(src, "hazelnut/train/good"), { recursive: true });
-    await Deno.writeTextFile(join(src, "hazelnut/train/good/000.png"), "png");
-    const archive = join(dir, "hazelnut.tar.xz");
-    const tar = await new Deno.Command("tar", {
-      args: ["-cJf", archive, "-C", src, "hazelnut"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    assert.ok(tar.success);
-    const bytes = await Deno.readFile(archive);
+    const bytes = await categoryArchive(dir, "hazelnut");
     await withServer((req) => rangeResponse(req, bytes), async (base) => {
       const data = join(dir, "data");
       const lines: string[] = [];
@@ -408,17 +413,7 @@ Deno.test("copyFromLocal: ADBench tables are checksummed, other tables copied as
 Deno.test("fetchSources: screw unpacks under images/dev, outside the default training run", async () => {
   const dir = await tempDir();
   try {
-    const src = join(dir, "src");
-    await Deno.mkdir(join(src, "screw/train/good"), { recursive: true });
-    await Deno.writeTextFile(join(src, "screw/train/good/000.png"), "png");
-    const archive = join(dir, "screw.tar.xz");
-    const tar = await new Deno.Command("tar", {
-      args: ["-cJf", archive, "-C", src, "screw"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    assert.ok(tar.success);
-    const bytes = await Deno.readFile(archive);
+    const bytes = await categoryArchive(dir, "screw");
     await withServer((req) => rangeResponse(req, bytes), async (base) => {
       const data = join(dir, "data");
       await fetchSources(selectSources(["screw"]), data, {
