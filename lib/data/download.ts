@@ -212,9 +212,8 @@ function fromPaths(only: readonly string[] | undefined): { paths: string[]; byNa
  * (`thyroid/odds/thyroid.mat`, `thyroid/uci/*.data`, `thyroid/course/*.csv`,
  * `images/course/<category>/...`, `images/course/image_anomaly_labels.json`,
  * `images/mvtec/<category>/...`, `images/dev/screw/...`, `tables/adbench/*.npz`) into `destDir`
- * with the same relative layout. Missing parts
- * are skipped unless asked for by name; pinned checksums (thyroid.mat, the ADBench tables) are
- * verified.
+ * with the same relative layout. Missing parts are skipped unless asked for by name; pinned
+ * checksums (thyroid.mat, the ADBench tables) are verified.
  *
  * @returns the relative paths copied.
  */
