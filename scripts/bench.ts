@@ -95,8 +95,8 @@ export const COMMAND = defineCommand({
     },
     images: {
       type: "string",
-      // As many as every figure in docs/performance.md: with fewer, the scorers' start on each
-      // category and the last chunks' uneven split weigh on the rate (64 files read half of it).
+      // As many as every figure in docs/performance.md: with fewer, each scorer's first call on a
+      // category (paid once per run) weighs on the rate (64 files read half of it).
       default: "192",
       value: "N",
       description: "256 px image files to score for the throughput",
