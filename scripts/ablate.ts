@@ -25,7 +25,7 @@ import {
   tinyConfig,
 } from "../lib/experiment/mod.ts";
 import { DEFAULT_CONFIG } from "../lib/model/config.ts";
-import { dataSetId } from "../lib/experiment/data_set.ts";
+import { dataSetId, namesData } from "../lib/experiment/data_set.ts";
 import {
   ablationDifferenceRows,
   ablationScoreRows,
@@ -131,9 +131,9 @@ async function main(): Promise<void> {
   );
   await useBackend(flags.backend as BackendName);
   const own = { imageDirs: flags.images ?? [], tablePaths: flags.table ?? [] };
-  const given = own.imageDirs.length + own.tablePaths.length > 0;
   // A user's own data gets a folder of its own, so the default data's runs stay as they are.
-  const out = flags.out ?? (given ? `results/ablation-${dataSetId(own)}` : "results/ablation");
+  const out = flags.out ??
+    (namesData(own) ? `results/ablation-${dataSetId(own)}` : "results/ablation");
   const setup = await experiment({
     full: flags.full,
     dataDir: flags.data,

@@ -11,7 +11,8 @@
  *
  * @module
  */
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { absoluteData } from "./data_set.ts";
 import type { Config, ConfigOverrides, ModalityExperts, ModelConfig } from "../model/config.ts";
 import { mergeConfig } from "../model/config.ts";
 import { CLASSIC_FOREST } from "../model/isolation.ts";
@@ -337,7 +338,8 @@ async function reuseOrRun(
   const file = join(options.out, runFileName(variant.name, seed));
   const data = variantData(variant, options.data);
   // Absolute, so the notebooks (run from notebooks/) and `deno task ablate` name the same data alike.
-  const sources = [...data.imageDirs, ...data.tablePaths].map((p) => resolve(p));
+  const absolute = absoluteData(data);
+  const sources = [...absolute.imageDirs, ...absolute.tablePaths];
   const previous = await readAblationRun(file);
   // A run on other data is neither reported as this data's nor overwritten: the folder belongs
   // to that data set's grid.

@@ -11,6 +11,7 @@ import type { Config, ConfigOverrides } from "../model/config.ts";
 import { DEFAULT_CONFIG, mergeConfig } from "../model/config.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../data/synthetic.ts";
 import { defaultDataPaths } from "../data/sources.ts";
+import { namesData } from "./data_set.ts";
 import { MadError } from "../errors.ts";
 import { train } from "../train/loop.ts";
 
@@ -107,7 +108,7 @@ export async function experiment(
 ): Promise<Experiment> {
   const config = options.full ? structuredClone(DEFAULT_CONFIG) : tinyConfig();
   const given = options.data;
-  if (given && given.imageDirs.length + given.tablePaths.length > 0) {
+  if (namesData(given)) {
     return {
       full: options.full,
       config,

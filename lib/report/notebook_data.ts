@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { delimiter, join, resolve } from "node:path";
+import { delimiter, join } from "node:path";
 import type { ExperimentData } from "../experiment/setup.ts";
-import { dataSetId } from "../experiment/data_set.ts";
+import { absoluteData, dataSetId, namesData } from "../experiment/data_set.ts";
 
 /** Image category folders for the notebooks, joined by the path-list delimiter (`:` here). */
 export const IMAGES_ENV = "MADFORMER_IMAGES";
@@ -18,9 +18,9 @@ export const TABLES_ENV = "MADFORMER_TABLES";
 /** The environment naming `data` for a notebook kernel, its paths made absolute. */
 export function dataEnv(data: ExperimentData): Record<string, string> {
   const env: Record<string, string> = {};
-  const list = (paths: string[]) => paths.map((p) => resolve(p)).join(delimiter);
-  if (data.imageDirs.length > 0) env[IMAGES_ENV] = list(data.imageDirs);
-  if (data.tablePaths.length > 0) env[TABLES_ENV] = list(data.tablePaths);
+  const { imageDirs, tablePaths } = absoluteData(data);
+  if (imageDirs.length > 0) env[IMAGES_ENV] = imageDirs.join(delimiter);
+  if (tablePaths.length > 0) env[TABLES_ENV] = tablePaths.join(delimiter);
   return env;
 }
 
@@ -33,7 +33,7 @@ export function dataFromEnv(
 ): ExperimentData | undefined {
   const list = (name: string) => (get(name) ?? "").split(delimiter).filter((p) => p !== "");
   const data = { imageDirs: list(IMAGES_ENV), tablePaths: list(TABLES_ENV) };
-  return data.imageDirs.length + data.tablePaths.length > 0 ? data : undefined;
+  return namesData(data) ? data : undefined;
 }
 
 /**

@@ -265,7 +265,7 @@ export function alignImages(
   size: number,
   pose: PoseAlignment | undefined,
 ): Float32Array[] {
-  return pose?.aligned ? images.map((image) => alignForCategory(image, size, 3, pose)) : images;
+  return images.map((image) => alignForCategory(image, size, 3, pose));
 }
 
 function hash(text: string): number {
