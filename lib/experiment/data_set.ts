@@ -10,7 +10,12 @@
  */
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
-import type { ExperimentData } from "./setup.ts";
+
+/** Where an experiment's data lives. */
+export interface ExperimentData {
+  imageDirs: string[];
+  tablePaths: string[];
+}
 
 /** Whether `data` names any image folder or table (an empty set means "the default data"). */
 export function namesData(data: ExperimentData | undefined): data is ExperimentData {

@@ -11,15 +11,11 @@ import type { Config, ConfigOverrides } from "../model/config.ts";
 import { DEFAULT_CONFIG, mergeConfig } from "../model/config.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../data/synthetic.ts";
 import { defaultDataPaths } from "../data/sources.ts";
-import { namesData } from "./data_set.ts";
+import { type ExperimentData, namesData } from "./data_set.ts";
+
+export type { ExperimentData };
 import { MadError } from "../errors.ts";
 import { train } from "../train/loop.ts";
-
-/** Where an experiment's data lives. */
-export interface ExperimentData {
-  imageDirs: string[];
-  tablePaths: string[];
-}
 
 /** A ready-to-train setup. */
 export interface Experiment extends ExperimentData {
