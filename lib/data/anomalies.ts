@@ -6,6 +6,7 @@
  * @module
  */
 import { Rng } from "../rng.ts";
+import { paintStripe } from "./stripe.ts";
 
 /** An HWC float image in [0, 1] with 3 channels and side `size`. */
 export interface RgbImage {
@@ -81,15 +82,7 @@ function scarMask(rng: Rng, size: number): Float32Array {
   const angle = rng.uniform(0, Math.PI);
   const cx = rng.uniform(0.2, 0.8) * size;
   const cy = rng.uniform(0.2, 0.8) * size;
-  const dx = Math.cos(angle);
-  const dy = Math.sin(angle);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const along = (x - cx) * dx + (y - cy) * dy;
-      const across = -(x - cx) * dy + (y - cy) * dx;
-      if (Math.abs(along) <= length / 2 && Math.abs(across) <= width / 2) mask[y * size + x] = 1;
-    }
-  }
+  paintStripe(mask, size, cx, cy, angle, length / 2, width / 2);
   return mask;
 }
 

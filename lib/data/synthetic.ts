@@ -11,6 +11,7 @@ import { writeFileAtomic } from "../util/files.ts";
 import { fileError, isNotFound, MadError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import type { Table } from "./types.ts";
+import { paintStripe } from "./stripe.ts";
 
 /** Texture kinds the generator knows; other category names reuse them in turn. */
 export const SYNTHETIC_KINDS = ["weave", "dots"] as const;
@@ -115,15 +116,7 @@ function defectFootprint(defect: SyntheticDefect, size: number, rng: Rng): Uint8
     const angle = rng.uniform(0, Math.PI);
     const half = size * rng.uniform(0.15, 0.3);
     const width = Math.max(0.75, size / 64);
-    const dx = Math.cos(angle);
-    const dy = Math.sin(angle);
-    for (let y = 0; y < size; y++) {
-      for (let x = 0; x < size; x++) {
-        const along = (x - cx) * dx + (y - cy) * dy;
-        const across = -(x - cx) * dy + (y - cy) * dx;
-        if (Math.abs(along) <= half && Math.abs(across) <= width) mask[y * size + x] = 1;
-      }
-    }
+    paintStripe(mask, size, cx, cy, angle, half, width);
   } else {
     const r = size * (defect === "stain" ? rng.uniform(0.08, 0.14) : rng.uniform(0.05, 0.1));
     const squash = defect === "stain" ? rng.uniform(0.6, 1) : 1;
