@@ -73,15 +73,20 @@ function rangeResponse(req: Request, bytes: Uint8Array): Response {
   return new Response(bytes.slice(), { headers: { "content-length": String(bytes.length) } });
 }
 
-async function tempDir(): Promise<string> {
-  return await Deno.makeTempDir({ prefix: "madformer_data_test_" });
+/** Runs `fn` in a fresh temporary folder, removed afterwards whatever happens. */
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "madformer_data_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 const DATA = fixture(200_000);
 
 Deno.test("downloadFile: full download with a correct sha256", async () => {
-  const dir = await tempDir();
-  try {
+  await inTempDir(async (dir) => {
     await withServer((req) => rangeResponse(req, DATA), async (base) => {
       const dest = join(dir, "sub", "file.bin");
       const calls: Array<[number, number | null]> = [];
@@ -94,14 +99,11 @@ Deno.test("downloadFile: full download with a correct sha256", async () => {
       assert.equal(await exists(`${dest}.part`), false);
       assert.deepEqual(calls.at(-1), [DATA.length, DATA.length]);
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("downloadFile: checksum mismatch deletes the file and names it", async () => {
-  const dir = await tempDir();
-  try {
+  await inTempDir(async (dir) => {
     await withServer((req) => rangeResponse(req, DATA), async (base) => {
       const dest = join(dir, "thyroid.mat");
       const wrong = "0".repeat(64);
@@ -119,15 +121,12 @@ Deno.test("downloadFile: checksum mismatch deletes the file and names it", async
       assert.equal(await exists(dest), false);
       assert.equal(await exists(`${dest}.part`), false);
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("downloadFile: connection dropped halfway is resumed with Range", async () => {
-  const dir = await tempDir();
-  const half = DATA.length / 2;
-  try {
+  await inTempDir(async (dir) => {
+    const half = DATA.length / 2;
     await withServer((req, count) => {
       if (count > 1) return rangeResponse(req, DATA);
       // First request: announce the whole length, send half, then break the connection.
@@ -146,15 +145,12 @@ Deno.test("downloadFile: connection dropped halfway is resumed with Range", asyn
       assert.equal(seen[0].range, null);
       assert.match(seen[1].range ?? "", /^bytes=\d+-$/);
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("downloadFile: an existing .part is resumed with Range", async () => {
-  const dir = await tempDir();
-  const half = DATA.length / 2;
-  try {
+  await inTempDir(async (dir) => {
+    const half = DATA.length / 2;
     await withServer((req) => rangeResponse(req, DATA), async (base, seen) => {
       const dest = join(dir, "file.bin");
       await Deno.writeFile(`${dest}.part`, DATA.slice(0, half));
@@ -163,14 +159,11 @@ Deno.test("downloadFile: an existing .part is resumed with Range", async () => {
       assert.equal(seen.length, 1);
       assert.equal(seen[0].range, `bytes=${half}-`);
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("downloadFile: a server ignoring Range restarts from zero", async () => {
-  const dir = await tempDir();
-  try {
+  await inTempDir(async (dir) => {
     await withServer(
       () => new Response(DATA.slice(), { headers: { "content-length": String(DATA.length) } }),
       async (base, seen) => {
@@ -181,14 +174,11 @@ Deno.test("downloadFile: a server ignoring Range restarts from zero", async () =
         assert.equal(seen[0].range, "bytes=1000-");
       },
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("downloadFile: 404 gives a one-line error naming the URL", async () => {
-  const dir = await tempDir();
-  try {
+  await inTempDir(async (dir) => {
     await withServer(() => new Response("nope", { status: 404 }), async (base) => {
       const url = `${base}/missing.mat`;
       const dest = join(dir, "missing.mat");
@@ -201,9 +191,7 @@ Deno.test("downloadFile: 404 gives a one-line error naming the URL", async () =>
       });
       assert.equal(await exists(dest), false);
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 /** A small folder laid out like the shared datasets folder, with a space in a name. */
@@ -223,8 +211,7 @@ async function makeLocalFixture(root: string): Promise<void> {
 }
 
 Deno.test("copyFromLocal: copies the layout, including names with spaces", async () => {
-  const dir = await tempDir();
-  try {
+  await inTempDir(async (dir) => {
     const from = join(dir, "my datasets");
     await makeLocalFixture(from);
     // "zip per" is no known category, so it is not copied.
@@ -246,14 +233,11 @@ Deno.test("copyFromLocal: copies the layout, including names with spaces", async
     assert.deepEqual(some, ["thyroid/course/train-set.csv"]);
     await assert.rejects(copyFromLocal(from, only, { only: ["thyroid"] }), MadError);
     await assert.rejects(copyFromLocal(join(dir, "absent"), only), MadError);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("copyFromLocal: folder names with spaces inside a category", async () => {
-  const dir = await tempDir();
-  try {
+  await inTempDir(async (dir) => {
     const from = join(dir, "src dir");
     await Deno.mkdir(join(from, "images/course/zipper/test/bad ones"), { recursive: true });
     await Deno.mkdir(join(from, "images/course/zipper/train/good"), { recursive: true });
@@ -266,33 +250,27 @@ Deno.test("copyFromLocal: folder names with spaces inside a category", async () 
       "x",
     );
     assert.deepEqual(defaultDataPaths(data).imagesDirs, [join(data, "images/course/zipper")]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("copyFromLocal: a wrong thyroid.mat fails the checksum", async () => {
-  const dir = await tempDir();
-  try {
+  await inTempDir(async (dir) => {
     await Deno.mkdir(join(dir, "src/thyroid/odds"), { recursive: true });
     await Deno.writeTextFile(join(dir, "src/thyroid/odds/thyroid.mat"), "not the real file");
     await assert.rejects(copyFromLocal(join(dir, "src"), join(dir, "data")), /checksum/);
     assert.equal(await exists(join(dir, "data/thyroid/odds/thyroid.mat")), false);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("fetchFromBase: fetches the listed files from a URL base", async () => {
-  const dir = await tempDir();
-  const files: Record<string, Uint8Array> = {
-    "/manifest.txt": new TextEncoder().encode(
-      "thyroid/course/test-set.csv\nimages/course/hazelnut/train/good/a b.png\nother/x\n",
-    ),
-    "/thyroid/course/test-set.csv": new TextEncoder().encode("a,label\n1,0\n"),
-    "/images/course/hazelnut/train/good/a%20b.png": fixture(50),
-  };
-  try {
+  await inTempDir(async (dir) => {
+    const files: Record<string, Uint8Array> = {
+      "/manifest.txt": new TextEncoder().encode(
+        "thyroid/course/test-set.csv\nimages/course/hazelnut/train/good/a b.png\nother/x\n",
+      ),
+      "/thyroid/course/test-set.csv": new TextEncoder().encode("a,label\n1,0\n"),
+      "/images/course/hazelnut/train/good/a%20b.png": fixture(50),
+    };
     await withServer((req) => {
       const bytes = files[new URL(req.url).pathname];
       return bytes ? rangeResponse(req, bytes) : new Response("no", { status: 404 });
@@ -308,9 +286,7 @@ Deno.test("fetchFromBase: fetches the listed files from a URL base", async () =>
         fixture(50),
       );
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 /** The bytes of `<category>.tar.xz` holding `<category>/train/good/000.png`, as MVTec ships one. */
@@ -329,8 +305,7 @@ async function categoryArchive(dir: string, category: string): Promise<Uint8Arra
 }
 
 Deno.test("fetchSources + extractTarXz: downloads and unpacks an MVTec-style archive", async () => {
-  const dir = await tempDir();
-  try {
+  await inTempDir(async (dir) => {
     const bytes = await categoryArchive(dir, "hazelnut");
     await withServer((req) => rangeResponse(req, bytes), async (base) => {
       const data = join(dir, "data");
@@ -349,20 +324,17 @@ Deno.test("fetchSources + extractTarXz: downloads and unpacks an MVTec-style arc
       assert.match(lines.at(-1) ?? "", /already present/);
     });
     await assert.rejects(extractTarXz(join(dir, "src/hazelnut/train/good/000.png"), dir), MadError);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 /** The shared dev tables, when this machine has them (the real bytes the checksums pin). */
 const SHARED_ADBENCH = new URL("../../shared/datasets/tables/adbench", import.meta.url).pathname;
 
 Deno.test("fetchSources: the ADBench tables are checked against their pinned sha256", async () => {
-  const dir = await tempDir();
-  const [adbench] = selectSources(["adbench"]);
-  assert.equal(adbench.files.length, 17);
-  const shared = await exists(join(SHARED_ADBENCH, "44_Wilt.npz"));
-  try {
+  await inTempDir(async (dir) => {
+    const [adbench] = selectSources(["adbench"]);
+    assert.equal(adbench.files.length, 17);
+    const shared = await exists(join(SHARED_ADBENCH, "44_Wilt.npz"));
     await withServer(async (req) => {
       const name = new URL(req.url).pathname.slice(1);
       // Every table as the shared copy has it, except a corrupted 44_Wilt.
@@ -387,14 +359,11 @@ Deno.test("fetchSources: the ADBench tables are checked against their pinned sha
       assert.equal(await exists(join(data, "tables/adbench/12_fault.npz")), true);
       assert.ok((await summarizeDataDir(data)).some((l) => l.startsWith("tables/adbench: ")));
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("copyFromLocal: ADBench tables are checksummed, other tables copied as they are", async () => {
-  const dir = await tempDir();
-  try {
+  await inTempDir(async (dir) => {
     const from = join(dir, "src");
     await Deno.mkdir(join(from, "tables/adbench"), { recursive: true });
     await Deno.writeTextFile(join(from, "tables/adbench/my_table.npz"), "mine");
@@ -405,14 +374,11 @@ Deno.test("copyFromLocal: ADBench tables are checksummed, other tables copied as
       copyFromLocal(from, join(dir, "data2"), { only: ["adbench"] }),
       /14_glass\.npz: checksum mismatch/,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("fetchSources: screw unpacks under images/dev, outside the default training run", async () => {
-  const dir = await tempDir();
-  try {
+  await inTempDir(async (dir) => {
     const bytes = await categoryArchive(dir, "screw");
     await withServer((req) => rangeResponse(req, bytes), async (base) => {
       const data = join(dir, "data");
@@ -424,9 +390,7 @@ Deno.test("fetchSources: screw unpacks under images/dev, outside the default tra
       assert.deepEqual(defaultDataPaths(data).imagesDirs, []);
       assert.ok((await summarizeDataDir(data)).some((l) => l.startsWith("images/dev/screw: ")));
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("sources: URL overrides, env vars and --only validation", () => {
