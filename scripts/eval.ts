@@ -8,7 +8,13 @@
  */
 import { dirname, join } from "node:path";
 import { runMain } from "../lib/cli.ts";
-import { defineCommand, helpText, parseFlags, writeFileAtomic } from "../lib/util/mod.ts";
+import {
+  checkOutputFile,
+  defineCommand,
+  helpText,
+  parseFlags,
+  writeFileAtomic,
+} from "../lib/util/mod.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { CHECKPOINT_FLAG, loadCheckpoint } from "../lib/train/mod.ts";
 import {
@@ -60,6 +66,7 @@ export const COMMAND = defineCommand({
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
+  if (flags.json) checkOutputFile(flags.json, "--json");
   await useBackend(flags.backend as BackendName);
   const ckpt = await loadCheckpoint(flags.checkpoint!, { optimizer: false });
   const evaluations = await evaluateCheckpoint(ckpt, {

@@ -7,6 +7,8 @@
  */
 import { dirname, join } from "node:path";
 import {
+  checkOutputFile,
+  checkOutputFolder,
   defineCommand,
   helpText,
   numberFlag,
@@ -103,6 +105,8 @@ async function main(): Promise<void> {
   if (flags.explain && !flags.table) {
     throw usageError(COMMAND, "--explain explains table rows (images get --maps)");
   }
+  if (flags.json) checkOutputFile(flags.json, "--json");
+  if (flags.maps) checkOutputFolder(flags.maps, "--maps");
   await useBackend(flags.backend as BackendName);
   const ckpt = await loadCheckpoint(flags.checkpoint!, { optimizer: false });
   let results: ScoredSample[];
@@ -126,10 +130,11 @@ async function main(): Promise<void> {
     if (flags.maps) {
       await Deno.mkdir(flags.maps, { recursive: true });
       const bar = new Progress("writing heatmaps", scored.length);
+      const taken = new Set<string>();
       for (const item of scored) {
         if (!item.map) continue;
         const png = await scoreMapPng(cache, item.path, 256, item.map, undefined, item.pose);
-        await writeFileAtomic(join(flags.maps, mapFileName(String(item.id))), png);
+        await writeFileAtomic(join(flags.maps, mapFileName(String(item.id), taken)), png);
         bar.tick();
       }
       bar.done();

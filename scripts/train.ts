@@ -6,12 +6,19 @@
  */
 import { join } from "node:path";
 import { runMain } from "../lib/cli.ts";
-import { defineCommand, helpText, numberFlag, parseFlags } from "../lib/util/mod.ts";
+import {
+  checkOutputFolder,
+  defineCommand,
+  helpText,
+  numberFlag,
+  parseFlags,
+} from "../lib/util/mod.ts";
 import { MadError } from "../lib/errors.ts";
 import { backendFailure } from "../lib/model/backend_failure.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, loadConfigFile, mergeConfig } from "../lib/model/config.ts";
 import { train, weightsKept } from "../lib/train/mod.ts";
+import { runFolderOwner } from "../lib/train/run_lock.ts";
 import { defaultDataPaths } from "../lib/data/sources.ts";
 
 const T = DEFAULT_CONFIG.train;
@@ -66,8 +73,14 @@ export const COMMAND = defineCommand({
     out: {
       type: "string",
       value: "DIR",
-      description: "run folder for checkpoints and logs",
+      description: "run folder for checkpoints and logs; refused when it holds a checkpoint " +
+        "already (unless --resume or --overwrite)",
       defaultText: "results/<date and time>",
+    },
+    overwrite: {
+      type: "boolean",
+      description: "train into an --out folder that holds an earlier run: its checkpoints, " +
+        "train.log and metrics.jsonl are moved to OUT/previous/ first",
     },
     backend: BACKEND_FLAG,
     quiet: { type: "boolean", description: "no progress bars" },
@@ -87,6 +100,11 @@ async function main(): Promise<void> {
   const train_: Record<string, number> = {};
   const set = (key: string, flag: string, value: string | undefined) => {
     const n = numberFlag(flag, value);
+    if (n !== undefined && (flag === "epochs" || flag === "batch-size")) {
+      if (!Number.isInteger(n) || n < 1) {
+        throw new MadError(`--${flag} must be a positive integer, got ${value}`, 2);
+      }
+    }
     if (n !== undefined) train_[key] = n;
   };
   set("epochs", "epochs", flags.epochs);
@@ -108,8 +126,9 @@ async function main(): Promise<void> {
       );
     }
   }
-  await useBackend(flags.backend as BackendName);
   const out = flags.out ?? join("results", new Date().toISOString().replace(/[:.]/g, "-"));
+  await checkRunFolder(out, Boolean(flags.resume), Boolean(flags.overwrite));
+  await useBackend(flags.backend as BackendName);
   // SIGINT / SIGTERM: finish the current step, checkpoint, and exit 130 / 143.
   let signal: Deno.Signal | null = null;
   const listeners = (["SIGINT", "SIGTERM"] as const).map((name) => {
@@ -140,7 +159,7 @@ async function main(): Promise<void> {
   if (result.stoppedEarly) {
     console.error(
       `stopped by ${signal} after epoch ${result.epochs}; resume with ` +
-        `deno task train --resume ${result.last}`,
+        `deno task train --resume ${result.resumeFrom}`,
     );
     Deno.exit(signal === "SIGINT" ? 130 : 143);
   }
@@ -149,6 +168,51 @@ async function main(): Promise<void> {
     `${result.averagedEpochs ? kept : `best ${kept}`} ` +
       `(validation AUROC ${result.bestMetric.toFixed(4)}): ${result.best}`,
   );
+}
+
+/** Files a training run writes in its folder. */
+const RUN_FILES = [
+  "best_model_checkpoint.safetensors",
+  "last_checkpoint.safetensors",
+  "interrupted_checkpoint.safetensors",
+  "train.log",
+  "metrics.jsonl",
+];
+
+/**
+ * Checks `--out` before any work: it must be a folder (or not exist yet), and one that holds an
+ * earlier run's checkpoint is refused unless resuming or told to overwrite (then the earlier
+ * run's files are moved to `previous/`, so the logs describe one run).
+ */
+async function checkRunFolder(out: string, resume: boolean, overwrite: boolean): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(out);
+  } catch (e) {
+    checkOutputFolder(out, "--out"); // names a file standing where a parent folder should be
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new MadError(`${out}: cannot read the --out folder (${String(e).split("\n")[0]})`);
+  }
+  if (!info.isDirectory) throw new MadError(`${out}: is a file; --out needs a folder`);
+  const owner = runFolderOwner(out);
+  if (owner !== null) throw new MadError(`${out}: in use by another training run (pid ${owner})`);
+  const held = RUN_FILES.slice(0, 3).filter((name) => exists(join(out, name)));
+  if (held.length === 0 || resume) return;
+  if (!overwrite) {
+    throw new MadError(
+      `${out}: holds an earlier run (${held.join(", ")}); give another --out, ` +
+        `--resume ${join(out, held.includes(RUN_FILES[1]) ? RUN_FILES[1] : held[0])} to ` +
+        `continue it, or --overwrite to replace it`,
+    );
+  }
+  // Moved aside rather than deleted: should the new run fail on its data, the earlier one is
+  // still there (in OUT/previous/, which holds the latest run replaced).
+  const previous = join(out, "previous");
+  await Deno.remove(previous, { recursive: true }).catch(() => {});
+  await Deno.mkdir(previous);
+  for (const name of RUN_FILES) {
+    await Deno.rename(join(out, name), join(previous, name)).catch(() => {});
+  }
 }
 
 function exists(path: string): boolean {

@@ -10,6 +10,8 @@ import {
   CONTRAST_FLOOR,
   contrastNormalise,
   type Evidence,
+  EVIDENCE_FLOOR,
+  EVIDENCE_RELATIVE_FLOOR,
   imageEvidence,
   isPixelComponent,
   knnDim,
@@ -295,7 +297,9 @@ Deno.test("a table's components are scaled by their quartiles, which a few far n
   assert.ok(Math.abs(quartileMoments(far).std - quartileMoments(nine).std) < 0.5);
   // Where the quartiles coincide, the (floored) standard deviation.
   assert.equal(quartileMoments([2, 2, 2, 2, 2, 9]).std, moments([2, 2, 2, 2, 2, 9]).std);
-  assert.equal(quartileMoments([2, 2, 2]).std, 1e-6);
+  // Constant evidence: the floor relative to its size (float noise must not become a spread).
+  assert.equal(quartileMoments([2, 2, 2]).std, 2 * EVIDENCE_RELATIVE_FLOOR);
+  assert.equal(quartileMoments([0, 0, 0]).std, EVIDENCE_FLOOR);
   // fitScoring scales a table's components so when `tableScale` asks for it.
   const n = 40;
   const evidence = (offset: number, outlier: number): Evidence => ({

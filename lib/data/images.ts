@@ -1,6 +1,6 @@
 /**
  * Image datasets: finding the images of the two supported folder layouts (MVTec AD and the
- * course subset with a JSON label file) and decoding PNG/JPEG files to float tensors.
+ * course subset with a JSON label file) and decoding PNG/JPEG/TIFF/WebP files to float tensors.
  *
  * @module
  */
@@ -9,8 +9,18 @@ import sharp from "sharp";
 import { fileError, isNotFound, MadError } from "../errors.ts";
 import type { DecodedImage, ImageCategory, ImageSample } from "./types.ts";
 
-/** File extensions treated as images. */
-export const IMAGE_EXTENSIONS: readonly string[] = [".png", ".jpg", ".jpeg"];
+/** File extensions treated as images: the formats sharp decodes that image data sets use. */
+export const IMAGE_EXTENSIONS: readonly string[] = [
+  ".png",
+  ".jpg",
+  ".jpeg",
+  ".tif",
+  ".tiff",
+  ".webp",
+];
+
+/** The accepted extensions in words, for messages: `.png/.jpg/.jpeg/.tif/.tiff/.webp`. */
+export const IMAGE_EXTENSIONS_TEXT = IMAGE_EXTENSIONS.join("/");
 
 /** Name of the course layout's label file, looked for in the category folder or its parent. */
 export const COURSE_LABELS_FILE = "image_anomaly_labels.json";
@@ -71,10 +81,43 @@ async function listDir(path: string): Promise<{ name: string; isDir: boolean; is
   return out.sort((a, b) => byName(a.name, b.name));
 }
 
-async function imagesIn(dir: string): Promise<string[]> {
-  return (await listDir(dir)).filter((e) => e.isFile && isImageFile(e.name)).map((e) =>
-    join(dir, e.name)
-  );
+/**
+ * Files in image folders left out because of their extension (hidden files such as `.DS_Store`
+ * are not counted), so that one warning can say how many and which.
+ */
+export class SkippedFiles {
+  readonly files: string[] = [];
+
+  /** Remembers `path` unless its name is hidden or it is the course layout's label file. */
+  add(path: string): void {
+    const name = basename(path);
+    if (!name.startsWith(".") && name !== COURSE_LABELS_FILE) this.files.push(path);
+  }
+
+  /** `warning: skipped 2 files that are not images read here (.bmp 1, .txt 1): ...`, or null. */
+  warning(): string | null {
+    if (this.files.length === 0) return null;
+    const byExt = new Map<string, number>();
+    for (const f of this.files) {
+      const ext = extname(f).toLowerCase() || "(no extension)";
+      byExt.set(ext, (byExt.get(ext) ?? 0) + 1);
+    }
+    const exts = [...byExt].map(([ext, n]) => `${ext} ${n}`).join(", ");
+    const n = this.files.length;
+    const shown = this.files.slice(0, 3).join(", ") + (n > 3 ? `, ... (${n - 3} more)` : "");
+    return `warning: skipped ${n} file${n === 1 ? "" : "s"} in image folders that ` +
+      `${n === 1 ? "is" : "are"} not ${IMAGE_EXTENSIONS_TEXT} (${exts}): ${shown}`;
+  }
+}
+
+async function imagesIn(dir: string, skipped?: SkippedFiles): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await listDir(dir)) {
+    if (!e.isFile) continue;
+    if (isImageFile(e.name)) out.push(join(dir, e.name));
+    else skipped?.add(join(dir, e.name));
+  }
+  return out;
 }
 
 /** The first line of an error's message, for one-line user-facing errors. */
@@ -95,10 +138,16 @@ async function looksLikeCategory(dir: string): Promise<boolean> {
  * directly in `test/` mean the course layout, labelled by `image_anomaly_labels.json` in the
  * category folder or its parent. Results are sorted by category and file name.
  *
- * @throws {MadError} when the folder is missing, holds no categories or images, or a course
- * test image has no label.
+ * Files skipped for their extension are reported once, in one line to `options.warn` (default
+ * `console.warn`).
+ *
+ * @throws {MadError} when the folder is missing, holds no categories or images, a course
+ * test image has no label, or `test/` mixes subfolders of images with loose images.
  */
-export async function discoverImageCategories(dir: string): Promise<ImageCategory[]> {
+export async function discoverImageCategories(
+  dir: string,
+  options: { warn?: (line: string) => void } = {},
+): Promise<ImageCategory[]> {
   const root = resolve(dir);
   const info = await statOrNull(root);
   if (!info) throw fileError(dir, "folder not found");
@@ -120,24 +169,44 @@ export async function discoverImageCategories(dir: string): Promise<ImageCategor
   }
   const labelCache = new Map<string, Record<string, unknown> | null>();
   const categories: ImageCategory[] = [];
-  for (const categoryRoot of roots) categories.push(await loadCategory(categoryRoot, labelCache));
+  const skipped = new SkippedFiles();
+  for (const categoryRoot of roots) {
+    categories.push(await loadCategory(categoryRoot, labelCache, skipped));
+  }
+  const warning = skipped.warning();
+  if (warning) (options.warn ?? console.warn)(warning);
   return categories;
 }
 
 async function loadCategory(
   root: string,
   labelCache: Map<string, Record<string, unknown> | null>,
+  skipped: SkippedFiles,
 ): Promise<ImageCategory> {
   const category = basename(root);
   const trainDir = join(root, "train", "good");
-  const train: ImageSample[] = (await isDir(trainDir) ? await imagesIn(trainDir) : []).map((
-    path,
-  ) => ({ path, category, label: 0, defect: "good" }));
-  if (train.length === 0) throw fileError(trainDir, "no images found (.png/.jpg)");
+  const train: ImageSample[] = (await isDir(trainDir) ? await imagesIn(trainDir, skipped) : [])
+    .map((path) => ({ path, category, label: 0, defect: "good" }));
+  if (train.length === 0) throw fileError(trainDir, `no images found (${IMAGE_EXTENSIONS_TEXT})`);
 
   const testDir = join(root, "test");
   if (!(await isDir(testDir))) return { root, category, layout: "mvtec", train, test: [] };
-  const flat = await imagesIn(testDir);
+  const flat = await imagesIn(testDir, skipped);
+  const subfolders = (await listDir(testDir)).filter((e) => e.isDir && !e.name.startsWith("."));
+  if (flat.length > 0 && subfolders.length > 0) {
+    const names = flat.slice(0, 3).map((f) => basename(f)).join(", ") +
+      (flat.length > 3 ? `, ... (${flat.length - 3} more)` : "");
+    const folders = subfolders.slice(0, 4).map((e) => `${e.name}/`).join(", ") +
+      (subfolders.length > 4 ? ", ..." : "");
+    throw fileError(
+      testDir,
+      `mixes subfolders (${folders}) with ${flat.length} loose image${
+        flat.length === 1 ? "" : "s"
+      } (${names}); the MVTec layout keeps test images in test/good/ and test/<defect>/, the ` +
+        `course layout keeps them all directly in test/ with ${COURSE_LABELS_FILE}: move or ` +
+        `remove the loose ones`,
+    );
+  }
   if (flat.length > 0) {
     return {
       root,
@@ -151,7 +220,7 @@ async function loadCategory(
   for (const entry of await listDir(testDir)) {
     if (!entry.isDir || entry.name.startsWith(".")) continue;
     const defect = entry.name;
-    for (const path of await imagesIn(join(testDir, defect))) {
+    for (const path of await imagesIn(join(testDir, defect), skipped)) {
       const sample: ImageSample = { path, category, label: defect === "good" ? 0 : 1, defect };
       if (defect !== "good") {
         const stem = basename(path, extname(path));
@@ -226,18 +295,26 @@ async function courseTest(
  * Lists images to score without labels: `pathOrDir` is one image file or a folder searched
  * recursively (hidden folders and `ground_truth` mask folders skipped, symlink loops
  * visited once). Each sample's category is its parent folder's name and its label is null.
+ * Files skipped for their extension are reported once to `options.warn` (default
+ * `console.warn`).
  *
  * @throws {MadError} when the path is missing, is not an image, or no images are found.
  */
-export async function listImagesToScore(pathOrDir: string): Promise<ImageSample[]> {
+export async function listImagesToScore(
+  pathOrDir: string,
+  options: { warn?: (line: string) => void } = {},
+): Promise<ImageSample[]> {
   const root = resolve(pathOrDir);
   const info = await statOrNull(root);
   if (!info) throw fileError(pathOrDir, "not found");
   if (info.isFile) {
-    if (!isImageFile(root)) throw fileError(pathOrDir, "not a .png/.jpg image file");
+    if (!isImageFile(root)) {
+      throw fileError(pathOrDir, `not a ${IMAGE_EXTENSIONS_TEXT} image file`);
+    }
     return [{ path: root, category: basename(dirname(root)), label: null }];
   }
   const found: string[] = [];
+  const skipped = new SkippedFiles();
   const visited = new Set<string>();
   const walk = async (dir: string): Promise<void> => {
     let real: string;
@@ -254,11 +331,15 @@ export async function listImagesToScore(pathOrDir: string): Promise<ImageSample[
         if (!entry.name.startsWith(".") && entry.name !== "ground_truth") await walk(path);
       } else if (entry.isFile && isImageFile(entry.name)) {
         found.push(path);
+      } else if (entry.isFile) {
+        skipped.add(path);
       }
     }
   };
   await walk(root);
-  if (found.length === 0) throw fileError(pathOrDir, "no images found (.png/.jpg)");
+  if (found.length === 0) throw fileError(pathOrDir, `no images found (${IMAGE_EXTENSIONS_TEXT})`);
+  const warning = skipped.warning();
+  if (warning) (options.warn ?? console.warn)(warning);
   return found.sort(byName).map((path) => ({
     path,
     category: basename(dirname(path)),
@@ -359,18 +440,51 @@ export async function decodeImage(path: string, options: DecodeOptions): Promise
   return { width: size, height: size, channels, data: out };
 }
 
+/** Width and height of an image file as stored (read from its header). */
+async function storedSize(path: string): Promise<{ width: number; height: number }> {
+  try {
+    const meta = await sharp(path, { limitInputPixels: false }).metadata();
+    return { width: meta.width ?? 0, height: meta.height ?? 0 };
+  } catch (e) {
+    throw fileError(path, `not a readable image (${oneLine(e)})`);
+  }
+}
+
+/**
+ * Refuses a mask whose aspect ratio differs from its image's by more than a pixel's rounding:
+ * stretching it would mark the wrong pixels. Another resolution at the same aspect is fine.
+ */
+async function checkMaskShape(maskPath: string, imagePath: string): Promise<void> {
+  const mask = await storedSize(maskPath);
+  const image = await storedSize(imagePath);
+  if (!mask.width || !mask.height || !image.width || !image.height) return;
+  // The mask's height at the image's aspect, within half a pixel of either side's rounding.
+  const expected = (mask.width * image.height) / image.width;
+  const tolerance = 0.5 + mask.width / image.width + mask.height / image.height;
+  if (Math.abs(mask.height - expected) > tolerance) {
+    throw fileError(
+      maskPath,
+      `mask is ${mask.width}x${mask.height} but its image ${imagePath} is ` +
+        `${image.width}x${image.height} (another aspect ratio); masks must cover their image`,
+    );
+  }
+}
+
 /**
  * Decodes a ground-truth mask to `size`×`size` values of 0 or 1 (nearest-neighbour resize,
- * threshold at half intensity).
+ * threshold at half intensity). With `options.imagePath`, a mask of another aspect ratio than
+ * its image is refused (one of another resolution is resized).
  *
- * @throws {MadError} as {@linkcode decodeImage}.
+ * @throws {MadError} as {@linkcode decodeImage}, and `MASK: mask is WxH but its image ... is
+ * WxH (another aspect ratio)`.
  */
 export async function decodeMask(
   path: string,
   size: number,
-  options: { maxPixels?: number } = {},
+  options: { maxPixels?: number; imagePath?: string } = {},
 ): Promise<Float32Array> {
   checkSize(size);
+  if (options.imagePath) await checkMaskShape(path, options.imagePath);
   const pipeline = (await openChecked(path, options.maxPixels ?? DEFAULT_MAX_PIXELS))
     .flatten({ background: { r: 0, g: 0, b: 0 } })
     .grayscale()

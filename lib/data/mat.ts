@@ -24,6 +24,8 @@ const MI_INT32 = 5;
 const MI_UINT32 = 6;
 const MI_MATRIX = 14;
 const MI_COMPRESSED = 15;
+/** mxSPARSE_CLASS: compressed-column sparse matrices (read as dense). */
+const MX_SPARSE = 5;
 
 /** Bytes per value of each numeric data type, and how to read one. */
 const NUMERIC: Record<number, [number, (v: DataView, o: number, le: boolean) => number]> = {
@@ -43,8 +45,8 @@ const NUMERIC: Record<number, [number, (v: DataView, o: number, le: boolean) => 
 const NUMERIC_CLASSES = new Set([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
 
 /**
- * Parses every numeric matrix in a MAT-file (level 5). Non-numeric variables (cells, structs,
- * chars, sparse) are skipped.
+ * Parses every numeric matrix in a MAT-file (level 5), sparse ones made dense. Non-numeric
+ * variables (cells, structs, chars) are skipped.
  *
  * @throws {MadError} `PATH: problem` when the file is missing, not a level-5 MAT-file,
  * truncated or corrupt.
@@ -67,15 +69,20 @@ export function parseMat(path: string, bytes: Uint8Array): Map<string, MatMatrix
   }
   const head = new TextDecoder("latin1").decode(bytes.subarray(0, 116));
   const endian = String.fromCharCode(bytes[126], bytes[127]);
-  if (endian !== "IM" && endian !== "MI") {
-    if (head.startsWith("MATLAB 7.3")) {
-      throw fileError(path, "MATLAB v7.3 (HDF5) MAT-files are not supported; save with -v7");
-    }
-    throw fileError(path, "not a MATLAB 5 MAT-file (no endian indicator in the header)");
-  }
   const le = endian === "IM";
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = view.getUint16(124, le);
+  const version = endian === "IM" || endian === "MI" ? view.getUint16(124, le) : -1;
+  // A v7.3 file is HDF5 behind a level-5-looking header: its text says "MATLAB 7.3" and it
+  // carries the endian bytes with version 0x0200, so test for it before the version check.
+  if (head.startsWith("MATLAB 7.3") || version === 0x0200) {
+    throw fileError(
+      path,
+      "MATLAB v7.3 (HDF5) MAT-files are not supported; save it again with save(..., '-v7')",
+    );
+  }
+  if (endian !== "IM" && endian !== "MI") {
+    throw fileError(path, "not a MATLAB 5 MAT-file (no endian indicator in the header)");
+  }
   if (version !== 0x0100) {
     throw fileError(path, `unsupported MAT-file version 0x${version.toString(16)}`);
   }
@@ -168,6 +175,9 @@ function readMatrix(path: string, bytes: Uint8Array, le: boolean): MatMatrix | n
   const name = new TextDecoder().decode(
     bytes.subarray(nameTag.dataStart, nameTag.dataStart + nameTag.size),
   );
+  if (mxClass === MX_SPARSE && dims.length === 2) {
+    return readSparse(path, view, nameTag.next, le, name, dims);
+  }
   if (!NUMERIC_CLASSES.has(mxClass)) return null;
   const count = dims.reduce((a, b) => a * b, 1);
   const real = readTag(path, view, nameTag.next, le);
@@ -188,23 +198,74 @@ function readMatrix(path: string, bytes: Uint8Array, le: boolean): MatMatrix | n
 }
 
 /**
+ * A sparse matrix (compressed columns: row indices `ir`, column starts `jc`, then the nonzero
+ * values) made dense, column-major like the other matrices.
+ */
+function readSparse(
+  path: string,
+  view: DataView,
+  at: number,
+  le: boolean,
+  name: string,
+  dims: number[],
+): MatMatrix {
+  const [rows, cols] = dims;
+  const ir = readTag(path, view, at, le);
+  const jc = readTag(path, view, ir.next, le);
+  const pr = readTag(path, view, jc.next, le);
+  const numeric = NUMERIC[pr.type];
+  if (ir.type !== MI_INT32 || jc.type !== MI_INT32 || !numeric || jc.size < (cols + 1) * 4) {
+    throw fileError(path, `variable "${name}": corrupt sparse matrix`);
+  }
+  const [width, get] = numeric;
+  const data = new Float64Array(rows * cols);
+  for (let c = 0; c < cols; c++) {
+    const from = view.getInt32(jc.dataStart + c * 4, le);
+    const to = view.getInt32(jc.dataStart + (c + 1) * 4, le);
+    for (let k = from; k < to; k++) {
+      const r = view.getInt32(ir.dataStart + k * 4, le);
+      if (r < 0 || r >= rows || k < 0 || (k + 1) * 4 > ir.size || (k + 1) * width > pr.size) {
+        throw fileError(path, `variable "${name}": corrupt sparse matrix`);
+      }
+      data[c * rows + r] = get(view, pr.dataStart + k * width, le);
+    }
+  }
+  return { name, dims, data };
+}
+
+/**
  * Reads an ODDS-style MAT-file with variables `X` (n×d) and `y` (n×1, 0/1) into a Table with
- * columns `f1..fd`, named after the file (e.g. `thyroid`).
+ * columns `f1..fd`, named after the file (e.g. `thyroid`). With `labels` "ignore" (scoring),
+ * `y` is neither needed nor read and the table's labels are null.
  *
  * @throws {MadError} `PATH: problem` for a file that is not a MAT-file, is truncated, lacks
  * `X` or `y`, has mismatched shapes, or has labels other than 0/1.
  */
-export function readOddsMat(path: string): Table {
+export function readOddsMat(path: string, labels: "require" | "ignore" = "require"): Table {
   const vars = readMatFile(path);
   const x = vars.get("X");
-  const y = vars.get("y");
+  const y = labels === "ignore" ? undefined : vars.get("y");
   if (!x) throw fileError(path, `no numeric variable "X" (found: ${names(vars)})`);
-  if (!y) throw fileError(path, `no numeric variable "y" (found: ${names(vars)})`);
   if (x.dims.length !== 2) throw fileError(path, `X has ${x.dims.length} dimensions, expected 2`);
   const [n, d] = x.dims;
+  if (labels === "ignore") return { ...oddsTable(path, x), labels: null };
+  if (!y) throw fileError(path, `no numeric variable "y" (found: ${names(vars)})`);
   if (y.data.length !== n || (y.dims.length === 2 && Math.min(y.dims[0], y.dims[1]) !== 1)) {
     throw fileError(path, `shape mismatch: X is ${n}x${d} but y is ${y.dims.join("x")}`);
   }
+  const table = oddsTable(path, x);
+  const classes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = y.data[i];
+    if (v !== 0 && v !== 1) throw fileError(path, `y(${i + 1}) is ${v}, expected 0 or 1`);
+    classes[i] = v;
+  }
+  return { ...table, labels: classes };
+}
+
+/** The Table of an n×d `X` (columns `f1..fd`), labels not yet read. */
+function oddsTable(path: string, x: MatMatrix): Table {
+  const [n, d] = x.dims;
   if (n === 0 || d === 0) throw fileError(path, `X is empty (${n}x${d})`);
   const values = new Float64Array(n * d);
   for (let j = 0; j < d; j++) {
@@ -214,12 +275,6 @@ export function readOddsMat(path: string): Table {
       values[i * d + j] = v;
     }
   }
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = y.data[i];
-    if (v !== 0 && v !== 1) throw fileError(path, `y(${i + 1}) is ${v}, expected 0 or 1`);
-    labels[i] = v;
-  }
   return {
     name: basename(path, extname(path)),
     source: path,
@@ -227,7 +282,7 @@ export function readOddsMat(path: string): Table {
     n,
     d,
     values,
-    labels,
+    labels: null,
   };
 }
 

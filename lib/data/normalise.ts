@@ -9,8 +9,28 @@ import pl from "nodejs-polars";
 import { fileError } from "../errors.ts";
 import type { LogScale, Normalisation, Table } from "./types.ts";
 
-/** Smallest standard deviation used, so constant features do not divide by zero. */
+/**
+ * Standard deviation given to a feature constant over the training rows, so it does not divide
+ * by zero. A feature that varies keeps its own standard deviation however small (values
+ * measured in small units, ~1e-7, standardise like their scaled-up copy); "constant" is judged
+ * relative to the feature's magnitude (see {@linkcode CONSTANT_SHARE}).
+ */
 export const STD_FLOOR = 1e-6;
+/**
+ * A feature whose standard deviation is at most this share of its largest absolute value is
+ * constant up to rounding: float64 means and deviations of equal values are off by ~1e-16 of
+ * them, while values stored as float32 already differ by 6e-8 of their size, so 1e-9 separates
+ * rounding from any real variation.
+ */
+export const CONSTANT_SHARE = 1e-9;
+/**
+ * Bound on standardised values. A finite but huge value (a fill value such as 9.97e36, a
+ * glitch of 1e30) standardises beyond what the float32 model can square and sum, and its score
+ * became Infinity or NaN; 1e9 standard deviations out is an anomaly whatever lies beyond, its
+ * square times thousands of features stays far below float32's 3.4e38, and no value of the
+ * real tables checked (ODDS / UCI thyroid, 17 ADBench tables) comes near it.
+ */
+export const STANDARD_BOUND = 1e9;
 /** Training skewness above which a feature is put on a log scale (with `logSkewed`). */
 export const SKEW_THRESHOLD = 1;
 /**
@@ -30,9 +50,11 @@ export interface NormalisationOptions {
 /**
  * Fits the normalisation of each feature over `rows` of `table`: with `logSkewed`, the
  * right-skewed features' log scale (see {@linkcode logScaled}), then the mean and (population)
- * standard deviation of the values so transformed, the latter floored at {@linkcode STD_FLOOR}.
+ * standard deviation of the values so transformed, the latter {@linkcode STD_FLOOR} for a
+ * feature constant over `rows` (up to rounding, {@linkcode CONSTANT_SHARE}).
  *
- * @throws {MadError} when `rows` is empty or holds an index outside the table.
+ * @throws {MadError} when `rows` is empty or holds an index outside the table, or a column's
+ * values are too large to standardise (naming the column).
  */
 export function fitNormalisation(
   table: Table,
@@ -64,10 +86,39 @@ export function fitNormalisation(
   const means = df.mean().row(0) as number[];
   const stds = df.std(0).row(0) as number[];
   const mean = means.map(Number);
-  const std = stds.map((s) => Math.max(Number(s) || 0, STD_FLOOR));
+  const std = stds.map(Number);
+  for (let j = 0; j < d; j++) {
+    const values = columns[`c${j}`];
+    const magnitude = Math.max(Math.abs(Number(values.min())), Math.abs(Number(values.max())));
+    if (!Number.isFinite(mean[j]) || !Number.isFinite(std[j])) {
+      // Values near 1e300 overflow the sums of squares: the same statistics on values scaled
+      // down by the column's magnitude, scaled back up.
+      [mean[j], std[j]] = scaledMoments(values.toArray() as number[], magnitude);
+      if (!Number.isFinite(mean[j]) || !Number.isFinite(std[j])) {
+        throw fileError(
+          table.source,
+          `column "${table.columns[j]}": values up to ${magnitude} are too large to ` +
+            "standardise; rescale the column (e.g. divide it by a power of ten)",
+        );
+      }
+    }
+    // Constant up to rounding: the floor (as before). Varying, however little: its own.
+    const constant = !(std[j] > CONSTANT_SHARE * magnitude);
+    if (constant) std[j] = Math.max(std[j] || 0, STD_FLOOR);
+  }
   return log && log.some((s) => s !== null)
     ? { kind: "standard", mean, std, log }
     : { kind: "standard", mean, std };
+}
+
+/** Population mean and standard deviation of values divided by `scale`, multiplied back. */
+function scaledMoments(values: number[], scale: number): [number, number] {
+  let sum = 0;
+  for (const v of values) sum += v / scale;
+  const mean = sum / values.length;
+  let sq = 0;
+  for (const v of values) sq += (v / scale - mean) ** 2;
+  return [mean * scale, Math.sqrt(sq / values.length) * scale];
 }
 
 /** {@linkcode fitNormalisation} without log scales: plain standardisation. */
@@ -96,7 +147,8 @@ export function logScaled(x: number, scale: LogScale): number {
 }
 
 /**
- * Returns a new Table with each feature standardised: `(x - mean) / std`.
+ * Returns a new Table with each feature standardised: `(x - mean) / std`, bounded by
+ * ±{@linkcode STANDARD_BOUND}.
  *
  * @throws {MadError} `SOURCE: problem` when the normalisation's column count differs from the
  * table's, or the normalisation is malformed.
@@ -115,7 +167,9 @@ export function applyNormalisation(table: Table, norm: Normalisation): Table {
     const j = i % d;
     const scale = norm.log?.[j];
     const x = scale ? logScaled(table.values[i], scale) : table.values[i];
-    values[i] = (x - norm.mean[j]) / norm.std[j];
+    const z = (x - norm.mean[j]) / norm.std[j];
+    // Clipped (see STANDARD_BOUND); a finite input then always gets a finite score.
+    values[i] = z > STANDARD_BOUND ? STANDARD_BOUND : z < -STANDARD_BOUND ? -STANDARD_BOUND : z;
   }
   return {
     ...table,
@@ -139,9 +193,13 @@ export function checkNormalisation(value: unknown, source: string): Normalisatio
   if (v.mean.length !== v.std.length) {
     throw bad(`${v.mean.length} means but ${v.std.length} standard deviations`);
   }
-  if (!v.mean.every(Number.isFinite)) throw bad("a mean is not a finite number");
-  if (!v.std.every((s) => Number.isFinite(s) && s > 0)) {
-    throw bad("a standard deviation is not a positive number");
+  const badMean = v.mean.findIndex((m) => !Number.isFinite(m));
+  if (badMean >= 0) throw bad(`the mean of feature ${badMean + 1} is ${v.mean[badMean]}`);
+  const badStd = v.std.findIndex((s) => !(Number.isFinite(s) && s > 0));
+  if (badStd >= 0) {
+    throw bad(
+      `the standard deviation of feature ${badStd + 1} is ${v.std[badStd]}, not a positive number`,
+    );
   }
   if (v.log !== undefined) {
     if (!Array.isArray(v.log) || v.log.length !== v.mean.length) {

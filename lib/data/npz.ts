@@ -34,25 +34,23 @@ export function readNpz(path: string): Map<string, NpyArray> {
  *
  * @throws {MadError} `PATH: problem` when the archive cannot be read, lacks `X.npy` or
  * `y.npy`, `X` is not a non-empty matrix, the shapes disagree, a feature is NaN or infinite, or
- * a label is not 0 or 1.
+ * a label is not 0 or 1. With `labels` "ignore" (scoring), `y.npy` is neither needed nor read
+ * and the table's labels are null.
  */
-export function readNpzTable(path: string): Table {
+export function readNpzTable(path: string, labels: "require" | "ignore" = "require"): Table {
   const arrays = readNpz(path);
   const found = arrays.size === 0 ? "none" : [...arrays.keys()].map((k) => `${k}.npy`).join(", ");
   const x = arrays.get("X");
   const y = arrays.get("y");
   if (!x) throw fileError(path, `no X.npy array in the archive (found: ${found})`);
-  if (!y) throw fileError(path, `no y.npy array in the archive (found: ${found})`);
+  if (!y && labels === "require") {
+    throw fileError(path, `no y.npy array in the archive (found: ${found})`);
+  }
   if (x.shape.length !== 2) {
     throw fileError(path, `X has shape (${x.shape.join(", ")}), expected rows x features`);
   }
   const [n, d] = x.shape;
   if (n === 0 || d === 0) throw fileError(path, `X is empty (${n}x${d})`);
-  const yOk = (y.shape.length === 1 && y.shape[0] === n) ||
-    (y.shape.length === 2 && y.shape[0] === n && y.shape[1] === 1);
-  if (!yOk) {
-    throw fileError(path, `shape mismatch: X is ${n}x${d} but y has shape (${y.shape.join(", ")})`);
-  }
   for (let i = 0; i < x.data.length; i++) {
     const v = x.data[i];
     if (!Number.isFinite(v)) {
@@ -62,21 +60,28 @@ export function readNpzTable(path: string): Table {
       );
     }
   }
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = y.data[i];
-    if (v !== 0 && v !== 1) throw fileError(path, `y row ${i + 1} is ${v}, expected 0 or 1`);
-    labels[i] = v;
-  }
-  return {
+  const table: Table = {
     name: basename(path, extname(path)),
     source: path,
     columns: Array.from({ length: d }, (_, j) => `f${j + 1}`),
     n,
     d,
     values: x.data,
-    labels,
+    labels: null,
   };
+  if (labels === "ignore" || !y) return table;
+  const yOk = (y.shape.length === 1 && y.shape[0] === n) ||
+    (y.shape.length === 2 && y.shape[0] === n && y.shape[1] === 1);
+  if (!yOk) {
+    throw fileError(path, `shape mismatch: X is ${n}x${d} but y has shape (${y.shape.join(", ")})`);
+  }
+  const classes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = y.data[i];
+    if (v !== 0 && v !== 1) throw fileError(path, `y row ${i + 1} is ${v}, expected 0 or 1`);
+    classes[i] = v;
+  }
+  return { ...table, labels: classes };
 }
 
 function readBytes(path: string): Uint8Array {

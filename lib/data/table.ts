@@ -17,6 +17,11 @@ export interface ReadCsvOptions {
   requireLabel?: boolean;
   /** Table name; defaults to the file name without its extension. */
   name?: string;
+  /**
+   * Leave a `label` column out unread (scoring, where labels are ignored): `labels` is null and
+   * cells such as `?` or blanks in it are no error.
+   */
+  ignoreLabel?: boolean;
 }
 
 const LABEL_WORDS: Record<string, 0 | 1> = {
@@ -83,7 +88,7 @@ export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Tab
   });
 
   let labels: Uint8Array | null = null;
-  if (labelIdx >= 0) {
+  if (labelIdx >= 0 && !options.ignoreLabel) {
     labels = new Uint8Array(n);
     // Numeric 0/1 labels, the usual case, without a string per row; anything else as written.
     const column = df.columns[labelIdx];
@@ -176,16 +181,35 @@ function numericColumn(df: pl.DataFrame, column: string): (number | null)[] {
 }
 
 function readText(path: string): string {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = Deno.readTextFileSync(path);
+    bytes = Deno.readFileSync(path);
   } catch (e) {
     if (isNotFound(e)) throw fileError(path, "file not found");
     if (e instanceof Deno.errors.IsADirectory) throw fileError(path, "is a directory, not a file");
     throw fileError(path, `cannot read file: ${firstLine(e)}`);
   }
+  const binary = binaryKind(bytes);
+  if (binary) throw fileError(path, `${binary}, not a CSV text file; save it as a UTF-8 CSV`);
+  let text = new TextDecoder().decode(bytes);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   return text;
+}
+
+/**
+ * What a file that is no UTF-8 text is, judged by its first bytes (or a NUL byte anywhere), or
+ * null: such files parsed as CSV gave misleading messages about field counts.
+ */
+function binaryKind(bytes: Uint8Array): string | null {
+  const [a, b, c, d] = bytes;
+  if (a === 0x1f && b === 0x8b) return "a gzip-compressed file (decompress it first)";
+  if (a === 0x50 && b === 0x4b && c === 3 && d === 4) {
+    return "a ZIP archive (e.g. an Excel .xlsx workbook)";
+  }
+  if ((a === 0xff && b === 0xfe) || (a === 0xfe && b === 0xff)) return "UTF-16 text";
+  if (a === 0xd0 && b === 0xcf && c === 0x11 && d === 0xe0) return "an Excel .xls workbook";
+  if (bytes.indexOf(0) >= 0) return "a binary file (it holds NUL bytes; UTF-16 text?)";
+  return null;
 }
 
 /**
@@ -223,7 +247,9 @@ interface LineNumbers {
 }
 
 function detectSeparator(header: string): string {
-  const count = (ch: string) => header.split(ch).length - 1;
+  // Separators inside quoted names ("x, mm") do not count.
+  const unquoted = header.replace(/"(?:[^"]|"")*"/g, "");
+  const count = (ch: string) => unquoted.split(ch).length - 1;
   const semi = count(";");
   const tab = count("\t");
   const comma = count(",");
@@ -232,8 +258,29 @@ function detectSeparator(header: string): string {
   return ",";
 }
 
+/** The header's names: RFC 4180 quoting, so a quoted name may hold the separator or `""`. */
 function splitHeader(line: string, sep: string): string[] {
-  return line.split(sep).map((c) => c.trim().replace(/^"(.*)"$/, "$1").trim());
+  const names: string[] = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"' && field.trim() === "") {
+      field = "";
+      quoted = true;
+    } else if (c === sep) {
+      names.push(field.trim());
+      field = "";
+    } else field += c;
+  }
+  names.push(field.trim());
+  return names;
 }
 
 function checkHeader(path: string, header: string[]): void {

@@ -12,6 +12,7 @@ import { fittedFor } from "../train/fitted.ts";
 import {
   alignCategory,
   alignImages,
+  checkTableScores,
   datasetKey,
   type DatasetRecord,
   decodeAll,
@@ -91,8 +92,11 @@ export interface DatasetEvaluation {
   components: ComponentResult[];
   /** Tables scored with both readings of the encoder's tokens: the two together. */
   transformer?: TransformerResult;
-  /** Pixel-level metrics when ground-truth masks exist. */
-  pixel?: { auroc: number; pro: number };
+  /**
+   * Pixel-level metrics when ground-truth masks exist; `unmasked` counts the defect images left
+   * out of them for want of a mask (when any were).
+   */
+  pixel?: { auroc: number; pro: number; unmasked?: number };
   /** Images: whether the score is the maximum of the map or of the 3x3-smoothed map. */
   imageScore?: "max" | "smoothed_max";
   /** Images: the validation AUROC of each map maximum, when validation chose between them. */
@@ -146,7 +150,7 @@ export async function evaluateCheckpoint(
   for (const prepared of await prepareImages(imageDirs, split)) {
     options.onProgress?.(`scoring ${prepared.record.name} (${prepared.test.length} test images)`);
     try {
-      out.push(await evaluateImages(ckpt, prepared, options.cache));
+      out.push(await evaluateImages(ckpt, prepared, options.cache, options.onProgress));
     } catch (e) {
       throw backendFailure(
         e,
@@ -160,7 +164,14 @@ export async function evaluateCheckpoint(
     ? (options.tablePaths ?? []).map((path) => tableRecordFor(ckpt, path))
     : tableRecords;
   for (const record of tables) {
-    const prepared = prepareTable(record.source, record.split, record.normalisation, record.name);
+    const prepared = prepareTable(
+      record.source,
+      record.split,
+      record.normalisation,
+      record.name,
+      {},
+      record.columns,
+    );
     const fitted = fittedFor(ckpt, datasetKey(record));
     options.onProgress?.(`scoring ${record.name} (${prepared.testLabels.length} test rows)`);
     const samples: Samples = {
@@ -182,6 +193,7 @@ export async function evaluateCheckpoint(
     const { scores, parts } = guarded(() =>
       scoreKey(ckpt.params, ckpt.config.model, fitted, samples)
     );
+    checkTableScores(scores, record.source, (i) => prepared.testRows?.[i] ?? i);
     // The metrics first: they name the file when the test part has a single class.
     const metrics = evaluateScores(
       scores,
@@ -278,6 +290,7 @@ async function evaluateImages(
   ckpt: Checkpoint,
   prepared: PreparedImages,
   cache: ImageCache,
+  onProgress?: (line: string) => void,
 ): Promise<DatasetEvaluation> {
   const config = ckpt.config.model;
   const { fitted, pose } = await imageScorer(ckpt, prepared, cache);
@@ -321,6 +334,14 @@ async function evaluateImages(
   if (defects) evaluation.defects = defects;
   if (perImage && prepared.test.some((s) => s.maskPath)) {
     evaluation.pixel = await pixelMetrics(prepared.test, perImage, grid, config.imageSize);
+    const unmasked = evaluation.pixel.unmasked ?? 0;
+    if (unmasked > 0) {
+      onProgress?.(
+        `${prepared.record.name}: ${unmasked} defect image${unmasked === 1 ? " has" : "s have"} ` +
+          `no ground-truth mask (e.g. ${unmaskedExample(prepared.test)}); left out of the ` +
+          `pixel AUROC and PRO`,
+      );
+    }
   }
   return evaluation;
 }
@@ -457,20 +478,49 @@ export function headReportRows(d: number): number {
   return Math.max(1, Math.floor(HEAD_REPORT_TOKENS / (d + 1)));
 }
 
-/** Pixel AUROC and PRO of token-grid maps as pixel maps ({@linkcode pixelMap}) of the image size. */
+/** Whether a test image is a defect without a ground-truth mask (its pixels are unknown). */
+function lacksMask(s: ImageSample): boolean {
+  return s.label === 1 && !s.maskPath;
+}
+
+/** The first defect image without a mask, as `defect/file`. */
+function unmaskedExample(samples: ImageSample[]): string {
+  const s = samples.find(lacksMask)!;
+  return s.defect ? `${s.defect}/${basename(s.path)}` : basename(s.path);
+}
+
+/**
+ * Pixel AUROC and PRO of token-grid maps as pixel maps ({@linkcode pixelMap}) of the image size.
+ * Normal images count as all-normal pixels; defect images without a mask are left out (their
+ * pixels are unknown) and counted in `unmasked`. A mask of another aspect ratio than its image
+ * is refused.
+ */
 export async function pixelMetrics(
   samples: ImageSample[],
   maps: Float32Array[],
   grid: number,
   size: number,
-): Promise<{ auroc: number; pro: number }> {
+): Promise<{ auroc: number; pro: number; unmasked?: number }> {
   const up: Float32Array[] = [];
   const masks: Float32Array[] = [];
+  let unmasked = 0;
   for (const [i, s] of samples.entries()) {
-    masks.push(s.maskPath ? await decodeMask(s.maskPath, size) : new Float32Array(size * size));
+    if (lacksMask(s)) {
+      unmasked++;
+      continue;
+    }
+    masks.push(
+      s.maskPath
+        ? await decodeMask(s.maskPath, size, { imagePath: s.path })
+        : new Float32Array(size * size),
+    );
     up.push(pixelMap(maps[i], { width: grid, height: grid }, { width: size, height: size }));
   }
-  return { auroc: pixelAuroc(up, masks), pro: pro(up, masks, size, size, { steps: 500 }) };
+  return {
+    auroc: pixelAuroc(up, masks),
+    pro: pro(up, masks, size, size, { steps: 500 }),
+    ...(unmasked > 0 ? { unmasked } : {}),
+  };
 }
 
 function isDirectory(path: string): boolean {

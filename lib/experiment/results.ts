@@ -19,6 +19,8 @@ export type EvaluationEntry = {
   modality: "image" | "table";
   pixel_auroc?: number;
   pro?: number;
+  /** Defect test images without a ground-truth mask, left out of `pixel_auroc` and `pro`. */
+  pixel_unmasked?: number;
   /**
    * Evidence components by name: share of the score and test AUROC alone (with `sample_rows`
    * when measured on a sample of the test rows, `one_sided` when it counts only above its
@@ -62,6 +64,7 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
       modality: e.modality,
       ...e.metrics,
       ...(e.pixel ? { pixel_auroc: e.pixel.auroc, pro: e.pixel.pro } : {}),
+      ...(e.pixel?.unmasked ? { pixel_unmasked: e.pixel.unmasked } : {}),
       components: Object.fromEntries(
         e.components.map((c) => [
           c.name,

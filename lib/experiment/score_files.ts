@@ -7,7 +7,13 @@
  */
 import { join, relative, resolve, sep } from "node:path";
 import type { Checkpoint } from "../train/checkpoint.ts";
-import { alignImages, datasetKey, readTableSource } from "../train/datasets.ts";
+import {
+  alignImages,
+  checkTableScores,
+  datasetKey,
+  matchTrainedColumns,
+  readTableSource,
+} from "../train/datasets.ts";
 import type { PoseAlignment } from "../data/pose.ts";
 import { recordedPose, tableRecordFor } from "./evaluate_checkpoint.ts";
 import { fittedFor } from "../train/fitted.ts";
@@ -329,9 +335,17 @@ class ScoringWorker {
  * The heat map file of a scored image: its path with folders joined by `_` (MVTec test folders
  * reuse file names) and `.png`, without the leading dots and separators of a relative or absolute
  * path (`../data/x/test/crack/000.png` -> `data_x_test_crack_000.png`), which would hide the file.
+ * With `taken` (the names given so far in this run, compared case-insensitively), a name already
+ * given gets a suffix (`photo_1.png`, then `photo_1-2.png`, ...) and is added to `taken`, so that
+ * `photo 1.png`, `photo_1.png` and `photo_1.jpg` get a map each.
  */
-export function mapFileName(id: string): string {
-  return id.replace(/\.[^./\\]+$/, "").replace(/[\/\\: ]+/g, "_").replace(/^[._]+/, "") + ".png";
+export function mapFileName(id: string, taken?: Set<string>): string {
+  const stem = id.replace(/\.[^./\\]+$/, "").replace(/[\/\\: ]+/g, "_").replace(/^[._]+/, "");
+  if (!taken) return `${stem}.png`;
+  let name = `${stem}.png`;
+  for (let k = 2; taken.has(name.toLowerCase()); k++) name = `${stem}-${k}.png`;
+  taken.add(name.toLowerCase());
+  return name;
 }
 
 /**
@@ -350,14 +364,8 @@ export function scoreTableFile(
   } = {},
 ): ScoredSample[] {
   const record = tableRecordFor(ckpt, path);
-  const { table } = span("score: read table", () => readTableSource(path));
-  if (record.columns && table.d !== record.columns.length) {
-    throw new MadError(
-      `${path}: has ${table.d} feature columns, the model was trained on ${record.columns.length} (${
-        record.columns.join(", ")
-      })`,
-    );
-  }
+  const read = span("score: read table", () => readTableSource(path, { scoring: true }).table);
+  const table = matchTrainedColumns(read, record.columns, path);
   const normalised = applyNormalisation(table, record.normalisation!);
   const fitted = fittedFor(ckpt, datasetKey(record));
   const rows = Float32Array.from(normalised.values);
@@ -379,6 +387,7 @@ export function scoreTableFile(
       `${path}: scoring table ${record.name} (${table.n} rows x ${table.d} features)`,
     );
   }
+  checkTableScores(scores, path);
   const out: ScoredSample[] = [...scores].map((score, id) => ({
     id,
     score,

@@ -532,7 +532,34 @@ export function sampleScores(
   return out;
 }
 
-/** Mean and standard deviation (floored) of values. */
+/** Absolute part of {@linkcode spreadFloor}: the least scale evidence is standardised by. */
+export const EVIDENCE_FLOOR = 1e-6;
+/**
+ * Relative part of {@linkcode spreadFloor}, as a share of the evidence's size. Evidence is
+ * computed in float32 (about 1e-7 relative rounding), and how rows are batched changes the order
+ * of its sums, so equal inputs differ by some 1e-7..1e-6 of its size. When the calibration
+ * normals do not vary (identical training images or rows), an absolute 1e-6 floor let that noise
+ * reach the score as whole standard deviations, and identical inputs scored differently
+ * depending on the batch. 1e-4 of the size keeps such noise near 1e-2 standard deviations; real
+ * evidence spreads by a few percent or more of its size (no component of the checkpoints on
+ * the team's machine, 26 of real and synthetic data, below 1e-3), far above it.
+ */
+export const EVIDENCE_RELATIVE_FLOOR = 1e-4;
+
+/**
+ * The least standard deviation evidence of centre `centre` is standardised by: the larger of
+ * {@linkcode EVIDENCE_FLOOR} and {@linkcode EVIDENCE_RELATIVE_FLOOR} of its size, the size
+ * taken as the larger of |centre| and the mean absolute value (evidence centred near 0, such as
+ * the distance of normals to identical normals, still has the size of its values).
+ */
+export function spreadFloor(values: ArrayLike<number>, centre: number): number {
+  let abs = 0;
+  for (let i = 0; i < values.length; i++) abs += Math.abs(values[i]);
+  const size = Math.max(Math.abs(centre), abs / Math.max(values.length, 1));
+  return Math.max(EVIDENCE_FLOOR, EVIDENCE_RELATIVE_FLOOR * (Number.isFinite(size) ? size : 0));
+}
+
+/** Mean and standard deviation (floored, see {@linkcode spreadFloor}) of values. */
 export function moments(values: ArrayLike<number>): Moments {
   let sum = 0;
   for (let i = 0; i < values.length; i++) sum += values[i];
@@ -540,7 +567,7 @@ export function moments(values: ArrayLike<number>): Moments {
   let sq = 0;
   for (let i = 0; i < values.length; i++) sq += (values[i] - mean) ** 2;
   const std = Math.sqrt(sq / Math.max(values.length - 1, 1));
-  return { mean, std: Math.max(std, 1e-6) };
+  return { mean, std: Math.max(std, spreadFloor(values, mean)) };
 }
 
 /**
@@ -558,8 +585,9 @@ export function quartileMoments(values: ArrayLike<number>): Moments {
   };
   // A normal distribution's interquartile range is 1.349 of its standard deviations.
   const spread = (at(0.75) - at(0.25)) / 1.349;
-  const std = spread > 1e-6 ? spread : moments(values).std;
-  return { mean: at(0.5), std };
+  const median = at(0.5);
+  const std = spread > spreadFloor(values, median) ? spread : moments(values).std;
+  return { mean: median, std };
 }
 
 /**

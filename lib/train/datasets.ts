@@ -52,6 +52,8 @@ export interface PreparedTable {
   val: Float32Array;
   test: Float32Array;
   testLabels: Uint8Array;
+  /** Row of each test sample in its table (from 0), for messages. */
+  testRows?: number[];
 }
 
 /** An image category split into parts, with samples (decoded on demand). */
@@ -72,10 +74,18 @@ export function datasetKey(record: Pick<DatasetRecord, "modality" | "name">): st
  * or a course folder holding `train-set.csv` and `test-set.csv`. Returns the tables and the
  * protocol: whole labelled tables (`.mat`, `.npz`, CSV with labels) split by `half-normals`.
  * The table is named by {@linkcode tableNameOf}: after the folder, or the file without extension.
+ * With `scoring`, labels are neither required nor read (the table's `labels` may be null).
+ *
+ * @throws {MadError} `PATH: problem` for a file that cannot be read as a table, e.g. an
+ * unknown ending such as `.xlsx`.
  */
 export function readTableSource(
   path: string,
+  options: { scoring?: boolean } = {},
 ): { table: Table; trainOnly?: Table; protocol: SplitSpec["protocol"] } {
+  // Scoring ignores labels: a table to score may lack them (no y in a .npz or .mat) or hold
+  // unknown ones ("?" or blanks in a CSV's label column).
+  const labels = options.scoring ? "ignore" : "require";
   let info: Deno.FileInfo;
   try {
     info = Deno.statSync(path);
@@ -88,15 +98,93 @@ export function readTableSource(
     return { table: test, trainOnly: train, protocol: "given" };
   }
   const ext = extname(path).toLowerCase();
-  if (ext === ".mat") return { table: { ...readOddsMat(path), name }, protocol: "half-normals" };
-  if (ext === ".npz") return { table: { ...readNpzTable(path), name }, protocol: "half-normals" };
+  if (ext === ".mat") {
+    return { table: { ...readOddsMat(path, labels), name }, protocol: "half-normals" };
+  }
+  if (ext === ".npz") {
+    return { table: { ...readNpzTable(path, labels), name }, protocol: "half-normals" };
+  }
   if (ext === ".data") {
     return { table: { ...readUciThyroid(path), name }, protocol: "half-normals" };
   }
-  const table = { ...readLabelledCsv(path, { requireLabel: false }), name };
+  if (!TEXT_TABLE_ENDINGS.has(ext)) {
+    throw new MadError(
+      `${path}: ${ext} files are not read as tables (accepted: .csv and other text tables, ` +
+        ".mat, .npz, .data); save or export it as a UTF-8 CSV",
+    );
+  }
+  const table = {
+    ...readLabelledCsv(path, { requireLabel: false, ignoreLabel: options.scoring }),
+    name,
+  };
   if (!table.labels) return { table, trainOnly: table, protocol: "given" };
   return { table, protocol: "half-normals" };
 }
+
+/**
+ * A table to score or evaluate with its feature columns as the model was trained on them
+ * (`trained`, from the checkpoint): when both carry real names (a CSV header, not the `f1..fd`
+ * given to `.mat`/`.npz` columns nor a headerless CSV's numbers), columns are matched by name
+ * and reordered; otherwise they are taken by position, as before.
+ *
+ * @throws {MadError} one line naming the file and the trained columns when the column count
+ * differs or the names differ (listing the missing and unexpected ones).
+ */
+export function matchTrainedColumns(
+  table: Table,
+  trained: readonly string[] | undefined,
+  path: string,
+): Table {
+  if (!trained) return table;
+  const named = realNames(table.columns) && realNames(trained);
+  if (named && table.columns.join("\u0000") !== trained.join("\u0000")) {
+    const have = new Set(table.columns);
+    const missing = trained.filter((c) => !have.has(c));
+    const wanted = new Set(trained);
+    const unexpected = table.columns.filter((c) => !wanted.has(c));
+    if (missing.length > 0 || unexpected.length > 0) {
+      throw new MadError(
+        `${path}: its columns differ from the ${trained.length} the model was trained on (${
+          trained.join(", ")
+        }): missing ${missing.join(", ") || "none"}; unexpected ${
+          unexpected.join(", ") || "none"
+        }; rename or drop columns to match`,
+      );
+    }
+    // The same names in another order: reorder to the trained order.
+    const from = trained.map((c) => table.columns.indexOf(c));
+    const { n, d } = table;
+    const values = new Float64Array(n * d);
+    for (let r = 0; r < n; r++) {
+      for (let j = 0; j < d; j++) values[r * d + j] = table.values[r * d + from[j]];
+    }
+    return { ...table, columns: [...trained], values };
+  }
+  if (table.d !== trained.length) {
+    throw new MadError(
+      `${path}: has ${table.d} feature columns, the model was trained on ${trained.length} (${
+        trained.join(", ")
+      })`,
+    );
+  }
+  return table;
+}
+
+/**
+ * Whether column names were given by a person: not the generated `f1..fd` of `.mat`/`.npz`
+ * tables and not numbers (the first row of a CSV written without a header).
+ */
+function realNames(columns: readonly string[]): boolean {
+  const generated = columns.every((c, j) => c === `f${j + 1}`);
+  const numbers = columns.some((c) => c.trim() !== "" && Number.isFinite(Number(c)));
+  return !generated && !numbers;
+}
+
+/**
+ * Endings of files read as CSV text: anything else (`.xlsx`, `.gz`, `.parquet`, ...) is refused
+ * rather than parsed as CSV into a misleading message.
+ */
+const TEXT_TABLE_ENDINGS = new Set(["", ".csv", ".tsv", ".txt", ".tab", ".dat"]);
 
 /**
  * Throws when two tables share a name: their parameters and memory banks would be one.
@@ -114,6 +202,16 @@ export function assertDistinctTableNames(records: readonly DatasetRecord[]): voi
     }
     seen.set(r.name, r.source);
   }
+}
+
+/** Whether any feature takes two different values over the rows `indices` of `table`. */
+function varies(table: Table, indices: number[]): boolean {
+  const { d, values } = table;
+  const first = indices[0] * d;
+  return indices.some((r) => {
+    for (let j = 0; j < d; j++) if (values[r * d + j] !== values[first + j]) return true;
+    return false;
+  });
 }
 
 function rowsOf(table: Table, indices: number[]): Float32Array {
@@ -135,8 +233,18 @@ export function prepareTable(
   normalisation?: Normalisation,
   name?: string,
   options: NormalisationOptions = {},
+  trainedColumns?: readonly string[],
 ): PreparedTable {
-  const source = readTableSource(path);
+  const read = readTableSource(path);
+  let source = read;
+  if (trainedColumns) {
+    // Evaluation from a checkpoint: the trained columns, matched by name or by position.
+    const table = matchTrainedColumns(read.table, trainedColumns, path);
+    const trainOnly = read.trainOnly === read.table
+      ? table
+      : read.trainOnly && matchTrainedColumns(read.trainOnly, trainedColumns, path);
+    source = { ...read, table, trainOnly };
+  }
   const tableName = name ?? source.table.name;
   let trainTable: Table;
   let testTable: Table;
@@ -163,6 +271,12 @@ export function prepareTable(
   }
   // The banks (the isolation forest, k nearest rows) compare at least two normal rows, and
   // validation needs a held-out normal to standardise the evidence and set the threshold.
+  if (!normalisation && trainIdx.length > 1 && !varies(trainTable, trainIdx)) {
+    throw new MadError(
+      `${path}: the ${trainIdx.length} training normals do not vary (every feature is constant ` +
+        "over them): there is no normal variation to learn; give normal rows that differ",
+    );
+  }
   if (trainIdx.length < 2 || valIdx.length < 1) {
     throw new MadError(
       `${path}: too few normal rows to train on: the split leaves ${trainIdx.length} for ` +
@@ -189,7 +303,29 @@ export function prepareTable(
     testLabels: testTable.labels
       ? Uint8Array.from(testIdx.map((i) => testTable.labels![i]))
       : new Uint8Array(0),
+    testRows: testIdx,
   };
+}
+
+/**
+ * Throws when a table's score is not finite (the standardised values are bounded, so this
+ * should not happen; if it does, the row is named rather than a NaN written as `null`).
+ *
+ * @throws {MadError} one line naming the file, the row (from 1) and what to do.
+ */
+export function checkTableScores(
+  scores: ArrayLike<number>,
+  path: string,
+  rowOf: (i: number) => number = (i) => i,
+): void {
+  for (let i = 0; i < scores.length; i++) {
+    if (!Number.isFinite(scores[i])) {
+      throw new MadError(
+        `${path}: row ${rowOf(i) + 1} (of the data rows) got the score ${scores[i]}; check its ` +
+          "values for extreme or fill values (e.g. 9.97e36) and replace or remove them",
+      );
+    }
+  }
 }
 
 /** Discovers image categories below each folder and splits their training normals. */

@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { systemBlasInUse } from "../backend/blas.ts";
 import type { Config } from "../model/config.ts";
 import { initParams, type Params, type TableSpec } from "../model/madformer.ts";
@@ -85,16 +85,53 @@ export interface TrainResult {
   epochs: number;
   rows: EpochRow[];
   stoppedEarly: boolean;
+  /**
+   * The checkpoint to resume from: `last` once an epoch has been written there, else (a run
+   * stopped in its first epoch) `interrupted_checkpoint.safetensors`.
+   */
+  resumeFrom: string;
 }
 
 /** Trains a model as configured; see the module doc. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  const created = await firstMissing(options.out);
   await Deno.mkdir(options.out, { recursive: true });
   const unlock = await lockRunFolder(options.out);
+  let ok = false;
   try {
-    return await trainLocked(options);
+    const result = await trainLocked(options);
+    ok = true;
+    return result;
   } finally {
     await unlock();
+    // A run that failed before writing anything leaves no empty folders behind.
+    if (!ok && created) await removeEmptyUpTo(options.out, created);
+  }
+}
+
+/** The outermost folder of `path` that does not exist yet (mkdir will create it), or null. */
+async function firstMissing(path: string): Promise<string | null> {
+  let missing: string | null = null;
+  for (let p = resolve(path);; p = dirname(p)) {
+    try {
+      await Deno.lstat(p);
+      return missing;
+    } catch {
+      missing = p;
+    }
+    if (dirname(p) === p) return missing;
+  }
+}
+
+/** Removes `path` and its parents up to `top` (inclusive) while they are empty. */
+async function removeEmptyUpTo(path: string, top: string): Promise<void> {
+  for (let p = resolve(path); p.startsWith(top); p = dirname(p)) {
+    try {
+      await Deno.remove(p); // fails unless empty
+    } catch {
+      return;
+    }
+    if (p === top) return;
   }
 }
 
@@ -254,7 +291,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         );
         log.line(
           `interrupted in epoch ${epoch} after step ${progress.step}; weights so far in ` +
-            `${interrupted}; resume with --resume ${last}`,
+            `${interrupted}; resume with --resume ${await resumeFile(last, interrupted)}`,
         );
         break;
       }
@@ -376,7 +413,21 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     epochs: progress.epoch,
     rows,
     stoppedEarly,
+    resumeFrom: await resumeFile(last, join(options.out, "interrupted_checkpoint.safetensors")),
   };
+}
+
+/**
+ * The checkpoint a stopped run resumes from: `last` when an epoch wrote it (resuming repeats
+ * the unfinished epoch exactly), else the interrupted one (stopped in its first epoch).
+ */
+async function resumeFile(last: string, interrupted: string): Promise<string> {
+  try {
+    if ((await Deno.stat(last)).isFile) return last;
+  } catch {
+    // not written yet
+  }
+  return interrupted;
 }
 
 /** What a table step that failed was doing, for the one-line error. */

@@ -29,6 +29,17 @@ export async function lockRunFolder(out: string): Promise<() => Promise<void>> {
   throw new MadError(`${out}: cannot lock the run folder`);
 }
 
+/** The pid of a live training run holding `out`, or null (no lock, or a stale one). */
+export function runFolderOwner(out: string): number | null {
+  let pid = 0;
+  try {
+    pid = Number(Deno.readTextFileSync(join(out, ".lock")));
+  } catch {
+    return null;
+  }
+  return pid > 0 && pid !== Deno.pid && processAlive(pid) ? pid : null;
+}
+
 function processAlive(pid: number): boolean {
   try {
     return Deno.statSync(`/proc/${pid}`).isDirectory;

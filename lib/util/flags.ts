@@ -172,10 +172,47 @@ function parseArgsOptions(flags: FlagTable): Record<string, ParseArgsOption> {
   );
 }
 
+/** A value that looks like an option but is a negative number: `-1`, `-0.5`, `-.5`, `-1e-3`. */
+const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
+
+/**
+ * `--name -1` as `--name=-1` for string flags (and `-x -1` as `-x=...`'s long form), so that a
+ * negative number reaches the flag's own validation instead of parseArgs' "argument is
+ * ambiguous".
+ */
+function joinNegativeValues(args: string[], flags: FlagTable): string[] {
+  const shorts = new Map(
+    Object.entries(flags).filter(([, spec]) => spec.short).map(([name, spec]) => [
+      `-${spec.short}`,
+      name,
+    ]),
+  );
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    const name = arg.startsWith("--") ? arg.slice(2) : shorts.get(arg);
+    const next = args[i + 1];
+    if (
+      name !== undefined && flags[name]?.type === "string" && next !== undefined &&
+      NEGATIVE_NUMBER.test(next)
+    ) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /**
  * Parses command-line flags strictly against the command's table. An unknown flag, a missing
  * value or a missing required flag is a one-line MadError (exit code 2) that points to
- * `--help`; with `--help` nothing is required.
+ * `--help`; with `--help` nothing is required. A negative number is a value (`--epochs -1`).
  */
 export function parseFlags<T extends FlagTable>(
   args: string[],
@@ -184,14 +221,19 @@ export function parseFlags<T extends FlagTable>(
   let values: Record<string, unknown>;
   try {
     values = parseArgs({
-      args,
+      args: joinNegativeValues(args, command.flags),
       options: parseArgsOptions(command.flags),
       strict: true,
       allowPositionals: false,
     }).values;
   } catch (e) {
     // node's messages continue with advice on `--` and positionals that does not apply here.
-    const message = e instanceof Error ? e.message.split(". ")[0] : String(e);
+    const first = (e instanceof Error ? e.message : String(e)).split("\n")[0].split(". ")[0];
+    // A flag that takes a value followed by another flag: parseArgs calls it "ambiguous".
+    const ambiguous = first.match(/^Option '(--[\w-]+)' argument is ambiguous/);
+    const message = ambiguous
+      ? `${ambiguous[1]} needs a value (one starting with a dash as ${ambiguous[1]}=VALUE)`
+      : first;
     throw usageError(command, message);
   }
   if (!values.help) {

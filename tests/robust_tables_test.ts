@@ -1,0 +1,449 @@
+/**
+ * Odd table inputs (robustness sweep s55, P1-P10, P19, P20): huge and tiny values, reordered,
+ * renamed and unlabelled tables to score, headers with quoted separators, sparse and v7.3
+ * MAT-files, files that are not CSV text, training normals that do not vary. Every refusal is
+ * one line naming the file.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { readLabelledCsv, tableFromArrays } from "../lib/data/table.ts";
+import { parseMat, readOddsMat } from "../lib/data/mat.ts";
+import { readNpzTable } from "../lib/data/npz.ts";
+import {
+  applyNormalisation,
+  checkNormalisation,
+  fitNormalisation,
+  STANDARD_BOUND,
+  STD_FLOOR,
+} from "../lib/data/normalise.ts";
+import { moments, quartileMoments } from "../lib/model/detector.ts";
+import {
+  checkTableScores,
+  matchTrainedColumns,
+  prepareTable,
+  readTableSource,
+} from "../lib/train/datasets.ts";
+import { scoreTableFile } from "../lib/experiment/score_files.ts";
+import { evaluateCheckpoint } from "../lib/experiment/evaluate_checkpoint.ts";
+import { ImageCache } from "../lib/data/image_cache.ts";
+import { type Checkpoint, disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
+import { demoConfig } from "../lib/experiment/setup.ts";
+import { train } from "../lib/train/loop.ts";
+import { useBackend } from "../lib/backend/mod.ts";
+import { concat, madError } from "./fixtures.ts";
+import { npzBytes } from "./npz_fixtures.ts";
+
+const SPLIT = { protocol: "half-normals" as const, seed: 0, valShare: 0.1 };
+
+/** An error message that is one line (besides naming the file and the parts). */
+function oneLine(fn: () => unknown, ...parts: string[]): string {
+  const message = madError(fn, ...parts);
+  assert.ok(!message.includes("\n"), `not one line: ${message}`);
+  return message;
+}
+
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "mad_robust_tables_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Rows of a smooth 4-feature table: 60 normals, then 6 anomalies. */
+function baseRows(): { rows: number[][]; labels: number[] } {
+  const rows: number[][] = [];
+  const labels: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    rows.push([Math.sin(i * 1.7), Math.cos(i * 0.9), Math.sin(i * 0.37) * 2, (i % 7) / 3]);
+    labels.push(0);
+  }
+  for (let i = 0; i < 6; i++) {
+    rows.push([4 + i, -3 - i, 5, 4]);
+    labels.push(1);
+  }
+  return { rows, labels };
+}
+
+function csv(columns: string[], rows: number[][], labels?: (number | string)[]): string {
+  const head = labels ? [...columns, "label"] : columns;
+  const lines = rows.map((r, i) => (labels ? [...r, labels[i]] : r).join(","));
+  return [head.join(","), ...lines].join("\n") + "\n";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading: files that are not CSV text, quoted headers, MAT-files, labels when scoring
+
+Deno.test("tables: non-CSV files are refused in one line saying what they are (P19)", async () => {
+  await inTempDir(async (dir) => {
+    const xlsx = join(dir, "sheet.xlsx");
+    await Deno.writeFile(xlsx, Uint8Array.from([0x50, 0x4b, 3, 4, 0, 0]));
+    oneLine(() => readTableSource(xlsx), "sheet.xlsx", ".xlsx", "UTF-8 CSV");
+    const gz = join(dir, "data.csv.gz");
+    await Deno.writeFile(gz, Uint8Array.from([0x1f, 0x8b, 8, 0]));
+    oneLine(() => readTableSource(gz), "data.csv.gz", ".gz");
+    const cases: [string, Uint8Array, string][] = [
+      ["gzipped.csv", Uint8Array.from([0x1f, 0x8b, 8, 0, 1, 2]), "gzip"],
+      ["zipped.csv", Uint8Array.from([0x50, 0x4b, 3, 4, 0, 0]), "ZIP"],
+      [
+        "utf16.csv",
+        concat(Uint8Array.from([0xff, 0xfe]), new Uint8Array(new Uint16Array([97, 44, 98]).buffer)),
+        "UTF-16",
+      ],
+      ["nul.csv", new TextEncoder().encode("a,b,label\n1,2\u00000\n"), "NUL"],
+    ];
+    for (const [name, bytes, what] of cases) {
+      const path = join(dir, name);
+      await Deno.writeFile(path, bytes);
+      oneLine(() => readTableSource(path), name, what, "UTF-8 CSV");
+    }
+  });
+});
+
+Deno.test("tables: a quoted header name may hold the separator (P6)", async () => {
+  await inTempDir(async (dir) => {
+    const path = join(dir, "quoted.csv");
+    await Deno.writeTextFile(path, '"x, mm",b,"say ""hi""",label\n1,2,3,0\n4,5,6,1\n');
+    const t = readLabelledCsv(path);
+    assert.deepEqual(t.columns, ["x, mm", "b", 'say "hi"']);
+    assert.deepEqual([...t.values], [1, 2, 3, 4, 5, 6]);
+    const semi = join(dir, "semi.csv");
+    await Deno.writeTextFile(semi, '"a, b";c;label\n1;2;0\n');
+    assert.deepEqual(readLabelledCsv(semi).columns, ["a, b", "c"]);
+  });
+});
+
+// A level-5 MAT-file encoder (little-endian), as in data_table_test.ts, with sparse matrices.
+function tag(type: number, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(8 + Math.ceil(data.length / 8) * 8);
+  new DataView(out.buffer).setUint32(0, type, true);
+  new DataView(out.buffer).setUint32(4, data.length, true);
+  out.set(data, 8);
+  return out;
+}
+
+const int32s = (values: number[]) => new Uint8Array(Int32Array.from(values).buffer);
+const doubles = (values: number[]) => new Uint8Array(Float64Array.from(values).buffer);
+
+function matrix(name: string, mxClass: number, dims: number[], parts: Uint8Array[]): Uint8Array {
+  const body = concat(
+    tag(6, int32s([mxClass, 0])),
+    tag(5, int32s(dims)),
+    tag(1, new TextEncoder().encode(name)),
+    ...parts,
+  );
+  return tag(14, body);
+}
+
+const dense = (name: string, rows: number, cols: number, colMajor: number[]) =>
+  matrix(name, 6, [rows, cols], [tag(9, doubles(colMajor))]);
+
+/** Sparse (mxSPARSE_CLASS) from a dense column-major matrix. */
+function sparse(name: string, rows: number, cols: number, colMajor: number[]): Uint8Array {
+  const ir: number[] = [];
+  const jc = [0];
+  const pr: number[] = [];
+  for (let c = 0; c < cols; c++) {
+    for (let r = 0; r < rows; r++) {
+      const v = colMajor[c * rows + r];
+      if (v !== 0) (ir.push(r), pr.push(v));
+    }
+    jc.push(ir.length);
+  }
+  return matrix(name, 5, [rows, cols], [
+    tag(5, int32s(ir)),
+    tag(5, int32s(jc)),
+    tag(9, doubles(pr)),
+  ]);
+}
+
+function matFile(elements: Uint8Array[], text = "MATLAB 5.0 MAT-file, test", version = 0x0100) {
+  const header = new Uint8Array(128).fill(32);
+  header.set(new TextEncoder().encode(text), 0);
+  header.fill(0, 116, 124);
+  new DataView(header.buffer).setUint16(124, version, true);
+  header.set([0x49, 0x4d], 126);
+  return concat(header, ...elements);
+}
+
+// X is 3x2, row-major [[0, 2], [-3.25, 0], [5, 1e-9]].
+const X_COL_MAJOR = [0, -3.25, 5, 2, 0, 1e-9];
+const X_ROWS = [0, 2, -3.25, 0, 5, 1e-9];
+
+Deno.test("tables: sparse X is read as dense; v7.3 files get their own message (P7, P8)", async () => {
+  await inTempDir(async (dir) => {
+    const path = join(dir, "sparse.mat");
+    await Deno.writeFile(
+      path,
+      matFile([sparse("X", 3, 2, X_COL_MAJOR), dense("y", 3, 1, [0, 1, 0])]),
+    );
+    const t = readOddsMat(path);
+    assert.deepEqual([...t.values], X_ROWS);
+    assert.deepEqual([...t.labels!], [0, 1, 0]);
+    // A v7.3 (HDF5) file carries "MATLAB 7.3" text, the endian bytes and version 0x0200.
+    const v73 = matFile([], "MATLAB 7.3 MAT-file, Platform: GLNXA64, HDF5 schema 1.00", 0x0200);
+    const p73 = join(dir, "v73.mat");
+    await Deno.writeFile(p73, v73);
+    oneLine(() => readOddsMat(p73), "v73.mat", "v7.3 (HDF5)", "-v7");
+    madError(() => parseMat("raw.mat", matFile([], "MATLAB 5.0", 0x0200)), "raw.mat", "v7.3");
+  });
+});
+
+Deno.test("tables: scoring reads tables without labels; training still needs them (P9, P10)", async () => {
+  await inTempDir(async (dir) => {
+    const noY = join(dir, "noy.npz");
+    await Deno.writeFile(
+      noY,
+      await npzBytes({ descr: "<f8", shape: [2, 2], values: [1, 2, 3, 4] }, null),
+    );
+    assert.equal(readTableSource(noY, { scoring: true }).table.labels, null);
+    assert.deepEqual([...readNpzTable(noY, "ignore").values], [1, 2, 3, 4]);
+    oneLine(() => readTableSource(noY), "noy.npz", "y.npy");
+    const matNoY = join(dir, "noy.mat");
+    await Deno.writeFile(matNoY, matFile([dense("X", 3, 2, X_COL_MAJOR)]));
+    assert.deepEqual([...readTableSource(matNoY, { scoring: true }).table.values], X_ROWS);
+    oneLine(() => readTableSource(matNoY), "noy.mat", `"y"`);
+    const unknown = join(dir, "unknown.csv");
+    await Deno.writeTextFile(unknown, "a,b,label\n1,2,?\n3,4,\n5,6,1\n");
+    const t = readTableSource(unknown, { scoring: true }).table;
+    assert.deepEqual(t.columns, ["a", "b"]);
+    assert.deepEqual([...t.values], [1, 2, 3, 4, 5, 6]);
+    assert.equal(t.labels, null);
+    oneLine(() => readTableSource(unknown), "unknown.csv", "row 1", `"?"`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Normalisation: tiny and huge scales, constant features
+
+Deno.test("normalisation: a feature on a tiny scale standardises like its scaled-up copy (P2)", () => {
+  const { rows } = baseRows();
+  const normals = rows.slice(0, 60).map((_, i) => i);
+  const base = tableFromArrays("base", ["a", "b", "c", "d"], rows, null);
+  const expected = applyNormalisation(base, fitNormalisation(base, normals)).values;
+  for (const factor of [1e-7, 1e-30, 1e30]) {
+    const scaled = tableFromArrays(
+      "s",
+      ["a", "b", "c", "d"],
+      rows.map((r) => r.map((v) => v * factor)),
+      null,
+    );
+    const got = applyNormalisation(scaled, fitNormalisation(scaled, normals)).values;
+    const worst = Math.max(...got.map((v, i) => Math.abs(v - expected[i])));
+    assert.ok(worst < 1e-9, `x${factor}: standardised values differ by ${worst}`);
+  }
+  // A feature constant over the training rows keeps the absolute floor, as before.
+  const constant = tableFromArrays("k", ["a", "b"], [[0.5, 1], [0.5, 2], [0.5, 3]], null);
+  assert.deepEqual(fitNormalisation(constant, [0, 1, 2]).std[0], STD_FLOOR);
+  const big = tableFromArrays("k", ["a", "b"], [[1e12, 1], [1e12, 2]], null);
+  assert.ok(fitNormalisation(big, [0, 1]).std[0] <= STD_FLOOR);
+});
+
+Deno.test("normalisation: huge values fit, are bounded, and bad fits name the feature (P3, P4)", () => {
+  const rows = [[1e300, 1], [2e300, 2], [3e300, 4], [1.5e300, 3]];
+  const table = tableFromArrays("h", ["big", "x"], rows, null, "huge.csv");
+  const norm = fitNormalisation(table, [0, 1, 2, 3]);
+  assert.ok(norm.std.every((s) => Number.isFinite(s) && s > 0), JSON.stringify(norm));
+  assert.ok(Math.abs(norm.mean[0] / 1.875e300 - 1) < 1e-12);
+  const far = tableFromArrays("h", ["big", "x"], [[1.7e308, -1.7e308]], null);
+  const z = applyNormalisation(far, norm).values;
+  assert.ok(z.every((v) => Number.isFinite(v) && Math.abs(v) <= STANDARD_BOUND), `${z}`);
+  oneLine(
+    () => checkNormalisation({ kind: "standard", mean: [0, 0], std: [1, Infinity] }, "ck.json"),
+    "ck.json",
+    "feature 2",
+  );
+  oneLine(() => checkTableScores([1, 2, NaN], "new.csv"), "new.csv", "row 3", "NaN");
+});
+
+Deno.test("training refuses normals that do not vary at all (P1)", async () => {
+  await inTempDir(async (dir) => {
+    const path = join(dir, "flat.csv");
+    const rows = Array.from({ length: 30 }, () => [5, 0.25, -1]);
+    const labels = rows.map(() => 0);
+    rows.push([6, 1, 2], [7, 2, 3]);
+    labels.push(1, 1);
+    await Deno.writeTextFile(path, csv(["a", "b", "c"], rows, labels));
+    oneLine(() => prepareTable(path, SPLIT), "flat.csv", "do not vary");
+    // One varying feature is enough.
+    rows[0][2] = -1.5;
+    await Deno.writeTextFile(path, csv(["a", "b", "c"], rows, labels));
+    rows.forEach((r, i) => (r[2] = i % 2 ? -1 : -1.5));
+    await Deno.writeTextFile(path, csv(["a", "b", "c"], rows, labels));
+    assert.equal(prepareTable(path, SPLIT).d, 3);
+  });
+});
+
+Deno.test("evidence standardisation: float noise around a constant is no spread (P1)", () => {
+  // Evidence of identical inputs differing by float32 rounding only (as batching makes it).
+  const values = Float32Array.from({ length: 20 }, (_, i) => 53.75 + (i % 3) * 4e-6);
+  for (const m of [moments(values), quartileMoments(values)]) {
+    assert.ok(m.std >= 0.005, `std ${m.std}`);
+    assert.ok(Math.abs((values[1] - values[0]) / m.std) < 1e-2);
+  }
+  // Real spread is kept.
+  const spread = Float32Array.from({ length: 20 }, (_, i) => 53.75 + i * 0.5);
+  assert.ok(Math.abs(moments(spread).std - 2.958) < 1e-3);
+});
+
+Deno.test("column matching: by name when both have real names, else by position (P5, P20)", () => {
+  const trained = ["a", "b", "c"];
+  const t = tableFromArrays("t", ["c", "a", "b"], [[3, 1, 2], [30, 10, 20]], null, "new.csv");
+  const m = matchTrainedColumns(t, trained, "new.csv");
+  assert.deepEqual(m.columns, trained);
+  assert.deepEqual([...m.values], [1, 2, 3, 10, 20, 30]);
+  const renamed = tableFromArrays("t", ["a", "x", "c"], [[1, 2, 3]], null);
+  oneLine(
+    () => matchTrainedColumns(renamed, trained, "new.csv"),
+    "new.csv",
+    "missing b",
+    "unexpected x",
+  );
+  const fewer = tableFromArrays("t", ["a", "b"], [[1, 2]], null);
+  oneLine(() => matchTrainedColumns(fewer, trained, "new.csv"), "new.csv", "a, b, c", "missing c");
+  // Generated names (.npz / .mat) and a headerless CSV's numbers: by position.
+  const npz = tableFromArrays("t", ["f1", "f2", "f3"], [[1, 2, 3]], null);
+  assert.equal(matchTrainedColumns(npz, trained, "x.npz"), npz);
+  const headerless = tableFromArrays("t", ["0.5", "1", "2"], [[1, 2, 3]], null);
+  assert.equal(matchTrainedColumns(headerless, trained, "x.csv"), headerless);
+  oneLine(
+    () => matchTrainedColumns(tableFromArrays("t", ["f1"], [[1]], null), trained, "x.npz"),
+    "x.npz",
+    "has 1 feature columns, the model was trained on 3 (a, b, c)",
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Scoring and evaluating with a trained model
+
+let trained: Promise<{ dir: string; ckpt: Checkpoint; table: string }> | undefined;
+
+/** One small model trained on `base.csv` (a, b, c, d), shared by the tests below. */
+function trainedModel(): Promise<{ dir: string; ckpt: Checkpoint; table: string }> {
+  trained ??= (async () => {
+    await useBackend("auto");
+    const dir = await Deno.makeTempDir({ prefix: "mad_robust_tables_run_" });
+    const table = join(dir, "base.csv");
+    const { rows, labels } = baseRows();
+    await Deno.writeTextFile(table, csv(["a", "b", "c", "d"], rows, labels));
+    const run = await train({
+      config: demoConfig({
+        model: { width: 8, layers: 1, heads: 1 },
+        train: { epochs: 1, tableStepsPerEpoch: 2 },
+      }),
+      imageDirs: [],
+      tablePaths: [table],
+      out: join(dir, "run"),
+      quiet: true,
+    });
+    return { dir, ckpt: await loadCheckpoint(run.best), table };
+  })();
+  return trained;
+}
+
+/** Scores equal up to float32 rounding. */
+function near(got: number[], expected: number[]): void {
+  assert.equal(got.length, expected.length);
+  got.forEach((s, i) => assert.ok(Math.abs(s - expected[i]) < 1e-5, `${s} vs ${expected[i]}`));
+}
+
+async function withModel(
+  fn: (m: { dir: string; ckpt: Checkpoint; table: string }) => Promise<void>,
+): Promise<void> {
+  const m = await trainedModel();
+  try {
+    await fn(m);
+  } finally {
+    disposeCheckpoint(m.ckpt);
+    await Deno.remove(m.dir, { recursive: true });
+    trained = undefined;
+  }
+}
+
+Deno.test("score and eval with a trained model: order, labels, huge values, batching", async () => {
+  await withModel(async ({ dir, ckpt, table }) => {
+    const { rows, labels } = baseRows();
+    const scores = scoreTableFile(ckpt, table).map((s) => s.score);
+
+    // P5: the same columns in another order score the same, in score and in eval.
+    const other = join(dir, "other");
+    await Deno.mkdir(other);
+    const order = [3, 1, 0, 2];
+    const names = order.map((j) => "abcd"[j]);
+    const reordered = join(other, "base.csv");
+    await Deno.writeTextFile(
+      reordered,
+      csv(names, rows.map((r) => order.map((j) => r[j])), labels),
+    );
+    assert.deepEqual(scoreTableFile(ckpt, reordered).map((s) => s.score), scores);
+    const [before] = await evaluateCheckpoint(ckpt, {
+      cache: new ImageCache(),
+      tablePaths: [table],
+    });
+    const [after] = await evaluateCheckpoint(ckpt, {
+      cache: new ImageCache(),
+      tablePaths: [reordered],
+    });
+    assert.deepEqual([...after.scores], [...before.scores]);
+    const renamed = join(other, "renamed.csv");
+    await Deno.writeTextFile(renamed, csv(["a", "b", "c", "e"], rows.slice(0, 3)));
+    // The checkpoint knows the table as "base": score a file of another name through a copy.
+    const wrongNames = join(dir, "wrong", "base.csv");
+    await Deno.mkdir(join(dir, "wrong"));
+    await Deno.copyFile(renamed, wrongNames);
+    oneLine(() => scoreTableFile(ckpt, wrongNames), "wrong/base.csv", "missing d", "unexpected e");
+    const one = join(dir, "one", "base.csv");
+    await Deno.mkdir(join(dir, "one"));
+    await Deno.writeTextFile(one, csv(["a"], rows.map((r) => [r[0]]), labels));
+    await assert.rejects(
+      () => evaluateCheckpoint(ckpt, { cache: new ImageCache(), tablePaths: [one] }),
+      (e: Error) => /one\/base\.csv: .*a, b, c, d/.test(e.message) && !e.message.includes("\n"),
+    );
+
+    // P9, P10: unknown labels and no labels are fine for scoring.
+    const unknown = join(dir, "unknown", "base.csv");
+    await Deno.mkdir(join(dir, "unknown"));
+    await Deno.writeTextFile(
+      unknown,
+      csv(["a", "b", "c", "d"], rows.slice(0, 4), ["?", "", "1", "x"]),
+    );
+    // Other batches (4 rows, not 66) differ by float32 rounding only.
+    near(scoreTableFile(ckpt, unknown).map((s) => s.score), scores.slice(0, 4));
+    const npz = join(dir, "npz", "base.npz");
+    await Deno.mkdir(join(dir, "npz"));
+    const flat = rows.slice(0, 4).flat();
+    await Deno.writeFile(npz, await npzBytes({ descr: "<f8", shape: [4, 4], values: flat }, null));
+    near(scoreTableFile(ckpt, npz).map((s) => s.score), scores.slice(0, 4));
+
+    // P4: huge finite values give finite scores, flagged.
+    const huge = join(dir, "huge", "base.csv");
+    await Deno.mkdir(join(dir, "huge"));
+    const wild = [[9.97e36, 0, 0, 0], [1e300, -1e300, 0, 1], [0.1, 0.2, 1e20, 0], [-1e30, 0, 0, 0]];
+    await Deno.writeTextFile(huge, csv(["a", "b", "c", "d"], [...rows.slice(0, 2), ...wild]));
+    const hugeScores = scoreTableFile(ckpt, huge, { explain: true });
+    assert.ok(hugeScores.every((s) => Number.isFinite(s.score)), JSON.stringify(hugeScores));
+    assert.ok(hugeScores.slice(2).every((s) => s.anomaly));
+    const glitch = join(dir, "glitch", "base.csv");
+    await Deno.mkdir(join(dir, "glitch"));
+    const glitched = rows.map((r, i) => (labels[i] ? [1e30, ...r.slice(1)] : r));
+    await Deno.writeTextFile(glitch, csv(["a", "b", "c", "d"], glitched, labels));
+    const [evaluated] = await evaluateCheckpoint(ckpt, {
+      cache: new ImageCache(),
+      tablePaths: [glitch],
+    });
+    assert.ok([...evaluated.scores].every(Number.isFinite));
+
+    // P1: identical rows score the same, one row a batch or all together.
+    const same = join(dir, "same", "base.csv");
+    await Deno.mkdir(join(dir, "same"));
+    const copies = [...Array(12).fill(rows[5]), rows[61], ...Array(12).fill(rows[61])];
+    await Deno.writeTextFile(same, csv(["a", "b", "c", "d"], copies));
+    const alone = scoreTableFile(ckpt, same, { batchRows: 1 }).map((s) => s.score);
+    const together = scoreTableFile(ckpt, same).map((s) => s.score);
+    for (const s of [...alone, ...together].slice(0, 12)) assert.ok(Math.abs(s - alone[0]) < 1e-4);
+    for (const s of [...alone.slice(12), ...together.slice(12)]) {
+      assert.ok(Math.abs(s - alone[12]) < 1e-4);
+    }
+  });
+});
