@@ -433,33 +433,24 @@ Deno.test("stopped in its first epoch, a run names the interrupted checkpoint to
 
 Deno.test("a run that fails before writing anything leaves no folders behind", async () => {
   await withTempDir("mad_nofolder_", async (dir) => {
-    const out = join(dir, "a", "b");
-    await madErrorAsync(
-      () =>
-        train({
-          config: tinyConfig(),
-          imageDirs: [],
-          tablePaths: [join(dir, "missing.csv")],
-          out,
-          quiet: true,
-        }),
-      "missing.csv",
-    );
+    const failTraining = (out: string) =>
+      madErrorAsync(
+        () =>
+          train({
+            config: tinyConfig(),
+            imageDirs: [],
+            tablePaths: [join(dir, "missing.csv")],
+            out,
+            quiet: true,
+          }),
+        "missing.csv",
+      );
+    await failTraining(join(dir, "a", "b"));
     assert.ok(!(await exists(join(dir, "a"))));
     // An existing folder stays, even empty.
     const kept = join(dir, "kept");
     await Deno.mkdir(kept);
-    await madErrorAsync(
-      () =>
-        train({
-          config: tinyConfig(),
-          imageDirs: [],
-          tablePaths: [join(dir, "missing.csv")],
-          out: kept,
-          quiet: true,
-        }),
-      "missing.csv",
-    );
+    await failTraining(kept);
     assert.ok(await exists(kept));
   });
 });
