@@ -11,12 +11,20 @@
  * @module
  */
 import { join } from "node:path";
-import { defineCommand, helpText, numberFlag, parseFlags, Progress } from "../lib/util/mod.ts";
+import {
+  checkOutputFolder,
+  defineCommand,
+  helpText,
+  numberFlag,
+  parseFlags,
+  Progress,
+} from "../lib/util/mod.ts";
 import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import {
   ABLATION_VARIANTS,
+  checkAblationData,
   compareToReference,
   ENCODER_STUDY,
   experiment,
@@ -126,14 +134,22 @@ async function main(): Promise<void> {
   if (!Number.isInteger(seeds) || seeds < 1) {
     throw new MadError(`--seeds must be a positive integer, got ${seeds}`, 2);
   }
-  const variants = selectVariants(
-    (flags.variants ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean),
-  );
+  const names = (flags.variants ?? []).flatMap((v) => v.split(",")).map((v) => v.trim())
+    .filter(Boolean);
+  // `--variants ''` (an unset shell variable, say) is not "all": that could be hours of runs.
+  if (flags.variants !== undefined && names.length === 0) {
+    throw new MadError(
+      "--variants is empty: give variant names (see --help), or leave it out for all",
+      2,
+    );
+  }
+  const variants = selectVariants(names);
   await useBackend(flags.backend as BackendName);
   const own = { imageDirs: flags.images ?? [], tablePaths: flags.table ?? [] };
   // A user's own data gets a folder of its own, so the default data's runs stay as they are.
   const out = flags.out ??
     (namesData(own) ? `results/ablation-${dataSetId(own)}` : "results/ablation");
+  checkOutputFolder(out, "--out");
   const setup = await experiment({
     full: flags.full,
     dataDir: flags.data,
@@ -153,6 +169,15 @@ async function main(): Promise<void> {
       `${setup.config.train.epochs} epochs on ` +
       `${[...setup.imageDirs, ...setup.tablePaths].join(", ")} into ${out}/`,
   );
+  // A stop keeps every finished run in OUT/; say how to continue.
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(name, () => {
+      console.error(`\n${name}: stopped; run the same command again to continue`);
+      Deno.exit(name === "SIGINT" ? 130 : 143);
+    });
+  }
+  // Before runAblation makes the output folder: a missing folder or table leaves nothing behind.
+  await checkAblationData(setup);
   const started = performance.now();
   const progress = new Progress("ablation", variants.length * seeds);
   const summary = await runAblation({

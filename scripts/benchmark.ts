@@ -9,7 +9,14 @@
  */
 import { join } from "node:path";
 import { runMain } from "../lib/cli.ts";
-import { defineCommand, helpText, numberFlag, parseFlags, usageError } from "../lib/util/mod.ts";
+import {
+  checkOutputFolder,
+  defineCommand,
+  helpText,
+  numberFlag,
+  parseFlags,
+  usageError,
+} from "../lib/util/mod.ts";
 import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, loadConfigFile, mergeConfig } from "../lib/model/config.ts";
@@ -122,6 +129,7 @@ async function main(): Promise<void> {
   if (!flags.images && !flags.tables) {
     throw usageError(COMMAND, "give --images DIR and/or --tables DIR");
   }
+  checkOutputFolder(flags.out, "--out");
   const base = flags.config ? await loadConfigFile(flags.config) : DEFAULT_CONFIG;
   const epochs = numberFlag("epochs", flags.epochs) ?? (flags.quick ? QUICK_EPOCHS : undefined);
   if (epochs !== undefined && (!Number.isInteger(epochs) || epochs < 1)) {

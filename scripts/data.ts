@@ -4,7 +4,13 @@
  *
  * @module
  */
-import { defineCommand, helpText, parseFlags, Progress } from "../lib/util/mod.ts";
+import {
+  checkOutputFolder,
+  defineCommand,
+  helpText,
+  parseFlags,
+  Progress,
+} from "../lib/util/mod.ts";
 import { runMain } from "../lib/cli.ts";
 import {
   byteProgress,
@@ -74,6 +80,7 @@ async function main(): Promise<void> {
   const dest = flags.dest;
   const sources = selectSources(only); // validates --only before any work
   const overrides = parseUrlOverrides(flags.url ?? []);
+  checkOutputFolder(dest, "--dest");
   if (flags.from !== undefined) {
     const isUrl = /^https?:\/\//i.test(flags.from);
     console.error(`${isUrl ? "fetching" : "copying"} from ${flags.from} into ${dest}/`);
@@ -93,8 +100,11 @@ async function main(): Promise<void> {
   console.log(`\ndata in ${dest}/:`);
   for (const line of await summarizeDataDir(dest)) console.log(`  ${line}`);
   const paths = defaultDataPaths(dest);
+  const thyroid = (await Deno.stat(paths.thyroidMat).catch(() => null))?.isFile
+    ? paths.thyroidMat
+    : "(none)";
   console.log(
-    `training defaults: thyroid ${paths.thyroidMat}; images ${
+    `training defaults: thyroid ${thyroid}; images ${
       paths.imagesDirs.length > 0 ? paths.imagesDirs.join(", ") : "(none)"
     }`,
   );

@@ -9,6 +9,7 @@
 import { dirname, join } from "node:path";
 import { runMain } from "../lib/cli.ts";
 import {
+  checkNotAnInput,
   checkOutputFile,
   defineCommand,
   helpText,
@@ -66,9 +67,29 @@ export const COMMAND = defineCommand({
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
-  if (flags.json) checkOutputFile(flags.json, "--json");
+  const inputs = (paths: string[] | undefined, flag: string) =>
+    (paths ?? []).map((path) => ({ flag, path }));
+  if (flags.json) {
+    checkOutputFile(flags.json, "--json");
+    checkNotAnInput(flags.json, "--json", [
+      { flag: "--checkpoint", path: flags.checkpoint! },
+      ...inputs(flags.images, "--images"),
+      ...inputs(flags.table, "--table"),
+    ]);
+  }
   await useBackend(flags.backend as BackendName);
   const ckpt = await loadCheckpoint(flags.checkpoint!, { optimizer: false });
+  if (flags.json && !flags.images?.length && !flags.table?.length) {
+    // Evaluated on the checkpoint's own datasets: they are inputs too.
+    checkNotAnInput(
+      flags.json,
+      "--json",
+      ckpt.datasets.map((d) => ({
+        flag: `checkpoint's ${d.modality === "image" ? "image" : "table"}`,
+        path: d.source,
+      })),
+    );
+  }
   const evaluations = await evaluateCheckpoint(ckpt, {
     imageDirs: flags.images,
     tablePaths: flags.table,

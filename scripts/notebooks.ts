@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { defineCommand, helpText, parseFlags } from "../lib/util/mod.ts";
@@ -86,7 +87,9 @@ async function main(): Promise<void> {
   if (flags.help) return console.log(helpText(COMMAND));
   const started = performance.now();
   const reports = await runNotebooks({
-    notebooksDir: "notebooks",
+    // The repository's notebooks wherever the task runs from; --out and --work stay relative
+    // to the working folder.
+    notebooksDir: fileURLToPath(new URL("../notebooks", import.meta.url)),
     outDir: flags.out,
     workDir: flags.work,
     full: flags.full,

@@ -7,6 +7,7 @@
  */
 import { dirname, join } from "node:path";
 import {
+  checkNotAnInput,
   checkOutputFile,
   checkOutputFolder,
   defineCommand,
@@ -105,7 +106,17 @@ async function main(): Promise<void> {
   if (flags.explain && !flags.table) {
     throw usageError(COMMAND, "--explain explains table rows (images get --maps)");
   }
-  if (flags.json) checkOutputFile(flags.json, "--json");
+  if (flags.maps && flags.table) {
+    throw usageError(COMMAND, "--maps draws image heat maps; tables get --explain");
+  }
+  if (flags.json) {
+    checkOutputFile(flags.json, "--json");
+    checkNotAnInput(flags.json, "--json", [
+      { flag: "--checkpoint", path: flags.checkpoint! },
+      ...images.map((path) => ({ flag: "--images", path })),
+      ...(flags.table ? [{ flag: "--table", path: flags.table }] : []),
+    ]);
+  }
   if (flags.maps) checkOutputFolder(flags.maps, "--maps");
   await useBackend(flags.backend as BackendName);
   const ckpt = await loadCheckpoint(flags.checkpoint!, { optimizer: false });

@@ -98,6 +98,13 @@ async function main(): Promise<void> {
   // On resume without --config the checkpoint's own config is the base (see train()).
   const base = flags.config ? await loadConfigFile(flags.config) : DEFAULT_CONFIG;
   const train_: Record<string, number> = {};
+  // Where each explicitly set training setting came from: on --resume a differing one is refused.
+  const given: Record<string, string> = {};
+  if (flags.config) {
+    for (const key of await configTrainKeys(flags.config)) {
+      given[key] = `${flags.config}: train.${key}`;
+    }
+  }
   const set = (key: string, flag: string, value: string | undefined) => {
     const n = numberFlag(flag, value);
     if (n !== undefined && (flag === "epochs" || flag === "batch-size")) {
@@ -105,7 +112,10 @@ async function main(): Promise<void> {
         throw new MadError(`--${flag} must be a positive integer, got ${value}`, 2);
       }
     }
-    if (n !== undefined) train_[key] = n;
+    if (n !== undefined) {
+      train_[key] = n;
+      given[key] = `--${flag}`;
+    }
   };
   set("epochs", "epochs", flags.epochs);
   set("batchSize", "batch-size", flags["batch-size"]);
@@ -149,6 +159,7 @@ async function main(): Promise<void> {
     resume: flags.resume,
     epochs: numberFlag("epochs", flags.epochs),
     explicitConfig: Boolean(flags.config),
+    trainSettingsGiven: given,
     cacheDir: join("data", ".cache", "images"),
     quiet: flags.quiet,
     shouldStop: () => signal !== null,
@@ -194,6 +205,7 @@ async function checkRunFolder(out: string, resume: boolean, overwrite: boolean):
     throw new MadError(`${out}: cannot read the --out folder (${String(e).split("\n")[0]})`);
   }
   if (!info.isDirectory) throw new MadError(`${out}: is a file; --out needs a folder`);
+  checkOutputFolder(out, "--out"); // a read-only folder
   const owner = runFolderOwner(out);
   if (owner !== null) throw new MadError(`${out}: in use by another training run (pid ${owner})`);
   const held = RUN_FILES.slice(0, 3).filter((name) => exists(join(out, name)));
@@ -213,6 +225,13 @@ async function checkRunFolder(out: string, resume: boolean, overwrite: boolean):
   for (const name of RUN_FILES) {
     await Deno.rename(join(out, name), join(previous, name)).catch(() => {});
   }
+}
+
+/** The `train` settings a config file sets (it was read and checked by loadConfigFile). */
+async function configTrainKeys(path: string): Promise<string[]> {
+  const parsed = JSON.parse((await Deno.readTextFile(path)).replace(/^\uFEFF/, ""));
+  const train = parsed?.train;
+  return train && typeof train === "object" ? Object.keys(train) : [];
 }
 
 function exists(path: string): boolean {

@@ -33,7 +33,7 @@ export interface BenchmarkDataset {
   size?: { train: number; test: number; anomalies: number };
 }
 
-/** A table left out, and why. */
+/** A table or image category left out, and why. */
 export interface SkippedDataset {
   source: string;
   reason: string;
@@ -141,7 +141,8 @@ export function inspectTable(path: string): BenchmarkDataset | SkippedDataset {
 /**
  * The datasets below `imagesDir` and in `tablesDir` (either may be left out, not both), image
  * categories first. Image folders that hold no category are a one-line MadError, as in
- * training; tables are checked one by one (see the module doc).
+ * training; a category that cannot be loaded (no `train/good` images, say) is skipped with its
+ * reason, and tables are checked one by one (see the module doc).
  */
 export async function discoverBenchmark(
   options: { imagesDir?: string; tablesDir?: string },
@@ -153,7 +154,9 @@ export async function discoverBenchmark(
   const skipped: SkippedDataset[] = [];
   const taken = new Set<string>();
   if (options.imagesDir) {
-    for (const c of await discoverImageCategories(options.imagesDir)) {
+    // A category that cannot be loaded is skipped with its reason, as a broken table is.
+    const skipCategory = (root: string, reason: string) => skipped.push({ source: root, reason });
+    for (const c of await discoverImageCategories(options.imagesDir, { skipCategory })) {
       const d: BenchmarkDataset = {
         name: c.category,
         modality: "image",

@@ -2,9 +2,10 @@
  * The benchmark runner: for every seed, the baselines and one model per dataset, then one joint
  * model over all datasets (as `joint` says), each run evaluated on the same test parts. Every run
  * is a JSON file under `out/runs/`, written atomically when it is finished; a run whose file
- * exists with the same key (config and sources) is reused, so a killed benchmark continues where
- * it stopped. At the end `out/benchmark.json` (see `summary.ts`) and `out/report.html` are
- * written.
+ * exists with the same key (config, sources and their identity: size and modification time of
+ * each file) is reused, so a killed benchmark continues where it stopped, while a source replaced
+ * in place is run again. `out/` is locked while the benchmark runs. At the end
+ * `out/benchmark.json` (see `summary.ts`) and `out/report.html` are written.
  *
  * @module
  */
@@ -29,6 +30,7 @@ import {
 } from "./summary.ts";
 import { benchmarkHtml, duration } from "./report.ts";
 import { readPeerRuns } from "./peers.ts";
+import { lockOutputFolder } from "../experiment/folder_lock.ts";
 
 /** Options of {@linkcode runBenchmark}. */
 export interface BenchmarkOptions {
@@ -96,13 +98,32 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
   if (!Number.isInteger(options.seeds) || options.seeds < 1) {
     throw new MadError(`benchmark: --seeds must be a positive integer, got ${options.seeds}`, 2);
   }
-  const { datasets } = options.data;
   const runsDir = join(options.out, "runs");
-  await Deno.mkdir(runsDir, { recursive: true });
+  await Deno.mkdir(options.out, { recursive: true });
+  // One benchmark per folder: a second one would train the same runs into the same work folders.
+  const unlock = await lockOutputFolder(options.out, "benchmark");
+  try {
+    await Deno.mkdir(runsDir, { recursive: true });
+    return await benchmarkLocked(options, runsDir);
+  } finally {
+    await unlock();
+  }
+}
+
+async function benchmarkLocked(
+  options: BenchmarkOptions,
+  runsDir: string,
+): Promise<BenchmarkSummary> {
+  const { datasets } = options.data;
   const cache = new ImageCache(options.cacheDir);
   const seeds = Array.from({ length: options.seeds }, (_, k) => k);
   // Checked before any run starts: every seed must have its split.
   const bySeed = seeds.map((seed) => datasets.map((d) => datasetAtSeed(d, seed)));
+  // What each source is now, so that a finished run of a since-replaced file is not reused.
+  const inputs = new Map<string, string>();
+  for (const d of bySeed.flat()) {
+    if (!inputs.has(d.source)) inputs.set(d.source, await inputIdentity(d.source));
+  }
   // Read first, so that a broken peers file stops the benchmark before its runs, not after.
   const peerRuns = options.settings.tables
     ? await readPeerRuns(options.settings.tables, datasets, options.seeds)
@@ -111,13 +132,13 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
   for (const seed of seeds) {
     const config = seedConfig(options.config, seed);
     for (const d of bySeed[seed]) {
-      tasks.push(baselineTask(d, seed, config, runsDir, cache));
+      tasks.push(baselineTask(d, seed, config, runsDir, cache, inputs));
       if (options.joint !== "only") {
-        tasks.push(modelTask("per-dataset", [d], seed, config, options, cache));
+        tasks.push(modelTask("per-dataset", [d], seed, config, options, cache, inputs));
       }
     }
     if (options.joint !== "none") {
-      tasks.push(modelTask("joint", bySeed[seed], seed, config, options, cache));
+      tasks.push(modelTask("joint", bySeed[seed], seed, config, options, cache, inputs));
     }
   }
 
@@ -208,6 +229,7 @@ function baselineTask(
   config: Config,
   runsDir: string,
   cache: ImageCache,
+  inputs: Map<string, string>,
 ): Task {
   const id = datasetId(d);
   const split = d.modality === "table"
@@ -217,9 +239,10 @@ function baselineTask(
       seed: config.train.seed,
       valShare: config.train.valShare,
     };
+  const input = inputs.get(d.source);
   const key: BaselineRun["key"] = d.modality === "image"
-    ? { source: d.source, split, imageSize: config.model.imageSize }
-    : { source: d.source, split, methods: [...TABLE_BASELINES] }; // older files lack OCSVM
+    ? { source: d.source, split, imageSize: config.model.imageSize, input }
+    : { source: d.source, split, methods: [...TABLE_BASELINES], input }; // older: no OCSVM
   return {
     kind: "baselines",
     label: `baselines ${d.name} seed ${seed}`,
@@ -244,9 +267,14 @@ function modelTask(
   config: Config,
   options: BenchmarkOptions,
   cache: ImageCache,
+  inputs: Map<string, string>,
 ): Task {
   const name = setting === "joint" ? "joint" : `model_${fileSafe(datasetId(datasets[0]))}`;
-  const key: ModelRun["key"] = { config, sources: datasets.map((d) => d.source) };
+  const key: ModelRun["key"] = {
+    config,
+    sources: datasets.map((d) => d.source),
+    inputs: datasets.map((d) => inputs.get(d.source) ?? ""),
+  };
   const label = setting === "joint"
     ? `joint model (${datasets.length} datasets) seed ${seed}`
     : `model ${datasets[0].name} seed ${seed}`;
@@ -310,6 +338,35 @@ function modelTask(
       };
     },
   };
+}
+
+/**
+ * What a source is on disk, cheaply: `size@mtime` of a file; for a folder (image category, split
+ * folder) the number of files below it, their total size and the latest modification time. A
+ * file replaced in place, or images added or removed, give another identity.
+ */
+export async function inputIdentity(path: string): Promise<string> {
+  const info = await Deno.stat(path).catch(() => null);
+  if (!info) return "missing";
+  if (!info.isDirectory) return `${info.size}@${info.mtime?.getTime() ?? 0}`;
+  let files = 0;
+  let bytes = 0;
+  let latest = info.mtime?.getTime() ?? 0;
+  const walk = async (dir: string): Promise<void> => {
+    for await (const entry of Deno.readDir(dir)) {
+      const sub = join(dir, entry.name);
+      const stat = await Deno.stat(sub).catch(() => null);
+      if (!stat) continue;
+      latest = Math.max(latest, stat.mtime?.getTime() ?? 0);
+      if (stat.isDirectory && !entry.isSymlink) await walk(sub);
+      else if (stat.isFile) {
+        files++;
+        bytes += stat.size;
+      }
+    }
+  };
+  await walk(path).catch(() => {});
+  return `${files} files, ${bytes} bytes, latest ${latest}`;
 }
 
 /** A finished run file with the same key, or null (missing, unreadable or made otherwise). */

@@ -26,7 +26,7 @@ export interface ModelRun {
   setting: "per-dataset" | "joint";
   seed: number;
   /** What the run was made of; a run file is reused only when this matches. */
-  key: { config: Config; sources: string[] };
+  key: { config: Config; sources: string[]; inputs?: string[] };
   train: { seconds: number; epochs: number; bestEpoch: number; bestValAuroc: number };
   /** Per dataset id: its test metrics and the seconds its scoring took. */
   evaluations: { id: string; scoreSeconds: number; entry: EvaluationEntry }[];
@@ -38,7 +38,14 @@ export interface BaselineRun {
   seed: number;
   id: string;
   /** What makes a run file reusable: its data, split and (tables) the baselines it ran. */
-  key: { source: string; split: SplitSpec; imageSize?: number; methods?: string[] };
+  key: {
+    source: string;
+    split: SplitSpec;
+    imageSize?: number;
+    methods?: string[];
+    /** The source's identity when run (see `inputIdentity`): a changed file is run again. */
+    input?: string;
+  };
   results: BaselineResult[];
 }
 

@@ -198,7 +198,18 @@ export interface FromOptions {
   onFile?: (relPath: string, bytes: number, done: number, total: number) => void;
   /** Passed to each download of {@linkcode fetchFromBase}. */
   onProgress?: ProgressCallback;
+  /** `--from DIR`: the one-line note of files not copied (default `console.warn`). */
+  warn?: (line: string) => void;
 }
+
+/** Endings of files the loaders read (tables, images, masks, the course labels file). */
+const DATA_FILE = /\.(mat|csv|data|npz|npy|json|png|jpe?g|tiff?|webp)$/i;
+
+/**
+ * Image layouts whose every category folder `--from DIR` copies when no `--only` is given (the
+ * course layout's categories need entries in its labels file: only the known ones are copied).
+ */
+const IMAGE_LAYOUTS = ["images/mvtec"];
 
 /** Relative paths `--from` looks for, for the selected sources (all when `only` is empty). */
 function fromPaths(only: readonly string[] | undefined): { paths: string[]; byName: boolean } {
@@ -213,7 +224,10 @@ function fromPaths(only: readonly string[] | undefined): { paths: string[]; byNa
  * `images/course/<category>/...`, `images/course/image_anomaly_labels.json`,
  * `images/mvtec/<category>/...`, `images/dev/screw/...`, `tables/adbench/*.npz`) into `destDir`
  * with the same relative layout. Missing parts are skipped unless asked for by name; pinned
- * checksums (thyroid.mat, the ADBench tables) are verified.
+ * checksums (thyroid.mat, the ADBench tables) are verified. Without `only`, every category
+ * folder under `images/mvtec/` is copied, and the files left behind are
+ * named in one warning line; a folder with no data file (table, image, labels) in a known place
+ * is a one-line MadError.
  *
  * @returns the relative paths copied.
  */
@@ -233,14 +247,42 @@ export async function copyFromLocal(
     (await exists(topLabels))
   ) extra.push([topLabels, "images/course/image_anomaly_labels.json"]);
 
+  // Every category of the MVTec AD and course layouts, not only the named sources' ones.
+  if (!byName) {
+    for (const layout of IMAGE_LAYOUTS) {
+      for (const name of await subfolders(join(fromDir, layout))) {
+        if (!paths.includes(`${layout}/${name}`)) paths.push(`${layout}/${name}`);
+      }
+    }
+  }
   const files: Array<[string, string]> = [...extra];
   for (const rel of paths) {
     const src = join(fromDir, rel);
     for (const f of await listFiles(src)) files.push([f, join(rel, relative(src, f))]);
   }
-  if (files.length === 0) {
+  const some = (rels: string[]) =>
+    `${rels.length} file${rels.length === 1 ? "" : "s"}: ` +
+    `${rels.slice(0, 3).join(", ")}${rels.length > 3 ? ", ..." : ""}`;
+  // What is left behind, so that a misplaced folder is not silently ignored.
+  const taken = new Set(files.map(([src]) => src));
+  const left = byName ? [] : (await listFiles(fromDir)).filter((f) => !taken.has(f))
+    .map((f) => toPosix(relative(fromDir, f)));
+  if (!files.some(([src]) => DATA_FILE.test(src))) {
     const what = byName ? `nothing for ${(options.only ?? []).join(",")}` : "no known data";
-    throw fileError(fromDir, `${what} found (expected e.g. thyroid/odds/thyroid.mat)`);
+    const found = [
+      files.length > 0 ? `no data file among ${some(files.map(([, rel]) => toPosix(rel)))}` : "",
+      left.length > 0 ? `outside the known paths ${some(left)}` : "",
+    ].filter(Boolean).join("; ");
+    throw fileError(
+      fromDir,
+      `${what} found${found ? ` (${found})` : ""}; expected e.g. thyroid/odds/thyroid.mat, ` +
+        "images/mvtec/<category>/train/good/*.png",
+    );
+  }
+  if (left.length > 0) {
+    (options.warn ?? console.warn)(
+      `warning: not copied from ${fromDir} (not in a known dataset path): ${some(left)}`,
+    );
   }
   const copied: string[] = [];
   for (const [src, rel] of files) {
@@ -379,6 +421,21 @@ async function listFiles(path: string): Promise<string[]> {
   }
   for (const name of names.sort()) out.push(...await listFiles(join(path, name)));
   return out;
+}
+
+/** Names of the (non-hidden) folders in `path`, sorted; none when it is missing. */
+async function subfolders(path: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(path)) {
+      if (!entry.name.startsWith(".") && await isDir(join(path, entry.name))) {
+        names.push(entry.name);
+      }
+    }
+  } catch {
+    return [];
+  }
+  return names.sort();
 }
 
 async function isDir(path: string): Promise<boolean> {

@@ -77,6 +77,9 @@ export function decodeCacheEntry(
   return { width, height, channels: expect.channels, data };
 }
 
+/** Cache folders a write failed in: not tried again, so the warning comes once per process. */
+const UNWRITABLE_CACHES = new Set<string>();
+
 /**
  * Decoded images by path, size and channel count. Returned images are shared between callers
  * and must not be modified.
@@ -192,18 +195,27 @@ export class ImageCache {
   }
 
   async #write(file: string, image: DecodedImage): Promise<void> {
+    const dir = this.#dir!;
+    if (UNWRITABLE_CACHES.has(dir)) return;
     try {
       if (!this.#dirReady) {
-        await Deno.mkdir(this.#dir!, { recursive: true });
+        await Deno.mkdir(dir, { recursive: true });
         this.#dirReady = true;
       }
       await writeFileAtomic(file, encodeCacheEntry(image));
     } catch (e) {
-      // The cache only saves time: a read-only or full disk must not stop training.
+      // The cache only saves time: a read-only or full disk must not stop training. Said once
+      // per folder and process, then the folder is left alone (not one line per image).
+      if (UNWRITABLE_CACHES.has(dir)) return; // another write of the moment failed first
+      UNWRITABLE_CACHES.add(dir);
+      const info = await Deno.stat(dir).catch(() => null);
+      const why = info && !info.isDirectory
+        ? "it is a file, not a folder"
+        : e instanceof Error
+        ? e.message.split("\n")[0]
+        : String(e);
       console.warn(
-        `warning: ${file}: cannot write image cache (${
-          e instanceof Error ? e.message.split("\n")[0] : e
-        })`,
+        `warning: ${dir}: cannot write the image cache (${why}); images are decoded without it`,
       );
     }
   }

@@ -146,7 +146,14 @@ async function looksLikeCategory(dir: string): Promise<boolean> {
  */
 export async function discoverImageCategories(
   dir: string,
-  options: { warn?: (line: string) => void } = {},
+  options: {
+    warn?: (line: string) => void;
+    /**
+     * When given, a category that cannot be loaded is passed here (with a one-line reason) and
+     * left out.
+     */
+    skipCategory?: (root: string, reason: string) => void;
+  } = {},
 ): Promise<ImageCategory[]> {
   const root = resolve(dir);
   const info = await statOrNull(root);
@@ -171,7 +178,15 @@ export async function discoverImageCategories(
   const categories: ImageCategory[] = [];
   const skipped = new SkippedFiles();
   for (const categoryRoot of roots) {
-    categories.push(await loadCategory(categoryRoot, labelCache, skipped));
+    if (!options.skipCategory) {
+      categories.push(await loadCategory(categoryRoot, labelCache, skipped));
+      continue;
+    }
+    try {
+      categories.push(await loadCategory(categoryRoot, labelCache, skipped));
+    } catch (e) {
+      options.skipCategory(categoryRoot, oneLine(e));
+    }
   }
   const warning = skipped.warning();
   if (warning) (options.warn ?? console.warn)(warning);

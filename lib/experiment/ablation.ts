@@ -30,6 +30,8 @@ import type { ExperimentData } from "./setup.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { writeFileAtomic } from "../util/files.ts";
 import { MadError } from "../errors.ts";
+import { discoverImageCategories } from "../data/images.ts";
+import { lockOutputFolder } from "./folder_lock.ts";
 
 /** Which data a variant trains and is evaluated on. */
 export type DataSelection = "joint" | "images" | "table";
@@ -313,19 +315,40 @@ export async function runAblation(options: AblationOptions): Promise<AblationSum
   // Fail before hours of training when a variant cannot run on the data given.
   for (const v of options.variants) variantData(v, options.data);
   await Deno.mkdir(options.out, { recursive: true });
-  const cache = new ImageCache(options.cacheDir);
-  const runs: AblationRun[] = [];
-  const total = options.variants.length * seeds.length;
-  for (const variant of options.variants) {
-    for (const seed of seeds) {
-      const run = await reuseOrRun(variant, seed, options, cache);
-      runs.push(run);
-      options.onResult?.(run, runs.length, total);
+  const unlock = await lockOutputFolder(options.out, "ablation");
+  try {
+    const cache = new ImageCache(options.cacheDir);
+    const runs: AblationRun[] = [];
+    const total = options.variants.length * seeds.length;
+    for (const variant of options.variants) {
+      for (const seed of seeds) {
+        const run = await reuseOrRun(variant, seed, options, cache);
+        runs.push(run);
+        options.onResult?.(run, runs.length, total);
+      }
+    }
+    const summary = summarizeAblation(runs, seeds);
+    await writeFileAtomic(
+      join(options.out, "summary.json"),
+      JSON.stringify(summary, null, 2) + "\n",
+    );
+    return summary;
+  } finally {
+    await unlock();
+  }
+}
+
+/**
+ * Every image folder holds a category and every table exists, or a one-line MadError: called
+ * by `deno task ablate` before the output folder is made, so a typo leaves nothing behind.
+ */
+export async function checkAblationData(data: ExperimentData): Promise<void> {
+  for (const dir of data.imageDirs) await discoverImageCategories(dir, { warn: () => {} });
+  for (const path of data.tablePaths) {
+    if (!(await Deno.stat(path).catch(() => null))) {
+      throw new MadError(`${path}: table file or folder not found`);
     }
   }
-  const summary = summarizeAblation(runs, seeds);
-  await writeFileAtomic(join(options.out, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
-  return summary;
 }
 
 async function reuseOrRun(

@@ -10,6 +10,7 @@
 
 export {
   ABLATION_VARIANTS,
+  checkAblationData,
   COMBINED,
   compareToReference,
   ENCODER_COMPONENT,

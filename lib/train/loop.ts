@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { dirname, join, resolve } from "node:path";
 import { systemBlasInUse } from "../backend/blas.ts";
-import type { Config } from "../model/config.ts";
+import type { Config, TrainConfig } from "../model/config.ts";
 import { initParams, type Params, type TableSpec } from "../model/madformer.ts";
 import { fitKey, type FittedKey, type Samples } from "../model/scorer.ts";
 import { isPixelComponent, type KeyStats } from "../model/detector.ts";
@@ -29,7 +29,12 @@ import { type EpochRow, RunLog } from "./log.ts";
 import { banksOf } from "./fitted.ts";
 import { lockRunFolder } from "./run_lock.ts";
 import { resumeConfig } from "./resume.ts";
-import { describeData, prepareTrainingData, type TableData } from "./training_data.ts";
+import {
+  checkResumedSources,
+  describeData,
+  prepareTrainingData,
+  type TableData,
+} from "./training_data.ts";
 import { epochPlan, imageBatch, tableBatch } from "./batches.ts";
 import { calibrateBest } from "./calibrate.ts";
 import { addToAverage, averagingStart, disposeAverage, type WeightAverage } from "./averaging.ts";
@@ -58,6 +63,11 @@ export interface TrainOptions {
    * epoch count is taken from `config`.
    */
   explicitConfig?: boolean;
+  /**
+   * On resume: where each explicitly set training setting came from (`--lr`,
+   * `cfg.json: train.lr`); one that differs from the checkpoint's is refused (see `resume.ts`).
+   */
+  trainSettingsGiven?: Partial<Record<keyof TrainConfig, string>>;
   /** Folder of the decoded-image disk cache. */
   cacheDir?: string;
   /** No progress bars (tests, notebooks that print their own). */
@@ -144,12 +154,14 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   let resumed: Checkpoint | null = null;
   if (options.resume) {
     resumed = await loadCheckpoint(options.resume);
+    checkResumedSources(resumed.datasets, options.imageDirs, options.tablePaths, options.resume);
     const next = resumeConfig(
       resumed.config,
       config,
       options.resume,
       options.explicitConfig ?? false,
       options.epochs,
+      options.trainSettingsGiven,
     );
     config = next.config;
     if (next.note) log.line(next.note);

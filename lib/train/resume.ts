@@ -6,7 +6,13 @@
  *
  * @module
  */
-import { type Config, CONFIG_GROUPS, type ConfigGroup, type ModelConfig } from "../model/config.ts";
+import {
+  type Config,
+  CONFIG_GROUPS,
+  type ConfigGroup,
+  type ModelConfig,
+  type TrainConfig,
+} from "../model/config.ts";
 import { MadError } from "../errors.ts";
 
 /** The groups of model settings the trained weights depend on: a resumed run keeps them. */
@@ -23,7 +29,10 @@ export interface ResumedConfig {
  * The config a resumed run continues with: the checkpoint's (`saved`), with `epochs` as the
  * total to reach. With an explicitly chosen `wanted` config its evidence and scoring settings
  * replace the checkpoint's; a difference in an architecture or training setting is refused with
- * a one-line MadError naming the settings.
+ * a one-line MadError naming the settings. `given` names where each explicitly set training
+ * setting came from (`--lr`, `cfg.json: train.lr`); one whose value differs from the
+ * checkpoint's is refused the same way, except `epochs` (the epoch to reach) and `shards` (the
+ * same gradients up to rounding).
  */
 export function resumeConfig(
   saved: Config,
@@ -31,10 +40,30 @@ export function resumeConfig(
   path: string,
   explicitConfig: boolean,
   epochs: number | undefined,
+  given: Partial<Record<keyof TrainConfig, string>> = {},
 ): ResumedConfig {
+  const trainChanged = (Object.keys(given) as Array<keyof TrainConfig>).filter((k) =>
+    k !== "epochs" && k !== "shards" &&
+    JSON.stringify(saved.train[k]) !== JSON.stringify(wanted.train[k])
+  );
+  if (trainChanged.length > 0) {
+    const values = trainChanged.map((k) =>
+      `${given[k]} ${JSON.stringify(wanted.train[k])} (the checkpoint's ${k} is ` +
+      `${JSON.stringify(saved.train[k])})`
+    );
+    throw new MadError(
+      `${path}: a resumed run keeps its training settings; refused ${values.join(", ")}; ` +
+        `only --epochs may change: leave these out, or start a new run (without --resume)`,
+    );
+  }
   // The run's own epoch count unless a new one was asked for (to extend the run).
   const total = epochs ?? (explicitConfig ? wanted.train.epochs : saved.train.epochs);
-  const train = { ...saved.train, epochs: total };
+  // `shards` only cuts each batch for parallel gradients: a new value is taken.
+  const train = {
+    ...saved.train,
+    epochs: total,
+    shards: given.shards ? wanted.train.shards : saved.train.shards,
+  };
   const changed = explicitConfig ? differingKeys(saved.model, wanted.model) : [];
   const fixed = changed.filter((k) => FIXED_ON_RESUME.includes(CONFIG_GROUPS[k]));
   if (fixed.length > 0) {

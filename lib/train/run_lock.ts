@@ -18,7 +18,13 @@ export async function lockRunFolder(out: string): Promise<() => Promise<void>> {
       await Deno.writeTextFile(path, String(Deno.pid), { createNew: true });
       return () => Deno.remove(path).catch(() => {});
     } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      if (!(e instanceof Deno.errors.AlreadyExists)) {
+        const reason = String((e as Error).message ?? e).split("\n")[0].replace(
+          /: [a-z]+ '.*'$/,
+          "",
+        );
+        throw new MadError(`${out}: cannot write in the run folder (${reason})`);
+      }
       const pid = Number(await Deno.readTextFile(path).catch(() => ""));
       if (pid > 0 && pid !== Deno.pid && processAlive(pid)) {
         throw new MadError(`${out}: in use by another training run (pid ${pid})`);

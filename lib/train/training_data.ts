@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import type { Config } from "../model/config.ts";
 import type { TableSpec } from "../model/madformer.ts";
 import { tableAnomalies, validationImageAnomalies } from "../data/anomalies.ts";
@@ -58,6 +59,40 @@ export interface DataSources {
   /** Folder of the decoded-image disk cache. */
   cacheDir?: string;
   quiet: boolean;
+}
+
+/**
+ * Checks, before any work, that the data flags of a resumed run name the checkpoint's own
+ * datasets (the same folders and files, after resolving): a resumed run continues on them, so
+ * other data given with `--resume` would be silently left out.
+ *
+ * @throws {MadError} one line naming the first folder or file that differs, and `checkpoint`.
+ */
+export function checkResumedSources(
+  records: DatasetRecord[],
+  imageDirs: string[],
+  tablePaths: string[],
+  checkpoint: string,
+): void {
+  if (imageDirs.length + tablePaths.length === 0) return;
+  const own = (modality: "image" | "table") => uniqueSources(records, modality);
+  const given = [
+    ...imageDirs.map((p) => ({ flag: "--images", path: p, own: own("image") })),
+    ...tablePaths.map((p) => ({ flag: "--table", path: p, own: own("table") })),
+  ];
+  const ownAll = [...own("image"), ...own("table")];
+  const describe = ownAll.join(", ") || "none";
+  const refuse = (what: string) =>
+    new MadError(
+      `${what}: ${checkpoint} continues on its own data (${describe}); leave out ` +
+        `--images/--table with --resume, or start a new run (without --resume) for other data`,
+    );
+  for (const g of given) {
+    if (!g.own.some((o) => resolve(o) === resolve(g.path))) throw refuse(`${g.flag} ${g.path}`);
+  }
+  const resolvedGiven = new Set(given.map((g) => resolve(g.path)));
+  const missing = ownAll.find((o) => !resolvedGiven.has(resolve(o)));
+  if (missing !== undefined) throw refuse(`--images/--table leave out ${missing}`);
 }
 
 /** Prepares, splits and decodes a run's data as `config` asks; see the module doc. */

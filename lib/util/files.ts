@@ -4,12 +4,13 @@
  *
  * @module
  */
-import { dirname } from "node:path";
-import { fileError } from "../errors.ts";
+import { dirname, extname, relative, resolve } from "node:path";
+import { fileError, MadError } from "../errors.ts";
 
 /**
  * Writes a file atomically: to a temporary sibling first, then a rename. On failure the
- * temporary file is removed; a `path` that is a folder is a one-line MadError naming it.
+ * temporary file is removed; a `path` that is a folder, or any other OS error, is a one-line
+ * MadError naming it.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}-${Date.now()}`;
@@ -26,8 +27,36 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     if (isFolder(path)) throw fileError(path, "is a folder; give a file name to write");
-    throw e;
+    if (e instanceof Deno.errors.Interrupted || !(e instanceof Error) || e instanceof MadError) {
+      throw e;
+    }
+    throw fileError(path, `cannot write (${osReason(e)})`);
   }
+}
+
+/** An OS error's message without the call that failed: "Permission denied (os error 13)". */
+function osReason(e: Error): string {
+  return e.message.split("\n")[0].replace(/: [a-z]+ '.*'$/, "");
+}
+
+/**
+ * Whether files can be created in the folder `dir`: a temporary file is made there and removed
+ * (an access check on the mode bits would be wrong for root, read-only mounts and ACLs).
+ */
+function writableFolder(dir: string): boolean {
+  try {
+    Deno.removeSync(Deno.makeTempFileSync({ dir, prefix: ".write-check-" }));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A one-line MadError for an output going into the folder `dir` that cannot be written. */
+function notWritable(dir: string, flag: string, path: string): Error {
+  return dir === path
+    ? fileError(path, `folder is not writable; ${flag} needs one that is`)
+    : fileError(dir, `folder is not writable (${flag} ${path})`);
 }
 
 /** True when `path` exists and is a folder. */
@@ -51,8 +80,9 @@ function nearestExisting(path: string): { path: string; info: Deno.FileInfo } | 
 }
 
 /**
- * Checks, before any work, that an output file can go to `path`: it is not a folder and no
- * file stands where one of its folders should be. `flag` names the option in the error.
+ * Checks, before any work, that an output file can go to `path`: it is not a folder, no
+ * file stands where one of its folders should be, and its folder (or the nearest existing one)
+ * is writable. `flag` names the option in the error.
  *
  * @throws {MadError} `PATH: is a folder; --json needs a file name` and the like.
  */
@@ -61,23 +91,82 @@ export function checkOutputFile(path: string, flag: string): void {
   if (!found) return;
   if (found.path === path) {
     if (found.info.isDirectory) throw fileError(path, `is a folder; ${flag} needs a file name`);
+    // Written as a temporary sibling renamed over it: its folder must be writable.
+    const dir = dirname(path);
+    if (!writableFolder(dir)) throw notWritable(dir, flag, path);
     return;
   }
   if (!found.info.isDirectory) {
     throw fileError(found.path, `is a file, not a folder (${flag} ${path})`);
   }
+  if (!writableFolder(found.path)) throw notWritable(found.path, flag, path);
 }
 
 /**
- * Checks, before any work, that an output folder can be `path`: it is a folder or can be
- * created as one. `flag` names the option in the error.
+ * Checks, before any work, that an output folder can be `path`: it is a writable folder or
+ * can be created as one (the nearest existing folder is writable). `flag` names the option in
+ * the error.
  *
  * @throws {MadError} `PATH: is a file; --maps needs a folder` and the like.
  */
 export function checkOutputFolder(path: string, flag: string): void {
   const found = nearestExisting(path);
-  if (!found || found.info.isDirectory) return;
+  if (!found) return;
+  if (found.info.isDirectory) {
+    if (!writableFolder(found.path)) throw notWritable(found.path, flag, path);
+    return;
+  }
   throw found.path === path
     ? fileError(path, `is a file; ${flag} needs a folder`)
     : fileError(found.path, `is a file, not a folder (${flag} ${path})`);
+}
+
+/** Image files an output must not replace when it lies in an input folder. */
+const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"]);
+
+/** The path with symbolic links resolved when it exists, else just made absolute. */
+function realOrResolved(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+/**
+ * Checks, before any work, that the output file `path` is none of the inputs (a checkpoint, a
+ * table, an image file), nor an existing image inside an input folder: writing it would replace
+ * the input. Paths are compared resolved.
+ *
+ * @throws {MadError} `PATH: is the --checkpoint input; --json needs another file name`.
+ */
+export function checkNotAnInput(
+  path: string,
+  flag: string,
+  inputs: Array<{ flag: string; path: string }>,
+): void {
+  const out = realOrResolved(path);
+  for (const input of inputs) {
+    const inp = realOrResolved(input.path);
+    const inside = relative(inp, out);
+    const under = inside !== "" && !inside.startsWith("..") && !inside.startsWith("/");
+    if (
+      out === inp ||
+      (under && IMAGE_EXTENSIONS.has(extname(out).toLowerCase()) && isFile(out))
+    ) {
+      throw fileError(
+        path,
+        `${out === inp ? "is" : "is a file of"} the ${input.flag} input; ${flag} needs another ` +
+          `file name`,
+      );
+    }
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
 }

@@ -17,7 +17,7 @@ export {
   usageLine,
 } from "./flags.ts";
 export type { Command, FlagSpec, FlagTable, FlagValues, WithHelp } from "./flags.ts";
-export { checkOutputFile, checkOutputFolder, writeFileAtomic } from "./files.ts";
+export { checkNotAnInput, checkOutputFile, checkOutputFolder, writeFileAtomic } from "./files.ts";
 export { Progress, progressReporter } from "./progress.ts";
 export {
   profileReport,
