@@ -225,6 +225,32 @@ export async function runScript(
 }
 
 /**
+ * Runs a script as a user would, in `cwd` (its image cache and default folders land there),
+ * without stdin or colours and without `MADFORMER_DEBUG`'s stack traces: exit code and stderr.
+ */
+export async function runCli(
+  script: string,
+  args: string[],
+  cwd: string,
+): Promise<{ code: number; stderr: string }> {
+  const r = await runScript(script, args, {
+    cwd,
+    stdin: "null",
+    env: { NO_COLOR: "1", MADFORMER_DEBUG: "" },
+  });
+  return { code: r.code, stderr: r.stderr };
+}
+
+/** The one `error:` line of a failed command's stderr, asserted to be its only and last. */
+export function errorLine(stderr: string): string {
+  const lines = stderr.split("\n").map((l) => l.trimEnd()).filter((l) => l !== "");
+  const errors = lines.filter((l) => l.startsWith("error:"));
+  assert.equal(errors.length, 1, stderr);
+  assert.equal(lines.at(-1), errors[0], stderr);
+  return errors[0];
+}
+
+/**
  * Writes the tiny data and a tiny config of `epochs` epochs under `dir`; returns the data, the
  * run folder `dir/run` and the train.ts flags that train on them into it.
  */

@@ -11,18 +11,11 @@ import { tinyConfig } from "../lib/experiment/setup.ts";
 import { writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { resumeConfig } from "../lib/train/resume.ts";
 import { DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
-import { exists, madError, madErrorAsync, runScript } from "./fixtures.ts";
+import { errorLine, exists, madError, madErrorAsync, runCli } from "./fixtures.ts";
 
 /** Runs a script in `cwd`; with `prefix` (e.g. setpriv) in front of deno. */
 async function cli(script: string, args: string[], cwd: string, prefix: string[] = []) {
-  if (prefix.length === 0) {
-    const r = await runScript(script, args, {
-      cwd,
-      stdin: "null",
-      env: { NO_COLOR: "1", MADFORMER_DEBUG: "" },
-    });
-    return { code: r.code, stderr: r.stderr };
-  }
+  if (prefix.length === 0) return await runCli(script, args, cwd);
   const root = new URL("..", import.meta.url).pathname;
   const out = await new Deno.Command(prefix[0], {
     args: [
@@ -40,15 +33,6 @@ async function cli(script: string, args: string[], cwd: string, prefix: string[]
     env: { NO_COLOR: "1", MADFORMER_DEBUG: "" },
   }).output();
   return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
-}
-
-/** The one `error:` line of `stderr` (it must be the last line). */
-function errorLine(stderr: string): string {
-  const lines = stderr.split("\n").map((l) => l.trimEnd()).filter((l) => l !== "");
-  const errors = lines.filter((l) => l.startsWith("error:"));
-  assert.equal(errors.length, 1, stderr);
-  assert.equal(lines.at(-1), errors[0], stderr);
-  return errors[0];
 }
 
 /** Each file in `dir` (recursively) with its bytes, to check that nothing changed. */

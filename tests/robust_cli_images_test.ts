@@ -25,7 +25,7 @@ import { train } from "../lib/train/loop.ts";
 import { tinyConfig } from "../lib/experiment/setup.ts";
 import { writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { useBackend } from "../lib/backend/mod.ts";
-import { exists, madError, madErrorAsync, runScript } from "./fixtures.ts";
+import { errorLine, exists, madError, madErrorAsync, runCli } from "./fixtures.ts";
 
 await useBackend("wasm");
 
@@ -52,25 +52,6 @@ async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>) {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-/** Runs a script in `cwd` (its image cache stays there); returns exit code and stderr. */
-async function cli(script: string, args: string[], cwd: string) {
-  const r = await runScript(script, args, {
-    cwd,
-    stdin: "null",
-    env: { NO_COLOR: "1", MADFORMER_DEBUG: "" },
-  });
-  return { code: r.code, stderr: r.stderr };
-}
-
-/** The one `error:` line of `stderr` (it must be the last line). */
-function errorLine(stderr: string): string {
-  const lines = stderr.split("\n").map((l) => l.trimEnd()).filter((l) => l !== "");
-  const errors = lines.filter((l) => l.startsWith("error:"));
-  assert.equal(errors.length, 1, stderr);
-  assert.equal(lines.at(-1), errors[0], stderr);
-  return errors[0];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -339,7 +320,7 @@ Deno.test("train/eval/score: bad output paths and flags refused before any work"
       ],
     ];
     for (const [script, args, code, parts] of cases) {
-      const r = await cli(script, args, dir);
+      const r = await runCli(script, args, dir);
       assert.equal(r.code, code, `${script} ${args.join(" ")}\n${r.stderr}`);
       const line = errorLine(r.stderr);
       for (const p of parts) assert.ok(line.includes(p), `"${line}" lacks "${p}"`);
@@ -368,7 +349,7 @@ Deno.test("train --overwrite moves an earlier run aside and starts fresh logs", 
     await Deno.writeTextFile(join(out, "train.log"), "OLD RUN\n");
     await Deno.writeTextFile(join(out, "metrics.jsonl"), '{"epoch": 9}\n');
     await Deno.writeTextFile(join(out, "notes.txt"), "mine");
-    const r = await cli(
+    const r = await runCli(
       "train.ts",
       ["--table", table, "--config", config, "--out", out, "--overwrite", "--quiet"],
       dir,

@@ -15,7 +15,7 @@ import { runAblation, selectVariants } from "../lib/experiment/ablation.ts";
 import { copyFromLocal } from "../lib/data/download.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { MadError } from "../lib/errors.ts";
-import { exists, runScript } from "./fixtures.ts";
+import { errorLine, exists, runScript } from "./fixtures.ts";
 
 await useBackend("wasm");
 
@@ -33,11 +33,6 @@ async function writeFiles(root: string, files: Record<string, string>): Promise<
     await Deno.mkdir(join(root, rel, ".."), { recursive: true });
     await Deno.writeTextFile(join(root, rel), text);
   }
-}
-
-/** The first line of a script's stderr that starts with `error:`. */
-function errorLine(stderr: string): string {
-  return stderr.split("\n").find((l) => l.startsWith("error:")) ?? `(no error line) ${stderr}`;
 }
 
 Deno.test("discoverBenchmark: an image category without train/good is skipped with its reason", async () => {
