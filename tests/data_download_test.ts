@@ -18,7 +18,7 @@ import {
   urlEnvVar,
   urlKeySummary,
 } from "../lib/data/sources.ts";
-import { exists } from "./fixtures.ts";
+import { exists, inTempDir } from "./fixtures.ts";
 
 /** Deterministic fixture bytes. */
 function fixture(n: number, seed = 7): Uint8Array {
@@ -71,16 +71,6 @@ function rangeResponse(req: Request, bytes: Uint8Array): Response {
     });
   }
   return new Response(bytes.slice(), { headers: { "content-length": String(bytes.length) } });
-}
-
-/** Runs `fn` in a fresh temporary folder, removed afterwards whatever happens. */
-async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "madformer_data_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 const DATA = fixture(200_000);

@@ -224,6 +224,19 @@ export async function runScript(
   return { code: out.code, stdout: text("stdout"), stderr: text("stderr") };
 }
 
+/** Runs `fn` in a fresh temporary folder (named with `prefix`), removed afterwards whatever happens. */
+export async function inTempDir(
+  fn: (dir: string) => Promise<void>,
+  prefix = "madformer_test_",
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /**
  * Runs a script as a user would, in `cwd` (its image cache and default folders land there),
  * without stdin or colours and without `MADFORMER_DEBUG`'s stack traces: exit code and stderr.

@@ -25,7 +25,7 @@ import { train } from "../lib/train/loop.ts";
 import { tinyConfig } from "../lib/experiment/setup.ts";
 import { writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { useBackend } from "../lib/backend/mod.ts";
-import { errorLine, exists, madError, madErrorAsync, runCli } from "./fixtures.ts";
+import { errorLine, exists, inTempDir, madError, madErrorAsync, runCli } from "./fixtures.ts";
 
 await useBackend("wasm");
 
@@ -43,15 +43,6 @@ async function mvtecCategory(root: string) {
   }
   await writeImage(join(root, "test/good/000.png"), 16, 16);
   await writeImage(join(root, "test/crack/000.png"), 16, 16);
-}
-
-async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -81,7 +72,7 @@ Deno.test("mapFileName: unique within a run, today's names without a collision",
 // P14 and P22: which files are images; loose images in an MVTec test/
 
 Deno.test("image folders: TIFF and WebP read, other files reported once", async () => {
-  await withTempDir("mad_ext_", async (dir) => {
+  await inTempDir(async (dir) => {
     const root = join(dir, "widget");
     await mvtecCategory(root);
     for (const name of ["100.jpeg", "101.tif", "102.TIFF", "103.webp"]) {
@@ -114,7 +105,7 @@ Deno.test("image folders: TIFF and WebP read, other files reported once", async 
 });
 
 Deno.test("image folders: nothing to warn about stays silent", async () => {
-  await withTempDir("mad_ext_quiet_", async (dir) => {
+  await inTempDir(async (dir) => {
     await mvtecCategory(join(dir, "widget"));
     await Deno.writeTextFile(join(dir, "widget/train/good/.DS_Store"), "x");
     const warnings: string[] = [];
@@ -124,7 +115,7 @@ Deno.test("image folders: nothing to warn about stays silent", async () => {
 });
 
 Deno.test("a loose image in an MVTec test/ is named with the layout expected", async () => {
-  await withTempDir("mad_stray_", async (dir) => {
+  await inTempDir(async (dir) => {
     const root = join(dir, "widget");
     await mvtecCategory(root);
     await writeImage(join(root, "test/stray.png"), 16, 16);
@@ -144,7 +135,7 @@ Deno.test("a loose image in an MVTec test/ is named with the layout expected", a
 // P12 and P13: masks
 
 Deno.test("masks of another aspect are refused; another resolution is resized", async () => {
-  await withTempDir("mad_mask_", async (dir) => {
+  await inTempDir(async (dir) => {
     const image = join(dir, "000.png");
     await writeImage(image, 64, 64);
     const wide = join(dir, "wide_mask.png");
@@ -167,7 +158,7 @@ Deno.test("masks of another aspect are refused; another resolution is resized", 
 });
 
 Deno.test("pixel metrics leave out defect images without a mask and count them", async () => {
-  await withTempDir("mad_pixel_", async (dir) => {
+  await inTempDir(async (dir) => {
     const size = 16;
     const path = (name: string) => join(dir, name);
     for (const name of ["good.png", "bad.png", "nomask.png"]) await writeImage(path(name), 16, 16);
@@ -219,7 +210,7 @@ Deno.test("pixel metrics leave out defect images without a mask and count them",
 // P16: output paths
 
 Deno.test("writeFileAtomic: a folder as the target is named and leaves no temp file", async () => {
-  await withTempDir("mad_atomic_", async (dir) => {
+  await inTempDir(async (dir) => {
     const target = join(dir, "out.json");
     await Deno.mkdir(target);
     await madErrorAsync(() => writeFileAtomic(target, "{}"), target, "is a folder");
@@ -231,7 +222,7 @@ Deno.test("writeFileAtomic: a folder as the target is named and leaves no temp f
 });
 
 Deno.test("checkOutputFile / checkOutputFolder: folders, files and missing parents", async () => {
-  await withTempDir("mad_outpath_", async (dir) => {
+  await inTempDir(async (dir) => {
     const file = join(dir, "f.json");
     await Deno.writeTextFile(file, "{}");
     madError(() => checkOutputFile(dir, "--json"), dir, "is a folder", "--json");
@@ -271,7 +262,7 @@ Deno.test("parseFlags: a negative number is a value, not an option", () => {
 // P15, P16, P18, P21 on the command line (each refused before any work)
 
 Deno.test("train/eval/score: bad output paths and flags refused before any work", async () => {
-  await withTempDir("mad_cli_", async (dir) => {
+  await inTempDir(async (dir) => {
     const table = join(dir, "t.csv");
     await writeSyntheticTableCsv(table, { seed: 1, n: 60, d: 3 });
     const file = join(dir, "a_file");
@@ -338,7 +329,7 @@ Deno.test("train/eval/score: bad output paths and flags refused before any work"
 });
 
 Deno.test("train --overwrite moves an earlier run aside and starts fresh logs", async () => {
-  await withTempDir("mad_overwrite_", async (dir) => {
+  await inTempDir(async (dir) => {
     const table = join(dir, "t.csv");
     await writeSyntheticTableCsv(table, { seed: 1, n: 80, d: 3 });
     const config = join(dir, "config.json");
@@ -379,7 +370,7 @@ Deno.test("train --overwrite moves an earlier run aside and starts fresh logs", 
 // P17 and P18 in the library
 
 Deno.test("stopped in its first epoch, a run names the interrupted checkpoint to resume", async () => {
-  await withTempDir("mad_stop_", async (dir) => {
+  await inTempDir(async (dir) => {
     const table = join(dir, "t.csv");
     await writeSyntheticTableCsv(table, { seed: 1, n: 80, d: 3 });
     const config = tinyConfig({ train: { epochs: 1 } });
@@ -413,7 +404,7 @@ Deno.test("stopped in its first epoch, a run names the interrupted checkpoint to
 });
 
 Deno.test("a run that fails before writing anything leaves no folders behind", async () => {
-  await withTempDir("mad_nofolder_", async (dir) => {
+  await inTempDir(async (dir) => {
     const failTraining = (out: string) =>
       madErrorAsync(
         () =>

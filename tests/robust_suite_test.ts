@@ -15,18 +15,9 @@ import { runAblation, selectVariants } from "../lib/experiment/ablation.ts";
 import { copyFromLocal } from "../lib/data/download.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { MadError } from "../lib/errors.ts";
-import { errorLine, exists, runScript } from "./fixtures.ts";
+import { errorLine, exists, inTempDir, runScript } from "./fixtures.ts";
 
 await useBackend("wasm");
-
-async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "madformer-robust-suite-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 async function writeFiles(root: string, files: Record<string, string>): Promise<void> {
   for (const [rel, text] of Object.entries(files)) {

@@ -30,7 +30,7 @@ import { type Checkpoint, disposeCheckpoint, loadCheckpoint } from "../lib/train
 import { demoConfig } from "../lib/experiment/setup.ts";
 import { train } from "../lib/train/loop.ts";
 import { useBackend } from "../lib/backend/mod.ts";
-import { concat, madError } from "./fixtures.ts";
+import { concat, inTempDir, madError } from "./fixtures.ts";
 import { npzBytes } from "./npz_fixtures.ts";
 
 const SPLIT = { protocol: "half-normals" as const, seed: 0, valShare: 0.1 };
@@ -40,15 +40,6 @@ function oneLine(fn: () => unknown, ...parts: string[]): string {
   const message = madError(fn, ...parts);
   assert.ok(!message.includes("\n"), `not one line: ${message}`);
   return message;
-}
-
-async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "mad_robust_tables_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** Rows of a smooth 4-feature table: 60 normals, then 6 anomalies. */
