@@ -74,6 +74,16 @@ const setup = (async () => {
   };
 })();
 
+/** `train.ts --resume` of the tiny run to epoch 2, with `flags`, in the set-up folder. */
+async function resumeWith(flags: string[]) {
+  const s = await setup;
+  return await cli(
+    "train.ts",
+    ["--resume", s.ckpt, ...flags, "--epochs", "2", "--quiet", "--out", s.out],
+    s.dir,
+  );
+}
+
 async function cleanup() {
   await Deno.remove((await setup).dir, { recursive: true });
 }
@@ -82,16 +92,7 @@ Deno.test("Q1: train --resume with other data is refused in one line, nothing wr
   const s = await setup;
   const before = await snapshot(s.out);
   for (const flags of [["--table", s.other], ["--images", join(s.dir, "nope")]]) {
-    const r = await cli("train.ts", [
-      "--resume",
-      s.ckpt,
-      ...flags,
-      "--epochs",
-      "2",
-      "--quiet",
-      "--out",
-      s.out,
-    ], s.dir);
+    const r = await resumeWith(flags);
     assert.equal(r.code, 1, r.stderr);
     const line = errorLine(r.stderr);
     assert.match(line, new RegExp(`${flags[0]} ${flags[1]}: `));
@@ -103,34 +104,14 @@ Deno.test("Q1: train --resume with other data is refused in one line, nothing wr
 Deno.test("Q2: train --resume with other training settings is refused naming them", async () => {
   const s = await setup;
   const before = await snapshot(s.out);
-  const lr = await cli("train.ts", [
-    "--resume",
-    s.ckpt,
-    "--lr",
-    "0.5",
-    "--epochs",
-    "2",
-    "--quiet",
-    "--out",
-    s.out,
-  ], s.dir);
+  const lr = await resumeWith(["--lr", "0.5"]);
   assert.equal(lr.code, 1, lr.stderr);
   const line = errorLine(lr.stderr);
   assert.match(line, /--lr 0\.5 \(the checkpoint's lr is [0-9.e-]+\)/);
   assert.match(line, /only --epochs may change/);
   const cfg = join(s.dir, "lr_config.json");
   await Deno.writeTextFile(cfg, JSON.stringify(tinyConfig({ train: { epochs: 1, seed: 9 } })));
-  const seed = await cli("train.ts", [
-    "--resume",
-    s.ckpt,
-    "--config",
-    cfg,
-    "--epochs",
-    "2",
-    "--quiet",
-    "--out",
-    s.out,
-  ], s.dir);
+  const seed = await resumeWith(["--config", cfg]);
   assert.equal(seed.code, 1, seed.stderr);
   assert.match(
     errorLine(seed.stderr),
@@ -302,17 +283,7 @@ Deno.test("Q9: the notebooks task finds its notebooks from another working folde
 Deno.test("resume with the checkpoint's own table (another spelling) still trains; cleanup", async () => {
   const s = await setup;
   try {
-    const r = await cli("train.ts", [
-      "--resume",
-      s.ckpt,
-      "--table",
-      "./run/../t.csv",
-      "--epochs",
-      "2",
-      "--quiet",
-      "--out",
-      s.out,
-    ], s.dir);
+    const r = await resumeWith(["--table", "./run/../t.csv"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(await Deno.readTextFile(join(s.out, "train.log")), /epoch 2:/);
   } finally {
