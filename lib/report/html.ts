@@ -43,6 +43,8 @@ export function figureHtml(figure: PlotlyFigure, id: string): string {
     `${scriptJson(figure.layout)}, {responsive: true, displaylogo: false});</script>`;
 }
 
+// Names are the user's (files, folders): a long one wraps in the first column, and a table wider
+// than the page scrolls rather than pushing its numbers off-screen.
 const CSS = `
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
   max-width: 1100px; margin: 2rem auto; padding: 0 1rem; line-height: 1.5; }
@@ -52,9 +54,11 @@ section { margin-bottom: 2rem; }
 .figure { width: 100%; min-height: 420px; }
 img { max-width: 100%; image-rendering: pixelated; border: 1px solid #eee; }
 .caption { color: #666; font-size: .9rem; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; display: block;
+  max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
+th:first-child, td:first-child { text-align: left; overflow-wrap: anywhere; min-width: 8rem;
+  max-width: 22rem; }
 pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; }
 `.trim();
 
