@@ -54,6 +54,13 @@ Deno.test("notebooks are nbformat 4 with the Deno kernel, no outputs, importing 
     const source = code.map((c: { source: string[] }) => c.source.join("")).join("\n");
     assert.match(source, /from "\.\.\/lib\//, `${path} imports lib/`);
     assert.match(source, /const FULL = /, `${path} has the FULL switch`);
+    // Names come from the user's files and folders: markup written by hand escapes each value.
+    for (const literal of source.match(/html\(`[^`]*`/g) ?? []) {
+      for (const value of literal.match(/\$\{[^}]*\}/g) ?? []) {
+        if (value.includes("?")) continue; // a choice between fixed words
+        assert.match(value, /^\$\{escapeHtml\(/, `${path}: ${value} in ${literal} is escaped`);
+      }
+    }
   }
 });
 
