@@ -16,9 +16,9 @@ import {
 import { MadError } from "../lib/errors.ts";
 import { backendFailure } from "../lib/model/backend_failure.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
-import { DEFAULT_CONFIG, loadConfigFile, mergeConfig } from "../lib/model/config.ts";
+import { DEFAULT_CONFIG, mergeConfig, readConfigFile } from "../lib/model/config.ts";
 import { train, weightsKept } from "../lib/train/mod.ts";
-import { runFolderOwner } from "../lib/train/run_lock.ts";
+import { assertFolderFree } from "../lib/train/run_lock.ts";
 import { defaultDataPaths } from "../lib/data/sources.ts";
 
 const T = DEFAULT_CONFIG.train;
@@ -96,15 +96,12 @@ async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
   // On resume without --config the checkpoint's own config is the base (see train()).
-  const base = flags.config ? await loadConfigFile(flags.config) : DEFAULT_CONFIG;
+  const overrides = flags.config ? await readConfigFile(flags.config) : undefined;
+  const base = flags.config ? mergeConfig(DEFAULT_CONFIG, overrides, flags.config) : DEFAULT_CONFIG;
   const train_: Record<string, number> = {};
   // Where each explicitly set training setting came from: on --resume a differing one is refused.
   const given: Record<string, string> = {};
-  if (flags.config) {
-    for (const key of await configTrainKeys(flags.config)) {
-      given[key] = `${flags.config}: train.${key}`;
-    }
-  }
+  for (const key of trainKeys(overrides)) given[key] = `${flags.config}: train.${key}`;
   const set = (key: string, flag: string, value: string | undefined) => {
     const n = numberFlag(flag, value);
     if (n !== undefined && (flag === "epochs" || flag === "batch-size")) {
@@ -196,18 +193,9 @@ const RUN_FILES = [
  * run's files are moved to `previous/`, so the logs describe one run).
  */
 async function checkRunFolder(out: string, resume: boolean, overwrite: boolean): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(out);
-  } catch (e) {
-    checkOutputFolder(out, "--out"); // names a file standing where a parent folder should be
-    if (e instanceof Deno.errors.NotFound) return;
-    throw new MadError(`${out}: cannot read the --out folder (${String(e).split("\n")[0]})`);
-  }
-  if (!info.isDirectory) throw new MadError(`${out}: is a file; --out needs a folder`);
-  checkOutputFolder(out, "--out"); // a read-only folder
-  const owner = runFolderOwner(out);
-  if (owner !== null) throw new MadError(`${out}: in use by another training run (pid ${owner})`);
+  checkOutputFolder(out, "--out"); // a file in the way, or a folder that cannot be written
+  if (!(await Deno.stat(out).catch(() => null))) return;
+  assertFolderFree(out);
   const held = RUN_FILES.slice(0, 3).filter((name) => exists(join(out, name)));
   if (held.length === 0 || resume) return;
   if (!overwrite) {
@@ -227,10 +215,9 @@ async function checkRunFolder(out: string, resume: boolean, overwrite: boolean):
   }
 }
 
-/** The `train` settings a config file sets (it was read and checked by loadConfigFile). */
-async function configTrainKeys(path: string): Promise<string[]> {
-  const parsed = JSON.parse((await Deno.readTextFile(path)).replace(/^\uFEFF/, ""));
-  const train = parsed?.train;
+/** The `train` settings a config file's overrides set (checked by mergeConfig already). */
+function trainKeys(overrides: unknown): string[] {
+  const train = (overrides as { train?: unknown } | undefined)?.train;
   return train && typeof train === "object" ? Object.keys(train) : [];
 }
 

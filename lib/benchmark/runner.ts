@@ -30,7 +30,7 @@ import {
 } from "./summary.ts";
 import { benchmarkHtml, duration } from "./report.ts";
 import { readPeerRuns } from "./peers.ts";
-import { lockOutputFolder } from "../experiment/folder_lock.ts";
+import { lockRunFolder } from "../train/run_lock.ts";
 
 /** Options of {@linkcode runBenchmark}. */
 export interface BenchmarkOptions {
@@ -101,7 +101,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
   const runsDir = join(options.out, "runs");
   await Deno.mkdir(options.out, { recursive: true });
   // One benchmark per folder: a second one would train the same runs into the same work folders.
-  const unlock = await lockOutputFolder(options.out, "benchmark");
+  const unlock = await lockRunFolder(options.out, "benchmark");
   try {
     await Deno.mkdir(runsDir, { recursive: true });
     return await benchmarkLocked(options, runsDir);

@@ -206,10 +206,10 @@ export interface FromOptions {
 const DATA_FILE = /\.(mat|csv|data|npz|npy|json|png|jpe?g|tiff?|webp)$/i;
 
 /**
- * Image layouts whose every category folder `--from DIR` copies when no `--only` is given (the
- * course layout's categories need entries in its labels file: only the known ones are copied).
+ * The image layout whose every category folder `--from DIR` copies when no `--only` is given
+ * (the course layout's categories need entries in its labels file: only the known ones are).
  */
-const IMAGE_LAYOUTS = ["images/mvtec"];
+const MVTEC_LAYOUT = "images/mvtec";
 
 /** Relative paths `--from` looks for, for the selected sources (all when `only` is empty). */
 function fromPaths(only: readonly string[] | undefined): { paths: string[]; byName: boolean } {
@@ -225,9 +225,9 @@ function fromPaths(only: readonly string[] | undefined): { paths: string[]; byNa
  * `images/mvtec/<category>/...`, `images/dev/screw/...`, `tables/adbench/*.npz`) into `destDir`
  * with the same relative layout. Missing parts are skipped unless asked for by name; pinned
  * checksums (thyroid.mat, the ADBench tables) are verified. Without `only`, every category
- * folder under `images/mvtec/` is copied, and the files left behind are
- * named in one warning line; a folder with no data file (table, image, labels) in a known place
- * is a one-line MadError.
+ * folder under `images/mvtec/` is copied and the files left behind are named in one warning
+ * line; a folder with no data file (table, image, labels) in a known place is a one-line
+ * MadError.
  *
  * @returns the relative paths copied.
  */
@@ -247,12 +247,10 @@ export async function copyFromLocal(
     (await exists(topLabels))
   ) extra.push([topLabels, "images/course/image_anomaly_labels.json"]);
 
-  // Every category of the MVTec AD and course layouts, not only the named sources' ones.
+  // Every category of the MVTec AD layout, not only the named sources' ones.
   if (!byName) {
-    for (const layout of IMAGE_LAYOUTS) {
-      for (const name of await subfolders(join(fromDir, layout))) {
-        if (!paths.includes(`${layout}/${name}`)) paths.push(`${layout}/${name}`);
-      }
+    for (const name of await subfolders(join(fromDir, MVTEC_LAYOUT))) {
+      if (!paths.includes(`${MVTEC_LAYOUT}/${name}`)) paths.push(`${MVTEC_LAYOUT}/${name}`);
     }
   }
   const files: Array<[string, string]> = [...extra];

@@ -31,7 +31,7 @@ import { ImageCache } from "../data/image_cache.ts";
 import { writeFileAtomic } from "../util/files.ts";
 import { MadError } from "../errors.ts";
 import { discoverImageCategories } from "../data/images.ts";
-import { lockOutputFolder } from "./folder_lock.ts";
+import { lockRunFolder } from "../train/run_lock.ts";
 
 /** Which data a variant trains and is evaluated on. */
 export type DataSelection = "joint" | "images" | "table";
@@ -315,7 +315,7 @@ export async function runAblation(options: AblationOptions): Promise<AblationSum
   // Fail before hours of training when a variant cannot run on the data given.
   for (const v of options.variants) variantData(v, options.data);
   await Deno.mkdir(options.out, { recursive: true });
-  const unlock = await lockOutputFolder(options.out, "ablation");
+  const unlock = await lockRunFolder(options.out, "ablation");
   try {
     const cache = new ImageCache(options.cacheDir);
     const runs: AblationRun[] = [];

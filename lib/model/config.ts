@@ -811,6 +811,16 @@ export function validateConfig(config: Config, source = "config"): void {
 
 /** Reads and merges a `--config` JSON file. */
 export async function loadConfigFile(path: string, base = DEFAULT_CONFIG): Promise<Config> {
+  return mergeConfig(base, await readConfigFile(path), path);
+}
+
+/**
+ * The overrides a JSON config file holds, parsed but not yet checked (see
+ * {@linkcode loadConfigFile}, which merges and checks them).
+ *
+ * @throws {MadError} `PATH: problem` when the file is missing, unreadable or not JSON.
+ */
+export async function readConfigFile(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -825,5 +835,5 @@ export async function loadConfigFile(path: string, base = DEFAULT_CONFIG): Promi
   } catch (e) {
     throw new MadError(`${path}: not valid JSON (${(e as Error).message.split("\n")[0]})`);
   }
-  return mergeConfig(base, parsed, path);
+  return parsed;
 }

@@ -1,5 +1,6 @@
 /**
- * One training run per output folder: a `.lock` file holding the owner's pid.
+ * One run per output folder (a training run, a benchmark, an ablation): a `.lock` file holding
+ * the owner's pid.
  *
  * @module
  */
@@ -8,10 +9,14 @@ import { MadError } from "../errors.ts";
 
 /**
  * Claims a run folder for this process: two runs writing the same checkpoints would corrupt
- * each other's resume state. A lock left by a process that no longer exists is taken over.
- * Returns the function that releases it.
+ * each other's resume state (two benchmarks or ablations would train the same runs into the same
+ * work folders). A lock left by a process that no longer exists is taken over. `what` names the
+ * kind of run in the refusal. Returns the function that releases it.
  */
-export async function lockRunFolder(out: string): Promise<() => Promise<void>> {
+export async function lockRunFolder(
+  out: string,
+  what = "training run",
+): Promise<() => Promise<void>> {
   const path = join(out, ".lock");
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -25,25 +30,27 @@ export async function lockRunFolder(out: string): Promise<() => Promise<void>> {
         );
         throw new MadError(`${out}: cannot write in the run folder (${reason})`);
       }
-      const pid = Number(await Deno.readTextFile(path).catch(() => ""));
-      if (pid > 0 && pid !== Deno.pid && processAlive(pid)) {
-        throw new MadError(`${out}: in use by another training run (pid ${pid})`);
-      }
-      await Deno.remove(path).catch(() => {});
+      assertFolderFree(out, what);
+      await Deno.remove(path).catch(() => {}); // stale: its process is gone
     }
   }
   throw new MadError(`${out}: cannot lock the run folder`);
 }
 
-/** The pid of a live training run holding `out`, or null (no lock, or a stale one). */
-export function runFolderOwner(out: string): number | null {
+/**
+ * Refuses a folder that another live process holds (`OUT: in use by another training run (pid
+ * 1234)`); no lock, or a stale one, passes.
+ */
+export function assertFolderFree(out: string, what = "training run"): void {
   let pid = 0;
   try {
     pid = Number(Deno.readTextFileSync(join(out, ".lock")));
   } catch {
-    return null;
+    return;
   }
-  return pid > 0 && pid !== Deno.pid && processAlive(pid) ? pid : null;
+  if (pid > 0 && pid !== Deno.pid && processAlive(pid)) {
+    throw new MadError(`${out}: in use by another ${what} (pid ${pid})`);
+  }
 }
 
 function processAlive(pid: number): boolean {

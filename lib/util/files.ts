@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { dirname, extname, relative, resolve } from "node:path";
+import { dirname, relative, resolve } from "node:path";
 import { fileError, MadError } from "../errors.ts";
 
 /**
@@ -121,9 +121,6 @@ export function checkOutputFolder(path: string, flag: string): void {
     : fileError(found.path, `is a file, not a folder (${flag} ${path})`);
 }
 
-/** Image files an output must not replace when it lies in an input folder. */
-const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"]);
-
 /** The path with symbolic links resolved when it exists, else just made absolute. */
 function realOrResolved(path: string): string {
   try {
@@ -135,8 +132,9 @@ function realOrResolved(path: string): string {
 
 /**
  * Checks, before any work, that the output file `path` is none of the inputs (a checkpoint, a
- * table, an image file), nor an existing image inside an input folder: writing it would replace
- * the input. Paths are compared resolved.
+ * table, an image file), nor an existing file inside an input folder (an image, a labels file):
+ * writing it would replace the input. A new file in an input folder is fine. Paths are compared
+ * resolved.
  *
  * @throws {MadError} `PATH: is the --checkpoint input; --json needs another file name`.
  */
@@ -150,10 +148,7 @@ export function checkNotAnInput(
     const inp = realOrResolved(input.path);
     const inside = relative(inp, out);
     const under = inside !== "" && !inside.startsWith("..") && !inside.startsWith("/");
-    if (
-      out === inp ||
-      (under && IMAGE_EXTENSIONS.has(extname(out).toLowerCase()) && isFile(out))
-    ) {
+    if (out === inp || (under && isFile(out))) {
       throw fileError(
         path,
         `${out === inp ? "is" : "is a file of"} the ${input.flag} input; ${flag} needs another ` +
