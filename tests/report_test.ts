@@ -20,7 +20,10 @@ import {
   resizeBilinear,
   rocFigure,
   scoreHistogramFigure,
+  shortLabels,
 } from "../lib/report/mod.ts";
+import { comparisonFigure } from "../lib/benchmark/report.ts";
+import type { BenchmarkSummary } from "../lib/benchmark/summary.ts";
 import {
   componentResults,
   type DatasetEvaluation,
@@ -328,4 +331,37 @@ Deno.test("componentFigure: share and test AUROC bars per component, chance mark
   assert.deepEqual(fig.data[0].y, [0.6, 0.4]);
   assert.deepEqual(fig.data[1].y, [0.7, 0.9]);
   assert.equal(JSON.stringify(fig.layout).includes('"y0":0.5'), true);
+});
+
+Deno.test("shortLabels keeps short names and cuts long ones where they differ", () => {
+  const left = "customer_line_3_inspection_camera_left_2026_november";
+  const right = "customer_line_3_inspection_camera_right_2026_november";
+  const labels = shortLabels(["12_fault", left, right, left]);
+  assert.equal(labels[0], "12_fault");
+  assert.equal(labels[1], "customer_line_3…left_2026_nove");
+  assert.equal(labels[2], "customer_line_3…right_2026_nov");
+  assert.equal(labels[3], labels[1]);
+  // Names alike to the last character still get distinct labels, none longer than 30.
+  const alike = shortLabels(["x".repeat(200), "x".repeat(199), "x".repeat(198)]);
+  assert.equal(new Set(alike).size, 3);
+  for (const label of alike) assert.ok(label.length <= 30, label);
+});
+
+Deno.test("bar figures over user-named datasets show short tick labels and grow their margin", () => {
+  const long = "a_table_from_a_user_folder_with_a_long_descriptive_name";
+  const summary = {
+    methods: ["MADformer"],
+    datasets: [{
+      name: long,
+      kind: "table",
+      methods: { MADformer: { auroc: { mean: 0.9, std: 0 } } },
+    }],
+    means: [],
+  } as unknown as BenchmarkSummary;
+  const xaxis = comparisonFigure(summary).layout.xaxis as Record<string, unknown>;
+  assert.equal(xaxis.automargin, true);
+  assert.deepEqual(xaxis.tickvals, [long]);
+  assert.deepEqual(xaxis.ticktext, shortLabels([long]));
+  const defects = defectFigure([{ defect: long, count: 3, auroc: 0.7 }], 0.8, "t");
+  assert.equal((defects.layout.xaxis as Record<string, unknown>).automargin, true);
 });

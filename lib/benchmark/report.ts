@@ -7,7 +7,7 @@
  * @module
  */
 import { formatMeanStd } from "../report/ablation_tables.ts";
-import type { PlotlyFigure } from "../report/figures.ts";
+import { groupedBarLayout, type PlotlyFigure } from "../report/figures.ts";
 import { escapeHtml, htmlReport, type ReportSection } from "../report/html.ts";
 import type { TableRow } from "../report/table.ts";
 import {
@@ -159,14 +159,11 @@ export function comparisonFigure(
         visible: true,
       },
     })),
-    layout: {
-      template: "plotly_white",
-      margin: { l: 60, r: 20, t: 50, b: 120 },
-      title: { text: `Test ${METRIC_LABEL[metric]} per dataset (mean ± std over seeds)` },
-      barmode: "group",
-      xaxis: { tickangle: -30 },
-      yaxis: { title: { text: METRIC_LABEL[metric] }, range: [0, 1.05] },
-    },
+    layout: groupedBarLayout(
+      `Test ${METRIC_LABEL[metric]} per dataset (mean ± std over seeds)`,
+      { title: { text: METRIC_LABEL[metric] }, range: [0, 1.05] },
+      groups.map((g) => g.label),
+    ),
   };
 }
 
@@ -184,16 +181,11 @@ export function timeFigure(summary: BenchmarkSummary): PlotlyFigure {
   );
   return {
     data: traces,
-    layout: {
-      template: "plotly_white",
-      margin: { l: 60, r: 20, t: 50, b: 120 },
-      title: {
-        text: "Seconds to train and to score per dataset (mean over seeds; joint: whole training)",
-      },
-      barmode: "group",
-      xaxis: { tickangle: -30 },
-      yaxis: { title: { text: "seconds" }, type: "log" },
-    },
+    layout: groupedBarLayout(
+      "Seconds to train and to score per dataset (mean over seeds; joint: whole training)",
+      { title: { text: "seconds" }, type: "log" },
+      names,
+    ),
   };
 }
 

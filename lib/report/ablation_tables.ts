@@ -14,7 +14,7 @@ import {
   type MeanStd,
   type ScoreDifference,
 } from "../experiment/ablation.ts";
-import type { PlotlyFigure } from "./figures.ts";
+import { groupedBarLayout, type PlotlyFigure, shortLabels } from "./figures.ts";
 import type { TableRow } from "./table.ts";
 
 /** `0.9123 ± 0.0100`, or `-` when the variant has no such dataset. */
@@ -39,12 +39,13 @@ export function ablationFigure(
   title = "Test AUROC per variant (mean ± std over seeds)",
 ): PlotlyFigure {
   const names = summary.variants.map((v) => v.variant);
+  const legend = shortLabels(summary.datasets);
   const cell = (value: number | undefined) =>
     value !== undefined && Number.isFinite(value) ? value : null;
   return {
-    data: summary.datasets.map((d) => ({
+    data: summary.datasets.map((d, i) => ({
       type: "bar",
-      name: d,
+      name: legend[i],
       x: names,
       y: summary.variants.map((v) => cell(v.auroc[d]?.mean)),
       error_y: {
@@ -53,14 +54,7 @@ export function ablationFigure(
         visible: true,
       },
     })),
-    layout: {
-      template: "plotly_white",
-      margin: { l: 60, r: 20, t: 50, b: 120 },
-      title: { text: title },
-      barmode: "group",
-      xaxis: { tickangle: -30 },
-      yaxis: { title: { text: "AUROC" }, range: [0, 1.05] },
-    },
+    layout: groupedBarLayout(title, { title: { text: "AUROC" }, range: [0, 1.05] }),
   };
 }
 
@@ -199,8 +193,10 @@ export function ablationScoreFigure(
   const datasets = options.datasets ?? headlineDatasets(summary);
   const component = options.component ?? ENCODER_COMPONENT;
   const cells = datasets.flatMap((d) => summary.variants.map((v) => ({ d, v })));
+  const short = shortLabels(datasets);
+  const label = new Map(datasets.map((d, i) => [d, short[i]]));
   const x = datasets.length > 1
-    ? [cells.map((c) => c.d), cells.map((c) => c.v.variant)]
+    ? [cells.map((c) => label.get(c.d)!), cells.map((c) => c.v.variant)]
     : cells.map((c) => c.v.variant);
   const finite = (value: number | undefined) =>
     value !== undefined && Number.isFinite(value) ? value : null;
@@ -216,16 +212,10 @@ export function ablationScoreFigure(
       trace("combined score", (c) => c.v.auroc[c.d]),
       trace(`${aloneLabel(component)}`, (c) => c.v.components?.[component]?.[c.d]),
     ],
-    layout: {
-      template: "plotly_white",
-      margin: { l: 60, r: 20, t: 50, b: 140 },
-      title: {
-        text: options.title ??
-          `Combined score and ${aloneLabel(component)}: test AUROC (mean ± std over seeds)`,
-      },
-      barmode: "group",
-      xaxis: { tickangle: -30 },
-      yaxis: { title: { text: "AUROC" }, range: [0, 1.05] },
-    },
+    layout: groupedBarLayout(
+      options.title ??
+        `Combined score and ${aloneLabel(component)}: test AUROC (mean ± std over seeds)`,
+      { title: { text: "AUROC" }, range: [0, 1.05] },
+    ),
   };
 }

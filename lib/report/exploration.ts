@@ -18,7 +18,7 @@ import type { DecodedImage, SplitSpec, Table } from "../data/types.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { syntheticImageAnomaly, syntheticTableAnomaly } from "../data/anomalies.ts";
 import { imageGridPng } from "./heatmap.ts";
-import type { PlotlyFigure } from "./figures.ts";
+import { namedAxis, type PlotlyFigure, shortLabels } from "./figures.ts";
 import type { TableRow } from "./table.ts";
 import { Rng } from "../rng.ts";
 
@@ -129,6 +129,7 @@ export function featureHistogramFigure(table: Table, title?: string): PlotlyFigu
   const rows = Math.ceil(table.d / columns);
   const normal = rowsWithLabel(table, 0);
   const anomaly = rowsWithLabel(table, 1);
+  const titles = shortLabels(table.columns);
   const data: Array<Record<string, unknown>> = [];
   const layout: Record<string, unknown> = {
     template: "plotly_white",
@@ -162,7 +163,7 @@ export function featureHistogramFigure(table: Table, title?: string): PlotlyFigu
       });
     }
     (layout.annotations as unknown[]).push({
-      text: table.columns[j],
+      text: titles[j],
       xref: `x${axis} domain`,
       yref: `y${axis} domain`,
       x: 0.5,
@@ -216,8 +217,10 @@ export function correlationFigure(table: Table): PlotlyFigure {
       title: { text: `${table.name}: feature correlations (${shown.map(([n]) => n).join(" | ")})` },
       grid: { rows: 1, columns: shown.length, pattern: "independent" },
       height: 440,
-      yaxis: { autorange: "reversed" },
-      yaxis2: { autorange: "reversed" },
+      xaxis: namedAxis(table.columns, { tickangle: "auto" }),
+      xaxis2: namedAxis(table.columns, { tickangle: "auto" }),
+      yaxis: namedAxis(table.columns, { tickangle: "auto", autorange: "reversed" }),
+      yaxis2: namedAxis(table.columns, { tickangle: "auto", autorange: "reversed" }),
       margin: { l: 60, r: 20, t: 60, b: 60 },
     },
   };

@@ -17,6 +17,81 @@ const BASE_LAYOUT = {
   legend: { orientation: "v" },
 };
 
+/**
+ * The longest tick or legend label a figure shows. Dataset, category, defect and column names are
+ * the user's, and plotly clips a label longer than its margin; longer names are cut in the middle
+ * (start and end kept, since names often differ only at the end), the full name in the hover text.
+ */
+export const LABEL_MAX = 30;
+
+/**
+ * `name` cut to at most `max` characters: its start, "…", and the part that tells it from the
+ * other names (after the longest start it shares with one of them; its end if that is further).
+ */
+function cutName(name: string, others: readonly string[], max: number): string {
+  if (name.length <= max) return name;
+  const head = Math.ceil((max - 1) / 2);
+  const tail = max - 1 - head;
+  let shared = 0;
+  for (const other of others) {
+    if (other === name) continue;
+    let k = 0;
+    while (k < name.length && name[k] === other[k]) k++;
+    shared = Math.max(shared, k);
+  }
+  const from = Math.min(Math.max(shared, head), name.length - tail);
+  return `${name.slice(0, head)}…${name.slice(from, from + tail)}`;
+}
+
+/** Labels for the names, each at most `max` characters, distinct where the names are. */
+export function shortLabels(names: readonly string[], max = LABEL_MAX): string[] {
+  const labels = new Map<string, string>();
+  const used = new Set<string>();
+  for (const name of names) {
+    if (labels.has(name)) continue;
+    let label = cutName(name, names, max);
+    for (let copy = 2; used.has(label); copy++) {
+      label = `${cutName(name, names, max - String(copy).length - 3)} (${copy})`;
+    }
+    used.add(label);
+    labels.set(name, label);
+  }
+  return names.map((name) => labels.get(name)!);
+}
+
+/**
+ * An axis over user-named categories: labels shortened (`shortLabels`) and slanted, and the margin
+ * growing to fit them rather than clipping them.
+ */
+export function namedAxis(names: readonly string[], extra: Record<string, unknown> = {}) {
+  return {
+    tickangle: -30,
+    automargin: true,
+    tickmode: "array",
+    tickvals: [...names],
+    ticktext: shortLabels(names),
+    ...extra,
+  };
+}
+
+/**
+ * The layout of grouped bars over user-named categories (`names`, or category labels already
+ * short enough when omitted), with a y axis as given.
+ */
+export function groupedBarLayout(
+  title: string,
+  yaxis: Record<string, unknown>,
+  names?: readonly string[],
+): Record<string, unknown> {
+  return {
+    ...BASE_LAYOUT,
+    title: { text: title },
+    barmode: "group",
+    xaxis: names ? namedAxis(names) : { tickangle: -30, automargin: true },
+    yaxis,
+  };
+}
+
 /** Copies numbers into a plain array with non-finite values as null, which JSON keeps. */
 function plain(values: ArrayLike<number>): Array<number | null> {
   return Array.from(values, (v) => (Number.isFinite(v) ? v : null));
@@ -227,16 +302,18 @@ export function defectFigure(
   overall: number,
   title: string,
 ): PlotlyFigure {
+  const names = defects.map((d) => `${d.defect} (${d.count})`);
   return {
     data: [{
       type: "bar",
       name: "test AUROC against the good images",
-      x: defects.map((d) => `${d.defect} (${d.count})`),
+      x: names,
       y: defects.map((d) => d.auroc),
     }],
     layout: {
       ...BASE_LAYOUT,
       title: { text: title },
+      xaxis: namedAxis(names),
       yaxis: { range: [0, 1], title: { text: "AUROC" } },
       shapes: [levelLine(0.5, "dot", "grey"), levelLine(overall, "dash", "black")],
     },
@@ -281,7 +358,7 @@ export function featureContributionFigure(
       title: { text: title },
       height: Math.max(320, 120 + 18 * rowLabels.length),
       yaxis: { autorange: "reversed", automargin: true },
-      xaxis: { automargin: true },
+      xaxis: namedAxis(columns, { tickangle: "auto" }),
     },
   };
 }

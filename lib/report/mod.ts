@@ -21,6 +21,7 @@ export {
   prFigure,
   rocFigure,
   scoreHistogramFigure,
+  shortLabels,
 } from "./figures.ts";
 export type { PlotlyFigure } from "./figures.ts";
 export { escapeHtml, figureHtml, htmlReport, pngDataUri } from "./html.ts";
