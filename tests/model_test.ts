@@ -7,6 +7,7 @@ import {
   type Evidence,
   imageEvidence,
   knnDim,
+  tableEvidence,
   usedComponents,
   weightsFromAuroc,
 } from "../lib/model/detector.ts";
@@ -19,8 +20,11 @@ import {
   maskPatterns,
   patchify,
   patchTargets,
+  randomMaskValues,
   reconstructImageTokens,
   stemStages,
+  tableGroups,
+  tableMaskValues,
   unpatchify,
 } from "../lib/model/madformer.ts";
 import {
@@ -184,6 +188,64 @@ Deno.test("table forward pass gives one token per feature", () => {
     assert.deepEqual(out.reconstruction.shape, [4, 5]);
     assert.deepEqual(out.clsLogits.shape, [4]);
   });
+});
+
+Deno.test("table tokens: one a feature up to tableMaxTokens, neighbouring features beyond", () => {
+  const at = (d: number, tableMaxTokens = 64) => tableGroups({ tableMaxTokens }, d);
+  assert.deepEqual(at(6), { size: 1, tokens: 6 });
+  assert.deepEqual(at(64), { size: 1, tokens: 64 });
+  assert.deepEqual(at(65), { size: 2, tokens: 33 });
+  assert.deepEqual(at(500), { size: 8, tokens: 63 });
+  assert.deepEqual(at(1555), { size: 25, tokens: 63 });
+  assert.deepEqual(at(1555, 0), { size: 1, tokens: 1555 });
+  // A hidden token hides every feature it holds; one token a feature is the plain random mask.
+  const mask = tableMaskValues(new Rng(3), 4, 7, 0.5, { size: 3, tokens: 3 });
+  for (let b = 0; b < 4; b++) {
+    const row = Array.from(mask.subarray(b * 7, b * 7 + 7));
+    assert.deepEqual(row.slice(0, 3), Array(3).fill(row[0]));
+    assert.deepEqual(row.slice(3, 6), Array(3).fill(row[3]));
+    assert.equal(row[0] + row[3] + row[6], 2); // round(0.5 * 3) of the 3 tokens hidden
+  }
+  assert.deepEqual(
+    tableMaskValues(new Rng(3), 4, 7, 0.5, { size: 1, tokens: 7 }),
+    randomMaskValues(new Rng(3), 4, 7, 0.5),
+  );
+});
+
+Deno.test("a wide table's forward pass: grouped tokens, every feature reconstructed and learning", () => {
+  const wide = { ...tiny, tableMaxTokens: 4 };
+  const params = initParams(wide, [{ name: "t", features: 10 }], 1);
+  assert.deepEqual(params.get("table.t.identity")!.shape, [4, 16]);
+  assert.deepEqual(params.get("table.t.value")!.shape, [10, 16]);
+  const x = tf.randomNormal([3, 10]) as tf.Tensor2D;
+  const mask = tf.tensor2d(tableMaskValues(new Rng(1), 3, 10, 0.34, tableGroups(wide, 10)), [
+    3,
+    10,
+  ]);
+  const tableVars = [...params].filter(([n]) => n.startsWith("table.")).map(([, v]) => v);
+  const { grads } = tf.variableGrads(() => {
+    const out = forwardTable(params, wide, "t", x, mask);
+    assert.deepEqual(out.tokens.shape, [3, 4, 16]);
+    assert.deepEqual(out.residual(1).shape, [3, 4, 16]);
+    assert.deepEqual(out.reconstruction.shape, [3, 10]);
+    return out.reconstruction.sub(x).square().mean() as tf.Scalar;
+  }, tableVars);
+  // Every feature's value, bias and reconstruction weights learn, the last token's two included.
+  for (const name of ["table.t.value", "table.t.bias", "table.t.recon.w", "table.t.identity"]) {
+    const g = grads[params.get(name)!.name].abs().sum(1).dataSync();
+    assert.ok(g.every((v) => Number.isFinite(v) && v > 0), `${name}: ${g}`);
+  }
+  tf.dispose(Object.values(grads));
+  // The encoder evidence reads the row's grouped tokens, as the whole pass gives them.
+  const rows = x.dataSync() as Float32Array;
+  const evidence = tableEvidence(params, wide, "t", rows, 10, { featuresOnly: true });
+  assert.equal(evidence.features.enc.dim, 4 * 16);
+  assert.equal(knnDim(wide, "enc", 10), 4 * 16);
+  const pass = forwardTable(params, wide, "t", x, null).residual(wide.tableEncoderBlocks);
+  const expected = pass.dataSync();
+  const got = evidence.features.enc.data;
+  for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(got[i] - expected[i]) < 1e-4);
+  tf.dispose([x, mask, pass]);
 });
 
 Deno.test("every parameter used by a modality receives a finite, non-zero gradient", () => {

@@ -131,13 +131,15 @@ Deno.test("backend failures become one-line errors naming the data and what to c
   assert.ok(!isBackendFailure(bug));
 });
 
-Deno.test("training micro-batches: rows fit the budget, fewer as features grow, at least 1", () => {
+Deno.test("training micro-batches: rows fit the budget, fewer as tokens grow, at least 1", () => {
+  // One token a feature: fewer rows as features grow.
+  const ungrouped = { ...MODEL, tableMaxTokens: 0 };
   let previous = Infinity;
   for (const d of [2, 6, 12, 27, 50, 100, 500, 5000]) {
-    const rows = tableTrainRows(MODEL, d, DEFAULT_TABLE_BATCH_MB);
+    const rows = tableTrainRows(ungrouped, d, DEFAULT_TABLE_BATCH_MB);
     assert.ok(rows >= 1 && rows <= previous, `${d}: ${rows} after ${previous}`);
     if (rows > 1) {
-      const bytes = rows * tableRowBytes(MODEL, d, TRAIN_STEP_PASSES);
+      const bytes = rows * tableRowBytes(ungrouped, d, TRAIN_STEP_PASSES);
       assert.ok(bytes <= DEFAULT_TABLE_BATCH_MB * 2 ** 20, `${d}: ${rows} rows`);
     }
     previous = rows;
@@ -146,21 +148,30 @@ Deno.test("training micro-batches: rows fit the budget, fewer as features grow, 
   assert.ok(
     tableTrainRows(MODEL, 6, DEFAULT_TABLE_BATCH_MB) >= DEFAULT_CONFIG.train.tableBatchSize,
   );
-  assert.equal(tableTrainRows(MODEL, 500, DEFAULT_TABLE_BATCH_MB), 1);
-  assert.equal(tableTrainRows(MODEL, 500, 4 * DEFAULT_TABLE_BATCH_MB), 6);
+  assert.equal(tableTrainRows(ungrouped, 500, DEFAULT_TABLE_BATCH_MB), 1);
+  assert.equal(tableTrainRows(ungrouped, 500, 4 * DEFAULT_TABLE_BATCH_MB), 6);
   assert.equal(tableTrainRows(MODEL, 6, 0.001), 1);
+  // The default's 64 tokens at most: up to 64 features as before, 500 features in 63 tokens.
+  for (const d of [6, 27, 64]) {
+    assert.equal(tableTrainRows(MODEL, d), tableTrainRows(ungrouped, d), `${d}`);
+  }
+  assert.equal(tableTrainRows(MODEL, 500, DEFAULT_TABLE_BATCH_MB), 19);
+  assert.ok(tableTrainRows(MODEL, 5000, DEFAULT_TABLE_BATCH_MB) >= 1);
 });
 
 Deno.test("training micro-batches: a log line when a step's shard does not fit, else none", () => {
   const config = DEFAULT_CONFIG;
   assert.equal(microBatchNote(config, "thyroid", 6, 2, DEFAULT_TABLE_BATCH_MB), null);
   assert.equal(microBatchNote(config, "thyroid", 6, 1, DEFAULT_TABLE_BATCH_MB), null);
-  const wide = microBatchNote(config, "wide", 500, 2, DEFAULT_TABLE_BATCH_MB)!;
+  const ungrouped = { ...config, model: { ...config.model, tableMaxTokens: 0 } };
+  const wide = microBatchNote(ungrouped, "wide", 500, 2, DEFAULT_TABLE_BATCH_MB)!;
   for (
     const part of ["table wide", "500 features", "128 rows", "at most 1 row ", TABLE_BATCH_MB_ENV]
   ) {
     assert.ok(wide.includes(part), `"${wide}" lacks "${part}"`);
   }
+  // In the default's 63 tokens, 19 rows of 500 features fit.
+  assert.match(microBatchNote(config, "t", 500, 2, DEFAULT_TABLE_BATCH_MB)!, /at most 19 rows/);
   // 50 features: 28 rows fit, a shard of 64 does not.
   assert.match(microBatchNote(config, "t", 50, 2, DEFAULT_TABLE_BATCH_MB)!, /at most 28 rows/);
   assert.equal(microBatchNote(config, "t", 50, 8, DEFAULT_TABLE_BATCH_MB), null);

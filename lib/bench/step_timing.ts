@@ -7,7 +7,14 @@
  * @module
  */
 import type { Config } from "../model/config.ts";
-import { geometry, initParams, type Params, randomMaskValues } from "../model/madformer.ts";
+import {
+  geometry,
+  initParams,
+  type Params,
+  randomMaskValues,
+  tableGroups,
+  tableMaskValues,
+} from "../model/madformer.ts";
 import { type AdamState, initAdam } from "../train/optimizer.ts";
 import {
   type ImageBatchData,
@@ -90,7 +97,8 @@ function imageBatch(f: StepFixture): ImageBatchData {
 function tableBatch(f: StepFixture): TableBatchData {
   const m = f.config.model;
   const ratio = m.reconstructionHead ? m.tableMaskRatio : 0;
-  return { ...f.rows, mask: randomMaskValues(f.rng, f.rows.n, f.rows.d, ratio) };
+  const groups = tableGroups(m, f.rows.d);
+  return { ...f.rows, mask: tableMaskValues(f.rng, f.rows.n, f.rows.d, ratio, groups) };
 }
 
 /** One image training step (forward, backward, AdamW) in this thread; returns the loss. */

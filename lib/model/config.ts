@@ -110,6 +110,14 @@ export interface ModelConfig {
   maskRatio: number;
   /** Share of table features hidden for masked reconstruction. */
   tableMaskRatio: number;
+  /**
+   * Most tokens a table row becomes (0 = no limit). Each feature is a token up to this width;
+   * a wider table puts ceil(d / tableMaxTokens) neighbouring features in each token, as an image
+   * puts a patch of pixels in one, since attention costs the square of the tokens: at one token a
+   * feature, 500 features took about an hour to train and 1,555 did not finish an epoch in 20
+   * minutes (docs/performance.md, "Wide tables"). Tables up to this width are unchanged.
+   */
+  tableMaxTokens: number;
   /** Nearest neighbours averaged by the kNN head, for image tokens. */
   knnK: number;
   /** Nearest neighbours averaged by the kNN head, for table rows. */
@@ -392,6 +400,7 @@ export const CONFIG_GROUPS: Readonly<Record<keyof ModelConfig, ConfigGroup>> = {
   positionEmbedding: "architecture",
   sharedEncoder: "architecture",
   modalityExperts: "architecture",
+  tableMaxTokens: "architecture",
   // Training: the same parameters, but what the steps teach them: the losses and their weights,
   // the share of tokens and features masked, the synthetic anomalies in the batches, and the
   // table values the model is trained on (`tableLogSkewed` rescales features before training).
@@ -537,6 +546,7 @@ export const DEFAULT_CONFIG: Config = {
     visibleReconWeight: 1,
     maskRatio: 0.25,
     tableMaskRatio: 0.34,
+    tableMaxTokens: 64,
     knnK: 1,
     tableKnnK: 5,
     knnLevels: [0],
@@ -691,6 +701,11 @@ export function validateConfig(config: Config, source = "config"): void {
     if (!positiveInt(m[key])) fail(`model.${key} must be a positive integer, got ${m[key]}`);
   }
   if (!positiveInt(m.knnBankSize)) fail(`model.knnBankSize must be a positive integer`);
+  if (!(Number.isSafeInteger(m.tableMaxTokens) && m.tableMaxTokens >= 0)) {
+    fail(
+      `model.tableMaxTokens must be a non-negative integer (0: no limit), got ${m.tableMaxTokens}`,
+    );
+  }
   if (!(Number.isSafeInteger(m.knnProjection) && m.knnProjection >= 0)) {
     fail(`model.knnProjection must be a non-negative integer, got ${m.knnProjection}`);
   }

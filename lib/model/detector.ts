@@ -9,7 +9,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type ModelConfig, tableEncoderDepth } from "./config.ts";
-import { encodeImages, forwardTable, geometry, type Params, stemStages } from "./madformer.ts";
+import {
+  encodeImages,
+  forwardTable,
+  geometry,
+  type Params,
+  stemStages,
+  tableGroups,
+} from "./madformer.ts";
 import {
   disposeTableLines,
   type TableLines,
@@ -345,7 +352,10 @@ export function tableEvidence(
   const evidence: Evidence = { n, sample: {}, tokens: {}, features: {} };
   // What the feature tokens' pass reads of the weights, made once for every batch.
   const blocks = tableEncoderDepth(config);
-  const lines = encoder === "tap" ? tableLines(params, config, table, d, blocks) : null;
+  // The lines hold while each token is one feature's line; grouped tokens take the whole pass.
+  const lines = encoder === "tap" && tableGroups(config, d).size === 1
+    ? tableLines(params, config, table, d, blocks)
+    : null;
   try {
     if (writers.some((w) => w.batch)) {
       for (let start = 0; start < n; start += batchSize) {

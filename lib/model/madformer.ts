@@ -3,7 +3,8 @@
  *
  * Images become patch tokens through a convolutional stem (non-overlapping convolutions, i.e.
  * patch merging, written as reshapes and 2-D matmuls so that they stay on the wasm fast path);
- * each table feature becomes a token (value times a learned feature vector, plus a bias). Every
+ * each table feature becomes a token (value times a learned feature vector, plus a bias; a table
+ * wider than `tableMaxTokens` sums neighbouring features' tokens into one, see `tableGroups`). Every
  * token gets a modality-type embedding and a position / feature-identity embedding, a CLS token
  * is prepended, and a pre-norm Transformer encoder (shared by both modalities unless configured
  * otherwise; each block's attention is one per modality by default, its MLP shared) turns them
@@ -115,9 +116,11 @@ export function initParams(config: ModelConfig, tables: TableSpec[], seed: numbe
   add("embed.cls", normal([D], 0.02));
   add("embed.mask", normal([D], 0.02));
   for (const t of tables) {
-    add(`table.${t.name}.value`, normal([t.features, D], 1));
+    const groups = tableGroups(config, t.features);
+    // A token summing `size` features keeps one feature's scale.
+    add(`table.${t.name}.value`, normal([t.features, D], 1 / Math.sqrt(groups.size)));
     add(`table.${t.name}.bias`, normal([t.features, D], 0.02));
-    add(`table.${t.name}.identity`, normal([t.features, D], 0.02));
+    add(`table.${t.name}.identity`, normal([groups.tokens, D], 0.02));
     add(`table.${t.name}.recon.w`, normal([t.features, D], Math.sqrt(1 / D)));
     add(`table.${t.name}.recon.b`, tf.zeros([t.features]));
   }
@@ -304,6 +307,37 @@ export function imageStem(params: Params, config: ModelConfig, images: tf.Tensor
   const x = dense(params, `stem.${last}`, patchify(input, config.stem[last])) as tf.Tensor4D;
   const [B, h, w, D] = x.shape;
   return { tokens: x.reshape([B, h * w, D]), stages };
+}
+
+/** How a table's features become tokens: `size` neighbouring features a token, `tokens` a row. */
+export interface TableGroups {
+  size: number;
+  tokens: number;
+}
+
+/**
+ * The tokens of a table of `d` features: one a feature up to `tableMaxTokens` (size 1), else
+ * the fewest features a token that keep a row within it, features 0..size-1 in token 0 and so on
+ * (the last token may hold fewer).
+ */
+export function tableGroups(config: Pick<ModelConfig, "tableMaxTokens">, d: number): TableGroups {
+  const max = config.tableMaxTokens;
+  const size = max > 0 && d > max ? Math.ceil(d / max) : 1;
+  return { size, tokens: Math.ceil(d / size) };
+}
+
+/** [B, d, X] feature-wise values to [B, tokens, X], reduced over each token's features. */
+function perToken(
+  values: tf.Tensor3D,
+  groups: TableGroups,
+  reduce: "sum" | "max",
+): tf.Tensor3D {
+  const [B, d, X] = values.shape;
+  const padded = groups.size * groups.tokens === d
+    ? values
+    : values.pad([[0, 0], [0, groups.size * groups.tokens - d], [0, 0]]);
+  const grouped = padded.reshape([B, groups.tokens, groups.size, X]);
+  return (reduce === "sum" ? grouped.sum(2) : grouped.max(2)) as tf.Tensor3D;
 }
 
 /** Table rows [B, d] (normalised) to feature tokens [B, d, D]. */
@@ -628,8 +662,8 @@ export interface TableForward {
   cls: tf.Tensor2D;
   tokens: tf.Tensor3D;
   /**
-   * [B, d, D] the residual stream after the last block, or after `blocks` blocks (before the
-   * final layer norm), on call.
+   * [B, tokens, D] the residual stream after the last block, or after `blocks` blocks (before
+   * the final layer norm), on call; `tokens` is d up to `tableMaxTokens` (see `tableGroups`).
    */
   residual: (blocks?: number) => tf.Tensor3D;
   /** [B, d] reconstructed (normalised) feature values. */
@@ -645,15 +679,26 @@ export function forwardTable(
   rows: tf.Tensor2D,
   mask: tf.Tensor2D | null,
 ): TableForward {
-  const tokens = tableTokens(params, table, rows);
+  const [B, d] = rows.shape;
+  const groups = tableGroups(config, d);
+  const features = tableTokens(params, table, rows);
+  // A token's features are hidden together (`tableMaskValues`): it is hidden if one of them is.
+  const grouped = groups.size > 1;
   const { cls, tokens: h, residual } = embedAndEncode(params, config, {
     modality: TABLE,
-    tokens,
+    tokens: grouped ? perToken(features, groups, "sum") : features,
     position: p(params, `table.${table}.identity`) as tf.Tensor2D,
-    mask,
+    mask: grouped && mask
+      ? perToken(mask.expandDims(2) as tf.Tensor3D, groups, "max").reshape([B, groups.tokens])
+      : mask,
   });
-  const [B] = rows.shape;
-  const reconstruction = h.mul(p(params, `table.${table}.recon.w`).expandDims(0)).sum(2)
+  // Each feature is predicted from the token that holds it (a broadcast, not a gather: the
+  // wasm backend has no gradient for gathers).
+  const holders = grouped
+    ? h.expandDims(2).add(tf.zeros([1, 1, groups.size, 1]))
+      .reshape([B, groups.tokens * groups.size, h.shape[2]]).slice([0, 0, 0], [B, d, h.shape[2]])
+    : h;
+  const reconstruction = holders.mul(p(params, `table.${table}.recon.w`).expandDims(0)).sum(2)
     .add(p(params, `table.${table}.recon.b`)) as tf.Tensor2D;
   return {
     cls,
@@ -690,6 +735,25 @@ export function maskPatterns(count: number, tokens: number, grid: number): Float
     patterns[which][i] = 1;
   }
   return patterns;
+}
+
+/**
+ * A random mask [batch * d] of table features hiding `ratio` of each row's tokens: the features of
+ * a hidden token are hidden together (with one feature a token, `randomMaskValues` itself).
+ */
+export function tableMaskValues(
+  rng: Rng,
+  batch: number,
+  d: number,
+  ratio: number,
+  groups: TableGroups,
+): Float32Array {
+  const tokens = randomMaskValues(rng, batch, groups.tokens, ratio);
+  if (groups.size === 1) return tokens;
+  return Float32Array.from(
+    { length: batch * d },
+    (_, i) => tokens[Math.floor(i / d) * groups.tokens + Math.floor((i % d) / groups.size)],
+  );
 }
 
 /** A random mask [batch * n] (row-major) hiding `ratio` of the positions in each row. */

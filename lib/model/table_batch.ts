@@ -11,6 +11,7 @@
  */
 import type { ModelConfig } from "./config.ts";
 import { MadError } from "../errors.ts";
+import { tableGroups } from "./madformer.ts";
 
 /** Environment variable holding the budget in MB. */
 export const TABLE_BATCH_MB_ENV = "MADFORMER_TABLE_BATCH_MB";
@@ -48,9 +49,12 @@ export function tableBatchMegabytes(
  * 13.2 and 24.5.
  */
 export function tableRowBytes(config: ModelConfig, d: number, passes: number): number {
-  const tokens = d + 1; // the features plus the class token
+  const groups = tableGroups(config, d);
+  const tokens = groups.tokens + 1; // the tokens plus the class token
   const perToken = 8 * (1 + config.mlpRatio) * config.width + 3 * config.heads * tokens;
-  return 4 * Math.max(1, passes) * config.layers * tokens * perToken;
+  // Grouped tokens are summed from every feature's token first (a few copies of d x width).
+  const features = groups.size > 1 ? 4 * d * config.width : 0;
+  return 4 * Math.max(1, passes) * (config.layers * tokens * perToken + features);
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   type Params,
   paramVariable,
   stemInputChannels,
+  tableGroups,
   type TableSpec,
 } from "../model/madformer.ts";
 import {
@@ -466,7 +467,7 @@ function minimumParameters(config: Config, tables: TableSpec[]): number {
   });
   const patch = m.stem.reduce((a, b) => a * b, 1);
   n += (m.imageSize / patch) ** 2 * D + 4 * D;
-  for (const t of tables) n += 4 * t.features * D;
+  for (const t of tables) n += (3 * t.features + tableGroups(m, t.features).tokens) * D;
   const experts = (half: string) => m.sharedEncoder && m.modalityExperts === half ? 2 : 1;
   n += m.layers * (4 * D * D * experts("attention") + 2 * D * D * m.mlpRatio * experts("mlp")) *
     (m.sharedEncoder ? 1 : 2);
@@ -574,6 +575,8 @@ const LEGACY_MODEL: Partial<Config["model"]> = {
   poseJitter: [],
   // Every block was shared whole by the two modalities.
   modalityExperts: "none",
+  // Every table feature was its own token, however wide the table.
+  tableMaxTokens: 0,
 };
 
 /** What evidence switches added since the first checkpoints meant before they existed. */

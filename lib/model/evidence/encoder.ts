@@ -9,7 +9,7 @@
  * @module
  */
 import { imageEncoderDepth, type ModelConfig } from "../config.ts";
-import { geometry } from "../madformer.ts";
+import { geometry, tableGroups } from "../madformer.ts";
 import { readInto } from "../../backend/wasm_memory.ts";
 import { coresetBank, featureSlot, knnScore } from "./common.ts";
 import type {
@@ -43,9 +43,9 @@ export const ENCODER_SWITCH: EvidenceSwitch = {
  */
 export const TABLE_ENCODER_BANK_ROWS = 500;
 
-/** Width of a sample's encoder features: one token per image cell, every feature token per row. */
+/** Width of a sample's encoder features: one token per image cell, every token of a table row. */
 export function encoderDim(config: ModelConfig, features: number): number {
-  return features > 0 ? features * config.width : config.width;
+  return features > 0 ? tableGroups(config, features).tokens * config.width : config.width;
 }
 
 /** `enc`: image cells' and table rows' tokens after the encoder. */

@@ -12,6 +12,7 @@ import {
   maskPatterns,
   patchTargets,
   reconstructImageTokens,
+  tableGroups,
 } from "../madformer.ts";
 import { RECONSTRUCTION_SWITCH } from "./switches.ts";
 import type { EvidenceComponent } from "./types.ts";
@@ -70,14 +71,18 @@ export const reconstruction: EvidenceComponent = {
   tables: ({ params, config, n, options, heads, table }) => {
     if (!heads || options.skip?.has("recon") === true) return null;
     const d = table!.d;
-    const groups = Math.max(1, Math.round(1 / Math.max(config.tableMaskRatio, 1 / d)));
+    // Token k is hidden in pattern k mod `groups`, with every feature it holds.
+    const { size, tokens } = tableGroups(config, d);
+    const groups = Math.max(1, Math.round(1 / Math.max(config.tableMaskRatio, 1 / tokens)));
     const recon = new Float32Array(n);
     return {
       passes: groups,
       batch: ({ table, x, B, start }) => {
         let error = tf.zeros([B]);
         for (let gi = 0; gi < groups; gi++) {
-          const pattern = new Float32Array(d).map((_, j) => (j % groups === gi ? 1 : 0));
+          const pattern = new Float32Array(d).map((_, j) =>
+            Math.floor(j / size) % groups === gi ? 1 : 0
+          );
           const mask = tf.tensor2d(pattern, [1, d]).tile([B, 1]) as tf.Tensor2D;
           const out = forwardTable(params, config, table, x, mask);
           error = error.add(out.reconstruction.sub(x).square().mul(mask).sum(1));
