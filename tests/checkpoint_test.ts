@@ -185,6 +185,23 @@ Deno.test("checkpoint: one saved before the encoder depths and pose alignment re
   disposeCheckpoint(old);
 });
 
+Deno.test("checkpoint: one saved before grouped table tokens keeps a token a feature", () => {
+  const bytes = encodeTiny();
+  const current = decodeCheckpoint(bytes, "new.safetensors");
+  assert.equal(current.config.model.tableMaxTokens, 64);
+  disposeCheckpoint(current);
+  const old = decodeCheckpoint(
+    withMetadata(bytes, (meta) => {
+      const config = JSON.parse(meta.config);
+      delete config.model.tableMaxTokens;
+      meta.config = JSON.stringify(config);
+    }),
+    "old.safetensors",
+  );
+  assert.equal(old.config.model.tableMaxTokens, 0);
+  disposeCheckpoint(old);
+});
+
 Deno.test("checkpoint: an image category's pose alignment round-trips; a bad one is refused", () => {
   const ckpt = tinyCheckpoint();
   const image = ckpt.datasets.find((d) => d.modality === "image")!;

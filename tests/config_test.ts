@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { CONFIG_GROUPS, type ConfigGroup, DEFAULT_CONFIG } from "../lib/model/config.ts";
+import {
+  CONFIG_GROUPS,
+  type ConfigGroup,
+  DEFAULT_CONFIG,
+  mergeConfig,
+} from "../lib/model/config.ts";
+import { MadError } from "../lib/errors.ts";
 
 const GROUPS: ConfigGroup[] = ["architecture", "training", "evidence", "scoring"];
 
@@ -12,4 +18,19 @@ Deno.test("CONFIG_GROUPS: every model setting has exactly one group, and only th
   }
   // Each group holds something.
   for (const g of GROUPS) assert.ok(Object.values(CONFIG_GROUPS).includes(g), g);
+});
+
+Deno.test("model.tableMaxTokens: a non-negative integer, else a one-line error", () => {
+  for (const bad of [-1, 2.5, "64"]) {
+    assert.throws(
+      () => mergeConfig(DEFAULT_CONFIG, { model: { tableMaxTokens: bad as number } }, "c.json"),
+      (e: unknown) =>
+        e instanceof MadError && /tableMaxTokens/.test(e.message) && !/\n/.test(e.message),
+    );
+  }
+  assert.equal(
+    mergeConfig(DEFAULT_CONFIG, { model: { tableMaxTokens: 0 } }).model.tableMaxTokens,
+    0,
+  );
+  assert.equal(CONFIG_GROUPS.tableMaxTokens, "architecture");
 });
