@@ -23,6 +23,14 @@ import {
   shortLabels,
 } from "../lib/report/mod.ts";
 import { comparisonFigure } from "../lib/benchmark/report.ts";
+import {
+  CORRELATION_FEATURES,
+  correlationFigure,
+  featureHistogramFigure,
+  HISTOGRAM_FEATURES,
+  shownFeatures,
+} from "../lib/report/exploration.ts";
+import { Rng } from "../lib/rng.ts";
 import type { BenchmarkSummary } from "../lib/benchmark/summary.ts";
 import {
   componentResults,
@@ -364,4 +372,41 @@ Deno.test("bar figures over user-named datasets show short tick labels and grow 
   assert.deepEqual(xaxis.ticktext, shortLabels([long]));
   const defects = defectFigure([{ defect: long, count: 3, auroc: 0.7 }], 0.8, "t");
   assert.equal((defects.layout.xaxis as Record<string, unknown>).automargin, true);
+});
+
+Deno.test("exploration of a wide table: the features whose anomalies lie furthest, not thousands of plots", () => {
+  const d = 100, n = 60;
+  const rng = new Rng(4);
+  const labels = Uint8Array.from({ length: n }, (_, r) => (r < 50 ? 0 : 1));
+  const values = Float64Array.from({ length: n * d }, (_, i) => {
+    const r = Math.floor(i / d), j = i % d;
+    return rng.normal() + (labels[r] === 1 && (j === 7 || j === 42) ? 6 : 0);
+  });
+  const table = {
+    name: "wide",
+    source: "wide.csv",
+    columns: [...Array(d).keys()].map((j) => `c${j}`),
+    n,
+    d,
+    values,
+    labels,
+  };
+  const shown = shownFeatures(table, HISTOGRAM_FEATURES);
+  assert.equal(shown.length, HISTOGRAM_FEATURES);
+  assert.ok(shown.includes(7) && shown.includes(42));
+  assert.deepEqual(shown, [...shown].sort((a, b) => a - b));
+  const histograms = featureHistogramFigure(table);
+  assert.equal((histograms.layout.annotations as unknown[]).length, HISTOGRAM_FEATURES);
+  assert.match(JSON.stringify(histograms.layout.title), /24 of 100 features/);
+  const correlations = correlationFigure(table);
+  assert.equal((correlations.data[0].z as number[][]).length, CORRELATION_FEATURES);
+  // Without anomalies: the first features; a narrow table: all of them.
+  assert.deepEqual(shownFeatures({ ...table, labels: null }, 3), [0, 1, 2]);
+  assert.deepEqual(shownFeatures({ ...table, d: 5, columns: table.columns.slice(0, 5) }, 24), [
+    0,
+    1,
+    2,
+    3,
+    4,
+  ]);
 });

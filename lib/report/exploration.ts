@@ -123,25 +123,68 @@ function rowsWithLabel(table: Table, label: 0 | 1): number[] {
   return out;
 }
 
-/** Per-feature histograms of normal and anomalous rows, in a grid of small plots. */
-export function featureHistogramFigure(table: Table, title?: string): PlotlyFigure {
-  const columns = Math.min(3, table.d);
-  const rows = Math.ceil(table.d / columns);
+/** Most features a histogram grid shows (a wide table's would be thousands of plots). */
+export const HISTOGRAM_FEATURES = 24;
+/** Most features a correlation heatmap shows. */
+export const CORRELATION_FEATURES = 64;
+
+/**
+ * The features of a table a figure shows, in column order: all of them up to `max`, else the `max`
+ * whose anomalies lie furthest from the normals (difference of means over the normals' standard
+ * deviation), or the first `max` when there are no anomalies.
+ */
+export function shownFeatures(table: Table, max: number): number[] {
+  const all = Array.from({ length: table.d }, (_, j) => j);
+  if (table.d <= max) return all;
   const normal = rowsWithLabel(table, 0);
   const anomaly = rowsWithLabel(table, 1);
-  const titles = shortLabels(table.columns);
+  if (anomaly.length === 0 || normal.length < 2) return all.slice(0, max);
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  const apart = all.map((j) => {
+    const n = column(table, j, normal);
+    const m = mean(n);
+    const sd = Math.sqrt(n.reduce((a, v) => a + (v - m) ** 2, 0) / (n.length - 1));
+    const gap = Math.abs(mean(column(table, j, anomaly)) - m);
+    return sd > 0 ? gap / sd : gap > 0 ? Infinity : 0;
+  });
+  return all.sort((a, b) => apart[b] - apart[a] || a - b).slice(0, max).sort((a, b) => a - b);
+}
+
+/** " (k of d features: ...)" for a figure title when it shows some of a table's features. */
+function shownNote(table: Table, shown: number[]): string {
+  if (shown.length === table.d) return "";
+  const how = rowsWithLabel(table, 1).length > 0
+    ? "those whose anomalies lie furthest from the normals"
+    : "the first";
+  return ` (${shown.length} of ${table.d} features: ${how})`;
+}
+
+/**
+ * Per-feature histograms of normal and anomalous rows, in a grid of small plots: every feature up
+ * to {@linkcode HISTOGRAM_FEATURES}, else those `shownFeatures` picks.
+ */
+export function featureHistogramFigure(table: Table, title?: string): PlotlyFigure {
+  const shown = shownFeatures(table, HISTOGRAM_FEATURES);
+  const columns = Math.min(3, shown.length);
+  const rows = Math.ceil(shown.length / columns);
+  const normal = rowsWithLabel(table, 0);
+  const anomaly = rowsWithLabel(table, 1);
+  const titles = shortLabels(shown.map((j) => table.columns[j]));
   const data: Array<Record<string, unknown>> = [];
   const layout: Record<string, unknown> = {
     template: "plotly_white",
-    title: { text: title ?? `${table.name}: feature distributions (normal vs anomaly)` },
+    title: {
+      text: (title ?? `${table.name}: feature distributions (normal vs anomaly)`) +
+        shownNote(table, shown),
+    },
     grid: { rows, columns, pattern: "independent" },
     barmode: "overlay",
     height: 220 * rows + 80,
     margin: { l: 40, r: 20, t: 60, b: 40 },
     annotations: [] as unknown[],
   };
-  for (let j = 0; j < table.d; j++) {
-    const axis = j === 0 ? "" : String(j + 1);
+  for (const [k, j] of shown.entries()) {
+    const axis = k === 0 ? "" : String(k + 1);
     for (
       const [name, rowsOf, color] of [
         ["normal", normal, "#1f77b4"],
@@ -153,7 +196,7 @@ export function featureHistogramFigure(table: Table, title?: string): PlotlyFigu
         type: "histogram",
         name,
         legendgroup: name,
-        showlegend: j === 0,
+        showlegend: k === 0,
         x: column(table, j, rowsOf),
         histnorm: "probability density",
         opacity: 0.6,
@@ -163,7 +206,7 @@ export function featureHistogramFigure(table: Table, title?: string): PlotlyFigu
       });
     }
     (layout.annotations as unknown[]).push({
-      text: titles[j],
+      text: titles[k],
       xref: `x${axis} domain`,
       yref: `y${axis} domain`,
       x: 0.5,
@@ -174,10 +217,18 @@ export function featureHistogramFigure(table: Table, title?: string): PlotlyFigu
   return { data, layout };
 }
 
-/** Pearson correlation matrix of the given rows (all rows by default). */
-export function correlationMatrix(table: Table, rows?: number[]): number[][] {
+/**
+ * Pearson correlation matrix of the given rows (all rows by default) between the given features
+ * (all by default).
+ */
+export function correlationMatrix(
+  table: Table,
+  rows?: number[],
+  features?: number[],
+): number[][] {
   const use = rows ?? Array.from({ length: table.n }, (_, r) => r);
-  const cols = Array.from({ length: table.d }, (_, j) => column(table, j, use));
+  const cols = (features ?? Array.from({ length: table.d }, (_, j) => j))
+    .map((j) => column(table, j, use));
   const means = cols.map((c) => c.reduce((a, b) => a + b, 0) / Math.max(c.length, 1));
   const sds = cols.map((c, j) => Math.sqrt(c.reduce((a, v) => a + (v - means[j]) ** 2, 0)));
   return cols.map((a, i) =>
@@ -197,13 +248,15 @@ export function correlationFigure(table: Table): PlotlyFigure {
     rowsWithLabel(table, 1),
   ]] as const;
   const shown = parts.filter(([, rows]) => rows.length > 1);
+  const features = shownFeatures(table, CORRELATION_FEATURES);
+  const names = features.map((j) => table.columns[j]);
   return {
     data: shown.map(([name, rows], i) => ({
       type: "heatmap",
       name,
-      x: table.columns,
-      y: table.columns,
-      z: correlationMatrix(table, [...rows]),
+      x: names,
+      y: names,
+      z: correlationMatrix(table, [...rows], features),
       zmin: -1,
       zmax: 1,
       colorscale: "RdBu",
@@ -214,13 +267,16 @@ export function correlationFigure(table: Table): PlotlyFigure {
     })),
     layout: {
       template: "plotly_white",
-      title: { text: `${table.name}: feature correlations (${shown.map(([n]) => n).join(" | ")})` },
+      title: {
+        text: `${table.name}: feature correlations (${shown.map(([n]) => n).join(" | ")})` +
+          shownNote(table, features),
+      },
       grid: { rows: 1, columns: shown.length, pattern: "independent" },
       height: 440,
-      xaxis: namedAxis(table.columns, { tickangle: "auto" }),
-      xaxis2: namedAxis(table.columns, { tickangle: "auto" }),
-      yaxis: namedAxis(table.columns, { tickangle: "auto", autorange: "reversed" }),
-      yaxis2: namedAxis(table.columns, { tickangle: "auto", autorange: "reversed" }),
+      xaxis: namedAxis(names, { tickangle: "auto" }),
+      xaxis2: namedAxis(names, { tickangle: "auto" }),
+      yaxis: namedAxis(names, { tickangle: "auto", autorange: "reversed" }),
+      yaxis2: namedAxis(names, { tickangle: "auto", autorange: "reversed" }),
       margin: { l: 60, r: 20, t: 60, b: 60 },
     },
   };
