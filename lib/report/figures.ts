@@ -20,7 +20,8 @@ const BASE_LAYOUT = {
 /**
  * The longest tick or legend label a figure shows. Dataset, category, defect and column names are
  * the user's, and plotly clips a label longer than its margin; longer names are cut in the middle
- * (start and end kept, since names often differ only at the end), the full name in the hover text.
+ * (their start kept, and the part that tells them apart), and on an axis of `namedAxis` the bars'
+ * hover text still shows the whole name.
  */
 export const LABEL_MAX = 30;
 
