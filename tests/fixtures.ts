@@ -9,7 +9,13 @@ import type { Checkpoint } from "../lib/train/checkpoint.ts";
 import { type Config, DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
 import { initAdam } from "../lib/train/optimizer.ts";
 import { initParams } from "../lib/model/madformer.ts";
-import { type ExperimentData, tinyConfig, writeTinyData } from "../lib/experiment/setup.ts";
+import {
+  demoConfig,
+  type ExperimentData,
+  tinyConfig,
+  writeTinyData,
+} from "../lib/experiment/setup.ts";
+import { train } from "../lib/train/loop.ts";
 import { Rng } from "../lib/rng.ts";
 import type { EvaluationEntry } from "../lib/experiment/results.ts";
 
@@ -321,4 +327,22 @@ export function evaluationEntry(
     f1_at_true_count: auroc,
     components,
   };
+}
+
+/**
+ * Trains the smallest table model (width 8, one block, one epoch of two table steps) on one
+ * table into `out`, quietly; returns the best checkpoint's path.
+ */
+export async function trainTinyTable(table: string, out: string): Promise<string> {
+  const run = await train({
+    config: demoConfig({
+      model: { width: 8, layers: 1, heads: 1 },
+      train: { epochs: 1, tableStepsPerEpoch: 2 },
+    }),
+    imageDirs: [],
+    tablePaths: [table],
+    out,
+    quiet: true,
+  });
+  return run.best;
 }

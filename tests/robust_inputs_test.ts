@@ -19,7 +19,7 @@ import { train } from "../lib/train/loop.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { decodeSafetensors, encodeSafetensors } from "../lib/train/safetensors.ts";
 import { useBackend } from "../lib/backend/mod.ts";
-import { bombPng, madError, madErrorAsync, runScript } from "./fixtures.ts";
+import { bombPng, madError, madErrorAsync, runScript, trainTinyTable } from "./fixtures.ts";
 
 async function rgbPng(path: string, width: number, height: number, channels: 1 | 2 | 3 | 4 = 3) {
   const raw = new Uint8Array(width * height * channels);
@@ -114,17 +114,8 @@ Deno.test("tables: one feature trains, evaluates and is explained (without the c
     for (let i = 0; i < 60; i++) lines.push(`${Math.sin(i * 1.7).toFixed(4)},0`);
     for (let i = 0; i < 6; i++) lines.push(`${(4 + i).toFixed(1)},1`);
     await Deno.writeTextFile(path, lines.join("\n"));
-    const run = await train({
-      config: demoConfig({
-        model: { width: 8, layers: 1, heads: 1 },
-        train: { epochs: 1, tableStepsPerEpoch: 2 },
-      }),
-      imageDirs: [],
-      tablePaths: [path],
-      out: join(dir, "run"),
-      quiet: true,
-    });
-    const ckpt = await loadCheckpoint(run.best);
+    const best = await trainTinyTable(path, join(dir, "run"));
+    const ckpt = await loadCheckpoint(best);
     try {
       const [evaluation] = await evaluateCheckpoint(ckpt, {
         cache: new ImageCache(),

@@ -27,10 +27,8 @@ import { scoreTableFile } from "../lib/experiment/score_files.ts";
 import { evaluateCheckpoint } from "../lib/experiment/evaluate_checkpoint.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { type Checkpoint, disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
-import { demoConfig } from "../lib/experiment/setup.ts";
-import { train } from "../lib/train/loop.ts";
 import { useBackend } from "../lib/backend/mod.ts";
-import { concat, inTempDir, madError } from "./fixtures.ts";
+import { concat, inTempDir, madError, trainTinyTable } from "./fixtures.ts";
 import { npzBytes } from "./npz_fixtures.ts";
 
 const SPLIT = { protocol: "half-normals" as const, seed: 0, valShare: 0.1 };
@@ -318,17 +316,8 @@ function trainedModel(): Promise<{ dir: string; ckpt: Checkpoint; table: string 
     const table = join(dir, "base.csv");
     const { rows, labels } = baseRows();
     await Deno.writeTextFile(table, csv(["a", "b", "c", "d"], rows, labels));
-    const run = await train({
-      config: demoConfig({
-        model: { width: 8, layers: 1, heads: 1 },
-        train: { epochs: 1, tableStepsPerEpoch: 2 },
-      }),
-      imageDirs: [],
-      tablePaths: [table],
-      out: join(dir, "run"),
-      quiet: true,
-    });
-    return { dir, ckpt: await loadCheckpoint(run.best), table };
+    const best = await trainTinyTable(table, join(dir, "run"));
+    return { dir, ckpt: await loadCheckpoint(best), table };
   })();
   return trained;
 }
