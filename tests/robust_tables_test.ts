@@ -229,6 +229,35 @@ Deno.test("normalisation: a feature on a tiny scale standardises like its scaled
   assert.ok(fitNormalisation(big, [0, 1]).std[0] <= STD_FLOOR);
 });
 
+Deno.test("normalisation: a value a constant feature never took is as far out as the rarest value", () => {
+  // "b" varies (standardised training values -1.22 .. 1.22); "a" and "c" never do.
+  const rows = [[0, 1, 7], [0, 2, 7], [0, 3, 7]];
+  const table = tableFromArrays("k", ["a", "b", "c"], rows, null, "k.csv");
+  const norm = fitNormalisation(table, [0, 1, 2]);
+  assert.deepEqual(norm.constant?.features, [0, 2]);
+  // The rarest training value lies 1.22 standard deviations out ("b" at 1 and 3).
+  assert.ok(Math.abs(norm.constant!.bound - Math.sqrt(1.5)) < 1e-12, `${norm.constant!.bound}`);
+  const unseen = tableFromArrays("k", ["a", "b", "c"], [[5, 2, 6], [0, 2, 7], [-1e-3, 9, 7]], null);
+  const z = applyNormalisation(unseen, norm).values;
+  assert.deepEqual(Array.from(z.subarray(0, 3)), [norm.constant!.bound, 0, -norm.constant!.bound]);
+  assert.deepEqual(Array.from(z.subarray(3, 6)), [0, 0, 0]);
+  // A varying feature is not bounded so: 9 lies 8.6 standard deviations out.
+  assert.deepEqual(z[6], -norm.constant!.bound);
+  assert.ok(Math.abs(z[7] - 7 / Math.sqrt(2 / 3)) < 1e-9, `${z[7]}`);
+  // A table without a constant feature records none, so its checkpoint is as before.
+  const varying = tableFromArrays("v", ["b"], [[1], [2], [3]], null);
+  assert.equal("constant" in fitNormalisation(varying, [0, 1, 2]), false);
+  oneLine(
+    () =>
+      checkNormalisation(
+        { kind: "standard", mean: [0, 0], std: [1, 1], constant: { features: [2], bound: 3 } },
+        "ck.json",
+      ),
+    "ck.json",
+    "constant",
+  );
+});
+
 Deno.test("normalisation: huge values fit, are bounded, and bad fits name the feature (P3, P4)", () => {
   const rows = [[1e300, 1], [2e300, 2], [3e300, 4], [1.5e300, 3]];
   const table = tableFromArrays("h", ["big", "x"], rows, null, "huge.csv");

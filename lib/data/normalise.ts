@@ -51,7 +51,13 @@ export interface NormalisationOptions {
  * Fits the normalisation of each feature over `rows` of `table`: with `logSkewed`, the
  * right-skewed features' log scale (see {@linkcode logScaled}), then the mean and (population)
  * standard deviation of the values so transformed, the latter {@linkcode STD_FLOOR} for a
- * feature constant over `rows` (up to rounding, {@linkcode CONSTANT_SHARE}).
+ * feature constant over `rows` (up to rounding, {@linkcode CONSTANT_SHARE}). Such features are
+ * recorded with a bound on their standardised values: the most standard deviations any value of
+ * `rows` lies from its varying feature's mean (at least 1). A value the training rows never took
+ * on a feature that never varied is then as unusual as the rarest value they did take, where
+ * the floor alone put it a million standard deviations out: six test normals of digits with
+ * ink on pixels no training digit inked scored 1e21 and led the ranking (docs/results.md,
+ * "Kinds of tables nobody tuned on").
  *
  * @throws {MadError} when `rows` is empty or holds an index outside the table, or a column's
  * values are too large to standardise (naming the column).
@@ -87,6 +93,9 @@ export function fitNormalisation(
   const stds = df.std(0).row(0) as number[];
   const mean = means.map(Number);
   const std = stds.map(Number);
+  const constant: number[] = [];
+  // The most standard deviations any training value lies from its feature's mean.
+  let bound = 0;
   for (let j = 0; j < d; j++) {
     const values = columns[`c${j}`];
     const magnitude = Math.max(Math.abs(Number(values.min())), Math.abs(Number(values.max())));
@@ -103,12 +112,24 @@ export function fitNormalisation(
       }
     }
     // Constant up to rounding: the floor (as before). Varying, however little: its own.
-    const constant = !(std[j] > CONSTANT_SHARE * magnitude);
-    if (constant) std[j] = Math.max(std[j] || 0, STD_FLOOR);
+    const isConstant = !(std[j] > CONSTANT_SHARE * magnitude);
+    if (isConstant) {
+      std[j] = Math.max(std[j] || 0, STD_FLOOR);
+      constant.push(j);
+    } else {
+      const extreme = Math.max(
+        Math.abs(Number(values.min()) - mean[j]),
+        Math.abs(Number(values.max()) - mean[j]),
+      ) / std[j];
+      bound = Math.max(bound, extreme);
+    }
   }
-  return log && log.some((s) => s !== null)
+  const norm: Normalisation = log && log.some((s) => s !== null)
     ? { kind: "standard", mean, std, log }
     : { kind: "standard", mean, std };
+  // Only tables with a constant feature record it, so the others' checkpoints stay as they were.
+  if (constant.length > 0) norm.constant = { features: constant, bound: Math.max(bound, 1) };
+  return norm;
 }
 
 /** Population mean and standard deviation of values divided by `scale`, multiplied back. */
@@ -162,14 +183,18 @@ export function applyNormalisation(table: Table, norm: Normalisation): Table {
     );
   }
   const { d } = table;
+  // Clipped (see STANDARD_BOUND); a finite input then always gets a finite score. Features
+  // constant in training are clipped at their recorded bound (see fitNormalisation).
+  const bounds = new Float64Array(d).fill(STANDARD_BOUND);
+  for (const j of norm.constant?.features ?? []) bounds[j] = norm.constant!.bound;
   const values = new Float64Array(table.values.length);
   for (let i = 0; i < values.length; i++) {
     const j = i % d;
     const scale = norm.log?.[j];
     const x = scale ? logScaled(table.values[i], scale) : table.values[i];
     const z = (x - norm.mean[j]) / norm.std[j];
-    // Clipped (see STANDARD_BOUND); a finite input then always gets a finite score.
-    values[i] = z > STANDARD_BOUND ? STANDARD_BOUND : z < -STANDARD_BOUND ? -STANDARD_BOUND : z;
+    const b = bounds[j];
+    values[i] = z > b ? b : z < -b ? -b : z;
   }
   return {
     ...table,
@@ -200,6 +225,17 @@ export function checkNormalisation(value: unknown, source: string): Normalisatio
     throw bad(
       `the standard deviation of feature ${badStd + 1} is ${v.std[badStd]}, not a positive number`,
     );
+  }
+  if (v.constant !== undefined) {
+    const c = v.constant;
+    const d = v.mean.length;
+    const inRange = (j: unknown) => Number.isInteger(j) && (j as number) >= 0 && (j as number) < d;
+    if (
+      typeof c !== "object" || c === null || !Array.isArray(c.features) ||
+      !c.features.every(inRange) || !(Number.isFinite(c.bound) && c.bound > 0)
+    ) {
+      throw bad(`constant needs features among 0..${d - 1} and a positive bound`);
+    }
   }
   if (v.log !== undefined) {
     if (!Array.isArray(v.log) || v.log.length !== v.mean.length) {

@@ -48,6 +48,11 @@ export interface Normalisation {
   std: number[];
   /** Per feature, the log scale applied before standardising, or null; absent: none. */
   log?: (LogScale | null)[];
+  /**
+   * Features constant over the training rows, and the bound on their standardised values (see
+   * `unseenBound`); absent (checkpoints before `v33`): bounded only by `STANDARD_BOUND`.
+   */
+  constant?: { features: number[]; bound: number };
 }
 
 /** A feature's log scale: log((x - min) / range + offset), see `logScaled`. */

@@ -24,6 +24,8 @@ export function silvermanBandwidth(std: number, n: number): number {
   return 1.06 * Math.max(std, 1e-6) * n ** -0.2;
 }
 
+/** A bank feature's standard deviation at or below which it counts as constant. */
+const CONSTANT_STD = 1e-6;
 /** Kernels beyond this many bandwidths add less than 1e-14 each and are not summed. */
 const CUTOFF = 8;
 /** Grid nodes per bandwidth of the binned estimate. */
@@ -83,6 +85,12 @@ function featureDensity(values: Float32Array, h = silvermanOf(values)): FeatureD
   return { sorted, h, logNorm, start, step, sums };
 }
 
+/**
+ * Silverman's bandwidth of a bank's feature. The rows are standardised, so a feature that does
+ * not vary in the bank (constant in training; its unseen values bounded by the normalisation)
+ * gets a unit feature's width, not a spike of 1e-6 under which any other value read as a log
+ * density of -1e13.
+ */
 function silvermanOf(values: Float32Array): number {
   const rows = values.length;
   let mean = 0;
@@ -90,7 +98,8 @@ function silvermanOf(values: Float32Array): number {
   mean /= rows;
   let sq = 0;
   for (let r = 0; r < rows; r++) sq += (values[r] - mean) ** 2;
-  return silvermanBandwidth(Math.sqrt(sq / Math.max(rows - 1, 1)), rows);
+  const std = Math.sqrt(sq / Math.max(rows - 1, 1));
+  return silvermanBandwidth(std > CONSTANT_STD ? std : 1, rows);
 }
 
 const densities = new WeakMap<MemoryBank, FeatureDensity[]>();
