@@ -3,6 +3,8 @@ import { join, relative } from "node:path";
 import { MadError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import {
+  CHIMERA_WIDTH,
+  syntheticTableAnomaly,
   VALIDATION_ANOMALIES_PER_NORMAL,
   VALIDATION_OPACITY,
   validationImageAnomalies,
@@ -200,4 +202,29 @@ Deno.test("validationImageAnomalies: deterministic, two per normal, faint change
     });
     assert.ok(changed > 0, `anomaly ${i} changed nothing`);
   });
+});
+
+Deno.test("syntheticTableAnomaly: a few features of a narrow row, a chimera of a wide one", () => {
+  const changed = (a: Float32Array, b: Float32Array) => a.filter((v, j) => v !== b[j]).length;
+  const narrow = Float32Array.from({ length: CHIMERA_WIDTH }, (_, j) => j);
+  const far = narrow.map((v) => v + 100);
+  const rng = new Rng(3);
+  for (let i = 0; i < 300; i++) {
+    assert.ok(changed(syntheticTableAnomaly(rng, narrow, far), narrow) <= 3);
+  }
+  // One wider: a third become chimeras, half their features the donor's, the rest as before.
+  const d = CHIMERA_WIDTH + 1;
+  const wide = Float32Array.from({ length: d }, (_, j) => j);
+  const donor = wide.map((v) => v + 100);
+  let chimeras = 0;
+  for (let i = 0; i < 3000; i++) {
+    const out = syntheticTableAnomaly(rng, wide, donor);
+    const count = changed(out, wide);
+    if (count > 3) {
+      assert.equal(count, d >> 1);
+      assert.ok(out.every((v, j) => v === wide[j] || v === donor[j]));
+      chimeras++;
+    }
+  }
+  assert.ok(chimeras > 900 && chimeras < 1100, `${chimeras} chimeras of 3000`);
 });
