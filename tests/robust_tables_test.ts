@@ -241,7 +241,8 @@ Deno.test("normalisation: a value a constant feature never took is as far out as
   const z = applyNormalisation(unseen, norm).values;
   assert.deepEqual(Array.from(z.subarray(0, 3)), [norm.constant!.bound, 0, -norm.constant!.bound]);
   assert.deepEqual(Array.from(z.subarray(3, 6)), [0, 0, 0]);
-  // A varying feature is not bounded so: 9 lies 8.6 standard deviations out.
+  // However little a constant feature moves, it reaches the bound; a varying one is not bounded
+  // so: 9 lies 8.6 standard deviations out.
   assert.deepEqual(z[6], -norm.constant!.bound);
   assert.ok(Math.abs(z[7] - 7 / Math.sqrt(2 / 3)) < 1e-9, `${z[7]}`);
   // A table without a constant feature records none, so its checkpoint is as before.

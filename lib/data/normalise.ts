@@ -55,9 +55,9 @@ export interface NormalisationOptions {
  * recorded with a bound on their standardised values: the most standard deviations any value of
  * `rows` lies from its varying feature's mean (at least 1). A value the training rows never took
  * on a feature that never varied is then as unusual as the rarest value they did take, where
- * the floor alone put it a million standard deviations out: six test normals of digits with
- * ink on pixels no training digit inked scored 1e21 and led the ranking (docs/results.md,
- * "Kinds of tables nobody tuned on").
+ * the floor alone put it a million standard deviations out, beyond every other evidence: two
+ * test normals of a dev table outranked anomalies, and one validation normal decided a wide
+ * table's calibration (docs/results.md, "v33").
  *
  * @throws {MadError} when `rows` is empty or holds an index outside the table, or a column's
  * values are too large to standardise (naming the column).
@@ -98,7 +98,9 @@ export function fitNormalisation(
   let bound = 0;
   for (let j = 0; j < d; j++) {
     const values = columns[`c${j}`];
-    const magnitude = Math.max(Math.abs(Number(values.min())), Math.abs(Number(values.max())));
+    const lowest = Number(values.min());
+    const highest = Number(values.max());
+    const magnitude = Math.max(Math.abs(lowest), Math.abs(highest));
     if (!Number.isFinite(mean[j]) || !Number.isFinite(std[j])) {
       // Values near 1e300 overflow the sums of squares: the same statistics on values scaled
       // down by the column's magnitude, scaled back up.
@@ -117,11 +119,8 @@ export function fitNormalisation(
       std[j] = Math.max(std[j] || 0, STD_FLOOR);
       constant.push(j);
     } else {
-      const extreme = Math.max(
-        Math.abs(Number(values.min()) - mean[j]),
-        Math.abs(Number(values.max()) - mean[j]),
-      ) / std[j];
-      bound = Math.max(bound, extreme);
+      const extreme = Math.max(Math.abs(lowest - mean[j]), Math.abs(highest - mean[j]));
+      bound = Math.max(bound, extreme / std[j]);
     }
   }
   const norm: Normalisation = log && log.some((s) => s !== null)

@@ -50,7 +50,7 @@ export interface Normalisation {
   log?: (LogScale | null)[];
   /**
    * Features constant over the training rows, and the bound on their standardised values (see
-   * `unseenBound`); absent (checkpoints before `v33`): bounded only by `STANDARD_BOUND`.
+   * `fitNormalisation`); absent (checkpoints before `v33`): bounded only by `STANDARD_BOUND`.
    */
   constant?: { features: number[]; bound: number };
 }
