@@ -12,8 +12,7 @@ import {
   initParams,
   type Params,
   randomMaskValues,
-  tableGroups,
-  tableMaskValues,
+  tableTrainingMask,
 } from "../model/madformer.ts";
 import { type AdamState, initAdam } from "../train/optimizer.ts";
 import {
@@ -95,10 +94,7 @@ function imageBatch(f: StepFixture): ImageBatchData {
 
 /** The fixture's table batch with a fresh random feature mask. */
 function tableBatch(f: StepFixture): TableBatchData {
-  const m = f.config.model;
-  const ratio = m.reconstructionHead ? m.tableMaskRatio : 0;
-  const groups = tableGroups(m, f.rows.d);
-  return { ...f.rows, mask: tableMaskValues(f.rng, f.rows.n, f.rows.d, ratio, groups) };
+  return { ...f.rows, mask: tableTrainingMask(f.rng, f.config.model, f.rows.n, f.rows.d) };
 }
 
 /** One image training step (forward, backward, AdamW) in this thread; returns the loss. */

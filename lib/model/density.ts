@@ -19,12 +19,15 @@
 import type { MemoryBank } from "./knn.ts";
 import { span } from "../util/profile.ts";
 
-/** Silverman's rule-of-thumb bandwidth for n values of standard deviation `std`. */
+/** Silverman's rule-of-thumb bandwidth for n values of standard deviation `std` (1 when constant). */
 export function silvermanBandwidth(std: number, n: number): number {
-  return 1.06 * Math.max(std, 1e-6) * n ** -0.2;
+  // The rows are standardised, so a feature that does not vary (constant in training, its unseen
+  // values bounded by the normalisation) gets a unit feature's width, not a spike under which any
+  // other value read as a log density of -1e13.
+  return 1.06 * (std > CONSTANT_STD ? std : 1) * n ** -0.2;
 }
 
-/** A bank feature's standard deviation at or below which it counts as constant. */
+/** A feature's standard deviation at or below which it counts as constant. */
 const CONSTANT_STD = 1e-6;
 /** Kernels beyond this many bandwidths add less than 1e-14 each and are not summed. */
 const CUTOFF = 8;
@@ -85,12 +88,7 @@ function featureDensity(values: Float32Array, h = silvermanOf(values)): FeatureD
   return { sorted, h, logNorm, start, step, sums };
 }
 
-/**
- * Silverman's bandwidth of a bank's feature. The rows are standardised, so a feature that does
- * not vary in the bank (constant in training; its unseen values bounded by the normalisation)
- * gets a unit feature's width, not a spike of 1e-6 under which any other value read as a log
- * density of -1e13.
- */
+/** Silverman's bandwidth of a bank's feature (see {@linkcode silvermanBandwidth}). */
 function silvermanOf(values: Float32Array): number {
   const rows = values.length;
   let mean = 0;
@@ -98,8 +96,7 @@ function silvermanOf(values: Float32Array): number {
   mean /= rows;
   let sq = 0;
   for (let r = 0; r < rows; r++) sq += (values[r] - mean) ** 2;
-  const std = Math.sqrt(sq / Math.max(rows - 1, 1));
-  return silvermanBandwidth(std > CONSTANT_STD ? std : 1, rows);
+  return silvermanBandwidth(Math.sqrt(sq / Math.max(rows - 1, 1)), rows);
 }
 
 const densities = new WeakMap<MemoryBank, FeatureDensity[]>();

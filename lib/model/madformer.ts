@@ -756,6 +756,20 @@ export function tableMaskValues(
   );
 }
 
+/**
+ * The mask a training batch of `batch` rows of `d` features gets: `tableMaskRatio` of each row's
+ * tokens hidden (see {@linkcode tableMaskValues}), none without the reconstruction head.
+ */
+export function tableTrainingMask(
+  rng: Rng,
+  config: Pick<ModelConfig, "reconstructionHead" | "tableMaskRatio" | "tableMaxTokens">,
+  batch: number,
+  d: number,
+): Float32Array {
+  const ratio = config.reconstructionHead ? config.tableMaskRatio : 0;
+  return tableMaskValues(rng, batch, d, ratio, tableGroups(config, d));
+}
+
 /** A random mask [batch * n] (row-major) hiding `ratio` of the positions in each row. */
 export function randomMaskValues(rng: Rng, batch: number, n: number, ratio: number): Float32Array {
   const values = new Float32Array(batch * n);

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Config } from "../model/config.ts";
-import { geometry, randomMaskValues, tableGroups, tableMaskValues } from "../model/madformer.ts";
+import { geometry, randomMaskValues, tableTrainingMask } from "../model/madformer.ts";
 import { syntheticImageAnomaly, syntheticTableAnomaly } from "../data/anomalies.ts";
 import type { ImageBatchData, TableBatchData } from "./step.ts";
 import type { ImageData, TableData } from "./training_data.ts";
@@ -143,7 +143,6 @@ export function tableBatch(
       input.set(row, b * d);
     }
   });
-  const ratio = m.reconstructionHead ? m.tableMaskRatio : 0;
-  const mask = tableMaskValues(rng, B, d, ratio, tableGroups(m, d));
+  const mask = tableTrainingMask(rng, m, B, d);
   return { table: p.record.name, n: B, d, input, clean, labels, mask };
 }
