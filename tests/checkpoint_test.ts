@@ -77,6 +77,36 @@ Deno.test("checkpoint: round trip keeps everything, with format tag and version"
   disposeCheckpoint(ckpt);
 });
 
+Deno.test("checkpoint: a table kNN bank saved as whole tokens (before v34) reads as positions", () => {
+  const ckpt = tinyCheckpoint();
+  const { tensors, metadata } = decodeSafetensors(encodeCheckpoint(ckpt), "x");
+  const w = ckpt.config.model.width;
+  const slope = ckpt.params.get("table.t.value")!.dataSync() as Float32Array;
+  const offset = ckpt.params.get("table.t.bias")!.dataSync() as Float32Array;
+  // Two rows of values 1, -2, 0.5 and 0, 3, -1, stored as their tokens, transposed [3 w, 2].
+  const values = [[1, -2, 0.5], [0, 3, -1]];
+  const tokens = new Float32Array(3 * w * 2);
+  values.forEach((row, r) => {
+    for (let c = 0; c < 3 * w; c++) {
+      tokens[c * 2 + r] = row[Math.floor(c / w)] * slope[c] + offset[c];
+    }
+  });
+  tensors.set("bank.table:t|knn", { shape: [3 * w, 2], data: tokens });
+  const back = decodeCheckpoint(encodeSafetensors(tensors, metadata), "old.safetensors");
+  const bank = back.banks.get("table:t|knn")!;
+  assert.equal(bank.dim, 3);
+  assert.equal(bank.rows, 2);
+  // Value v of feature j lies at v |slope_j| (token offsets cancel in every distance).
+  values.forEach((row, r) => {
+    row.forEach((v, j) => {
+      const length = Math.hypot(...slope.subarray(j * w, (j + 1) * w));
+      assert.ok(Math.abs(bank.transposed[j * 2 + r] - v * length) < 1e-4, `${r}, ${j}`);
+    });
+  });
+  disposeCheckpoint(back);
+  disposeCheckpoint(ckpt);
+});
+
 Deno.test("checkpoint: one saved before knnTokenLayer keeps the encoder-output token banks", () => {
   const bytes = withMetadata(encodeTiny(), (meta) => {
     const config = JSON.parse(meta.config);

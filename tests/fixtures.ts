@@ -152,7 +152,7 @@ export function tinyCheckpoint(options: TinyCheckpointOptions = {}): Checkpoint 
     adam: adam ? initAdam(params) : null,
     banks: new Map([
       ["image:cat|knn2", { dim: 2 * w, rows: 2, transposed: new Float32Array(4 * w).fill(0.1) }],
-      ["table:t|knn", { dim: 3 * w, rows: 3, transposed: new Float32Array(9 * w).fill(0.2) }],
+      ["table:t|knn", { dim: 3, rows: 3, transposed: new Float32Array(9).fill(0.2) }],
     ]),
     stats: {
       "image:cat": {

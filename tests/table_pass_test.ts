@@ -8,15 +8,8 @@ import { useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, mergeConfig, type ModelConfig } from "../lib/model/config.ts";
 import { forwardTable, initParams, type Params } from "../lib/model/madformer.ts";
 import { tableResidualOnLines } from "../lib/model/table_pass.ts";
-import {
-  addKnn,
-  banksFromEvidence,
-  featureRowsOf,
-  type FeatureSet,
-  tableEvidence,
-} from "../lib/model/detector.ts";
+import { addKnn, banksFromEvidence, featureRowsOf, tableEvidence } from "../lib/model/detector.ts";
 import { knnDistances } from "../lib/model/knn.ts";
-import { rowsOf as rowsOnLines } from "../lib/model/knn/search.ts";
 import { rowsAt } from "../lib/data/split.ts";
 import { fitKey, type Samples, scoreKey } from "../lib/model/scorer.ts";
 import { FeatureBuffers } from "../lib/model/evidence/buffers.ts";
@@ -141,8 +134,8 @@ Deno.test("table evidence: enc's bank compares rows in principal directions, the
   const train = tableEvidence(params, on, "t", rowsOf(300, d, 7), d, { featuresOnly: true });
   const fit = () => banksFromEvidence(train, { limit: 120, seed: 0, projection: on.knnProjection });
   const banks = fit();
-  // d x width = 192 numbers a row in 16 directions; the tokens before the encoder stay whole
-  // (they lie on lines, searched exactly).
+  // d x width = 192 numbers a row in 16 directions; the tokens before the encoder are compared
+  // as their d positions on their lines, whole and exactly.
   assert.equal(banks.enc.dim, d * on.width);
   assert.equal(banks.enc.projection?.width, 16);
   assert.equal(banks.enc.rows, 120);
@@ -222,9 +215,7 @@ Deno.test("featureRowsOf: the features of some rows, as if made of those rows al
   const params = withTable(on, d);
   const rows = rowsOf(40, d, 3);
   const picked = [5, 0, 17, 39];
-  const values = (f: FeatureSet) => (f.lines ? rowsOnLines(f.lines) : f.data);
-  // Features for banks (whole rows), and features scored against banks (the tokens before the
-  // encoder as values on their lines).
+  // Features for banks, and features scored against banks.
   for (const featuresOnly of [true, false]) {
     const all = tableEvidence(params, on, "t", rows, d, { featuresOnly }).features;
     const part = Object.fromEntries(
@@ -232,9 +223,9 @@ Deno.test("featureRowsOf: the features of some rows, as if made of those rows al
     );
     const alone = tableEvidence(params, on, "t", rowsAt(rows, d, picked), d, { featuresOnly });
     assert.deepEqual(Object.keys(part), Object.keys(alone.features));
-    assert.equal(Boolean(part.knn.lines), !featuresOnly);
+    assert.equal(part.knn.exact, true);
     for (const [name, f] of Object.entries(alone.features)) {
-      assert.ok(relativeGap(values(f), values(part[name])) < 1e-5, name);
+      assert.ok(relativeGap(f.data, part[name].data) < 1e-5, name);
     }
   }
   for (const v of params.values()) v.dispose();

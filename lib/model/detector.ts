@@ -456,17 +456,13 @@ export function banksFromEvidence(
 
 /**
  * The features of the samples at `positions` (in that order), for banks fitted on part of the
- * samples whose features were made once; rows on lines keep their shared slopes and offsets.
+ * samples whose features were made once.
  */
 export function featureRowsOf(f: FeatureSet, positions: readonly number[]): FeatureSet {
-  const gather = (values: Float32Array, width: number) => {
-    const out = new Float32Array(positions.length * width);
-    positions.forEach((p, i) => out.set(values.subarray(p * width, (p + 1) * width), i * width));
-    return out;
-  };
-  return f.lines
-    ? { ...f, lines: { ...f.lines, values: gather(f.lines.values, f.lines.blocks) } }
-    : { ...f, data: gather(f.data, f.dim * f.grid * f.grid) };
+  const width = f.dim * f.grid * f.grid;
+  const data = new Float32Array(positions.length * width);
+  positions.forEach((p, i) => data.set(f.data.subarray(p * width, (p + 1) * width), i * width));
+  return { ...f, data };
 }
 
 /**

@@ -10,7 +10,7 @@
  * This entry point gathers the parts: the banks (`knn/bank.ts`), their linear algebra
  * (`knn/linalg.ts`: principal directions, symmetric eigen decomposition), coreset selection
  * (`knn/coreset.ts`), image cells compared where they lie (`knn/cells.ts`) and the search
- * (`knn/search.ts`, with the fast path for rows on lines).
+ * (`knn/search.ts`, with an exact search for narrow rows).
  *
  * @module
  */
@@ -27,11 +27,7 @@ export { principalDirections, symmetricEigen } from "./knn/linalg.ts";
 export {
   type Exclusion,
   knnDistances,
-  knnDistancesOnLines,
-  type LineBlocks,
-  lineBlocksOf,
+  knnDistancesExact,
   type ProjectedQueries,
   projectQueries,
-  rowsOf,
-  type RowsOnLines,
 } from "./knn/search.ts";

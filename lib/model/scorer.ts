@@ -194,7 +194,7 @@ export const IMAGE_FIT_IMAGES = 400;
 /**
  * The training samples a dataset's banks are fitted on: a table's rows up to
  * {@linkcode TABLE_FIT_ROWS} and, for wide tables, as many as the table memory budget holds the
- * feature tokens of (`tableFitRows`: 2,097 rows of 500 features in 512 MB); up to
+ * features of (`tableFitRows`: 2,097 rows of 500 features in 512 MB); up to
  * {@linkcode IMAGE_FIT_IMAGES} images. `kept` lists the samples kept (null: all).
  */
 export function fitSubset(

@@ -100,9 +100,11 @@ export function tableTrainRows(
 export const MIN_TABLE_FIT_ROWS = 256;
 
 /**
- * Most rows of `d` features a table's memory banks are fitted on within `megabytes`: the kNN
- * bank is chosen from every fitted row's feature tokens (`d` x width floats a row), held at once
- * (256 KB a row at 500 features, 5 GB for 20,000 rows). At least {@linkcode MIN_TABLE_FIT_ROWS}.
+ * Most rows of `d` features a table's memory banks are fitted on within `megabytes`: every
+ * fitted row's features are held at once, counted as `d` x width floats a row (256 KB at 500
+ * features, 5 GB for 20,000 rows), which the encoder's tokens never exceed (grouped beyond
+ * `tableMaxTokens`); the kNN's d positions and the densities' d values add a width-th of it. At
+ * least {@linkcode MIN_TABLE_FIT_ROWS}.
  */
 export function tableFitRows(
   config: ModelConfig,

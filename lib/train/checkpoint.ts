@@ -27,6 +27,7 @@ import { type KeyStats, knnDim } from "../model/detector.ts";
 import { CLASSIC_FOREST } from "../model/isolation.ts";
 import { isTailScale } from "../model/tail_scale.ts";
 import { componentOf, evidenceSwitches } from "../model/evidence/registry.ts";
+import { positionsOfTokenBank } from "../model/evidence/table_knn.ts";
 import type { AdamState } from "./optimizer.ts";
 import type { DatasetRecord } from "./datasets.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
@@ -270,6 +271,17 @@ export function decodeCheckpoint(
         bankProjection(tensors, key, dim, t.shape[1], fail),
       );
       const width = projection?.width ?? dim;
+      if (
+        component === "knn" && table && config.model.width > 1 && t.shape.length === 2 &&
+        t.shape[0] === table.features * config.model.width && t.shape[1] >= 1
+      ) {
+        // Saved before `v34`, as whole feature tokens: read as the positions `knn` compares.
+        const at = (name: string) =>
+          params.get(`table.${table.name}.${name}`)!.dataSync() as Float32Array;
+        const data = positionsOfTokenBank(t.data, t.shape[1], at("value"), at("bias"), dim);
+        banks.set(key, { dim, rows: t.shape[1], transposed: data });
+        continue;
+      }
       if (t.shape.length !== 2 || t.shape[0] !== width || t.shape[1] < 1) {
         fail(
           `memory bank ${key} has shape ${

@@ -11,11 +11,10 @@ import {
   cellStep,
   type Exclusion,
   knnDistances,
-  knnDistancesOnLines,
+  knnDistancesExact,
   type MemoryBank,
   type ProjectedQueries,
   projectQueries,
-  rowsOf,
   withCellCoordinates,
 } from "../knn.ts";
 import { Rng } from "../../rng.ts";
@@ -88,8 +87,8 @@ export function knnScore(
   leaveOut?: Int32Array,
 ): Float32Array {
   const k = f.grid === 1 ? config.tableKnnK : config.knnK;
-  if (f.lines && !leaveOut) return knnDistancesOnLines(bank, f.lines, k);
-  const rows = f.lines ? rowsOf(f.lines) : f.data;
+  if (f.exact && !bank.projection && !leaveOut) return knnDistancesExact(bank, f.data, k);
+  const rows = f.data;
   if (f.grid === 1 && bank.projection && !leaveOut) {
     return knnDistances(bank, tableRowsFor(bank, rows), k);
   }

@@ -1,16 +1,22 @@
 /**
  * kNN evidence of table rows (`knn`): a row's feature tokens before the encoder (a learned
- * per-feature embedding of its values) against a coreset of normal rows' tokens.
+ * per-feature embedding of its values) against a coreset of normal rows.
+ *
+ * A feature's token is value x slope + offset (`tableTokens`), so two rows' tokens of feature j
+ * lie |v_j - w_j| x |slope_j| apart, and the distance between their whole token rows is the
+ * Euclidean distance between their feature positions v_j x |slope_j|. The component compares
+ * those d numbers a row: the same distances as the d x width tokens, from a width-th of the
+ * memory (a bank of 2,000 rows of 1,555 features was 1.6 GB of tokens, and the training rows'
+ * tokens as much again before the coreset kept some).
  *
  * @module
  */
-import { param, tableTokens } from "../madformer.ts";
-import { readInto } from "../../backend/wasm_memory.ts";
+import { param } from "../madformer.ts";
 import { coresetBank, knnScore } from "./common.ts";
 import { KNN_SWITCH } from "./switches.ts";
 import type { EvidenceComponent } from "./types.ts";
 
-/** `knn`: the table row's feature tokens. */
+/** `knn`: the table row's feature tokens, compared as their positions along each feature's line. */
 export const tableKnn: EvidenceComponent = {
   family: "table kNN",
   modalities: ["table"],
@@ -23,36 +29,55 @@ export const tableKnn: EvidenceComponent = {
   fitBank: (features, settings) => coresetBank(features, settings),
   score: (bank, features, config, leaveOut) => knnScore(bank, features, config, leaveOut),
   stored: "bank",
-  bankDim: (config, _name, features) => features * config.width,
-  tables: ({ params, config, n, table: rows, floats, options }) => {
-    const featureDim = rows!.d * config.width;
-    if (!options.featuresOnly) {
-      // Scored against a bank: each token is value x slope + offset, so the values and the two
-      // [d, width] embeddings say all the search needs (a width-th of the tokens, which cost as
-      // much to make and read as the search itself at 100,000 rows).
-      const slope = param(params, `table.${rows!.name}.value`).dataSync() as Float32Array;
-      const offset = param(params, `table.${rows!.name}.bias`).dataSync() as Float32Array;
-      return {
-        finish: (evidence) => {
-          evidence.features.knn = {
-            dim: featureDim,
-            grid: 1,
-            data: new Float32Array(0),
-            lines: { blocks: rows!.d, values: rows!.rows, slope, offset },
-          };
-        },
-      };
-    }
-    const features = floats(n * featureDim);
+  bankDim: (_config, _name, features) => features,
+  tables: ({ params, n, table: rows, floats }) => {
+    const { d, name } = rows!;
+    const scale = slopeLengths(param(params, `table.${name}.value`).dataSync() as Float32Array, d);
     return {
-      // The feature tokens before the encoder: a learned per-feature embedding of the values, so
-      // distances weigh each feature by what training made of it, magnitudes intact.
-      batch: ({ table, x, start }) => {
-        readInto(tableTokens(params, table, x), features, start * featureDim);
-      },
       finish: (evidence) => {
-        evidence.features.knn = { dim: featureDim, grid: 1, data: features };
+        const data = floats(n * d);
+        for (let i = 0; i < n * d; i++) data[i] = rows!.rows[i] * scale[i % d];
+        evidence.features.knn = { dim: d, grid: 1, data, exact: true };
       },
     };
   },
 };
+
+/** |slope_j| of each of d features' value embeddings (row-major [d, width]). */
+function slopeLengths(slope: Float32Array, d: number): Float64Array {
+  const width = slope.length / d;
+  const out = new Float64Array(d);
+  for (let j = 0; j < d; j++) {
+    let sq = 0;
+    for (let c = j * width; c < (j + 1) * width; c++) sq += slope[c] * slope[c];
+    out[j] = Math.sqrt(sq);
+  }
+  return out;
+}
+
+/**
+ * A bank stored as whole tokens (checkpoints before `v34`: transposed [d x width, rows]) as the
+ * feature positions this component compares (transposed [d, rows]): token row b of feature j lies
+ * at (b - offset_j) . slope_j / |slope_j| along its line, the same distances up to rounding.
+ */
+export function positionsOfTokenBank(
+  transposed: Float32Array,
+  rows: number,
+  slope: Float32Array,
+  offset: Float32Array,
+  d: number,
+): Float32Array {
+  const width = slope.length / d;
+  const scale = slopeLengths(slope, d);
+  const out = new Float32Array(d * rows);
+  for (let j = 0; j < d; j++) {
+    for (let r = 0; r < rows; r++) {
+      let dot = 0;
+      for (let c = j * width; c < (j + 1) * width; c++) {
+        dot += (transposed[c * rows + r] - offset[c]) * slope[c];
+      }
+      out[j * rows + r] = scale[j] > 0 ? dot / scale[j] : 0;
+    }
+  }
+  return out;
+}

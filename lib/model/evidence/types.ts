@@ -8,7 +8,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "../config.ts";
 import type { EncodedImages, Params } from "../madformer.ts";
-import type { BankDirections, MemoryBank, RowsOnLines } from "../knn.ts";
+import type { BankDirections, MemoryBank } from "../knn.ts";
 import type { FeatureBuffers } from "./buffers.ts";
 
 /**
@@ -34,10 +34,13 @@ export interface FeatureSet {
   dim: number;
   /** Lattice side for images (rows per sample = grid * grid); 1 for tables. */
   grid: number;
-  /** The rows, row-major [n * grid * grid, dim] (empty when `lines` holds them). */
+  /** The rows, row-major [n * grid * grid, dim]. */
   data: Float32Array;
-  /** The rows as values on per-block lines (a table row's feature tokens), instead of `data`. */
-  lines?: RowsOnLines;
+  /**
+   * Scored with distances taken in float64 (`knnDistancesExact`): narrow rows whose nearest
+   * neighbours float32 products would lose among near duplicates (a table row's feature positions).
+   */
+  exact?: boolean;
 }
 
 /** Raw evidence for n samples. */

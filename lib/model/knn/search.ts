@@ -1,8 +1,8 @@
 /**
  * Nearest-neighbour search against a memory bank: one untransposed 2-D matmul per bank chunk
  * (the wasm backend's fast path) with the bank stored pre-multiplied, so the product is the
- * distance up to a per-query constant and only a row minimum (or top-k) follows it; and the fast
- * path for banks whose rows lie on lines (a table's feature tokens).
+ * distance up to a per-query constant and only a row minimum (or top-k) follows it; and an exact
+ * search for narrow rows (a table's feature positions).
  *
  * @module
  */
@@ -103,10 +103,6 @@ export function knnDistances(
   k = 1,
   exclude?: Exclusion,
 ): Float32Array {
-  if (!exclude && !bank.projection && queries instanceof Float32Array) {
-    const lines = lineBlocksOf(bank);
-    if (lines) return span(`knn: on lines (${lines.blocks})`, () => lineKnn(lines, queries, k));
-  }
   const width = bank.projection ? ` in ${bank.projection.width} directions` : "";
   return span(
     `knn: distances (${bank.dim} wide${width})`,
@@ -115,120 +111,34 @@ export function knnDistances(
 }
 
 /**
- * A bank whose rows lie on one line in each of `blocks` equal blocks of their width: the
- * feature tokens of a table (token j = value_j * a_j + b_j, `width` values each). The distance
- * between two such rows is the distance between their positions along the lines, a vector of
- * `blocks` numbers, so kNN over 6 features of 128-wide tokens needs 6 numbers a row, not 768.
- * A query off the lines adds its squared distance to them (the bank's rows have none), so the
- * distances are those of the whole rows for any query, up to rounding.
+ * Mean distance of each query row [q, dim] to its k nearest bank rows, taken exactly: candidates
+ * by one BLAS product per block of queries and a scan (as {@linkcode knnScores}), then the k
+ * distances again in float64 from the rows themselves. For narrow rows (a table's feature
+ * positions, `evidence/table_knn.ts`), where float32's |q|² + |b|² - 2 q·b loses the nearest
+ * neighbours of a row among its near duplicates. A bank compared in principal directions has no
+ * rows to take them from.
+ *
+ * @throws {Error} for a bank compared in principal directions.
  */
-export interface LineBlocks {
-  blocks: number;
-  /** Values per block. */
-  width: number;
-  /** A point of each block's line (the bank's mean) [dim]. */
-  origin: Float64Array;
-  /** Unit direction of each block's line [dim]. */
-  direction: Float64Array;
-  /** Positions of the bank's rows along the lines, row-major [rows, blocks]. */
-  coords: Float64Array;
-  rows: number;
+export function knnDistancesExact(bank: MemoryBank, queries: Float32Array, k = 1): Float32Array {
+  if (bank.projection) throw new Error("knnDistancesExact: the bank compares its rows projected");
+  return span(`knn: exact (${bank.dim} wide)`, () => exactNearest(bank, queries, k));
 }
 
-/**
- * Off-line share allowed of a block's squared spread (float32 rounding of tokens leaves about
- * 1e-13 of it).
- */
-const LINE_TOLERANCE = 1e-8;
+/** A bank's rows in float64, row-major [rows, dim], made on first use and kept with the bank. */
+const exactRows = new WeakMap<MemoryBank, Float64Array>();
 
-const lineForms = new WeakMap<MemoryBank, LineBlocks | null>();
-
-/**
- * The bank's rows as positions on per-block lines, when they lie on such lines for some split of
- * their width into equal blocks (the fewest blocks that fit, at most a quarter of the width);
- * null otherwise. Made on first use and kept as long as the bank.
- */
-export function lineBlocksOf(bank: MemoryBank): LineBlocks | null {
-  if (lineForms.has(bank)) return lineForms.get(bank)!;
-  let found: LineBlocks | null = null;
-  if (!bank.projection && bank.rows >= 2) {
-    for (let blocks = 1; blocks * 4 <= bank.dim && !found; blocks++) {
-      if (bank.dim % blocks === 0) found = fitLines(bank, blocks);
+function rowsInFloat64(bank: MemoryBank): Float64Array {
+  let rows = exactRows.get(bank);
+  if (!rows) {
+    const { dim, rows: n, transposed } = bank;
+    rows = new Float64Array(n * dim);
+    for (let j = 0; j < dim; j++) {
+      for (let r = 0; r < n; r++) rows[r * dim + j] = transposed[j * n + r];
     }
+    exactRows.set(bank, rows);
   }
-  lineForms.set(bank, found);
-  return found;
-}
-
-function fitLines(bank: MemoryBank, blocks: number): LineBlocks | null {
-  const { dim, rows, transposed } = bank;
-  const width = dim / blocks;
-  const origin = new Float64Array(dim);
-  const direction = new Float64Array(dim);
-  const coords = new Float64Array(rows * blocks);
-  const centred = new Float64Array(rows * width);
-  for (let b = 0; b < blocks; b++) {
-    // Centre the block, then take its line through the row farthest from the centre.
-    for (let c = 0; c < width; c++) {
-      const col = transposed.subarray((b * width + c) * rows, (b * width + c + 1) * rows);
-      let mean = 0;
-      for (let r = 0; r < rows; r++) mean += col[r];
-      mean /= rows;
-      origin[b * width + c] = mean;
-      for (let r = 0; r < rows; r++) centred[r * width + c] = col[r] - mean;
-    }
-    let far = 0;
-    let farRow = 0;
-    const norms = new Float64Array(rows);
-    for (let r = 0; r < rows; r++) {
-      let sq = 0;
-      for (let c = 0; c < width; c++) sq += centred[r * width + c] ** 2;
-      norms[r] = sq;
-      if (sq > far) {
-        far = sq;
-        farRow = r;
-      }
-    }
-    const u = direction.subarray(b * width, (b + 1) * width);
-    if (far > 0) {
-      for (let c = 0; c < width; c++) u[c] = centred[farRow * width + c] / Math.sqrt(far);
-    }
-    for (let r = 0; r < rows; r++) {
-      let dot = 0;
-      for (let c = 0; c < width; c++) dot += centred[r * width + c] * u[c];
-      if (norms[r] - dot * dot > LINE_TOLERANCE * far) return null;
-      coords[r * blocks + b] = dot;
-    }
-  }
-  return { blocks, width, origin, direction, coords, rows };
-}
-
-/** Queries [q, dim] on lines: their positions [q, blocks] and squared distances off the lines. */
-function positionsOnLines(
-  lines: LineBlocks,
-  queries: Float32Array,
-): { coords: Float64Array; off: Float64Array } {
-  const { blocks, width, origin, direction } = lines;
-  const dim = blocks * width;
-  const q = queries.length / dim;
-  const coords = new Float64Array(q * blocks);
-  const off = new Float64Array(q);
-  for (let i = 0; i < q; i++) {
-    let rest = 0;
-    for (let b = 0; b < blocks; b++) {
-      let dot = 0;
-      let sq = 0;
-      for (let c = b * width, end = c + width; c < end; c++) {
-        const v = queries[i * dim + c] - origin[c];
-        dot += v * direction[c];
-        sq += v * v;
-      }
-      coords[i * blocks + b] = dot;
-      rest += Math.max(0, sq - dot * dot);
-    }
-    off[i] = rest;
-  }
-  return { coords, off };
+  return rows;
 }
 
 /**
@@ -247,11 +157,6 @@ class SmallestK {
     this.best = new Float64Array(k * slots).fill(Infinity);
     this.which = new Int32Array(k * slots);
     this.#worst = new Float64Array(slots).fill(Infinity);
-  }
-
-  reset(): void {
-    this.best.fill(Infinity);
-    this.#worst.fill(Infinity);
   }
 
   /** Takes `values[from .. from + count)` in for query `slot`, as positions `offset ..`. */
@@ -277,159 +182,26 @@ class SmallestK {
   }
 }
 
-/**
- * Mean distance of each query to its k nearest bank rows, compared along the bank's lines: per
- * block of queries, one product [queries, blocks + 1] x [blocks + 1, rows] gives every squared
- * distance up to the query's own norm (as {@linkcode knnBlock} does), a scan keeps the k
- * smallest, and their distances are taken again exactly in float64.
- */
-function lineKnn(lines: LineBlocks, queries: Float32Array, k: number): Float32Array {
-  return nearestOnLines(lines, positionsOnLines(lines, queries), k);
-}
-
-/**
- * Rows whose blocks are points on lines of their own: block j of row i is
- * `values[i * blocks + j] * slope_j + offset_j` (`slope` and `offset` row-major [blocks, width]),
- * as a table row's feature tokens are. Holding the values instead of the rows is `width` times
- * smaller.
- */
-export interface RowsOnLines {
-  blocks: number;
-  values: Float32Array;
-  slope: Float32Array;
-  offset: Float32Array;
-}
-
-/**
- * {@linkcode knnDistances} of rows given as {@linkcode RowsOnLines}, against a bank whose rows lie
- * on lines of the same blocks: each query's positions along the bank's lines and its squared
- * distance off them follow from its values, without making its `blocks x width` numbers. The
- * same distances up to rounding; the rows are made in full for a bank of another form.
- */
-export function knnDistancesOnLines(bank: MemoryBank, rows: RowsOnLines, k = 1): Float32Array {
-  const lines = lineBlocksOf(bank);
-  if (!lines || lines.blocks !== rows.blocks || bank.dim !== rows.slope.length) {
-    return knnDistances(bank, rowsOf(rows), k);
-  }
-  return span(
-    `knn: on lines (${lines.blocks})`,
-    () => nearestOnLines(lines, positionsOfValues(lines, rows), k),
-  );
-}
-
-/** The rows in full, row-major [n, blocks x width]. */
-export function rowsOf({ blocks, values, slope, offset }: RowsOnLines): Float32Array {
-  const dim = slope.length;
-  const width = dim / blocks;
-  const n = values.length / blocks;
-  const out = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    for (let b = 0; b < blocks; b++) {
-      const v = values[i * blocks + b];
-      for (let c = b * width; c < (b + 1) * width; c++) out[i * dim + c] = v * slope[c] + offset[c];
-    }
-  }
-  return out;
-}
-
-/**
- * Positions along the bank's lines of rows given by their values, and their squared distances
- * off them: with s the block's slope and o its offset less the line's origin, u the line's
- * direction, a value v lies at v (s . u) + o . u, and off the line by
- * |v s + o|^2 - (v (s . u) + o . u)^2.
- */
-function positionsOfValues(
-  lines: LineBlocks,
-  rows: RowsOnLines,
-): { coords: Float64Array; off: Float64Array } {
-  const { blocks, width, origin, direction } = lines;
-  const along = new Float64Array(blocks);
-  const at = new Float64Array(blocks);
-  const ss = new Float64Array(blocks);
-  const so = new Float64Array(blocks);
-  const oo = new Float64Array(blocks);
-  for (let b = 0; b < blocks; b++) {
-    for (let c = b * width; c < (b + 1) * width; c++) {
-      const s = rows.slope[c];
-      const o = rows.offset[c] - origin[c];
-      along[b] += s * direction[c];
-      at[b] += o * direction[c];
-      ss[b] += s * s;
-      so[b] += s * o;
-      oo[b] += o * o;
-    }
-  }
-  const q = rows.values.length / blocks;
-  const coords = new Float64Array(q * blocks);
-  const off = new Float64Array(q);
-  for (let i = 0; i < q; i++) {
-    let rest = 0;
-    for (let b = 0; b < blocks; b++) {
-      const v = rows.values[i * blocks + b];
-      const position = v * along[b] + at[b];
-      coords[i * blocks + b] = position;
-      rest += Math.max(0, v * v * ss[b] + 2 * v * so[b] + oo[b] - position * position);
-    }
-    off[i] = rest;
-  }
-  return { coords, off };
-}
-
-/** {@linkcode lineKnn} of queries given by their positions along the lines and off them. */
-function nearestOnLines(
-  lines: LineBlocks,
-  { coords, off }: { coords: Float64Array; off: Float64Array },
-  k: number,
-): Float32Array {
-  const { blocks, rows } = lines;
-  const bankCoords = lines.coords;
-  const q = off.length;
-  const width = blocks + 1;
-  const prepared = new Float32Array(width * rows);
-  for (let r = 0; r < rows; r++) {
-    let sq = 0;
-    for (let b = 0; b < blocks; b++) {
-      const v = bankCoords[r * blocks + b];
-      prepared[b * rows + r] = -2 * v;
-      sq += v * v;
-    }
-    prepared[blocks * rows + r] = sq;
-  }
+function exactNearest(bank: MemoryBank, queries: Float32Array, k: number): Float32Array {
+  const { dim, rows } = bank;
+  const exact = rowsInFloat64(bank);
+  const q = queries.length / dim;
   const kept = Math.min(k, rows);
-  const smallest = new SmallestK(kept);
   const out = new Float32Array(q);
-  const bank = tf.tensor2d(prepared, [width, rows]);
-  try {
-    for (let start = 0; start < q; start += QUERY_BLOCK) {
-      const end = Math.min(q, start + QUERY_BLOCK);
-      const augmented = new Float32Array((end - start) * width);
-      for (let i = start; i < end; i++) {
-        for (let b = 0; b < blocks; b++) {
-          augmented[(i - start) * width + b] = coords[i * blocks + b];
-        }
-        augmented[(i - start) * width + blocks] = 1;
+  for (let start = 0; start < q; start += QUERY_BLOCK) {
+    const end = Math.min(q, start + QUERY_BLOCK);
+    const { augmented } = augmentedQueries(bank, queries.subarray(start * dim, end * dim));
+    const { which } = nearestRows(bank, augmented, end - start, kept, null);
+    for (let i = start; i < end; i++) {
+      let sum = 0;
+      for (let p = (i - start) * kept; p < (i - start + 1) * kept; p++) {
+        const from = which[p] * dim;
+        let sq = 0;
+        for (let j = 0; j < dim; j++) sq += (queries[i * dim + j] - exact[from + j]) ** 2;
+        sum += Math.sqrt(sq);
       }
-      // |q - b|² - |q|² for every pair.
-      const partial = readDistances(() =>
-        matMul2d(tf.tensor2d(augmented, [end - start, width]), bank)
-      );
-      for (let i = start; i < end; i++) {
-        smallest.reset();
-        smallest.scan(0, partial, (i - start) * rows, rows, 0);
-        let sum = 0;
-        for (let p = 0; p < kept; p++) {
-          const from = smallest.which[p] * blocks;
-          let sq = off[i];
-          for (let b = 0; b < blocks; b++) {
-            sq += (coords[i * blocks + b] - bankCoords[from + b]) ** 2;
-          }
-          sum += Math.sqrt(sq);
-        }
-        out[i] = sum / kept;
-      }
+      out[i] = sum / kept;
     }
-  } finally {
-    bank.dispose();
   }
   return out;
 }
@@ -692,7 +464,7 @@ function penalised(partial: tf.Tensor2D, excluded: Int32Array | null, offset: nu
 
 /**
  * Mean distance of each query (`augmented` [q, width + 1], see knnBlock) to its k nearest bank
- * rows: each chunk's product read back and scanned for the k smallest (see {@linkcode SmallestK}).
+ * rows, from the products' distances.
  */
 function nearestMeans(
   bank: MemoryBank,
@@ -702,8 +474,32 @@ function nearestMeans(
   excluded: Int32Array | null,
 ): Float32Array {
   const q = queryNorms.length;
-  const width = augmented.length / q;
   const kept = Math.min(k, bank.rows);
+  const { best } = nearestRows(bank, augmented, q, kept, excluded);
+  const out = new Float32Array(q);
+  for (let i = 0; i < q; i++) {
+    let sum = 0;
+    for (let p = i * kept; p < (i + 1) * kept; p++) {
+      sum += Math.sqrt(Math.max(0, best[p] + queryNorms[i]));
+    }
+    out[i] = sum / kept;
+  }
+  return out;
+}
+
+/**
+ * The `kept` nearest bank rows of each of q queries (`augmented` [q, width + 1], see knnBlock):
+ * each chunk's product read back and scanned for the smallest (see {@linkcode SmallestK}), query
+ * i's in slots i * kept on, with |q - b|² - |q|².
+ */
+function nearestRows(
+  bank: MemoryBank,
+  augmented: Float32Array,
+  q: number,
+  kept: number,
+  excluded: Int32Array | null,
+): SmallestK {
+  const width = augmented.length / q;
   const smallest = new SmallestK(kept, q);
   const query = tf.tensor2d(augmented, [q, width]);
   try {
@@ -717,13 +513,5 @@ function nearestMeans(
   } finally {
     query.dispose();
   }
-  const out = new Float32Array(q);
-  for (let i = 0; i < q; i++) {
-    let sum = 0;
-    for (let p = i * kept; p < (i + 1) * kept; p++) {
-      sum += Math.sqrt(Math.max(0, smallest.best[p] + queryNorms[i]));
-    }
-    out[i] = sum / kept;
-  }
-  return out;
+  return smallest;
 }
