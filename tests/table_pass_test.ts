@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, mergeConfig, type ModelConfig } from "../lib/model/config.ts";
-import { forwardTable, initParams, type Params } from "../lib/model/madformer.ts";
+import { forwardTable, initParams, type Params, tableTokens } from "../lib/model/madformer.ts";
 import { tableResidualOnLines } from "../lib/model/table_pass.ts";
 import { addKnn, banksFromEvidence, featureRowsOf, tableEvidence } from "../lib/model/detector.ts";
-import { knnDistances } from "../lib/model/knn.ts";
+import { buildBank, knnDistances } from "../lib/model/knn.ts";
 import { rowsAt } from "../lib/data/split.ts";
 import { fitKey, type Samples, scoreKey } from "../lib/model/scorer.ts";
 import { FeatureBuffers } from "../lib/model/evidence/buffers.ts";
@@ -152,6 +152,16 @@ Deno.test("table evidence: enc's bank compares rows in principal directions, the
   assert.deepEqual(whole.sources, banks.enc.sources);
   const exact = knnDistances(whole, test.features.enc.data, on.tableKnnK);
   assert.ok(relativeGap(exact, test.sample.enc) < 0.01, `${relativeGap(exact, test.sample.enc)}`);
+  // The kNN compares d positions a row, and reads the distances of the whole tokens before the
+  // encoder (d x width numbers a row) to the same bank rows.
+  assert.equal(banks.knn.dim, d);
+  const tokens = (values: Float32Array) =>
+    read(() => tableTokens(params, "t", tf.tensor2d(values, [values.length / d, d])));
+  const bankTokens = tokens(rowsAt(rowsOf(300, d, 7), d, [...banks.knn.sources!]));
+  const rowBank = buildBank(bankTokens, d * on.width, 120, new Rng(0), { coreset: false });
+  const byTokens = knnDistances(rowBank, tokens(rowsOf(50, d, 8)), on.tableKnnK);
+  const gap = relativeGap(byTokens, test.sample.knn);
+  assert.ok(gap < 1e-5, `${gap}`);
   for (const v of params.values()) v.dispose();
 });
 
