@@ -275,7 +275,8 @@ export function decodeCheckpoint(
         component === "knn" && table && config.model.width > 1 && t.shape.length === 2 &&
         t.shape[0] === table.features * config.model.width && t.shape[1] >= 1
       ) {
-        // Saved before `v34`, as whole feature tokens: read as the positions `knn` compares.
+        // Saved before `v34`, as whole feature tokens: read as the positions `knn` compares (at
+        // width 1 the two forms share a shape, and the bank is read as it is).
         const at = (name: string) =>
           params.get(`table.${table.name}.${name}`)!.dataSync() as Float32Array;
         const data = positionsOfTokenBank(t.data, t.shape[1], at("value"), at("bias"), dim);

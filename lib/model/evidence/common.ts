@@ -88,13 +88,12 @@ export function knnScore(
 ): Float32Array {
   const k = f.grid === 1 ? config.tableKnnK : config.knnK;
   if (f.exact && !bank.projection && !leaveOut) return knnDistancesExact(bank, f.data, k);
-  const rows = f.data;
   if (f.grid === 1 && bank.projection && !leaveOut) {
-    return knnDistances(bank, tableRowsFor(bank, rows), k);
+    return knnDistances(bank, tableRowsFor(bank, f.data), k);
   }
   return knnDistances(
     bank,
-    bank.cellStep ? withCellCoordinates(rows, f.dim, f.grid, bank.cellStep) : rows,
+    bank.cellStep ? withCellCoordinates(f.data, f.dim, f.grid, bank.cellStep) : f.data,
     k,
     leaveOut ? exclusionOf(bank, f, leaveOut) : undefined,
   );
