@@ -29,6 +29,7 @@ export function silvermanBandwidth(std: number, n: number): number {
 
 /** A feature's standard deviation at or below which it counts as constant. */
 const CONSTANT_STD = 1e-6;
+
 /** Kernels beyond this many bandwidths add less than 1e-14 each and are not summed. */
 const CUTOFF = 8;
 /** Grid nodes per bandwidth of the binned estimate. */

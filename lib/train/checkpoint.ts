@@ -27,7 +27,6 @@ import { type KeyStats, knnDim } from "../model/detector.ts";
 import { CLASSIC_FOREST } from "../model/isolation.ts";
 import { isTailScale } from "../model/tail_scale.ts";
 import { componentOf, evidenceSwitches } from "../model/evidence/registry.ts";
-import { positionsOfTokenBank } from "../model/evidence/table_knn.ts";
 import type { AdamState } from "./optimizer.ts";
 import type { DatasetRecord } from "./datasets.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
@@ -271,16 +270,10 @@ export function decodeCheckpoint(
         bankProjection(tensors, key, dim, t.shape[1], fail),
       );
       const width = projection?.width ?? dim;
-      if (
-        component === "knn" && table && config.model.width > 1 && t.shape.length === 2 &&
-        t.shape[0] === table.features * config.model.width && t.shape[1] >= 1
-      ) {
-        // Saved before `v34`, as whole feature tokens: read as the positions `knn` compares (at
-        // width 1 the two forms share a shape, and the bank is read as it is).
-        const at = (name: string) =>
-          params.get(`table.${table.name}.${name}`)!.dataSync() as Float32Array;
-        const data = positionsOfTokenBank(t.data, t.shape[1], at("value"), at("bias"), dim);
-        banks.set(key, { dim, rows: t.shape[1], transposed: data });
+      // A bank in a form an earlier version saved, read as this version's.
+      const old = table && componentOf(component)!.readOldBank?.(t, params, config.model, table);
+      if (old) {
+        banks.set(key, { dim, rows: t.shape[1], transposed: old });
         continue;
       }
       if (t.shape.length !== 2 || t.shape[0] !== width || t.shape[1] < 1) {

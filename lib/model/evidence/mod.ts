@@ -39,7 +39,8 @@
  * default); its `legacy` value keeps older checkpoints scoring as they did, and the ablation grid
  * gains its `*_only` and `no_*` variants by itself. A component with a memory bank sets
  * `fit: "coreset"` or `"sample"`, `fitBank`, `score`, `stored: "bank"` and `bankDim`, and writes
- * its rows to `evidence.features[name]` (see `table_knn.ts`).
+ * its rows to `evidence.features[name]` (see `table_knn.ts`); when it changes what its bank holds,
+ * `readOldBank` reads the banks older checkpoints stored.
  *
  * @module
  */

@@ -30,6 +30,18 @@ export const tableKnn: EvidenceComponent = {
   score: (bank, features, config, leaveOut) => knnScore(bank, features, config, leaveOut),
   stored: "bank",
   bankDim: (_config, _name, features) => features,
+  // Checkpoints before `v34` stored whole tokens, [d x width, rows] (at width 1 the two forms
+  // share a shape, and the bank is read as it is).
+  readOldBank: ({ shape, data }, params, config, { name, features }) =>
+    config.width > 1 && shape.length === 2 && shape[0] === features * config.width && shape[1] >= 1
+      ? positionsOfTokenBank(
+        data,
+        shape[1],
+        param(params, `table.${name}.value`).dataSync() as Float32Array,
+        param(params, `table.${name}.bias`).dataSync() as Float32Array,
+        features,
+      )
+      : null,
   tables: ({ params, n, table: rows, floats }) => {
     const { d, name } = rows!;
     const scale = slopeLengths(param(params, `table.${name}.value`).dataSync() as Float32Array, d);

@@ -7,7 +7,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "../config.ts";
-import type { EncodedImages, Params } from "../madformer.ts";
+import type { EncodedImages, Params, TableSpec } from "../madformer.ts";
 import type { BankDirections, MemoryBank } from "../knn.ts";
 import type { FeatureBuffers } from "./buffers.ts";
 
@@ -267,6 +267,17 @@ export interface EvidenceComponent {
   stored: "bank" | "nothing";
   /** Width of the features of a stored bank; `features` is a table's feature count. */
   bankDim?(config: ModelConfig, name: Component, features: number): number;
+  /**
+   * A table's stored bank (`shape` [width, rows], transposed) in a form an earlier version saved,
+   * read as this version's rows of `bankDim` features (transposed [bankDim, rows]); null when it is
+   * not in such a form. `params` are the checkpoint's weights. Absent: no earlier form.
+   */
+  readOldBank?(
+    stored: { shape: number[]; data: Float32Array },
+    params: Params,
+    config: ModelConfig,
+    table: TableSpec,
+  ): Float32Array | null;
   /** Images: how it computes its raw evidence (null: nothing to compute for this request). */
   images?(request: EvidenceRequest): EvidenceWriter<ImageBatch> | null;
   /** Tables: the same over batches of rows. */
