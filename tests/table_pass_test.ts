@@ -152,13 +152,16 @@ Deno.test("table evidence: enc's bank compares rows in principal directions, the
   assert.deepEqual(whole.sources, banks.enc.sources);
   const exact = knnDistances(whole, test.features.enc.data, on.tableKnnK);
   assert.ok(relativeGap(exact, test.sample.enc) < 0.01, `${relativeGap(exact, test.sample.enc)}`);
-  // The kNN compares d positions a row, and reads the distances of the whole tokens before the
-  // encoder (d x width numbers a row) to the same bank rows.
+  // The kNN compares d positions a row against every fitted row (not a coreset of `limit`: the
+  // normals' density counts), and reads the distances of the whole tokens before the encoder
+  // (d x width numbers a row) to all of them.
   assert.equal(banks.knn.dim, d);
+  assert.equal(banks.knn.rows, 300);
+  assert.deepEqual([...banks.knn.sources!], [...Array(300).keys()]);
   const tokens = (values: Float32Array) =>
     read(() => tableTokens(params, "t", tf.tensor2d(values, [values.length / d, d])));
-  const bankTokens = tokens(rowsAt(rowsOf(300, d, 7), d, [...banks.knn.sources!]));
-  const rowBank = buildBank(bankTokens, d * on.width, 120, new Rng(0), { coreset: false });
+  const bankTokens = tokens(rowsOf(300, d, 7));
+  const rowBank = buildBank(bankTokens, d * on.width, 300, new Rng(0), { coreset: false });
   const byTokens = knnDistances(rowBank, tokens(rowsOf(50, d, 8)), on.tableKnnK);
   const gap = relativeGap(byTokens, test.sample.knn);
   assert.ok(gap < 1e-5, `${gap}`);

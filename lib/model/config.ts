@@ -167,7 +167,10 @@ export interface ModelConfig {
    * stands out after smoothing, a one-cell one before it.
    */
   chooseSmoothing: boolean;
-  /** Maximum memory-bank rows per image category and kNN level (a greedy coreset when larger). */
+  /**
+   * Maximum memory-bank rows per image category and kNN level (a greedy coreset when larger);
+   * for tables, of the `enc_kde` sample (the `enc` coreset keeps 500, the kNN every fitted row).
+   */
   knnBankSize: number;
   /**
    * Categories turned to one pose (`alignObjects`): memory banks compare each image cell with

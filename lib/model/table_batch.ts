@@ -104,7 +104,10 @@ export const MIN_TABLE_FIT_ROWS = 256;
  * fitted row's features are held at once, counted as `d` x width floats a row (256 KB at 500
  * features, 5 GB for 20,000 rows), which the encoder's tokens never exceed (grouped beyond
  * `tableMaxTokens`); the kNN's d positions and the densities' d values add a width-th of it. At
- * least {@linkcode MIN_TABLE_FIT_ROWS}.
+ * least {@linkcode MIN_TABLE_FIT_ROWS}. Grouped tokens hold less (63 x width floats at 500
+ * features), but counting them (13,336 rows of 500 features instead of 2,097) trained a long wide
+ * table 60% slower at a 1 GB higher peak, and read it worse with `v34`'s kNN coreset
+ * (docs/performance.md, "The table kNN as feature positions").
  */
 export function tableFitRows(
   config: ModelConfig,
