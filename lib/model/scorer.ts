@@ -155,8 +155,8 @@ export function fitKey(
  * Most training rows of a table its banks are built from (a seeded random sample beyond): the
  * `enc` coreset's cost and the kNN's bank (every fitted row since `v35`) grow with them, the
  * density and isolation banks keep 20,000 anyway, and 20,000 normal rows of a table describe its
- * normals as well as more would. Every table up to
- * 20,000 training rows (thyroid's 1,700) is fitted on all of them.
+ * normals as well as more would. Every table up to 20,000 training rows (thyroid's 1,700) is
+ * fitted on all of them.
  */
 export const TABLE_FIT_ROWS = 20_000;
 
