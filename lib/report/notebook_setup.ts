@@ -8,7 +8,7 @@
  */
 import { type Experiment, experiment } from "../experiment/setup.ts";
 import { ImageCache } from "../data/image_cache.ts";
-import { loadPlotly } from "./notebook_helpers.ts";
+import { loadPlotly, show } from "./notebook_helpers.ts";
 import { dataFromEnv, notebookWorkFolder } from "./notebook_data.ts";
 
 /** What a notebook works with after {@linkcode notebookSetup}. */
@@ -41,9 +41,11 @@ export async function notebookSetup(full: boolean): Promise<NotebookSetup> {
   const setup = await experiment({ full, dataDir: "../data", workDir: work, data });
   const cache = new ImageCache(full ? "../data/.cache/images" : undefined);
   await loadPlotly();
-  console.log(
-    `${full ? "FULL" : "TINY"}: images ${setup.imageDirs.join(", ") || "none"}; ` +
+  // Displayed, not logged: the kernel sends a display before the cell ends, while a console line
+  // now and then missed the rendered report (tests/notebooks_test.ts reads it there).
+  await show({
+    "text/plain": `${full ? "FULL" : "TINY"}: images ${setup.imageDirs.join(", ") || "none"}; ` +
       `tables ${setup.tablePaths.join(", ") || "none"}`,
-  );
+  });
   return { setup, cache, work, ownData: data !== undefined };
 }
