@@ -346,3 +346,21 @@ export async function trainTinyTable(table: string, out: string): Promise<string
   });
   return run.best;
 }
+
+/** Mean Euclidean distance of each query row to its k nearest bank rows (row-major), by brute force. */
+export function bruteForceKnn(
+  bank: ArrayLike<number>,
+  queries: ArrayLike<number>,
+  dim: number,
+  k: number,
+): Float64Array {
+  const rows = bank.length / dim;
+  return Float64Array.from({ length: queries.length / dim }, (_, i) => {
+    const d = Array.from({ length: rows }, (_, r) => {
+      let sq = 0;
+      for (let c = 0; c < dim; c++) sq += (queries[i * dim + c] - bank[r * dim + c]) ** 2;
+      return Math.sqrt(sq);
+    }).sort((x, y) => x - y);
+    return d.slice(0, k).reduce((s, v) => s + v, 0) / Math.min(k, rows);
+  });
+}

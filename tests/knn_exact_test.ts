@@ -2,19 +2,7 @@ import assert from "node:assert/strict";
 import { buildBank, knnDistances, knnDistancesExact } from "../lib/model/knn.ts";
 import { positionsOfTokenBank } from "../lib/model/evidence/table_knn.ts";
 import { Rng } from "../lib/rng.ts";
-
-/** Mean distance to the k nearest rows, in float64, by brute force. */
-function bruteForce(bank: Float32Array, queries: Float32Array, dim: number, k: number) {
-  const rows = bank.length / dim;
-  return Float64Array.from({ length: queries.length / dim }, (_, i) => {
-    const d = Array.from({ length: rows }, (_, r) => {
-      let sq = 0;
-      for (let c = 0; c < dim; c++) sq += (queries[i * dim + c] - bank[r * dim + c]) ** 2;
-      return Math.sqrt(sq);
-    }).sort((x, y) => x - y);
-    return d.slice(0, k).reduce((s, v) => s + v, 0) / Math.min(k, rows);
-  });
-}
+import { bruteForceKnn } from "./fixtures.ts";
 
 function normals(n: number, seed: number, scale = 1): Float32Array {
   const rng = new Rng(seed);
@@ -33,7 +21,7 @@ Deno.test("exact kNN: the brute-force distances in float64, near duplicates incl
   }
   for (const k of [1, 5]) {
     const exact = knnDistancesExact(bank, queries, k);
-    const slow = bruteForce(train, queries, dim, k);
+    const slow = bruteForceKnn(train, queries, dim, k);
     for (let i = 0; i < 100; i++) {
       assert.ok(Math.abs(exact[i] - slow[i]) <= 1e-6 * (1 + slow[i]), `${i}: ${exact[i]}`);
     }
@@ -46,7 +34,7 @@ Deno.test("exact kNN: k beyond the bank's rows averages them all", () => {
   const bank = buildBank(train, 4, 3, new Rng(0), { coreset: false });
   const queries = normals(5 * 4, 8);
   const exact = knnDistancesExact(bank, queries, 5);
-  const slow = bruteForce(train, queries, 4, 3);
+  const slow = bruteForceKnn(train, queries, 4, 3);
   for (let i = 0; i < 5; i++) assert.ok(Math.abs(exact[i] - slow[i]) <= 1e-6 * (1 + slow[i]));
 });
 
@@ -87,7 +75,7 @@ Deno.test("table kNN: feature positions give the distances of whole tokens; old 
   }
   for (const k of [1, 5]) {
     const compact = knnDistancesExact(positionBank, positionsOf(queries), k);
-    const whole = bruteForce(tokensOf(train), tokensOf(queries), d * width, k);
+    const whole = bruteForceKnn(tokensOf(train), tokensOf(queries), d * width, k);
     for (let i = 0; i < 64; i++) {
       assert.ok(Math.abs(compact[i] - whole[i]) <= 1e-4 * (1 + whole[i]), `${i}, k ${k}`);
     }
