@@ -10,7 +10,8 @@
  * This entry point gathers the parts: the banks (`knn/bank.ts`), their linear algebra
  * (`knn/linalg.ts`: principal directions, symmetric eigen decomposition), coreset selection
  * (`knn/coreset.ts`), image cells compared where they lie (`knn/cells.ts`) and the search
- * (`knn/search.ts`, with an exact search for narrow rows).
+ * (`knn/search.ts`, with an exact search for narrow rows, by a k-d tree in `knn/kd_tree.ts` where
+ * it pays).
  *
  * @module
  */

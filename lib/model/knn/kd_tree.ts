@@ -9,7 +9,7 @@
  * @module
  */
 
-/** Rows a leaf holds: scanning a few more rows costs less than descending another level. */
+/** Rows a leaf holds at most (not tuned; k-d trees commonly keep 8 to 32). */
 const LEAF_ROWS = 16;
 
 /** A k-d tree over n rows of `dim` float64 coordinates (row-major), built once per bank. */

@@ -2,7 +2,7 @@
  * Nearest-neighbour search against a memory bank: one untransposed 2-D matmul per bank chunk
  * (the wasm backend's fast path) with the bank stored pre-multiplied, so the product is the
  * distance up to a per-query constant and only a row minimum (or top-k) follows it; and an exact
- * search for narrow rows (a table's feature positions).
+ * search for narrow rows (a table's feature positions), by a k-d tree where it pays.
  *
  * @module
  */
@@ -112,8 +112,9 @@ export function knnDistances(
 }
 
 /**
- * Mean distance of each query row [q, dim] to its k nearest bank rows, taken exactly: candidates
- * by one BLAS product per block of queries and a scan (as {@linkcode knnScores}), then the k
+ * Mean distance of each query row [q, dim] to its k nearest bank rows, taken exactly: by a k-d
+ * tree where it pays (`kd_tree.ts`, settled per bank on its first queries), else candidates by
+ * one BLAS product per block of queries and a scan (as {@linkcode knnScores}), then the k
  * distances again in float64 from the rows themselves. For narrow rows (a table's feature
  * positions, `evidence/table_knn.ts`), where float32's |q|² + |b|² - 2 q·b loses the nearest
  * neighbours of a row among its near duplicates. A bank compared in principal directions has no
