@@ -347,7 +347,7 @@ export async function trainTinyTable(table: string, out: string): Promise<string
   return run.best;
 }
 
-/** Mean Euclidean distance of each query row to its k nearest bank rows (row-major), by brute force. */
+/** Mean distance of each query row to its k nearest bank rows (both row-major), by brute force. */
 export function bruteForceKnn(
   bank: ArrayLike<number>,
   queries: ArrayLike<number>,

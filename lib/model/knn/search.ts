@@ -210,7 +210,10 @@ function exactNearest(bank: MemoryBank, queries: Float32Array, k: number): Float
     from = Math.min(q, KD_TREE_PROBE);
     const probe = kdTreeKnn(tree, queries.subarray(0, from * dim), k);
     out.set(probe.scores);
-    kdTrees.set(bank, probe.visited * dim <= (from * rows) / 2 ? tree : null);
+    const pays = probe.visited * dim <= (from * rows) / 2;
+    kdTrees.set(bank, pays ? tree : null);
+    // The tree holds its own copy of the rows; the products' float64 rows are no longer read.
+    if (pays) exactRows.delete(bank);
   }
   const tree = kdTrees.get(bank);
   if (tree) {
