@@ -203,7 +203,12 @@ export async function evaluateCheckpoint(
     );
     const components = componentResults(parts, fitted, prepared.testLabels);
     const transformer = transformerResult(parts, fitted, prepared.testLabels);
-    const heads = guarded(() => headResults(ckpt, samples, prepared.testLabels, false));
+    const heads = guarded(() =>
+      headResults(ckpt, samples, prepared.testLabels, false, {
+        name: record.name,
+        onProgress: options.onProgress,
+      })
+    );
     if (options.explain) options.onProgress?.(`explaining ${record.name} by its features`);
     const features = options.explain
       ? guarded(() => explainTable(ckpt, fitted, prepared, scores))
@@ -318,6 +323,7 @@ async function evaluateImages(
         { modality: "image", images },
         labels,
         smoothsMaps(fitted.stats, config),
+        { name: prepared.record.name, onProgress },
       ),
     ],
     imageScore: smoothsMaps(fitted.stats, ckpt.config.model) ? "smoothed_max" : "max",
@@ -395,6 +401,7 @@ function headResults(
   samples: Samples,
   testLabels: Uint8Array,
   smooth: boolean,
+  progress: { name: string; onProgress?: (line: string) => void },
 ): ComponentResult[] {
   let labels = testLabels;
   let sampleRows: number | undefined;
@@ -410,13 +417,23 @@ function headResults(
     ...Object.fromEntries(serves.filter((c) => !c.trained).map((c) => [c.switch.key, false])),
   };
   const heads = activeComponents(withHeads, samples.modality);
+  // Their passes can take longer than the score itself (a large table: three masked passes and
+  // one more through every block for each row), so the wait is named.
+  const report = (what: string) =>
+    progress.onProgress?.(`${progress.name}: the trained heads alone, for the report (${what})`);
   let scores: Record<string, Float32Array>;
   if (samples.modality === "image") {
+    report(`${labels.length} test images`);
     scores = sampleScores(imageEvidence(ckpt.params, withHeads, samples.images), heads, smooth);
   } else {
     // A report only: on a large wide table, a sample of rows (see HEAD_REPORT_TOKENS).
     const { d, table } = samples;
     const keep = headReportSample(labels, headReportRows(d), ckpt.config.train.seed);
+    report(
+      keep
+        ? `a sample of ${keep.length} of ${labels.length} test rows`
+        : `${labels.length} test rows`,
+    );
     let values = samples.rows;
     if (keep) {
       sampleRows = keep.length;
