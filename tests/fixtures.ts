@@ -364,3 +364,18 @@ export function bruteForceKnn(
     return d.slice(0, k).reduce((s, v) => s + v, 0) / Math.min(k, rows);
   });
 }
+
+/** Asserts each distance is the brute-force one to within float32's rounding (1e-6, relative). */
+export function assertNearDistances(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what: string,
+): void {
+  assert.equal(actual.length, expected.length, what);
+  for (let i = 0; i < expected.length; i++) {
+    assert.ok(
+      Math.abs(actual[i] - expected[i]) <= 1e-6 * (1 + expected[i]),
+      `${what}, query ${i}: ${actual[i]} against ${expected[i]}`,
+    );
+  }
+}

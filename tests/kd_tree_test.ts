@@ -2,17 +2,7 @@ import assert from "node:assert/strict";
 import { buildKdTree, kdTreeKnn } from "../lib/model/knn/kd_tree.ts";
 import { buildBank, knnDistancesExact } from "../lib/model/knn.ts";
 import { Rng } from "../lib/rng.ts";
-import { bruteForceKnn } from "./fixtures.ts";
-
-function close(actual: Float32Array, expected: Float64Array, what: string) {
-  assert.equal(actual.length, expected.length, what);
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(
-      Math.abs(actual[i] - expected[i]) <= 1e-6 * (1 + expected[i]),
-      `${what}, query ${i}: ${actual[i]} against ${expected[i]}`,
-    );
-  }
-}
+import { assertNearDistances, bruteForceKnn } from "./fixtures.ts";
 
 Deno.test("k-d tree: the k nearest rows exactly, for any width, k and bank size", () => {
   const rng = new Rng(3);
@@ -26,7 +16,7 @@ Deno.test("k-d tree: the k nearest rows exactly, for any width, k and bank size"
       );
       const tree = buildKdTree(bank, n, dim);
       for (const k of [1, 5, 400]) {
-        close(
+        assertNearDistances(
           kdTreeKnn(tree, queries, k).scores,
           bruteForceKnn(bank, queries, dim, k),
           `${dim} wide, ${n} rows, k ${k}`,
@@ -50,7 +40,11 @@ Deno.test("k-d tree: duplicate rows, coinciding coordinates and rows all alike",
   for (const [rows, n] of [[bank, 200], [same, 50]] as const) {
     const tree = buildKdTree(rows, n, dim);
     for (const k of [1, 5, 40]) {
-      close(kdTreeKnn(tree, queries, k).scores, bruteForceKnn(rows, queries, dim, k), `${n} rows`);
+      assertNearDistances(
+        kdTreeKnn(tree, queries, k).scores,
+        bruteForceKnn(rows, queries, dim, k),
+        `${n} rows`,
+      );
     }
   }
 });
@@ -67,12 +61,20 @@ Deno.test("k-d tree: prunes narrow rows; the exact search is exact with the tree
   // knnDistancesExact settles on the tree here (2 wide), and on the products for 40 i.i.d.
   // coordinates (wider than a tree is tried on); both match brute force.
   const viaSearch = knnDistancesExact(buildBank(bank, dim, n, new Rng(1)), queries, 5);
-  close(viaSearch, bruteForceKnn(Float64Array.from(bank), queries, dim, 5), "2 wide, searched");
-  close(scores, bruteForceKnn(Float64Array.from(bank), queries, dim, 5), "2 wide, tree");
+  assertNearDistances(
+    viaSearch,
+    bruteForceKnn(Float64Array.from(bank), queries, dim, 5),
+    "2 wide, searched",
+  );
+  assertNearDistances(
+    scores,
+    bruteForceKnn(Float64Array.from(bank), queries, dim, 5),
+    "2 wide, tree",
+  );
   const wide = 40;
   const wideBank = Float32Array.from({ length: 600 * wide }, () => rng.normal());
   const wideQueries = Float32Array.from({ length: 300 * wide }, () => rng.normal());
-  close(
+  assertNearDistances(
     knnDistancesExact(buildBank(wideBank, wide, 600, new Rng(1)), wideQueries, 5),
     bruteForceKnn(Float64Array.from(wideBank), wideQueries, wide, 5),
     "40 wide, searched",
