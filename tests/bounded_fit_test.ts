@@ -99,8 +99,9 @@ Deno.test("images scored a chunk at a time: the evidence of one pass", () => {
   for (const [, p] of params) p.dispose();
 });
 
-Deno.test("eval's head report: every test row of thyroid, a stratified sample of wide tables", () => {
+Deno.test("eval's head report: every test row of thyroid, a stratified sample of wide or long tables", () => {
   assert.ok(headReportRows(6) > 1933);
+  assert.equal(headReportRows(1), 20000); // the rows' cap, below 2 ** 20 tokens of 2
   assert.equal(headReportRows(500), 2092); // 2 ** 20 tokens of 501
   const n = 50_500;
   const labels = Uint8Array.from({ length: n }, (_, i) => (i % 50 === 0 ? 1 : 0));
