@@ -426,7 +426,7 @@ function headResults(
     report(`${labels.length} test images`);
     scores = sampleScores(imageEvidence(ckpt.params, withHeads, samples.images), heads, smooth);
   } else {
-    // A report only: on a large wide table, a sample of rows (see HEAD_REPORT_TOKENS).
+    // A report only: on a long or wide table, a sample of rows (see headReportRows).
     const { d, table } = samples;
     const keep = headReportSample(labels, headReportRows(d), ckpt.config.train.seed);
     report(
