@@ -12,6 +12,7 @@ import {
 } from "../lib/data/download.ts";
 import {
   defaultDataPaths,
+  KNOWN_CHECKSUMS,
   parseUrlOverrides,
   resolveUrl,
   selectSources,
@@ -400,6 +401,7 @@ Deno.test("sources: URL overrides, env vars and --only validation", () => {
   // The 17 ADBench tables are one pattern in the help, each still its own --url name.
   assert.ok(urlKeySummary().includes("adbench-<file> (17 files)"));
   assert.ok(!urlKeySummary().some((k) => k.startsWith("adbench-4")));
+  assert.ok(urlKeySummary().includes("adbench-held-out-<file> (14 files)"));
   assert.equal(
     parseUrlOverrides(["adbench-44_Wilt=http://m/w.npz"]).get("adbench-44_Wilt"),
     "http://m/w.npz",
@@ -420,5 +422,20 @@ Deno.test("scripts/data.ts: a bad flag exits non-zero with one line on stderr", 
     const stderr = new TextDecoder().decode(out.stderr).trim();
     assert.equal(stderr.split("\n").length, 1, stderr);
     assert.match(stderr, /^error: /);
+  }
+});
+
+Deno.test("adbench-held-out: 14 pinned tables apart from the dev suite's, in their own folder", () => {
+  const [dev] = selectSources(["adbench"]);
+  const [held] = selectSources(["adbench-held-out"]);
+  assert.equal(held.files.length, 14);
+  const devNames = new Set(dev.files.map((f) => f.target.split("/").at(-1)));
+  for (const file of held.files) {
+    assert.match(file.sha256 ?? "", /^[0-9a-f]{64}$/);
+    assert.ok(file.target.startsWith("tables/adbench-held-out/"), file.target);
+    assert.equal(KNOWN_CHECKSUMS[file.target], file.sha256);
+    // A table tuned on (or ODDS thyroid, the course table) would not check anything.
+    const name = file.target.split("/").at(-1)!;
+    assert.ok(!devNames.has(name) && name !== "38_thyroid.npz", name);
   }
 });
