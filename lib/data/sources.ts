@@ -236,15 +236,16 @@ export const DATA_SOURCES: readonly DataSource[] = [
 /** Relative path and expected sha256 of files whose checksum is pinned, for `--from` too. */
 export const KNOWN_CHECKSUMS: Readonly<Record<string, string>> = {
   "thyroid/odds/thyroid.mat": THYROID_MAT_SHA256,
-  ...Object.fromEntries(
-    Object.entries(ADBENCH_TABLES).map(([table, sha]) => [`tables/adbench/${table}.npz`, sha]),
-  ),
-  ...Object.fromEntries(
-    Object.entries(ADBENCH_HELD_OUT_TABLES).map((
-      [table, sha],
-    ) => [`tables/adbench-held-out/${table}.npz`, sha]),
-  ),
+  ...pinnedTables("tables/adbench", ADBENCH_TABLES),
+  ...pinnedTables("tables/adbench-held-out", ADBENCH_HELD_OUT_TABLES),
 };
+
+/** `folder/<table>.npz` and its sha256 for each of `tables`. */
+function pinnedTables(folder: string, tables: Readonly<Record<string, string>>) {
+  return Object.fromEntries(
+    Object.entries(tables).map(([table, sha]) => [`${folder}/${table}.npz`, sha]),
+  );
+}
 
 /** Names accepted by `--only`. */
 export function sourceNames(): string[] {
