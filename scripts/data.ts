@@ -69,6 +69,8 @@ export const COMMAND = defineCommand({
     "deno task data --only thyroid",
     "deno task data --from ../shared/datasets",
     "deno task data --only adbench,screw   # the dev suite for deno task benchmark",
+    "deno task data --only mvtec-more      # the 12 other MVTec AD categories (about 4 GB)",
+    "deno task data --only bottle,cable    # or some of them",
     "deno task data --url hazelnut=https://mirror/hazelnut.tar.xz",
   ],
 });

@@ -384,6 +384,38 @@ Deno.test("fetchSources: screw unpacks under images/dev, outside the default tra
   });
 });
 
+Deno.test("mvtec-more: the 12 other MVTec AD categories, one name each and one for all", async () => {
+  const all = selectSources(["mvtec-more"]);
+  assert.equal(all.length, 12);
+  const [hazelnut] = selectSources(["hazelnut"]);
+  const host = new URL(hazelnut.files[0].url).host;
+  for (const source of all) {
+    assert.ok(!["hazelnut", "zipper", "screw"].includes(source.name), source.name);
+    assert.equal(source.byDefault, false);
+    const [file] = source.files;
+    assert.equal(new URL(file.url).host, host);
+    assert.ok(file.url.endsWith(`/${source.name}.tar.xz`), file.url);
+    assert.equal(file.extractTo, "images/mvtec-more");
+  }
+  assert.deepEqual(selectSources(["bottle,mvtec-more"]).length, 12);
+  assert.deepEqual(selectSources(["wood", "thyroid"]).map((s) => s.name), ["thyroid", "wood"]);
+  await inTempDir(async (dir) => {
+    const bytes = await categoryArchive(dir, "bottle");
+    await withServer((req) => rangeResponse(req, bytes), async (base) => {
+      const data = join(dir, "data");
+      await fetchSources(selectSources(["bottle"]), data, {
+        overrides: parseUrlOverrides([`bottle=${base}/bottle.tar.xz`]),
+        log: () => {},
+      });
+      assert.equal(await exists(join(data, "images/mvtec-more/bottle/train/good/000.png")), true);
+      // Outside the default training run, listed in the summary.
+      assert.deepEqual(defaultDataPaths(data).imagesDirs, []);
+      const lines = await summarizeDataDir(data);
+      assert.ok(lines.some((l) => l.startsWith("images/mvtec-more/bottle: ")), lines.join("\n"));
+    });
+  });
+});
+
 Deno.test("sources: URL overrides, env vars and --only validation", () => {
   const [thyroid] = selectSources(["thyroid"]);
   const file = thyroid.files[0];

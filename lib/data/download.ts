@@ -222,8 +222,8 @@ function fromPaths(only: readonly string[] | undefined): { paths: string[]; byNa
  * Copies a local dataset folder laid out like the shared datasets folder
  * (`thyroid/odds/thyroid.mat`, `thyroid/uci/*.data`, `thyroid/course/*.csv`,
  * `images/course/<category>/...`, `images/course/image_anomaly_labels.json`,
- * `images/mvtec/<category>/...`, `images/dev/screw/...`, `tables/adbench/*.npz`,
- * `tables/adbench-held-out/*.npz`) into `destDir`
+ * `images/mvtec/<category>/...`, `images/dev/screw/...`, `images/mvtec-more/<category>/...`,
+ * `tables/adbench/*.npz`, `tables/adbench-held-out/*.npz`) into `destDir`
  * with the same relative layout. Missing parts are skipped unless asked for by name; pinned
  * checksums (thyroid.mat, the ADBench tables) are verified. Without `only`, every category
  * folder under `images/mvtec/` is copied and the files left behind are named in one warning
@@ -578,6 +578,7 @@ export async function summarizeDataDir(dataDir: string): Promise<string[]> {
     ...(await subdirs(join(dataDir, "images/course"))).map((d) => `images/course/${d}`),
     ...(await subdirs(join(dataDir, "images/mvtec"))).map((d) => `images/mvtec/${d}`),
     ...(await subdirs(join(dataDir, "images/dev"))).map((d) => `images/dev/${d}`),
+    ...(await subdirs(join(dataDir, "images/mvtec-more"))).map((d) => `images/mvtec-more/${d}`),
     // The dev suite's tables and the held-out ones (`tables/adbench-held-out`) alike.
     ...(await subdirs(join(dataDir, "tables"))).map((d) => `tables/${d}`),
   ];
