@@ -575,12 +575,14 @@ export async function summarizeDataDir(dataDir: string): Promise<string[]> {
     "thyroid/odds",
     "thyroid/uci",
     "thyroid/course",
-    ...(await subdirs(join(dataDir, "images/course"))).map((d) => `images/course/${d}`),
-    ...(await subdirs(join(dataDir, "images/mvtec"))).map((d) => `images/mvtec/${d}`),
-    ...(await subdirs(join(dataDir, "images/dev"))).map((d) => `images/dev/${d}`),
-    ...(await subdirs(join(dataDir, "images/mvtec-more"))).map((d) => `images/mvtec-more/${d}`),
-    // The dev suite's tables and the held-out ones (`tables/adbench-held-out`) alike.
-    ...(await subdirs(join(dataDir, "tables"))).map((d) => `tables/${d}`),
+    // Every category or table folder, the dev suite's tables and the held-out ones alike.
+    ...(await subfoldersOf(dataDir, [
+      "images/course",
+      "images/mvtec",
+      "images/dev",
+      "images/mvtec-more",
+      "tables",
+    ])),
   ];
   const lines: string[] = [];
   for (const place of places) {
@@ -593,6 +595,15 @@ export async function summarizeDataDir(dataDir: string): Promise<string[]> {
   }
   if (lines.length === 0) lines.push("(nothing yet)");
   return lines;
+}
+
+/** `<folder>/<sub>` for every subfolder of each of `folders` (relative to `dataDir`), in order. */
+async function subfoldersOf(dataDir: string, folders: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const folder of folders) {
+    for (const d of await subdirs(join(dataDir, folder))) out.push(`${folder}/${d}`);
+  }
+  return out;
 }
 
 async function subdirs(path: string): Promise<string[]> {

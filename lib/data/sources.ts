@@ -214,36 +214,17 @@ export const DATA_SOURCES: readonly DataSource[] = [
     files: [],
     localPaths: ["thyroid/course"],
   },
-  {
-    name: "adbench",
-    description: "17 ADBench Classical tables (.npz) of the dev suite (deno task benchmark)",
-    license: ADBENCH_LICENSE,
-    byDefault: false,
-    files: Object.entries(ADBENCH_TABLES).map(([table, sha256]) => ({
-      key: `adbench-${table}`,
-      url: `${ADBENCH_BASE}/${table}.npz`,
-      target: `tables/adbench/${table}.npz`,
-      sha256,
-      present: `tables/adbench/${table}.npz`,
-    })),
-    localPaths: ["tables/adbench"],
-  },
-  {
-    name: "adbench-held-out",
-    description:
-      "14 more ADBench Classical tables (.npz) nobody tuned on, to check the dev suite's " +
+  adbenchSource(
+    "adbench",
+    "17 ADBench Classical tables (.npz) of the dev suite (deno task benchmark)",
+    ADBENCH_TABLES,
+  ),
+  adbenchSource(
+    "adbench-held-out",
+    "14 more ADBench Classical tables (.npz) nobody tuned on, to check the dev suite's " +
       "choices on (deno task benchmark)",
-    license: ADBENCH_LICENSE,
-    byDefault: false,
-    files: Object.entries(ADBENCH_HELD_OUT_TABLES).map(([table, sha256]) => ({
-      key: `adbench-held-out-${table}`,
-      url: `${ADBENCH_BASE}/${table}.npz`,
-      target: `tables/adbench-held-out/${table}.npz`,
-      sha256,
-      present: `tables/adbench-held-out/${table}.npz`,
-    })),
-    localPaths: ["tables/adbench-held-out"],
-  },
+    ADBENCH_HELD_OUT_TABLES,
+  ),
   {
     // Kept out of images/mvtec, where a category would join the default training run.
     name: "screw",
@@ -279,24 +260,40 @@ export const DATA_SOURCES: readonly DataSource[] = [
   })),
 ];
 
+/**
+ * A source of ADBench tables at `ADBENCH_COMMIT`: each table its own sha256-pinned file, under
+ * `tables/<name>/` and named `<name>-<table>` for `--url`.
+ */
+function adbenchSource(
+  name: string,
+  description: string,
+  tables: Readonly<Record<string, string>>,
+): DataSource {
+  return {
+    name,
+    description,
+    license: ADBENCH_LICENSE,
+    byDefault: false,
+    files: Object.entries(tables).map(([table, sha256]) => ({
+      key: `${name}-${table}`,
+      url: `${ADBENCH_BASE}/${table}.npz`,
+      target: `tables/${name}/${table}.npz`,
+      sha256,
+      present: `tables/${name}/${table}.npz`,
+    })),
+    localPaths: [`tables/${name}`],
+  };
+}
+
 /** The official link of an MVTec AD category's archive. */
 function mvtecUrl(category: string): string {
   return `${MVTEC_BASE}/${MVTEC_SHARES[category]}/${category}.tar.xz`;
 }
 
 /** Relative path and expected sha256 of files whose checksum is pinned, for `--from` too. */
-export const KNOWN_CHECKSUMS: Readonly<Record<string, string>> = {
-  "thyroid/odds/thyroid.mat": THYROID_MAT_SHA256,
-  ...pinnedTables("tables/adbench", ADBENCH_TABLES),
-  ...pinnedTables("tables/adbench-held-out", ADBENCH_HELD_OUT_TABLES),
-};
-
-/** `folder/<table>.npz` and its sha256 for each of `tables`. */
-function pinnedTables(folder: string, tables: Readonly<Record<string, string>>) {
-  return Object.fromEntries(
-    Object.entries(tables).map(([table, sha]) => [`${folder}/${table}.npz`, sha]),
-  );
-}
+export const KNOWN_CHECKSUMS: Readonly<Record<string, string>> = Object.fromEntries(
+  DATA_SOURCES.flatMap((s) => s.files).flatMap((f) => (f.sha256 ? [[f.target, f.sha256]] : [])),
+);
 
 /** Names accepted by `--only`: every source's, then every group's. */
 export function sourceNames(): string[] {
