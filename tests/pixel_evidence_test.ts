@@ -334,7 +334,7 @@ Deno.test("a table's components are scaled by their quartiles, which a few far n
   assert.deepEqual(byMoments.stats.sample.knn, moments(values));
   assert.throws(
     () => mergeConfig(DEFAULT_CONFIG, { model: { tableScale: "mad" } }),
-    /tableScale must be one of moments, quartiles, got "mad"/,
+    /tableScale must be one of moments, quartiles, tail, got "mad"/,
   );
 });
 
@@ -435,6 +435,36 @@ Deno.test("tableOneSidedTail: a table's densities and forest are summed on their
     tableOneSidedTail: false,
   }, "table");
   assert.equal(off.stats.tails, undefined);
+  assert.equal(
+    fitScoring(evidence(0), evidence(20), components, config, "image").stats.tails,
+    undefined,
+  );
+});
+
+Deno.test('tableScale "tail": every table component, the row distances too, on its tail scale', () => {
+  const n = 40;
+  const evidence = spreadEvidence;
+  const config = { ...EQUAL_WEIGHTS, tableScale: "tail" as const };
+  const components = ["knn", "dens", "iso"];
+  const fitted = fitScoring(evidence(0), evidence(20), components, config, "table");
+  assert.deepEqual(Object.keys(fitted.stats.tails!), components);
+  // Each first on its quartiles, as the default scale.
+  const quartiles = fitScoring(evidence(0), evidence(20), components, EQUAL_WEIGHTS, "table");
+  assert.deepEqual(fitted.stats.sample, quartiles.stats.sample);
+  const z = (c: string, v: number) =>
+    (v - fitted.stats.sample[c].mean) / fitted.stats.sample[c].std;
+  // A row far beyond every normal on its distances counts log n plus the excess there, where
+  // the quartile scale gave the excess alone; the one-sided components keep their floor, log 2.
+  const row: Evidence = {
+    n: 1,
+    sample: { knn: Float32Array.of(30), dens: Float32Array.of(0), iso: Float32Array.of(0) },
+    tokens: {},
+    features: {},
+  };
+  const beyond = Math.log(n) + (z("knn", 30) - z("knn", 9));
+  const { scores } = combineScores(row, components, fitted.stats, false);
+  assert.ok(Math.abs(scores[0] - (beyond + 2 * Math.LN2) / 3) < 1e-4, `${scores[0]}`);
+  // Images keep their own scale.
   assert.equal(
     fitScoring(evidence(0), evidence(20), components, config, "image").stats.tails,
     undefined,

@@ -398,12 +398,14 @@ export function fitScoring(
   ];
   const table = modality === "table";
   const oneSided = components.filter((c) => componentOf(c)?.oneSided === true);
+  // `tail` reads every component on its tail scale, each first on its quartiles.
+  const everyTail = table && config.tableScale === "tail";
   const combination: Combination = {
     weighting: table ? config.tableWeights : config.imageWeights,
     agreementPower: table ? config.tableAgreementPower : 0,
-    quartiles: table && config.tableScale === "quartiles",
+    quartiles: table && config.tableScale !== "moments",
     oneSided: table && config.tableOneSided ? oneSided : [],
-    tailed: table && config.tableOneSidedTail ? oneSided : [],
+    tailed: everyTail ? components : table && config.tableOneSidedTail ? oneSided : [],
   };
   const fits = choices.map((smooth) =>
     fitCombination(normals, anomalies, components, config, smooth, combination)
