@@ -280,17 +280,17 @@ export interface ModelConfig {
    * not move. Chosen on the 17 ADBench dev tables (three seeds 0.822 against 0.818 for `moments`;
    * docs/transformer-evidence.md, "Seventeenth pass").
    *
-   * `tail` puts every component, the two-sided ones too, on the tail scale that
-   * `tableOneSidedTail` gives the one-sided ones (after their quartiles): a row counts by how few
-   * calibration normals reach its value on each component, so no component's spread among the
-   * normals outweighs the others'. It suits anomalies that lie beyond the normals' range on a few
-   * features, as thyroid's out-of-range hormone values do: ODDS thyroid reads 0.9937 / 0.899 / 0.819 (AUROC /
-   * AUPR / F1 at the true count, five seeds) against 0.9926 / 0.884 / 0.800, UCI ann-thyroid
-   * (three seeds) 0.9923 / 0.812 / 0.776 against 0.9910 / 0.788 / 0.744. Where anomalies lie
-   * inside the normals' margins and one component's long reach finds them it costs: the 17
-   * ADBench dev tables read 0.8246 against 0.8275 (`44_Wilt` and `14_glass` 0.02 lower), so it is
-   * not the default; nor does a table of lab values always gain (ADBench's `2_annthyroid` reads
-   * 0.004 lower; docs/transformer-evidence.md, "Thirty-seventh pass").
+   * `tail` puts every component, the two-sided ones too, on the tail scale that `tableOneSidedTail`
+   * gives the one-sided ones (after their quartiles): a row counts by how few calibration normals
+   * reach its value on each component, so no component's spread among the normals outweighs the
+   * others'. It suits anomalies that lie beyond the normals' range on a few features, as thyroid's
+   * out-of-range hormone values do: ODDS thyroid reads 0.9937 / 0.899 / 0.819 (AUROC / AUPR / F1 at
+   * the true count, five seeds) against 0.9926 / 0.884 / 0.800, UCI ann-thyroid (three seeds)
+   * 0.9923 / 0.812 / 0.776 against 0.9910 / 0.788 / 0.744. Where anomalies lie inside the normals'
+   * margins and one component's long reach finds them it costs: the 17 ADBench dev tables read
+   * 0.8246 against 0.8275 (`44_Wilt` and `14_glass` 0.02 lower), so it is not the default; nor does
+   * a table of lab values always gain (ADBench's `2_annthyroid` reads 0.004 lower;
+   * docs/transformer-evidence.md, "Thirty-seventh pass").
    */
   tableScale: TableScale;
   /**
