@@ -236,6 +236,25 @@ Deno.test("componentResults: shares from the fitted weights, AUROC of each part 
   assert.deepEqual(componentLines([{ name: "t", components: floored } as DatasetEvaluation]), [
     "t: good 0.75 (1.000), inverted 0.25 (0.000); inverted counts above its normals' median",
   ]);
+  // Components on their tail scale are marked; the line says so once all counted ones are.
+  const tail = { normals: 2, quantiles: [0, 1] };
+  const oneTail = componentResults(parts, {
+    ...fitted,
+    stats: { ...fitted.stats, tails: { inverted: tail } },
+  }, labels);
+  assert.deepEqual(oneTail.map((c) => c.tailScale), [undefined, true]);
+  assert.deepEqual(componentLines([{ name: "t", components: oneTail } as DatasetEvaluation]), [
+    "t: good 0.75 (1.000), inverted 0.25 (0.000)",
+  ]);
+  const everyTail = componentResults(parts, {
+    ...fitted,
+    stats: { ...fitted.stats, tails: { good: tail, inverted: tail } },
+  }, labels);
+  assert.deepEqual(componentLines([{ name: "t", components: everyTail } as DatasetEvaluation]), [
+    "t: good 0.75 (1.000), inverted 0.25 (0.000); every component on its tail scale",
+  ]);
+  const json = evaluationJson([{ name: "t", components: everyTail } as DatasetEvaluation]);
+  assert.equal(json.datasets[0].components.good.tail_scale, true);
 });
 
 Deno.test("transformerResult: the Transformer's readings summed with their weights among themselves", () => {

@@ -74,6 +74,8 @@ export interface ComponentResult {
   sampleRows?: number;
   /** It counts in the score only above its normals' median (`tableOneSided`). */
   oneSided?: boolean;
+  /** It counts on its tail scale (`tableOneSidedTail`; every component: `tableScale: "tail"`). */
+  tailScale?: boolean;
 }
 
 /** The Transformer's readings together, when a score has more than one (see `transformerResult`). */
@@ -367,6 +369,7 @@ export function componentResults(
     weight: weightOf(fitted.stats, name, names),
     auroc: auroc(parts[name], labels),
     ...(fitted.stats.oneSided?.includes(name) ? { oneSided: true } : {}),
+    ...(fitted.stats.tails?.[name] ? { tailScale: true } : {}),
   }));
 }
 

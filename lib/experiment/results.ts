@@ -24,11 +24,17 @@ export type EvaluationEntry = {
   /**
    * Evidence components by name: share of the score and test AUROC alone (with `sample_rows`
    * when measured on a sample of the test rows, `one_sided` when it counts only above its
-   * normals' median).
+   * normals' median, `tail_scale` when it counts on its tail scale).
    */
   components: Record<
     string,
-    { weight: number; auroc: number; sample_rows?: number; one_sided?: boolean }
+    {
+      weight: number;
+      auroc: number;
+      sample_rows?: number;
+      one_sided?: boolean;
+      tail_scale?: boolean;
+    }
   >;
   /**
    * Tables scored with two readings of the encoder's tokens: the Transformer's evidence alone,
@@ -73,6 +79,7 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
             auroc: c.auroc,
             ...(c.sampleRows === undefined ? {} : { sample_rows: c.sampleRows }),
             ...(c.oneSided ? { one_sided: true } : {}),
+            ...(c.tailScale ? { tail_scale: true } : {}),
           },
         ]),
       ),
@@ -127,6 +134,7 @@ export function componentLines(evaluations: DatasetEvaluation[]): string[] {
       ? `; score: ${mapReductionText(e.imageScore === "smoothed_max", e.reductions)}`
       : "") +
     oneSidedText(e.components) +
+    tailScaleText(e.components) +
     (e.transformer
       ? `; the Transformer's evidence alone (${e.transformer.components.join(" + ")}) ` +
         e.transformer.auroc.toFixed(3)
@@ -142,6 +150,17 @@ function oneSidedText(components: ComponentResult[]): string {
   if (names.length === 0) return "";
   return `; ${names.join(", ")} ${names.length === 1 ? "counts" : "count"} above ` +
     `${names.length === 1 ? "its" : "their"} normals' median`;
+}
+
+/**
+ * `; every component on its tail scale` when each component with a share of the score counts on
+ * its tail scale (`tableScale: "tail"`), so a user can see the setting took effect.
+ */
+function tailScaleText(components: ComponentResult[]): string {
+  const counted = components.filter((c) => c.weight > 0);
+  return counted.length > 0 && counted.every((c) => c.tailScale)
+    ? "; every component on its tail scale"
+    : "";
 }
 
 /**
