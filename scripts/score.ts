@@ -126,6 +126,7 @@ async function main(): Promise<void> {
       batchRows: numberFlag("batch-rows", flags["batch-rows"]),
       explain: flags.explain as boolean,
       onExplain: progressReporter("explaining flagged rows"),
+      onWarning: (message) => console.error(`warning: ${message}`),
     });
   } else {
     const cacheDir = join("data", ".cache", "images");

@@ -10,6 +10,9 @@ import {
   fitStandard,
   LOG_OFFSET,
   logScaled,
+  SHIFT_LIMIT,
+  SHIFT_SAMPLE,
+  shiftedFeatures,
 } from "../lib/data/normalise.ts";
 import type { SplitIndices, SplitSpec } from "../lib/data/types.ts";
 import { hasSharedThyroid, madError, SHARED_THYROID } from "./fixtures.ts";
@@ -123,6 +126,26 @@ Deno.test("normalisation: fitted only on the given rows", () => {
   // JSON round-trip, as stored in a checkpoint.
   const back = checkNormalisation(JSON.parse(JSON.stringify(norm)), "ckpt.json");
   assert.deepEqual(back, norm);
+});
+
+Deno.test("shiftedFeatures: the features whose typical value lies far from the training rows'", () => {
+  // Standardised values: a near 0, b's median 5 (odd count), c's -6 (even count: the middle two's
+  // mean), d's median at the limit, not beyond it.
+  const rows = [[0.1, 5, -6, SHIFT_LIMIT], [-0.2, 4, -9, 0], [9, 7, -6, SHIFT_LIMIT]];
+  const t = tableFromArrays("t", ["a", "b", "c", "d"], rows, null);
+  assert.deepEqual(shiftedFeatures(t), [{ column: "c", median: -6 }, { column: "b", median: 5 }]);
+  const even = tableFromArrays("t", ["a"], [[1], [-7], [-9], [40]], null);
+  assert.deepEqual(shiftedFeatures(even), []);
+  assert.deepEqual(shiftedFeatures(even, 2), [{ column: "a", median: -3 }]);
+  assert.deepEqual(shiftedFeatures(tableFromArrays("t", ["a"], [], null)), []);
+  // A long file is read through an evenly spaced sample (here every third row, all 10).
+  const long = tableFromArrays(
+    "t",
+    ["a"],
+    Array.from({ length: 3 * SHIFT_SAMPLE }, (_, i) => [i % 3 === 0 ? 10 : 0]),
+    null,
+  );
+  assert.deepEqual(shiftedFeatures(long), [{ column: "a", median: 10 }]);
 });
 
 Deno.test("normalisation: matches plain loops on random data", () => {

@@ -455,5 +455,27 @@ Deno.test("score and eval with a trained model: order, labels, huge values, batc
     for (const s of [...alone.slice(12), ...together.slice(12)]) {
       assert.ok(Math.abs(s - alone[12]) < 1e-4);
     }
+
+    // A file in other units (every value x1000) scores, and warns in one line naming the file
+    // and the features; the training file itself does not warn.
+    const quiet: string[] = [];
+    scoreTableFile(ckpt, table, { onWarning: (m) => quiet.push(m) });
+    assert.equal(quiet.length, 0);
+    const warnings: string[] = [];
+    const units = join(dir, "units", "base.csv");
+    await Deno.mkdir(join(dir, "units"));
+    await Deno.writeTextFile(
+      units,
+      csv(["a", "b", "c", "d"], rows.map((r) => r.map((v) => v * 1000))),
+    );
+    const scaled = scoreTableFile(ckpt, units, { onWarning: (m) => warnings.push(m) });
+    assert.equal(scaled.length, rows.length);
+    assert.equal(warnings.length, 1);
+    assert.ok(!warnings[0].includes("\n"));
+    assert.match(
+      warnings[0],
+      /units\/base\.csv: the typical row lies far from the training rows on /,
+    );
+    assert.match(warnings[0], /of 4 features\): is the file on the training data's scale/);
   });
 });

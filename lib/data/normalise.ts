@@ -250,3 +250,44 @@ export function checkNormalisation(value: unknown, source: string): Normalisatio
   }
   return v as Normalisation;
 }
+
+/**
+ * How many training standard deviations a file's typical value may lie from the training mean
+ * on a feature before {@linkcode shiftedFeatures} names it. New normal rows keep each feature's
+ * median within about one; so does a file of a few anomalies among normals.
+ */
+export const SHIFT_LIMIT = 4;
+
+/** Rows {@linkcode shiftedFeatures} reads at most, evenly spaced through the table. */
+export const SHIFT_SAMPLE = 10_000;
+
+/** A feature whose typical value in a normalised table lies far from the training rows'. */
+export interface ShiftedFeature {
+  column: string;
+  /** The median of its standardised values: training standard deviations from their mean. */
+  median: number;
+}
+
+/**
+ * The features of a normalised `table` (see {@linkcode applyNormalisation}) whose median value
+ * lies more than `limit` training standard deviations from the training mean, farthest first. A
+ * file in other units, or one already standardised, moves many features' medians tens of
+ * deviations away, and then every row scores as an anomaly; naming the features lets a user see
+ * why before trusting the flags.
+ */
+export function shiftedFeatures(table: Table, limit = SHIFT_LIMIT): ShiftedFeature[] {
+  const { n, d } = table;
+  if (n === 0) return [];
+  // Evenly spaced rows, at most SHIFT_SAMPLE, so a long, wide file costs a bounded sort.
+  const step = Math.ceil(n / SHIFT_SAMPLE);
+  const m = Math.ceil(n / step);
+  const out: ShiftedFeature[] = [];
+  const col = new Float64Array(m);
+  for (let j = 0; j < d; j++) {
+    for (let i = 0; i < m; i++) col[i] = table.values[i * step * d + j];
+    col.sort();
+    const median = m % 2 ? col[(m - 1) / 2] : (col[m / 2 - 1] + col[m / 2]) / 2;
+    if (Math.abs(median) > limit) out.push({ column: table.columns[j], median });
+  }
+  return out.sort((a, b) => Math.abs(b.median) - Math.abs(a.median));
+}

@@ -20,7 +20,7 @@ import { fittedFor } from "../train/fitted.ts";
 import { scoreKey } from "../model/scorer.ts";
 import { listImagesToScore } from "../data/images.ts";
 import type { ImageCache } from "../data/image_cache.ts";
-import { applyNormalisation } from "../data/normalise.ts";
+import { applyNormalisation, type ShiftedFeature, shiftedFeatures } from "../data/normalise.ts";
 import { MadError } from "../errors.ts";
 import { backendFailure, errorFromMessage } from "../model/backend_failure.ts";
 import { span } from "../util/profile.ts";
@@ -349,6 +349,21 @@ export function mapFileName(id: string, taken?: Set<string>): string {
 }
 
 /**
+ * `PATH: the typical row lies far from the training rows on f2 (median 37.1 standard deviations
+ * from their mean), f3 (...) ...: is the file on the training data's scale?`, naming at most three.
+ */
+export function shiftWarning(path: string, shifted: ShiftedFeature[], d: number): string {
+  const named = shifted.slice(0, 3).map((f, i) =>
+    `${f.column} (median ${f.median.toFixed(1)}` +
+    `${i === 0 ? " training standard deviations from their mean" : ""})`
+  );
+  const more = shifted.length > 3 ? ` and ${shifted.length - 3} more` : "";
+  return `${path}: the typical row lies far from the training rows on ${named.join(", ")}${more} ` +
+    `(${shifted.length} of ${d} features): is the file on the training data's scale (units, ` +
+    "normalisation)?";
+}
+
+/**
  * Scores every row of a table file: a CSV, ODDS `.mat` or ADBench `.npz` (labels, if any, are
  * ignored), `options.batchRows` rows at a time (see `scoringBatchRows`). With `explain`, each
  * row flagged as an anomaly also gets the features behind its score (d more scorings a row;
@@ -361,12 +376,16 @@ export function scoreTableFile(
     batchRows?: number;
     explain?: boolean;
     onExplain?: (done: number, total: number) => void;
+    /** Hears a one-line warning when the file's typical values lie far from the training rows'. */
+    onWarning?: (message: string) => void;
   } = {},
 ): ScoredSample[] {
   const record = tableRecordFor(ckpt, path);
   const read = span("score: read table", () => readTableSource(path, { scoring: true }).table);
   const table = matchTrainedColumns(read, record.columns, path);
   const normalised = applyNormalisation(table, record.normalisation!);
+  const shifted = shiftedFeatures(normalised);
+  if (shifted.length > 0) options.onWarning?.(shiftWarning(path, shifted, table.d));
   const fitted = fittedFor(ckpt, datasetKey(record));
   const rows = Float32Array.from(normalised.values);
   let scores: Float32Array;
