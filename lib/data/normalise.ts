@@ -253,8 +253,8 @@ export function checkNormalisation(value: unknown, source: string): Normalisatio
 
 /**
  * How many training standard deviations a file's typical value may lie from the training mean
- * on a feature before {@linkcode shiftedFeatures} names it. New normal rows keep each feature's
- * median within about one; so does a file of a few anomalies among normals.
+ * on a feature before {@linkcode shiftedFeatures} names it. The test parts of the 31 ADBench
+ * dev and held-out tables, normals and anomalies (some of them half anomalies), reach 2.8 at most.
  */
 export const SHIFT_LIMIT = 4;
 
@@ -272,7 +272,7 @@ export interface ShiftedFeature {
  * The features of a normalised `table` (see {@linkcode applyNormalisation}) whose median value
  * lies more than `limit` training standard deviations from the training mean, farthest first. A
  * file in other units, or one already standardised, moves many features' medians tens of
- * deviations away, and then every row scores as an anomaly; naming the features lets a user see
+ * deviations away, and then most rows score as anomalies; naming the features lets a user see
  * why before trusting the flags.
  */
 export function shiftedFeatures(table: Table, limit = SHIFT_LIMIT): ShiftedFeature[] {

@@ -349,8 +349,9 @@ export function mapFileName(id: string, taken?: Set<string>): string {
 }
 
 /**
- * `PATH: the typical row lies far from the training rows on f2 (median 37.1 standard deviations
- * from their mean), f3 (...) ...: is the file on the training data's scale?`, naming at most three.
+ * `PATH: the typical row lies far from the training rows on f2 (median -36.0 training standard
+ * deviations from their mean), f6 (median -22.7), f4 (median -16.1) and 1 more (4 of 6 features):
+ * is the file on the training data's scale (units, normalisation)?`, naming at most three.
  */
 export function shiftWarning(path: string, shifted: ShiftedFeature[], d: number): string {
   const named = shifted.slice(0, 3).map((f, i) =>
