@@ -150,14 +150,7 @@ export const DATA_SOURCES: readonly DataSource[] = [
     description: "MVTec AD hazelnut category (official layout)",
     license: MVTEC_LICENSE,
     byDefault: true,
-    files: [{
-      key: "hazelnut",
-      url: mvtecUrl("hazelnut"),
-      target: "downloads/hazelnut.tar.xz",
-      sha256: null,
-      extractTo: "images/mvtec",
-      present: "images/mvtec/hazelnut/train",
-    }],
+    files: [mvtecArchive("hazelnut", "images/mvtec")],
     localPaths: [
       "images/course/hazelnut",
       "images/course/image_anomaly_labels.json",
@@ -169,14 +162,7 @@ export const DATA_SOURCES: readonly DataSource[] = [
     description: "MVTec AD zipper category (official layout)",
     license: MVTEC_LICENSE,
     byDefault: true,
-    files: [{
-      key: "zipper",
-      url: mvtecUrl("zipper"),
-      target: "downloads/zipper.tar.xz",
-      sha256: null,
-      extractTo: "images/mvtec",
-      present: "images/mvtec/zipper/train",
-    }],
+    files: [mvtecArchive("zipper", "images/mvtec")],
     localPaths: [
       "images/course/zipper",
       "images/course/image_anomaly_labels.json",
@@ -231,14 +217,7 @@ export const DATA_SOURCES: readonly DataSource[] = [
     description: "MVTec AD screw category, the dev category (official layout, images/dev)",
     license: MVTEC_LICENSE,
     byDefault: false,
-    files: [{
-      key: "screw",
-      url: mvtecUrl("screw"),
-      target: "downloads/screw.tar.xz",
-      sha256: null,
-      extractTo: "images/dev",
-      present: "images/dev/screw/train",
-    }],
+    files: [mvtecArchive("screw", "images/dev")],
     localPaths: ["images/dev/screw"],
   },
   // Kept out of images/mvtec for the same reason, in a folder of their own.
@@ -248,14 +227,7 @@ export const DATA_SOURCES: readonly DataSource[] = [
     license: MVTEC_LICENSE,
     byDefault: false,
     group: "mvtec-more",
-    files: [{
-      key: category,
-      url: mvtecUrl(category),
-      target: `downloads/${category}.tar.xz`,
-      sha256: null,
-      extractTo: "images/mvtec-more",
-      present: `images/mvtec-more/${category}/train`,
-    }],
+    files: [mvtecArchive(category, "images/mvtec-more")],
     localPaths: [`images/mvtec-more/${category}`],
   })),
 ];
@@ -285,9 +257,19 @@ function adbenchSource(
   };
 }
 
-/** The official link of an MVTec AD category's archive. */
-function mvtecUrl(category: string): string {
-  return `${MVTEC_BASE}/${MVTEC_SHARES[category]}/${category}.tar.xz`;
+/**
+ * An MVTec AD category's official archive, downloaded to `downloads/` and unpacked into `folder`
+ * (`images/mvtec` joins the default training run; `images/dev` and `images/mvtec-more` do not).
+ */
+function mvtecArchive(category: string, folder: string): SourceFile {
+  return {
+    key: category,
+    url: `${MVTEC_BASE}/${MVTEC_SHARES[category]}/${category}.tar.xz`,
+    target: `downloads/${category}.tar.xz`,
+    sha256: null,
+    extractTo: folder,
+    present: `${folder}/${category}/train`,
+  };
 }
 
 /** Relative path and expected sha256 of files whose checksum is pinned, for `--from` too. */
