@@ -93,7 +93,11 @@ export async function runDemo(
   }
   await writeFileAtomic(
     join(out, "scores.json"),
-    JSON.stringify(scored.map(({ id, score, anomaly }) => ({ id, score, anomaly })), null, 1),
+    JSON.stringify(
+      scored.map(({ id, score, pValue, anomaly }) => ({ id, score, pValue, anomaly })),
+      null,
+      1,
+    ),
   );
 
   const report = join(out, "report.html");

@@ -1,7 +1,8 @@
 /**
  * `deno task score --checkpoint CKPT (--images DIR_OR_FILE... | --table FILE)` (`--help` lists
- * the flags): scores unseen data and writes a JSON array of `{"id","score","anomaly"}`; `--maps`
- * writes a heatmap overlay PNG per image, `--explain` the features behind each flagged table row.
+ * the flags): scores unseen data and writes a JSON array of `{"id","score","pValue","anomaly"}`;
+ * `--false-alarm-rate` flags by p-value instead of the stored threshold, `--maps` writes a heatmap
+ * overlay PNG per image, `--explain` the features behind each flagged table row.
  *
  * @module
  */
@@ -36,8 +37,9 @@ import { scoreMapPng } from "../lib/report/mod.ts";
 export const COMMAND = defineCommand({
   name: "deno task score",
   summary: 'scores unseen images or table rows with a trained model: a JSON array of {"id", ' +
-    '"score", "anomaly"} (anomaly: above the threshold chosen on normals). Give either --images ' +
-    "or --table.",
+    '"score", "pValue", "anomaly"} (pValue: the share of calibration normals scoring as high; ' +
+    "anomaly: above the threshold chosen on normals, or p-value at or below --false-alarm-rate). " +
+    "Give either --images or --table.",
   flags: {
     checkpoint: CHECKPOINT_FLAG,
     images: {
@@ -81,6 +83,13 @@ export const COMMAND = defineCommand({
       description: "table rows scored at a time (bounds memory; the same scores)",
       defaultText: "as many as 32 MB of token features hold",
     },
+    "false-alarm-rate": {
+      type: "string",
+      value: "R",
+      description: "flag the samples whose p-value is at or below R (between 0 and 1): about " +
+        "that share of normal samples is flagged",
+      defaultText: "the threshold chosen at training, which flags 1 in 100 calibration normals",
+    },
     explain: {
       type: "boolean",
       default: false,
@@ -93,6 +102,7 @@ export const COMMAND = defineCommand({
     "deno task score --checkpoint CKPT --images photos/ --json scores.json --maps heatmaps/",
     "deno task score --checkpoint CKPT --table new_rows.csv",
     "deno task score --checkpoint CKPT --table new_rows.csv --explain --json scores.json",
+    "deno task score --checkpoint CKPT --table new_rows.csv --false-alarm-rate 0.05",
   ],
 });
 
@@ -118,6 +128,8 @@ async function main(): Promise<void> {
     ]);
   }
   if (flags.maps) checkOutputFolder(flags.maps, "--maps");
+  const falseAlarmRate = rateFlag(flags["false-alarm-rate"]);
+  const onWarning = (message: string) => console.error(`warning: ${message}`);
   await useBackend(flags.backend as BackendName);
   const ckpt = await loadCheckpoint(flags.checkpoint!, { optimizer: false });
   let results: ScoredSample[];
@@ -126,7 +138,8 @@ async function main(): Promise<void> {
       batchRows: numberFlag("batch-rows", flags["batch-rows"]),
       explain: flags.explain as boolean,
       onExplain: progressReporter("explaining flagged rows"),
-      onWarning: (message) => console.error(`warning: ${message}`),
+      falseAlarmRate,
+      onWarning,
     });
   } else {
     const cacheDir = join("data", ".cache", "images");
@@ -138,6 +151,8 @@ async function main(): Promise<void> {
       cacheDir,
       backend: flags.backend,
       onProgress: progressReporter("scoring images"),
+      falseAlarmRate,
+      onWarning,
     });
     if (flags.maps) {
       await Deno.mkdir(flags.maps, { recursive: true });
@@ -151,7 +166,7 @@ async function main(): Promise<void> {
       }
       bar.done();
     }
-    results = scored.map(({ id, score, anomaly }) => ({ id, score, anomaly }));
+    results = scored.map(({ id, score, pValue, anomaly }) => ({ id, score, pValue, anomaly }));
   }
   const text = JSON.stringify(results, null, 1) + "\n";
   if (flags.json) {
@@ -162,6 +177,15 @@ async function main(): Promise<void> {
   } else {
     console.log(text.trimEnd());
   }
+}
+
+/** `--false-alarm-rate R`: a number strictly between 0 and 1, or none. */
+function rateFlag(value: string | undefined): number | undefined {
+  const rate = numberFlag("false-alarm-rate", value);
+  if (rate !== undefined && !(rate > 0 && rate < 1)) {
+    throw new MadError(`--false-alarm-rate must lie between 0 and 1, got '${value}'`, 2);
+  }
+  return rate;
 }
 
 /** `--workers N` (a positive integer), else one scorer per CPU core. */

@@ -47,6 +47,7 @@ Deno.test("train, eval and score run end to end on the command line", async () =
           "recall",
           "f1",
           "accuracy",
+          "false_alarm_rate",
           "threshold",
           "f1_at_true_count",
         ]
@@ -120,8 +121,37 @@ Deno.test("train, eval and score run end to end on the command line", async () =
       assert.ok(String(item.id).startsWith(testDir), item.id);
       assert.equal(typeof item.score, "number");
       assert.equal(typeof item.anomaly, "boolean");
+      assert.ok(item.pValue > 0 && item.pValue <= 1, `${item.pValue}`);
     }
     assert.equal([...Deno.readDirSync(maps)].length, 12);
+    // --false-alarm-rate R flags exactly the images whose p-value is at most R; a rate outside
+    // (0, 1) is refused in one line before anything is scored.
+    const byRate = await runScript("score.ts", [
+      "--checkpoint",
+      ckpt,
+      "--images",
+      testDir,
+      "--false-alarm-rate",
+      "0.3",
+    ]);
+    assert.equal(byRate.code, 0, byRate.stderr);
+    const rated = JSON.parse(byRate.stdout) as {
+      score: number;
+      pValue: number;
+      anomaly: boolean;
+    }[];
+    assert.deepEqual(rated.map((r) => r.score), items.map((r: { score: number }) => r.score));
+    for (const r of rated) assert.equal(r.anomaly, r.pValue <= 0.3);
+    const badRate = await runScript("score.ts", [
+      "--checkpoint",
+      ckpt,
+      "--images",
+      testDir,
+      "--false-alarm-rate",
+      "5",
+    ]);
+    assert.equal(badRate.code, 2);
+    assert.match(badRate.stderr, /--false-alarm-rate must lie between 0 and 1, got '5'/);
 
     // A CSV to score needs no label column; ids are row indices from 0.
     const csv = join(dir, "unlabelled.csv");

@@ -323,6 +323,7 @@ export function evaluationEntry(
     recall: 0,
     f1: 0,
     accuracy: 0,
+    false_alarm_rate: 0,
     threshold: 0,
     f1_at_true_count: auroc,
     components,

@@ -229,6 +229,7 @@ Deno.test("evaluateScores fills DatasetMetrics and rejects one-class sets", () =
   // >= 0.5 flags 0.8, 0.7, 0.9: tp 2, fp 1, fn 2.
   close(m.precision, 2 / 3);
   close(m.recall, 0.5);
+  close(m.false_alarm_rate, 1 / 4);
   assert.throws(
     () => evaluateScores([0.1, 0.2], [0, 0], 0.5, "thyroid"),
     (e: unknown) =>

@@ -19,6 +19,7 @@ import {
 import { moments, quartileMoments } from "../lib/model/detector.ts";
 import {
   checkTableScores,
+  datasetKey,
   matchTrainedColumns,
   prepareTable,
   readTableSource,
@@ -477,5 +478,31 @@ Deno.test("score and eval with a trained model: order, labels, huge values, batc
       /units\/base\.csv: the typical row lies far from the training rows on /,
     );
     assert.match(warnings[0], /of 4 features\): is the file on the training data's scale/);
+
+    // Every row gets its p-value among the calibration normals; a false-alarm rate flags by it,
+    // and the threshold chosen at training flags as before when none is given.
+    const stats = ckpt.stats[datasetKey({ modality: "table", name: "base" })];
+    const m = stats.normalScores!.normals;
+    const scored = scoreTableFile(ckpt, table);
+    for (const r of scored) {
+      assert.ok(r.pValue! >= 1 / (m + 1) && r.pValue! <= 1, `${r.pValue}`);
+      assert.equal(r.anomaly, r.score >= stats.threshold);
+    }
+    const byRate = scoreTableFile(ckpt, table, { falseAlarmRate: 0.2 });
+    assert.deepEqual(byRate.map((r) => r.score), scored.map((r) => r.score));
+    for (const r of byRate) assert.equal(r.anomaly, r.pValue! <= 0.2);
+    const loose = scoreTableFile(ckpt, table, { falseAlarmRate: 0.9 });
+    assert.ok(
+      loose.filter((r) => r.anomaly).length > scored.filter((r) => r.anomaly).length,
+      JSON.stringify(scored.map((r) => r.pValue)),
+    );
+    const unreachable: string[] = [];
+    const none = scoreTableFile(ckpt, table, {
+      falseAlarmRate: 0.5 / (m + 1),
+      onWarning: (w) => unreachable.push(w),
+    });
+    assert.ok(none.every((r) => !r.anomaly));
+    assert.equal(unreachable.length, 1);
+    assert.match(unreachable[0], /base\.csv: table base: a false-alarm rate of .* nothing will be/);
   });
 });

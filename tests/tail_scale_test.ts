@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { fitTailScale, isTailScale, TAIL_QUANTILES, tailValue } from "../lib/model/tail_scale.ts";
+import {
+  fitTailScale,
+  isTailScale,
+  normalsAtOrAbove,
+  pValue,
+  TAIL_QUANTILES,
+  tailValue,
+} from "../lib/model/tail_scale.ts";
 
 const close = (a: number, b: number, what: string) =>
   assert.ok(Math.abs(a - b) < 1e-9, `${what}: ${a} against ${b}`);
@@ -35,6 +42,36 @@ Deno.test("fitTailScale: at most TAIL_QUANTILES values kept, ranks still counted
   close(tailValue(scale, m - 1), Math.log(m), "the largest");
   assert.deepEqual(fitTailScale([7]), { normals: 1, quantiles: [7] });
   close(tailValue(fitTailScale([7]), 7), 0, "one normal");
+});
+
+Deno.test("pValue: (1 + normals at or above) / (m + 1), a share of normals at most its rate", () => {
+  const scale = fitTailScale([3, 0, 2, 1]);
+  close(normalsAtOrAbove(scale, 0), 4, "the smallest: every normal");
+  close(normalsAtOrAbove(scale, 3), 1, "the largest: itself");
+  close(normalsAtOrAbove(scale, 9), 0, "beyond every normal");
+  close(normalsAtOrAbove(scale, -9), 4, "below every normal");
+  close(pValue(scale, 9), 1 / 5, "beyond every normal: 1 / (m + 1)");
+  close(pValue(scale, -9), 1, "below every normal");
+  close(pValue(scale, 2), 3 / 5, "two normals at or above");
+  close(pValue(scale, 1.5), 3.5 / 5, "between two normals, interpolated");
+  // Exchangeable samples: new normals from the calibration's own distribution get p <= r about
+  // a share r of the time. Given one calibration set the share varies by about
+  // sqrt(r (1 - r) / m) around r; the fresh samples add their own sampling error.
+  let seed = 7;
+  const uniform = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const m0 = 999;
+  const fitted = fitTailScale(Array.from({ length: m0 }, uniform));
+  const fresh = Array.from({ length: 20_000 }, () => pValue(fitted, uniform()));
+  for (const rate of [0.01, 0.05, 0.2]) {
+    const share = fresh.filter((p) => p <= rate).length / fresh.length;
+    const spread = Math.sqrt((rate * (1 - rate)) / m0) + Math.sqrt(rate / fresh.length);
+    assert.ok(Math.abs(share - rate) < 3 * spread, `${rate}: ${share}`);
+  }
+  // A scale that keeps fewer values than its normals still counts them whole.
+  const m = 10_001;
+  const many = fitTailScale(Float64Array.from({ length: m }, (_, i) => i));
+  close(normalsAtOrAbove(many, 5000), m - 5000, "a kept rank");
+  close(pValue(many, m - 1), 2 / (m + 1), "the largest");
 });
 
 Deno.test("fitTailScale: no normals or values that are not finite are refused", () => {

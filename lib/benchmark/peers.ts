@@ -80,6 +80,7 @@ export async function readPeerRuns(
           recall: NaN,
           f1: NaN,
           accuracy: NaN,
+          false_alarm_rate: NaN,
           threshold: NaN,
           f1_at_true_count: m.f1_at_true_count,
           components: {},

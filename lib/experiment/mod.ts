@@ -63,12 +63,14 @@ export {
   scoreImagePaths,
   scoreTableFile,
   ScoringPool,
+  verdictOf,
 } from "./score_files.ts";
 export type {
   CategoryScores,
   ScoredImage,
   ScoredSample,
   ScoreImageOptions,
+  VerdictOptions,
 } from "./score_files.ts";
 export {
   checkpointOrTrain,

@@ -18,6 +18,8 @@ import type { PoseAlignment } from "../data/pose.ts";
 import { recordedPose, tableRecordFor } from "./evaluate_checkpoint.ts";
 import { fittedFor } from "../train/fitted.ts";
 import { scoreKey } from "../model/scorer.ts";
+import type { KeyStats } from "../model/detector.ts";
+import { pValue } from "../model/tail_scale.ts";
 import { listImagesToScore } from "../data/images.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { applyNormalisation, type ShiftedFeature, shiftedFeatures } from "../data/normalise.ts";
@@ -38,6 +40,11 @@ export interface ScoredSample {
   /** The image path as given (or below the folder given), or the table row index from 0. */
   id: string | number;
   score: number;
+  /**
+   * The share of the dataset's calibration normals scoring at or above this sample, counted as a
+   * conformal p-value ({@linkcode pValue}); absent for checkpoints that keep no calibration scores.
+   */
+  pValue?: number;
   anomaly: boolean;
   /**
    * Table rows flagged as anomalies, when explained: the features with the largest
@@ -54,6 +61,55 @@ export interface ScoredImage extends ScoredSample {
   map: Float32Array | null;
   /** The category's pose alignment: when aligned, the map lies over the aligned image. */
   pose?: PoseAlignment;
+}
+
+/** What a dataset's scores are judged by: its threshold, or a false-alarm rate. */
+export interface VerdictOptions {
+  /**
+   * Flag a sample when its p-value among the calibration normals is at or below this rate (in
+   * (0, 1)), instead of by the threshold chosen at training: about this share of normal samples
+   * is then flagged.
+   */
+  falseAlarmRate?: number;
+  /**
+   * Hears one-line warnings: a false-alarm rate no sample can reach; for a table, a file whose
+   * typical values lie far from the training rows'.
+   */
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * The verdict on each score of `dataset`: its p-value when the checkpoint keeps the calibration
+ * normals' scores, and `anomaly` by the threshold chosen at training (a quantile of the same
+ * normals' scores, `thresholdQuantile`) or, with `falseAlarmRate`, by the p-value.
+ *
+ * @throws {MadError} with `falseAlarmRate` when the checkpoint keeps no calibration scores.
+ */
+export function verdictOf(
+  stats: KeyStats,
+  dataset: string,
+  options: VerdictOptions = {},
+): (score: number) => { pValue?: number; anomaly: boolean } {
+  const normals = stats.normalScores;
+  const rate = options.falseAlarmRate;
+  if (rate !== undefined && !normals) {
+    throw new MadError(
+      `${dataset}: the checkpoint keeps no scores of its calibration normals (trained before ` +
+        "they were kept), so it has no p-values for --false-alarm-rate; train it again, or leave " +
+        "the flag out to flag by its threshold",
+    );
+  }
+  if (rate !== undefined && normals && rate < 1 / (normals.normals + 1)) {
+    options.onWarning?.(
+      `${dataset}: a false-alarm rate of ${rate} is below 1/${normals.normals + 1}, the ` +
+        `smallest p-value its ${normals.normals} calibration normals give: nothing will be flagged`,
+    );
+  }
+  return (score) => {
+    if (!normals) return { anomaly: score >= stats.threshold };
+    const p = pValue(normals, score);
+    return { pValue: p, anomaly: rate === undefined ? score >= stats.threshold : p <= rate };
+  };
 }
 
 /** Known image categories of a checkpoint. */
@@ -83,7 +139,7 @@ export function categoryOf(path: string, known: string[], forced?: string): stri
 }
 
 /** How to score images. */
-export interface ScoreImageOptions {
+export interface ScoreImageOptions extends VerdictOptions {
   /** The category of every image, instead of telling it from the path. */
   category?: string;
   /**
@@ -179,6 +235,11 @@ export async function scoreImagePaths(
     const out: ScoredImage[] = [];
     for (const [category, items] of byCategory) {
       const fitted = fittedFor(ckpt, datasetKey({ modality: "image", name: category }));
+      const verdict = verdictOf(
+        fitted.stats,
+        `${options.checkpointPath ?? "the checkpoint"}: image category ${category}`,
+        options,
+      );
       const chunks = Array.from(
         { length: Math.ceil(items.length / IMAGES_PER_CHUNK) },
         (_, i) => items.slice(i * IMAGES_PER_CHUNK, (i + 1) * IMAGES_PER_CHUNK),
@@ -236,7 +297,7 @@ export async function scoreImagePaths(
             path: item.path,
             category,
             score: result.scores[i],
-            anomaly: result.scores[i] >= fitted.stats.threshold,
+            ...verdict(result.scores[i]),
             map: result.maps ? result.maps[i] : null,
             pose,
           });
@@ -373,12 +434,10 @@ export function shiftWarning(path: string, shifted: ShiftedFeature[], d: number)
 export function scoreTableFile(
   ckpt: Checkpoint,
   path: string,
-  options: {
+  options: VerdictOptions & {
     batchRows?: number;
     explain?: boolean;
     onExplain?: (done: number, total: number) => void;
-    /** Hears a one-line warning when the file's typical values lie far from the training rows'. */
-    onWarning?: (message: string) => void;
   } = {},
 ): ScoredSample[] {
   const record = tableRecordFor(ckpt, path);
@@ -388,6 +447,7 @@ export function scoreTableFile(
   const shifted = shiftedFeatures(normalised);
   if (shifted.length > 0) options.onWarning?.(shiftWarning(path, shifted, table.d));
   const fitted = fittedFor(ckpt, datasetKey(record));
+  const verdict = verdictOf(fitted.stats, `${path}: table ${record.name}`, options);
   const rows = Float32Array.from(normalised.values);
   let scores: Float32Array;
   try {
@@ -408,11 +468,7 @@ export function scoreTableFile(
     );
   }
   checkTableScores(scores, path);
-  const out: ScoredSample[] = [...scores].map((score, id) => ({
-    id,
-    score,
-    anomaly: score >= fitted.stats.threshold,
-  }));
+  const out: ScoredSample[] = [...scores].map((score, id) => ({ id, score, ...verdict(score) }));
   if (options.explain) {
     const normals = normalRowsOf(fitted.banks);
     if (!normals) {

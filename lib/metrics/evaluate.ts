@@ -21,6 +21,11 @@ export interface DatasetMetrics {
   recall: number;
   f1: number;
   accuracy: number;
+  /**
+   * Share of the normals flagged (scores >= threshold): the model's threshold is set to flag 1 in
+   * 100 calibration normals, so this says how well that carries to the evaluation set.
+   */
+  false_alarm_rate: number;
   /** Scores >= threshold were predicted anomalous. */
   threshold: number;
   /** F1 when flagging as many samples as there are anomalies (GOAD protocol). */
@@ -53,6 +58,7 @@ export function evaluateScores(
     recall: c.recall,
     f1: c.f1,
     accuracy: c.accuracy,
+    false_alarm_rate: c.fp / (c.fp + c.tn),
     threshold,
     f1_at_true_count: f1AtTrueCount(scores, labels),
   };

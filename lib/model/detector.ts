@@ -100,6 +100,12 @@ export interface KeyStats {
    * (`tableOneSidedTail`), each with its calibration normals; absent in older checkpoints: none.
    */
   tails?: Record<Component, TailScale>;
+  /**
+   * The combined scores of the calibration normals, in order, from which a scored sample gets its
+   * p-value (`pValue` in tail_scale.ts) and a false-alarm rate its threshold; absent in older
+   * checkpoints.
+   */
+  normalScores?: TailScale;
 }
 
 /** Validation AUROC of an image category's score under each map reduction. */

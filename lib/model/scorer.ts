@@ -493,7 +493,7 @@ export function fitCombination(
   // best-F1 threshold there flags too much; a quantile of the normals' scores does not depend
   // on that share.
   const threshold = thresholdFromNormals(sN.scores, config.thresholdQuantile);
-  return { stats: { ...stats, threshold }, report };
+  return { stats: { ...stats, threshold, normalScores: fitTailScale(sN.scores) }, report };
 }
 
 /**

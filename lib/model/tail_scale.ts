@@ -48,18 +48,18 @@ export function fitTailScale(values: ArrayLike<number>, limit = TAIL_QUANTILES):
 }
 
 /**
- * `x` on `scale`: -log((m - i) / m), with i its rank among the m normals interpolated between
- * neighbouring values (0 at the smallest, m - 1 at the largest, so log m there); beyond the
- * largest, log m plus the excess; below the smallest, the (negative) shortfall. Increasing in x,
- * and continuous. On tied values it takes the last of them, as numpy's `interp` does.
+ * How many of the scale's m normals lie at or above `x`: m - i, with i the rank of x among them
+ * interpolated between neighbouring values (0 at the smallest, m - 1 at the largest); m below the
+ * smallest, 0 beyond the largest. On tied values it takes the last of them, as numpy's `interp`
+ * does. Not an integer between the kept values of a scale that keeps fewer than m.
  */
-export function tailValue(scale: TailScale, x: number): number {
+export function normalsAtOrAbove(scale: TailScale, x: number): number {
   const q = scale.quantiles;
   const k = q.length;
   const m = scale.normals;
-  if (x > q[k - 1]) return Math.log(m) + (x - q[k - 1]);
-  if (x < q[0]) return x - q[0];
-  if (k === 1) return 0;
+  if (x > q[k - 1]) return 0;
+  if (x < q[0]) return m;
+  if (k === 1) return m;
   // The last of the ordered values at or below x.
   let lo = 0;
   let hi = k - 1;
@@ -69,8 +69,34 @@ export function tailValue(scale: TailScale, x: number): number {
     else hi = mid - 1;
   }
   const between = lo === k - 1 ? 0 : (x - q[lo]) / (q[lo + 1] - q[lo]);
-  const rank = ((lo + between) * (m - 1)) / (k - 1);
-  return -Math.log((m - rank) / m);
+  return m - ((lo + between) * (m - 1)) / (k - 1);
+}
+
+/**
+ * `x` on `scale`: -log((m - i) / m), with i its rank among the m normals as
+ * {@linkcode normalsAtOrAbove} counts it (so log m at the largest); beyond the largest, log m plus
+ * the excess; below the smallest, the (negative) shortfall. Increasing in x, and continuous.
+ */
+export function tailValue(scale: TailScale, x: number): number {
+  const q = scale.quantiles;
+  const k = q.length;
+  const m = scale.normals;
+  if (x > q[k - 1]) return Math.log(m) + (x - q[k - 1]);
+  if (x < q[0]) return x - q[0];
+  if (k === 1) return 0;
+  return -Math.log(normalsAtOrAbove(scale, x) / m);
+}
+
+/**
+ * The conformal p-value of a score among the m calibration normals' scores held in `scale`:
+ * (1 + the number at or above it) / (m + 1). If the scored sample and the calibration normals are
+ * alike (exchangeable), a p-value at or below r comes to at most a share r of normal samples; so
+ * flagging every sample with p <= r flags about that share of normals, whatever the score's scale
+ * (Bates et al., "Testing for outliers with conformal p-values", Annals of Statistics 2023).
+ * Between 1 / (m + 1) (above every calibration normal) and 1 (below all of them).
+ */
+export function pValue(scale: TailScale, score: number): number {
+  return (1 + normalsAtOrAbove(scale, score)) / (scale.normals + 1);
 }
 
 /**

@@ -434,6 +434,9 @@ function checkStats(value: unknown, fail: Fail): Record<string, KeyStats> {
     ) {
       fail(`scoring statistics for ${key} have a malformed tail scale`);
     }
+    if (s.normalScores !== undefined && !isTailScale(s.normalScores)) {
+      fail(`scoring statistics for ${key} have malformed calibration scores`);
+    }
   }
   return value as unknown as Record<string, KeyStats>;
 }
