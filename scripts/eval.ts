@@ -1,8 +1,8 @@
 /**
  * `deno task eval --checkpoint CKPT` (`--help` lists the flags): per-dataset AUROC, AUPR,
  * precision, recall, F1, accuracy, the share of normals flagged (threshold chosen on validation)
- * and F1 at the true anomaly count, on the held-out test part of each dataset; for tables, the features behind the
- * highest-scored test rows.
+ * and F1 at the true anomaly count, on the held-out test part of each dataset; for tables, the
+ * features behind the highest-scored test rows.
  *
  * @module
  */
@@ -32,7 +32,8 @@ import { ImageCache } from "../lib/data/image_cache.ts";
 export const COMMAND = defineCommand({
   name: "deno task eval",
   summary: "AUROC, AUPR, precision, recall, F1, accuracy and the share of normals flagged " +
-    "(threshold from validation), F1 at the true anomaly count and the evidence behind each score, on each dataset's test part; " +
+    "(threshold from validation), F1 at the true anomaly count and the evidence behind each " +
+    "score, on each dataset's test part; " +
     "for tables, the features behind the highest-scored rows.",
   flags: {
     checkpoint: CHECKPOINT_FLAG,

@@ -88,7 +88,8 @@ export const COMMAND = defineCommand({
       value: "R",
       description: "flag the samples whose p-value is at or below R (between 0 and 1): about " +
         "that share of normal samples is flagged",
-      defaultText: "the threshold chosen at training, which flags 1 in 100 calibration normals",
+      defaultText: "the threshold chosen at training (by default it flags 1 in 100 calibration " +
+        "normals)",
     },
     explain: {
       type: "boolean",

@@ -1,9 +1,10 @@
 /**
  * The evaluation result as users see it: rows for the terminal table and the JSON file
  * `{"datasets":[{name, modality, n, anomalies, auroc, aupr, precision, recall, f1, accuracy,
- * false_alarm_rate, threshold, f1_at_true_count, components}]}` (plus pixel metrics where masks exist, `defects`
- * where an image category has several defect types, and `features` for explained tables), where
- * `components` gives each evidence component's share of the score and its test AUROC alone.
+ * false_alarm_rate, threshold, f1_at_true_count, components}]}` (plus pixel metrics where masks
+ * exist, `defects` where an image category has several defect types, and `features` for explained
+ * tables), where `components` gives each evidence component's share of the score and its test
+ * AUROC alone.
  *
  * @module
  */

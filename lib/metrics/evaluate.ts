@@ -22,8 +22,9 @@ export interface DatasetMetrics {
   f1: number;
   accuracy: number;
   /**
-   * Share of the normals flagged (scores >= threshold): the model's threshold is set to flag 1 in
-   * 100 calibration normals, so this says how well that carries to the evaluation set.
+   * Share of the normals flagged (scores >= threshold): the model's threshold is set to flag a
+   * share of its calibration normals (1 in 100 by default), so this says how well that carries to
+   * the evaluation set.
    */
   false_alarm_rate: number;
   /** Scores >= threshold were predicted anomalous. */
