@@ -383,6 +383,14 @@ Deno.test("checkpoint: malformed metadata is refused naming what is wrong", () =
       )),
       "malformed tail scale",
     ],
+    [
+      "normalScores",
+      (m) => (m.stats = m.stats.replace(
+        '"threshold":1',
+        '"threshold":1,"normalScores":{"normals":1,"quantiles":[0,1]}',
+      )),
+      "malformed calibration scores",
+    ],
     ["progress", (m) => (m.progress = "[]"), "'progress' is not an object"],
     ["adam", (m) => (m.adam_step = "-1"), "adam_step"],
   ];
