@@ -174,7 +174,12 @@ async function main(): Promise<void> {
     await Deno.mkdir(dirname(flags.json), { recursive: true });
     await writeFileAtomic(flags.json, text);
     const flagged = results.filter((r) => r.anomaly).length;
-    console.error(`scored ${results.length}, flagged ${flagged} as anomalies; wrote ${flags.json}`);
+    const rule = falseAlarmRate === undefined
+      ? "at or above the threshold"
+      : `p-value at most ${falseAlarmRate}`;
+    console.error(
+      `scored ${results.length}, flagged ${flagged} as anomalies (${rule}); wrote ${flags.json}`,
+    );
   } else {
     console.log(text.trimEnd());
   }
