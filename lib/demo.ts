@@ -14,7 +14,7 @@ import { train, type TrainResult } from "./train/loop.ts";
 import { loadCheckpoint } from "./train/checkpoint.ts";
 import { type DatasetEvaluation, evaluateCheckpoint } from "./experiment/evaluate_checkpoint.ts";
 import { evaluationJson } from "./experiment/results.ts";
-import { scoreImagePaths } from "./experiment/score_files.ts";
+import { scoreImagePaths, writtenSample } from "./experiment/score_files.ts";
 import { writeFileAtomic } from "./util/files.ts";
 import { htmlReport } from "./report/html.ts";
 import {
@@ -93,11 +93,7 @@ export async function runDemo(
   }
   await writeFileAtomic(
     join(out, "scores.json"),
-    JSON.stringify(
-      scored.map(({ id, score, pValue, anomaly }) => ({ id, score, pValue, anomaly })),
-      null,
-      1,
-    ),
+    JSON.stringify(scored.map(writtenSample), null, 1),
   );
 
   const report = join(out, "report.html");

@@ -29,6 +29,7 @@ import {
   type ScoredSample,
   scoreImagePaths,
   scoreTableFile,
+  writtenSample,
 } from "../lib/experiment/mod.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { scoreMapPng } from "../lib/report/mod.ts";
@@ -167,7 +168,7 @@ async function main(): Promise<void> {
       }
       bar.done();
     }
-    results = scored.map(({ id, score, pValue, anomaly }) => ({ id, score, pValue, anomaly }));
+    results = scored.map(writtenSample);
   }
   const text = JSON.stringify(results, null, 1) + "\n";
   if (flags.json) {

@@ -64,6 +64,7 @@ export {
   scoreTableFile,
   ScoringPool,
   verdictOf,
+  writtenSample,
 } from "./score_files.ts";
 export type {
   CategoryScores,

@@ -112,6 +112,14 @@ export function verdictOf(
   };
 }
 
+/**
+ * What `score` writes of a scored image: the sample's fields, without the path, category, map and
+ * pose that heat maps need.
+ */
+export function writtenSample({ id, score, pValue, anomaly }: ScoredImage): ScoredSample {
+  return { id, score, pValue, anomaly };
+}
+
 /** Known image categories of a checkpoint. */
 export function imageCategories(ckpt: Checkpoint): string[] {
   return ckpt.datasets.filter((d) => d.modality === "image").map((d) => d.name);

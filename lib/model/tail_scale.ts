@@ -83,7 +83,6 @@ export function tailValue(scale: TailScale, x: number): number {
   const m = scale.normals;
   if (x > q[k - 1]) return Math.log(m) + (x - q[k - 1]);
   if (x < q[0]) return x - q[0];
-  if (k === 1) return 0;
   return -Math.log(normalsAtOrAbove(scale, x) / m);
 }
 
