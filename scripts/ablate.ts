@@ -40,6 +40,7 @@ import {
   headlineDatasets,
   metricsTable,
 } from "../lib/report/mod.ts";
+import { TABLE_FORMATS } from "../lib/data/table_name.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({
@@ -93,7 +94,7 @@ export const COMMAND = defineCommand({
       type: "string",
       multiple: true,
       value: "FILE",
-      description: "table (.csv, .mat, .npz, UCI .data or a split folder) to ablate on; repeat " +
+      description: `table (${TABLE_FORMATS}) to ablate on; repeat ` +
         "for more",
       defaultText: "--data's thyroid with --full, else a synthetic table",
     },

@@ -27,6 +27,7 @@ import {
 } from "../lib/experiment/mod.ts";
 import { evaluationRows, metricsTable } from "../lib/report/mod.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
+import { TABLE_FORMATS } from "../lib/data/table_name.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({
@@ -48,7 +49,7 @@ export const COMMAND = defineCommand({
       type: "string",
       multiple: true,
       value: "FILE",
-      description: "table (.csv, .mat or UCI .data) to evaluate; repeat for more",
+      description: `table (${TABLE_FORMATS}) to evaluate; repeat for more`,
       defaultText: "the datasets recorded in the checkpoint",
     },
     json: {

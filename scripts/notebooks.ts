@@ -11,6 +11,7 @@ import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { defineCommand, helpText, parseFlags } from "../lib/util/mod.ts";
 import { runNotebooks } from "../lib/report/notebook_export.ts";
+import { TABLE_FORMATS } from "../lib/data/table_name.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({
@@ -53,8 +54,7 @@ export const COMMAND = defineCommand({
       type: "string",
       multiple: true,
       value: "FILE",
-      description: "table (.csv, .mat, .npz, UCI .data or a split folder) to run on; repeat for " +
-        "more",
+      description: `table (${TABLE_FORMATS}) to run on; repeat for more`,
       defaultText: "data/'s thyroid with --full, else a synthetic table",
     },
   },

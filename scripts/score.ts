@@ -33,6 +33,7 @@ import {
 } from "../lib/experiment/mod.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { scoreMapPng } from "../lib/report/mod.ts";
+import { TABLE_FORMATS } from "../lib/data/table_name.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({
@@ -52,8 +53,8 @@ export const COMMAND = defineCommand({
     table: {
       type: "string",
       value: "FILE",
-      description:
-        "table of rows to score (CSV, .mat or .npz), with the trained table's columns (label column optional)",
+      description: `table of rows to score (${TABLE_FORMATS}), with the trained table's ` +
+        "columns (label column optional)",
     },
     json: {
       type: "string",

@@ -20,6 +20,7 @@ import { DEFAULT_CONFIG, mergeConfig, readConfigFile } from "../lib/model/config
 import { train, weightsKept } from "../lib/train/mod.ts";
 import { assertFolderFree } from "../lib/train/run_lock.ts";
 import { defaultDataPaths } from "../lib/data/sources.ts";
+import { TABLE_FORMATS } from "../lib/data/table_name.ts";
 
 const T = DEFAULT_CONFIG.train;
 
@@ -46,8 +47,7 @@ export const COMMAND = defineCommand({
       type: "string",
       multiple: true,
       value: "FILE",
-      description: "table to train on: labelled .csv, ODDS .mat, UCI .data or a course folder; " +
-        "repeat for more",
+      description: `table to train on (${TABLE_FORMATS}); repeat for more`,
       defaultText: "data/thyroid/odds/thyroid.mat when present",
     },
     config: {

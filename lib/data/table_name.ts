@@ -14,6 +14,12 @@ import { basename, dirname, extname, resolve } from "node:path";
 export const LEGACY_FOLDER_TABLE_NAME = "thyroid-course";
 
 /**
+ * The table sources every command reads (`readTableSource` in lib/train/datasets.ts), as their
+ * `--help` names them: one phrase, so that a format added there is named everywhere.
+ */
+export const TABLE_FORMATS = ".csv, ODDS .mat, ADBench .npz, UCI .data or a split folder";
+
+/**
  * `raw` with every run of characters other than ASCII letters, digits, `_` and `-` replaced by
  * one `_` (trimmed at the ends); `table` when nothing is left. A `.` would let `table.a.` prefix
  * the parameters of a table `a.b`, and `|` or `:` would split bank keys.
