@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { deflateSync } from "node:zlib";
 import { join } from "node:path";
-import { parseLabel, readLabelledCsv, tableFromArrays } from "../lib/data/table.ts";
+import { noLabelColumn, parseLabel, readLabelledCsv, tableFromArrays } from "../lib/data/table.ts";
 import { readOddsMat } from "../lib/data/mat.ts";
 import { readUciThyroid } from "../lib/data/uci.ts";
 import { concat, hasSharedThyroid, madError, SHARED_THYROID } from "./fixtures.ts";
@@ -69,6 +69,39 @@ Deno.test("csv: no label column gives null labels when not required", async () =
     assert.equal(t.labels, null);
     madError(() => readLabelledCsv(path), "nolabel.csv", "no 'label' column");
   });
+});
+
+Deno.test("csv: a first line of numbers is the first row, not a header", async () => {
+  await withFile("headerless.csv", "1.5,2,0\n-3,4e2,1\n", (path) => {
+    const t = readLabelledCsv(path, { requireLabel: false });
+    assert.equal(t.n, 2);
+    assert.deepEqual(t.columns, ["1", "2", "3"]);
+    assert.deepEqual([...t.values], [1.5, 2, 0, -3, 400, 1]);
+    assert.equal(t.labels, null);
+  });
+  // Row numbers in errors count from the file's first line.
+  await withFile("headerless_bad.csv", "1,2\n3,x\n", (path) => {
+    madError(
+      () => readLabelledCsv(path, { requireLabel: false }),
+      "headerless_bad.csv",
+      "row 2 (line 2)",
+      `column "2"`,
+    );
+  });
+  // A header with one name among numbers is still a header.
+  await withFile("named.csv", "1,2,label\n3,4,0\n", (path) => {
+    const t = readLabelledCsv(path);
+    assert.equal(t.n, 1);
+    assert.deepEqual(t.columns, ["1", "2"]);
+  });
+});
+
+Deno.test("csv: a missing label column is named, with the rename when one looks like it", async () => {
+  await withFile("y.csv", "a,b,y\n1,2,0\n", (path) => {
+    madError(() => readLabelledCsv(path), "y.csv", "no 'label' column (columns: a, b, y)", `"y"`);
+  });
+  assert.equal(noLabelColumn(["a", "b"]), "no 'label' column (columns: a, b)");
+  assert.match(noLabelColumn(["a", "Class"], "why"), /: why; if "Class" holds the labels/);
 });
 
 Deno.test("csv: one-line file with header only", async () => {

@@ -13,6 +13,7 @@
  */
 import { basename, extname, join, resolve } from "node:path";
 import { discoverImageCategories } from "../data/images.ts";
+import { noLabelColumn } from "../data/table.ts";
 import { readTableSource } from "../train/datasets.ts";
 import { MadError } from "../errors.ts";
 import { seedOfSplitFolder } from "../data/table_name.ts";
@@ -123,7 +124,10 @@ export function inspectTable(path: string): BenchmarkDataset | SkippedDataset {
   const labels = source.table.labels;
   const anomalies = labels ? labels.reduce((a, l) => a + l, 0) : 0;
   if (!labels || (source.trainOnly === source.table)) {
-    return { source: path, reason: "no label column: nothing to evaluate against" };
+    return {
+      source: path,
+      reason: noLabelColumn(source.table.columns, "nothing to evaluate against"),
+    };
   }
   const normals = labels.length - anomalies;
   if (anomalies === 0 || (source.protocol === "given" ? labels.length === anomalies : !normals)) {

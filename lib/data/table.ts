@@ -35,7 +35,8 @@ const LABEL_WORDS: Record<string, 0 | 1> = {
  * Reads a CSV of numeric features with an optional `label` column (name matched
  * case-insensitively). Labels may be 0/1 (also `0.0`/`1.0`), `normal`/`anomaly` or
  * `good`/`bad`, case-insensitive. Accepts a UTF-8 BOM, CRLF line ends, blank lines and
- * `;`-separated files (the separator is detected from the header line).
+ * `;`-separated files (the separator is detected from the header line). A file whose first line
+ * holds numbers only has no header: that line is the first row and the columns are named `1`..`d`.
  *
  * @throws {MadError} `PATH: problem` when the file is missing, empty, has no rows, lacks a
  * required label column, or holds a bad label, a non-numeric, empty, NaN or infinite cell.
@@ -43,10 +44,19 @@ const LABEL_WORDS: Record<string, 0 | 1> = {
 export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Table {
   const requireLabel = options.requireLabel ?? true;
   const text = readText(path);
-  const { body, lineNumbers } = dropBlankLines(path, text);
-  const headerLine = body.slice(0, body.indexOf("\n"));
-  const sep = detectSeparator(headerLine);
-  const header = splitHeader(headerLine, sep);
+  let { body, lineNumbers } = dropBlankLines(path, text);
+  const line1 = body.slice(0, body.indexOf("\n"));
+  const sep = detectSeparator(line1);
+  let header = splitHeader(line1, sep);
+  if (header.every(isNumber)) {
+    // A first line of numbers only is a row (np.savetxt writes no header): reading it as the
+    // header dropped that row and shifted every id. Its columns are numbered 1..d, which
+    // scoring matches by position.
+    header = header.map((_, i) => String(i + 1));
+    body = header.join(sep) + "\n" + body;
+    const data = lineNumbers;
+    lineNumbers = { length: data.length + 1, at: (i) => (i === 0 ? 0 : data.at(i - 1)) };
+  }
   checkHeader(path, header);
   if (lineNumbers.length < 2) throw fileError(path, "no data rows (only a header)");
   checkFieldCounts(path, body, sep, header.length, lineNumbers);
@@ -65,9 +75,7 @@ export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Tab
   const rowLabel = (r: number) => `row ${r + 1} (line ${lineNumbers.at(r + 1)})`;
 
   const labelIdx = names.findIndex((c) => c.toLowerCase() === "label");
-  if (labelIdx < 0 && requireLabel) {
-    throw fileError(path, `no 'label' column (columns: ${names.join(", ")})`);
-  }
+  if (labelIdx < 0 && requireLabel) throw fileError(path, noLabelColumn(names));
   const featureIdx = names.map((_, i) => i).filter((i) => i !== labelIdx);
   if (featureIdx.length === 0) throw fileError(path, "no feature columns");
 
@@ -117,6 +125,23 @@ export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Tab
     values,
     labels,
   };
+}
+
+/** Names a CSV's labels are often found under; `label` is the one read. */
+const LIKELY_LABEL_NAMES = new Set(["y", "class", "target", "outlier", "anomaly", "is_anomaly"]);
+
+/**
+ * The problem of a CSV without a `label` column, for a message after its path: its columns, why
+ * labels are needed (`why`), and the rename that fixes it when a column looks like the labels
+ * (`y`, as ADBench names them).
+ */
+export function noLabelColumn(columns: readonly string[], why = ""): string {
+  const likely = columns.find((c) => LIKELY_LABEL_NAMES.has(c.toLowerCase()));
+  const shown = columns.length > 12
+    ? `${columns.slice(0, 12).join(", ")}, ... (${columns.length})`
+    : columns.join(", ");
+  return `no 'label' column (columns: ${shown})${why ? `: ${why}` : ""}` +
+    (likely ? `; if "${likely}" holds the labels, rename it to "label"` : "");
 }
 
 /**
@@ -329,6 +354,11 @@ function checkFieldCounts(
       quoted = false;
     }
   }
+}
+
+/** A header field that is a finite number, so the line holding it is data, not names. */
+function isNumber(field: string): boolean {
+  return field !== "" && Number.isFinite(Number(field));
 }
 
 function cellProblem(raw: string | null, parsed: number | null): string {

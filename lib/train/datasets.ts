@@ -7,7 +7,7 @@
  */
 import { extname, join } from "node:path";
 import type { ImageSample, Normalisation, SplitSpec, Table } from "../data/types.ts";
-import { readLabelledCsv } from "../data/table.ts";
+import { noLabelColumn, readLabelledCsv } from "../data/table.ts";
 import {
   alignForCategory,
   choosePoseAlignment,
@@ -253,7 +253,16 @@ export function prepareTable(
   let testIdx: number[];
   if (split.protocol === "half-normals") {
     if (source.protocol !== "half-normals" || !source.table.labels) {
-      throw new MadError(`${path}: the half-normals protocol needs a labelled table`);
+      // An unlabelled CSV: its rows cannot be split into training normals and a test.
+      throw new MadError(
+        `${path}: ${
+          noLabelColumn(
+            source.table.columns,
+            "training splits a table by its labels (0/1, normal/anomaly, good/bad), or give a " +
+              "folder of train-set.csv (normals) and test-set.csv",
+          )
+        }`,
+      );
     }
     const parts = splitTable(source.table.labels, split, path);
     trainTable = source.table;
