@@ -14,6 +14,7 @@ import {
   defineCommand,
   helpText,
   parseFlags,
+  progressReporter,
   writeFileAtomic,
 } from "../lib/util/mod.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
     tablePaths: flags.table,
     cache: new ImageCache(join("data", ".cache", "images")),
     onProgress: (line) => console.error(line),
+    progressBar: progressReporter,
     explain: true,
   });
   console.log(metricsTable(evaluationRows(evaluations)));

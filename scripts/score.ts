@@ -70,8 +70,10 @@ export const COMMAND = defineCommand({
     category: {
       type: "string",
       value: "NAME",
-      description: "trained image category for images whose path names none",
-      defaultText: "the last folder in each path that names a trained category",
+      description: "trained image category for images whose path names none; for --table, the " +
+        "trained table to score as",
+      defaultText: "images: the last folder in each path that names a trained category; a " +
+        "table: the trained one of the file's name, or the only one",
     },
     workers: {
       type: "string",
@@ -138,7 +140,9 @@ async function main(): Promise<void> {
   let results: ScoredSample[];
   if (flags.table) {
     results = scoreTableFile(ckpt, flags.table, {
-      batchRows: numberFlag("batch-rows", flags["batch-rows"]),
+      table: flags.category,
+      onProgress: progressReporter("scoring rows"),
+      batchRows: positiveIntegerFlag("batch-rows", flags["batch-rows"]),
       explain: flags.explain as boolean,
       onExplain: progressReporter("explaining flagged rows"),
       falseAlarmRate,
@@ -191,16 +195,24 @@ async function main(): Promise<void> {
 function rateFlag(value: string | undefined): number | undefined {
   const rate = numberFlag("false-alarm-rate", value);
   if (rate !== undefined && !(rate > 0 && rate < 1)) {
-    throw new MadError(`--false-alarm-rate must lie between 0 and 1, got '${value}'`, 2);
+    throw new MadError(
+      `--false-alarm-rate must lie strictly between 0 and 1 (a share such as 0.05), got '${value}'`,
+      2,
+    );
   }
   return rate;
 }
 
 /** `--workers N` (a positive integer), else one scorer per CPU core. */
 function workerCount(value: string | undefined): number {
-  const n = numberFlag("workers", value) ?? navigator.hardwareConcurrency;
-  if (!Number.isInteger(n) || n < 1) {
-    throw new MadError(`--workers must be a positive integer, got '${value}'`, 2);
+  return positiveIntegerFlag("workers", value) ?? navigator.hardwareConcurrency;
+}
+
+/** `--NAME N`: a positive integer, or none; anything else is a usage error (exit 2). */
+function positiveIntegerFlag(name: string, value: string | undefined): number | undefined {
+  const n = numberFlag(name, value);
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1)) {
+    throw new MadError(`--${name} must be a positive integer, got '${value}'`, 2);
   }
   return n;
 }

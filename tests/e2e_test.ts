@@ -151,7 +151,7 @@ Deno.test("train, eval and score run end to end on the command line", async () =
       "5",
     ]);
     assert.equal(badRate.code, 2);
-    assert.match(badRate.stderr, /--false-alarm-rate must lie between 0 and 1, got '5'/);
+    assert.match(badRate.stderr, /--false-alarm-rate must lie strictly between 0 and 1 .*got '5'/);
 
     // A CSV to score needs no label column; ids are row indices from 0.
     const csv = join(dir, "unlabelled.csv");

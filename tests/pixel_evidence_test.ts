@@ -26,6 +26,7 @@ import {
   concatEvidence,
   fitImageKey,
   fitScoring,
+  scoreKey,
   weightsFor,
 } from "../lib/model/scorer.ts";
 import { isGrey, syntheticImageAnomaly } from "../lib/data/anomalies.ts";
@@ -522,6 +523,33 @@ Deno.test("calibration on all normals: leave-one-out training normals, fitted on
   );
   for (const bank of Object.values(stored)) delete bank.sources;
   assert.throws(() => calibrateImageKey(params, config, stored, train, val, 11), /freshly built/);
+});
+
+Deno.test("images scored with progress: a chunk at a time, the same scores and maps", () => {
+  const rng = new Rng(6);
+  const params = initParams(small, [], 0);
+  const train = Array.from({ length: 6 }, () => randomImage(rng));
+  const val = Array.from({ length: 2 }, () => randomImage(rng));
+  const { fitted } = fitImageKey(params, small, train, val, 0, 11);
+  const images = Array.from({ length: 18 }, () => randomImage(rng));
+  const whole = scoreKey(params, small, fitted, { modality: "image", images });
+  const heard: number[] = [];
+  const chunked = scoreKey(params, small, fitted, { modality: "image", images }, {
+    onProgress: (done) => heard.push(done),
+  });
+  assert.deepEqual(heard, [0, 16, 18]);
+  // Equal to float32 rounding: products over other batch sizes round differently.
+  const near = (a: Float32Array, b: Float32Array) => {
+    assert.equal(a.length, b.length);
+    a.forEach((v, i) =>
+      assert.ok(Math.abs(v - b[i]) <= 1e-5 * (1 + Math.abs(b[i])), `${v} ${b[i]}`)
+    );
+  };
+  near(chunked.scores, whole.scores);
+  assert.equal(chunked.maps!.length, whole.maps!.length);
+  chunked.maps!.forEach((map, i) => near(map, whole.maps![i]));
+  assert.equal(chunked.grid, whole.grid);
+  for (const c of Object.keys(whole.parts)) near(chunked.parts[c], whole.parts[c]);
 });
 
 Deno.test("concatEvidence joins scores and maps in order", () => {

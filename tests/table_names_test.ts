@@ -192,6 +192,14 @@ Deno.test("tableRecordFor finds thyroid-course for a folder among several tables
     // A name stored before names were made safe is still found from its file.
     assert.equal(tableRecordFor(ckpt, join(dir, "rows.v1.csv")).name, "rows.v1");
     assert.throws(() => tableRecordFor(ckpt, join(dir, "other.csv")), /no table named 'other'/);
+    // A table chosen by name (score --category), whatever the file is called.
+    const chosen = tableRecordFor(ckpt, join(dir, "other.csv"), "thyroid");
+    assert.equal(chosen.name, "thyroid");
+    assert.equal(chosen.source, join(dir, "other.csv"));
+    assert.throws(
+      () => tableRecordFor(ckpt, join(dir, "other.csv"), "nope"),
+      /other\.csv: the checkpoint has no table 'nope' \(it knows: thyroid, thyroid-course, rows\.v1\)/,
+    );
 
     // A seed's split folder: the table of its parent's name, or the folder's own name as
     // checkpoints trained before that rule stored it.

@@ -44,6 +44,15 @@ Deno.test("table scoring in batches gives the scores of one pass, batch size any
     for (const c of Object.keys(whole.parts)) assert.deepEqual(batched.parts[c], whole.parts[c]);
   }
   assert.throws(() => scoreKey(params, config, fitted, test, { batchRows: 0 }), RangeError);
+  // With progress, a batch at a time and each reported: the same scores.
+  const heard: number[] = [];
+  const reported = scoreKey(params, config, fitted, test, {
+    batchRows: 700,
+    onProgress: (done, total) => heard.push(done, total),
+  });
+  assert.deepEqual(heard, [0, 1500, 700, 1500, 1400, 1500, 1500, 1500]);
+  assert.deepEqual(reported.scores, whole.scores);
+  for (const c of Object.keys(whole.parts)) assert.deepEqual(reported.parts[c], whole.parts[c]);
 });
 
 Deno.test("a table calibrated on all its normals: every row counts, banks of every row", () => {

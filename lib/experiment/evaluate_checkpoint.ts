@@ -127,6 +127,11 @@ export interface EvaluateOptions {
   cache: ImageCache;
   /** Called with a line of progress per dataset. */
   onProgress?: (line: string) => void;
+  /**
+   * Images: a progress bar for scoring a category's test images, made with its label (e.g.
+   * `progressReporter`); called with the images scored so far and their number.
+   */
+  progressBar?: (label: string) => (done: number, total: number) => void;
   /** Tables: explain the highest-scored test rows by their features (see `explain_table.ts`). */
   explain?: boolean;
 }
@@ -152,7 +157,7 @@ export async function evaluateCheckpoint(
   for (const prepared of await prepareImages(imageDirs, split)) {
     options.onProgress?.(`scoring ${prepared.record.name} (${prepared.test.length} test images)`);
     try {
-      out.push(await evaluateImages(ckpt, prepared, options.cache, options.onProgress));
+      out.push(await evaluateImages(ckpt, prepared, options));
     } catch (e) {
       throw backendFailure(
         e,
@@ -231,10 +236,24 @@ export async function evaluateCheckpoint(
 
 /**
  * The checkpoint's record for a table file or folder, with the given path as its source: the
- * table of the same name ({@linkcode tableNameOf}, or the unsanitised file stem older versions
- * used, or `thyroid-course` for a folder), else the one with this source, else the only one.
+ * table named `chosen` when given; else the table of the same name ({@linkcode tableNameOf}, or
+ * the unsanitised file stem older versions used, or `thyroid-course` for a folder), else the one
+ * with this source, else the only one.
+ *
+ * @throws {MadError} naming the file and the tables the checkpoint knows when none matches.
  */
-export function tableRecordFor(ckpt: Checkpoint, path: string): DatasetRecord {
+export function tableRecordFor(ckpt: Checkpoint, path: string, chosen?: string): DatasetRecord {
+  const known = ckpt.datasets.filter((d) => d.modality === "table");
+  const knownNames = known.map((d) => d.name).join(", ") || "none";
+  if (chosen !== undefined) {
+    const record = known.find((d) => d.name === chosen);
+    if (!record) {
+      throw new MadError(
+        `${path}: the checkpoint has no table '${chosen}' (it knows: ${knownNames})`,
+      );
+    }
+    return { ...record, source: path };
+  }
   const folder = isDirectory(path);
   const stem = tableNameOf(path, folder);
   const names = [
@@ -242,15 +261,13 @@ export function tableRecordFor(ckpt: Checkpoint, path: string): DatasetRecord {
     basename(path, extname(path)).replace(/^ann-(train|test)$/, "thyroid"),
     ...(folder ? [LEGACY_FOLDER_TABLE_NAME] : []),
   ];
-  const known = ckpt.datasets.filter((d) => d.modality === "table");
   const record = names.map((n) => known.find((d) => d.name === n)).find((d) => d) ??
     known.find((d) => d.source === path) ??
     (known.length === 1 ? known[0] : undefined);
   if (!record) {
     throw new MadError(
-      `${path}: the checkpoint has no table named '${stem}' (it knows: ${
-        known.map((d) => d.name).join(", ") || "none"
-      })`,
+      `${path}: the checkpoint has no table named '${stem}' (it knows: ${knownNames}); name ` +
+        "the file after one of them, or give score --category NAME",
     );
   }
   return { ...record, source: path };
@@ -296,17 +313,19 @@ export async function imageScorer(
 async function evaluateImages(
   ckpt: Checkpoint,
   prepared: PreparedImages,
-  cache: ImageCache,
-  onProgress?: (line: string) => void,
+  options: EvaluateOptions,
 ): Promise<DatasetEvaluation> {
+  const { cache, onProgress } = options;
   const config = ckpt.config.model;
   const { fitted, pose } = await imageScorer(ckpt, prepared, cache);
   const images = await decodeAll(cache, prepared.test, config.imageSize, pose);
-  const { scores, maps, grid, parts } = scoreKey(ckpt.params, config, fitted, {
-    modality: "image",
-    images,
-    aligned: pose?.aligned,
-  });
+  const { scores, maps, grid, parts } = scoreKey(
+    ckpt.params,
+    config,
+    fitted,
+    { modality: "image", images, aligned: pose?.aligned },
+    { onProgress: options.progressBar?.(`scoring ${prepared.record.name}`) },
+  );
   const labels = Uint8Array.from(prepared.test.map((s) => s.label ?? 0));
   const perImage = maps ?? undefined;
   const evaluation: DatasetEvaluation = {

@@ -446,9 +446,13 @@ export function scoreTableFile(
     batchRows?: number;
     explain?: boolean;
     onExplain?: (done: number, total: number) => void;
+    /** Hears how many rows of how many are scored. */
+    onProgress?: (done: number, total: number) => void;
+    /** The trained table to score as, for a checkpoint of several whose names the file's is not. */
+    table?: string;
   } = {},
 ): ScoredSample[] {
-  const record = tableRecordFor(ckpt, path);
+  const record = tableRecordFor(ckpt, path, options.table);
   const read = span("score: read table", () => readTableSource(path, { scoring: true }).table);
   const table = matchTrainedColumns(read, record.columns, path);
   const normalised = applyNormalisation(table, record.normalisation!);

@@ -808,6 +808,41 @@ export interface KeyScores {
   parts: Record<string, Float32Array>;
 }
 
+/** Options of {@linkcode scoreKey}. */
+export interface ScoreKeyOptions {
+  /** Table rows scored at a time (bounds memory; the same scores). */
+  batchRows?: number;
+  /** Called after each chunk of samples with those scored so far and their number. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Images scored between two progress reports of {@linkcode scoreKey} (tables: a batch). */
+const IMAGES_PER_PROGRESS = 16;
+
+/** The scores of consecutive chunks of samples as one. */
+function concatKeyScores(chunks: KeyScores[]): KeyScores {
+  if (chunks.length === 1) return chunks[0];
+  const concat = (arrays: Float32Array[]) => {
+    const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+    let at = 0;
+    for (const a of arrays) {
+      out.set(a, at);
+      at += a.length;
+    }
+    return out;
+  };
+  const parts: Record<string, Float32Array> = {};
+  for (const key of Object.keys(chunks[0]?.parts ?? {})) {
+    parts[key] = concat(chunks.map((c) => c.parts[key]));
+  }
+  return {
+    scores: concat(chunks.map((c) => c.scores)),
+    maps: chunks[0]?.maps ? chunks.flatMap((c) => c.maps!) : null,
+    grid: chunks[0]?.grid ?? 0,
+    parts,
+  };
+}
+
 /**
  * Bytes of token features (`d` x width floats a row, as `enc` reads them) a batch of table rows
  * may hold while it is scored (32 MB: 10,922 rows of 6 features of width 128); the evidence of a
@@ -839,8 +874,33 @@ export function scoreKey(
   config: ModelConfig,
   fitted: FittedKey,
   samples: Samples,
-  options: { batchRows?: number } = {},
+  options: ScoreKeyOptions = {},
 ): KeyScores {
+  const { onProgress } = options;
+  if (onProgress) {
+    // Every sample is scored on its own, so a chunk at a time gives the same scores and maps
+    // (images: to float32 rounding, as products over other batch sizes round differently),
+    // with progress between chunks: an aligned category's 100 test images, each at fifteen
+    // poses, take minutes, and so do a few hundred thousand table rows. A table's chunk is the
+    // batch its evidence is scored in anyway.
+    const total = samples.modality === "image"
+      ? samples.images.length
+      : samples.rows.length / samples.d;
+    const step = samples.modality === "image"
+      ? IMAGES_PER_PROGRESS
+      : scoringBatchRows(config, samples.d, options.batchRows);
+    const chunks: KeyScores[] = [];
+    onProgress(0, total);
+    for (let start = 0; start < total; start += step) {
+      const end = Math.min(total, start + step);
+      const chunk: Samples = samples.modality === "image"
+        ? { ...samples, images: samples.images.slice(start, end) }
+        : { ...samples, rows: samples.rows.subarray(start * samples.d, end * samples.d) };
+      chunks.push(scoreKey(params, config, fitted, chunk, { ...options, onProgress: undefined }));
+      onProgress(end, total);
+    }
+    return concatKeyScores(chunks);
+  }
   const components = activeComponents(config, samples.modality);
   const used = new Set(usedComponents(components, fitted.stats));
   const skip = new Set(components.filter((c) => !used.has(c)));
