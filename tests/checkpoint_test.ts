@@ -257,6 +257,24 @@ Deno.test("checkpoint: an image category's pose alignment round-trips; a bad one
   );
 });
 
+Deno.test("checkpoint: a dataset's digest round-trips; a bad one is refused", () => {
+  const ckpt = tinyCheckpoint();
+  ckpt.datasets[1].digest = "0123456789abcdef";
+  const bytes = encodeCheckpoint(ckpt);
+  disposeCheckpoint(ckpt);
+  const back = decodeCheckpoint(bytes, "digest.safetensors");
+  assert.equal(back.datasets[1].digest, "0123456789abcdef");
+  disposeCheckpoint(back);
+  refused(
+    withMetadata(
+      bytes,
+      (m) => (m.datasets = m.datasets.replace('"0123456789abcdef"', "17")),
+    ),
+    "baddigest.safetensors",
+    "dataset t has a bad digest",
+  );
+});
+
 Deno.test("checkpoint: a run that never improved (bestMetric -Infinity) loads back", () => {
   const ckpt = tinyCheckpoint();
   ckpt.progress.bestMetric = -Infinity; // JSON writes null

@@ -20,5 +20,6 @@ export * from "./pose.ts";
 export * from "./anomalies.ts";
 export * from "./synthetic.ts";
 export * from "./sources.ts";
+export * from "./source_digest.ts";
 export * from "./download.ts";
 export * from "./inspect.ts";

@@ -275,7 +275,10 @@ export interface ShiftedFeature {
  * deviations away, and then most rows score as anomalies; naming the features lets a user see
  * why before trusting the flags.
  */
-export function shiftedFeatures(table: Table, limit = SHIFT_LIMIT): ShiftedFeature[] {
+export function shiftedFeatures(
+  table: Pick<Table, "n" | "d" | "columns"> & { values: ArrayLike<number> },
+  limit = SHIFT_LIMIT,
+): ShiftedFeature[] {
   const { n, d } = table;
   if (n === 0) return [];
   // Evenly spaced rows, at most SHIFT_SAMPLE, so a long, wide file costs a bounded sort.
@@ -290,4 +293,20 @@ export function shiftedFeatures(table: Table, limit = SHIFT_LIMIT): ShiftedFeatu
     if (Math.abs(median) > limit) out.push({ column: table.columns[j], median });
   }
   return out.sort((a, b) => Math.abs(b.median) - Math.abs(a.median));
+}
+
+/**
+ * `PATH: the typical row lies far from the training rows on f2 (median -36.0 training standard
+ * deviations from their mean), f6 (median -22.7), f4 (median -16.1) and 1 more (4 of 6 features):
+ * is the file on the training data's scale (units, normalisation)?`, naming at most three.
+ */
+export function shiftWarning(path: string, shifted: ShiftedFeature[], d: number): string {
+  const named = shifted.slice(0, 3).map((f, i) =>
+    `${f.column} (median ${f.median.toFixed(1)}` +
+    `${i === 0 ? " training standard deviations from their mean" : ""})`
+  );
+  const more = shifted.length > 3 ? ` and ${shifted.length - 3} more` : "";
+  return `${path}: the typical row lies far from the training rows on ${named.join(", ")}${more} ` +
+    `(${shifted.length} of ${d} features): is the file on the training data's scale (units, ` +
+    "normalisation)?";
 }

@@ -49,6 +49,8 @@ import type { PoseAlignment } from "../data/pose.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { decodeMask } from "../data/images.ts";
 import { rowsAt } from "../data/split.ts";
+import { shiftedFeatures, shiftWarning } from "../data/normalise.ts";
+import { sourceDigest } from "../data/source_digest.ts";
 import { type DatasetMetrics, evaluateScores } from "../metrics/evaluate.ts";
 import { auroc } from "../metrics/ranking.ts";
 import { pixelAuroc, pro } from "../metrics/pixel.ts";
@@ -155,6 +157,11 @@ export async function evaluateCheckpoint(
       valShare: ckpt.config.train.valShare,
     };
   for (const prepared of await prepareImages(imageDirs, split)) {
+    const trained = ckpt.datasets.find((d) =>
+      d.modality === "image" && d.name === prepared.record.name
+    );
+    const changed = changedDataWarning(trained, prepared.record.source);
+    if (changed) options.onProgress?.(changed);
     options.onProgress?.(`scoring ${prepared.record.name} (${prepared.test.length} test images)`);
     try {
       out.push(await evaluateImages(ckpt, prepared, options));
@@ -180,6 +187,17 @@ export async function evaluateCheckpoint(
       record.columns,
     );
     const fitted = fittedFor(ckpt, datasetKey(record));
+    const changed = changedDataWarning(record, record.source);
+    if (changed) options.onProgress?.(changed);
+    const shifted = shiftedFeatures({
+      n: prepared.testLabels.length,
+      d: prepared.d,
+      columns: record.columns ?? [],
+      values: prepared.test,
+    });
+    if (shifted.length > 0) {
+      options.onProgress?.(shiftWarning(record.source, shifted, prepared.d));
+    }
     options.onProgress?.(`scoring ${record.name} (${prepared.testLabels.length} test rows)`);
     const samples: Samples = {
       modality: "table",
@@ -271,6 +289,28 @@ export function tableRecordFor(ckpt: Checkpoint, path: string, chosen?: string):
     );
   }
   return { ...record, source: path };
+}
+
+/**
+ * A warning line when `source` no longer holds what the run trained `trained` on (its digest
+ * differs): a whole table is split again at evaluation, and from changed data its test part may
+ * hold training normals. Null when unchanged, or for checkpoints that kept no digest.
+ */
+export function changedDataWarning(
+  trained: DatasetRecord | undefined,
+  source: string,
+): string | null {
+  if (!trained?.digest) return null;
+  const now = sourceDigest(source);
+  if (now === null || now === trained.digest) return null;
+  const what = trained.modality === "image" ? "category" : "table";
+  // Only a whole table is split at evaluation; image folders and split folders keep their test.
+  const resplit = trained.split.protocol === "half-normals" && trained.modality === "table";
+  return `${source}: not what ${what} ${trained.name} was trained on (its contents differ)` +
+    (resplit
+      ? "; the split drawn again from it may put training normals in the test part, so the " +
+        "metrics may not be of held-out rows"
+      : "");
 }
 
 /** The pose alignment a checkpoint recorded for an image category (none for old checkpoints). */

@@ -22,7 +22,7 @@ import type { KeyStats } from "../model/detector.ts";
 import { pValue } from "../model/tail_scale.ts";
 import { listImagesToScore } from "../data/images.ts";
 import type { ImageCache } from "../data/image_cache.ts";
-import { applyNormalisation, type ShiftedFeature, shiftedFeatures } from "../data/normalise.ts";
+import { applyNormalisation, shiftedFeatures, shiftWarning } from "../data/normalise.ts";
 import { MadError } from "../errors.ts";
 import { backendFailure, errorFromMessage } from "../model/backend_failure.ts";
 import { span } from "../util/profile.ts";
@@ -415,22 +415,6 @@ export function mapFileName(id: string, taken?: Set<string>): string {
   for (let k = 2; taken.has(name.toLowerCase()); k++) name = `${stem}-${k}.png`;
   taken.add(name.toLowerCase());
   return name;
-}
-
-/**
- * `PATH: the typical row lies far from the training rows on f2 (median -36.0 training standard
- * deviations from their mean), f6 (median -22.7), f4 (median -16.1) and 1 more (4 of 6 features):
- * is the file on the training data's scale (units, normalisation)?`, naming at most three.
- */
-export function shiftWarning(path: string, shifted: ShiftedFeature[], d: number): string {
-  const named = shifted.slice(0, 3).map((f, i) =>
-    `${f.column} (median ${f.median.toFixed(1)}` +
-    `${i === 0 ? " training standard deviations from their mean" : ""})`
-  );
-  const more = shifted.length > 3 ? ` and ${shifted.length - 3} more` : "";
-  return `${path}: the typical row lies far from the training rows on ${named.join(", ")}${more} ` +
-    `(${shifted.length} of ${d} features): is the file on the training data's scale (units, ` +
-    "normalisation)?";
 }
 
 /**

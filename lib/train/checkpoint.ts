@@ -378,6 +378,9 @@ function checkDatasets(
       fail(`dataset ${d.name} has modality ${JSON.stringify(d.modality)}`);
     }
     if (typeof d.source !== "string") fail(`dataset ${d.name} has no source`);
+    if (d.digest !== undefined && typeof d.digest !== "string") {
+      fail(`dataset ${d.name} has a bad digest`);
+    }
     const split = d.split;
     if (
       !isObject(split) || (split.protocol !== "half-normals" && split.protocol !== "given") ||

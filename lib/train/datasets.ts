@@ -42,6 +42,11 @@ export interface DatasetRecord {
   normalisation?: Normalisation;
   /** Images: whether the category's objects are turned to one pose, decided on its training normals. */
   pose?: PoseAlignment;
+  /**
+   * What the source held when the run trained on it (`sourceDigest`): evaluation warns when the
+   * data differs, since its split is drawn again from it. Absent in older checkpoints.
+   */
+  digest?: string;
 }
 
 /** A table split and normalised, rows as row-major float32. */

@@ -12,6 +12,7 @@ import { tableAnomalies, validationImageAnomalies } from "../data/anomalies.ts";
 import type { SplitSpec } from "../data/types.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { describeAlignment } from "../data/pose.ts";
+import { sourceDigest } from "../data/source_digest.ts";
 import {
   alignCategory,
   assertDistinctTableNames,
@@ -132,10 +133,16 @@ export async function prepareTrainingData(
     prepared: p,
     valAnomalies: tableAnomalies(p.val, p.train, p.d, new Rng(t.seed + 7919 * (i + 1))),
   }));
+  // What each source held, so that evaluating the checkpoint can tell changed data (its split
+  // is drawn again); a resumed run's sources are checked against its records already.
   const records: DatasetRecord[] = [
     ...images.map((p) => p.record),
     ...tables.map((p) => p.record),
   ];
+  for (const record of records) {
+    const digest = sourceDigest(record.source);
+    if (digest) record.digest = digest;
+  }
   const specs: TableSpec[] = tables.map((p) => ({ name: p.record.name, features: p.d }));
   return { images: imageData, tables: tableData, records, specs };
 }
