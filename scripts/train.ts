@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { runMain } from "../lib/cli.ts";
 import {
   checkOutputFolder,
@@ -75,7 +75,7 @@ export const COMMAND = defineCommand({
       value: "DIR",
       description: "run folder for checkpoints and logs; refused when it holds a checkpoint " +
         "already (unless --resume or --overwrite)",
-      defaultText: "results/<date and time>",
+      defaultText: "results/<date and time>; on --resume, the checkpoint's folder",
     },
     overwrite: {
       type: "boolean",
@@ -133,7 +133,11 @@ async function main(): Promise<void> {
       );
     }
   }
-  const out = flags.out ?? join("results", new Date().toISOString().replace(/[:.]/g, "-"));
+  // A resumed run continues in its own folder: its log and metrics go on where they stopped.
+  const out = flags.out ??
+    (flags.resume
+      ? dirname(flags.resume)
+      : join("results", new Date().toISOString().replace(/[:.]/g, "-")));
   await checkRunFolder(out, Boolean(flags.resume), Boolean(flags.overwrite));
   await useBackend(flags.backend as BackendName);
   // SIGINT / SIGTERM: finish the current step, checkpoint, and exit 130 / 143.
