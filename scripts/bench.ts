@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   defineCommand,
@@ -380,6 +380,14 @@ async function tableSection(
     onProgress: (line: string) => console.error(line),
   };
   if (flags.table) {
+    if (extname(flags.table).toLowerCase() !== ".csv") {
+      // scikit-learn reads the same file beside the model, as CSV text.
+      throw new MadError(
+        `${flags.table}: bench --table takes a CSV (scikit-learn reads the same file); save ` +
+          "the table as a CSV with a 'label' column, or benchmark it with deno task benchmark",
+        2,
+      );
+    }
     const table = readLabelledCsv(flags.table, { requireLabel: false });
     const python = await findSklearnPython();
     return [

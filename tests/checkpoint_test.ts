@@ -504,7 +504,9 @@ Deno.test("loadCheckpoint: missing file and folder name the path", async () => {
     );
     await assert.rejects(
       () => loadCheckpoint(dir),
-      (e: unknown) => e instanceof MadError && e.message.startsWith(dir),
+      (e: unknown) =>
+        e instanceof MadError && e.message.startsWith(dir) &&
+        e.message.includes("is a folder; give the checkpoint file in it"),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -125,6 +125,8 @@ Deno.test("discover: errors are one line and name the path", async () => {
   const empty = join(base, "empty");
   await Deno.mkdir(empty);
   await madErrorAsync(() => discoverImageCategories(empty), empty, "no image categories");
+  await Deno.mkdir(join(empty, "cat", "test"), { recursive: true });
+  await madErrorAsync(() => discoverImageCategories(empty), "cat", "no train/good folder");
   await Deno.mkdir(join(empty, "cat", "train", "good"), { recursive: true });
   await madErrorAsync(() => discoverImageCategories(empty), "train/good", "no images found");
 

@@ -254,6 +254,9 @@ Deno.test("courseThyroid reads a course-style folder", async () => {
     madError(() => courseThyroid(dir), "test-set.csv", "1 feature columns");
     await Deno.remove(join(dir, "train-set.csv"));
     madError(() => courseThyroid(dir), "train-set.csv", "not found");
+    // A folder with neither file (an image category given as a table) says what it needs.
+    await Deno.remove(join(dir, "test-set.csv"));
+    madError(() => courseThyroid(dir), dir, "must hold train-set.csv", "--images");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

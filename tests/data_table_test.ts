@@ -303,7 +303,7 @@ Deno.test("uci: comma and whitespace files with trailing separators", async () =
     });
   }
   await withFile("short.data", "1 2 3\n", (p) => {
-    madError(() => readUciThyroid(p), "short.data", "line 1", "3 values");
+    madError(() => readUciThyroid(p), "short.data", "line 1", "3 values", "UCI ann-thyroid");
   });
   await withFile("cls.data", rows[0].replace(/3$/, "4"), (p) => {
     madError(() => readUciThyroid(p), "cls.data", `class "4"`);

@@ -38,7 +38,7 @@ Deno.test("discoverBenchmark: an image category without train/good is skipped wi
     assert.deepEqual(found.datasets.map((d) => d.name), ["good"]);
     assert.equal(found.skipped.length, 1);
     assert.equal(found.skipped[0].source, join(dir, "images", "broken"));
-    assert.match(found.skipped[0].reason, /train[/\\]good: no images found/);
+    assert.match(found.skipped[0].reason, /broken: no train[/\\]good folder/);
     assert.ok(!found.skipped[0].reason.includes("\n"));
     // Only broken categories: the one-line "no usable datasets" error names the reason.
     await Deno.remove(join(dir, "images", "good"), { recursive: true });

@@ -3,7 +3,7 @@
  * (`lib/experiment/score_files.ts`).
  */
 import assert from "node:assert/strict";
-import { mapFileName, verdictOf } from "../lib/experiment/score_files.ts";
+import { categoryOf, mapFileName, verdictOf } from "../lib/experiment/score_files.ts";
 import { fitTailScale } from "../lib/model/tail_scale.ts";
 import { MadError } from "../lib/errors.ts";
 
@@ -44,5 +44,18 @@ Deno.test("verdictOf: p-values and flags by threshold or false-alarm rate; old c
     (e: Error) =>
       e instanceof MadError && e.message.startsWith("ck.safetensors: table t: ") &&
       e.message.includes("--false-alarm-rate") && !e.message.includes("\n"),
+  );
+});
+
+Deno.test("categoryOf: from the path, forced, or a clear refusal", () => {
+  assert.equal(categoryOf("/d/screw/test/000.png", ["hazelnut", "screw"]), "screw");
+  assert.equal(categoryOf("/d/x.png", ["hazelnut"]), "hazelnut");
+  assert.equal(categoryOf("/d/x.png", ["hazelnut", "screw"], "screw"), "screw");
+  assert.throws(() => categoryOf("/d/x.png", ["hazelnut", "screw"]), /give --category/);
+  assert.throws(
+    () => categoryOf("/d/x.png", []),
+    (e: unknown) =>
+      e instanceof MadError &&
+      /x\.png: the checkpoint was trained on no image category/.test(e.message),
   );
 });

@@ -202,6 +202,13 @@ async function loadCategory(
   const trainDir = join(root, "train", "good");
   const train: ImageSample[] = (await isDir(trainDir) ? await imagesIn(trainDir, skipped) : [])
     .map((path) => ({ path, category, label: 0, defect: "good" }));
+  if (!(await isDir(trainDir))) {
+    throw fileError(
+      root,
+      "no train/good folder: a category holds its normal training images in train/good " +
+        "(MVTec AD and course layouts)",
+    );
+  }
   if (train.length === 0) throw fileError(trainDir, `no images found (${IMAGE_EXTENSIONS_TEXT})`);
 
   const testDir = join(root, "test");

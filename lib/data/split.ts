@@ -83,6 +83,13 @@ export function courseThyroid(
   dir: string,
   name = tableNameOf(dir, true),
 ): { train: Table; test: Table } {
+  if (!existsFile(join(dir, "train-set.csv")) && !existsFile(join(dir, "test-set.csv"))) {
+    throw fileError(
+      dir,
+      "a folder given as a table must hold train-set.csv (normals) and test-set.csv; this one " +
+        "holds neither (an image category goes to --images)",
+    );
+  }
   const train = readLabelledCsv(join(dir, "train-set.csv"), { requireLabel: false, name });
   if (train.labels === null) train.labels = new Uint8Array(train.n);
   else if (train.labels.some((l) => l === 1)) {
@@ -138,4 +145,12 @@ function checkSpec(spec: SplitSpec, protocol: SplitSpec["protocol"]): void {
 
 function sorted(xs: number[]): number[] {
   return xs.sort((a, b) => a - b);
+}
+
+function existsFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
 }

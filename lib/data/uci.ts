@@ -36,7 +36,12 @@ export function readUciThyroid(path: string): Table {
     if (fields === "") return;
     const parts = fields.split(/\s*,\s*|\s+/);
     if (parts.length !== UCI_FIELDS) {
-      throw fileError(path, `line ${i + 1} has ${parts.length} values, expected ${UCI_FIELDS}`);
+      throw fileError(
+        path,
+        `line ${i + 1} has ${parts.length} values, expected ${UCI_FIELDS}: a .data file is ` +
+          "read as UCI ann-thyroid (21 features and a class); save another table as a CSV with " +
+          "a 'label' column",
+      );
     }
     parts.forEach((p, j) => {
       const v = Number(p);

@@ -135,13 +135,18 @@ export function categoryOf(path: string, known: string[], forced?: string): stri
     }
     return forced;
   }
+  if (known.length === 0) {
+    throw new MadError(
+      `${path}: the checkpoint was trained on no image category; score tables with --table`,
+    );
+  }
   const parts = resolve(path).split(sep).reverse();
   const hit = parts.find((p) => known.includes(p));
   if (hit) return hit;
   if (known.length === 1) return known[0];
   throw new MadError(
     `${path}: cannot tell the image category from the path; give --category (one of ${
-      known.join(", ") || "none: the checkpoint has no image data"
+      known.join(", ")
     })`,
   );
 }

@@ -131,8 +131,21 @@ export async function loadCheckpoint(
   try {
     bytes = await Deno.readFile(path);
   } catch (e) {
+    const folder = (() => {
+      try {
+        return Deno.statSync(path).isDirectory;
+      } catch {
+        return false;
+      }
+    })();
     throw new MadError(
-      `${path}: ${isNotFound(e) ? "checkpoint not found" : "cannot read checkpoint"}`,
+      `${path}: ${
+        isNotFound(e)
+          ? "checkpoint not found"
+          : folder
+          ? "is a folder; give the checkpoint file in it (best_model_checkpoint.safetensors)"
+          : `cannot read checkpoint (${e instanceof Error ? e.message.split("\n")[0] : e})`
+      }`,
     );
   }
   return decodeCheckpoint(bytes, path, options);
