@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sourceDigest } from "../lib/data/source_digest.ts";
-import { changedDataWarning } from "../lib/experiment/evaluate_checkpoint.ts";
-import type { DatasetRecord } from "../lib/train/datasets.ts";
 
 Deno.test("sourceDigest: a file by its bytes, a folder by its files' paths and sizes", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mad_digest_" });
@@ -31,38 +29,6 @@ Deno.test("sourceDigest: a file by its bytes, a folder by its files' paths and s
     assert.notEqual(added, folder);
     await Deno.rename(join(images, "001.png"), join(images, "002.png"));
     assert.notEqual(sourceDigest(join(dir, "cat")), added);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("changedDataWarning: only when a kept digest differs; a whole table's split named", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mad_changed_" });
-  try {
-    const path = join(dir, "t.csv");
-    await Deno.writeTextFile(path, "x,label\n1,0\n2,1\n");
-    const record: DatasetRecord = {
-      name: "t",
-      modality: "table",
-      source: path,
-      split: { protocol: "half-normals", seed: 0, valShare: 0.1 },
-      digest: sourceDigest(path)!,
-    };
-    assert.equal(changedDataWarning(record, path), null);
-    assert.equal(changedDataWarning({ ...record, digest: undefined }, path), null);
-    assert.equal(changedDataWarning(undefined, path), null);
-    await Deno.writeTextFile(path, "x,label\n3,0\n2,1\n");
-    const line = changedDataWarning(record, path)!;
-    assert.match(
-      line,
-      /t\.csv: not what table t was trained on \(its contents differ\); the split/,
-    );
-    assert.ok(!line.includes("\n"));
-    const given = changedDataWarning(
-      { ...record, split: { ...record.split, protocol: "given" } },
-      path,
-    )!;
-    assert.ok(!given.includes("split"), given);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { basename, extname } from "node:path";
+import { basename, dirname, extname, join } from "node:path";
 import type { Checkpoint } from "../train/checkpoint.ts";
 import { fittedFor } from "../train/fitted.ts";
 import {
@@ -409,8 +409,41 @@ async function evaluateImages(
           `pixel AUROC and PRO`,
       );
     }
+  } else {
+    const unmatched = unmatchedMasks(prepared.test);
+    if (unmatched) onProgress?.(`${prepared.record.name}: ${unmatched}`);
   }
   return evaluation;
+}
+
+/**
+ * Why an MVTec category whose `ground_truth/` holds files gets no pixel metrics: no file there
+ * is named as a test image's mask (`ground_truth/<defect>/<image>_mask.png`). Null when the
+ * category has no such folder, or no defect images.
+ */
+export function unmatchedMasks(test: ImageSample[]): string | null {
+  const defect = test.find((s) => s.label === 1 && s.defect);
+  if (!defect) return null;
+  // test/<defect>/<image> lies three levels below the category.
+  const truth = join(dirname(dirname(dirname(defect.path))), "ground_truth");
+  let example: string | null = null;
+  try {
+    for (const sub of Deno.readDirSync(truth)) {
+      if (!sub.isDirectory) continue;
+      const file = [...Deno.readDirSync(join(truth, sub.name))].find((f) => f.isFile);
+      if (file) {
+        example = `${sub.name}/${file.name}`;
+        break;
+      }
+    }
+  } catch {
+    return null;
+  }
+  if (!example) return null;
+  const stem = basename(defect.path, extname(defect.path));
+  return `ground_truth/ holds masks (e.g. ${example}) but none is named as a test image's ` +
+    `(ground_truth/${defect.defect}/${stem}_mask.png for test/${defect.defect}/` +
+    `${basename(defect.path)}): no pixel AUROC or PRO`;
 }
 
 /**
