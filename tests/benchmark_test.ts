@@ -126,7 +126,7 @@ Deno.test("discovery: tables by ending and split folders; unusable ones skipped 
     assert.deepEqual(found.datasets[1].size, { train: 300, test: 301, anomalies: 1 });
     const skipped = found.skipped.map((s) => s.source.slice(dir.length + 1));
     assert.deepEqual(skipped, ["broken.npz", "unlabelled.csv"]);
-    assert.match(found.skipped[1].reason, /no label column/);
+    assert.match(found.skipped[1].reason, /no 'label' column \(columns: a, b\)/);
     await assert.rejects(() => discoverBenchmark({}), /give --images DIR and\/or --tables DIR/);
   } finally {
     await Deno.remove(dir, { recursive: true });
