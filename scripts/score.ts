@@ -138,6 +138,7 @@ async function main(): Promise<void> {
   await useBackend(flags.backend as BackendName);
   const ckpt = await loadCheckpoint(flags.checkpoint!, { optimizer: false });
   let results: ScoredSample[];
+  const unreadable: { path: string; reason: string }[] = [];
   if (flags.table) {
     results = scoreTableFile(ckpt, flags.table, {
       table: flags.category,
@@ -152,6 +153,8 @@ async function main(): Promise<void> {
     const cacheDir = join("data", ".cache", "images");
     const cache = new ImageCache(cacheDir);
     const scored = await scoreImagePaths(ckpt, images, cache, {
+      // An unreadable file is left out and named after the rest are written: no lost work.
+      onUnreadable: (path, reason) => unreadable.push({ path, reason }),
       category: flags.category,
       workers: workerCount(flags.workers),
       checkpointPath: flags.checkpoint!,
@@ -188,6 +191,16 @@ async function main(): Promise<void> {
     );
   } else {
     console.log(text.trimEnd());
+  }
+  if (unreadable.length > 0) {
+    const total = results.length + unreadable.length;
+    throw new MadError(
+      `${unreadable.length} of ${total} images could not be read and were left out (` +
+        `${unreadable[0].reason}${
+          unreadable.length > 1 ? `; and ${unreadable.length - 1} more` : ""
+        }` +
+        `); the other ${results.length} were scored${flags.json ? ` into ${flags.json}` : ""}`,
+    );
   }
 }
 

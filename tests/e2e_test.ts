@@ -152,6 +152,31 @@ Deno.test("train, eval and score run end to end on the command line", async () =
     ]);
     assert.equal(badRate.code, 2);
     assert.match(badRate.stderr, /--false-alarm-rate must lie strictly between 0 and 1 .*got '5'/);
+    // An unreadable file among them is left out: the rest are scored and written, and the run
+    // ends with one error line naming it (exit 1).
+    const withBad = join(dir, "with_bad");
+    await Deno.mkdir(withBad);
+    for (const entry of Deno.readDirSync(join(testDir, "good"))) {
+      await Deno.copyFile(join(testDir, "good", entry.name), join(withBad, entry.name));
+    }
+    await Deno.writeFile(join(withBad, "zz_broken.png"), new Uint8Array([137, 80, 78, 71, 1, 2]));
+    const partial = join(dir, "partial.json");
+    const leftOut = await runScript("score.ts", [
+      "--checkpoint",
+      ckpt,
+      "--images",
+      withBad,
+      "--category",
+      "weave",
+      "--json",
+      partial,
+    ]);
+    assert.equal(leftOut.code, 1, leftOut.stderr);
+    const lastLine = leftOut.stderr.trim().split("\n").at(-1)!;
+    assert.match(lastLine, /^error: 1 of \d+ images could not be read .*zz_broken\.png/);
+    const written = JSON.parse(await Deno.readTextFile(partial)) as { id: string }[];
+    assert.equal(written.length, [...Deno.readDirSync(withBad)].length - 1);
+    assert.ok(written.every((w) => !w.id.includes("zz_broken")));
 
     // A CSV to score needs no label column; ids are row indices from 0.
     const csv = join(dir, "unlabelled.csv");

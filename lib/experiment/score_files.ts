@@ -169,6 +169,11 @@ export interface ScoreImageOptions extends VerdictOptions {
   /** Called after each chunk of images is scored, with the count so far and the total. */
   onProgress?: (scored: number, total: number) => void;
   /**
+   * Called for each image that cannot be read (`reason` is the one-line problem, naming it),
+   * which is then left out and the rest scored. Without it the first such image stops the call.
+   */
+  onUnreadable?: (path: string, reason: string) => void;
+  /**
    * Workers already started (and perhaps warmed up), used instead of starting `workers - 1`
    * new ones and left open for the caller to reuse.
    */
@@ -240,7 +245,7 @@ export async function scoreImagePaths(
   const pool = options.checkpointPath ? (options.pool ?? owned!).workers : [];
   let scoredSoFar = 0;
   const finished = (result: CategoryScores) => {
-    scoredSoFar += result.scores.length;
+    scoredSoFar += result.scores.length + (result.unreadable?.length ?? 0);
     options.onProgress?.(scoredSoFar, total);
     return result;
   };
@@ -301,10 +306,16 @@ export async function scoreImagePaths(
         );
       }
       const pose = recordedPose(ckpt, category);
-      let index = 0;
-      for (const result of results) {
-        for (let i = 0; i < result.scores.length; i++, index++) {
-          const item = items[index];
+      for (const [c, result] of results.entries()) {
+        const left = new Set<string>();
+        for (const { path, reason } of result.unreadable ?? []) {
+          if (!options.onUnreadable) throw new MadError(reason);
+          options.onUnreadable(path, reason);
+          left.add(path);
+        }
+        const scoredItems = chunks[c].filter((item) => !left.has(item.path));
+        for (let i = 0; i < result.scores.length; i++) {
+          const item = scoredItems[i];
           out.push({
             id: item.id,
             path: item.path,
@@ -328,6 +339,8 @@ export interface CategoryScores {
   scores: Float32Array;
   /** Maps on the finest kNN grid (the overlay code reads the grid from a map's length). */
   maps: Float32Array[] | null;
+  /** Images that could not be read, left out of `scores` and `maps` (the rest keep their order). */
+  unreadable?: { path: string; reason: string }[];
 }
 
 /** Scores images of a known category in this thread. */
@@ -340,17 +353,24 @@ export async function scoreCategory(
   const config = ckpt.config.model;
   const fitted = fittedFor(ckpt, datasetKey({ modality: "image", name: category }));
   // Decoded all at once: sharp works on its own threads, twice as fast as one file at a time.
-  const decoded = await Promise.all(
+  // A file that cannot be read (a one-line MadError naming it) is left out, not the chunk.
+  const settled = await Promise.allSettled(
     paths.map((path) => cache.get(path, { size: config.imageSize, channels: 3 })),
   );
-  const pose = recordedPose(ckpt, category);
-  const images = alignImages(decoded.map((d) => d.data), config.imageSize, pose);
-  const { scores, maps } = scoreKey(ckpt.params, config, fitted, {
-    modality: "image",
-    images,
-    aligned: pose?.aligned,
+  const unreadable: { path: string; reason: string }[] = [];
+  const decoded: Float32Array[] = [];
+  settled.forEach((r, i) => {
+    if (r.status === "fulfilled") decoded.push(r.value.data);
+    else if (r.reason instanceof MadError) {
+      unreadable.push({ path: paths[i], reason: r.reason.message });
+    } else throw r.reason;
   });
-  return { scores, maps };
+  const pose = recordedPose(ckpt, category);
+  const images = alignImages(decoded, config.imageSize, pose);
+  const { scores, maps } = images.length > 0
+    ? scoreKey(ckpt.params, config, fitted, { modality: "image", images, aligned: pose?.aligned })
+    : { scores: new Float32Array(0), maps: null };
+  return { scores, maps, ...(unreadable.length > 0 ? { unreadable } : {}) };
 }
 
 /** A chunk of images for a scoring worker. */
