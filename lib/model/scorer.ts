@@ -822,21 +822,12 @@ const IMAGES_PER_PROGRESS = 16;
 /** The scores of consecutive chunks of samples as one. */
 function concatKeyScores(chunks: KeyScores[]): KeyScores {
   if (chunks.length === 1) return chunks[0];
-  const concat = (arrays: Float32Array[]) => {
-    const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
-    let at = 0;
-    for (const a of arrays) {
-      out.set(a, at);
-      at += a.length;
-    }
-    return out;
-  };
   const parts: Record<string, Float32Array> = {};
   for (const key of Object.keys(chunks[0]?.parts ?? {})) {
-    parts[key] = concat(chunks.map((c) => c.parts[key]));
+    parts[key] = concatArrays(chunks.map((c) => c.parts[key]));
   }
   return {
-    scores: concat(chunks.map((c) => c.scores)),
+    scores: concatArrays(chunks.map((c) => c.scores)),
     maps: chunks[0]?.maps ? chunks.flatMap((c) => c.maps!) : null,
     grid: chunks[0]?.grid ?? 0,
     parts,
