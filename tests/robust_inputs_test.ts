@@ -318,6 +318,12 @@ function getFixture(): Promise<Fixture> {
     await put("bomb/cat/train/good/000.png", sample);
     await put("bomb/cat/train/good/001.png", sample);
     await put("bomb/cat/train/good/huge.png", bombPng(100_000, 100_000));
+    // A broken test image: named before training, not first at eval.
+    await put("testbad/cat/train/good/000.png", sample);
+    await put("testbad/cat/train/good/001.png", sample);
+    await put("testbad/cat/train/good/002.png", sample);
+    await put("testbad/cat/test/good/000.png", sample);
+    await put("testbad/cat/test/crack/000.png", sample.slice(0, 200));
     await put("loop/cat/train/good/000.png", sample);
     await put("loop/cat/train/good/001.png", sample);
     f["loop/a.png"] = join(dir, "hostile", "loop/cat/train/good/a.png");
@@ -427,6 +433,12 @@ const CLI_CASES: Record<string, CliCase> = {
     "o4",
     "bomb/cat/train/good/huge.png",
     "decompression bomb",
+  ),
+  "train: truncated PNG in test/": trainImagesCase(
+    "testbad",
+    "o5",
+    "testbad/cat/test/crack/000.png",
+    "not a readable image",
   ),
   "train: a table with no normals": {
     script: "train.ts",

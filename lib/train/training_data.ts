@@ -12,6 +12,7 @@ import { tableAnomalies, validationImageAnomalies } from "../data/anomalies.ts";
 import type { SplitSpec } from "../data/types.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { describeAlignment } from "../data/pose.ts";
+import { decodeMask } from "../data/images.ts";
 import { sourceDigest } from "../data/source_digest.ts";
 import {
   alignCategory,
@@ -188,7 +189,7 @@ async function decodeImages(
   seed: number,
   quiet: boolean,
 ): Promise<ImageData[]> {
-  const total = images.reduce((s, p) => s + p.train.length + p.val.length, 0);
+  const total = images.reduce((s, p) => s + p.train.length + p.val.length + p.test.length, 0);
   const bar = new Progress("decoding images", total, { quiet });
   const out: ImageData[] = [];
   for (const [i, p] of images.entries()) {
@@ -199,6 +200,13 @@ async function decodeImages(
     bar.tick(p.train.length);
     const val = await decodeAll(cache, p.val, size, p.record.pose);
     bar.tick(p.val.length);
+    // The test images and masks are read now, not first at eval: a broken one is named before
+    // the training time is spent. Decoded through the cache, eval then finds them there.
+    for (const sample of p.test) {
+      await cache.get(sample.path, { size, channels: 3 });
+      if (sample.maskPath) await decodeMask(sample.maskPath, size, { imagePath: sample.path });
+      bar.tick();
+    }
     const valAnomalies = validationImageAnomalies(
       seed + ANOMALY_SEED_OFFSET * (i + 1),
       val,
