@@ -15,6 +15,7 @@ import {
   helpText,
   parseFlags,
   progressReporter,
+  usageError,
   writeFileAtomic,
 } from "../lib/util/mod.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
@@ -53,6 +54,12 @@ export const COMMAND = defineCommand({
       description: `table (${TABLE_FORMATS}) to evaluate; repeat for more`,
       defaultText: "the datasets recorded in the checkpoint",
     },
+    category: {
+      type: "string",
+      value: "NAME",
+      description: "with one --table, the trained table to evaluate it as",
+      defaultText: "the trained table of the file's name, or the only one",
+    },
     json: {
       type: "string",
       value: "FILE",
@@ -70,6 +77,9 @@ export const COMMAND = defineCommand({
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
+  if (flags.category !== undefined && flags.table?.length !== 1) {
+    throw usageError(COMMAND, "--category names the trained table of exactly one --table");
+  }
   const inputs = (paths: string[] | undefined, flag: string) =>
     (paths ?? []).map((path) => ({ flag, path }));
   if (flags.json) {
@@ -96,6 +106,7 @@ async function main(): Promise<void> {
   const evaluations = await evaluateCheckpoint(ckpt, {
     imageDirs: flags.images,
     tablePaths: flags.table,
+    tableName: flags.category,
     cache: new ImageCache(join("data", ".cache", "images")),
     onProgress: (line) => console.error(line),
     progressBar: progressReporter,

@@ -87,6 +87,21 @@ Deno.test("an unknown flag is a one-line error with exit code 2 that points to -
   }
 });
 
+Deno.test("eval --category needs exactly one --table: a usage error before any work", async () => {
+  for (const tables of [[], ["a.csv", "b.csv"]]) {
+    const args = ["--checkpoint", "missing.safetensors", "--category", "t"];
+    for (const t of tables) args.push("--table", t);
+    const { code, stderr } = await runScript("eval.ts", args, {
+      env: { NO_COLOR: "1", MADFORMER_DEBUG: "" },
+    });
+    assert.equal(code, 2, stderr);
+    assert.match(
+      stderr.trim(),
+      /^error: --category names the trained table of exactly one --table/,
+    );
+  }
+});
+
 const TOY = defineCommand({
   name: "deno task toy",
   summary: "a command for the tests",

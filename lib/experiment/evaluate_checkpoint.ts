@@ -136,6 +136,8 @@ export interface EvaluateOptions {
   progressBar?: (label: string) => (done: number, total: number) => void;
   /** Tables: explain the highest-scored test rows by their features (see `explain_table.ts`). */
   explain?: boolean;
+  /** The trained table to evaluate the one given table as (see {@linkcode tableRecordFor}). */
+  tableName?: string;
 }
 
 /** Evaluates a checkpoint on the test parts of its datasets (or of the given ones). */
@@ -175,7 +177,7 @@ export async function evaluateCheckpoint(
     }
   }
   const tables: DatasetRecord[] = given
-    ? (options.tablePaths ?? []).map((path) => tableRecordFor(ckpt, path))
+    ? (options.tablePaths ?? []).map((path) => tableRecordFor(ckpt, path, options.tableName))
     : tableRecords;
   for (const record of tables) {
     const prepared = prepareTable(
@@ -285,7 +287,7 @@ export function tableRecordFor(ckpt: Checkpoint, path: string, chosen?: string):
   if (!record) {
     throw new MadError(
       `${path}: the checkpoint has no table named '${stem}' (it knows: ${knownNames}); name ` +
-        "the file after one of them, or give score --category NAME",
+        "the file after one of them, or give --category NAME",
     );
   }
   return { ...record, source: path };

@@ -263,8 +263,9 @@ export function prepareTable(
         `${path}: ${
           noLabelColumn(
             source.table.columns,
-            "training splits a table by its labels (0/1, normal/anomaly, good/bad), or give a " +
-              "folder of train-set.csv (normals) and test-set.csv",
+            "a table is split into training normals and a test part by its labels (0/1, " +
+              "normal/anomaly, good/bad); or give a folder of train-set.csv (normals) and " +
+              "test-set.csv",
           )
         }`,
       );
