@@ -12,7 +12,7 @@ import { tableAnomalies, validationImageAnomalies } from "../data/anomalies.ts";
 import type { SplitSpec } from "../data/types.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { describeAlignment } from "../data/pose.ts";
-import { decodeMask } from "../data/images.ts";
+import { decodeImage, decodeMask } from "../data/images.ts";
 import { sourceDigest } from "../data/source_digest.ts";
 import {
   alignCategory,
@@ -201,9 +201,10 @@ async function decodeImages(
     const val = await decodeAll(cache, p.val, size, p.record.pose);
     bar.tick(p.val.length);
     // The test images and masks are read now, not first at eval: a broken one is named before
-    // the training time is spent. Decoded through the cache, eval then finds them there.
+    // the training time is spent. Decoded and dropped, past the cache, whose memory the
+    // training images need.
     for (const sample of p.test) {
-      await cache.get(sample.path, { size, channels: 3 });
+      await decodeImage(sample.path, { size, channels: 3 });
       if (sample.maskPath) await decodeMask(sample.maskPath, size, { imagePath: sample.path });
       bar.tick();
     }
