@@ -436,7 +436,7 @@ const CLI_CASES: Record<string, CliCase> = {
   ),
   "train: truncated PNG in test/": trainImagesCase(
     "testbad",
-    "o5",
+    "o7",
     "testbad/cat/test/crack/000.png",
     "not a readable image",
   ),
