@@ -15,8 +15,8 @@ import {
   checkOutputFolder,
   defineCommand,
   helpText,
-  numberFlag,
   parseFlags,
+  positiveIntegerFlag,
   Progress,
 } from "../lib/util/mod.ts";
 import { runMain } from "../lib/cli.ts";
@@ -131,10 +131,7 @@ export const COMMAND = defineCommand({
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
-  const seeds = numberFlag("seeds", flags.seeds) ?? (flags.full ? 3 : 2);
-  if (!Number.isInteger(seeds) || seeds < 1) {
-    throw new MadError(`--seeds must be a positive integer, got ${seeds}`, 2);
-  }
+  const seeds = positiveIntegerFlag("seeds", flags.seeds) ?? (flags.full ? 3 : 2);
   const names = (flags.variants ?? []).flatMap((v) => v.split(",")).map((v) => v.trim())
     .filter(Boolean);
   // `--variants ''` (an unset shell variable, say) is not "all": that could be hours of runs.
@@ -157,11 +154,8 @@ async function main(): Promise<void> {
     workDir: out,
     data: own,
   });
-  const epochs = numberFlag("epochs", flags.epochs);
+  const epochs = positiveIntegerFlag("epochs", flags.epochs);
   if (epochs !== undefined) {
-    if (!Number.isInteger(epochs) || epochs < 1) {
-      throw new MadError(`--epochs must be a positive integer, got ${flags.epochs}`, 2);
-    }
     // Shorter runs make a full-data grid affordable; every variant gets the same budget.
     setup.config.train.epochs = epochs;
   }

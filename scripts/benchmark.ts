@@ -13,11 +13,10 @@ import {
   checkOutputFolder,
   defineCommand,
   helpText,
-  numberFlag,
   parseFlags,
+  positiveIntegerFlag,
   usageError,
 } from "../lib/util/mod.ts";
-import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, loadConfigFile, mergeConfig } from "../lib/model/config.ts";
 import {
@@ -118,10 +117,7 @@ export const COMMAND = defineCommand({
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
-  const seeds = numberFlag("seeds", flags.seeds)!;
-  if (!Number.isInteger(seeds) || seeds < 1) {
-    throw new MadError(`--seeds must be a positive integer, got ${flags.seeds}`, 2);
-  }
+  const seeds = positiveIntegerFlag("seeds", flags.seeds)!;
   const joint = flags.joint as JointMode;
   if (!JOINT_MODES.includes(joint)) {
     throw usageError(COMMAND, `--joint must be one of ${JOINT_MODES.join(", ")}, got '${joint}'`);
@@ -131,10 +127,8 @@ async function main(): Promise<void> {
   }
   checkOutputFolder(flags.out, "--out");
   const base = flags.config ? await loadConfigFile(flags.config) : DEFAULT_CONFIG;
-  const epochs = numberFlag("epochs", flags.epochs) ?? (flags.quick ? QUICK_EPOCHS : undefined);
-  if (epochs !== undefined && (!Number.isInteger(epochs) || epochs < 1)) {
-    throw new MadError(`--epochs must be a positive integer, got ${flags.epochs}`, 2);
-  }
+  const epochs = positiveIntegerFlag("epochs", flags.epochs) ??
+    (flags.quick ? QUICK_EPOCHS : undefined);
   const config = mergeConfig(base, epochs ? { train: { epochs } } : {}, "command-line flags");
   const data = await discoverBenchmark({ imagesDir: flags.images, tablesDir: flags.tables });
   for (const s of data.skipped) console.error(`skipped ${s.source}: ${s.reason}`);

@@ -15,6 +15,7 @@ import {
   helpText,
   numberFlag,
   parseFlags,
+  positiveIntegerFlag,
   Progress,
   progressReporter,
   usageError,
@@ -90,8 +91,8 @@ export const COMMAND = defineCommand({
     "false-alarm-rate": {
       type: "string",
       value: "R",
-      description: "flag the samples whose p-value is at or below R (between 0 and 1): about " +
-        "that share of normal samples is flagged",
+      description: "flag the samples whose p-value is at or below R (strictly between 0 and 1): " +
+        "about that share of normal samples is flagged",
       defaultText: "the threshold chosen at training (by default it flags 1 in 100 calibration " +
         "normals)",
     },
@@ -219,15 +220,6 @@ function rateFlag(value: string | undefined): number | undefined {
 /** `--workers N` (a positive integer), else one scorer per CPU core. */
 function workerCount(value: string | undefined): number {
   return positiveIntegerFlag("workers", value) ?? navigator.hardwareConcurrency;
-}
-
-/** `--NAME N`: a positive integer, or none; anything else is a usage error (exit 2). */
-function positiveIntegerFlag(name: string, value: string | undefined): number | undefined {
-  const n = numberFlag(name, value);
-  if (n !== undefined && !(Number.isInteger(n) && n >= 1)) {
-    throw new MadError(`--${name} must be a positive integer, got '${value}'`, 2);
-  }
-  return n;
 }
 
 if (import.meta.main) await runMain(main);

@@ -12,6 +12,7 @@ import {
   helpText,
   numberFlag,
   parseFlags,
+  positiveIntegerFlag,
 } from "../lib/util/mod.ts";
 import { MadError } from "../lib/errors.ts";
 import { backendFailure } from "../lib/model/backend_failure.ts";
@@ -103,12 +104,8 @@ async function main(): Promise<void> {
   const given: Record<string, string> = {};
   for (const key of trainKeys(overrides)) given[key] = `${flags.config}: train.${key}`;
   const set = (key: string, flag: string, value: string | undefined) => {
-    const n = numberFlag(flag, value);
-    if (n !== undefined && (flag === "epochs" || flag === "batch-size")) {
-      if (!Number.isInteger(n) || n < 1) {
-        throw new MadError(`--${flag} must be a positive integer, got ${value}`, 2);
-      }
-    }
+    const counts = flag === "epochs" || flag === "batch-size";
+    const n = counts ? positiveIntegerFlag(flag, value) : numberFlag(flag, value);
     if (n !== undefined) {
       train_[key] = n;
       given[key] = `--${flag}`;

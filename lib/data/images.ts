@@ -200,8 +200,6 @@ async function loadCategory(
 ): Promise<ImageCategory> {
   const category = basename(root);
   const trainDir = join(root, "train", "good");
-  const train: ImageSample[] = (await isDir(trainDir) ? await imagesIn(trainDir, skipped) : [])
-    .map((path) => ({ path, category, label: 0, defect: "good" }));
   if (!(await isDir(trainDir))) {
     throw fileError(
       root,
@@ -209,6 +207,8 @@ async function loadCategory(
         "(MVTec AD and course layouts)",
     );
   }
+  const train: ImageSample[] = (await imagesIn(trainDir, skipped))
+    .map((path) => ({ path, category, label: 0, defect: "good" }));
   if (train.length === 0) throw fileError(trainDir, `no images found (${IMAGE_EXTENSIONS_TEXT})`);
 
   const testDir = join(root, "test");

@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { MadError } from "../errors.ts";
+import { isDirectory } from "../util/files.ts";
 
 /** One downloadable file of a data source. */
 export interface SourceFile {
@@ -374,7 +375,7 @@ export function defaultDataPaths(dataDir = "data"): DataPaths {
   const thyroidMat = join(dataDir, "thyroid", "odds", "thyroid.mat");
   for (const layout of ["course", "mvtec"]) {
     const root = join(dataDir, "images", layout);
-    const dirs = listDirsSync(root).filter((d) => isDirSync(join(root, d, "train")));
+    const dirs = listDirsSync(root).filter((d) => isDirectory(join(root, d, "train")));
     if (dirs.length > 0) return { thyroidMat, imagesDirs: dirs.sort().map((d) => join(root, d)) };
   }
   return { thyroidMat, imagesDirs: [] };
@@ -385,13 +386,5 @@ function listDirsSync(path: string): string[] {
     return [...Deno.readDirSync(path)].filter((e) => e.isDirectory).map((e) => e.name);
   } catch {
     return [];
-  }
-}
-
-function isDirSync(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
   }
 }

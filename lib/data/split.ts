@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { fileError, MadError } from "../errors.ts";
 import { Rng } from "../rng.ts";
+import { isFile } from "../util/files.ts";
 import { readLabelledCsv } from "./table.ts";
 import { tableNameOf } from "./table_name.ts";
 import type { SplitIndices, SplitSpec, Table } from "./types.ts";
@@ -83,7 +84,7 @@ export function courseThyroid(
   dir: string,
   name = tableNameOf(dir, true),
 ): { train: Table; test: Table } {
-  if (!existsFile(join(dir, "train-set.csv")) && !existsFile(join(dir, "test-set.csv"))) {
+  if (!isFile(join(dir, "train-set.csv")) && !isFile(join(dir, "test-set.csv"))) {
     throw fileError(
       dir,
       "a folder given as a table must hold train-set.csv (normals) and test-set.csv; this one " +
@@ -145,12 +146,4 @@ function checkSpec(spec: SplitSpec, protocol: SplitSpec["protocol"]): void {
 
 function sorted(xs: number[]): number[] {
   return xs.sort((a, b) => a - b);
-}
-
-function existsFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 }

@@ -61,6 +61,7 @@ import { ANOMALY_SEED_OFFSET } from "../rng.ts";
 import { backendFailure } from "../model/backend_failure.ts";
 import { LEGACY_FOLDER_TABLE_NAME, tableNameOf } from "../data/table_name.ts";
 import { explainTable, type TableExplanation } from "./explain_table.ts";
+import { isDirectory } from "../util/files.ts";
 
 /** One evidence component of a dataset's score: its weight and its own test AUROC. */
 export interface ComponentResult {
@@ -274,7 +275,7 @@ export function tableRecordFor(ckpt: Checkpoint, path: string, chosen?: string):
     }
     return { ...record, source: path };
   }
-  const folder = isDirectory(path);
+  const folder = isDirectory(path); // false when missing: prepareTable reports it
   const stem = tableNameOf(path, folder);
   const names = [
     stem,
@@ -645,12 +646,4 @@ export async function pixelMetrics(
     pro: pro(up, masks, size, size, { steps: 500 }),
     ...(unmasked > 0 ? { unmasked } : {}),
   };
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false; // prepareTable reports the missing path
-  }
 }

@@ -30,7 +30,7 @@ import { componentOf, evidenceSwitches } from "../model/evidence/registry.ts";
 import type { AdamState } from "./optimizer.ts";
 import type { DatasetRecord } from "./datasets.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
-import { writeFileAtomic } from "../util/files.ts";
+import { isDirectory, writeFileAtomic } from "../util/files.ts";
 import { isNotFound, MadError } from "../errors.ts";
 import { checkNormalisation } from "../data/normalise.ts";
 import type { FlagSpec } from "../util/flags.ts";
@@ -131,18 +131,11 @@ export async function loadCheckpoint(
   try {
     bytes = await Deno.readFile(path);
   } catch (e) {
-    const folder = (() => {
-      try {
-        return Deno.statSync(path).isDirectory;
-      } catch {
-        return false;
-      }
-    })();
     throw new MadError(
       `${path}: ${
         isNotFound(e)
           ? "checkpoint not found"
-          : folder
+          : isDirectory(path)
           ? "is a folder; give the checkpoint file in it (best_model_checkpoint.safetensors)"
           : `cannot read checkpoint (${e instanceof Error ? e.message.split("\n")[0] : e})`
       }`,

@@ -158,9 +158,19 @@ export function checkNotAnInput(
   }
 }
 
-function isFile(path: string): boolean {
+/** Whether `path` is a file (following links); false when it is missing or unreadable. */
+export function isFile(path: string): boolean {
   try {
     return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `path` is a folder (following links); false when it is missing or unreadable. */
+export function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
   } catch {
     return false;
   }

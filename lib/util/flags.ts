@@ -251,6 +251,18 @@ export function usageError(command: Command, message: string): MadError {
   return new MadError(`${message} (${usageLine(command)}; ${command.name} --help says more)`, 2);
 }
 
+/**
+ * Parses a flag that counts something (`--workers N`, `--epochs N`): a positive integer, or
+ * undefined when not given; anything else is a usage error (exit 2) naming the flag.
+ */
+export function positiveIntegerFlag(name: string, value: string | undefined): number | undefined {
+  const n = numberFlag(name, value);
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1)) {
+    throw new MadError(`--${name} must be a positive integer, got ${value}`, 2);
+  }
+  return n;
+}
+
 /** Parses a numeric flag value; names the flag when it is not a finite number. */
 export function numberFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;

@@ -13,11 +13,19 @@ export {
   helpText,
   numberFlag,
   parseFlags,
+  positiveIntegerFlag,
   usageError,
   usageLine,
 } from "./flags.ts";
 export type { Command, FlagSpec, FlagTable, FlagValues, WithHelp } from "./flags.ts";
-export { checkNotAnInput, checkOutputFile, checkOutputFolder, writeFileAtomic } from "./files.ts";
+export {
+  checkNotAnInput,
+  checkOutputFile,
+  checkOutputFolder,
+  isDirectory,
+  isFile,
+  writeFileAtomic,
+} from "./files.ts";
 export { Progress, progressReporter } from "./progress.ts";
 export {
   profileReport,
