@@ -100,10 +100,10 @@ export const COMMAND = defineCommand({
     },
     data: {
       type: "string",
-      default: "data",
       value: "DIR",
       description: "the datasets for --full without --images and --table (as deno task data " +
-        "left them)",
+        "left them); --full's decoded images are cached in DIR/.cache/images",
+      defaultText: "data",
     },
     "keep-checkpoints": {
       type: "boolean",
@@ -132,6 +132,14 @@ async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
   const seeds = positiveIntegerFlag("seeds", flags.seeds) ?? (flags.full ? 3 : 2);
+  if (flags.data !== undefined && !flags.full) {
+    throw new MadError(
+      `--data ${flags.data} is read with --full only: the tiny run trains on synthetic data ` +
+        "(add --full, or leave --data out)",
+      2,
+    );
+  }
+  const dataDir = flags.data ?? "data";
   const names = (flags.variants ?? []).flatMap((v) => v.split(",")).map((v) => v.trim())
     .filter(Boolean);
   // `--variants ''` (an unset shell variable, say) is not "all": that could be hours of runs.
@@ -150,7 +158,7 @@ async function main(): Promise<void> {
   checkOutputFolder(out, "--out");
   const setup = await experiment({
     full: flags.full,
-    dataDir: flags.data,
+    dataDir,
     workDir: out,
     data: own,
   });
@@ -172,9 +180,10 @@ async function main(): Promise<void> {
     });
   }
   // Before runAblation makes the output folder: a missing folder or table leaves nothing behind.
-  await checkAblationData(setup);
+  await checkAblationData(setup, setup.config);
   const started = performance.now();
   const progress = new Progress("ablation", variants.length * seeds);
+  let reusedRuns = 0;
   const summary = await runAblation({
     variants,
     seeds,
@@ -183,10 +192,20 @@ async function main(): Promise<void> {
     out,
     quiet: !setup.full,
     keepCheckpoints: flags["keep-checkpoints"],
-    cacheDir: join(flags.data, ".cache", "images"),
-    onResult: (run) => progress.tick(1, `${run.variant} seed ${run.seed}`),
+    // The tiny run's images stay in memory: a cache on disk would fill data/ of a run that
+    // reads nothing from it.
+    cacheDir: setup.full ? join(dataDir, ".cache", "images") : undefined,
+    onResult: (run, _done, _total, reused) => {
+      if (reused) reusedRuns++;
+      progress.tick(1, `${run.variant} seed ${run.seed}${reused ? " (reused)" : ""}`);
+    },
   });
   progress.done();
+  if (reusedRuns > 0) {
+    console.error(
+      `${reusedRuns} of ${variants.length * seeds} runs reused from ${out}/ (same config and data)`,
+    );
+  }
   const datasets = headlineDatasets(summary);
   console.log(metricsTable(ablationScoreRows(summary, { datasets })));
   const differences = ablationDifferenceRows(compareToReference(summary), { datasets });

@@ -23,6 +23,7 @@ import {
   evidenceSwitches,
 } from "../model/evidence/mod.ts";
 import { train } from "../train/loop.ts";
+import { checkTrainingSources } from "../train/training_data.ts";
 import { disposeCheckpoint, loadCheckpoint } from "../train/checkpoint.ts";
 import { evaluateCheckpoint } from "./evaluate_checkpoint.ts";
 import { type EvaluationEntry, evaluationJson } from "./results.ts";
@@ -30,7 +31,6 @@ import type { ExperimentData } from "./setup.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { writeFileAtomic } from "../util/files.ts";
 import { MadError } from "../errors.ts";
-import { discoverImageCategories } from "../data/images.ts";
 import { lockRunFolder } from "../train/run_lock.ts";
 
 /** Which data a variant trains and is evaluated on. */
@@ -273,8 +273,8 @@ export interface AblationOptions {
   data: ExperimentData;
   out: string;
   quiet?: boolean;
-  /** Called after every run (reused ones too). */
-  onResult?: (run: AblationRun, done: number, total: number) => void;
+  /** Called after every run, reused ones too (`reused`: read from OUT, not trained). */
+  onResult?: (run: AblationRun, done: number, total: number, reused: boolean) => void;
   /** Keep each run's checkpoints under `out/runs/` (default: only its logs are kept). */
   keepCheckpoints?: boolean;
   /** Decoded-image cache folder shared by all runs. */
@@ -322,9 +322,9 @@ export async function runAblation(options: AblationOptions): Promise<AblationSum
     const total = options.variants.length * seeds.length;
     for (const variant of options.variants) {
       for (const seed of seeds) {
-        const run = await reuseOrRun(variant, seed, options, cache);
+        const { run, reused } = await reuseOrRun(variant, seed, options, cache);
         runs.push(run);
-        options.onResult?.(run, runs.length, total);
+        options.onResult?.(run, runs.length, total, reused);
       }
     }
     const summary = summarizeAblation(runs, seeds);
@@ -339,16 +339,12 @@ export async function runAblation(options: AblationOptions): Promise<AblationSum
 }
 
 /**
- * Every image folder holds a category and every table exists, or a one-line MadError: called
- * by `deno task ablate` before the output folder is made, so a typo leaves nothing behind.
+ * Training could start on every image folder and table (see `checkTrainingSources`), or a
+ * one-line MadError: called by `deno task ablate` before the output folder is made, so a typo or
+ * a table without labels leaves nothing behind and stops no grid halfway.
  */
-export async function checkAblationData(data: ExperimentData): Promise<void> {
-  for (const dir of data.imageDirs) await discoverImageCategories(dir, { warn: () => {} });
-  for (const path of data.tablePaths) {
-    if (!(await Deno.stat(path).catch(() => null))) {
-      throw new MadError(`${path}: table file or folder not found`);
-    }
-  }
+export async function checkAblationData(data: ExperimentData, config: Config): Promise<void> {
+  await checkTrainingSources(data, config);
 }
 
 async function reuseOrRun(
@@ -356,7 +352,7 @@ async function reuseOrRun(
   seed: number,
   options: AblationOptions,
   cache: ImageCache,
-): Promise<AblationRun> {
+): Promise<{ run: AblationRun; reused: boolean }> {
   const config = variantConfig(options.base, variant, seed);
   const file = join(options.out, runFileName(variant.name, seed));
   const data = variantData(variant, options.data);
@@ -372,7 +368,9 @@ async function reuseOrRun(
         "give another output folder or remove it",
     );
   }
-  if (previous && JSON.stringify(previous.config) === JSON.stringify(config)) return previous;
+  if (previous && JSON.stringify(previous.config) === JSON.stringify(config)) {
+    return { run: previous, reused: true };
+  }
 
   const runDir = join(options.out, "runs", `${variant.name}_seed${seed}`);
   await Deno.remove(runDir, { recursive: true }).catch(() => {});
@@ -407,7 +405,7 @@ async function reuseOrRun(
     datasets,
   };
   await writeFileAtomic(file, JSON.stringify(run, null, 2) + "\n");
-  return run;
+  return { run, reused: false };
 }
 
 /**

@@ -343,14 +343,18 @@ export function checkTableScores(
   }
 }
 
-/** Discovers image categories below each folder and splits their training normals. */
+/**
+ * Discovers image categories below each folder and splits their training normals; `warn` gets
+ * the line naming files skipped for their extension (default `console.warn`).
+ */
 export async function prepareImages(
   dirs: string[],
   split: SplitSpec,
+  warn?: (line: string) => void,
 ): Promise<PreparedImages[]> {
   const out: PreparedImages[] = [];
   for (const dir of dirs) {
-    for (const category of await discoverImageCategories(dir)) {
+    for (const category of await discoverImageCategories(dir, { warn })) {
       if (category.train.length < 2) {
         throw new MadError(
           `${join(category.root, "train", "good")}: needs at least 2 normal images`,

@@ -97,19 +97,23 @@ export function checkResumedSources(
   if (missing !== undefined) throw refuse(`--images/--table leave out ${missing}`);
 }
 
-/** Prepares, splits and decodes a run's data as `config` asks; see the module doc. */
-export async function prepareTrainingData(
-  sources: DataSources,
+/**
+ * Every image category discovered and split, every table read, split and normalised, as
+ * `config` asks, without decoding an image: what training needs of the data before its first
+ * step, and what goes wrong with a user's data (no labels, no train/good, too few normals).
+ */
+async function prepareSources(
+  sources: Pick<DataSources, "imageDirs" | "tablePaths" | "resumed">,
   config: Config,
-): Promise<TrainingData> {
-  const m = config.model;
+  warn?: (line: string) => void,
+): Promise<{ images: PreparedImages[]; tables: PreparedTable[] }> {
   const t = config.train;
   const split: SplitSpec = { protocol: "half-normals", seed: t.seed, valShare: t.valShare };
-  const tableOptions = { logSkewed: m.tableLogSkewed };
+  const tableOptions = { logSkewed: config.model.tableLogSkewed };
   const resumed = sources.resumed;
   const images = resumed
-    ? await prepareImages(uniqueSources(resumed, "image"), split)
-    : await prepareImages(sources.imageDirs, split);
+    ? await prepareImages(uniqueSources(resumed, "image"), split, warn)
+    : await prepareImages(sources.imageDirs, split, warn);
   const tables = resumed
     ? resumed.filter((d) => d.modality === "table").map((d) =>
       prepareTable(d.source, d.split, undefined, d.name, tableOptions)
@@ -121,6 +125,33 @@ export async function prepareTrainingData(
   if (images.length === 0 && tables.length === 0) {
     throw new MadError("no training data: give --images DIR and/or --table FILE");
   }
+  return { images, tables };
+}
+
+/**
+ * Checks that training could start on these folders and tables: each read and split as
+ * {@linkcode prepareTrainingData} would, no image decoded. For commands that run many trainings
+ * (ablations, notebooks), so that a table without labels fails before the first one, not after
+ * the work before it.
+ *
+ * @throws {MadError} the one line training would stop with.
+ */
+export async function checkTrainingSources(
+  sources: Pick<DataSources, "imageDirs" | "tablePaths">,
+  config: Config,
+): Promise<void> {
+  // Training names the skipped files itself; a check before it would name them twice.
+  await prepareSources(sources, config, () => {});
+}
+
+/** Prepares, splits and decodes a run's data as `config` asks; see the module doc. */
+export async function prepareTrainingData(
+  sources: DataSources,
+  config: Config,
+): Promise<TrainingData> {
+  const m = config.model;
+  const t = config.train;
+  const { images, tables } = await prepareSources(sources, config);
   const cache = new ImageCache(sources.cacheDir);
   const imageData = await decodeImages(
     images,
