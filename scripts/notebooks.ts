@@ -12,6 +12,10 @@ import { MadError } from "../lib/errors.ts";
 import { defineCommand, helpText, parseFlags } from "../lib/util/mod.ts";
 import { runNotebooks } from "../lib/report/notebook_export.ts";
 import { TABLE_FORMATS } from "../lib/data/table_name.ts";
+import { checkTrainingSources } from "../lib/train/training_data.ts";
+import { DEFAULT_CONFIG } from "../lib/model/config.ts";
+import { tinyConfig } from "../lib/experiment/setup.ts";
+import { namesData } from "../lib/experiment/data_set.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({
@@ -76,7 +80,7 @@ function existing(flag: string, paths: string[] | undefined): string[] {
     try {
       Deno.statSync(path);
     } catch {
-      throw new MadError(`${path}: no such file or folder (given to --${flag})`, 2);
+      throw new MadError(`${path}: no such file or folder (given to --${flag})`);
     }
   }
   return paths ?? [];
@@ -86,6 +90,15 @@ async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
   const started = performance.now();
+  const data = {
+    imageDirs: existing("images", flags.images),
+    tablePaths: existing("table", flags.table),
+  };
+  // What training would refuse (a table without labels, a category without train/good) is
+  // refused here, before the first notebook runs on it for minutes.
+  if (namesData(data)) {
+    await checkTrainingSources(data, flags.full ? DEFAULT_CONFIG : tinyConfig());
+  }
   const reports = await runNotebooks({
     // The repository's notebooks wherever the task runs from; --out and --work stay relative
     // to the working folder.
@@ -93,10 +106,7 @@ async function main(): Promise<void> {
     outDir: flags.out,
     workDir: flags.work,
     full: flags.full,
-    data: {
-      imageDirs: existing("images", flags.images),
-      tablePaths: existing("table", flags.table),
-    },
+    data,
     only: flags.only,
     onProgress: (line) => console.error(line),
   });

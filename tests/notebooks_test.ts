@@ -4,6 +4,7 @@ import {
   denoKernelInstalled,
   ensureDenoKernel,
   externalResources,
+  failureLine,
   KERNEL_INSTALL_COMMAND,
   listNotebooks,
   nbconvertInstalled,
@@ -101,6 +102,20 @@ Deno.test("ensureDenoKernel: when registering fails, one line with the command t
     "Jupyter still does not list it",
     `run: ${KERNEL_INSTALL_COMMAND}`,
   );
+});
+
+Deno.test("failureLine: the cell's error whole, without the project's own class name", () => {
+  const long = "x".repeat(500);
+  const stderr = [
+    "[NbConvertApp] Converting notebook 02_training.ipynb to html",
+    "Traceback:",
+    `\x1b[31mMadError: t.csv: no 'label' column (columns: a, class): ${long}; rename it\x1b[0m`,
+  ].join("\n");
+  assert.equal(
+    failureLine(stderr),
+    `t.csv: no 'label' column (columns: a, class): ${long}; rename it`,
+  );
+  assert.equal(failureLine("TypeError: x is not a function"), "TypeError: x is not a function");
 });
 
 Deno.test("offlineHtml drops CDN scripts and stylesheets, keeps inline ones", () => {
@@ -221,13 +236,24 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "madformer-notebooks-" });
     try {
       const outDir = join(dir, "reports");
+      const lines: string[] = [];
       const reports = await runNotebooks({
         notebooksDir: "notebooks",
         outDir,
         workDir: join(dir, "work"),
         cellTimeoutSeconds: 300,
+        onProgress: (line) => lines.push(line),
       });
       assert.equal(reports.length, 4);
+      // The notebooks' own progress reaches the terminal while they run, not only their pages:
+      // 02's epochs and 03's finished runs, between their notebook's start and end lines.
+      const inside = (name: string, pattern: RegExp) => {
+        const start = lines.findIndex((l) => l.includes(`${name} ...`));
+        const end = lines.findIndex((l) => l.includes(`${name} done`));
+        return lines.slice(start + 1, end).some((l) => pattern.test(l));
+      };
+      assert.ok(inside("02_training", /^ {2}epoch 1\//), lines.join("\n"));
+      assert.ok(inside("03_ablation", /^ {2}\[1\/\d+\] full seed 0: /), lines.join("\n"));
       for (const r of reports) {
         const html = await Deno.readTextFile(r.html);
         assert.deepEqual(externalResources(html), [], `${r.html} needs no network`);
@@ -257,6 +283,76 @@ Deno.test({
           }
         },
       });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** Processes whose environment holds `tag` (read from /proc; none where there is none). */
+function processesTagged(tag: string): number[] {
+  const found: number[] = [];
+  try {
+    for (const entry of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      try {
+        if (Deno.readTextFileSync(`/proc/${entry.name}/environ`).includes(tag)) {
+          found.push(Number(entry.name));
+        }
+      } catch {
+        // Ended, or not ours to read.
+      }
+    }
+  } catch {
+    // No /proc.
+  }
+  return found;
+}
+
+Deno.test({
+  name: "a notebooks run stopped by SIGTERM ends its kernel too, and says how to continue",
+  ignore: !haveJupyter,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "madformer-notebooks-stop-" });
+    const tag = `madformer-stop-${crypto.randomUUID()}`;
+    try {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "scripts/notebooks.ts",
+          "--only",
+          "03_ablation",
+          "--out",
+          join(dir, "reports"),
+          "--work",
+          join(dir, "work"),
+        ],
+        env: { MADFORMER_STOP_TAG: tag, NO_COLOR: "1" },
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      // Stopped once the kernel is training: after its first finished ablation run.
+      while (!/\[1\/\d+\] full seed 0/.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      child.kill("SIGTERM");
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      const { code } = await child.status;
+      assert.equal(code, 143, text);
+      assert.match(text, /SIGTERM: stopped; .*a rerun reuses the ablation runs/);
+      // Where there was an orphaned kernel, it trained on for minutes after the stop.
+      assert.deepEqual(processesTagged(tag), [], "no process of the run outlives it");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -3,6 +3,8 @@ import sharp from "sharp";
 import { MadError } from "../lib/errors.ts";
 import {
   barFigure,
+  COMPARISON_COLUMNS,
+  comparisonRows,
   componentFigure,
   confusionFigure,
   defectFigure,
@@ -428,4 +430,36 @@ Deno.test("exploration of a wide table: the features whose anomalies lie furthes
     3,
     4,
   ]);
+});
+
+Deno.test("comparisonRows: reference rows of the datasets evaluated only, each F1 in its column", () => {
+  const evaluation = (name: string) =>
+    ({
+      name,
+      labels: new Uint8Array(10),
+      metrics: {
+        auroc: 0.9,
+        aupr: 0.8,
+        precision: 0.7,
+        recall: 0.6,
+        f1: 0.65,
+        accuracy: 0.95,
+        f1_at_true_count: 0.75,
+      },
+    }) as unknown as DatasetEvaluation;
+  const own = comparisonRows([evaluation("screw"), evaluation("44_Wilt")]);
+  assert.deepEqual(own.map((r) => r.dataset), ["screw", "44_Wilt"], "no reference speaks of them");
+  const thyroid = comparisonRows([evaluation("thyroid")]);
+  const forest = thyroid.find((r) => r.name === "Isolation Forest")!;
+  // The ODDS baselines report F1 at the true count, not at a threshold: never in the f1 column.
+  assert.equal(forest.f1_at_true_count, 0.787);
+  assert.equal(forest.f1, undefined);
+  assert.equal(thyroid[0].f1, 0.65);
+  assert.equal(thyroid[0].f1_at_true_count, 0.75);
+  assert.ok(!thyroid.some((r) => r.dataset === "hazelnut" || r.dataset === "images (course)"));
+  const course = comparisonRows([evaluation("hazelnut"), evaluation("zipper")]);
+  assert.ok(course.some((r) => r.dataset === "images (course)"), "both course categories");
+  assert.ok(course.some((r) => r.name === "PatchCore" && r.dataset === "zipper"));
+  assert.ok(!course.some((r) => r.dataset === "thyroid"));
+  assert.deepEqual(COMPARISON_COLUMNS.slice(-2), ["f1_at_true_count", "note"]);
 });

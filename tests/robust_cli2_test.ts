@@ -280,6 +280,24 @@ Deno.test("Q9: the notebooks task finds its notebooks from another working folde
   assert.equal(await exists(join(s.dir, "reports")), false);
 });
 
+Deno.test("notebooks refuse a table training would refuse before any notebook runs", async () => {
+  const s = await setup;
+  const table = join(s.dir, "unlabelled.csv");
+  await Deno.writeTextFile(table, "a,b,class\n1,2,0\n3,4,1\n5,6,0\n");
+  const r = await cli("notebooks.ts", ["--table", table, "--out", "reports-nl"], s.dir);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(errorLine(r.stderr), /unlabelled\.csv: no 'label' column .*rename it to "label"/);
+  assert.equal(await exists(join(s.dir, "reports-nl")), false);
+});
+
+Deno.test("ablate: --data without --full is a usage error (the tiny run reads no data)", async () => {
+  const s = await setup;
+  const r = await cli("ablate.ts", ["--data", "elsewhere", "--out", "abl"], s.dir);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(errorLine(r.stderr), /--data elsewhere is read with --full only/);
+  assert.equal(await exists(join(s.dir, "abl")), false);
+});
+
 Deno.test("resume with the checkpoint's own table (another spelling) still trains; cleanup", async () => {
   const s = await setup;
   try {

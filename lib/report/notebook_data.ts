@@ -15,6 +15,28 @@ export const IMAGES_ENV = "MADFORMER_IMAGES";
 /** Tables for the notebooks, joined by the path-list delimiter (`:` here). */
 export const TABLES_ENV = "MADFORMER_TABLES";
 
+/**
+ * A file the notebooks append their progress lines to (an epoch, a finished ablation run), set by
+ * `deno task notebooks`, which prints them while the notebook runs: nbconvert shows a cell's
+ * output only when the whole notebook is done.
+ */
+export const PROGRESS_ENV = "MADFORMER_PROGRESS";
+
+/**
+ * Prints a progress line in the notebook, and appends it to the {@linkcode PROGRESS_ENV} file
+ * when one is set (a headless run), so that the terminal sees it too.
+ */
+export function progress(line: string): void {
+  console.log(line);
+  const file = Deno.env.get(PROGRESS_ENV);
+  if (!file) return;
+  try {
+    Deno.writeTextFileSync(file, line + "\n", { append: true });
+  } catch {
+    // The runner's terminal misses a line; the notebook still has it.
+  }
+}
+
 /** The environment naming `data` for a notebook kernel, its paths made absolute. */
 export function dataEnv(data: ExperimentData): Record<string, string> {
   const env: Record<string, string> = {};

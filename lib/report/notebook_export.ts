@@ -11,7 +11,7 @@ import { PLOTLY_LOADER_MARKER } from "./notebook_helpers.ts";
 import { writeFileAtomic } from "../util/files.ts";
 import { MadError } from "../errors.ts";
 import type { ExperimentData } from "../experiment/setup.ts";
-import { dataEnv } from "./notebook_data.ts";
+import { dataEnv, PROGRESS_ENV } from "./notebook_data.ts";
 
 /** The command-line tool nbconvert runs as. */
 const JUPYTER = "jupyter";
@@ -211,19 +211,186 @@ export interface RunNotebooksOptions {
   only?: string[];
   /** Per-cell timeout; default 600 s tiny, 12 h full. */
   cellTimeoutSeconds?: number;
-  /** Called with a progress line when each notebook starts and ends. */
+  /** Called with a progress line when each notebook starts and ends, and with its own lines. */
   onProgress?: (line: string) => void;
 }
 
-/** The part of nbconvert's error output that says what went wrong, on one line. */
-function failureLine(stderr: string): string {
+/**
+ * The part of nbconvert's error output that says what went wrong, on one line: the cell's error
+ * whole (a MadError's message names the file and the way out, so it is not cut), without the
+ * class name for the project's own errors.
+ */
+export function failureLine(stderr: string): string {
   const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean)
     .filter((l) => !l.startsWith("[NbConvertApp]") && !l.includes('"deno jupyter" is unstable'));
   // nbclient prints the cell's error as `Name: message` near the end of its traceback.
   const error = lines.filter((l) => /^[A-Za-z]*Error\b.*:/.test(l)).pop();
   // The kernel's traceback carries ANSI colour codes.
   // deno-lint-ignore no-control-regex
-  return (error ?? lines.pop() ?? "failed").replace(/\x1b\[[0-9;]*m/g, "").slice(0, 300);
+  const line = (error ?? lines.pop() ?? "failed").replace(/\x1b\[[0-9;]*m/g, "")
+    .replace(/^MadError: /, "");
+  return line.length > 2000 ? `${line.slice(0, 2000)}...` : line;
+}
+
+/** How long nbconvert gets to shut its kernel down after a stop, before it is killed. */
+const STOP_GRACE_MS = 20_000;
+
+/**
+ * Runs nbconvert, and on SIGINT or SIGTERM passes a SIGINT on to it: nbconvert then shuts its
+ * kernel down, where SIGTERM (what `kill` and CI timeouts send) ends it at once and leaves the
+ * kernel training with no one to report to. The kernel's process is looked up while nbconvert
+ * runs, so that it can be ended even when nbconvert was ended first (a signal to the whole
+ * process group); and the run ends when nbconvert does, not when its error pipe closes, which
+ * an orphaned kernel holds open. Ends with a MadError saying how to continue after a stop.
+ */
+async function runNbconvert(
+  args: string[],
+  env: Record<string, string>,
+  onOutput: () => void,
+): Promise<{ code: number; stderr: string }> {
+  const child = new Deno.Command(JUPYTER, {
+    args,
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = collectText(child.stderr);
+  let stoppedBy: Deno.Signal | null = null;
+  let kill: ReturnType<typeof setTimeout> | undefined;
+  const kernels = new Set<number>();
+  const track = () => {
+    for (const pid of descendants(child.pid)) kernels.add(pid);
+  };
+  const listeners = (["SIGINT", "SIGTERM"] as const).map((signal) => {
+    const listener = () => {
+      if (stoppedBy) return;
+      stoppedBy = signal;
+      track();
+      signalProcess(child.pid, "SIGINT");
+      kill = setTimeout(() => signalProcess(child.pid, "SIGKILL"), STOP_GRACE_MS);
+    };
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
+  const poll = setInterval(() => {
+    track();
+    onOutput();
+  }, 1000);
+  try {
+    const status = await child.status;
+    onOutput();
+    // A kernel that outlived nbconvert (ended by a signal, or stopped) would run on unseen.
+    for (const pid of kernels) if (isKernel(pid)) signalProcess(pid, "SIGTERM");
+    if (stoppedBy) {
+      throw new MadError(
+        `${stoppedBy}: stopped; finished notebooks' reports are kept, and a rerun reuses the ` +
+          "ablation runs already in the work folder",
+        stoppedBy === "SIGINT" ? 130 : 143,
+      );
+    }
+    return { code: status.code, stderr: await stderr.take() };
+  } finally {
+    clearInterval(poll);
+    clearTimeout(kill);
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  }
+}
+
+/** True when process `pid` runs a Jupyter kernel (not a process that took a freed pid). */
+function isKernel(pid: number): boolean {
+  try {
+    return /jupyter|kernel/.test(Deno.readTextFileSync(`/proc/${pid}/cmdline`));
+  } catch {
+    return false;
+  }
+}
+
+/** Sends `signal` to `pid`, if it still runs. */
+function signalProcess(pid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * Reads a stream's text as it comes; `take()` gives what was read so far once the stream ends,
+ * or after at most a second when something else holds it open.
+ */
+function collectText(stream: ReadableStream<Uint8Array>): { take: () => Promise<string> } {
+  let text = "";
+  const decoder = new TextDecoder();
+  const done = (async () => {
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  })().catch(() => {});
+  return {
+    take: async () => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([done, new Promise((r) => timer = setTimeout(r, 1000))]);
+      clearTimeout(timer);
+      return text;
+    },
+  };
+}
+
+/**
+ * The processes below `pid` (its children, theirs, ...), from `/proc`; none where there is no
+ * `/proc` to read.
+ */
+function descendants(pid: number): number[] {
+  const parents = new Map<number, number>();
+  try {
+    for (const entry of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+        // pid (comm) state ppid ...: the name may hold spaces and parentheses.
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        parents.set(Number(entry.name), ppid);
+      } catch {
+        // Ended while listed.
+      }
+    }
+  } catch {
+    return [];
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const parent = queue.shift()!;
+    for (const [p, pp] of parents) {
+      if (pp === parent) {
+        found.push(p);
+        queue.push(p);
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * Reads the lines appended to `file` since the last call, for {@linkcode PROGRESS_ENV}: a
+ * function that passes each new complete line to `onLine`.
+ */
+function progressTail(file: string, onLine: (line: string) => void): () => void {
+  let offset = 0;
+  let partial = "";
+  return () => {
+    let bytes: Uint8Array;
+    try {
+      bytes = Deno.readFileSync(file);
+    } catch {
+      return;
+    }
+    if (bytes.length <= offset) return;
+    const text = partial + new TextDecoder().decode(bytes.subarray(offset));
+    offset = bytes.length;
+    const lines = text.split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) if (line.trim()) onLine(line);
+  };
 }
 
 /**
@@ -238,6 +405,8 @@ export async function exportNotebook(
     workDir?: string;
     data?: ExperimentData;
     cellTimeoutSeconds?: number;
+    /** Called with each progress line the notebook writes (see {@linkcode PROGRESS_ENV}). */
+    onProgress?: (line: string) => void;
   },
 ): Promise<NotebookReport> {
   const started = performance.now();
@@ -246,20 +415,27 @@ export async function exportNotebook(
   const env: Record<string, string> = { MADFORMER_FULL: options.full ? "1" : "0" };
   if (options.workDir) env.MADFORMER_NOTEBOOK_OUT = resolve(options.workDir);
   if (options.data) Object.assign(env, dataEnv(options.data));
+  const progressFile = await Deno.makeTempFile({ prefix: "madformer-progress-" });
+  env[PROGRESS_ENV] = progressFile;
   const timeout = options.cellTimeoutSeconds ?? (options.full ? 43200 : 600);
-  const result = await run(JUPYTER, [
-    "nbconvert",
-    "--to",
-    "html",
-    "--execute",
-    "--ExecutePreprocessor.kernel_name=deno",
-    `--ExecutePreprocessor.timeout=${timeout}`,
-    // Kernel start-up compiles lib/ on first use.
-    "--ExecutePreprocessor.startup_timeout=120",
-    "--output-dir",
-    outDir,
-    resolve(notebook),
-  ], { env });
+  const tail = progressTail(progressFile, (line) => options.onProgress?.(`  ${line}`));
+  const result = await runNbconvert(
+    [
+      "nbconvert",
+      "--to",
+      "html",
+      "--execute",
+      "--ExecutePreprocessor.kernel_name=deno",
+      `--ExecutePreprocessor.timeout=${timeout}`,
+      // Kernel start-up compiles lib/ on first use.
+      "--ExecutePreprocessor.startup_timeout=120",
+      "--output-dir",
+      outDir,
+      resolve(notebook),
+    ],
+    env,
+    tail,
+  ).finally(() => Deno.remove(progressFile).catch(() => {}));
   if (result.code !== 0) {
     throw new MadError(`${notebook}: execution failed: ${failureLine(result.stderr)}`);
   }
@@ -290,6 +466,7 @@ export async function runNotebooks(options: RunNotebooksOptions = {}): Promise<N
       workDir: options.workDir,
       data: options.data,
       cellTimeoutSeconds: options.cellTimeoutSeconds,
+      onProgress: options.onProgress,
     });
     options.onProgress?.(
       `[${i + 1}/${notebooks.length}] ${basename(notebook)} done in ${
