@@ -201,6 +201,9 @@ Deno.test("summarizeAblation: mean ± std per dataset plus the image mean", () =
   assert.equal(rows[0]["a AUROC"], "0.9000 ± 0.1414");
   assert.equal(rows[1]["a AUROC"], "-");
   assert.equal(formatMeanStd(undefined), "-");
+  // One seed has no spread: the mean alone, not "± 0.0000"; two equal seeds do show 0.
+  assert.equal(formatMeanStd({ mean: 0.9, std: 0, n: 1 }), "0.9000");
+  assert.equal(formatMeanStd({ mean: 0.9, std: 0, n: 2 }), "0.9000 ± 0.0000");
   const figure = ablationFigure(summary);
   assert.equal(figure.data.length, 4);
   assert.deepEqual(figure.data[0].x, ["full", "table_only"]);

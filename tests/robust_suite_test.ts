@@ -38,13 +38,25 @@ Deno.test("discoverBenchmark: an image category without train/good is skipped wi
     assert.deepEqual(found.datasets.map((d) => d.name), ["good"]);
     assert.equal(found.skipped.length, 1);
     assert.equal(found.skipped[0].source, join(dir, "images", "broken"));
-    assert.match(found.skipped[0].reason, /broken: no train[/\\]good folder/);
+    // The folder is the entry's source; the reason does not name it again.
+    assert.match(found.skipped[0].reason, /^no train[/\\]good folder/);
     assert.ok(!found.skipped[0].reason.includes("\n"));
     // Only broken categories: the one-line "no usable datasets" error names the reason.
     await Deno.remove(join(dir, "images", "good"), { recursive: true });
     await assert.rejects(
       discoverBenchmark({ imagesDir: join(dir, "images") }),
-      (e: unknown) => e instanceof MadError && /no usable datasets found.*broken/.test(e.message),
+      (e: unknown) =>
+        e instanceof MadError &&
+        /no usable datasets in .*images \(image categories: .*left out: .*broken: no train/.test(
+          e.message,
+        ),
+    );
+    // An empty folder of tables: the error says where it looked and for what.
+    await Deno.mkdir(join(dir, "tables"));
+    await assert.rejects(
+      discoverBenchmark({ tablesDir: join(dir, "tables") }),
+      (e: unknown) =>
+        e instanceof MadError && /no usable datasets in .*tables \(tables: \.csv, /.test(e.message),
     );
   });
 });

@@ -16,7 +16,7 @@ import { discoverImageCategories } from "../data/images.ts";
 import { noLabelColumn } from "../data/table.ts";
 import { readTableSource } from "../train/datasets.ts";
 import { MadError } from "../errors.ts";
-import { seedOfSplitFolder } from "../data/table_name.ts";
+import { seedOfSplitFolder, TABLE_FORMATS } from "../data/table_name.ts";
 
 /** File endings the tables folder is searched for (`.npz`: ADBench, once the loader reads it). */
 export const TABLE_EXTENSIONS: readonly string[] = [".csv", ".mat", ".npz", ".data"];
@@ -159,7 +159,12 @@ export async function discoverBenchmark(
   const taken = new Set<string>();
   if (options.imagesDir) {
     // A category that cannot be loaded is skipped with its reason, as a broken table is.
-    const skipCategory = (root: string, reason: string) => skipped.push({ source: root, reason });
+    // The reason is the loader's one-line error, which names the folder first: once is enough.
+    const skipCategory = (root: string, reason: string) =>
+      skipped.push({
+        source: root,
+        reason: reason.startsWith(`${root}: `) ? reason.slice(root.length + 2) : reason,
+      });
     for (const c of await discoverImageCategories(options.imagesDir, { skipCategory })) {
       const d: BenchmarkDataset = {
         name: c.category,
@@ -197,7 +202,13 @@ export async function discoverBenchmark(
   }
   if (datasets.length === 0) {
     const why = skipped.map((s) => `${s.source}: ${s.reason}`).join("; ");
-    throw new MadError(`benchmark: no usable datasets found${why ? ` (${why})` : ""}`);
+    const looked = [
+      options.imagesDir && `${options.imagesDir} (image categories: folders with train/good)`,
+      options.tablesDir && `${options.tablesDir} (tables: ${TABLE_FORMATS})`,
+    ].filter(Boolean).join(" or ");
+    throw new MadError(
+      `benchmark: no usable datasets in ${looked}${why ? `; left out: ${why}` : ""}`,
+    );
   }
   return { datasets, skipped };
 }

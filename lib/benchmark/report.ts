@@ -17,7 +17,7 @@ import {
   type Metric,
   PROJECT,
   PROJECT_JOINT,
-  winnerOf,
+  winnersOf,
 } from "./summary.ts";
 import { PEERS_FILE, SKLEARN_PEERS } from "./peers.ts";
 import { TABLE_BASELINES } from "./baselines.ts";
@@ -46,19 +46,20 @@ export function meanLabel(row: MeanRow): string {
 
 /**
  * Rows of one metric: a row per dataset and mean row, a column per method, then the winner (the
- * highest mean of that metric).
+ * highest mean of that metric; tied ones joined by " = "; "-" where fewer than two methods were
+ * measured).
  */
 export function benchmarkRows(summary: BenchmarkSummary, metric: Metric = "auroc"): TableRow[] {
   const rows: TableRow[] = summary.datasets.map((d) => {
     const row: TableRow = { name: d.name, data: d.modality };
     for (const m of summary.methods) row[m] = formatMeanStd(d.methods[m]?.[metric]);
-    row.winner = winnerOf(d.methods, summary.methods, metric) || "-";
+    row.winner = winnersOf(d.methods, summary.methods, metric).join(" = ") || "-";
     return row;
   });
   for (const mean of summary.means) {
     const row: TableRow = { name: meanLabel(mean), data: mean.group };
     for (const m of summary.methods) row[m] = formatMeanStd(mean.methods[m]?.[metric]);
-    row.winner = winnerOf(mean.methods, summary.methods, metric) || "-";
+    row.winner = winnersOf(mean.methods, summary.methods, metric).join(" = ") || "-";
     rows.push(row);
   }
   return rows;
@@ -267,7 +268,8 @@ function tableSection(heading: string, rows: TableRow[], caption: string): Repor
 /** The whole report as one HTML page (plotly.js embedded). */
 export function benchmarkHtml(summary: BenchmarkSummary): string {
   const s = summary.settings;
-  const winnerBold = (row: TableRow, column: string) => row.winner === column;
+  const winnerBold = (row: TableRow, column: string) =>
+    String(row.winner).split(" = ").includes(column);
   const intro = [
     `${summary.datasets.length} datasets`,
     `${summary.seeds.length} seed${summary.seeds.length === 1 ? "" : "s"}`,

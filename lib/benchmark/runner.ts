@@ -54,10 +54,10 @@ export interface BenchmarkOptions {
 
 /** One unit of work: a run file and how to make it. */
 interface Task {
-  /** Runs of a kind take alike long: the ETA is estimated per kind. */
+  /** Runs of a kind take alike long: the ETA is estimated per kind and modality. */
   kind: "baselines" | "model" | "joint";
-  /** Datasets a model trains on. */
-  datasets?: number;
+  /** How many image categories and tables it runs on. */
+  modalities: Record<BenchmarkDataset["modality"], number>;
   label: string;
   file: string;
   key: unknown;
@@ -147,7 +147,7 @@ async function benchmarkLocked(
   const pending = new Set(tasks.filter((_, i) => finished[i] === null));
   const log = options.log ?? ((line: string) => console.error(line));
   const started = performance.now();
-  const times: Record<Task["kind"], number[]> = { baselines: [], model: [], joint: [] };
+  const times = new Map<string, number[]>();
   const runs: BenchmarkRun[] = [];
   for (const [i, task] of tasks.entries()) {
     const head = `[${i + 1}/${tasks.length}] ${task.label}`;
@@ -162,9 +162,9 @@ async function benchmarkLocked(
     await writeFileAtomic(task.file, JSON.stringify(run, null, 2) + "\n");
     runs.push(run);
     const seconds = (performance.now() - t0) / 1000;
-    times[task.kind].push(seconds);
+    times.set(timingKey(task), [...(times.get(timingKey(task)) ?? []), seconds]);
     pending.delete(task);
-    const eta = pending.size > 0 ? `, ETA ~${duration(estimate(times, pending))}` : "";
+    const eta = pending.size > 0 ? etaText(estimate(times, pending)) : "";
     log(
       `${head}: ${duration(seconds)}${summaryOf(run)}; elapsed ` +
         `${duration((performance.now() - started) / 1000)}${eta}`,
@@ -191,22 +191,50 @@ async function benchmarkLocked(
 }
 
 /**
- * Seconds the pending tasks will take: per task the mean time of the finished ones of its kind,
- * or of all finished ones when none of its kind has finished (joint: the per-dataset models'
- * times summed, as it trains on all of them).
+ * Which runs take alike long: baselines and models apart, and of images apart from tables (an
+ * image model trains for minutes where a small table's takes seconds); joint models apart.
  */
-function estimate(times: Record<Task["kind"], number[]>, pending: Set<Task>): number {
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const all = Object.values(times).flat();
-  let total = 0;
+function timingKey(task: Task): string {
+  if (task.kind === "joint") return "joint";
+  return `${task.kind}:${task.modalities.image > 0 ? "image" : "table"}`;
+}
+
+/**
+ * Seconds the pending tasks will take, from the mean time of the finished ones alike
+ * ({@linkcode timingKey}; a joint model as the per-dataset models of its datasets summed), and
+ * how many pending runs have nothing alike finished yet, so no time is guessed for them.
+ */
+function estimate(
+  times: Map<string, number[]>,
+  pending: Set<Task>,
+): { seconds: number; untimed: number } {
+  const mean = (key: string) => {
+    const xs = times.get(key) ?? [];
+    return xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+  };
+  let seconds = 0;
+  let untimed = 0;
   for (const task of pending) {
-    const own = times[task.kind];
-    if (own.length > 0) total += mean(own);
-    else if (task.kind === "joint" && times.model.length > 0) {
-      total += mean(times.model) * (task.datasets ?? 1);
-    } else total += mean(all);
+    let own = mean(timingKey(task));
+    if (own === null && task.kind === "joint") {
+      const image = task.modalities.image > 0 ? mean("model:image") : 0;
+      const table = task.modalities.table > 0 ? mean("model:table") : 0;
+      if (image !== null && table !== null) {
+        own = (image ?? 0) * task.modalities.image + (table ?? 0) * task.modalities.table;
+      }
+    }
+    if (own === null) untimed++;
+    else seconds += own;
   }
-  return total;
+  return { seconds, untimed };
+}
+
+/** `, ETA ~2m 10s`, with the runs it cannot time yet named. */
+function etaText({ seconds, untimed }: { seconds: number; untimed: number }): string {
+  const runs = `${untimed} run${untimed === 1 ? "" : "s"}`;
+  if (untimed === 0) return `, ETA ~${duration(seconds)}`;
+  if (seconds === 0) return `, ETA once a run of each kind has finished (${runs} left)`;
+  return `, ETA ~${duration(seconds)} plus ${runs} of a kind not timed yet`;
 }
 
 /** `, AUROC 0.912` (per dataset) or `, mean AUROC 0.871` (joint), for the progress line. */
@@ -245,6 +273,7 @@ function baselineTask(
     : { source: d.source, split, methods: [...TABLE_BASELINES], input }; // older: no OCSVM
   return {
     kind: "baselines",
+    modalities: { image: d.modality === "image" ? 1 : 0, table: d.modality === "table" ? 1 : 0 },
     label: `baselines ${d.name} seed ${seed}`,
     file: join(runsDir, `baselines_${fileSafe(id)}_seed${seed}.json`),
     key,
@@ -280,7 +309,10 @@ function modelTask(
     : `model ${datasets[0].name} seed ${seed}`;
   return {
     kind: setting === "joint" ? "joint" : "model",
-    datasets: datasets.length,
+    modalities: {
+      image: datasets.filter((d) => d.modality === "image").length,
+      table: datasets.filter((d) => d.modality === "table").length,
+    },
     label,
     file: join(options.out, "runs", `${name}_seed${seed}.json`),
     key,

@@ -78,7 +78,7 @@ export interface MethodSummary {
 export interface DatasetSummary extends BenchmarkDataset {
   id: string;
   methods: Record<string, MethodSummary>;
-  /** The method with the highest mean AUROC. */
+  /** The method with the highest mean AUROC (tied ones joined by " = "; "" with one method). */
   winner: string;
 }
 
@@ -189,19 +189,19 @@ function methodSummary(samples: Sample[]): MethodSummary {
   return out;
 }
 
-/** The method with the highest mean of `metric`, AUROC by default (first in `order` on a tie). */
-export function winnerOf(
+/**
+ * Every method whose mean of `metric` equals the highest (within 1e-9; several on a tie), in
+ * `order`; none when fewer than two methods have a value, where there is no one to beat.
+ */
+export function winnersOf(
   methods: Record<string, Partial<Record<Metric, MeanStd>>>,
   order: readonly string[],
   metric: Metric = "auroc",
-): string {
-  let best = "";
-  let value = -Infinity;
-  for (const m of order) {
-    const v = methods[m]?.[metric]?.mean;
-    if (v !== undefined && Number.isFinite(v) && v > value) [best, value] = [m, v];
-  }
-  return best;
+): string[] {
+  const measured = order.filter((m) => Number.isFinite(methods[m]?.[metric]?.mean ?? NaN));
+  if (measured.length < 2) return [];
+  const best = Math.max(...measured.map((m) => methods[m]![metric]!.mean));
+  return measured.filter((m) => methods[m]![metric]!.mean >= best - 1e-9);
 }
 
 /** Methods in report order: the model(s) first, then the baselines. */
@@ -226,7 +226,7 @@ export function summarizeBenchmark(
       const of = mine.filter((s) => s.method === m);
       if (of.length > 0) summaries[m] = methodSummary(of);
     }
-    return { ...d, id, methods: summaries, winner: winnerOf(summaries, methods) };
+    return { ...d, id, methods: summaries, winner: winnersOf(summaries, methods).join(" = ") };
   });
   const groups: [MeanRow["group"], BenchmarkDataset[]][] = [
     ["all", datasets],
@@ -257,7 +257,12 @@ export function summarizeBenchmark(
         f1_at_true_count: perSeed("f1_at_true_count"),
       };
     }
-    means.push({ group, datasets: ids.length, methods: row, winner: winnerOf(row, methods) });
+    means.push({
+      group,
+      datasets: ids.length,
+      methods: row,
+      winner: winnersOf(row, methods).join(" = "),
+    });
   }
   const jointRuns = runs.filter((r): r is ModelRun => r.kind === "model" && r.setting === "joint");
   return {

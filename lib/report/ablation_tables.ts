@@ -17,9 +17,15 @@ import {
 import { groupedBarLayout, type PlotlyFigure, shortLabels } from "./figures.ts";
 import type { TableRow } from "./table.ts";
 
-/** `0.9123 ± 0.0100`, or `-` when the variant has no such dataset. */
-export function formatMeanStd(value: { mean: number; std: number } | undefined): string {
+/**
+ * `0.9123 ± 0.0100`; the mean alone when it is of one value (`n` 1: no spread to show, where
+ * `± 0.0000` would claim one); `-` when the variant has no such dataset.
+ */
+export function formatMeanStd(
+  value: { mean: number; std: number; n?: number } | undefined,
+): string {
   if (!value || !Number.isFinite(value.mean)) return "-";
+  if (value.n === 1) return value.mean.toFixed(4);
   return `${value.mean.toFixed(4)} ± ${value.std.toFixed(4)}`;
 }
 
