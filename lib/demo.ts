@@ -35,9 +35,12 @@ export interface DemoResult {
   evaluations: DatasetEvaluation[];
   report: string;
   maps: string;
+  /** The test metrics (`evaluationJson`) and every scored test image, as JSON files. */
+  metrics: string;
+  scores: string;
 }
 
-/** Runs the demo into `out` (data, run, maps, report.html, metrics.json). */
+/** Runs the demo into `out` (data, run, maps, report.html, metrics.json, scores.json). */
 export async function runDemo(
   out: string,
   options: { config?: Config; quiet?: boolean; nTrain?: number; tableRows?: number } = {},
@@ -69,10 +72,8 @@ export async function runDemo(
   const ckpt = await loadCheckpoint(trained.best);
   const cache = new ImageCache();
   const evaluations = await evaluateCheckpoint(ckpt, { cache, onProgress: say, explain: true });
-  await writeFileAtomic(
-    join(out, "metrics.json"),
-    JSON.stringify(evaluationJson(evaluations), null, 2) + "\n",
-  );
+  const metrics = join(out, "metrics.json");
+  await writeFileAtomic(metrics, JSON.stringify(evaluationJson(evaluations), null, 2) + "\n");
 
   // Score the test folders as unseen data, with heatmaps.
   const maps = join(out, "maps");
@@ -91,10 +92,8 @@ export async function runDemo(
       .replace(/\.png$/, "");
     await writeFileAtomic(join(maps, `${name}.png`), png);
   }
-  await writeFileAtomic(
-    join(out, "scores.json"),
-    JSON.stringify(scored.map(writtenSample), null, 1),
-  );
+  const scores = join(out, "scores.json");
+  await writeFileAtomic(scores, JSON.stringify(scored.map(writtenSample), null, 1));
 
   const report = join(out, "report.html");
   const html = htmlReport({
@@ -111,5 +110,5 @@ export async function runDemo(
     ],
   });
   await writeFileAtomic(report, html);
-  return { train: trained, evaluations, report, maps };
+  return { train: trained, evaluations, report, maps, metrics, scores };
 }

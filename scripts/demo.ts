@@ -36,7 +36,8 @@ async function main(): Promise<void> {
   console.log(metricsTable(evaluationRows(result.evaluations)));
   console.log(
     `done in ${((performance.now() - started) / 1000).toFixed(0)} s: ` +
-      `report ${result.report}, heatmaps ${result.maps}/, checkpoint ${result.train.best}`,
+      `report ${result.report}, heatmaps ${result.maps}/, metrics ${result.metrics}, ` +
+      `scores ${result.scores}, checkpoint ${result.train.best}`,
   );
 }
 
