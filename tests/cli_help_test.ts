@@ -184,3 +184,31 @@ Deno.test("helpText wraps long descriptions under the description column", () =>
   const column = lines[first].indexOf("word");
   assert.ok(lines[first + 1].startsWith(" ".repeat(column) + "word"), help);
 });
+
+Deno.test("a path typed where deno task was started is read from there (INIT_CWD)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "madformer-init-cwd-" });
+  try {
+    // deno task runs every task in the project's folder and names the caller's in INIT_CWD.
+    const args = ["--checkpoint", "nope.safetensors", "--table", "t.csv"];
+    const elsewhere = await runScript("score.ts", args, { env: { INIT_CWD: dir } });
+    assert.equal(elsewhere.code, 1, elsewhere.stderr);
+    assert.ok(
+      elsewhere.stderr.includes(`error: ${join(dir, "nope.safetensors")}: checkpoint not found`),
+      elsewhere.stderr,
+    );
+    // Started in the project's folder, or with an absolute path: the path as typed.
+    const here = await runScript("score.ts", args, { env: { INIT_CWD: ROOT } });
+    assert.ok(here.stderr.includes("error: nope.safetensors: checkpoint not found"), here.stderr);
+    const absolute = await runScript(
+      "score.ts",
+      ["--checkpoint", "/nowhere/nope.safetensors", "--table", "t.csv"],
+      { env: { INIT_CWD: dir } },
+    );
+    assert.ok(
+      absolute.stderr.includes("error: /nowhere/nope.safetensors: checkpoint not found"),
+      absolute.stderr,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

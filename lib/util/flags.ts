@@ -15,6 +15,8 @@
  *
  * @module
  */
+import { isAbsolute, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { MadError } from "../errors.ts";
 
@@ -219,13 +221,17 @@ export function parseFlags<T extends FlagTable>(
   command: Command<T>,
 ): FlagValues<T> {
   let values: Record<string, unknown>;
+  const given = new Set<string>();
   try {
-    values = parseArgs({
+    const parsed = parseArgs({
       args: joinNegativeValues(args, command.flags),
       options: parseArgsOptions(command.flags),
       strict: true,
       allowPositionals: false,
-    }).values;
+      tokens: true,
+    });
+    values = parsed.values;
+    for (const token of parsed.tokens ?? []) if (token.kind === "option") given.add(token.name);
   } catch (e) {
     // node's messages continue with advice on `--` and positionals that does not apply here.
     const first = (e instanceof Error ? e.message : String(e)).split("\n")[0].split(". ")[0];
@@ -243,7 +249,46 @@ export function parseFlags<T extends FlagTable>(
       }
     }
   }
+  const base = invocationFolder();
+  if (base) {
+    for (const name of given) {
+      const spec = command.flags[name];
+      if (!spec || !PATH_VALUE.test(spec.value ?? "")) continue;
+      const value = values[name];
+      values[name] = Array.isArray(value)
+        ? value.map((v) => fromFolder(base, v))
+        : fromFolder(base, String(value));
+    }
+  }
   return values as FlagValues<T>;
+}
+
+/** The placeholders of flags that take a path (`--table FILE`, `--out DIR`, `--checkpoint CKPT`). */
+const PATH_VALUE = /^(DIR|FILE|CKPT)/;
+
+/** The project's folder, where `deno task` runs every task. */
+const PROJECT_ROOT = import.meta.url.startsWith("file:")
+  ? resolve(fileURLToPath(new URL("../../", import.meta.url)))
+  : null;
+
+/**
+ * The folder `deno task` was started in, when it is not the one the task runs in: `deno task`
+ * runs a task in the project's folder and names the caller's in `INIT_CWD`, so a path typed
+ * relative to where the user stands would otherwise be read from the project's folder. Only
+ * when this process runs in the project's folder (as a task does): a script started elsewhere
+ * by other means reads its paths from where it runs.
+ */
+function invocationFolder(): string | null {
+  const init = Deno.env.get("INIT_CWD");
+  if (!init || !PROJECT_ROOT) return null;
+  const cwd = resolve(Deno.cwd());
+  return cwd === PROJECT_ROOT && resolve(init) !== cwd ? resolve(init) : null;
+}
+
+/** `path` read from `folder` when relative; absolute paths and URLs as given. */
+function fromFolder(folder: string, path: string): string {
+  if (isAbsolute(path) || /^[a-z][a-z\d+.-]*:\/\//i.test(path)) return path;
+  return resolve(folder, path);
 }
 
 /** A one-line usage error (exit code 2) that names the command's `--help`. */
