@@ -21,10 +21,10 @@ import {
 } from "../lib/util/mod.ts";
 import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
+import { checkTrainingSources } from "../lib/train/mod.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import {
   ABLATION_VARIANTS,
-  checkAblationData,
   compareToReference,
   ENCODER_STUDY,
   experiment,
@@ -179,8 +179,9 @@ async function main(): Promise<void> {
       Deno.exit(name === "SIGINT" ? 130 : 143);
     });
   }
-  // Before runAblation makes the output folder: a missing folder or table leaves nothing behind.
-  await checkAblationData(setup, setup.config);
+  // Before runAblation makes the output folder: a missing folder, or a table training would
+  // refuse (no labels, say), leaves nothing behind and stops no grid halfway.
+  await checkTrainingSources(setup, setup.config);
   const started = performance.now();
   const progress = new Progress("ablation", variants.length * seeds);
   let reusedRuns = 0;

@@ -12,7 +12,7 @@ import { MadError } from "../lib/errors.ts";
 import { defineCommand, helpText, parseFlags } from "../lib/util/mod.ts";
 import { runNotebooks } from "../lib/report/notebook_export.ts";
 import { TABLE_FORMATS } from "../lib/data/table_name.ts";
-import { checkTrainingSources } from "../lib/train/training_data.ts";
+import { checkTrainingSources } from "../lib/train/mod.ts";
 import { DEFAULT_CONFIG } from "../lib/model/config.ts";
 import { tinyConfig } from "../lib/experiment/setup.ts";
 import { namesData } from "../lib/experiment/data_set.ts";

@@ -23,7 +23,6 @@ import {
   evidenceSwitches,
 } from "../model/evidence/mod.ts";
 import { train } from "../train/loop.ts";
-import { checkTrainingSources } from "../train/training_data.ts";
 import { disposeCheckpoint, loadCheckpoint } from "../train/checkpoint.ts";
 import { evaluateCheckpoint } from "./evaluate_checkpoint.ts";
 import { type EvaluationEntry, evaluationJson } from "./results.ts";
@@ -336,15 +335,6 @@ export async function runAblation(options: AblationOptions): Promise<AblationSum
   } finally {
     await unlock();
   }
-}
-
-/**
- * Training could start on every image folder and table (see `checkTrainingSources`), or a
- * one-line MadError: called by `deno task ablate` before the output folder is made, so a typo or
- * a table without labels leaves nothing behind and stops no grid halfway.
- */
-export async function checkAblationData(data: ExperimentData, config: Config): Promise<void> {
-  await checkTrainingSources(data, config);
 }
 
 async function reuseOrRun(

@@ -10,7 +10,6 @@
 
 export {
   ABLATION_VARIANTS,
-  checkAblationData,
   COMBINED,
   compareToReference,
   ENCODER_COMPONENT,

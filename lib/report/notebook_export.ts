@@ -372,11 +372,11 @@ function descendants(pid: number): number[] {
 
 /**
  * Reads the lines appended to `file` since the last call, for {@linkcode PROGRESS_ENV}: a
- * function that passes each new complete line to `onLine`.
+ * function that passes each new complete line to `onLine` (a line still being written waits for
+ * the next call, so no character is cut in two).
  */
 function progressTail(file: string, onLine: (line: string) => void): () => void {
   let offset = 0;
-  let partial = "";
   return () => {
     let bytes: Uint8Array;
     try {
@@ -384,12 +384,11 @@ function progressTail(file: string, onLine: (line: string) => void): () => void 
     } catch {
       return;
     }
-    if (bytes.length <= offset) return;
-    const text = partial + new TextDecoder().decode(bytes.subarray(offset));
-    offset = bytes.length;
-    const lines = text.split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) if (line.trim()) onLine(line);
+    const end = bytes.lastIndexOf(0x0a) + 1;
+    if (end <= offset) return;
+    const text = new TextDecoder().decode(bytes.subarray(offset, end));
+    offset = end;
+    for (const line of text.split("\n")) if (line.trim()) onLine(line);
   };
 }
 

@@ -37,4 +37,5 @@ export { banksOf, fittedFor } from "./fitted.ts";
 export type { EpochRow } from "./log.ts";
 export { weightsKept } from "./log.ts";
 export { train } from "./loop.ts";
+export { checkTrainingSources } from "./training_data.ts";
 export type { TrainOptions, TrainResult } from "./loop.ts";
