@@ -7,6 +7,7 @@ import {
   decodeMask,
   discoverImageCategories,
   listImagesToScore,
+  smallImagesWarning,
 } from "../lib/data/images.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { bombPng, madErrorAsync } from "./fixtures.ts";
@@ -317,4 +318,28 @@ Deno.test("ImageCache: second pass and second instance do not decode", async () 
   await fifth.get(paths[1], opts);
   assert.equal(fifth.stats.decodes, 1);
   await madErrorAsync(() => fifth.get(`${dir}/none.png`, opts), "none.png", "not found");
+});
+
+Deno.test("smallImagesWarning: names images smaller than the model's input, none otherwise", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "madformer-small-" });
+  try {
+    const png = (side: number) =>
+      sharp({ create: { width: side, height: side, channels: 3, background: "#808080" } }).png()
+        .toBuffer();
+    const small = join(dir, "small.png");
+    const large = join(dir, "large.png");
+    await Deno.writeFile(small, await png(16));
+    await Deno.writeFile(large, await png(256));
+    const warning = await smallImagesWarning([large, small], 128);
+    assert.ok(warning);
+    assert.match(warning, /^1 of 2 images read are smaller than the model's 128 px input/);
+    assert.ok(warning.includes(`${small}: 16x16`), warning);
+    assert.ok(!warning.includes("\n"));
+    assert.equal(await smallImagesWarning([large], 128), null);
+    // Unreadable files are decoding's to name, not this check's.
+    await Deno.writeTextFile(join(dir, "broken.png"), "not a png");
+    assert.equal(await smallImagesWarning([join(dir, "broken.png"), large], 128), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -462,6 +462,34 @@ export async function decodeImage(path: string, options: DecodeOptions): Promise
   return { width: size, height: size, channels, data: out };
 }
 
+/**
+ * A warning (one line, without "warning: ") when images among `paths` are smaller than `size` px on a side, or null:
+ * they are enlarged to `size` x `size`, so the model reads interpolated pixels, which a user
+ * with small images (28 px digits, thumbnails) should know. Reads the headers of up to `sample`
+ * files spread over the list, not every file: images of one category come alike. Unreadable
+ * files are passed over here; decoding names them.
+ */
+export async function smallImagesWarning(
+  paths: readonly string[],
+  size: number,
+  sample = 16,
+): Promise<string | null> {
+  const step = Math.max(1, Math.floor(paths.length / sample));
+  const small: { path: string; width: number; height: number }[] = [];
+  let read = 0;
+  for (let i = 0; i < paths.length && read < sample; i += step, read++) {
+    const stored = await storedSize(paths[i]).catch(() => null);
+    if (stored && (stored.width < size || stored.height < size)) {
+      small.push({ path: paths[i], ...stored });
+    }
+  }
+  if (small.length === 0) return null;
+  const { path, width, height } = small[0];
+  return `${small.length} of ${read} images read are smaller than the model's ${size} ` +
+    `px input and are enlarged to it (${path}: ${width}x${height}); the model reads interpolated ` +
+    "pixels (a config with a smaller model.imageSize may suit them)";
+}
+
 /** Width and height of an image file as stored (read from its header). */
 async function storedSize(path: string): Promise<{ width: number; height: number }> {
   try {

@@ -20,7 +20,7 @@ import { fittedFor } from "../train/fitted.ts";
 import { scoreKey } from "../model/scorer.ts";
 import type { KeyStats } from "../model/detector.ts";
 import { pValue } from "../model/tail_scale.ts";
-import { listImagesToScore } from "../data/images.ts";
+import { listImagesToScore, smallImagesWarning } from "../data/images.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { applyNormalisation, shiftedFeatures, shiftWarning } from "../data/normalise.ts";
 import { MadError } from "../errors.ts";
@@ -252,6 +252,11 @@ export async function scoreImagePaths(
   try {
     const out: ScoredImage[] = [];
     for (const [category, items] of byCategory) {
+      const small = await smallImagesWarning(
+        items.map((item) => item.path),
+        ckpt.config.model.imageSize,
+      );
+      if (small) options.onWarning?.(`${category}: ${small}`);
       const fitted = fittedFor(ckpt, datasetKey({ modality: "image", name: category }));
       const verdict = verdictOf(
         fitted.stats,

@@ -12,7 +12,7 @@ import { tableAnomalies, validationImageAnomalies } from "../data/anomalies.ts";
 import type { SplitSpec } from "../data/types.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { describeAlignment } from "../data/pose.ts";
-import { decodeImage, decodeMask } from "../data/images.ts";
+import { decodeImage, decodeMask, smallImagesWarning } from "../data/images.ts";
 import { sourceDigest } from "../data/source_digest.ts";
 import {
   alignCategory,
@@ -224,6 +224,8 @@ async function decodeImages(
   const bar = new Progress("decoding images", total, { quiet });
   const out: ImageData[] = [];
   for (const [i, p] of images.entries()) {
+    const small = await smallImagesWarning(p.train.map((sample) => sample.path), size);
+    if (small) console.warn(`warning: ${p.record.name}: ${small}`);
     // The pose is decided on the training normals as decoded, then every part is turned to it.
     const aligned = alignCategory(await decodeAll(cache, p.train, size), size, alignObjects);
     p.record.pose = aligned.pose;
