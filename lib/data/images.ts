@@ -463,11 +463,11 @@ export async function decodeImage(path: string, options: DecodeOptions): Promise
 }
 
 /**
- * A warning (one line, without "warning: ") when images among `paths` are smaller than `size` px on a side, or null:
- * they are enlarged to `size` x `size`, so the model reads interpolated pixels, which a user
- * with small images (28 px digits, thumbnails) should know. Reads the headers of up to `sample`
- * files spread over the list, not every file: images of one category come alike. Unreadable
- * files are passed over here; decoding names them.
+ * A warning (one line, without "warning: ") when images among `paths` are smaller than `size`
+ * px on a side, or null: they are enlarged to `size` x `size`, so the model reads interpolated
+ * pixels, which a user with small images (28 px digits, thumbnails) should know. Reads the
+ * headers of up to `sample` files spread over the list, not every file: images of one category
+ * come alike. Unreadable files are passed over here; decoding names them.
  */
 export async function smallImagesWarning(
   paths: readonly string[],
