@@ -124,7 +124,7 @@ export const COMMAND = defineCommand({
     "deno task ablate --full --seeds 1 --epochs 3 --variants full,no_isolation_head",
     `deno task ablate --full --seeds 3 --variants ${ENCODER_STUDY.join(",")}`,
     "deno task ablate --full --seeds 2 --variants full,no_modality_embedding,separate_encoders " +
-    "--images mvtec/screw --table adbench/44_Wilt.npz --out results/ablation-dev",
+    "--images data/images/dev/screw --table data/tables/adbench/44_Wilt.npz --out results/ablation-dev",
   ],
 });
 

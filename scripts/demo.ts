@@ -14,7 +14,7 @@ import { evaluationRows, metricsTable } from "../lib/report/mod.ts";
 export const COMMAND = defineCommand({
   name: "deno task demo",
   summary: "trains, evaluates and scores on synthetic images and a table made on the spot " +
-    "(offline, a few minutes), then writes an HTML report with heatmaps.",
+    "(offline, about a minute on 2 cores), then writes an HTML report with heatmaps.",
   flags: {
     out: {
       type: "string",

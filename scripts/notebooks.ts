@@ -70,7 +70,7 @@ export const COMMAND = defineCommand({
   examples: [
     "deno task notebooks",
     "deno task notebooks --full --only 03_ablation",
-    "deno task notebooks --full --images mvtec/screw --table adbench/44_Wilt.npz --out results/reports-dev",
+    "deno task notebooks --full --images data/images/dev/screw --table data/tables/adbench/44_Wilt.npz --out results/reports-dev",
   ],
 });
 

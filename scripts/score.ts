@@ -176,6 +176,9 @@ async function main(): Promise<void> {
         bar.tick();
       }
       bar.done();
+      console.error(
+        `wrote ${taken.size} heat maps to ${flags.maps}/ (named after each image's id)`,
+      );
     }
     results = scored.map(writtenSample);
   }

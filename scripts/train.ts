@@ -167,7 +167,8 @@ async function main(): Promise<void> {
   for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
   if (result.stoppedEarly) {
     console.error(
-      `stopped by ${signal} after epoch ${result.epochs}; resume with ` +
+      `stopped by ${signal} with ${result.epochs} epoch${result.epochs === 1 ? "" : "s"} ` +
+        `finished; resume with ` +
         `deno task train --resume ${result.resumeFrom}`,
     );
     Deno.exit(signal === "SIGINT" ? 130 : 143);

@@ -101,6 +101,8 @@ Deno.test("csv: a missing label column is named, with the rename when one looks 
     madError(() => readLabelledCsv(path), "y.csv", "no 'label' column (columns: a, b, y)", `"y"`);
   });
   assert.equal(noLabelColumn(["a", "b"]), "no 'label' column (columns: a, b)");
+  // A headerless CSV's numbered columns: the way out is a header.
+  assert.match(noLabelColumn(["1", "2", "3"]), /; the file has no header: add one that names/);
   assert.match(noLabelColumn(["a", "Class"], "why"), /: why; if "Class" holds the labels/);
 });
 

@@ -140,8 +140,11 @@ export function noLabelColumn(columns: readonly string[], why = ""): string {
   const shown = columns.length > 12
     ? `${columns.slice(0, 12).join(", ")}, ... (${columns.length})`
     : columns.join(", ");
+  // A headerless CSV's columns are numbered 1..d: nothing there can hold the labels by name.
+  const headerless = columns.length > 0 && columns.every((c, i) => c === String(i + 1));
   return `no 'label' column (columns: ${shown})${why ? `: ${why}` : ""}` +
-    (likely ? `; if "${likely}" holds the labels, rename it to "label"` : "");
+    (likely ? `; if "${likely}" holds the labels, rename it to "label"` : "") +
+    (headerless ? '; the file has no header: add one that names the labels\' column "label"' : "");
 }
 
 /**
