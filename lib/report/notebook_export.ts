@@ -259,7 +259,9 @@ async function runNbconvert(
   let stoppedBy: Deno.Signal | null = null;
   let kill: ReturnType<typeof setTimeout> | undefined;
   const kernels = new Set<number>();
+  // Until the kernel is found: a scan of every process, once a second, is not needed after.
   const track = () => {
+    if ([...kernels].some(isKernel)) return;
     for (const pid of descendants(child.pid)) kernels.add(pid);
   };
   const listeners = (["SIGINT", "SIGTERM"] as const).map((signal) => {
