@@ -7,7 +7,12 @@
 
 import { Buffer } from "node:buffer";
 import type { PlotlyFigure } from "./figures.ts";
-import { plotlyBundle } from "./plotly_bundle.ts";
+import {
+  packedPlotlyBundle,
+  PLOTLY_LOADER_MARKER,
+  PLOTLY_PROMISE,
+  plotlyUnpackScript,
+} from "./plotly_bundle.ts";
 
 /** One part of a report; every field but `heading` is optional and shown in this order. */
 export interface ReportSection {
@@ -36,11 +41,39 @@ export function pngDataUri(png: Uint8Array): string {
   return `data:image/png;base64,${Buffer.from(png).toString("base64")}`;
 }
 
+/**
+ * Browser code that draws `figure` into the element `id` once the page has unpacked plotly.js
+ * ({@linkcode plotlyLoaderHtml}), or says in that element why it cannot. It waits up to 10 s for
+ * the loader to have run: notebook front ends may run output scripts out of order.
+ */
+export function drawFigureScript(figure: PlotlyFigure, id: string): string {
+  const target = scriptJson(id);
+  return `(function draw(tries) {
+  var plotly = window.${PLOTLY_PROMISE};
+  if (!plotly) {
+    if (tries < 100) setTimeout(function () { draw(tries + 1); }, 100);
+    return;
+  }
+  plotly.then(function (Plotly) {
+    Plotly.newPlot(${target}, ${scriptJson(figure.data)}, ${scriptJson(figure.layout)}, ` +
+    `{responsive: true, displaylogo: false});
+  }, function (error) {
+    var element = document.getElementById(${target});
+    if (element) element.textContent = "plot not drawn: " + error.message;
+  });
+})(0);`;
+}
+
+/** The script element that carries plotly.js packed and unpacks it (one per page). */
+export function plotlyLoaderHtml(): string {
+  return `<script id="${PLOTLY_LOADER_MARKER}">` +
+    `${plotlyUnpackScript(JSON.stringify(packedPlotlyBundle()))}</script>`;
+}
+
 /** The div and drawing script of one figure. */
 export function figureHtml(figure: PlotlyFigure, id: string): string {
   return `<div id="${escapeHtml(id)}" class="figure"></div>\n` +
-    `<script>Plotly.newPlot(${scriptJson(id)}, ${scriptJson(figure.data)}, ` +
-    `${scriptJson(figure.layout)}, {responsive: true, displaylogo: false});</script>`;
+    `<script>${drawFigureScript(figure, id)}</script>`;
 }
 
 // Names are the user's (files, folders): a long one wraps in the first column, and a table wider
@@ -63,8 +96,8 @@ pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; }
 `.trim();
 
 /**
- * A complete HTML page with no external resources. plotly.js is embedded once, and only when
- * some section has a figure; each figure is drawn into its own div.
+ * A complete HTML page with no external resources. plotly.js is embedded once, packed, and only
+ * when some section has a figure; each figure is drawn into its own div.
  */
 export function htmlReport(
   options: { title: string; sections: ReportSection[] },
@@ -91,7 +124,7 @@ export function htmlReport(
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>${escapeHtml(options.title)}</title>`,
     `<style>\n${CSS}\n</style>`,
-    hasFigures ? `<script>${plotlyBundle()}</script>` : "",
+    hasFigures ? plotlyLoaderHtml() : "",
     "</head>",
     "<body>",
     `<h1>${escapeHtml(options.title)}</h1>`,

@@ -5,8 +5,7 @@
  */
 
 import type { PlotlyFigure } from "./figures.ts";
-import { scriptJson } from "./html.ts";
-import { plotlyBundle } from "./plotly_bundle.ts";
+import { drawFigureScript, plotlyLoaderHtml } from "./html.ts";
 
 let bundleShown = false;
 
@@ -23,21 +22,11 @@ export function plotlyNotebook(figure: PlotlyFigure): JupyterDisplayable {
   return {
     [Symbol.for("Jupyter.display")]() {
       const id = `madformer-plot-${crypto.randomUUID()}`;
-      const bundle = bundleShown ? "" : `<script>${plotlyBundle()}</script>\n`;
+      const bundle = bundleShown ? "" : `${plotlyLoaderHtml()}\n`;
       bundleShown = true;
-      // The retry covers front ends that run output scripts out of order.
-      const draw = `(function draw(tries) {
-  if (window.Plotly) {
-    window.Plotly.newPlot(${scriptJson(id)}, ${scriptJson(figure.data)}, ${
-        scriptJson(figure.layout)
-      }, {responsive: true, displaylogo: false});
-  } else if (tries < 100) {
-    setTimeout(function () { draw(tries + 1); }, 100);
-  }
-})(0);`;
       return {
         "text/html": `${bundle}<div id="${id}" style="width:100%;min-height:420px"></div>\n` +
-          `<script>${draw}</script>`,
+          `<script>${drawFigureScript(figure, id)}</script>`,
       };
     },
   };

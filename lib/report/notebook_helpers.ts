@@ -3,8 +3,8 @@
  * PNG images, HTML tables and whole report sections, plus reading a run's `metrics.jsonl`.
  *
  * Why the pieces: the Deno kernel loses (or garbles) iopub messages of a few megabytes and those
- * sent in quick succession, and the plotly.js bundle is about 10 MB. `loadPlotly()` therefore
- * sends it as ~200 kB parts with a pause after each and puts them together in the browser; the
+ * sent in quick succession, and plotly.js is 2.6 MB even packed. `loadPlotly()` therefore sends
+ * it as ~200 kB parts with a pause after each and puts them together in the browser; the
  * figures from `plotlyNotebook` then only carry their data. The parts sit in one cell's output,
  * so an exported notebook holds one copy of plotly.js.
  *
@@ -14,7 +14,12 @@ import { Buffer } from "node:buffer";
 import type { PlotlyFigure } from "./figures.ts";
 import { escapeHtml, type ReportSection, scriptJson } from "./html.ts";
 import { type JupyterDisplayable, plotlyNotebook } from "./notebook.ts";
-import { plotlyBundle } from "./plotly_bundle.ts";
+import {
+  packedPlotlyBundle,
+  PLOTLY_LOADER_MARKER,
+  PLOTLY_PROMISE,
+  plotlyUnpackScript,
+} from "./plotly_bundle.ts";
 import type { TableRow } from "./table.ts";
 import type { EpochRow } from "../train/log.ts";
 import { MadError } from "../errors.ts";
@@ -24,8 +29,7 @@ export type MimeBundle = Record<string, string>;
 
 const DISPLAY = Symbol.for("Jupyter.display");
 
-/** Marker in the script that assembles plotly.js; exporters count it to check for one copy. */
-export const PLOTLY_LOADER_MARKER = "madformer-plotly-loader";
+export { PLOTLY_LOADER_MARKER };
 
 /** Global the parts are collected in. */
 const PARTS = "__madformerPlotlyParts";
@@ -98,7 +102,7 @@ export async function loadPlotly(options: { partChars?: number } = {}): Promise<
   // Spend plotlyNotebook's "first figure carries the bundle" on a figure nobody sees, so later
   // figures stay small.
   plotlyNotebook({ data: [], layout: {} })[DISPLAY]();
-  const bundle = plotlyBundle();
+  const bundle = packedPlotlyBundle();
   const size = options.partChars ?? 200_000;
   const count = Math.ceil(bundle.length / size);
   for (let i = 0; i < count; i++) {
@@ -107,19 +111,16 @@ export async function loadPlotly(options: { partChars?: number } = {}): Promise<
       "text/html": `<script>(window.${PARTS} = window.${PARTS} || [])[${i}] = ${part};</script>`,
     });
   }
-  // Hiding an AMD `define` (nbconvert pages load require.js when online) makes plotly.js set
-  // window.Plotly instead of registering an anonymous module.
   await show({
     "text/html": `<script id="${PLOTLY_LOADER_MARKER}">(function () {
-  if (window.Plotly) return;
+  if (window.${PLOTLY_PROMISE}) return;
   var parts = window.${PARTS} || [];
   for (var i = 0; i < ${count}; i++) {
     if (typeof parts[i] !== "string") throw new Error("plotly.js part " + i + " of ${count} is missing");
   }
-  var define = window.define;
-  window.define = undefined;
-  try { (0, eval)(parts.join("")); } finally { window.define = define; }
+  var packed = parts.join("");
   delete window.${PARTS};
+  ${plotlyUnpackScript("packed")}
 })();</script><p style="color:#888">plotly.js ${count} parts loaded</p>`,
   });
   // A moment for the kernel to drain its queue before the next cell's messages.
