@@ -205,6 +205,8 @@ Deno.test("summary: mean ± std over seeds, winners, mean rows only for methods 
   ]);
   assert.equal(rows[1][KNN], "0.8500 ± 0.0707");
   assert.equal(duration(12.34), "12.3 s");
+  assert.equal(duration(0.07), "70 ms");
+  assert.equal(duration(0.00006), "0.06 ms");
   assert.equal(duration(185), "3m 05s");
   assert.equal(duration(3720), "1h 02m");
 });
@@ -240,7 +242,7 @@ Deno.test("a tiny benchmark writes its JSON and HTML; run again, it reuses every
     const first = await run();
     // Per seed: baselines and a model per dataset, then the joint model.
     assert.equal(first.lines.length, 5, first.lines.join("\n"));
-    assert.match(first.lines[0], /^\[1\/5\] baselines dots seed 0: .* s, AUROC raw-patch kNN/);
+    assert.match(first.lines[0], /^\[1\/5\] baselines dots seed 0: .* m?s, AUROC raw-patch kNN/);
     // No time is guessed for runs of a kind none of which has finished (a table's from an
     // image model's); the joint model is timed as the per-dataset models summed.
     assert.match(

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import sharp from "sharp";
 import { MadError } from "../lib/errors.ts";
 import {
@@ -25,6 +26,9 @@ import {
   shortLabels,
 } from "../lib/report/mod.ts";
 import { comparisonFigure } from "../lib/benchmark/report.ts";
+import { componentMeaning } from "../lib/report/evaluation.ts";
+import { scoreMapPanelPng } from "../lib/report/heatmap.ts";
+import { ImageCache } from "../lib/data/image_cache.ts";
 import {
   packedPlotlyBundle,
   PLOTLY_LOADER_MARKER,
@@ -393,6 +397,7 @@ Deno.test("bar figures over user-named datasets show short tick labels and grow 
       methods: { MADformer: { auroc: { mean: 0.9, std: 0 } } },
     }],
     means: [],
+    seeds: [0],
   } as unknown as BenchmarkSummary;
   const xaxis = comparisonFigure(summary).layout.xaxis as Record<string, unknown>;
   assert.equal(xaxis.automargin, true);
@@ -469,4 +474,54 @@ Deno.test("comparisonRows: reference rows of the datasets evaluated only, each F
   assert.ok(course.some((r) => r.name === "PatchCore" && r.dataset === "zipper"));
   assert.ok(!course.some((r) => r.dataset === "thyroid"));
   assert.deepEqual(COMPARISON_COLUMNS.slice(-2), ["f1_at_true_count", "note"]);
+});
+
+Deno.test("figures a reader checks at a glance: one bin grid, darker is more, losses apart from AUROC", () => {
+  const hist = scoreHistogramFigure([0.1, 0.2, 0.3], [8, 21], 1, "s").data as Record<
+    string,
+    unknown
+  >[];
+  assert.equal(hist[0].bingroup, hist[1].bingroup, "both classes on one bin grid");
+  const cm = confusionFigure({ tp: 40, fp: 0, tn: 50, fn: 10 }).data[0] as Record<string, unknown>;
+  assert.equal(cm.colorscale, "Blues");
+  assert.equal(cm.reversescale, true, "plotly's Blues is dark at its low end");
+  const curves = lossCurvesFigure(
+    [{ epoch: 1, loss: 2, val_auroc: 0.6 }, { epoch: 2, loss: 1, val_auroc: 0.8 }],
+    ["loss", "val_auroc"],
+  );
+  const traces = curves.data as Record<string, unknown>[];
+  assert.equal(traces[0].yaxis, undefined);
+  assert.equal(traces[1].yaxis, "y2");
+  assert.equal((curves.layout.xaxis as Record<string, unknown>).dtick, 1);
+  assert.equal(
+    componentMeaning("con8"),
+    "distance of contrast-normalised 8 px pixel patches to the nearest normal ones",
+  );
+  assert.equal(
+    componentMeaning("knn0"),
+    "distance of the conv stem's stage-0 features to the nearest normal ones",
+  );
+  assert.equal(componentMeaning("zz"), "a component of the score");
+});
+
+Deno.test("scoreMapPanelPng: a row per image, the image beside its map, a colour bar under them", async () => {
+  const dir = await Deno.makeTempDir();
+  const paths = [0, 1].map((i) => join(dir, `img${i}.png`));
+  for (const [i, p] of paths.entries()) {
+    await sharp(new Uint8Array(16 * 16 * 3).fill(40 + i * 80), {
+      raw: { width: 16, height: 16, channels: 3 },
+    }).png().toFile(p);
+  }
+  const map = new Float32Array(4 * 4).fill(0);
+  map[5] = 6;
+  const png = await scoreMapPanelPng(
+    new ImageCache(),
+    paths.map((path) => ({ path, map })),
+    32,
+    4,
+  );
+  const meta = await sharp(png).metadata();
+  assert.equal(meta.width, 3 * 6 + 2 * 32);
+  assert.equal(meta.height, 6 + 2 * (32 + 6) + 14 + 5 + 6);
+  await assert.rejects(() => scoreMapPanelPng(new ImageCache(), [], 32, 4), /no images/);
 });

@@ -22,9 +22,10 @@ import {
 import { PEERS_FILE, SKLEARN_PEERS } from "./peers.ts";
 import { TABLE_BASELINES } from "./baselines.ts";
 
-/** `1h 02m`, `3m 05s`, `12.3 s`. */
+/** `1h 02m`, `3m 05s`, `12.3 s`, `70 ms`, `0.06 ms` (baselines take milliseconds). */
 export function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "?";
+  if (seconds < 0.1) return `${Number(Math.max(0, seconds * 1000).toPrecision(2))} ms`;
   if (seconds < 60) return `${seconds.toFixed(1)} s`;
   const s = Math.round(seconds);
   const h = Math.floor(s / 3600);
@@ -157,33 +158,43 @@ export function comparisonFigure(
       error_y: {
         type: "data",
         array: groups.map((g) => err(g.methods[m]?.[metric])),
-        visible: true,
+        visible: summary.seeds.length > 1,
       },
     })),
     layout: groupedBarLayout(
-      `Test ${METRIC_LABEL[metric]} per dataset (mean ± std over seeds)`,
+      `Test ${METRIC_LABEL[metric]} per dataset (${
+        summary.seeds.length > 1 ? "mean ± std over seeds" : "one seed"
+      })`,
       { title: { text: METRIC_LABEL[metric] }, range: [0, 1.05] },
       groups.map((g) => g.label),
     ),
   };
 }
 
+/** plotly's default colours, so a method's two bars share one. */
+const METHOD_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
+
 /** Train (solid) and scoring (hatched) seconds per dataset and method, on a log axis. */
 export function timeFigure(summary: BenchmarkSummary): PlotlyFigure {
   const names = summary.datasets.map((d) => d.name);
-  const traces = timedMethods(summary).flatMap((m) =>
+  const traces = timedMethods(summary).flatMap((m, k) =>
     (["train_seconds", "score_seconds"] as const).map((what) => ({
       type: "bar",
       name: `${m} ${what === "train_seconds" ? "train" : "score"}`,
       x: names,
       y: summary.datasets.map((d) => cell(d.methods[m]?.[what])),
-      ...(what === "score_seconds" ? { marker: { pattern: { shape: "/" } } } : {}),
+      marker: {
+        color: METHOD_COLOURS[k % METHOD_COLOURS.length],
+        ...(what === "score_seconds" ? { pattern: { shape: "/" } } : {}),
+      },
     }))
   );
+  const over = summary.seeds.length > 1 ? "mean over seeds" : "one seed";
   return {
     data: traces,
     layout: groupedBarLayout(
-      "Seconds to train and to score per dataset (mean over seeds; joint: whole training)",
+      `Seconds to train and to score per dataset (${over}` +
+        `${summary.joint ? "; joint: whole training" : ""})`,
       { title: { text: "seconds" }, type: "log" },
       names,
     ),

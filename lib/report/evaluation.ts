@@ -21,7 +21,8 @@ import {
   scoreHistogramFigure,
 } from "./figures.ts";
 import { escapeHtml, type ReportSection } from "./html.ts";
-import { scoreMapPng } from "./heatmap.ts";
+import { MAP_SCALE, scoreMapPanelPng } from "./heatmap.ts";
+import { describeAlignment } from "../data/pose.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import type { TableRow } from "./table.ts";
 
@@ -86,8 +87,39 @@ export function componentSections(evaluations: DatasetEvaluation[]): ReportSecti
   return evaluations.filter((e) => e.components.length > 0).map((e) => ({
     heading: `Evidence: ${e.name}`,
     figure: componentFigure(e.components, `${e.name}: share of the score and test AUROC alone`),
+    caption: `The dotted line is chance (AUROC 0.5). ${
+      e.components.map((c) => `${c.name}: ${componentMeaning(c.name)}`).join("; ")
+    }.`,
   }));
 }
+
+/** What an evidence component's name stands for, in a few words (lib/model/evidence/types.ts). */
+export function componentMeaning(name: string): string {
+  const size = name.match(/^(pix|con|std)(\d+)$/);
+  if (size) {
+    const kind = { pix: "raw", con: "contrast-normalised", std: "per-image standardised" }[
+      size[1] as "pix" | "con" | "std"
+    ];
+    return `distance of ${kind} ${size[2]} px pixel patches to the nearest normal ones`;
+  }
+  const level = name.match(/^knn(\d+)$/);
+  if (level) {
+    return `distance of the conv stem's stage-${level[1]} features to the nearest normal ones`;
+  }
+  return COMPONENT_MEANINGS[name] ?? "a component of the score";
+}
+
+const COMPONENT_MEANINGS: Record<string, string> = {
+  pix: "distance of raw token patches to the nearest normal ones",
+  knn: "distance of the row to its nearest normal rows",
+  dens: "how rare each feature's value is among normals",
+  iso: "isolation forest",
+  enc: "the Transformer's tokens, distance to the nearest normal tokens",
+  enc_kde: "the Transformer's tokens, kernel density among normal tokens",
+  recon: "the Transformer's masked reconstruction error",
+  patch: "the Transformer's anomaly head on each patch",
+  cls: "the Transformer's anomaly head on the whole sample",
+};
 
 /**
  * Per image category with two or more defect types, each type's test AUROC against the good images
@@ -170,8 +202,9 @@ export function trainingSection(rows: EpochRow[]): ReportSection {
 }
 
 /**
- * Heatmap overlays of the `count` highest- and lowest-scored test images of each image
- * dataset, as PNG sections.
+ * Heat maps of the `count` highest- and lowest-scored test images of each image dataset: one
+ * panel each ({@linkcode scoreMapPanelPng}), its caption saying what the colours mean and which
+ * image each row is.
  */
 export async function heatmapSections(
   evaluations: DatasetEvaluation[],
@@ -180,21 +213,34 @@ export async function heatmapSections(
 ): Promise<ReportSection[]> {
   const out: ReportSection[] = [];
   for (const e of evaluations) {
-    if (e.modality !== "image" || !e.maps || !e.samples || !e.grid) continue;
+    const { maps, samples, grid } = e;
+    if (e.modality !== "image" || !maps || !samples || !grid) continue;
     const order = [...e.scores.keys()].sort((a, b) => e.scores[b] - e.scores[a]);
-    const picks = [
-      ...order.slice(0, count).map((i) => ({ i, kind: "highest" })),
-      ...order.slice(-count).map((i) => ({ i, kind: "lowest" })),
-    ];
-    for (const { i, kind } of picks) {
-      const sample = e.samples[i];
-      const png = await scoreMapPng(cache, sample.path, 256, e.maps[i], e.grid, e.pose);
+    const seen = e.pose?.aligned ? `, ${describeAlignment(e.pose)}` : "";
+    for (
+      const [kind, picks] of [["highest", order.slice(0, count)], [
+        "lowest",
+        order.slice(-count),
+      ]] as const
+    ) {
+      const png = await scoreMapPanelPng(
+        cache,
+        picks.map((i) => ({ path: samples[i].path, map: maps[i] })),
+        256,
+        grid,
+        e.pose,
+      );
+      const rows = picks.map((i) =>
+        `${samples[i].path.split("/").slice(-2).join("/")} (score ${e.scores[i].toFixed(2)}, ` +
+        `${e.labels[i] ? "anomaly" : "normal"})`
+      );
       out.push({
-        heading: `${e.name}: ${kind} score`,
+        heading: `${e.name}: the ${picks.length} ${kind}-scored test images`,
         imagePng: png,
-        caption: `${sample.path.split("/").slice(-2).join("/")}: score ${
-          e.scores[i].toFixed(2)
-        }, label ${e.labels[i] ? "anomaly" : "normal"}`,
+        caption: `Left, each image as the model sees it${seen}; right, its anomaly map over it: ` +
+          `blue at or below the normal cells' mean, red ${MAP_SCALE.max} standard deviations ` +
+          `above it or more (the bar's ticks mark each standard deviation). Top to bottom: ` +
+          `${rows.join("; ")}.`,
       });
     }
   }

@@ -184,10 +184,14 @@ export function scoreHistogramFigure(
     : [];
   return {
     data: [
+      // One bin grid for both classes (`bingroup`): binned apart, a few anomalies far out drew
+      // one bar as wide as the whole range, across the normals and the threshold.
       {
         type: "histogram",
         name: "normal",
         x: plain(normalScores),
+        bingroup: "scores",
+        nbinsx: 40,
         opacity: 0.6,
         marker: { color: "#1f77b4" },
       },
@@ -195,6 +199,8 @@ export function scoreHistogramFigure(
         type: "histogram",
         name: "anomaly",
         x: plain(anomalyScores),
+        bingroup: "scores",
+        nbinsx: 40,
         opacity: 0.6,
         marker: { color: "#d62728" },
       },
@@ -230,22 +236,44 @@ export function lossCurvesFigure(
   title = "Training curves",
 ): PlotlyFigure {
   const x = rows.map((r, i) => (typeof r.epoch === "number" ? r.epoch : i + 1));
+  const isAuroc = (key: string) => /auroc/i.test(key);
+  const both = keys.some(isAuroc) && keys.some((k) => !isAuroc(k));
   return {
     data: keys.map((key) => ({
       type: "scatter",
       mode: "lines+markers",
-      name: key,
+      name: CURVE_NAMES[key] ?? key,
       x,
       y: plain(rows.map((r) => (typeof r[key] === "number" ? r[key] : NaN))),
+      ...(both && isAuroc(key) ? { yaxis: "y2", line: { dash: "dot" } } : {}),
     })),
     layout: {
       ...BASE_LAYOUT,
       title: { text: title },
-      xaxis: { title: { text: rows.some((r) => typeof r.epoch === "number") ? "Epoch" : "Step" } },
-      yaxis: { title: { text: "Value" } },
+      xaxis: {
+        title: { text: rows.some((r) => typeof r.epoch === "number") ? "Epoch" : "Step" },
+        // Whole epochs: plotly's automatic ticks put 1.5 and 2.5 between two or three.
+        ...(x.length <= 20 ? { dtick: 1 } : {}),
+      },
+      yaxis: { title: { text: keys.every(isAuroc) ? "AUROC" : "loss" } },
+      ...(both
+        ? {
+          yaxis2: { title: { text: "AUROC" }, overlaying: "y", side: "right", range: [0, 1] },
+          margin: { ...BASE_LAYOUT.margin, r: 70 },
+        }
+        : {}),
+      legend: { orientation: "h", y: -0.25 },
     },
   };
 }
+
+/** What the training log's columns are, in a legend. */
+const CURVE_NAMES: Record<string, string> = {
+  loss: "training loss",
+  recon_loss: "reconstruction loss",
+  anomaly_loss: "anomaly head loss",
+  val_auroc: "validation AUROC (right axis)",
+};
 
 /** Bars of means with ± one standard deviation error bars, e.g. AUROC over seeds. */
 export function barFigure(
@@ -288,7 +316,7 @@ export function componentFigure(
       ...BASE_LAYOUT,
       title: { text: title },
       barmode: "group",
-      yaxis: { range: [0, 1] },
+      yaxis: { range: [0, 1], title: { text: "share of the score / AUROC" } },
       shapes: [levelLine(0.5, "dot", "grey")],
     },
   };
@@ -351,7 +379,14 @@ export function featureContributionFigure(
       zmax: extent,
       zmid: 0,
       colorscale: [[0, "#2166ac"], [0.5, "#ffffff"], [1, "#b2182b"]],
-      colorbar: { title: { text: "score lost if normal" } },
+      colorbar: {
+        title: {
+          text: sizes[sizes.length - 1] > extent
+            ? "score lost if normal<br>(colours end at ±" + extent.toPrecision(3) +
+              ",<br>the 95th percentile)"
+            : "score lost if normal",
+        },
+      },
       hovertemplate: "%{y}<br>%{x}: %{z:.3f}<extra></extra>",
     }],
     layout: {
@@ -372,21 +407,25 @@ export function confusionFigure(
   return {
     data: [{
       type: "heatmap",
-      x: ["predicted normal", "predicted anomaly"],
+      x: ["normal", "anomaly"],
       y: ["normal", "anomaly"],
       z: [[cm.tn, cm.fp], [cm.fn, cm.tp]],
       text: [[String(cm.tn), String(cm.fp)], [String(cm.fn), String(cm.tp)]],
       texttemplate: "%{text}",
+      // plotly's "Blues" runs from dark to light: reversed, the larger count is the darker cell.
       colorscale: "Blues",
+      reversescale: true,
       showscale: false,
     }],
     layout: {
       ...BASE_LAYOUT,
+      // Room above for the title, clear of the plot's toolbar.
+      margin: { ...BASE_LAYOUT.margin, l: 90, t: 80 },
       title: { text: title },
-      xaxis: { side: "bottom" },
-      yaxis: { autorange: "reversed" },
-      width: 420,
-      height: 380,
+      xaxis: { side: "bottom", title: { text: "predicted" } },
+      yaxis: { autorange: "reversed", title: { text: "true" } },
+      width: 440,
+      height: 400,
     },
   };
 }

@@ -76,6 +76,16 @@ export async function heatmapOverlayPng(
   mapSize: { width: number; height: number },
   options: OverlayOptions = {},
 ): Promise<Uint8Array> {
+  return await encodePng(overlayRgb(image, map, mapSize, options), image.width, image.height);
+}
+
+/** {@linkcode heatmapOverlayPng}'s pixels: RGB bytes of the image's size. */
+function overlayRgb(
+  image: DecodedImage,
+  map: Float32Array,
+  mapSize: { width: number; height: number },
+  options: OverlayOptions,
+): Uint8Array {
   checkImage(image, "overlay image");
   checkImage({ ...mapSize, channels: 1, data: map }, "anomaly map");
   const alpha = options.alpha ?? 0.5;
@@ -98,14 +108,31 @@ export async function heatmapOverlayPng(
       rgb[i * 3 + c] = Math.round((1 - alpha) * rgb[i * 3 + c] + alpha * colour[c] * 255);
     }
   }
-  return await encodePng(rgb, image.width, image.height);
+  return rgb;
+}
+
+/**
+ * The fixed colour scale of score maps, in standard deviations of the normal cells' values
+ * (each component standardised on them, then weighted as in the score): blue at or below their
+ * mean, red at 6 or more. Fixed, so that heat maps compare across images and runs.
+ */
+export const MAP_SCALE = { min: 0, max: 6 } as const;
+
+/** The image at `path` as the model sees it: read at `size` px, turned to its pose if aligned. */
+async function imageAsSeen(
+  cache: ImageCache,
+  path: string,
+  size: number,
+  pose?: PoseAlignment,
+): Promise<DecodedImage> {
+  const decoded = await cache.get(path, { size, channels: 3 });
+  return { ...decoded, data: alignForCategory(decoded.data, size, decoded.channels, pose) };
 }
 
 /**
  * The image at `path` (read through `cache` at `size` px, turned to its object's pose when `pose`
  * says the category is aligned) under its `grid` x `grid` anomaly map (default: a square map's
- * side), on a fixed colour scale of standardised units (0 to 6) that
- * keeps heatmaps comparable across images.
+ * side), on {@linkcode MAP_SCALE}.
  */
 export async function scoreMapPng(
   cache: ImageCache,
@@ -115,10 +142,57 @@ export async function scoreMapPng(
   grid = Math.round(Math.sqrt(map.length)),
   pose?: PoseAlignment,
 ): Promise<Uint8Array> {
-  const decoded = await cache.get(path, { size, channels: 3 });
   // An aligned category's map lies over the image as the model saw it, turned to its pose.
-  const image = { ...decoded, data: alignForCategory(decoded.data, size, decoded.channels, pose) };
-  return await heatmapOverlayPng(image, map, { width: grid, height: grid }, { min: 0, max: 6 });
+  const image = await imageAsSeen(cache, path, size, pose);
+  return await heatmapOverlayPng(image, map, { width: grid, height: grid }, MAP_SCALE);
+}
+
+/**
+ * A panel for a report: one row per item, the image as the model sees it (as
+ * {@linkcode scoreMapPng} reads it) beside its anomaly map over it, and under the maps a colour
+ * bar of {@linkcode MAP_SCALE} with a tick at each standard deviation, on white.
+ */
+export async function scoreMapPanelPng(
+  cache: ImageCache,
+  items: { path: string; map: Float32Array }[],
+  size: number,
+  grid: number,
+  pose?: PoseAlignment,
+): Promise<Uint8Array> {
+  if (items.length === 0) throw new MadError("score map panel: no images given");
+  const gap = 6, bar = 14, tick = 5;
+  const width = 3 * gap + 2 * size;
+  const height = gap + items.length * (size + gap) + bar + tick + gap;
+  const out = new Uint8Array(width * height * 3).fill(255);
+  const paste = (rgb: Uint8Array, x0: number, y0: number) => {
+    for (let y = 0; y < size; y++) {
+      out.set(rgb.subarray(y * size * 3, (y + 1) * size * 3), ((y0 + y) * width + x0) * 3);
+    }
+  };
+  for (const [k, item] of items.entries()) {
+    const image = await imageAsSeen(cache, item.path, size, pose);
+    const y0 = gap + k * (size + gap);
+    paste(toRgbBytes(image), gap, y0);
+    paste(
+      overlayRgb(image, item.map, { width: grid, height: grid }, MAP_SCALE),
+      2 * gap + size,
+      y0,
+    );
+  }
+  // The bar under the maps: the colours at full strength (the maps show them at half).
+  const x0 = 2 * gap + size, y0 = gap + items.length * (size + gap);
+  for (let x = 0; x < size; x++) {
+    const colour = jet(x / (size - 1)).map((v) => Math.round(v * 255));
+    for (let y = y0; y < y0 + bar; y++) out.set(colour, (y * width + x0 + x) * 3);
+  }
+  const units = MAP_SCALE.max - MAP_SCALE.min;
+  for (let u = 0; u <= units; u++) {
+    const x = x0 + Math.round((u / units) * (size - 1));
+    for (let y = y0 + bar; y < y0 + bar + tick; y++) {
+      out.fill(60, (y * width + x) * 3, (y * width + x) * 3 + 3);
+    }
+  }
+  return await encodePng(out, width, height);
 }
 
 /**

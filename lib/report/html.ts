@@ -93,6 +93,7 @@ th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; overflow-wrap: anywhere; min-width: 8rem;
   max-width: 22rem; }
 pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; }
+@media print { table { display: table; font-size: .7rem; } body { max-width: none; } }
 `.trim();
 
 /**
