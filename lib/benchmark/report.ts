@@ -349,7 +349,9 @@ export function benchmarkHtml(summary: BenchmarkSummary): string {
     ...tableSection(
       "Evidence shares",
       componentRows(summary),
-      "Each evidence component's share of the model's score and its test AUROC alone.",
+      "Each evidence component's share of the model's score and its test AUROC alone. A " +
+        "component the calibration gave no share of a dataset's score is not computed when that " +
+        "dataset is scored, so it has no row there.",
     ),
   );
   return htmlReport({ title: "MADformer benchmark", sections });
