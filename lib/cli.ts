@@ -6,6 +6,7 @@
  * @module
  */
 import { MadError } from "./errors.ts";
+import { descendants, signalProcess } from "./util/processes.ts";
 
 /**
  * Runs a script's main function: a MadError becomes `error: message` on stderr and its exit
@@ -20,5 +21,22 @@ export async function runMain(main: () => Promise<void> | void): Promise<void> {
     const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
     console.error(`error: ${message}`);
     Deno.exit(e instanceof MadError ? e.exitCode : 1);
+  }
+}
+
+/**
+ * On SIGINT or SIGTERM: ends the processes this one started (a PyTorch step, a training in a
+ * child), runs `cleanup`, says `message` (what is kept, how to go on) and exits 130 / 143. For
+ * commands whose files are whole or not written at all when stopped; `train` stops at a safe
+ * point of its own instead.
+ */
+export function exitOnStop(message: string, cleanup?: () => void): void {
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(name, () => {
+      for (const pid of descendants(Deno.pid)) signalProcess(pid, "SIGTERM");
+      cleanup?.();
+      console.error(`\n${name}: stopped; ${message}`);
+      Deno.exit(name === "SIGINT" ? 130 : 143);
+    });
   }
 }

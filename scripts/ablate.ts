@@ -19,7 +19,7 @@ import {
   positiveIntegerFlag,
   Progress,
 } from "../lib/util/mod.ts";
-import { runMain } from "../lib/cli.ts";
+import { exitOnStop, runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { checkTrainingSources } from "../lib/train/mod.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
@@ -173,12 +173,10 @@ async function main(): Promise<void> {
       `${[...setup.imageDirs, ...setup.tablePaths].join(", ")} into ${out}/`,
   );
   // A stop keeps every finished run in OUT/; say how to continue.
-  for (const name of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(name, () => {
-      console.error(`\n${name}: stopped; run the same command again to continue`);
-      Deno.exit(name === "SIGINT" ? 130 : 143);
-    });
-  }
+  exitOnStop(
+    `finished runs are kept in ${out}/ and the same command reuses them ` +
+      "(the run under way starts over)",
+  );
   // Before runAblation makes the output folder: a missing folder, or a table training would
   // refuse (no labels, say), leaves nothing behind and stops no grid halfway.
   await checkTrainingSources(setup, setup.config);

@@ -15,6 +15,7 @@
 import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  checkOutputFile,
   defineCommand,
   helpText,
   numberFlag,
@@ -22,7 +23,7 @@ import {
   Progress,
   writeFileAtomic,
 } from "../lib/util/mod.ts";
-import { runMain } from "../lib/cli.ts";
+import { exitOnStop, runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { rowMinKernelActive } from "../lib/backend/row_min.ts";
@@ -220,11 +221,19 @@ async function main(): Promise<void> {
   const nImages = numberFlag("images", flags.images)!;
   if (!Number.isInteger(steps) || steps < 1) throw new MadError(`--steps must be >= 1`, 2);
   if (!Number.isInteger(nImages) || nImages < 1) throw new MadError(`--images must be >= 1`, 2);
+  // Where the results go is checked before minutes of measuring.
+  checkOutputFile(flags.out, "--out");
   const backend = await useBackend(flags.backend as BackendName);
   const config = DEFAULT_CONFIG;
   const m = config.model;
   const g = geometry(m);
   const work = await Deno.makeTempDir({ prefix: "madformer-bench-" });
+  // The PyTorch step, the default training and the growth runs are child processes: a stop
+  // ends them with this one, and the scratch folder goes too.
+  exitOnStop(
+    `nothing written (${flags.out} is written when the bench ends)`,
+    () => Deno.removeSync(work, { recursive: true }),
+  );
   try {
     if (flags["tables-only"] || flags["growth-only"]) {
       // The sections asked for alone (with `--tables` / `--growth`, the other one too).

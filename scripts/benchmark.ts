@@ -8,7 +8,7 @@
  * @module
  */
 import { join } from "node:path";
-import { runMain } from "../lib/cli.ts";
+import { exitOnStop, runMain } from "../lib/cli.ts";
 import {
   checkOutputFolder,
   defineCommand,
@@ -140,12 +140,10 @@ async function main(): Promise<void> {
       `${runsPerSeed} runs, ${config.train.epochs} epochs per model, into ${flags.out}/`,
   );
   // A stop leaves every finished run in OUT/runs/; say how to continue.
-  for (const name of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(name, () => {
-      console.error(`\n${name}: stopped; run the same command again to continue`);
-      Deno.exit(name === "SIGINT" ? 130 : 143);
-    });
-  }
+  exitOnStop(
+    `finished runs are kept in ${flags.out}/runs/ and the same command reuses them ` +
+      "(the run under way starts over)",
+  );
   const started = performance.now();
   const summary = await runBenchmark({
     data,

@@ -7,7 +7,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { runMain } from "../lib/cli.ts";
+import { exitOnStop, runMain } from "../lib/cli.ts";
 import {
   checkNotAnInput,
   checkOutputFile,
@@ -103,6 +103,11 @@ async function main(): Promise<void> {
       })),
     );
   }
+  exitOnStop(
+    flags.json
+      ? `nothing written (${flags.json} is written when all is scored)`
+      : "nothing written",
+  );
   const evaluations = await evaluateCheckpoint(ckpt, {
     imageDirs: flags.images,
     tablePaths: flags.table,

@@ -21,7 +21,7 @@ import {
   usageError,
   writeFileAtomic,
 } from "../lib/util/mod.ts";
-import { runMain } from "../lib/cli.ts";
+import { exitOnStop, runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { CHECKPOINT_FLAG, loadCheckpoint } from "../lib/train/mod.ts";
@@ -138,6 +138,10 @@ async function main(): Promise<void> {
   const onWarning = (message: string) => console.error(`warning: ${message}`);
   await useBackend(flags.backend as BackendName);
   const ckpt = await loadCheckpoint(flags.checkpoint!, { optimizer: false });
+  exitOnStop(
+    "the scores are written when all are scored" +
+      (flags.maps ? `; heat maps written so far stay in ${flags.maps}/` : ""),
+  );
   let results: ScoredSample[];
   const unreadable: { path: string; reason: string }[] = [];
   if (flags.table) {

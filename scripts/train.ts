@@ -137,13 +137,25 @@ async function main(): Promise<void> {
       : join("results", new Date().toISOString().replace(/[:.]/g, "-")));
   await checkRunFolder(out, Boolean(flags.resume), Boolean(flags.overwrite));
   await useBackend(flags.backend as BackendName);
-  // SIGINT / SIGTERM: finish the current step, checkpoint, and exit 130 / 143.
+  // SIGINT / SIGTERM: stop at the next safe point (after a step, between epochs, between the
+  // calibration's datasets), keep what is finished and exit 130 / 143. `deno task` passes a
+  // signal on to this process, which may get it from the terminal as well: a second signal
+  // within a second is the same request, a later one stops at once.
   let signal: Deno.Signal | null = null;
+  let signalled = 0;
   const listeners = (["SIGINT", "SIGTERM"] as const).map((name) => {
     const listener = () => {
-      if (signal) Deno.exit(name === "SIGINT" ? 130 : 143); // a second signal: stop now
+      if (signal) {
+        if (performance.now() - signalled < 1000) return;
+        console.error(`${name} again: stopping now; what was written so far is kept`);
+        Deno.exit(name === "SIGINT" ? 130 : 143);
+      }
       signal = name;
-      console.error(`${name}: finishing the current step, then writing a checkpoint`);
+      signalled = performance.now();
+      console.error(
+        `${name}: stopping after the current step (or dataset's validation or calibration), ` +
+          `then keeping what is finished; a second ${name} stops at once`,
+      );
     };
     Deno.addSignalListener(name, listener);
     return [name, listener] as const;
@@ -166,10 +178,16 @@ async function main(): Promise<void> {
   });
   for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
   if (result.stoppedEarly) {
+    const by = `stopped by ${signal}`;
+    const epochs = `${result.epochs} epoch${result.epochs === 1 ? "" : "s"}`;
     console.error(
-      `stopped by ${signal} with ${result.epochs} epoch${result.epochs === 1 ? "" : "s"} ` +
-        `finished; resume with ` +
-        `deno task train --resume ${result.resumeFrom}`,
+      result.resumeFrom === null
+        ? `${by} before the first step: nothing was trained; run the same command again`
+        : result.stoppedIn === "calibration"
+        ? `${by} while calibrating on all normals, with all ${epochs} finished; calibrate the ` +
+          `rest with deno task train --resume ${result.resumeFrom}`
+        : `${by} with ${epochs} finished; resume with deno task train --resume ` +
+          result.resumeFrom,
     );
     Deno.exit(signal === "SIGINT" ? 130 : 143);
   }

@@ -96,7 +96,9 @@ Deno.test("resume: a new scoring setting is used, the weights train on as before
 
     // Stopped before its first validation, a resumed run's banks and statistics are still the
     // checkpoint's: its interrupted checkpoint keeps the settings they were fitted with.
-    const stopped = await resumeWith({ thresholdQuantile: 0.9 }, () => true);
+    // (The first poll is before the epoch's first step; the second, after it.)
+    let polls = 0;
+    const stopped = await resumeWith({ thresholdQuantile: 0.9 }, () => ++polls > 1);
     assert.ok(stopped.stoppedEarly);
     const interrupted = await loadCheckpoint(join(out, "interrupted_checkpoint.safetensors"));
     try {

@@ -22,6 +22,7 @@ import type { ImageSample } from "../lib/data/types.ts";
 import { checkOutputFile, checkOutputFolder, writeFileAtomic } from "../lib/util/files.ts";
 import { defineCommand, parseFlags } from "../lib/util/flags.ts";
 import { train } from "../lib/train/loop.ts";
+import { disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { tinyConfig } from "../lib/experiment/setup.ts";
 import { writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { useBackend } from "../lib/backend/mod.ts";
@@ -375,17 +376,18 @@ Deno.test("stopped in its first epoch, a run names the interrupted checkpoint to
     await writeSyntheticTableCsv(table, { seed: 1, n: 80, d: 3 });
     const config = tinyConfig({ train: { epochs: 1 } });
     const out = join(dir, "run");
+    let polls = 0;
     const stopped = await train({
       config,
       imageDirs: [],
       tablePaths: [table],
       out,
       quiet: true,
-      shouldStop: () => true,
+      shouldStop: () => ++polls > 1, // the first poll is before the first step
     });
     assert.ok(stopped.stoppedEarly);
     assert.equal(stopped.resumeFrom, join(out, "interrupted_checkpoint.safetensors"));
-    assert.ok(await exists(stopped.resumeFrom));
+    assert.ok(await exists(stopped.resumeFrom!));
     assert.ok(!(await exists(stopped.last)));
     const log = await Deno.readTextFile(join(out, "train.log"));
     assert.match(log, /resume with --resume \S*interrupted_checkpoint\.safetensors/);
@@ -395,11 +397,75 @@ Deno.test("stopped in its first epoch, a run names the interrupted checkpoint to
       tablePaths: [],
       out,
       quiet: true,
-      resume: stopped.resumeFrom,
+      resume: stopped.resumeFrom!,
     });
     assert.ok(!resumed.stoppedEarly);
     assert.equal(resumed.epochs, 1);
     assert.equal(resumed.resumeFrom, resumed.last);
+  });
+});
+
+Deno.test("stopped while calibrating, a run keeps its epochs and a resume calibrates", async () => {
+  await inTempDir(async (dir) => {
+    const table = join(dir, "t.csv");
+    await writeSyntheticTableCsv(table, { seed: 1, n: 80, d: 3 });
+    const config = tinyConfig({ train: { epochs: 1 }, model: { calibrateOnAllNormals: true } });
+    const out = join(dir, "run");
+    let trained = false;
+    const stopped = await train({
+      config,
+      imageDirs: [],
+      tablePaths: [table],
+      out,
+      quiet: true,
+      onEpoch: () => (trained = true),
+      shouldStop: () => trained, // asked for once the last epoch is done
+    });
+    assert.ok(stopped.stoppedEarly);
+    assert.equal(stopped.stoppedIn, "calibration");
+    assert.equal(stopped.epochs, 1);
+    assert.equal(stopped.resumeFrom, stopped.last);
+    const calibrated = async () => {
+      const ckpt = await loadCheckpoint(stopped.best);
+      try {
+        return Object.values(ckpt.stats).every((s) => (s.calibrated ?? 0) > 0);
+      } finally {
+        disposeCheckpoint(ckpt);
+      }
+    };
+    assert.equal(await calibrated(), false);
+    const resumed = await train({
+      config,
+      imageDirs: [],
+      tablePaths: [],
+      out,
+      quiet: true,
+      resume: stopped.resumeFrom!,
+    });
+    assert.ok(!resumed.stoppedEarly);
+    assert.equal(await calibrated(), true);
+    assert.match(
+      await Deno.readTextFile(join(out, "train.log")),
+      /1 of 1 epochs done; calibrating/,
+    );
+  });
+});
+
+Deno.test("a run stopped before its first step has nothing to resume", async () => {
+  await inTempDir(async (dir) => {
+    const table = join(dir, "t.csv");
+    await writeSyntheticTableCsv(table, { seed: 1, n: 80, d: 3 });
+    const stopped = await train({
+      config: tinyConfig({ train: { epochs: 1 } }),
+      imageDirs: [],
+      tablePaths: [table],
+      out: join(dir, "run"),
+      quiet: true,
+      shouldStop: () => true,
+    });
+    assert.ok(stopped.stoppedEarly);
+    assert.equal(stopped.epochs, 0);
+    assert.equal(stopped.resumeFrom, null);
   });
 });
 

@@ -9,6 +9,7 @@
 import { basename, join, resolve } from "node:path";
 import { PLOTLY_LOADER_MARKER } from "./notebook_helpers.ts";
 import { writeFileAtomic } from "../util/files.ts";
+import { descendants, signalProcess } from "../util/processes.ts";
 import { MadError } from "../errors.ts";
 import type { ExperimentData } from "../experiment/setup.ts";
 import { dataEnv, PROGRESS_ENV } from "./notebook_data.ts";
@@ -308,15 +309,6 @@ function isKernel(pid: number): boolean {
   }
 }
 
-/** Sends `signal` to `pid`, if it still runs. */
-function signalProcess(pid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
 /**
  * Reads a stream's text as it comes; `take()` gives what was read so far once the stream ends,
  * or after at most a second when something else holds it open.
@@ -335,41 +327,6 @@ function collectText(stream: ReadableStream<Uint8Array>): { take: () => Promise<
       return text;
     },
   };
-}
-
-/**
- * The processes below `pid` (its children, theirs, ...), from `/proc`; none where there is no
- * `/proc` to read.
- */
-function descendants(pid: number): number[] {
-  const parents = new Map<number, number>();
-  try {
-    for (const entry of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(entry.name)) continue;
-      try {
-        const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-        // pid (comm) state ppid ...: the name may hold spaces and parentheses.
-        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        parents.set(Number(entry.name), ppid);
-      } catch {
-        // Ended while listed.
-      }
-    }
-  } catch {
-    return [];
-  }
-  const found: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const parent = queue.shift()!;
-    for (const [p, pp] of parents) {
-      if (pp === parent) {
-        found.push(p);
-        queue.push(p);
-      }
-    }
-  }
-  return found;
 }
 
 /**

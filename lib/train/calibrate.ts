@@ -24,6 +24,8 @@ import { ANOMALY_SEED_OFFSET } from "../rng.ts";
  * (`calibrateTableKey`) on all their normals and rewrites it; datasets already calibrated are
  * left as they are. An image category's banks are rebuilt as validation built them (same
  * features, same seed), so they are the same; a table's are fitted on all its normals.
+ * `shouldStop` is asked between datasets: when it says stop, the datasets calibrated so far are
+ * written and the call returns false (a resumed run calibrates the rest). True when finished.
  */
 export async function calibrateBest(
   best: string,
@@ -33,17 +35,27 @@ export async function calibrateBest(
   seed: number,
   log: RunLog,
   quiet: boolean,
-): Promise<void> {
+  shouldStop?: () => boolean,
+): Promise<boolean> {
   // No best checkpoint when no epoch validated: nothing to calibrate.
-  if (!(await Deno.stat(best).then(() => true, () => false))) return;
+  if (!(await Deno.stat(best).then(() => true, () => false))) return true;
   const ckpt = await loadCheckpoint(best);
   try {
     const pending = (d: { prepared: { record: DatasetRecord } }) =>
       !ckpt.stats[datasetKey(d.prepared.record)]?.calibrated;
     const todo = imageData.filter(pending);
     const tables = tableData.filter(pending);
-    if (todo.length + tables.length === 0) return;
+    if (todo.length + tables.length === 0) return true;
     const bar = new Progress("calibrating on all normals", todo.length + tables.length, { quiet });
+    // Each dataset's fit runs without a pause, so a signal is seen between two of them.
+    const stopAsked = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      return shouldStop?.() ?? false;
+    };
+    const total = todo.length + tables.length;
+    // A stop asked for in the last validation comes before the first dataset.
+    let stopped = await stopAsked();
+    let done = 0;
     const lines: string[] = [];
     // A dataset's calibrated statistics and banks replace validation's in the checkpoint.
     const keep = (key: string, fitted: FittedKey) => {
@@ -52,8 +64,9 @@ export async function calibrateBest(
         ckpt.banks.set(`${key}|${component}`, bank);
       }
     };
-    for (const d of todo) {
+    for (const d of stopped ? [] : todo) {
       const key = datasetKey(d.prepared.record);
+      bar.begin(key);
       const index = imageData.indexOf(d);
       const { fitted, report } = fitImageKey(
         ckpt.params,
@@ -71,11 +84,13 @@ export async function calibrateBest(
           mapReductionText(report.smooth, report.reductions) +
           (report.reductions ? "" : ` (validation AUROC ${report.auroc.toFixed(3)})`),
       );
-      bar.tick(1);
+      bar.advance();
+      if (++done < total && (stopped = await stopAsked())) break;
     }
-    for (const d of tables) {
+    for (const d of stopped ? [] : tables) {
       const p = d.prepared;
       const key = datasetKey(p.record);
+      bar.begin(key);
       // Seeds apart from the images' and from each epoch's validation anomalies.
       const anomalySeed = seed +
         ANOMALY_SEED_OFFSET * (imageData.length + tableData.indexOf(d) + 1);
@@ -89,22 +104,28 @@ export async function calibrateBest(
         seed,
         anomalySeed,
       );
-      bar.tick(1);
-      if (!calibrated) continue; // too few normals for the folds: validation's fit stays
-      const { fitted, report } = calibrated;
-      keep(key, fitted);
-      // A long or wide table is calibrated on a sample of its normals (`tableCalibrationRows`).
-      const normals = (p.train.length + p.val.length) / p.d;
-      const of = fitted.stats.calibrated! < normals ? ` of ${normals}` : "";
-      lines.push(
-        `${key} on ${fitted.stats.calibrated}${of} normals in ${TABLE_CALIBRATION_FOLDS} folds ` +
-          `(validation AUROC ${report.auroc.toFixed(3)})`,
-      );
+      bar.advance();
+      stopped = ++done < total && await stopAsked();
+      if (calibrated) {
+        const { fitted, report } = calibrated;
+        keep(key, fitted);
+        // A long or wide table is calibrated on a sample of its normals (`tableCalibrationRows`).
+        const normals = (p.train.length + p.val.length) / p.d;
+        const of = fitted.stats.calibrated! < normals ? ` of ${normals}` : "";
+        lines.push(
+          `${key} on ${fitted.stats.calibrated}${of} normals in ${TABLE_CALIBRATION_FOLDS} ` +
+            `folds (validation AUROC ${report.auroc.toFixed(3)})`,
+        );
+      } // else too few normals for the folds: validation's fit stays
+      if (stopped) break;
     }
-    bar.done();
-    if (lines.length === 0) return;
-    await saveCheckpoint(best, ckpt);
-    log.line(`calibrated ${best}: ${lines.join(", ")}`);
+    if (stopped) bar.stop();
+    else bar.done();
+    if (lines.length > 0) {
+      await saveCheckpoint(best, ckpt);
+      log.line(`calibrated ${best}: ${lines.join(", ")}`);
+    }
+    return !stopped;
   } finally {
     disposeCheckpoint(ckpt);
   }

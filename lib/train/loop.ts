@@ -77,8 +77,10 @@ export interface TrainOptions {
   /** Stops after this many epochs of this call (resume tests). */
   stopAfterEpochs?: number;
   /**
-   * Polled after every step; when it returns true the run writes
-   * `interrupted_checkpoint.safetensors` and returns with `stoppedEarly`.
+   * Polled after every step, before every epoch and between the datasets of the final
+   * calibration. True after a step: the run writes `interrupted_checkpoint.safetensors` and
+   * returns with `stoppedEarly`; before an epoch, it returns with the finished epochs; in the
+   * calibration, it keeps the datasets calibrated so far and returns (`stoppedIn` "calibration").
    */
   shouldStop?: () => boolean;
 }
@@ -95,11 +97,14 @@ export interface TrainResult {
   epochs: number;
   rows: EpochRow[];
   stoppedEarly: boolean;
+  /** Where a stopped run stopped: in its epochs, or in the calibration after the last one. */
+  stoppedIn?: "training" | "calibration";
   /**
    * The checkpoint to resume from: `last` once an epoch has been written there, else (a run
-   * stopped in its first epoch) `interrupted_checkpoint.safetensors`.
+   * stopped in its first epoch) `interrupted_checkpoint.safetensors`; null when the run stopped
+   * before its first step.
    */
-  resumeFrom: string;
+  resumeFrom: string | null;
 }
 
 /** Trains a model as configured; see the module doc. */
@@ -199,6 +204,17 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     : { epoch: 0, step: 0, rngState: new Rng(t.seed).state, bestMetric: -Infinity, bestEpoch: 0 };
   const rng = new Rng(0);
   rng.state = progress.rngState;
+  if (resumed) {
+    const left = t.epochs - progress.epoch;
+    log.line(
+      `resumed from ${options.resume}: ${progress.epoch} of ${t.epochs} epochs done` +
+        (left > 0
+          ? `, ${left} to go`
+          : m.calibrateOnAllNormals
+          ? "; calibrating on all normals what is not calibrated yet"
+          : ""),
+    );
+  }
   const count = [...params.values()].reduce((s, p) => s + p.size, 0);
   const blas = systemBlasInUse();
   log.line(
@@ -239,6 +255,11 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   }
   try {
     while (progress.epoch < t.epochs && progress.epoch - startEpoch < epochsThisCall) {
+      // A stop asked for during the data's preparation or the last validation: before a step.
+      if (options.shouldStop?.()) {
+        stoppedEarly = true;
+        break;
+      }
       const epoch = progress.epoch + 1;
       const started = performance.now();
       const lr = learningRate(t.lr, epoch, t.epochs);
@@ -247,6 +268,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         quiet: options.quiet,
       });
       let sum = { loss: 0, recon: 0, anomaly: 0 };
+      let stepsDone = 0;
       const stepsStarted = performance.now();
       for (const step of plan) {
         const losses = step.kind === "image"
@@ -273,6 +295,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
           );
         }
         progress.step++;
+        stepsDone++;
         sum = {
           loss: sum.loss + losses.loss,
           recon: sum.recon + losses.recon,
@@ -302,8 +325,11 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
           ),
         );
         log.line(
-          `interrupted in epoch ${epoch} after step ${progress.step}; weights so far in ` +
-            `${interrupted}; resume with --resume ${await resumeFile(last, interrupted)}`,
+          `interrupted in epoch ${epoch} after step ${stepsDone} of ${plan.length}; ` +
+            `weights so far in ` +
+            `${interrupted}; resume with --resume ${
+              await resumeFile(last, interrupted) ?? interrupted
+            }`,
         );
         break;
       }
@@ -326,8 +352,15 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       // Validate: fit banks and statistics, score validation normals vs synthetic anomalies.
       const val: EpochRow["val"] = {};
       const nextFitted = new Map<string, FittedKey>();
+      // Each dataset's fit runs without a pause (tens of seconds): say which one is under way.
+      const validating = new Progress(
+        `epoch ${epoch}/${t.epochs} validation`,
+        imageData.length + tableData.length,
+        { quiet: options.quiet },
+      );
       for (const d of imageData) {
         const key = datasetKey(d.prepared.record);
+        validating.begin(key);
         const aligned = d.prepared.record.pose?.aligned;
         const { fitted: f, report } = fitKey(
           model,
@@ -341,9 +374,11 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         pixelBanks.set(key, pixelBanksOf(f.banks));
         nextFitted.set(key, f);
         val[key] = report;
+        validating.advance();
       }
       for (const d of tableData) {
         const key = datasetKey(d.prepared.record);
+        validating.begin(key);
         const p = d.prepared;
         const samples = (rows: Float32Array): Samples => ({
           modality: "table",
@@ -362,7 +397,9 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
           ));
         nextFitted.set(key, f);
         val[key] = report;
+        validating.advance();
       }
+      validating.done();
       fitted = nextFitted;
       fittedModel = m;
       const keys = Object.keys(val);
@@ -393,6 +430,8 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       }
       const ckpt = checkpointOf(config, specs, records, params, adam, fitted, progress, average);
       await saveCheckpoint(last, ckpt);
+      // A resumed run's interrupted weights are behind `last` now.
+      await Deno.remove(join(options.out, "interrupted_checkpoint.safetensors")).catch(() => {});
       if (improved) await saveCheckpoint(best, ckpt);
       await log.epoch(row, improved);
       options.onEpoch?.(row);
@@ -404,8 +443,9 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   if (resumed) {
     disposeCheckpoint({ ...resumed, params: new Map(), adam: null, averaging: undefined });
   }
+  let stoppedIn: TrainResult["stoppedIn"] = stoppedEarly ? "training" : undefined;
   if (!stoppedEarly && progress.epoch >= t.epochs && m.calibrateOnAllNormals) {
-    await calibrateBest(
+    const finished = await calibrateBest(
       best,
       imageData,
       tableData,
@@ -413,7 +453,12 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       t.seed,
       log,
       options.quiet ?? false,
+      options.shouldStop,
     );
+    if (!finished) {
+      stoppedEarly = true;
+      stoppedIn = "calibration";
+    }
   }
   return {
     out: options.out,
@@ -425,21 +470,21 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     epochs: progress.epoch,
     rows,
     stoppedEarly,
+    ...(stoppedIn ? { stoppedIn } : {}),
     resumeFrom: await resumeFile(last, join(options.out, "interrupted_checkpoint.safetensors")),
   };
 }
 
 /**
  * The checkpoint a stopped run resumes from: `last` when an epoch wrote it (resuming repeats
- * the unfinished epoch exactly), else the interrupted one (stopped in its first epoch).
+ * the unfinished epoch exactly), else the interrupted one (stopped in its first epoch), else
+ * none (stopped before its first step).
  */
-async function resumeFile(last: string, interrupted: string): Promise<string> {
-  try {
-    if ((await Deno.stat(last)).isFile) return last;
-  } catch {
-    // not written yet
+async function resumeFile(last: string, interrupted: string): Promise<string | null> {
+  for (const path of [last, interrupted]) {
+    if (await Deno.stat(path).then((s) => s.isFile, () => false)) return path;
   }
-  return interrupted;
+  return null;
 }
 
 /** What a table step that failed was doing, for the one-line error. */

@@ -1,7 +1,8 @@
 /**
  * Small helpers every layer may use, with no knowledge of the model: command-line flag tables
  * behind parsing and `--help` (`flags.ts`), atomic file writes (`files.ts`), a terminal progress
- * bar (`progress.ts`) and wall-time profiling spans (`profile.ts`). Nothing here imports
+ * bar (`progress.ts`), the processes a process started (`processes.ts`) and wall-time profiling
+ * spans (`profile.ts`). Nothing here imports
  * another part of `lib/` but `errors.ts`.
  *
  * @module
@@ -27,6 +28,7 @@ export {
   writeFileAtomic,
 } from "./files.ts";
 export { Progress, progressReporter } from "./progress.ts";
+export { descendants, signalProcess } from "./processes.ts";
 export {
   profileReport,
   profileTotals,

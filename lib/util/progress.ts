@@ -31,13 +31,32 @@ export class Progress {
     this.#draw(suffix);
   }
 
+  /** Advances by `n` units without drawing (the next {@linkcode begin} shows them). */
+  advance(n = 1): void {
+    this.#done = Math.min(this.#done + n, this.#total);
+  }
+
+  /**
+   * Draws the bar now, saying what comes next (`suffix`), also where a plain line is written
+   * only per tenth: before a long unit of work that does not tick, so it is not silent.
+   */
+  begin(suffix = ""): void {
+    this.#lastDraw = performance.now();
+    this.#draw(suffix, false, true);
+  }
+
+  /** Ends the bar where it is, with a final line (work stopped before the end). */
+  stop(suffix = "stopped"): void {
+    this.#draw(suffix, true);
+  }
+
   /** Finishes the bar with a final line. */
   done(suffix = ""): void {
     this.#done = this.#total;
     this.#draw(suffix, true);
   }
 
-  #draw(suffix: string, final = false): void {
+  #draw(suffix: string, final = false, always = false): void {
     if (this.#quiet) return;
     const fraction = this.#done / this.#total;
     const width = 24;
@@ -49,6 +68,8 @@ export class Progress {
     }s ${suffix}`;
     if (this.#tty) {
       Deno.stderr.writeSync(this.#encoder.encode(`\r\x1b[2K${line}${final ? "\n" : ""}`));
+    } else if (always) {
+      Deno.stderr.writeSync(this.#encoder.encode(line + "\n"));
     } else if (final || this.#done === this.#total || Math.round(fraction * 10) !== 0) {
       // Non-TTY output (logs, CI, notebooks) gets a line per ~10% rather than a redraw.
       const decile = Math.floor(fraction * 10);
