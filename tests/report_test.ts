@@ -525,3 +525,13 @@ Deno.test("scoreMapPanelPng: a row per image, the image beside its map, a colour
   assert.equal(meta.height, 6 + 2 * (32 + 6) + 14 + 5 + 6);
   await assert.rejects(() => scoreMapPanelPng(new ImageCache(), [], 32, 4), /no images/);
 });
+
+Deno.test("metricsTable: a whole number in a column of fractions has its decimals too", () => {
+  const text = metricsTable([{ name: "dots", auroc: 1, n: 24 }, {
+    name: "table",
+    auroc: 0.97891,
+    n: 630,
+  }]);
+  assert.match(text, /dots\s+1\.0000\s+24\n/);
+  assert.match(text, /table\s+0\.9789\s+630\n/);
+});

@@ -24,7 +24,7 @@ import { escapeHtml, type ReportSection } from "./html.ts";
 import { MAP_SCALE, scoreMapPanelPng } from "./heatmap.ts";
 import { describeAlignment } from "../data/pose.ts";
 import type { ImageCache } from "../data/image_cache.ts";
-import type { TableRow } from "./table.ts";
+import { formatRows, type TableRow } from "./table.ts";
 
 /** Rows for `metricsTable` (one per dataset, the evaluation JSON's metrics alone). */
 export function evaluationRows(evaluations: DatasetEvaluation[]): TableRow[] {
@@ -51,11 +51,11 @@ export function evaluationRows(evaluations: DatasetEvaluation[]): TableRow[] {
 export function metricsHtml(evaluations: DatasetEvaluation[]): string {
   const rows = evaluationRows(evaluations);
   const cols = Object.keys(rows[0] ?? { name: "" });
-  const cell = (v: unknown) =>
-    typeof v === "number" && !Number.isInteger(v) ? v.toFixed(4) : escapeHtml(String(v ?? ""));
+  const cells = formatRows(rows, cols);
   return `<table><thead><tr>${cols.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr></thead>` +
     `<tbody>${
-      rows.map((r) => `<tr>${cols.map((c) => `<td>${cell(r[c])}</td>`).join("")}</tr>`).join("")
+      cells.map((line) => `<tr>${line.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`)
+        .join("")
     }</tbody></table>`;
 }
 

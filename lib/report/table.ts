@@ -7,13 +7,24 @@
 /** One table row: a name plus metric values. */
 export type TableRow = { name: string } & Record<string, number | string>;
 
-/** Integers print as they are, other numbers to 4 decimals; missing cells stay empty. */
-function formatCell(value: number | string | undefined): string {
+/**
+ * Integers print as they are, other numbers to 4 decimals, and so do whole numbers in a
+ * `fractional` column (an AUROC of 1 beside 0.9789 reads as 1.0000); missing cells stay empty.
+ */
+function formatCell(value: number | string | undefined, fractional = false): string {
   if (value === undefined) return "";
   if (typeof value === "string") return value;
-  if (Number.isInteger(value)) return String(value);
   if (!Number.isFinite(value)) return String(value);
+  if (Number.isInteger(value) && !fractional) return String(value);
   return value.toFixed(4);
+}
+
+/** Each row's cells as text, a column with a non-integer number shown to 4 decimals throughout. */
+export function formatRows(rows: TableRow[], cols: string[]): string[][] {
+  const fractional = cols.map((c) =>
+    rows.some((r) => typeof r[c] === "number" && !Number.isInteger(r[c]))
+  );
+  return rows.map((r) => cols.map((c, j) => formatCell(r[c], fractional[j])));
 }
 
 /** The columns to show: `columns` if given, otherwise every key in order of first use. */
@@ -42,7 +53,7 @@ function numericColumns(rows: TableRow[], cols: string[]): boolean[] {
 export function metricsTable(rows: TableRow[], columns?: string[]): string {
   const cols = resolveColumns(rows, columns);
   const numeric = numericColumns(rows, cols);
-  const cells = rows.map((r) => cols.map((c) => formatCell(r[c])));
+  const cells = formatRows(rows, cols);
   const widths = cols.map((c, j) => Math.max(c.length, ...cells.map((line) => line[j].length)));
   const render = (line: string[]) =>
     line.map((cell, j) => numeric[j] ? cell.padStart(widths[j]) : cell.padEnd(widths[j]))
