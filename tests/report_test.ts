@@ -20,6 +20,7 @@ import {
   metricsTable,
   plotlyNotebook,
   prFigure,
+  readableJson,
   resizeBilinear,
   rocFigure,
   scoreHistogramFigure,
@@ -534,4 +535,11 @@ Deno.test("metricsTable: a whole number in a column of fractions has its decimal
   }]);
   assert.match(text, /dots\s+1\.0000\s+24\n/);
   assert.match(text, /table\s+0\.9789\s+630\n/);
+});
+
+Deno.test("readableJson: arrays of numbers on one line, the rest indented, the same value", () => {
+  const value = { model: { poseJitter: [1, 0, 0, -1.5, 0, 2e-3], name: "x", nested: [{ a: 1 }] } };
+  const text = readableJson(value);
+  assert.ok(text.includes('"poseJitter": [1, 0, 0, -1.5, 0, 0.002]'), text);
+  assert.deepEqual(JSON.parse(text), value);
 });

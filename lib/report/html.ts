@@ -36,6 +36,17 @@ export function scriptJson(value: unknown): string {
     .replace(/\u2029/g, "\\u2029");
 }
 
+/**
+ * JSON indented by two spaces, but with arrays of numbers on one line: a config's 45 pose
+ * changes or stem sizes read as a list, not a column.
+ */
+export function readableJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(
+    /\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]/g,
+    (_, items: string) => `[${items.split(/,\s*/).join(", ")}]`,
+  );
+}
+
 /** A PNG as a `data:` URI. */
 export function pngDataUri(png: Uint8Array): string {
   return `data:image/png;base64,${Buffer.from(png).toString("base64")}`;

@@ -24,7 +24,7 @@ export {
   shortLabels,
 } from "./figures.ts";
 export type { PlotlyFigure } from "./figures.ts";
-export { escapeHtml, figureHtml, htmlReport, pngDataUri } from "./html.ts";
+export { escapeHtml, figureHtml, htmlReport, pngDataUri, readableJson } from "./html.ts";
 export type { ReportSection } from "./html.ts";
 export { heatmapOverlayPng, imageGridPng, jet, resizeBilinear, scoreMapPng } from "./heatmap.ts";
 export type { OverlayOptions } from "./heatmap.ts";
