@@ -185,6 +185,29 @@ Deno.test("downloadFile: 404 gives a one-line error naming the URL", async () =>
   });
 });
 
+Deno.test("downloadFile: an unreachable host says nothing arrived, not that a rerun resumes", async () => {
+  await inTempDir(async (dir) => {
+    // A port nothing listens on: the connection is refused at once, on every retry.
+    const listener = Deno.listen({ port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    const dest = join(dir, "t.mat");
+    await assert.rejects(
+      downloadFile(`http://127.0.0.1:${port}/t.mat`, dest, { retries: 1, retryDelayMs: 1 }),
+      (e: unknown) => {
+        assert.ok(e instanceof MadError);
+        assert.match(
+          e.message,
+          /nothing arrived: check the network, or give a local copy with --from/,
+        );
+        assert.ok(!e.message.includes("resume"));
+        return true;
+      },
+    );
+    assert.equal(await exists(`${dest}.part`), false);
+  });
+});
+
 /** A small folder laid out like the shared datasets folder, with a space in a name. */
 async function makeLocalFixture(root: string): Promise<void> {
   const files: Record<string, string> = {

@@ -466,6 +466,16 @@ Deno.test("a run stopped before its first step has nothing to resume", async () 
     assert.ok(stopped.stoppedEarly);
     assert.equal(stopped.epochs, 0);
     assert.equal(stopped.resumeFrom, null);
+    // Nothing to resume, so the folder is taken again; its log says where the new run begins.
+    await train({
+      config: tinyConfig({ train: { epochs: 1 } }),
+      imageDirs: [],
+      tablePaths: [table],
+      out: join(dir, "run"),
+      quiet: true,
+    });
+    const log = await Deno.readTextFile(join(dir, "run", "train.log"));
+    assert.equal(log.split("a new run starts here").length - 1, 1);
   });
 });
 

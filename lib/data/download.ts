@@ -61,7 +61,15 @@ export async function downloadFile(
     } catch (e) {
       if (!(e instanceof TransientError) || attempt >= retries) {
         if (e instanceof MadError) throw e;
-        throw new MadError(`${url}: download failed: ${describe(e)} (run again to resume)`);
+        // Resuming means something: only when part of the file arrived.
+        const arrived = await fileSize(part);
+        if (arrived === 0) await Deno.remove(part).catch(() => {});
+        throw new MadError(
+          `${url}: download failed: ${describe(e)}` +
+            (arrived > 0
+              ? ` (${arrived} bytes kept; run again to resume)`
+              : " (nothing arrived: check the network, or give a local copy with --from)"),
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, delay * (attempt + 1)));
     }

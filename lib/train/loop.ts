@@ -153,6 +153,14 @@ async function removeEmptyUpTo(path: string, top: string): Promise<void> {
 async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   let config = options.config;
   const log = new RunLog(options.out, options.quiet ?? false);
+  // A folder whose run died before its first checkpoint is taken again (nothing to resume):
+  // its log goes on, and says where this run begins.
+  if (!options.resume && await Deno.stat(log.logPath).then(() => true, () => false)) {
+    log.line(
+      "a new run starts here; the lines above are an earlier run's, stopped before its " +
+        "first checkpoint",
+    );
+  }
 
   // Resume: the checkpoint's config wins, except for the number of epochs and (from an explicit
   // config) the evidence and scoring settings, which every validation refits.
