@@ -8,6 +8,7 @@
  * @module
  */
 import { join } from "node:path";
+import { IMAGE_CACHE_FLAG } from "../lib/data/image_cache.ts";
 import { exitOnStop, runMain } from "../lib/cli.ts";
 import {
   checkOutputFolder,
@@ -86,12 +87,7 @@ export const COMMAND = defineCommand({
       description: 'config overrides, {"model": {...}, "train": {...}} (see lib/model/config.ts)',
       defaultText: "the built-in config",
     },
-    cache: {
-      type: "string",
-      default: join("data", ".cache", "images"),
-      value: "DIR",
-      description: "decoded-image cache folder",
-    },
+    cache: IMAGE_CACHE_FLAG,
     "keep-checkpoints": {
       type: "boolean",
       default: false,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { exitOnStop, runMain } from "../lib/cli.ts";
 import {
   checkNotAnInput,
@@ -28,7 +28,7 @@ import {
   featureLines,
 } from "../lib/experiment/mod.ts";
 import { evaluationRows, metricsTable } from "../lib/report/mod.ts";
-import { ImageCache } from "../lib/data/image_cache.ts";
+import { IMAGE_CACHE_FLAG, ImageCache } from "../lib/data/image_cache.ts";
 import { TABLE_FORMATS } from "../lib/data/table_name.ts";
 
 /** The command's flags, help and examples. */
@@ -67,6 +67,7 @@ export const COMMAND = defineCommand({
       defaultText: "none (table on stdout only)",
     },
     backend: BACKEND_FLAG,
+    cache: IMAGE_CACHE_FLAG,
   },
   examples: [
     "deno task eval --checkpoint results/mine/best_model_checkpoint.safetensors",
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
     imageDirs: flags.images,
     tablePaths: flags.table,
     tableName: flags.category,
-    cache: new ImageCache(join("data", ".cache", "images")),
+    cache: new ImageCache(flags.cache),
     onProgress: (line) => console.error(line),
     progressBar: progressReporter,
     explain: true,

@@ -32,7 +32,7 @@ import {
   scoreTableFile,
   writtenSample,
 } from "../lib/experiment/mod.ts";
-import { ImageCache } from "../lib/data/image_cache.ts";
+import { IMAGE_CACHE_FLAG, ImageCache } from "../lib/data/image_cache.ts";
 import { scoreMapPng } from "../lib/report/mod.ts";
 import { TABLE_FORMATS } from "../lib/data/table_name.ts";
 
@@ -103,6 +103,7 @@ export const COMMAND = defineCommand({
         "contributions to the score (`features`: [name, score lost were it normal])",
     },
     backend: BACKEND_FLAG,
+    cache: IMAGE_CACHE_FLAG,
   },
   examples: [
     "deno task score --checkpoint CKPT --images photos/ --json scores.json --maps heatmaps/",
@@ -155,7 +156,7 @@ async function main(): Promise<void> {
       onWarning,
     });
   } else {
-    const cacheDir = join("data", ".cache", "images");
+    const cacheDir = flags.cache;
     const cache = new ImageCache(cacheDir);
     const scored = await scoreImagePaths(ckpt, images, cache, {
       // An unreadable file is left out and named after the rest are written: no lost work.

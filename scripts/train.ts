@@ -5,6 +5,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
+import { IMAGE_CACHE_FLAG } from "../lib/data/image_cache.ts";
 import { runMain } from "../lib/cli.ts";
 import {
   checkOutputFolder,
@@ -84,6 +85,7 @@ export const COMMAND = defineCommand({
         "train.log and metrics.jsonl are moved to OUT/previous/ first",
     },
     backend: BACKEND_FLAG,
+    cache: IMAGE_CACHE_FLAG,
     quiet: { type: "boolean", description: "no progress bars" },
   },
   examples: [
@@ -170,7 +172,7 @@ async function main(): Promise<void> {
     epochs: numberFlag("epochs", flags.epochs),
     explicitConfig: Boolean(flags.config),
     trainSettingsGiven: given,
-    cacheDir: join("data", ".cache", "images"),
+    cacheDir: flags.cache,
     quiet: flags.quiet,
     shouldStop: () => signal !== null,
   }).catch((e) => {

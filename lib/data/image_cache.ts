@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/files.ts";
+import type { FlagSpec } from "../util/flags.ts";
 import { fileError, isNotFound } from "../errors.ts";
 import { decodeImage, readProblem } from "./images.ts";
 import type { DecodedImage } from "./types.ts";
@@ -20,6 +21,15 @@ const MAGIC = 0x4944414d; // "MADI" read as a little-endian u32
 const HEADER_BYTES = 16;
 
 /** Counters of how requests were served. */
+
+/** The `--cache DIR` flag of the commands that decode images: where decoded images are kept. */
+export const IMAGE_CACHE_FLAG = {
+  type: "string",
+  default: join("data", ".cache", "images"),
+  value: "DIR",
+  description: "decoded-image cache folder (a rerun reads images from it, not the files)",
+} as const satisfies FlagSpec;
+
 export interface ImageCacheStats {
   /** Images decoded from their PNG/JPEG file. */
   decodes: number;
