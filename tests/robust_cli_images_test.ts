@@ -21,7 +21,8 @@ import {
 import type { ImageSample } from "../lib/data/types.ts";
 import { checkOutputFile, checkOutputFolder, writeFileAtomic } from "../lib/util/files.ts";
 import { defineCommand, parseFlags } from "../lib/util/flags.ts";
-import { train } from "../lib/train/loop.ts";
+import { train, type TrainOptions } from "../lib/train/loop.ts";
+import type { ConfigOverrides } from "../lib/model/config.ts";
 import { disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { tinyConfig } from "../lib/experiment/setup.ts";
 import { writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
@@ -370,35 +371,36 @@ Deno.test("train --overwrite moves an earlier run aside and starts fresh logs", 
 // ---------------------------------------------------------------------------------------------
 // P17 and P18 in the library
 
+/**
+ * A tiny table in `dir` and a one-epoch training on it into `dir/run`: `run` trains with options
+ * added, `resume` continues a checkpoint in the same folder.
+ */
+async function tableTraining(dir: string, model: ConfigOverrides["model"] = {}) {
+  const table = join(dir, "t.csv");
+  await writeSyntheticTableCsv(table, { seed: 1, n: 80, d: 3 });
+  const config = tinyConfig({ train: { epochs: 1 }, model });
+  const out = join(dir, "run");
+  const base = { config, imageDirs: [], out, quiet: true };
+  return {
+    out,
+    run: (extra: Partial<TrainOptions> = {}) => train({ ...base, tablePaths: [table], ...extra }),
+    resume: (from: string) => train({ ...base, tablePaths: [], resume: from }),
+  };
+}
+
 Deno.test("stopped in its first epoch, a run names the interrupted checkpoint to resume", async () => {
   await inTempDir(async (dir) => {
-    const table = join(dir, "t.csv");
-    await writeSyntheticTableCsv(table, { seed: 1, n: 80, d: 3 });
-    const config = tinyConfig({ train: { epochs: 1 } });
-    const out = join(dir, "run");
+    const { out, run, resume } = await tableTraining(dir);
     let polls = 0;
-    const stopped = await train({
-      config,
-      imageDirs: [],
-      tablePaths: [table],
-      out,
-      quiet: true,
-      shouldStop: () => ++polls > 1, // the first poll is before the first step
-    });
+    // The first poll is before the first step.
+    const stopped = await run({ shouldStop: () => ++polls > 1 });
     assert.ok(stopped.stoppedEarly);
     assert.equal(stopped.resumeFrom, join(out, "interrupted_checkpoint.safetensors"));
     assert.ok(await exists(stopped.resumeFrom!));
     assert.ok(!(await exists(stopped.last)));
     const log = await Deno.readTextFile(join(out, "train.log"));
     assert.match(log, /resume with --resume \S*interrupted_checkpoint\.safetensors/);
-    const resumed = await train({
-      config,
-      imageDirs: [],
-      tablePaths: [],
-      out,
-      quiet: true,
-      resume: stopped.resumeFrom!,
-    });
+    const resumed = await resume(stopped.resumeFrom!);
     assert.ok(!resumed.stoppedEarly);
     assert.equal(resumed.epochs, 1);
     assert.equal(resumed.resumeFrom, resumed.last);
@@ -407,17 +409,9 @@ Deno.test("stopped in its first epoch, a run names the interrupted checkpoint to
 
 Deno.test("stopped while calibrating, a run keeps its epochs and a resume calibrates", async () => {
   await inTempDir(async (dir) => {
-    const table = join(dir, "t.csv");
-    await writeSyntheticTableCsv(table, { seed: 1, n: 80, d: 3 });
-    const config = tinyConfig({ train: { epochs: 1 }, model: { calibrateOnAllNormals: true } });
-    const out = join(dir, "run");
+    const { out, run, resume } = await tableTraining(dir, { calibrateOnAllNormals: true });
     let trained = false;
-    const stopped = await train({
-      config,
-      imageDirs: [],
-      tablePaths: [table],
-      out,
-      quiet: true,
+    const stopped = await run({
       onEpoch: () => (trained = true),
       shouldStop: () => trained, // asked for once the last epoch is done
     });
@@ -434,14 +428,7 @@ Deno.test("stopped while calibrating, a run keeps its epochs and a resume calibr
       }
     };
     assert.equal(await calibrated(), false);
-    const resumed = await train({
-      config,
-      imageDirs: [],
-      tablePaths: [],
-      out,
-      quiet: true,
-      resume: stopped.resumeFrom!,
-    });
+    const resumed = await resume(stopped.resumeFrom!);
     assert.ok(!resumed.stoppedEarly);
     assert.equal(await calibrated(), true);
     assert.match(
@@ -453,28 +440,14 @@ Deno.test("stopped while calibrating, a run keeps its epochs and a resume calibr
 
 Deno.test("a run stopped before its first step has nothing to resume", async () => {
   await inTempDir(async (dir) => {
-    const table = join(dir, "t.csv");
-    await writeSyntheticTableCsv(table, { seed: 1, n: 80, d: 3 });
-    const stopped = await train({
-      config: tinyConfig({ train: { epochs: 1 } }),
-      imageDirs: [],
-      tablePaths: [table],
-      out: join(dir, "run"),
-      quiet: true,
-      shouldStop: () => true,
-    });
+    const { out, run } = await tableTraining(dir);
+    const stopped = await run({ shouldStop: () => true });
     assert.ok(stopped.stoppedEarly);
     assert.equal(stopped.epochs, 0);
     assert.equal(stopped.resumeFrom, null);
     // Nothing to resume, so the folder is taken again; its log says where the new run begins.
-    await train({
-      config: tinyConfig({ train: { epochs: 1 } }),
-      imageDirs: [],
-      tablePaths: [table],
-      out: join(dir, "run"),
-      quiet: true,
-    });
-    const log = await Deno.readTextFile(join(dir, "run", "train.log"));
+    await run();
+    const log = await Deno.readTextFile(join(out, "train.log"));
     assert.equal(log.split("a new run starts here").length - 1, 1);
   });
 });
