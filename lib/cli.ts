@@ -34,7 +34,11 @@ export function exitOnStop(message: string, cleanup?: () => void): void {
   for (const name of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(name, () => {
       for (const pid of descendants(Deno.pid)) signalProcess(pid, "SIGTERM");
-      cleanup?.();
+      try {
+        cleanup?.();
+      } catch {
+        // Best effort (a scratch folder already gone): the stop itself must not fail.
+      }
       console.error(`\n${name}: stopped; ${message}`);
       Deno.exit(name === "SIGINT" ? 130 : 143);
     });

@@ -155,8 +155,8 @@ async function main(): Promise<void> {
       signal = name;
       signalled = performance.now();
       console.error(
-        `${name}: stopping after the current step (or dataset's validation or calibration), ` +
-          `then keeping what is finished; a second ${name} stops at once`,
+        `${name}: stopping after the current step (or the current dataset's validation or ` +
+          `calibration), then keeping what is finished; a second ${name} stops at once`,
       );
     };
     Deno.addSignalListener(name, listener);

@@ -20,8 +20,6 @@ import type { DecodedImage } from "./types.ts";
 const MAGIC = 0x4944414d; // "MADI" read as a little-endian u32
 const HEADER_BYTES = 16;
 
-/** Counters of how requests were served. */
-
 /** The `--cache DIR` flag of the commands that decode images: where decoded images are kept. */
 export const IMAGE_CACHE_FLAG = {
   type: "string",
@@ -30,6 +28,7 @@ export const IMAGE_CACHE_FLAG = {
   description: "decoded-image cache folder (a rerun reads images from it, not the files)",
 } as const satisfies FlagSpec;
 
+/** Counters of how requests were served. */
 export interface ImageCacheStats {
   /** Images decoded from their PNG/JPEG file. */
   decodes: number;

@@ -217,12 +217,8 @@ export async function heatmapSections(
     if (e.modality !== "image" || !maps || !samples || !grid) continue;
     const order = [...e.scores.keys()].sort((a, b) => e.scores[b] - e.scores[a]);
     const seen = e.pose?.aligned ? `, ${describeAlignment(e.pose)}` : "";
-    for (
-      const [kind, picks] of [["highest", order.slice(0, count)], [
-        "lowest",
-        order.slice(-count),
-      ]] as const
-    ) {
+    const groups = [["highest", order.slice(0, count)], ["lowest", order.slice(-count)]] as const;
+    for (const [kind, picks] of groups) {
       const png = await scoreMapPanelPng(
         cache,
         picks.map((i) => ({ path: samples[i].path, map: maps[i] })),

@@ -2,8 +2,7 @@
  * Small helpers every layer may use, with no knowledge of the model: command-line flag tables
  * behind parsing and `--help` (`flags.ts`), atomic file writes (`files.ts`), a terminal progress
  * bar (`progress.ts`), the processes a process started (`processes.ts`) and wall-time profiling
- * spans (`profile.ts`). Nothing here imports
- * another part of `lib/` but `errors.ts`.
+ * spans (`profile.ts`). Nothing here imports another part of `lib/` but `errors.ts`.
  *
  * @module
  */
