@@ -28,6 +28,7 @@ import {
 } from "../lib/report/mod.ts";
 import { comparisonFigure } from "../lib/benchmark/report.ts";
 import { componentMeaning } from "../lib/report/evaluation.ts";
+import { htmlTable } from "../lib/report/table.ts";
 import { scoreMapPanelPng } from "../lib/report/heatmap.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import {
@@ -483,6 +484,7 @@ Deno.test("figures a reader checks at a glance: one bin grid, darker is more, lo
     unknown
   >[];
   assert.equal(hist[0].bingroup, hist[1].bingroup, "both classes on one bin grid");
+  assert.equal(hist[1].histnorm, "percent", "60 anomalies beside 570 normals stay visible");
   const cm = confusionFigure({ tp: 40, fp: 0, tn: 50, fn: 10 }).data[0] as Record<string, unknown>;
   assert.equal(cm.colorscale, "Blues");
   assert.equal(cm.reversescale, true, "plotly's Blues is dark at its low end");
@@ -494,6 +496,16 @@ Deno.test("figures a reader checks at a glance: one bin grid, darker is more, lo
   assert.equal(traces[0].yaxis, undefined);
   assert.equal(traces[1].yaxis, "y2");
   assert.equal((curves.layout.xaxis as Record<string, unknown>).dtick, 1);
+  const perDataset = lossCurvesFigure(
+    [{ epoch: 1, "image:a": 0.7 }],
+    ["image:a"],
+    "t",
+    "val AUROC",
+  );
+  assert.equal(
+    ((perDataset.layout.yaxis as Record<string, unknown>).title as { text: string }).text,
+    "val AUROC",
+  );
   assert.equal(
     componentMeaning("con8"),
     "distance of contrast-normalised 8 px pixel patches to the nearest normal ones",
@@ -542,4 +554,14 @@ Deno.test("readableJson: arrays of numbers on one line, the rest indented, the s
   const text = readableJson(value);
   assert.ok(text.includes('"poseJitter": [1, 0, 0, -1.5, 0, 0.002]'), text);
   assert.deepEqual(JSON.parse(text), value);
+});
+
+Deno.test("htmlTable: numbers as in metricsTable, names escaped, the columns asked for", () => {
+  const html = htmlTable([{ name: "<a>", auroc: 1, n: 3 }, { name: "b", auroc: 0.5, n: 4 }], [
+    "name",
+    "auroc",
+  ]);
+  assert.ok(html.includes("<td>&lt;a&gt;</td><td>1.0000</td>"));
+  assert.ok(html.includes("<td>b</td><td>0.5000</td>"));
+  assert.ok(!html.includes("<th>n</th>"));
 });

@@ -304,9 +304,12 @@ export function benchmarkHtml(summary: BenchmarkSummary): string {
       "run on the same splits: Isolation Forest (100 trees of 256 rows), kNN (k = 5, mean " +
       "distance) and a one-class SVM (Gaussian kernel, nu 0.05, gamma 'scale', as scikit-learn's) " +
       "on z-scored table rows, raw-patch kNN (8x8 RGB patches, nearest training patch, " +
-      "image score the largest) on images. Values are mean ± std over seeds; the winner has the " +
-      "highest mean AUROC. Mean rows average over datasets per seed, for the methods that cover " +
-      "every dataset of the group.</p>" +
+      "image score the largest) on images. " +
+      (summary.seeds.length > 1
+        ? "Values are mean ± std over seeds; the winner has the highest mean AUROC. "
+        : "Values are of one seed; the winner has the highest AUROC. ") +
+      "Mean rows average over datasets per seed, for the methods that cover every dataset of " +
+      "the group.</p>" +
       (baselineCounts.length
         ? `<p>Of the three table baselines: ${escapeHtml(baselineCounts.join("; "))}.</p>`
         : "") +
@@ -351,7 +354,8 @@ export function benchmarkHtml(summary: BenchmarkSummary): string {
       componentRows(summary),
       "Each evidence component's share of the model's score and its test AUROC alone. A " +
         "component the calibration gave no share of a dataset's score is not computed when that " +
-        "dataset is scored, so it has no row there.",
+        "dataset is scored, so it has no row there; the trained heads (recon, cls, patch) are " +
+        "read at share 0 for comparison.",
     ),
   );
   return htmlReport({ title: "MADformer benchmark", sections });

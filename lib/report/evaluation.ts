@@ -20,11 +20,11 @@ import {
   rocFigure,
   scoreHistogramFigure,
 } from "./figures.ts";
-import { escapeHtml, type ReportSection } from "./html.ts";
+import type { ReportSection } from "./html.ts";
 import { MAP_SCALE, scoreMapPanelPng } from "./heatmap.ts";
 import { describeAlignment } from "../data/pose.ts";
 import type { ImageCache } from "../data/image_cache.ts";
-import { formatRows, type TableRow } from "./table.ts";
+import { htmlTable, type TableRow } from "./table.ts";
 
 /** Rows for `metricsTable` (one per dataset, the evaluation JSON's metrics alone). */
 export function evaluationRows(evaluations: DatasetEvaluation[]): TableRow[] {
@@ -47,16 +47,30 @@ export function evaluationRows(evaluations: DatasetEvaluation[]): TableRow[] {
   );
 }
 
-/** The metrics table as an HTML table. */
+/** Columns of the second metrics table: what the stored threshold decides. */
+const THRESHOLD_COLUMNS = [
+  "threshold",
+  "precision",
+  "recall",
+  "f1",
+  "accuracy",
+  "false_alarm_rate",
+];
+
+/**
+ * The metrics as two HTML tables: the rankings, which need no threshold (AUROC, AUPR, F1 at the
+ * true count, pixel metrics), and what the checkpoint's threshold decides. One table of 15
+ * columns ran off the page.
+ */
 export function metricsHtml(evaluations: DatasetEvaluation[]): string {
   const rows = evaluationRows(evaluations);
-  const cols = Object.keys(rows[0] ?? { name: "" });
-  const cells = formatRows(rows, cols);
-  return `<table><thead><tr>${cols.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr></thead>` +
-    `<tbody>${
-      cells.map((line) => `<tr>${line.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`)
-        .join("")
-    }</tbody></table>`;
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const decided = cols.filter((c) => THRESHOLD_COLUMNS.includes(c));
+  return `<p>Ranking the test samples (no threshold):</p>` +
+    htmlTable(rows, cols.filter((c) => !THRESHOLD_COLUMNS.includes(c))) +
+    (decided.length > 0
+      ? `<p>At the checkpoint's threshold:</p>${htmlTable(rows, ["name", ...decided])}`
+      : "");
 }
 
 /** ROC and PR figures over all datasets. */

@@ -164,7 +164,10 @@ export function prFigure(
   };
 }
 
-/** Overlaid histograms of normal and anomalous scores with the decision threshold marked. */
+/**
+ * Overlaid histograms of normal and anomalous scores, each class as its share on one bin grid,
+ * with the decision threshold marked.
+ */
 export function scoreHistogramFigure(
   normalScores: ArrayLike<number>,
   anomalyScores: ArrayLike<number>,
@@ -192,6 +195,7 @@ export function scoreHistogramFigure(
         x: plain(normalScores),
         bingroup: "scores",
         nbinsx: 40,
+        histnorm: "percent",
         opacity: 0.6,
         marker: { color: "#1f77b4" },
       },
@@ -201,6 +205,7 @@ export function scoreHistogramFigure(
         x: plain(anomalyScores),
         bingroup: "scores",
         nbinsx: 40,
+        histnorm: "percent",
         opacity: 0.6,
         marker: { color: "#d62728" },
       },
@@ -210,7 +215,8 @@ export function scoreHistogramFigure(
       title: { text: title },
       barmode: "overlay",
       xaxis: { title: { text: "Score" } },
-      yaxis: { title: { text: "Count" } },
+      // Each class as its share: 60 anomalies beside 570 normals were slivers on a count axis.
+      yaxis: { title: { text: "% of the class" } },
       shapes,
       annotations: Number.isFinite(threshold)
         ? [{
@@ -234,6 +240,7 @@ export function lossCurvesFigure(
   rows: Array<Record<string, number>>,
   keys: string[],
   title = "Training curves",
+  yTitle?: string,
 ): PlotlyFigure {
   const x = rows.map((r, i) => (typeof r.epoch === "number" ? r.epoch : i + 1));
   const isAuroc = (key: string) => /auroc/i.test(key);
@@ -255,10 +262,15 @@ export function lossCurvesFigure(
         // Whole epochs: plotly's automatic ticks put 1.5 and 2.5 between two or three.
         ...(x.length <= 20 ? { dtick: 1 } : {}),
       },
-      yaxis: { title: { text: keys.every(isAuroc) ? "AUROC" : "loss" } },
+      yaxis: {
+        title: {
+          text: yTitle ??
+            (keys.every(isAuroc) ? "AUROC" : keys.every((k) => /loss/.test(k)) ? "loss" : ""),
+        },
+      },
       ...(both
         ? {
-          yaxis2: { title: { text: "AUROC" }, overlaying: "y", side: "right", range: [0, 1] },
+          yaxis2: { title: { text: "AUROC" }, overlaying: "y", side: "right" },
           margin: { ...BASE_LAYOUT.margin, r: 70 },
         }
         : {}),

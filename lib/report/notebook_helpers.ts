@@ -20,7 +20,6 @@ import {
   PLOTLY_PROMISE,
   plotlyUnpackScript,
 } from "./plotly_bundle.ts";
-import type { TableRow } from "./table.ts";
 import type { EpochRow } from "../train/log.ts";
 import { MadError } from "../errors.ts";
 
@@ -51,20 +50,8 @@ export function html(markup: string): JupyterDisplayable {
   return displayable({ "text/html": markup });
 }
 
-/** Table rows (as for `metricsTable`) as an HTML table; non-integers to 4 decimals. */
-export function rowsHtml(rows: TableRow[], columns?: string[]): string {
-  const cols = columns ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const cell = (v: unknown) =>
-    v === undefined
-      ? ""
-      : typeof v === "number" && !Number.isInteger(v)
-      ? (Number.isFinite(v) ? v.toFixed(4) : String(v))
-      : escapeHtml(String(v));
-  return `<table><thead><tr>${cols.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr>` +
-    `</thead><tbody>${
-      rows.map((r) => `<tr>${cols.map((c) => `<td>${cell(r[c])}</td>`).join("")}</tr>`).join("")
-    }</tbody></table>`;
-}
+/** An HTML table of rows, for `show(html(...))` ({@linkcode htmlTable}). */
+export { htmlTable as rowsHtml } from "./table.ts";
 
 function jupyter(): typeof Deno.jupyter {
   const api = (Deno as { jupyter?: typeof Deno.jupyter }).jupyter;

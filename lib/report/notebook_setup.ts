@@ -43,9 +43,12 @@ export async function notebookSetup(full: boolean): Promise<NotebookSetup> {
   await loadPlotly();
   // Displayed, not logged: the kernel sends a display before the cell ends, while a console line
   // now and then missed the rendered report (tests/notebooks_test.ts reads it there).
+  // A checkpoint given to 04 is evaluated as it was trained, whatever TINY or FULL says.
+  const checkpoint = Deno.env.get("MADFORMER_CHECKPOINT");
   await show({
     "text/plain": `${full ? "FULL" : "TINY"}: images ${setup.imageDirs.join(", ") || "none"}; ` +
-      `tables ${setup.tablePaths.join(", ") || "none"}`,
+      `tables ${setup.tablePaths.join(", ") || "none"}` +
+      (checkpoint ? `; 04_evaluation evaluates the checkpoint ${checkpoint}` : ""),
   });
   return { setup, cache, work, ownData: data !== undefined };
 }

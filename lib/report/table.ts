@@ -4,6 +4,8 @@
  * @module
  */
 
+import { escapeHtml } from "./html.ts";
+
 /** One table row: a name plus metric values. */
 export type TableRow = { name: string } & Record<string, number | string>;
 
@@ -83,4 +85,18 @@ export function markdownTable(rows: TableRow[], columns?: string[]): string {
     `|${numeric.map((n) => (n ? " ---: " : " --- ")).join("|")}|`,
     ...rows.map((r) => line(cols.map((c) => formatCell(r[c])))),
   ].join("\n") + "\n";
+}
+
+/**
+ * An HTML table of rows (every key in order of first use, or `columns`), numbers formatted as
+ * in {@linkcode metricsTable}, text escaped.
+ */
+export function htmlTable(rows: TableRow[], columns?: string[]): string {
+  const cols = columns ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const cells = formatRows(rows, cols);
+  return `<table><thead><tr>${cols.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr>` +
+    `</thead><tbody>${
+      cells.map((line) => `<tr>${line.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`)
+        .join("")
+    }</tbody></table>`;
 }
