@@ -270,7 +270,15 @@ export function lossCurvesFigure(
       },
       ...(both
         ? {
-          yaxis2: { title: { text: "AUROC" }, overlaying: "y", side: "right" },
+          // Ticks of its own (an overlaying axis takes the left one's, at odd values).
+          yaxis2: {
+            title: { text: "AUROC" },
+            overlaying: "y",
+            side: "right",
+            tickmode: "auto",
+            nticks: 6,
+            showgrid: false,
+          },
           margin: { ...BASE_LAYOUT.margin, r: 70 },
         }
         : {}),
