@@ -174,13 +174,14 @@ export function featureHistogramFigure(table: Table, title?: string): PlotlyFigu
   const layout: Record<string, unknown> = {
     template: "plotly_white",
     title: {
+      // One y title for every panel: each class's density, so a few anomalies stay visible.
       text: (title ?? `${table.name}: feature distributions (normal vs anomaly)`) +
-        shownNote(table, shown),
+        shownNote(table, shown) + "<br><sub>y: each class's probability density</sub>",
     },
     grid: { rows, columns, pattern: "independent" },
     barmode: "overlay",
-    height: 220 * rows + 80,
-    margin: { l: 40, r: 20, t: 60, b: 40 },
+    height: 220 * rows + 100,
+    margin: { l: 40, r: 20, t: 90, b: 40 },
     annotations: [] as unknown[],
   };
   for (const [k, j] of shown.entries()) {
@@ -198,6 +199,9 @@ export function featureHistogramFigure(table: Table, title?: string): PlotlyFigu
         legendgroup: name,
         showlegend: k === 0,
         x: column(table, j, rowsOf),
+        // Both classes of a feature on one bin grid (binned apart, a few anomalies made bars
+        // as wide as the range).
+        bingroup: `feature${k}`,
         histnorm: "probability density",
         opacity: 0.6,
         marker: { color },
