@@ -83,16 +83,16 @@ export function markdownTable(rows: TableRow[], columns?: string[]): string {
   return [
     line(cols),
     `|${numeric.map((n) => (n ? " ---: " : " --- ")).join("|")}|`,
-    ...rows.map((r) => line(cols.map((c) => formatCell(r[c])))),
+    ...formatRows(rows, cols).map(line),
   ].join("\n") + "\n";
 }
 
 /**
- * An HTML table of rows (every key in order of first use, or `columns`), numbers formatted as
- * in {@linkcode metricsTable}, text escaped.
+ * An HTML table of rows (every key in order of first use, or `columns`; `name` first), numbers
+ * formatted as in {@linkcode metricsTable}, text escaped.
  */
 export function htmlTable(rows: TableRow[], columns?: string[]): string {
-  const cols = columns ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const cols = resolveColumns(rows, columns);
   const cells = formatRows(rows, cols);
   return `<table><thead><tr>${cols.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr>` +
     `</thead><tbody>${
