@@ -115,6 +115,14 @@ async function main(): Promise<void> {
       ((performance.now() - started) / 1000).toFixed(0)
     } s)`,
   );
+  const incomplete = reports.filter((r) => r.lostDisplays > 0);
+  if (incomplete.length > 0) {
+    // The reports are kept, but a run that says it succeeded would hide what they lack.
+    throw new MadError(
+      `${incomplete.map((r) => `${r.html} lacks ${r.lostDisplays} displays`).join("; ")}: ` +
+        "the Deno kernel lost them in every run; run deno task notebooks --only NAME again",
+    );
+  }
 }
 
 if (import.meta.main) await runMain(main);

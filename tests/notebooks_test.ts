@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { basename, join, resolve } from "node:path";
 import {
   denoKernelInstalled,
+  displaysHeld,
   ensureDenoKernel,
+  exportNotebook,
   externalResources,
   failureLine,
   KERNEL_INSTALL_COMMAND,
@@ -258,6 +260,7 @@ Deno.test({
         const html = await Deno.readTextFile(r.html);
         assert.deepEqual(externalResources(html), [], `${r.html} needs no network`);
         assert.equal(plotlyCopies(html), 1, `${r.html} embeds plotly.js once`);
+        assert.equal(r.lostDisplays, 0, `${r.html}: every display arrived`);
       }
       // 03 reports the combined score and the encoder evidence alone, against full's spread.
       const ablation = await Deno.readTextFile(
@@ -283,6 +286,95 @@ Deno.test({
           }
         },
       });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("displaysHeld counts an executed notebook's display_data outputs only", () => {
+  const output = (output_type: string) => ({ output_type });
+  assert.equal(
+    displaysHeld({
+      cells: [
+        { outputs: [output("display_data"), output("stream"), output("display_data")] },
+        {},
+        { outputs: [output("execute_result"), output("display_data")] },
+      ],
+    }),
+    3,
+  );
+  assert.equal(displaysHeld({}), 0);
+});
+
+/** A one-cell notebook for the Deno kernel running `source`. */
+function oneCellNotebook(source: string): string {
+  return JSON.stringify({
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: {
+      kernelspec: { name: "deno", display_name: "Deno", language: "typescript" },
+      language_info: { name: "typescript" },
+    },
+    cells: [{
+      cell_type: "code",
+      id: "only",
+      metadata: {},
+      execution_count: null,
+      outputs: [],
+      source: [source],
+    }],
+  });
+}
+
+Deno.test({
+  name:
+    "exportNotebook counts the displays sent against those held, and runs again when some are lost",
+  ignore: !haveJupyter,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "madformer-notebook-displays-" });
+    try {
+      const helpers = new URL("../lib/report/notebook_helpers.ts", import.meta.url).href;
+      const data = new URL("../lib/report/notebook_data.ts", import.meta.url).href;
+      const whole = join(dir, "whole.ipynb");
+      await Deno.writeTextFile(
+        whole,
+        oneCellNotebook(
+          `import { html, show } from "${helpers}";\n` +
+            `await show(html("<p>one</p>"));\nawait show(html("<p>two</p>"));`,
+        ),
+      );
+      const lines: string[] = [];
+      const report = await exportNotebook(whole, {
+        outDir: join(dir, "out"),
+        onProgress: (l) => lines.push(l),
+      });
+      assert.equal(report.lostDisplays, 0);
+      assert.deepEqual(lines, [] as string[]);
+      const page = await Deno.readTextFile(report.html);
+      assert.ok(page.includes("<p>one</p>") && page.includes("<p>two</p>"));
+      // A display counted as sent that never reaches the notebook: what a lost message looks like.
+      const lossy = join(dir, "lossy.ipynb");
+      await Deno.writeTextFile(
+        lossy,
+        oneCellNotebook(
+          `import { html, show } from "${helpers}";\nimport { recordDisplay } from "${data}";\n` +
+            `await show(html("<p>kept</p>"));\nrecordDisplay();`,
+        ),
+      );
+      const lost = await exportNotebook(lossy, {
+        outDir: join(dir, "out"),
+        onProgress: (l) => lines.push(l),
+        attempts: 2,
+      });
+      assert.equal(lost.lostDisplays, 1);
+      assert.deepEqual(lines, [
+        "  lossy.ipynb: the Deno kernel lost 1 of 2 displays; running it again (2 of 2)",
+        "  lossy.ipynb: 1 of 2 displays were lost in each of 2 runs; the report is written without them",
+      ]);
+      assert.ok((await Deno.readTextFile(lost.html)).includes("<p>kept</p>"), "report written");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

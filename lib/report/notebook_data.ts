@@ -37,6 +37,25 @@ export function progress(line: string): void {
   }
 }
 
+/**
+ * A file the notebooks' display helpers append one line to per display they send, set by `deno
+ * task notebooks`: the Deno kernel now and then loses an iopub message under load, and the
+ * runner, comparing these lines with the displays the executed notebook holds, can tell that a
+ * report came out with a table or figure missing.
+ */
+export const DISPLAYS_ENV = "MADFORMER_DISPLAYS";
+
+/** Notes one display sent, in the {@linkcode DISPLAYS_ENV} file when one is set. */
+export function recordDisplay(): void {
+  const file = Deno.env.get(DISPLAYS_ENV);
+  if (!file) return;
+  try {
+    Deno.writeTextFileSync(file, "display\n", { append: true });
+  } catch {
+    // The runner cannot check this display; the notebook still has it.
+  }
+}
+
 /** The environment naming `data` for a notebook kernel, its paths made absolute. */
 export function dataEnv(data: ExperimentData): Record<string, string> {
   const env: Record<string, string> = {};

@@ -21,6 +21,7 @@ import {
   plotlyUnpackScript,
 } from "./plotly_bundle.ts";
 import type { EpochRow } from "../train/log.ts";
+import { recordDisplay } from "./notebook_data.ts";
 import { MadError } from "../errors.ts";
 
 /** A Jupyter MIME bundle such as `{"text/html": "..."}`. */
@@ -68,6 +69,7 @@ export async function show(value: JupyterDisplayable | MimeBundle): Promise<void
     ? await (value as JupyterDisplayable)[DISPLAY]()
     : value as MimeBundle;
   await jupyter().display(bundle, { raw: true });
+  recordDisplay();
   const bytes = Object.values(bundle).reduce((n, v) => n + String(v).length, 0);
   await sleep(10 + bytes / 10_000);
 }
