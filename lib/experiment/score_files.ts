@@ -249,6 +249,19 @@ export async function scoreImagePaths(
     options.onProgress?.(scoredSoFar, total);
     return result;
   };
+  // A worker takes images only once it has loaded the checkpoint: taking them while it starts
+  // (a second or two) left this thread, done with the rest, waiting for the worker's share, and
+  // two scorers on 102 course images took longer than one.
+  const request = (category: string, paths: string[]): WorkerRequest => ({
+    checkpoint: options.checkpointPath!,
+    backend: options.backend ?? "wasm",
+    cacheDir: options.cacheDir ?? null,
+    category,
+    paths,
+  });
+  const ready = pool.map((worker) => worker.score(request("", [])));
+  // Each scorer's loop awaits its worker's warm-up, and reports its failure; none may go unseen.
+  for (const warm of ready) warm.catch(() => {});
   try {
     const out: ScoredImage[] = [];
     for (const [category, items] of byCategory) {
@@ -271,17 +284,12 @@ export async function scoreImagePaths(
       const results: CategoryScores[] = new Array(chunks.length);
       let next = 0;
       const take = () => (next < chunks.length ? next++ : -1);
-      const remote = pool.flatMap((worker) =>
+      const remote = pool.flatMap((worker, w) =>
         Array.from({ length: REQUESTS_IN_FLIGHT }, async () => {
+          await ready[w];
           for (let i = take(); i >= 0; i = take()) {
             results[i] = finished(
-              await worker.score({
-                checkpoint: options.checkpointPath!,
-                backend: options.backend ?? "wasm",
-                cacheDir: options.cacheDir ?? null,
-                category,
-                paths: chunks[i].map((item) => item.path),
-              }),
+              await worker.score(request(category, chunks[i].map((item) => item.path))),
             );
           }
         })
