@@ -33,6 +33,41 @@ async function png(
   await sharp(raw, { raw: { width, height, channels } }).png().toFile(path);
 }
 
+/**
+ * A grey TIFF of 32-bit floating-point pixels (sharp writes none): little-endian, one
+ * uncompressed strip, SampleFormat 3 (IEEE float).
+ */
+function floatTiff(width: number, height: number, values: number[]): Uint8Array {
+  const entries: [tag: number, type: 3 | 4, value: number][] = [
+    [256, 4, width],
+    [257, 4, height],
+    [258, 3, 32], // bits per sample
+    [259, 3, 1], // no compression
+    [262, 3, 1], // black is zero
+    [273, 4, 0], // strip offset, set below
+    [277, 3, 1], // samples per pixel
+    [278, 4, height], // rows per strip
+    [279, 4, values.length * 4], // strip bytes
+    [339, 3, 3], // sample format: float
+  ];
+  const dataOffset = 8 + 2 + entries.length * 12 + 4;
+  const out = new DataView(new ArrayBuffer(dataOffset + values.length * 4));
+  out.setUint32(0, 0x002a4949, true); // "II*\0"
+  out.setUint32(4, 8, true);
+  out.setUint16(8, entries.length, true);
+  entries.forEach(([tag, type, value], i) => {
+    const at = 10 + i * 12;
+    out.setUint16(at, tag, true);
+    out.setUint16(at + 2, type, true);
+    out.setUint32(at + 4, 1, true);
+    const v = tag === 273 ? dataOffset : value;
+    if (type === 3) out.setUint16(at + 8, v, true);
+    else out.setUint32(at + 8, v, true);
+  });
+  values.forEach((v, i) => out.setFloat32(dataOffset + i * 4, v, true));
+  return new Uint8Array(out.buffer);
+}
+
 /** An MVTec-layout category `bottle` and a course-layout parent, under a path with spaces. */
 async function makeLayouts(): Promise<string> {
   const base = join(await Deno.makeTempDir(), "anomaly detection");
@@ -241,6 +276,58 @@ Deno.test("decodeMask: nearest resize to 0/1", async () => {
   await sharp(mask, { raw: { width: 8, height: 8, channels: 1 } }).png().toFile(`${dir}/m.png`);
   const m = await decodeMask(`${dir}/m.png`, 4);
   assert.deepEqual(Array.from(m), [1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0]);
+});
+
+Deno.test("decodeMask: a mask of 0s and 1s marks its defect with 1; noise near 0 stays normal", async () => {
+  const dir = await Deno.makeTempDir();
+  const ones = new Uint8Array(4 * 4);
+  for (let i = 0; i < 8; i++) ones[i] = 1;
+  await sharp(ones, { raw: { width: 4, height: 4, channels: 1 } }).png().toFile(`${dir}/01.png`);
+  assert.deepEqual(Array.from(await decodeMask(`${dir}/01.png`, 4)), [...ones]);
+  // Low values beside 255s (a JPEG's ringing) are not defect.
+  const noisy = new Uint8Array(4 * 4).fill(3);
+  noisy[0] = 255;
+  noisy[1] = 1;
+  await sharp(noisy, { raw: { width: 4, height: 4, channels: 1 } }).png().toFile(`${dir}/n.png`);
+  const n = await decodeMask(`${dir}/n.png`, 4);
+  assert.deepEqual(Array.from(n.slice(0, 3)), [1, 0, 0]);
+  assert.equal(n.reduce((a, b) => a + b, 0), 1);
+});
+
+Deno.test("decodeImage: EXIF orientation turns the image as viewers show it", async () => {
+  const dir = await Deno.makeTempDir();
+  // Stored 4 wide and 2 high, left half white: orientation 6 shows it turned 90° clockwise,
+  // 2 wide and 4 high with the white half on top.
+  const raw = new Uint8Array(4 * 2 * 3);
+  for (let y = 0; y < 2; y++) {
+    for (let x = 0; x < 2; x++) raw.fill(255, (y * 4 + x) * 3, (y * 4 + x) * 3 + 3);
+  }
+  await sharp(raw, { raw: { width: 4, height: 2, channels: 3 } }).withMetadata({ orientation: 6 })
+    .jpeg({ quality: 100 }).toFile(`${dir}/turned.jpg`);
+  assert.equal((await sharp(`${dir}/turned.jpg`).metadata()).orientation, 6);
+  const img = await decodeImage(`${dir}/turned.jpg`, { size: 2, channels: 1 });
+  assert.ok(img.data[0] > 0.9 && img.data[1] > 0.9, `top row white: ${img.data}`);
+  assert.ok(img.data[2] < 0.1 && img.data[3] < 0.1, `bottom row black: ${img.data}`);
+});
+
+Deno.test("decodeImage: floating-point pixels are read on their own scale, or refused", async () => {
+  const dir = await Deno.makeTempDir();
+  const write = async (name: string, values: number[]) => {
+    await Deno.writeFile(`${dir}/${name}.tif`, floatTiff(2, 2, values));
+    assert.equal((await sharp(`${dir}/${name}.tif`).metadata()).depth, "float");
+  };
+  await write("unit", [0, 0.25, 0.5, 1]);
+  const unit = await decodeImage(`${dir}/unit.tif`, { size: 2, channels: 1 });
+  assert.deepEqual(Array.from(unit.data), [0, 0.25, 0.5, 1]);
+  await write("bytes", [0, 51, 102, 255]);
+  const bytes = await decodeImage(`${dir}/bytes.tif`, { size: 2, channels: 3 });
+  assert.ok(Math.abs(bytes.data[3] - 0.2) < 1e-6 && bytes.data[11] === 1, `${bytes.data}`);
+  await write("signed", [-1, 0, 0.5, 1]);
+  await madErrorAsync(
+    () => decodeImage(`${dir}/signed.tif`, { size: 2, channels: 1 }),
+    "signed.tif",
+    "floating-point pixels from -1 to 1",
+  );
 });
 
 Deno.test("decodeImage: bad files give one-line errors naming the file", async () => {

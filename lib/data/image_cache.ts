@@ -3,8 +3,8 @@
  * second run does not decode the same PNGs again.
  *
  * On-disk entries are `<dir>/<sha1>.f32`, named by the SHA-1 of the file's real path, mtime,
- * byte size, target size and channels, so an edited image or another size is a different
- * entry. Each holds a 16-byte header (`MADI`, width, height, channels as little-endian u32)
+ * byte size, target size, channels and {@linkcode DECODER_VERSION}, so an edited image, another
+ * size or another way of decoding is a different entry. Each holds a 16-byte header (`MADI`, width, height, channels as little-endian u32)
  * then the float32 HWC data, little-endian.
  *
  * @module
@@ -18,6 +18,13 @@ import { decodeImage, readProblem } from "./images.ts";
 import type { DecodedImage } from "./types.ts";
 
 const MAGIC = 0x4944414d; // "MADI" read as a little-endian u32
+
+/**
+ * Bumped when `decodeImage` reads some files differently, so that entries decoded the old way
+ * are not read back: 2 turns images by their EXIF orientation and reads floating-point pixels
+ * on their own scale.
+ */
+const DECODER_VERSION = 2;
 const HEADER_BYTES = 16;
 
 /** The `--cache DIR` flag of the commands that decode images: where decoded images are kept. */
@@ -133,8 +140,14 @@ export class ImageCache {
       if (isNotFound(e)) throw fileError(path, "image file not found");
       throw fileError(path, readProblem(e));
     }
-    const key = [real, info.mtime?.getTime() ?? 0, info.size, options.size, options.channels]
-      .join("|");
+    const key = [
+      real,
+      info.mtime?.getTime() ?? 0,
+      info.size,
+      options.size,
+      options.channels,
+      DECODER_VERSION,
+    ].join("|");
     const cached = this.#memory.get(key);
     if (cached) {
       this.stats.memoryHits++;

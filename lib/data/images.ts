@@ -381,18 +381,31 @@ export interface DecodeOptions {
 
 type SharpPipeline = ReturnType<typeof sharp>;
 
-/** Checks the file exists, is not empty and is not too large, reading only the header. */
-async function openChecked(path: string, maxPixels: number): Promise<SharpPipeline> {
+/** A file opened for decoding, and the sample format its pixels are stored in. */
+interface OpenedImage {
+  pipeline: SharpPipeline;
+  /** libvips' band format: "uchar" for 8-bit files, "ushort" for 16-bit, "float", ... */
+  depth: string;
+}
+
+/**
+ * Checks the file exists, is not empty and is not too large, reading only the header; the
+ * pipeline turns the image as its EXIF orientation says, as every viewer shows it (a phone's
+ * JPEG is often stored on its side).
+ */
+async function openChecked(path: string, maxPixels: number): Promise<OpenedImage> {
   const info = await statOrNull(path);
   if (!info) throw fileError(path, "image file not found");
   if (!info.isFile) throw fileError(path, "not a file");
   if (info.size === 0) throw fileError(path, "not a readable image (empty file)");
   let width = 0;
   let height = 0;
+  let depth = "uchar";
   try {
     const meta = await sharp(path, { limitInputPixels: false }).metadata();
     width = meta.width ?? 0;
     height = meta.height ?? 0;
+    depth = meta.depth ?? depth;
   } catch (e) {
     throw fileError(path, `not a readable image (${oneLine(e)})`);
   }
@@ -403,8 +416,17 @@ async function openChecked(path: string, maxPixels: number): Promise<SharpPipeli
     );
   }
   // failOn "truncated" makes libvips reject PNGs cut short instead of returning grey rows.
-  return sharp(path, { failOn: "truncated", limitInputPixels: maxPixels, sequentialRead: true });
+  const pipeline = sharp(path, {
+    failOn: "truncated",
+    limitInputPixels: maxPixels,
+    sequentialRead: true,
+  })
+    .rotate();
+  return { pipeline, depth };
 }
+
+/** Band formats of floating-point pixels, whose values are not on the 8-bit scale. */
+const FLOAT_DEPTHS = new Set(["float", "double"]);
 
 async function runPipeline(path: string, pipeline: SharpPipeline) {
   try {
@@ -414,6 +436,38 @@ async function runPipeline(path: string, pipeline: SharpPipeline) {
   }
 }
 
+/**
+ * The pixels of a floating-point image (a scientific TIFF) in [0, 1]: as stored when they lie in
+ * [0, 1], else divided by 255 or 65,535 when they lie within that range. Cast to 8 bits as other
+ * images are, values of 0 to 1 all became 0, and a category of black images trained without a
+ * word. Any other range is refused: no one scale would fit every image of a category.
+ */
+async function floatPixels(path: string, pipeline: SharpPipeline) {
+  let decoded;
+  try {
+    decoded = await pipeline.raw({ depth: "float" }).toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw fileError(path, `not a readable image (${oneLine(e)})`);
+  }
+  const { data, info } = decoded;
+  const values = new Float32Array(data.buffer, data.byteOffset, data.length / 4);
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const scale = [1, 255, 65535].find((top) => min >= 0 && max <= top * (1 + 1e-6));
+  if (scale === undefined) {
+    throw fileError(
+      path,
+      `floating-point pixels from ${min} to ${max}: expected 0 to 1 (or 255, or 65535); ` +
+        "save the image as 8- or 16-bit, or scaled to 0..1",
+    );
+  }
+  return { values, info, scale };
+}
+
 function checkSize(size: number): void {
   if (!Number.isInteger(size) || size < 1 || size > 8192) {
     throw new MadError(`image size must be an integer in 1..8192, got ${size}`);
@@ -421,25 +475,35 @@ function checkSize(size: number): void {
 }
 
 /**
- * Decodes an image file to HWC float32 in [0, 1], resized to `size`×`size`. Alpha is
- * flattened on black and dropped; palette and 16-bit images become 8-bit; grayscale becomes
- * three equal channels when `channels` is 3, colour becomes luminance when it is 1.
+ * Decodes an image file to HWC float32 in [0, 1], resized to `size`×`size`, turned as its EXIF
+ * orientation says. Alpha is flattened on black and dropped; palette and 16-bit images become
+ * 8-bit; floating-point pixels are read on their own scale ({@linkcode floatPixels}); grayscale
+ * becomes three equal channels when `channels` is 3, colour becomes luminance when it is 1.
  *
  * @throws {MadError} `PATH: not a readable image (...)` for empty, corrupt, truncated or
- * non-image files, and a refusal for images above `maxPixels`.
+ * non-image files, a refusal for images above `maxPixels`, and one for floating-point pixels
+ * outside 0..1, 0..255 and 0..65535.
  */
 export async function decodeImage(path: string, options: DecodeOptions): Promise<DecodedImage> {
   const { size, channels } = options;
   checkSize(size);
-  let pipeline = (await openChecked(path, options.maxPixels ?? DEFAULT_MAX_PIXELS))
-    .flatten({ background: { r: 0, g: 0, b: 0 } });
-  if (channels === 1) pipeline = pipeline.grayscale();
+  const opened = await openChecked(path, options.maxPixels ?? DEFAULT_MAX_PIXELS);
+  const float = FLOAT_DEPTHS.has(opened.depth);
+  let pipeline = opened.pipeline.flatten({ background: { r: 0, g: 0, b: 0 } });
+  // libvips' grey conversion casts floating-point pixels to 8 bits: they are made grey below.
+  if (channels === 1 && !float) pipeline = pipeline.grayscale();
   else pipeline = pipeline.toColourspace("srgb");
   pipeline = pipeline.resize(size, size, { fit: "fill" });
-  const { data, info } = await runPipeline(path, pipeline);
+  const { values, info, scale } = float
+    ? await floatPixels(path, pipeline)
+    : await runPipeline(path, pipeline).then(({ data, info }) => ({
+      values: data,
+      info,
+      scale: 255,
+    }));
   const inC = info.channels;
   const n = size * size;
-  if (info.width !== size || info.height !== size || data.length < n * inC) {
+  if (info.width !== size || info.height !== size || values.length < n * inC) {
     throw fileError(path, `not a readable image (decoded to an unexpected shape)`);
   }
   const out = new Float32Array(n * channels);
@@ -447,16 +511,19 @@ export async function decodeImage(path: string, options: DecodeOptions): Promise
   const gray = inC < 3;
   for (let i = 0; i < n; i++) {
     if (channels === 1) {
-      out[i] = data[i * inC] / 255;
+      const at = i * inC;
+      // Rec. 709 luminance, as libvips' own grey conversion weighs the channels.
+      out[i] = (gray ? values[at] : 0.2126 * values[at] + 0.7152 * values[at + 1] +
+        0.0722 * values[at + 2]) / scale;
     } else if (gray) {
-      const v = data[i * inC] / 255;
+      const v = values[i * inC] / scale;
       out[i * 3] = v;
       out[i * 3 + 1] = v;
       out[i * 3 + 2] = v;
     } else {
-      out[i * 3] = data[i * inC] / 255;
-      out[i * 3 + 1] = data[i * inC + 1] / 255;
-      out[i * 3 + 2] = data[i * inC + 2] / 255;
+      out[i * 3] = values[i * inC] / scale;
+      out[i * 3 + 1] = values[i * inC + 1] / scale;
+      out[i * 3 + 2] = values[i * inC + 2] / scale;
     }
   }
   return { width: size, height: size, channels, data: out };
@@ -490,11 +557,14 @@ export async function smallImagesWarning(
     "pixels (a config with a smaller model.imageSize may suit them)";
 }
 
-/** Width and height of an image file as stored (read from its header). */
+/** Width and height of an image file as shown (its header's, turned by its EXIF orientation). */
 async function storedSize(path: string): Promise<{ width: number; height: number }> {
   try {
     const meta = await sharp(path, { limitInputPixels: false }).metadata();
-    return { width: meta.width ?? 0, height: meta.height ?? 0 };
+    return {
+      width: meta.autoOrient?.width ?? meta.width ?? 0,
+      height: meta.autoOrient?.height ?? meta.height ?? 0,
+    };
   } catch (e) {
     throw fileError(path, `not a readable image (${oneLine(e)})`);
   }
@@ -522,7 +592,7 @@ async function checkMaskShape(maskPath: string, imagePath: string): Promise<void
 
 /**
  * Decodes a ground-truth mask to `size`×`size` values of 0 or 1 (nearest-neighbour resize,
- * threshold at half intensity). With `options.imagePath`, a mask of another aspect ratio than
+ * threshold at half intensity, or at 1 for a mask of 0s and 1s). With `options.imagePath`, a mask of another aspect ratio than
  * its image is refused (one of another resolution is resized).
  *
  * @throws {MadError} as {@linkcode decodeImage}, and `MASK: mask is WxH but its image ... is
@@ -535,13 +605,18 @@ export async function decodeMask(
 ): Promise<Float32Array> {
   checkSize(size);
   if (options.imagePath) await checkMaskShape(path, options.imagePath);
-  const pipeline = (await openChecked(path, options.maxPixels ?? DEFAULT_MAX_PIXELS))
+  const pipeline = (await openChecked(path, options.maxPixels ?? DEFAULT_MAX_PIXELS)).pipeline
     .flatten({ background: { r: 0, g: 0, b: 0 } })
     .grayscale()
     .resize(size, size, { fit: "fill", kernel: "nearest" });
   const { data, info } = await runPipeline(path, pipeline);
   const inC = info.channels;
+  let top = 0;
+  for (let i = 0; i < size * size; i++) top = Math.max(top, data[i * inC]);
+  // A mask of 0s and 1s (numpy's export of a boolean array) marks its defect with 1; any other
+  // mask is 0 to 255, as MVTec's, and halfway splits it (JPEG noise near 0 stays normal).
+  const threshold = top === 1 ? 1 : 128;
   const out = new Float32Array(size * size);
-  for (let i = 0; i < out.length; i++) out[i] = data[i * inC] >= 128 ? 1 : 0;
+  for (let i = 0; i < out.length; i++) out[i] = data[i * inC] >= threshold ? 1 : 0;
   return out;
 }
