@@ -143,12 +143,12 @@ Deno.test("discover: course layout labelled by parent JSON and by own JSON", asy
     join(base, "course", "zip", "image_anomaly_labels.json"),
     JSON.stringify({
       "zip/test/001.png": { label: "bad" },
-      "zip/test/002.png": { label: "bad" },
-      "zip/test/003.png": { label: "bad" },
+      "zip/test/002.png": { label: "BAD" },
+      "zip/test/003.png": { label: "Good" },
     }),
   );
   const zip = await discoverImageCategories(join(base, "course", "zip"));
-  assert.deepEqual(zip[0].test.map((s) => s.label), [1, 1, 1]);
+  assert.deepEqual(zip[0].test.map((s) => s.label), [1, 1, 0]);
 });
 
 Deno.test("discover: errors are one line and name the path", async () => {

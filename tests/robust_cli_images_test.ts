@@ -106,6 +106,31 @@ Deno.test("image folders: TIFF and WebP read, other files reported once", async 
   });
 });
 
+Deno.test("image folders: macOS '._' files ignored, subfolders named, Good and GOOD understood", async () => {
+  await inTempDir(async (dir) => {
+    const root = join(dir, "widget");
+    await mvtecCategory(root);
+    // What a Mac leaves beside each image on a foreign disk: metadata, no PNG.
+    await Deno.writeTextFile(join(root, "train/good/._000.png"), "AppleDouble");
+    await writeImage(join(root, "train/good/more/002.png"), 16, 16);
+    await writeImage(join(root, "test/Good/001.png"), 16, 16);
+    const warnings: string[] = [];
+    const [c] = await discoverImageCategories(root, { warn: (l) => warnings.push(l) });
+    assert.equal(c.train.length, 2);
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(warnings[0], /^warning: skipped 1 file .*\(folder 1\): .*more\//);
+    const good = c.test.filter((s) => s.label === 0);
+    assert.deepEqual(good.map((s) => s.defect), ["good", "good"]);
+    // A train/Good folder is named in the refusal.
+    await Deno.rename(join(root, "train/good"), join(root, "train/Good"));
+    await madErrorAsync(
+      () => discoverImageCategories(root),
+      "no train/good folder",
+      "rename train/Good to train/good",
+    );
+  });
+});
+
 Deno.test("image folders: nothing to warn about stays silent", async () => {
   await inTempDir(async (dir) => {
     await mvtecCategory(join(dir, "widget"));

@@ -88,7 +88,10 @@ async function listDir(path: string): Promise<{ name: string; isDir: boolean; is
 export class SkippedFiles {
   readonly files: string[] = [];
 
-  /** Remembers `path` unless its name is hidden or it is the course layout's label file. */
+  /**
+   * Remembers `path` (a folder's with a trailing `/`) unless its name is hidden or it is the
+   * course layout's label file.
+   */
   add(path: string): void {
     const name = basename(path);
     if (!name.startsWith(".") && name !== COURSE_LABELS_FILE) this.files.push(path);
@@ -99,7 +102,7 @@ export class SkippedFiles {
     if (this.files.length === 0) return null;
     const byExt = new Map<string, number>();
     for (const f of this.files) {
-      const ext = extname(f).toLowerCase() || "(no extension)";
+      const ext = f.endsWith("/") ? "folder" : extname(f).toLowerCase() || "(no extension)";
       byExt.set(ext, (byExt.get(ext) ?? 0) + 1);
     }
     const exts = [...byExt].map(([ext, n]) => `${ext} ${n}`).join(", ");
@@ -110,11 +113,24 @@ export class SkippedFiles {
   }
 }
 
-async function imagesIn(dir: string, skipped?: SkippedFiles): Promise<string[]> {
+/**
+ * The image files directly in `dir`; other files, and subfolders unless `hasSubfolders` (a
+ * test/ folder of the MVTec layout), are noted in `skipped`: their images are not read.
+ */
+async function imagesIn(
+  dir: string,
+  skipped?: SkippedFiles,
+  hasSubfolders = false,
+): Promise<string[]> {
   const out: string[] = [];
   for (const e of await listDir(dir)) {
-    if (!e.isFile) continue;
-    if (isImageFile(e.name)) out.push(join(dir, e.name));
+    // Hidden files are no one's images: macOS copies leave `._000.png` (its metadata) beside
+    // each image on a foreign disk, which is no PNG.
+    if (e.name.startsWith(".")) continue;
+    if (e.isDir) {
+      if (!hasSubfolders) skipped?.add(join(dir, e.name) + "/");
+    } else if (!e.isFile) continue;
+    else if (isImageFile(e.name)) out.push(join(dir, e.name));
     else skipped?.add(join(dir, e.name));
   }
   return out;
@@ -201,10 +217,14 @@ async function loadCategory(
   const category = basename(root);
   const trainDir = join(root, "train", "good");
   if (!(await isDir(trainDir))) {
+    const other = (await isDir(join(root, "train")))
+      ? (await listDir(join(root, "train"))).find((e) => e.isDir && e.name.toLowerCase() === "good")
+      : undefined;
     throw fileError(
       root,
       "no train/good folder: a category holds its normal training images in train/good " +
-        "(MVTec AD and course layouts)",
+        "(MVTec AD and course layouts)" +
+        (other ? `; rename train/${other.name} to train/good (names are case-sensitive)` : ""),
     );
   }
   const train: ImageSample[] = (await imagesIn(trainDir, skipped))
@@ -213,7 +233,7 @@ async function loadCategory(
 
   const testDir = join(root, "test");
   if (!(await isDir(testDir))) return { root, category, layout: "mvtec", train, test: [] };
-  const flat = await imagesIn(testDir, skipped);
+  const flat = await imagesIn(testDir, skipped, true);
   const subfolders = (await listDir(testDir)).filter((e) => e.isDir && !e.name.startsWith("."));
   if (flat.length > 0 && subfolders.length > 0) {
     const names = flat.slice(0, 3).map((f) => basename(f)).join(", ") +
@@ -242,9 +262,16 @@ async function loadCategory(
   for (const entry of await listDir(testDir)) {
     if (!entry.isDir || entry.name.startsWith(".")) continue;
     const defect = entry.name;
+    // `test/Good` means what `test/good` does.
+    const good = defect.toLowerCase() === "good";
     for (const path of await imagesIn(join(testDir, defect), skipped)) {
-      const sample: ImageSample = { path, category, label: defect === "good" ? 0 : 1, defect };
-      if (defect !== "good") {
+      const sample: ImageSample = {
+        path,
+        category,
+        label: good ? 0 : 1,
+        defect: good ? "good" : defect,
+      };
+      if (!good) {
         const stem = basename(path, extname(path));
         const maskPath = join(root, "ground_truth", defect, `${stem}_mask.png`);
         if ((await statOrNull(maskPath))?.isFile) sample.maskPath = maskPath;
@@ -303,10 +330,12 @@ async function courseTest(
     const raw = typeof entry === "object" && entry !== null
       ? (entry as { label?: unknown }).label
       : entry;
-    if (raw !== "good" && raw !== "bad") {
+    // Any case: a label file written as "GOOD"/"BAD" means the same.
+    const label = typeof raw === "string" ? raw.toLowerCase() : raw;
+    if (label !== "good" && label !== "bad") {
       throw fileError(labelsPath, `label of ${category}/test/${name} must be "good" or "bad"`);
     }
-    const sample: ImageSample = raw === "good"
+    const sample: ImageSample = label === "good"
       ? { path, category, label: 0, defect: "good" }
       : { path, category, label: 1 };
     return sample;
@@ -351,7 +380,7 @@ export async function listImagesToScore(
       const path = join(dir, entry.name);
       if (entry.isDir) {
         if (!entry.name.startsWith(".") && entry.name !== "ground_truth") await walk(path);
-      } else if (entry.isFile && isImageFile(entry.name)) {
+      } else if (entry.isFile && isImageFile(entry.name) && !entry.name.startsWith(".")) {
         found.push(path);
       } else if (entry.isFile) {
         skipped.add(path);
