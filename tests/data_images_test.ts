@@ -419,10 +419,13 @@ Deno.test("smallImagesWarning: names images smaller than the model's input, none
     await Deno.writeFile(large, await png(256));
     const warning = await smallImagesWarning([large, small], 128);
     assert.ok(warning);
-    assert.match(warning, /^1 of 2 images read are smaller than the model's 128 px input/);
+    assert.match(warning, /^1 of 2 images are smaller than the model's 128 px input/);
     assert.ok(warning.includes(`${small}: 16x16`), warning);
     assert.ok(!warning.includes("\n"));
     assert.equal(await smallImagesWarning([large], 128), null);
+    // A sample of the files is read, and the warning says so.
+    const sampled = await smallImagesWarning(Array(20).fill(small), 128, 4);
+    assert.match(sampled ?? "", /^4 of the 4 images checked \(of 20\) are smaller/);
     // Unreadable files are decoding's to name, not this check's.
     await Deno.writeTextFile(join(dir, "broken.png"), "not a png");
     assert.equal(await smallImagesWarning([join(dir, "broken.png"), large], 128), null);

@@ -581,7 +581,11 @@ export async function smallImagesWarning(
   }
   if (small.length === 0) return null;
   const { path, width, height } = small[0];
-  return `${small.length} of ${read} images read are smaller than the model's ${size} ` +
+  // Only a sample's headers are read: say so, or "11 of 11" reads as if 11 were all there are.
+  const checked = read < paths.length
+    ? `${small.length} of the ${read} images checked (of ${paths.length})`
+    : `${small.length} of ${read} images`;
+  return `${checked} are smaller than the model's ${size} ` +
     `px input and are enlarged to it (${path}: ${width}x${height}); the model reads interpolated ` +
     "pixels (a config with a smaller model.imageSize may suit them)";
 }
