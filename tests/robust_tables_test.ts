@@ -116,9 +116,15 @@ function tag(type: number, data: Uint8Array): Uint8Array {
 const int32s = (values: number[]) => new Uint8Array(Int32Array.from(values).buffer);
 const doubles = (values: number[]) => new Uint8Array(Float64Array.from(values).buffer);
 
-function matrix(name: string, mxClass: number, dims: number[], parts: Uint8Array[]): Uint8Array {
+function matrix(
+  name: string,
+  mxClass: number,
+  dims: number[],
+  parts: Uint8Array[],
+  flags = 0,
+): Uint8Array {
   const body = concat(
-    tag(6, int32s([mxClass, 0])),
+    tag(6, int32s([mxClass | flags, 0])),
     tag(5, int32s(dims)),
     tag(1, new TextEncoder().encode(name)),
     ...parts,
@@ -202,6 +208,41 @@ Deno.test("tables: scoring reads tables without labels; training still needs the
     assert.equal(t.labels, null);
     oneLine(() => readTableSource(unknown), "unknown.csv", "row 1", `"?"`);
   });
+});
+
+Deno.test("tables: a complex X or y is refused, not read as its real part", async () => {
+  await inTempDir(async (dir) => {
+    // mxDOUBLE_CLASS with the complex flag: the real part, then the imaginary part.
+    const complex = (name: string, rows: number, cols: number, re: number[], im: number[]) =>
+      matrix(name, 6, [rows, cols], [tag(9, doubles(re)), tag(9, doubles(im))], 0x0800);
+    const y = dense("y", 3, 1, [0, 1, 0]);
+    const path = join(dir, "complex.mat");
+    await Deno.writeFile(path, matFile([complex("X", 3, 2, X_COL_MAJOR, [1, 2, 3, 4, 5, 6]), y]));
+    oneLine(() => readOddsMat(path), "complex.mat", "X is complex", "real(X)");
+    oneLine(() => readOddsMat(path, "ignore"), "complex.mat", "X is complex");
+    const complexY = join(dir, "complex_y.mat");
+    await Deno.writeFile(
+      complexY,
+      matFile([dense("X", 3, 2, X_COL_MAJOR), complex("y", 3, 1, [0, 1, 0], [0, 0, 1])]),
+    );
+    oneLine(() => readOddsMat(complexY), "complex_y.mat", "y is complex");
+    // The real file still reads.
+    const real = join(dir, "real.mat");
+    await Deno.writeFile(real, matFile([dense("X", 3, 2, X_COL_MAJOR), y]));
+    assert.deepEqual([...readOddsMat(real).values], X_ROWS);
+  });
+});
+
+Deno.test("tables: a MATLAB v4 file is named as one, with the -v7 way out", () => {
+  // A v4 matrix header: MOPT 0 (little-endian doubles), 3 rows, 1 column, real, name "X\0".
+  const v4 = concat(
+    new Uint8Array(Int32Array.from([0, 3, 1, 0, 2]).buffer),
+    new TextEncoder().encode("X\0"),
+    doubles([1, 2, 3]),
+  );
+  oneLine(() => parseMat("v4.mat", v4), "v4.mat", "MATLAB v4", "-v7");
+  const other = new Uint8Array(200).fill(0x41);
+  oneLine(() => parseMat("other.mat", other), "other.mat", "not a MATLAB 5 MAT-file", "-v7");
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ export interface MatMatrix {
   dims: number[];
   /** Real part, column-major, converted to doubles. */
   data: Float64Array;
+  /** Whether the matrix is complex: its imaginary part is not read. */
+  complex?: boolean;
 }
 
 const MI_INT8 = 1;
@@ -26,6 +28,8 @@ const MI_MATRIX = 14;
 const MI_COMPRESSED = 15;
 /** mxSPARSE_CLASS: compressed-column sparse matrices (read as dense). */
 const MX_SPARSE = 5;
+/** The array-flags bit of a complex matrix (its imaginary part follows the real part). */
+const COMPLEX_FLAG = 0x0800;
 
 /** Bytes per value of each numeric data type, and how to read one. */
 const NUMERIC: Record<number, [number, (v: DataView, o: number, le: boolean) => number]> = {
@@ -64,6 +68,13 @@ export function readMatFile(path: string): Map<string, MatMatrix> {
 
 /** Parses MAT-file bytes; `path` is only used in error messages. */
 export function parseMat(path: string, bytes: Uint8Array): Map<string, MatMatrix> {
+  // A v4 file has no 128-byte header and may be shorter than one: tell it first.
+  if (looksLikeMatV4(bytes)) {
+    throw fileError(
+      path,
+      "looks like a MATLAB v4 MAT-file, which is not read; save it again with save(..., '-v7')",
+    );
+  }
   if (bytes.length < 128) {
     throw fileError(path, "not a MATLAB 5 MAT-file (shorter than its header)");
   }
@@ -81,7 +92,11 @@ export function parseMat(path: string, bytes: Uint8Array): Map<string, MatMatrix
     );
   }
   if (endian !== "IM" && endian !== "MI") {
-    throw fileError(path, "not a MATLAB 5 MAT-file (no endian indicator in the header)");
+    throw fileError(
+      path,
+      "not a MATLAB 5 MAT-file (no endian indicator in the header); if it is a MAT-file of " +
+        "another version, save it again with save(..., '-v7')",
+    );
   }
   if (version !== 0x0100) {
     throw fileError(path, `unsupported MAT-file version 0x${version.toString(16)}`);
@@ -164,6 +179,7 @@ function readMatrix(path: string, bytes: Uint8Array, le: boolean): MatMatrix | n
   }
   const flagWord = view.getUint32(flags.dataStart, le);
   const mxClass = flagWord & 0xff;
+  const complex = (flagWord & COMPLEX_FLAG) !== 0;
   const dimsTag = readTag(path, view, flags.next, le);
   if (dimsTag.type !== MI_INT32) {
     throw fileError(path, "corrupt matrix: bad dimensions sub-element");
@@ -176,7 +192,8 @@ function readMatrix(path: string, bytes: Uint8Array, le: boolean): MatMatrix | n
     bytes.subarray(nameTag.dataStart, nameTag.dataStart + nameTag.size),
   );
   if (mxClass === MX_SPARSE && dims.length === 2) {
-    return readSparse(path, view, nameTag.next, le, name, dims);
+    const sparse = readSparse(path, view, nameTag.next, le, name, dims);
+    return complex ? { ...sparse, complex } : sparse;
   }
   if (!NUMERIC_CLASSES.has(mxClass)) return null;
   const count = dims.reduce((a, b) => a * b, 1);
@@ -194,7 +211,7 @@ function readMatrix(path: string, bytes: Uint8Array, le: boolean): MatMatrix | n
   }
   const data = new Float64Array(count);
   for (let i = 0; i < count; i++) data[i] = get(view, real.dataStart + i * width, le);
-  return { name, dims, data };
+  return complex ? { name, dims, data, complex } : { name, dims, data };
 }
 
 /**
@@ -246,10 +263,13 @@ export function readOddsMat(path: string, labels: "require" | "ignore" = "requir
   const x = vars.get("X");
   const y = labels === "ignore" ? undefined : vars.get("y");
   if (!x) throw fileError(path, `no numeric variable "X" (found: ${names(vars)})`);
+  // Only the real part is read: dropping the imaginary part silently changed the data.
+  if (x.complex) throw fileError(path, complexProblem("X"));
   if (x.dims.length !== 2) throw fileError(path, `X has ${x.dims.length} dimensions, expected 2`);
   const [n, d] = x.dims;
   if (labels === "ignore") return { ...oddsTable(path, x), labels: null };
   if (!y) throw fileError(path, `no numeric variable "y" (found: ${names(vars)})`);
+  if (y.complex) throw fileError(path, complexProblem("y"));
   if (y.data.length !== n || (y.dims.length === 2 && Math.min(y.dims[0], y.dims[1]) !== 1)) {
     throw fileError(path, `shape mismatch: X is ${n}x${d} but y is ${y.dims.join("x")}`);
   }
@@ -284,6 +304,34 @@ function oddsTable(path: string, x: MatMatrix): Table {
     values,
     labels: null,
   };
+}
+
+function complexProblem(variable: string): string {
+  return `${variable} is complex, which is not supported (use real numbers: save real(${variable}), ` +
+    `abs(${variable}) or both parts as columns)`;
+}
+
+/**
+ * Whether `bytes` begin like a MATLAB v4 MAT-file: a 20-byte matrix header whose type word
+ * MOPT (machine M 0-4, O 0, precision P 0-5, type T 0-2, little- or big-endian) is valid, with
+ * a name length of at least 2 (the name and its NUL).
+ */
+function looksLikeMatV4(bytes: Uint8Array): boolean {
+  if (bytes.length < 20) return false;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return [true, false].some((le) => {
+    const mopt = view.getInt32(0, le);
+    const [m, o, p, t] = [
+      Math.floor(mopt / 1000),
+      Math.floor(mopt / 100) % 10,
+      Math.floor(mopt / 10) % 10,
+      mopt % 10,
+    ];
+    const imagf = view.getInt32(12, le);
+    const namelen = view.getInt32(16, le);
+    return mopt >= 0 && m <= 4 && o === 0 && p <= 5 && t <= 2 && (imagf === 0 || imagf === 1) &&
+      namelen >= 2 && namelen < 64 && view.getInt32(4, le) >= 0 && view.getInt32(8, le) >= 0;
+  });
 }
 
 function names(vars: Map<string, MatMatrix>): string {
