@@ -17,14 +17,14 @@ import { useBackend } from "../lib/backend/mod.ts";
 import { demoConfig } from "../lib/experiment/setup.ts";
 import { makeSyntheticTable } from "../lib/data/synthetic.ts";
 
-Deno.test("safeTableName keeps letters, digits, _ and -, and replaces the rest", () => {
+Deno.test("safeTableName keeps letters (of any script), digits, _ and -, and replaces the rest", () => {
   const cases: [string, string][] = [
     ["7_Cardiotocography", "7_Cardiotocography"],
     ["thyroid-course", "thyroid-course"],
     ["my data.v2", "my_data_v2"],
     ["a|b:c", "a_b_c"],
     ["  spaced  ", "spaced"],
-    ["tab\u00e9le", "tab_le"],
+    ["tab\u00e9le", "tab\u00e9le"],
     ["...", "table"],
     ["", "table"],
   ];

@@ -20,11 +20,24 @@ export const LEGACY_FOLDER_TABLE_NAME = "thyroid-course";
 export const TABLE_FORMATS = ".csv, ODDS .mat, ADBench .npz, UCI .data or a split folder";
 
 /**
- * `raw` with every run of characters other than ASCII letters, digits, `_` and `-` replaced by
- * one `_` (trimmed at the ends); `table` when nothing is left. A `.` would let `table.a.` prefix
- * the parameters of a table `a.b`, and `|` or `:` would split bank keys.
+ * `raw` with every run of characters other than letters and digits of any script (with their
+ * combining marks), `_` and `-` replaced by one `_` (trimmed at the ends); `table` when nothing
+ * is left. A `.` would let `table.a.` prefix the parameters of a table `a.b`, and `|` or `:`
+ * would split bank keys. Letters outside ASCII are kept, as image category names keep them:
+ * replacing them named `温度.csv` and `圧力.csv` both `table`. The name is NFC-normalised, so
+ * a file name macOS gives decomposed (`u` + U+0308) is the same table as its composed `ü`.
  */
 export function safeTableName(raw: string): string {
+  const name = raw.normalize("NFC").replace(/[^\p{L}\p{M}\p{N}_-]+/gu, "_")
+    .replace(/^_+|_+$/g, "");
+  return name === "" ? "table" : name;
+}
+
+/**
+ * The name older versions gave `raw` ({@linkcode safeTableName} with only ASCII letters and
+ * digits kept, `Müller` -> `M_ller`), by which their checkpoints still find the table.
+ */
+export function asciiTableName(raw: string): string {
   const name = raw.replace(/[^A-Za-z0-9_-]+/g, "_").replace(/^_+|_+$/g, "");
   return name === "" ? "table" : name;
 }
@@ -43,14 +56,19 @@ export function seedOfSplitFolder(name: string): number | null {
  * The name of the table read from `path`: a folder's own name (a seed's split folder, see
  * {@linkcode seedOfSplitFolder}, takes the name of the folder it sits in, so that
  * `12_fault/s0` is `12_fault`), or a file's base name without its extension (UCI `ann-train` /
- * `ann-test` are `thyroid`), made safe by {@linkcode safeTableName}.
+ * `ann-test` are `thyroid`), made safe by `safe` ({@linkcode safeTableName}; older versions'
+ * {@linkcode asciiTableName} to find the tables of their checkpoints).
  */
-export function tableNameOf(path: string, isDirectory: boolean): string {
+export function tableNameOf(
+  path: string,
+  isDirectory: boolean,
+  safe: (raw: string) => string = safeTableName,
+): string {
   if (isDirectory) {
     const folder = resolve(path);
     const own = basename(folder);
-    return safeTableName(seedOfSplitFolder(own) === null ? own : basename(dirname(folder)));
+    return safe(seedOfSplitFolder(own) === null ? own : basename(dirname(folder)));
   }
   const stem = basename(path, extname(path)).replace(/^ann-(train|test)$/, "thyroid");
-  return safeTableName(stem);
+  return safe(stem);
 }
