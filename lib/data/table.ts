@@ -22,6 +22,14 @@ export interface ReadCsvOptions {
    * cells such as `?` or blanks in it are no error.
    */
   ignoreLabel?: boolean;
+  /**
+   * The column names a model was trained on (scoring, evaluation): a first line holding exactly
+   * these, in any order, is a header even when they are numbers (spectra named by wavelength,
+   * `400,410,...`), which a first line of numbers otherwise is not.
+   */
+  headerNames?: readonly string[];
+  /** Hears one-line warnings (`warning: PATH: ...`). Default `console.warn`. */
+  warn?: (line: string) => void;
 }
 
 const LABEL_WORDS: Record<string, 0 | 1> = {
@@ -36,10 +44,13 @@ const LABEL_WORDS: Record<string, 0 | 1> = {
  * case-insensitively). Labels may be 0/1 (also `0.0`/`1.0`), `normal`/`anomaly` or
  * `good`/`bad`, case-insensitive. Accepts a UTF-8 BOM, CRLF line ends, blank lines and
  * `;`-separated files (the separator is detected from the header line). A file whose first line
- * holds numbers only has no header: that line is the first row and the columns are named `1`..`d`.
+ * holds numbers only has no header (unless they are `options.headerNames`): that line is the
+ * first row and the columns are named `1`..`d`. Warns when a column besides `label` has a name
+ * labels are often found under (`outlier`, ...): it is read as a feature and may leak the labels.
  *
- * @throws {MadError} `PATH: problem` when the file is missing, empty, has no rows, lacks a
- * required label column, or holds a bad label, a non-numeric, empty, NaN or infinite cell.
+ * @throws {MadError} `PATH: problem` when the file is missing, is not UTF-8, is empty, has no
+ * rows, lacks a required label column, or holds a bad label, a non-numeric, empty, NaN or
+ * infinite cell.
  */
 export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Table {
   const requireLabel = options.requireLabel ?? true;
@@ -48,7 +59,7 @@ export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Tab
   const line1 = body.slice(0, body.indexOf("\n"));
   const sep = detectSeparator(line1);
   let header = splitHeader(line1, sep);
-  if (header.every(isNumber)) {
+  if (header.every(isNumber) && !isTrainedHeader(header, options.headerNames)) {
     // A first line of numbers only is a row (np.savetxt writes no header): reading it as the
     // header dropped that row and shifted every id. Its columns are numbered 1..d, which
     // scoring matches by position.
@@ -59,6 +70,7 @@ export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Tab
   }
   checkHeader(path, header);
   if (lineNumbers.length < 2) throw fileError(path, "no data rows (only a header)");
+  checkSeparatorFound(path, header, body);
   checkFieldCounts(path, body, sep, header.length, lineNumbers);
 
   let df: pl.DataFrame;
@@ -78,17 +90,32 @@ export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Tab
   if (labelIdx < 0 && requireLabel) throw fileError(path, noLabelColumn(names));
   const featureIdx = names.map((_, i) => i).filter((i) => i !== labelIdx);
   if (featureIdx.length === 0) throw fileError(path, "no feature columns");
+  if (labelIdx >= 0 && !options.ignoreLabel) {
+    // Next to the labels, a column named like them is likely a copy (AUROC 1.0 by leakage).
+    const likely = featureIdx.find((i) => LIKELY_LABEL_NAMES.has(names[i].toLowerCase()));
+    if (likely !== undefined) {
+      (options.warn ?? console.warn)(
+        `warning: ${path}: column ${names[likely]} looks like a label and is used as a ` +
+          "feature; drop it if it is one",
+      );
+    }
+  }
 
   const n = df.height;
   const d = featureIdx.length;
   const values = new Float64Array(n * d);
+  // Every column cast in one expression and taken as Series once: a select or `df.columns`
+  // per column costs time in the number of columns, which made reading quadratic in them
+  // (36 s for 5000 columns).
+  const columns = df.columns;
+  const numeric = numericColumns(df);
   featureIdx.forEach((ci, j) => {
-    const parsed = numericColumn(df, df.columns[ci]);
+    const parsed = numeric[ci];
     for (let r = 0; r < n; r++) {
       const v = parsed[r];
       if (v === null || !Number.isFinite(v)) {
         // The cell as written, for the message only: a column's strings cost more than its parse.
-        const raw = df.getColumn(df.columns[ci]).get(r) as string | null;
+        const raw = df.getColumn(columns[ci]).get(r) as string | null;
         throw fileError(path, `${rowLabel(r)}, column "${names[ci]}": ${cellProblem(raw, v)}`);
       }
       values[r * d + j] = v;
@@ -99,10 +126,10 @@ export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Tab
   if (labelIdx >= 0 && !options.ignoreLabel) {
     labels = new Uint8Array(n);
     // Numeric 0/1 labels, the usual case, without a string per row; anything else as written.
-    const column = df.columns[labelIdx];
-    const numeric = numericColumn(df, column);
+    const column = columns[labelIdx];
+    const parsed = numeric[labelIdx];
     let r = 0;
-    for (; r < n && (numeric[r] === 0 || numeric[r] === 1); r++) labels[r] = numeric[r] as 0 | 1;
+    for (; r < n && (parsed[r] === 0 || parsed[r] === 1); r++) labels[r] = parsed[r] as 0 | 1;
     const raw = r < n ? df.getColumn(column).toArray() as (string | null)[] : [];
     for (; r < n; r++) {
       const label = parseLabel(raw[r]);
@@ -202,10 +229,13 @@ export function parseLabel(cell: string | null): 0 | 1 | null {
   return null;
 }
 
-/** A column of cells read as numbers (spaces and tabs around them dropped; null: not a number). */
-function numericColumn(df: pl.DataFrame, column: string): (number | null)[] {
-  return df.select(pl.col(column).str.stripChars(" \t").cast(pl.Float64, false))
-    .getColumn(column).toArray() as (number | null)[];
+/**
+ * Every column's cells read as numbers (spaces and tabs around them dropped; null: not a
+ * number), in the frame's column order.
+ */
+function numericColumns(df: pl.DataFrame): (number | null)[][] {
+  return df.select(pl.all().str.stripChars(" \t").cast(pl.Float64, false)).getColumns()
+    .map((series) => series.toArray() as (number | null)[]);
 }
 
 function readText(path: string): string {
@@ -219,7 +249,22 @@ function readText(path: string): string {
   }
   const binary = binaryKind(bytes);
   if (binary) throw fileError(path, `${binary}, not a CSV text file; save it as a UTF-8 CSV`);
-  let text = new TextDecoder().decode(bytes);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    // Decoded leniently, a Latin-1 `temp°C` became the column `temp\uFFFDC`, which no UTF-8
+    // file to score then matched.
+    const at = firstInvalidUtf8(bytes);
+    let line = 1;
+    for (let i = 0; i < at; i++) if (bytes[i] === 10) line++;
+    throw fileError(
+      path,
+      `not UTF-8 text (line ${line}, byte ${at}: 0x${
+        bytes[at].toString(16).padStart(2, "0")
+      }; Latin-1 or Windows-1252?); save it as a UTF-8 CSV`,
+    );
+  }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   return text;
 }
@@ -238,6 +283,42 @@ function binaryKind(bytes: Uint8Array): string | null {
   if (a === 0xd0 && b === 0xcf && c === 0x11 && d === 0xe0) return "an Excel .xls workbook";
   if (bytes.indexOf(0) >= 0) return "a binary file (it holds NUL bytes; UTF-16 text?)";
   return null;
+}
+
+/**
+ * The offset of the first byte that does not belong to a well-formed UTF-8 sequence (the
+ * decoder's own rules: no overlong forms, surrogates or code points past U+10FFFF), or
+ * `bytes.length` when there is none.
+ */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) need = 1;
+    else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      if (b === 0xe0) lo = 0xa0;
+      if (b === 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      if (b === 0xf0) lo = 0x90;
+      if (b === 0xf4) hi = 0x8f;
+    } else return i;
+    for (let k = 1; k <= need; k++) {
+      const c = bytes[i + k];
+      // Only the second byte has the narrowed range; the rest are plain continuation bytes.
+      if (c === undefined || c < (k === 1 ? lo : 0x80) || c > (k === 1 ? hi : 0xbf)) return i;
+    }
+    i += need + 1;
+  }
+  return bytes.length;
 }
 
 /**
@@ -359,6 +440,35 @@ function checkFieldCounts(
   }
 }
 
+/**
+ * Whether a first line of numbers is the header a model was trained with: its fields are
+ * `trained` in any order (reordered columns are accepted). Not when `trained` is `1..d`, the
+ * names a headerless file's columns get: a first row `1,2,3` is as likely data.
+ */
+function isTrainedHeader(header: readonly string[], trained?: readonly string[]): boolean {
+  if (!trained || trained.length !== header.length) return false;
+  if (trained.every((c, i) => c === String(i + 1))) return false;
+  const names = new Set(trained);
+  return names.size === header.length && header.every((c) => names.has(c));
+}
+
+/**
+ * Refuses a file whose header and first row are each one field holding spaces: a
+ * whitespace-separated file, whose rows were otherwise refused as "not a number".
+ */
+function checkSeparatorFound(path: string, header: readonly string[], body: string): void {
+  if (header.length !== 1 || !/\S\s+\S/.test(header[0])) return;
+  const start = body.indexOf("\n") + 1;
+  const row = body.slice(start, body.indexOf("\n", start)).trim();
+  if (!/\S\s+\S/.test(row)) return;
+  throw fileError(
+    path,
+    `the separator was not detected: the header is one column "${
+      header[0].length > 40 ? header[0].slice(0, 40) + "..." : header[0]
+    }" (comma, semicolon or tab expected); save it as a CSV`,
+  );
+}
+
 /** A header field that is a finite number, so the line holding it is data, not names. */
 function isNumber(field: string): boolean {
   return field !== "" && Number.isFinite(Number(field));
@@ -368,6 +478,10 @@ function cellProblem(raw: string | null, parsed: number | null): string {
   if (raw === null || raw.trim() === "") return "empty cell";
   if (parsed !== null && Number.isNaN(parsed)) return `"${raw.trim()}" (NaN) is not allowed`;
   if (parsed !== null) return `"${raw.trim()}" (infinite) is not allowed`;
+  // `0,125` in a `;`-separated file: a decimal comma, as spreadsheets write in many locales.
+  if (/^[+-]?\d*,\d+$/.test(raw.trim())) {
+    return `"${raw.trim()}" is not a number (a decimal comma? write decimals with a point)`;
+  }
   return `"${raw.trim()}" is not a number`;
 }
 

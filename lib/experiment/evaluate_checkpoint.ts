@@ -59,7 +59,7 @@ import { pixelMap } from "../model/maps.ts";
 import { MadError } from "../errors.ts";
 import { ANOMALY_SEED_OFFSET } from "../rng.ts";
 import { backendFailure } from "../model/backend_failure.ts";
-import { LEGACY_FOLDER_TABLE_NAME, tableNameOf } from "../data/table_name.ts";
+import { asciiTableName, LEGACY_FOLDER_TABLE_NAME, tableNameOf } from "../data/table_name.ts";
 import { explainTable, type TableExplanation } from "./explain_table.ts";
 import { isDirectory } from "../util/files.ts";
 
@@ -188,6 +188,8 @@ export async function evaluateCheckpoint(
       record.name,
       {},
       record.columns,
+      // Warnings go where this run's other lines about its data go.
+      (line) => (options.onProgress ?? console.warn)(line),
     );
     const fitted = fittedFor(ckpt, datasetKey(record));
     const changed = changedDataWarning(record, record.source);
@@ -258,8 +260,8 @@ export async function evaluateCheckpoint(
 /**
  * The checkpoint's record for a table file or folder, with the given path as its source: the
  * table named `chosen` when given; else the table of the same name ({@linkcode tableNameOf}, or
- * the unsanitised file stem older versions used, or `thyroid-course` for a folder), else the one
- * with this source, else the only one.
+ * the ASCII-only or unsanitised names older versions used, or `thyroid-course` for a folder),
+ * else the one with this source, else the only one.
  *
  * @throws {MadError} naming the file and the tables the checkpoint knows when none matches.
  */
@@ -279,6 +281,7 @@ export function tableRecordFor(ckpt: Checkpoint, path: string, chosen?: string):
   const stem = tableNameOf(path, folder);
   const names = [
     stem,
+    tableNameOf(path, folder, asciiTableName),
     basename(path, extname(path)).replace(/^ann-(train|test)$/, "thyroid"),
     ...(folder ? [LEGACY_FOLDER_TABLE_NAME] : []),
   ];

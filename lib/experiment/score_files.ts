@@ -475,7 +475,11 @@ export function scoreTableFile(
   } = {},
 ): ScoredSample[] {
   const record = tableRecordFor(ckpt, path, options.table);
-  const read = span("score: read table", () => readTableSource(path, { scoring: true }).table);
+  // The trained names, so that a header of numbers equal to them (wavelengths) is a header.
+  const read = span(
+    "score: read table",
+    () => readTableSource(path, { scoring: true, headerNames: record.columns }).table,
+  );
   const table = matchTrainedColumns(read, record.columns, path);
   const normalised = applyNormalisation(table, record.normalisation!);
   const shifted = shiftedFeatures(normalised);

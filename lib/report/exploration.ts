@@ -34,9 +34,15 @@ export async function prepareExperiment(
   };
   const images = await prepareImages(data.imageDirs, split);
   const tables = data.tablePaths.map((p) =>
-    prepareTable(p, { ...split, protocol: readTableSource(p).protocol }, undefined, undefined, {
-      logSkewed: config.model.tableLogSkewed,
-    })
+    prepareTable(
+      p,
+      { ...split, protocol: readTableSource(p, { warn: () => {} }).protocol },
+      undefined,
+      undefined,
+      {
+        logSkewed: config.model.tableLogSkewed,
+      },
+    )
   );
   return { images, tables };
 }
@@ -110,7 +116,8 @@ export async function syntheticImageGridPng(
 
 /** The raw (un-normalised) table of a table source. */
 export function rawTable(path: string): Table {
-  return readTableSource(path).table;
+  // Its warnings were given when the experiment's tables were prepared.
+  return readTableSource(path, { warn: () => {} }).table;
 }
 
 function column(table: Table, j: number, rows: number[]): number[] {

@@ -80,13 +80,19 @@ export function datasetKey(record: Pick<DatasetRecord, "modality" | "name">): st
  * protocol: whole labelled tables (`.mat`, `.npz`, CSV with labels) split by `half-normals`.
  * The table is named by {@linkcode tableNameOf}: after the folder, or the file without extension.
  * With `scoring`, labels are neither required nor read (the table's `labels` may be null).
+ * `headerNames` (the columns a model was trained on) and `warn` are passed to
+ * {@linkcode readLabelledCsv} for a CSV.
  *
  * @throws {MadError} `PATH: problem` for a file that cannot be read as a table, e.g. an
  * unknown ending such as `.xlsx`.
  */
 export function readTableSource(
   path: string,
-  options: { scoring?: boolean } = {},
+  options: {
+    scoring?: boolean;
+    headerNames?: readonly string[];
+    warn?: (line: string) => void;
+  } = {},
 ): { table: Table; trainOnly?: Table; protocol: SplitSpec["protocol"] } {
   // Scoring ignores labels: a table to score may lack them (no y in a .npz or .mat) or hold
   // unknown ones ("?" or blanks in a CSV's label column).
@@ -119,7 +125,12 @@ export function readTableSource(
     );
   }
   const table = {
-    ...readLabelledCsv(path, { requireLabel: false, ignoreLabel: options.scoring }),
+    ...readLabelledCsv(path, {
+      requireLabel: false,
+      ignoreLabel: options.scoring,
+      headerNames: options.headerNames,
+      warn: options.warn,
+    }),
     name,
   };
   if (!table.labels) return { table, trainOnly: table, protocol: "given" };
@@ -130,7 +141,8 @@ export function readTableSource(
  * A table to score or evaluate with its feature columns as the model was trained on them
  * (`trained`, from the checkpoint): when both carry real names (a CSV header, not the `f1..fd`
  * given to `.mat`/`.npz` columns nor a headerless CSV's numbers), columns are matched by name
- * and reordered; otherwise they are taken by position, as before.
+ * and reordered, as they are when the file's columns are the trained names in another order
+ * (numbers too: a header of wavelengths); otherwise they are taken by position, as before.
  *
  * @throws {MadError} one line naming the file and the trained columns when the column count
  * differs or the names differ (listing the missing and unexpected ones).
@@ -141,7 +153,8 @@ export function matchTrainedColumns(
   path: string,
 ): Table {
   if (!trained) return table;
-  const named = realNames(table.columns) && realNames(trained);
+  const named = (realNames(table.columns) && realNames(trained)) ||
+    reorderedHeader(table.columns, trained);
   if (named && table.columns.join("\u0000") !== trained.join("\u0000")) {
     const have = new Set(table.columns);
     const missing = trained.filter((c) => !have.has(c));
@@ -186,6 +199,18 @@ function realNames(columns: readonly string[]): boolean {
 }
 
 /**
+ * Whether `columns` are the names `trained` in another order, read from a header: not the
+ * `1..d` a headerless CSV's columns are given, which may be a permutation of numeric names.
+ */
+function reorderedHeader(columns: readonly string[], trained: readonly string[]): boolean {
+  if (columns.length !== trained.length || columns.every((c, j) => c === String(j + 1))) {
+    return false;
+  }
+  const names = new Set(trained);
+  return names.size === columns.length && columns.every((c) => names.has(c));
+}
+
+/**
  * Endings of files read as CSV text: anything else (`.xlsx`, `.gz`, `.parquet`, ...) is refused
  * rather than parsed as CSV into a misleading message.
  */
@@ -209,6 +234,25 @@ export function assertDistinctTableNames(records: readonly DatasetRecord[]): voi
   }
 }
 
+/**
+ * How many of a labelled table's normal rows repeat an earlier normal row's values exactly,
+ * and how many normal rows there are.
+ */
+export function duplicateNormalRows(table: Table): { count: number; normals: number } {
+  const { d, values, labels } = table;
+  const seen = new Set<string>();
+  let count = 0;
+  let normals = 0;
+  for (let r = 0; r < table.n; r++) {
+    if (labels?.[r] !== 0) continue;
+    normals++;
+    const key = values.subarray(r * d, (r + 1) * d).join(",");
+    if (seen.has(key)) count++;
+    else seen.add(key);
+  }
+  return { count, normals };
+}
+
 /** Whether any feature takes two different values over the rows `indices` of `table`. */
 function varies(table: Table, indices: number[]): boolean {
   const { d, values } = table;
@@ -230,7 +274,8 @@ function rowsOf(table: Table, indices: number[]): Float32Array {
 /**
  * Splits and normalises a table source. With `normalisation` given (evaluation from a
  * checkpoint), that one is applied instead of fitting a new one; else one is fitted on the
- * training rows with `options` (see `fitNormalisation`).
+ * training rows with `options` (see `fitNormalisation`). `warn` hears one-line warnings about
+ * the table (a likely-label column, duplicate normal rows).
  */
 export function prepareTable(
   path: string,
@@ -239,8 +284,9 @@ export function prepareTable(
   name?: string,
   options: NormalisationOptions = {},
   trainedColumns?: readonly string[],
+  warn: (line: string) => void = console.warn,
 ): PreparedTable {
-  const read = readTableSource(path);
+  const read = readTableSource(path, { headerNames: trainedColumns, warn });
   let source = read;
   if (trainedColumns) {
     // Evaluation from a checkpoint: the trained columns, matched by name or by position.
@@ -268,6 +314,14 @@ export function prepareTable(
               "test-set.csv",
           )
         }`,
+      );
+    }
+    const duplicates = duplicateNormalRows(source.table);
+    if (duplicates.count > 0) {
+      warn(
+        `warning: ${path}: ${duplicates.count} of ${duplicates.normals} normal rows are ` +
+          "duplicates: copies may land in both the training and test halves and inflate the " +
+          "metrics",
       );
     }
     const parts = splitTable(source.table.labels, split, path);

@@ -1,0 +1,269 @@
+/**
+ * Tables as users bring them (QA sweep 6): headers of numbers that name the trained columns,
+ * file names in any script, a likely-label column next to `label`, files that are not UTF-8,
+ * very wide tables, whitespace-separated files, decimal commas and duplicate normal rows.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { firstInvalidUtf8, readLabelledCsv } from "../lib/data/table.ts";
+import { asciiTableName, safeTableName, tableNameOf } from "../lib/data/table_name.ts";
+import { duplicateNormalRows, prepareTable, readTableSource } from "../lib/train/datasets.ts";
+import { scoreTableFile } from "../lib/experiment/score_files.ts";
+import { evaluateCheckpoint, tableRecordFor } from "../lib/experiment/evaluate_checkpoint.ts";
+import { ImageCache } from "../lib/data/image_cache.ts";
+import { type Checkpoint, disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
+import { useBackend } from "../lib/backend/mod.ts";
+import { inTempDir, madError, trainTinyTable } from "./fixtures.ts";
+
+const SPLIT = { protocol: "half-normals" as const, seed: 0, valShare: 0.1 };
+
+/** An error message that is one line and names `parts`. */
+function oneLine(fn: () => unknown, ...parts: string[]): string {
+  const message = madError(fn, ...parts);
+  assert.ok(!message.includes("\n"), `not one line: ${message}`);
+  return message;
+}
+
+/** Rows of a smooth 4-feature table: 40 normals, then 6 anomalies. */
+function rowsOf(): { rows: number[][]; labels: number[] } {
+  const rows: number[][] = [];
+  const labels: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    rows.push([Math.sin(i * 1.7), Math.cos(i * 0.9), Math.sin(i * 0.37) * 2, (i % 7) / 3]);
+    labels.push(0);
+  }
+  for (let i = 0; i < 6; i++) {
+    rows.push([4 + i, -3 - i, 5, 4]);
+    labels.push(1);
+  }
+  return { rows, labels };
+}
+
+function csv(columns: string[], rows: number[][], labels?: number[]): string {
+  const head = labels ? [...columns, "label"] : columns;
+  const lines = rows.map((r, i) => (labels ? [...r, labels[i]] : r).join(","));
+  return [head.join(","), ...lines].join("\n") + "\n";
+}
+
+Deno.test("a first line of numbers equal to the trained column names is a header", async () => {
+  await inTempDir(async (dir) => {
+    const path = join(dir, "s.csv");
+    await Deno.writeTextFile(path, "400,410,420\n1,2,3\n4,5,6\n");
+    // Without the trained names it is a row, as for a file np.savetxt wrote.
+    assert.equal(readLabelledCsv(path, { requireLabel: false }).n, 3);
+    for (const names of [["400", "410", "420"], ["420", "400", "410"]]) {
+      const t = readLabelledCsv(path, { requireLabel: false, headerNames: names });
+      assert.equal(t.n, 2);
+      assert.deepEqual(t.columns, ["400", "410", "420"]);
+      assert.deepEqual([...t.values], [1, 2, 3, 4, 5, 6]);
+    }
+    // Other numbers, or the 1..d a headerless file's columns are named: still a row.
+    assert.equal(readLabelledCsv(path, { requireLabel: false, headerNames: ["1", "2", "3"] }).n, 3);
+    assert.equal(
+      readLabelledCsv(path, { requireLabel: false, headerNames: ["400", "410", "430"] }).n,
+      3,
+    );
+  });
+});
+
+Deno.test("score: spectra named by wavelength score one result a row, in any column order", async () => {
+  await useBackend("auto");
+  await inTempDir(async (dir) => {
+    const names = ["400", "410", "420", "430"];
+    const { rows, labels } = rowsOf();
+    const table = join(dir, "spectra.csv");
+    await Deno.writeTextFile(table, csv(names, rows, labels));
+    const ckpt = await loadCheckpoint(await trainTinyTable(table, join(dir, "run")));
+    try {
+      const fresh = rows.slice(0, 10);
+      const scoreOf = async (file: string, text: string) => {
+        const path = join(dir, file);
+        await Deno.writeTextFile(path, text);
+        return scoreTableFile(ckpt, path, { table: "spectra" }).map((s) => s.score);
+      };
+      const plain = await scoreOf("headerless.csv", fresh.map((r) => r.join(",")).join("\n"));
+      assert.equal(plain.length, 10);
+      const headed = await scoreOf("new.csv", csv(names, fresh));
+      assert.equal(headed.length, 10);
+      assert.deepEqual(headed, plain);
+      // Reordered wavelengths are matched by name, not by position.
+      const order = [2, 0, 3, 1];
+      const reordered = await scoreOf(
+        "reordered.csv",
+        csv(order.map((j) => names[j]), fresh.map((r) => order.map((j) => r[j]))),
+      );
+      assert.deepEqual(reordered, plain);
+    } finally {
+      disposeCheckpoint(ckpt);
+    }
+  });
+});
+
+Deno.test("table names keep letters and digits of any script", () => {
+  const cases: [string, string][] = [
+    ["温度", "温度"],
+    ["圧力", "圧力"],
+    ["Müller-Daten", "Müller-Daten"],
+    // macOS gives file names decomposed: the same name as the composed one.
+    ["Mu\u0308ller", "Müller"],
+    ["हिन्दी", "हिन्दी"],
+    ["données v2", "données_v2"],
+    ["x.١٢", "x_١٢"],
+    ["温度.a|b", "温度_a_b"],
+    ["°", "table"],
+  ];
+  for (const [raw, safe] of cases) assert.equal(safeTableName(raw), safe, raw);
+  assert.notEqual(tableNameOf("/t/温度.csv", false), tableNameOf("/t/圧力.csv", false));
+  assert.equal(asciiTableName("Müller-Daten"), "M_ller-Daten");
+});
+
+Deno.test("a Unicode table name trains, scores and evaluates; older ASCII names are found", async () => {
+  await useBackend("auto");
+  await inTempDir(async (dir) => {
+    const { rows, labels } = rowsOf();
+    const table = join(dir, "Müller-Daten.csv");
+    await Deno.writeTextFile(table, csv(["温度", "b", "c", "d"], rows, labels));
+    const ckpt = await loadCheckpoint(await trainTinyTable(table, join(dir, "run")));
+    try {
+      assert.deepEqual(ckpt.tables.map((t) => t.name), ["Müller-Daten"]);
+      assert.ok(ckpt.params.has("table.Müller-Daten.value"));
+      assert.equal(scoreTableFile(ckpt, table).length, rows.length);
+      const [result] = await evaluateCheckpoint(ckpt, { cache: new ImageCache() });
+      assert.equal(result.name, "Müller-Daten");
+      assert.ok(Number.isFinite(result.metrics.auroc));
+    } finally {
+      disposeCheckpoint(ckpt);
+    }
+    // A checkpoint trained before names kept Unicode letters knows the file as M_ller-Daten.
+    const split = { protocol: "half-normals" as const, seed: 0, valShare: 0.1 };
+    const old = {
+      datasets: [
+        { name: "M_ller-Daten", modality: "table", source: "/old/x.csv", split },
+        { name: "other", modality: "table", source: "/old/other.csv", split },
+      ],
+    } as unknown as Checkpoint;
+    assert.equal(tableRecordFor(old, table).name, "M_ller-Daten");
+  });
+});
+
+Deno.test("a likely-label column next to label warns in one line naming file and column", async () => {
+  await inTempDir(async (dir) => {
+    const path = join(dir, "leak.csv");
+    await Deno.writeTextFile(path, "a,label,Outlier\n1,0,0\n2,1,1\n");
+    const lines: string[] = [];
+    const t = readLabelledCsv(path, { warn: (l) => lines.push(l) });
+    assert.deepEqual(t.columns, ["a", "Outlier"]);
+    assert.deepEqual(lines, [
+      `warning: ${path}: column Outlier looks like a label and is used as a feature; drop it if ` +
+      "it is one",
+    ]);
+    // Through readTableSource too; not when labels are ignored (scoring) or absent.
+    lines.length = 0;
+    readTableSource(path, { warn: (l) => lines.push(l) });
+    assert.equal(lines.length, 1);
+    readTableSource(path, { scoring: true, warn: (l) => lines.push(l) });
+    const plain = join(dir, "plain.csv");
+    await Deno.writeTextFile(plain, "a,outlier\n1,0\n2,1\n");
+    readLabelledCsv(plain, { requireLabel: false, warn: (l) => lines.push(l) });
+    assert.equal(lines.length, 1);
+  });
+});
+
+Deno.test("a CSV that is not UTF-8 is refused naming the line and byte", async () => {
+  await inTempDir(async (dir) => {
+    const path = join(dir, "latin1.csv");
+    // "temp°C" in Latin-1 on line 2 (° is the single byte 0xB0).
+    const bytes = new Uint8Array([
+      ...new TextEncoder().encode("a,b,label\nx,temp"),
+      0xb0,
+      ...new TextEncoder().encode("C,label\n"),
+    ]);
+    await Deno.writeFile(path, bytes);
+    oneLine(
+      () => readLabelledCsv(path),
+      "latin1.csv",
+      "not UTF-8",
+      "line 2, byte 16: 0xb0",
+      "save it as a UTF-8 CSV",
+    );
+    const utf8 = join(dir, "utf8.csv");
+    await Deno.writeTextFile(utf8, "temp°C,label\n1,0\n");
+    assert.deepEqual(readLabelledCsv(utf8).columns, ["temp°C"]);
+    const enc = (s: string) => new TextEncoder().encode(s);
+    assert.equal(firstInvalidUtf8(enc("aé温😀")), enc("aé温😀").length);
+    assert.equal(firstInvalidUtf8(new Uint8Array([0x61, 0xc3])), 1); // truncated
+    assert.equal(firstInvalidUtf8(new Uint8Array([0xc0, 0x80])), 0); // overlong
+    assert.equal(firstInvalidUtf8(new Uint8Array([0x61, 0xed, 0xa0, 0x80])), 1); // surrogate
+    assert.equal(firstInvalidUtf8(new Uint8Array([0xf4, 0x90, 0x80, 0x80])), 0); // > U+10FFFF
+  });
+});
+
+Deno.test("reading a CSV is linear in its columns: 30 rows x 4000 columns in seconds", async () => {
+  await inTempDir(async (dir) => {
+    const d = 4000;
+    const path = join(dir, "wide.csv");
+    const head = [...Array.from({ length: d }, (_, j) => `g${j}`), "label"].join(",");
+    const rows = Array.from(
+      { length: 30 },
+      (_, r) => [...Array.from({ length: d }, (_, j) => ((r * 31 + j) % 97) / 7), r % 2].join(","),
+    );
+    await Deno.writeTextFile(path, [head, ...rows].join("\n") + "\n");
+    const start = performance.now();
+    const t = readLabelledCsv(path);
+    const seconds = (performance.now() - start) / 1000;
+    assert.equal(t.d, d);
+    assert.equal(t.values[29 * d + d - 1], ((29 * 31 + d - 1) % 97) / 7);
+    assert.deepEqual([...t.labels!.slice(0, 3)], [0, 1, 0]);
+    // Quadratic, this took about 23 s; linear, under 1 s. The bound leaves room for shared cores.
+    assert.ok(seconds < 8, `${seconds.toFixed(1)} s`);
+  });
+});
+
+Deno.test("a whitespace-separated file and decimal commas get a hint", async () => {
+  await inTempDir(async (dir) => {
+    const spaces = join(dir, "spaces.txt");
+    await Deno.writeTextFile(spaces, "f0 f1 label\n0.5 -0.1 0\n0.2 0.3 1\n");
+    oneLine(
+      () => readLabelledCsv(spaces, { requireLabel: false }),
+      "spaces.txt",
+      "separator was not detected",
+      "comma, semicolon or tab",
+    );
+    // One column whose name has a space is a one-column table.
+    const single = join(dir, "single.csv");
+    await Deno.writeTextFile(single, "temp C\n0.5\n0.25\n");
+    assert.deepEqual([...readLabelledCsv(single, { requireLabel: false }).values], [0.5, 0.25]);
+    const comma = join(dir, "deccomma.csv");
+    await Deno.writeTextFile(comma, "a;b;label\n0,125;1;0\n");
+    oneLine(() => readLabelledCsv(comma), "deccomma.csv", `"0,125"`, "decimal comma");
+  });
+});
+
+Deno.test("duplicate normal rows warn once at the split; rows without copies do not", async () => {
+  await inTempDir(async (dir) => {
+    const { rows, labels } = rowsOf();
+    const unique = join(dir, "unique.csv");
+    await Deno.writeTextFile(unique, csv(["a", "b", "c", "d"], rows, labels));
+    const lines: string[] = [];
+    prepareTable(unique, SPLIT, undefined, undefined, {}, undefined, (l) => lines.push(l));
+    assert.equal(lines.length, 0);
+    // Every normal twice; anomalies repeated do not count.
+    const normals = rows.filter((_, i) => labels[i] === 0);
+    const anomalies = rows.filter((_, i) => labels[i] === 1);
+    const dupRows = [...normals, ...normals, ...anomalies, ...anomalies];
+    const dupLabels = dupRows.map((_, i) => (i < 2 * normals.length ? 0 : 1));
+    const dup = join(dir, "dup.csv");
+    await Deno.writeTextFile(dup, csv(["a", "b", "c", "d"], dupRows, dupLabels));
+    const read = readTableSource(dup).table;
+    assert.deepEqual(duplicateNormalRows(read), { count: 40, normals: 80 });
+    const prepared = prepareTable(dup, SPLIT, undefined, undefined, {}, undefined, (l) => {
+      lines.push(l);
+    });
+    assert.deepEqual(lines, [
+      `warning: ${dup}: 40 of 80 normal rows are duplicates: copies may land in both the ` +
+      "training and test halves and inflate the metrics",
+    ]);
+    // The split itself is unchanged: half the normals train, as without the warning.
+    assert.equal(prepared.train.length / 4 + prepared.val.length / 4, 40);
+  });
+});
