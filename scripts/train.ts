@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { IMAGE_CACHE_FLAG } from "../lib/data/image_cache.ts";
 import { runMain } from "../lib/cli.ts";
 import {
@@ -76,7 +76,7 @@ export const COMMAND = defineCommand({
       type: "string",
       value: "DIR",
       description: "run folder for checkpoints and logs; refused when it holds a checkpoint " +
-        "already (unless --resume or --overwrite)",
+        "already (unless --resume of that checkpoint, or --overwrite)",
       defaultText: "results/<date and time>; on --resume, the checkpoint's folder",
     },
     overwrite: {
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     (flags.resume
       ? dirname(flags.resume)
       : join("results", new Date().toISOString().replace(/[:.]/g, "-")));
-  await checkRunFolder(out, Boolean(flags.resume), Boolean(flags.overwrite));
+  await checkRunFolder(out, flags.resume, Boolean(flags.overwrite));
   await useBackend(flags.backend as BackendName);
   // SIGINT / SIGTERM: stop at the next safe point (after a step, between epochs, between the
   // calibration's datasets), keep what is finished and exit 130 / 143. `deno task` passes a
@@ -211,20 +211,31 @@ const RUN_FILES = [
 
 /**
  * Checks `--out` before any work: it must be a folder (or not exist yet), and one that holds an
- * earlier run's checkpoint is refused unless resuming or told to overwrite (then the earlier
- * run's files are moved to `previous/`, so the logs describe one run).
+ * earlier run's checkpoint is refused unless it is the folder of the checkpoint resumed (the run
+ * goes on there) or told to overwrite (then the earlier run's files are moved to `previous/`, so
+ * the logs describe one run). A resumed run into another run's folder is a new run there: it
+ * would replace that run's checkpoints and mix the two runs' logs.
  */
-async function checkRunFolder(out: string, resume: boolean, overwrite: boolean): Promise<void> {
+async function checkRunFolder(
+  out: string,
+  resume: string | undefined,
+  overwrite: boolean,
+): Promise<void> {
   checkOutputFolder(out, "--out"); // a file in the way, or a folder that cannot be written
   if (!(await Deno.stat(out).catch(() => null))) return;
   assertFolderFree(out);
   const held = RUN_FILES.slice(0, 3).filter((name) => exists(join(out, name)));
-  if (held.length === 0 || resume) return;
+  if (held.length === 0 || (resume !== undefined && sameFolder(out, dirname(resume)))) return;
   if (!overwrite) {
+    const files = held.join(", ");
     throw new MadError(
-      `${out}: holds an earlier run (${held.join(", ")}); give another --out, ` +
-        `--resume ${join(out, held.includes(RUN_FILES[1]) ? RUN_FILES[1] : held[0])} to ` +
-        `continue it, or --overwrite to replace it`,
+      resume === undefined
+        ? `${out}: holds an earlier run (${files}); give another --out, ` +
+          `--resume ${join(out, held.includes(RUN_FILES[1]) ? RUN_FILES[1] : held[0])} to ` +
+          `continue it, or --overwrite to replace it`
+        : `${out}: holds another run (${files}), not the one of ${resume}; leave out --out to ` +
+          `continue in ${dirname(resume)}, give an empty --out, or --overwrite to move that run ` +
+          `to ${join(out, "previous")}/`,
     );
   }
   // Moved aside rather than deleted: should the new run fail on its data, the earlier one is
@@ -241,6 +252,18 @@ async function checkRunFolder(out: string, resume: boolean, overwrite: boolean):
 function trainKeys(overrides: unknown): string[] {
   const train = (overrides as { train?: unknown } | undefined)?.train;
   return train && typeof train === "object" ? Object.keys(train) : [];
+}
+
+/** Whether two paths name the same folder (through symbolic links and other spellings). */
+function sameFolder(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return Deno.realPathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  return real(a) === real(b);
 }
 
 function exists(path: string): boolean {

@@ -298,6 +298,39 @@ Deno.test("ablate: --data without --full is a usage error (the tiny run reads no
   assert.equal(await exists(join(s.dir, "abl")), false);
 });
 
+Deno.test("train --resume into another run's folder is refused; --overwrite moves that run to previous/", async () => {
+  const s = await setup;
+  // Another run's folder: its own checkpoints and logs.
+  const other = join(s.dir, "other_run");
+  await Deno.mkdir(other);
+  for (const name of ["best_model_checkpoint.safetensors", "last_checkpoint.safetensors"]) {
+    await Deno.copyFile(join(s.out, name), join(other, name));
+  }
+  await Deno.writeTextFile(join(other, "train.log"), "the other run's log\n");
+  const before = await snapshot(other);
+  const args = ["--resume", s.ckpt, "--epochs", "2", "--quiet", "--out", other];
+  const refused = await cli("train.ts", args, s.dir);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.equal(
+    errorLine(refused.stderr),
+    `error: ${other}: holds another run (best_model_checkpoint.safetensors, ` +
+      `last_checkpoint.safetensors), not the one of ${s.ckpt}; leave out --out to continue in ` +
+      `${s.out}, give an empty --out, or --overwrite to move that run to ${
+        join(other, "previous")
+      }/`,
+  );
+  assert.deepEqual(await snapshot(other), before);
+  const moved = await cli("train.ts", [...args, "--overwrite"], s.dir);
+  assert.equal(moved.code, 0, moved.stderr);
+  for (const [path, bytes] of before) {
+    const name = path.slice(other.length + 1);
+    assert.equal((await Deno.readFile(join(other, "previous", name))).join(","), bytes, name);
+  }
+  const log = await Deno.readTextFile(join(other, "train.log"));
+  assert.ok(!log.includes("the other run's log"));
+  assert.match(log, /epoch 2:/);
+});
+
 Deno.test("resume with the checkpoint's own table (another spelling) still trains; cleanup", async () => {
   const s = await setup;
   try {
