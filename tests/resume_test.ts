@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { tinyConfig, writeTinyData } from "../lib/experiment/setup.ts";
 import { train } from "../lib/train/loop.ts";
 import { resumeConfig } from "../lib/train/resume.ts";
-import { disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
+import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from "../lib/train/checkpoint.ts";
+import { writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { useBackend } from "../lib/backend/mod.ts";
 import { MadError } from "../lib/errors.ts";
 import type { ConfigOverrides } from "../lib/model/config.ts";
@@ -124,6 +125,73 @@ Deno.test("resume: a new scoring setting is used, the weights train on as before
     assert.match(
       log,
       /resuming with new evidence and scoring settings: thresholdQuantile 0\.99 -> 0\.9/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A tiny table in `dir` and a 2-epoch run on it in `dir/C` (no weight averaging). */
+async function twoEpochRun(dir: string) {
+  const table = join(dir, "t.csv");
+  await writeSyntheticTableCsv(table, { seed: 1, n: 80, d: 3 });
+  const config = tinyConfig({ train: { epochs: 2, averageWeights: 0 } });
+  const base = { config, imageDirs: [], tablePaths: [], quiet: true };
+  const first = await train({ ...base, tablePaths: [table], out: join(dir, "C") });
+  return { first, base };
+}
+
+Deno.test("resume: --epochs not above the epochs done is refused naming the checkpoints; no folder made", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "madformer-resume-epochs-" });
+  try {
+    const { first, base } = await twoEpochRun(dir);
+    const out = join(dir, "D");
+    const resume = (epochs: number) => train({ ...base, out, resume: first.last, epochs });
+    await assert.rejects(() => resume(1), (e: unknown) => {
+      assert.ok(e instanceof MadError);
+      assert.equal(
+        e.message,
+        `${first.last}: has 2 epochs done already; --epochs 1 is the epoch to reach and must be ` +
+          `above 2 to train on (the checkpoints of those 2 are in ${join(dir, "C")})`,
+      );
+      return true;
+    });
+    // Equal, with the run calibrated: nothing to do, and its checkpoints are named.
+    await assert.rejects(() => resume(2), (e: unknown) => {
+      assert.ok(e instanceof MadError);
+      assert.match(e.message, /: nothing to train: all 2 epochs are done and calibrated; /);
+      assert.ok(e.message.includes(`(best: ${first.best})`), e.message);
+      return true;
+    });
+    assert.equal(await Deno.stat(out).then(() => true, () => false), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("resume into another folder: the run's best so far is there even if no epoch beats it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "madformer-resume-copy-" });
+  try {
+    const { first, base } = await twoEpochRun(dir);
+    // No later epoch can beat a validation AUROC above 1, so only the copy can put `best` in D.
+    const ckpt = await loadCheckpoint(first.last);
+    const bestEpoch = ckpt.progress.bestEpoch;
+    ckpt.progress.bestMetric = 2;
+    await saveCheckpoint(first.last, ckpt);
+    disposeCheckpoint(ckpt);
+    const out = join(dir, "D");
+    const rest = await train({ ...base, out, resume: first.last, epochs: 3 });
+    assert.equal(rest.epochs, 3);
+    assert.equal(rest.best, join(out, "best_model_checkpoint.safetensors"));
+    const best = await loadCheckpoint(rest.best);
+    try {
+      assert.equal(best.progress.epoch, bestEpoch);
+    } finally {
+      disposeCheckpoint(best);
+    }
+    assert.match(
+      await Deno.readTextFile(join(out, "train.log")),
+      new RegExp(`best checkpoint so far \\(epoch ${bestEpoch}\\) copied from ${first.best}`),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

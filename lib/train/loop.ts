@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { systemBlasInUse } from "../backend/blas.ts";
 import type { Config, TrainConfig } from "../model/config.ts";
 import { initParams, type Params, type TableSpec } from "../model/madformer.ts";
@@ -177,6 +177,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       options.trainSettingsGiven,
     );
     config = next.config;
+    await checkEpochsToReach(resumed, options, config.train.epochs);
     if (next.note) log.line(next.note);
   }
   const m = config.model;
@@ -223,6 +224,14 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
           : ""),
     );
   }
+  const last = join(options.out, "last_checkpoint.safetensors");
+  const best = join(options.out, "best_model_checkpoint.safetensors");
+  if (resumed) {
+    const copied = await copyBestOfResumed(options.resume!, resumed, best);
+    if (copied) {
+      log.line(`best checkpoint so far (epoch ${progress.bestEpoch}) copied from ${copied}`);
+    }
+  }
   const count = [...params.values()].reduce((s, p) => s + p.size, 0);
   const blas = systemBlasInUse();
   log.line(
@@ -234,8 +243,6 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         : ""),
   );
 
-  const last = join(options.out, "last_checkpoint.safetensors");
-  const best = join(options.out, "best_model_checkpoint.safetensors");
   const rows: EpochRow[] = [];
   let stoppedEarly = false;
   let fitted = new Map<string, FittedKey>();
@@ -493,6 +500,83 @@ async function resumeFile(last: string, interrupted: string): Promise<string | n
     if (await Deno.stat(path).then((s) => s.isFile, () => false)) return path;
   }
   return null;
+}
+
+/**
+ * Refuses, before anything is written, a resume whose epoch to reach (`epochs`) is below the
+ * epochs the checkpoint has done (the run cannot go back), or equal to them when nothing is left
+ * to do (calibrated, or nothing to calibrate): such a run would write no checkpoint in its folder
+ * yet name one. A run at its last epoch whose calibration was stopped still resumes, to finish it.
+ */
+async function checkEpochsToReach(
+  resumed: Checkpoint,
+  options: TrainOptions,
+  epochs: number,
+): Promise<void> {
+  const done = resumed.progress.epoch;
+  const path = options.resume!;
+  const from = options.trainSettingsGiven?.epochs ?? "--epochs";
+  const plural = (n: number) => `${n} epoch${n === 1 ? "" : "s"}`;
+  if (epochs < done) {
+    throw new MadError(
+      `${path}: has ${plural(done)} done already; ${from} ${epochs} is the epoch to reach and ` +
+        `must be above ${done} to train on (the checkpoints of those ${done} are in ` +
+        `${dirname(path)})`,
+    );
+  }
+  if (epochs > done) return;
+  const bestPath = join(dirname(path), "best_model_checkpoint.safetensors");
+  if (resumed.config.model.calibrateOnAllNormals && !(await isCalibrated(bestPath))) return;
+  throw new MadError(
+    `${path}: nothing to train: all ${plural(done)} are done` +
+      (resumed.config.model.calibrateOnAllNormals ? " and calibrated" : "") +
+      `; the run's checkpoints are in ${dirname(path)} (best: ${bestPath}); give --epochs above ` +
+      `${done} to train on`,
+  );
+}
+
+/** Whether the checkpoint at `path` exists and has every dataset calibrated on all normals. */
+async function isCalibrated(path: string): Promise<boolean> {
+  if (!(await isFile(path))) return false;
+  const ckpt = await loadCheckpoint(path, { optimizer: false });
+  try {
+    const stats = Object.values(ckpt.stats);
+    return stats.length > 0 && stats.every((s) => (s.calibrated ?? 0) > 0);
+  } finally {
+    disposeCheckpoint(ckpt);
+  }
+}
+
+/**
+ * A run resumed into another folder than its checkpoint's goes on there: its best checkpoint so
+ * far (in the checkpoint's folder, when it is that run's best epoch) is copied to `best`, so the
+ * folder holds the run's best even when no later epoch beats it, and the final calibration has
+ * it to refit. Returns the path copied, or null (same folder, or no such best checkpoint).
+ */
+async function copyBestOfResumed(
+  resume: string,
+  resumed: Checkpoint,
+  best: string,
+): Promise<string | null> {
+  const source = join(dirname(resume), "best_model_checkpoint.safetensors");
+  if (await sameFile(source, best) || !(await isFile(source))) return null;
+  const ckpt = await loadCheckpoint(source, { optimizer: false });
+  const epoch = ckpt.progress.epoch;
+  disposeCheckpoint(ckpt);
+  if (epoch !== resumed.progress.bestEpoch) return null;
+  await Deno.copyFile(source, best);
+  return source;
+}
+
+/** Whether two paths name the same file, or would once created (through links and spellings). */
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const real = async (p: string) =>
+    join(await Deno.realPath(dirname(p)).catch(() => resolve(dirname(p))), basename(p));
+  return (await real(a)) === (await real(b));
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return await Deno.stat(path).then((s) => s.isFile, () => false);
 }
 
 /** What a table step that failed was doing, for the one-line error. */
