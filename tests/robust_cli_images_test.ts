@@ -477,6 +477,19 @@ Deno.test("a run stopped before its first step has nothing to resume", async () 
   });
 });
 
+Deno.test("a loss that breaks in the first epoch says no checkpoint was written yet", async () => {
+  await inTempDir(async (dir) => {
+    const { out, run } = await tableTraining(dir);
+    const message = await madErrorAsync(
+      () => run({ config: tinyConfig({ train: { epochs: 3, lr: 1e6 } }) }),
+      "loss became NaN at epoch 1",
+    );
+    assert.match(message, /No checkpoint was written yet .*lower --lr \(this run's is 1000000\)/);
+    assert.ok(!message.includes("last_checkpoint"), message);
+    assert.ok(!(await exists(join(out, "last_checkpoint.safetensors"))));
+  });
+});
+
 Deno.test("a run that fails before writing anything leaves no folders behind", async () => {
   await inTempDir(async (dir) => {
     const failTraining = (out: string) =>

@@ -306,7 +306,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         if (!Number.isFinite(losses.loss)) {
           throw new MadError(
             `loss became ${losses.loss} at epoch ${epoch} step ${progress.step + 1}; stopped. ` +
-              `The last good checkpoint is ${last} (try a lower --lr)`,
+              await lastGoodCheckpoint(last, options.resume, t.lr),
           );
         }
         progress.step++;
@@ -577,6 +577,22 @@ async function sameFile(a: string, b: string): Promise<boolean> {
 
 async function isFile(path: string): Promise<boolean> {
   return await Deno.stat(path).then((s) => s.isFile, () => false);
+}
+
+/**
+ * The end of the message for a loss that is not a number: the checkpoint to go back to when
+ * there is one (this run's last epoch, else the one it resumed from), else that none was
+ * written yet, with what to change.
+ */
+async function lastGoodCheckpoint(
+  last: string,
+  resume: string | undefined,
+  lr: number,
+): Promise<string> {
+  const good = await isFile(last) ? last : resume;
+  if (good) return `The last good checkpoint is ${good} (a run with a lower --lr may get further)`;
+  return `No checkpoint was written yet (the first epoch did not finish): train again with a ` +
+    `lower --lr (this run's is ${lr})`;
 }
 
 /** What a table step that failed was doing, for the one-line error. */
