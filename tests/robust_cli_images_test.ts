@@ -490,6 +490,25 @@ Deno.test("a loss that breaks in the first epoch says no checkpoint was written 
   });
 });
 
+Deno.test("shards beyond the CPU cores are capped at the cores, with a warning", async () => {
+  await inTempDir(async (dir) => {
+    const { out, run } = await tableTraining(dir);
+    const cores = navigator.hardwareConcurrency || 1;
+    const config = tinyConfig({ train: { epochs: 1, shards: cores + 3 } });
+    await run({ config, trainSettingsGiven: { shards: "--shards" } });
+    const log = await Deno.readTextFile(join(out, "train.log"));
+    assert.match(
+      log,
+      new RegExp(
+        `warning: --shards ${cores + 3} is more than the ${cores} CPU cores: ` +
+          `training in ${cores} shards`,
+      ),
+    );
+    const used = [...log.matchAll(/training steps in (\d+) shards/g)].map((m) => Number(m[1]));
+    assert.deepEqual(used, cores > 1 ? [cores] : []);
+  });
+});
+
 Deno.test("a run that fails before writing anything leaves no folders behind", async () => {
   await inTempDir(async (dir) => {
     const failTraining = (out: string) =>

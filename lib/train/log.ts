@@ -52,6 +52,14 @@ export class RunLog {
     if (!this.#quiet) console.error(text);
   }
 
+  /** Appends a warning to train.log and stderr, even when quiet (quiet hides progress only). */
+  warn(text: string): void {
+    Deno.writeTextFileSync(this.logPath, `${new Date().toISOString()} warning: ${text}\n`, {
+      append: true,
+    });
+    console.error(`warning: ${text}`);
+  }
+
   /** Records an epoch in both files. */
   epoch(row: EpochRow, improved: boolean): Promise<void> {
     const perKey = Object.entries(row.val).map(([k, v]) => `${k} ${v.auroc.toFixed(4)}`).join(", ");
