@@ -26,6 +26,7 @@ import {
   evaluateCheckpoint,
   evaluationJson,
   featureLines,
+  sourceLines,
 } from "../lib/experiment/mod.ts";
 import { evaluationRows, metricsTable } from "../lib/report/mod.ts";
 import { IMAGE_CACHE_FLAG, ImageCache } from "../lib/data/image_cache.ts";
@@ -118,6 +119,7 @@ async function main(): Promise<void> {
     progressBar: progressReporter,
     explain: true,
   });
+  for (const line of sourceLines(evaluations)) console.log(line);
   console.log(metricsTable(evaluationRows(evaluations)));
   console.log("evidence: share of the score (test AUROC alone)");
   for (const line of componentLines(evaluations)) console.log(`  ${line}`);

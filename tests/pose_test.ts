@@ -242,7 +242,7 @@ Deno.test("pose: a category of rods at any angle trains, evaluates and scores al
       const [evaluation] = await evaluateCheckpoint(ckpt, { cache });
       assert.equal(evaluation.pose?.aligned, true);
       assert.equal(evaluation.cellsInPlace, true);
-      assert.ok(evaluation.metrics.auroc >= 0 && evaluation.metrics.auroc <= 1);
+      assert.ok(evaluation.metrics.auroc! >= 0 && evaluation.metrics.auroc! <= 1);
       // An unseen category gets its pose decided on its own training normals.
       const [other] = await evaluateCheckpoint(ckpt, { cache, imageDirs: [join(dir, "unseen")] });
       assert.equal(other.name, "sticks");

@@ -215,6 +215,7 @@ Deno.test("pixel metrics leave out defect images without a mask and count them",
     ];
     const all = await pixelMetrics([good, bad, noMask], maps, grid, size);
     const masked = await pixelMetrics([good, bad], maps.slice(0, 2), grid, size);
+    assert.ok("auroc" in all && "auroc" in masked);
     assert.equal(all.unmasked, 1);
     assert.equal(masked.unmasked, undefined);
     assert.equal(all.auroc, masked.auroc);
@@ -230,6 +231,24 @@ Deno.test("pixel metrics leave out defect images without a mask and count them",
       labels: new Uint8Array(),
     }]);
     assert.equal(json.datasets[0].pixel_unmasked, 1);
+  });
+});
+
+Deno.test("pixel metrics of masks that are all empty are skipped, saying so, not thrown", async () => {
+  await inTempDir(async (dir) => {
+    const path = (name: string) => join(dir, name);
+    for (const name of ["good.png", "bad.png"]) await writeImage(path(name), 16, 16);
+    const empty = new Uint8Array(16 * 16);
+    await sharp(empty, { raw: { width: 16, height: 16, channels: 1 } }).toFile(path("m.png"));
+    const samples: ImageSample[] = [
+      { path: path("good.png"), category: "w", label: 0, defect: "good" },
+      { path: path("bad.png"), category: "w", label: 1, defect: "crack", maskPath: path("m.png") },
+    ];
+    const maps = [new Float32Array(4).fill(0.1), Float32Array.from([0.9, 0.1, 0.8, 0.2])];
+    const pixel = await pixelMetrics(samples, maps, 2, 16);
+    assert.deepEqual(pixel, {
+      skipped: "masks are all empty (no anomalous pixel) in its one mask file",
+    });
   });
 });
 

@@ -233,9 +233,11 @@ export async function imageBaseline(
   const labels = Uint8Array.from(prepared.test.map((s) => (s.label === 1 ? 1 : 0)));
   const threshold = valScores.length > 0 ? thresholdFromNormals(valScores, BASELINE_QUANTILE) : NaN;
   const metrics = evaluateScores(scores, labels, threshold, `${name} (${dir})`);
-  const pixel = prepared.test.some((s) => s.maskPath)
+  const masked = prepared.test.some((s) => s.maskPath)
     ? await pixelMetrics(prepared.test, testMaps, g, size)
     : undefined;
+  // Masks with nothing to rank (all empty) leave the baseline without pixel metrics, as the model.
+  const pixel = masked && "auroc" in masked ? masked : undefined;
   return {
     method: RAW_PATCH_KNN,
     fitSeconds,

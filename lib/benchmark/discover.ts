@@ -7,7 +7,8 @@
  * the very split the scikit-learn peers saw); each is read once through the project's table
  * loader (`readTableSource`), so whatever that loader accepts works here. A table it cannot
  * read, one without both classes or one whose name is already taken is skipped with its reason
- * rather than failing the run.
+ * rather than failing the run; so is an image category whose test part lacks good images or
+ * defects.
  *
  * @module
  */
@@ -166,16 +167,27 @@ export async function discoverBenchmark(
         reason: reason.startsWith(`${root}: `) ? reason.slice(root.length + 2) : reason,
       });
     for (const c of await discoverImageCategories(options.imagesDir, { skipCategory })) {
+      const anomalies = c.test.filter((s) => s.label === 1).length;
       const d: BenchmarkDataset = {
         name: c.category,
         modality: "image",
         source: c.root,
-        size: {
-          train: c.train.length,
-          test: c.test.length,
-          anomalies: c.test.filter((s) => s.label === 1).length,
-        },
+        size: { train: c.train.length, test: c.test.length, anomalies },
       };
+      // As a table without both classes: its test part has no AUROC to compare methods by.
+      if (anomalies === 0 || anomalies === c.test.length) {
+        skipped.push({
+          source: c.root,
+          reason: `needs both normal and anomalous test images (test/ holds ${
+            c.test.length === 0
+              ? "none"
+              : anomalies === 0
+              ? `only good ones, ${c.test.length}`
+              : `only defects, ${anomalies}`
+          })`,
+        });
+        continue;
+      }
       if (taken.has(datasetId(d))) {
         skipped.push({ source: c.root, reason: `image category '${d.name}' found twice` });
         continue;

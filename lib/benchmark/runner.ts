@@ -31,6 +31,7 @@ import {
 import { benchmarkHtml, duration } from "./report.ts";
 import { readPeerRuns } from "./peers.ts";
 import { lockRunFolder } from "../train/run_lock.ts";
+import { NOT_MEASURABLE } from "../report/table.ts";
 
 /** Options of {@linkcode runBenchmark}. */
 export interface BenchmarkOptions {
@@ -239,16 +240,14 @@ function etaText({ seconds, untimed }: { seconds: number; untimed: number }): st
 
 /** `, AUROC 0.912` (per dataset) or `, mean AUROC 0.871` (joint), for the progress line. */
 function summaryOf(run: BenchmarkRun): string {
-  const aurocs = run.kind === "model"
-    ? run.evaluations.map((e) => e.entry.auroc)
-    : run.results.map((r) => r.entry.auroc);
+  const text = (auroc: number | null) => auroc === null ? NOT_MEASURABLE : auroc.toFixed(3);
   if (run.kind === "baselines") {
-    return `, AUROC ${
-      run.results.map((r) => `${r.method} ${r.entry.auroc.toFixed(3)}`).join(", ")
-    }`;
+    return `, AUROC ${run.results.map((r) => `${r.method} ${text(r.entry.auroc)}`).join(", ")}`;
   }
-  const mean = aurocs.reduce((a, b) => a + b, 0) / Math.max(aurocs.length, 1);
-  return `, ${aurocs.length > 1 ? "mean " : ""}AUROC ${mean.toFixed(3)}`;
+  // A dataset whose test part has a single class has no AUROC to average.
+  const aurocs = run.evaluations.map((e) => e.entry.auroc).filter((a) => a !== null);
+  const mean = aurocs.length > 0 ? aurocs.reduce((a, b) => a + b, 0) / aurocs.length : null;
+  return `, ${run.evaluations.length > 1 ? "mean " : ""}AUROC ${text(mean)}`;
 }
 
 function baselineTask(

@@ -153,8 +153,9 @@ function samplesOf(runs: BenchmarkRun[]): Sample[] {
 }
 
 function methodSummary(samples: Sample[]): MethodSummary {
-  const of = (f: (s: Sample) => number | undefined) =>
-    meanStd(samples.map(f).filter((v): v is number => v !== undefined));
+  // Null: not measurable on that test part (a single class); left out like a missing value.
+  const of = (f: (s: Sample) => number | null | undefined) =>
+    meanStd(samples.map(f).filter((v): v is number => typeof v === "number"));
   const out: MethodSummary = {
     auroc: of((s) => s.entry.auroc),
     aupr: of((s) => s.entry.aupr),
@@ -246,7 +247,7 @@ export function summarizeBenchmark(
       const seeds = [...new Set(mine.map((s) => s.seed))].sort((a, b) => a - b);
       const perSeed = (metric: typeof METRICS[number]) =>
         meanStd(seeds.map((seed) => {
-          const values = mine.filter((s) => s.seed === seed).map((s) => s.entry[metric]);
+          const values = mine.filter((s) => s.seed === seed).map((s) => s.entry[metric] ?? NaN);
           return values.length === ids.length
             ? values.reduce((a, b) => a + b, 0) / values.length
             : NaN;

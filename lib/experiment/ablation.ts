@@ -440,18 +440,22 @@ export function summarizeAblation(runs: AblationRun[], seeds: number[]): Ablatio
   if (multiImage) modalities[IMAGES_MEAN] = "image";
   const order = [...new Set(runs.map((r) => r.variant))];
   // One AUROC per run and dataset (NaN where the run lacks it), then mean ± std per dataset.
-  const summarise = (mine: AblationRun[], pick: (d: EvaluationEntry) => number | undefined) => {
+  // Null (not measurable: a test part of one class) counts as missing.
+  const summarise = (
+    mine: AblationRun[],
+    pick: (d: EvaluationEntry) => number | null | undefined,
+  ) => {
     const out: Record<string, MeanStd> = {};
     for (const dataset of datasets) {
       const values = mine.flatMap((r) => r.datasets.filter((d) => d.name === dataset))
-        .map(pick).filter((v): v is number => v !== undefined);
+        .map(pick).filter((v): v is number => typeof v === "number");
       if (values.length > 0) out[dataset] = meanStd(values);
     }
     if (multiImage) {
       const perRun = mine.map((r) => r.datasets.filter((d) => d.modality === "image"))
         .filter((ds) => ds.length > 0)
         .map((ds) => ds.map(pick))
-        .filter((vs): vs is number[] => vs.every((v) => v !== undefined))
+        .filter((vs): vs is number[] => vs.every((v) => typeof v === "number"))
         .map((vs) => vs.reduce((a, v) => a + v, 0) / vs.length);
       if (perRun.length > 0) out[IMAGES_MEAN] = meanStd(perRun);
     }

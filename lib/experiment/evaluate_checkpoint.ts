@@ -53,7 +53,8 @@ import { shiftedFeatures, shiftWarning } from "../data/normalise.ts";
 import { sourceDigest } from "../data/source_digest.ts";
 import { type DatasetMetrics, evaluateScores } from "../metrics/evaluate.ts";
 import { auroc } from "../metrics/ranking.ts";
-import { pixelAuroc, pro } from "../metrics/pixel.ts";
+import { maskClassReason, pixelAuroc, pro } from "../metrics/pixel.ts";
+import { oneClassReason } from "../metrics/validate.ts";
 import { defectAurocs, type DefectResult } from "../metrics/defects.ts";
 import { pixelMap } from "../model/maps.ts";
 import { MadError } from "../errors.ts";
@@ -68,8 +69,8 @@ export interface ComponentResult {
   name: string;
   /** Share of the combined score (weights sum to 1 over the components used). */
   weight: number;
-  /** AUROC of this component alone on the test part. */
-  auroc: number;
+  /** AUROC of this component alone on the test part; null when that has a single class. */
+  auroc: number | null;
   /**
    * Rows that AUROC was measured on when a sample of the test part (the heads' report on a large
    * wide table, see {@linkcode HEAD_REPORT_TOKENS}); absent: every test sample.
@@ -84,15 +85,35 @@ export interface ComponentResult {
 /** The Transformer's readings together, when a score has more than one (see `transformerResult`). */
 export interface TransformerResult {
   components: string[];
-  /** AUROC of their weighted sum alone on the test part. */
+  /** AUROC of their weighted sum alone on the test part; null when that has a single class. */
+  auroc: number | null;
+}
+
+/** Pixel AUROC and PRO of an image category, and the defect images left out for want of a mask. */
+export interface PixelMetrics {
   auroc: number;
+  pro: number;
+  /** Defect images without a ground-truth mask, left out (when any were). */
+  unmasked?: number;
 }
 
 /** Metrics of one dataset plus what plots need. */
 export interface DatasetEvaluation {
+  /** The dataset's name in the checkpoint (a given table is scored as the trained one it matches). */
   name: string;
   modality: "image" | "table";
+  /**
+   * What was scored: the table file or folder, or the folder given for an image category (as
+   * `--images` or the checkpoint recorded it). Absent in evaluations made before it was kept.
+   */
+  source?: string;
+  /**
+   * Metrics at the checkpoint's threshold; those the test part cannot measure (AUROC and the
+   * like when it has a single class) are null, and `unmeasured` says why.
+   */
   metrics: DatasetMetrics;
+  /** Why some metrics are null, e.g. `the test part has only normal samples`. */
+  unmeasured?: string;
   /** The evidence the score combines, with each component's weight and test AUROC. */
   components: ComponentResult[];
   /** Tables scored with both readings of the encoder's tokens: the two together. */
@@ -101,7 +122,7 @@ export interface DatasetEvaluation {
    * Pixel-level metrics when ground-truth masks exist; `unmasked` counts the defect images left
    * out of them for want of a mask (when any were).
    */
-  pixel?: { auroc: number; pro: number; unmasked?: number };
+  pixel?: PixelMetrics;
   /** Images: whether the score is the maximum of the map or of the 3x3-smoothed map. */
   imageScore?: "max" | "smoothed_max";
   /** Images: the validation AUROC of each map maximum, when validation chose between them. */
@@ -167,7 +188,9 @@ export async function evaluateCheckpoint(
     if (changed) options.onProgress?.(changed);
     options.onProgress?.(`scoring ${prepared.record.name} (${prepared.test.length} test images)`);
     try {
-      out.push(await evaluateImages(ckpt, prepared, options));
+      const evaluation = await evaluateImages(ckpt, prepared, options);
+      warnUnmeasured(evaluation, prepared.record.source, options.onProgress);
+      out.push(evaluation);
     } catch (e) {
       throw backendFailure(
         e,
@@ -224,7 +247,6 @@ export async function evaluateCheckpoint(
       scoreKey(ckpt.params, ckpt.config.model, fitted, samples)
     );
     checkTableScores(scores, record.source, (i) => prepared.testRows?.[i] ?? i);
-    // The metrics first: they name the file when the test part has a single class.
     const metrics = evaluateScores(
       scores,
       prepared.testLabels,
@@ -243,18 +265,50 @@ export async function evaluateCheckpoint(
     const features = options.explain
       ? guarded(() => explainTable(ckpt, fitted, prepared, scores))
       : undefined;
-    out.push({
+    const evaluation: DatasetEvaluation = {
       name: record.name,
       modality: "table",
+      source: record.source,
       metrics,
+      ...unmeasuredOf(prepared.testLabels),
       components: [...components, ...heads],
       ...(transformer ? { transformer } : {}),
       scores,
       labels: prepared.testLabels,
       ...(features ? { features } : {}),
-    });
+    };
+    warnUnmeasured(evaluation, record.source, options.onProgress);
+    out.push(evaluation);
   }
   return out;
+}
+
+/** `{ unmeasured }` saying why the test part has no AUROC (a single class), or nothing. */
+function unmeasuredOf(labels: Uint8Array): { unmeasured?: string } {
+  const why = oneClassReason(labels);
+  return why ? { unmeasured: `the test part ${why}` } : {};
+}
+
+/**
+ * One `warning:` line when a dataset's test part has a single class: it is still reported, with
+ * AUROC, AUPR, precision, F1 (and recall or the false-alarm rate, whichever has no samples) as
+ * n/a, so one such dataset no longer stops the evaluation of the others.
+ */
+function warnUnmeasured(
+  e: DatasetEvaluation,
+  source: string,
+  onProgress?: (line: string) => void,
+): void {
+  if (!e.unmeasured) return;
+  const what = e.metrics.n === 0
+    ? "every metric is n/a"
+    : "so AUROC, AUPR, precision and F1 are n/a; " + (e.metrics.anomalies === 0
+      ? "its false-alarm rate is reported"
+      : "its recall (the share of anomalies flagged) is reported");
+  onProgress?.(
+    `warning: ${e.modality === "image" ? "image category" : "table"} ${e.name} (${source}): ` +
+      `${e.unmeasured}${e.metrics.n === 0 ? ": " : ", "}${what}`,
+  );
 }
 
 /**
@@ -377,12 +431,14 @@ async function evaluateImages(
   const evaluation: DatasetEvaluation = {
     name: prepared.record.name,
     modality: "image",
+    source: prepared.record.source,
     metrics: evaluateScores(
       scores,
       labels,
       fitted.stats.threshold,
       `${prepared.record.name} (${prepared.record.source})`,
     ),
+    ...unmeasuredOf(labels),
     components: [
       ...componentResults(parts, fitted, labels),
       ...headResults(
@@ -406,8 +462,15 @@ async function evaluateImages(
   const defects = defectAurocs(scores, prepared.test.map((s) => s.defect));
   if (defects) evaluation.defects = defects;
   if (perImage && prepared.test.some((s) => s.maskPath)) {
-    evaluation.pixel = await pixelMetrics(prepared.test, perImage, grid, config.imageSize);
-    const unmasked = evaluation.pixel.unmasked ?? 0;
+    const pixel = await pixelMetrics(prepared.test, perImage, grid, config.imageSize);
+    if ("skipped" in pixel) {
+      // The image-level metrics stand: only the localisation has nothing to be measured against.
+      onProgress?.(
+        `warning: image category ${prepared.record.name} (${prepared.record.source}): its ` +
+          `ground-truth ${pixel.skipped}, so no pixel AUROC or PRO`,
+      );
+    } else evaluation.pixel = pixel;
+    const unmasked = pixel.unmasked ?? 0;
     if (unmasked > 0) {
       onProgress?.(
         `${prepared.record.name}: ${unmasked} defect image${unmasked === 1 ? " has" : "s have"} ` +
@@ -452,6 +515,11 @@ export function unmatchedMasks(test: ImageSample[]): string | null {
     `${basename(defect.path)}): no pixel AUROC or PRO`;
 }
 
+/** The AUROC of `scores`, or null when `labels` hold a single class (nothing to rank). */
+function aurocOrNull(scores: ArrayLike<number>, labels: Uint8Array): number | null {
+  return oneClassReason(labels) === null ? auroc(scores, labels) : null;
+}
+
 /**
  * Each component's share of the combined score and its test AUROC alone: which evidence carries
  * the separation on real anomalies (validation only saw synthetic ones).
@@ -465,7 +533,7 @@ export function componentResults(
   return names.map((name) => ({
     name,
     weight: weightOf(fitted.stats, name, names),
-    auroc: auroc(parts[name], labels),
+    auroc: aurocOrNull(parts[name], labels),
     ...(fitted.stats.oneSided?.includes(name) ? { oneSided: true } : {}),
     ...(fitted.stats.tails?.[name] ? { tailScale: true } : {}),
   }));
@@ -489,7 +557,7 @@ export function transformerResult(
     const w = weightOf(fitted.stats, name, names);
     parts[name].forEach((v, i) => (sum[i] += w * v));
   }
-  return { components: names, auroc: auroc(sum, labels) };
+  return { components: names, auroc: aurocOrNull(sum, labels) };
 }
 
 /**
@@ -562,7 +630,7 @@ function headResults(
   return heads.filter((c) => scores[c]).map((name) => ({
     name,
     weight: 0,
-    auroc: auroc(scores[name], labels),
+    auroc: aurocOrNull(scores[name], labels),
     ...(sampleRows === undefined ? {} : { sampleRows }),
   }));
 }
@@ -621,14 +689,16 @@ function unmaskedExample(samples: ImageSample[]): string {
  * Pixel AUROC and PRO of token-grid maps as pixel maps ({@linkcode pixelMap}) of the image size.
  * Normal images count as all-normal pixels; defect images without a mask are left out (their
  * pixels are unknown) and counted in `unmasked`. A mask of another aspect ratio than its image
- * is refused.
+ * is refused. When the masks mark no pixel anomalous (all empty), or every one, there is nothing
+ * to rank: `skipped` says which ({@linkcode maskClassReason}), and the caller reports the
+ * category without pixel metrics rather than failing.
  */
 export async function pixelMetrics(
   samples: ImageSample[],
   maps: Float32Array[],
   grid: number,
   size: number,
-): Promise<{ auroc: number; pro: number; unmasked?: number }> {
+): Promise<PixelMetrics | { skipped: string; unmasked?: number }> {
   const up: Float32Array[] = [];
   const masks: Float32Array[] = [];
   let unmasked = 0;
@@ -644,9 +714,19 @@ export async function pixelMetrics(
     );
     up.push(pixelMap(maps[i], { width: grid, height: grid }, { width: size, height: size }));
   }
+  const left = unmasked > 0 ? { unmasked } : {};
+  const oneClass = maskClassReason(masks);
+  if (oneClass) {
+    const files = samples.filter((s) => s.maskPath).length;
+    const what = oneClass === "masks have no anomalous pixels"
+      ? "are all empty (no anomalous pixel)"
+      : "mark every pixel anomalous (no normal one)";
+    const where = files === 1 ? "its one mask file" : `all ${files} mask files`;
+    return { skipped: `masks ${what} in ${where}`, ...left };
+  }
   return {
     auroc: pixelAuroc(up, masks),
     pro: pro(up, masks, size, size, { steps: 500 }),
-    ...(unmasked > 0 ? { unmasked } : {}),
+    ...left,
   };
 }

@@ -43,12 +43,18 @@ export {
   pixelMetrics,
   tableRecordFor,
 } from "./evaluate_checkpoint.ts";
-export type { ComponentResult, DatasetEvaluation, EvaluateOptions } from "./evaluate_checkpoint.ts";
+export type {
+  ComponentResult,
+  DatasetEvaluation,
+  EvaluateOptions,
+  PixelMetrics,
+} from "./evaluate_checkpoint.ts";
 export {
   componentLines,
   defectLines,
   evaluationJson,
   featureLines,
+  sourceLines,
   topFeatures,
 } from "./results.ts";
 export { alteredRows, explainTable } from "./explain_table.ts";

@@ -1,10 +1,10 @@
 /**
  * The evaluation result as users see it: rows for the terminal table and the JSON file
- * `{"datasets":[{name, modality, n, anomalies, auroc, aupr, precision, recall, f1, accuracy,
- * false_alarm_rate, threshold, f1_at_true_count, components}]}` (plus pixel metrics where masks
- * exist, `defects` where an image category has several defect types, and `features` for explained
- * tables), where `components` gives each evidence component's share of the score and its test
- * AUROC alone.
+ * `{"datasets":[{name, modality, source, n, anomalies, auroc, aupr, precision, recall, f1,
+ * accuracy, false_alarm_rate, threshold, f1_at_true_count, components}]}` (plus pixel metrics where
+ * masks exist, `defects` where an image category has several defect types, `features` for
+ * explained tables, and `unmeasured` where a test part of one class leaves metrics `null`), where
+ * `components` gives each evidence component's share of the score and its test AUROC alone.
  *
  * @module
  */
@@ -13,11 +13,22 @@ import { mapReductionText } from "../model/detector.ts";
 import type { TableExplanation } from "./explain_table.ts";
 import { largestContributions, LISTED_FEATURES } from "../model/explain.ts";
 import { describeAlignment } from "../data/pose.ts";
+import { NOT_MEASURABLE } from "../report/table.ts";
+import { tableNameOf } from "../data/table_name.ts";
+import { isDirectory } from "../util/files.ts";
 
-/** One dataset's entry in the evaluation JSON. */
+/**
+ * One dataset's entry in the evaluation JSON. Metrics the test part cannot measure are `null`
+ * (AUROC, AUPR, precision and F1 of a test part with a single class), and `unmeasured` says why.
+ */
 export type EvaluationEntry = {
+  /** The dataset's name in the checkpoint: a given table is scored as the trained one it matches. */
   name: string;
   modality: "image" | "table";
+  /** The file or folder scored (absent from files written before it was kept). */
+  source?: string;
+  /** Why some metrics are null, e.g. `the test part has only normal samples`. */
+  unmeasured?: string;
   pixel_auroc?: number;
   pro?: number;
   /** Defect test images without a ground-truth mask, left out of `pixel_auroc` and `pro`. */
@@ -31,7 +42,8 @@ export type EvaluationEntry = {
     string,
     {
       weight: number;
-      auroc: number;
+      /** Null when the test part has a single class. */
+      auroc: number | null;
       sample_rows?: number;
       one_sided?: boolean;
       tail_scale?: boolean;
@@ -41,7 +53,7 @@ export type EvaluationEntry = {
    * Tables scored with two readings of the encoder's tokens: the Transformer's evidence alone,
    * its readings together, and that sum's test AUROC.
    */
-  transformer?: { components: string[]; auroc: number };
+  transformer?: { components: string[]; auroc: number | null };
   /** Images: the score is the maximum of the map or of the smoothed map (chosen on validation). */
   image_score?: "max" | "smoothed_max";
   /** Images: the validation AUROC of each map maximum, when validation chose between them. */
@@ -69,6 +81,8 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
     datasets: evaluations.map((e) => ({
       name: e.name,
       modality: e.modality,
+      ...(e.source === undefined ? {} : { source: e.source }),
+      ...(e.unmeasured ? { unmeasured: e.unmeasured } : {}),
       ...e.metrics,
       ...(e.pixel ? { pixel_auroc: e.pixel.auroc, pro: e.pixel.pro } : {}),
       ...(e.pixel?.unmasked ? { pixel_unmasked: e.pixel.unmasked } : {}),
@@ -118,6 +132,20 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
 }
 
 /**
+ * One line per table scored under another name than its file's (`eval --table other.csv` with a
+ * checkpoint trained on `base.csv`), e.g. `/data/other.csv: scored as table base`, so that the
+ * rows named `base` are not read as the trained file's.
+ */
+export function sourceLines(evaluations: DatasetEvaluation[]): string[] {
+  return evaluations.flatMap((e) =>
+    e.modality === "table" && e.source !== undefined &&
+      tableNameOf(e.source, isDirectory(e.source)) !== e.name
+      ? [`${e.source}: scored as table ${e.name}`]
+      : []
+  );
+}
+
+/**
  * One line per dataset naming its evidence components, each with its share of the score and its
  * test AUROC alone, strongest share first, and for images how maps become the score (and whether
  * they were aligned to their object's pose, their cells compared with normal cells at their place):
@@ -128,7 +156,7 @@ export function componentLines(evaluations: DatasetEvaluation[]): string[] {
   return evaluations.map((e) =>
     `${e.name}: ` + [...e.components].sort((a, b) => b.weight - a.weight)
       .map((c) =>
-        `${c.name} ${c.weight.toFixed(2)} (${c.auroc.toFixed(3)}` +
+        `${c.name} ${c.weight.toFixed(2)} (${aurocText(c.auroc)}` +
         `${c.sampleRows === undefined ? "" : ` on ${c.sampleRows} sampled rows`})`
       ).join(", ") +
     (e.imageScore
@@ -138,11 +166,16 @@ export function componentLines(evaluations: DatasetEvaluation[]): string[] {
     tailScaleText(e.components) +
     (e.transformer
       ? `; the Transformer's evidence alone (${e.transformer.components.join(" + ")}) ` +
-        e.transformer.auroc.toFixed(3)
+        aurocText(e.transformer.auroc)
       : "") +
     (e.pose?.aligned ? `; images ${describeAlignment(e.pose)}` : "") +
     (e.cellsInPlace ? ", cells compared where they lie" : "")
   );
+}
+
+/** An AUROC to 3 decimals, or "n/a" when the test part could not measure it. */
+function aurocText(auroc: number | null): string {
+  return auroc === null ? NOT_MEASURABLE : auroc.toFixed(3);
 }
 
 /** `; dens, iso count above their normals' median` when a score floors components. */

@@ -6,35 +6,47 @@
 
 import { auroc, averagePrecision } from "./ranking.ts";
 import { confusionAt, f1AtTrueCount } from "./threshold.ts";
-import { checkBothClasses, checkScoresLabels, countPositives } from "./validate.ts";
+import { checkScoresLabels, countPositives, oneClassReason } from "./validate.ts";
 
-/** Metrics of one evaluation set at one threshold. */
+/**
+ * Metrics of one evaluation set at one threshold. A metric the set cannot measure is null (JSON
+ * `null`, "n/a" in tables): a test part of one class has no AUROC, AUPR, precision or F1, one
+ * without anomalies no recall, one without normals no false-alarm rate.
+ */
 export interface DatasetMetrics {
   /** Samples. */
   n: number;
   /** Samples labelled anomalous. */
   anomalies: number;
-  auroc: number;
-  /** Average precision (area under the precision-recall curve, step-wise). */
-  aupr: number;
-  precision: number;
-  recall: number;
-  f1: number;
-  accuracy: number;
+  /** Null unless both classes occur. */
+  auroc: number | null;
+  /** Average precision (area under the precision-recall curve, step-wise); null as `auroc`. */
+  aupr: number | null;
+  /** Null unless both classes occur (with one, it says nothing of the model). */
+  precision: number | null;
+  /** Share of the anomalies flagged; null without anomalies. */
+  recall: number | null;
+  /** Null unless both classes occur. */
+  f1: number | null;
+  /** Share of samples decided right; null for an empty set. */
+  accuracy: number | null;
   /**
    * Share of the normals flagged (scores >= threshold): the model's threshold is set to flag a
    * share of its calibration normals (1 in 100 by default), so this says how well that carries to
-   * the evaluation set.
+   * the evaluation set. Null without normals.
    */
-  false_alarm_rate: number;
+  false_alarm_rate: number | null;
   /** Scores >= threshold were predicted anomalous. */
   threshold: number;
-  /** F1 when flagging as many samples as there are anomalies (GOAD protocol). */
-  f1_at_true_count: number;
+  /** F1 when flagging as many samples as there are anomalies (GOAD protocol); null as `auroc`. */
+  f1_at_true_count: number | null;
 }
 
 /**
- * All metrics of one evaluation set. Throws MadError when the set is empty or has one class.
+ * All metrics of one evaluation set; those it cannot measure are null (see
+ * {@linkcode DatasetMetrics}), so one test part of a single class costs its rankings, not the
+ * other datasets' evaluation. Throws MadError on mismatched lengths, non-finite scores or labels
+ * other than 0/1.
  *
  * @param scores Higher means more anomalous.
  * @param labels 1 = anomaly, 0 = normal.
@@ -48,19 +60,21 @@ export function evaluateScores(
   name?: string,
 ): DatasetMetrics {
   checkScoresLabels(scores, labels, name ? `evaluation set ${name}` : "evaluation set");
-  checkBothClasses(labels, name);
   const c = confusionAt(scores, labels, threshold);
+  const anomalies = countPositives(labels);
+  const both = oneClassReason(labels) === null;
+  const normals = c.fp + c.tn;
   return {
     n: scores.length,
-    anomalies: countPositives(labels),
-    auroc: auroc(scores, labels),
-    aupr: averagePrecision(scores, labels),
-    precision: c.precision,
-    recall: c.recall,
-    f1: c.f1,
-    accuracy: c.accuracy,
-    false_alarm_rate: c.fp / (c.fp + c.tn),
+    anomalies,
+    auroc: both ? auroc(scores, labels) : null,
+    aupr: both ? averagePrecision(scores, labels) : null,
+    precision: both ? c.precision : null,
+    recall: anomalies > 0 ? c.recall : null,
+    f1: both ? c.f1 : null,
+    accuracy: scores.length > 0 ? c.accuracy : null,
+    false_alarm_rate: normals > 0 ? c.fp / normals : null,
     threshold,
-    f1_at_true_count: f1AtTrueCount(scores, labels),
+    f1_at_true_count: both ? f1AtTrueCount(scores, labels) : null,
   };
 }

@@ -22,5 +22,5 @@ export { defectAurocs, GOOD } from "./defects.ts";
 export type { DefectResult } from "./defects.ts";
 export { evaluateScores } from "./evaluate.ts";
 export type { DatasetMetrics } from "./evaluate.ts";
-export { connectedComponents, pixelAuroc, pro } from "./pixel.ts";
+export { connectedComponents, maskClassReason, pixelAuroc, pro } from "./pixel.ts";
 export type { ProOptions } from "./pixel.ts";

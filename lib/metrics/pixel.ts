@@ -37,6 +37,31 @@ function checkMapsMasks(
   }
 }
 
+/** Pixels in all masks, and those marked anomalous (mask > 0.5). */
+function maskCounts(masks: Float32Array[]): { total: number; positives: number } {
+  let total = 0, positives = 0;
+  for (const mask of masks) {
+    total += mask.length;
+    for (const v of mask) if (v > MASK_ON) positives++;
+  }
+  return { total, positives };
+}
+
+/**
+ * Why masks cannot be scored at pixel level (pixel AUROC and PRO need anomalous and normal
+ * pixels): `"masks have no anomalous pixels"` (every mask empty) or `"masks have only anomalous
+ * pixels"`; null when both occur.
+ */
+export function maskClassReason(masks: Float32Array[]): string | null {
+  return oneClassOf(maskCounts(masks));
+}
+
+function oneClassOf({ total, positives }: { total: number; positives: number }): string | null {
+  if (positives === 0) return "masks have no anomalous pixels";
+  if (positives === total) return "masks have only anomalous pixels";
+  return null;
+}
+
 /**
  * Exact pixel AUROC over all pixels of all maps (mask > 0.5 = anomalous), with ties counted as
  * one half. Both classes are sorted natively as typed arrays, so ~100 maps of 256×256 take well
@@ -44,17 +69,10 @@ function checkMapsMasks(
  */
 export function pixelAuroc(maps: Float32Array[], masks: Float32Array[]): number {
   checkMapsMasks(maps, masks);
-  let total = 0, positives = 0;
-  for (let i = 0; i < masks.length; i++) {
-    total += masks[i].length;
-    for (const v of masks[i]) if (v > MASK_ON) positives++;
-  }
-  if (positives === 0 || positives === total) {
-    throw new MadError(
-      `masks have ${positives === 0 ? "no anomalous" : "only anomalous"} pixels; ` +
-        "pixel AUROC needs both classes",
-    );
-  }
+  const counts = maskCounts(masks);
+  const { total, positives } = counts;
+  const oneClass = oneClassOf(counts);
+  if (oneClass) throw new MadError(`${oneClass}; pixel AUROC needs both classes`);
   const pos = new Float32Array(positives);
   const neg = new Float32Array(total - positives);
   let ip = 0, ineg = 0;

@@ -43,13 +43,24 @@ export function countPositives(labels: ArrayLike<number>): number {
   return p;
 }
 
+/**
+ * Why a set of labels cannot be ranked (AUROC, AUPR and F1 need both classes): `"is empty"`,
+ * `"has only normal samples"` or `"has only anomalous samples"`; null when both classes occur.
+ */
+export function oneClassReason(labels: ArrayLike<number>): string | null {
+  if (labels.length === 0) return "is empty";
+  const p = countPositives(labels);
+  if (p === 0) return "has only normal samples";
+  if (p === labels.length) return "has only anomalous samples";
+  return null;
+}
+
 /** Throws unless both classes occur; AUROC and AUPR are undefined otherwise. */
 export function checkBothClasses(labels: ArrayLike<number>, name?: string): void {
-  const set = name ? `evaluation set ${name}` : "evaluation set";
-  if (labels.length === 0) throw new MadError(`${set} is empty; AUROC needs both classes`);
-  const p = countPositives(labels);
-  if (p === 0) throw new MadError(`${set} has only normal samples; AUROC needs both classes`);
-  if (p === labels.length) {
-    throw new MadError(`${set} has only anomalous samples; AUROC needs both classes`);
+  const why = oneClassReason(labels);
+  if (why) {
+    throw new MadError(
+      `${name ? `evaluation set ${name}` : "evaluation set"} ${why}; AUROC needs both classes`,
+    );
   }
 }

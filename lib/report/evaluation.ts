@@ -26,11 +26,16 @@ import { describeAlignment } from "../data/pose.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { htmlTable, type TableRow } from "./table.ts";
 
-/** Rows for `metricsTable` (one per dataset, the evaluation JSON's metrics alone). */
+/**
+ * Rows for `metricsTable` (one per dataset, the evaluation JSON's metrics alone: its source path
+ * and why metrics are n/a are said in lines of their own, see `sourceLines`).
+ */
 export function evaluationRows(evaluations: DatasetEvaluation[]): TableRow[] {
   return evaluationJson(evaluations).datasets.map((
     {
       name,
+      source: _s,
+      unmeasured: _u,
       components: _,
       image_score: __,
       image_score_validation: _v,
@@ -73,21 +78,34 @@ export function metricsHtml(evaluations: DatasetEvaluation[]): string {
       : "");
 }
 
-/** ROC and PR figures over all datasets. */
+/**
+ * ROC and PR figures over the datasets that have them; one whose test part has a single class
+ * has no curve, and the captions name it and say why.
+ */
 export function curveSections(evaluations: DatasetEvaluation[]): ReportSection[] {
-  const roc = evaluations.map((e) => ({
+  const ranked = evaluations.filter((e) => e.metrics.auroc !== null && e.metrics.aupr !== null);
+  const left = evaluations.filter((e) => !ranked.includes(e));
+  const caption = left.length > 0
+    ? {
+      caption: `No curve for ${
+        left.map((e) => `${e.name} (${e.unmeasured ?? "a single class"})`).join(", ")
+      }: a curve needs normal and anomalous test samples.`,
+    }
+    : {};
+  if (ranked.length === 0) return [{ heading: "ROC and precision-recall curves", ...caption }];
+  const roc = ranked.map((e) => ({
     name: e.name,
     ...rocCurve(e.scores, e.labels),
-    auroc: e.metrics.auroc,
+    auroc: e.metrics.auroc!,
   }));
-  const pr = evaluations.map((e) => ({
+  const pr = ranked.map((e) => ({
     name: e.name,
     ...prCurve(e.scores, e.labels),
-    aupr: e.metrics.aupr,
+    aupr: e.metrics.aupr!,
   }));
   return [
-    { heading: "ROC curves", figure: rocFigure(roc) },
-    { heading: "Precision-recall curves", figure: prFigure(pr) },
+    { heading: "ROC curves", figure: rocFigure(roc), ...caption },
+    { heading: "Precision-recall curves", figure: prFigure(pr), ...caption },
   ];
 }
 
@@ -103,7 +121,7 @@ export function componentSections(evaluations: DatasetEvaluation[]): ReportSecti
     figure: componentFigure(e.components, `${e.name}: share of the score and test AUROC alone`),
     caption: `The dotted line is chance (AUROC 0.5). ${
       e.components.map((c) => `${c.name}: ${componentMeaning(c.name)}`).join("; ")
-    }.`,
+    }.${e.unmeasured ? ` No test AUROC: ${e.unmeasured}.` : ""}`,
   }));
 }
 
@@ -142,7 +160,7 @@ const COMPONENT_MEANINGS: Record<string, string> = {
  */
 export function defectSections(evaluations: DatasetEvaluation[]): ReportSection[] {
   return evaluations.flatMap((e) =>
-    e.defects
+    e.defects && e.metrics.auroc !== null
       ? [{
         heading: `By defect type: ${e.name}`,
         figure: defectFigure(
@@ -228,7 +246,7 @@ export async function heatmapSections(
   const out: ReportSection[] = [];
   for (const e of evaluations) {
     const { maps, samples, grid } = e;
-    if (e.modality !== "image" || !maps || !samples || !grid) continue;
+    if (e.modality !== "image" || !maps || !samples || !grid || samples.length === 0) continue;
     const order = [...e.scores.keys()].sort((a, b) => e.scores[b] - e.scores[a]);
     const seen = e.pose?.aligned ? `, ${describeAlignment(e.pose)}` : "";
     const groups = [["highest", order.slice(0, count)], ["lowest", order.slice(-count)]] as const;

@@ -323,7 +323,8 @@ function levelLine(y: number, dash: string, color: string) {
  * validation) and its AUROC alone on the test part, with chance marked at 0.5.
  */
 export function componentFigure(
-  components: { name: string; weight: number; auroc: number }[],
+  // A null AUROC (a test part of one class) leaves its bar out.
+  components: { name: string; weight: number; auroc: number | null }[],
   title: string,
 ): PlotlyFigure {
   const names = components.map((c) => c.name);

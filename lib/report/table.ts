@@ -6,15 +6,23 @@
 
 import { escapeHtml } from "./html.ts";
 
-/** One table row: a name plus metric values. */
-export type TableRow = { name: string } & Record<string, number | string>;
+/**
+ * One table row: a name plus metric values; null is a metric the data cannot measure (an AUROC
+ * of a test part with a single class), shown as {@linkcode NOT_MEASURABLE}.
+ */
+export type TableRow = { name: string } & Record<string, number | string | null>;
+
+/** How a metric that cannot be measured (null) is shown. */
+export const NOT_MEASURABLE = "n/a";
 
 /**
  * Integers print as they are, other numbers to 4 decimals, and so do whole numbers in a
- * `fractional` column (an AUROC of 1 beside 0.9789 reads as 1.0000); missing cells stay empty.
+ * `fractional` column (an AUROC of 1 beside 0.9789 reads as 1.0000); missing cells stay empty,
+ * null ones read "n/a".
  */
-function formatCell(value: number | string | undefined, fractional = false): string {
+function formatCell(value: number | string | null | undefined, fractional = false): string {
   if (value === undefined) return "";
+  if (value === null) return NOT_MEASURABLE;
   if (typeof value === "string") return value;
   if (!Number.isFinite(value)) return String(value);
   if (Number.isInteger(value) && !fractional) return String(value);
@@ -37,11 +45,11 @@ function resolveColumns(rows: TableRow[], columns?: string[]): string[] {
   return [...seen];
 }
 
-/** A column is right-aligned when every present value in it is a number. */
+/** A column is right-aligned when every present value in it is a number (or not measurable). */
 function numericColumns(rows: TableRow[], cols: string[]): boolean[] {
   return cols.map((c) =>
     c !== "name" && rows.some((r) => typeof r[c] === "number") &&
-    rows.every((r) => r[c] === undefined || typeof r[c] === "number")
+    rows.every((r) => r[c] === undefined || r[c] === null || typeof r[c] === "number")
   );
 }
 
