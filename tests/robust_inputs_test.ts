@@ -364,7 +364,7 @@ interface CliCase {
 // Progress, and eval's one-line warnings that a table is not the data it was trained on.
 // The hostile image folders hold 32 px images and train the default 128 px model: each says so.
 const INFO_LINES =
-  /^(training on \S+; writing |scoring |\S+: not what table \S+ was trained on |\S+: the typical row lies far|warning: \S+: \d+ of (the )?\d+ images (checked \(of \d+\) )?are smaller than the model's)/;
+  /^(training on \S+; writing |scoring |warning: \S+: not what table \S+ was trained on |\S+: the typical row lies far|warning: \S+: \d+ of (the )?\d+ images (checked \(of \d+\) )?are smaller than the model's)/;
 
 async function runCli(f: Fixture, c: CliCase): Promise<{ code: number; stderr: string }> {
   const { code, stderr } = await runScript(c.script, c.args(f), {

@@ -192,6 +192,14 @@ Deno.test("tableRecordFor finds thyroid-course for a folder among several tables
     // A name stored before names were made safe is still found from its file.
     assert.equal(tableRecordFor(ckpt, join(dir, "rows.v1.csv")).name, "rows.v1");
     assert.throws(() => tableRecordFor(ckpt, join(dir, "other.csv")), /no table named 'other'/);
+    // An image-only checkpoint says so, not "name the file after one of them".
+    const images = {
+      datasets: [{ name: "bottle", modality: "image", source: "/old/bottle", split }],
+    } as unknown as Checkpoint;
+    assert.throws(
+      () => tableRecordFor(images, join(dir, "rows.csv")),
+      /rows\.csv: the checkpoint was trained on no table; score image folders with --images/,
+    );
     // A table chosen by name (score --category), whatever the file is called.
     const chosen = tableRecordFor(ckpt, join(dir, "other.csv"), "thyroid");
     assert.equal(chosen.name, "thyroid");

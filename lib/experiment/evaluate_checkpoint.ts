@@ -342,6 +342,12 @@ export function tableRecordFor(ckpt: Checkpoint, path: string, chosen?: string):
   const record = names.map((n) => known.find((d) => d.name === n)).find((d) => d) ??
     known.find((d) => d.source === path) ??
     (known.length === 1 ? known[0] : undefined);
+  if (!record && known.length === 0) {
+    throw new MadError(
+      `${path}: the checkpoint was trained on no table; score image folders with --images, or ` +
+        "train a model with --table",
+    );
+  }
   if (!record) {
     throw new MadError(
       `${path}: the checkpoint has no table named '${stem}' (it knows: ${knownNames}); name ` +
@@ -366,7 +372,7 @@ export function changedDataWarning(
   const what = trained.modality === "image" ? "category" : "table";
   // Only a whole table is split at evaluation; image folders and split folders keep their test.
   const resplit = trained.split.protocol === "half-normals" && trained.modality === "table";
-  return `${source}: not what ${what} ${trained.name} was trained on (its contents differ)` +
+  return `warning: ${source}: not what ${what} ${trained.name} was trained on (its contents differ)` +
     (resplit
       ? "; the split drawn again from it may put training normals in the test part, so the " +
         "metrics may not be of held-out rows"
@@ -577,7 +583,10 @@ function headResults(
   const config = ckpt.config.model;
   const serves = EVIDENCE_COMPONENTS.filter((c) => c.modalities.includes(samples.modality));
   const trained = serves.filter((c) => c.trained && switchedOn(c, config));
-  if (headsCount(config, samples.modality) || trained.length === 0) return [];
+  // Nothing to read them on when the test part is empty (a category without test/).
+  if (headsCount(config, samples.modality) || trained.length === 0 || labels.length === 0) {
+    return [];
+  }
   // The heads alone: every untrained component switched off.
   const withHeads = {
     ...config,
