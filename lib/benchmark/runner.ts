@@ -31,7 +31,7 @@ import {
 import { benchmarkHtml, duration } from "./report.ts";
 import { readPeerRuns } from "./peers.ts";
 import { lockRunFolder } from "../train/run_lock.ts";
-import { NOT_MEASURABLE } from "../report/table.ts";
+import { metricText } from "../metrics/evaluate.ts";
 
 /** Options of {@linkcode runBenchmark}. */
 export interface BenchmarkOptions {
@@ -240,14 +240,15 @@ function etaText({ seconds, untimed }: { seconds: number; untimed: number }): st
 
 /** `, AUROC 0.912` (per dataset) or `, mean AUROC 0.871` (joint), for the progress line. */
 function summaryOf(run: BenchmarkRun): string {
-  const text = (auroc: number | null) => auroc === null ? NOT_MEASURABLE : auroc.toFixed(3);
   if (run.kind === "baselines") {
-    return `, AUROC ${run.results.map((r) => `${r.method} ${text(r.entry.auroc)}`).join(", ")}`;
+    return `, AUROC ${
+      run.results.map((r) => `${r.method} ${metricText(r.entry.auroc)}`).join(", ")
+    }`;
   }
   // A dataset whose test part has a single class has no AUROC to average.
   const aurocs = run.evaluations.map((e) => e.entry.auroc).filter((a) => a !== null);
   const mean = aurocs.length > 0 ? aurocs.reduce((a, b) => a + b, 0) / aurocs.length : null;
-  return `, ${run.evaluations.length > 1 ? "mean " : ""}AUROC ${text(mean)}`;
+  return `, ${run.evaluations.length > 1 ? "mean " : ""}AUROC ${metricText(mean)}`;
 }
 
 function baselineTask(

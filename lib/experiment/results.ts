@@ -13,9 +13,9 @@ import { mapReductionText } from "../model/detector.ts";
 import type { TableExplanation } from "./explain_table.ts";
 import { largestContributions, LISTED_FEATURES } from "../model/explain.ts";
 import { describeAlignment } from "../data/pose.ts";
-import { NOT_MEASURABLE } from "../report/table.ts";
 import { tableNameOf } from "../data/table_name.ts";
 import { isDirectory } from "../util/files.ts";
+import { metricText } from "../metrics/evaluate.ts";
 
 /**
  * One dataset's entry in the evaluation JSON. Metrics the test part cannot measure are `null`
@@ -156,7 +156,7 @@ export function componentLines(evaluations: DatasetEvaluation[]): string[] {
   return evaluations.map((e) =>
     `${e.name}: ` + [...e.components].sort((a, b) => b.weight - a.weight)
       .map((c) =>
-        `${c.name} ${c.weight.toFixed(2)} (${aurocText(c.auroc)}` +
+        `${c.name} ${c.weight.toFixed(2)} (${metricText(c.auroc)}` +
         `${c.sampleRows === undefined ? "" : ` on ${c.sampleRows} sampled rows`})`
       ).join(", ") +
     (e.imageScore
@@ -166,16 +166,11 @@ export function componentLines(evaluations: DatasetEvaluation[]): string[] {
     tailScaleText(e.components) +
     (e.transformer
       ? `; the Transformer's evidence alone (${e.transformer.components.join(" + ")}) ` +
-        aurocText(e.transformer.auroc)
+        metricText(e.transformer.auroc)
       : "") +
     (e.pose?.aligned ? `; images ${describeAlignment(e.pose)}` : "") +
     (e.cellsInPlace ? ", cells compared where they lie" : "")
   );
-}
-
-/** An AUROC to 3 decimals, or "n/a" when the test part could not measure it. */
-function aurocText(auroc: number | null): string {
-  return auroc === null ? NOT_MEASURABLE : auroc.toFixed(3);
 }
 
 /** `; dens, iso count above their normals' median` when a score floors components. */

@@ -8,6 +8,14 @@ import { auroc, averagePrecision } from "./ranking.ts";
 import { confusionAt, f1AtTrueCount } from "./threshold.ts";
 import { checkScoresLabels, countPositives, oneClassReason } from "./validate.ts";
 
+/** How a metric that cannot be measured (null) is shown. */
+export const NOT_MEASURABLE = "n/a";
+
+/** A metric to `digits` decimals, or {@linkcode NOT_MEASURABLE} when it is null. */
+export function metricText(value: number | null, digits = 3): string {
+  return value === null ? NOT_MEASURABLE : value.toFixed(digits);
+}
+
 /**
  * Metrics of one evaluation set at one threshold. A metric the set cannot measure is null (JSON
  * `null`, "n/a" in tables): a test part of one class has no AUROC, AUPR, precision or F1, one

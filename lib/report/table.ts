@@ -5,6 +5,7 @@
  */
 
 import { escapeHtml } from "./html.ts";
+import { NOT_MEASURABLE } from "../metrics/evaluate.ts";
 
 /**
  * One table row: a name plus metric values; null is a metric the data cannot measure (an AUROC
@@ -12,8 +13,7 @@ import { escapeHtml } from "./html.ts";
  */
 export type TableRow = { name: string } & Record<string, number | string | null>;
 
-/** How a metric that cannot be measured (null) is shown. */
-export const NOT_MEASURABLE = "n/a";
+export { NOT_MEASURABLE };
 
 /**
  * Integers print as they are, other numbers to 4 decimals, and so do whole numbers in a
