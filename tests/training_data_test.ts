@@ -4,6 +4,7 @@ import { DEFAULT_CONFIG, mergeConfig } from "../lib/model/config.ts";
 import { describeData, prepareTrainingData } from "../lib/train/training_data.ts";
 import { sourceDigest } from "../lib/data/source_digest.ts";
 import { TINY } from "./fixtures.ts";
+import { writeSyntheticImages } from "../lib/data/synthetic.ts";
 
 Deno.test("training data: digests kept, and a table with no anomalies to test said so", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mad_training_data_" });
@@ -25,7 +26,29 @@ Deno.test("training data: digests kept, and a table with no anomalies to test sa
     const line = describeData(data);
     assert.match(line, /mixed \d+\/\d+, /);
     assert.ok(!/mixed [^,]*no anomalies/.test(line), line);
-    assert.match(line, /normal \d+\/\d+ \(no anomalies to test: eval cannot measure it\)/);
+    assert.match(line, /normal \d+\/\d+ \(no anomalies to test: eval gives no AUROC\)/);
+    // An image category is said the same of.
+    await writeSyntheticImages(join(dir, "images"), {
+      seed: 1,
+      size: 32,
+      categories: ["weave"],
+      nTrain: 8,
+      nTestGood: 3,
+      nTestBad: 0,
+    });
+    const images = await prepareTrainingData(
+      {
+        imageDirs: [join(dir, "images", "weave")],
+        tablePaths: [],
+        cacheDir: join(dir, "cache"),
+        quiet: true,
+      },
+      mergeConfig(DEFAULT_CONFIG, TINY),
+    );
+    assert.match(
+      describeData(images),
+      /weave \d+\/\d+ \(no anomalies to test: eval gives no AUROC\)/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

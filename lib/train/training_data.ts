@@ -185,18 +185,26 @@ export function describeData(data: TrainingData): string {
     data.images.map((d) =>
       `${d.prepared.record.name} ${d.train.length}/${d.val.length}${
         d.prepared.record.pose?.aligned ? ` (${describeAlignment(d.prepared.record.pose)})` : ""
-      }`
+      }${oneClassNote(d.prepared.test.map((s) => s.label))}`
     )
       .concat(data.tables.map((d) =>
         `${d.prepared.record.name} ${d.prepared.train.length / d.prepared.d}/${
           d.prepared.val.length / d.prepared.d
-        }${
-          // Said at the start, not found at eval: a test part of normals only has no AUROC.
-          d.prepared.testLabels.includes(1)
-            ? ""
-            : " (no anomalies to test: eval cannot measure it)"}`
+        }${oneClassNote(d.prepared.testLabels)}`
       )).join(", ")
   } (train/val normals)`;
+}
+
+/**
+ * Said at the start, not found at eval: a test part of one class has no AUROC, and eval reports
+ * only its false-alarm rate (or recall).
+ */
+function oneClassNote(labels: ArrayLike<number | null>): string {
+  const all = Array.from(labels).filter((l) => l !== null);
+  if (all.length === 0) return " (no test samples: eval measures nothing)";
+  if (!all.includes(1)) return " (no anomalies to test: eval gives no AUROC)";
+  if (!all.includes(0)) return " (no normals to test: eval gives no AUROC)";
+  return "";
 }
 
 function protocolFor(path: string): SplitSpec["protocol"] {
