@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sourceDigest } from "../lib/data/source_digest.ts";
-import { changedDataWarning, unmatchedMasks } from "../lib/experiment/evaluate_checkpoint.ts";
+import {
+  changedDataWarning,
+  unmatchedMasks,
+  untrainedCategoryNote,
+} from "../lib/experiment/evaluate_checkpoint.ts";
+import type { Checkpoint } from "../lib/train/checkpoint.ts";
 import type { ImageSample } from "../lib/data/types.ts";
 import type { DatasetRecord } from "../lib/train/datasets.ts";
 
@@ -55,4 +60,26 @@ Deno.test("unmatchedMasks: masks named otherwise than <image>_mask.png are named
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("untrainedCategoryNote: a category the checkpoint never saw is named, with what it knows", () => {
+  const image = (name: string) => ({ name, modality: "image" });
+  const prepared = {
+    record: { name: "bottle_new", source: "/data/bottle_new" },
+    train: new Array(8),
+    val: new Array(2),
+  } as unknown as Parameters<typeof untrainedCategoryNote>[1];
+  const known = {
+    datasets: [image("bottle"), { name: "t", modality: "table" }],
+  } as unknown as Checkpoint;
+  assert.equal(
+    untrainedCategoryNote(known, prepared),
+    "/data/bottle_new: image category bottle_new is not one the checkpoint was trained on " +
+      "(bottle); its memory banks are fitted now on its 10 training images",
+  );
+  const tablesOnly = { datasets: [{ name: "t", modality: "table" }] } as unknown as Checkpoint;
+  assert.match(
+    untrainedCategoryNote(tablesOnly, prepared),
+    /trained on no images, so its image layers are untrained/,
+  );
 });

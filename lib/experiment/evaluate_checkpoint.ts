@@ -186,6 +186,7 @@ export async function evaluateCheckpoint(
     );
     const changed = changedDataWarning(trained, prepared.record.source);
     if (changed) options.onProgress?.(changed);
+    if (!trained) options.onProgress?.(untrainedCategoryNote(ckpt, prepared));
     options.onProgress?.(`scoring ${prepared.record.name} (${prepared.test.length} test images)`);
     try {
       const evaluation = await evaluateImages(ckpt, prepared, options);
@@ -377,6 +378,22 @@ export function changedDataWarning(
       ? "; the split drawn again from it may put training normals in the test part, so the " +
         "metrics may not be of held-out rows"
       : "");
+}
+
+/**
+ * A line for an image category the checkpoint was not trained on (a new or renamed folder): it is
+ * scored all the same, its memory banks fitted now on its training images, but the encoder never
+ * saw it, and a checkpoint trained on tables alone has image layers as they were initialised.
+ */
+export function untrainedCategoryNote(ckpt: Checkpoint, prepared: PreparedImages): string {
+  const known = ckpt.datasets.filter((d) => d.modality === "image").map((d) => d.name);
+  const trainedOn = known.length > 0
+    ? known.join(", ")
+    : "it trained on no images, so its image layers are untrained";
+  const images = prepared.train.length + prepared.val.length;
+  const { name, source } = prepared.record;
+  return `${source}: image category ${name} is not one the checkpoint was trained on ` +
+    `(${trainedOn}); its memory banks are fitted now on its ${images} training images`;
 }
 
 /** The pose alignment a checkpoint recorded for an image category (none for old checkpoints). */
