@@ -127,6 +127,8 @@ Deno.test("discovery: tables by ending and split folders; unusable ones skipped 
     const skipped = found.skipped.map((s) => s.source.slice(dir.length + 1));
     assert.deepEqual(skipped, ["broken.npz", "unlabelled.csv"]);
     assert.match(found.skipped[1].reason, /no 'label' column \(columns: a, b\)/);
+    // The skip line names the file; its reason does not name it again.
+    for (const s of found.skipped) assert.ok(!s.reason.startsWith(s.source), s.reason);
     await assert.rejects(() => discoverBenchmark({}), /give --images DIR and\/or --tables DIR/);
   } finally {
     await Deno.remove(dir, { recursive: true });

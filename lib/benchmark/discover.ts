@@ -113,6 +113,11 @@ export async function inspectTableSource(path: string): Promise<BenchmarkDataset
   return "name" in first ? { ...first, source: path, splits: splits.map((s) => s.path) } : first;
 }
 
+/** `reason` without a leading `SOURCE: `, which the skip line already gives. */
+function withoutSource(reason: string, source: string): string {
+  return reason.startsWith(`${source}: `) ? reason.slice(source.length + 2) : reason;
+}
+
 /** One table file or split folder as the benchmark sees it, or why it cannot be benchmarked. */
 export function inspectTable(path: string): BenchmarkDataset | SkippedDataset {
   let source: ReturnType<typeof readTableSource>;
@@ -120,7 +125,8 @@ export function inspectTable(path: string): BenchmarkDataset | SkippedDataset {
     source = readTableSource(path);
   } catch (e) {
     const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
-    return { source: path, reason: message };
+    // The reader's one-line error names the file first; the skip line names it already.
+    return { source: path, reason: withoutSource(message, path) };
   }
   const labels = source.table.labels;
   const anomalies = labels ? labels.reduce((a, l) => a + l, 0) : 0;
@@ -164,7 +170,7 @@ export async function discoverBenchmark(
     const skipCategory = (root: string, reason: string) =>
       skipped.push({
         source: root,
-        reason: reason.startsWith(`${root}: `) ? reason.slice(root.length + 2) : reason,
+        reason: withoutSource(reason, root),
       });
     for (const c of await discoverImageCategories(options.imagesDir, { skipCategory })) {
       const anomalies = c.test.filter((s) => s.label === 1).length;
