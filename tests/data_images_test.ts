@@ -149,6 +149,17 @@ Deno.test("discover: course layout labelled by parent JSON and by own JSON", asy
   );
   const zip = await discoverImageCategories(join(base, "course", "zip"));
   assert.deepEqual(zip[0].test.map((s) => s.label), [1, 1, 0]);
+  // Keys written with Windows' separator name the same files.
+  await Deno.writeTextFile(
+    join(base, "course", "zip", "image_anomaly_labels.json"),
+    JSON.stringify({
+      "zip\\test\\001.png": { label: "good" },
+      "zip\\test\\002.png": { label: "bad" },
+      "zip\\test\\003.png": { label: "good" },
+    }),
+  );
+  const windows = await discoverImageCategories(join(base, "course", "zip"));
+  assert.deepEqual(windows[0].test.map((s) => s.label), [0, 1, 0]);
 });
 
 Deno.test("discover: errors are one line and name the path", async () => {

@@ -298,7 +298,12 @@ async function readLabels(
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       throw fileError(path, "expected a JSON object mapping image paths to labels");
     }
-    parsed = value as Record<string, unknown>;
+    // Keys written on Windows (`nuts\test\000.png`) name the same files.
+    parsed = Object.fromEntries(
+      Object.entries(value as Record<string, unknown>).map((
+        [k, v],
+      ) => [k.replaceAll("\\", "/"), v]),
+    );
   }
   labelCache.set(path, parsed);
   return parsed;
