@@ -77,6 +77,39 @@ export function madError(fn: () => unknown, ...parts: string[]): string {
   assert.fail(`expected a MadError with ${parts.join(", ")}`);
 }
 
+/** {@linkcode madError} for a message that must also be one line. */
+export function oneLineError(fn: () => unknown, ...parts: string[]): string {
+  const message = madError(fn, ...parts);
+  assert.ok(!message.includes("\n"), `not one line: ${message}`);
+  return message;
+}
+
+/** Rows of a smooth 4-feature table: `normals` of them, then 6 anomalies far off. */
+export function smoothTableRows(normals: number): { rows: number[][]; labels: number[] } {
+  const rows: number[][] = [];
+  const labels: number[] = [];
+  for (let i = 0; i < normals; i++) {
+    rows.push([Math.sin(i * 1.7), Math.cos(i * 0.9), Math.sin(i * 0.37) * 2, (i % 7) / 3]);
+    labels.push(0);
+  }
+  for (let i = 0; i < 6; i++) {
+    rows.push([4 + i, -3 - i, 5, 4]);
+    labels.push(1);
+  }
+  return { rows, labels };
+}
+
+/** CSV text of `rows` under `columns`, with a `label` column when labels are given. */
+export function csvText(
+  columns: string[],
+  rows: number[][],
+  labels?: (number | string)[],
+): string {
+  const head = labels ? [...columns, "label"] : columns;
+  const lines = rows.map((r, i) => (labels ? [...r, labels[i]] : r).join(","));
+  return [head.join(","), ...lines].join("\n") + "\n";
+}
+
 /** {@linkcode madError} for a function that returns a promise. */
 export async function madErrorAsync(
   fn: () => Promise<unknown>,

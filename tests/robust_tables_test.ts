@@ -29,38 +29,18 @@ import { evaluateCheckpoint } from "../lib/experiment/evaluate_checkpoint.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { type Checkpoint, disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { useBackend } from "../lib/backend/mod.ts";
-import { concat, inTempDir, madError, trainTinyTable } from "./fixtures.ts";
+import {
+  concat,
+  csvText,
+  inTempDir,
+  madError,
+  oneLineError,
+  smoothTableRows,
+  trainTinyTable,
+} from "./fixtures.ts";
 import { npzBytes } from "./npz_fixtures.ts";
 
 const SPLIT = { protocol: "half-normals" as const, seed: 0, valShare: 0.1 };
-
-/** An error message that is one line (besides naming the file and the parts). */
-function oneLine(fn: () => unknown, ...parts: string[]): string {
-  const message = madError(fn, ...parts);
-  assert.ok(!message.includes("\n"), `not one line: ${message}`);
-  return message;
-}
-
-/** Rows of a smooth 4-feature table: 60 normals, then 6 anomalies. */
-function baseRows(): { rows: number[][]; labels: number[] } {
-  const rows: number[][] = [];
-  const labels: number[] = [];
-  for (let i = 0; i < 60; i++) {
-    rows.push([Math.sin(i * 1.7), Math.cos(i * 0.9), Math.sin(i * 0.37) * 2, (i % 7) / 3]);
-    labels.push(0);
-  }
-  for (let i = 0; i < 6; i++) {
-    rows.push([4 + i, -3 - i, 5, 4]);
-    labels.push(1);
-  }
-  return { rows, labels };
-}
-
-function csv(columns: string[], rows: number[][], labels?: (number | string)[]): string {
-  const head = labels ? [...columns, "label"] : columns;
-  const lines = rows.map((r, i) => (labels ? [...r, labels[i]] : r).join(","));
-  return [head.join(","), ...lines].join("\n") + "\n";
-}
 
 // ---------------------------------------------------------------------------------------------
 // Reading: files that are not CSV text, quoted headers, MAT-files, labels when scoring
@@ -69,10 +49,10 @@ Deno.test("tables: non-CSV files are refused in one line saying what they are (P
   await inTempDir(async (dir) => {
     const xlsx = join(dir, "sheet.xlsx");
     await Deno.writeFile(xlsx, Uint8Array.from([0x50, 0x4b, 3, 4, 0, 0]));
-    oneLine(() => readTableSource(xlsx), "sheet.xlsx", ".xlsx", "UTF-8 CSV");
+    oneLineError(() => readTableSource(xlsx), "sheet.xlsx", ".xlsx", "UTF-8 CSV");
     const gz = join(dir, "data.csv.gz");
     await Deno.writeFile(gz, Uint8Array.from([0x1f, 0x8b, 8, 0]));
-    oneLine(() => readTableSource(gz), "data.csv.gz", ".gz");
+    oneLineError(() => readTableSource(gz), "data.csv.gz", ".gz");
     const cases: [string, Uint8Array, string][] = [
       ["gzipped.csv", Uint8Array.from([0x1f, 0x8b, 8, 0, 1, 2]), "gzip"],
       ["zipped.csv", Uint8Array.from([0x50, 0x4b, 3, 4, 0, 0]), "ZIP"],
@@ -86,7 +66,7 @@ Deno.test("tables: non-CSV files are refused in one line saying what they are (P
     for (const [name, bytes, what] of cases) {
       const path = join(dir, name);
       await Deno.writeFile(path, bytes);
-      oneLine(() => readTableSource(path), name, what, "UTF-8 CSV");
+      oneLineError(() => readTableSource(path), name, what, "UTF-8 CSV");
     }
   });
 });
@@ -181,7 +161,7 @@ Deno.test("tables: sparse X is read as dense; v7.3 files get their own message (
     const v73 = matFile([], "MATLAB 7.3 MAT-file, Platform: GLNXA64, HDF5 schema 1.00", 0x0200);
     const p73 = join(dir, "v73.mat");
     await Deno.writeFile(p73, v73);
-    oneLine(() => readOddsMat(p73), "v73.mat", "v7.3 (HDF5)", "-v7");
+    oneLineError(() => readOddsMat(p73), "v73.mat", "v7.3 (HDF5)", "-v7");
     madError(() => parseMat("raw.mat", matFile([], "MATLAB 5.0", 0x0200)), "raw.mat", "v7.3");
   });
 });
@@ -195,18 +175,18 @@ Deno.test("tables: scoring reads tables without labels; training still needs the
     );
     assert.equal(readTableSource(noY, { scoring: true }).table.labels, null);
     assert.deepEqual([...readNpzTable(noY, "ignore").values], [1, 2, 3, 4]);
-    oneLine(() => readTableSource(noY), "noy.npz", "y.npy");
+    oneLineError(() => readTableSource(noY), "noy.npz", "y.npy");
     const matNoY = join(dir, "noy.mat");
     await Deno.writeFile(matNoY, matFile([dense("X", 3, 2, X_COL_MAJOR)]));
     assert.deepEqual([...readTableSource(matNoY, { scoring: true }).table.values], X_ROWS);
-    oneLine(() => readTableSource(matNoY), "noy.mat", `"y"`);
+    oneLineError(() => readTableSource(matNoY), "noy.mat", `"y"`);
     const unknown = join(dir, "unknown.csv");
     await Deno.writeTextFile(unknown, "a,b,label\n1,2,?\n3,4,\n5,6,1\n");
     const t = readTableSource(unknown, { scoring: true }).table;
     assert.deepEqual(t.columns, ["a", "b"]);
     assert.deepEqual([...t.values], [1, 2, 3, 4, 5, 6]);
     assert.equal(t.labels, null);
-    oneLine(() => readTableSource(unknown), "unknown.csv", "row 1", `"?"`);
+    oneLineError(() => readTableSource(unknown), "unknown.csv", "row 1", `"?"`);
   });
 });
 
@@ -218,14 +198,14 @@ Deno.test("tables: a complex X or y is refused, not read as its real part", asyn
     const y = dense("y", 3, 1, [0, 1, 0]);
     const path = join(dir, "complex.mat");
     await Deno.writeFile(path, matFile([complex("X", 3, 2, X_COL_MAJOR, [1, 2, 3, 4, 5, 6]), y]));
-    oneLine(() => readOddsMat(path), "complex.mat", "X is complex", "real(X)");
-    oneLine(() => readOddsMat(path, "ignore"), "complex.mat", "X is complex");
+    oneLineError(() => readOddsMat(path), "complex.mat", "X is complex", "real(X)");
+    oneLineError(() => readOddsMat(path, "ignore"), "complex.mat", "X is complex");
     const complexY = join(dir, "complex_y.mat");
     await Deno.writeFile(
       complexY,
       matFile([dense("X", 3, 2, X_COL_MAJOR), complex("y", 3, 1, [0, 1, 0], [0, 0, 1])]),
     );
-    oneLine(() => readOddsMat(complexY), "complex_y.mat", "y is complex");
+    oneLineError(() => readOddsMat(complexY), "complex_y.mat", "y is complex");
     // The real file still reads.
     const real = join(dir, "real.mat");
     await Deno.writeFile(real, matFile([dense("X", 3, 2, X_COL_MAJOR), y]));
@@ -240,16 +220,16 @@ Deno.test("tables: a MATLAB v4 file is named as one, with the -v7 way out", () =
     new TextEncoder().encode("X\0"),
     doubles([1, 2, 3]),
   );
-  oneLine(() => parseMat("v4.mat", v4), "v4.mat", "MATLAB v4", "-v7");
+  oneLineError(() => parseMat("v4.mat", v4), "v4.mat", "MATLAB v4", "-v7");
   const other = new Uint8Array(200).fill(0x41);
-  oneLine(() => parseMat("other.mat", other), "other.mat", "not a MATLAB 5 MAT-file", "-v7");
+  oneLineError(() => parseMat("other.mat", other), "other.mat", "not a MATLAB 5 MAT-file", "-v7");
 });
 
 // ---------------------------------------------------------------------------------------------
 // Normalisation: tiny and huge scales, constant features
 
 Deno.test("normalisation: a feature on a tiny scale standardises like its scaled-up copy (P2)", () => {
-  const { rows } = baseRows();
+  const { rows } = smoothTableRows(60);
   const normals = rows.slice(0, 60).map((_, i) => i);
   const base = tableFromArrays("base", ["a", "b", "c", "d"], rows, null);
   const expected = applyNormalisation(base, fitNormalisation(base, normals)).values;
@@ -290,7 +270,7 @@ Deno.test("normalisation: a value a constant feature never took is as far out as
   // A table without a constant feature records none, so its checkpoint is as before.
   const varying = tableFromArrays("v", ["b"], [[1], [2], [3]], null);
   assert.equal("constant" in fitNormalisation(varying, [0, 1, 2]), false);
-  oneLine(
+  oneLineError(
     () =>
       checkNormalisation(
         { kind: "standard", mean: [0, 0], std: [1, 1], constant: { features: [2], bound: 3 } },
@@ -310,12 +290,12 @@ Deno.test("normalisation: huge values fit, are bounded, and bad fits name the fe
   const far = tableFromArrays("h", ["big", "x"], [[1.7e308, -1.7e308]], null);
   const z = applyNormalisation(far, norm).values;
   assert.ok(z.every((v) => Number.isFinite(v) && Math.abs(v) <= STANDARD_BOUND), `${z}`);
-  oneLine(
+  oneLineError(
     () => checkNormalisation({ kind: "standard", mean: [0, 0], std: [1, Infinity] }, "ck.json"),
     "ck.json",
     "feature 2",
   );
-  oneLine(() => checkTableScores([1, 2, NaN], "new.csv"), "new.csv", "row 3", "NaN");
+  oneLineError(() => checkTableScores([1, 2, NaN], "new.csv"), "new.csv", "row 3", "NaN");
 });
 
 Deno.test("training refuses normals that do not vary at all (P1)", async () => {
@@ -325,13 +305,13 @@ Deno.test("training refuses normals that do not vary at all (P1)", async () => {
     const labels = rows.map(() => 0);
     rows.push([6, 1, 2], [7, 2, 3]);
     labels.push(1, 1);
-    await Deno.writeTextFile(path, csv(["a", "b", "c"], rows, labels));
-    oneLine(() => prepareTable(path, SPLIT), "flat.csv", "do not vary");
+    await Deno.writeTextFile(path, csvText(["a", "b", "c"], rows, labels));
+    oneLineError(() => prepareTable(path, SPLIT), "flat.csv", "do not vary");
     // One varying feature is enough.
     rows[0][2] = -1.5;
-    await Deno.writeTextFile(path, csv(["a", "b", "c"], rows, labels));
+    await Deno.writeTextFile(path, csvText(["a", "b", "c"], rows, labels));
     rows.forEach((r, i) => (r[2] = i % 2 ? -1 : -1.5));
-    await Deno.writeTextFile(path, csv(["a", "b", "c"], rows, labels));
+    await Deno.writeTextFile(path, csvText(["a", "b", "c"], rows, labels));
     assert.equal(prepareTable(path, SPLIT).d, 3);
   });
 });
@@ -355,20 +335,25 @@ Deno.test("column matching: by name when both have real names, else by position 
   assert.deepEqual(m.columns, trained);
   assert.deepEqual([...m.values], [1, 2, 3, 10, 20, 30]);
   const renamed = tableFromArrays("t", ["a", "x", "c"], [[1, 2, 3]], null);
-  oneLine(
+  oneLineError(
     () => matchTrainedColumns(renamed, trained, "new.csv"),
     "new.csv",
     "missing b",
     "unexpected x",
   );
   const fewer = tableFromArrays("t", ["a", "b"], [[1, 2]], null);
-  oneLine(() => matchTrainedColumns(fewer, trained, "new.csv"), "new.csv", "a, b, c", "missing c");
+  oneLineError(
+    () => matchTrainedColumns(fewer, trained, "new.csv"),
+    "new.csv",
+    "a, b, c",
+    "missing c",
+  );
   // Generated names (.npz / .mat) and a headerless CSV's numbers: by position.
   const npz = tableFromArrays("t", ["f1", "f2", "f3"], [[1, 2, 3]], null);
   assert.equal(matchTrainedColumns(npz, trained, "x.npz"), npz);
   const headerless = tableFromArrays("t", ["0.5", "1", "2"], [[1, 2, 3]], null);
   assert.equal(matchTrainedColumns(headerless, trained, "x.csv"), headerless);
-  oneLine(
+  oneLineError(
     () => matchTrainedColumns(tableFromArrays("t", ["f1"], [[1]], null), trained, "x.npz"),
     "x.npz",
     "has 1 feature columns, the model was trained on 3 (a, b, c)",
@@ -386,8 +371,8 @@ function trainedModel(): Promise<{ dir: string; ckpt: Checkpoint; table: string 
     await useBackend("auto");
     const dir = await Deno.makeTempDir({ prefix: "mad_robust_tables_run_" });
     const table = join(dir, "base.csv");
-    const { rows, labels } = baseRows();
-    await Deno.writeTextFile(table, csv(["a", "b", "c", "d"], rows, labels));
+    const { rows, labels } = smoothTableRows(60);
+    await Deno.writeTextFile(table, csvText(["a", "b", "c", "d"], rows, labels));
     const best = await trainTinyTable(table, join(dir, "run"));
     return { dir, ckpt: await loadCheckpoint(best), table };
   })();
@@ -415,7 +400,7 @@ async function withModel(
 
 Deno.test("score and eval with a trained model: order, labels, huge values, batching", async () => {
   await withModel(async ({ dir, ckpt, table }) => {
-    const { rows, labels } = baseRows();
+    const { rows, labels } = smoothTableRows(60);
     const scores = scoreTableFile(ckpt, table).map((s) => s.score);
 
     // P5: the same columns in another order score the same, in score and in eval.
@@ -426,7 +411,7 @@ Deno.test("score and eval with a trained model: order, labels, huge values, batc
     const reordered = join(other, "base.csv");
     await Deno.writeTextFile(
       reordered,
-      csv(names, rows.map((r) => order.map((j) => r[j])), labels),
+      csvText(names, rows.map((r) => order.map((j) => r[j])), labels),
     );
     assert.deepEqual(scoreTableFile(ckpt, reordered).map((s) => s.score), scores);
     const [before] = await evaluateCheckpoint(ckpt, {
@@ -439,15 +424,20 @@ Deno.test("score and eval with a trained model: order, labels, huge values, batc
     });
     assert.deepEqual([...after.scores], [...before.scores]);
     const renamed = join(other, "renamed.csv");
-    await Deno.writeTextFile(renamed, csv(["a", "b", "c", "e"], rows.slice(0, 3)));
+    await Deno.writeTextFile(renamed, csvText(["a", "b", "c", "e"], rows.slice(0, 3)));
     // The checkpoint knows the table as "base": score a file of another name through a copy.
     const wrongNames = join(dir, "wrong", "base.csv");
     await Deno.mkdir(join(dir, "wrong"));
     await Deno.copyFile(renamed, wrongNames);
-    oneLine(() => scoreTableFile(ckpt, wrongNames), "wrong/base.csv", "missing d", "unexpected e");
+    oneLineError(
+      () => scoreTableFile(ckpt, wrongNames),
+      "wrong/base.csv",
+      "missing d",
+      "unexpected e",
+    );
     const one = join(dir, "one", "base.csv");
     await Deno.mkdir(join(dir, "one"));
-    await Deno.writeTextFile(one, csv(["a"], rows.map((r) => [r[0]]), labels));
+    await Deno.writeTextFile(one, csvText(["a"], rows.map((r) => [r[0]]), labels));
     await assert.rejects(
       () => evaluateCheckpoint(ckpt, { cache: new ImageCache(), tablePaths: [one] }),
       (e: Error) => /one\/base\.csv: .*a, b, c, d/.test(e.message) && !e.message.includes("\n"),
@@ -458,7 +448,7 @@ Deno.test("score and eval with a trained model: order, labels, huge values, batc
     await Deno.mkdir(join(dir, "unknown"));
     await Deno.writeTextFile(
       unknown,
-      csv(["a", "b", "c", "d"], rows.slice(0, 4), ["?", "", "1", "x"]),
+      csvText(["a", "b", "c", "d"], rows.slice(0, 4), ["?", "", "1", "x"]),
     );
     // Other batches (4 rows, not 66) differ by float32 rounding only.
     near(scoreTableFile(ckpt, unknown).map((s) => s.score), scores.slice(0, 4));
@@ -472,14 +462,14 @@ Deno.test("score and eval with a trained model: order, labels, huge values, batc
     const huge = join(dir, "huge", "base.csv");
     await Deno.mkdir(join(dir, "huge"));
     const wild = [[9.97e36, 0, 0, 0], [1e300, -1e300, 0, 1], [0.1, 0.2, 1e20, 0], [-1e30, 0, 0, 0]];
-    await Deno.writeTextFile(huge, csv(["a", "b", "c", "d"], [...rows.slice(0, 2), ...wild]));
+    await Deno.writeTextFile(huge, csvText(["a", "b", "c", "d"], [...rows.slice(0, 2), ...wild]));
     const hugeScores = scoreTableFile(ckpt, huge, { explain: true });
     assert.ok(hugeScores.every((s) => Number.isFinite(s.score)), JSON.stringify(hugeScores));
     assert.ok(hugeScores.slice(2).every((s) => s.anomaly));
     const glitch = join(dir, "glitch", "base.csv");
     await Deno.mkdir(join(dir, "glitch"));
     const glitched = rows.map((r, i) => (labels[i] ? [1e30, ...r.slice(1)] : r));
-    await Deno.writeTextFile(glitch, csv(["a", "b", "c", "d"], glitched, labels));
+    await Deno.writeTextFile(glitch, csvText(["a", "b", "c", "d"], glitched, labels));
     const [evaluated] = await evaluateCheckpoint(ckpt, {
       cache: new ImageCache(),
       tablePaths: [glitch],
@@ -490,7 +480,7 @@ Deno.test("score and eval with a trained model: order, labels, huge values, batc
     const same = join(dir, "same", "base.csv");
     await Deno.mkdir(join(dir, "same"));
     const copies = [...Array(12).fill(rows[5]), rows[61], ...Array(12).fill(rows[61])];
-    await Deno.writeTextFile(same, csv(["a", "b", "c", "d"], copies));
+    await Deno.writeTextFile(same, csvText(["a", "b", "c", "d"], copies));
     const alone = scoreTableFile(ckpt, same, { batchRows: 1 }).map((s) => s.score);
     const together = scoreTableFile(ckpt, same).map((s) => s.score);
     for (const s of [...alone, ...together].slice(0, 12)) assert.ok(Math.abs(s - alone[0]) < 1e-4);
@@ -508,7 +498,7 @@ Deno.test("score and eval with a trained model: order, labels, huge values, batc
     await Deno.mkdir(join(dir, "units"));
     await Deno.writeTextFile(
       units,
-      csv(["a", "b", "c", "d"], rows.map((r) => r.map((v) => v * 1000))),
+      csvText(["a", "b", "c", "d"], rows.map((r) => r.map((v) => v * 1000))),
     );
     const scaled = scoreTableFile(ckpt, units, { onWarning: (m) => warnings.push(m) });
     assert.equal(scaled.length, rows.length);

@@ -13,37 +13,9 @@ import { evaluateCheckpoint, tableRecordFor } from "../lib/experiment/evaluate_c
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { type Checkpoint, disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { useBackend } from "../lib/backend/mod.ts";
-import { inTempDir, madError, trainTinyTable } from "./fixtures.ts";
+import { csvText, inTempDir, oneLineError, smoothTableRows, trainTinyTable } from "./fixtures.ts";
 
 const SPLIT = { protocol: "half-normals" as const, seed: 0, valShare: 0.1 };
-
-/** An error message that is one line and names `parts`. */
-function oneLine(fn: () => unknown, ...parts: string[]): string {
-  const message = madError(fn, ...parts);
-  assert.ok(!message.includes("\n"), `not one line: ${message}`);
-  return message;
-}
-
-/** Rows of a smooth 4-feature table: 40 normals, then 6 anomalies. */
-function rowsOf(): { rows: number[][]; labels: number[] } {
-  const rows: number[][] = [];
-  const labels: number[] = [];
-  for (let i = 0; i < 40; i++) {
-    rows.push([Math.sin(i * 1.7), Math.cos(i * 0.9), Math.sin(i * 0.37) * 2, (i % 7) / 3]);
-    labels.push(0);
-  }
-  for (let i = 0; i < 6; i++) {
-    rows.push([4 + i, -3 - i, 5, 4]);
-    labels.push(1);
-  }
-  return { rows, labels };
-}
-
-function csv(columns: string[], rows: number[][], labels?: number[]): string {
-  const head = labels ? [...columns, "label"] : columns;
-  const lines = rows.map((r, i) => (labels ? [...r, labels[i]] : r).join(","));
-  return [head.join(","), ...lines].join("\n") + "\n";
-}
 
 Deno.test("a first line of numbers equal to the trained column names is a header", async () => {
   await inTempDir(async (dir) => {
@@ -70,9 +42,9 @@ Deno.test("score: spectra named by wavelength score one result a row, in any col
   await useBackend("auto");
   await inTempDir(async (dir) => {
     const names = ["400", "410", "420", "430"];
-    const { rows, labels } = rowsOf();
+    const { rows, labels } = smoothTableRows(40);
     const table = join(dir, "spectra.csv");
-    await Deno.writeTextFile(table, csv(names, rows, labels));
+    await Deno.writeTextFile(table, csvText(names, rows, labels));
     const ckpt = await loadCheckpoint(await trainTinyTable(table, join(dir, "run")));
     try {
       const fresh = rows.slice(0, 10);
@@ -83,14 +55,14 @@ Deno.test("score: spectra named by wavelength score one result a row, in any col
       };
       const plain = await scoreOf("headerless.csv", fresh.map((r) => r.join(",")).join("\n"));
       assert.equal(plain.length, 10);
-      const headed = await scoreOf("new.csv", csv(names, fresh));
+      const headed = await scoreOf("new.csv", csvText(names, fresh));
       assert.equal(headed.length, 10);
       assert.deepEqual(headed, plain);
       // Reordered wavelengths are matched by name, not by position.
       const order = [2, 0, 3, 1];
       const reordered = await scoreOf(
         "reordered.csv",
-        csv(order.map((j) => names[j]), fresh.map((r) => order.map((j) => r[j]))),
+        csvText(order.map((j) => names[j]), fresh.map((r) => order.map((j) => r[j]))),
       );
       assert.deepEqual(reordered, plain);
     } finally {
@@ -120,9 +92,9 @@ Deno.test("table names keep letters and digits of any script", () => {
 Deno.test("a Unicode table name trains, scores and evaluates; older ASCII names are found", async () => {
   await useBackend("auto");
   await inTempDir(async (dir) => {
-    const { rows, labels } = rowsOf();
+    const { rows, labels } = smoothTableRows(40);
     const table = join(dir, "Müller-Daten.csv");
-    await Deno.writeTextFile(table, csv(["温度", "b", "c", "d"], rows, labels));
+    await Deno.writeTextFile(table, csvText(["温度", "b", "c", "d"], rows, labels));
     const ckpt = await loadCheckpoint(await trainTinyTable(table, join(dir, "run")));
     try {
       assert.deepEqual(ckpt.tables.map((t) => t.name), ["Müller-Daten"]);
@@ -179,7 +151,7 @@ Deno.test("a CSV that is not UTF-8 is refused naming the line and byte", async (
       ...new TextEncoder().encode("C,label\n"),
     ]);
     await Deno.writeFile(path, bytes);
-    oneLine(
+    oneLineError(
       () => readLabelledCsv(path),
       "latin1.csv",
       "not UTF-8",
@@ -224,7 +196,7 @@ Deno.test("a whitespace-separated file and decimal commas get a hint", async () 
   await inTempDir(async (dir) => {
     const spaces = join(dir, "spaces.txt");
     await Deno.writeTextFile(spaces, "f0 f1 label\n0.5 -0.1 0\n0.2 0.3 1\n");
-    oneLine(
+    oneLineError(
       () => readLabelledCsv(spaces, { requireLabel: false }),
       "spaces.txt",
       "separator was not detected",
@@ -236,15 +208,15 @@ Deno.test("a whitespace-separated file and decimal commas get a hint", async () 
     assert.deepEqual([...readLabelledCsv(single, { requireLabel: false }).values], [0.5, 0.25]);
     const comma = join(dir, "deccomma.csv");
     await Deno.writeTextFile(comma, "a;b;label\n0,125;1;0\n");
-    oneLine(() => readLabelledCsv(comma), "deccomma.csv", `"0,125"`, "decimal comma");
+    oneLineError(() => readLabelledCsv(comma), "deccomma.csv", `"0,125"`, "decimal comma");
   });
 });
 
 Deno.test("duplicate normal rows warn once at the split; rows without copies do not", async () => {
   await inTempDir(async (dir) => {
-    const { rows, labels } = rowsOf();
+    const { rows, labels } = smoothTableRows(40);
     const unique = join(dir, "unique.csv");
-    await Deno.writeTextFile(unique, csv(["a", "b", "c", "d"], rows, labels));
+    await Deno.writeTextFile(unique, csvText(["a", "b", "c", "d"], rows, labels));
     const lines: string[] = [];
     prepareTable(unique, SPLIT, undefined, undefined, {}, undefined, (l) => lines.push(l));
     assert.equal(lines.length, 0);
@@ -254,7 +226,7 @@ Deno.test("duplicate normal rows warn once at the split; rows without copies do 
     const dupRows = [...normals, ...normals, ...anomalies, ...anomalies];
     const dupLabels = dupRows.map((_, i) => (i < 2 * normals.length ? 0 : 1));
     const dup = join(dir, "dup.csv");
-    await Deno.writeTextFile(dup, csv(["a", "b", "c", "d"], dupRows, dupLabels));
+    await Deno.writeTextFile(dup, csvText(["a", "b", "c", "d"], dupRows, dupLabels));
     const read = readTableSource(dup).table;
     assert.deepEqual(duplicateNormalRows(read), { count: 40, normals: 80 });
     const prepared = prepareTable(dup, SPLIT, undefined, undefined, {}, undefined, (l) => {
