@@ -238,5 +238,9 @@ Deno.test("duplicate normal rows warn once at the split; rows without copies do 
     ]);
     // The split itself is unchanged: half the normals train, as without the warning.
     assert.equal(prepared.train.length / 4 + prepared.val.length / 4, 40);
+    // A training run keeps the warning in its log, with the run it concerns.
+    await trainTinyTable(dup, join(dir, "run"));
+    const log = await Deno.readTextFile(join(dir, "run", "train.log"));
+    assert.match(log, /warning: \S*dup\.csv: 40 of 80 normal rows are duplicates/);
   });
 });

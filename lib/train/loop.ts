@@ -190,6 +190,8 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     resumed: resumed?.datasets,
     cacheDir: options.cacheDir,
     quiet: options.quiet ?? false,
+    // Into train.log too: a duplicate-rows or leaked-label warning belongs with the run.
+    warn: (line) => log.warn(line.replace(/^warning: /, "")),
   }, config);
   const { images: imageData, tables: tableData, records, specs } = data;
   log.line(describeData(data));

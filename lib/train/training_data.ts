@@ -61,6 +61,8 @@ export interface DataSources {
   /** Folder of the decoded-image disk cache. */
   cacheDir?: string;
   quiet: boolean;
+  /** Where warnings about the data go (a line each, `warning: ...`); default `console.warn`. */
+  warn?: (line: string) => void;
 }
 
 /**
@@ -116,10 +118,18 @@ async function prepareSources(
     : await prepareImages(sources.imageDirs, split, warn);
   const tables = resumed
     ? resumed.filter((d) => d.modality === "table").map((d) =>
-      prepareTable(d.source, d.split, undefined, d.name, tableOptions)
+      prepareTable(d.source, d.split, undefined, d.name, tableOptions, undefined, warn)
     )
     : sources.tablePaths.map((p) =>
-      prepareTable(p, { ...split, protocol: protocolFor(p) }, undefined, undefined, tableOptions)
+      prepareTable(
+        p,
+        { ...split, protocol: protocolFor(p) },
+        undefined,
+        undefined,
+        tableOptions,
+        undefined,
+        warn,
+      )
     );
   assertDistinctTableNames(tables.map((p) => p.record));
   if (images.length === 0 && tables.length === 0) {
@@ -151,7 +161,8 @@ export async function prepareTrainingData(
 ): Promise<TrainingData> {
   const m = config.model;
   const t = config.train;
-  const { images, tables } = await prepareSources(sources, config);
+  const warn = sources.warn ?? console.warn;
+  const { images, tables } = await prepareSources(sources, config, warn);
   const cache = new ImageCache(sources.cacheDir);
   const imageData = await decodeImages(
     images,
@@ -160,6 +171,7 @@ export async function prepareTrainingData(
     m.alignObjects,
     t.seed,
     sources.quiet,
+    warn,
   );
   const tableData = tables.map((p, i) => ({
     prepared: p,
@@ -227,13 +239,14 @@ async function decodeImages(
   alignObjects: boolean,
   seed: number,
   quiet: boolean,
+  warn: (line: string) => void,
 ): Promise<ImageData[]> {
   const total = images.reduce((s, p) => s + p.train.length + p.val.length + p.test.length, 0);
   const bar = new Progress("decoding images", total, { quiet });
   const out: ImageData[] = [];
   for (const [i, p] of images.entries()) {
     const small = await smallImagesWarning(p.train.map((sample) => sample.path), size);
-    if (small) console.warn(`warning: ${p.record.name}: ${small}`);
+    if (small) warn(`warning: ${p.record.name}: ${small}`);
     // The pose is decided on the training normals as decoded, then every part is turned to it.
     const aligned = alignCategory(await decodeAll(cache, p.train, size), size, alignObjects);
     p.record.pose = aligned.pose;
