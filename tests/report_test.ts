@@ -9,6 +9,7 @@ import {
   componentFigure,
   confusionFigure,
   defectFigure,
+  displayWidth,
   escapeHtml,
   featureContributionFigure,
   featureSections,
@@ -74,6 +75,17 @@ Deno.test("metricsTable aligns columns and prints 4 decimals", () => {
   const picked = metricsTable(ROWS, ["f1"]).split("\n");
   assert.match(picked[0], /^name\s+f1$/);
   assert.ok(picked[3].endsWith("0.1235"));
+});
+
+Deno.test("metricsTable lines up names of any script by the columns a terminal shows", () => {
+  assert.deepEqual(["base", "温度", "Müller", "e\u0301", "ｱ"].map(displayWidth), [4, 4, 6, 1, 1]);
+  const lines = metricsTable([
+    { name: "温度", auroc: 0.5 },
+    { name: "base", auroc: 0.75 },
+    { name: "Müller-Daten", auroc: 1 },
+  ]).trimEnd().split("\n");
+  const widths = lines.map(displayWidth);
+  assert.ok(widths.every((w) => w === widths[1]), lines.join("\n"));
 });
 
 Deno.test("markdownTable", () => {

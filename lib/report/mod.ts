@@ -9,7 +9,7 @@
  * @module
  */
 
-export { markdownTable, metricsTable } from "./table.ts";
+export { displayWidth, markdownTable, metricsTable } from "./table.ts";
 export type { TableRow } from "./table.ts";
 export {
   barFigure,

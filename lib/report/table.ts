@@ -54,6 +54,23 @@ function numericColumns(rows: TableRow[], cols: string[]): boolean[] {
 }
 
 /**
+ * Characters a terminal shows two columns wide: the East Asian wide and full-width ranges (CJK,
+ * Hangul, kana, full-width forms), so that a table named `温度` lines up with one named `base`.
+ */
+const WIDE =
+  /[\u1100-\u115f\u2e80-\u303e\u3041-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]/u;
+
+/** Columns `text` takes in a terminal (combining marks none, wide characters two). */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const ch of text) {
+    if (/\p{M}/u.test(ch)) continue;
+    width += WIDE.test(ch) ? 2 : 1;
+  }
+  return width;
+}
+
+/**
  * An aligned plain-text table: a header, a dashed rule, one line per row. Numeric columns are
  * right-aligned, non-integers shown to 4 decimals.
  *
@@ -64,10 +81,14 @@ export function metricsTable(rows: TableRow[], columns?: string[]): string {
   const cols = resolveColumns(rows, columns);
   const numeric = numericColumns(rows, cols);
   const cells = formatRows(rows, cols);
-  const widths = cols.map((c, j) => Math.max(c.length, ...cells.map((line) => line[j].length)));
+  const widths = cols.map((c, j) =>
+    Math.max(displayWidth(c), ...cells.map((line) => displayWidth(line[j])))
+  );
   const render = (line: string[]) =>
-    line.map((cell, j) => numeric[j] ? cell.padStart(widths[j]) : cell.padEnd(widths[j]))
-      .join("  ").trimEnd();
+    line.map((cell, j) => {
+      const pad = " ".repeat(widths[j] - displayWidth(cell));
+      return numeric[j] ? pad + cell : cell + pad;
+    }).join("  ").trimEnd();
   return [
     render(cols),
     widths.map((w) => "-".repeat(w)).join("  "),
