@@ -244,3 +244,24 @@ Deno.test("duplicate normal rows warn once at the split; rows without copies do 
     assert.match(log, /warning: \S*dup\.csv: 40 of 80 normal rows are duplicates/);
   });
 });
+
+Deno.test("the rows a table's explanation names are rows of the user's file", async () => {
+  await useBackend("wasm");
+  await inTempDir(async (dir) => {
+    // Anomalies at the end of the file: the test part (half the normals, then the anomalies)
+    // numbers them from about 20, the file from 40.
+    const { rows, labels } = smoothTableRows(40);
+    const path = join(dir, "rows.csv");
+    await Deno.writeTextFile(path, csvText(["a", "b", "c", "d"], rows, labels));
+    const ckpt = await loadCheckpoint(await trainTinyTable(path, join(dir, "run")));
+    try {
+      const [e] = await evaluateCheckpoint(ckpt, { cache: new ImageCache(), explain: true });
+      const f = e.features!;
+      assert.ok(f.rows.length > 0);
+      f.rows.forEach((row, i) => assert.equal(labels[row], f.labels[i], `row ${row}`));
+      assert.ok(f.rows.some((row) => row >= 40), `anomalies named by their file rows: ${f.rows}`);
+    } finally {
+      disposeCheckpoint(ckpt);
+    }
+  });
+});

@@ -25,7 +25,10 @@ import { ANOMALY_SEED_OFFSET, Rng } from "../rng.ts";
 export interface TableExplanation {
   /** Feature names, in the table's order. */
   columns: string[];
-  /** Test rows explained (indices into the test part), highest score first. */
+  /**
+   * Rows explained, highest score first, as rows of the table's file (its data rows from 0; of
+   * `test-set.csv` for a split folder), so a user finds them where they are.
+   */
   rows: number[];
   scores: number[];
   labels: number[];
@@ -75,7 +78,8 @@ export function explainTable(
     : null;
   return {
     columns,
-    rows,
+    // The test part is a sample of the file's rows: its own indices named other rows there.
+    rows: rows.map((r) => prepared.testRows?.[r] ?? r),
     scores: rows.map((r) => scores[r]),
     labels: rows.map((r) => prepared.testLabels[r]),
     contributions: featureContributions(picked, d, normals, score),
