@@ -29,6 +29,7 @@ import {
   ENCODER_STUDY,
   experiment,
   runAblation,
+  runnableVariants,
   selectVariants,
   tinyConfig,
 } from "../lib/experiment/mod.ts";
@@ -41,6 +42,8 @@ import {
   metricsTable,
 } from "../lib/report/mod.ts";
 import { TABLE_FORMATS } from "../lib/data/table_name.ts";
+import { discoverImageCategories, testClassProblem } from "../lib/data/images.ts";
+import { inspectTableSource } from "../lib/benchmark/discover.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({
@@ -149,7 +152,7 @@ async function main(): Promise<void> {
       2,
     );
   }
-  const variants = selectVariants(names);
+  let variants = selectVariants(names);
   await useBackend(flags.backend as BackendName);
   const own = { imageDirs: flags.images ?? [], tablePaths: flags.table ?? [] };
   // A user's own data gets a folder of its own, so the default data's runs stay as they are.
@@ -162,6 +165,18 @@ async function main(): Promise<void> {
     workDir: out,
     data: own,
   });
+  if (names.length === 0) {
+    // The whole grid on data of one modality: the variants of the other one cannot run.
+    const { runnable, leftOut } = runnableVariants(variants, setup);
+    if (leftOut.length > 0) {
+      console.error(
+        `left out ${leftOut.length} variants that need ${
+          setup.tablePaths.length === 0 ? "a table" : "images"
+        }: ${leftOut.map((v) => v.name).join(", ")}`,
+      );
+    }
+    variants = runnable;
+  }
   const epochs = positiveIntegerFlag("epochs", flags.epochs);
   if (epochs !== undefined) {
     // Shorter runs make a full-data grid affordable; every variant gets the same budget.
@@ -180,6 +195,7 @@ async function main(): Promise<void> {
   // Before runAblation makes the output folder: a missing folder, or a table training would
   // refuse (no labels, say), leaves nothing behind and stops no grid halfway.
   await checkTrainingSources(setup, setup.config);
+  await checkMeasurable(setup);
   const started = performance.now();
   const progress = new Progress("ablation", variants.length * seeds);
   let reusedRuns = 0;
@@ -216,6 +232,27 @@ async function main(): Promise<void> {
     `done in ${((performance.now() - started) / 1000).toFixed(0)} s: ` +
       `${join(out, "summary.json")}`,
   );
+}
+
+/**
+ * Refuses, before any training, a dataset whose test part has one class: variants are compared
+ * by AUROC, and such a dataset would read "-" for every one of them (and hide a folder's mean).
+ */
+async function checkMeasurable(data: { imageDirs: string[]; tablePaths: string[] }) {
+  for (const dir of data.imageDirs) {
+    for (const category of await discoverImageCategories(dir, { warn: () => {} })) {
+      const problem = testClassProblem(category);
+      if (problem) {
+        throw new MadError(`${category.root}: ${problem}; the variants are compared by its AUROC`);
+      }
+    }
+  }
+  for (const path of data.tablePaths) {
+    const found = await inspectTableSource(path);
+    if (!("name" in found)) {
+      throw new MadError(`${path}: ${found.reason}; the variants are compared by its AUROC`);
+    }
+  }
 }
 
 if (import.meta.main) await runMain(main);

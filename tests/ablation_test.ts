@@ -13,6 +13,7 @@ import {
   readAblationRun,
   runAblation,
   runFileName,
+  runnableVariants,
   selectVariants,
   summarizeAblation,
   variantConfig,
@@ -142,6 +143,22 @@ Deno.test("selectVariants keeps grid order and names unknown variants", () => {
     assert.match(e.message, /unknown ablation variant 'nope' \(known: full, /);
     return true;
   });
+});
+
+Deno.test("runnableVariants leaves out the variants of a modality not given", () => {
+  const tablesOnly = runnableVariants(ABLATION_VARIANTS, { imageDirs: [], tablePaths: ["t.csv"] });
+  assert.ok(tablesOnly.leftOut.length > 0);
+  assert.ok(tablesOnly.leftOut.every((v) => v.data === "images"));
+  assert.ok(tablesOnly.runnable.some((v) => v.name === "full"));
+  assert.equal(tablesOnly.runnable.length + tablesOnly.leftOut.length, ABLATION_VARIANTS.length);
+  const imagesOnly = runnableVariants(ABLATION_VARIANTS, { imageDirs: ["d"], tablePaths: [] });
+  assert.ok(imagesOnly.leftOut.every((v) => v.data === "table"));
+  assert.ok(imagesOnly.leftOut.some((v) => v.name === "density_only"));
+  // Each left-out variant is one variantData refuses, and no runnable one is.
+  for (const v of imagesOnly.leftOut) {
+    assert.throws(() => variantData(v, { imageDirs: ["d"], tablePaths: [] }));
+  }
+  for (const v of imagesOnly.runnable) variantData(v, { imageDirs: ["d"], tablePaths: [] });
 });
 
 Deno.test("variantData selects the modality and refuses a missing one", () => {

@@ -16,6 +16,7 @@ import { copyFromLocal } from "../lib/data/download.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { MadError } from "../lib/errors.ts";
 import { errorLine, exists, inTempDir, runScript } from "./fixtures.ts";
+import { writeSyntheticImages } from "../lib/data/synthetic.ts";
 
 await useBackend("wasm");
 
@@ -243,6 +244,21 @@ Deno.test({
           /nope: folder not found/,
         ],
       ];
+      // A category whose test part holds only good images: every variant would read "-".
+      const goodOnly = join(dir, "good_only");
+      await writeSyntheticImages(goodOnly, {
+        seed: 2,
+        size: 32,
+        categories: ["weave"],
+        nTrain: 6,
+        nTestGood: 2,
+        nTestBad: 0,
+      });
+      cases.push([
+        "ablate.ts",
+        ["--images", join(goodOnly, "weave"), "--out", join(dir, "ab3")],
+        /weave: needs both normal and anomalous test images \(test\/ holds only good ones, 2\); the variants are compared by its AUROC/,
+      ]);
       for (const [script, args, message] of cases) {
         const { code, stderr } = await runScript(script, args);
         assert.notEqual(code, 0, `${script} ${args.join(" ")}`);
@@ -250,6 +266,7 @@ Deno.test({
       }
       assert.equal(await exists(join(dir, "ab1")), false);
       assert.equal(await exists(join(dir, "ab2")), false);
+      assert.equal(await exists(join(dir, "ab3")), false);
       assert.equal(await Deno.readTextFile(file), "x");
     });
   },

@@ -13,7 +13,7 @@
  * @module
  */
 import { basename, extname, join, resolve } from "node:path";
-import { discoverImageCategories } from "../data/images.ts";
+import { discoverImageCategories, testClassProblem } from "../data/images.ts";
 import { noLabelColumn } from "../data/table.ts";
 import { readTableSource } from "../train/datasets.ts";
 import { MadError } from "../errors.ts";
@@ -181,17 +181,9 @@ export async function discoverBenchmark(
         size: { train: c.train.length, test: c.test.length, anomalies },
       };
       // As a table without both classes: its test part has no AUROC to compare methods by.
-      if (anomalies === 0 || anomalies === c.test.length) {
-        skipped.push({
-          source: c.root,
-          reason: `needs both normal and anomalous test images (test/ holds ${
-            c.test.length === 0
-              ? "none"
-              : anomalies === 0
-              ? `only good ones, ${c.test.length}`
-              : `only defects, ${anomalies}`
-          })`,
-        });
+      const problem = testClassProblem(c);
+      if (problem) {
+        skipped.push({ source: c.root, reason: problem });
         continue;
       }
       if (taken.has(datasetId(d))) {

@@ -403,6 +403,22 @@ export async function listImagesToScore(
   }));
 }
 
+/**
+ * Why a category's test part gives no AUROC (it holds one class, or nothing), or null: what
+ * compares methods or variants by AUROC (benchmark, ablation) cannot use such a category.
+ */
+export function testClassProblem(category: ImageCategory): string | null {
+  const anomalies = category.test.filter((s) => s.label === 1).length;
+  const n = category.test.length;
+  if (anomalies > 0 && anomalies < n) return null;
+  const holds = n === 0
+    ? "none"
+    : anomalies === 0
+    ? `only good ones, ${n}`
+    : `only defects, ${anomalies}`;
+  return `needs both normal and anomalous test images (test/ holds ${holds})`;
+}
+
 /** Options of {@linkcode decodeImage}. */
 export interface DecodeOptions {
   /** Output width and height (the image is resized to size×size). */

@@ -299,9 +299,32 @@ export function variantData(variant: AblationVariant, data: ExperimentData): Exp
     tablePaths: variant.data === "images" ? [] : data.tablePaths,
   };
   if (selected.imageDirs.length + selected.tablePaths.length === 0) {
-    throw new MadError(`ablation variant ${variant.name}: no ${variant.data} data given`);
+    throw new MadError(
+      `ablation variant ${variant.name}: no ${variant.data} data given (give ` +
+        `${
+          variant.data === "table" ? "--table FILE" : "--images DIR"
+        }, or leave it out of --variants)`,
+    );
   }
   return selected;
+}
+
+/**
+ * The variants of `variants` that can run on `data`, and those that cannot (a variant of tables
+ * alone without a table given, of images alone without images): for the whole grid on a user's
+ * data of one modality, which would otherwise stop at the first such variant.
+ */
+export function runnableVariants(
+  variants: readonly AblationVariant[],
+  data: ExperimentData,
+): { runnable: AblationVariant[]; leftOut: AblationVariant[] } {
+  const can = (v: AblationVariant) =>
+    v.data === "images"
+      ? data.imageDirs.length > 0
+      : v.data === "table"
+      ? data.tablePaths.length > 0
+      : data.imageDirs.length + data.tablePaths.length > 0;
+  return { runnable: variants.filter(can), leftOut: variants.filter((v) => !can(v)) };
 }
 
 /** Trains and evaluates every (variant, seed) and writes the run files and the summary. */

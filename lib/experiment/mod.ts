@@ -21,6 +21,7 @@ export {
   readAblationRun,
   runAblation,
   runFileName,
+  runnableVariants,
   selectVariants,
   summarizeAblation,
   variantConfig,
