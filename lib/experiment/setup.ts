@@ -120,25 +120,34 @@ export async function experiment(
 
 /**
  * The checkpoint at `path` when it exists (e.g. the one notebooks/02 trained), otherwise trains
- * one for `setup` into `out` and returns its best checkpoint, so evaluation works on its own.
+ * one for `setup` into `out` and returns its best checkpoint, so evaluation works on its own;
+ * `onProgress` hears that it trains, and each epoch.
  */
 export async function checkpointOrTrain(
   path: string,
   setup: Experiment,
   out: string,
-  quiet = true,
+  onProgress?: (line: string) => void,
 ): Promise<string> {
   try {
     if ((await Deno.stat(path)).isFile) return path;
   } catch {
     // Not there: train below.
   }
+  // Said, with each epoch: on the full data this is the default training, many minutes.
+  const epochs = setup.config.train.epochs;
+  onProgress?.(`no checkpoint at ${path}: training one into ${out} (${epochs} epochs)`);
   const trained = await train({
     config: setup.config,
     imageDirs: setup.imageDirs,
     tablePaths: setup.tablePaths,
     out,
-    quiet,
+    quiet: true,
+    onEpoch: (r) =>
+      onProgress?.(
+        `epoch ${r.epoch}/${epochs}: loss ${r.loss.toFixed(4)}, val AUROC ` +
+          `${r.val_auroc.toFixed(4)}, ${r.seconds.toFixed(1)} s`,
+      ),
   });
   return trained.best;
 }
