@@ -390,6 +390,14 @@ Deno.test("compareToReference sets every variant against full, per dataset and s
     ablationDifferenceRows(diffs, { datasets: ["table", "a"] }).map((r) => r.dataset),
     ["table", "a", "table", "a"],
   );
+  // One seed: no spread is shown, where 0.0000 would claim one.
+  const seed0 = encoderRuns().filter((r) => r.seed === 0);
+  const oneSeed = ablationDifferenceRows(compareToReference(summarizeAblation(seed0, [0])));
+  assert.ok(oneSeed.length > 0);
+  for (const row of oneSeed) {
+    assert.equal(row["combined spread"], "-");
+    assert.equal(row["combined exceeds"], "-");
+  }
 });
 
 Deno.test("ENCODER_STUDY names grid variants, full first", () => {

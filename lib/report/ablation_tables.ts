@@ -177,7 +177,10 @@ export function ablationDifferenceRows(
     };
     const label = d.score === COMBINED ? COMBINED : aloneLabel(component);
     row[`Δ ${label}`] = signed(d.difference);
-    row[`${d.score} spread`] = Number.isFinite(d.spread) ? d.spread.toFixed(4) : "-";
+    // With one seed a side has no spread: 0.0000 would claim one.
+    row[`${d.score} spread`] = d.exceeds !== null && Number.isFinite(d.spread)
+      ? d.spread.toFixed(4)
+      : "-";
     row[`${d.score} exceeds`] = verdict(d.exceeds);
     rows.set(key, row);
   }
