@@ -13,6 +13,7 @@
 import { join } from "node:path";
 import {
   checkOutputFolder,
+  counted,
   defineCommand,
   helpText,
   parseFlags,
@@ -183,8 +184,8 @@ async function main(): Promise<void> {
     setup.config.train.epochs = epochs;
   }
   console.error(
-    `${setup.full ? "full" : "tiny"} ablation: ${variants.length} variants x ${seeds} seeds x ` +
-      `${setup.config.train.epochs} epochs on ` +
+    `${setup.full ? "full" : "tiny"} ablation: ${counted(variants.length, "variant")} x ` +
+      `${counted(seeds, "seed")} x ${counted(setup.config.train.epochs, "epoch")} on ` +
       `${[...setup.imageDirs, ...setup.tablePaths].join(", ")} into ${out}/`,
   );
   // A stop keeps every finished run in OUT/; say how to continue.

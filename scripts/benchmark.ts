@@ -12,6 +12,7 @@ import { IMAGE_CACHE_FLAG } from "../lib/data/image_cache.ts";
 import { exitOnStop, runMain } from "../lib/cli.ts";
 import {
   checkOutputFolder,
+  counted,
   defineCommand,
   helpText,
   parseFlags,
@@ -133,7 +134,9 @@ async function main(): Promise<void> {
     (joint === "none" ? 0 : 1);
   console.error(
     `benchmark: ${data.datasets.map((d) => d.name).join(", ")}; ${seeds} seed(s) x ` +
-      `${runsPerSeed} runs, ${config.train.epochs} epochs per model, into ${flags.out}/`,
+      `${counted(runsPerSeed, "run")}, ${
+        counted(config.train.epochs, "epoch")
+      } per model, into ${flags.out}/`,
   );
   // A stop leaves every finished run in OUT/runs/; say how to continue.
   exitOnStop(

@@ -20,6 +20,7 @@ import {
   winnersOf,
 } from "./summary.ts";
 import { PEERS_FILE, SKLEARN_PEERS } from "./peers.ts";
+import { counted } from "../util/text.ts";
 import { TABLE_BASELINES } from "./baselines.ts";
 
 /** `1h 02m`, `3m 05s`, `12.3 s`, `70 ms`, `0.06 ms` (baselines take milliseconds). */
@@ -282,9 +283,9 @@ export function benchmarkHtml(summary: BenchmarkSummary): string {
   const winnerBold = (row: TableRow, column: string) =>
     String(row.winner).split(" = ").includes(column);
   const intro = [
-    `${summary.datasets.length} datasets`,
+    counted(summary.datasets.length, "dataset"),
     `${summary.seeds.length} seed${summary.seeds.length === 1 ? "" : "s"}`,
-    `${s.epochs} epochs${s.quick ? " (--quick)" : ""}`,
+    `${counted(s.epochs, "epoch")}${s.quick ? " (--quick)" : ""}`,
     `models: ${
       s.joint === "both"
         ? "one per dataset and one joint"

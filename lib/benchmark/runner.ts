@@ -32,6 +32,7 @@ import { benchmarkHtml, duration } from "./report.ts";
 import { readPeerRuns } from "./peers.ts";
 import { lockRunFolder } from "../train/run_lock.ts";
 import { metricText } from "../metrics/evaluate.ts";
+import { counted } from "../util/text.ts";
 
 /** Options of {@linkcode runBenchmark}. */
 export interface BenchmarkOptions {
@@ -305,7 +306,7 @@ function modelTask(
     inputs: datasets.map((d) => inputs.get(d.source) ?? ""),
   };
   const label = setting === "joint"
-    ? `joint model (${datasets.length} datasets) seed ${seed}`
+    ? `joint model (${counted(datasets.length, "dataset")}) seed ${seed}`
     : `model ${datasets[0].name} seed ${seed}`;
   return {
     kind: setting === "joint" ? "joint" : "model",

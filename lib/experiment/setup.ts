@@ -15,6 +15,7 @@ import { type ExperimentData, namesData } from "./data_set.ts";
 
 export type { ExperimentData };
 import { MadError } from "../errors.ts";
+import { counted } from "../util/text.ts";
 import { train } from "../train/loop.ts";
 
 /** A ready-to-train setup. */
@@ -136,7 +137,7 @@ export async function checkpointOrTrain(
   }
   // Said, with each epoch: on the full data this is the default training, many minutes.
   const epochs = setup.config.train.epochs;
-  onProgress?.(`no checkpoint at ${path}: training one into ${out} (${epochs} epochs)`);
+  onProgress?.(`no checkpoint at ${path}: training one into ${out} (${counted(epochs, "epoch")})`);
   const trained = await train({
     config: setup.config,
     imageDirs: setup.imageDirs,

@@ -1,8 +1,8 @@
 /**
  * Small helpers every layer may use, with no knowledge of the model: command-line flag tables
  * behind parsing and `--help` (`flags.ts`), atomic file writes (`files.ts`), a terminal progress
- * bar (`progress.ts`), the processes a process started (`processes.ts`) and wall-time profiling
- * spans (`profile.ts`). Nothing here imports another part of `lib/` but `errors.ts`.
+ * bar (`progress.ts`), the processes a process started (`processes.ts`), wall-time profiling
+ * spans (`profile.ts`) and wording (`text.ts`). Nothing here imports another part of `lib/` but `errors.ts`.
  *
  * @module
  */
@@ -28,6 +28,7 @@ export {
 } from "./files.ts";
 export { Progress, progressReporter } from "./progress.ts";
 export { descendants, signalProcess } from "./processes.ts";
+export { counted } from "./text.ts";
 export {
   profileReport,
   profileTotals,

@@ -1,0 +1,10 @@
+/**
+ * Wording helpers for the lines commands print.
+ *
+ * @module
+ */
+
+/** `1 epoch`, `3 epochs`: a count with its noun in the number it needs (plural with an s). */
+export function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
