@@ -508,6 +508,8 @@ Deno.test("figures a reader checks at a glance: one bin grid, darker is more, lo
   assert.equal(traces[0].yaxis, undefined);
   assert.equal(traces[1].yaxis, "y2");
   assert.equal((curves.layout.xaxis as Record<string, unknown>).dtick, 1);
+  // The AUROC axis ends just above 1, and starts below the lowest AUROC (or at 0.5 at most).
+  assert.deepEqual((curves.layout.yaxis2 as Record<string, unknown>).range, [0.48, 1.01]);
   const perDataset = lossCurvesFigure(
     [{ epoch: 1, "image:a": 0.7 }],
     ["image:a"],

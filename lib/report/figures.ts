@@ -245,6 +245,11 @@ export function lossCurvesFigure(
   const x = rows.map((r, i) => (typeof r.epoch === "number" ? r.epoch : i + 1));
   const isAuroc = (key: string) => /auroc/i.test(key);
   const both = keys.some(isAuroc) && keys.some((k) => !isAuroc(k));
+  // AUROCs stay on their own scale, 1 at most: autoranged beside the losses, a flat 0.95 put the
+  // right axis' top near 1.8.
+  const aurocs = rows.flatMap((r) => keys.filter(isAuroc).map((k) => r[k]))
+    .filter((v) => typeof v === "number" && Number.isFinite(v));
+  const aurocRange = [Math.max(0, Math.min(0.5, ...aurocs) - 0.02), 1.01];
   return {
     data: keys.map((key) => ({
       type: "scatter",
@@ -278,6 +283,7 @@ export function lossCurvesFigure(
             tickmode: "auto",
             nticks: 6,
             showgrid: false,
+            range: aurocRange,
           },
           margin: { ...BASE_LAYOUT.margin, r: 70 },
         }
