@@ -20,8 +20,9 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
         script,
         `import { exitOnStop } from "${CLI}";
 const child = new Deno.Command("sleep", { args: ["60"] }).spawn();
-Deno.writeTextFileSync(${JSON.stringify(pidFile)}, String(child.pid));
 exitOnStop("nothing written", () => Deno.removeSync(${JSON.stringify(pidFile)}));
+// Written once the listener is set: a signal before it ended the process unheard (under load).
+Deno.writeTextFileSync(${JSON.stringify(pidFile)}, String(child.pid));
 await child.status;
 `,
       );
