@@ -373,6 +373,10 @@ Deno.test("featureSections: one heatmap per explained table, the check in its ca
   assert.match(sections[0].caption!, /50 synthetic anomalies.*AUROC 0\.810.*76%/);
   const wide = { ...explained, features: { ...explained.features!, check: null } };
   assert.match(featureSections([wide])[0].caption!, /too wide/i);
+  // Images only: one line saying there is nothing to explain, not a heading over nothing.
+  const none = featureSections([{ ...base, name: "plain" }]);
+  assert.equal(none.length, 1);
+  assert.match(none[0].html!, /No table was evaluated/);
 });
 
 Deno.test("componentFigure: share and test AUROC bars per component, chance marked", () => {

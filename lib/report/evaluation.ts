@@ -181,6 +181,14 @@ const OCCLUSION_CAPTION = "Each cell: how much the row's score falls when that f
  * with how well the same contributions found the altered features of synthetic anomalies.
  */
 export function featureSections(evaluations: DatasetEvaluation[]): ReportSection[] {
+  // Said, rather than a heading over nothing when a run holds images only.
+  if (!evaluations.some((e) => e.features)) {
+    return [{
+      heading: "By feature",
+      html:
+        "<p>No table was evaluated with its explanation here: this part explains table rows.</p>",
+    }];
+  }
   return evaluations.flatMap((e) => {
     const f = e.features;
     if (!f) return [];
