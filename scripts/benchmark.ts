@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
   const seeds = positiveIntegerFlag("seeds", flags.seeds)!;
-  const joint = flags.joint as JointMode;
+  let joint = flags.joint as JointMode;
   if (!JOINT_MODES.includes(joint)) {
     throw usageError(COMMAND, `--joint must be one of ${JOINT_MODES.join(", ")}, got '${joint}'`);
   }
@@ -129,6 +129,11 @@ async function main(): Promise<void> {
   const config = mergeConfig(base, epochs ? { train: { epochs } } : {}, "command-line flags");
   const data = await discoverBenchmark({ imagesDir: flags.images, tablesDir: flags.tables });
   for (const s of data.skipped) console.error(`skipped ${s.source}: ${s.reason}`);
+  if (joint === "both" && data.datasets.length === 1) {
+    // Trained on the one dataset, the joint model is its own model a second time.
+    console.error("one dataset: no joint model beside its own (it would be the same training)");
+    joint = "none";
+  }
   await useBackend(flags.backend as BackendName);
   const runsPerSeed = data.datasets.length * (joint === "only" ? 1 : 2) +
     (joint === "none" ? 0 : 1);

@@ -16,7 +16,7 @@ import { copyFromLocal } from "../lib/data/download.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { MadError } from "../lib/errors.ts";
 import { errorLine, exists, inTempDir, runScript } from "./fixtures.ts";
-import { writeSyntheticImages } from "../lib/data/synthetic.ts";
+import { writeSyntheticImages, writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 
 await useBackend("wasm");
 
@@ -268,6 +268,32 @@ Deno.test({
       assert.equal(await exists(join(dir, "ab2")), false);
       assert.equal(await exists(join(dir, "ab3")), false);
       assert.equal(await Deno.readTextFile(file), "x");
+    });
+  },
+});
+
+Deno.test({
+  name: "benchmark --joint both on one dataset trains its model once and says why",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await inTempDir(async (dir) => {
+      await Deno.mkdir(join(dir, "tables"));
+      await writeSyntheticTableCsv(join(dir, "tables", "one.csv"), { seed: 4, n: 200, d: 3 });
+      const out = join(dir, "out");
+      const { code, stderr } = await runScript("benchmark.ts", [
+        "--tables",
+        join(dir, "tables"),
+        "--seeds",
+        "1",
+        "--quick",
+        "--out",
+        out,
+      ]);
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /one dataset: no joint model beside its own/);
+      const runs = [...Deno.readDirSync(join(out, "runs"))].map((e) => e.name).sort();
+      assert.deepEqual(runs, ["baselines_table-one_seed0.json", "model_table-one_seed0.json"]);
     });
   },
 });
