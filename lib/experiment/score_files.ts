@@ -250,8 +250,7 @@ export async function scoreImagePaths(
     return result;
   };
   // A worker takes images only once it has loaded the checkpoint: taking them while it starts
-  // (a second or two) left this thread, done with the rest, waiting for the worker's share, and
-  // two scorers on 102 course images took longer than one.
+  // (about a second) could leave this thread, done with the rest, waiting for the worker's share.
   const request = (category: string, paths: string[]): WorkerRequest => ({
     checkpoint: options.checkpointPath!,
     backend: options.backend ?? "wasm",
