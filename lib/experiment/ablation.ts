@@ -299,11 +299,10 @@ export function variantData(variant: AblationVariant, data: ExperimentData): Exp
     tablePaths: variant.data === "images" ? [] : data.tablePaths,
   };
   if (selected.imageDirs.length + selected.tablePaths.length === 0) {
+    const flag = variant.data === "table" ? "--table FILE" : "--images DIR";
     throw new MadError(
-      `ablation variant ${variant.name}: no ${variant.data} data given (give ` +
-        `${
-          variant.data === "table" ? "--table FILE" : "--images DIR"
-        }, or leave it out of --variants)`,
+      `ablation variant ${variant.name}: no ${variant.data} data given (give ${flag}, or leave ` +
+        "it out of --variants)",
     );
   }
   return selected;
