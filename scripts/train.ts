@@ -4,16 +4,19 @@
  *
  * @module
  */
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { IMAGE_CACHE_FLAG } from "../lib/data/image_cache.ts";
 import { runMain } from "../lib/cli.ts";
 import {
   checkOutputFolder,
+  counted,
   defineCommand,
   helpText,
+  isFile,
   numberFlag,
   parseFlags,
   positiveIntegerFlag,
+  samePath,
 } from "../lib/util/mod.ts";
 import { MadError } from "../lib/errors.ts";
 import { backendFailure } from "../lib/model/backend_failure.ts";
@@ -125,7 +128,7 @@ async function main(): Promise<void> {
   if (imageDirs.length + tablePaths.length === 0 && !flags.resume) {
     const prepared = defaultDataPaths("data");
     imageDirs = prepared.imagesDirs;
-    tablePaths = exists(prepared.thyroidMat) ? [prepared.thyroidMat] : [];
+    tablePaths = isFile(prepared.thyroidMat) ? [prepared.thyroidMat] : [];
     if (imageDirs.length + tablePaths.length === 0) {
       throw new MadError(
         "no training data: run `deno task data` first, or give --images DIR / --table FILE",
@@ -181,7 +184,7 @@ async function main(): Promise<void> {
   for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
   if (result.stoppedEarly) {
     const by = `stopped by ${signal}`;
-    const epochs = `${result.epochs} epoch${result.epochs === 1 ? "" : "s"}`;
+    const epochs = counted(result.epochs, "epoch");
     console.error(
       result.resumeFrom === null
         ? `${by} before the first step: nothing was trained; run the same command again`
@@ -224,8 +227,8 @@ async function checkRunFolder(
   checkOutputFolder(out, "--out"); // a file in the way, or a folder that cannot be written
   if (!(await Deno.stat(out).catch(() => null))) return;
   assertFolderFree(out);
-  const held = RUN_FILES.slice(0, 3).filter((name) => exists(join(out, name)));
-  if (held.length === 0 || (resume !== undefined && sameFolder(out, dirname(resume)))) return;
+  const held = RUN_FILES.slice(0, 3).filter((name) => isFile(join(out, name)));
+  if (held.length === 0 || (resume !== undefined && samePath(out, dirname(resume)))) return;
   if (!overwrite) {
     const files = held.join(", ");
     throw new MadError(
@@ -252,26 +255,6 @@ async function checkRunFolder(
 function trainKeys(overrides: unknown): string[] {
   const train = (overrides as { train?: unknown } | undefined)?.train;
   return train && typeof train === "object" ? Object.keys(train) : [];
-}
-
-/** Whether two paths name the same folder (through symbolic links and other spellings). */
-function sameFolder(a: string, b: string): boolean {
-  const real = (p: string) => {
-    try {
-      return Deno.realPathSync(p);
-    } catch {
-      return resolve(p);
-    }
-  };
-  return real(a) === real(b);
-}
-
-function exists(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 }
 
 if (import.meta.main) await runMain(main);

@@ -19,7 +19,12 @@ import {
   listImagesToScore,
 } from "../lib/data/images.ts";
 import type { ImageSample } from "../lib/data/types.ts";
-import { checkOutputFile, checkOutputFolder, writeFileAtomic } from "../lib/util/files.ts";
+import {
+  checkOutputFile,
+  checkOutputFolder,
+  samePath,
+  writeFileAtomic,
+} from "../lib/util/files.ts";
 import { defineCommand, parseFlags } from "../lib/util/flags.ts";
 import { train, type TrainOptions } from "../lib/train/loop.ts";
 import type { ConfigOverrides } from "../lib/model/config.ts";
@@ -549,5 +554,20 @@ Deno.test("a run that fails before writing anything leaves no folders behind", a
     await Deno.mkdir(kept);
     await failTraining(kept);
     assert.ok(await exists(kept));
+  });
+});
+
+Deno.test("samePath: the same file or folder through a link or another spelling, made or not", async () => {
+  await inTempDir(async (dir) => {
+    await Deno.mkdir(join(dir, "run"));
+    await Deno.symlink(join(dir, "run"), join(dir, "link"));
+    assert.ok(samePath(join(dir, "run"), join(dir, "link")));
+    assert.ok(samePath(join(dir, "run"), join(dir, "run", "..", "run")));
+    // Not created yet: its folder's real path and its name.
+    assert.ok(
+      samePath(join(dir, "run", "best.safetensors"), join(dir, "link", "best.safetensors")),
+    );
+    assert.ok(!samePath(join(dir, "run", "a"), join(dir, "run", "b")));
+    assert.ok(!samePath(join(dir, "run"), join(dir, "other")));
   });
 });

@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { systemBlasInUse } from "../backend/blas.ts";
 import type { Config, TrainConfig } from "../model/config.ts";
 import { initParams, type Params, type TableSpec } from "../model/madformer.ts";
@@ -41,6 +41,8 @@ import { addToAverage, averagingStart, disposeAverage, type WeightAverage } from
 import { microBatchNote } from "./step.ts";
 import { backendFailure } from "../model/backend_failure.ts";
 import { Progress } from "../util/progress.ts";
+import { isFile, samePath } from "../util/files.ts";
+import { counted } from "../util/text.ts";
 import { MadError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { record, span } from "../util/profile.ts";
@@ -318,7 +320,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         if (!Number.isFinite(losses.loss)) {
           throw new MadError(
             `loss became ${losses.loss} at epoch ${epoch} step ${progress.step + 1}; stopped. ` +
-              await lastGoodCheckpoint(last, options.resume, t.lr),
+              lastGoodCheckpoint(last, options.resume, t.lr),
           );
         }
         progress.step++;
@@ -528,10 +530,11 @@ async function checkEpochsToReach(
   const done = resumed.progress.epoch;
   const path = options.resume!;
   const from = options.trainSettingsGiven?.epochs ?? "--epochs";
-  const plural = (n: number) => `${n} epoch${n === 1 ? "" : "s"}`;
   if (epochs < done) {
     throw new MadError(
-      `${path}: has ${plural(done)} done already; ${from} ${epochs} is the epoch to reach and ` +
+      `${path}: has ${
+        counted(done, "epoch")
+      } done already; ${from} ${epochs} is the epoch to reach and ` +
         `must be above ${done} to train on (the checkpoints of those ${done} are in ` +
         `${dirname(path)})`,
     );
@@ -540,7 +543,7 @@ async function checkEpochsToReach(
   const bestPath = join(dirname(path), "best_model_checkpoint.safetensors");
   if (resumed.config.model.calibrateOnAllNormals && !(await isCalibrated(bestPath))) return;
   throw new MadError(
-    `${path}: nothing to train: all ${plural(done)} are done` +
+    `${path}: nothing to train: all ${counted(done, "epoch")} are done` +
       (resumed.config.model.calibrateOnAllNormals ? " and calibrated" : "") +
       `; the run's checkpoints are in ${dirname(path)} (best: ${bestPath}); give --epochs above ` +
       `${done} to train on`,
@@ -549,7 +552,7 @@ async function checkEpochsToReach(
 
 /** Whether the checkpoint at `path` exists and has every dataset calibrated on all normals. */
 async function isCalibrated(path: string): Promise<boolean> {
-  if (!(await isFile(path))) return false;
+  if (!isFile(path)) return false;
   const ckpt = await loadCheckpoint(path, { optimizer: false });
   try {
     const stats = Object.values(ckpt.stats);
@@ -571,7 +574,7 @@ async function copyBestOfResumed(
   best: string,
 ): Promise<string | null> {
   const source = join(dirname(resume), "best_model_checkpoint.safetensors");
-  if (await sameFile(source, best) || !(await isFile(source))) return null;
+  if (samePath(source, best) || !isFile(source)) return null;
   const ckpt = await loadCheckpoint(source, { optimizer: false });
   const epoch = ckpt.progress.epoch;
   disposeCheckpoint(ckpt);
@@ -580,28 +583,13 @@ async function copyBestOfResumed(
   return source;
 }
 
-/** Whether two paths name the same file, or would once created (through links and spellings). */
-async function sameFile(a: string, b: string): Promise<boolean> {
-  const real = async (p: string) =>
-    join(await Deno.realPath(dirname(p)).catch(() => resolve(dirname(p))), basename(p));
-  return (await real(a)) === (await real(b));
-}
-
-async function isFile(path: string): Promise<boolean> {
-  return await Deno.stat(path).then((s) => s.isFile, () => false);
-}
-
 /**
  * The end of the message for a loss that is not a number: the checkpoint to go back to when
  * there is one (this run's last epoch, else the one it resumed from), else that none was
  * written yet, with what to change.
  */
-async function lastGoodCheckpoint(
-  last: string,
-  resume: string | undefined,
-  lr: number,
-): Promise<string> {
-  const good = await isFile(last) ? last : resume;
+function lastGoodCheckpoint(last: string, resume: string | undefined, lr: number): string {
+  const good = isFile(last) ? last : resume;
   if (good) return `The last good checkpoint is ${good} (a run with a lower --lr may get further)`;
   return `No checkpoint was written yet (the first epoch did not finish): train again with a ` +
     `lower --lr (this run's is ${lr})`;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { dirname, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileError, MadError } from "../errors.ts";
 
 /**
@@ -165,6 +165,25 @@ export function isFile(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether two paths name the same file or folder, through symbolic links and other spellings; a
+ * path not created yet is compared by its folder's real path and its name.
+ */
+export function samePath(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return Deno.realPathSync(p);
+    } catch {
+      try {
+        return join(Deno.realPathSync(dirname(p)), basename(p));
+      } catch {
+        return resolve(p);
+      }
+    }
+  };
+  return real(a) === real(b);
 }
 
 /** Whether `path` is a folder (following links); false when it is missing or unreadable. */

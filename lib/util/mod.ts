@@ -24,6 +24,7 @@ export {
   checkOutputFolder,
   isDirectory,
   isFile,
+  samePath,
   writeFileAtomic,
 } from "./files.ts";
 export { Progress, progressReporter } from "./progress.ts";
