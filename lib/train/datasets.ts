@@ -236,21 +236,44 @@ export function assertDistinctTableNames(records: readonly DatasetRecord[]): voi
 
 /**
  * How many of a labelled table's normal rows repeat an earlier normal row's values exactly,
- * and how many normal rows there are.
+ * and how many normal rows there are. Rows are bucketed by a hash of their values and compared
+ * whole only within a bucket: a string key per row held the table again several times over
+ * (100,000 rows of 500 features, about 900 MB).
  */
 export function duplicateNormalRows(table: Table): { count: number; normals: number } {
   const { d, values, labels } = table;
-  const seen = new Set<string>();
+  const buckets = new Map<number, number[]>();
+  const sameRow = (a: number, b: number) => {
+    for (let j = 0; j < d; j++) if (values[a * d + j] !== values[b * d + j]) return false;
+    return true;
+  };
   let count = 0;
   let normals = 0;
   for (let r = 0; r < table.n; r++) {
     if (labels?.[r] !== 0) continue;
     normals++;
-    const key = values.subarray(r * d, (r + 1) * d).join(",");
-    if (seen.has(key)) count++;
-    else seen.add(key);
+    const key = rowHash(values, r * d, d);
+    const bucket = buckets.get(key);
+    if (!bucket) buckets.set(key, [r]);
+    else if (bucket.some((other) => sameRow(other, r))) count++;
+    else bucket.push(r);
   }
   return { count, normals };
+}
+
+/** Scratch for {@linkcode rowHash}: one float64 and its two 32-bit halves. */
+const hashScratch = new Float64Array(1);
+const hashWords = new Uint32Array(hashScratch.buffer);
+
+/** A 32-bit FNV-1a-style hash of `d` values from `start` (0 and -0 alike, as `===` has them). */
+function rowHash(values: Float64Array, start: number, d: number): number {
+  let h = 0x811c9dc5;
+  for (let j = 0; j < d; j++) {
+    hashScratch[0] = values[start + j] + 0; // -0 + 0 is 0
+    h = Math.imul(h ^ hashWords[0], 0x01000193);
+    h = Math.imul(h ^ hashWords[1], 0x01000193);
+  }
+  return h >>> 0;
 }
 
 /** Whether any feature takes two different values over the rows `indices` of `table`. */
