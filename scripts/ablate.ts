@@ -43,8 +43,9 @@ import {
   metricsTable,
 } from "../lib/report/mod.ts";
 import { TABLE_FORMATS } from "../lib/data/table_name.ts";
-import { discoverImageCategories, testClassProblem } from "../lib/data/images.ts";
-import { inspectTableSource } from "../lib/benchmark/discover.ts";
+import { testClassProblem } from "../lib/data/images.ts";
+import type { PreparedImages, PreparedTable } from "../lib/train/datasets.ts";
+import { oneClassReason } from "../lib/metrics/validate.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({
@@ -195,8 +196,7 @@ async function main(): Promise<void> {
   );
   // Before runAblation makes the output folder: a missing folder, or a table training would
   // refuse (no labels, say), leaves nothing behind and stops no grid halfway.
-  await checkTrainingSources(setup, setup.config);
-  await checkMeasurable(setup);
+  checkMeasurable(await checkTrainingSources(setup, setup.config));
   const started = performance.now();
   const progress = new Progress("ablation", variants.length * seeds);
   let reusedRuns = 0;
@@ -238,21 +238,21 @@ async function main(): Promise<void> {
 /**
  * Refuses, before any training, a dataset whose test part has one class: variants are compared
  * by AUROC, and such a dataset would read "-" for every one of them (and hide a folder's mean).
+ * Reads the data as the check before it prepared them, not the files again.
  */
-async function checkMeasurable(data: { imageDirs: string[]; tablePaths: string[] }) {
-  for (const dir of data.imageDirs) {
-    for (const category of await discoverImageCategories(dir, { warn: () => {} })) {
-      const problem = testClassProblem(category);
-      if (problem) {
-        throw new MadError(`${category.root}: ${problem}; the variants are compared by its AUROC`);
-      }
-    }
-  }
-  for (const path of data.tablePaths) {
-    const found = await inspectTableSource(path);
-    if (!("name" in found)) {
-      throw new MadError(`${path}: ${found.reason}; the variants are compared by its AUROC`);
-    }
+function checkMeasurable(
+  prepared: { images: PreparedImages[]; tables: PreparedTable[] },
+): void {
+  const problems = [
+    ...prepared.images.map((p) => [p.record.source, testClassProblem(p)] as const),
+    ...prepared.tables.map((p) => {
+      const why = oneClassReason(p.testLabels);
+      return [p.record.source, why && `the test part ${why}`] as const;
+    }),
+  ];
+  const found = problems.find(([, problem]) => problem);
+  if (found) {
+    throw new MadError(`${found[0]}: ${found[1]}; the variants are compared by its AUROC`);
   }
 }
 

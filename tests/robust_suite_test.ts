@@ -259,6 +259,17 @@ Deno.test({
         ["--images", join(goodOnly, "weave"), "--out", join(dir, "ab3")],
         /weave: needs both normal and anomalous test images \(test\/ holds only good ones, 2\); the variants are compared by its AUROC/,
       ]);
+      // A table without anomalies: the same, read from the check before it.
+      const normalOnly = join(dir, "normal_only.csv");
+      await Deno.writeTextFile(
+        normalOnly,
+        "a,b,label\n" + Array.from({ length: 40 }, (_, i) => `${i % 7},${i % 5},0`).join("\n"),
+      );
+      cases.push([
+        "ablate.ts",
+        ["--table", normalOnly, "--out", join(dir, "ab4")],
+        /normal_only\.csv: the test part has only normal samples; the variants are compared by its AUROC/,
+      ]);
       for (const [script, args, message] of cases) {
         const { code, stderr } = await runScript(script, args);
         assert.notEqual(code, 0, `${script} ${args.join(" ")}`);
@@ -267,6 +278,7 @@ Deno.test({
       assert.equal(await exists(join(dir, "ab1")), false);
       assert.equal(await exists(join(dir, "ab2")), false);
       assert.equal(await exists(join(dir, "ab3")), false);
+      assert.equal(await exists(join(dir, "ab4")), false);
       assert.equal(await Deno.readTextFile(file), "x");
     });
   },

@@ -407,7 +407,9 @@ export async function listImagesToScore(
  * Why a category's test part gives no AUROC (it holds one class, or nothing), or null: what
  * compares methods or variants by AUROC (benchmark, ablation) cannot use such a category.
  */
-export function testClassProblem(category: ImageCategory): string | null {
+export function testClassProblem(
+  category: { test: readonly Pick<ImageSample, "label">[] },
+): string | null {
   const anomalies = category.test.filter((s) => s.label === 1).length;
   const n = category.test.length;
   if (anomalies > 0 && anomalies < n) return null;

@@ -149,9 +149,9 @@ async function prepareSources(
 export async function checkTrainingSources(
   sources: Pick<DataSources, "imageDirs" | "tablePaths">,
   config: Config,
-): Promise<void> {
+): Promise<{ images: PreparedImages[]; tables: PreparedTable[] }> {
   // Training names the skipped files itself; a check before it would name them twice.
-  await prepareSources(sources, config, () => {});
+  return await prepareSources(sources, config, () => {});
 }
 
 /** Prepares, splits and decodes a run's data as `config` asks; see the module doc. */
