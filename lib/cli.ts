@@ -7,6 +7,8 @@
  */
 import { MadError } from "./errors.ts";
 import { descendants, signalProcess } from "./util/processes.ts";
+import { removePendingTempFiles } from "./util/files.ts";
+import { releaseHeldLocks } from "./train/run_lock.ts";
 
 /**
  * Runs a script's main function: a MadError becomes `error: message` on stderr and its exit
@@ -25,19 +27,32 @@ export async function runMain(main: () => Promise<void> | void): Promise<void> {
 }
 
 /**
+ * What a process stopped at once leaves behind of its own: the temporary files of atomic writes
+ * under way (`*.tmp-<pid>-<time>`) and the `.lock` files of the run folders it holds (a
+ * benchmark's or ablation's, and that of the training under way in it). Finished files stay.
+ */
+function removeOwnScratch(): void {
+  removePendingTempFiles();
+  releaseHeldLocks();
+}
+
+/**
  * On SIGINT or SIGTERM: ends the processes this one started (a PyTorch step, a training in a
- * child), runs `cleanup`, says `message` (what is kept, how to go on) and exits 130 / 143. For
- * commands whose files are whole or not written at all when stopped; `train` stops at a safe
- * point of its own instead.
+ * child), removes its temporary files and run-folder locks ({@linkcode removeOwnScratch}), runs
+ * `cleanup`, says `message` (what is kept, how to go on) and exits 130 / 143. For commands whose
+ * files are whole or not written at all when stopped; `train` stops at a safe point of its own
+ * instead.
  */
 export function exitOnStop(message: string, cleanup?: () => void): void {
   for (const name of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(name, () => {
       for (const pid of descendants(Deno.pid)) signalProcess(pid, "SIGTERM");
-      try {
-        cleanup?.();
-      } catch {
-        // Best effort (a scratch folder already gone): the stop itself must not fail.
+      for (const step of [removeOwnScratch, cleanup]) {
+        try {
+          step?.();
+        } catch {
+          // Best effort (a scratch folder already gone): the stop itself must not fail.
+        }
       }
       console.error(`\n${name}: stopped; ${message}`);
       Deno.exit(name === "SIGINT" ? 130 : 143);

@@ -7,6 +7,9 @@
 import { join } from "node:path";
 import { MadError } from "../errors.ts";
 
+/** Lock files this process holds, released by {@linkcode releaseHeldLocks}. */
+const heldLocks = new Set<string>();
+
 /**
  * Claims a run folder for this process: two runs writing the same checkpoints would corrupt
  * each other's resume state (two benchmarks or ablations would train the same runs into the same
@@ -21,7 +24,11 @@ export async function lockRunFolder(
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await Deno.writeTextFile(path, String(Deno.pid), { createNew: true });
-      return () => Deno.remove(path).catch(() => {});
+      heldLocks.add(path);
+      return async () => {
+        heldLocks.delete(path);
+        await Deno.remove(path).catch(() => {});
+      };
     } catch (e) {
       if (!(e instanceof Deno.errors.AlreadyExists)) {
         const reason = String((e as Error).message ?? e).split("\n")[0].replace(
@@ -35,6 +42,23 @@ export async function lockRunFolder(
     }
   }
   throw new MadError(`${out}: cannot lock the run folder`);
+}
+
+/**
+ * Removes the locks this process still holds (each only while it still holds this process's
+ * pid), for a process about to exit on a stop signal: a rerun then finds no lock at all. A lock
+ * left by a process killed outright (SIGKILL) stays, and is taken over as stale. Synchronous, as
+ * the exit that follows does not wait for promises.
+ */
+export function releaseHeldLocks(): void {
+  for (const path of heldLocks) {
+    try {
+      if (Deno.readTextFileSync(path) === String(Deno.pid)) Deno.removeSync(path);
+    } catch {
+      // Already gone.
+    }
+  }
+  heldLocks.clear();
 }
 
 /**

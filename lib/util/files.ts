@@ -7,13 +7,18 @@
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileError, MadError } from "../errors.ts";
 
+/** Temporary files of writes under way, removed by {@linkcode removePendingTempFiles}. */
+const pendingTemps = new Set<string>();
+
 /**
  * Writes a file atomically: to a temporary sibling first, then a rename. On failure the
  * temporary file is removed; a `path` that is a folder, or any other OS error, is a one-line
- * MadError naming it.
+ * MadError naming it. A process stopped mid-write removes it with
+ * {@linkcode removePendingTempFiles}.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}-${Date.now()}`;
+  pendingTemps.add(tmp);
   try {
     if (typeof data === "string") await Deno.writeTextFile(tmp, data);
     else await Deno.writeFile(tmp, data);
@@ -31,7 +36,25 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
       throw e;
     }
     throw fileError(path, `cannot write (${osReason(e)})`);
+  } finally {
+    pendingTemps.delete(tmp);
   }
+}
+
+/**
+ * Removes the temporary files of the writes still under way, for a process about to exit on a
+ * stop signal (their targets stay as they were: whole, or not there). Synchronous, as the exit
+ * that follows does not wait for promises.
+ */
+export function removePendingTempFiles(): void {
+  for (const tmp of pendingTemps) {
+    try {
+      Deno.removeSync(tmp);
+    } catch {
+      // Not created yet, or renamed to its target already.
+    }
+  }
+  pendingTemps.clear();
 }
 
 /** An OS error's message without the call that failed: "Permission denied (os error 13)". */
