@@ -62,7 +62,12 @@ export const COMMAND = defineCommand({
       defaultText: "the built-in config (on --resume: the checkpoint's)",
     },
     epochs: trainFlag("epochs", "N", "epochs in all (on --resume: the epoch to reach)"),
-    "batch-size": trainFlag("batchSize", "N", "images per training batch"),
+    "batch-size": trainFlag(
+      "batchSize",
+      "N",
+      "images per training batch (no effect on tables: see --table-batch-size)",
+    ),
+    "table-batch-size": trainFlag("tableBatchSize", "N", "table rows per training batch"),
     lr: trainFlag("lr", "X", "peak AdamW learning rate (cosine schedule)"),
     seed: trainFlag("seed", "N", "random seed; it also draws the train / validation / test splits"),
     shards: trainFlag(
@@ -109,7 +114,7 @@ async function main(): Promise<void> {
   const given: Record<string, string> = {};
   for (const key of trainKeys(overrides)) given[key] = `${flags.config}: train.${key}`;
   const set = (key: string, flag: string, value: string | undefined) => {
-    const counts = flag === "epochs" || flag === "batch-size";
+    const counts = flag === "epochs" || flag === "batch-size" || flag === "table-batch-size";
     const n = counts ? positiveIntegerFlag(flag, value) : numberFlag(flag, value);
     if (n !== undefined) {
       train_[key] = n;
@@ -118,6 +123,7 @@ async function main(): Promise<void> {
   };
   set("epochs", "epochs", flags.epochs);
   set("batchSize", "batch-size", flags["batch-size"]);
+  set("tableBatchSize", "table-batch-size", flags["table-batch-size"]);
   set("lr", "lr", flags.lr);
   set("seed", "seed", flags.seed);
   set("shards", "shards", flags.shards);

@@ -66,8 +66,9 @@ export interface TrainOptions {
    */
   explicitConfig?: boolean;
   /**
-   * On resume: where each explicitly set training setting came from (`--lr`,
-   * `cfg.json: train.lr`); one that differs from the checkpoint's is refused (see `resume.ts`).
+   * Where each explicitly set training setting came from (`--lr`, `cfg.json: train.lr`): on
+   * resume one that differs from the checkpoint's is refused (see `resume.ts`); a batch size
+   * given for a modality the run has none of gets a warning naming the one that applies.
    */
   trainSettingsGiven?: Partial<Record<keyof TrainConfig, string>>;
   /** Folder of the decoded-image disk cache. */
@@ -197,6 +198,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   }, config);
   const { images: imageData, tables: tableData, records, specs } = data;
   log.line(describeData(data));
+  for (const line of batchSizeNotes(options.trainSettingsGiven, config, data)) log.warn(line);
 
   // Model and optimiser.
   // With weight averaging a checkpoint's `params` are the mean and training resumes from its
@@ -502,6 +504,36 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     ...(stoppedIn ? { stoppedIn } : {}),
     resumeFrom: await resumeFile(last, join(options.out, "interrupted_checkpoint.safetensors")),
   };
+}
+
+/**
+ * Warning lines for a batch size flag given for a modality the run has no data of:
+ * `--batch-size` counts images, so on tables alone it changes nothing (their rows per step are
+ * `--table-batch-size`), and the other way round. A config file's values pass in silence (a
+ * whole config sets both).
+ */
+export function batchSizeNotes(
+  given: Partial<Record<keyof TrainConfig, string>> | undefined,
+  config: Config,
+  data: { images: unknown[]; tables: unknown[] },
+): string[] {
+  const notes: string[] = [];
+  const t = config.train;
+  if (given?.batchSize === "--batch-size" && data.images.length === 0) {
+    notes.push(
+      `--batch-size ${t.batchSize} applies to images (images per training batch) and ` +
+        `this run has none: the rows of a table batch are set by --table-batch-size ` +
+        `(train.tableBatchSize, now ${t.tableBatchSize})`,
+    );
+  }
+  if (given?.tableBatchSize === "--table-batch-size" && data.tables.length === 0) {
+    notes.push(
+      `--table-batch-size ${t.tableBatchSize} applies to tables (rows per training ` +
+        `batch) and this run has none: images per batch are set by --batch-size ` +
+        `(train.batchSize, now ${t.batchSize})`,
+    );
+  }
+  return notes;
 }
 
 /**
