@@ -7,13 +7,27 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { firstInvalidUtf8, readLabelledCsv } from "../lib/data/table.ts";
 import { asciiTableName, safeTableName, tableNameOf } from "../lib/data/table_name.ts";
-import { duplicateNormalRows, prepareTable, readTableSource } from "../lib/train/datasets.ts";
+import {
+  duplicateNormalRows,
+  type DuplicateRows,
+  duplicateRowsText,
+  prepareTable,
+  readTableSource,
+} from "../lib/train/datasets.ts";
 import { scoreTableFile } from "../lib/experiment/score_files.ts";
 import { evaluateCheckpoint, tableRecordFor } from "../lib/experiment/evaluate_checkpoint.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import { type Checkpoint, disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { useBackend } from "../lib/backend/mod.ts";
-import { csvText, inTempDir, oneLineError, smoothTableRows, trainTinyTable } from "./fixtures.ts";
+import {
+  csvText,
+  hasSharedThyroid,
+  inTempDir,
+  oneLineError,
+  SHARED_THYROID,
+  smoothTableRows,
+  trainTinyTable,
+} from "./fixtures.ts";
 
 const SPLIT = { protocol: "half-normals" as const, seed: 0, valShare: 0.1 };
 
@@ -228,13 +242,18 @@ Deno.test("duplicate normal rows warn once at the split; rows without copies do 
     const dup = join(dir, "dup.csv");
     await Deno.writeTextFile(dup, csvText(["a", "b", "c", "d"], dupRows, dupLabels));
     const read = readTableSource(dup).table;
-    assert.deepEqual(duplicateNormalRows(read), { count: 40, normals: 80 });
+    assert.deepEqual(duplicateNormalRows(read), {
+      count: 40,
+      normals: 80,
+      distinct: 40,
+      largest: { row: 0, copies: 1, allZero: false },
+    });
     const prepared = prepareTable(dup, SPLIT, undefined, undefined, {}, undefined, (l) => {
       lines.push(l);
     });
     assert.deepEqual(lines, [
-      `warning: ${dup}: 40 of 80 normal rows are duplicates: copies may land in both the ` +
-      "training and test halves and inflate the metrics",
+      `warning: ${dup}: 40 of 80 normal rows are duplicates of 40 distinct rows: copies may ` +
+      "land in both the training and test halves and inflate the metrics",
     ]);
     // The split itself is unchanged: half the normals train, as without the warning.
     assert.equal(prepared.train.length / 4 + prepared.val.length / 4, 40);
@@ -243,6 +262,74 @@ Deno.test("duplicate normal rows warn once at the split; rows without copies do 
     const log = await Deno.readTextFile(join(dir, "run", "train.log"));
     assert.match(log, /warning: \S*dup\.csv: 40 of 80 normal rows are duplicates/);
   });
+});
+
+Deno.test("duplicate rows of a sparse table: the warning names the all-zero row most of them copy", async () => {
+  await inTempDir(async (dir) => {
+    // 1,000 normals of 8 features: 101 all zero, 12 rows twice, the rest once; 5 anomalies.
+    const zero = [0, 0, 0, 0, 0, 0, 0, 0];
+    const once = (i: number) => zero.map((_, j) => (j === i % 8 ? 1 + i / 1000 : 0));
+    const twice = Array.from({ length: 12 }, (_, i) => once(5000 + i));
+    const normals = [
+      ...Array.from({ length: 101 }, () => zero),
+      ...twice,
+      ...twice,
+      ...Array.from({ length: 1000 - 101 - 24 }, (_, i) => once(i)),
+    ];
+    const anomalies = Array.from({ length: 5 }, () => zero.map(() => 9));
+    const path = join(dir, "sparse.csv");
+    const columns = zero.map((_, j) => `f${j}`);
+    const labels = [...normals.map(() => 0), ...anomalies.map(() => 1)];
+    await Deno.writeTextFile(path, csvText(columns, [...normals, ...anomalies], labels));
+    const found = duplicateNormalRows(readTableSource(path).table);
+    assert.deepEqual(found, {
+      count: 112,
+      normals: 1000,
+      distinct: 13,
+      largest: { row: 0, copies: 100, allZero: true },
+    });
+    const lines: string[] = [];
+    prepareTable(path, SPLIT, undefined, undefined, {}, undefined, (l) => lines.push(l));
+    assert.deepEqual(lines, [
+      `warning: ${path}: 112 of 1000 normal rows are duplicates of 13 distinct rows, 100 of ` +
+      "them copies of one all-zero row: copies may land in both the training and test halves " +
+      "and inflate the metrics",
+    ]);
+  });
+});
+
+Deno.test("duplicateRowsText: the row most duplicates copy is named by number, one copied by half is not", () => {
+  const base = { count: 30, normals: 500, distinct: 4 };
+  const text = (largest: DuplicateRows["largest"], more = {}) =>
+    duplicateRowsText({ ...base, largest, ...more }).split(":")[0];
+  assert.equal(
+    text({ row: 16, copies: 27, allZero: false }),
+    "30 of 500 normal rows are duplicates of 4 distinct rows, 27 of them copies of row 17",
+  );
+  // Half is not most: no row is named.
+  assert.equal(
+    text({ row: 16, copies: 15, allZero: true }),
+    "30 of 500 normal rows are duplicates of 4 distinct rows",
+  );
+  assert.equal(
+    text({ row: 3, copies: 30, allZero: true }, { distinct: 1 }),
+    "30 of 500 normal rows are copies of one all-zero row",
+  );
+});
+
+Deno.test("ODDS thyroid: 116 of 3,679 normal rows are duplicates, of 47 rows, none most", {
+  ignore: !hasSharedThyroid,
+}, () => {
+  const path = new URL("odds/thyroid.mat", SHARED_THYROID).pathname;
+  const found = duplicateNormalRows(readTableSource(path).table);
+  assert.equal(found.count, 116);
+  assert.equal(found.normals, 3679);
+  assert.equal(found.distinct, 47);
+  assert.equal(found.largest?.copies, 9);
+  assert.equal(
+    duplicateRowsText(found).split(":")[0],
+    "116 of 3679 normal rows are duplicates of 47 distinct rows",
+  );
 });
 
 Deno.test("the rows a table's explanation names are rows of the user's file", async () => {
