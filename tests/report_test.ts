@@ -27,6 +27,7 @@ import {
   scoreHistogramFigure,
   shortLabels,
 } from "../lib/report/mod.ts";
+import { TITLE_LINE, TITLE_LINE_PX, wrapTitle } from "../lib/report/figures.ts";
 import { comparisonFigure } from "../lib/benchmark/report.ts";
 import { componentMeaning } from "../lib/report/evaluation.ts";
 import { htmlTable } from "../lib/report/table.ts";
@@ -41,6 +42,7 @@ import { Buffer } from "node:buffer";
 import { gunzipSync } from "node:zlib";
 import {
   CORRELATION_FEATURES,
+  CORRELATION_LABELS,
   correlationFigure,
   featureHistogramFigure,
   HISTOGRAM_FEATURES,
@@ -460,6 +462,101 @@ Deno.test("exploration of a wide table: the features whose anomalies lie furthes
     3,
     4,
   ]);
+});
+
+Deno.test("exploration figures keep their texts apart: title lines, subtitle, panel titles, labels", () => {
+  // A long table name and long column names (14 features: five rows of panels, the last part-full).
+  const d = 14, n = 40;
+  const rng = new Rng(5);
+  const labels = Uint8Array.from({ length: n }, (_, r) => (r < 30 ? 0 : 1));
+  const table = {
+    name: "manufacturing_line_seven_vibration_and_temperature_sensors_weekly_export_2024",
+    source: "x.csv",
+    columns: [...Array(d).keys()].map((j) => `spindle_motor_temperature_celsius_sensor_${j}`),
+    n,
+    d,
+    values: Float64Array.from({ length: n * d }, () => rng.normal()),
+    labels,
+  };
+  type Domain = [number, number];
+  const layout = featureHistogramFigure(table).layout as Record<string, unknown> & {
+    height: number;
+    margin: { t: number; b: number };
+    title: { text: string; y: number; yref: string; yanchor: string };
+  };
+  // The title is wrapped (plotly never wraps one: a long line ran off both sides) and placed from
+  // the top, its subtitle under it, all above the row of panel titles.
+  const lines = layout.title.text.split("<br>");
+  assert.ok(lines.length >= 3, layout.title.text);
+  assert.match(lines.at(-1)!, /^<sub>y: each class's probability density<\/sub>$/);
+  for (const line of lines.slice(0, -1)) assert.ok(line.length <= TITLE_LINE, line);
+  assert.equal(layout.title.yref, "container");
+  assert.equal(layout.title.yanchor, "top");
+  const titleTop = (1 - layout.title.y) * layout.height;
+  const titleBottom = titleTop + (lines.length - 1) * TITLE_LINE_PX + 20;
+  const panelTitlePx = 22;
+  assert.ok(titleBottom + panelTitlePx <= layout.margin.t, `${titleBottom} / ${layout.margin.t}`);
+  // Each panel's title sits on its own panel's top edge, and the gap between a row of panels and
+  // the next holds the upper row's x ticks (20 px) and the lower row's titles.
+  const annotations = layout.annotations as Record<string, unknown>[];
+  assert.equal(annotations.length, d);
+  for (const a of annotations) {
+    assert.equal(a.y, 1);
+    assert.equal(a.yanchor, "bottom");
+    assert.match(String(a.yref), / domain$/);
+  }
+  const plotPx = layout.height - layout.margin.t - layout.margin.b;
+  const domains = [...Array(d).keys()].map((k) =>
+    (layout[`yaxis${k ? k + 1 : ""}`] as { domain: Domain }).domain
+  );
+  const rowsOf = [...new Set(domains.map((dm) => dm.join()))].map((t) =>
+    t.split(",").map(Number) as Domain
+  );
+  assert.equal(rowsOf.length, Math.ceil(d / 3));
+  for (let r = 1; r < rowsOf.length; r++) {
+    const gapPx = (rowsOf[r - 1][0] - rowsOf[r][1]) * plotPx;
+    assert.ok(gapPx >= 20 + panelTitlePx, `gap ${gapPx} px`);
+  }
+  // Panels of a row do not overlap sideways.
+  const xs = [0, 1, 2].map((k) => (layout[`xaxis${k ? k + 1 : ""}`] as { domain: Domain }).domain);
+  assert.ok(xs[0][1] < xs[1][0] && xs[1][1] < xs[2][0], JSON.stringify(xs));
+
+  // Correlations: the second heatmap's rows are the first's, so only the first names them (the
+  // second's labels lay over the first heatmap); at most CORRELATION_LABELS names an axis.
+  const wide = {
+    ...table,
+    d: 40,
+    columns: [...Array(40).keys()].map((j) => `bearing_housing_vibration_axis_${j}_mm_per_s`),
+    values: Float64Array.from({ length: n * 40 }, () => rng.normal()),
+  };
+  const corr = correlationFigure(wide).layout as Record<string, Record<string, unknown>>;
+  assert.equal(corr.yaxis.showticklabels, true);
+  assert.equal(corr.yaxis2.showticklabels, false);
+  for (const axis of ["xaxis", "xaxis2", "yaxis"]) {
+    assert.ok((corr[axis].tickvals as string[]).length <= CORRELATION_LABELS, axis);
+  }
+  const [x1, x2] = [corr.xaxis.domain, corr.xaxis2.domain] as Domain[];
+  assert.ok(x1[1] < x2[0]);
+  assert.deepEqual(
+    (corr.annotations as unknown as { text: string }[]).map((a) => a.text),
+    ["normal rows (30)", "anomalous rows (10)"],
+  );
+});
+
+Deno.test("wrapTitle: lines of at most the given length, a long file name cut after a _", () => {
+  assert.deepEqual(wrapTitle("short title"), { text: "short title", lines: 1 });
+  const long = wrapTitle(
+    "customer_plant_north_wide_sensor_matrix_export: feature correlations",
+    30,
+  );
+  const lines = long.text.split("<br>");
+  assert.equal(long.lines, lines.length);
+  for (const line of lines) assert.ok(line.length <= 30, line);
+  assert.equal(lines[0], "customer_plant_north_wide_");
+  assert.equal(
+    lines.join("").replace(/ /g, ""),
+    "customer_plant_north_wide_sensor_matrix_export:featurecorrelations",
+  );
 });
 
 Deno.test("comparisonRows: reference rows of the datasets evaluated only, each F1 in its column", () => {

@@ -18,7 +18,7 @@ import type { DecodedImage, SplitSpec, Table } from "../data/types.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { syntheticImageAnomaly, syntheticTableAnomaly } from "../data/anomalies.ts";
 import { imageGridPng } from "./heatmap.ts";
-import { namedAxis, type PlotlyFigure, shortLabels } from "./figures.ts";
+import { type PlotlyFigure, shortLabels, TITLE_LINE_PX, wrapTitle } from "./figures.ts";
 import type { TableRow } from "./table.ts";
 import { Rng } from "../rng.ts";
 
@@ -167,8 +167,59 @@ function shownNote(table: Table, shown: number[]): string {
 }
 
 /**
+ * Where a figure's texts go, in pixels: each line of the title (below the row of plotly.js's
+ * buttons), a subtitle line under it, then the row of panel titles just above the plots. Laid out
+ * by plotly.js, a title sat in the middle of the top margin and its subtitle ran into the panel
+ * titles under it; a long one ran off both sides.
+ */
+const TOP_PAD = 40, SUBTITLE_PX = 20, PANEL_TITLE_PX = 22;
+
+/**
+ * A figure's title (wrapped, `subtitle` under it) placed from its top, over plots `plotPx` high
+ * with `bottom` px under them: the title markup, the top margin (room for the title and a row of
+ * panel titles) and the figure's height.
+ */
+function titleBlock(text: string, plotPx: number, bottom: number, subtitle?: string) {
+  const wrapped = wrapTitle(text);
+  const top = TOP_PAD + wrapped.lines * TITLE_LINE_PX + (subtitle ? SUBTITLE_PX : 0) + 10 +
+    PANEL_TITLE_PX;
+  const height = top + plotPx + bottom;
+  return {
+    title: {
+      text: wrapped.text + (subtitle ? `<br><sub>${subtitle}</sub>` : ""),
+      x: 0.5,
+      xanchor: "center",
+      y: 1 - TOP_PAD / height,
+      yref: "container",
+      yanchor: "top",
+    },
+    top,
+    height,
+  };
+}
+
+/** A panel's title just above its plot, clear of the panel above it. */
+function panelTitle(text: string, axis: string) {
+  return {
+    text,
+    xref: `x${axis} domain`,
+    yref: `y${axis} domain`,
+    x: 0.5,
+    y: 1,
+    xanchor: "center",
+    yanchor: "bottom",
+    yshift: 4,
+    showarrow: false,
+  };
+}
+
+/** Height of a histogram panel, and the gap under it for its x ticks and the next panel's title. */
+const PANEL_PX = 160, PANEL_GAP_PX = 64;
+
+/**
  * Per-feature histograms of normal and anomalous rows, in a grid of small plots: every feature up
- * to {@linkcode HISTOGRAM_FEATURES}, else those `shownFeatures` picks.
+ * to {@linkcode HISTOGRAM_FEATURES}, else those `shownFeatures` picks. Placed in pixels, so that
+ * the title (wrapped when long), its subtitle and each panel's title never overlap.
  */
 export function featureHistogramFigure(table: Table, title?: string): PlotlyFigure {
   const shown = shownFeatures(table, HISTOGRAM_FEATURES);
@@ -177,22 +228,39 @@ export function featureHistogramFigure(table: Table, title?: string): PlotlyFigu
   const normal = rowsWithLabel(table, 0);
   const anomaly = rowsWithLabel(table, 1);
   const titles = shortLabels(shown.map((j) => table.columns[j]));
+  const bottom = 40;
+  const plotPx = rows * PANEL_PX + (rows - 1) * PANEL_GAP_PX;
+  const head = titleBlock(
+    (title ?? `${table.name}: feature distributions (normal vs anomaly)`) +
+      shownNote(table, shown),
+    plotPx,
+    bottom,
+    // One y title for every panel: each class's density, so a few anomalies stay visible.
+    "y: each class's probability density",
+  );
+  const xgap = 0.1;
+  const width = (1 - (columns - 1) * xgap) / columns;
   const data: Array<Record<string, unknown>> = [];
   const layout: Record<string, unknown> = {
     template: "plotly_white",
-    title: {
-      // One y title for every panel: each class's density, so a few anomalies stay visible.
-      text: (title ?? `${table.name}: feature distributions (normal vs anomaly)`) +
-        shownNote(table, shown) + "<br><sub>y: each class's probability density</sub>",
-    },
-    grid: { rows, columns, pattern: "independent" },
+    title: head.title,
     barmode: "overlay",
-    height: 220 * rows + 100,
-    margin: { l: 40, r: 20, t: 90, b: 40 },
+    height: head.height,
+    margin: { l: 40, r: 20, t: head.top, b: bottom },
     annotations: [] as unknown[],
   };
   for (const [k, j] of shown.entries()) {
     const axis = k === 0 ? "" : String(k + 1);
+    const row = Math.floor(k / columns), col = k % columns;
+    const y1 = 1 - (row * (PANEL_PX + PANEL_GAP_PX)) / plotPx;
+    layout[`xaxis${axis}`] = {
+      domain: [col * (width + xgap), col * (width + xgap) + width],
+      anchor: `y${axis}`,
+    };
+    layout[`yaxis${axis}`] = {
+      domain: [Math.max(0, y1 - PANEL_PX / plotPx), y1],
+      anchor: `x${axis}`,
+    };
     for (
       const [name, rowsOf, color] of [
         ["normal", normal, "#1f77b4"],
@@ -216,14 +284,7 @@ export function featureHistogramFigure(table: Table, title?: string): PlotlyFigu
         yaxis: `y${axis}`,
       });
     }
-    (layout.annotations as unknown[]).push({
-      text: titles[k],
-      xref: `x${axis} domain`,
-      yref: `y${axis} domain`,
-      x: 0.5,
-      y: 1.12,
-      showarrow: false,
-    });
+    (layout.annotations as unknown[]).push(panelTitle(titles[k], axis));
   }
   return { data, layout };
 }
@@ -252,15 +313,70 @@ export function correlationMatrix(
   );
 }
 
-/** Correlation heatmaps of normal and anomalous rows side by side. */
+/** Most feature names an axis of a correlation heatmap shows; hovering names every cell. */
+export const CORRELATION_LABELS = 20;
+/** Height of the correlation heatmaps, and the width of a character of their 11 px labels. */
+const CORRELATION_PX = 380, LABEL_CHAR_PX = 7;
+
+/**
+ * Correlation heatmaps of normal and anomalous rows side by side, each titled, the feature names
+ * along the left of the first (the second has the same rows) and under both. Beyond
+ * {@linkcode CORRELATION_LABELS} features every k-th name is shown, since more labels than rows
+ * of pixels for them overlapped one another.
+ */
 export function correlationFigure(table: Table): PlotlyFigure {
-  const parts = [["normal", rowsWithLabel(table, 0)], [
-    "anomaly",
+  const parts = [["normal rows", rowsWithLabel(table, 0)], [
+    "anomalous rows",
     rowsWithLabel(table, 1),
   ]] as const;
   const shown = parts.filter(([, rows]) => rows.length > 1);
   const features = shownFeatures(table, CORRELATION_FEATURES);
   const names = features.map((j) => table.columns[j]);
+  const step = Math.ceil(names.length / CORRELATION_LABELS);
+  const short = shortLabels(names);
+  const ticks = {
+    tickmode: "array",
+    tickvals: names.filter((_, i) => i % step === 0),
+    ticktext: short.filter((_, i) => i % step === 0),
+    tickfont: { size: 11 },
+    automargin: true,
+  };
+  // Names up to 6 characters (f1, TSH) stand upright under their columns; longer ones turn.
+  const longest = Math.max(0, ...short.map((label) => label.length));
+  const upright = longest <= 6;
+  const bottom = upright ? 40 : 20 + Math.ceil(longest * LABEL_CHAR_PX);
+  const head = titleBlock(
+    `${table.name}: feature correlations` + shownNote(table, features),
+    CORRELATION_PX,
+    bottom,
+  );
+  const gap = 0.06;
+  const width = (1 - (shown.length - 1) * gap) / Math.max(1, shown.length);
+  const layout: Record<string, unknown> = {
+    template: "plotly_white",
+    title: head.title,
+    height: head.height,
+    margin: { l: 60, r: 20, t: head.top, b: bottom },
+    annotations: shown.map(([name, rows], i) =>
+      panelTitle(`${name} (${rows.length})`, i === 0 ? "" : String(i + 1))
+    ),
+  };
+  shown.forEach((_, i) => {
+    const axis = i === 0 ? "" : String(i + 1);
+    layout[`xaxis${axis}`] = {
+      ...ticks,
+      tickangle: upright ? 0 : -90,
+      domain: [i * (width + gap), i * (width + gap) + width],
+      anchor: `y${axis}`,
+    };
+    layout[`yaxis${axis}`] = {
+      ...ticks,
+      autorange: "reversed",
+      // The second heatmap's rows are the first's: its labels would lie over the first.
+      showticklabels: i === 0,
+      anchor: `x${axis}`,
+    };
+  });
   return {
     data: shown.map(([name, rows], i) => ({
       type: "heatmap",
@@ -275,21 +391,9 @@ export function correlationFigure(table: Table): PlotlyFigure {
       showscale: i === 0,
       xaxis: i === 0 ? "x" : "x2",
       yaxis: i === 0 ? "y" : "y2",
+      hovertemplate: "%{y} × %{x}: %{z:.2f}<extra></extra>",
     })),
-    layout: {
-      template: "plotly_white",
-      title: {
-        text: `${table.name}: feature correlations (${shown.map(([n]) => n).join(" | ")})` +
-          shownNote(table, features),
-      },
-      grid: { rows: 1, columns: shown.length, pattern: "independent" },
-      height: 440,
-      xaxis: namedAxis(names, { tickangle: "auto" }),
-      xaxis2: namedAxis(names, { tickangle: "auto" }),
-      yaxis: namedAxis(names, { tickangle: "auto", autorange: "reversed" }),
-      yaxis2: namedAxis(names, { tickangle: "auto", autorange: "reversed" }),
-      margin: { l: 60, r: 20, t: 60, b: 60 },
-    },
+    layout,
   };
 }
 
@@ -337,6 +441,12 @@ export function syntheticTableFigure(
     y: rows.map((r) => r[b]),
     marker: { color, symbol, size: 6, opacity: 0.6 },
   });
+  const title = wrapTitle(`${trainTable.name}: synthetic vs real anomalies (normalised)`);
+  // A long column name as the y title ran past the plot's height, up to the figure's title.
+  const [nameA, nameB] = shortLabels(
+    a === b ? [trainTable.columns[a]] : [trainTable.columns[a], trainTable.columns[b]],
+    40,
+  );
   return {
     data: [
       trace("training normals", normals, "#1f77b4", "circle"),
@@ -345,9 +455,16 @@ export function syntheticTableFigure(
     ],
     layout: {
       template: "plotly_white",
-      title: { text: `${trainTable.name}: synthetic vs real anomalies (normalised)` },
-      xaxis: { title: { text: trainTable.columns[a] } },
-      yaxis: { title: { text: trainTable.columns[b] } },
+      // Below plotly.js's buttons, as in the figures above.
+      title: {
+        text: title.text,
+        y: 1 - TOP_PAD / 480,
+        yref: "container",
+        yanchor: "top",
+      },
+      margin: { t: TOP_PAD + title.lines * TITLE_LINE_PX + 16 },
+      xaxis: { title: { text: nameA } },
+      yaxis: { title: { text: nameB ?? nameA } },
       height: 480,
     },
   };

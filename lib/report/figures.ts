@@ -61,6 +61,41 @@ export function shortLabels(names: readonly string[], max = LABEL_MAX): string[]
 }
 
 /**
+ * Characters a figure title's line holds. plotly.js never wraps a title: a longer line runs off
+ * both sides of the figure, and at its 17 px font a figure about 1,000 px wide holds some 100.
+ */
+export const TITLE_LINE = 80;
+
+/** Height in pixels of one line of a figure title at plotly.js's 17 px font. */
+export const TITLE_LINE_PX = 24;
+
+/**
+ * `text` broken at spaces into lines of at most `max` characters (a longer word, such as a long
+ * file name, cut across lines after a `_`, `-` or `.` where it has one), as plotly title markup
+ * joined by `<br>`, and how many lines.
+ */
+export function wrapTitle(text: string, max = TITLE_LINE): { text: string; lines: number } {
+  const lines: string[] = [];
+  let line = "";
+  for (let word of text.split(/\s+/).filter((w) => w !== "")) {
+    while (word.length > max) {
+      if (line) lines.push(line);
+      const mark = Math.max(...["_", "-", "."].map((c) => word.lastIndexOf(c, max - 1)));
+      const cut = mark >= max / 2 ? mark + 1 : max;
+      lines.push(word.slice(0, cut));
+      word = word.slice(cut);
+      line = "";
+    }
+    if (line && line.length + 1 + word.length > max) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line || lines.length === 0) lines.push(line);
+  return { text: lines.join("<br>"), lines: lines.length };
+}
+
+/**
  * An axis over user-named categories: labels shortened (`shortLabels`) and slanted, and the margin
  * growing to fit them rather than clipping them.
  */
