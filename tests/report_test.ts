@@ -29,7 +29,7 @@ import {
 } from "../lib/report/mod.ts";
 import { TITLE_LINE, TITLE_LINE_PX, wrapTitle } from "../lib/report/figures.ts";
 import { comparisonFigure } from "../lib/benchmark/report.ts";
-import { componentMeaning } from "../lib/report/evaluation.ts";
+import { componentMeaning, curveSections, NO_CURVE_HEADING } from "../lib/report/evaluation.ts";
 import { htmlTable } from "../lib/report/table.ts";
 import { scoreMapPanelPng } from "../lib/report/heatmap.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
@@ -379,6 +379,52 @@ Deno.test("featureSections: one heatmap per explained table, the check in its ca
   const none = featureSections([{ ...base, name: "plain" }]);
   assert.equal(none.length, 1);
   assert.match(none[0].html!, /No table was evaluated/);
+});
+
+Deno.test("notebook 04's curves part names ROC once: its heading, a heading per figure, no title twice", async () => {
+  const notebook = JSON.parse(
+    await Deno.readTextFile(new URL("../notebooks/04_evaluation.ipynb", import.meta.url)),
+  );
+  const partHeading = notebook.cells
+    .map((c: { source: string[] | string }) => [c.source].flat().join(""))
+    .find((text: string) => /^## .*ROC/m.test(text))!
+    .match(/^## (.*ROC.*)$/m)![1];
+  const evaluation = (name: string, labels: number[]): DatasetEvaluation =>
+    ({
+      name,
+      modality: "table",
+      components: [],
+      scores: Float32Array.from(labels, (l, i) => l + i / 100),
+      labels: Uint8Array.from(labels),
+      metrics: labels.includes(1) && labels.includes(0)
+        ? { auroc: 0.9, aupr: 0.8 }
+        : { auroc: null, aupr: null },
+      unmeasured: labels.includes(1) ? undefined : "the test part has only normal samples",
+    }) as unknown as DatasetEvaluation;
+  // What a reader sees in order: the part's heading, then each section's heading and its
+  // figure's own title; the same words twice ("ROC curves" over "ROC curve") read as a repeat.
+  const seen = (sections: ReturnType<typeof curveSections>) =>
+    [
+      partHeading,
+      ...sections.flatMap((s) => [
+        s.heading,
+        ...[((s.figure?.layout.title as { text?: string }) ?? {}).text ?? []].flat(),
+      ]),
+    ].map((t) => t.toLowerCase().replace(/s$/, ""));
+  const both = curveSections([evaluation("a", [0, 0, 1, 1]), evaluation("b", [0, 0, 0])]);
+  assert.deepEqual(both.map((s) => s.heading), ["ROC curves", "Precision-recall curves"]);
+  const texts = seen(both);
+  assert.equal(new Set(texts).size, texts.length, texts.join(" | "));
+  // The datasets without a curve are named once, under the last figure.
+  assert.deepEqual(both.map((s) => s.caption !== undefined), [false, true]);
+  assert.match(both[1].caption!, /No curve for b/);
+  // No curve at all: one line, under a heading other than the part's.
+  const none = curveSections([evaluation("b", [0, 0, 0])]);
+  assert.equal(none.length, 1);
+  assert.equal(none[0].heading, NO_CURVE_HEADING);
+  assert.equal(new Set(seen(none)).size, 2);
+  // Alone (a report of their own), the figures keep their titles.
+  assert.deepEqual(rocFigure([]).layout.title, { text: "ROC curve" });
 });
 
 Deno.test("componentFigure: share and test AUROC bars per component, chance marked", () => {

@@ -78,9 +78,15 @@ export function metricsHtml(evaluations: DatasetEvaluation[]): string {
       : "");
 }
 
+/** The heading of {@linkcode curveSections} when no dataset has a curve. */
+export const NO_CURVE_HEADING = "No ROC or precision-recall curve";
+
 /**
  * ROC and PR figures over the datasets that have them; one whose test part has a single class
- * has no curve, and the captions name it and say why.
+ * has no curve, and a caption under the last figure names it and says why. Each heading names
+ * its figure, so the figures carry no title of their own ("ROC curves" over a plot titled "ROC
+ * curve" read as one heading twice), and no section repeats the heading of notebook 04's part
+ * ("ROC and precision-recall curves", a markdown cell just above them).
  */
 export function curveSections(evaluations: DatasetEvaluation[]): ReportSection[] {
   const ranked = evaluations.filter((e) => e.metrics.auroc !== null && e.metrics.aupr !== null);
@@ -92,7 +98,7 @@ export function curveSections(evaluations: DatasetEvaluation[]): ReportSection[]
       }: a curve needs normal and anomalous test samples.`,
     }
     : {};
-  if (ranked.length === 0) return [{ heading: "ROC and precision-recall curves", ...caption }];
+  if (ranked.length === 0) return [{ heading: NO_CURVE_HEADING, ...caption }];
   const roc = ranked.map((e) => ({
     name: e.name,
     ...rocCurve(e.scores, e.labels),
@@ -104,8 +110,8 @@ export function curveSections(evaluations: DatasetEvaluation[]): ReportSection[]
     aupr: e.metrics.aupr!,
   }));
   return [
-    { heading: "ROC curves", figure: rocFigure(roc), ...caption },
-    { heading: "Precision-recall curves", figure: prFigure(pr), ...caption },
+    { heading: "ROC curves", figure: rocFigure(roc, "") },
+    { heading: "Precision-recall curves", figure: prFigure(pr, ""), ...caption },
   ];
 }
 

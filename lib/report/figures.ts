@@ -133,7 +133,15 @@ function plain(values: ArrayLike<number>): Array<number | null> {
   return Array.from(values, (v) => (Number.isFinite(v) ? v : null));
 }
 
-/** ROC curves, one line per model, with the chance diagonal. */
+/**
+ * A layout's title, or with `""` none and the top margin it needed: for a figure under a heading
+ * that already names it.
+ */
+function titleOrNone(title: string): Record<string, unknown> {
+  return title ? { title: { text: title } } : { margin: { ...BASE_LAYOUT.margin, t: 20 } };
+}
+
+/** ROC curves, one line per model, with the chance diagonal; `title` `""` draws none. */
 export function rocFigure(
   curves: Array<{ name: string; fpr: ArrayLike<number>; tpr: ArrayLike<number>; auroc: number }>,
   title = "ROC curve",
@@ -159,7 +167,7 @@ export function rocFigure(
     ],
     layout: {
       ...BASE_LAYOUT,
-      title: { text: title },
+      ...titleOrNone(title),
       xaxis: { title: { text: "False positive rate" }, range: [0, 1] },
       yaxis: { title: { text: "True positive rate" }, range: [0, 1.02] },
     },
@@ -168,7 +176,7 @@ export function rocFigure(
 
 /**
  * Precision-recall curves, one per model, drawn as steps the way average precision sums them.
- * Points may come in either recall order (e.g. straight from `prCurve`).
+ * Points may come in either recall order (e.g. straight from `prCurve`); `title` `""` draws none.
  */
 export function prFigure(
   curves: Array<
@@ -192,7 +200,7 @@ export function prFigure(
     }),
     layout: {
       ...BASE_LAYOUT,
-      title: { text: title },
+      ...titleOrNone(title),
       xaxis: { title: { text: "Recall" }, range: [0, 1] },
       yaxis: { title: { text: "Precision" }, range: [0, 1.02] },
     },
