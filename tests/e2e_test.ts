@@ -9,6 +9,8 @@ import { train } from "../lib/train/loop.ts";
 import { useBackend } from "../lib/backend/mod.ts";
 import { runScript, tinyTrainRun } from "./fixtures.ts";
 import { writeSyntheticImages } from "../lib/data/synthetic.ts";
+import sharp from "sharp";
+import { mapLegendRgb } from "../lib/report/heatmap.ts";
 
 await useBackend("wasm");
 
@@ -124,6 +126,12 @@ Deno.test("train, eval and score run end to end on the command line", async () =
       assert.ok(item.pValue > 0 && item.pValue <= 1, `${item.pValue}`);
     }
     assert.equal([...Deno.readDirSync(maps)].length, 12);
+    // Each map is the 256 px image under its map, with the colour bar that says what the colours
+    // mean to its right.
+    for (const entry of Deno.readDirSync(maps)) {
+      const meta = await sharp(join(maps, entry.name)).metadata();
+      assert.deepEqual([meta.width, meta.height], [256 + mapLegendRgb(256).width, 256], entry.name);
+    }
     // --false-alarm-rate R flags exactly the images whose p-value is at most R; a rate outside
     // (0, 1) is refused in one line before anything is scored.
     const byRate = await runScript("score.ts", [

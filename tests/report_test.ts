@@ -31,7 +31,14 @@ import { TITLE_LINE, TITLE_LINE_PX, wrapTitle } from "../lib/report/figures.ts";
 import { comparisonFigure } from "../lib/benchmark/report.ts";
 import { componentMeaning, curveSections, NO_CURVE_HEADING } from "../lib/report/evaluation.ts";
 import { htmlTable } from "../lib/report/table.ts";
-import { scoreMapPanelPng } from "../lib/report/heatmap.ts";
+import {
+  MAP_LEGEND,
+  MAP_SCALE,
+  mapLegendRgb,
+  scoreMapPanelPng,
+  scoreMapPng,
+} from "../lib/report/heatmap.ts";
+import { drawText, textSize } from "../lib/report/bitmap_text.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
 import {
   packedPlotlyBundle,
@@ -698,6 +705,65 @@ Deno.test("scoreMapPanelPng: a row per image, the image beside its map, a colour
   assert.equal(meta.width, 3 * 6 + 2 * 32);
   assert.equal(meta.height, 6 + 2 * (32 + 6) + 14 + 5 + 6);
   await assert.rejects(() => scoreMapPanelPng(new ImageCache(), [], 32, 4), /no images/);
+});
+
+Deno.test("scoreMapPng: the map over the image as before, its colour bar to the right with values and meaning", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "photo.png");
+  const pixels = Uint8Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 7) % 251);
+  await sharp(pixels, { raw: { width: 64, height: 64, channels: 3 } }).png().toFile(path);
+  const map = Float32Array.from({ length: 16 }, (_, i) => i / 2);
+  const size = 256;
+  const cache = new ImageCache();
+  const png = await scoreMapPng(cache, path, size, map);
+  const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+  const legend = mapLegendRgb(size);
+  assert.equal(info.height, size);
+  assert.equal(info.width, size + legend.width);
+  // The map keeps the image's size x size pixels at the left, exactly the overlay it was.
+  const image = await cache.get(path, { size, channels: 3 });
+  const alone = await sharp(await heatmapOverlayPng(image, map, { width: 4, height: 4 }, MAP_SCALE))
+    .raw().toBuffer();
+  for (let y = 0; y < size; y++) {
+    const row = data.subarray(y * info.width * 3, (y * info.width + size) * 3);
+    assert.ok(
+      Buffer.compare(row, alone.subarray(y * size * 3, (y + 1) * size * 3)) === 0,
+      `row ${y}`,
+    );
+  }
+  // The bar: red at the top (6 or more), dark blue at the bottom (0), a column of jet colours.
+  const at = (
+    x: number,
+    y: number,
+  ) => [...data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3)];
+  const barX = size + 8 + 7; // pad 8 and half the 14 px bar at 256 px
+  const [red, , blue] = at(barX, 20);
+  assert.ok(red > 100 && blue < 30, `top ${at(barX, 20)}`);
+  const [r0, , b0] = at(barX, size - 20);
+  assert.ok(b0 > 100 && r0 < 30, `bottom ${at(barX, size - 20)}`);
+  // Its labels and what the value is, in dark ink to the right of the bar.
+  let ink = 0;
+  for (let y = 0; y < size; y++) {
+    for (let x = size + 30; x < info.width; x++) if (at(x, y).every((v) => v === 40)) ink++;
+  }
+  assert.ok(ink > 400, `${ink} ink pixels`);
+  assert.deepEqual([...MAP_LEGEND], ["anomaly score", "(SD above normal)"]);
+});
+
+Deno.test("drawText: the built-in font's pixels, along a line or upward", () => {
+  const width = 20, height = 12;
+  const rgb = new Uint8Array(width * height * 3).fill(255);
+  drawText(rgb, width, 1, 1, "1", { colour: [0, 0, 0] });
+  const inked = (x: number, y: number) => rgb[(y * width + x) * 3] === 0;
+  // "1": ..#.. / .##.. / ..#.. ... / .###.
+  assert.ok(inked(3, 1) && !inked(2, 1) && inked(2, 2) && inked(2, 7) && inked(4, 7));
+  const up = new Uint8Array(width * height * 3).fill(255);
+  drawText(up, width, 2, 10, "-", { colour: [0, 0, 0], upward: true });
+  // "-" is a row across the glyph: turned upward, a column 5 px high at x = 2 + 3.
+  const column = [...Array(height).keys()].filter((y) => up[(y * width + 5) * 3] === 0);
+  assert.deepEqual(column, [6, 7, 8, 9, 10]);
+  assert.deepEqual(textSize("6+", 2), { length: 22, height: 16 });
+  assert.throws(() => drawText(rgb, width, 0, 0, "é"), /no glyph/);
 });
 
 Deno.test("metricsTable: a whole number in a column of fractions has its decimals too", () => {

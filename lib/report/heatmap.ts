@@ -10,6 +10,7 @@ import type { ImageCache } from "../data/image_cache.ts";
 import { alignForCategory, type PoseAlignment } from "../data/pose.ts";
 import { MadError } from "../errors.ts";
 import { pixelMap } from "../model/maps.ts";
+import { drawText, textSize } from "./bitmap_text.ts";
 
 export { resizeBilinear } from "../model/maps.ts";
 
@@ -139,10 +140,70 @@ async function imageAsSeen(
   return { ...decoded, data: alignForCategory(decoded.data, size, decoded.channels, pose) };
 }
 
+/** What the colours of a score map stand for, written along its colour bar. */
+export const MAP_LEGEND = ["anomaly score", "(SD above normal)"] as const;
+
+/**
+ * The colour bar beside a score map `size` px high, as RGB bytes on white: a vertical strip of
+ * {@linkcode MAP_SCALE}'s colours at full strength (the map shows them at half, over the image),
+ * blue at the bottom, with a tick at each standard deviation, its low and high values ("0", "3",
+ * "6+": the colours end there) beside it, and what the value is ({@linkcode MAP_LEGEND}) read
+ * upward along it. Drawn with {@linkcode drawText}'s built-in font, the same on every machine.
+ */
+export function mapLegendRgb(size: number): { rgb: Uint8Array; width: number; height: number } {
+  const longest = Math.max(...MAP_LEGEND.map((line) => textSize(line).length));
+  // Text twice as large from 256 px up, while the longest line still fits along the bar.
+  const scale = Math.max(1, Math.min(Math.floor(size / 128), Math.floor((size - 8) / longest)));
+  const pad = 4 * scale, barWidth = 7 * scale, tick = 3 * scale;
+  const line = textSize("0", scale).height;
+  const top = pad + Math.ceil(line / 2), bottom = size - 1 - pad - Math.ceil(line / 2);
+  const units = MAP_SCALE.max - MAP_SCALE.min;
+  const labels: [number, string][] = [
+    [MAP_SCALE.min, String(MAP_SCALE.min)],
+    [(MAP_SCALE.min + MAP_SCALE.max) / 2, String((MAP_SCALE.min + MAP_SCALE.max) / 2)],
+    [MAP_SCALE.max, `${MAP_SCALE.max}+`],
+  ];
+  const barX = pad, labelX = barX + barWidth + tick + 2 * scale;
+  const labelWidth = Math.max(...labels.map(([, text]) => textSize(text, scale).length));
+  const textX = labelX + labelWidth + 3 * scale;
+  const width = textX + MAP_LEGEND.length * (line + 2 * scale) + pad;
+  const rgb = new Uint8Array(width * size * 3).fill(255);
+  const ink = [40, 40, 40];
+  const yOf = (value: number) =>
+    Math.round(bottom - ((value - MAP_SCALE.min) / units) * (bottom - top));
+  for (let y = top; y <= bottom; y++) {
+    const colour = jet((bottom - y) / (bottom - top)).map((v) => Math.round(v * 255));
+    for (let x = barX; x < barX + barWidth; x++) rgb.set(colour, (y * width + x) * 3);
+  }
+  for (let u = 0; u <= units; u++) {
+    const y = yOf(MAP_SCALE.min + u);
+    for (let x = barX + barWidth; x < barX + barWidth + tick; x++) {
+      rgb.set(ink, (y * width + x) * 3);
+    }
+  }
+  for (const [value, text] of labels) {
+    drawText(rgb, width, labelX, yOf(value) - Math.floor(line / 2) + scale, text, {
+      scale,
+      colour: ink,
+    });
+  }
+  for (const [k, text] of MAP_LEGEND.entries()) {
+    const length = textSize(text, scale).length;
+    drawText(rgb, width, textX + k * (line + 2 * scale), Math.round((size + length) / 2), text, {
+      scale,
+      colour: ink,
+      upward: true,
+    });
+  }
+  return { rgb, width, height: size };
+}
+
 /**
  * The image at `path` (read through `cache` at `size` px, turned to its object's pose when `pose`
  * says the category is aligned) under its `grid` x `grid` anomaly map (default: a square map's
- * side), on {@linkcode MAP_SCALE}.
+ * side), on {@linkcode MAP_SCALE}, with the colour bar of {@linkcode mapLegendRgb} to its right:
+ * the map keeps the image's `size` x `size` pixels at the left, where a reader's tools expect
+ * it, and a reader learns what the colours mean.
  */
 export async function scoreMapPng(
   cache: ImageCache,
@@ -154,7 +215,21 @@ export async function scoreMapPng(
 ): Promise<Uint8Array> {
   // An aligned category's map lies over the image as the model saw it, turned to its pose.
   const image = await imageAsSeen(cache, path, size, pose);
-  return await heatmapOverlayPng(image, map, { width: grid, height: grid }, MAP_SCALE);
+  const overlay = overlayRgb(image, map, { width: grid, height: grid }, MAP_SCALE);
+  const legend = mapLegendRgb(image.height);
+  const width = image.width + legend.width;
+  const out = new Uint8Array(width * image.height * 3);
+  for (let y = 0; y < image.height; y++) {
+    out.set(
+      overlay.subarray(y * image.width * 3, (y + 1) * image.width * 3),
+      y * width * 3,
+    );
+    out.set(
+      legend.rgb.subarray(y * legend.width * 3, (y + 1) * legend.width * 3),
+      (y * width + image.width) * 3,
+    );
+  }
+  return await encodePng(out, width, image.height);
 }
 
 /**
