@@ -5,6 +5,7 @@ import { MadError } from "../lib/errors.ts";
 import {
   barFigure,
   COMPARISON_COLUMNS,
+  comparisonHtml,
   comparisonRows,
   componentFigure,
   confusionFigure,
@@ -26,7 +27,9 @@ import {
   rocFigure,
   scoreHistogramFigure,
   shortLabels,
+  withheldReferences,
 } from "../lib/report/mod.ts";
+import { MVTEC_AD_TEST } from "../lib/report/reference.ts";
 import { TITLE_LINE, TITLE_LINE_PX, wrapTitle } from "../lib/report/figures.ts";
 import { comparisonFigure } from "../lib/benchmark/report.ts";
 import { componentMeaning, curveSections, NO_CURVE_HEADING } from "../lib/report/evaluation.ts";
@@ -612,24 +615,34 @@ Deno.test("wrapTitle: lines of at most the given length, a long file name cut af
   );
 });
 
+/** An evaluation of `normal` normal and `anomalous` anomalous test samples, for the comparison. */
+function countedEvaluation(
+  name: string,
+  normal: number,
+  anomalous: number,
+  modality: "image" | "table" = "image",
+): DatasetEvaluation {
+  return {
+    name,
+    modality,
+    labels: Uint8Array.from({ length: normal + anomalous }, (_, i) => (i < normal ? 0 : 1)),
+    metrics: {
+      auroc: 0.9,
+      aupr: 0.8,
+      precision: 0.7,
+      recall: 0.6,
+      f1: 0.65,
+      accuracy: 0.95,
+      f1_at_true_count: 0.75,
+    },
+  } as unknown as DatasetEvaluation;
+}
+
 Deno.test("comparisonRows: reference rows of the datasets evaluated only, each F1 in its column", () => {
-  const evaluation = (name: string) =>
-    ({
-      name,
-      labels: new Uint8Array(10),
-      metrics: {
-        auroc: 0.9,
-        aupr: 0.8,
-        precision: 0.7,
-        recall: 0.6,
-        f1: 0.65,
-        accuracy: 0.95,
-        f1_at_true_count: 0.75,
-      },
-    }) as unknown as DatasetEvaluation;
-  const own = comparisonRows([evaluation("screw"), evaluation("44_Wilt")]);
-  assert.deepEqual(own.map((r) => r.dataset), ["screw", "44_Wilt"], "no reference speaks of them");
-  const thyroid = comparisonRows([evaluation("thyroid")]);
+  const own = comparisonRows([countedEvaluation("44_Wilt", 10, 3, "table")]);
+  assert.deepEqual(own.map((r) => r.dataset), ["44_Wilt"], "no reference speaks of it");
+  // ODDS thyroid split by half its normals: 1,840 normals and 93 anomalies in the test part.
+  const thyroid = comparisonRows([countedEvaluation("thyroid", 1840, 93, "table")]);
   const forest = thyroid.find((r) => r.name === "Isolation Forest")!;
   // The ODDS baselines report F1 at the true count, not at a threshold: never in the f1 column.
   assert.equal(forest.f1_at_true_count, 0.787);
@@ -637,11 +650,59 @@ Deno.test("comparisonRows: reference rows of the datasets evaluated only, each F
   assert.equal(thyroid[0].f1, 0.65);
   assert.equal(thyroid[0].f1_at_true_count, 0.75);
   assert.ok(!thyroid.some((r) => r.dataset === "hazelnut" || r.dataset === "images (course)"));
-  const course = comparisonRows([evaluation("hazelnut"), evaluation("zipper")]);
-  assert.ok(course.some((r) => r.dataset === "images (course)"), "both course categories");
-  assert.ok(course.some((r) => r.name === "PatchCore" && r.dataset === "zipper"));
-  assert.ok(!course.some((r) => r.dataset === "thyroid"));
+  // The official MVTec AD test splits: hazelnut 40 good and 70 defective, zipper 32 and 119.
+  const official = comparisonRows([
+    countedEvaluation("hazelnut", 40, 70),
+    countedEvaluation("zipper", 32, 119),
+  ]);
+  assert.ok(official.some((r) => r.dataset === "images (course)"), "both course categories");
+  assert.ok(official.some((r) => r.name === "PatchCore" && r.dataset === "zipper"));
+  assert.ok(!official.some((r) => r.dataset === "thyroid"));
+  assert.deepEqual(withheldReferences([countedEvaluation("hazelnut", 40, 70)]), []);
   assert.deepEqual(COMPARISON_COLUMNS.slice(-2), ["f1_at_true_count", "note"]);
+});
+
+Deno.test("published figures only beside the split they were measured on; otherwise a line says why", () => {
+  // A screw folder of one's own (the dev copy: 50 good, 10 of each of 5 defects) is not the
+  // official MVTec AD screw test split (41 good, 119 defective).
+  const mine = [countedEvaluation("screw", 50, 50)];
+  assert.deepEqual(comparisonRows(mine).map((r) => r.name), ["MADformer (this run)"]);
+  assert.deepEqual(withheldReferences(mine), [
+    "screw: no published figure shown (PatchCore, DRAEM, CutPaste): its test part holds 50 " +
+    "normal and 50 anomalous images, where the official MVTec AD screw test split holds 41 and 119.",
+  ]);
+  const html = comparisonHtml(mine);
+  assert.ok(html.includes("<p>screw: no published figure shown"), html);
+  assert.ok(!html.includes("PatchCore</td>"), html);
+  // The official split: its published figures, no line.
+  const official = [countedEvaluation("screw", 41, 119)];
+  assert.deepEqual(
+    comparisonRows(official).map((r) => `${r.name} ${r.auroc}`),
+    ["MADformer (this run) 0.9", "PatchCore 0.981", "DRAEM 0.939", "CutPaste 0.863"],
+  );
+  assert.deepEqual(withheldReferences(official), []);
+  // The course's hazelnut and zipper (55 and 47 test images) keep the original design's course
+  // row, and lose the MVTec AD numbers, which are of the full split.
+  const course = [countedEvaluation("hazelnut", 15, 40), countedEvaluation("zipper", 12, 35)];
+  const rows = comparisonRows(course);
+  assert.ok(rows.some((r) => r.dataset === "images (course)"));
+  assert.ok(!rows.some((r) => r.name === "PatchCore"));
+  assert.equal(withheldReferences(course).length, 2);
+  // A table named like a category, or one named thyroid that is not ODDS thyroid.
+  assert.match(
+    withheldReferences([countedEvaluation("zipper", 32, 119, "table")])[0],
+    /^zipper: .*: it is table data and the official MVTec AD zipper test split holds images\.$/,
+  );
+  const notOdds = [countedEvaluation("thyroid", 500, 20, "table")];
+  assert.ok(!comparisonRows(notOdds).some((r) => r.name === "Isolation Forest"));
+  assert.ok(comparisonRows(notOdds).some((r) => r.name === "original design"), "course framing");
+  assert.match(
+    withheldReferences(notOdds)[0],
+    /500 normal and 20 anomalous rows, where the test part of ODDS thyroid .* holds 1840 and 93\.$/,
+  );
+  // Every official split: 1,725 test images.
+  const total = Object.values(MVTEC_AD_TEST).reduce((n, c) => n + c.good + c.defective, 0);
+  assert.equal(total, 1725);
 });
 
 Deno.test("figures a reader checks at a glance: one bin grid, darker is more, losses apart from AUROC", () => {

@@ -52,5 +52,11 @@ export {
   formatMeanStd,
   headlineDatasets,
 } from "./ablation_tables.ts";
-export { COMPARISON_COLUMNS, comparisonRows, REFERENCE_RESULTS } from "./reference.ts";
+export {
+  COMPARISON_COLUMNS,
+  comparisonHtml,
+  comparisonRows,
+  REFERENCE_RESULTS,
+  withheldReferences,
+} from "./reference.ts";
 export type { ReferenceResult } from "./reference.ts";
