@@ -354,9 +354,9 @@ export function benchmarkHtml(summary: BenchmarkSummary): string {
       "Evidence shares",
       componentRows(summary),
       "Each evidence component's share of the model's score and its test AUROC alone. A " +
-        "component the calibration gave no share of a dataset's score is not computed when that " +
-        "dataset is scored, so it has no row there; the trained heads (recon, cls, patch) are " +
-        "read at share 0 for comparison.",
+        "component the calibration gave no share of a dataset's score in a run is still measured " +
+        "there for this table (share 0 in that run's mean), though the score leaves it out; the " +
+        "trained heads (recon, cls, patch) are read at share 0 for comparison.",
     ),
   );
   return htmlReport({ title: "MADformer benchmark", sections });

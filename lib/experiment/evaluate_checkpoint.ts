@@ -36,6 +36,7 @@ import {
   sampleScores,
   smoothsMaps,
   tableEvidence,
+  usedComponents,
   weightOf,
 } from "../model/detector.ts";
 import {
@@ -76,6 +77,11 @@ export interface ComponentResult {
    * wide table, see {@linkcode HEAD_REPORT_TOKENS}); absent: every test sample.
    */
   sampleRows?: number;
+  /**
+   * The fitted weights leave it out of the score (weight 0 from validation): computed for this
+   * report alone, so its AUROC shows what it would have read; `weight` is 0.
+   */
+  droppedByValidation?: boolean;
   /** It counts in the score only above its normals' median (`tableOneSided`). */
   oneSided?: boolean;
   /** It counts on its tail scale (`tableOneSidedTail`; every component: `tableScale: "tail"`). */
@@ -248,6 +254,7 @@ export async function evaluateCheckpoint(
     const { scores, parts } = guarded(() =>
       scoreKey(ckpt.params, ckpt.config.model, fitted, samples, {
         onProgress: options.progressBar?.(`scoring ${record.name}`),
+        everyComponent: true,
       })
     );
     checkTableScores(scores, record.source, (i) => prepared.testRows?.[i] ?? i);
@@ -450,7 +457,7 @@ async function evaluateImages(
     config,
     fitted,
     { modality: "image", images, aligned: pose?.aligned },
-    { onProgress: options.progressBar?.(`scoring ${prepared.record.name}`) },
+    { onProgress: options.progressBar?.(`scoring ${prepared.record.name}`), everyComponent: true },
   );
   const labels = Uint8Array.from(prepared.test.map((s) => s.label ?? 0));
   const perImage = maps ?? undefined;
@@ -548,7 +555,9 @@ function aurocOrNull(scores: ArrayLike<number>, labels: Uint8Array): number | nu
 
 /**
  * Each component's share of the combined score and its test AUROC alone: which evidence carries
- * the separation on real anomalies (validation only saw synthetic ones).
+ * the separation on real anomalies (validation only saw synthetic ones). A component the fitted
+ * weights leave out (`parts` from `scoreKey` with `everyComponent`) gets weight 0 and
+ * `droppedByValidation`; the others share the score as the combined score shares it.
  */
 export function componentResults(
   parts: Record<string, Float32Array>,
@@ -556,13 +565,20 @@ export function componentResults(
   labels: Uint8Array,
 ): ComponentResult[] {
   const names = Object.keys(parts);
-  return names.map((name) => ({
-    name,
-    weight: weightOf(fitted.stats, name, names),
-    auroc: aurocOrNull(parts[name], labels),
-    ...(fitted.stats.oneSided?.includes(name) ? { oneSided: true } : {}),
-    ...(fitted.stats.tails?.[name] ? { tailScale: true } : {}),
-  }));
+  // All weights 0 (never fitted so) count alike, as `weightOf` reads them.
+  const used = usedComponents(names, fitted.stats);
+  const counted = used.length > 0 ? used : names;
+  return names.map((name) => {
+    const dropped = !counted.includes(name);
+    return {
+      name,
+      weight: dropped ? 0 : weightOf(fitted.stats, name, counted),
+      auroc: aurocOrNull(parts[name], labels),
+      ...(dropped ? { droppedByValidation: true } : {}),
+      ...(fitted.stats.oneSided?.includes(name) ? { oneSided: true } : {}),
+      ...(fitted.stats.tails?.[name] ? { tailScale: true } : {}),
+    };
+  });
 }
 
 /**
@@ -576,7 +592,8 @@ export function transformerResult(
   fitted: FittedKey,
   labels: Uint8Array,
 ): TransformerResult | undefined {
-  const names = Object.keys(parts).filter(isTransformerEvidence);
+  // The readings that count: one the fitted weights leave out has its own line.
+  const names = usedComponents(Object.keys(parts).filter(isTransformerEvidence), fitted.stats);
   if (names.length < 2) return undefined;
   const sum = new Float32Array(labels.length);
   for (const name of names) {

@@ -35,8 +35,9 @@ export type EvaluationEntry = {
   pixel_unmasked?: number;
   /**
    * Evidence components by name: share of the score and test AUROC alone (with `sample_rows`
-   * when measured on a sample of the test rows, `one_sided` when it counts only above its
-   * normals' median, `tail_scale` when it counts on its tail scale).
+   * when measured on a sample of the test rows, `dropped_by_validation` when the fitted weights
+   * leave it out of the score (weight 0) and it was computed for the report alone, `one_sided`
+   * when it counts only above its normals' median, `tail_scale` when it counts on its tail scale).
    */
   components: Record<
     string,
@@ -45,6 +46,7 @@ export type EvaluationEntry = {
       /** Null when the test part has a single class. */
       auroc: number | null;
       sample_rows?: number;
+      dropped_by_validation?: boolean;
       one_sided?: boolean;
       tail_scale?: boolean;
     }
@@ -93,6 +95,7 @@ export function evaluationJson(evaluations: DatasetEvaluation[]): { datasets: Ev
             weight: c.weight,
             auroc: c.auroc,
             ...(c.sampleRows === undefined ? {} : { sample_rows: c.sampleRows }),
+            ...(c.droppedByValidation ? { dropped_by_validation: true } : {}),
             ...(c.oneSided ? { one_sided: true } : {}),
             ...(c.tailScale ? { tail_scale: true } : {}),
           },
@@ -150,14 +153,16 @@ export function sourceLines(evaluations: DatasetEvaluation[]): string[] {
  * test AUROC alone, strongest share first, and for images how maps become the score (and whether
  * they were aligned to their object's pose, their cells compared with normal cells at their place):
  * `zipper: knn0 0.31 (0.717), pix 0.26 (0.890); score: max of the smoothed map (validation AUROC
- * 0.9339; the plain map's 0.9335)`: the validation figures show how close the choice was.
+ * 0.9339; the plain map's 0.9335)`: the validation figures show how close the choice was. A
+ * component the fitted weights leave out reads `enc 0.00 (0.812, weight 0 by validation)`.
  */
 export function componentLines(evaluations: DatasetEvaluation[]): string[] {
   return evaluations.map((e) =>
     `${e.name}: ` + [...e.components].sort((a, b) => b.weight - a.weight)
       .map((c) =>
         `${c.name} ${c.weight.toFixed(2)} (${metricText(c.auroc)}` +
-        `${c.sampleRows === undefined ? "" : ` on ${c.sampleRows} sampled rows`})`
+        `${c.sampleRows === undefined ? "" : ` on ${c.sampleRows} sampled rows`}` +
+        `${c.droppedByValidation ? ", weight 0 by validation" : ""})`
       ).join(", ") +
     (e.imageScore
       ? `; score: ${mapReductionText(e.imageScore === "smoothed_max", e.reductions)}`

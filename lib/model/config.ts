@@ -233,7 +233,8 @@ export interface ModelConfig {
   tableLogSkewed: boolean;
   /**
    * Evidence components whose validation weight falls below this share are dropped from the
-   * score (and not computed when scoring): they add cost and noise, not separation.
+   * score (and not computed when scoring; `eval` still measures each alone for its report):
+   * they add cost and noise, not separation.
    */
   minComponentWeight: number;
   /**

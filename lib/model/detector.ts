@@ -655,6 +655,26 @@ export function combineScores(
 }
 
 /**
+ * Each of `components` that `evidence` holds and `stats` standardise, per sample and standardised
+ * as {@linkcode combineScores} reads it into its `parts`, without counting it in any score: what
+ * a report of each component alone reads of those the fitted weights leave out.
+ */
+export function standardisedParts(
+  evidence: Evidence,
+  components: Component[],
+  stats: Pick<KeyStats, "sample">,
+  smooth: boolean,
+): Record<Component, Float32Array> {
+  const samples = sampleScores(evidence, components, smooth);
+  const parts: Record<Component, Float32Array> = {};
+  for (const c of components.filter((c) => stats.sample[c] && samples[c])) {
+    const m = stats.sample[c];
+    parts[c] = samples[c].map((v) => (v - m.mean) / m.std);
+  }
+  return parts;
+}
+
+/**
  * Combined per-token anomaly maps: each component standardised, upsampled to the finest grid
  * among them, and averaged. Returns n maps of grid x grid.
  */

@@ -24,6 +24,7 @@ import {
   type MapReductionAuroc,
   sampleScores,
   smoothsMaps,
+  standardisedParts,
   tableEvidence,
   usedComponents,
   weightsFromAuroc,
@@ -814,6 +815,14 @@ export interface ScoreKeyOptions {
   batchRows?: number;
   /** Called after each chunk of samples with those scored so far and their number. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Also compute the components the fitted weights leave out (weight 0 from validation), for a
+   * report of each component alone (`eval`, the ablation): their standardised values come in
+   * `parts` beside the counted ones', while the scores and maps combine the counted components
+   * alone, the same as without this. Scoring for use (`deno task score`) leaves them out, since
+   * they would cost time and change nothing.
+   */
+  everyComponent?: boolean;
 }
 
 /** Images scored between two progress reports of {@linkcode scoreKey} (tables: a batch). */
@@ -893,8 +902,10 @@ export function scoreKey(
     return concatKeyScores(chunks);
   }
   const components = activeComponents(config, samples.modality);
-  const used = new Set(usedComponents(components, fitted.stats));
-  const skip = new Set(components.filter((c) => !used.has(c)));
+  const counted = usedComponents(components, fitted.stats);
+  const skip = options.everyComponent
+    ? new Set<string>()
+    : new Set(components.filter((c) => !counted.includes(c)));
   const evidence = scoredEvidence(
     params,
     config,
@@ -903,14 +914,15 @@ export function scoreKey(
     skip,
     options.batchRows,
   );
-  const { scores, parts } = combineScores(
-    evidence,
-    components,
-    fitted.stats,
-    smoothsMaps(fitted.stats, config),
-  );
+  const smooth = smoothsMaps(fitted.stats, config);
+  // The counted components alone make the score and the maps, whatever else was computed.
+  const { scores, parts } = combineScores(evidence, counted, fitted.stats, smooth);
+  if (options.everyComponent) {
+    const uncounted = components.filter((c) => !counted.includes(c));
+    Object.assign(parts, standardisedParts(evidence, uncounted, fitted.stats, smooth));
+  }
   const combined = samples.modality === "image"
-    ? combineMaps(evidence, components, fitted.stats)
+    ? combineMaps(evidence, counted, fitted.stats)
     : null;
   return { scores, maps: combined?.maps ?? null, grid: combined?.grid ?? 0, parts };
 }

@@ -119,16 +119,24 @@ export function curveSections(evaluations: DatasetEvaluation[]): ReportSection[]
  * Per dataset, the evidence its score combines: each component's share (weights come from
  * validation on synthetic anomalies, for tables also from how well the components agree on the
  * normals) beside its test AUROC alone, so a mismatch between what the calibration trusted and
- * what separates the real anomalies shows at a glance.
+ * what separates the real anomalies shows at a glance. Components validation gave weight 0 are
+ * shown with their AUROC and named in the caption as not counted.
  */
 export function componentSections(evaluations: DatasetEvaluation[]): ReportSection[] {
-  return evaluations.filter((e) => e.components.length > 0).map((e) => ({
-    heading: `Evidence: ${e.name}`,
-    figure: componentFigure(e.components, `${e.name}: share of the score and test AUROC alone`),
-    caption: `The dotted line is chance (AUROC 0.5). ${
-      e.components.map((c) => `${c.name}: ${componentMeaning(c.name)}`).join("; ")
-    }.${e.unmeasured ? ` No test AUROC: ${e.unmeasured}.` : ""}`,
-  }));
+  return evaluations.filter((e) => e.components.length > 0).map((e) => {
+    const dropped = e.components.filter((c) => c.droppedByValidation).map((c) => c.name)
+      .join(", ");
+    const droppedText = dropped
+      ? ` Weight 0 by validation: ${dropped} (measured for this report, not counted in the score).`
+      : "";
+    return {
+      heading: `Evidence: ${e.name}`,
+      figure: componentFigure(e.components, `${e.name}: share of the score and test AUROC alone`),
+      caption: `The dotted line is chance (AUROC 0.5).${droppedText} ${
+        e.components.map((c) => `${c.name}: ${componentMeaning(c.name)}`).join("; ")
+      }.${e.unmeasured ? ` No test AUROC: ${e.unmeasured}.` : ""}`,
+    };
+  });
 }
 
 /** What an evidence component's name stands for, in a few words (lib/model/evidence/types.ts). */
