@@ -315,6 +315,40 @@ Deno.test("summarizeAblation keeps each component's AUROC alone, enc absent with
   assert.deepEqual(JSON.parse(JSON.stringify(figure)), figure);
 });
 
+Deno.test("the ablation's enc alone counts seeds whose validation gave enc weight 0, and says so", () => {
+  // full: enc had weight 0 on the table in seeds 0 and 1, and on image category a in seed 2.
+  const runs = encoderRuns();
+  const drop = (run: AblationRun, dataset: string) => {
+    const enc = run.datasets.find((d) => d.name === dataset)!.components.enc;
+    Object.assign(enc, { weight: 0, dropped_by_validation: true });
+  };
+  drop(runs[0], "table");
+  drop(runs[1], "table");
+  drop(runs[2], "a");
+  const summary = summarizeAblation(runs, [0, 1, 2]);
+  const [full, noMod, knn] = summary.variants;
+  // Measured in every seed all the same: the AUROC alone is summarised as before.
+  close(full.components.enc.table.mean, 0.87, "full enc table mean");
+  assert.equal(full.components.enc.table.n, 3);
+  assert.deepEqual(full.dropped, { enc: { table: 2, a: 1, [IMAGES_MEAN]: 1 } });
+  assert.equal(noMod.dropped, undefined);
+  assert.equal(knn.dropped, undefined);
+  const rows = ablationScoreRows(summary, { datasets: headlineDatasets(summary) });
+  assert.equal(rows[0]["table enc alone"], "0.8700 ± 0.0200 (weight 0 in 2 of 3 seeds)");
+  assert.equal(rows[0][`${IMAGES_MEAN} enc alone`], "0.7600 ± 0.0600 (weight 0 in 1 of 3 seeds)");
+  assert.equal(rows[0]["table combined"], "0.9200 ± 0.0200");
+  assert.equal(rows[1]["table enc alone"], "0.8600 ± 0.0600");
+  assert.equal(rows[2]["table enc alone"], "-");
+  const long = ablationScoreRows(summary, { datasets: ["a"], byDataset: true });
+  assert.equal(long[0]["enc alone"], "0.8200 ± 0.0200 (weight 0 in 1 of 3 seeds)");
+  // One seed: a mark without a count.
+  const one = summarizeAblation(runs.filter((r) => r.seed === 0), [0]);
+  assert.equal(
+    ablationScoreRows(one, { datasets: ["table"] })[0]["table enc alone"],
+    "0.8500 (weight 0)",
+  );
+});
+
 Deno.test("exceedsSpread: |difference of means| > the larger std, at least two seeds a side", () => {
   const full = meanStd([0.80, 0.82, 0.84]); // mean 0.82, std 0.02
   const lower = meanStd([0.70, 0.72, 0.74]); // mean 0.72, std 0.02: 0.10 > 0.02

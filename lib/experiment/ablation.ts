@@ -252,6 +252,13 @@ export interface VariantSummary {
    * component (`enc` in `no_encoder_evidence`, or run files older than the components).
    */
   components: Record<string, Record<string, MeanStd>>;
+  /**
+   * Of the runs counted in `components`, how many measured a component on a dataset that the
+   * fitted weights left out of that run's score (`dropped_by_validation`: weight 0 from
+   * validation), by component and dataset; `images (mean)` counts the runs that left it out on
+   * any image category. Absent where no run did.
+   */
+  dropped?: Record<string, Record<string, number>>;
 }
 
 /** The content of `summary.json`. */
@@ -474,12 +481,33 @@ export function summarizeAblation(runs: AblationRun[], seeds: number[]): Ablatio
       if (values.length > 0) out[dataset] = meanStd(values);
     }
     if (multiImage) {
-      const perRun = mine.map((r) => r.datasets.filter((d) => d.modality === "image"))
-        .filter((ds) => ds.length > 0)
-        .map((ds) => ds.map(pick))
-        .filter((vs): vs is number[] => vs.every((v) => typeof v === "number"))
+      const perRun = imageRuns(mine, pick)
+        .map((ds) => ds.map(pick) as number[])
         .map((vs) => vs.reduce((a, v) => a + v, 0) / vs.length);
       if (perRun.length > 0) out[IMAGES_MEAN] = meanStd(perRun);
+    }
+    return out;
+  };
+  // Each run's image categories, of the runs that measured `pick` on every one of them.
+  const imageRuns = (
+    mine: AblationRun[],
+    pick: (d: EvaluationEntry) => number | null | undefined,
+  ) =>
+    mine.map((r) => r.datasets.filter((d) => d.modality === "image"))
+      .filter((ds) => ds.length > 0 && ds.every((d) => typeof pick(d) === "number"));
+  // How many of the runs `summarise` counts for component `c` left it out of their score.
+  const droppedCounts = (mine: AblationRun[], c: string) => {
+    const measured = (d: EvaluationEntry) => d.components?.[c]?.auroc;
+    const isDropped = (d: EvaluationEntry) => d.components?.[c]?.dropped_by_validation === true;
+    const out: Record<string, number> = {};
+    for (const dataset of datasets) {
+      const count = mine.flatMap((r) => r.datasets.filter((d) => d.name === dataset))
+        .filter((d) => typeof measured(d) === "number" && isDropped(d)).length;
+      if (count > 0) out[dataset] = count;
+    }
+    if (multiImage) {
+      const count = imageRuns(mine, measured).filter((ds) => ds.some(isDropped)).length;
+      if (count > 0) out[IMAGES_MEAN] = count;
     }
     return out;
   };
@@ -491,12 +519,18 @@ export function summarizeAblation(runs: AblationRun[], seeds: number[]): Ablatio
     const components = Object.fromEntries(
       names.map((c) => [c, summarise(mine, (d) => d.components?.[c]?.auroc)]),
     );
+    const dropped = Object.fromEntries(
+      names.map((c) => [c, droppedCounts(mine, c)]).filter(([, counts]) =>
+        Object.keys(counts).length > 0
+      ),
+    );
     return {
       variant: name,
       description: mine[0].description,
       data: mine[0].data,
       auroc: summarise(mine, (d) => d.auroc),
       components,
+      ...(Object.keys(dropped).length > 0 ? { dropped } : {}),
     };
   });
   return {

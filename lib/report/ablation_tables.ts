@@ -80,8 +80,28 @@ function aloneLabel(component: string): string {
 }
 
 /**
+ * A component's AUROC alone on a dataset as `mean ± std`, marked when validation gave it weight 0
+ * in some of the runs it was measured in, so a reader knows it did not count there:
+ * `0.7511 ± 0.0200 (weight 0 in 2 of 3 seeds)`, `0.7511 (weight 0)` for a single run.
+ */
+export function formatAlone(
+  summary: AblationSummary["variants"][number],
+  component: string,
+  dataset: string,
+): string {
+  const value = summary.components?.[component]?.[dataset];
+  const text = formatMeanStd(value);
+  const dropped = summary.dropped?.[component]?.[dataset] ?? 0;
+  if (!value || text === "-" || dropped === 0) return text;
+  return value.n === 1
+    ? `${text} (weight 0)`
+    : `${text} (weight 0 in ${dropped} of ${value.n} seeds)`;
+}
+
+/**
  * Rows with the combined score and one evidence component alone side by side, as `mean ± std`
- * (`-` where the variant has no such score) with the number of seeds. One row per variant with
+ * (`-` where the variant has no such score; marked where validation gave the component weight 0,
+ * {@linkcode formatAlone}) with the number of seeds. One row per variant with
  * `<dataset> combined` and `<dataset> enc alone` columns per dataset, or with `byDataset` one row
  * per (variant, dataset) with `dataset`, `combined` and `enc alone` columns.
  */
@@ -99,7 +119,7 @@ export function ablationScoreRows(
         name: v.variant,
         dataset: d,
         [COMBINED]: formatMeanStd(v.auroc[d]),
-        [aloneLabel(component)]: formatMeanStd(v.components?.[component]?.[d]),
+        [aloneLabel(component)]: formatAlone(v, component, d),
         seeds: v.auroc[d]?.n ?? 0,
       }))
     );
@@ -108,7 +128,7 @@ export function ablationScoreRows(
     const row: TableRow = { name: v.variant, data: v.data };
     for (const d of datasets) {
       row[`${d} ${COMBINED}`] = formatMeanStd(v.auroc[d]);
-      row[`${d} ${aloneLabel(component)}`] = formatMeanStd(v.components?.[component]?.[d]);
+      row[`${d} ${aloneLabel(component)}`] = formatAlone(v, component, d);
     }
     row.seeds = seeds(v);
     return row;

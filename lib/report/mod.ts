@@ -49,6 +49,7 @@ export {
   ablationScoreFigure,
   ablationScoreRows,
   exceedingDifferences,
+  formatAlone,
   formatMeanStd,
   headlineDatasets,
 } from "./ablation_tables.ts";
