@@ -292,6 +292,13 @@ Deno.test("componentResults: shares from the fitted weights, AUROC of each part 
   assert.deepEqual(componentLines([{ name: "t", components: everyTail } as DatasetEvaluation]), [
     "t: good 0.75 (1.000), inverted 0.25 (0.000); every component on its tail scale",
   ]);
+  // With a component left out by validation, the line names what counts on the tail scale.
+  const dropped = everyTail.map((c) =>
+    c.name === "inverted" ? { ...c, weight: 0, droppedByValidation: true } : { ...c, weight: 1 }
+  );
+  assert.deepEqual(componentLines([{ name: "t", components: dropped } as DatasetEvaluation]), [
+    "t: good 1.00 (1.000), inverted 0.00 (0.000, weight 0 by validation); good on its tail scale",
+  ]);
   const json = evaluationJson([{ name: "t", components: everyTail } as DatasetEvaluation]);
   assert.equal(json.datasets[0].components.good.tail_scale, true);
 });

@@ -188,13 +188,17 @@ function oneSidedText(components: ComponentResult[]): string {
 
 /**
  * `; every component on its tail scale` when each component with a share of the score counts on
- * its tail scale (`tableScale: "tail"`), so a user can see the setting took effect.
+ * its tail scale (`tableScale: "tail"`), so a user can see the setting took effect. When the fitted
+ * weights leave some out it names what counts: `; dens on its tail scale`, or `; every counted
+ * component on its tail scale`.
  */
 function tailScaleText(components: ComponentResult[]): string {
   const counted = components.filter((c) => c.weight > 0);
-  return counted.length > 0 && counted.every((c) => c.tailScale)
-    ? "; every component on its tail scale"
-    : "";
+  if (counted.length === 0 || !counted.every((c) => c.tailScale)) return "";
+  if (counted.length === components.length) return "; every component on its tail scale";
+  return counted.length === 1
+    ? `; ${counted[0].name} on its tail scale`
+    : "; every counted component on its tail scale";
 }
 
 /**
