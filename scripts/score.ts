@@ -40,7 +40,8 @@ import { TABLE_FORMATS } from "../lib/data/table_name.ts";
 export const COMMAND = defineCommand({
   name: "deno task score",
   summary: 'scores unseen images or table rows with a trained model: a JSON array of {"id", ' +
-    '"score", "pValue", "anomaly"} (pValue: the share of calibration normals scoring as high; ' +
+    '"score", "pValue", "anomaly"} (pValue: the share of calibration normals scoring as high, ' +
+    "(1 + n) / (m + 1) with n interpolated between neighbouring calibration scores; " +
     "anomaly: above the threshold chosen on normals, or p-value at or below --false-alarm-rate). " +
     "Give either --images or --table.",
   flags: {

@@ -42,7 +42,8 @@ export interface ScoredSample {
   score: number;
   /**
    * The share of the dataset's calibration normals scoring at or above this sample, counted as a
-   * conformal p-value ({@linkcode pValue}); absent for checkpoints that keep no calibration scores.
+   * conformal p-value ({@linkcode pValue}: (1 + n) / (m + 1), n interpolated between neighbouring
+   * calibration scores); absent for checkpoints that keep no calibration scores.
    */
   pValue?: number;
   anomaly: boolean;
