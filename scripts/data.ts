@@ -8,8 +8,10 @@ import {
   checkOutputFolder,
   defineCommand,
   helpText,
+  isFile,
   parseFlags,
   Progress,
+  samePath,
 } from "../lib/util/mod.ts";
 import { runMain } from "../lib/cli.ts";
 import {
@@ -20,6 +22,7 @@ import {
   summarizeDataDir,
 } from "../lib/data/download.ts";
 import {
+  type DataPaths,
   defaultDataPaths,
   parseUrlOverrides,
   selectSources,
@@ -75,6 +78,28 @@ export const COMMAND = defineCommand({
   ],
 });
 
+/**
+ * The line saying what `deno task train` trains on from `dest`. `train` without `--images` or
+ * `--table` reads the project's `data/` only, so for `data/` it names those defaults (`training
+ * defaults: thyroid data/thyroid/odds/thyroid.mat; images ...`); for another `--dest` it gives the
+ * flags that train on what is there (`deno task train --table DIR/... --images DIR/...`).
+ */
+export function trainingLine(dest: string, paths: DataPaths, hasThyroid: boolean): string {
+  const tables = hasThyroid ? [paths.thyroidMat] : [];
+  if (samePath(dest, "data")) {
+    const images = paths.imagesDirs.length > 0 ? paths.imagesDirs.join(", ") : "(none)";
+    return `training defaults: thyroid ${tables[0] ?? "(none)"}; images ${images}`;
+  }
+  const flags = [
+    ...tables.map((t) => `--table ${t}`),
+    ...paths.imagesDirs.map((d) => `--images ${d}`),
+  ];
+  return flags.length === 0
+    ? `deno task train reads data/ by default, not ${dest}/: give it --images DIR / --table FILE`
+    : `deno task train reads data/ by default, not ${dest}/; to train on this: ` +
+      `deno task train ${flags.join(" ")}`;
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
@@ -102,14 +127,7 @@ async function main(): Promise<void> {
   console.log(`\ndata in ${dest}/:`);
   for (const line of await summarizeDataDir(dest)) console.log(`  ${line}`);
   const paths = defaultDataPaths(dest);
-  const thyroid = (await Deno.stat(paths.thyroidMat).catch(() => null))?.isFile
-    ? paths.thyroidMat
-    : "(none)";
-  console.log(
-    `training defaults: thyroid ${thyroid}; images ${
-      paths.imagesDirs.length > 0 ? paths.imagesDirs.join(", ") : "(none)"
-    }`,
-  );
+  console.log(trainingLine(dest, paths, isFile(paths.thyroidMat)));
   console.log("what the loaders see:");
   for (const line of await datasetFigures(paths)) console.log(`  ${line}`);
 }

@@ -19,6 +19,7 @@ import {
   urlEnvVar,
   urlKeySummary,
 } from "../lib/data/sources.ts";
+import { trainingLine } from "../scripts/data.ts";
 import { exists, inTempDir } from "./fixtures.ts";
 
 /** Deterministic fixture bytes. */
@@ -341,6 +342,37 @@ Deno.test("fetchSources + extractTarXz: downloads and unpacks an MVTec-style arc
   });
 });
 
+Deno.test("fetchSources: an offline run removes the folders it made and left empty", async () => {
+  await inTempDir(async (dir) => {
+    // A port nothing listens on: every download fails at once.
+    const listener = Deno.listen({ port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    const sources = selectSources();
+    const overrides = parseUrlOverrides(
+      sources.flatMap((s) => s.files.map((f) => `${f.key}=http://127.0.0.1:${port}/x`)),
+    );
+    const data = join(dir, "data");
+    // A folder there before the run stays, even empty; a kept partial download keeps its folder.
+    await Deno.mkdir(join(data, "thyroid"), { recursive: true });
+    await assert.rejects(
+      fetchSources(sources, data, { overrides, retryDelayMs: 1, log: () => {} }),
+      new RegExp(`${sources.length} of ${sources.length} data sources failed`),
+    );
+    const left = [];
+    for await (const e of Deno.readDir(data)) left.push(e.name);
+    assert.deepEqual(left, ["thyroid"]);
+    assert.deepEqual([...Deno.readDirSync(join(data, "thyroid"))], []);
+    // A destination the run created itself goes too when nothing arrived.
+    const fresh = join(dir, "fresh", "data");
+    await assert.rejects(
+      fetchSources(sources, fresh, { overrides, retryDelayMs: 1, log: () => {} }),
+      MadError,
+    );
+    assert.equal(await exists(join(dir, "fresh")), false);
+  });
+});
+
 /** The shared dev tables, when this machine has them (the real bytes the checksums pin). */
 const SHARED_ADBENCH = new URL("../../shared/datasets/tables/adbench", import.meta.url).pathname;
 
@@ -456,6 +488,32 @@ Deno.test("sources: URL overrides, env vars and --only validation", () => {
   assert.equal(
     parseUrlOverrides(["adbench-44_Wilt=http://m/w.npz"]).get("adbench-44_Wilt"),
     "http://m/w.npz",
+  );
+});
+
+Deno.test("scripts/data.ts: training defaults only for data/, the train flags for another --dest", () => {
+  const paths = (dest: string) => ({
+    thyroidMat: join(dest, "thyroid/odds/thyroid.mat"),
+    imagesDirs: [join(dest, "images/mvtec/hazelnut"), join(dest, "images/mvtec/zipper")],
+  });
+  assert.equal(
+    trainingLine("data", paths("data"), true),
+    "training defaults: thyroid data/thyroid/odds/thyroid.mat; images " +
+      "data/images/mvtec/hazelnut, data/images/mvtec/zipper",
+  );
+  assert.equal(
+    trainingLine("/tmp/dl", paths("/tmp/dl"), true),
+    "deno task train reads data/ by default, not /tmp/dl/; to train on this: deno task train " +
+      "--table /tmp/dl/thyroid/odds/thyroid.mat --images /tmp/dl/images/mvtec/hazelnut " +
+      "--images /tmp/dl/images/mvtec/zipper",
+  );
+  assert.equal(
+    trainingLine(
+      "/tmp/dl",
+      { thyroidMat: "/tmp/dl/thyroid/odds/thyroid.mat", imagesDirs: [] },
+      false,
+    ),
+    "deno task train reads data/ by default, not /tmp/dl/: give it --images DIR / --table FILE",
   );
 });
 

@@ -497,6 +497,52 @@ export async function fetchSources(
 ): Promise<void> {
   const log = options.log ?? ((line: string) => console.error(line));
   const failed: string[] = [];
+  // Folders this run creates: those a failed download leaves empty are removed at the end.
+  const made: string[] = [];
+  const noting = async (dir: string) => {
+    made.push(...(await missingFolders(dir)));
+  };
+  try {
+    await fetchEach(sources, destDir, options, log, failed, noting);
+  } finally {
+    await removeEmptyFolders(made);
+  }
+  if (failed.length > 0) {
+    throw new MadError(
+      `${failed.length} of ${sources.length} data sources failed: ${failed.join(", ")} ` +
+        `(see messages above; --url NAME=URL or --from DIR can help)`,
+    );
+  }
+}
+
+/** `dir` and those of its parents that do not exist yet, deepest first. */
+async function missingFolders(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let d = dir; !(await exists(d)); d = dirname(d)) {
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
+  return missing;
+}
+
+/** Removes those of `dirs` that are empty (or hold only empty folders of `dirs`), deepest first. */
+async function removeEmptyFolders(dirs: readonly string[]): Promise<void> {
+  const deepestFirst = [...new Set(dirs)].sort((a, b) => b.length - a.length);
+  for (const dir of deepestFirst) {
+    // Not recursive: a folder holding anything (a download to resume, an extracted set) stays.
+    await Deno.remove(dir).catch(() => {});
+  }
+}
+
+/** {@linkcode fetchSources}'s loop: fetches each source, collecting the names of those failing. */
+async function fetchEach(
+  sources: readonly DataSource[],
+  destDir: string,
+  options: FetchSourcesOptions,
+  log: (line: string) => void,
+  failed: string[],
+  noting: (dir: string) => Promise<void>,
+): Promise<void> {
   for (const source of sources) {
     if (source.files.length === 0) {
       log(`${source.name}: no public download; use --from DIR with a prepared copy`);
@@ -522,6 +568,8 @@ export async function fetchSources(
         }
         const url = resolveUrl(file, options.overrides);
         log(`${file.key}: ${url}`);
+        await noting(dirname(target));
+        if (file.extractTo) await noting(join(destDir, file.extractTo));
         const hash = await downloadFile(url, target, {
           sha256: file.sha256,
           onProgress: options.progress?.(basename(file.target)),
@@ -543,12 +591,6 @@ export async function fetchSources(
       log(`warning: ${source.name}: ${e.message}`);
       failed.push(source.name);
     }
-  }
-  if (failed.length > 0) {
-    throw new MadError(
-      `${failed.length} of ${sources.length} data sources failed: ${failed.join(", ")} ` +
-        `(see messages above; --url NAME=URL or --from DIR can help)`,
-    );
   }
 }
 
