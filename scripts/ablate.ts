@@ -12,6 +12,7 @@
  */
 import { join } from "node:path";
 import {
+  asFolder,
   checkOutputFolder,
   counted,
   defineCommand,
@@ -172,9 +173,11 @@ async function main(): Promise<void> {
     const { runnable, leftOut } = runnableVariants(variants, setup);
     if (leftOut.length > 0) {
       console.error(
-        `left out ${leftOut.length} variants that need ${
-          setup.tablePaths.length === 0 ? "a table" : "images"
-        }: ${leftOut.map((v) => v.name).join(", ")}`,
+        `left out ${counted(leftOut.length, "variant")} that ${
+          leftOut.length === 1 ? "needs" : "need"
+        } ${setup.tablePaths.length === 0 ? "a table" : "images"}: ${
+          leftOut.map((v) => v.name).join(", ")
+        }`,
       );
     }
     variants = runnable;
@@ -187,11 +190,11 @@ async function main(): Promise<void> {
   console.error(
     `${setup.full ? "full" : "tiny"} ablation: ${counted(variants.length, "variant")} x ` +
       `${counted(seeds, "seed")} x ${counted(setup.config.train.epochs, "epoch")} on ` +
-      `${[...setup.imageDirs, ...setup.tablePaths].join(", ")} into ${out}/`,
+      `${[...setup.imageDirs, ...setup.tablePaths].join(", ")} into ${asFolder(out)}`,
   );
   // A stop keeps every finished run in OUT/; say how to continue.
   exitOnStop(
-    `finished runs are kept in ${out}/ and the same command reuses them ` +
+    `finished runs are kept in ${asFolder(out)} and the same command reuses them ` +
       "(the run under way starts over)",
   );
   // Before runAblation makes the output folder: a missing folder, or a table training would
@@ -219,7 +222,9 @@ async function main(): Promise<void> {
   progress.done();
   if (reusedRuns > 0) {
     console.error(
-      `${reusedRuns} of ${variants.length * seeds} runs reused from ${out}/ (same config and data)`,
+      `${reusedRuns} of ${variants.length * seeds} runs reused from ${
+        asFolder(out)
+      } (same config and data)`,
     );
   }
   const datasets = headlineDatasets(summary);

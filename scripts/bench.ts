@@ -304,7 +304,7 @@ async function main(): Promise<void> {
 
     // 4. The default `deno task train`, as a child process.
     const fullTrain = flags["skip-train"]
-      ? { seconds: null, peakRssBytes: null, note: "skipped (--skip-train)" }
+      ? { seconds: null, peakRssBytes: null, note: "--skip-train" }
       : await defaultTrain(flags.data, join(work, "train"), flags.backend);
 
     const partial: Omit<BenchResult, "targets"> = {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { IMAGE_CACHE_FLAG } from "../lib/data/image_cache.ts";
 import { exitOnStop, runMain } from "../lib/cli.ts";
 import {
+  asFolder,
   checkOutputFolder,
   counted,
   defineCommand,
@@ -139,13 +140,13 @@ async function main(): Promise<void> {
     (joint === "none" ? 0 : 1);
   console.error(
     `benchmark: ${data.datasets.map((d) => d.name).join(", ")}; ${seeds} seed(s) x ` +
-      `${counted(runsPerSeed, "run")}, ${
-        counted(config.train.epochs, "epoch")
-      } per model, into ${flags.out}/`,
+      `${counted(runsPerSeed, "run")}, ${counted(config.train.epochs, "epoch")} per model, into ${
+        asFolder(flags.out)
+      }`,
   );
   // A stop leaves every finished run in OUT/runs/; say how to continue.
   exitOnStop(
-    `finished runs are kept in ${flags.out}/runs/ and the same command reuses them ` +
+    `finished runs are kept in ${asFolder(flags.out)}runs/ and the same command reuses them ` +
       "(the run under way starts over)",
   );
   const started = performance.now();

@@ -5,7 +5,9 @@
  * @module
  */
 import {
+  asFolder,
   checkOutputFolder,
+  counted,
   defineCommand,
   helpText,
   isFile,
@@ -95,8 +97,10 @@ export function trainingLine(dest: string, paths: DataPaths, hasThyroid: boolean
     ...paths.imagesDirs.map((d) => `--images ${d}`),
   ];
   return flags.length === 0
-    ? `deno task train reads data/ by default, not ${dest}/: give it --images DIR / --table FILE`
-    : `deno task train reads data/ by default, not ${dest}/; to train on this: ` +
+    ? `deno task train reads data/ by default, not ${
+      asFolder(dest)
+    }: give it --images DIR / --table FILE`
+    : `deno task train reads data/ by default, not ${asFolder(dest)}; to train on this: ` +
       `deno task train ${flags.join(" ")}`;
 }
 
@@ -110,7 +114,7 @@ async function main(): Promise<void> {
   checkOutputFolder(dest, "--dest");
   if (flags.from !== undefined) {
     const isUrl = /^https?:\/\//i.test(flags.from);
-    console.error(`${isUrl ? "fetching" : "copying"} from ${flags.from} into ${dest}/`);
+    console.error(`${isUrl ? "fetching" : "copying"} from ${flags.from} into ${asFolder(dest)}`);
     let bar: Progress | null = null;
     const onFile = (_rel: string, _bytes: number, done: number, total: number) => {
       bar ??= new Progress("files", total);
@@ -120,11 +124,11 @@ async function main(): Promise<void> {
     const copied = isUrl
       ? await fetchFromBase(flags.from, dest, { only, onFile })
       : await copyFromLocal(flags.from, dest, { only, onFile });
-    console.error(`${copied.length} files ${isUrl ? "downloaded" : "copied"}`);
+    console.error(`${counted(copied.length, "file")} ${isUrl ? "downloaded" : "copied"}`);
   } else {
     await fetchSources(sources, dest, { overrides, progress: byteProgress });
   }
-  console.log(`\ndata in ${dest}/:`);
+  console.log(`\ndata in ${asFolder(dest)}:`);
   for (const line of await summarizeDataDir(dest)) console.log(`  ${line}`);
   const paths = defaultDataPaths(dest);
   console.log(trainingLine(dest, paths, isFile(paths.thyroidMat)));

@@ -5,9 +5,10 @@
  *
  * @module
  */
+import { relative } from "node:path";
 import { assembleKernel, kernelModuleSource, KERNELS_DIR } from "../lib/backend/assemble.ts";
 import { runMain } from "../lib/cli.ts";
-import { defineCommand, helpText, parseFlags } from "../lib/util/mod.ts";
+import { asFolder, counted, defineCommand, helpText, parseFlags } from "../lib/util/mod.ts";
 
 /** The command's flags, help and examples. */
 export const COMMAND = defineCommand({
@@ -28,10 +29,12 @@ async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
   let stale = 0;
+  let kernels = 0;
   for await (const entry of Deno.readDir(KERNELS_DIR)) {
     if (!entry.name.endsWith(".wat")) continue;
     const watPath = `${KERNELS_DIR}/${entry.name}`;
     const target = watPath.replace(/\.wat$/, "_wasm.ts");
+    kernels++;
     const source = kernelModuleSource(entry.name, await assembleKernel(watPath));
     const current = await Deno.readTextFile(target).catch(() => "");
     if (current === source) continue;
@@ -41,6 +44,13 @@ async function main(): Promise<void> {
       await Deno.writeTextFile(target, source);
       console.log(`wrote ${target}`);
     }
+  }
+  if (stale === 0) {
+    console.log(
+      `${counted(kernels, "kernel module")} up to date with ${
+        asFolder(relative(Deno.cwd(), KERNELS_DIR))
+      }*.wat`,
+    );
   }
   if (flags.check && stale) Deno.exit(1);
 }

@@ -9,7 +9,7 @@
 import { fileURLToPath } from "node:url";
 import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
-import { defineCommand, helpText, parseFlags } from "../lib/util/mod.ts";
+import { asFolder, counted, defineCommand, helpText, parseFlags } from "../lib/util/mod.ts";
 import { runNotebooks } from "../lib/report/notebook_export.ts";
 import { TABLE_FORMATS } from "../lib/data/table_name.ts";
 import { checkTrainingSources } from "../lib/train/mod.ts";
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     onProgress: (line) => console.error(line),
   });
   console.log(
-    `${reports.length} reports in ${flags.out}/ (${
+    `${counted(reports.length, "report")} in ${asFolder(flags.out)} (${
       ((performance.now() - started) / 1000).toFixed(0)
     } s)`,
   );

@@ -8,6 +8,7 @@
  */
 import { dirname, join } from "node:path";
 import {
+  asFolder,
   checkNotAnInput,
   checkOutputFile,
   checkOutputFolder,
@@ -142,7 +143,7 @@ async function main(): Promise<void> {
   const ckpt = await loadCheckpoint(flags.checkpoint!, { optimizer: false });
   exitOnStop(
     "the scores are written when all are scored" +
-      (flags.maps ? `; heat maps written so far stay in ${flags.maps}/` : ""),
+      (flags.maps ? `; heat maps written so far stay in ${asFolder(flags.maps)}` : ""),
   );
   let results: ScoredSample[];
   const unreadable: { path: string; reason: string }[] = [];
@@ -183,7 +184,7 @@ async function main(): Promise<void> {
       }
       bar.done();
       console.error(
-        `wrote ${taken.size} heat maps to ${flags.maps}/ (named after each image's id)`,
+        `wrote ${taken.size} heat maps to ${asFolder(flags.maps)} (named after each image's id)`,
       );
     }
     results = scored.map(writtenSample);

@@ -123,7 +123,7 @@ Deno.test("bench report: ratio, targets and summary", () => {
       rowSeconds: 1,
       rowsPerSecond: 100,
     },
-    fullTrain: { seconds: null, peakRssBytes: 5 * 1024 ** 3, note: "skipped" },
+    fullTrain: { seconds: null, peakRssBytes: 5 * 1024 ** 3, note: "--skip-train" },
   };
   const targets = checkTargets(partial);
   assert.equal(targets.step_vs_pytorch.met, true);
@@ -141,6 +141,8 @@ Deno.test("bench report: ratio, targets and summary", () => {
   assert.match(text, /scoring_images_per_s: 20\.0 .* NOT met/);
   assert.match(text, /a 25\.0 \/ 12\.0, b 16\.7 \/ 10\.0 images\/s/);
   assert.match(text, /workers started in 1\.5 s, not counted/);
+  // The note as bench --skip-train writes it, in one pair of brackets.
+  assert.match(text, /default train: not measured \(--skip-train\)(\n|$)/);
   const missing = checkTargets({
     ...partial,
     torch: { available: false, reason: "no torch", ratio: null },

@@ -298,6 +298,9 @@ Deno.test("a tiny benchmark writes its JSON and HTML; run again, it reuses every
     );
     assert.ok(html.includes("Evidence shares") && html.includes("Pixel AUROC and PRO"));
     assert.ok(html.includes("AUROC by defect type"));
+    // One seed: the joint model's time with no spread ("± 0 ms" would claim one).
+    assert.match(html, /The joint model trained \d+ epochs on all datasets in [^<(]+\.<\/p>/);
+    assert.ok(!html.includes("per seed (±"));
     assert.deepEqual(externalResources(html), []);
 
     const files = [...Deno.readDirSync(join(out, "runs"))].map((e) => e.name).sort();

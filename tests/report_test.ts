@@ -30,7 +30,13 @@ import {
   withheldReferences,
 } from "../lib/report/mod.ts";
 import { MVTEC_AD_TEST } from "../lib/report/reference.ts";
-import { TITLE_LINE, TITLE_LINE_PX, wrapTitle } from "../lib/report/figures.ts";
+import {
+  BAR_TITLE_LINE,
+  groupedBarLayout,
+  TITLE_LINE,
+  TITLE_LINE_PX,
+  wrapTitle,
+} from "../lib/report/figures.ts";
 import { comparisonFigure } from "../lib/benchmark/report.ts";
 import { componentMeaning, curveSections, NO_CURVE_HEADING } from "../lib/report/evaluation.ts";
 import { htmlTable } from "../lib/report/table.ts";
@@ -488,6 +494,23 @@ Deno.test("bar figures over user-named datasets show short tick labels and grow 
   assert.deepEqual(xaxis.ticktext, shortLabels([long]));
   const defects = defectFigure([{ defect: long, count: 3, auroc: 0.7 }], 0.8, "t");
   assert.equal((defects.layout.xaxis as Record<string, unknown>).automargin, true);
+});
+
+Deno.test("grouped bars: the title starts at the left, wrapped clear of the top-right toolbar", () => {
+  const text = "Seconds to train and to score per dataset (mean over seeds; joint: whole training)";
+  const layout = groupedBarLayout(text, {});
+  const title = layout.title as Record<string, unknown>;
+  assert.equal(title.x, 0);
+  assert.equal(title.xanchor, "left");
+  const lines = String(title.text).split("<br>");
+  assert.equal(lines.length, 2);
+  for (const line of lines) assert.ok(line.length <= BAR_TITLE_LINE, line);
+  assert.equal(lines.join(" "), text);
+  // The top margin holds the second line.
+  assert.equal((layout.margin as Record<string, number>).t, 50 + TITLE_LINE_PX);
+  const short = groupedBarLayout("Test AUROC per dataset (one seed)", {});
+  assert.equal((short.title as Record<string, unknown>).text, "Test AUROC per dataset (one seed)");
+  assert.equal((short.margin as Record<string, number>).t, 50);
 });
 
 Deno.test("exploration of a wide table: the features whose anomalies lie furthest, not thousands of plots", () => {

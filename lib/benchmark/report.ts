@@ -340,7 +340,11 @@ export function benchmarkHtml(summary: BenchmarkSummary): string {
       (summary.joint
         ? `<p>The joint model trained ${summary.joint.epochs} epochs on all datasets in ${
           escapeHtml(duration(summary.joint.train_seconds.mean))
-        } per seed (± ${escapeHtml(duration(summary.joint.train_seconds.std))}).</p>`
+        }${
+          // One seed has no spread to show: "± 0 ms" would claim one.
+          summary.seeds.length > 1
+            ? ` per seed (± ${escapeHtml(duration(summary.joint.train_seconds.std))})`
+            : ""}.</p>`
         : ""),
     figure: timeFigure(summary),
   });

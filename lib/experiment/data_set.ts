@@ -2,9 +2,9 @@
  * A set of image folders and tables as one thing with a name: whether anything is named at all,
  * its paths made absolute (so a notebook run from `notebooks/` and a command run from the project
  * root name the same data alike), and a short id from those paths, so that runs on a user's own
- * data get a folder of their own (`results/ablation-<id>`, the notebooks' `full-<id>`) and never
- * read back, or overwrite, the runs of another data set. Free of the training code, so the
- * notebooks' export can use it.
+ * data get a folder of their own (`results/ablation-<id>`, the notebooks' `tiny-<id>` or
+ * `full-<id>`) and never read back, or overwrite, the runs of another data set. Free of the
+ * training code, so the notebooks' export can use it.
  *
  * @module
  */

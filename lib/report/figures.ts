@@ -111,17 +111,29 @@ export function namedAxis(names: readonly string[], extra: Record<string, unknow
 }
 
 /**
+ * Characters a grouped-bar title's line holds: left-aligned at that width it ends before the plotly
+ * toolbar, which sits at the figure's top right (a long centred title ran under it).
+ */
+export const BAR_TITLE_LINE = 60;
+
+/**
  * The layout of grouped bars over user-named categories (`names`, or category labels already
- * short enough when omitted), with a y axis as given.
+ * short enough when omitted), with a y axis as given. The title starts at the plot's left edge,
+ * wrapped at {@linkcode BAR_TITLE_LINE} characters with the top margin grown to hold its lines.
  */
 export function groupedBarLayout(
   title: string,
   yaxis: Record<string, unknown>,
   names?: readonly string[],
 ): Record<string, unknown> {
+  const wrapped = wrapTitle(title, BAR_TITLE_LINE);
   return {
     ...BASE_LAYOUT,
-    title: { text: title },
+    margin: {
+      ...BASE_LAYOUT.margin,
+      t: BASE_LAYOUT.margin.t + (wrapped.lines - 1) * TITLE_LINE_PX,
+    },
+    title: { text: wrapped.text, x: 0, xref: "paper", xanchor: "left" },
     barmode: "group",
     xaxis: names ? namedAxis(names) : { tickangle: -30, automargin: true },
     yaxis,

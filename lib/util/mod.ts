@@ -29,7 +29,7 @@ export {
 } from "./files.ts";
 export { Progress, progressReporter } from "./progress.ts";
 export { descendants, signalProcess } from "./processes.ts";
-export { counted } from "./text.ts";
+export { asFolder, counted } from "./text.ts";
 export {
   profileReport,
   profileTotals,

@@ -8,3 +8,11 @@
 export function counted(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
+
+/**
+ * A folder's path as a message names it, with one trailing slash however it was typed:
+ * `heatmaps` and `heatmaps/` both read `heatmaps/` (not `heatmaps//`); `/` stays `/`.
+ */
+export function asFolder(path: string): string {
+  return `${path.replace(/\/+$/, "")}/`;
+}
