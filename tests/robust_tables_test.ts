@@ -537,3 +537,78 @@ Deno.test("score and eval with a trained model: order, labels, huge values, batc
     assert.match(unreachable[0], /base\.csv: table base: a false-alarm rate of .* nothing will be/);
   });
 });
+
+Deno.test("a model trained on a real header f1..fd refuses a file with another header (QA 8)", async () => {
+  await useBackend("auto");
+  const dir = await Deno.makeTempDir({ prefix: "mad_robust_tables_fnames_" });
+  let ckpt: Checkpoint | undefined;
+  try {
+    const names = ["f1", "f2", "f3", "f4"];
+    const { rows, labels } = smoothTableRows(60);
+    const table = join(dir, "base.csv");
+    await Deno.writeTextFile(table, csvText(names, rows, labels));
+    ckpt = await loadCheckpoint(await trainTinyTable(table, join(dir, "run")));
+    const record = ckpt.datasets.find((d) => d.modality === "table")!;
+    assert.equal(record.columnsFromHeader, true);
+    const scores = scoreTableFile(ckpt, table).map((s) => s.score);
+
+    // A header that differs in one name is refused in one line naming the file and the column.
+    const renamed = join(dir, "renamed", "base.csv");
+    await Deno.mkdir(join(dir, "renamed"));
+    await Deno.writeTextFile(renamed, csvText(["f1", "f2", "f3", "TSH"], rows, labels));
+    oneLineError(
+      () => scoreTableFile(ckpt!, renamed),
+      "renamed/base.csv",
+      "missing f4",
+      "unexpected TSH",
+    );
+    await assert.rejects(
+      () => evaluateCheckpoint(ckpt!, { cache: new ImageCache(), tablePaths: [renamed] }),
+      (e: Error) =>
+        /renamed\/base\.csv: .*missing f4; unexpected TSH/.test(e.message) &&
+        !e.message.includes("\n"),
+    );
+
+    // The same header in another order is reordered; a headerless file and an .npz go by position.
+    const reordered = join(dir, "reordered", "base.csv");
+    await Deno.mkdir(join(dir, "reordered"));
+    const order = [2, 0, 3, 1];
+    await Deno.writeTextFile(
+      reordered,
+      csvText(order.map((j) => names[j]), rows.map((r) => order.map((j) => r[j])), labels),
+    );
+    near(scoreTableFile(ckpt, reordered).map((s) => s.score), scores);
+    const headerless = join(dir, "headerless", "base.csv");
+    await Deno.mkdir(join(dir, "headerless"));
+    await Deno.writeTextFile(headerless, rows.map((r) => r.join(",")).join("\n") + "\n");
+    near(scoreTableFile(ckpt, headerless).map((s) => s.score), scores);
+    const npz = join(dir, "npz", "base.npz");
+    await Deno.mkdir(join(dir, "npz"));
+    await Deno.writeFile(
+      npz,
+      await npzBytes({ descr: "<f8", shape: [4, 4], values: rows.slice(0, 4).flat() }, null),
+    );
+    near(scoreTableFile(ckpt, npz).map((s) => s.score), scores.slice(0, 4));
+  } finally {
+    if (ckpt) disposeCheckpoint(ckpt);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("column matching: generated f1..fd names stay positional unless both are headers", () => {
+  const trained = ["f1", "f2", "f3"];
+  const renamed = { ...tableFromArrays("t", ["f1", "f2", "x"], [[1, 2, 3]], null), header: true };
+  // An older checkpoint, or one trained on a .mat/.npz: by position, as before.
+  assert.equal(matchTrainedColumns(renamed, trained, "new.csv"), renamed);
+  oneLineError(
+    () => matchTrainedColumns(renamed, trained, "new.csv", true),
+    "new.csv",
+    "missing f3",
+    "unexpected x",
+  );
+  // A file whose columns were generated (no header line) is taken by position.
+  const npz = tableFromArrays("t", ["f1", "f2", "f3"], [[1, 2, 3]], null);
+  assert.equal(matchTrainedColumns(npz, trained, "x.npz", true), npz);
+  const headerless = tableFromArrays("t", ["1", "2", "3"], [[1, 2, 3]], null);
+  assert.equal(matchTrainedColumns(headerless, trained, "x.csv", true), headerless);
+});

@@ -59,7 +59,8 @@ export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Tab
   const line1 = body.slice(0, body.indexOf("\n"));
   const sep = detectSeparator(line1);
   let header = splitHeader(line1, sep);
-  if (header.every(isNumber) && !isTrainedHeader(header, options.headerNames)) {
+  const headerless = header.every(isNumber) && !isTrainedHeader(header, options.headerNames);
+  if (headerless) {
     // A first line of numbers only is a row (np.savetxt writes no header): reading it as the
     // header dropped that row and shifted every id. Its columns are numbered 1..d, which
     // scoring matches by position.
@@ -144,6 +145,7 @@ export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Tab
     name: options.name ?? basename(path, extname(path)),
     source: path,
     columns: featureIdx.map((i) => names[i]),
+    ...(headerless ? {} : { header: true }),
     n,
     d,
     values,

@@ -12,6 +12,12 @@ export interface Table {
   source: string;
   /** Feature column names, length `d`. */
   columns: string[];
+  /**
+   * True when `columns` were read from a CSV's header line (names given by a person, even ones
+   * that look generated, such as `f1..fd`); absent when they were generated (`.mat`, `.npz`,
+   * a headerless CSV's `1..d`).
+   */
+  header?: boolean;
   n: number;
   d: number;
   /** Row-major features, length `n * d`. */

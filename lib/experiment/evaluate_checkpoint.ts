@@ -220,6 +220,7 @@ export async function evaluateCheckpoint(
       record.columns,
       // Warnings go where this run's other lines about its data go.
       (line) => (options.onProgress ?? console.warn)(line),
+      record.columnsFromHeader,
     );
     const fitted = fittedFor(ckpt, datasetKey(record));
     const changed = changedDataWarning(record, record.source);

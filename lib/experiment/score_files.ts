@@ -480,7 +480,7 @@ export function scoreTableFile(
     "score: read table",
     () => readTableSource(path, { scoring: true, headerNames: record.columns }).table,
   );
-  const table = matchTrainedColumns(read, record.columns, path);
+  const table = matchTrainedColumns(read, record.columns, path, record.columnsFromHeader);
   const normalised = applyNormalisation(table, record.normalisation!);
   const shifted = shiftedFeatures(normalised);
   if (shifted.length > 0) options.onWarning?.(shiftWarning(path, shifted, table.d));

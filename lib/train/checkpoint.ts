@@ -413,7 +413,12 @@ function checkDatasets(
       ) {
         fail(`dataset ${d.name} has bad column names`);
       }
-    } else if (d.normalisation !== undefined || d.columns !== undefined) {
+      if (d.columnsFromHeader !== undefined && typeof d.columnsFromHeader !== "boolean") {
+        fail(`dataset ${d.name} has a bad columnsFromHeader`);
+      }
+    } else if (
+      d.normalisation !== undefined || d.columns !== undefined || d.columnsFromHeader !== undefined
+    ) {
       fail(`image dataset ${d.name} has table fields`);
     } else if (
       d.pose !== undefined &&

@@ -39,6 +39,12 @@ export interface DatasetRecord {
   split: SplitSpec;
   /** Tables: feature columns and the normalisation fitted on training normals. */
   columns?: string[];
+  /**
+   * Tables: true when `columns` came from the training file's header line, so that a file
+   * scored or evaluated with a different header is refused even when the trained names look
+   * generated (`f1..fd`). Absent for generated names and in older checkpoints.
+   */
+  columnsFromHeader?: boolean;
   normalisation?: Normalisation;
   /** Images: whether the category's objects are turned to one pose, decided on its training normals. */
   pose?: PoseAlignment;
@@ -143,6 +149,9 @@ export function readTableSource(
  * given to `.mat`/`.npz` columns nor a headerless CSV's numbers), columns are matched by name
  * and reordered, as they are when the file's columns are the trained names in another order
  * (numbers too: a header of wavelengths); otherwise they are taken by position, as before.
+ * `trainedFromHeader` (the checkpoint's `columnsFromHeader`) says the trained names were a
+ * header line: then a file with a header line is matched by name too, even when either header
+ * looks like generated names (`f1..fd`).
  *
  * @throws {MadError} one line naming the file and the trained columns when the column count
  * differs or the names differ (listing the missing and unexpected ones).
@@ -151,9 +160,11 @@ export function matchTrainedColumns(
   table: Table,
   trained: readonly string[] | undefined,
   path: string,
+  trainedFromHeader = false,
 ): Table {
   if (!trained) return table;
   const named = (realNames(table.columns) && realNames(trained)) ||
+    (trainedFromHeader && table.header === true) ||
     reorderedHeader(table.columns, trained);
   if (named && table.columns.join("\u0000") !== trained.join("\u0000")) {
     const have = new Set(table.columns);
@@ -354,15 +365,15 @@ export function prepareTable(
   options: NormalisationOptions = {},
   trainedColumns?: readonly string[],
   warn: (line: string) => void = console.warn,
+  trainedFromHeader = false,
 ): PreparedTable {
   const read = readTableSource(path, { headerNames: trainedColumns, warn });
   let source = read;
   if (trainedColumns) {
     // Evaluation from a checkpoint: the trained columns, matched by name or by position.
-    const table = matchTrainedColumns(read.table, trainedColumns, path);
-    const trainOnly = read.trainOnly === read.table
-      ? table
-      : read.trainOnly && matchTrainedColumns(read.trainOnly, trainedColumns, path);
+    const table = matchTrainedColumns(read.table, trainedColumns, path, trainedFromHeader);
+    const trainOnly = read.trainOnly === read.table ? table : read.trainOnly &&
+      matchTrainedColumns(read.trainOnly, trainedColumns, path, trainedFromHeader);
     source = { ...read, table, trainOnly };
   }
   const tableName = name ?? source.table.name;
@@ -428,6 +439,7 @@ export function prepareTable(
       source: path,
       split,
       columns: trainTable.columns,
+      ...(trainTable.header ? { columnsFromHeader: true } : {}),
       normalisation: norm,
     },
     d: trainTable.d,
