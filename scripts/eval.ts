@@ -72,7 +72,7 @@ export const COMMAND = defineCommand({
   },
   examples: [
     "deno task eval --checkpoint results/mine/best_model_checkpoint.safetensors",
-    "deno task eval --checkpoint CKPT --images data/images/mvtec/zipper --json eval.json",
+    "deno task eval --checkpoint CKPT --images data/images/mvtec/zipper --json results/eval.json",
   ],
 });
 

@@ -108,9 +108,9 @@ export const COMMAND = defineCommand({
     cache: IMAGE_CACHE_FLAG,
   },
   examples: [
-    "deno task score --checkpoint CKPT --images photos/ --json scores.json --maps heatmaps/",
+    "deno task score --checkpoint CKPT --images photos/ --json results/scores.json --maps results/heatmaps/",
     "deno task score --checkpoint CKPT --table new_rows.csv",
-    "deno task score --checkpoint CKPT --table new_rows.csv --explain --json scores.json",
+    "deno task score --checkpoint CKPT --table new_rows.csv --explain --json results/scores.json",
     "deno task score --checkpoint CKPT --table new_rows.csv --false-alarm-rate 0.05",
   ],
 });
