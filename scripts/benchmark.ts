@@ -99,6 +99,9 @@ export const COMMAND = defineCommand({
     quiet: { type: "boolean", default: false, description: "no training progress bars" },
   },
   notes: [
+    "After `deno task data` the image categories are in data/images/mvtec (official downloads) " +
+    "or data/images/course (`--from`), the tables in data/tables/adbench; give these folders, not " +
+    "data/images or data/tables, which hold them one level down.",
     "Tables run under the half-normals protocol (split folders as given); one line per run " +
     "shows its time, the elapsed time and an ETA.",
     "On the scikit-learn peers' own splits: `sklearn_tables.py split SRC OUT` writes OUT/<table>/s<k>; " +
@@ -106,9 +109,9 @@ export const COMMAND = defineCommand({
     "split k and reports the peers' Isolation Forest, kNN and OCSVM next to MADformer.",
   ],
   examples: [
-    "deno task benchmark --images data/images --tables data/tables",
-    "deno task benchmark --images data/images --seeds 1 --quick --joint none --out /tmp/bench",
-    "deno task benchmark --tables results/peer-splits --seeds 3 --joint none",
+    "deno task benchmark --images data/images/mvtec --tables data/tables/adbench",
+    "deno task benchmark --images data/images/course --seeds 1 --quick --joint none --out /tmp/bench",
+    "deno task benchmark --tables data/tables/adbench --seeds 1 --quick --joint none",
   ],
 });
 
