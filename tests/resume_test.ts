@@ -169,7 +169,7 @@ Deno.test("resume: --epochs not above the epochs done is refused naming the chec
   }
 });
 
-Deno.test("resume into another folder: the run's best so far is there even if no epoch beats it", async () => {
+Deno.test("resume into another folder: the run's best so far and its metrics history are there", async () => {
   const dir = await Deno.makeTempDir({ prefix: "madformer-resume-copy-" });
   try {
     const { first, base } = await twoEpochRun(dir);
@@ -192,6 +192,17 @@ Deno.test("resume into another folder: the run's best so far is there even if no
     assert.match(
       await Deno.readTextFile(join(out, "train.log")),
       new RegExp(`best checkpoint so far \\(epoch ${bestEpoch}\\) copied from ${first.best}`),
+    );
+    // D's metrics.jsonl holds C's epochs 1-2 as C wrote them, then D's own epoch 3.
+    const lines = async (folder: string) =>
+      (await Deno.readTextFile(join(folder, "metrics.jsonl"))).trim().split("\n");
+    const before = await lines(join(dir, "C"));
+    const after = await lines(out);
+    assert.deepEqual(after.map((l) => JSON.parse(l).epoch), [1, 2, 3]);
+    assert.deepEqual(after.slice(0, 2), before);
+    assert.match(
+      await Deno.readTextFile(join(out, "train.log")),
+      new RegExp(`metrics of 2 earlier epochs copied from ${join(dir, "C", "metrics.jsonl")}`),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -237,6 +237,10 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     if (copied) {
       log.line(`best checkpoint so far (epoch ${progress.bestEpoch}) copied from ${copied}`);
     }
+    const history = await copyEarlierMetrics(options.resume!, log.metricsPath, progress.epoch);
+    if (history) {
+      log.line(`metrics of ${counted(history.lines, "earlier epoch")} copied from ${history.from}`);
+    }
   }
   const count = [...params.values()].reduce((s, p) => s + p.size, 0);
   const blas = systemBlasInUse();
@@ -600,6 +604,40 @@ async function isCalibrated(path: string): Promise<boolean> {
  * folder holds the run's best even when no later epoch beats it, and the final calibration has
  * it to refit. Returns the path copied, or null (same folder, or no such best checkpoint).
  */
+/**
+ * On a resume into another folder: copies the resumed run's `metrics.jsonl` lines of epochs up
+ * to `epoch` (those the checkpoint holds) into `metrics`, so that the new folder's history starts
+ * at epoch 1, not at the first resumed epoch. Does nothing when resuming in the same folder, when
+ * the resumed folder has no metrics, or when `metrics` already holds lines. Lines that are not an
+ * epoch's JSON are left out; an epoch written twice keeps its last line.
+ */
+async function copyEarlierMetrics(
+  resume: string,
+  metrics: string,
+  epoch: number,
+): Promise<{ from: string; lines: number } | null> {
+  const source = join(dirname(resume), "metrics.jsonl");
+  if (samePath(source, metrics) || !isFile(source)) return null;
+  if (isFile(metrics) && (await Deno.stat(metrics)).size > 0) return null;
+  // By epoch, the last line of each: a run stopped between an epoch's line and its checkpoint
+  // and resumed in place wrote that epoch twice.
+  const byEpoch = new Map<number, string>();
+  for (const line of (await Deno.readTextFile(source)).split("\n")) {
+    let row: Partial<EpochRow>;
+    try {
+      row = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const e = row?.epoch;
+    if (typeof e === "number" && Number.isInteger(e) && e >= 1 && e <= epoch) byEpoch.set(e, line);
+  }
+  const lines = [...byEpoch.entries()].sort(([a], [b]) => a - b).map(([, line]) => line);
+  if (lines.length === 0) return null;
+  await Deno.writeTextFile(metrics, lines.join("\n") + "\n");
+  return { from: source, lines: lines.length };
+}
+
 async function copyBestOfResumed(
   resume: string,
   resumed: Checkpoint,
