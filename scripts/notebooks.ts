@@ -9,7 +9,15 @@
 import { fileURLToPath } from "node:url";
 import { runMain } from "../lib/cli.ts";
 import { MadError } from "../lib/errors.ts";
-import { asFolder, counted, defineCommand, helpText, parseFlags } from "../lib/util/mod.ts";
+import {
+  asFolder,
+  counted,
+  defineCommand,
+  helpText,
+  parseFlags,
+  userFolder,
+} from "../lib/util/mod.ts";
+import { CHECKPOINT_ENV, namedCheckpoint } from "../lib/report/notebook_data.ts";
 import { runNotebooks } from "../lib/report/notebook_export.ts";
 import { TABLE_FORMATS } from "../lib/data/table_name.ts";
 import { checkTrainingSources } from "../lib/train/mod.ts";
@@ -90,6 +98,14 @@ async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
   const started = performance.now();
+  // A checkpoint named for 04 is read from where the task was started (the kernel runs in
+  // notebooks/) and passed on absolute; a name that finds no file stops here, before 04 would
+  // evaluate some other model under it.
+  const checkpoint = namedCheckpoint((name) => Deno.env.get(name), {
+    root: userFolder(),
+    here: userFolder(),
+  });
+  if (checkpoint) Deno.env.set(CHECKPOINT_ENV, checkpoint);
   const data = {
     imageDirs: existing("images", flags.images),
     tablePaths: existing("table", flags.table),

@@ -6,9 +6,74 @@
  *
  * @module
  */
-import { delimiter, join } from "node:path";
+import { delimiter, isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { ExperimentData } from "../experiment/setup.ts";
 import { absoluteData, dataSetId, namesData } from "../experiment/data_set.ts";
+import { MadError } from "../errors.ts";
+
+/**
+ * The project's folder (where `deno task` runs every task, and what the paths a checkpoint
+ * records are relative to). The notebooks' kernel runs in `notebooks/`, so a relative path is
+ * read from here rather than from the kernel's working directory.
+ */
+export const PROJECT_ROOT = resolve(fileURLToPath(new URL("../../", import.meta.url)));
+
+/** The checkpoint `04_evaluation` evaluates instead of the one `02_training` trained. */
+export const CHECKPOINT_ENV = "MADFORMER_CHECKPOINT";
+
+function existsPath(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `path` made absolute for a notebook: absolute paths as given; a relative one read from the
+ * project's folder (`root`), as the tasks and the paths checkpoints record are; only when it
+ * exists nowhere there but does from the kernel's folder (`here`, a path typed relative to
+ * `notebooks/`, or recorded by a notebook) from there.
+ */
+export function fromProject(
+  path: string,
+  options: { root?: string; here?: string } = {},
+): string {
+  if (isAbsolute(path)) return path;
+  const root = resolve(options.root ?? PROJECT_ROOT, path);
+  if (existsPath(root)) return root;
+  const here = resolve(options.here ?? Deno.cwd(), path);
+  return existsPath(here) ? here : root;
+}
+
+/**
+ * The checkpoint {@linkcode CHECKPOINT_ENV} names, made absolute by {@linkcode fromProject}, or
+ * undefined when none is named. A named checkpoint that is not there is a one-line MadError
+ * naming it: evaluating another model under its name would be a wrong report.
+ */
+export function namedCheckpoint(
+  get: (name: string) => string | undefined = (name) => Deno.env.get(name),
+  options: { root?: string; here?: string } = {},
+): string | undefined {
+  const given = get(CHECKPOINT_ENV);
+  if (!given) return undefined;
+  const path = fromProject(given, options);
+  let isFile = false;
+  try {
+    isFile = Deno.statSync(path).isFile;
+  } catch {
+    // Said below.
+  }
+  if (!isFile) {
+    throw new MadError(
+      `${CHECKPOINT_ENV}=${given}: no checkpoint file at ${path}; name an existing ` +
+        `.safetensors file, or unset ${CHECKPOINT_ENV} to evaluate the one 02_training trains`,
+    );
+  }
+  return path;
+}
 
 /** Image category folders for the notebooks, joined by the path-list delimiter (`:` here). */
 export const IMAGES_ENV = "MADFORMER_IMAGES";
@@ -72,7 +137,9 @@ export function dataEnv(data: ExperimentData): Record<string, string> {
 export function dataFromEnv(
   get: (name: string) => string | undefined = (name) => Deno.env.get(name),
 ): ExperimentData | undefined {
-  const list = (name: string) => (get(name) ?? "").split(delimiter).filter((p) => p !== "");
+  // Relative paths (typed before starting JupyterLab) are read from the project's folder.
+  const list = (name: string) =>
+    (get(name) ?? "").split(delimiter).filter((p) => p !== "").map((p) => fromProject(p));
   const data = { imageDirs: list(IMAGES_ENV), tablePaths: list(TABLES_ENV) };
   return namesData(data) ? data : undefined;
 }

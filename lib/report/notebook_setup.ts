@@ -6,10 +6,17 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { type Experiment, experiment } from "../experiment/setup.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { loadPlotly, show } from "./notebook_helpers.ts";
-import { dataFromEnv, notebookWorkFolder } from "./notebook_data.ts";
+import {
+  CHECKPOINT_ENV,
+  dataFromEnv,
+  fromProject,
+  notebookWorkFolder,
+  PROJECT_ROOT,
+} from "./notebook_data.ts";
 
 /** What a notebook works with after {@linkcode notebookSetup}. */
 export interface NotebookSetup {
@@ -30,12 +37,14 @@ export interface NotebookSetup {
  * Prepares a notebook: FULL (`true`) is the default model, TINY the small one. They run on the
  * image folders and tables that `MADFORMER_IMAGES` and `MADFORMER_TABLES` name (path lists, as
  * `deno task notebooks --images/--table` sets them), else FULL on `../data` and TINY on synthetic
- * data written under the working folder. Paths are relative to `notebooks/`, the kernel's working
- * directory; `MADFORMER_NOTEBOOK_OUT` moves the working folder (default `../results/notebooks`).
+ * data written under the working folder. Relative paths in these variables are read from the
+ * project's folder (the kernel runs in `notebooks/`); `MADFORMER_NOTEBOOK_OUT` moves the working
+ * folder (default `results/notebooks`).
  * Needs the Deno Jupyter kernel (plotly.js is displayed).
  */
 export async function notebookSetup(full: boolean): Promise<NotebookSetup> {
-  const out = Deno.env.get("MADFORMER_NOTEBOOK_OUT") ?? "../results/notebooks";
+  const given = Deno.env.get("MADFORMER_NOTEBOOK_OUT");
+  const out = given ? fromProject(given) : join(PROJECT_ROOT, "results", "notebooks");
   const data = dataFromEnv();
   const work = notebookWorkFolder(out, full, data);
   const setup = await experiment({ full, dataDir: "../data", workDir: work, data });
@@ -44,7 +53,8 @@ export async function notebookSetup(full: boolean): Promise<NotebookSetup> {
   // Displayed, not logged: the kernel sends a display before the cell ends, while a console line
   // now and then missed the rendered report (tests/notebooks_test.ts reads it there).
   // A checkpoint given to 04 is evaluated as it was trained, whatever TINY or FULL says.
-  const checkpoint = Deno.env.get("MADFORMER_CHECKPOINT");
+  const named = Deno.env.get(CHECKPOINT_ENV);
+  const checkpoint = named ? fromProject(named) : undefined;
   await show({
     "text/plain": `${full ? "FULL" : "TINY"}: images ${setup.imageDirs.join(", ") || "none"}; ` +
       `tables ${setup.tablePaths.join(", ") || "none"}` +

@@ -285,6 +285,15 @@ function invocationFolder(): string | null {
   return cwd === PROJECT_ROOT && resolve(init) !== cwd ? resolve(init) : null;
 }
 
+/**
+ * The folder a path the user typed is read from: where `deno task` was started (see
+ * {@linkcode invocationFolder}), else this process's working directory. For paths passed on in
+ * the environment (`MADFORMER_CHECKPOINT`), which flag parsing does not see.
+ */
+export function userFolder(): string {
+  return invocationFolder() ?? resolve(Deno.cwd());
+}
+
 /** `path` read from `folder` when relative; absolute paths and URLs as given. */
 function fromFolder(folder: string, path: string): string {
   if (isAbsolute(path) || /^[a-z][a-z\d+.-]*:\/\//i.test(path)) return path;

@@ -16,6 +16,7 @@ export {
   positiveIntegerFlag,
   usageError,
   usageLine,
+  userFolder,
 } from "./flags.ts";
 export type { Command, FlagSpec, FlagTable, FlagValues, WithHelp } from "./flags.ts";
 export {

@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { join, resolve } from "node:path";
+import {
+  CHECKPOINT_ENV,
+  dataFromEnv,
+  fromProject,
+  namedCheckpoint,
+  PROJECT_ROOT,
+} from "../lib/report/notebook_data.ts";
+import { MadError } from "../lib/errors.ts";
+
+/** A project folder with `notebooks/`, a checkpoint under `results/` and data under `data/`. */
+function project(): { root: string; here: string; ckpt: string } {
+  const root = Deno.makeTempDirSync({ prefix: "madformer-nbpaths-" });
+  const here = join(root, "notebooks");
+  Deno.mkdirSync(here);
+  Deno.mkdirSync(join(root, "results", "mine"), { recursive: true });
+  Deno.mkdirSync(join(root, "data", "images", "course", "hazelnut"), { recursive: true });
+  const ckpt = join(root, "results", "mine", "best_model_checkpoint.safetensors");
+  Deno.writeFileSync(ckpt, new Uint8Array(8));
+  return { root, here, ckpt };
+}
+
+Deno.test("the notebooks' project folder is the repository's, where deno.json is", () => {
+  assert.equal(PROJECT_ROOT, resolve(new URL("..", import.meta.url).pathname));
+  assert.ok(Deno.statSync(join(PROJECT_ROOT, "deno.json")).isFile);
+});
+
+Deno.test("fromProject: relative paths from the project's folder, not the kernel's notebooks/", () => {
+  const { root, here, ckpt } = project();
+  try {
+    const at = { root, here };
+    assert.equal(fromProject("results/mine/best_model_checkpoint.safetensors", at), ckpt);
+    assert.equal(fromProject(ckpt, at), ckpt);
+    // A path typed relative to notebooks/ still finds its file when it exists only from there.
+    assert.equal(
+      fromProject("../results/mine/best_model_checkpoint.safetensors", at),
+      ckpt,
+    );
+    // Found nowhere: named from the project's folder.
+    assert.equal(
+      fromProject("results/nope.safetensors", at),
+      join(root, "results/nope.safetensors"),
+    );
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("namedCheckpoint: a relative MADFORMER_CHECKPOINT is found from the project's folder", () => {
+  const { root, here, ckpt } = project();
+  try {
+    const env: Record<string, string> = {
+      [CHECKPOINT_ENV]: "results/mine/best_model_checkpoint.safetensors",
+    };
+    assert.equal(namedCheckpoint((n) => env[n], { root, here }), ckpt);
+    assert.equal(namedCheckpoint(() => undefined, { root, here }), undefined);
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("namedCheckpoint: a named checkpoint that is not there stops in one line naming it", () => {
+  const { root, here } = project();
+  try {
+    for (const given of ["results/other/best_model_checkpoint.safetensors", "results/mine"]) {
+      assert.throws(
+        () => namedCheckpoint((n) => (n === CHECKPOINT_ENV ? given : undefined), { root, here }),
+        (e: unknown) => {
+          assert.ok(e instanceof MadError);
+          assert.ok(e.message.includes(`${CHECKPOINT_ENV}=${given}`), e.message);
+          assert.ok(e.message.includes(join(root, given)), e.message);
+          assert.ok(!e.message.includes("\n"));
+          return true;
+        },
+      );
+    }
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("dataFromEnv reads relative MADFORMER_IMAGES from the project's folder", () => {
+  const data = dataFromEnv((n) => (n === "MADFORMER_IMAGES" ? "deno.json" : undefined));
+  assert.deepEqual(data?.imageDirs, [join(PROJECT_ROOT, "deno.json")]);
+});
+
+Deno.test("deno task notebooks: a named checkpoint missing from where the task started stops it", async () => {
+  const started = Deno.makeTempDirSync({ prefix: "madformer-nbstart-" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(PROJECT_ROOT, "scripts", "notebooks.ts"), "--only", "04"],
+      cwd: PROJECT_ROOT,
+      env: {
+        INIT_CWD: started,
+        [CHECKPOINT_ENV]: "results/mine/best_model_checkpoint.safetensors",
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr).trim();
+    assert.equal(out.code, 1, stderr);
+    assert.ok(
+      stderr.includes(join(started, "results/mine/best_model_checkpoint.safetensors")),
+      stderr,
+    );
+    assert.equal(stderr.split("\n").length, 1, stderr);
+  } finally {
+    Deno.removeSync(started, { recursive: true });
+  }
+});
