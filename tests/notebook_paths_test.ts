@@ -6,6 +6,7 @@ import {
   fromProject,
   namedCheckpoint,
   PROJECT_ROOT,
+  rootedRecords,
 } from "../lib/report/notebook_data.ts";
 import { MadError } from "../lib/errors.ts";
 
@@ -75,6 +76,27 @@ Deno.test("namedCheckpoint: a named checkpoint that is not there stops in one li
         },
       );
     }
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("rootedRecords: data paths deno task train recorded are read from the project's folder", () => {
+  const { root, here } = project();
+  try {
+    const records = [
+      { name: "hazelnut", source: "data/images/course/hazelnut" },
+      { name: "t", source: "synthetic(seed=0,n=10,d=2,anomalyShare=0.1)" },
+      { name: "abs", source: join(root, "data") },
+    ];
+    const rooted = rootedRecords(records, { root, here });
+    assert.equal(rooted[0].source, join(root, "data/images/course/hazelnut"));
+    assert.equal(rooted[0].name, "hazelnut");
+    // Not a path found anywhere: left as recorded.
+    assert.equal(rooted[1].source, records[1].source);
+    assert.equal(rooted[2].source, join(root, "data"));
+    // The checkpoint's own records are not changed in place.
+    assert.equal(records[0].source, "data/images/course/hazelnut");
   } finally {
     Deno.removeSync(root, { recursive: true });
   }

@@ -10,6 +10,7 @@ import { delimiter, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ExperimentData } from "../experiment/setup.ts";
 import { absoluteData, dataSetId, namesData } from "../experiment/data_set.ts";
+import type { DatasetRecord } from "../train/datasets.ts";
 import { MadError } from "../errors.ts";
 
 /**
@@ -73,6 +74,22 @@ export function namedCheckpoint(
     );
   }
   return path;
+}
+
+/**
+ * The datasets a checkpoint records, their relative paths made absolute by
+ * {@linkcode fromProject}: `deno task train` records them relative to the project's folder,
+ * and a notebook's kernel runs in `notebooks/`.
+ */
+export function rootedRecords<T extends Pick<DatasetRecord, "source">>(
+  records: T[],
+  options: { root?: string; here?: string } = {},
+): T[] {
+  return records.map((r) => {
+    const source = fromProject(r.source, options);
+    // A source that is no path found anywhere stays as recorded, for the error to name.
+    return existsPath(source) ? { ...r, source } : r;
+  });
 }
 
 /** Image category folders for the notebooks, joined by the path-list delimiter (`:` here). */
