@@ -36,7 +36,7 @@ import {
   tinyConfig,
 } from "../lib/experiment/mod.ts";
 import { DEFAULT_CONFIG } from "../lib/model/config.ts";
-import { dataSetId, namesData } from "../lib/experiment/data_set.ts";
+import { dataSetId, type ExperimentData, namesData } from "../lib/experiment/data_set.ts";
 import {
   ablationDifferenceRows,
   ablationScoreRows,
@@ -86,7 +86,8 @@ export const COMMAND = defineCommand({
       type: "string",
       value: "DIR",
       description: "folder for the runs' results",
-      defaultText: "results/ablation, or results/ablation-<id> for --images and --table",
+      defaultText: "results/ablation with --full, else results/ablation-tiny; " +
+        "results/ablation-<id> (ablation-tiny-<id>) for --images and --table",
     },
     images: {
       type: "string",
@@ -134,6 +135,18 @@ export const COMMAND = defineCommand({
   ],
 });
 
+/**
+ * Where a run goes without `--out`: `--full` on data/ in `results/ablation` (which notebook 03
+ * in full mode reads), the tiny run in `results/ablation-tiny`, so that the README's first tiny
+ * run does not hold the folder a later `--full` run needs; a user's own data in a folder of its
+ * own (`results/ablation-<id>`, tiny `results/ablation-tiny-<id>`), so the default data's runs
+ * stay as they are.
+ */
+export function defaultAblationOut(full: boolean, own: ExperimentData): string {
+  const base = full ? "results/ablation" : "results/ablation-tiny";
+  return namesData(own) ? `${base}-${dataSetId(own)}` : base;
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args, COMMAND);
   if (flags.help) return console.log(helpText(COMMAND));
@@ -158,9 +171,7 @@ async function main(): Promise<void> {
   let variants = selectVariants(names);
   await useBackend(flags.backend as BackendName);
   const own = { imageDirs: flags.images ?? [], tablePaths: flags.table ?? [] };
-  // A user's own data gets a folder of its own, so the default data's runs stay as they are.
-  const out = flags.out ??
-    (namesData(own) ? `results/ablation-${dataSetId(own)}` : "results/ablation");
+  const out = flags.out ?? defaultAblationOut(flags.full, own);
   checkOutputFolder(out, "--out");
   const setup = await experiment({
     full: flags.full,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
 import {
+  ablationFolder,
   CHECKPOINT_ENV,
   dataFromEnv,
   fromProject,
@@ -105,6 +106,18 @@ Deno.test("rootedRecords: data paths deno task train recorded are read from the 
 Deno.test("dataFromEnv reads relative MADFORMER_IMAGES from the project's folder", () => {
   const data = dataFromEnv((n) => (n === "MADFORMER_IMAGES" ? "deno.json" : undefined));
   assert.deepEqual(data?.imageDirs, [join(PROJECT_ROOT, "deno.json")]);
+});
+
+Deno.test("ablationFolder: FULL on data/ shares results/ablation, TINY its own, the env wins", () => {
+  const none = () => undefined;
+  const root = "/project";
+  assert.equal(ablationFolder(true, false, "/w/full", none, { root }), "/project/results/ablation");
+  assert.equal(ablationFolder(false, false, "/w/tiny", none, { root }), "/w/tiny/03_ablation");
+  assert.equal(ablationFolder(true, true, "/w/full-x", none, { root }), "/w/full-x/03_ablation");
+  const env = (
+    n: string,
+  ) => (n === "MADFORMER_ABLATION_OUT" ? "/elsewhere/ablation-v31" : undefined);
+  assert.equal(ablationFolder(true, false, "/w/full", env, { root }), "/elsewhere/ablation-v31");
 });
 
 Deno.test("deno task notebooks: a named checkpoint missing from where the task started stops it", async () => {

@@ -23,6 +23,9 @@ export const PROJECT_ROOT = resolve(fileURLToPath(new URL("../../", import.meta.
 /** The checkpoint `04_evaluation` evaluates instead of the one `02_training` trained. */
 export const CHECKPOINT_ENV = "MADFORMER_CHECKPOINT";
 
+/** The folder `03_ablation` keeps its runs in, instead of the one its mode picks. */
+export const ABLATION_OUT_ENV = "MADFORMER_ABLATION_OUT";
+
 function existsPath(path: string): boolean {
   try {
     Deno.statSync(path);
@@ -90,6 +93,25 @@ export function rootedRecords<T extends Pick<DatasetRecord, "source">>(
     // A source that is no path found anywhere stays as recorded, for the error to name.
     return existsPath(source) ? { ...r, source } : r;
   });
+}
+
+/**
+ * The folder `03_ablation` keeps its runs in: {@linkcode ABLATION_OUT_ENV} when set; in FULL
+ * mode on the default data `results/ablation`, which `deno task ablate --full` writes, so its
+ * finished runs are reused; otherwise (TINY, or a user's own data) the setup's working folder.
+ */
+export function ablationFolder(
+  full: boolean,
+  ownData: boolean,
+  work: string,
+  get: (name: string) => string | undefined = (name) => Deno.env.get(name),
+  options: { root?: string; here?: string } = {},
+): string {
+  const given = get(ABLATION_OUT_ENV);
+  if (given) return fromProject(given, options);
+  return full && !ownData
+    ? join(options.root ?? PROJECT_ROOT, "results", "ablation")
+    : join(work, "03_ablation");
 }
 
 /** Image category folders for the notebooks, joined by the path-list delimiter (`:` here). */
