@@ -9,6 +9,7 @@
 import { formatMeanStd } from "../report/ablation_tables.ts";
 import { groupedBarLayout, type PlotlyFigure } from "../report/figures.ts";
 import { escapeHtml, htmlReport, type ReportSection } from "../report/html.ts";
+import { mvtecAttributionHtml } from "../report/attribution.ts";
 import type { TableRow } from "../report/table.ts";
 import {
   type BenchmarkSummary,
@@ -323,7 +324,11 @@ export function benchmarkHtml(summary: BenchmarkSummary): string {
         ? `<p>Skipped: ${
           summary.skipped.map((k) => escapeHtml(`${k.source} (${k.reason})`)).join("; ")
         }</p>`
-        : ""),
+        : "") +
+      // MVTec AD's licence asks for credit wherever results on its images are shown.
+      mvtecAttributionHtml(
+        summary.datasets.filter((d) => d.modality === "image").map((d) => d.source),
+      ),
   }];
   for (const metric of ["auroc", "aupr", "f1_at_true_count"] as const) {
     sections.push({

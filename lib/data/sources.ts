@@ -68,6 +68,8 @@ const MVTEC_SHARES: Readonly<Record<string, string>> = {
   wood: "150465/d5b4115b720cdb54d217e75636e6e374/download/420938383-1629960649",
   zipper: "150466/bd155b557520edaf692d9bfdb915c24a/download/420938385-1629960680",
 };
+/** The 15 MVTec AD categories (hazelnut and zipper are also the course's image data). */
+export const MVTEC_CATEGORIES: readonly string[] = Object.keys(MVTEC_SHARES);
 /**
  * The 12 categories besides the course's two and the dev category screw. Opt-in: none was used to
  * choose anything, so they check the defaults on categories nobody tuned on (`deno task benchmark

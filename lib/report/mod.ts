@@ -26,6 +26,7 @@ export {
 export type { PlotlyFigure } from "./figures.ts";
 export { escapeHtml, figureHtml, htmlReport, pngDataUri, readableJson } from "./html.ts";
 export type { ReportSection } from "./html.ts";
+export { MVTEC_ATTRIBUTION, mvtecAttributionHtml, mvtecCategories } from "./attribution.ts";
 export { heatmapOverlayPng, imageGridPng, jet, resizeBilinear, scoreMapPng } from "./heatmap.ts";
 export type { OverlayOptions } from "./heatmap.ts";
 export { plotlyNotebook } from "./notebook.ts";

@@ -9,7 +9,8 @@
 import { join } from "node:path";
 import { type Experiment, experiment } from "../experiment/setup.ts";
 import { ImageCache } from "../data/image_cache.ts";
-import { loadPlotly, show } from "./notebook_helpers.ts";
+import { html, loadPlotly, show } from "./notebook_helpers.ts";
+import { mvtecAttributionHtml } from "./attribution.ts";
 import {
   CHECKPOINT_ENV,
   dataFromEnv,
@@ -60,5 +61,8 @@ export async function notebookSetup(full: boolean): Promise<NotebookSetup> {
       `tables ${setup.tablePaths.join(", ") || "none"}` +
       (checkpoint ? `; 04_evaluation evaluates the checkpoint ${checkpoint}` : ""),
   });
+  // MVTec AD's licence asks for credit wherever its images, or results on them, are shown.
+  const credit = mvtecAttributionHtml(setup.imageDirs);
+  if (credit) await show(html(credit));
   return { setup, cache, work, ownData: data !== undefined };
 }
