@@ -89,11 +89,12 @@ export function tailValue(scale: TailScale, x: number): number {
 /**
  * The conformal p-value of a score among the m calibration normals' scores held in `scale`:
  * (1 + n) / (m + 1), n the number at or above it as {@linkcode normalsAtOrAbove} counts it:
- * interpolated linearly between neighbouring calibration scores (so 43.5 halfway between the scores
- * with 44 and 43 at or above them), never below the plain count. If the scored sample and the calibration normals are
- * alike (exchangeable), a p-value at or below r comes to at most a share r of normal samples; so
- * flagging every sample with p <= r flags about that share of normals, whatever the score's scale
- * (Bates et al., "Testing for outliers with conformal p-values", Annals of Statistics 2023).
+ * interpolated linearly between neighbouring calibration scores (so 43.5 halfway between the
+ * scores with 44 and 43 at or above them), never below the plain count. If the scored sample and
+ * the calibration normals are alike (exchangeable), a p-value at or below r comes to at most a
+ * share r of normal samples; so flagging every sample with p <= r flags about that share of
+ * normals, whatever the score's scale (Bates et al., "Testing for outliers with conformal
+ * p-values", Annals of Statistics 2023).
  * Between 1 / (m + 1) (above every calibration normal) and 1 (below all of them).
  */
 export function pValue(scale: TailScale, score: number): number {
