@@ -172,12 +172,17 @@ export function matchTrainedColumns(
     const wanted = new Set(trained);
     const unexpected = table.columns.filter((c) => !wanted.has(c));
     if (missing.length > 0 || unexpected.length > 0) {
+      const names = `${trained.length} the model was trained on (${trained.join(", ")})`;
+      const which = [
+        missing.length > 0 ? `missing ${missing.join(", ")}` : "",
+        unexpected.length > 0 ? `unexpected ${unexpected.join(", ")}` : "",
+      ].filter((part) => part !== "").join("; ");
       throw new MadError(
-        `${path}: its columns differ from the ${trained.length} the model was trained on (${
-          trained.join(", ")
-        }): missing ${missing.join(", ") || "none"}; unexpected ${
-          unexpected.join(", ") || "none"
-        }; rename or drop columns to match`,
+        `${path}: ` +
+          (table.d === trained.length
+            ? `its columns differ from the ${names}`
+            : `has ${table.d} feature columns, not the ${names}`) +
+          `: ${which}; rename or drop columns to match`,
       );
     }
     // The same names in another order: reorder to the trained order.
