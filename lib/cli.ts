@@ -31,7 +31,7 @@ export async function runMain(main: () => Promise<void> | void): Promise<void> {
  * under way (`*.tmp-<pid>-<time>`) and the `.lock` files of the run folders it holds (a
  * benchmark's or ablation's, and that of the training under way in it). Finished files stay.
  */
-function removeOwnScratch(): void {
+export function removeOwnScratch(): void {
   removePendingTempFiles();
   releaseHeldLocks();
 }

@@ -6,7 +6,7 @@
  */
 import { dirname, join } from "node:path";
 import { IMAGE_CACHE_FLAG } from "../lib/data/image_cache.ts";
-import { runMain } from "../lib/cli.ts";
+import { removeOwnScratch, runMain } from "../lib/cli.ts";
 import {
   checkOutputFolder,
   counted,
@@ -159,6 +159,8 @@ async function main(): Promise<void> {
       if (signal) {
         if (performance.now() - signalled < 1000) return;
         console.error(`${name} again: stopping now; what was written so far is kept`);
+        // The run folder's lock and a checkpoint write under way go, as any stopped task's do.
+        removeOwnScratch();
         Deno.exit(name === "SIGINT" ? 130 : 143);
       }
       signal = name;
