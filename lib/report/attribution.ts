@@ -7,6 +7,7 @@
  */
 import { basename } from "node:path";
 import { MVTEC_CATEGORIES } from "../data/sources.ts";
+import { escapeHtml } from "./html.ts";
 
 /** The one-line credit, as the README's "Sources, licenses and attribution" gives it. */
 export const MVTEC_ATTRIBUTION = "MVTec AD images: © MVTec Software GmbH, CC BY-NC-SA 4.0 " +
@@ -29,6 +30,5 @@ export function mvtecAttributionHtml(dirsOrNames: readonly string[]): string {
   const shown = mvtecCategories(dirsOrNames);
   if (shown.length === 0) return "";
   const text = `${shown.join(", ")}: ${MVTEC_ATTRIBUTION}`;
-  const escaped = text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-  return `<p class="attribution" style="color:#666;font-size:.85rem">${escaped}</p>`;
+  return `<p class="attribution" style="color:#666;font-size:.85rem">${escapeHtml(text)}</p>`;
 }

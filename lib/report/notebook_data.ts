@@ -12,6 +12,7 @@ import type { ExperimentData } from "../experiment/setup.ts";
 import { absoluteData, dataSetId, namesData } from "../experiment/data_set.ts";
 import type { DatasetRecord } from "../train/datasets.ts";
 import { MadError } from "../errors.ts";
+import { isFile, pathExists } from "../util/files.ts";
 
 /**
  * The project's folder (where `deno task` runs every task, and what the paths a checkpoint
@@ -26,15 +27,6 @@ export const CHECKPOINT_ENV = "MADFORMER_CHECKPOINT";
 /** The folder `03_ablation` keeps its runs in, instead of the one its mode picks. */
 export const ABLATION_OUT_ENV = "MADFORMER_ABLATION_OUT";
 
-function existsPath(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * `path` made absolute for a notebook: absolute paths as given; a relative one read from the
  * project's folder (`root`), as the tasks and the paths checkpoints record are; only when it
@@ -47,9 +39,9 @@ export function fromProject(
 ): string {
   if (isAbsolute(path)) return path;
   const root = resolve(options.root ?? PROJECT_ROOT, path);
-  if (existsPath(root)) return root;
+  if (pathExists(root)) return root;
   const here = resolve(options.here ?? Deno.cwd(), path);
-  return existsPath(here) ? here : root;
+  return pathExists(here) ? here : root;
 }
 
 /**
@@ -64,13 +56,7 @@ export function namedCheckpoint(
   const given = get(CHECKPOINT_ENV);
   if (!given) return undefined;
   const path = fromProject(given, options);
-  let isFile = false;
-  try {
-    isFile = Deno.statSync(path).isFile;
-  } catch {
-    // Said below.
-  }
-  if (!isFile) {
+  if (!isFile(path)) {
     throw new MadError(
       `${CHECKPOINT_ENV}=${given}: no checkpoint file at ${path}; name an existing ` +
         `.safetensors file, or unset ${CHECKPOINT_ENV} to evaluate the one 02_training trains`,
@@ -91,7 +77,7 @@ export function rootedRecords<T extends Pick<DatasetRecord, "source">>(
   return records.map((r) => {
     const source = fromProject(r.source, options);
     // A source that is no path found anywhere stays as recorded, for the error to name.
-    return existsPath(source) ? { ...r, source } : r;
+    return pathExists(source) ? { ...r, source } : r;
   });
 }
 

@@ -181,6 +181,16 @@ export function checkNotAnInput(
   }
 }
 
+/** Whether `path` exists, a file or a folder (following links); false when unreadable. */
+export function pathExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `path` is a file (following links); false when it is missing or unreadable. */
 export function isFile(path: string): boolean {
   try {
