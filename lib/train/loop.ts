@@ -521,23 +521,32 @@ export function batchSizeNotes(
   config: Config,
   data: { images: unknown[]; tables: unknown[] },
 ): string[] {
-  const notes: string[] = [];
   const t = config.train;
-  if (given?.batchSize === "--batch-size" && data.images.length === 0) {
-    notes.push(
-      `--batch-size ${t.batchSize} applies to images (images per training batch) and ` +
-        `this run has none: the rows of a table batch are set by --table-batch-size ` +
-        `(train.tableBatchSize, now ${t.tableBatchSize})`,
-    );
-  }
-  if (given?.tableBatchSize === "--table-batch-size" && data.tables.length === 0) {
-    notes.push(
-      `--table-batch-size ${t.tableBatchSize} applies to tables (rows per training ` +
-        `batch) and this run has none: images per batch are set by --batch-size ` +
-        `(train.batchSize, now ${t.batchSize})`,
-    );
-  }
-  return notes;
+  // The two sizes mirror each other: each note names the other size's flag, key and value.
+  const sizes = [
+    {
+      key: "batchSize",
+      flag: "--batch-size",
+      samples: data.images,
+      counts: "images (images per training batch)",
+      otherSetBy: "the rows of a table batch are set by",
+    },
+    {
+      key: "tableBatchSize",
+      flag: "--table-batch-size",
+      samples: data.tables,
+      counts: "tables (rows per training batch)",
+      otherSetBy: "images per batch are set by",
+    },
+  ] as const;
+  return sizes.flatMap((size, i) => {
+    if (given?.[size.key] !== size.flag || size.samples.length > 0) return [];
+    const other = sizes[1 - i];
+    return [
+      `${size.flag} ${t[size.key]} applies to ${size.counts} and this run has none: ` +
+      `${size.otherSetBy} ${other.flag} (train.${other.key}, now ${t[other.key]})`,
+    ];
+  });
 }
 
 /**
