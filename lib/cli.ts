@@ -8,7 +8,7 @@
 import { MadError } from "./errors.ts";
 import { descendants, signalProcess } from "./util/processes.ts";
 import { removePendingTempFiles } from "./util/files.ts";
-import { releaseHeldLocks } from "./train/run_lock.ts";
+import { releaseHeldLocks } from "./util/run_lock.ts";
 
 /**
  * Runs a script's main function: a MadError becomes `error: message` on stderr and its exit

@@ -23,7 +23,7 @@ import { backendFailure } from "../lib/model/backend_failure.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, mergeConfig, readConfigFile } from "../lib/model/config.ts";
 import { train, weightsKept } from "../lib/train/mod.ts";
-import { assertFolderFree } from "../lib/train/run_lock.ts";
+import { assertFolderFree } from "../lib/util/run_lock.ts";
 import { defaultDataPaths } from "../lib/data/sources.ts";
 import { TABLE_FORMATS } from "../lib/data/table_name.ts";
 

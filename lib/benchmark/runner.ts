@@ -30,7 +30,7 @@ import {
 } from "./summary.ts";
 import { benchmarkHtml, duration } from "./report.ts";
 import { readPeerRuns } from "./peers.ts";
-import { lockRunFolder } from "../train/run_lock.ts";
+import { lockRunFolder } from "../util/run_lock.ts";
 import { metricText } from "../metrics/evaluate.ts";
 import { counted } from "../util/text.ts";
 

@@ -30,7 +30,7 @@ import type { ExperimentData } from "./setup.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { writeFileAtomic } from "../util/files.ts";
 import { MadError } from "../errors.ts";
-import { lockRunFolder } from "../train/run_lock.ts";
+import { lockRunFolder } from "../util/run_lock.ts";
 
 /** Which data a variant trains and is evaluated on. */
 export type DataSelection = "joint" | "images" | "table";

@@ -3,7 +3,7 @@
  * (`resume.ts` says what a resumed run may change), then per epoch alternate image and table
  * batches (`batches.ts`), validate on validation normals plus deterministic synthetic anomalies
  * (test labels are never looked at), and write checkpoints atomically; at the end the best
- * checkpoint is calibrated on all normals (`calibrate.ts`). One run per folder (`run_lock.ts`).
+ * checkpoint is calibrated on all normals (`calibrate.ts`). One run per folder (`util/run_lock.ts`).
  *
  * @module
  */
@@ -27,7 +27,7 @@ import {
 import { datasetKey, type DatasetRecord } from "./datasets.ts";
 import { type EpochRow, RunLog } from "./log.ts";
 import { banksOf } from "./fitted.ts";
-import { lockRunFolder } from "./run_lock.ts";
+import { lockRunFolder } from "../util/run_lock.ts";
 import { resumeConfig } from "./resume.ts";
 import {
   checkResumedSources,

@@ -5,7 +5,7 @@
  * under AdamW (`optimizer.ts`), fits each dataset's scoring, logs every epoch (`log.ts`) and
  * keeps checkpoints (`checkpoint.ts` over `safetensors.ts`; `fitted.ts` reads a dataset's banks
  * and statistics back; `resume.ts` says what a resumed run may change, `calibrate.ts` refits the
- * best checkpoint on all normals, `run_lock.ts` keeps one run per folder). It builds on `data/`
+ * best checkpoint on all normals; `util/run_lock.ts` keeps one run per folder). It builds on `data/`
  * and `model/`; evaluation, scoring and experiments above it are in `experiment/`. This entry
  * point carries what other packages use: the steps, optimiser, gradient workers and run log stay
  * behind it (the bench measures the steps by file).

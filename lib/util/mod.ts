@@ -1,8 +1,10 @@
 /**
  * Small helpers every layer may use, with no knowledge of the model: command-line flag tables
  * behind parsing and `--help` (`flags.ts`), atomic file writes (`files.ts`), a terminal progress
- * bar (`progress.ts`), the processes a process started (`processes.ts`), wall-time profiling
- * spans (`profile.ts`) and wording (`text.ts`). Nothing here imports another part of `lib/` but `errors.ts`.
+ * bar (`progress.ts`), the processes a process started (`processes.ts`), one run per output
+ * folder (`run_lock.ts`: training runs, benchmarks and ablations lock alike, and `cli.ts`
+ * releases the locks on a stop), wall-time profiling spans (`profile.ts`) and wording
+ * (`text.ts`). Nothing here imports another part of `lib/` but `errors.ts`.
  *
  * @module
  */
@@ -30,6 +32,7 @@ export {
 } from "./files.ts";
 export { Progress, progressReporter } from "./progress.ts";
 export { descendants, signalProcess } from "./processes.ts";
+export { assertFolderFree, lockRunFolder, releaseHeldLocks } from "./run_lock.ts";
 export { asFolder, counted } from "./text.ts";
 export {
   profileReport,
