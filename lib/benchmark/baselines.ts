@@ -28,12 +28,15 @@ import { Rng } from "../rng.ts";
 import { MadError } from "../errors.ts";
 import type { EvaluationEntry } from "../experiment/results.ts";
 
-/** Baseline names as reports show them. */
+/** The name reports show for the Isolation Forest table baseline ({@linkcode LIU_FOREST}). */
 export const ISOLATION_FOREST = "Isolation Forest";
+/** The name reports show for the table kNN (mean distance to {@linkcode KNN_K} normal rows). */
 export const KNN = "kNN (k=5)";
+/** The name reports show for the one-class SVM table baseline, with its nu. */
 export const ONE_CLASS_SVM = `OCSVM (nu=${OCSVM_NU})`;
 /** The table baselines, in the order they run (part of a baseline run file's key). */
 export const TABLE_BASELINES = [ISOLATION_FOREST, KNN, ONE_CLASS_SVM] as const;
+/** The name reports show for the image baseline: kNN over raw pixel patches. */
 export const RAW_PATCH_KNN = "raw-patch kNN";
 
 /** The Isolation Forest of Liu et al.: 100 trees, each grown on 256 rows. */

@@ -114,6 +114,7 @@ export interface BenchmarkSummary {
 
 /** Which models to train: per dataset, one joint model, or both. */
 export type JointMode = "both" | "only" | "none";
+/** Every {@linkcode JointMode}, for checking and listing the `--joint` flag's values. */
 export const JOINT_MODES: readonly JointMode[] = ["both", "only", "none"];
 
 const METRICS = ["auroc", "aupr", "f1_at_true_count"] as const;

@@ -390,6 +390,7 @@ export const EVIDENCE_SWITCHES = [
   "anomalyHead",
 ] as const satisfies readonly (keyof ModelConfig)[];
 
+/** What changing a model setting changes; see {@linkcode CONFIG_GROUPS}. */
 export type ConfigGroup = "architecture" | "training" | "evidence" | "scoring";
 
 /**

@@ -35,8 +35,9 @@ import { isNotFound, MadError } from "../errors.ts";
 import { checkNormalisation } from "../data/normalise.ts";
 import type { FlagSpec } from "../util/flags.ts";
 
-/** Identifies our checkpoints and their layout version. */
+/** Identifies our checkpoints in their metadata (`format`). */
 export const CHECKPOINT_FORMAT = "madformer-checkpoint";
+/** The checkpoint layout version written, and the only one read (`version`). */
 export const CHECKPOINT_VERSION = 1;
 
 /** The `--checkpoint` flag of the scripts that use a trained model (eval, score). */
