@@ -23,6 +23,7 @@ import {
 import type { ReportSection } from "./html.ts";
 import { MAP_SCALE, scoreMapPanelPng } from "./heatmap.ts";
 import { describeAlignment } from "../data/pose.ts";
+import { componentOf } from "../model/evidence/registry.ts";
 import type { ImageCache } from "../data/image_cache.ts";
 import { htmlTable, type TableRow } from "./table.ts";
 
@@ -139,33 +140,13 @@ export function componentSections(evaluations: DatasetEvaluation[]): ReportSecti
   });
 }
 
-/** What an evidence component's name stands for, in a few words (lib/model/evidence/types.ts). */
+/**
+ * What an evidence component's name stands for, in a few words: the owning component's own
+ * `meaning` (lib/model/evidence/types.ts), so a new component explains itself where it is defined.
+ */
 export function componentMeaning(name: string): string {
-  const size = name.match(/^(pix|con|std)(\d+)$/);
-  if (size) {
-    const kind = { pix: "raw", con: "contrast-normalised", std: "per-image standardised" }[
-      size[1] as "pix" | "con" | "std"
-    ];
-    return `distance of ${kind} ${size[2]} px pixel patches to the nearest normal ones`;
-  }
-  const level = name.match(/^knn(\d+)$/);
-  if (level) {
-    return `distance of the conv stem's stage-${level[1]} features to the nearest normal ones`;
-  }
-  return COMPONENT_MEANINGS[name] ?? "a component of the score";
+  return componentOf(name)?.meaning?.(name) ?? "a component of the score";
 }
-
-const COMPONENT_MEANINGS: Record<string, string> = {
-  pix: "distance of raw token patches to the nearest normal ones",
-  knn: "distance of the row to its nearest normal rows",
-  dens: "how rare each feature's value is among normals",
-  iso: "isolation forest",
-  enc: "the Transformer's tokens, distance to the nearest normal tokens",
-  enc_kde: "the Transformer's tokens, kernel density among normal tokens",
-  recon: "the Transformer's masked reconstruction error",
-  patch: "the Transformer's anomaly head on each patch",
-  cls: "the Transformer's anomaly head on the whole sample",
-};
 
 /**
  * Per image category with two or more defect types, each type's test AUROC against the good images

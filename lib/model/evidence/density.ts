@@ -31,6 +31,7 @@ export const density: EvidenceComponent = {
   trained: false,
   names: () => ["dens"],
   owns: (name) => name === "dens",
+  meaning: () => "how rare each feature's value is among normals",
   fit: "sample",
   dataOnly: false,
   oneSided: true,

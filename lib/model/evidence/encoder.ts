@@ -59,6 +59,7 @@ export const encoderEvidence: EvidenceComponent = {
   // (docs/transformer-evidence.md, Tables).
   names: (config, modality) => modality === "table" && !config.tableEncoderEvidence ? [] : ["enc"],
   owns: (name) => name === "enc",
+  meaning: () => "the Transformer's tokens, distance to the nearest normal tokens",
   fit: "coreset",
   dataOnly: false,
   // Table rows too are compared in principal directions (d x width numbers a row, yet a

@@ -23,6 +23,7 @@ export const encoderDensityEvidence: EvidenceComponent = {
   trained: false,
   names: (config) => config.tableEncoderEvidence && config.tableEncoderDensity ? ["enc_kde"] : [],
   owns: (name) => name === "enc_kde",
+  meaning: () => "the Transformer's tokens, kernel density among normal tokens",
   fit: "sample",
   dataOnly: false,
   // A density needs the normals as they are spread: a random sample of at most `knnBankSize`

@@ -25,6 +25,7 @@ export const isolation: EvidenceComponent = {
   trained: false,
   names: () => ["iso"],
   owns: (name) => name === "iso",
+  meaning: () => "isolation forest",
   fit: "sample",
   dataOnly: false,
   // Its cuts run along one feature at a time: a row the forest finds typical may still be one

@@ -18,6 +18,7 @@
  *   trained: false,
  *   names: () => ["mag"],
  *   owns: (name) => name === "mag",
+ *   meaning: () => "mean absolute normalised feature value", // for `eval`'s report
  *   fit: "none", // nothing fitted on normals, nothing stored in checkpoints
  *   dataOnly: false,
  *   stored: "nothing",

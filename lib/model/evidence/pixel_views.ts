@@ -62,6 +62,8 @@ export function contrastNormalise(patches: tf.Tensor4D, channels: number): tf.Te
 interface PixelView {
   prefix: "pix" | "con" | "std";
   family: string;
+  /** How its patches are seen, for the component's meaning (e.g. "raw"). */
+  kind: string;
   /** Patch sides for a config (0: the token patch). */
   sides(config: ModelConfig): number[];
   /** The patches [B, h, w, side*side*3] of a batch. */
@@ -82,6 +84,11 @@ function pixelView(view: PixelView): EvidenceComponent {
     names,
     owns: (name) =>
       new RegExp(`^${view.prefix}${view.prefix === "pix" ? "\\d*" : "\\d+"}$`).test(name),
+    meaning: (name) => {
+      const side = name.slice(view.prefix.length);
+      const patches = side === "" ? "token patches" : `${side} px pixel patches`;
+      return `distance of ${view.kind} ${patches} to the nearest normal ones`;
+    },
     fit: "coreset",
     dataOnly: true,
     fitBank: (features, settings) =>
@@ -114,6 +121,7 @@ function pixelView(view: PixelView): EvidenceComponent {
 export const rawPixels: EvidenceComponent = pixelView({
   prefix: "pix",
   family: "raw pixels",
+  kind: "raw",
   sides: pixelPatches,
   patches: ({ x }, side) => patchify(x, side),
 });
@@ -122,6 +130,7 @@ export const rawPixels: EvidenceComponent = pixelView({
 export const contrastPixels: EvidenceComponent = pixelView({
   prefix: "con",
   family: "contrast-normalised pixels",
+  kind: "contrast-normalised",
   sides: contrastPatches,
   patches: ({ x }, side) => contrastNormalise(patchify(x, side), 3),
 });
@@ -130,6 +139,7 @@ export const contrastPixels: EvidenceComponent = pixelView({
 export const standardPixels: EvidenceComponent = pixelView({
   prefix: "std",
   family: "standardised pixels",
+  kind: "per-image standardised",
   sides: standardPatches,
   patches: (batch, side) =>
     patchify(batch.shared("standardised", () => standardiseImages(batch.x)), side),

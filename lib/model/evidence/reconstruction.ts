@@ -25,6 +25,7 @@ export const reconstruction: EvidenceComponent = {
   trained: true,
   names: () => ["recon"],
   owns: (name) => name === "recon",
+  meaning: () => "the Transformer's masked reconstruction error",
   fit: "none",
   dataOnly: false,
   stored: "nothing",

@@ -17,6 +17,10 @@ export const sigmoidHead: EvidenceComponent = {
   trained: true,
   names: (_config, modality) => (modality === "image" ? ["patch", "cls"] : ["cls"]),
   owns: (name) => name === "patch" || name === "cls",
+  meaning: (name) =>
+    name === "patch"
+      ? "the Transformer's anomaly head on each patch"
+      : "the Transformer's anomaly head on the whole sample",
   fit: "none",
   dataOnly: false,
   stored: "nothing",

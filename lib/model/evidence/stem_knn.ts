@@ -30,6 +30,8 @@ export const stemKnn: EvidenceComponent = {
   trained: false,
   names: (config) => knnLevels(config).map((l) => `knn${l}`),
   owns: (name) => /^knn\d+$/.test(name),
+  meaning: (name) =>
+    `distance of the conv stem's stage-${name.slice(3)} features to the nearest normal ones`,
   fit: "coreset",
   dataOnly: false,
   fitBank: (features, settings) => coresetBank(features, settings),

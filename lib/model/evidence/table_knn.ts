@@ -24,6 +24,7 @@ export const tableKnn: EvidenceComponent = {
   trained: false,
   names: () => ["knn"],
   owns: (name) => name === "knn",
+  meaning: () => "distance of the row to its nearest normal rows",
   fit: "sample",
   dataOnly: false,
   // Every fitted row (at most 20,000), not a coreset: a row's mean distance to its 5 nearest

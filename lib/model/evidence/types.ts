@@ -228,6 +228,11 @@ export interface EvidenceComponent {
   /** Whether a component name (e.g. of a stored bank) is one of this family's. */
   owns(name: Component): boolean;
   /**
+   * What one of its component names stands for, in a few words (`eval`'s report explains each
+   * component of a score with it). Absent: "a component of the score".
+   */
+  meaning?(name: Component): string;
+  /**
    * How it is fitted on normals: a coreset memory bank of their features, a random sample of
    * their rows (components reading the same rows share one), or nothing (a trained head).
    */
