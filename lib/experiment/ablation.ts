@@ -17,6 +17,7 @@ import type { Config, ConfigOverrides, ModalityExperts, ModelConfig } from "../m
 import { mergeConfig } from "../model/config.ts";
 import { CLASSIC_FOREST } from "../model/isolation.ts";
 import {
+  ENCODER_EVIDENCE,
   EVIDENCE_COMPONENTS,
   type EvidenceComponent,
   type EvidenceSwitch,
@@ -203,8 +204,8 @@ export const ENCODER_STUDY: readonly string[] = [
   "no_encoder_evidence",
 ];
 
-/** Name of the encoder evidence component in the evaluation's `components`. */
-export const ENCODER_COMPONENT = "enc";
+/** Name of the encoder evidence component in the evaluation's `components` (the registry's). */
+export const ENCODER_COMPONENT = ENCODER_EVIDENCE;
 
 /**
  * What one (variant, seed) run produced; the content of `<variant>_seed<k>.json`. Each dataset

@@ -20,6 +20,9 @@ import type {
   TableBatch,
 } from "./types.ts";
 
+/** The encoder evidence's component name, as scores, reports and the ablation tables show it. */
+export const ENCODER_EVIDENCE = "enc";
+
 /**
  * `encoderEvidence`: the Transformer's own evidence, `enc` and, for tables, `enc_kde`
  * (encoder_density.ts).
@@ -57,8 +60,9 @@ export const encoderEvidence: EvidenceComponent = {
   // Tables with `tableEncoderEvidence` (the default): through its first block, computed from the
   // tokens' structure, a row's pass costs about as much as its other evidence together
   // (docs/transformer-evidence.md, Tables).
-  names: (config, modality) => modality === "table" && !config.tableEncoderEvidence ? [] : ["enc"],
-  owns: (name) => name === "enc",
+  names: (config, modality) =>
+    modality === "table" && !config.tableEncoderEvidence ? [] : [ENCODER_EVIDENCE],
+  owns: (name) => name === ENCODER_EVIDENCE,
   meaning: () => "the Transformer's tokens, distance to the nearest normal tokens",
   fit: "coreset",
   dataOnly: false,

@@ -49,6 +49,7 @@ export * from "./types.ts";
 export { FeatureBuffers } from "./buffers.ts";
 export * from "./registry.ts";
 export { knnLevels } from "./stem_knn.ts";
+export { ENCODER_EVIDENCE } from "./encoder.ts";
 export {
   CONTRAST_FLOOR,
   contrastNormalise,
