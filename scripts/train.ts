@@ -22,7 +22,7 @@ import { MadError } from "../lib/errors.ts";
 import { backendFailure } from "../lib/model/backend_failure.ts";
 import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.ts";
 import { DEFAULT_CONFIG, mergeConfig, readConfigFile } from "../lib/model/config.ts";
-import { train, weightsKept } from "../lib/train/mod.ts";
+import { RUN_FILES, train, weightsKept } from "../lib/train/mod.ts";
 import { assertFolderFree } from "../lib/util/run_lock.ts";
 import { defaultDataPaths } from "../lib/data/sources.ts";
 import { TABLE_FORMATS } from "../lib/data/table_name.ts";
@@ -211,14 +211,8 @@ async function main(): Promise<void> {
   );
 }
 
-/** Files a training run writes in its folder. */
-const RUN_FILES = [
-  "best_model_checkpoint.safetensors",
-  "last_checkpoint.safetensors",
-  "interrupted_checkpoint.safetensors",
-  "train.log",
-  "metrics.jsonl",
-];
+/** The checkpoints a training run writes in its folder: what marks it as an earlier run's. */
+const CHECKPOINT_FILES = [RUN_FILES.best, RUN_FILES.last, RUN_FILES.interrupted];
 
 /**
  * Checks `--out` before any work: it must be a folder (or not exist yet), and one that holds an
@@ -235,14 +229,14 @@ async function checkRunFolder(
   checkOutputFolder(out, "--out"); // a file in the way, or a folder that cannot be written
   if (!(await Deno.stat(out).catch(() => null))) return;
   assertFolderFree(out);
-  const held = RUN_FILES.slice(0, 3).filter((name) => isFile(join(out, name)));
+  const held = CHECKPOINT_FILES.filter((name) => isFile(join(out, name)));
   if (held.length === 0 || (resume !== undefined && samePath(out, dirname(resume)))) return;
   if (!overwrite) {
     const files = held.join(", ");
     throw new MadError(
       resume === undefined
         ? `${out}: holds an earlier run (${files}); give another --out, ` +
-          `--resume ${join(out, held.includes(RUN_FILES[1]) ? RUN_FILES[1] : held[0])} to ` +
+          `--resume ${join(out, held.includes(RUN_FILES.last) ? RUN_FILES.last : held[0])} to ` +
           `continue it, or --overwrite to replace it`
         : `${out}: holds another run (${files}), not the one of ${resume}; leave out --out to ` +
           `continue in ${dirname(resume)}, give an empty --out, or --overwrite to move that run ` +
@@ -254,7 +248,7 @@ async function checkRunFolder(
   const previous = join(out, "previous");
   await Deno.remove(previous, { recursive: true }).catch(() => {});
   await Deno.mkdir(previous);
-  for (const name of RUN_FILES) {
+  for (const name of Object.values(RUN_FILES)) {
     await Deno.rename(join(out, name), join(previous, name)).catch(() => {});
   }
 }

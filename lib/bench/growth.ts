@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import { type ProcessCost, timedProcess } from "./memory.ts";
 import { writeScaleTable } from "./table_scale.ts";
+import { RUN_FILES } from "../train/run_files.ts";
 import { writeSyntheticImages } from "../data/synthetic.ts";
 import { MadError } from "../errors.ts";
 import type { PlotlyFigure } from "../report/figures.ts";
@@ -218,7 +219,7 @@ export async function benchGrowthCase(c: GrowthCase, options: GrowthOptions): Pr
       "--epochs",
       String(options.epochs),
     ]);
-    const checkpoint = join(run, "best_model_checkpoint.safetensors");
+    const checkpoint = join(run, RUN_FILES.best);
     let evaluate = skipped;
     let score = skipped;
     let auroc: number | null = null;

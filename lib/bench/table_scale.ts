@@ -13,6 +13,7 @@ import { Rng } from "../rng.ts";
 import { type ProcessCost, timedProcess as timed } from "./memory.ts";
 import { pythonCandidates } from "./torch.ts";
 import { readLabelledCsv } from "../data/table.ts";
+import { RUN_FILES } from "../train/run_files.ts";
 import { auroc } from "../metrics/ranking.ts";
 
 export type { ProcessCost };
@@ -168,7 +169,7 @@ export async function benchTableFile(
       "-A",
       join(options.scripts, "score.ts"),
       "--checkpoint",
-      join(out, "best_model_checkpoint.safetensors"),
+      join(out, RUN_FILES.best),
       "--table",
       file,
       "--json",

@@ -5,6 +5,7 @@
  * @module
  */
 import { join } from "node:path";
+import { RUN_FILES } from "./run_files.ts";
 
 /** One line of `metrics.jsonl`. */
 export interface EpochRow {
@@ -40,8 +41,8 @@ export class RunLog {
   #quiet: boolean;
 
   constructor(out: string, quiet: boolean) {
-    this.logPath = join(out, "train.log");
-    this.metricsPath = join(out, "metrics.jsonl");
+    this.logPath = join(out, RUN_FILES.log);
+    this.metricsPath = join(out, RUN_FILES.metrics);
     this.#quiet = quiet;
   }
 

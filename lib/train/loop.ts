@@ -28,6 +28,7 @@ import { datasetKey, type DatasetRecord } from "./datasets.ts";
 import { type EpochRow, RunLog } from "./log.ts";
 import { banksOf } from "./fitted.ts";
 import { lockRunFolder } from "../util/run_lock.ts";
+import { RUN_FILES } from "./run_files.ts";
 import { resumeConfig } from "./resume.ts";
 import {
   checkResumedSources,
@@ -230,8 +231,8 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
           : ""),
     );
   }
-  const last = join(options.out, "last_checkpoint.safetensors");
-  const best = join(options.out, "best_model_checkpoint.safetensors");
+  const last = join(options.out, RUN_FILES.last);
+  const best = join(options.out, RUN_FILES.best);
   if (resumed) {
     const copied = await copyBestOfResumed(options.resume!, resumed, best);
     if (copied) {
@@ -345,7 +346,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       if (stoppedEarly) {
         // The weights of the unfinished epoch go to their own file; the epoch is not counted, so
         // resuming from `last` repeats it exactly as an uninterrupted run would have run it.
-        const interrupted = join(options.out, "interrupted_checkpoint.safetensors");
+        const interrupted = join(options.out, RUN_FILES.interrupted);
         await saveCheckpoint(
           interrupted,
           checkpointOf(
@@ -466,7 +467,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       const ckpt = checkpointOf(config, specs, records, params, adam, fitted, progress, average);
       await saveCheckpoint(last, ckpt);
       // A resumed run's interrupted weights are behind `last` now.
-      await Deno.remove(join(options.out, "interrupted_checkpoint.safetensors")).catch(() => {});
+      await Deno.remove(join(options.out, RUN_FILES.interrupted)).catch(() => {});
       if (improved) await saveCheckpoint(best, ckpt);
       await log.epoch(row, improved);
       options.onEpoch?.(row);
@@ -506,7 +507,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     rows,
     stoppedEarly,
     ...(stoppedIn ? { stoppedIn } : {}),
-    resumeFrom: await resumeFile(last, join(options.out, "interrupted_checkpoint.safetensors")),
+    resumeFrom: await resumeFile(last, join(options.out, RUN_FILES.interrupted)),
   };
 }
 
@@ -585,7 +586,7 @@ async function checkEpochsToReach(
     );
   }
   if (epochs > done) return;
-  const bestPath = join(dirname(path), "best_model_checkpoint.safetensors");
+  const bestPath = join(dirname(path), RUN_FILES.best);
   if (resumed.config.model.calibrateOnAllNormals && !(await isCalibrated(bestPath))) return;
   throw new MadError(
     `${path}: nothing to train: all ${counted(done, "epoch")} are done` +
@@ -625,7 +626,7 @@ async function copyEarlierMetrics(
   metrics: string,
   epoch: number,
 ): Promise<{ from: string; lines: number } | null> {
-  const source = join(dirname(resume), "metrics.jsonl");
+  const source = join(dirname(resume), RUN_FILES.metrics);
   if (samePath(source, metrics) || !isFile(source)) return null;
   if (isFile(metrics) && (await Deno.stat(metrics)).size > 0) return null;
   // By epoch, the last line of each: a run stopped between an epoch's line and its checkpoint
@@ -652,7 +653,7 @@ async function copyBestOfResumed(
   resumed: Checkpoint,
   best: string,
 ): Promise<string | null> {
-  const source = join(dirname(resume), "best_model_checkpoint.safetensors");
+  const source = join(dirname(resume), RUN_FILES.best);
   if (samePath(source, best) || !isFile(source)) return null;
   const ckpt = await loadCheckpoint(source, { optimizer: false });
   const epoch = ckpt.progress.epoch;
