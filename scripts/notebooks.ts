@@ -17,8 +17,8 @@ import {
   parseFlags,
   userFolder,
 } from "../lib/util/mod.ts";
-import { CHECKPOINT_ENV, namedCheckpoint } from "../lib/report/notebook_data.ts";
-import { runNotebooks } from "../lib/report/notebook_export.ts";
+import { CHECKPOINT_ENV, namedCheckpoint } from "../lib/notebook/data.ts";
+import { runNotebooks } from "../lib/notebook/export.ts";
 import { TABLE_FORMATS } from "../lib/data/table_name.ts";
 import { checkTrainingSources } from "../lib/train/mod.ts";
 import { DEFAULT_CONFIG } from "../lib/model/config.ts";

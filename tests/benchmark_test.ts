@@ -30,7 +30,7 @@ import {
   tableBaselines,
   tableCandidates,
 } from "../lib/benchmark/mod.ts";
-import { externalResources } from "../lib/report/notebook_export.ts";
+import { externalResources } from "../lib/notebook/export.ts";
 import type { EvaluationEntry } from "../lib/experiment/results.ts";
 import { evaluationEntry, gaussianRows } from "./fixtures.ts";
 

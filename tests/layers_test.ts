@@ -1,7 +1,7 @@
 /**
  * The layers of `lib/` run one way (issue 23): data -> model -> train -> experiment -> report ->
- * the applications (demo, bench, benchmark, the scripts' `cli.ts`) -> `scripts/` and
- * `notebooks/`, with `backend/`, `metrics/`, `util/`, `errors.ts` and `rng.ts` as the base every
+ * the applications (demo, bench, benchmark, the notebooks' `notebook/`, the scripts' `cli.ts`) ->
+ * `scripts/` and `notebooks/`, with `backend/`, `metrics/`, `util/`, `errors.ts` and `rng.ts` as the base every
  * layer may use. Read from the source's own import lines: no file imports a file of a higher
  * layer, and no files import each other in a circle.
  *
@@ -28,6 +28,7 @@ const LAYERS: Record<string, number> = {
   "bench": 6,
   "benchmark": 6,
   "cli.ts": 6,
+  "notebook": 6,
 };
 
 /** Every `.ts` file below `dir`, as a path from the project root. */

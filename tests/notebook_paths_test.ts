@@ -8,7 +8,7 @@ import {
   namedCheckpoint,
   PROJECT_ROOT,
   rootedRecords,
-} from "../lib/report/notebook_data.ts";
+} from "../lib/notebook/data.ts";
 import { MadError } from "../lib/errors.ts";
 
 /** A project folder with `notebooks/`, a checkpoint under `results/` and data under `data/`. */

@@ -13,9 +13,9 @@ import {
   offlineHtml,
   plotlyCopies,
   runNotebooks,
-} from "../lib/report/notebook_export.ts";
-import { PLOTLY_LOADER_MARKER, readEpochRows, rowsHtml } from "../lib/report/notebook_helpers.ts";
-import { dataEnv, dataFromEnv, notebookWorkFolder } from "../lib/report/notebook_data.ts";
+} from "../lib/notebook/export.ts";
+import { PLOTLY_LOADER_MARKER, readEpochRows, rowsHtml } from "../lib/notebook/helpers.ts";
+import { dataEnv, dataFromEnv, notebookWorkFolder } from "../lib/notebook/data.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { exists, madErrorAsync } from "./fixtures.ts";
 
@@ -336,8 +336,8 @@ Deno.test({
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "madformer-notebook-displays-" });
     try {
-      const helpers = new URL("../lib/report/notebook_helpers.ts", import.meta.url).href;
-      const data = new URL("../lib/report/notebook_data.ts", import.meta.url).href;
+      const helpers = new URL("../lib/notebook/helpers.ts", import.meta.url).href;
+      const data = new URL("../lib/notebook/data.ts", import.meta.url).href;
       const whole = join(dir, "whole.ipynb");
       await Deno.writeTextFile(
         whole,

@@ -2,9 +2,8 @@
  * Reporting: metric tables, plotly figure specs, self-contained HTML reports, anomaly-map
  * overlays and interactive notebook plots, and the sections built from what `experiment/`
  * returns (an evaluated checkpoint, an ablation summary, the reference numbers). The notebooks'
- * own openings and display helpers (`notebook_setup.ts`, `notebook_helpers.ts`,
- * `exploration.ts`, `notebook_data.ts`) and their headless export (`notebook_export.ts`) are
- * imported by file.
+ * openings, display helpers and headless export, which use these, are `lib/notebook/`;
+ * `exploration.ts` (notebook 01's counts and figures) is imported by file.
  *
  * @module
  */

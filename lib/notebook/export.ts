@@ -7,12 +7,12 @@
  * @module
  */
 import { basename, join, resolve } from "node:path";
-import { PLOTLY_LOADER_MARKER } from "./notebook_helpers.ts";
+import { PLOTLY_LOADER_MARKER } from "./helpers.ts";
 import { writeFileAtomic } from "../util/files.ts";
 import { descendants, signalProcess } from "../util/processes.ts";
 import { MadError } from "../errors.ts";
 import type { ExperimentData } from "../experiment/setup.ts";
-import { dataEnv, DISPLAYS_ENV, PROGRESS_ENV } from "./notebook_data.ts";
+import { dataEnv, DISPLAYS_ENV, PROGRESS_ENV } from "./data.ts";
 
 /** The command-line tool nbconvert runs as. */
 const JUPYTER = "jupyter";

@@ -1,7 +1,7 @@
 /**
  * The opening of every notebook in `notebooks/`, in one call: the TINY or FULL experiment, an
  * image cache, plotly.js sent to the front end and a line saying what runs. Kept apart from
- * `notebook_helpers.ts` so that exporting notebooks (`deno task notebooks`) does not load the
+ * `notebook/helpers.ts` so that exporting notebooks (`deno task notebooks`) does not load the
  * training code.
  *
  * @module
@@ -9,15 +9,15 @@
 import { join } from "node:path";
 import { type Experiment, experiment } from "../experiment/setup.ts";
 import { ImageCache } from "../data/image_cache.ts";
-import { html, loadPlotly, show } from "./notebook_helpers.ts";
-import { mvtecAttributionHtml } from "./attribution.ts";
+import { html, loadPlotly, show } from "./helpers.ts";
+import { mvtecAttributionHtml } from "../report/attribution.ts";
 import {
   CHECKPOINT_ENV,
   dataFromEnv,
   fromProject,
   notebookWorkFolder,
   PROJECT_ROOT,
-} from "./notebook_data.ts";
+} from "./data.ts";
 
 /** What a notebook works with after {@linkcode notebookSetup}. */
 export interface NotebookSetup {

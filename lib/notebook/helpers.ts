@@ -11,17 +11,17 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import type { PlotlyFigure } from "./figures.ts";
-import { escapeHtml, type ReportSection, scriptJson } from "./html.ts";
-import { type JupyterDisplayable, plotlyNotebook } from "./notebook.ts";
+import type { PlotlyFigure } from "../report/figures.ts";
+import { escapeHtml, type ReportSection, scriptJson } from "../report/html.ts";
+import { type JupyterDisplayable, plotlyNotebook } from "../report/notebook.ts";
 import {
   packedPlotlyBundle,
   PLOTLY_LOADER_MARKER,
   PLOTLY_PROMISE,
   plotlyUnpackScript,
-} from "./plotly_bundle.ts";
+} from "../report/plotly_bundle.ts";
 import type { EpochRow } from "../train/log.ts";
-import { recordDisplay } from "./notebook_data.ts";
+import { recordDisplay } from "./data.ts";
 import { MadError } from "../errors.ts";
 
 /** A Jupyter MIME bundle such as `{"text/html": "..."}`. */
@@ -52,7 +52,7 @@ export function html(markup: string): JupyterDisplayable {
 }
 
 /** An HTML table of rows, for `show(html(...))` ({@linkcode htmlTable}). */
-export { htmlTable as rowsHtml } from "./table.ts";
+export { htmlTable as rowsHtml } from "../report/table.ts";
 
 function jupyter(): typeof Deno.jupyter {
   const api = (Deno as { jupyter?: typeof Deno.jupyter }).jupyter;
