@@ -11,9 +11,8 @@
  */
 import { join } from "node:path";
 import type { Config } from "../model/config.ts";
-import { train } from "../train/loop.ts";
-import { disposeCheckpoint, loadCheckpoint } from "../train/checkpoint.ts";
 import { evaluateCheckpoint } from "../experiment/evaluate_checkpoint.ts";
+import { trainThenRead } from "../experiment/train_evaluate.ts";
 import { evaluationJson } from "../experiment/results.ts";
 import { ImageCache } from "../data/image_cache.ts";
 import { writeFileAtomic } from "../util/files.ts";
@@ -319,43 +318,37 @@ function modelTask(
     key,
     run: async () => {
       const runDir = join(options.out, "work", `${name}_seed${seed}`);
-      // What a killed run left behind (checkpoints, a stale lock) is not resumed: run afresh.
-      await Deno.remove(runDir, { recursive: true }).catch(() => {});
-      const started = performance.now();
-      const trained = await train({
-        config,
-        imageDirs: datasets.filter((d) => d.modality === "image").map((d) => d.source),
-        tablePaths: datasets.filter((d) => d.modality === "table").map((d) => d.source),
-        out: runDir,
-        cacheDir: options.cacheDir,
-        quiet: options.quiet ?? false,
-      });
-      const trainSeconds = (performance.now() - started) / 1000;
-      const ckpt = await loadCheckpoint(trained.best);
-      const evaluations: ModelRun["evaluations"] = [];
-      try {
-        for (const d of datasets) {
-          const t0 = performance.now();
-          const [entry] = evaluationJson(
-            await evaluateCheckpoint(ckpt, {
-              cache,
-              imageDirs: d.modality === "image" ? [d.source] : [],
-              tablePaths: d.modality === "table" ? [d.source] : [],
-            }),
-          ).datasets.filter((e) => e.name === d.name && e.modality === d.modality);
-          if (!entry) throw new MadError(`${d.source}: evaluation did not report '${d.name}'`);
-          evaluations.push({
-            id: datasetId(d),
-            scoreSeconds: (performance.now() - t0) / 1000,
-            entry,
-          });
-        }
-      } finally {
-        disposeCheckpoint(ckpt);
-      }
-      if (!options.keepCheckpoints) {
-        for (const path of [trained.best, trained.last]) await Deno.remove(path).catch(() => {});
-      }
+      const { trained, trainSeconds, read: evaluations } = await trainThenRead(
+        {
+          config,
+          imageDirs: datasets.filter((d) => d.modality === "image").map((d) => d.source),
+          tablePaths: datasets.filter((d) => d.modality === "table").map((d) => d.source),
+          out: runDir,
+          cacheDir: options.cacheDir,
+          quiet: options.quiet ?? false,
+        },
+        async (ckpt) => {
+          const evaluations: ModelRun["evaluations"] = [];
+          for (const d of datasets) {
+            const t0 = performance.now();
+            const [entry] = evaluationJson(
+              await evaluateCheckpoint(ckpt, {
+                cache,
+                imageDirs: d.modality === "image" ? [d.source] : [],
+                tablePaths: d.modality === "table" ? [d.source] : [],
+              }),
+            ).datasets.filter((e) => e.name === d.name && e.modality === d.modality);
+            if (!entry) throw new MadError(`${d.source}: evaluation did not report '${d.name}'`);
+            evaluations.push({
+              id: datasetId(d),
+              scoreSeconds: (performance.now() - t0) / 1000,
+              entry,
+            });
+          }
+          return evaluations;
+        },
+        options.keepCheckpoints,
+      );
       return {
         kind: "model",
         setting,

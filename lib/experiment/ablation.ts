@@ -23,9 +23,8 @@ import {
   type EvidenceSwitch,
   evidenceSwitches,
 } from "../model/evidence/mod.ts";
-import { train } from "../train/loop.ts";
-import { disposeCheckpoint, loadCheckpoint } from "../train/checkpoint.ts";
 import { evaluateCheckpoint } from "./evaluate_checkpoint.ts";
+import { trainThenRead } from "./train_evaluate.ts";
 import { type EvaluationEntry, evaluationJson } from "./results.ts";
 import type { ExperimentData } from "./setup.ts";
 import { ImageCache } from "../data/image_cache.ts";
@@ -393,21 +392,17 @@ async function reuseOrRun(
   }
 
   const runDir = join(options.out, "runs", `${variant.name}_seed${seed}`);
-  await Deno.remove(runDir, { recursive: true }).catch(() => {});
-  const started = performance.now();
-  const trained = await train({ config, ...data, out: runDir, quiet: options.quiet ?? false });
-  const trainSeconds = (performance.now() - started) / 1000;
-  const ckpt = await loadCheckpoint(trained.best);
-  let datasets: EvaluationEntry[];
-  const evalStart = performance.now();
-  try {
-    datasets = evaluationJson(await evaluateCheckpoint(ckpt, { cache })).datasets;
-  } finally {
-    disposeCheckpoint(ckpt);
-  }
-  if (!options.keepCheckpoints) {
-    for (const path of [trained.best, trained.last]) await Deno.remove(path).catch(() => {});
-  }
+  let evalSeconds = 0;
+  const { trained, trainSeconds, read: datasets } = await trainThenRead(
+    { config, ...data, out: runDir, quiet: options.quiet ?? false },
+    async (ckpt) => {
+      const evalStart = performance.now();
+      const entries = evaluationJson(await evaluateCheckpoint(ckpt, { cache })).datasets;
+      evalSeconds = (performance.now() - evalStart) / 1000;
+      return entries;
+    },
+    options.keepCheckpoints,
+  );
   const run: AblationRun = {
     variant: variant.name,
     description: variant.description,
@@ -421,7 +416,7 @@ async function reuseOrRun(
       epochs: trained.epochs,
       seconds: trainSeconds,
     },
-    evalSeconds: (performance.now() - evalStart) / 1000,
+    evalSeconds,
     datasets,
   };
   await writeFileAtomic(file, JSON.stringify(run, null, 2) + "\n");
