@@ -3,7 +3,8 @@
  * (`evaluate_checkpoint.ts`), scoring image and table files it has never seen
  * (`score_files.ts`, with `score_worker.ts` for parallel scoring), the evaluation JSON
  * (`results.ts`), the TINY, FULL and demo setups the notebooks and scripts share (`setup.ts`) and
- * the ablation study (`ablation.ts`). It builds on `train/`; `report/` presents what it returns.
+ * the ablation study (`ablation.ts`), and one measured run of a grid (`train_evaluate.ts`, for the
+ * ablation and the benchmark). It builds on `train/`; `report/` presents what it returns.
  *
  * @module
  */
@@ -90,3 +91,5 @@ export {
   writeTinyData,
 } from "./setup.ts";
 export type { Experiment, ExperimentData } from "./setup.ts";
+export { trainThenRead } from "./train_evaluate.ts";
+export type { TrainedAndRead } from "./train_evaluate.ts";
