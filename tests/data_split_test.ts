@@ -252,6 +252,24 @@ Deno.test("courseThyroid reads a course-style folder", async () => {
     assert.deepEqual([...test.labels!], [0, 1]);
     await Deno.writeTextFile(join(dir, "test-set.csv"), "feature_1,label\n1,0\n");
     madError(() => courseThyroid(dir), "test-set.csv", "1 feature columns");
+    // The same count under other names: refused at once (a model trained on train-set.csv's
+    // names could not evaluate test-set.csv, which eval matches by name).
+    await Deno.writeTextFile(join(dir, "test-set.csv"), "feature_1,feature_3,label\n1,2,0\n");
+    madError(
+      () => courseThyroid(dir),
+      join(dir, "test-set.csv"),
+      join(dir, "train-set.csv"),
+      "only in train-set.csv: feature_2",
+      "only in test-set.csv: feature_3",
+    );
+    // The same names in another order: the test rows come in the training file's order.
+    await Deno.writeTextFile(
+      join(dir, "test-set.csv"),
+      "feature_2,label,feature_1\n2,0,1\n8,1,9\n",
+    );
+    const reordered = courseThyroid(dir).test;
+    assert.deepEqual(reordered.columns, ["feature_1", "feature_2"]);
+    assert.deepEqual([...reordered.values], [1, 2, 9, 8]);
     await Deno.remove(join(dir, "train-set.csv"));
     madError(() => courseThyroid(dir), "train-set.csv", "not found");
     // A folder with neither file (an image category given as a table) says what it needs.

@@ -78,7 +78,8 @@ export function splitGiven(
  * the folder's own name ({@linkcode tableNameOf}).
  *
  * @throws {MadError} `PATH: problem` when either file is missing or malformed, or the two
- * files have different columns.
+ * files have different columns (in number, or in names when both have a header). Test columns
+ * named like the training ones in another order are reordered to the training order.
  */
 export function courseThyroid(
   dir: string,
@@ -103,7 +104,38 @@ export function courseThyroid(
       `has ${test.d} feature columns but ${train.source} has ${train.d}`,
     );
   }
-  return { train, test };
+  // Both headers name the columns (a headerless train-set.csv is matched by position): a model
+  // trained on one file's names could not evaluate the other, which is matched by name.
+  if (!train.header || !test.header) return { train, test };
+  const inTest = new Set(test.columns);
+  const inTrain = new Set(train.columns);
+  const onlyTrain = train.columns.filter((c) => !inTest.has(c));
+  const onlyTest = test.columns.filter((c) => !inTrain.has(c));
+  if (onlyTrain.length > 0 || onlyTest.length > 0) {
+    throw fileError(
+      test.source,
+      `its feature columns differ from those of ${train.source}: ` +
+        [
+          onlyTrain.length > 0 ? `only in train-set.csv: ${onlyTrain.join(", ")}` : "",
+          onlyTest.length > 0 ? `only in test-set.csv: ${onlyTest.join(", ")}` : "",
+        ].filter((part) => part !== "").join("; ") +
+        " (both files need the same column names)",
+    );
+  }
+  // The same names in another order: the test rows in the training file's column order.
+  return { train, test: inColumnOrder(test, train.columns) };
+}
+
+/** `table` with its feature columns reordered to `columns` (the same names, another order). */
+function inColumnOrder(table: Table, columns: readonly string[]): Table {
+  if (table.columns.every((c, j) => c === columns[j])) return table;
+  const { n, d } = table;
+  const from = columns.map((c) => table.columns.indexOf(c));
+  const values = new Float64Array(n * d);
+  for (let r = 0; r < n; r++) {
+    for (let j = 0; j < d; j++) values[r * d + j] = table.values[r * d + from[j]];
+  }
+  return { ...table, columns: [...columns], values };
 }
 
 /** Rows `indices` of row-major `rows` [n, d], in that order, as a new array [indices, d]. */
