@@ -99,6 +99,72 @@ Deno.test("npz: fractional floats, a column of labels (n x 1) and extra arrays",
   );
 });
 
+Deno.test("npz: only X and y are read; other arrays, and y when scoring, may be anything", async () => {
+  // A string array beside X and y (dataset notes, feature names): not read, so no error.
+  const strings = (name: string, shape: number[]): { name: string; data: Uint8Array } => ({
+    name,
+    data: npyBytes({
+      descr: "<i4",
+      shape,
+      values: shape.length ? new Array(shape[0] * 5).fill(104) : [],
+      header: `{'descr': '<U5', 'fortran_order': False, 'shape': (${shape.join(",")},), }`,
+    }),
+  });
+  await withNpz(
+    "extra.npz",
+    npzBytes(x("<f8"), y(), { extra: [strings("meta.npy", [1])] }),
+    (path) => {
+      const t = readNpzTable(path);
+      assert.deepEqual([...t.values], X_VALUES);
+      assert.deepEqual([...t.labels!], Y_VALUES);
+      // Read on its own, the extra array is still refused with its dtype.
+      assertMadError(() => readNpz(path), "meta.npy", "'<U5' is not supported", "float16");
+      assert.deepEqual([...readNpz(path, ["X"]).keys()], ["X"]);
+    },
+  );
+  // Scoring needs no labels: a y of strings is left unread there, and refused for training.
+  await withNpz(
+    "ystr.npz",
+    npzBytes(x("<f8"), null, { extra: [strings("y.npy", [4])] }),
+    (path) => {
+      const t = readNpzTable(path, "ignore");
+      assert.equal(t.labels, null);
+      assert.deepEqual([...t.values], X_VALUES);
+      assertMadError(() => readNpzTable(path), "ystr.npz", "y.npy", "'<U5' is not supported");
+    },
+  );
+});
+
+Deno.test("npz: float16 X is read exactly (normal, negative, subnormal and largest values)", async () => {
+  // Half-precision bit patterns of 1, 2, -2.5, 2^-24, 65504 and 0.5, written as int16.
+  const bits = [0x3c00, 0x4000, 0xc100 - 0x10000, 0x0001, 0x7bff, 0x3800];
+  const half: NpySpec = {
+    descr: "<i2",
+    shape: [3, 2],
+    values: bits,
+    header: "{'descr': '<f2', 'fortran_order': False, 'shape': (3, 2), }",
+  };
+  await withNpz(
+    "half.npz",
+    npzBytes(half, { descr: "<i8", shape: [3], values: [0, 0, 1] }),
+    (path) => {
+      const t = readNpzTable(path);
+      assert.deepEqual([...t.values], [1, 2, -2.5, 2 ** -24, 65504, 0.5]);
+      assert.deepEqual([...t.labels!], [0, 0, 1]);
+    },
+  );
+  // Infinity in float16 is refused like any infinite feature.
+  await withNpz(
+    "halfinf.npz",
+    npzBytes({ ...half, values: [0x7c00, ...bits.slice(1)] }, {
+      descr: "<i8",
+      shape: [3],
+      values: [0, 0, 1],
+    }),
+    (path) => assertMadError(() => readNpzTable(path), "halfinf.npz", "X row 1, column f1"),
+  );
+});
+
 Deno.test("npy: Fortran order of three dimensions comes back in C order", () => {
   // NumPy: np.arange(24).reshape(2, 3, 4) saved with order='F' stores a.ravel('F').
   const shape = [2, 3, 4];

@@ -1,6 +1,6 @@
 /**
  * A reader for NumPy `.npy` arrays (format versions 1, 2 and 3) of plain numbers: little-endian
- * or single-byte integers, floats and booleans, in C or Fortran order. Values come back as
+ * or single-byte integers, floats (16, 32 and 64 bits) and booleans, in C or Fortran order. Values come back as
  * doubles in C (row-major) order.
  *
  * @module
@@ -29,6 +29,8 @@ const DTYPES: Record<string, [number, Reader]> = {
   u4: [4, (v, o) => v.getUint32(o, true)],
   i8: [8, (v, o) => Number(v.getBigInt64(o, true))],
   u8: [8, (v, o) => Number(v.getBigUint64(o, true))],
+  // float16 (numpy's half precision), widened exactly.
+  f2: [2, (v, o) => halfToNumber(v.getUint16(o, true))],
   f4: [4, (v, o) => v.getFloat32(o, true)],
   f8: [8, (v, o) => v.getFloat64(o, true)],
 };
@@ -68,7 +70,10 @@ export function parseNpy(path: string, label: string, bytes: Uint8Array): NpyArr
   if (kind.startsWith("O")) throw fail("object arrays (pickled Python objects) are not supported");
   const dtype = DTYPES[kind];
   if (!dtype) {
-    throw fail(`dtype '${descr}' is not supported (use integers, floats or booleans)`);
+    throw fail(
+      `dtype '${descr}' is not supported (supported: booleans, integers of 8 to 64 bits, ` +
+        "float16, float32 and float64)",
+    );
   }
   const [width, read] = dtype;
   if (order === ">" && width > 1) {
@@ -135,4 +140,14 @@ function toCOrder(data: Float64Array, shape: number[]): Float64Array {
     }
   }
   return out;
+}
+
+/** The value of IEEE 754 half-precision bits `h` (subnormals, infinities and NaN included). */
+function halfToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : NaN;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }

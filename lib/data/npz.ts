@@ -11,21 +11,34 @@ import { zipEntries, zipEntryData } from "./zip.ts";
 import type { Table } from "./types.ts";
 
 /**
- * Every array of an `.npz` archive, by name without `.npy` (entries that are not `.npy` files
- * are skipped).
+ * The arrays of an `.npz` archive, by name without `.npy` (entries that are not `.npy` files
+ * are skipped). With `only`, just those arrays are parsed: the others are neither read nor
+ * checked, so an extra array of strings or another unsupported dtype is no error.
  *
  * @throws {MadError} `PATH: problem` when the file is missing, not a ZIP archive, or an array
- * in it cannot be read (see {@linkcode parseNpy}).
+ * parsed cannot be read (see {@linkcode parseNpy}).
  */
-export function readNpz(path: string): Map<string, NpyArray> {
+export function readNpz(path: string, only?: readonly string[]): Map<string, NpyArray> {
+  return readNpzEntries(path, only).arrays;
+}
+
+/** {@linkcode readNpz}, with the names of every `.npy` entry, parsed or not. */
+function readNpzEntries(
+  path: string,
+  only?: readonly string[],
+): { arrays: Map<string, NpyArray>; names: string[] } {
   const bytes = readBytes(path);
-  const out = new Map<string, NpyArray>();
+  const arrays = new Map<string, NpyArray>();
+  const names: string[] = [];
   for (const entry of zipEntries(path, bytes).values()) {
     if (!entry.name.endsWith(".npy")) continue;
+    const name = entry.name.slice(0, -4);
+    names.push(name);
+    if (only && !only.includes(name)) continue;
     const data = zipEntryData(path, bytes, entry);
-    out.set(entry.name.slice(0, -4), parseNpy(path, entry.name, data));
+    arrays.set(name, parseNpy(path, entry.name, data));
   }
-  return out;
+  return { arrays, names };
 }
 
 /**
@@ -35,11 +48,12 @@ export function readNpz(path: string): Map<string, NpyArray> {
  * @throws {MadError} `PATH: problem` when the archive cannot be read, lacks `X.npy` or
  * `y.npy`, `X` is not a non-empty matrix, the shapes disagree, a feature is NaN or infinite, or
  * a label is not 0 or 1. With `labels` "ignore" (scoring), `y.npy` is neither needed nor read
- * and the table's labels are null.
+ * and the table's labels are null. Other arrays in the archive are not read.
  */
 export function readNpzTable(path: string, labels: "require" | "ignore" = "require"): Table {
-  const arrays = readNpz(path);
-  const found = arrays.size === 0 ? "none" : [...arrays.keys()].map((k) => `${k}.npy`).join(", ");
+  // Only the arrays needed: others (metadata, strings) are left unread.
+  const { arrays, names } = readNpzEntries(path, labels === "require" ? ["X", "y"] : ["X"]);
+  const found = names.length === 0 ? "none" : names.map((k) => `${k}.npy`).join(", ");
   const x = arrays.get("X");
   const y = arrays.get("y");
   if (!x) throw fileError(path, `no X.npy array in the archive (found: ${found})`);
