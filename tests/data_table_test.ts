@@ -63,6 +63,53 @@ Deno.test("csv: semicolon-separated file", async () => {
   });
 });
 
+Deno.test("csv: the separator is the one that splits the header and the first rows alike", async () => {
+  // Commas inside unquoted names of a `;` file: the rows have no commas, so `;` it is.
+  const units = "temp, C;pressure, bar;flow, l/min;label\n0.1234;1.2;3.4;0\n2;3;4;1\n";
+  await withFile("units.csv", units, (path) => {
+    const t = readLabelledCsv(path);
+    assert.deepEqual(t.columns, ["temp, C", "pressure, bar", "flow, l/min"]);
+    assert.deepEqual([...t.values], [0.1234, 1.2, 3.4, 2, 3, 4]);
+    assert.deepEqual([...t.labels!], [0, 1]);
+  });
+  // A comma file whose names hold a semicolon stays a comma file; so does a one-column file.
+  await withFile("c.csv", "a;x,b,label\n1,2,0\n3,4,1\n", (path) => {
+    assert.deepEqual(readLabelledCsv(path).columns, ["a;x", "b"]);
+  });
+  await withFile("one.csv", "a\n1\n2\n", (path) => {
+    assert.deepEqual(readLabelledCsv(path, { requireLabel: false }).columns, ["a"]);
+  });
+  // Tabs, with commas in the names.
+  await withFile("t.tsv", "x, mm\ty, mm\tlabel\n1\t2\t0\n", (path) => {
+    assert.deepEqual(readLabelledCsv(path).columns, ["x, mm", "y, mm"]);
+  });
+  // Ragged rows are still refused as before, by the header's separator.
+  await withFile("ragged.csv", "a,b,label\n1,2,0\n1,2,3,0\n", (path) => {
+    madError(() => readLabelledCsv(path), "ragged.csv", "row 2 (line 3) has 4 fields");
+  });
+});
+
+Deno.test("csv: Excel's sep= first line sets the separator and is not the header", async () => {
+  await withFile("excel.csv", "sep=;\na;b;label\n1,5;2;0\n3;4;1\n", (path) => {
+    // Its line still counts in messages: the decimal comma is on line 3.
+    madError(() => readLabelledCsv(path), "excel.csv", "row 1 (line 3)", "decimal comma");
+  });
+  await withFile("excel2.csv", "sep=;\r\na;b;label\r\n1.5;2;0\r\n3;4;1\r\n", (path) => {
+    const t = readLabelledCsv(path);
+    assert.deepEqual(t.columns, ["a", "b"]);
+    assert.deepEqual([...t.values], [1.5, 2, 3, 4]);
+  });
+  await withFile("excel3.csv", "sep=,\na,b,label\n1,2,0\n", (path) => {
+    assert.deepEqual(readLabelledCsv(path).columns, ["a", "b"]);
+  });
+  await withFile("excel4.csv", "sep=;\n", (path) => {
+    madError(() => readLabelledCsv(path), "excel4.csv", "no header");
+  });
+  await withFile("excel5.csv", "sep=x\naxb\n", (path) => {
+    madError(() => readLabelledCsv(path), "excel5.csv", `names the separator "x"`);
+  });
+});
+
 Deno.test("csv: no label column gives null labels when not required", async () => {
   await withFile("nolabel.csv", "a,b\n1,2\n", (path) => {
     const t = readLabelledCsv(path, { requireLabel: false });

@@ -43,7 +43,8 @@ const LABEL_WORDS: Record<string, 0 | 1> = {
  * Reads a CSV of numeric features with an optional `label` column (name matched
  * case-insensitively). Labels may be 0/1 (also `0.0`/`1.0`), `normal`/`anomaly` or
  * `good`/`bad`, case-insensitive. Accepts a UTF-8 BOM, CRLF line ends, blank lines and
- * `;`-separated files (the separator is detected from the header line). A file whose first line
+ * `;`- or tab-separated files (the separator is the one that splits the header and the first
+ * data lines alike, comma by default; Excel's `sep=;` first line sets it). A file whose first line
  * holds numbers only has no header (unless they are `options.headerNames`): that line is the
  * first row and the columns are named `1`..`d`. Warns when a column besides `label` has a name
  * labels are often found under (`outlier`, ...): it is read as a feature and may leak the labels.
@@ -56,8 +57,17 @@ export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Tab
   const requireLabel = options.requireLabel ?? true;
   const text = readText(path);
   let { body, lineNumbers } = dropBlankLines(path, text);
-  const line1 = body.slice(0, body.indexOf("\n"));
-  const sep = detectSeparator(line1);
+  let line1 = body.slice(0, body.indexOf("\n"));
+  // Excel's `sep=;` first line names the separator: honoured, and not read as the header.
+  const directive = excelSeparator(path, line1);
+  if (directive !== null) {
+    body = body.slice(line1.length + 1);
+    if (body === "") throw fileError(path, `only Excel's "${line1}" line, no header`);
+    const kept = lineNumbers;
+    lineNumbers = { length: kept.length - 1, at: (i) => kept.at(i + 1) };
+    line1 = body.slice(0, body.indexOf("\n"));
+  }
+  const sep = directive ?? detectSeparator(line1, firstLines(body, SEPARATOR_SAMPLE));
   let header = splitHeader(line1, sep);
   const headerless = header.every(isNumber) && !isTrainedHeader(header, options.headerNames);
   if (headerless) {
@@ -374,16 +384,63 @@ interface LineNumbers {
   at(i: number): number;
 }
 
-function detectSeparator(header: string): string {
-  // Separators inside quoted names ("x, mm") do not count.
-  const unquoted = header.replace(/"(?:[^"]|"")*"/g, "");
-  const count = (ch: string) => unquoted.split(ch).length - 1;
-  const semi = count(";");
-  const tab = count("\t");
-  const comma = count(",");
-  if (semi > comma && semi >= tab) return ";";
-  if (tab > comma && tab > semi) return "\t";
-  return ",";
+/** Data lines after the header that {@linkcode detectSeparator} compares with it. */
+const SEPARATOR_SAMPLE = 5;
+
+/** The first `count` lines of `body` after its first (the header), without splitting it all. */
+function firstLines(body: string, count: number): string[] {
+  const lines: string[] = [];
+  let start = body.indexOf("\n") + 1;
+  while (start > 0 && start < body.length && lines.length < count) {
+    const end = body.indexOf("\n", start);
+    lines.push(body.slice(start, end < 0 ? body.length : end));
+    start = end + 1;
+  }
+  return lines;
+}
+
+/**
+ * The separator: the one of comma, semicolon and tab that splits the header and the first data
+ * lines into the same number of fields (`temp, C;flow, l/min` over `0.1;3.4` is `;`), preferring
+ * by the header's counts (a semicolon when it has more of them than commas, a tab when more than
+ * either, else a comma) when several do or none does. Separators inside quotes do not count.
+ */
+function detectSeparator(header: string, data: readonly string[]): string {
+  const unquote = (line: string) => line.replace(/"(?:[^"]|"")*"/g, "");
+  const count = (line: string, ch: string) => line.split(ch).length - 1;
+  const head = unquote(header);
+  const rows = data.map(unquote);
+  const byHeader = (candidates: readonly string[]): string => {
+    const [comma, semi, tab] = [",", ";", "\t"].map((c) =>
+      candidates.includes(c) ? count(head, c) : -1
+    );
+    if (semi > comma && semi >= tab) return ";";
+    if (tab > comma && tab > semi) return "\t";
+    return comma >= 0 ? "," : candidates[0];
+  };
+  const consistent = [",", ";", "\t"].filter((c) => {
+    const n = count(head, c);
+    return n > 0 && rows.length > 0 && rows.every((row) => count(row, c) === n);
+  });
+  return byHeader(consistent.length > 0 ? consistent : [",", ";", "\t"]);
+}
+
+/**
+ * The separator named by Excel's `sep=;` first line (also `sep=,`, a tab or `|`), or null when
+ * `line` is no such line.
+ *
+ * @throws {MadError} for a `sep=` line naming another character.
+ */
+function excelSeparator(path: string, line: string): string | null {
+  const m = /^"?sep=(.)\1*"?\s*$/i.exec(line);
+  if (!m) return null;
+  if (!",;\t|".includes(m[1])) {
+    throw fileError(
+      path,
+      `line 1 "${line.trim()}" names the separator "${m[1]}"; use a comma, semicolon, tab or |`,
+    );
+  }
+  return m[1];
 }
 
 /** The header's names: RFC 4180 quoting, so a quoted name may hold the separator or `""`. */
