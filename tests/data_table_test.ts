@@ -173,6 +173,12 @@ Deno.test("csv: errors name the file and the problem", async () => {
     ["inf.csv", "a,b,label\n1,inf,0\n", ["inf.csv", `column "b"`, "row 1", "infinite"]],
     ["ragged.csv", "a,b,label\n1,2,0\n1,2,3,0\n", ["ragged.csv", "line 3", "4 fields"]],
     ["dup.csv", "a,a,label\n1,2,0\n", ["dup.csv", `"a" appears twice`]],
+    [
+      "case.csv",
+      "a,Label,label\n1,0,0\n",
+      ["case.csv", `"Label" and "label" differ only in case`],
+    ],
+    ["pdindex.csv", ",a,label\n0,1,0\n", ["pdindex.csv", "column 1 has no name", "index=False"]],
     ["onlylabel.csv", "label\n0\n", ["onlylabel.csv", "no feature columns"]],
   ];
   for (const [name, text, parts] of cases) {

@@ -469,15 +469,27 @@ function splitHeader(line: string, sep: string): string[] {
 }
 
 function checkHeader(path: string, header: string[]): void {
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   header.forEach((name, i) => {
     if (name === "" && i !== header.length - 1) {
-      throw fileError(path, `header column ${i + 1} has no name`);
+      // pandas' to_csv writes its row index first, under an empty name.
+      throw fileError(
+        path,
+        `header column ${i + 1} has no name` +
+          (i === 0 ? " (a pandas row index? save with to_csv(..., index=False))" : ""),
+      );
     }
-    if (name !== "" && seen.has(name.toLowerCase())) {
-      throw fileError(path, `column "${name}" appears twice in the header`);
+    const other = seen.get(name.toLowerCase());
+    if (name !== "" && other !== undefined) {
+      throw fileError(
+        path,
+        other === name
+          ? `column "${name}" appears twice in the header`
+          : `columns "${other}" and "${name}" differ only in case, and column names are ` +
+            "compared ignoring case; rename or drop one",
+      );
     }
-    seen.add(name.toLowerCase());
+    seen.set(name.toLowerCase(), name);
   });
 }
 
