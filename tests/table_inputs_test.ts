@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { firstInvalidUtf8, readLabelledCsv } from "../lib/data/table.ts";
+import { firstInvalidUtf8, readLabelledCsv, rowIndexColumns } from "../lib/data/table.ts";
 import { asciiTableName, safeTableName, tableNameOf } from "../lib/data/table_name.ts";
 import {
   duplicateNormalRows,
@@ -152,6 +152,56 @@ Deno.test("a likely-label column next to label warns in one line naming file and
     await Deno.writeTextFile(plain, "a,outlier\n1,0\n2,1\n");
     readLabelledCsv(plain, { requireLabel: false, warn: (l) => lines.push(l) });
     assert.equal(lines.length, 1);
+  });
+});
+
+Deno.test("a row-number or ID column warns in one line naming the file, the column and the fix", async () => {
+  await inTempDir(async (dir) => {
+    const { rows, labels } = smoothTableRows(40);
+    const lines: string[] = [];
+    const prepare = (path: string) =>
+      prepareTable(path, SPLIT, undefined, undefined, {}, undefined, (l) => lines.push(l));
+    // pandas' index column, under its round-trip name: warned, and still read (not dropped).
+    const pandas = join(dir, "pandas.csv");
+    const indexed = rows.map((r, i) => [i, ...r]);
+    await Deno.writeTextFile(pandas, csvText(["Unnamed: 0", "a", "b", "c", "d"], indexed, labels));
+    const prepared = prepare(pandas);
+    assert.equal(prepared.d, 5);
+    assert.equal(lines.length, 1);
+    assert.ok(lines[0].startsWith(`warning: ${pandas}: column "Unnamed: 0" looks like a row `));
+    assert.match(lines[0], /index=False/);
+    // By values: 1..n in file order under a neutral name; an `id` of any values by its name.
+    lines.length = 0;
+    const numbered = join(dir, "numbered.csv");
+    const both = rows.map((r, i) => [i + 1, (i * 7) % 40, ...r]);
+    await Deno.writeTextFile(numbered, csvText(["n", "ID", "a", "b", "c", "d"], both, labels));
+    prepare(numbered);
+    assert.deepEqual(lines.length, 1);
+    assert.match(lines[0], /columns "n", "ID" look like a row number or ID/);
+    // Evaluation from a checkpoint warns too (it passes the trained columns).
+    lines.length = 0;
+    prepareTable(pandas, SPLIT, prepared.record.normalisation, undefined, {}, [
+      "Unnamed: 0",
+      "a",
+      "b",
+      "c",
+      "d",
+    ], (l) => lines.push(l));
+    assert.equal(lines.length, 1);
+    // Not: the same numbers shuffled, a short table, ordinary columns.
+    lines.length = 0;
+    const shuffled = join(dir, "shuffled.csv");
+    const mixed = rows.map((r, i) => [(i * 7) % 40, ...r]);
+    await Deno.writeTextFile(shuffled, csvText(["n", "a", "b", "c", "d"], mixed, labels));
+    prepare(shuffled);
+    const plain = join(dir, "plain.csv");
+    await Deno.writeTextFile(plain, csvText(["a", "b", "c", "d"], rows, labels));
+    prepare(plain);
+    assert.deepEqual(lines, []);
+    assert.deepEqual(
+      rowIndexColumns(readTableSource(join(dir, "numbered.csv")).table),
+      ["n", "ID"],
+    );
   });
 });
 

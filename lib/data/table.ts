@@ -166,6 +166,54 @@ export function readLabelledCsv(path: string, options: ReadCsvOptions = {}): Tab
 /** Names a CSV's labels are often found under; `label` is the one read. */
 const LIKELY_LABEL_NAMES = new Set(["y", "class", "target", "outlier", "anomaly", "is_anomaly"]);
 
+/** Names a row number or record ID is often found under (lower case); `unnamed: N` too. */
+const ROW_INDEX_NAMES = new Set([
+  "id",
+  "index",
+  "idx",
+  "row",
+  "rowid",
+  "row_id",
+  "row_index",
+  "sample_id",
+]);
+
+/** Rows a table needs before a column of 0..n-1 or 1..n is taken for a row number. */
+const ROW_INDEX_MIN_ROWS = 10;
+
+/**
+ * The feature columns of `table` that look like a row number or a record ID: named like one
+ * (`id`, `index`, pandas' `Unnamed: 0`, ...) or holding exactly 0..n-1 or 1..n in file order.
+ * Such a column is read as a feature, and when the rows are ordered by label (anomalies first)
+ * it gives the labels away.
+ */
+export function rowIndexColumns(table: Table): string[] {
+  const { n, d, values, columns } = table;
+  return columns.filter((name, j) => {
+    const lower = name.trim().toLowerCase();
+    if (ROW_INDEX_NAMES.has(lower) || /^unnamed: \d+$/.test(lower)) return true;
+    if (n < ROW_INDEX_MIN_ROWS) return false;
+    const first = values[j];
+    if (first !== 0 && first !== 1) return false;
+    for (let r = 1; r < n; r++) if (values[r * d + j] !== first + r) return false;
+    return true;
+  });
+}
+
+/**
+ * The warning line for {@linkcode rowIndexColumns} `names` of the table read from `path`, or
+ * null when there are none.
+ */
+export function rowIndexWarning(path: string, names: readonly string[]): string | null {
+  if (names.length === 0) return null;
+  const one = names.length === 1;
+  const shown = names.map((c) => `"${c}"`).join(", ");
+  return `warning: ${path}: ${one ? "column" : "columns"} ${shown} ${one ? "looks" : "look"} ` +
+    "like a row number or ID (by its name, or values 0..n-1 or 1..n in file order) and " +
+    `${one ? "is read as a feature" : "are read as features"}: in a file ordered by label it ` +
+    `leaks the labels; drop ${one ? "it" : "them"} (pandas: to_csv(..., index=False))`;
+}
+
 /**
  * The problem of a CSV without a `label` column, for a message after its path: its columns, why
  * labels are needed (`why`), and the rename that fixes it when a column looks like the labels

@@ -7,7 +7,7 @@
  */
 import { extname, join } from "node:path";
 import type { ImageSample, Normalisation, SplitSpec, Table } from "../data/types.ts";
-import { noLabelColumn, readLabelledCsv } from "../data/table.ts";
+import { noLabelColumn, readLabelledCsv, rowIndexColumns, rowIndexWarning } from "../data/table.ts";
 import {
   alignForCategory,
   choosePoseAlignment,
@@ -360,7 +360,7 @@ function rowsOf(table: Table, indices: number[]): Float32Array {
  * Splits and normalises a table source. With `normalisation` given (evaluation from a
  * checkpoint), that one is applied instead of fitting a new one; else one is fitted on the
  * training rows with `options` (see `fitNormalisation`). `warn` hears one-line warnings about
- * the table (a likely-label column, duplicate normal rows).
+ * the table (a likely-label column, a row-number or ID column, duplicate normal rows).
  */
 export function prepareTable(
   path: string,
@@ -434,6 +434,12 @@ export function prepareTable(
         `the half-normals protocol trains on half the normals, so give at least 10)`,
     );
   }
+  // A row number or ID read as a feature (pandas' index, an `id`) leaks labels in file order;
+  // said of a table that trains or evaluates, not of one refused above.
+  const indexLike = new Set(rowIndexColumns(testTable));
+  if (trainTable !== testTable) { for (const c of rowIndexColumns(trainTable)) indexLike.add(c); }
+  const indexWarning = rowIndexWarning(path, [...indexLike]);
+  if (indexWarning) warn(indexWarning);
   const norm = normalisation ?? fitNormalisation(trainTable, trainIdx, options);
   const trainN = applyNormalisation(trainTable, norm);
   const testN = applyNormalisation(testTable, norm);
