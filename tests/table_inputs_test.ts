@@ -11,12 +11,14 @@ import {
   duplicateNormalRows,
   type DuplicateRows,
   duplicateRowsText,
+  invertedLabelsWarning,
   prepareTable,
   readTableSource,
 } from "../lib/train/datasets.ts";
 import { scoreTableFile } from "../lib/experiment/score_files.ts";
 import { evaluateCheckpoint, tableRecordFor } from "../lib/experiment/evaluate_checkpoint.ts";
 import { ImageCache } from "../lib/data/image_cache.ts";
+import type { Normalisation } from "../lib/data/types.ts";
 import { type Checkpoint, disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { useBackend } from "../lib/backend/mod.ts";
 import {
@@ -202,6 +204,40 @@ Deno.test("a row-number or ID column warns in one line naming the file, the colu
       rowIndexColumns(readTableSource(join(dir, "numbered.csv")).table),
       ["n", "ID"],
     );
+  });
+});
+
+Deno.test("most rows labelled anomalous: one warning line asks whether the labels are inverted", async () => {
+  await inTempDir(async (dir) => {
+    const { rows, labels } = smoothTableRows(40);
+    const lines: string[] = [];
+    const prepare = (path: string, normalisation?: Normalisation, columns?: string[]) =>
+      prepareTable(path, SPLIT, normalisation, undefined, {}, columns, (l) => lines.push(l));
+    const plain = join(dir, "plain.csv");
+    await Deno.writeTextFile(plain, csvText(["a", "b", "c", "d"], rows, labels));
+    prepare(plain);
+    assert.deepEqual(lines, []);
+    // Four in five rows labelled 1: a file that writes 1 for normal.
+    const swapped: number[] = rows.map((_, i) => (i % 5 === 0 ? 0 : 1));
+    const inverted = join(dir, "inverted.csv");
+    await Deno.writeTextFile(inverted, csvText(["a", "b", "c", "d"], rows, swapped));
+    const ones = swapped.reduce((a, b) => a + b, 0);
+    const prepared = prepare(inverted);
+    assert.deepEqual(lines, [
+      `warning: ${inverted}: ${ones} of ${rows.length} rows are labelled anomalous; normals ` +
+      "are 0/normal/good, and training learns from them: are the labels inverted?",
+    ]);
+    // At evaluation too (a checkpoint's normalisation and columns given).
+    prepare(inverted, prepared.record.normalisation, ["a", "b", "c", "d"]);
+    assert.equal(lines.length, 2);
+    // Exactly half is not "most".
+    assert.equal(invertedLabelsWarning("x.csv", Uint8Array.from([0, 1, 0, 1])), null);
+    assert.match(invertedLabelsWarning("x.csv", Uint8Array.from([1, 1, 0]))!, /2 of 3 rows/);
+    // No normal at all is refused by the split, whose message asks instead.
+    assert.equal(invertedLabelsWarning("x.csv", Uint8Array.from([1, 1, 1])), null);
+    const all = join(dir, "all.csv");
+    await Deno.writeTextFile(all, csvText(["a", "b", "c", "d"], rows, rows.map(() => 1)));
+    oneLineError(() => prepare(all), all, "no normal rows", "are the labels inverted?");
   });
 });
 

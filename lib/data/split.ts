@@ -29,7 +29,8 @@ export function splitTable(labels: Uint8Array, spec: SplitSpec, source?: string)
   labels.forEach((l, i) => (l ? anomalies : normals).push(i));
   if (normals.length < 2) {
     const what = normals.length === 0
-      ? `no normal rows (label 0) among ${labels.length}; training needs normals`
+      ? `no normal rows (label 0) among ${labels.length}; training needs normals (are the ` +
+        "labels inverted? normals are 0/normal/good)"
       : `only ${normals.length} normal row (label 0); training needs at least 2`;
     throw new MadError(`${source ? `${source}: ` : ""}cannot split: ${what}`);
   }

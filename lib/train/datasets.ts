@@ -401,6 +401,8 @@ export function prepareTable(
         }`,
       );
     }
+    const inverted = invertedLabelsWarning(path, source.table.labels);
+    if (inverted) warn(inverted);
     const duplicates = duplicateNormalRows(source.table);
     if (duplicates.count > 0) {
       warn(`warning: ${path}: ${duplicateRowsText(duplicates)}`);
@@ -462,6 +464,20 @@ export function prepareTable(
       : new Uint8Array(0),
     testRows: testIdx,
   };
+}
+
+/**
+ * A warning line when most of a whole labelled table's rows are labelled anomalous, or null: a
+ * file that writes 1 for normal trains on its anomalies (the half-normals split learns from
+ * rows labelled 0) and evaluates upside down, without an error.
+ */
+export function invertedLabelsWarning(path: string, labels: Uint8Array): string | null {
+  let anomalies = 0;
+  for (const l of labels) anomalies += l;
+  // No normal at all: the split refuses the table, and its message asks the same.
+  if (anomalies * 2 <= labels.length || anomalies === labels.length) return null;
+  return `warning: ${path}: ${anomalies} of ${labels.length} rows are labelled anomalous; ` +
+    "normals are 0/normal/good, and training learns from them: are the labels inverted?";
 }
 
 /**
