@@ -162,6 +162,27 @@ Deno.test("discover: course layout labelled by parent JSON and by own JSON", asy
   assert.deepEqual(windows[0].test.map((s) => s.label), [0, 1, 0]);
 });
 
+Deno.test("discover: a test/normal folder is read as a defect type, with one warning saying so", async () => {
+  const base = join(await Deno.makeTempDir(), "cats");
+  const cat = join(base, "part");
+  for (const name of ["000.png", "001.png"]) await png(join(cat, "train/good", name));
+  await png(join(cat, "test/normal/000.png"));
+  await png(join(cat, "test/scratch/000.png"));
+  const lines: string[] = [];
+  const [c] = await discoverImageCategories(base, { warn: (l) => lines.push(l) });
+  // Not relabelled (only test/good and test/Good are normal), but named in one line.
+  assert.deepEqual(c.test.map((s) => [s.defect, s.label]), [["normal", 1], ["scratch", 1]]);
+  assert.deepEqual(lines, [
+    `warning: ${join(cat, "test", "normal")}: read as a defect type (its images count as ` +
+    "anomalies); normal test images belong in test/good: rename it if they are normal",
+  ]);
+  // test/good, and an ordinary defect name, say nothing.
+  await Deno.rename(join(cat, "test/normal"), join(cat, "test/good"));
+  lines.length = 0;
+  await discoverImageCategories(base, { warn: (l) => lines.push(l) });
+  assert.deepEqual(lines, []);
+});
+
 Deno.test("discover: errors are one line and name the path", async () => {
   const base = await makeLayouts();
   await madErrorAsync(
@@ -359,7 +380,13 @@ Deno.test("decodeImage: bad files give one-line errors naming the file", async (
     const message = await madErrorAsync(() => decodeImage(path, opts), "not a readable image");
     assert.ok(message.startsWith(`${path}: `), message);
   }
-  await madErrorAsync(() => decodeImage(`${dir}/bomb.png`, opts), "bomb.png", "100000x100000");
+  // The refusal says what to do: downscale (or tile) first; the default limit is 8192x8192.
+  await madErrorAsync(
+    () => decodeImage(`${dir}/bomb.png`, opts),
+    "bomb.png",
+    "100000x100000",
+    "(8192x8192; refused as a possible decompression bomb): downscale it below that first",
+  );
   await madErrorAsync(
     () => decodeImage(`${dir}/good.png`, { ...opts, maxPixels: 100 }),
     "good.png",

@@ -155,7 +155,8 @@ async function looksLikeCategory(dir: string): Promise<boolean> {
  * category folder or its parent. Results are sorted by category and file name.
  *
  * Files skipped for their extension are reported once, in one line to `options.warn` (default
- * `console.warn`).
+ * `console.warn`), which also hears a line for each `test/` folder named like normal images
+ * (`normal`, `ok`): it is read as a defect type.
  *
  * @throws {MadError} when the folder is missing, holds no categories or images, a course
  * test image has no label, or `test/` mixes subfolders of images with loose images.
@@ -190,29 +191,41 @@ export async function discoverImageCategories(
   if (roots.length === 0) {
     throw fileError(dir, "no image categories found (expected CATEGORY/train/good/*.png)");
   }
+  const warn = options.warn ?? console.warn;
   const labelCache = new Map<string, Record<string, unknown> | null>();
   const categories: ImageCategory[] = [];
   const skipped = new SkippedFiles();
   for (const categoryRoot of roots) {
     if (!options.skipCategory) {
-      categories.push(await loadCategory(categoryRoot, labelCache, skipped));
+      categories.push(await loadCategory(categoryRoot, labelCache, skipped, warn));
       continue;
     }
     try {
-      categories.push(await loadCategory(categoryRoot, labelCache, skipped));
+      categories.push(await loadCategory(categoryRoot, labelCache, skipped, warn));
     } catch (e) {
       options.skipCategory(categoryRoot, oneLine(e));
     }
   }
   const warning = skipped.warning();
-  if (warning) (options.warn ?? console.warn)(warning);
+  if (warning) warn(warning);
   return categories;
 }
+
+/** Names of a `test/` subfolder that mean normal images elsewhere, lower case (`good` is read). */
+const NORMAL_FOLDER_NAMES = new Set([
+  "normal",
+  "normals",
+  "ok",
+  "nominal",
+  "defect_free",
+  "no_defect",
+]);
 
 async function loadCategory(
   root: string,
   labelCache: Map<string, Record<string, unknown> | null>,
   skipped: SkippedFiles,
+  warn: (line: string) => void,
 ): Promise<ImageCategory> {
   const category = basename(root);
   const trainDir = join(root, "train", "good");
@@ -264,6 +277,13 @@ async function loadCategory(
     const defect = entry.name;
     // `test/Good` means what `test/good` does.
     const good = defect.toLowerCase() === "good";
+    if (NORMAL_FOLDER_NAMES.has(defect.toLowerCase())) {
+      // MVTec names normal test images `good`: any other folder is a defect type.
+      warn(
+        `warning: ${join(testDir, defect)}: read as a defect type (its images count as ` +
+          "anomalies); normal test images belong in test/good: rename it if they are normal",
+      );
+    }
     for (const path of await imagesIn(join(testDir, defect), skipped)) {
       const sample: ImageSample = {
         path,
@@ -464,7 +484,10 @@ async function openChecked(path: string, maxPixels: number): Promise<OpenedImage
   if (width * height > maxPixels) {
     throw fileError(
       path,
-      `image is ${width}x${height} pixels, above the limit of ${maxPixels} (refused as a possible decompression bomb)`,
+      `image is ${width}x${height} pixels, above the limit of ${maxPixels} (${
+        maxPixels === DEFAULT_MAX_PIXELS ? "8192x8192; " : ""
+      }refused as a possible decompression bomb): downscale it below that first, or cut it ` +
+        "into tiles (the model reads images at model.imageSize, 128 px by default, anyway)",
     );
   }
   // failOn "truncated" makes libvips reject PNGs cut short instead of returning grey rows.
