@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Config, ConfigOverrides } from "../model/config.ts";
 import { DEFAULT_CONFIG, mergeConfig } from "../model/config.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../data/synthetic.ts";
@@ -17,6 +17,9 @@ export type { ExperimentData };
 import { MadError } from "../errors.ts";
 import { counted } from "../util/text.ts";
 import { train } from "../train/loop.ts";
+import { unfinishedRun } from "../train/run_state.ts";
+import { folderHolder } from "../util/run_lock.ts";
+import { isFile, projectPath } from "../util/files.ts";
 
 /** A ready-to-train setup. */
 export interface Experiment extends ExperimentData {
@@ -120,9 +123,34 @@ export async function experiment(
 }
 
 /**
- * The checkpoint at `path` when it exists (e.g. the one notebooks/02 trained), otherwise trains
- * one for `setup` into `out` and returns its best checkpoint, so evaluation works on its own;
- * `onProgress` hears that it trains, and each epoch.
+ * Refuses, in one line, a run folder whose best checkpoint is not yet (or never became) the
+ * run's model: one another live process is still training in (notebook 02 in another tab), or
+ * one whose run stopped part way (an interrupted kernel: fewer epochs than configured, or the
+ * best checkpoint not calibrated). Each message says what to do instead.
+ */
+export async function assertFinishedRun(run: string): Promise<void> {
+  const pid = folderHolder(run);
+  if (pid !== null) {
+    throw new MadError(
+      `${projectPath(run)}: still training (pid ${pid}, e.g. notebook 02 in another tab); ` +
+        `wait until it has finished, then run this cell again`,
+    );
+  }
+  const reason = await unfinishedRun(run);
+  if (reason) {
+    throw new MadError(
+      `${projectPath(run)}: this run did not finish (${reason}), so its best checkpoint is not ` +
+        `its model; run 02's train cell again to the end, or name another checkpoint with ` +
+        `MADFORMER_CHECKPOINT`,
+    );
+  }
+}
+
+/**
+ * The checkpoint at `path` when it exists (e.g. the one notebooks/02 trained) and its run has
+ * finished ({@linkcode assertFinishedRun}), otherwise trains one for `setup` into `out` and
+ * returns its best checkpoint, so evaluation works on its own; `onProgress` hears that it
+ * trains, each epoch, and each dataset it calibrates after the last epoch.
  */
 export async function checkpointOrTrain(
   path: string,
@@ -130,10 +158,9 @@ export async function checkpointOrTrain(
   out: string,
   onProgress?: (line: string) => void,
 ): Promise<string> {
-  try {
-    if ((await Deno.stat(path)).isFile) return path;
-  } catch {
-    // Not there: train below.
+  if (isFile(path)) {
+    await assertFinishedRun(dirname(path));
+    return path;
   }
   // Said, with each epoch: on the full data this is the default training, many minutes.
   const epochs = setup.config.train.epochs;
@@ -144,6 +171,7 @@ export async function checkpointOrTrain(
     tablePaths: setup.tablePaths,
     out,
     quiet: true,
+    onCalibrate: onProgress,
     onEpoch: (r) =>
       onProgress?.(
         `epoch ${r.epoch}/${epochs}: loss ${r.loss.toFixed(4)}, val AUROC ` +

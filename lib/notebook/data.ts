@@ -7,19 +7,18 @@
  * @module
  */
 import { delimiter, isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { ExperimentData } from "../experiment/setup.ts";
 import { absoluteData, dataSetId, namesData } from "../experiment/data_set.ts";
 import type { DatasetRecord } from "../train/datasets.ts";
 import { MadError } from "../errors.ts";
-import { isFile, pathExists } from "../util/files.ts";
+import { isFile, pathExists, PROJECT_ROOT } from "../util/files.ts";
 
 /**
  * The project's folder (where `deno task` runs every task, and what the paths a checkpoint
  * records are relative to). The notebooks' kernel runs in `notebooks/`, so a relative path is
  * read from here rather than from the kernel's working directory.
  */
-export const PROJECT_ROOT = resolve(fileURLToPath(new URL("../../", import.meta.url)));
+export { PROJECT_ROOT };
 
 /** The checkpoint `04_evaluation` evaluates instead of the one `02_training` trained. */
 export const CHECKPOINT_ENV = "MADFORMER_CHECKPOINT";

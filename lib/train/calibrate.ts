@@ -26,6 +26,7 @@ import { ANOMALY_SEED_OFFSET } from "../rng.ts";
  * features, same seed), so they are the same; a table's are fitted on all its normals.
  * `shouldStop` is asked between datasets: when it says stop, the datasets calibrated so far are
  * written and the call returns false (a resumed run calibrates the rest). True when finished.
+ * `onDataset` hears each dataset as it begins (`calibrating table:t on all normals (2 of 2)`).
  */
 export async function calibrateBest(
   best: string,
@@ -36,6 +37,7 @@ export async function calibrateBest(
   log: RunLog,
   quiet: boolean,
   shouldStop?: () => boolean,
+  onDataset?: (line: string) => void,
 ): Promise<boolean> {
   // No best checkpoint when no epoch validated: nothing to calibrate.
   if (!(await Deno.stat(best).then(() => true, () => false))) return true;
@@ -64,9 +66,13 @@ export async function calibrateBest(
         ckpt.banks.set(`${key}|${component}`, bank);
       }
     };
+    const begin = (key: string) => {
+      bar.begin(key);
+      onDataset?.(`calibrating ${key} on all normals (${done + 1} of ${total})`);
+    };
     for (const d of stopped ? [] : todo) {
       const key = datasetKey(d.prepared.record);
-      bar.begin(key);
+      begin(key);
       const index = imageData.indexOf(d);
       const { fitted, report } = fitImageKey(
         ckpt.params,
@@ -90,7 +96,7 @@ export async function calibrateBest(
     for (const d of stopped ? [] : tables) {
       const p = d.prepared;
       const key = datasetKey(p.record);
-      bar.begin(key);
+      begin(key);
       // Seeds apart from the images' and from each epoch's validation anomalies.
       const anomalySeed = seed +
         ANOMALY_SEED_OFFSET * (imageData.length + tableData.indexOf(d) + 1);

@@ -28,6 +28,7 @@ import { datasetKey, type DatasetRecord } from "./datasets.ts";
 import { type EpochRow, RunLog } from "./log.ts";
 import { banksOf } from "./fitted.ts";
 import { lockRunFolder } from "../util/run_lock.ts";
+import { isCalibrated } from "./run_state.ts";
 import { RUN_FILES } from "./run_files.ts";
 import { resumeConfig } from "./resume.ts";
 import {
@@ -78,6 +79,12 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Called after every epoch with its metrics row. */
   onEpoch?: (row: EpochRow) => void;
+  /**
+   * Called before each dataset the calibration after the last epoch refits, with a line such as
+   * `calibrating image:screw on all normals (1 of 2)`: that step can take longer than an epoch
+   * and, quiet, would print nothing meanwhile.
+   */
+  onCalibrate?: (line: string) => void;
   /** Stops after this many epochs of this call (resume tests). */
   stopAfterEpochs?: number;
   /**
@@ -490,6 +497,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       log,
       options.quiet ?? false,
       options.shouldStop,
+      options.onCalibrate,
     );
     if (!finished) {
       stoppedEarly = true;
@@ -594,18 +602,6 @@ async function checkEpochsToReach(
       `; the run's checkpoints are in ${dirname(path)} (best: ${bestPath}); give --epochs above ` +
       `${done} to train on`,
   );
-}
-
-/** Whether the checkpoint at `path` exists and has every dataset calibrated on all normals. */
-async function isCalibrated(path: string): Promise<boolean> {
-  if (!isFile(path)) return false;
-  const ckpt = await loadCheckpoint(path, { optimizer: false });
-  try {
-    const stats = Object.values(ckpt.stats);
-    return stats.length > 0 && stats.every((s) => (s.calibrated ?? 0) > 0);
-  } finally {
-    disposeCheckpoint(ckpt);
-  }
 }
 
 /**

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep as SEP } from "node:path";
+import { fileURLToPath } from "node:url";
 import { fileError, MadError } from "../errors.ts";
 
 /** Temporary files of writes under way, removed by {@linkcode removePendingTempFiles}. */
@@ -226,4 +227,22 @@ export function isDirectory(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The project's folder: where `deno.json` is and `deno task` runs every task, so what the paths
+ * a checkpoint records are relative to.
+ */
+export const PROJECT_ROOT = resolve(fileURLToPath(new URL("../../", import.meta.url)));
+
+/**
+ * `path` as the project's tasks write it: relative to the project's folder (`root`) when it lies
+ * inside it (`results/notebooks/tiny/02_training/run`), else absolute as given. What notebooks
+ * record in checkpoints and print, so that `deno task eval` reads the same path and a report
+ * does not carry the machine's checkout folder.
+ */
+export function projectPath(path: string, root = PROJECT_ROOT): string {
+  const rel = relative(root, resolve(path));
+  if (rel === "") return ".";
+  return rel === ".." || rel.startsWith(`..${SEP}`) || isAbsolute(rel) ? resolve(path) : rel;
 }

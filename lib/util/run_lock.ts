@@ -66,15 +66,22 @@ export function releaseHeldLocks(): void {
  * 1234)`); no lock, or a stale one, passes.
  */
 export function assertFolderFree(out: string, what = "training run"): void {
+  const pid = folderHolder(out);
+  if (pid !== null) throw new MadError(`${out}: in use by another ${what} (pid ${pid})`);
+}
+
+/**
+ * The pid of another live process that holds `out`'s lock, or null: no lock, a stale one (its
+ * process is gone), or this process's own.
+ */
+export function folderHolder(out: string): number | null {
   let pid = 0;
   try {
     pid = Number(Deno.readTextFileSync(join(out, ".lock")));
   } catch {
-    return;
+    return null;
   }
-  if (pid > 0 && pid !== Deno.pid && processAlive(pid)) {
-    throw new MadError(`${out}: in use by another ${what} (pid ${pid})`);
-  }
+  return pid > 0 && pid !== Deno.pid && processAlive(pid) ? pid : null;
 }
 
 function processAlive(pid: number): boolean {

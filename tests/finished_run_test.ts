@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { train } from "../lib/train/loop.ts";
+import { isCalibrated, unfinishedRun } from "../lib/train/run_state.ts";
+import { RUN_FILES } from "../lib/train/run_files.ts";
+import { assertFinishedRun, checkpointOrTrain, demoConfig } from "../lib/experiment/setup.ts";
+import type { Experiment } from "../lib/experiment/setup.ts";
+import { writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
+import { folderHolder } from "../lib/util/run_lock.ts";
+import { madErrorAsync } from "./fixtures.ts";
+
+/** A table-only setup of `epochs` epochs, seconds to train. */
+async function tableSetup(dir: string, epochs: number): Promise<Experiment> {
+  const table = join(dir, "t.csv");
+  await writeSyntheticTableCsv(table, { seed: 1, n: 200, d: 4 });
+  const config = demoConfig({
+    model: { width: 8, layers: 1, heads: 1 },
+    train: { epochs, tableStepsPerEpoch: 2 },
+  });
+  return { full: false, config, imageDirs: [], tablePaths: [table] };
+}
+
+const runOf = (setup: Experiment, out: string, extra: Record<string, unknown> = {}) =>
+  train({
+    config: setup.config,
+    imageDirs: [],
+    tablePaths: setup.tablePaths,
+    out,
+    quiet: true,
+    ...extra,
+  });
+
+Deno.test("a finished run passes; one stopped after an epoch or in calibration is refused in one line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const setup = await tableSetup(dir, 2);
+    const calibrating: string[] = [];
+    const done = join(dir, "done");
+    await runOf(setup, done, { onCalibrate: (l: string) => calibrating.push(l) });
+    assert.equal(await unfinishedRun(done), null);
+    await assertFinishedRun(done);
+    // The calibration after the last epoch says what it refits, so a quiet run does not look hung.
+    assert.deepEqual(calibrating, ["calibrating table:t on all normals (1 of 1)"]);
+    const best = join(done, RUN_FILES.best);
+    assert.equal(await checkpointOrTrain(best, setup, join(dir, "never")), best);
+
+    const stopped = join(dir, "stopped");
+    await runOf(setup, stopped, { stopAfterEpochs: 1 });
+    assert.equal(await unfinishedRun(stopped), "it stopped after epoch 1 of 2");
+    const trained: string[] = [];
+    await madErrorAsync(
+      () =>
+        checkpointOrTrain(
+          join(stopped, RUN_FILES.best),
+          setup,
+          join(dir, "own"),
+          (l) => trained.push(l),
+        ),
+      "stopped: this run did not finish (it stopped after epoch 1 of 2)",
+      "run 02's train cell again",
+    );
+    assert.deepEqual(trained, [], "refused, not trained in its place");
+
+    // A stop asked for in the last epoch's validation leaves the best checkpoint uncalibrated.
+    const uncalibrated = join(dir, "uncalibrated");
+    let stop = false;
+    await runOf(setup, uncalibrated, {
+      onEpoch: (r: { epoch: number }) => stop = r.epoch === 2,
+      shouldStop: () => stop,
+    });
+    assert.equal(await isCalibrated(join(uncalibrated, RUN_FILES.best)), false);
+    assert.match((await unfinishedRun(uncalibrated))!, /stopped while calibrating/);
+    await madErrorAsync(() => assertFinishedRun(uncalibrated), "did not finish");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a run folder locked by another live process is refused as still training", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // The parent process (deno test's runner) is alive and is not this one.
+    await Deno.writeTextFile(join(dir, ".lock"), String(Deno.ppid));
+    assert.equal(folderHolder(dir), Deno.ppid);
+    await madErrorAsync(() => assertFinishedRun(dir), "still training", `pid ${Deno.ppid}`);
+    // A stale lock (no such process) and this process's own are not holders.
+    await Deno.writeTextFile(join(dir, ".lock"), "999999999");
+    assert.equal(folderHolder(dir), null);
+    await Deno.writeTextFile(join(dir, ".lock"), String(Deno.pid));
+    assert.equal(folderHolder(dir), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
