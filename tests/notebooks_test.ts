@@ -14,7 +14,12 @@ import {
   plotlyCopies,
   runNotebooks,
 } from "../lib/notebook/export.ts";
-import { PLOTLY_LOADER_MARKER, readEpochRows, rowsHtml } from "../lib/notebook/helpers.ts";
+import {
+  loadPlotly,
+  PLOTLY_LOADER_MARKER,
+  readEpochRows,
+  rowsHtml,
+} from "../lib/notebook/helpers.ts";
 import { dataEnv, dataFromEnv, notebookWorkFolder } from "../lib/notebook/data.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { exists, madErrorAsync } from "./fixtures.ts";
@@ -141,6 +146,30 @@ Deno.test("plotlyCopies counts loaders and whole inline bundles, not loader part
   assert.equal(plotlyCopies(`<script>/**\n* plotly.js v4.1.1\n*/</script>`), 1);
   assert.equal(plotlyCopies(part + loader + loader), 2);
   assert.equal(plotlyCopies("<p>no plots</p>"), 0);
+});
+
+Deno.test("loadPlotly sends plotly.js on every call, one copy each (a re-run setup cell)", async () => {
+  const sent: Array<Record<string, string>> = [];
+  const api = { display: (bundle: Record<string, string>) => sent.push(bundle) };
+  // Outside `deno jupyter` Deno.jupyter's getter throws; its setter takes a stand-in.
+  const deno = Deno as unknown as { jupyter: unknown };
+  deno.jupyter = api;
+  try {
+    const page = async () => {
+      sent.length = 0;
+      await loadPlotly({ partChars: 1_000_000 });
+      return sent.map((b) => b["text/html"]).join("\n");
+    };
+    const first = await page();
+    const second = await page();
+    // The second run's output replaces the first's in the saved notebook: it must hold a copy.
+    assert.equal(plotlyCopies(first), 1);
+    assert.equal(plotlyCopies(second), 1);
+    assert.equal(second, first);
+    assert.match(first, /plotly\.js 3 parts loaded/);
+  } finally {
+    deno.jupyter = undefined;
+  }
 });
 
 Deno.test("readEpochRows reads metrics.jsonl; rowsHtml escapes cells", async () => {

@@ -79,30 +79,44 @@ export function showFigure(figure: PlotlyFigure): Promise<void> {
   return show(plotlyNotebook(figure));
 }
 
-let plotlyLoaded = false;
-
 /**
- * Sends plotly.js to the front end in parts; call it once, before the first figure. Later calls
- * do nothing. Outside a kernel it throws a one-line MadError.
+ * Sends plotly.js to the front end in parts, before the first figure. Every call sends it again:
+ * the setup cell that calls it may run again in the same kernel (FULL flipped, Run All twice),
+ * and its new output replaces the old one, so a notebook saved after that holds plotly.js only
+ * if this cell's output carries it. (A page already holding plotly.js keeps its copy; the new
+ * parts are dropped.) Outside a kernel it throws a one-line MadError.
  */
 export async function loadPlotly(options: { partChars?: number } = {}): Promise<void> {
-  if (plotlyLoaded) return;
   jupyter();
   // Spend plotlyNotebook's "first figure carries the bundle" on a figure nobody sees, so later
   // figures stay small.
   plotlyNotebook({ data: [], layout: {} })[DISPLAY]();
+  for (const bundle of plotlyLoaderBundles(options)) await show(bundle);
+  // A moment for the kernel to drain its queue before the next cell's messages.
+  await sleep(250);
+}
+
+/**
+ * The displays {@linkcode loadPlotly} sends, each time it is called: plotly.js in parts of
+ * `partChars` characters, then the loader that puts them together.
+ */
+export function plotlyLoaderBundles(options: { partChars?: number } = {}): MimeBundle[] {
+  const bundles: MimeBundle[] = [];
   const bundle = packedPlotlyBundle();
   const size = options.partChars ?? 200_000;
   const count = Math.ceil(bundle.length / size);
   for (let i = 0; i < count; i++) {
     const part = scriptJson(bundle.slice(i * size, (i + 1) * size));
-    await show({
+    bundles.push({
       "text/html": `<script>(window.${PARTS} = window.${PARTS} || [])[${i}] = ${part};</script>`,
     });
   }
-  await show({
+  bundles.push({
     "text/html": `<script id="${PLOTLY_LOADER_MARKER}">(function () {
-  if (window.${PLOTLY_PROMISE}) return;
+  if (window.${PLOTLY_PROMISE}) {
+    delete window.${PARTS};
+    return;
+  }
   var parts = window.${PARTS} || [];
   for (var i = 0; i < ${count}; i++) {
     if (typeof parts[i] !== "string") throw new Error("plotly.js part " + i + " of ${count} is missing");
@@ -112,9 +126,7 @@ export async function loadPlotly(options: { partChars?: number } = {}): Promise<
   ${plotlyUnpackScript("packed")}
 })();</script><p style="color:#888">plotly.js ${count} parts loaded</p>`,
   });
-  // A moment for the kernel to drain its queue before the next cell's messages.
-  await sleep(250);
-  plotlyLoaded = true;
+  return bundles;
 }
 
 /**
