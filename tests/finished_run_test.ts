@@ -3,7 +3,13 @@ import { join } from "node:path";
 import { train } from "../lib/train/loop.ts";
 import { isCalibrated, unfinishedRun } from "../lib/train/run_state.ts";
 import { RUN_FILES } from "../lib/train/run_files.ts";
-import { assertFinishedRun, checkpointOrTrain, demoConfig } from "../lib/experiment/setup.ts";
+import {
+  assertFinishedRun,
+  checkpointOrTrain,
+  clearRunFolder,
+  demoConfig,
+} from "../lib/experiment/setup.ts";
+import { isDirectory } from "../lib/util/files.ts";
 import type { Experiment } from "../lib/experiment/setup.ts";
 import { writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { folderHolder } from "../lib/util/run_lock.ts";
@@ -88,6 +94,46 @@ Deno.test("a run folder locked by another live process is refused as still train
     assert.equal(folderHolder(dir), null);
     await Deno.writeTextFile(join(dir, ".lock"), String(Deno.pid));
     assert.equal(folderHolder(dir), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("02's train cell: a wrong config edit stops in one line before the previous run is removed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const setup = await tableSetup(dir, 1);
+    const run = join(dir, "run");
+    await Deno.mkdir(run);
+    const previous = join(run, RUN_FILES.best);
+    await Deno.writeTextFile(previous, "the last good run");
+    const edited = (edit: (c: Experiment["config"]) => void) => {
+      const config = structuredClone(setup.config);
+      edit(config);
+      return config;
+    };
+    const wide = edited((c) => {
+      c.model.width = 30;
+      c.model.heads = 4;
+    });
+    await madErrorAsync(() => clearRunFolder(run, wide), "config: model.width 30 is not divisible");
+    const none = edited((c) => c.train.epochs = 0);
+    await madErrorAsync(() => clearRunFolder(run, none), "train.epochs must be a positive integer");
+    assert.equal(await Deno.readTextFile(previous), "the last good run");
+    // Every caller of train() gets the same line, before it creates its folder.
+    const fresh = join(dir, "fresh");
+    await madErrorAsync(
+      () => train({ config: wide, imageDirs: [], tablePaths: setup.tablePaths, out: fresh }),
+      "config: model.width 30 is not divisible",
+    );
+    assert.equal(isDirectory(fresh), false);
+    // A folder another live process trains in is left alone.
+    await Deno.writeTextFile(join(run, ".lock"), String(Deno.ppid));
+    await madErrorAsync(() => clearRunFolder(run, setup.config), "in use by another training run");
+    assert.equal(await Deno.readTextFile(previous), "the last good run");
+    await Deno.remove(join(run, ".lock"));
+    await clearRunFolder(run, setup.config);
+    assert.equal(isDirectory(run), false);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

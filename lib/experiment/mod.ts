@@ -81,7 +81,9 @@ export type {
   VerdictOptions,
 } from "./score_files.ts";
 export {
+  assertFinishedRun,
   checkpointOrTrain,
+  clearRunFolder,
   DEMO_OVERRIDES,
   demoConfig,
   experiment,

@@ -8,7 +8,7 @@
  */
 import { dirname, join } from "node:path";
 import type { Config, ConfigOverrides } from "../model/config.ts";
-import { DEFAULT_CONFIG, mergeConfig } from "../model/config.ts";
+import { DEFAULT_CONFIG, mergeConfig, validateConfig } from "../model/config.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../data/synthetic.ts";
 import { defaultDataPaths } from "../data/sources.ts";
 import { type ExperimentData, namesData } from "./data_set.ts";
@@ -120,6 +120,23 @@ export async function experiment(
     ? fullData(options.dataDir)
     : await writeTinyData(join(options.workDir, "data"));
   return { full: options.full, config, ...data };
+}
+
+/**
+ * Makes `out` ready for a new run of `config` (notebook 02's train cell): checks `config` first
+ * (a one-line MadError naming the field), refuses a folder another live process is training in,
+ * and only then removes the previous run there, so a mistyped edit leaves the last run intact.
+ */
+export async function clearRunFolder(out: string, config: Config): Promise<void> {
+  validateConfig(config);
+  const pid = folderHolder(out);
+  if (pid !== null) {
+    throw new MadError(
+      `${projectPath(out)}: in use by another training run (pid ${pid}, e.g. this notebook ` +
+        `in another tab); wait until it has finished`,
+    );
+  }
+  await Deno.remove(out, { recursive: true }).catch(() => {});
 }
 
 /**

@@ -11,7 +11,7 @@ import type { ExperimentData } from "../experiment/setup.ts";
 import { absoluteData, dataSetId, namesData } from "../experiment/data_set.ts";
 import type { DatasetRecord } from "../train/datasets.ts";
 import { MadError } from "../errors.ts";
-import { isFile, pathExists, PROJECT_ROOT } from "../util/files.ts";
+import { isFile, pathExists, PROJECT_ROOT, projectPath } from "../util/files.ts";
 
 /**
  * The project's folder (where `deno task` runs every task, and what the paths a checkpoint
@@ -19,6 +19,9 @@ import { isFile, pathExists, PROJECT_ROOT } from "../util/files.ts";
  * read from here rather than from the kernel's working directory.
  */
 export { PROJECT_ROOT };
+
+/** A path as the notebooks print it: from the project's folder when inside it. */
+export { projectPath };
 
 /** The checkpoint `04_evaluation` evaluates instead of the one `02_training` trained. */
 export const CHECKPOINT_ENV = "MADFORMER_CHECKPOINT";

@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { dirname, join, resolve } from "node:path";
 import { systemBlasInUse } from "../backend/blas.ts";
-import type { Config, TrainConfig } from "../model/config.ts";
+import { type Config, type TrainConfig, validateConfig } from "../model/config.ts";
 import { initParams, type Params, type TableSpec } from "../model/madformer.ts";
 import { fitKey, type FittedKey, type Samples } from "../model/scorer.ts";
 import { isPixelComponent, type KeyStats } from "../model/detector.ts";
@@ -120,6 +120,9 @@ export interface TrainResult {
 
 /** Trains a model as configured; see the module doc. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  // A config edited by hand (a notebook's cell) is checked before anything is written: one line
+  // naming the field, not an error from inside the first step.
+  validateConfig(options.config);
   const created = await firstMissing(options.out);
   await Deno.mkdir(options.out, { recursive: true });
   const unlock = await lockRunFolder(options.out);
