@@ -7,9 +7,14 @@ import {
   fromProject,
   namedCheckpoint,
   PROJECT_ROOT,
+  projectPath,
   rootedRecords,
 } from "../lib/notebook/data.ts";
 import { MadError } from "../lib/errors.ts";
+import { checkpointOrTrain, demoConfig } from "../lib/experiment/setup.ts";
+import { writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
+import { disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
+import { runCli } from "./fixtures.ts";
 
 /** A project folder with `notebooks/`, a checkpoint under `results/` and data under `data/`. */
 function project(): { root: string; here: string; ckpt: string } {
@@ -143,4 +148,51 @@ Deno.test("deno task notebooks: a named checkpoint missing from where the task s
   } finally {
     Deno.removeSync(started, { recursive: true });
   }
+});
+
+Deno.test("projectPath: from the project's folder inside it, absolute outside", () => {
+  const root = "/home/someone/madformer";
+  assert.equal(projectPath("/home/someone/madformer/results/run", root), "results/run");
+  assert.equal(projectPath("/home/someone/madformer", root), ".");
+  assert.equal(projectPath("/data/t.csv", root), "/data/t.csv");
+  assert.equal(projectPath("/home/someone/madformer-old/x", root), "/home/someone/madformer-old/x");
+  assert.equal(projectPath(join(PROJECT_ROOT, "data", "x")), join("data", "x"));
+});
+
+Deno.test({
+  name:
+    "a checkpoint a notebook trains records project paths: deno task eval reads it from the root",
+  sanitizeResources: false,
+  fn: async () => {
+    const results = join(PROJECT_ROOT, "results");
+    await Deno.mkdir(results, { recursive: true });
+    // Inside the project, as the notebooks' data and runs are (results/ is not committed).
+    const dir = await Deno.makeTempDir({ dir: results, prefix: "nbpaths-test-" });
+    try {
+      const table = join(dir, "t.csv");
+      await writeSyntheticTableCsv(table, { seed: 1, n: 200, d: 4 });
+      const config = demoConfig({
+        model: { width: 8, layers: 1, heads: 1 },
+        train: { epochs: 1, tableStepsPerEpoch: 2 },
+      });
+      // 04 trains its own this way when 02 has not run; 02 passes the same recordSource.
+      const lines: string[] = [];
+      const best = await checkpointOrTrain(
+        join(dir, "02", "best_model_checkpoint.safetensors"),
+        { full: false, config, imageDirs: [], tablePaths: [table] },
+        join(dir, "run"),
+        (l) => lines.push(l),
+      );
+      assert.match(lines[0], /^no checkpoint at results\/nbpaths-test-[^ ]+\/02\/best_/);
+      const ckpt = await loadCheckpoint(best, { optimizer: false });
+      const sources = ckpt.datasets.map((d) => d.source);
+      disposeCheckpoint(ckpt);
+      assert.deepEqual(sources, [projectPath(table)]);
+      assert.ok(!sources[0].startsWith("/"));
+      const evaluated = await runCli("eval.ts", ["--checkpoint", projectPath(best)], PROJECT_ROOT);
+      assert.equal(evaluated.code, 0, evaluated.stderr);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -181,13 +181,17 @@ export async function checkpointOrTrain(
   }
   // Said, with each epoch: on the full data this is the default training, many minutes.
   const epochs = setup.config.train.epochs;
-  onProgress?.(`no checkpoint at ${path}: training one into ${out} (${counted(epochs, "epoch")})`);
+  onProgress?.(
+    `no checkpoint at ${projectPath(path)}: training one into ${projectPath(out)} ` +
+      `(${counted(epochs, "epoch")})`,
+  );
   const trained = await train({
     config: setup.config,
     imageDirs: setup.imageDirs,
     tablePaths: setup.tablePaths,
     out,
     quiet: true,
+    recordSource: projectPath,
     onCalibrate: onProgress,
     onEpoch: (r) =>
       onProgress?.(

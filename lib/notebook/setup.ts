@@ -17,6 +17,7 @@ import {
   fromProject,
   notebookWorkFolder,
   PROJECT_ROOT,
+  projectPath,
 } from "./data.ts";
 
 /** What a notebook works with after {@linkcode notebookSetup}. */
@@ -25,8 +26,10 @@ export interface NotebookSetup {
   setup: Experiment;
   /** True when `MADFORMER_IMAGES` or `MADFORMER_TABLES` name the data (the user's own). */
   ownData: boolean;
-  /** Decoded images: on disk under `../data/.cache/images` for FULL, in memory for TINY. */
+  /** Decoded images: on disk under `data/.cache/images` for FULL, in memory for TINY. */
   cache: ImageCache;
+  /** The folder of that on-disk cache (absolute), undefined for TINY's memory-only one. */
+  cacheDir?: string;
   /**
    * This setup's working folder for data and runs: `MADFORMER_NOTEBOOK_OUT/{tiny,full}`, with a
    * suffix naming the data set when `MADFORMER_IMAGES` or `MADFORMER_TABLES` give one.
@@ -37,7 +40,7 @@ export interface NotebookSetup {
 /**
  * Prepares a notebook: FULL (`true`) is the default model, TINY the small one. They run on the
  * image folders and tables that `MADFORMER_IMAGES` and `MADFORMER_TABLES` name (path lists, as
- * `deno task notebooks --images/--table` sets them), else FULL on `../data` and TINY on synthetic
+ * `deno task notebooks --images/--table` sets them), else FULL on `data/` and TINY on synthetic
  * data written under the working folder. Relative paths in these variables are read from the
  * project's folder (the kernel runs in `notebooks/`); `MADFORMER_NOTEBOOK_OUT` moves the working
  * folder (default `results/notebooks`).
@@ -48,8 +51,15 @@ export async function notebookSetup(full: boolean): Promise<NotebookSetup> {
   const out = given ? fromProject(given) : join(PROJECT_ROOT, "results", "notebooks");
   const data = dataFromEnv();
   const work = notebookWorkFolder(out, full, data);
-  const setup = await experiment({ full, dataDir: "../data", workDir: work, data });
-  const cache = new ImageCache(full ? "../data/.cache/images" : undefined);
+  // Absolute, as the kernel runs in notebooks/; shown and recorded from the project's folder.
+  const setup = await experiment({
+    full,
+    dataDir: join(PROJECT_ROOT, "data"),
+    workDir: work,
+    data,
+  });
+  const cacheDir = full ? join(PROJECT_ROOT, "data", ".cache", "images") : undefined;
+  const cache = new ImageCache(cacheDir);
   await loadPlotly();
   // Displayed, not logged: the kernel sends a display before the cell ends, while a console line
   // now and then missed the rendered report (tests/notebooks_test.ts reads it there).
@@ -57,12 +67,17 @@ export async function notebookSetup(full: boolean): Promise<NotebookSetup> {
   const named = Deno.env.get(CHECKPOINT_ENV);
   const checkpoint = named ? fromProject(named) : undefined;
   await show({
-    "text/plain": `${full ? "FULL" : "TINY"}: images ${setup.imageDirs.join(", ") || "none"}; ` +
-      `tables ${setup.tablePaths.join(", ") || "none"}` +
-      (checkpoint ? `; 04_evaluation evaluates the checkpoint ${checkpoint}` : ""),
+    "text/plain": `${full ? "FULL" : "TINY"}: images ${shown(setup.imageDirs)}; ` +
+      `tables ${shown(setup.tablePaths)}` +
+      (checkpoint ? `; 04_evaluation evaluates the checkpoint ${projectPath(checkpoint)}` : ""),
   });
   // MVTec AD's licence asks for credit wherever its images, or results on them, are shown.
   const credit = mvtecAttributionHtml(setup.imageDirs);
   if (credit) await show(html(credit));
-  return { setup, cache, work, ownData: data !== undefined };
+  return { setup, cache, cacheDir, work, ownData: data !== undefined };
+}
+
+/** Paths as a notebook shows them: from the project's folder when inside it. */
+function shown(paths: string[]): string {
+  return paths.map((p) => projectPath(p)).join(", ") || "none";
 }

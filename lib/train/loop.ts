@@ -77,6 +77,12 @@ export interface TrainOptions {
   cacheDir?: string;
   /** No progress bars (tests, notebooks that print their own). */
   quiet?: boolean;
+  /**
+   * How the checkpoints record each dataset's path (default: as given). The notebooks, whose
+   * kernel runs in `notebooks/` and reads absolute paths, record them from the project's folder
+   * (`projectPath`), as `deno task train` run there does, so `deno task eval` finds the data.
+   */
+  recordSource?: (path: string) => string;
   /** Called after every epoch with its metrics row. */
   onEpoch?: (row: EpochRow) => void;
   /**
@@ -207,7 +213,11 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     // Into train.log too: a duplicate-rows or leaked-label warning belongs with the run.
     warn: (line) => log.warn(line.replace(/^warning: /, "")),
   }, config);
-  const { images: imageData, tables: tableData, records, specs } = data;
+  const { images: imageData, tables: tableData, specs } = data;
+  const recordSource = options.recordSource;
+  const records = recordSource
+    ? data.records.map((r) => ({ ...r, source: recordSource(r.source) }))
+    : data.records;
   log.line(describeData(data));
   for (const line of batchSizeNotes(options.trainSettingsGiven, config, data)) log.warn(line);
 
