@@ -138,3 +138,27 @@ Deno.test("02's train cell: a wrong config edit stops in one line before the pre
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("train's onLog hears the run's lines but the epochs', which onEpoch has", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const setup = await tableSetup(dir, 2);
+    const lines: string[] = [];
+    const epochs: number[] = [];
+    await runOf(setup, join(dir, "run"), {
+      quiet: false,
+      onLog: (l: string) => lines.push(l),
+      onEpoch: (r: { epoch: number }) => epochs.push(r.epoch),
+    });
+    assert.deepEqual(epochs, [1, 2]);
+    assert.ok(lines.some((l) => l.startsWith("calibrated ")), lines.join("\n"));
+    assert.ok(lines.length >= 2, lines.join("\n"));
+    assert.ok(!lines.some((l) => /^epoch \d/.test(l)), "each epoch said once, by onEpoch");
+    // train.log still holds every line, the epochs' too.
+    const log = await Deno.readTextFile(join(dir, "run", RUN_FILES.log));
+    assert.match(log, / epoch 2: loss /);
+    for (const l of lines) assert.ok(log.includes(l), l);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

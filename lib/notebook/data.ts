@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { delimiter, isAbsolute, join, resolve } from "node:path";
+import { delimiter, isAbsolute, join, resolve, sep } from "node:path";
 import type { ExperimentData } from "../experiment/setup.ts";
 import { absoluteData, dataSetId, namesData } from "../experiment/data_set.ts";
 import type { DatasetRecord } from "../train/datasets.ts";
@@ -115,10 +115,13 @@ export const TABLES_ENV = "MADFORMER_TABLES";
 export const PROGRESS_ENV = "MADFORMER_PROGRESS";
 
 /**
- * Prints a progress line in the notebook, and appends it to the {@linkcode PROGRESS_ENV} file
- * when one is set (a headless run), so that the terminal sees it too.
+ * Prints a progress line in the notebook (paths inside the project shown from its folder), and
+ * appends it to the {@linkcode PROGRESS_ENV} file when one is set (a headless run), so that the
+ * terminal sees it too.
  */
 export function progress(line: string): void {
+  // Paths inside the project from its folder: a report does not carry the machine's checkout.
+  line = line.replaceAll(PROJECT_ROOT + sep, "");
   console.log(line);
   const file = Deno.env.get(PROGRESS_ENV);
   if (!file) return;

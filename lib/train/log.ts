@@ -39,18 +39,29 @@ export class RunLog {
   readonly logPath: string;
   readonly metricsPath: string;
   #quiet: boolean;
+  #onLine?: (text: string) => void;
 
-  constructor(out: string, quiet: boolean) {
+  /**
+   * `onLine`, when given, hears every line but the epochs' instead of stderr, quiet or not (a
+   * notebook prints them as its own output, and its epochs from `onEpoch`).
+   */
+  constructor(out: string, quiet: boolean, onLine?: (text: string) => void) {
     this.logPath = join(out, RUN_FILES.log);
     this.metricsPath = join(out, RUN_FILES.metrics);
     this.#quiet = quiet;
+    this.#onLine = onLine;
   }
 
-  /** Appends a timestamped line to train.log (and stderr). */
+  /** Appends a timestamped line to train.log (and stderr, or `onLine`). */
   line(text: string): void {
+    this.#write(text);
+    if (this.#onLine) this.#onLine(text);
+    else if (!this.#quiet) console.error(text);
+  }
+
+  #write(text: string): void {
     const stamped = `${new Date().toISOString()} ${text}`;
     Deno.writeTextFileSync(this.logPath, stamped + "\n", { append: true });
-    if (!this.#quiet) console.error(text);
   }
 
   /** Appends a warning to train.log and stderr, even when quiet (quiet hides progress only). */
@@ -64,14 +75,15 @@ export class RunLog {
   /** Records an epoch in both files. */
   epoch(row: EpochRow, improved: boolean): Promise<void> {
     const perKey = Object.entries(row.val).map(([k, v]) => `${k} ${v.auroc.toFixed(4)}`).join(", ");
-    this.line(
+    const text =
       `epoch ${row.epoch}: loss ${row.loss.toFixed(4)} (recon ${row.recon_loss.toFixed(4)}, ` +
-        `anomaly ${row.anomaly_loss.toFixed(4)}), val AUROC ${row.val_auroc.toFixed(4)} ` +
-        `[${perKey}]` +
-        (row.averaged_epochs ? ` (${weightsKept(row.epoch, row.averaged_epochs)})` : "") +
-        `, ${row.seconds.toFixed(1)}s` +
-        (improved ? (row.averaged_epochs ? ", kept" : ", best so far") : ""),
-    );
+      `anomaly ${row.anomaly_loss.toFixed(4)}), val AUROC ${row.val_auroc.toFixed(4)} ` +
+      `[${perKey}]` +
+      (row.averaged_epochs ? ` (${weightsKept(row.epoch, row.averaged_epochs)})` : "") +
+      `, ${row.seconds.toFixed(1)}s` +
+      (improved ? (row.averaged_epochs ? ", kept" : ", best so far") : "");
+    this.#write(text);
+    if (!this.#onLine && !this.#quiet) console.error(text);
     return Deno.writeTextFile(this.metricsPath, JSON.stringify(row) + "\n", { append: true });
   }
 }

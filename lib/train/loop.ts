@@ -83,6 +83,11 @@ export interface TrainOptions {
    * (`projectPath`), as `deno task train` run there does, so `deno task eval` finds the data.
    */
   recordSource?: (path: string) => string;
+  /**
+   * Hears the run's log lines (its data and model, notes, the calibration's result) instead of
+   * stderr, quiet or not; the epochs' lines are left to `onEpoch`. Warnings stay on stderr.
+   */
+  onLog?: (line: string) => void;
   /** Called after every epoch with its metrics row. */
   onEpoch?: (row: EpochRow) => void;
   /**
@@ -172,7 +177,7 @@ async function removeEmptyUpTo(path: string, top: string): Promise<void> {
 
 async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   let config = options.config;
-  const log = new RunLog(options.out, options.quiet ?? false);
+  const log = new RunLog(options.out, options.quiet ?? false, options.onLog);
   // A folder whose run died before its first checkpoint is taken again (nothing to resume):
   // its log goes on, and says where this run begins.
   if (!options.resume && await Deno.stat(log.logPath).then(() => true, () => false)) {
