@@ -15,6 +15,7 @@ import {
   runNotebooks,
 } from "../lib/notebook/export.ts";
 import {
+  HIDE_SCRIPT_ONLY_OUTPUTS,
   loadPlotly,
   PLOTLY_LOADER_MARKER,
   readEpochRows,
@@ -167,6 +168,14 @@ Deno.test("loadPlotly sends plotly.js on every call, one copy each (a re-run set
     assert.equal(plotlyCopies(second), 1);
     assert.equal(second, first);
     assert.match(first, /plotly\.js 3 parts loaded/);
+    // The loader's output hides the script-only part outputs above it (no blank band), in the
+    // live page and in any export of it, not only in deno task notebooks' reports.
+    const loader = sent.at(-1)!["text/html"];
+    assert.ok(loader.startsWith(`<style>${HIDE_SCRIPT_ONLY_OUTPUTS}</style>`), loader);
+    assert.equal(
+      sent.slice(0, -1).every((b) => /^<script>[^]*<\/script>$/.test(b["text/html"])),
+      true,
+    );
   } finally {
     deno.jupyter = undefined;
   }

@@ -7,7 +7,7 @@
  * @module
  */
 import { basename, join, resolve } from "node:path";
-import { PLOTLY_LOADER_MARKER } from "./helpers.ts";
+import { HIDE_SCRIPT_ONLY_OUTPUTS, PLOTLY_LOADER_MARKER } from "./helpers.ts";
 import { writeFileAtomic } from "../util/files.ts";
 import { descendants, signalProcess } from "../util/processes.ts";
 import { MadError } from "../errors.ts";
@@ -168,15 +168,8 @@ export function offlineHtml(html: string): string {
   return html
     .replace(/<script\b[^>]*\bsrc\s*=\s*["'][^"']+["'][^>]*>\s*<\/script>/gi, "")
     .replace(/<link\b[^>]*\bhref\s*=\s*["']https?:[^"']+["'][^>]*>/gi, "")
-    .replace(/<\/head>/i, `${HIDE_SCRIPT_ONLY_OUTPUTS}</head>`);
+    .replace(/<\/head>/i, `<style>${HIDE_SCRIPT_ONLY_OUTPUTS}</style></head>`);
 }
-
-/**
- * Outputs that only carry a script (the plotly.js parts) would each leave an empty output row;
- * this hides them so the report shows no blank band.
- */
-const HIDE_SCRIPT_ONLY_OUTPUTS = "<style>.jp-OutputArea-child:has(> .jp-RenderedHTML > " +
-  "script:only-child) { display: none; }</style>";
 
 /**
  * How many copies of plotly.js a page carries: assembled-in-parts loaders plus bundles inlined

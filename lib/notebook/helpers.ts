@@ -31,6 +31,13 @@ const DISPLAY = Symbol.for("Jupyter.display");
 
 export { PLOTLY_LOADER_MARKER };
 
+/**
+ * CSS that hides output rows holding nothing but a script (the plotly.js parts): JupyterLab's
+ * and nbconvert's markup, a `.jp-OutputArea-child` per output.
+ */
+export const HIDE_SCRIPT_ONLY_OUTPUTS = ".jp-OutputArea-child:has(> .jp-RenderedHTML > " +
+  "script:only-child) { display: none; }";
+
 /** Global the parts are collected in. */
 const PARTS = "__madformerPlotlyParts";
 
@@ -112,7 +119,10 @@ export function plotlyLoaderBundles(options: { partChars?: number } = {}): MimeB
     });
   }
   bundles.push({
-    "text/html": `<script id="${PLOTLY_LOADER_MARKER}">(function () {
+    // The style hides the outputs above, each only a part's script, which would otherwise leave
+    // a blank band (about 150 px) in JupyterLab and in any HTML export.
+    "text/html": `<style>${HIDE_SCRIPT_ONLY_OUTPUTS}</style>` +
+      `<script id="${PLOTLY_LOADER_MARKER}">(function () {
   if (window.${PLOTLY_PROMISE}) {
     delete window.${PARTS};
     return;
