@@ -540,6 +540,15 @@ Deno.test("notebook data: the environment names the user's datasets, absolute, a
   });
   assert.equal(dataFromEnv(() => undefined), undefined);
   assert.equal(dataFromEnv(() => ""), undefined);
+  // A path holding the list delimiter travels whole, as a JSON array.
+  const colon = { imageDirs: ["/data/run:2/bottle", "/abs/cable"], tablePaths: [] };
+  const colonEnv = dataEnv(colon);
+  assert.ok(colonEnv.MADFORMER_IMAGES.startsWith("["));
+  assert.deepEqual(dataFromEnv((name) => colonEnv[name])?.imageDirs, colon.imageDirs);
+  assert.throws(
+    () => dataFromEnv((name) => (name === "MADFORMER_TABLES" ? "[1, 2]" : undefined)),
+    /MADFORMER_TABLES: a JSON value must be an array of path strings/,
+  );
   // Plain folders without own data; one per data set with it, the same for the same paths.
   assert.equal(notebookWorkFolder("out", true), join("out", "full"));
   assert.equal(notebookWorkFolder("out", false), join("out", "tiny"));

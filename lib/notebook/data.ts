@@ -102,9 +102,9 @@ export function ablationFolder(
     : join(work, "03_ablation");
 }
 
-/** Image category folders for the notebooks, joined by the path-list delimiter (`:` here). */
+/** Image category folders for the notebooks, joined by the path-list delimiter (`:` here) or a JSON array. */
 export const IMAGES_ENV = "MADFORMER_IMAGES";
-/** Tables for the notebooks, joined by the path-list delimiter (`:` here). */
+/** Tables for the notebooks, joined by the path-list delimiter (`:` here) or a JSON array. */
 export const TABLES_ENV = "MADFORMER_TABLES";
 
 /**
@@ -155,8 +155,8 @@ export function recordDisplay(): void {
 export function dataEnv(data: ExperimentData): Record<string, string> {
   const env: Record<string, string> = {};
   const { imageDirs, tablePaths } = absoluteData(data);
-  if (imageDirs.length > 0) env[IMAGES_ENV] = imageDirs.join(delimiter);
-  if (tablePaths.length > 0) env[TABLES_ENV] = tablePaths.join(delimiter);
+  if (imageDirs.length > 0) env[IMAGES_ENV] = pathList(imageDirs);
+  if (tablePaths.length > 0) env[TABLES_ENV] = pathList(tablePaths);
   return env;
 }
 
@@ -168,8 +168,7 @@ export function dataFromEnv(
   get: (name: string) => string | undefined = (name) => Deno.env.get(name),
 ): ExperimentData | undefined {
   // Relative paths (typed before starting JupyterLab) are read from the project's folder.
-  const list = (name: string) =>
-    (get(name) ?? "").split(delimiter).filter((p) => p !== "").map((p) => fromProject(p));
+  const list = (name: string) => readPathList(name, get(name) ?? "").map((p) => fromProject(p));
   const data = { imageDirs: list(IMAGES_ENV), tablePaths: list(TABLES_ENV) };
   return namesData(data) ? data : undefined;
 }
@@ -183,4 +182,30 @@ export function notebookWorkFolder(out: string, full: boolean, data?: Experiment
   const name = full ? "full" : "tiny";
   if (!data) return join(out, name);
   return join(out, `${name}-${dataSetId(data)}`);
+}
+
+/**
+ * Paths as one environment value: joined by the path-list delimiter, as a user types them, or as
+ * a JSON array when a path holds the delimiter itself (a folder named `run:2`), which joining
+ * would cut in two.
+ */
+export function pathList(paths: string[]): string {
+  return paths.some((p) => p.includes(delimiter)) ? JSON.stringify(paths) : paths.join(delimiter);
+}
+
+/** The paths of environment value `value` of `name` ({@linkcode pathList}'s two forms). */
+function readPathList(name: string, value: string): string[] {
+  if (value.trimStart().startsWith("[")) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw new MadError(`${name}: starts with [ but is not a JSON array of paths`);
+    }
+    if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === "string")) {
+      throw new MadError(`${name}: a JSON value must be an array of path strings`);
+    }
+    return parsed.filter((p) => p !== "");
+  }
+  return value.split(delimiter).filter((p) => p !== "");
 }
