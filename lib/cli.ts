@@ -39,11 +39,11 @@ export function removeOwnScratch(): void {
 /**
  * On SIGINT or SIGTERM: ends the processes this one started (a PyTorch step, a training in a
  * child), removes its temporary files and run-folder locks ({@linkcode removeOwnScratch}), runs
- * `cleanup`, says `message` (what is kept, how to go on) and exits 130 / 143. For commands whose
- * files are whole or not written at all when stopped; `train` stops at a safe point of its own
- * instead.
+ * `cleanup`, says `message` (what is kept, how to go on; a function when that changes as the work
+ * goes on) and exits 130 / 143. For commands whose files are whole or not written at all when
+ * stopped; `train` stops at a safe point of its own instead.
  */
-export function exitOnStop(message: string, cleanup?: () => void): void {
+export function exitOnStop(message: string | (() => string), cleanup?: () => void): void {
   for (const name of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(name, () => {
       for (const pid of descendants(Deno.pid)) signalProcess(pid, "SIGTERM");
@@ -54,7 +54,9 @@ export function exitOnStop(message: string, cleanup?: () => void): void {
           // Best effort (a scratch folder already gone): the stop itself must not fail.
         }
       }
-      console.error(`\n${name}: stopped; ${message}`);
+      console.error(
+        `\n${name}: stopped; ${typeof message === "string" ? message : message()}`,
+      );
       Deno.exit(name === "SIGINT" ? 130 : 143);
     });
   }

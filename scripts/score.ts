@@ -28,6 +28,7 @@ import { BACKEND_FLAG, type BackendName, useBackend } from "../lib/backend/mod.t
 import { CHECKPOINT_FLAG, loadCheckpoint } from "../lib/train/mod.ts";
 import {
   mapFileName,
+  type ScoredImage,
   type ScoredSample,
   scoreImagePaths,
   scoreTableFile,
@@ -141,11 +142,20 @@ async function main(): Promise<void> {
   const onWarning = (message: string) => console.error(`warning: ${message}`);
   await useBackend(flags.backend as BackendName);
   const ckpt = await loadCheckpoint(flags.checkpoint!, { optimizer: false });
-  exitOnStop(
-    "the scores are written when all are scored" +
-      (flags.maps ? `; heat maps written so far stay in ${asFolder(flags.maps)}` : ""),
+  // The scores are written first, then the heat maps: a stop loses no finished score file.
+  let scoresWritten = false;
+  exitOnStop(() =>
+    scoresWritten
+      ? `the scores are in ${flags.json ?? "the output above"}` +
+        (flags.maps ? `; heat maps written so far stay in ${asFolder(flags.maps)}` : "")
+      : "nothing written (the scores are written when all are scored" +
+        (flags.json ? `; ${flags.json} is as it was` : "") + ")"
   );
   let results: ScoredSample[];
+  // Images to draw heat maps of, after the scores are written: a map that cannot be written, or a
+  // stop while they are drawn, loses no score.
+  let mapped: ScoredImage[] = [];
+  const cache = new ImageCache(flags.cache);
   const unreadable: { path: string; reason: string }[] = [];
   if (flags.table) {
     results = scoreTableFile(ckpt, flags.table, {
@@ -159,7 +169,6 @@ async function main(): Promise<void> {
     });
   } else {
     const cacheDir = flags.cache;
-    const cache = new ImageCache(cacheDir);
     const scored = await scoreImagePaths(ckpt, images, cache, {
       // An unreadable file is left out and named after the rest are written: no lost work.
       onUnreadable: (path, reason) => unreadable.push({ path, reason }),
@@ -172,22 +181,8 @@ async function main(): Promise<void> {
       falseAlarmRate,
       onWarning,
     });
-    if (flags.maps) {
-      await Deno.mkdir(flags.maps, { recursive: true });
-      const bar = new Progress("writing heatmaps", scored.length);
-      const taken = new Set<string>();
-      for (const item of scored) {
-        if (!item.map) continue;
-        const png = await scoreMapPng(cache, item.path, 256, item.map, undefined, item.pose);
-        await writeFileAtomic(join(flags.maps, mapFileName(String(item.id), taken)), png);
-        bar.tick();
-      }
-      bar.done();
-      console.error(
-        `wrote ${taken.size} heat maps to ${asFolder(flags.maps)} (named after each image's id)`,
-      );
-    }
     results = scored.map(writtenSample);
+    mapped = scored;
   }
   const text = JSON.stringify(results, null, 1) + "\n";
   if (flags.json) {
@@ -203,6 +198,18 @@ async function main(): Promise<void> {
   } else {
     console.log(text.trimEnd());
   }
+  scoresWritten = true;
+  if (flags.maps) {
+    try {
+      await writeMaps(flags.maps, mapped, cache);
+    } catch (e) {
+      if (!(e instanceof Error)) throw e;
+      const kept = `the scores are in ${flags.json ?? "the output above"}`;
+      throw e instanceof MadError
+        ? new MadError(`${e.message.split("\n")[0]}; ${kept}`, e.exitCode)
+        : new MadError(`writing heat maps: ${e.message.split("\n")[0]}; ${kept}`);
+    }
+  }
   if (unreadable.length > 0) {
     const total = results.length + unreadable.length;
     throw new MadError(
@@ -213,6 +220,23 @@ async function main(): Promise<void> {
         `); the other ${results.length} were scored${flags.json ? ` into ${flags.json}` : ""}`,
     );
   }
+}
+
+/** Writes a heat map overlay PNG per scored image into `dir`, named by `mapFileName`. */
+async function writeMaps(dir: string, scored: ScoredImage[], cache: ImageCache): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  const bar = new Progress("writing heatmaps", scored.length);
+  const taken = new Set<string>();
+  for (const item of scored) {
+    if (!item.map) continue;
+    const png = await scoreMapPng(cache, item.path, 256, item.map, undefined, item.pose);
+    await writeFileAtomic(join(dir, mapFileName(String(item.id), taken)), png);
+    bar.tick();
+  }
+  bar.done();
+  console.error(
+    `wrote ${taken.size} heat maps to ${asFolder(dir)} (named after each image's id)`,
+  );
 }
 
 /** `--false-alarm-rate R`: a number strictly between 0 and 1, or none. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { join, relative, resolve, sep } from "node:path";
 import type { Checkpoint } from "../train/checkpoint.ts";
 import {
@@ -439,20 +440,51 @@ class ScoringWorker {
 }
 
 /**
+ * The longest heat map file name, in UTF-8 bytes: file systems allow 255, and an atomic write
+ * adds `.tmp-<pid>-<time>` to it while it is written.
+ */
+export const MAX_MAP_NAME_BYTES = 160;
+
+/**
  * The heat map file of a scored image: its path with folders joined by `_` (MVTec test folders
  * reuse file names) and `.png`, without the leading dots and separators of a relative or absolute
  * path (`../data/x/test/crack/000.png` -> `data_x_test_crack_000.png`), which would hide the file.
- * With `taken` (the names given so far in this run, compared case-insensitively), a name already
- * given gets a suffix (`photo_1.png`, then `photo_1-2.png`, ...) and is added to `taken`, so that
- * `photo 1.png`, `photo_1.png` and `photo_1.jpg` get a map each.
+ * A name longer than {@linkcode MAX_MAP_NAME_BYTES} (a deep folder tree) keeps the end of the
+ * path, where the file's own name is, and a short hash of the whole path, which keeps it unique:
+ * `camera_left_session_3_frame_000~2f9c1a0b.png`. With `taken` (the names given so far in this
+ * run, compared case-insensitively), a name already given gets a suffix (`photo_1.png`, then
+ * `photo_1-2.png`, ...) and is added to `taken`, so that `photo 1.png`, `photo_1.png` and
+ * `photo_1.jpg` get a map each.
  */
 export function mapFileName(id: string, taken?: Set<string>): string {
-  const stem = id.replace(/\.[^./\\]+$/, "").replace(/[\/\\: ]+/g, "_").replace(/^[._]+/, "");
+  const full = id.replace(/\.[^./\\]+$/, "").replace(/[\/\\: ]+/g, "_").replace(/^[._]+/, "");
+  // Room for `-<k>` and `.png`.
+  const room = MAX_MAP_NAME_BYTES - 12;
+  const stem = utf8Length(full) <= room
+    ? full
+    : `${utf8Tail(full, room - 9).replace(/^[^_]{0,24}_/, "").replace(/^[._]+/, "")}~${
+      createHash("sha1").update(id).digest("hex").slice(0, 8)
+    }`;
   if (!taken) return `${stem}.png`;
   let name = `${stem}.png`;
   for (let k = 2; taken.has(name.toLowerCase()); k++) name = `${stem}-${k}.png`;
   taken.add(name.toLowerCase());
   return name;
+}
+
+function utf8Length(text: string): number {
+  return new TextEncoder().encode(text).length;
+}
+
+/** The end of `text` of at most `bytes` UTF-8 bytes, cut between characters. */
+function utf8Tail(text: string, bytes: number): string {
+  const chars = [...text];
+  let used = 0;
+  let start = chars.length;
+  while (start > 0 && used + utf8Length(chars[start - 1]) <= bytes) {
+    used += utf8Length(chars[--start]);
+  }
+  return chars.slice(start).join("");
 }
 
 /**
