@@ -90,7 +90,8 @@ export const COMMAND = defineCommand({
     overwrite: {
       type: "boolean",
       description: "train into an --out folder that holds an earlier run: its checkpoints, " +
-        "train.log and metrics.jsonl are moved to OUT/previous/ first",
+        "train.log and metrics.jsonl are moved to OUT/previous/ (replacing a run kept there) " +
+        "once the new data has been read",
     },
     backend: BACKEND_FLAG,
     cache: IMAGE_CACHE_FLAG,
@@ -146,7 +147,8 @@ async function main(): Promise<void> {
     (flags.resume
       ? dirname(flags.resume)
       : join("results", new Date().toISOString().replace(/[:.]/g, "-")));
-  await checkRunFolder(out, flags.resume, Boolean(flags.overwrite));
+  // The earlier run an --overwrite replaces moves aside once the new data has been read.
+  const replaced = await checkRunFolder(out, flags.resume, Boolean(flags.overwrite));
   await useBackend(flags.backend as BackendName);
   // SIGINT / SIGTERM: stop at the next safe point (after a step, between epochs, between the
   // calibration's datasets), keep what is finished and exit 130 / 143. `deno task` passes a
@@ -186,6 +188,7 @@ async function main(): Promise<void> {
     cacheDir: flags.cache,
     quiet: flags.quiet,
     shouldStop: () => signal !== null,
+    clearFolder: replaced ? () => moveEarlierRun(out, replaced) : undefined,
   }).catch((e) => {
     throw backendFailure(e, `training on ${data}`, "any");
   });
@@ -217,20 +220,21 @@ const CHECKPOINT_FILES = [RUN_FILES.best, RUN_FILES.last, RUN_FILES.interrupted]
 /**
  * Checks `--out` before any work: it must be a folder (or not exist yet), and one that holds an
  * earlier run's checkpoint is refused unless it is the folder of the checkpoint resumed (the run
- * goes on there) or told to overwrite (then the earlier run's files are moved to `previous/`, so
- * the logs describe one run). A resumed run into another run's folder is a new run there: it
- * would replace that run's checkpoints and mix the two runs' logs.
+ * goes on there) or told to overwrite. Returns the checkpoint files of the earlier run to move
+ * aside ({@linkcode moveEarlierRun}, once the new run's data is read), or null. A resumed run
+ * into another run's folder is a new run there: it would replace that run's checkpoints and mix
+ * the two runs' logs.
  */
 async function checkRunFolder(
   out: string,
   resume: string | undefined,
   overwrite: boolean,
-): Promise<void> {
+): Promise<string[] | null> {
   checkOutputFolder(out, "--out"); // a file in the way, or a folder that cannot be written
-  if (!(await Deno.stat(out).catch(() => null))) return;
+  if (!(await Deno.stat(out).catch(() => null))) return null;
   assertFolderFree(out);
   const held = CHECKPOINT_FILES.filter((name) => isFile(join(out, name)));
-  if (held.length === 0 || (resume !== undefined && samePath(out, dirname(resume)))) return;
+  if (held.length === 0 || (resume !== undefined && samePath(out, dirname(resume)))) return null;
   if (!overwrite) {
     const files = held.join(", ");
     throw new MadError(
@@ -243,14 +247,26 @@ async function checkRunFolder(
           `to ${join(out, "previous")}/`,
     );
   }
-  // Moved aside rather than deleted: should the new run fail on its data, the earlier one is
-  // still there (in OUT/previous/, which holds the latest run replaced).
+  return held;
+}
+
+/**
+ * `--overwrite`: moves the earlier run's files to `OUT/previous/` (so the logs describe one run),
+ * replacing the run an earlier `--overwrite` kept there, and says so in one line. Called once the
+ * new run's data is read: should that fail, the earlier run stays where it was.
+ */
+async function moveEarlierRun(out: string, held: string[]): Promise<void> {
   const previous = join(out, "previous");
+  const older = await Deno.stat(previous).then(() => true, () => false);
   await Deno.remove(previous, { recursive: true }).catch(() => {});
   await Deno.mkdir(previous);
   for (const name of Object.values(RUN_FILES)) {
     await Deno.rename(join(out, name), join(previous, name)).catch(() => {});
   }
+  console.error(
+    `--overwrite: moved the earlier run (${held.join(", ")}) to ${previous}/` +
+      (older ? ", replacing the run an earlier --overwrite had kept there" : ""),
+  );
 }
 
 /** The `train` settings a config file's overrides set (checked by mergeConfig already). */

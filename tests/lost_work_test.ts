@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { mapFileName, MAX_MAP_NAME_BYTES } from "../lib/experiment/score_files.ts";
 import { tinyTrainRun } from "./fixtures.ts";
-import { runCli } from "./fixtures.ts";
+import { errorLine, exists, runCli } from "./fixtures.ts";
 
 /** A tiny run on synthetic images and a table, trained once for the tests below. */
 const setup = (async () => {
@@ -78,4 +78,51 @@ Deno.test("score --maps: images in a deep folder tree get their maps and their s
   assert.match(written[0], /frame_000_exposure~[0-9a-f]{8}\.png$/);
   // The scores come before the heat maps.
   assert.ok(r.stderr.indexOf(`wrote ${json}`) < r.stderr.indexOf("writing heatmaps"), r.stderr);
+});
+
+Deno.test("train --overwrite: bad data leaves the earlier run in place; a move is said", async () => {
+  const s = await setup;
+  const out = join(s.dir, "ow");
+  const config = join(s.dir, "config.json");
+  const good = s.data.tablePaths[0];
+  const first = await runCli(
+    "train.ts",
+    ["--table", good, "--config", config, "--out", out, "--quiet"],
+    s.dir,
+  );
+  assert.equal(first.code, 0, first.stderr);
+  const best = join(out, "best_model_checkpoint.safetensors");
+  const before = await Deno.readFile(best);
+  const log = await Deno.readTextFile(join(out, "train.log"));
+  // A table with an "NA": refused, and the earlier run is untouched.
+  const bad = join(s.dir, "bad.csv");
+  const lines = (await Deno.readTextFile(good)).split("\n");
+  lines[5] = lines[5].replace(/^[^,]+/, "NA");
+  await Deno.writeTextFile(bad, lines.join("\n"));
+  const failed = await runCli(
+    "train.ts",
+    ["--table", bad, "--config", config, "--out", out, "--overwrite", "--quiet"],
+    s.dir,
+  );
+  assert.equal(failed.code, 1, failed.stderr);
+  assert.match(errorLine(failed.stderr), /bad\.csv: .*"NA" is not a number/);
+  assert.deepEqual(await Deno.readFile(best), before);
+  assert.equal(await Deno.readTextFile(join(out, "train.log")), log);
+  assert.ok(!(await exists(join(out, "previous"))), "nothing moved");
+  // Good data: the earlier run moves to previous/, in one line; a second time it is replaced, said.
+  for (const again of [false, true]) {
+    const r = await runCli(
+      "train.ts",
+      ["--table", good, "--config", config, "--out", out, "--overwrite", "--quiet"],
+      s.dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const said = r.stderr.split("\n").filter((l) => l.startsWith("--overwrite: moved"));
+    assert.equal(said.length, 1, r.stderr);
+    assert.ok(said[0].includes(join(out, "previous")), said[0]);
+    assert.equal(said[0].includes("replacing the run"), again, said[0]);
+    assert.ok(await exists(join(out, "previous", "best_model_checkpoint.safetensors")));
+    assert.ok(await exists(best));
+    assert.ok(!(await Deno.readTextFile(join(out, "train.log"))).includes("NA"));
+  }
 });

@@ -40,6 +40,8 @@ export class RunLog {
   readonly metricsPath: string;
   #quiet: boolean;
   #onLine?: (text: string) => void;
+  /** Lines for train.log while held ({@linkcode hold}), else null. */
+  #held: string[] | null = null;
 
   /**
    * `onLine`, when given, hears every line but the epochs' instead of stderr, quiet or not (a
@@ -52,6 +54,23 @@ export class RunLog {
     this.#onLine = onLine;
   }
 
+  /**
+   * Keeps train.log's lines in memory until {@linkcode release} (stderr still hears them at
+   * once): nothing is written into the run folder before it is cleared for the run.
+   */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  /** Writes the lines held since {@linkcode hold}, and every later line as it comes. */
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = null;
+    if (held.length > 0) {
+      Deno.writeTextFileSync(this.logPath, held.join(""), { append: true });
+    }
+  }
+
   /** Appends a timestamped line to train.log (and stderr, or `onLine`). */
   line(text: string): void {
     this.#write(text);
@@ -60,15 +79,14 @@ export class RunLog {
   }
 
   #write(text: string): void {
-    const stamped = `${new Date().toISOString()} ${text}`;
-    Deno.writeTextFileSync(this.logPath, stamped + "\n", { append: true });
+    const stamped = `${new Date().toISOString()} ${text}\n`;
+    if (this.#held) this.#held.push(stamped);
+    else Deno.writeTextFileSync(this.logPath, stamped, { append: true });
   }
 
   /** Appends a warning to train.log and stderr, even when quiet (quiet hides progress only). */
   warn(text: string): void {
-    Deno.writeTextFileSync(this.logPath, `${new Date().toISOString()} warning: ${text}\n`, {
-      append: true,
-    });
+    this.#write(`warning: ${text}`);
     console.error(`warning: ${text}`);
   }
 

@@ -105,6 +105,12 @@ export interface TrainOptions {
    * calibration, it keeps the datasets calibrated so far and returns (`stoppedIn` "calibration").
    */
   shouldStop?: () => boolean;
+  /**
+   * Makes room in `out` for the run (`train --overwrite` moves an earlier run aside), called once
+   * the data has been read and checked, before anything is written there: a data error leaves
+   * the earlier run in place.
+   */
+  clearFolder?: () => Promise<void>;
 }
 
 /** The outcome of a run. */
@@ -178,9 +184,14 @@ async function removeEmptyUpTo(path: string, top: string): Promise<void> {
 async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   let config = options.config;
   const log = new RunLog(options.out, options.quiet ?? false, options.onLog);
+  // A folder to clear first keeps its earlier run's files untouched until the data is read.
+  if (options.clearFolder) log.hold();
   // A folder whose run died before its first checkpoint is taken again (nothing to resume):
   // its log goes on, and says where this run begins.
-  if (!options.resume && await Deno.stat(log.logPath).then(() => true, () => false)) {
+  if (
+    !options.resume && !options.clearFolder &&
+    await Deno.stat(log.logPath).then(() => true, () => false)
+  ) {
     log.line(
       "a new run starts here; the lines above are an earlier run's, stopped before its " +
         "first checkpoint",
@@ -223,6 +234,10 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const records = recordSource
     ? data.records.map((r) => ({ ...r, source: recordSource(r.source) }))
     : data.records;
+  if (options.clearFolder) {
+    await options.clearFolder();
+    log.release();
+  }
   log.line(describeData(data));
   for (const line of batchSizeNotes(options.trainSettingsGiven, config, data)) log.warn(line);
 
