@@ -126,3 +126,35 @@ Deno.test("train --overwrite: bad data leaves the earlier run in place; a move i
     assert.ok(!(await Deno.readTextFile(join(out, "train.log"))).includes("NA"));
   }
 });
+
+Deno.test("a run folder taken over loses the temporary files of processes killed outright", async () => {
+  const s = await setup;
+  const dead = new Deno.Command("true").spawn();
+  await dead.status;
+  const live = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  try {
+    const out = join(s.dir, "k9");
+    await Deno.mkdir(out);
+    const stale = `last_checkpoint.safetensors.tmp-${dead.pid}-1765000000000`;
+    const running = `last_checkpoint.safetensors.tmp-${live.pid}-1765000000000`;
+    for (const name of [stale, running, "notes.tmp-x"]) {
+      await Deno.writeTextFile(join(out, name), "half a checkpoint");
+    }
+    // What a kill -9 in the middle of a checkpoint write leaves: its lock and its temp file.
+    await Deno.writeTextFile(join(out, ".lock"), String(dead.pid));
+    const r = await runCli(
+      "train.ts",
+      ["--table", s.data.tablePaths[0], "--config", join(s.dir, "config.json"), "--out", out],
+      s.dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const left = [...Deno.readDirSync(out)].map((e) => e.name);
+    assert.ok(!left.includes(stale), left.join());
+    assert.ok(left.includes(running), "a live process's write stays");
+    assert.ok(left.includes("notes.tmp-x"), "other files stay");
+    assert.ok(!left.includes(".lock"));
+  } finally {
+    live.kill("SIGKILL");
+    await live.status;
+  }
+});

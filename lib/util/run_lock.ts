@@ -13,8 +13,9 @@ const heldLocks = new Set<string>();
 /**
  * Claims a run folder for this process: two runs writing the same checkpoints would corrupt
  * each other's resume state (two benchmarks or ablations would train the same runs into the same
- * work folders). A lock left by a process that no longer exists is taken over. `what` names the
- * kind of run in the refusal. Returns the function that releases it.
+ * work folders). A lock left by a process that no longer exists is taken over, and so are the
+ * temporary files of its atomic writes ({@linkcode removeStaleTempFiles}). `what` names the kind of
+ * run in the refusal. Returns the function that releases it.
  */
 export async function lockRunFolder(
   out: string,
@@ -25,6 +26,7 @@ export async function lockRunFolder(
     try {
       await Deno.writeTextFile(path, String(Deno.pid), { createNew: true });
       heldLocks.add(path);
+      removeStaleTempFiles(out);
       return async () => {
         heldLocks.delete(path);
         await Deno.remove(path).catch(() => {});
@@ -82,6 +84,33 @@ export function folderHolder(out: string): number | null {
     return null;
   }
   return pid > 0 && pid !== Deno.pid && processAlive(pid) ? pid : null;
+}
+
+/**
+ * Removes the temporary files (`NAME.tmp-<pid>-<time>`, see `writeFileAtomic`) that processes no
+ * longer running left in the folder `dir`: a process killed outright (`kill -9`) in the middle of
+ * a checkpoint write leaves one as large as the checkpoint. Those of live processes stay. Returns
+ * the names removed.
+ */
+export function removeStaleTempFiles(dir: string): string[] {
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return removed;
+  }
+  for (const entry of entries) {
+    const pid = Number(/\.tmp-(\d+)-\d+$/.exec(entry.name)?.[1] ?? 0);
+    if (!entry.isFile || pid <= 0 || pid === Deno.pid || processAlive(pid)) continue;
+    try {
+      Deno.removeSync(join(dir, entry.name));
+      removed.push(entry.name);
+    } catch {
+      // Gone already, or not ours to remove: it stays.
+    }
+  }
+  return removed;
 }
 
 function processAlive(pid: number): boolean {
