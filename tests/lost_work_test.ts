@@ -158,3 +158,38 @@ Deno.test("a run folder taken over loses the temporary files of processes killed
     await live.status;
   }
 });
+
+Deno.test("eval: a later table that is gone or unreadable is refused before any scoring", async () => {
+  const s = await setup;
+  const first = join(s.dir, "two", "first.csv");
+  const second = join(s.dir, "two", "second.csv");
+  await Deno.mkdir(join(s.dir, "two"));
+  await Deno.copyFile(s.data.tablePaths[0], first);
+  await Deno.copyFile(s.data.tablePaths[0], second);
+  const out = join(s.dir, "two_run");
+  const trained = await runCli("train.ts", [
+    "--table",
+    first,
+    "--table",
+    second,
+    "--config",
+    join(s.dir, "config.json"),
+    "--out",
+    out,
+    "--quiet",
+  ], s.dir);
+  assert.equal(trained.code, 0, trained.stderr);
+  const ckpt = join(out, "best_model_checkpoint.safetensors");
+  const lines = (await Deno.readTextFile(second)).split("\n");
+  lines[3] = lines[3].replace(/^[^,]+/, "NA");
+  await Deno.writeTextFile(second, lines.join("\n"));
+  const bad = await runCli("eval.ts", ["--checkpoint", ckpt], s.dir);
+  assert.equal(bad.code, 1, bad.stderr);
+  assert.match(errorLine(bad.stderr), /second\.csv: .*"NA" is not a number/);
+  assert.ok(!bad.stderr.includes("scoring"), bad.stderr);
+  await Deno.remove(second);
+  const gone = await runCli("eval.ts", ["--checkpoint", ckpt], s.dir);
+  assert.equal(gone.code, 1, gone.stderr);
+  assert.match(errorLine(gone.stderr), /second\.csv: .*not found/);
+  assert.ok(!gone.stderr.includes("scoring"), gone.stderr);
+});

@@ -17,6 +17,7 @@ import {
   type DatasetRecord,
   decodeAll,
   type PreparedImages,
+  type PreparedTable,
   prepareImages,
   prepareTable,
 } from "../train/datasets.ts";
@@ -186,7 +187,26 @@ export async function evaluateCheckpoint(
       seed: ckpt.config.train.seed,
       valShare: ckpt.config.train.valShare,
     };
-  for (const prepared of await prepareImages(imageDirs, split)) {
+  const preparedImages = await prepareImages(imageDirs, split);
+  // Every table is read and checked before the first dataset is scored: a missing or unreadable
+  // one is refused at once, not after minutes of scoring the others.
+  const tables: DatasetRecord[] = given
+    ? (options.tablePaths ?? []).map((path) => tableRecordFor(ckpt, path, options.tableName))
+    : tableRecords;
+  const preparedTables: (PreparedTable | null)[] = tables.map((record) =>
+    prepareTable(
+      record.source,
+      record.split,
+      record.normalisation,
+      record.name,
+      {},
+      record.columns,
+      // Warnings go where this run's other lines about its data go.
+      (line) => (options.onProgress ?? console.warn)(line),
+      record.columnsFromHeader,
+    )
+  );
+  for (const prepared of preparedImages) {
     const trained = ckpt.datasets.find((d) =>
       d.modality === "image" && d.name === prepared.record.name
     );
@@ -207,21 +227,9 @@ export async function evaluateCheckpoint(
       );
     }
   }
-  const tables: DatasetRecord[] = given
-    ? (options.tablePaths ?? []).map((path) => tableRecordFor(ckpt, path, options.tableName))
-    : tableRecords;
-  for (const record of tables) {
-    const prepared = prepareTable(
-      record.source,
-      record.split,
-      record.normalisation,
-      record.name,
-      {},
-      record.columns,
-      // Warnings go where this run's other lines about its data go.
-      (line) => (options.onProgress ?? console.warn)(line),
-      record.columnsFromHeader,
-    );
+  for (const [t, record] of tables.entries()) {
+    const prepared = preparedTables[t]!;
+    preparedTables[t] = null; // its rows are held no longer than needed
     const fitted = fittedFor(ckpt, datasetKey(record));
     const changed = changedDataWarning(record, record.source);
     if (changed) options.onProgress?.(changed);
