@@ -31,7 +31,7 @@ import {
   type ScoredImage,
   type ScoredSample,
   scoreImagePaths,
-  scoreTableFile,
+  scoreTableFileYielding,
   writtenSample,
 } from "../lib/experiment/mod.ts";
 import { IMAGE_CACHE_FLAG, ImageCache } from "../lib/data/image_cache.ts";
@@ -158,7 +158,7 @@ async function main(): Promise<void> {
   const cache = new ImageCache(flags.cache);
   const unreadable: { path: string; reason: string }[] = [];
   if (flags.table) {
-    results = scoreTableFile(ckpt, flags.table, {
+    results = await scoreTableFileYielding(ckpt, flags.table, {
       table: flags.category,
       onProgress: progressReporter("scoring rows"),
       batchRows: positiveIntegerFlag("batch-rows", flags["batch-rows"]),

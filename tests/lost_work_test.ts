@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { mapFileName, MAX_MAP_NAME_BYTES } from "../lib/experiment/score_files.ts";
 import { tinyTrainRun } from "./fixtures.ts";
-import { errorLine, exists, runCli } from "./fixtures.ts";
+import { errorLine, exists, runCli, scriptArgs } from "./fixtures.ts";
 
 /** A tiny run on synthetic images and a table, trained once for the tests below. */
 const setup = (async () => {
@@ -192,4 +192,64 @@ Deno.test("eval: a later table that is gone or unreadable is refused before any 
   assert.equal(gone.code, 1, gone.stderr);
   assert.match(errorLine(gone.stderr), /second\.csv: .*not found/);
   assert.ok(!gone.stderr.includes("scoring"), gone.stderr);
+});
+
+/** Starts `script` with `args` and stops it with SIGINT once its stderr shows `started`. */
+async function stopWhen(script: string, args: string[], started: string, cwd: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: scriptArgs(script, args),
+    cwd,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  let stderr = "";
+  const decoder = new TextDecoder();
+  const reader = child.stderr.getReader();
+  while (!stderr.includes(started)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stderr += decoder.decode(value);
+  }
+  const signalled = stderr.includes(started);
+  if (signalled) child.kill("SIGINT");
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    stderr += decoder.decode(r.value);
+  }
+  return { signalled, code: (await child.status).code, stderr };
+}
+
+Deno.test("score --table: SIGINT stops between batches of rows, and nothing is written", async () => {
+  const s = await setup;
+  // 40,000 rows scored one at a time: minutes of work unless the stop comes between batches.
+  const big = join(s.dir, "big.csv");
+  const rows = (await Deno.readTextFile(s.data.tablePaths[0])).trim().split("\n");
+  const body = rows.slice(1);
+  await Deno.writeTextFile(
+    big,
+    [rows[0], ...Array.from({ length: 40_000 }, (_, i) => body[i % body.length])].join("\n") +
+      "\n",
+  );
+  const json = join(s.dir, "big.json");
+  await Deno.writeTextFile(json, "earlier scores\n");
+  const scored = await stopWhen(
+    "score.ts",
+    [
+      ...["--checkpoint", s.ckpt, "--table", big, "--category", "table"],
+      ...["--json", json, "--batch-rows", "1"],
+    ],
+    "scoring rows",
+    s.dir,
+  );
+  assert.ok(scored.signalled, scored.stderr);
+  assert.equal(scored.code, 130, scored.stderr);
+  assert.match(scored.stderr, /SIGINT: stopped; nothing written .*big\.json is as it was/);
+  assert.ok(!scored.stderr.includes("40000/40000"), "stopped before the last row");
+  assert.equal(await Deno.readTextFile(json), "earlier scores\n");
+  assert.ok(![...Deno.readDirSync(s.dir)].some((e) => e.name.includes(".tmp-")));
+});
+
+Deno.test("lost work: the shared run's folder is removed", async () => {
+  await Deno.remove((await setup).dir, { recursive: true });
 });

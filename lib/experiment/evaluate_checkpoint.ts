@@ -22,11 +22,14 @@ import {
   prepareTable,
 } from "../train/datasets.ts";
 import {
+  finishYielding,
   fitImageKey,
   type FittedKey,
+  type KeyScores,
   sampleIndices,
   type Samples,
   scoreKey,
+  scoreKeyChunks,
   scoringBatchRows,
 } from "../model/scorer.ts";
 import {
@@ -259,13 +262,20 @@ export async function evaluateCheckpoint(
         throw backendFailure(e, what);
       }
     };
-    // With progress, as images: 100,000 rows took 20 s with nothing said.
-    const { scores, parts } = guarded(() =>
-      scoreKey(ckpt.params, ckpt.config.model, fitted, samples, {
-        onProgress: options.progressBar?.(`scoring ${record.name}`),
-        everyComponent: true,
-      })
-    );
+    // With progress, as images: 100,000 rows took 20 s with nothing said. A batch at a time,
+    // letting a stop signal in between batches.
+    let scored: KeyScores;
+    try {
+      scored = await finishYielding(
+        scoreKeyChunks(ckpt.params, ckpt.config.model, fitted, samples, {
+          onProgress: options.progressBar?.(`scoring ${record.name}`),
+          everyComponent: true,
+        }),
+      );
+    } catch (e) {
+      throw backendFailure(e, what);
+    }
+    const { scores, parts } = scored;
     checkTableScores(scores, record.source, (i) => prepared.testRows?.[i] ?? i);
     const metrics = evaluateScores(
       scores,

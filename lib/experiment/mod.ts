@@ -69,6 +69,7 @@ export {
   scoreCategory,
   scoreImagePaths,
   scoreTableFile,
+  scoreTableFileYielding,
   ScoringPool,
   verdictOf,
   writtenSample,

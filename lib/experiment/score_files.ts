@@ -18,7 +18,7 @@ import {
 import type { PoseAlignment } from "../data/pose.ts";
 import { recordedPose, tableRecordFor } from "./evaluate_checkpoint.ts";
 import { fittedFor } from "../train/fitted.ts";
-import { scoreKey } from "../model/scorer.ts";
+import { finish, finishYielding, scoreKey, scoreKeyChunks } from "../model/scorer.ts";
 import type { KeyStats } from "../model/detector.ts";
 import { pValue } from "../model/tail_scale.ts";
 import { listImagesToScore, smallImagesWarning } from "../data/images.ts";
@@ -28,7 +28,7 @@ import { MadError } from "../errors.ts";
 import { backendFailure, errorFromMessage } from "../model/backend_failure.ts";
 import { span } from "../util/profile.ts";
 import {
-  featureContributions,
+  contributionChunks,
   largestContributions,
   LISTED_FEATURES,
   normalRowsOf,
@@ -487,25 +487,50 @@ function utf8Tail(text: string, bytes: number): string {
   return chars.slice(start).join("");
 }
 
+/** Options of {@linkcode scoreTableFile}. */
+export interface ScoreTableOptions extends VerdictOptions {
+  batchRows?: number;
+  explain?: boolean;
+  onExplain?: (done: number, total: number) => void;
+  /** Hears how many rows of how many are scored. */
+  onProgress?: (done: number, total: number) => void;
+  /** The trained table to score as, for a checkpoint of several whose names the file's is not. */
+  table?: string;
+}
+
 /**
  * Scores every row of a table file: a CSV, ODDS `.mat` or ADBench `.npz` (labels, if any, are
  * ignored), `options.batchRows` rows at a time (see `scoringBatchRows`). With `explain`, each
  * row flagged as an anomaly also gets the features behind its score (d more scorings a row;
- * `onExplain` hears how many of how many are done).
+ * `onExplain` hears how many of how many are done). {@linkcode scoreTableFileYielding} does the
+ * same, letting a stop signal in between batches.
  */
 export function scoreTableFile(
   ckpt: Checkpoint,
   path: string,
-  options: VerdictOptions & {
-    batchRows?: number;
-    explain?: boolean;
-    onExplain?: (done: number, total: number) => void;
-    /** Hears how many rows of how many are scored. */
-    onProgress?: (done: number, total: number) => void;
-    /** The trained table to score as, for a checkpoint of several whose names the file's is not. */
-    table?: string;
-  } = {},
+  options: ScoreTableOptions = {},
 ): ScoredSample[] {
+  return finish(tableFileScoring(ckpt, path, options));
+}
+
+/**
+ * {@linkcode scoreTableFile}, letting the event loop run between batches of rows (and of rows
+ * explained): a stop signal (Ctrl-C) takes effect within a batch, not after the last row.
+ */
+export function scoreTableFileYielding(
+  ckpt: Checkpoint,
+  path: string,
+  options: ScoreTableOptions = {},
+): Promise<ScoredSample[]> {
+  return finishYielding(tableFileScoring(ckpt, path, options));
+}
+
+/** The work of {@linkcode scoreTableFile}, pausing between batches. */
+function* tableFileScoring(
+  ckpt: Checkpoint,
+  path: string,
+  options: ScoreTableOptions,
+): Generator<void, ScoredSample[]> {
   const record = tableRecordFor(ckpt, path, options.table);
   // The trained names, so that a header of numbers equal to them (wavelengths) is a header.
   const read = span(
@@ -521,16 +546,13 @@ export function scoreTableFile(
   const rows = Float32Array.from(normalised.values);
   let scores: Float32Array;
   try {
-    ({ scores } = span(
-      "score: scoreKey",
-      () =>
-        scoreKey(ckpt.params, ckpt.config.model, fitted, {
-          modality: "table",
-          table: record.name,
-          rows,
-          d: table.d,
-        }, options),
-    ));
+    // A batch at a time, pausing between batches.
+    ({ scores } = yield* scoreKeyChunks(ckpt.params, ckpt.config.model, fitted, {
+      modality: "table",
+      table: record.name,
+      rows,
+      d: table.d,
+    }, options));
   } catch (e) {
     throw backendFailure(
       e,
@@ -558,7 +580,7 @@ export function scoreTableFile(
       d,
       options.batchRows,
     );
-    const contributions = featureContributions(
+    const contributions = yield* contributionChunks(
       picked,
       d,
       normals,

@@ -15,7 +15,7 @@
 import { MadError } from "../errors.ts";
 import { auroc } from "../metrics/ranking.ts";
 import { buildBank, type MemoryBank } from "./knn.ts";
-import { type FittedKey, scoreKey } from "./scorer.ts";
+import { finish, type FittedKey, scoreKey } from "./scorer.ts";
 import type { ModelConfig } from "./config.ts";
 import type { Params } from "./madformer.ts";
 import { SAMPLED_ROWS } from "./evidence/common.ts";
@@ -105,6 +105,20 @@ export function featureContributions(
   score: RowScorer,
   done?: (rows: number) => void,
 ): Float32Array {
+  return finish(contributionChunks(rows, d, normals, score, done));
+}
+
+/**
+ * The work of {@linkcode featureContributions}, pausing after each chunk of rows (see
+ * `finishYielding`).
+ */
+export function* contributionChunks(
+  rows: Float32Array,
+  d: number,
+  normals: MemoryBank,
+  score: RowScorer,
+  done?: (rows: number) => void,
+): Generator<void, Float32Array> {
   const n = rows.length / d;
   const base = score(rows);
   const out = new Float32Array(n * d);
@@ -116,6 +130,7 @@ export function featureContributions(
       for (let j = 0; j < d; j++) out[i * d + j] = base[i] - occluded[(i - start) * d + j];
     }
     done?.(end);
+    if (end < n) yield;
   }
   return out;
 }

@@ -864,6 +864,65 @@ export function scoringBatchRows(config: ModelConfig, d: number, batchRows?: num
 }
 
 /**
+ * {@linkcode scoreKey} a chunk at a time, with `options.onProgress` told between chunks: pauses
+ * (yields) after each chunk but the last and returns the scores of all of them together (run it
+ * through with {@linkcode finish}, or {@linkcode finishYielding} to let the event loop run at
+ * each pause). Every sample is
+ * scored on its own, so a chunk at a time gives the same scores and maps (images: to float32
+ * rounding, as products over other batch sizes round differently), with progress between chunks:
+ * an aligned category's 100 test images, each at fifteen poses, take minutes, and so do a few
+ * hundred thousand table rows. A table's chunk is the batch its evidence is scored in anyway.
+ */
+export function* scoreKeyChunks(
+  params: Params,
+  config: ModelConfig,
+  fitted: FittedKey,
+  samples: Samples,
+  options: ScoreKeyOptions = {},
+): Generator<void, KeyScores> {
+  const total = samples.modality === "image"
+    ? samples.images.length
+    : samples.rows.length / samples.d;
+  const step = samples.modality === "image"
+    ? IMAGES_PER_PROGRESS
+    : scoringBatchRows(config, samples.d, options.batchRows);
+  const chunks: KeyScores[] = [];
+  options.onProgress?.(0, total);
+  for (let start = 0; start < total; start += step) {
+    const end = Math.min(total, start + step);
+    const chunk: Samples = samples.modality === "image"
+      ? { ...samples, images: samples.images.slice(start, end) }
+      : { ...samples, rows: samples.rows.subarray(start * samples.d, end * samples.d) };
+    chunks.push(scoreKey(params, config, fitted, chunk, { ...options, onProgress: undefined }));
+    options.onProgress?.(end, total);
+    if (end < total) yield;
+  }
+  return concatKeyScores(chunks);
+}
+
+/** Runs work that pauses now and then ({@linkcode scoreKeyChunks}) straight through. */
+export function finish<T>(work: Generator<void, T>): T {
+  for (let next = work.next();; next = work.next()) if (next.done) return next.value;
+}
+
+/**
+ * Runs work that pauses now and then ({@linkcode scoreKeyChunks}), letting the event loop run at
+ * each pause: a stop signal (Ctrl-C) is then heard within a batch of table rows, not after the
+ * last one.
+ */
+export async function finishYielding<T>(work: Generator<void, T>): Promise<T> {
+  for (let next = work.next();; next = work.next()) {
+    if (next.done) return next.value;
+    await yieldToEventLoop();
+  }
+}
+
+/** Lets timers, signals and other pending events run. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
  * Scores new samples with a fitted scorer: combined scores, and maps for images. Table rows
  * are scored in batches of {@linkcode scoringBatchRows} (`options.batchRows`) and images in
  * chunks of {@linkcode IMAGE_SCORE_CHUNK}, so memory stays bounded whatever their number; the
@@ -876,31 +935,7 @@ export function scoreKey(
   samples: Samples,
   options: ScoreKeyOptions = {},
 ): KeyScores {
-  const { onProgress } = options;
-  if (onProgress) {
-    // Every sample is scored on its own, so a chunk at a time gives the same scores and maps
-    // (images: to float32 rounding, as products over other batch sizes round differently),
-    // with progress between chunks: an aligned category's 100 test images, each at fifteen
-    // poses, take minutes, and so do a few hundred thousand table rows. A table's chunk is the
-    // batch its evidence is scored in anyway.
-    const total = samples.modality === "image"
-      ? samples.images.length
-      : samples.rows.length / samples.d;
-    const step = samples.modality === "image"
-      ? IMAGES_PER_PROGRESS
-      : scoringBatchRows(config, samples.d, options.batchRows);
-    const chunks: KeyScores[] = [];
-    onProgress(0, total);
-    for (let start = 0; start < total; start += step) {
-      const end = Math.min(total, start + step);
-      const chunk: Samples = samples.modality === "image"
-        ? { ...samples, images: samples.images.slice(start, end) }
-        : { ...samples, rows: samples.rows.subarray(start * samples.d, end * samples.d) };
-      chunks.push(scoreKey(params, config, fitted, chunk, { ...options, onProgress: undefined }));
-      onProgress(end, total);
-    }
-    return concatKeyScores(chunks);
-  }
+  if (options.onProgress) return finish(scoreKeyChunks(params, config, fitted, samples, options));
   const components = activeComponents(config, samples.modality);
   const counted = usedComponents(components, fitted.stats);
   const skip = options.everyComponent
