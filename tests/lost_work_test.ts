@@ -137,7 +137,8 @@ Deno.test("a run folder taken over loses the temporary files of processes killed
     await Deno.mkdir(out);
     const stale = `last_checkpoint.safetensors.tmp-${dead.pid}-1765000000000`;
     const running = `last_checkpoint.safetensors.tmp-${live.pid}-1765000000000`;
-    for (const name of [stale, running, "notes.tmp-x"]) {
+    const users = ["notes.tmp-x", "notes.tmp-2024-06", `backup.tmp-${dead.pid}-1`];
+    for (const name of [stale, running, ...users]) {
       await Deno.writeTextFile(join(out, name), "half a checkpoint");
     }
     // What a kill -9 in the middle of a checkpoint write leaves: its lock and its temp file.
@@ -151,7 +152,7 @@ Deno.test("a run folder taken over loses the temporary files of processes killed
     const left = [...Deno.readDirSync(out)].map((e) => e.name);
     assert.ok(!left.includes(stale), left.join());
     assert.ok(left.includes(running), "a live process's write stays");
-    assert.ok(left.includes("notes.tmp-x"), "other files stay");
+    for (const name of users) assert.ok(left.includes(name), `${name}, not a run's, stays`);
     assert.ok(!left.includes(".lock"));
   } finally {
     live.kill("SIGKILL");

@@ -22,11 +22,13 @@ export async function lockRunFolder(
   what = "training run",
 ): Promise<() => Promise<void>> {
   const path = join(out, ".lock");
+  let tookOver = false;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await Deno.writeTextFile(path, String(Deno.pid), { createNew: true });
       heldLocks.add(path);
-      removeStaleTempFiles(out);
+      // Only a folder whose owner died can hold its half-written files.
+      if (tookOver) removeStaleTempFiles(out);
       return async () => {
         heldLocks.delete(path);
         await Deno.remove(path).catch(() => {});
@@ -41,6 +43,7 @@ export async function lockRunFolder(
       }
       assertFolderFree(out, what);
       await Deno.remove(path).catch(() => {}); // stale: its process is gone
+      tookOver = true;
     }
   }
   throw new MadError(`${out}: cannot lock the run folder`);
@@ -87,10 +90,17 @@ export function folderHolder(out: string): number | null {
 }
 
 /**
- * Removes the temporary files (`NAME.tmp-<pid>-<time>`, see `writeFileAtomic`) that processes no
- * longer running left in the folder `dir`: a process killed outright (`kill -9`) in the middle of
- * a checkpoint write leaves one as large as the checkpoint. Those of live processes stay. Returns
- * the names removed.
+ * What `writeFileAtomic` names its temporary files in a run folder: a file the runs write
+ * (checkpoints, JSON, JSON lines, HTML) plus `.tmp-<pid>-<milliseconds since 1970>`. Nothing else
+ * is taken for one, so a user's `notes.tmp-2024-06` in a folder given as `--out` stays.
+ */
+const RUN_TEMP_FILE = /^.+\.(?:safetensors|json|jsonl|html)\.tmp-(\d+)-\d{13}$/;
+
+/**
+ * Removes the temporary files ({@linkcode RUN_TEMP_FILE}) that processes no longer running left
+ * in the folder `dir`: a process killed outright (`kill -9`) in the middle of a checkpoint write
+ * leaves one as large as the checkpoint. Those of live processes stay, and so does every one
+ * where this system cannot tell (no `/proc`). Returns the names removed.
  */
 export function removeStaleTempFiles(dir: string): string[] {
   const removed: string[] = [];
@@ -100,8 +110,9 @@ export function removeStaleTempFiles(dir: string): string[] {
   } catch {
     return removed;
   }
+  if (!procReadable()) return removed;
   for (const entry of entries) {
-    const pid = Number(/\.tmp-(\d+)-\d+$/.exec(entry.name)?.[1] ?? 0);
+    const pid = Number(RUN_TEMP_FILE.exec(entry.name)?.[1] ?? 0);
     if (!entry.isFile || pid <= 0 || pid === Deno.pid || processAlive(pid)) continue;
     try {
       Deno.removeSync(join(dir, entry.name));
@@ -116,6 +127,15 @@ export function removeStaleTempFiles(dir: string): string[] {
 function processAlive(pid: number): boolean {
   try {
     return Deno.statSync(`/proc/${pid}`).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether processes can be looked up in `/proc` here (Linux), which `processAlive` reads. */
+function procReadable(): boolean {
+  try {
+    return Deno.statSync(`/proc/${Deno.pid}`).isDirectory;
   } catch {
     return false;
   }
