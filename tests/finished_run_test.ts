@@ -162,3 +162,24 @@ Deno.test("train's onLog hears the run's lines but the epochs', which onEpoch ha
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a finished run with a table too small for calibration's folds reads as finished", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // 18 rows: 8 train and validation normals, fewer than the 2 x 5 calibration folds need.
+    const table = join(dir, "small.csv");
+    await writeSyntheticTableCsv(table, { seed: 2, n: 18, d: 3 });
+    const config = demoConfig({
+      model: { width: 8, layers: 1, heads: 1 },
+      train: { epochs: 1, tableStepsPerEpoch: 1 },
+    });
+    const out = join(dir, "run");
+    await train({ config, imageDirs: [], tablePaths: [table], out, quiet: true });
+    assert.ok(await isCalibrated(join(out, RUN_FILES.best)), "seen by calibration");
+    assert.equal(await unfinishedRun(out), null);
+    const log = await Deno.readTextFile(join(out, RUN_FILES.log));
+    assert.match(log, /too few for 5 folds; validation's statistics stay/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -82,7 +82,8 @@ export interface KeyStats {
   smooth?: boolean;
   /**
    * How many normals the statistics were fitted on when calibrated on all of a dataset's
-   * normals (`calibrateOnAllNormals`); absent when fitted on the validation normals alone.
+   * normals (`calibrateOnAllNormals`); 0 when a table had too few normals for the folds (its
+   * validation statistics stay); absent when fitted on the validation normals alone.
    */
   calibrated?: number;
   /**

@@ -44,7 +44,7 @@ export async function calibrateBest(
   const ckpt = await loadCheckpoint(best);
   try {
     const pending = (d: { prepared: { record: DatasetRecord } }) =>
-      !ckpt.stats[datasetKey(d.prepared.record)]?.calibrated;
+      ckpt.stats[datasetKey(d.prepared.record)]?.calibrated === undefined;
     const todo = imageData.filter(pending);
     const tables = tableData.filter(pending);
     if (todo.length + tables.length === 0) return true;
@@ -122,7 +122,16 @@ export async function calibrateBest(
           `${key} on ${fitted.stats.calibrated}${of} normals in ${TABLE_CALIBRATION_FOLDS} ` +
             `folds (validation AUROC ${report.auroc.toFixed(3)})`,
         );
-      } // else too few normals for the folds: validation's fit stays
+      } else {
+        // Too few normals for the folds: validation's fit stays, marked as seen (0), so that
+        // the run reads as finished and a resume does not try again.
+        const normals = (p.train.length + p.val.length) / p.d;
+        ckpt.stats[key] = { ...ckpt.stats[key], calibrated: 0 };
+        lines.push(
+          `${key} not (${normals} normals are too few for ${TABLE_CALIBRATION_FOLDS} folds; ` +
+            "validation's statistics stay)",
+        );
+      }
       if (stopped) break;
     }
     if (stopped) bar.stop();

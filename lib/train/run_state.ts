@@ -10,13 +10,16 @@ import { disposeCheckpoint, loadCheckpoint } from "./checkpoint.ts";
 import { RUN_FILES } from "./run_files.ts";
 import { isFile } from "../util/files.ts";
 
-/** Whether the checkpoint at `path` exists and has every dataset calibrated on all normals. */
+/**
+ * Whether the checkpoint at `path` exists and has been through calibration on all normals for
+ * every dataset (a table with too few normals for the folds counts, marked `calibrated: 0`).
+ */
 export async function isCalibrated(path: string): Promise<boolean> {
   if (!isFile(path)) return false;
   const ckpt = await loadCheckpoint(path, { optimizer: false });
   try {
     const stats = Object.values(ckpt.stats);
-    return stats.length > 0 && stats.every((s) => (s.calibrated ?? 0) > 0);
+    return stats.length > 0 && stats.every((s) => s.calibrated !== undefined);
   } finally {
     disposeCheckpoint(ckpt);
   }
