@@ -549,6 +549,8 @@ Deno.test("notebook data: the environment names the user's datasets, absolute, a
     () => dataFromEnv((name) => (name === "MADFORMER_TABLES" ? "[1, 2]" : undefined)),
     /MADFORMER_TABLES: a JSON value must be an array of path strings/,
   );
+  const typed = dataFromEnv((name) => (name === "MADFORMER_TABLES" ? "[2024] t.csv" : undefined));
+  assert.deepEqual(typed?.tablePaths, [resolve("[2024] t.csv")]);
   // Plain folders without own data; one per data set with it, the same for the same paths.
   assert.equal(notebookWorkFolder("out", true), join("out", "full"));
   assert.equal(notebookWorkFolder("out", false), join("out", "tiny"));

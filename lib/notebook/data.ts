@@ -193,19 +193,24 @@ export function pathList(paths: string[]): string {
   return paths.some((p) => p.includes(delimiter)) ? JSON.stringify(paths) : paths.join(delimiter);
 }
 
-/** The paths of environment value `value` of `name` ({@linkcode pathList}'s two forms). */
+/**
+ * The paths of environment value `value` of `name` ({@linkcode pathList}'s two forms): a JSON
+ * array of strings, else a delimited list (a typed path may start with `[` too).
+ */
 function readPathList(name: string, value: string): string[] {
   if (value.trimStart().startsWith("[")) {
-    let parsed: unknown;
+    let parsed: unknown = undefined;
     try {
       parsed = JSON.parse(value);
     } catch {
-      throw new MadError(`${name}: starts with [ but is not a JSON array of paths`);
+      // Not JSON: a typed path such as "[2024] data/t.csv".
     }
-    if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === "string")) {
-      throw new MadError(`${name}: a JSON value must be an array of path strings`);
+    if (parsed !== undefined) {
+      if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === "string")) {
+        throw new MadError(`${name}: a JSON value must be an array of path strings`);
+      }
+      return parsed.filter((p) => p !== "");
     }
-    return parsed.filter((p) => p !== "");
   }
   return value.split(delimiter).filter((p) => p !== "");
 }
