@@ -127,8 +127,11 @@ export function courseThyroid(
   return { train, test: inColumnOrder(test, train.columns) };
 }
 
-/** `table` with its feature columns reordered to `columns` (the same names, another order). */
-function inColumnOrder(table: Table, columns: readonly string[]): Table {
+/**
+ * `table` with its feature columns reordered to `columns` (the same names, another order): a
+ * split folder's test file, or rows to score, in the order the model was trained on.
+ */
+export function inColumnOrder(table: Table, columns: readonly string[]): Table {
   if (table.columns.every((c, j) => c === columns[j])) return table;
   const { n, d } = table;
   const from = columns.map((c) => table.columns.indexOf(c));

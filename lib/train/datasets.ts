@@ -18,7 +18,13 @@ import { readOddsMat } from "../data/mat.ts";
 import { readNpzTable } from "../data/npz.ts";
 import { tableNameOf } from "../data/table_name.ts";
 import { readUciThyroid } from "../data/uci.ts";
-import { courseThyroid, splitGiven, splitTable, subsetTable } from "../data/split.ts";
+import {
+  courseThyroid,
+  inColumnOrder,
+  splitGiven,
+  splitTable,
+  subsetTable,
+} from "../data/split.ts";
 import {
   applyNormalisation,
   fitNormalisation,
@@ -186,13 +192,7 @@ export function matchTrainedColumns(
       );
     }
     // The same names in another order: reorder to the trained order.
-    const from = trained.map((c) => table.columns.indexOf(c));
-    const { n, d } = table;
-    const values = new Float64Array(n * d);
-    for (let r = 0; r < n; r++) {
-      for (let j = 0; j < d; j++) values[r * d + j] = table.values[r * d + from[j]];
-    }
-    return { ...table, columns: [...trained], values };
+    return inColumnOrder(table, trained);
   }
   if (table.d !== trained.length) {
     throw new MadError(
