@@ -26,7 +26,7 @@ import type { ImageCache } from "../data/image_cache.ts";
 import { applyNormalisation, shiftedFeatures, shiftWarning } from "../data/normalise.ts";
 import { MadError } from "../errors.ts";
 import { backendFailure, errorFromMessage } from "../model/backend_failure.ts";
-import { span } from "../util/profile.ts";
+import { record as recordSpan, span } from "../util/profile.ts";
 import {
   contributionChunks,
   largestContributions,
@@ -545,6 +545,7 @@ function* tableFileScoring(
   const verdict = verdictOf(fitted.stats, `${path}: table ${record.name}`, options);
   const rows = Float32Array.from(normalised.values);
   let scores: Float32Array;
+  const scoring = performance.now();
   try {
     // A batch at a time, pausing between batches.
     ({ scores } = yield* scoreKeyChunks(ckpt.params, ckpt.config.model, fitted, {
@@ -559,6 +560,8 @@ function* tableFileScoring(
       `${path}: scoring table ${record.name} (${table.n} rows x ${table.d} features)`,
     );
   }
+  // The batches' wall time, pauses included (a span cannot hold a generator's yields).
+  recordSpan("score: scoreKey", performance.now() - scoring);
   checkTableScores(scores, path);
   const out: ScoredSample[] = [...scores].map((score, id) => ({ id, score, ...verdict(score) }));
   if (options.explain) {
