@@ -172,6 +172,12 @@ export interface EvaluateOptions {
   tableName?: string;
 }
 
+/**
+ * Values of prepared table rows (float32) that eval keeps from its up-front check of every table
+ * to their scoring: 16 M values, 64 MB. Beyond it a table is read once more in its turn.
+ */
+const KEPT_TABLE_VALUES = 16_000_000;
+
 /** Evaluates a checkpoint on the test parts of its datasets (or of the given ones). */
 export async function evaluateCheckpoint(
   ckpt: Checkpoint,
@@ -196,7 +202,7 @@ export async function evaluateCheckpoint(
   const tables: DatasetRecord[] = given
     ? (options.tablePaths ?? []).map((path) => tableRecordFor(ckpt, path, options.tableName))
     : tableRecords;
-  const preparedTables: (PreparedTable | null)[] = tables.map((record) =>
+  const prepare = (record: DatasetRecord, warn: (line: string) => void) =>
     prepareTable(
       record.source,
       record.split,
@@ -204,11 +210,21 @@ export async function evaluateCheckpoint(
       record.name,
       {},
       record.columns,
-      // Warnings go where this run's other lines about its data go.
-      (line) => (options.onProgress ?? console.warn)(line),
+      warn,
       record.columnsFromHeader,
-    )
-  );
+    );
+  // Warnings go where this run's other lines about its data go.
+  const warn = (line: string) => (options.onProgress ?? console.warn)(line);
+  // The prepared rows are kept for scoring up to a bound, so that memory stays that of one
+  // table at a time, as before the check: larger tables are read again when their turn comes.
+  let keptValues = 0;
+  const preparedTables: (PreparedTable | null)[] = tables.map((record) => {
+    const prepared = prepare(record, warn);
+    const values = prepared.train.length + prepared.val.length + prepared.test.length;
+    if (tables.length > 1 && keptValues + values > KEPT_TABLE_VALUES) return null;
+    keptValues += values;
+    return prepared;
+  });
   for (const prepared of preparedImages) {
     const trained = ckpt.datasets.find((d) =>
       d.modality === "image" && d.name === prepared.record.name
@@ -231,7 +247,8 @@ export async function evaluateCheckpoint(
     }
   }
   for (const [t, record] of tables.entries()) {
-    const prepared = preparedTables[t]!;
+    // Read again, its warnings said already.
+    const prepared = preparedTables[t] ?? prepare(record, () => {});
     preparedTables[t] = null; // its rows are held no longer than needed
     const fitted = fittedFor(ckpt, datasetKey(record));
     const changed = changedDataWarning(record, record.source);
