@@ -247,6 +247,13 @@ async function checkRunFolder(
           `to ${join(out, "previous")}/`,
     );
   }
+  // --overwrite replaces OUT/previous/ with OUT's run: the run resumed from there would go.
+  if (resume !== undefined && samePath(dirname(resume), join(out, "previous"))) {
+    throw new MadError(
+      `${resume}: --overwrite would replace ${join(out, "previous")}/, the run it resumes; ` +
+        `copy that folder elsewhere and resume from there, or give another --out`,
+    );
+  }
   return held;
 }
 

@@ -125,6 +125,20 @@ Deno.test("train --overwrite: bad data leaves the earlier run in place; a move i
     assert.ok(await exists(best));
     assert.ok(!(await Deno.readTextFile(join(out, "train.log"))).includes("NA"));
   }
+  // Resuming the run kept in previous/ into OUT with --overwrite would replace it: refused.
+  const kept = join(out, "previous", "last_checkpoint.safetensors");
+  const keptBytes = await Deno.readFile(kept);
+  const resumed = await runCli(
+    "train.ts",
+    ["--resume", kept, "--epochs", "3", "--out", out, "--overwrite", "--quiet"],
+    s.dir,
+  );
+  assert.equal(resumed.code, 1, resumed.stderr);
+  assert.match(
+    errorLine(resumed.stderr),
+    /--overwrite would replace .*previous\/, the run it resumes/,
+  );
+  assert.deepEqual(await Deno.readFile(kept), keptBytes);
 });
 
 Deno.test("a run folder taken over loses the temporary files of processes killed outright", async () => {
