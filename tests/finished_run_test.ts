@@ -9,7 +9,7 @@ import {
   clearRunFolder,
   demoConfig,
 } from "../lib/experiment/setup.ts";
-import { isDirectory } from "../lib/util/files.ts";
+import { isDirectory, isFile } from "../lib/util/files.ts";
 import type { Experiment } from "../lib/experiment/setup.ts";
 import { writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { folderHolder } from "../lib/util/run_lock.ts";
@@ -179,6 +179,29 @@ Deno.test("a finished run with a table too small for calibration's folds reads a
     assert.equal(await unfinishedRun(out), null);
     const log = await Deno.readTextFile(join(out, RUN_FILES.log));
     assert.match(log, /too few for 5 folds; validation's statistics stay/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a stop asked for while the data is read leaves the folder to clear untouched", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const setup = await tableSetup(dir, 1);
+    let cleared = false;
+    const out = join(dir, "run");
+    const result = await runOf(setup, out, {
+      shouldStop: () => true,
+      clearFolder: () => {
+        cleared = true;
+        return Promise.resolve();
+      },
+    });
+    assert.equal(cleared, false, "the earlier run is not moved");
+    assert.ok(result.stoppedEarly);
+    assert.equal(result.resumeFrom, null);
+    assert.equal(result.epochs, 0);
+    assert.ok(!isFile(join(out, RUN_FILES.log)), "nothing written");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

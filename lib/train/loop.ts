@@ -235,6 +235,22 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     ? data.records.map((r) => ({ ...r, source: recordSource(r.source) }))
     : data.records;
   if (options.clearFolder) {
+    // A stop asked for while the data was read: the earlier run stays where it is, untouched.
+    if (options.shouldStop?.()) {
+      const [best, last] = [RUN_FILES.best, RUN_FILES.last].map((f) => join(options.out, f));
+      return {
+        out: options.out,
+        best,
+        last,
+        bestEpoch: 0,
+        bestMetric: -Infinity,
+        averagedEpochs: 0,
+        epochs: 0,
+        rows: [],
+        stoppedEarly: true,
+        resumeFrom: null,
+      };
+    }
     await options.clearFolder();
     log.release();
   }
