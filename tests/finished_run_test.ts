@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { train } from "../lib/train/loop.ts";
+import { RunLog } from "../lib/train/log.ts";
 import { isCalibrated, unfinishedRun } from "../lib/train/run_state.ts";
 import { RUN_FILES } from "../lib/train/run_files.ts";
 import {
@@ -202,6 +203,22 @@ Deno.test("a stop asked for while the data is read leaves the folder to clear un
     assert.equal(result.resumeFrom, null);
     assert.equal(result.epochs, 0);
     assert.ok(!isFile(join(out, RUN_FILES.log)), "nothing written");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a run's warnings go to onWarning when given (a notebook's stderr), and to train.log", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const heard: string[] = [];
+    const log = new RunLog(dir, true, undefined, (line) => heard.push(line));
+    log.warn("data.csv: 3 of 10 normal rows are duplicates");
+    assert.deepEqual(heard, ["warning: data.csv: 3 of 10 normal rows are duplicates"]);
+    assert.match(
+      await Deno.readTextFile(join(dir, RUN_FILES.log)),
+      /warning: data\.csv: 3 of 10 normal rows are duplicates/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -120,8 +120,7 @@ export const PROGRESS_ENV = "MADFORMER_PROGRESS";
  * terminal sees it too.
  */
 export function progress(line: string): void {
-  // Paths inside the project from its folder: a report does not carry the machine's checkout.
-  line = line.replaceAll(PROJECT_ROOT + sep, "");
+  line = fromProjectFolder(line);
   console.log(line);
   const file = Deno.env.get(PROGRESS_ENV);
   if (!file) return;
@@ -130,6 +129,19 @@ export function progress(line: string): void {
   } catch {
     // The runner's terminal misses a line; the notebook still has it.
   }
+}
+
+/**
+ * A warning (a data file's duplicate rows, say) on stderr, where a notebook shows warnings, with
+ * paths inside the project from its folder, as {@linkcode progress} gives them.
+ */
+export function warning(line: string): void {
+  console.error(fromProjectFolder(line));
+}
+
+/** Paths inside the project from its folder: a report does not carry the machine's checkout. */
+function fromProjectFolder(line: string): string {
+  return line.replaceAll(PROJECT_ROOT + sep, "");
 }
 
 /**

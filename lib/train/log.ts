@@ -40,18 +40,26 @@ export class RunLog {
   readonly metricsPath: string;
   #quiet: boolean;
   #onLine?: (text: string) => void;
+  #onWarning: (text: string) => void;
   /** Lines for train.log while held ({@linkcode hold}), else null. */
   #held: string[] | null = null;
 
   /**
    * `onLine`, when given, hears every line but the epochs' instead of stderr, quiet or not (a
-   * notebook prints them as its own output, and its epochs from `onEpoch`).
+   * notebook prints them as its own output, and its epochs from `onEpoch`); `onWarning` hears
+   * the warnings instead of stderr.
    */
-  constructor(out: string, quiet: boolean, onLine?: (text: string) => void) {
+  constructor(
+    out: string,
+    quiet: boolean,
+    onLine?: (text: string) => void,
+    onWarning: (text: string) => void = console.error,
+  ) {
     this.logPath = join(out, RUN_FILES.log);
     this.metricsPath = join(out, RUN_FILES.metrics);
     this.#quiet = quiet;
     this.#onLine = onLine;
+    this.#onWarning = onWarning;
   }
 
   /**
@@ -84,10 +92,10 @@ export class RunLog {
     else Deno.writeTextFileSync(this.logPath, stamped, { append: true });
   }
 
-  /** Appends a warning to train.log and stderr, even when quiet (quiet hides progress only). */
+  /** Appends a warning to train.log and stderr (or `onWarning`), even when quiet (quiet hides progress only). */
   warn(text: string): void {
     this.#write(`warning: ${text}`);
-    console.error(`warning: ${text}`);
+    this.#onWarning(`warning: ${text}`);
   }
 
   /** Records an epoch in both files. */

@@ -88,6 +88,11 @@ export interface TrainOptions {
    * stderr, quiet or not; the epochs' lines are left to `onEpoch`. Warnings stay on stderr.
    */
   onLog?: (line: string) => void;
+  /**
+   * Hears the run's warnings (`warning: …`) instead of stderr, to print them elsewhere (a
+   * notebook, with paths from the project's folder); train.log has them either way.
+   */
+  onWarning?: (line: string) => void;
   /** Called after every epoch with its metrics row. */
   onEpoch?: (row: EpochRow) => void;
   /**
@@ -183,7 +188,7 @@ async function removeEmptyUpTo(path: string, top: string): Promise<void> {
 
 async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   let config = options.config;
-  const log = new RunLog(options.out, options.quiet ?? false, options.onLog);
+  const log = new RunLog(options.out, options.quiet ?? false, options.onLog, options.onWarning);
   // A folder to clear first keeps its earlier run's files untouched until the data is read.
   if (options.clearFolder) log.hold();
   // A folder whose run died before its first checkpoint is taken again (nothing to resume):
