@@ -22,17 +22,21 @@ import { type PlotlyFigure, shortLabels, TITLE_LINE_PX, wrapTitle } from "./figu
 import type { TableRow } from "./table.ts";
 import { Rng } from "../rng.ts";
 
-/** The datasets of an experiment, split the way `train` splits them for `config`. */
+/**
+ * The datasets of an experiment, split the way `train` splits them for `config`; their warnings
+ * (duplicate rows, files skipped) go to `warn`.
+ */
 export async function prepareExperiment(
   data: ExperimentData,
   config: Config,
+  warn: (line: string) => void = console.warn,
 ): Promise<{ images: PreparedImages[]; tables: PreparedTable[] }> {
   const split: SplitSpec = {
     protocol: "half-normals",
     seed: config.train.seed,
     valShare: config.train.valShare,
   };
-  const images = await prepareImages(data.imageDirs, split);
+  const images = await prepareImages(data.imageDirs, split, warn);
   const tables = data.tablePaths.map((p) =>
     prepareTable(
       p,
@@ -42,6 +46,8 @@ export async function prepareExperiment(
       {
         logSkewed: config.model.tableLogSkewed,
       },
+      undefined,
+      warn,
     )
   );
   return { images, tables };
