@@ -14,7 +14,7 @@ import { isDirectory, isFile } from "../lib/util/files.ts";
 import type { Experiment } from "../lib/experiment/setup.ts";
 import { writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { folderHolder } from "../lib/util/run_lock.ts";
-import { madErrorAsync } from "./fixtures.ts";
+import { inTempDir, madErrorAsync } from "./fixtures.ts";
 
 /** A table-only setup of `epochs` epochs, seconds to train. */
 async function tableSetup(dir: string, epochs: number): Promise<Experiment> {
@@ -38,8 +38,7 @@ const runOf = (setup: Experiment, out: string, extra: Record<string, unknown> = 
   });
 
 Deno.test("a finished run passes; one stopped after an epoch or in calibration is refused in one line", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await inTempDir(async (dir) => {
     const setup = await tableSetup(dir, 2);
     const calibrating: string[] = [];
     const done = join(dir, "done");
@@ -78,14 +77,11 @@ Deno.test("a finished run passes; one stopped after an epoch or in calibration i
     assert.equal(await isCalibrated(join(uncalibrated, RUN_FILES.best)), false);
     assert.match((await unfinishedRun(uncalibrated))!, /stopped while calibrating/);
     await madErrorAsync(() => assertFinishedRun(uncalibrated), "did not finish");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a run folder locked by another live process is refused as still training", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await inTempDir(async (dir) => {
     // The parent process (deno test's runner) is alive and is not this one.
     await Deno.writeTextFile(join(dir, ".lock"), String(Deno.ppid));
     assert.equal(folderHolder(dir), Deno.ppid);
@@ -95,14 +91,11 @@ Deno.test("a run folder locked by another live process is refused as still train
     assert.equal(folderHolder(dir), null);
     await Deno.writeTextFile(join(dir, ".lock"), String(Deno.pid));
     assert.equal(folderHolder(dir), null);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("02's train cell: a wrong config edit stops in one line before the previous run is removed", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await inTempDir(async (dir) => {
     const setup = await tableSetup(dir, 1);
     const run = join(dir, "run");
     await Deno.mkdir(run);
@@ -135,14 +128,11 @@ Deno.test("02's train cell: a wrong config edit stops in one line before the pre
     await Deno.remove(join(run, ".lock"));
     await clearRunFolder(run, setup.config);
     assert.equal(isDirectory(run), false);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("train's onLog hears the run's lines but the epochs', which onEpoch has", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await inTempDir(async (dir) => {
     const setup = await tableSetup(dir, 2);
     const lines: string[] = [];
     const epochs: number[] = [];
@@ -159,14 +149,11 @@ Deno.test("train's onLog hears the run's lines but the epochs', which onEpoch ha
     const log = await Deno.readTextFile(join(dir, "run", RUN_FILES.log));
     assert.match(log, / epoch 2: loss /);
     for (const l of lines) assert.ok(log.includes(l), l);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a finished run with a table too small for calibration's folds reads as finished", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await inTempDir(async (dir) => {
     // 18 rows: 8 train and validation normals, fewer than the 2 x 5 calibration folds need.
     const table = join(dir, "small.csv");
     await writeSyntheticTableCsv(table, { seed: 2, n: 18, d: 3 });
@@ -180,14 +167,11 @@ Deno.test("a finished run with a table too small for calibration's folds reads a
     assert.equal(await unfinishedRun(out), null);
     const log = await Deno.readTextFile(join(out, RUN_FILES.log));
     assert.match(log, /too few for 5 folds; validation's statistics stay/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a stop asked for while the data is read leaves the folder to clear untouched", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await inTempDir(async (dir) => {
     const setup = await tableSetup(dir, 1);
     let cleared = false;
     const out = join(dir, "run");
@@ -203,14 +187,11 @@ Deno.test("a stop asked for while the data is read leaves the folder to clear un
     assert.equal(result.resumeFrom, null);
     assert.equal(result.epochs, 0);
     assert.ok(!isFile(join(out, RUN_FILES.log)), "nothing written");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a run's warnings go to onWarning when given (a notebook's stderr), and to train.log", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await inTempDir(async (dir) => {
     const heard: string[] = [];
     const log = new RunLog(dir, true, undefined, (line) => heard.push(line));
     log.warn("data.csv: 3 of 10 normal rows are duplicates");
@@ -219,7 +200,5 @@ Deno.test("a run's warnings go to onWarning when given (a notebook's stderr), an
       await Deno.readTextFile(join(dir, RUN_FILES.log)),
       /warning: data\.csv: 3 of 10 normal rows are duplicates/,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
