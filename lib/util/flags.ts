@@ -16,9 +16,10 @@
  * @module
  */
 import { isAbsolute, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { MadError } from "../errors.ts";
+// The project's folder, where `deno task` runs every task.
+import { PROJECT_ROOT } from "./files.ts";
 
 /** One flag: what `node:util` parseArgs takes, plus what `--help` says about it. */
 export interface FlagSpec {
@@ -266,11 +267,6 @@ export function parseFlags<T extends FlagTable>(
 /** The placeholders of flags that take a path (`--table FILE`, `--out DIR`, `--checkpoint CKPT`). */
 const PATH_VALUE = /^(DIR|FILE|CKPT)/;
 
-/** The project's folder, where `deno task` runs every task. */
-const PROJECT_ROOT = import.meta.url.startsWith("file:")
-  ? resolve(fileURLToPath(new URL("../../", import.meta.url)))
-  : null;
-
 /**
  * The folder `deno task` was started in, when it is not the one the task runs in: `deno task`
  * runs a task in the project's folder and names the caller's in `INIT_CWD`, so a path typed
@@ -280,7 +276,7 @@ const PROJECT_ROOT = import.meta.url.startsWith("file:")
  */
 function invocationFolder(): string | null {
   const init = Deno.env.get("INIT_CWD");
-  if (!init || !PROJECT_ROOT) return null;
+  if (!init) return null;
   const cwd = resolve(Deno.cwd());
   return cwd === PROJECT_ROOT && resolve(init) !== cwd ? resolve(init) : null;
 }
