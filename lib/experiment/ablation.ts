@@ -203,9 +203,6 @@ export const ENCODER_STUDY: readonly string[] = [
   "no_encoder_evidence",
 ];
 
-/** Name of the encoder evidence component in the evaluation's `components` (the registry's). */
-export const ENCODER_COMPONENT = ENCODER_EVIDENCE;
-
 /**
  * What one (variant, seed) run produced; the content of `<variant>_seed<k>.json`. Each dataset
  * entry carries the evaluation's `components` (every evidence component's weight and test AUROC
@@ -584,7 +581,7 @@ export function compareToReference(
   options: { reference?: string; components?: readonly string[] } = {},
 ): ScoreDifference[] {
   const referenceName = options.reference ?? "full";
-  const components = options.components ?? [ENCODER_COMPONENT];
+  const components = options.components ?? [ENCODER_EVIDENCE];
   const reference = summary.variants.find((v) => v.variant === referenceName);
   if (!reference) return [];
   const scores = (v: VariantSummary): [string, Record<string, MeanStd> | undefined][] => [

@@ -13,7 +13,6 @@ export {
   ABLATION_VARIANTS,
   COMBINED,
   compareToReference,
-  ENCODER_COMPONENT,
   ENCODER_STUDY,
   evidenceVariants,
   exceedsSpread,

@@ -9,11 +9,11 @@
 import {
   type AblationSummary,
   COMBINED,
-  ENCODER_COMPONENT,
   IMAGES_MEAN,
   type MeanStd,
   type ScoreDifference,
 } from "../experiment/ablation.ts";
+import { ENCODER_EVIDENCE } from "../model/evidence/encoder.ts";
 import { groupedBarLayout, type PlotlyFigure, shortLabels } from "./figures.ts";
 import type { TableRow } from "./table.ts";
 
@@ -110,7 +110,7 @@ export function ablationScoreRows(
   options: { datasets?: readonly string[]; component?: string; byDataset?: boolean } = {},
 ): TableRow[] {
   const datasets = options.datasets ?? summary.datasets;
-  const component = options.component ?? ENCODER_COMPONENT;
+  const component = options.component ?? ENCODER_EVIDENCE;
   const seeds = (v: AblationSummary["variants"][number]) =>
     Math.max(0, ...Object.values(v.auroc).map((m) => m.n));
   if (options.byDataset) {
@@ -144,7 +144,7 @@ export function exceedingDifferences(
   differences: readonly ScoreDifference[],
   options: { datasets?: readonly string[]; component?: string } = {},
 ): string[] {
-  const component = options.component ?? ENCODER_COMPONENT;
+  const component = options.component ?? ENCODER_EVIDENCE;
   return differences
     .filter((d) =>
       d.exceeds === true && (d.score === COMBINED || d.score === component) &&
@@ -178,7 +178,7 @@ export function ablationDifferenceRows(
   differences: readonly ScoreDifference[],
   options: { datasets?: readonly string[]; component?: string } = {},
 ): TableRow[] {
-  const component = options.component ?? ENCODER_COMPONENT;
+  const component = options.component ?? ENCODER_EVIDENCE;
   const keep = options.datasets ? new Set(options.datasets) : undefined;
   const rows = new Map<string, TableRow>();
   for (const d of differences) {
@@ -220,7 +220,7 @@ export function ablationScoreFigure(
   options: { datasets?: readonly string[]; component?: string; title?: string } = {},
 ): PlotlyFigure {
   const datasets = options.datasets ?? headlineDatasets(summary);
-  const component = options.component ?? ENCODER_COMPONENT;
+  const component = options.component ?? ENCODER_EVIDENCE;
   const cells = datasets.flatMap((d) => summary.variants.map((v) => ({ d, v })));
   const short = shortLabels(datasets);
   const label = new Map(datasets.map((d, i) => [d, short[i]]));
