@@ -24,6 +24,7 @@ import {
 import { dataEnv, dataFromEnv, notebookWorkFolder } from "../lib/notebook/data.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { exists, madErrorAsync } from "./fixtures.ts";
+import { PROJECT_ROOT } from "../lib/util/files.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -61,7 +62,14 @@ Deno.test("notebooks are nbformat 4 with the Deno kernel, no outputs, importing 
       assert.equal(cell.execution_count, null);
     }
     const source = code.map((c: { source: string[] }) => c.source.join("")).join("\n");
-    assert.match(source, /from "\.\.\/lib\//, `${path} imports lib/`);
+    // Through deno.json's "madformer/" prefix, so a kernel started in the project's root (VS
+    // Code's default) finds lib/ as one started in notebooks/ (JupyterLab's) does.
+    assert.match(source, /from "madformer\//, `${path} imports lib/`);
+    assert.doesNotMatch(
+      source,
+      /from "\.\.\/lib\//,
+      `${path}: no path relative to the kernel's folder`,
+    );
     assert.match(source, /const FULL = /, `${path} has the FULL switch`);
     // Names come from the user's files and folders: markup written by hand escapes each value.
     for (const literal of source.match(/html\(`[^`]*`/g) ?? []) {
@@ -558,4 +566,50 @@ Deno.test("notebook data: the environment names the user's datasets, absolute, a
   assert.match(own, /^out\/full-[0-9a-f]{8}$/);
   assert.equal(notebookWorkFolder("out", true, back), own, "relative and absolute paths agree");
   assert.notEqual(notebookWorkFolder("out", true, { ...data, tablePaths: [] }), own);
+});
+
+Deno.test({
+  name:
+    "the notebooks' lib/ imports resolve in a kernel started in the project's root or in notebooks/",
+  ignore: !haveJupyter,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "madformer-notebook-root-" });
+    try {
+      const notebook = join(dir, "imports.ipynb");
+      await Deno.writeTextFile(
+        notebook,
+        oneCellNotebook(
+          `import { escapeHtml } from "madformer/report/mod.ts";\nconsole.log(escapeHtml("<ok>"));`,
+        ),
+      );
+      // nbclient's `path` is the folder the kernel starts in, as JupyterLab's or VS Code's is.
+      const script = "import sys, nbformat\nfrom nbclient import NotebookClient\n" +
+        "nb = nbformat.read(sys.argv[1], as_version=4)\n" +
+        "NotebookClient(nb, timeout=120, startup_timeout=120, kernel_name='deno', " +
+        "resources={'metadata': {'path': sys.argv[2]}}).execute()\n" +
+        "print(nb.cells[0].outputs[0]['text'].strip())\n";
+      // The Python Jupyter runs on (the first line of its launcher), which has nbclient.
+      const launcher = await Deno.readTextFile(
+        new TextDecoder().decode(
+          (await new Deno.Command("sh", { args: ["-c", "command -v jupyter"], stdout: "piped" })
+            .output()).stdout,
+        ).trim(),
+      );
+      const python = launcher.match(/^#!\s*(\S+)/)?.[1] ?? "python3";
+      for (const cwd of [PROJECT_ROOT, join(PROJECT_ROOT, "notebooks")]) {
+        const out = await new Deno.Command(python, {
+          args: ["-c", script, notebook, cwd],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const stderr = new TextDecoder().decode(out.stderr);
+        assert.equal(out.code, 0, `kernel in ${cwd}: ${stderr.split("\n").slice(-3).join(" ")}`);
+        assert.equal(new TextDecoder().decode(out.stdout).trim(), "&lt;ok&gt;", cwd);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
