@@ -23,7 +23,7 @@ import {
 } from "../lib/notebook/helpers.ts";
 import { dataEnv, dataFromEnv, notebookWorkFolder } from "../lib/notebook/data.ts";
 import { writeSyntheticImages, writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
-import { exists, madErrorAsync } from "./fixtures.ts";
+import { exists, inTempDir, madErrorAsync } from "./fixtures.ts";
 import { PROJECT_ROOT } from "../lib/util/files.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -575,8 +575,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "madformer-notebook-root-" });
-    try {
+    await inTempDir(async (dir) => {
       const notebook = join(dir, "imports.ipynb");
       await Deno.writeTextFile(
         notebook,
@@ -608,8 +607,6 @@ Deno.test({
         assert.equal(out.code, 0, `kernel in ${cwd}: ${stderr.split("\n").slice(-3).join(" ")}`);
         assert.equal(new TextDecoder().decode(out.stdout).trim(), "&lt;ok&gt;", cwd);
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    }, "madformer-notebook-root-");
   },
 });
