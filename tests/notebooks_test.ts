@@ -596,7 +596,9 @@ Deno.test({
             .output()).stdout,
         ).trim(),
       );
-      const python = launcher.match(/^#!\s*(\S+)/)?.[1] ?? "python3";
+      // `#!/usr/bin/python3`, or `#!/usr/bin/env python3` (the word after env).
+      const [, first, second] = launcher.match(/^#!\s*(\S+)(?:[ \t]+(\S+))?/) ?? [];
+      const python = (first?.endsWith("/env") ? second : first) ?? "python3";
       for (const cwd of [PROJECT_ROOT, join(PROJECT_ROOT, "notebooks")]) {
         const out = await new Deno.Command(python, {
           args: ["-c", script, notebook, cwd],
