@@ -144,9 +144,10 @@ async function main(): Promise<void> {
   const ckpt = await loadCheckpoint(flags.checkpoint!, { optimizer: false });
   // The scores are written first, then the heat maps: a stop loses no finished score file.
   let scoresWritten = false;
+  const scoresAt = `the scores are in ${flags.json ?? "the output above"}`;
   exitOnStop(() =>
     scoresWritten
-      ? `the scores are in ${flags.json ?? "the output above"}` +
+      ? scoresAt +
         (flags.maps ? `; heat maps written so far stay in ${asFolder(flags.maps)}` : "")
       : "nothing written (the scores are written when all are scored" +
         (flags.json ? `; ${flags.json} is as it was` : "") + ")"
@@ -168,14 +169,13 @@ async function main(): Promise<void> {
       onWarning,
     });
   } else {
-    const cacheDir = flags.cache;
     const scored = await scoreImagePaths(ckpt, images, cache, {
       // An unreadable file is left out and named after the rest are written: no lost work.
       onUnreadable: (path, reason) => unreadable.push({ path, reason }),
       category: flags.category,
       workers: workerCount(flags.workers),
       checkpointPath: flags.checkpoint!,
-      cacheDir,
+      cacheDir: flags.cache,
       backend: flags.backend,
       onProgress: progressReporter("scoring images"),
       falseAlarmRate,
@@ -204,10 +204,9 @@ async function main(): Promise<void> {
       await writeMaps(flags.maps, mapped, cache);
     } catch (e) {
       if (!(e instanceof Error)) throw e;
-      const kept = `the scores are in ${flags.json ?? "the output above"}`;
       throw e instanceof MadError
-        ? new MadError(`${e.message.split("\n")[0]}; ${kept}`, e.exitCode)
-        : new MadError(`writing heat maps: ${e.message.split("\n")[0]}; ${kept}`);
+        ? new MadError(`${e.message.split("\n")[0]}; ${scoresAt}`, e.exitCode)
+        : new MadError(`writing heat maps: ${e.message.split("\n")[0]}; ${scoresAt}`);
     }
   }
   if (unreadable.length > 0) {

@@ -1,7 +1,7 @@
 /**
  * A reader for NumPy `.npy` arrays (format versions 1, 2 and 3) of plain numbers: little-endian
- * or single-byte integers, floats (16, 32 and 64 bits) and booleans, in C or Fortran order. Values come back as
- * doubles in C (row-major) order.
+ * or single-byte integers, floats (16, 32 and 64 bits) and booleans, in C or Fortran order.
+ * Values come back as doubles in C (row-major) order.
  *
  * @module
  */

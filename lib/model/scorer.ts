@@ -867,11 +867,10 @@ export function scoringBatchRows(config: ModelConfig, d: number, batchRows?: num
  * {@linkcode scoreKey} a chunk at a time, with `options.onProgress` told between chunks: pauses
  * (yields) after each chunk but the last and returns the scores of all of them together (run it
  * through with {@linkcode finish}, or {@linkcode finishYielding} to let the event loop run at
- * each pause). Every sample is
- * scored on its own, so a chunk at a time gives the same scores and maps (images: to float32
- * rounding, as products over other batch sizes round differently), with progress between chunks:
- * an aligned category's 100 test images, each at fifteen poses, take minutes, and so do a few
- * hundred thousand table rows. A table's chunk is the batch its evidence is scored in anyway.
+ * each pause). Every sample is scored on its own, so a chunk at a time gives the same scores and
+ * maps (images: to float32 rounding, as products over other batch sizes round differently), with
+ * progress between chunks: an aligned category's 100 test images, each at fifteen poses, take
+ * minutes, and so do a few hundred thousand table rows. A table's chunk is the batch its evidence is scored in anyway.
  */
 export function* scoreKeyChunks(
   params: Params,

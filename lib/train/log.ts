@@ -92,7 +92,10 @@ export class RunLog {
     else Deno.writeTextFileSync(this.logPath, stamped, { append: true });
   }
 
-  /** Appends a warning to train.log and stderr (or `onWarning`), even when quiet (quiet hides progress only). */
+  /**
+   * Appends a warning to train.log and stderr (or `onWarning`), even when quiet (quiet hides
+   * progress only).
+   */
   warn(text: string): void {
     this.#write(`warning: ${text}`);
     this.#onWarning(`warning: ${text}`);
