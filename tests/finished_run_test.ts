@@ -4,28 +4,12 @@ import { train } from "../lib/train/loop.ts";
 import { RunLog } from "../lib/train/log.ts";
 import { isCalibrated, unfinishedRun } from "../lib/train/run_state.ts";
 import { RUN_FILES } from "../lib/train/run_files.ts";
-import {
-  assertFinishedRun,
-  checkpointOrTrain,
-  clearRunFolder,
-  demoConfig,
-} from "../lib/experiment/setup.ts";
+import { assertFinishedRun, checkpointOrTrain, clearRunFolder } from "../lib/experiment/setup.ts";
 import { isDirectory, isFile } from "../lib/util/files.ts";
 import type { Experiment } from "../lib/experiment/setup.ts";
 import { writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import { folderHolder } from "../lib/util/run_lock.ts";
-import { inTempDir, madErrorAsync } from "./fixtures.ts";
-
-/** A table-only setup of `epochs` epochs, seconds to train. */
-async function tableSetup(dir: string, epochs: number): Promise<Experiment> {
-  const table = join(dir, "t.csv");
-  await writeSyntheticTableCsv(table, { seed: 1, n: 200, d: 4 });
-  const config = demoConfig({
-    model: { width: 8, layers: 1, heads: 1 },
-    train: { epochs, tableStepsPerEpoch: 2 },
-  });
-  return { full: false, config, imageDirs: [], tablePaths: [table] };
-}
+import { inTempDir, madErrorAsync, tinyTableConfig, tinyTableSetup } from "./fixtures.ts";
 
 const runOf = (setup: Experiment, out: string, extra: Record<string, unknown> = {}) =>
   train({
@@ -39,7 +23,7 @@ const runOf = (setup: Experiment, out: string, extra: Record<string, unknown> = 
 
 Deno.test("a finished run passes; one stopped after an epoch or in calibration is refused in one line", async () => {
   await inTempDir(async (dir) => {
-    const setup = await tableSetup(dir, 2);
+    const setup = await tinyTableSetup(dir, 2);
     const calibrating: string[] = [];
     const done = join(dir, "done");
     await runOf(setup, done, { onCalibrate: (l: string) => calibrating.push(l) });
@@ -96,7 +80,7 @@ Deno.test("a run folder locked by another live process is refused as still train
 
 Deno.test("02's train cell: a wrong config edit stops in one line before the previous run is removed", async () => {
   await inTempDir(async (dir) => {
-    const setup = await tableSetup(dir, 1);
+    const setup = await tinyTableSetup(dir, 1);
     const run = join(dir, "run");
     await Deno.mkdir(run);
     const previous = join(run, RUN_FILES.best);
@@ -133,7 +117,7 @@ Deno.test("02's train cell: a wrong config edit stops in one line before the pre
 
 Deno.test("train's onLog hears the run's lines but the epochs', which onEpoch has", async () => {
   await inTempDir(async (dir) => {
-    const setup = await tableSetup(dir, 2);
+    const setup = await tinyTableSetup(dir, 2);
     const lines: string[] = [];
     const epochs: number[] = [];
     await runOf(setup, join(dir, "run"), {
@@ -157,10 +141,7 @@ Deno.test("a finished run with a table too small for calibration's folds reads a
     // 18 rows: 8 train and validation normals, fewer than the 2 x 5 calibration folds need.
     const table = join(dir, "small.csv");
     await writeSyntheticTableCsv(table, { seed: 2, n: 18, d: 3 });
-    const config = demoConfig({
-      model: { width: 8, layers: 1, heads: 1 },
-      train: { epochs: 1, tableStepsPerEpoch: 1 },
-    });
+    const config = tinyTableConfig(1, 1);
     const out = join(dir, "run");
     await train({ config, imageDirs: [], tablePaths: [table], out, quiet: true });
     assert.ok(await isCalibrated(join(out, RUN_FILES.best)), "seen by calibration");
@@ -172,7 +153,7 @@ Deno.test("a finished run with a table too small for calibration's folds reads a
 
 Deno.test("a stop asked for while the data is read leaves the folder to clear untouched", async () => {
   await inTempDir(async (dir) => {
-    const setup = await tableSetup(dir, 1);
+    const setup = await tinyTableSetup(dir, 1);
     let cleared = false;
     const out = join(dir, "run");
     const result = await runOf(setup, out, {

@@ -11,12 +11,14 @@ import { initAdam } from "../lib/train/optimizer.ts";
 import { initParams } from "../lib/model/madformer.ts";
 import {
   demoConfig,
+  type Experiment,
   type ExperimentData,
   tinyConfig,
   writeTinyData,
 } from "../lib/experiment/setup.ts";
 import { train } from "../lib/train/loop.ts";
 import { Rng } from "../lib/rng.ts";
+import { writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
 import type { EvaluationEntry } from "../lib/experiment/results.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -363,16 +365,31 @@ export function evaluationEntry(
   };
 }
 
+/** The smallest table model (width 8, one block): `epochs` epochs of `steps` table steps. */
+export function tinyTableConfig(epochs: number, steps: number): Config {
+  return demoConfig({
+    model: { width: 8, layers: 1, heads: 1 },
+    train: { epochs, tableStepsPerEpoch: steps },
+  });
+}
+
+/**
+ * A table-only setup of {@linkcode tinyTableConfig} (`epochs` epochs of two table steps, seconds
+ * to train) on a synthetic table of 200 rows and 4 features written to `dir/t.csv`.
+ */
+export async function tinyTableSetup(dir: string, epochs: number): Promise<Experiment> {
+  const table = join(dir, "t.csv");
+  await writeSyntheticTableCsv(table, { seed: 1, n: 200, d: 4 });
+  return { full: false, config: tinyTableConfig(epochs, 2), imageDirs: [], tablePaths: [table] };
+}
+
 /**
  * Trains the smallest table model (width 8, one block, one epoch of two table steps) on one
  * table into `out`, quietly; returns the best checkpoint's path.
  */
 export async function trainTinyTable(table: string, out: string): Promise<string> {
   const run = await train({
-    config: demoConfig({
-      model: { width: 8, layers: 1, heads: 1 },
-      train: { epochs: 1, tableStepsPerEpoch: 2 },
-    }),
+    config: tinyTableConfig(1, 2),
     imageDirs: [],
     tablePaths: [table],
     out,

@@ -11,10 +11,9 @@ import {
   rootedRecords,
 } from "../lib/notebook/data.ts";
 import { MadError } from "../lib/errors.ts";
-import { checkpointOrTrain, demoConfig } from "../lib/experiment/setup.ts";
-import { writeSyntheticTableCsv } from "../lib/data/synthetic.ts";
+import { checkpointOrTrain } from "../lib/experiment/setup.ts";
 import { disposeCheckpoint, loadCheckpoint } from "../lib/train/checkpoint.ts";
-import { runCli } from "./fixtures.ts";
+import { runCli, tinyTableSetup } from "./fixtures.ts";
 
 /** A project folder with `notebooks/`, a checkpoint under `results/` and data under `data/`. */
 function project(): { root: string; here: string; ckpt: string } {
@@ -169,17 +168,13 @@ Deno.test({
     // Inside the project, as the notebooks' data and runs are (results/ is not committed).
     const dir = await Deno.makeTempDir({ dir: results, prefix: "nbpaths-test-" });
     try {
-      const table = join(dir, "t.csv");
-      await writeSyntheticTableCsv(table, { seed: 1, n: 200, d: 4 });
-      const config = demoConfig({
-        model: { width: 8, layers: 1, heads: 1 },
-        train: { epochs: 1, tableStepsPerEpoch: 2 },
-      });
+      const setup = await tinyTableSetup(dir, 1);
+      const table = setup.tablePaths[0];
       // 04 trains its own this way when 02 has not run; 02 passes the same recordSource.
       const lines: string[] = [];
       const best = await checkpointOrTrain(
         join(dir, "02", "best_model_checkpoint.safetensors"),
-        { full: false, config, imageDirs: [], tablePaths: [table] },
+        setup,
         join(dir, "run"),
         (l) => lines.push(l),
       );
