@@ -17,8 +17,20 @@ const setup = (async () => {
   const run = await tinyTrainRun(dir, 1);
   const r = await runCli("train.ts", [...run.args, "--quiet"], dir);
   assert.equal(r.code, 0, r.stderr);
-  return { dir, ...run, ckpt: join(run.out, "best_model_checkpoint.safetensors") };
+  return {
+    dir,
+    ...run,
+    ckpt: join(run.out, "best_model_checkpoint.safetensors"),
+    config: join(dir, "config.json"),
+  };
 })();
+
+/** Copies the CSV `from` to `to` with the first field of line `line` (0 = header) made "NA". */
+async function withNA(from: string, to: string, line: number): Promise<void> {
+  const lines = (await Deno.readTextFile(from)).split("\n");
+  lines[line] = lines[line].replace(/^[^,]+/, "NA");
+  await Deno.writeTextFile(to, lines.join("\n"));
+}
 
 /** The first image file under `dir` (recursively). */
 function firstImage(dir: string): string {
@@ -83,7 +95,7 @@ Deno.test("score --maps: images in a deep folder tree get their maps and their s
 Deno.test("train --overwrite: bad data leaves the earlier run in place; a move is said", async () => {
   const s = await setup;
   const out = join(s.dir, "ow");
-  const config = join(s.dir, "config.json");
+  const config = s.config;
   const good = s.data.tablePaths[0];
   const first = await runCli(
     "train.ts",
@@ -96,9 +108,7 @@ Deno.test("train --overwrite: bad data leaves the earlier run in place; a move i
   const log = await Deno.readTextFile(join(out, "train.log"));
   // A table with an "NA": refused, and the earlier run is untouched.
   const bad = join(s.dir, "bad.csv");
-  const lines = (await Deno.readTextFile(good)).split("\n");
-  lines[5] = lines[5].replace(/^[^,]+/, "NA");
-  await Deno.writeTextFile(bad, lines.join("\n"));
+  await withNA(good, bad, 5);
   const failed = await runCli(
     "train.ts",
     ["--table", bad, "--config", config, "--out", out, "--overwrite", "--quiet"],
@@ -159,7 +169,7 @@ Deno.test("a run folder taken over loses the temporary files of processes killed
     await Deno.writeTextFile(join(out, ".lock"), String(dead.pid));
     const r = await runCli(
       "train.ts",
-      ["--table", s.data.tablePaths[0], "--config", join(s.dir, "config.json"), "--out", out],
+      ["--table", s.data.tablePaths[0], "--config", s.config, "--out", out],
       s.dir,
     );
     assert.equal(r.code, 0, r.stderr);
@@ -188,16 +198,14 @@ Deno.test("eval: a later table that is gone or unreadable is refused before any 
     "--table",
     second,
     "--config",
-    join(s.dir, "config.json"),
+    s.config,
     "--out",
     out,
     "--quiet",
   ], s.dir);
   assert.equal(trained.code, 0, trained.stderr);
   const ckpt = join(out, "best_model_checkpoint.safetensors");
-  const lines = (await Deno.readTextFile(second)).split("\n");
-  lines[3] = lines[3].replace(/^[^,]+/, "NA");
-  await Deno.writeTextFile(second, lines.join("\n"));
+  await withNA(second, second, 3);
   const bad = await runCli("eval.ts", ["--checkpoint", ckpt], s.dir);
   assert.equal(bad.code, 1, bad.stderr);
   assert.match(errorLine(bad.stderr), /second\.csv: .*"NA" is not a number/);
